@@ -1,0 +1,52 @@
+"""Checks: one module per family; each rule a function registered with `@check`.
+
+`run_checks` runs every registered check in registry order over a resolved protocol,
+then applies the protocol's acknowledgements (`allow CODE "justification"`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from compiler import model as m
+from compiler.diagnostics import REGISTRY, Diagnostic
+from compiler.source import SourceFile
+from compiler.tables import Tables
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may read: the resolved protocol, its source, the data tables, today."""
+
+    protocol: m.Protocol
+    source: SourceFile
+    tables: Tables
+    today: datetime.date
+    items: list[m.Item] = field(default_factory=list)
+
+    def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
+        """Every item of a kind."""
+        return (item for item in self.items if isinstance(item, kind))
+
+    @property
+    def language(self) -> str:
+        """The document language (nl when not stated)."""
+        return self.protocol.meta.language or "nl"
+
+
+def load_rules() -> None:
+    """Import every rule module so the registry is complete."""
+    from compiler.checks import acknowledgements, document, formulary, structure, text  # noqa: F401
+
+
+def run_checks(protocol: m.Protocol, source: SourceFile, tables: Tables, today: datetime.date) -> list[Diagnostic]:
+    """Run all registered checks over one protocol."""
+    load_rules()
+    context = Context(protocol, source, tables, today, protocol.all_items())
+    found: list[Diagnostic] = []
+    for rule in REGISTRY.values():
+        if rule.check is not None and rule.status == "active":
+            found.extend(rule.check(context))
+    return found

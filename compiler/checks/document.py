@@ -1,0 +1,119 @@
+"""V: document control (ISO 9001 §7.5) — metadata, roles, dates."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+
+from compiler import model as m
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Severity, check
+from compiler.source import Span
+
+REQUIRED = ("id", "title", "version", "status", "language", "owner", "author", "next review", "scope", "reference")
+REQUIRED_WHEN_APPROVED = ("approver", "approved")
+
+
+def _top(context: Context) -> Span:
+    fields = context.protocol.meta.fields
+    if fields:
+        return fields[0].span
+    return Span(context.source.path, 1, 1, 1, 1)
+
+
+@check("V001", "metadata-missing", Severity.ERROR, "required metadata missing or invalid")
+def metadata_missing(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the metadata block names id, title, version (major.minor), status
+    (draft, review, approved, superseded, retired), language (nl, en), owner, author,
+    next review date, scope and at least one reference; an approved protocol also names
+    its approver and approval date. Values must be valid (dates as YYYY-MM-DD).
+
+    Why it matters: a controlled document must say what it is, which version, who is
+    responsible and until when it is valid — the footer of every printed page is
+    filled from these fields.
+
+    Example: a protocol without `version:` or with `version: 2`
+
+    Use instead: `version: 2.0`
+
+    Source: ISO 9001:2015 §7.5.2 and §7.5.3.
+    """
+    meta = context.protocol.meta
+    present = {f.key for f in meta.fields if f.value}
+    required = list(REQUIRED)
+    if meta.status == m.Status.APPROVED:
+        required += REQUIRED_WHEN_APPROVED
+    for key in required:
+        if key not in present:
+            line = meta.field(key)
+            span = line.span if line is not None else _top(context)
+            yield metadata_missing.at(span, f"required metadata `{key}` is missing",
+                                      f"add a line `{key}: …` to the metadata at the top")
+
+
+@check("V002", "approver-is-author", Severity.ERROR, "approver is the author")
+def approver_is_author(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the approver differs from the author.
+
+    Why it matters: approval is an independent check; nobody approves their own sheet.
+
+    Example: `author: Ziekenhuisapotheek` and `approver: Ziekenhuisapotheek`
+
+    Use instead: name the approving committee or role, e.g. `approver: Medisch-Farmaceutisch Comité`.
+
+    Source: ISO 9001:2015 §7.5.2 c (review and approval for suitability and adequacy).
+    """
+    meta = context.protocol.meta
+    if meta.author and meta.approver and " ".join(meta.author.value.lower().split()) == " ".join(meta.approver.value.lower().split()):
+        yield approver_is_author.at(meta.approver.span, "the approver is the author",
+                                    "approval must come from another person, role or committee")
+
+
+@check("V003", "dates-out-of-order", Severity.ERROR, "document dates out of order")
+def dates_out_of_order(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: authored ≤ approved ≤ next review (and authored ≤ next review).
+
+    Why it matters: an approval dated before the text was written, or a review date
+    before the approval, means one of the dates is wrong — and the validity of the
+    printed copy is judged by them.
+
+    Example: `authored: 2026-11-01`, `approved: 2026-10-01`
+
+    Use instead: correct the dates.
+
+    Source: ISO 9001:2015 §7.5.3.
+    """
+    meta = context.protocol.meta
+    order: list[tuple[str, datetime.date | None]] = [
+        ("authored", meta.authored), ("approved", meta.approved), ("next review", meta.next_review)]
+    known = [(k, d) for k, d in order if d is not None]
+    for (k1, d1), (k2, d2) in zip(known, known[1:]):
+        if d1 is not None and d2 is not None and d2 < d1:
+            line = meta.field(k2)
+            span = line.value_span if line else _top(context)
+            yield dates_out_of_order.at(span, f"{k2} date {d2.isoformat()} is before the {k1} date {d1.isoformat()}",
+                                        f"the {k2} date must be on or after the {k1} date")
+
+
+@check("V004", "review-overdue", Severity.WARNING, "review date has passed")
+def review_overdue(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the next review date is not in the past (default interval: 2 years
+    after approval).
+
+    Why it matters: an unreviewed protocol may no longer match current labels and
+    guidelines; release refuses it.
+
+    Example: `next review: 2024-01-01`
+
+    Use instead: review the protocol and set the next review date.
+
+    Source: ISO 9001:2015 §7.5.3; local policy (2-year review interval).
+    """
+    meta = context.protocol.meta
+    line = meta.field("next review")
+    if meta.next_review is not None and meta.next_review < context.today and line is not None:
+        if meta.status in (m.Status.SUPERSEDED, m.Status.RETIRED):
+            return
+        days = (context.today - meta.next_review).days
+        yield review_overdue.at(line.value_span, f"review was due {meta.next_review.isoformat()} ({days} days ago)",
+                                "review the protocol and set a new `next review:` date")

@@ -1,0 +1,234 @@
+"""F: formulary — drug names, brands, abbreviations, units and routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from compiler import model as m
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.suggest import closest
+from compiler.tables import normalise
+
+KNOWN_UNITS = {"mg", "g", "mcg", "mg/m2", "mg/kg", "mcg/kg", "AUC", "units", "mL", "mmol", "MBq"}
+
+
+def drug_lines(context: Context) -> Iterator[m.DrugLine]:
+    """Every drug line of the protocol."""
+    for item in context.items:
+        if isinstance(item, m.DrugLine):
+            yield item
+
+
+def _generic(context: Context, drug_id: str) -> str:
+    return context.tables.drug_name(drug_id, "en")
+
+
+@check("F001", "unknown-drug", Severity.ERROR, "drug name not in the formulary")
+def unknown_drug(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: every drug line names a drug the formulary knows — by generic name
+    (English or Dutch spelling), brand, or a listed abbreviation.
+
+    Why it matters: a misspelled name ("Zolendronaat") is either a typo or a different
+    drug; the compiler cannot check dose, route or schedule of a drug it does not know,
+    and the nurse reading the sheet should not have to guess either.
+
+    Example: `drug zolendronaat 4 mg IV every 4 weeks`
+
+    Use instead: `drug zoledronic acid 4 mg IV every 4 weeks` (or the Dutch
+    `zoledroninezuur`); if the drug is new, add it to the formulary with its source.
+
+    Source: ISMP Guidelines for Standard Order Sets (2010): use generic names; seed 002.
+    """
+    for line in drug_lines(context):
+        if line.drug_id is not None or line.resolved_by == "ambiguous":
+            continue
+        suggestion = closest(normalise(line.name.value), context.tables.names)
+        if suggestion is not None:
+            ids = context.tables.names[suggestion].drug_ids
+            target = _generic(context, ids[0]) if len(ids) == 1 else suggestion
+            hint = f"did you mean {target}?"
+            fix = Fix(line.name.span, target, f"replace with {target}", safe=True) if len(ids) == 1 else None
+        else:
+            hint, fix = "check the spelling, or add the drug to the formulary with its source", None
+        yield unknown_drug.at(line.name.span, f"unknown drug `{line.name.value}`", hint, fix)
+
+
+@check("F002", "brand-without-generic", Severity.WARNING, "brand name used without the generic name")
+def brand_without_generic(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a drug is named by its generic name; a brand may follow in
+    parentheses, and must then be a brand of that same drug.
+
+    Why it matters: brands differ between countries and over time (biosimilars), and a
+    brand alone hides which molecule — and which product — is meant.
+
+    Example: `drug Femara 2,5 mg po daily`
+
+    Use instead: `drug letrozole (Femara) 2,5 mg po daily`
+
+    Source: ISMP Guidelines for Standard Order Sets (2010); WHO INN programme.
+    """
+    tables = context.tables
+    for line in drug_lines(context):
+        if line.drug_id is None:
+            continue
+        if line.resolved_by == "brand":
+            generic = _generic(context, line.drug_id)
+            replacement = f"{generic} ({line.name.value})"
+            yield brand_without_generic.at(
+                line.name.span, f"brand name `{line.name.value}` used without the generic name",
+                f"write `{replacement}`", Fix(line.name.span, replacement, f"write {replacement}", safe=True))
+        if line.brand is not None:
+            hit = tables.names.get(normalise(line.brand.value))
+            if hit is None or line.drug_id not in hit.drug_ids:
+                brands = ", ".join(tables.drugs[line.drug_id].get("brands") or []) or "none listed"
+                yield brand_without_generic.at(
+                    line.brand.span, f"`{line.brand.value}` is not a brand of {_generic(context, line.drug_id)}",
+                    f"known brands: {brands}; check that name and brand are the same product",
+                    severity=Severity.ERROR)
+
+
+@check("F003", "drug-abbreviation", Severity.WARNING, "abbreviation or jargon used as a drug name")
+def drug_abbreviation(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: drug names are spelled out; abbreviations and ward jargon (MTX,
+    TDM1, Adria, Pembro, 5-FU, "Taxol") are flagged — as errors where ISMP lists them as
+    dangerous or where they are ambiguous ("TC": docetaxel–cyclophosphamide or
+    paclitaxel–carboplatin).
+
+    Why it matters: MTX has been read as mitoxantrone; T-DM1 (trastuzumab emtansine)
+    dosed as trastuzumab is a ten-fold error in the other direction.
+
+    Example: `drug MTX 2,5 mg po twice daily`
+
+    Use instead: `drug methotrexate 2,5 mg po twice daily`
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
+    """
+    tables = context.tables
+    for line in drug_lines(context):
+        if line.resolved_by not in ("abbreviation", "ambiguous"):
+            continue
+        hit = tables.names.get(normalise(line.name.value))
+        if hit is None:
+            continue
+        severity = Severity.ERROR if (hit.severity == "error" or len(hit.drug_ids) != 1) else Severity.WARNING
+        if len(hit.drug_ids) == 1:
+            generic = _generic(context, hit.drug_ids[0])
+            yield drug_abbreviation.at(
+                line.name.span, f"abbreviation `{line.name.value}` for {generic}",
+                f"spell the generic name: `{generic}`" + (f" ({hit.note})" if hit.note else ""),
+                Fix(line.name.span, generic, f"replace with {generic}", safe=True), severity=severity)
+        else:
+            meanings = " or ".join(_generic(context, d) if d in tables.drugs else d.replace("_", " ")
+                                   for d in hit.drug_ids)
+            yield drug_abbreviation.at(
+                line.name.span, f"ambiguous abbreviation `{line.name.value}`: {meanings}",
+                "name the drugs explicitly", severity=Severity.ERROR)
+
+
+@check("F004", "unit-not-allowed", Severity.ERROR, "dose unit not allowed for this drug")
+def unit_not_allowed(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the dose unit (and basis) is one the formulary allows for the drug:
+    mg/m² for a drug dosed by body surface, mg/kg for weight-based antibodies, AUC for
+    carboplatin only, flat mg for oral endocrine therapy.
+
+    Why it matters: "trastuzumab 6 mg" or "carboplatin AUC" confusions are tenfold and
+    hundredfold dosing errors.
+
+    Example: `drug letrozole 2,5 mg/m2 po daily`
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: the drug's SmPC, section 4.2 (cited per drug in formulary.yaml).
+    """
+    for line in drug_lines(context):
+        if line.drug_id is None:
+            continue
+        allowed = [str(u) for u in context.tables.drugs[line.drug_id].get("units") or []]
+        for phase in line.phases:
+            dose = phase.dose
+            if dose is None or dose.unit not in KNOWN_UNITS or not allowed or dose.unit in allowed:
+                continue
+            shown = ", ".join(allowed)
+            yield unit_not_allowed.at(
+                dose.span, f"{_generic(context, line.drug_id)} is not dosed in {dose.unit_text}",
+                f"the formulary allows: {shown}")
+
+
+@check("F005", "route-not-allowed", Severity.ERROR, "route not allowed for this product")
+def route_not_allowed(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the route is one the product is given by: fulvestrant IM, not po;
+    letrozole po, not IV; trastuzumab IV and trastuzumab SC are separate products.
+
+    Why it matters: a wrong route is a never event (intrathecal vinca alkaloids) or gives
+    the wrong product (subcutaneous dose written for an IV-only formulation).
+
+    Example: `drug fulvestrant 500 mg po every 4 weeks`
+
+    Use instead: `drug fulvestrant 500 mg IM on days 1, 15, 29 then every 28 days`
+
+    Source: the product's SmPC, sections 4.2 and 6.6 (cited per drug in formulary.yaml).
+    """
+    for line in drug_lines(context):
+        if line.drug_id is None:
+            continue
+        allowed = [str(r) for r in context.tables.drugs[line.drug_id].get("routes") or []]
+        for phase in line.phases:
+            route = phase.route
+            if route is None or not allowed or route.code in allowed:
+                continue
+            yield route_not_allowed.at(
+                route.span, f"{_generic(context, line.drug_id)} is not given {route.text}",
+                "routes for this product: " + ", ".join(allowed))
+
+
+@check("F006", "unknown-unit", Severity.ERROR, "unknown dose unit")
+def unknown_unit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: dose units are among mg, g, mcg, mg/m2, mg/kg, mcg/kg, AUC, units,
+    mL, mmol, MBq (with their accepted spellings: mg/m², µg → mcg, IU → units).
+
+    Why it matters: an unknown unit cannot be checked against the dose range.
+
+    Example: `drug letrozole 2,5 milligram po daily`
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: UCUM; ISMP error-prone dose designations.
+    """
+    for line in drug_lines(context):
+        for phase in line.phases:
+            if phase.dose is not None and phase.dose.unit not in KNOWN_UNITS:
+                yield unknown_unit.at(phase.dose.span, f"unknown unit `{phase.dose.unit_text}`",
+                                      "use mg, g, mcg, mg/m2, mg/kg, AUC, units or mL")
+
+
+@check("F007", "look-alike-pair", Severity.INFO, "look-alike drug names in one protocol")
+def look_alike_pair(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: two drugs of a known look-alike pair (CISplatin and CARBOplatin,
+    DOXOrubicin and DAUNOrubicin, vinBLAStine and vinCRIStine, DOCEtaxel and PACLItaxel)
+    appear in the same protocol.
+
+    Why it matters: look-alike names are swapped at ordering and dispensing; tall-man
+    lettering (which the renderer always applies) and a second look reduce the risk.
+
+    Example: a protocol naming both cisplatin and carboplatin.
+
+    Use instead: keep both if intended; double-check every line.
+
+    Source: FDA Name Differentiation Project; ISMP list of drug names with tall man letters.
+    """
+    first_line: dict[str, m.DrugLine] = {}
+    for line in drug_lines(context):
+        if line.drug_id is not None:
+            first_line.setdefault(line.drug_id, line)
+    reported: set[frozenset[str]] = set()
+    for entry in context.tables.tallman:
+        drug = str(entry.get("drug"))
+        for other in entry.get("pair") or []:
+            pair = frozenset((drug, str(other)))
+            if drug in first_line and str(other) in first_line and pair not in reported:
+                reported.add(pair)
+                later = max(first_line[drug], first_line[str(other)], key=lambda x: x.span)
+                yield look_alike_pair.at(
+                    later.name.span, f"look-alike names in one protocol: {drug} and {other}",
+                    "double-check each line; the printed sheet uses tall-man letters")

@@ -1,0 +1,157 @@
+"""P: parse, encoding, structure and limits.
+
+These codes are reported by the compiler stages (source, parse, build, book), not by
+check functions; this module holds their documentation.
+"""
+
+from __future__ import annotations
+
+from compiler.diagnostics import Severity, define
+
+E = Severity.ERROR
+W = Severity.WARNING
+
+define("P001", "syntax-error", E, "a line does not follow the protocol language", """
+    What it checks: every line is metadata (`key: value`), a heading (`# title {id}`),
+    prose, a bullet, or a statement that starts with a keyword (drug, regimen, rt, when,
+    otherwise, decision, only when, exclude when, preferably with, only with, note:,
+    query:, allow) and follows that statement's form.
+
+    Why it matters: a statement that cannot be read cannot be checked. The compiler never
+    guesses: a drug line with a missing unit is an error, not prose.
+
+    Example: `drug letrozole 2,5 po daily` (no unit)
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: docs/language.md.
+""")
+define("P002", "not-utf8", E, "the file is not UTF-8 text", """
+    What it checks: the file decodes as UTF-8 and holds no NUL bytes (binary files).
+
+    Why it matters: a file in another encoding shows wrong characters (µ, ², ≥) and can
+    change what a dose line says.
+
+    Example: a protocol saved as Windows-1252 from Word.
+
+    Use instead: save as "Plain text, Unicode (UTF-8)".
+
+    Source: RFC 3629.
+""")
+define("P003", "file-too-large", E, "the file exceeds the size limit", """
+    What it checks: a protocol file is at most 1 MB (configurable with --max-bytes).
+
+    Why it matters: a protocol sheet is a few pages; a huge file is a mistake (a wrong
+    file, a pasted dump) and would slow every tool that reads the book.
+
+    Example: a 10 MB export pasted into a .protocol file.
+
+    Use instead: split the content into separate protocols.
+
+    Source: protocolc limits (BRIEF.md, "huge input is refused with a clear error").
+""")
+define("P004", "nesting-too-deep", E, "indentation or parentheses nested too deeply", """
+    What it checks: at most 32 levels of indented blocks and of parentheses in a condition.
+
+    Why it matters: a sheet nested that deeply cannot be read at the bedside, and such
+    input is refused before it can exhaust the compiler.
+
+    Example: a decision inside a decision inside … 40 levels deep.
+
+    Use instead: split the content over sections and subsections.
+
+    Source: protocolc limits.
+""")
+define("P005", "duplicate-metadata", E, "a metadata field is given twice", """
+    What it checks: each metadata field (except `reference`) appears once.
+
+    Why it matters: two `version:` lines leave it unclear which version a printed copy is.
+
+    Example: `version: 2.0` … `version: 2.1`
+
+    Use instead: one `version:` line.
+
+    Source: ISO 9001:2015 §7.5.2 (identification of documented information).
+""")
+define("P006", "unknown-field", E, "an unknown metadata field, keyword or invalid id", """
+    What it checks: metadata keys are known (id, title, version, status, language, owner,
+    author, reviewer, approver, authored, approved, next review, scope, reference, change
+    note, or their Dutch spellings); a statement gives each part once; ids are valid.
+
+    Why it matters: a misspelled key (`aprover:`) silently drops the approval record.
+
+    Example: `aprover: Kwaliteitscommissie`
+
+    Use instead: `approver: Kwaliteitscommissie`
+
+    Source: docs/language.md.
+""")
+define("P007", "empty-protocol", E, "the file holds no protocol", """
+    What it checks: a protocol file has metadata and content.
+
+    Why it matters: an empty file in the book is a lost or truncated document.
+
+    Example: a 0-byte `protocols/borst.protocol`.
+
+    Use instead: restore the protocol from version control, or delete the file.
+
+    Source: protocolc.
+""")
+define("P008", "duplicate-protocol-id", E, "two protocols in one book share an id", """
+    What it checks: every protocol id is unique within the book.
+
+    Why it matters: the QR code and the manifest find a protocol by id; two files with the
+    same id make a printed copy point at the wrong sheet.
+
+    Example: `id: borst-gemetastaseerd` in two files.
+
+    Use instead: give each protocol its own id.
+
+    Source: ISO 9001:2015 §7.5.2.
+""")
+define("P009", "indentation-not-spaces", E, "indentation uses tabs or non-breaking spaces", """
+    What it checks: lines are indented with ordinary spaces only.
+
+    Why it matters: text pasted from Word brings tabs and non-breaking spaces that look
+    like spaces but change which block a line belongs to.
+
+    Example: a drug line indented with a tab under `when HER2+:`.
+
+    Use instead: indent with spaces (two per level is the convention).
+
+    Source: LANGUAGE-NOTES.md §3.
+""")
+define("P010", "unreadable-file", E, "the file cannot be read", """
+    What it checks: the file exists and can be read.
+
+    Why it matters: a protocol that cannot be read cannot be published.
+
+    Example: a path that does not exist, or a file without read permission.
+
+    Use instead: check the path and permissions.
+
+    Source: protocolc.
+""")
+define("P012", "section-number-mismatch", W, "a written section number does not match its position", """
+    What it checks: when a heading carries a number (`# 4 Chemotherapie`), it equals the
+    number the section gets from its position.
+
+    Why it matters: "cfr. categorie 3" on paper must point at the section numbered 3.
+
+    Example: `# 5 Chemotherapie` as the fourth section.
+
+    Use instead: drop the number (sections are numbered automatically) or renumber.
+
+    Source: protocolc.
+""")
+define("P013", "duplicate-section-id", E, "two sections share an id", """
+    What it checks: section ids (`{id}` or derived from the title) are unique.
+
+    Why it matters: a cross-reference `§id` must lead to exactly one section.
+
+    Example: two sections titled "Indicaties" without explicit ids.
+
+    Use instead: give one an explicit id: `## Indicaties {indicaties-rt}`.
+
+    Source: protocolc.
+""")

@@ -1,0 +1,213 @@
+"""X: text and references — placeholders, editorial notes, references, regimens, typos, queries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from compiler import model as m
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.source import Span
+from compiler.suggest import closest
+from compiler.tables import normalise
+
+BRACKETED = re.compile(r"\[([^\[\]\n]*)\]|<([a-zA-Z][^<>\n]{0,40})>")
+
+
+def text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
+    """Every piece of visible text (metadata values, headings, prose, notes), with spans."""
+    for meta in context.protocol.meta.fields:
+        yield meta.value, meta.value_span
+    for section in context.protocol.all_sections():
+        yield section.title, section.span
+    for item in context.items:
+        if isinstance(item, m.Prose):
+            yield item.text, item.span
+        elif isinstance(item, m.Note) and item.text is not None:
+            yield item.text.value, item.text.span
+        elif isinstance(item, m.Decision) and item.title is not None:
+            yield item.title.value, item.title.span
+        elif isinstance(item, (m.DrugLine,)):
+            for phase in item.phases:
+                if phase.until is not None:
+                    yield phase.until.value, phase.until.span
+
+
+def _sub_span(span: Span, text: str, start: int, end: int) -> Span:
+    if span.line != span.end_line or "\n" in text:
+        return span
+    return Span(span.file, span.line, span.column + start, span.line, span.column + end)
+
+
+def _placeholder_words(context: Context) -> tuple[list[str], list[str]]:
+    rules = context.tables.text_rules.get("placeholders") or {}
+    return [str(w).lower() for w in rules.get("bracket_words") or []], [str(t) for t in rules.get("tokens") or []]
+
+
+def _is_placeholder(inside: str, words: list[str]) -> bool:
+    lowered = inside.lower().strip()
+    return not lowered.strip(". …") or any(w in lowered for w in words)
+
+
+@check("X001", "placeholder", Severity.ERROR, "unfilled placeholder in the text")
+def placeholder(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: no placeholder is left anywhere, metadata and footer included:
+    `[Emmaüs versie]`, `[...]`, `<naam>`, `TODO`, `TBD`, `XXX`.
+
+    Why it matters: the seed's printed footer reads `Versie: [Emmaüs versie]`, so no
+    reader can tell whether the copy in hand is current.
+
+    Example: `version: [Emmaüs versie]`
+
+    Use instead: `version: 2.0` — the footer is filled from the metadata.
+
+    Source: seed 002 (Emmaüs procedure footer); ISO 9001:2015 §7.5.2.
+    """
+    words, tokens = _placeholder_words(context)
+    token_pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(t) for t in tokens) + r")(?![A-Za-z])") if tokens else None
+    for text, span in text_pieces(context):
+        for match in BRACKETED.finditer(text):
+            inside = match.group(1) if match.group(1) is not None else match.group(2)
+            if match.group(2) is not None or _is_placeholder(inside, words):
+                yield placeholder.at(_sub_span(span, text, match.start(), match.end()),
+                                     f"unfilled placeholder `{match.group(0)}`",
+                                     "replace it with the real text; version and date come from the metadata")
+        if token_pattern is not None:
+            for match in token_pattern.finditer(text):
+                yield placeholder.at(_sub_span(span, text, match.start(), match.end()),
+                                     f"unfinished text marker `{match.group(0)}`", "finish the text or remove the marker")
+
+
+@check("X002", "editorial-note", Severity.ERROR, "editorial note left in the text")
+def editorial_note(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: no editorial instruction or bracketed comment is left in the text
+    (`[Laatste zin weg]`, `[delete this]`).
+
+    Why it matters: an instruction meant for the editor, printed on a clinical sheet,
+    means the text around it was never finished — and may say the opposite of what
+    was intended.
+
+    Example: `De behandeling blijft langer effectief. [Laatste zin weg]`
+
+    Use instead: carry out the instruction; put remarks for reviewers in a `query:` line
+    or a `// comment`.
+
+    Source: seed 000 (kanker.nl page with `[Laatste zin weg]`).
+    """
+    words, _ = _placeholder_words(context)
+    for text, span in text_pieces(context):
+        for match in BRACKETED.finditer(text):
+            inside = match.group(1)
+            if inside is not None and not _is_placeholder(inside, words):
+                yield editorial_note.at(_sub_span(span, text, match.start(), match.end()),
+                                        f"editorial note left in the text: `{match.group(0)}`",
+                                        "carry out the note and remove it; use `query:` for open questions")
+
+
+@check("X003", "dangling-reference", Severity.ERROR, "cross-reference to a section that does not exist")
+def dangling_reference(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: every `§id` names an existing section id.
+
+    Why it matters: "cfr. categorie 7" where there is no category 7 sends the reader
+    nowhere, at the moment they need the next line of treatment.
+
+    Example: `Nadien: zie §categorie-7`
+
+    Use instead: `Nadien: zie §her2-negatief` (rendered as a link and "zie 4.3").
+
+    Source: seed 002 ("cfr. categorie 3").
+    """
+    ids = [s.id for s in context.protocol.all_sections()]
+    for item in context.items:
+        refs = item.refs if isinstance(item, (m.Prose, m.Note)) else ()
+        for ref in refs:
+            if ref.target in ids:
+                continue
+            suggestion = closest(ref.target, ids)
+            hint = f"did you mean §{suggestion}?" if suggestion else "section ids: " + ", ".join(ids[:12])
+            fix = Fix(ref.span, "§" + suggestion, f"point to §{suggestion}", safe=False) if suggestion else None
+            yield dangling_reference.at(ref.span, f"no section with id `{ref.target}`", hint, fix)
+
+
+@check("X004", "unresolved-regimen", Severity.ERROR, "regimen named without doses that the library cannot resolve")
+def unresolved_regimen(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `regimen NAME` either names a regimen of the library (which supplies
+    doses, schedule and source) or holds its own drug lines.
+
+    Why it matters: "Taxol weekly" or "Carbo-Gemzar" on a sheet leaves dose and days to
+    memory; the library makes every regimen explicit, sourced and checkable.
+
+    Example: `regimen Carbo-Gemzar`
+
+    Use instead: `regimen carboplatin-gemcitabine` (library), or an inline regimen with
+    its drug lines indented below it.
+
+    Source: seed 002; NCCN Chemotherapy Order Templates (regimens with doses and days).
+    """
+    names = context.tables.regimen_names
+    for item in context.items:
+        if not isinstance(item, m.RegimenLine) or item.regimen_id is not None:
+            continue
+        if any(isinstance(c, m.DrugLine) or (isinstance(c, m.Bullet) and isinstance(c.content, m.DrugLine))
+               for c in item.children):
+            continue
+        hit = context.tables.names.get(normalise(item.name.value))
+        if hit is not None and hit.how == "abbreviation" and len(hit.drug_ids) > 1:
+            yield unresolved_regimen.at(item.name.span, f"ambiguous regimen name `{item.name.value}`",
+                                        "name the regimen by its drugs: " + " or ".join(x.replace("_", " ") for x in hit.drug_ids))
+            continue
+        suggestion = closest(normalise(item.name.value), names)
+        hint = (f"did you mean `{names[suggestion]}`?" if suggestion
+                else "use a regimen id from the library (`protocolc regimens`) or list its drug lines below it")
+        yield unresolved_regimen.at(item.name.span, f"regimen `{item.name.value}` is not in the regimen library", hint)
+
+
+@check("X005", "misspelling", Severity.WARNING, "known misspelling")
+def misspelling(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: words from the list of known misspellings in Dutch oncology texts
+    ("postieve", "bisfosfanaten", "zolendronaat").
+
+    Why it matters: misspellings on a clinical sheet erode trust in it, and in drug names
+    they defeat look-up and search.
+
+    Example: `HER2-postieve tumor`
+
+    Use instead: `HER2-positieve tumor`
+
+    Source: seeds 000, 002, 004 (misspellings found in published texts).
+    """
+    entries = context.tables.text_rules.get("misspellings") or []
+    patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
+                 str(e["right"])) for e in entries]
+    for text, span in text_pieces(context):
+        for pattern, right in patterns:
+            for match in pattern.finditer(text):
+                found = match.group(0)
+                fixed = right.capitalize() if found[0].isupper() else right
+                where = _sub_span(span, text, match.start(), match.end())
+                yield misspelling.at(where, f"misspelling `{found}`", f"write `{fixed}`",
+                                     Fix(where, fixed, f"write {fixed}", safe=True))
+
+
+@check("X006", "open-review-query", Severity.WARNING, "open review query")
+def open_query(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: lists every `query:` line — a question the author recorded for the
+    reviewer instead of guessing (a dose that cannot be right, a threshold whose scoring
+    method is unstated).
+
+    Why it matters: an open query means the sheet is not ready; release refuses while
+    any remains, and the rendered sheet shows it highlighted.
+
+    Example: `query: 100 mL siroop (500 mg/5 mL) per dag is 10 g — klopt dit?`
+
+    Use instead: resolve the question with the prescriber, correct the line, and delete
+    the query.
+
+    Source: ISO 9001:2015 §7.5.2 (review and approval); protocolc review workflow.
+    """
+    for item in context.items:
+        if isinstance(item, m.Query):
+            text = item.text.value if item.text is not None else "(empty)"
+            yield open_query.at(item.span, f"open review query: {text}",
+                                "resolve it with the reviewer, then remove the query line")

@@ -1,0 +1,169 @@
+"""The `protocolc` command line: argument parsing, exit codes, output formats only."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from compiler import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+EPILOG = """\
+examples:
+  protocolc check protocols/                 check every *.protocol under protocols/
+  protocolc check --format json borst.protocol
+  protocolc check --format sarif protocols/ > protocolc.sarif
+  protocolc build protocols/ -o output/      HTML and PDF for every protocol
+  protocolc explain F001                     what a rule checks and why
+  protocolc rules --format json              every rule code
+  protocolc model --format json borst.protocol
+
+exit codes: 0 no errors, 1 errors found (or warnings with --strict), 2 usage or internal error
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="protocolc", description="Compile and validate clinical protocol sheets.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"protocolc {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check protocol files or folders",
+                                description="Check protocols and report findings.")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check.add_argument("--format", choices=("human", "json", "sarif"), default="human")
+    check.add_argument("--strict", action="store_true", help="warnings also fail (exit 1)")
+    check.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
+
+    build = commands.add_parser("build", help="build HTML and PDF for every protocol",
+                                description="Check and render protocols to HTML and A4 PDF.")
+    build.add_argument("paths", nargs="*", type=Path, default=[Path("protocols")], metavar="PATH")
+    build.add_argument("-o", "--output", type=Path, default=Path("output"))
+    build.add_argument("--no-pdf", action="store_true", help="HTML only (fast)")
+    build.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
+
+    explain = commands.add_parser("explain", help="show the documentation of a rule code")
+    explain.add_argument("code")
+
+    rules = commands.add_parser("rules", help="list every rule code")
+    rules.add_argument("--format", choices=("human", "json"), default="human")
+
+    model = commands.add_parser("model", help="print the resolved model of a protocol")
+    model.add_argument("path", type=Path)
+    model.add_argument("--format", choices=("json",), default="json")
+    model.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
+    return parser
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from compiler import report
+    from compiler.pipeline import book_diagnostics, compile_file, find_protocols
+
+    files = find_protocols(args.paths)
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    results = [compile_file(path, args.today) for path in files]
+    extra = book_diagnostics(results)
+    if args.format == "json":
+        report.dump(report.as_json(results, extra), sys.stdout)
+    elif args.format == "sarif":
+        report.dump(report.as_sarif(results, extra), sys.stdout)
+    else:
+        report.human(results, extra, sys.stdout)
+    counts = report.summary(results, extra)
+    if counts["errors"] or (args.strict and counts["warnings"]):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from compiler.book import build_book
+
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout)
+    return EXIT_FINDINGS if outcome.failed else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from compiler.checks import load_rules
+    from compiler.diagnostics import REGISTRY
+
+    load_rules()
+    rule = REGISTRY.get(args.code.upper())
+    if rule is None:
+        print(f"protocolc: unknown rule code `{args.code}`; `protocolc rules` lists them", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{rule.code} {rule.name} ({rule.severity.value}): {rule.summary}\n")
+    print(rule.doc)
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from compiler.checks import load_rules
+    from compiler.diagnostics import REGISTRY
+
+    load_rules()
+    rules = sorted(REGISTRY.values(), key=lambda r: r.code)
+    if args.format == "json":
+        data = [{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary,
+                 "family": r.family, "status": r.status} for r in rules]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        for r in rules:
+            print(f"{r.code}  {r.severity.value:<7}  {r.name:<28}  {r.summary}")
+    return EXIT_OK
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from compiler import report
+    from compiler.model import to_json
+    from compiler.pipeline import compile_file
+
+    result = compile_file(args.path, args.today)
+    if result.protocol is None:
+        report.human([result], [], sys.stderr)
+        return EXIT_FINDINGS
+    report.dump({"protocol": to_json(result.protocol), "sha256": result.source.sha256 if result.source else None,
+                 "diagnostics": [d.to_json() for d in result.diagnostics]}, sys.stdout)
+    return EXIT_FINDINGS if result.errors else EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "build": cmd_build, "explain": cmd_explain, "rules": cmd_rules, "model": cmd_model}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; never lets a traceback reach the user."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("protocolc: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:  # the last line of defence: a short message, exit 2
+        from compiler.tables import DataError
+
+        kind = "data error" if isinstance(error, DataError) else "internal error"
+        print(f"protocolc: {kind}: {type(error).__name__}: {error}", file=sys.stderr)
+        print("protocolc: this is a bug in protocolc, not in your protocol; please report it", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

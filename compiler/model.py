@@ -1,0 +1,474 @@
+"""The protocol model: frozen dataclasses with source spans.
+
+The builder (`compiler.build`) makes this from the syntax tree; the resolver fills in
+the `*_id` fields from the formulary and the regimen library; checks and renderers
+only read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from compiler.source import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A piece of source text with its span."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A number as written (`2,5`) and as read (Decimal 2.5)."""
+
+    value: Decimal
+    text: str
+    span: Span
+
+    @property
+    def decimal_separator(self) -> str | None:
+        """`,` or `.` when the number has a fractional part, else None."""
+        for ch in self.text:
+            if ch in ",.":
+                return ch
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A document version, major.minor."""
+
+    major: int
+    minor: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+class Status(enum.Enum):
+    """Document-control status of a protocol version."""
+
+    DRAFT = "draft"
+    REVIEW = "review"
+    APPROVED = "approved"
+    SUPERSEDED = "superseded"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class MetaField:
+    """One `key: value` metadata line."""
+
+    key: str
+    value: str
+    span: Span
+    key_span: Span
+    value_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """Document metadata, typed; `fields` keeps every line as written."""
+
+    fields: tuple[MetaField, ...] = ()
+    id: Text | None = None
+    title: Text | None = None
+    version: Version | None = None
+    status: Status | None = None
+    language: str | None = None
+    owner: Text | None = None
+    author: Text | None = None
+    reviewer: Text | None = None
+    approver: Text | None = None
+    authored: datetime.date | None = None
+    approved: datetime.date | None = None
+    next_review: datetime.date | None = None
+    scope: Text | None = None
+    references: tuple[Text, ...] = ()
+    change_note: Text | None = None
+
+    def field(self, key: str) -> MetaField | None:
+        """The first metadata line with this canonical key."""
+        for meta in self.fields:
+            if meta.key == key:
+                return meta
+        return None
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class CrossRef:
+    """A `§id` reference to a section."""
+
+    target: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A line of the sheet with its indented children."""
+
+    span: Span
+    children: tuple[Item, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Prose(Item):
+    """A line of free text; consecutive lines render as one paragraph."""
+
+    text: str
+    refs: tuple[CrossRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bullet(Item):
+    """A bullet; its content is prose or a statement (or nothing)."""
+
+    content: Item | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """Amount (or range) and unit: `2,5 mg`, `400-800 mg`, `AUC 5`."""
+
+    amount: Number
+    amount_max: Number | None
+    unit: str
+    unit_text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """An administration route; `code` is canonical (po, IV, IM, subcut, …)."""
+
+    code: str
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Frequency:
+    """How often: daily, twice daily, weekly, every N days/weeks/months, q3w, …"""
+
+    kind: str
+    interval: int | None
+    interval_max: int | None
+    unit: str | None
+    text: str
+    span: Span
+
+    def interval_days(self) -> int | None:
+        """The interval in days where it is exact (None for months, daily, …)."""
+        if self.interval is None or self.unit is None:
+            return None
+        return self.interval * {"day": 1, "week": 7}.get(self.unit, 0) or None
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A length of time: `28 days`, `2 years`."""
+
+    value: int
+    unit: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class CycleDays:
+    """Administration days within a cycle (ranges expanded), as written."""
+
+    days: tuple[int, ...]
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One phase of a drug line; `then` starts the next (loading → maintenance)."""
+
+    span: Span
+    dose: Dose | None = None
+    route: Route | None = None
+    frequency: Frequency | None = None
+    days: CycleDays | None = None
+    cycle_length: Duration | None = None
+    on_off: tuple[int, int] | None = None
+    cycles: int | None = None
+    for_duration: Duration | None = None
+    until: Text | None = None
+    continuous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Infusion:
+    """Infusion time in minutes: single, first-then, or a minimum."""
+
+    first_min: int
+    then_min: int | None
+    at_least: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """Pharmaceutical form, with concentration for liquids (`syrup (500 mg/5 mL)`)."""
+
+    name: str
+    span: Span
+    concentration: tuple[Number, str, Number, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DrugLine(Item):
+    """`drug <name> (<brand>) <dose> <route> <schedule> …` — a checkable drug statement."""
+
+    name: Text
+    brand: Text | None
+    phases: tuple[Phase, ...]
+    infusion: Infusion | None = None
+    max_duration: Duration | None = None
+    form: Form | None = None
+    drug_id: str | None = None
+    resolved_by: str | None = None
+
+    @property
+    def route(self) -> Route | None:
+        """The route of the first phase that states one."""
+        return next((p.route for p in self.phases if p.route is not None), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RegimenLine(Item):
+    """`regimen <name>`: a library regimen by name, or an inline one with drug lines as children."""
+
+    name: Text
+    quoted: bool
+    cycle_length: Duration | None = None
+    cycles: int | None = None
+    until: Text | None = None
+    max_duration: Duration | None = None
+    frequency: Frequency | None = None
+    regimen_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fractionation(Item):
+    """`rt 5 x 4 Gy`: fractions × dose per fraction, with optional total, site, technique."""
+
+    fractions: Number | None
+    fractions_max: Number | None
+    dose_per_fraction: Number | None
+    dose_per_fraction_max: Number | None
+    total: Number | None = None
+    up_to: bool = False
+    tolerance: Text | None = None
+    site: Text | None = None
+    technique: Text | None = None
+    per_week: tuple[Number, Number | None] | None = None
+
+
+# ---------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """Base of condition expressions."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Flag(Condition):
+    """A named state: `premenopausal`, `HER2+`, `EGFR+`, `squamous`."""
+
+    words: str
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Condition):
+    """`PD-L1 TPS >= 50%`, `line = 1`, `menopause = post`."""
+
+    variable: str
+    variable_span: Span
+    op: str
+    number: Number | None
+    percent: bool
+    word: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Condition):
+    """Negation."""
+
+    operand: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class All(Condition):
+    """Conjunction (`and`)."""
+
+    operands: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Any_(Condition):
+    """Disjunction (`or`)."""
+
+    operands: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class When(Item):
+    """`when <condition>:` — a branch; siblings under a `decision:` form one decision."""
+
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class Otherwise(Item):
+    """`otherwise:` — the branch taken when no sibling `when` applies."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision(Item):
+    """`decision: <question>` — groups the `when`/`otherwise` branches below it."""
+
+    title: Text | None
+
+
+@dataclass(frozen=True, slots=True)
+class OnlyWhen(Item):
+    """`only when <condition>` — restricts the enclosing block."""
+
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class ExcludeWhen(Item):
+    """`exclude when <condition>` — a contraindication for the enclosing block."""
+
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class WithConstraint(Item):
+    """`preferably with …` / `only with …` — combination constraints of the enclosing block."""
+
+    kind: str
+    targets: tuple[Text, ...]
+    target_ids: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Note(Item):
+    """`note: …` (also `NOTA:`): a highlighted remark."""
+
+    text: Text | None
+    refs: tuple[CrossRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Item):
+    """`query: …` — an open review question; blocks approval until resolved."""
+
+    text: Text | None
+
+
+@dataclass(frozen=True, slots=True)
+class Allow(Item):
+    """`allow CODE "justification"` — acknowledges a finding on the parent statement."""
+
+    code: Text
+    justification: Text | None
+
+
+# ---------------------------------------------------------------- document
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A numbered section with a stable id; subsections nest by heading level."""
+
+    id: str
+    explicit_id: bool
+    title: str
+    number: str
+    level: int
+    span: Span
+    items: tuple[Item, ...]
+    subsections: tuple[Section, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """One protocol sheet."""
+
+    path: str
+    sha256: str
+    meta: Metadata
+    preamble: tuple[Item, ...]
+    sections: tuple[Section, ...]
+
+    def all_sections(self) -> list[Section]:
+        """Every section, depth first."""
+        out: list[Section] = []
+
+        def walk(sections: tuple[Section, ...]) -> None:
+            for section in sections:
+                out.append(section)
+                walk(section.subsections)
+
+        walk(self.sections)
+        return out
+
+    def all_items(self) -> list[Item]:
+        """Every item (depth first, bullets' content included)."""
+        out: list[Item] = []
+
+        def walk(items: tuple[Item, ...]) -> None:
+            for item in items:
+                out.append(item)
+                if isinstance(item, Bullet) and item.content is not None:
+                    out.append(item.content)
+                walk(item.children)
+
+        walk(self.preamble)
+        for section in self.all_sections():
+            walk(section.items)
+        return out
+
+
+def to_json(value: Any) -> Any:
+    """A plain-JSON view of the model (stable key order) for `protocolc model` and goldens."""
+    if isinstance(value, Span):
+        return [value.line, value.column, value.end_line, value.end_column]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (datetime.date, Version)):
+        return str(value) if isinstance(value, Version) else value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {"kind": type(value).__name__.rstrip("_")}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is None or item == () or item is False:
+                continue
+            if isinstance(value, Protocol) and f.name == "path":
+                continue
+            out[f.name] = to_json(item)
+        return out
+    if isinstance(value, (tuple, list)):
+        return [to_json(v) for v in value]
+    return value

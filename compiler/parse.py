@@ -1,0 +1,257 @@
+"""Parsing: the cached LALR parser and syntax errors as P001 diagnostics.
+
+The grammar lives in `grammar/protocol.lark` (packaged as `compiler/grammar/` in the
+wheel). The parser is built once per process (and cached on disk by Lark). A syntax
+error does not stop the parse: the offending line (and its indented block) is blanked
+out and the file re-parsed, so one run reports every broken line and the rest of the
+sheet is still checked.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import Indenter
+
+from compiler.source import SourceFile, SourceProblem, Span
+
+MAX_ERRORS = 20
+
+
+class ProtocolIndenter(Indenter):
+    """Turns indentation into _INDENT/_DEDENT tokens (spaces only, checked in `source`)."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types: list[str] = []
+    CLOSE_PAREN_types: list[str] = []
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+def grammar_path() -> Path:
+    """The packaged grammar (wheel), or the repository's `grammar/` (source checkout)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "grammar" / "protocol.lark"
+    if packaged.exists():
+        return packaged
+    return here.parent / "grammar" / "protocol.lark"
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, built once (Lark also caches the tables on disk)."""
+    path = grammar_path()
+    return Lark.open(
+        path.name,
+        rel_to=str(path),
+        parser="lalr",
+        lexer="contextual",
+        postlex=ProtocolIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=True,
+    )
+
+
+TERMINAL_WORDS: dict[str, str] = {
+    "_NL": "end of line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "the end of the indented block",
+    "UNIT": "a unit such as mg, mg/m2 or mg/kg",
+    "ROUTE": "a route such as po, IV, IM or subcut",
+    "INT": "a whole number",
+    "DECIMAL": "a number",
+    "NAKED_DECIMAL": "a number",
+    "WORD": "a name",
+    "CWORD": "a condition such as HER2+ or PD-L1 TPS",
+    "CMP": "a comparison (<, <=, =, >=, >)",
+    "GY": "Gy",
+    "TIMES": "x (as in 5 x 4 Gy)",
+    "STRING": 'a quoted text ("…")',
+    "CODE": "a rule code such as D012",
+    "THEN": "then",
+    "PERIOD": "days, weeks, months or years",
+    "MINUTES": "min",
+    "PER_WEEK": "/week",
+    "AUC": "AUC",
+    "LPAR": "(",
+    "RPAR": ")",
+    "COLON": ":",
+    "SLASH": "/",
+    "PERCENT": "%",
+    "EVERY": "every",
+    "DAILY": "daily",
+    "DAYS": "days",
+    "INFUSION": "infusion",
+    "MAX": "max",
+    "UNTIL": "until",
+    "FORM": "a form such as tablet or syrup",
+    "N_CYCLES": "a number of cycles (6 cycles)",
+    "TARGET": "a drug or drug class",
+    "META_VALUE": "a value",
+    "HEADING_TEXT": "a section title",
+}
+
+# Each label is matched against the parser state of a real error (Lark's match_examples),
+# so a friendly message only appears for the slip it was written for.
+ERROR_EXAMPLES: dict[str, list[str]] = {
+    "missing unit after the dose|write the unit after the number, e.g. `2,5 mg` or `80 mg/m2`": [
+        "drug letrozole 2,5 po daily\n",
+        "drug letrozole 2,5\n",
+        "drug paclitaxel 80 IV weekly\n",
+    ],
+    "number with more than one decimal separator|write one decimal separator: `2,5` or `2.5`": [
+        "drug letrozole 2.5.0 mg po daily\n",
+    ],
+    "unclosed quote|close the text with a second `\"` on the same line": [
+        'allow D012 "dose-dense\n',
+        'regimen "TC weekly\n',
+    ],
+    "a branch needs a colon at the end|end the condition with `:` and indent its statements below it": [
+        "when HER2+\n",
+        "when PD-L1 TPS >= 50%\n",
+        "otherwise\n",
+    ],
+    "a fractionation needs the dose per fraction in Gy|write it as `5 x 4 Gy`": [
+        "rt 5 x 4\n",
+        "rt 5 x\n",
+    ],
+    "a day list needs a space after each comma|write `days 1, 8, 15` (with spaces), so `1,15` cannot be read as the number 1.15": [
+        "drug paclitaxel 80 mg/m2 IV days 1,8,15\n",
+    ],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """The syntax tree (None when nothing could be parsed) and the P001 problems."""
+
+    tree: Tree[Token] | None
+    problems: tuple[SourceProblem, ...]
+
+
+def _line_block(lines: list[str], index: int) -> range:
+    """The line at `index` and the lines indented below it."""
+    base = len(lines[index]) - len(lines[index].lstrip(" "))
+    end = index + 1
+    while end < len(lines):
+        text = lines[end]
+        stripped = text.lstrip(" ")
+        if stripped and not stripped.startswith("//") and len(text) - len(stripped) <= base:
+            break
+        end += 1
+    return range(index, end)
+
+
+def _blank(lines: list[str], block: range) -> None:
+    for i in block:
+        text = lines[i]
+        indent = len(text) - len(text.lstrip(" "))
+        lines[i] = text[:indent] + "//" + " " * max(0, len(text) - indent - 2) if text.strip() else text
+
+
+def _expected_words(expected: set[str]) -> str:
+    words = sorted({TERMINAL_WORDS.get(name, name.lower().replace("_", " ")) for name in expected})
+    visible = [w for w in words if not w.startswith("__")]
+    if len(visible) > 6:
+        return ", ".join(visible[:6]) + ", …"
+    return ", ".join(visible)
+
+
+def _friendly(error: UnexpectedInput, parse: Callable[[str], object]) -> tuple[str, str] | None:
+    try:
+        label = error.match_examples(parse, ERROR_EXAMPLES, use_accepts=True)
+    except UnexpectedInput:
+        return None
+    if not label:
+        return None
+    message, hint = str(label).split("|", 1)
+    return message, hint
+
+
+def _describe(error: UnexpectedInput, source: SourceFile, parse: Callable[[str], object]) -> SourceProblem:
+    line = max(1, getattr(error, "line", 1) or 1)
+    column = max(1, getattr(error, "column", 1) or 1)
+    friendly = _friendly(error, parse)
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        width = max(1, len(str(token))) if token.type not in ("_NL", "_DEDENT", "_INDENT", "$END") else 1
+        if token.type == "_INDENT":
+            message = "unexpected indented line"
+            hint = "indent a line only under a statement or text line that can hold it; headings and metadata cannot"
+        elif token.type in ("_NL", "$END", "_DEDENT"):
+            message = f"line ends too early: expected {_expected_words(set(error.expected))}"
+            hint = "complete the statement"
+        else:
+            message = f"unexpected `{token}`: expected {_expected_words(set(error.expected))}"
+            hint = "see `docs/language.md` for the form of this statement"
+    elif isinstance(error, UnexpectedCharacters):
+        char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
+        width = 1
+        message = f"unexpected character `{char}`: expected {_expected_words(set(error.allowed or ()))}"
+        hint = "see `docs/language.md` for the form of this statement"
+    else:
+        width = 1
+        message = "unexpected end of file"
+        hint = "complete the last statement"
+    if friendly is not None:
+        message, hint = friendly
+    text = source.line_text(line)
+    if line > len(source.line_starts) or (isinstance(error, UnexpectedEOF)):
+        line = max(1, len(source.line_starts) - 1)
+        text = source.line_text(line)
+        column = len(text) + 1
+    span = Span(source.path, line, column, line, min(len(text) + 1, column + width) if text else column + 1)
+    return SourceProblem("P001", message, span, hint)
+
+
+def _parse_text(text: str) -> Tree[Token]:
+    return parser().parse(text)
+
+
+def _example_parse(snippet: str) -> object:
+    return _parse_text(snippet)
+
+
+def parse(source: SourceFile) -> ParseResult:
+    """Parse a source file, recovering line by line from syntax errors."""
+    lines = source.text.split("\n")
+    problems: list[SourceProblem] = []
+    for _ in range(MAX_ERRORS + 1):
+        text = "\n".join(lines)
+        if not text.endswith("\n"):
+            text += "\n"
+        try:
+            return ParseResult(_parse_text(text), tuple(problems))
+        except UnexpectedInput as error:
+            problem = _describe(error, source, _example_parse)
+            problems.append(problem)
+            index = min(problem.span.line, len(lines)) - 1
+            if index < 0 or not lines[index].strip() or lines[index].lstrip(" ").startswith("//"):
+                index = _last_content_line(lines, index)
+            if index < 0:
+                break
+            _blank(lines, _line_block(lines, index))
+    return ParseResult(None, tuple(problems))
+
+
+def _last_content_line(lines: list[str], before: int) -> int:
+    for i in range(min(before, len(lines) - 1), -1, -1):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("//"):
+            return i
+    return -1
+
+
+def iter_tokens(tree: Tree[Token]) -> Iterator[Token]:
+    """All tokens of a tree, in order."""
+    for node in tree.iter_subtrees_topdown():
+        for child in node.children:
+            if isinstance(child, Token):
+                yield child

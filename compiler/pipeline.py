@@ -1,0 +1,113 @@
+"""The pipeline for one file and for a book: source → parse → build → resolve → check."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler import model as m
+from compiler.build import build
+from compiler.checks import load_rules, run_checks
+from compiler.checks.acknowledgements import apply_acknowledgements
+from compiler.diagnostics import Diagnostic, rule
+from compiler.parse import parse
+from compiler.resolve import resolve
+from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation
+from compiler.tables import load
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The outcome of compiling one file."""
+
+    path: str
+    source: SourceFile | None
+    protocol: m.Protocol | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> int:
+        """Number of unacknowledged errors."""
+        return sum(1 for d in self.diagnostics if d.severity.value == "error" and d.acknowledged is None)
+
+
+def _as_diagnostics(problems: Iterable[SourceProblem]) -> list[Diagnostic]:
+    return [rule(p.code).at(p.span, p.message, p.hint) for p in problems]
+
+
+def compile_source(source: SourceFile, today: datetime.date | None = None) -> Compiled:
+    """Compile decoded text."""
+    load_rules()
+    today = today or datetime.date.today()
+    problems = scan_indentation(source)
+    if any(p.code in ("P004", "P009") for p in problems):
+        return Compiled(source.path, source, None, tuple(_as_diagnostics(problems)))
+    diagnostics = _as_diagnostics(problems)
+    parsed = parse(source)
+    diagnostics.extend(_as_diagnostics(p for p in parsed.problems if not _same_line(p, problems)))
+    if parsed.tree is None:
+        return Compiled(source.path, source, None, tuple(diagnostics))
+    protocol, built = build(source, parsed.tree)
+    diagnostics.extend(built)
+    if not protocol.meta.fields and not protocol.preamble and not protocol.sections:
+        if not parsed.problems:
+            diagnostics.append(rule("P007").at(Span(source.path, 1, 1, 1, 1), "the file holds no protocol",
+                                               "write the metadata (id, title, version, …) and the sections"))
+        return Compiled(source.path, source, protocol, tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
+    tables = load()
+    resolved = resolve(protocol, tables)
+    diagnostics.extend(run_checks(resolved, source, tables, today))
+    final = apply_acknowledgements(resolved, diagnostics)
+    return Compiled(source.path, source, resolved, tuple(sorted(final, key=Diagnostic.sort_key)))
+
+
+def _same_line(problem: SourceProblem, earlier: list[SourceProblem]) -> bool:
+    return any(p.span.line == problem.span.line for p in earlier)
+
+
+def compile_file(path: Path, today: datetime.date | None = None, max_bytes: int = MAX_BYTES) -> Compiled:
+    """Read and compile one protocol file."""
+    load_rules()
+    source, problems = read_source(path, max_bytes)
+    if source is None:
+        return Compiled(str(path), None, None, tuple(_as_diagnostics(problems)))
+    return compile_source(source, today)
+
+
+def compile_text(path: str, raw: bytes, today: datetime.date | None = None) -> Compiled:
+    """Compile in-memory bytes (tests, language server)."""
+    load_rules()
+    source, problems = decode(path, raw)
+    if source is None:
+        return Compiled(path, None, None, tuple(_as_diagnostics(problems)))
+    return compile_source(source, today)
+
+
+def find_protocols(paths: Iterable[Path]) -> list[Path]:
+    """Protocol files under the given files and folders, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.protocol") if ".archive" not in p.parts))
+        else:
+            found.append(path)
+    return found
+
+
+def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
+    """Findings that concern the book as a whole (P008 duplicate ids)."""
+    seen: dict[str, Compiled] = {}
+    out: list[Diagnostic] = []
+    for result in results:
+        if result.protocol is None or result.protocol.meta.id is None:
+            continue
+        pid = result.protocol.meta.id.value
+        if pid in seen:
+            first = seen[pid]
+            out.append(rule("P008").at(result.protocol.meta.id.span, f"protocol id `{pid}` is also used by {first.path}",
+                                       "give each protocol its own id"))
+        else:
+            seen[pid] = result
+    return out

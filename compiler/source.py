@@ -1,0 +1,227 @@
+"""Source files: reading, encoding and size limits, spans and line lookup.
+
+Everything that can go wrong before parsing (unreadable file, not UTF-8, binary,
+too large, indentation that is inconsistent or nested too deeply) is reported here
+as a diagnostic, so later stages only ever see well-formed text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, end exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def contains(self, other: Span) -> bool:
+        """True when `other` lies inside this span (same file)."""
+        if self.file != other.file:
+            return False
+        start_ok = (self.line, self.column) <= (other.line, other.column)
+        end_ok = (other.end_line, other.end_column) <= (self.end_line, self.end_column)
+        return start_ok and end_ok
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """The decoded text of one protocol file with its line index."""
+
+    path: str
+    text: str
+    sha256: str
+    line_starts: tuple[int, ...] = field(repr=False)
+
+    @classmethod
+    def from_text(cls, path: str, text: str, raw: bytes | None = None) -> SourceFile:
+        """Build a source file from already decoded text."""
+        starts = [0]
+        starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+        digest = hashlib.sha256(raw if raw is not None else text.encode("utf-8")).hexdigest()
+        return cls(path=path, text=text, sha256=digest, line_starts=tuple(starts))
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        if line < 1 or line > len(self.line_starts):
+            return ""
+        start = self.line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end < 0 else self.text[start:end]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        index = bisect_right(self.line_starts, offset) - 1
+        return index + 1, offset - self.line_starts[index] + 1
+
+    def span(self, start: int, end: int) -> Span:
+        """The span covering character offsets [start, end)."""
+        line, col = self.position(start)
+        end_line, end_col = self.position(max(start, end))
+        return Span(self.path, line, col, end_line, end_col)
+
+    def line_span(self, line: int) -> Span:
+        """The span of a whole line (without the newline)."""
+        text = self.line_text(line)
+        indent = len(text) - len(text.lstrip(" "))
+        return Span(self.path, line, indent + 1, line, max(len(text), indent) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A problem found before parsing: code, message, span, hint."""
+
+    code: str
+    message: str
+    span: Span
+    hint: str
+
+
+def decode(path: str, raw: bytes, max_bytes: int = MAX_BYTES) -> tuple[SourceFile | None, list[SourceProblem]]:
+    """Decode raw bytes as a protocol source, refusing binary, non-UTF-8 and oversized input."""
+    whole = Span(path, 1, 1, 1, 1)
+    if len(raw) > max_bytes:
+        return None, [
+            SourceProblem(
+                "P003",
+                f"file is {len(raw):,} bytes, above the limit of {max_bytes:,} bytes",
+                whole,
+                "split the protocol into several files, or raise the limit with --max-bytes",
+            )
+        ]
+    if b"\x00" in raw:
+        offset = raw.index(b"\x00")
+        return None, [
+            SourceProblem(
+                "P002",
+                f"binary content: NUL byte at byte offset {offset}",
+                whole,
+                "a protocol is a UTF-8 text file; check that the right file was given",
+            )
+        ]
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        good = raw[: error.start].decode("utf-8", errors="replace")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        return None, [
+            SourceProblem(
+                "P002",
+                f"not valid UTF-8: byte 0x{raw[error.start]:02x} at byte offset {error.start}",
+                Span(path, line, column, line, column + 1),
+                "save the file as UTF-8 (in Word: Save As, Plain Text, Unicode UTF-8)",
+            )
+        ]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return SourceFile.from_text(path, text, raw), []
+
+
+def read_source(path: Path, max_bytes: int = MAX_BYTES) -> tuple[SourceFile | None, list[SourceProblem]]:
+    """Read and decode a protocol file from disk."""
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, [
+                SourceProblem(
+                    "P003",
+                    f"file is {size:,} bytes, above the limit of {max_bytes:,} bytes",
+                    Span(shown, 1, 1, 1, 1),
+                    "split the protocol into several files, or raise the limit with --max-bytes",
+                )
+            ]
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [
+            SourceProblem(
+                "P010",
+                f"cannot read file: {error.strerror or error}",
+                Span(shown, 1, 1, 1, 1),
+                "check the path and the file permissions",
+            )
+        ]
+    return decode(shown, raw, max_bytes)
+
+
+def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[SourceProblem]:
+    """Check indentation before parsing: spaces only, consistent dedents, bounded depth.
+
+    The Indenter post-lexer counts only spaces and tabs and reports inconsistent
+    dedents without a position; doing the same bookkeeping here gives every such
+    problem a line and a hint, and refuses pathological nesting before the parser
+    and the recursive model builder ever see it.
+    """
+    problems: list[SourceProblem] = []
+    stack = [0]
+    for number, line in enumerate(source.text.split("\n"), start=1):
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("//"):
+            continue
+        indent = len(line) - len(stripped)
+        lead = stripped[0]
+        if lead in "\t\u00a0\u202f\u2007\u3000":
+            problems.append(
+                SourceProblem(
+                    "P009",
+                    "indentation must be spaces; found a tab or a non-breaking space",
+                    Span(source.path, number, indent + 1, number, indent + 2),
+                    "replace tabs and non-breaking spaces at the start of the line with spaces",
+                )
+            )
+            continue
+        if indent > stack[-1]:
+            stack.append(indent)
+            if len(stack) - 1 > max_depth:
+                problems.append(
+                    SourceProblem(
+                        "P004",
+                        f"nesting deeper than the limit of {max_depth} levels",
+                        Span(source.path, number, 1, number, indent + 1),
+                        "flatten the structure: use sections and subsections instead of deep indentation",
+                    )
+                )
+                return problems
+        else:
+            while indent < stack[-1]:
+                stack.pop()
+            if indent != stack[-1]:
+                problems.append(
+                    SourceProblem(
+                        "P001",
+                        f"indentation of {indent} spaces does not match any enclosing block",
+                        Span(source.path, number, 1, number, indent + 1),
+                        f"indent this line by {stack[-1]} spaces, or by the same amount as its siblings",
+                    )
+                )
+                stack.append(indent)
+        depth = 0
+        for ch in stripped:
+            if ch == "(":
+                depth += 1
+                if depth > max_depth:
+                    problems.append(
+                        SourceProblem(
+                            "P004",
+                            f"parentheses nested deeper than the limit of {max_depth}",
+                            Span(source.path, number, indent + 1, number, len(line) + 1),
+                            "simplify the condition",
+                        )
+                    )
+                    return problems
+            elif ch == ")":
+                depth = max(0, depth - 1)
+    return problems

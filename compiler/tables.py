@@ -1,0 +1,160 @@
+"""The packaged clinical data tables (YAML), loaded safely and indexed once.
+
+Every clinical number lives in `compiler/data/*.yaml` with a `source` and a
+`last_verified` date; code here only loads and indexes them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_FILES = ("formulary.yaml", "regimens.yaml", "abbreviations.yaml", "tallman.yaml", "conditions.yaml",
+              "text_rules.yaml", "rt_schemes.yaml")
+
+
+class DataError(Exception):
+    """A packaged data file is missing or malformed (an internal error: exit 2)."""
+
+
+def normalise(name: str) -> str:
+    """Matching key for names: lower case, no accents, no ®, hyphens/underscores as spaces."""
+    text = unicodedata.normalize("NFKD", name.replace("®", "").replace("™", ""))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[-_‐–]", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class NameHit:
+    """What a written drug name resolves to, and how."""
+
+    drug_ids: tuple[str, ...]
+    how: str  # generic | alias | brand | abbreviation
+    severity: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Tables:
+    """All data tables, with look-up indexes."""
+
+    drugs: dict[str, dict[str, Any]]
+    classes: dict[str, dict[str, Any]]
+    regimens: dict[str, dict[str, Any]]
+    abbreviations: list[dict[str, Any]]
+    tallman: list[dict[str, Any]]
+    conditions: dict[str, Any]
+    text_rules: dict[str, Any]
+    names: dict[str, NameHit] = field(repr=False, default_factory=dict)
+    class_names: dict[str, str] = field(repr=False, default_factory=dict)
+    regimen_names: dict[str, str] = field(repr=False, default_factory=dict)
+    fingerprint: str = ""
+
+    def drug_name(self, drug_id: str, language: str = "en") -> str:
+        """Display name of a drug in a language."""
+        entry = self.drugs.get(drug_id, {})
+        names = entry.get("names") or {}
+        return str(names.get(language) or names.get("en") or drug_id.replace("_", " "))
+
+    def class_ancestors(self, class_id: str) -> list[str]:
+        """A class and its parents."""
+        out: list[str] = []
+        while class_id and class_id not in out:
+            out.append(class_id)
+            class_id = str((self.classes.get(class_id) or {}).get("parent") or "")
+        return out
+
+    def drug_classes(self, drug_id: str) -> set[str]:
+        """All classes of a drug, parents included."""
+        out: set[str] = set()
+        for class_id in self.drugs.get(drug_id, {}).get("classes") or []:
+            out.update(self.class_ancestors(str(class_id)))
+        return out
+
+
+def _load(name: str) -> Any:
+    path = DATA_DIR / name
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        return None
+    except yaml.YAMLError as error:
+        raise DataError(f"data file {name} is not valid YAML: {error}") from error
+
+
+def _index_names(drugs: dict[str, dict[str, Any]], abbreviations: list[dict[str, Any]]) -> dict[str, NameHit]:
+    index: dict[str, NameHit] = {}
+
+    def add(name: str, hit: NameHit) -> None:
+        key = normalise(name)
+        if not key:
+            return
+        previous = index.get(key)
+        order = ["generic", "alias", "brand", "abbreviation"]
+        if previous is None or order.index(hit.how) < order.index(previous.how):
+            index[key] = hit
+        elif previous.how == hit.how and previous.drug_ids != hit.drug_ids:
+            index[key] = NameHit(tuple(sorted(set(previous.drug_ids) | set(hit.drug_ids))), hit.how)
+
+    for drug_id, entry in drugs.items():
+        add(drug_id, NameHit((drug_id,), "generic"))
+        for name in (entry.get("names") or {}).values():
+            add(str(name), NameHit((drug_id,), "generic"))
+        for alias in entry.get("aliases") or []:
+            add(str(alias), NameHit((drug_id,), "alias"))
+        for brand in entry.get("brands") or []:
+            add(str(brand), NameHit((drug_id,), "brand"))
+        for abbreviation in entry.get("abbreviations") or []:
+            add(str(abbreviation), NameHit((drug_id,), "abbreviation", "warning"))
+    for entry in abbreviations:
+        means = tuple(str(x) for x in entry.get("means") or [])
+        drug_means = tuple(x for x in means if x in drugs)
+        hit = NameHit(drug_means or means, "abbreviation", str(entry.get("severity") or "warning"),
+                      entry.get("note"))
+        key = normalise(str(entry.get("text", "")))
+        if key:
+            index[key] = hit  # the abbreviation list is authoritative for jargon
+    return index
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> Tables:
+    """Load and index all packaged tables (once per process)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in DATA_FILES:
+        path = DATA_DIR / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    formulary = _load("formulary.yaml") or {}
+    regimens = (_load("regimens.yaml") or {}).get("regimens") or {}
+    abbreviations = (_load("abbreviations.yaml") or {}).get("abbreviations") or []
+    tallman = (_load("tallman.yaml") or {}).get("names") or []
+    conditions = _load("conditions.yaml") or {}
+    text_rules = _load("text_rules.yaml") or {}
+    drugs = formulary.get("drugs") or {}
+    classes = formulary.get("classes") or {}
+    if not isinstance(drugs, dict) or not isinstance(regimens, dict):
+        raise DataError("formulary.yaml `drugs` and regimens.yaml `regimens` must be mappings")
+    class_names: dict[str, str] = {}
+    for class_id, entry in classes.items():
+        class_names[normalise(class_id)] = class_id
+        for name in list((entry.get("names") or {}).values()) + list(entry.get("aliases") or []):
+            class_names[normalise(str(name))] = class_id
+    regimen_names: dict[str, str] = {}
+    for regimen_id, entry in regimens.items():
+        regimen_names[normalise(regimen_id)] = regimen_id
+        for name in entry.get("names") or []:
+            regimen_names[normalise(str(name))] = regimen_id
+    return Tables(drugs, classes, regimens, abbreviations, tallman, conditions, text_rules,
+                  _index_names(drugs, abbreviations), class_names, regimen_names, digest.hexdigest()[:16])
