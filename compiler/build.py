@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from lark import Token, Tree
 
 from compiler import model as m
-from compiler.diagnostics import Diagnostic, Fix, rule
+from compiler.diagnostics import Diagnostic, Fix, Related, rule
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
 
@@ -280,7 +280,7 @@ class _Builder:
         if kind == "dose_amount":
             return "dose", self.dose(part)
         if kind == "dose_auc":
-            number = self.number(part.children[1])  # type: ignore[arg-type]
+            number = self.number(part.children[1])
             return "dose", m.Dose(number, None, "AUC", "AUC", span)
         if kind == "route":
             raw = str(tokens[0])
@@ -421,7 +421,7 @@ class _Builder:
 
     # ------------------------------------------------------------ conditions
     def build_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.When:
-        return m.When(span, children, self.condition(node.children[1]))  # type: ignore[arg-type]
+        return m.When(span, children, self.condition(node.children[1]))
 
     def build_otherwise_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Otherwise:
         return m.Otherwise(span, children)
@@ -431,10 +431,10 @@ class _Builder:
         return m.Decision(span, children, self.text(texts[0]) if texts else None)
 
     def build_only_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OnlyWhen:
-        return m.OnlyWhen(span, children, self.condition(node.children[1]))  # type: ignore[arg-type]
+        return m.OnlyWhen(span, children, self.condition(node.children[1]))
 
     def build_exclude_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.ExcludeWhen:
-        return m.ExcludeWhen(span, children, self.condition(node.children[1]))  # type: ignore[arg-type]
+        return m.ExcludeWhen(span, children, self.condition(node.children[1]))
 
     def build_preferably_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
         return m.WithConstraint(span, children, "preferably", self.targets(node))
@@ -474,7 +474,7 @@ class _Builder:
             op_token = next(c for c in node.children if isinstance(c, Token))
             op = {"≥": ">=", "≤": "<=", "≠": "!=", "=": "="}.get(str(op_token), str(op_token))
             if value.data == "cvalue_number":
-                number = self.number(value.children[0])  # type: ignore[arg-type]
+                number = self.number(value.children[0])
                 percent = any(isinstance(c, Token) and c.type == "PERCENT" for c in value.children)
                 return m.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None)
             return m.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
@@ -571,9 +571,8 @@ class _Builder:
         return tuple(sections)
 
 
-def m_related(span: Span, message: str) -> "Related":
-    from compiler.diagnostics import Related
-
+def m_related(span: Span, message: str) -> Related:
+    """A related location for a diagnostic."""
     return Related(span, message)
 
 

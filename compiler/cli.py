@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Check protocols and print findings."""
     from compiler import report
     from compiler.pipeline import book_diagnostics, compile_file, find_protocols
 
@@ -85,6 +86,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """Build the procedure book."""
     from compiler.book import build_book
 
     missing = [p for p in args.paths if not p.exists()]
@@ -96,6 +98,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    """Print a rule's documentation."""
     from compiler.checks import load_rules
     from compiler.diagnostics import REGISTRY
 
@@ -110,6 +113,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    """List every rule code."""
     from compiler.checks import load_rules
     from compiler.diagnostics import REGISTRY
 
@@ -126,6 +130,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    """Print the resolved model as JSON."""
     from compiler import report
     from compiler.model import to_json
     from compiler.pipeline import compile_file

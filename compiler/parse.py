@@ -10,7 +10,7 @@ sheet is still checked.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,8 @@ class ProtocolIndenter(Indenter):
     """Turns indentation into _INDENT/_DEDENT tokens (spaces only, checked in `source`)."""
 
     NL_type = "_NL"
-    OPEN_PAREN_types: list[str] = []
-    CLOSE_PAREN_types: list[str] = []
+    OPEN_PAREN_types: list[str] = []  # noqa: RUF012 (Lark reads these class attributes)
+    CLOSE_PAREN_types: list[str] = []  # noqa: RUF012
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
@@ -164,7 +164,7 @@ def _expected_words(expected: set[str]) -> str:
     return ", ".join(visible)
 
 
-def _friendly(error: UnexpectedInput, parse: Callable[[str], object]) -> tuple[str, str] | None:
+def _friendly(error: UnexpectedInput, parse: Callable[[str], Tree[Token]]) -> tuple[str, str] | None:
     try:
         label = error.match_examples(parse, ERROR_EXAMPLES, use_accepts=True)
     except UnexpectedInput:
@@ -175,7 +175,7 @@ def _friendly(error: UnexpectedInput, parse: Callable[[str], object]) -> tuple[s
     return message, hint
 
 
-def _describe(error: UnexpectedInput, source: SourceFile, parse: Callable[[str], object]) -> SourceProblem:
+def _describe(error: UnexpectedInput, source: SourceFile, parse: Callable[[str], Tree[Token]]) -> SourceProblem:
     line = max(1, getattr(error, "line", 1) or 1)
     column = max(1, getattr(error, "column", 1) or 1)
     friendly = _friendly(error, parse)
@@ -192,7 +192,8 @@ def _describe(error: UnexpectedInput, source: SourceFile, parse: Callable[[str],
             message = f"unexpected `{token}`: expected {_expected_words(set(error.expected))}"
             hint = "see `docs/language.md` for the form of this statement"
     elif isinstance(error, UnexpectedCharacters):
-        char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
+        position = error.pos_in_stream or 0
+        char = source.text[position] if position < len(source.text) else ""
         width = 1
         message = f"unexpected character `{char}`: expected {_expected_words(set(error.allowed or ()))}"
         hint = "see `docs/language.md` for the form of this statement"
@@ -215,10 +216,6 @@ def _parse_text(text: str) -> Tree[Token]:
     return parser().parse(text)
 
 
-def _example_parse(snippet: str) -> object:
-    return _parse_text(snippet)
-
-
 def parse(source: SourceFile) -> ParseResult:
     """Parse a source file, recovering line by line from syntax errors."""
     lines = source.text.split("\n")
@@ -230,7 +227,7 @@ def parse(source: SourceFile) -> ParseResult:
         try:
             return ParseResult(_parse_text(text), tuple(problems))
         except UnexpectedInput as error:
-            problem = _describe(error, source, _example_parse)
+            problem = _describe(error, source, _parse_text)
             problems.append(problem)
             index = min(problem.span.line, len(lines)) - 1
             if index < 0 or not lines[index].strip() or lines[index].lstrip(" ").startswith("//"):
@@ -249,9 +246,3 @@ def _last_content_line(lines: list[str], before: int) -> int:
     return -1
 
 
-def iter_tokens(tree: Tree[Token]) -> Iterator[Token]:
-    """All tokens of a tree, in order."""
-    for node in tree.iter_subtrees_topdown():
-        for child in node.children:
-            if isinstance(child, Token):
-                yield child
