@@ -216,9 +216,16 @@ def _parse_text(text: str) -> Tree[Token]:
     return parser().parse(text)
 
 
-def parse(source: SourceFile) -> ParseResult:
-    """Parse a source file, recovering line by line from syntax errors."""
+def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> ParseResult:
+    """Parse a source file, recovering line by line from syntax errors.
+
+    `skip_lines` (1-based) are blanked before parsing: lines already reported by the
+    indentation scan, which the Indenter could not handle.
+    """
     lines = source.text.split("\n")
+    for number in sorted(skip_lines):
+        if 0 < number <= len(lines):
+            _blank(lines, _line_block(lines, number - 1))
     problems: list[SourceProblem] = []
     for _ in range(MAX_ERRORS + 1):
         text = "\n".join(lines)

@@ -45,7 +45,7 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
     if any(p.code in ("P004", "P009") for p in problems):
         return Compiled(source.path, source, None, tuple(_as_diagnostics(problems)))
     diagnostics = _as_diagnostics(problems)
-    parsed = parse(source)
+    parsed = parse(source, frozenset(p.span.line for p in problems))
     diagnostics.extend(_as_diagnostics(p for p in parsed.problems if not _same_line(p, problems)))
     if parsed.tree is None:
         return Compiled(source.path, source, None, tuple(diagnostics))
