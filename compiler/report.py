@@ -83,7 +83,8 @@ def as_sarif(results: Sequence[Compiled], extra: Sequence[Diagnostic], root: Pat
     index = {r.code: i for i, r in enumerate(rules)}
     sarif_results = []
     for d in sorted([d for r in results for d in r.diagnostics] + list(extra), key=Diagnostic.sort_key):
-        uri = Path(d.span.file).as_posix()
+        path = Path(d.span.file)
+        uri = path.as_uri() if path.is_absolute() else path.as_posix()
         region = {"startLine": d.span.line, "startColumn": d.span.column,
                   "endLine": d.span.end_line, "endColumn": max(d.span.end_column, d.span.column)}
         result: dict[str, Any] = {

@@ -1,0 +1,333 @@
+"""Words of the printed sheet in the document language: labels, numbers, doses, schedules.
+
+Everything a reader sees that the author did not type (column headings, "elke 3 weken",
+"Indien … :") is made here, so the templates only place text and never compose it.
+The model keeps English keywords (`daily`, `every 3 weeks`); the sheet speaks the
+document's language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from compiler import model as m
+
+LANGUAGES = ("nl", "en")
+
+LABELS: dict[str, dict[str, str]] = {
+    "nl": {
+        "drug": "Geneesmiddel", "dose": "Dosis", "route": "Toediening", "schedule": "Schema",
+        "notes": "Opmerkingen", "drug_table": "Geneesmiddelen",
+        "id": "Id", "version": "Versie", "status": "Status", "owner": "Eigenaar", "author": "Auteur",
+        "reviewer": "Nagelezen door", "approver": "Goedgekeurd door", "authored": "Opgesteld op",
+        "approved": "Goedgekeurd op", "next_review": "Volgende herziening", "scope": "Toepassingsgebied",
+        "references": "Referenties", "change_note": "Wijziging", "document_control": "Documentbeheer",
+        "contents": "Inhoud", "note": "NOTA", "query": "Open vraag voor de reviewer",
+        "query_blocks": "Deze vraag moet beantwoord zijn vóór goedkeuring.",
+        "allowed": "Aanvaarde afwijking", "decision": "Beslissing", "if": "Indien", "otherwise": "Anders",
+        "only_when": "Enkel indien", "exclude_when": "Niet indien", "preferably_with": "Bij voorkeur met",
+        "only_with": "Enkel in combinatie met", "then": "daarna", "see": "zie", "and": "en", "or": "of",
+        "not": "niet", "regimen": "Schema", "source": "Bron", "not_in_library": "niet in de schemabibliotheek",
+        "not_in_formulary": "niet in het formularium", "rt": "Radiotherapie", "site": "op",
+        "technique": "techniek", "per_week": "× per week", "up_to": "tot", "validation": "Validatie",
+        "errors": "fouten", "warnings": "waarschuwingen", "infos": "meldingen", "no_findings": "Geen bevindingen.",
+        "code": "Code", "line": "Regel", "severity": "Ernst", "message": "Melding", "hint": "Advies",
+        "acknowledged": "aanvaard", "error": "fout", "warning": "waarschuwing", "info": "info",
+        "validity": ("Is dit een geprinte versie? Dan is die enkel geldig als ze overeenstemt met de "
+                     "elektronische versie op het procedureboek — versie {version}"),
+        "page": "Pagina", "unverified": "niet geverifieerd",
+        "draft": "CONCEPT", "review": "REVIEW", "approved_status": "GOEDGEKEURD", "superseded": "VERVANGEN",
+        "retired": "INGETROKKEN", "loading": "oplaaddosis", "generated": "Gemaakt met protocolc",
+    },
+    "en": {
+        "drug": "Drug", "dose": "Dose", "route": "Route", "schedule": "Schedule", "notes": "Notes",
+        "drug_table": "Drugs",
+        "id": "Id", "version": "Version", "status": "Status", "owner": "Owner", "author": "Author",
+        "reviewer": "Reviewed by", "approver": "Approved by", "authored": "Written on", "approved": "Approved on",
+        "next_review": "Next review", "scope": "Scope", "references": "References", "change_note": "Change note",
+        "document_control": "Document control", "contents": "Contents", "note": "Note",
+        "query": "Open question for the reviewer",
+        "query_blocks": "This question must be answered before approval.",
+        "allowed": "Accepted deviation", "decision": "Decision", "if": "If", "otherwise": "Otherwise",
+        "only_when": "Only if", "exclude_when": "Not if", "preferably_with": "Preferably with",
+        "only_with": "Only in combination with", "then": "then", "see": "see", "and": "and", "or": "or",
+        "not": "not", "regimen": "Regimen", "source": "Source", "not_in_library": "not in the regimen library",
+        "not_in_formulary": "not in the formulary", "rt": "Radiotherapy", "site": "to",
+        "technique": "technique", "per_week": "× per week", "up_to": "up to", "validation": "Validation",
+        "errors": "errors", "warnings": "warnings", "infos": "notices", "no_findings": "No findings.",
+        "code": "Code", "line": "Line", "severity": "Severity", "message": "Message", "hint": "Advice",
+        "acknowledged": "accepted", "error": "error", "warning": "warning", "info": "info",
+        "validity": ("Printed copy? It is valid only if it matches the electronic version in the "
+                     "procedure book — version {version}"),
+        "page": "Page", "unverified": "unverified",
+        "draft": "DRAFT", "review": "REVIEW", "approved_status": "APPROVED", "superseded": "SUPERSEDED",
+        "retired": "RETIRED", "loading": "loading dose", "generated": "Made with protocolc",
+    },
+}
+
+ROUTES = {
+    "nl": {"po": "oraal", "IV": "IV", "IM": "IM", "subcut": "subcutaan", "intrathecal": "intrathecaal",
+           "intravesical": "intravesicaal", "intrapleural": "intrapleuraal", "intraperitoneal": "intraperitoneaal",
+           "intra-arterial": "intra-arterieel"},
+    "en": {"po": "oral", "IV": "IV", "IM": "IM", "subcut": "subcut", "intrathecal": "intrathecal",
+           "intravesical": "intravesical", "intrapleural": "intrapleural", "intraperitoneal": "intraperitoneal",
+           "intra-arterial": "intra-arterial"},
+}
+
+# unit as stored in the model → as printed (never `U` or `µg`: both are ISMP error-prone abbreviations)
+UNITS = {
+    "nl": {"mg/m2": "mg/m²", "mcg/kg": "mcg/kg", "units": "eenheden", "mL": "mL"},
+    "en": {"mg/m2": "mg/m²", "mcg/kg": "mcg/kg", "units": "units", "mL": "mL"},
+}
+
+PERIODS = {
+    "nl": {"day": ("dag", "dagen"), "week": ("week", "weken"), "month": ("maand", "maanden"),
+           "year": ("jaar", "jaar")},
+    "en": {"day": ("day", "days"), "week": ("week", "weeks"), "month": ("month", "months"),
+           "year": ("year", "years")},
+}
+
+FREQUENCIES = {
+    "nl": {"daily": "dagelijks", "twice daily": "2x/dag", "three times daily": "3x/dag", "monthly": "maandelijks",
+           "once": "eenmalig", "weekly": "wekelijks"},
+    "en": {"daily": "daily", "twice daily": "twice daily", "three times daily": "three times daily",
+           "monthly": "monthly", "once": "once", "weekly": "weekly"},
+}
+
+FORMS = {
+    "nl": {"tablet": "tablet", "tablets": "tabletten", "capsule": "capsule", "capsules": "capsules",
+           "syrup": "siroop", "oral solution": "drank", "injection": "injectie",
+           "infusion solution": "infuusoplossing"},
+    "en": {},
+}
+
+# words of `until …` and condition flags as the author writes them (English keywords) → Dutch
+UNTIL = {"nl": {"progression": "progressie", "disease progression": "ziekteprogressie",
+                "unacceptable toxicity": "onaanvaardbare toxiciteit",
+                "progression or unacceptable toxicity": "progressie of onaanvaardbare toxiciteit",
+                "toxicity": "toxiciteit"}}
+FLAGS = {"nl": {"premenopausal": "premenopauzaal", "postmenopausal": "postmenopauzaal",
+                "perimenopausal": "perimenopauzaal", "castrated": "na castratie", "squamous": "plaveiselcel",
+                "non-squamous": "niet-plaveiselcel", "nonsquamous": "niet-plaveiselcel",
+                "line": "lijn", "menopause": "menopauze", "pre": "pre", "post": "post"}}
+TOLERANCE = {"nl": {"cord tolerance": "myelumtolerantie", "spinal cord tolerance": "myelumtolerantie",
+                    "tolerance": "tolerantie"}}
+
+STATUS_KEYS = {m.Status.DRAFT: "draft", m.Status.REVIEW: "review", m.Status.APPROVED: "approved_status",
+               m.Status.SUPERSEDED: "superseded", m.Status.RETIRED: "retired"}
+OPERATORS = {">=": "≥", "<=": "≤", "!=": "≠", "=": "=", "<": "<", ">": ">"}
+
+
+def language_of(protocol: m.Protocol) -> str:
+    """The document language (`nl` when missing or unknown: the sheets are Flemish)."""
+    language = (protocol.meta.language or "nl").lower()
+    return language if language in LANGUAGES else "nl"
+
+
+def label(language: str, key: str) -> str:
+    """A fixed label of the sheet in the document language."""
+    return LABELS[language][key]
+
+
+def status_label(language: str, status: m.Status | None) -> str:
+    """DRAFT/CONCEPT, REVIEW, … in the document language (draft when missing)."""
+    return LABELS[language][STATUS_KEYS[status or m.Status.DRAFT]]
+
+
+def number(value: Decimal | float | int, language: str) -> str:
+    """A number in the document's locale: `2,5` (nl), `2.5` (en); no thousands separator."""
+    decimal = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = format(decimal.normalize(), "f") if decimal != decimal.to_integral_value() else str(int(decimal))
+    return text.replace(".", ",") if language == "nl" else text
+
+
+def number_range(low: Decimal | float | int, high: Decimal | float | int | None, language: str) -> str:
+    """`400–800` or `400` (en dash for ranges)."""
+    if high is None:
+        return number(low, language)
+    return f"{number(low, language)}–{number(high, language)}"
+
+
+def unit(code: str, language: str) -> str:
+    """A unit as printed: `mg/m²`, `mL`, `eenheden`."""
+    return UNITS[language].get(code, code)
+
+
+def dose(value: m.Dose, language: str) -> str:
+    """`2,5 mg`, `75 mg/m²`, `400–800 mg`, `AUC 5`."""
+    amount = number_range(value.amount.value, value.amount_max.value if value.amount_max else None, language)
+    if value.unit.upper() == "AUC":
+        return f"AUC {amount}"
+    return f"{amount} {unit(value.unit, language)}"
+
+
+def route(code: str, language: str) -> str:
+    """A route label in the document language (`oraal`, `IV`, `subcutaan`)."""
+    return ROUTES[language].get(code, code)
+
+
+def period(count: int, unit_code: str, language: str) -> str:
+    """`3 weken`, `1 dag`, `2 jaar`."""
+    singular, plural = PERIODS[language].get(unit_code, (unit_code, unit_code))
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def frequency(value: m.Frequency, language: str) -> str:
+    """`dagelijks`, `2x/dag`, `wekelijks`, `elke 3 weken`, `elke 2–3 weken`."""
+    words = FREQUENCIES[language]
+    if value.kind != "every":
+        return words.get(value.kind, value.text)
+    interval = value.interval or 1
+    unit_code = value.unit or "day"
+    if value.interval_max is None and interval == 1:
+        return words.get({"day": "daily", "week": "weekly", "month": "monthly"}.get(unit_code, ""),
+                         ("elke " if language == "nl" else "every ") + PERIODS[language][unit_code][0])
+    every = "elke" if language == "nl" else "every"
+    if value.interval_max is not None:
+        plural = PERIODS[language].get(unit_code, (unit_code, unit_code))[1]
+        return f"{every} {interval}–{value.interval_max} {plural}"
+    return f"{every} {period(interval, unit_code, language)}"
+
+
+def compress_days(days: Sequence[int]) -> str:
+    """`1, 8, 15` or `1–21` (runs of three or more days become ranges)."""
+    parts: list[str] = []
+    index = 0
+    values = list(days)
+    while index < len(values):
+        end = index
+        while end + 1 < len(values) and values[end + 1] == values[end] + 1:
+            end += 1
+        if end - index >= 2:
+            parts.append(f"{values[index]}–{values[end]}")
+        else:
+            parts.extend(str(v) for v in values[index:end + 1])
+        index = end + 1
+    return ", ".join(parts)
+
+
+def cycle_days(days: Sequence[int], language: str) -> str:
+    """`dag 1, 8, 15` (nl) / `days 1, 8, 15` (en)."""
+    word = "dag" if language == "nl" else ("day" if len(days) == 1 else "days")
+    return f"{word} {compress_days(days)}"
+
+
+def until(text: str, language: str) -> str:
+    """`tot progressie` / `until progression`."""
+    words = UNTIL.get(language, {}).get(text.strip().lower(), text.strip())
+    return f"tot {words}" if language == "nl" else f"until {words}"
+
+
+def cycles(count: int, language: str) -> str:
+    """`6 cycli` / `6 cycles`."""
+    if language == "nl":
+        return f"{count} {'cyclus' if count == 1 else 'cycli'}"
+    return f"{count} {'cycle' if count == 1 else 'cycles'}"
+
+
+def cycle_length(value: m.Duration, language: str) -> str:
+    """`cyclus 28 dagen` / `28-day cycle`."""
+    if language == "nl":
+        return f"cyclus {period(value.value, value.unit, language)}"
+    return f"{value.value}-{value.unit} cycle"
+
+
+def max_duration(value: m.Duration, language: str) -> str:
+    """`max. 2 jaar` / `max. 2 years`."""
+    return f"max. {period(value.value, value.unit, language)}"
+
+
+def phase_schedule(phase: m.Phase, language: str) -> str:
+    """The schedule of one phase in words: `dag 1–21, dagelijks, cyclus 28 dagen`."""
+    parts: list[str] = []
+    if phase.frequency is not None:
+        parts.append(frequency(phase.frequency, language))
+    if phase.days is not None:
+        parts.append(cycle_days(phase.days.days, language))
+    if phase.on_off is not None:
+        on, off = phase.on_off
+        parts.append(f"{on} dagen op, {off} dagen af" if language == "nl" else f"{on} days on, {off} days off")
+    if phase.cycle_length is not None:
+        parts.append(cycle_length(phase.cycle_length, language))
+    if phase.continuous:
+        parts.append("continu" if language == "nl" else "continuously")
+    if phase.cycles is not None:
+        parts.append(cycles(phase.cycles, language))
+    if phase.for_duration is not None:
+        parts.append(("gedurende " if language == "nl" else "for ")
+                     + period(phase.for_duration.value, phase.for_duration.unit, language))
+    if phase.until is not None:
+        parts.append(until(phase.until.value, language))
+    return ", ".join(parts)
+
+
+def infusion(value: m.Infusion, language: str) -> str:
+    """`infuus 30 min`, `infuus eerst 60 min, daarna 30 min`, `infuus min. 90 min`."""
+    noun = "infuus" if language == "nl" else "infusion"
+    if value.then_min is not None:
+        if language == "nl":
+            return f"{noun} eerst {value.first_min} min, daarna {value.then_min} min"
+        return f"{noun} first {value.first_min} min, then {value.then_min} min"
+    if value.at_least:
+        return f"{noun} {'min.' if language == 'nl' else 'at least'} {value.first_min} min"
+    return f"{noun} {value.first_min} min"
+
+
+def form(value: m.Form, language: str) -> str:
+    """`siroop (500 mg/5 mL)`, `tablet`."""
+    name = FORMS[language].get(value.name.lower(), value.name)
+    if value.concentration is None:
+        return name
+    amount, amount_unit, volume, volume_unit = value.concentration
+    return (f"{name} ({number(amount.value, language)} {unit(amount_unit, language)}/"
+            f"{number(volume.value, language)} {unit(volume_unit, language)})")
+
+
+def joined(parts: Iterable[str], language: str, conjunction: str = "or") -> str:
+    """`a, b of c` / `a, b or c`."""
+    items = [p for p in parts if p]
+    if len(items) <= 1:
+        return "".join(items)
+    word = LABELS[language][conjunction]
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def condition(value: m.Condition, language: str, nested: bool = False) -> str:
+    """A condition in readable form: `PD-L1 TPS ≥ 50 % en lijn 1`, `HER2+`, `niet premenopauzaal`."""
+    flags = FLAGS.get(language, {})
+    if isinstance(value, m.Flag):
+        return flags.get(value.words.lower(), value.words)
+    if isinstance(value, m.Compare):
+        variable = flags.get(value.variable.lower(), value.variable)
+        if value.number is not None:
+            shown = number(value.number.value, language) + (" %" if value.percent else "")
+        else:
+            shown = flags.get((value.word or "").lower(), value.word or "")
+        if value.variable.lower() == "line" and value.op == "=":
+            return f"{variable} {shown}"
+        if value.op == "=" and value.word is not None and value.variable.lower() == "menopause":
+            word = f"{value.word.lower()}menopausal"
+            return flags.get(word, word)
+        return f"{variable} {OPERATORS.get(value.op, value.op)} {shown}"
+    if isinstance(value, m.Not):
+        return f"{LABELS[language]['not']} {condition(value.operand, language, True)}"
+    if isinstance(value, (m.All, m.Any_)):
+        word = LABELS[language]["and" if isinstance(value, m.All) else "or"]
+        text = f" {word} ".join(condition(op, language, True) for op in value.operands)
+        return f"({text})" if nested else text
+    return ""
+
+
+def tolerance(text: str, language: str) -> str:
+    """`myelumtolerantie` for `cord tolerance` (nl); the text as written otherwise."""
+    return TOLERANCE.get(language, {}).get(text.strip().lower(), text.strip())
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    """Collapse runs of white space."""
+    return _SPACE.sub(" ", text).strip()
