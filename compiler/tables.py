@@ -7,6 +7,9 @@ Every clinical number lives in `compiler/data/*.yaml` with a `source` and a
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -80,11 +83,14 @@ class Tables:
         return out
 
 
+SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safety, 10x faster
+
+
 def _load(name: str) -> Any:
     path = DATA_DIR / name
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=SafeLoader)  # noqa: S506 (a safe loader, C or Python)
     except FileNotFoundError:
         return None
     except yaml.YAMLError as error:
@@ -126,22 +132,52 @@ def _index_names(drugs: dict[str, dict[str, Any]], abbreviations: list[dict[str,
     return index
 
 
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "protocolc"
+
+
+def _raw_tables(fingerprint: str) -> dict[str, Any]:
+    """The parsed YAML files, from a JSON cache keyed by their content hash when possible.
+
+    Parsing the YAML costs far more than checking a protocol; the JSON copy makes a cold
+    `protocolc check` fast. The cache is only an accelerator: any problem reading or
+    writing it falls back to the YAML files.
+    """
+    cache = _cache_dir() / f"tables-{fingerprint}.json"
+    try:
+        with cache.open(encoding="utf-8") as handle:
+            data: dict[str, Any] = json.load(handle)
+            return data
+    except (OSError, ValueError):
+        pass
+    data = {name: _load(name) for name in DATA_FILES}
+    try:
+        from compiler.fsutil import write_text_atomic
+
+        write_text_atomic(cache, json.dumps(data, default=str))
+    except OSError:
+        pass
+    return data
+
+
 @functools.lru_cache(maxsize=1)
 def load() -> Tables:
     """Load and index all packaged tables (once per process)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for name in DATA_FILES:
         path = DATA_DIR / name
+        digest.update(name.encode())
         if path.exists():
             digest.update(path.read_bytes())
-    formulary = _load("formulary.yaml") or {}
-    regimens = (_load("regimens.yaml") or {}).get("regimens") or {}
-    abbreviations = (_load("abbreviations.yaml") or {}).get("abbreviations") or []
-    tallman = (_load("tallman.yaml") or {}).get("names") or []
-    conditions = _load("conditions.yaml") or {}
-    text_rules = _load("text_rules.yaml") or {}
+    fingerprint = digest.hexdigest()[:16]
+    raw = _raw_tables(fingerprint)
+    formulary = raw.get("formulary.yaml") or {}
+    regimens = (raw.get("regimens.yaml") or {}).get("regimens") or {}
+    abbreviations = (raw.get("abbreviations.yaml") or {}).get("abbreviations") or []
+    tallman = (raw.get("tallman.yaml") or {}).get("names") or []
+    conditions = raw.get("conditions.yaml") or {}
+    text_rules = raw.get("text_rules.yaml") or {}
     drugs = formulary.get("drugs") or {}
     classes = formulary.get("classes") or {}
     if not isinstance(drugs, dict) or not isinstance(regimens, dict):
@@ -157,4 +193,4 @@ def load() -> Tables:
         for name in entry.get("names") or []:
             regimen_names[normalise(str(name))] = regimen_id
     return Tables(drugs, classes, regimens, abbreviations, tallman, conditions, text_rules,
-                  _index_names(drugs, abbreviations), class_names, regimen_names, digest.hexdigest()[:16])
+                  _index_names(drugs, abbreviations), class_names, regimen_names, fingerprint)

@@ -1,0 +1,607 @@
+"""The checked model as a tree of printable blocks (what the template places).
+
+Grouping happens here, not in the template: consecutive prose lines become one
+paragraph, consecutive bullets one list, consecutive drug lines (bullets included) one
+drug table. All text that reaches the template is either plain (escaped by Jinja) or
+built as `Markup` from escaped pieces, so source text can never inject markup.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from compiler import model as m
+from compiler.diagnostics import Diagnostic
+from compiler.render import words as w
+from compiler.tables import Tables
+
+REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
+SEE_BEFORE = re.compile(r"(?:zie|see|cfr\.?|cf\.?|vgl\.?)\s*$", re.IGNORECASE)
+
+# Fallback tall-man forms (ISMP list of look-alike drug names with recommended tall man
+# letters; FDA Name Differentiation Project). Entries in data/tallman.yaml take precedence.
+TALLMAN_FALLBACK = (
+    "DOCEtaxel", "PACLItaxel", "CISplatin", "CARBOplatin", "OXALIplatin", "DOXOrubicin", "DAUNOrubicin",
+    "IDArubicin", "vinBLAStine", "vinCRIStine", "vinORELbine", "PEMEtrexed", "PRALAtrexate",
+    "medroxyPROGESTERone", "methylPREDNISolone", "predniSONE", "prednisoLONE", "cycloSPORINE",
+    "cycloSERINE", "HYDROmorphone", "oxyCODONE", "HYDROcodone",
+)
+
+
+# ---------------------------------------------------------------- blocks
+
+
+@dataclass
+class Block:
+    """Base of printable blocks; `kind` selects the template macro."""
+
+    kind: str
+
+
+@dataclass
+class Paragraph(Block):
+    """One paragraph (joined prose lines); `lead` for a label line like `Castratie:`."""
+
+    html: Markup
+    lead: bool = False
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class ListEntry:
+    """One bullet: its text and nested blocks."""
+
+    html: Markup | None
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class BulletList(Block):
+    """A bulleted list."""
+
+    entries: list[ListEntry]
+
+
+@dataclass
+class DrugRow:
+    """One drug line as a table row."""
+
+    name: str
+    brand: str | None
+    known: bool
+    dose: str
+    route: str
+    administration: str
+    schedule: str
+    notes: list[str]
+    extras: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class DrugTable(Block):
+    """Consecutive drug lines sharing one table."""
+
+    rows: list[DrugRow]
+
+
+@dataclass
+class RegimenBlock(Block):
+    """A regimen line: a library regimen with its drug rows and source, or an inline/unknown one."""
+
+    name: str
+    title: str | None
+    summary: str
+    tables: list[tuple[str | None, DrugTable]]
+    source: str | None
+    note: str | None
+    resolved: bool
+    unverified: bool
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class RadiotherapyLine(Block):
+    """A fractionation: `5 × 4 Gy = 20 Gy op ovaria`."""
+
+    text: str
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Branch(Block):
+    """`Indien …:` or `Anders:` with its content."""
+
+    label: str
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class DecisionBlock(Block):
+    """A decision: a title and its branches."""
+
+    title: str
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Constraint(Block):
+    """only-when / exclude-when / preferably-with / only-with as a short sentence."""
+
+    variant: str
+    text: str
+
+
+@dataclass
+class Callout(Block):
+    """A note (NOTA) or a review query."""
+
+    title: str
+    html: Markup | None
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Allowance(Block):
+    """An acknowledged finding: `Aanvaarde afwijking D002: …`."""
+
+    code: str
+    justification: str
+
+
+@dataclass
+class SectionView:
+    """A numbered section with its blocks and subsections."""
+
+    id: str
+    number: str
+    title: str
+    heading: str
+    blocks: list[Block]
+    subsections: list[SectionView]
+
+
+@dataclass
+class FindingView:
+    """One diagnostic in the validation summary."""
+
+    code: str
+    severity: str
+    severity_label: str
+    line: int
+    message: str
+    hint: str
+    acknowledged: str | None
+
+
+@dataclass
+class ProtocolView:
+    """Everything the page template needs."""
+
+    language: str
+    labels: dict[str, str]
+    title: str
+    id: str
+    version: str
+    status: str
+    status_label: str
+    approved: bool
+    sha256: str
+    validity: str
+    control: list[tuple[str, str]]
+    references: list[str]
+    scope: str | None
+    change_note: str | None
+    preamble: list[Block]
+    sections: list[SectionView]
+    findings: list[FindingView]
+    counts: dict[str, int]
+    keywords: str
+    css: Markup = Markup("")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- builder
+
+
+@dataclass
+class _Builder:
+    tables: Tables
+    language: str
+    numbers: dict[str, str]
+    tallman: dict[str, str]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return w.LABELS[self.language]
+
+    # ------------------------------------------------------------ inline text
+    def inline(self, text: str) -> Markup:
+        """Escaped text with `§id` turned into links to the section."""
+        out = Markup("")
+        position = 0
+        for match in REF_PATTERN.finditer(text):
+            before = text[position:match.start()]
+            out += escape(before)
+            target = match.group(1)
+            number = self.numbers.get(target)
+            if number is None:
+                out += Markup('<span class="xref-broken">{}</span>').format(match.group(0))
+            else:
+                shown = number if SEE_BEFORE.search(before) else f"{self.labels['see']} {number}"
+                out += Markup('<a class="xref" href="#{}">{}</a>').format(target, shown)
+            position = match.end()
+        out += escape(text[position:])
+        return out
+
+    # ------------------------------------------------------------ drug names
+    def tall(self, name: str) -> str:
+        """Tall-man lettering for look-alike names (`PACLItaxel`, `CARBOplatine`)."""
+        lower = name.lower()
+        for key in sorted(self.tallman, key=len, reverse=True):
+            if lower.startswith(key) and (len(lower) == len(key) or not lower[len(key)].isalpha()
+                                          or lower[len(key):] in ("e", "um")):
+                form = self.tallman[key]
+                return form + name[len(form):]
+        return name
+
+    def drug_row(self, line: m.DrugLine, extra_children: Sequence[m.Item]) -> DrugRow:
+        if line.drug_id is not None:
+            name = self.tall(self.tables.drug_name(line.drug_id, self.language))
+        else:
+            name = self.tall(line.name.value)
+        brand = line.brand.value if line.brand is not None else None
+        doses = [w.dose(p.dose, self.language) for p in line.phases if p.dose is not None]
+        routes: list[str] = []
+        for phase in line.phases:
+            if phase.route is not None:
+                label = w.route(phase.route.code, self.language)
+                if label not in routes:
+                    routes.append(label)
+        schedule = f", {self.labels['then']} ".join(
+            s for s in (w.phase_schedule(p, self.language) for p in line.phases) if s)
+        if line.max_duration is not None:
+            schedule += (", " if schedule else "") + w.max_duration(line.max_duration, self.language)
+        notes: list[str] = []
+        if line.form is not None:
+            notes.append(w.form(line.form, self.language))
+        if line.drug_id is None:
+            notes.append(self.labels["not_in_formulary"])
+        return DrugRow(
+            name=name, brand=brand, known=line.drug_id is not None,
+            dose=f"; {self.labels['then']} ".join(doses), route=" / ".join(routes),
+            administration=w.infusion(line.infusion, self.language) if line.infusion is not None else "",
+            schedule=schedule, notes=notes, extras=self.blocks(extra_children),
+        )
+
+    def regimen_drug_row(self, entry: dict[str, Any]) -> DrugRow:
+        drug_id = str(entry.get("drug") or "")
+        known = drug_id in self.tables.drugs
+        name = self.tall(self.tables.drug_name(drug_id, self.language)) if known else drug_id
+        amount = entry.get("dose")
+        dose = ""
+        if amount is not None:
+            dose_unit = str(entry.get("unit") or "")
+            shown = w.number(Decimal(str(amount)), self.language)
+            dose = f"AUC {shown}" if dose_unit.upper() == "AUC" else f"{shown} {w.unit(dose_unit, self.language)}"
+        schedule: list[str] = []
+        frequency = entry.get("frequency")
+        if frequency:
+            schedule.append(w.FREQUENCIES[self.language].get(str(frequency), str(frequency)))
+        days = entry.get("days")
+        if days:
+            schedule.append(w.cycle_days(_expand_days(days), self.language))
+        if entry.get("cycles"):
+            schedule.append(w.cycles(int(entry["cycles"]), self.language))
+        notes: list[str] = []
+        loading = entry.get("loading")
+        if isinstance(loading, dict):
+            loading_dose = loading.get("dose")
+            text = self.labels["loading"]
+            if loading_dose is not None:
+                text += f" {w.number(Decimal(str(loading_dose)), self.language)} " \
+                        f"{w.unit(str(loading.get('unit') or ''), self.language)}"
+            if loading.get("note"):
+                text += f": {loading['note']}"
+            notes.append(text)
+        if entry.get("note"):
+            notes.append(str(entry["note"]))
+        route_code = str(entry.get("route") or "")
+        infusion = entry.get("infusion_min")
+        return DrugRow(
+            name=name, brand=None, known=known, dose=dose, route=w.route(route_code, self.language),
+            administration=(f"{'infuus' if self.language == 'nl' else 'infusion'} {infusion} min"
+                            if infusion else ""),
+            schedule=", ".join(schedule), notes=notes,
+        )
+
+    # ------------------------------------------------------------ statements
+    def regimen(self, line: m.RegimenLine) -> RegimenBlock:
+        entry = self.tables.regimens.get(line.regimen_id or "") if line.regimen_id else None
+        summary: list[str] = []
+        tables: list[tuple[str | None, DrugTable]] = []
+        title: str | None = None
+        source = note = None
+        unverified = False
+        if entry is not None:
+            titles = entry.get("title") or {}
+            title = str(titles.get(self.language) or titles.get("en") or "") or None
+            rows = [self.regimen_drug_row(d) for d in entry.get("drugs") or []]
+            if rows:
+                tables.append((None, DrugTable("drugs", rows)))
+            for phase in entry.get("phases") or []:
+                phase_rows = [self.regimen_drug_row(d) for d in phase.get("drugs") or []]
+                if phase_rows:
+                    name = str(phase.get("name") or "")
+                    if phase.get("cycles"):
+                        name += f" ({w.cycles(int(phase['cycles']), self.language)})"
+                    tables.append((name, DrugTable("drugs", phase_rows)))
+            source = str(entry.get("source") or "") or None
+            note = str(entry.get("note") or "") or None
+            unverified = bool(entry.get("unverified"))
+        # what the line states wins over the library defaults
+        if line.frequency is not None:
+            summary.append(w.frequency(line.frequency, self.language))
+        elif entry is not None and entry.get("cycle_days"):
+            summary.append(w.frequency(m.Frequency("every", int(entry["cycle_days"]), None, "day", "", line.span),
+                                       self.language))
+        if line.cycle_length is not None:
+            summary.append(w.cycle_length(line.cycle_length, self.language))
+        if line.cycles is not None:
+            summary.append(w.cycles(line.cycles, self.language))
+        elif entry is not None and entry.get("cycles"):
+            summary.append(w.cycles(int(entry["cycles"]), self.language))
+        if line.until is not None:
+            summary.append(w.until(line.until.value, self.language))
+        elif entry is not None and entry.get("until_progression"):
+            summary.append(w.until("progression", self.language))
+        if line.max_duration is not None:
+            summary.append(w.max_duration(line.max_duration, self.language))
+        elif entry is not None and entry.get("max_duration_months"):
+            summary.append(w.max_duration(m.Duration(int(entry["max_duration_months"]), "month", line.span),
+                                          self.language))
+        return RegimenBlock("regimen", line.name.value, title, ", ".join(summary), tables, source, note,
+                            entry is not None, unverified, self.blocks(line.children))
+
+    def fractionation(self, line: m.Fractionation) -> str:
+        language = self.language
+        parts: list[str] = []
+        if line.up_to and line.tolerance is not None:
+            parts.append(f"{self.labels['up_to']} {w.tolerance(line.tolerance.value, language)}")
+        elif line.up_to and line.total is not None:
+            parts.append(f"{self.labels['up_to']} {w.number(line.total.value, language)} Gy")
+        elif line.fractions is not None and line.dose_per_fraction is not None:
+            fractions = w.number_range(line.fractions.value,
+                                       line.fractions_max.value if line.fractions_max else None, language)
+            per = w.number_range(line.dose_per_fraction.value,
+                                 line.dose_per_fraction_max.value if line.dose_per_fraction_max else None,
+                                 language)
+            text = f"{fractions} × {per} Gy"
+            if line.total is not None:
+                text += f" = {w.number(line.total.value, language)} Gy"
+            elif line.fractions_max is None and line.dose_per_fraction_max is None:
+                text += f" = {w.number(line.fractions.value * line.dose_per_fraction.value, language)} Gy"
+            parts.append(text)
+        if line.site is not None:
+            parts.append(f"{self.labels['site']} {line.site.value}")
+        if line.technique is not None:
+            parts.append(f"{self.labels['technique']} {line.technique.value}")
+        if line.per_week is not None:
+            low, high = line.per_week
+            parts.append(f"{w.number_range(low.value, high.value if high else None, language)} "
+                         f"{self.labels['per_week']}")
+        return ", ".join(parts)
+
+    def constraint(self, item: m.Item) -> Constraint:
+        language = self.language
+        if isinstance(item, m.OnlyWhen):
+            return Constraint("constraint", "only", f"{self.labels['only_when']} "
+                                                    f"{w.condition(item.condition, language)}.")
+        if isinstance(item, m.ExcludeWhen):
+            return Constraint("constraint", "exclude", f"{self.labels['exclude_when']} "
+                                                       f"{w.condition(item.condition, language)}.")
+        assert isinstance(item, m.WithConstraint)
+        key = "preferably_with" if item.kind == "preferably" else "only_with"
+        targets = w.joined((t.value for t in item.targets), language, "or")
+        return Constraint("constraint", item.kind, f"{self.labels[key]} {targets}.")
+
+    # ------------------------------------------------------------ grouping
+    def blocks(self, items: Sequence[m.Item]) -> list[Block]:
+        """Sibling items → blocks, grouping paragraphs, lists and drug tables."""
+        out: list[Block] = []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if _drug_of(item) is not None:
+                rows: list[DrugRow] = []
+                while index < len(items) and (line := _drug_of(items[index])) is not None:
+                    current = items[index]
+                    children = current.children + (line.children if current is not line else ())
+                    rows.append(self.drug_row(line, children))
+                    index += 1
+                out.append(DrugTable("drugs", rows))
+                continue
+            if isinstance(item, m.Bullet):
+                entries: list[ListEntry] = []
+                while index < len(items) and isinstance(items[index], m.Bullet) \
+                        and _drug_of(items[index]) is None:
+                    bullet = items[index]
+                    assert isinstance(bullet, m.Bullet)
+                    entries.append(self.bullet(bullet))
+                    index += 1
+                out.append(BulletList("ul", entries))
+                continue
+            if isinstance(item, m.Prose) and not item.children:
+                lines = [item.text]
+                last = item.span.end_line
+                index += 1
+                while index < len(items) and isinstance(nxt := items[index], m.Prose) \
+                        and not nxt.children and nxt.span.line == last + 1:
+                    lines.append(nxt.text)
+                    last = nxt.span.end_line
+                    index += 1
+                text = " ".join(w.squash(x) for x in lines)
+                out.append(Paragraph("p", self.inline(text), lead=len(lines) == 1 and text.endswith(":")))
+                continue
+            if isinstance(item, m.Decision):
+                out.append(self.decision(item))
+            elif isinstance(item, m.When):
+                out.append(Branch("branch", f"{self.labels['if']} {w.condition(item.condition, self.language)}:",
+                                  self.blocks(item.children)))
+            elif isinstance(item, m.Otherwise):
+                out.append(Branch("branch", f"{self.labels['otherwise']}:", self.blocks(item.children)))
+            else:
+                out.extend(self.single(item))
+            index += 1
+        return out
+
+    def single(self, item: m.Item) -> Iterator[Block]:
+        """One item that is not grouped with its neighbours."""
+        if isinstance(item, m.Prose):
+            yield Paragraph("p", self.inline(w.squash(item.text)), lead=True, children=self.blocks(item.children))
+        elif isinstance(item, m.RegimenLine):
+            yield self.regimen(item)
+        elif isinstance(item, m.Fractionation):
+            yield RadiotherapyLine("rt", self.fractionation(item), self.blocks(item.children))
+        elif isinstance(item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint)):
+            yield self.constraint(item)
+            yield from self.blocks(item.children)
+        elif isinstance(item, m.Note):
+            yield Callout("note", self.labels["note"],
+                          self.inline(item.text.value) if item.text is not None else None,
+                          self.blocks(item.children))
+        elif isinstance(item, m.Query):
+            yield Callout("query", self.labels["query"],
+                          escape(item.text.value) if item.text is not None else None, self.blocks(item.children))
+        elif isinstance(item, m.Allow):
+            yield Allowance("allow", item.code.value,
+                            item.justification.value.strip('"') if item.justification is not None else "")
+        elif isinstance(item, m.Bullet):
+            yield BulletList("ul", [self.bullet(item)])
+        else:
+            yield from self.blocks(item.children)
+
+    def bullet(self, bullet: m.Bullet) -> ListEntry:
+        content = bullet.content
+        if content is None:
+            return ListEntry(None, self.blocks(bullet.children))
+        if isinstance(content, m.Prose):
+            return ListEntry(self.inline(w.squash(content.text)), self.blocks(content.children + bullet.children))
+        if isinstance(content, m.Fractionation):
+            return ListEntry(escape(self.fractionation(content)), self.blocks(content.children + bullet.children))
+        return ListEntry(None, self.blocks((content,) + bullet.children))
+
+    def decision(self, item: m.Decision) -> DecisionBlock:
+        title = self.labels["decision"]
+        if item.title is not None:
+            title += f": {item.title.value}"
+        return DecisionBlock("decision", title, self.blocks(item.children))
+
+    def section(self, section: m.Section) -> SectionView:
+        heading = f"h{min(section.level + 1, 6)}"
+        return SectionView(section.id, section.number, section.title, heading, self.blocks(section.items),
+                           [self.section(s) for s in section.subsections])
+
+
+def _drug_of(item: m.Item) -> m.DrugLine | None:
+    if isinstance(item, m.DrugLine):
+        return item
+    if isinstance(item, m.Bullet) and isinstance(item.content, m.DrugLine):
+        return item.content
+    return None
+
+
+def _expand_days(days: Any) -> list[int]:
+    out: list[int] = []
+    for day in days if isinstance(days, list) else [days]:
+        text = str(day)
+        if "-" in text:
+            low, high = text.split("-", 1)
+            out.extend(range(int(low), int(high) + 1))
+        elif text.isdigit():
+            out.append(int(text))
+    return out
+
+
+def _tallman_forms(tables: Tables) -> dict[str, str]:
+    """lower-case name → tall-man form, from data/tallman.yaml and the fallback list."""
+    forms = {name.lower(): name for name in TALLMAN_FALLBACK}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, str):
+            if re.fullmatch(r"[A-Za-z-]+", value) and re.search(r"[A-Z]{2}", value) and re.search(r"[a-z]", value):
+                forms[value.lower()] = value
+        elif isinstance(value, dict):
+            for inner in value.values():
+                visit(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                visit(inner)
+
+    for entry in tables.tallman:
+        visit(entry)
+    return forms
+
+
+def _date(value: datetime.date | None, language: str) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%d-%m-%Y") if language == "nl" else value.isoformat()
+
+
+def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: Tables) -> ProtocolView:
+    """The printable view of a checked protocol."""
+    language = w.language_of(protocol)
+    labels = w.LABELS[language]
+    meta = protocol.meta
+    numbers = {s.id: s.number for s in protocol.all_sections()}
+    builder = _Builder(tables, language, numbers, _tallman_forms(tables))
+    version = str(meta.version) if meta.version is not None else "?"
+    status = (meta.status or m.Status.DRAFT).value
+    control: list[tuple[str, str]] = [
+        (labels["id"], meta.id.value if meta.id else ""),
+        (labels["version"], version),
+        (labels["status"], w.status_label(language, meta.status)),
+        (labels["owner"], meta.owner.value if meta.owner else ""),
+        (labels["author"], meta.author.value if meta.author else ""),
+        (labels["reviewer"], meta.reviewer.value if meta.reviewer else ""),
+        (labels["approver"], meta.approver.value if meta.approver else ""),
+        (labels["authored"], _date(meta.authored, language)),
+        (labels["approved"], _date(meta.approved, language)),
+        (labels["next_review"], _date(meta.next_review, language)),
+    ]
+    findings = [
+        FindingView(d.code, d.severity.value, labels.get(d.severity.value, d.severity.value), d.span.line,
+                    d.message, d.hint, d.acknowledged)
+        for d in diagnostics
+    ]
+    counts = {
+        "errors": sum(1 for d in diagnostics if d.severity.value == "error" and d.acknowledged is None),
+        "warnings": sum(1 for d in diagnostics if d.severity.value == "warning" and d.acknowledged is None),
+        "infos": sum(1 for d in diagnostics if d.severity.value == "info" and d.acknowledged is None),
+        "acknowledged": sum(1 for d in diagnostics if d.acknowledged is not None),
+    }
+    pid = meta.id.value if meta.id else ""
+    return ProtocolView(
+        language=language, labels=labels, title=meta.title.value if meta.title else pid,
+        id=pid, version=version, status=status, status_label=w.status_label(language, meta.status),
+        approved=meta.status == m.Status.APPROVED, sha256=protocol.sha256,
+        validity=labels["validity"].format(version=version),
+        control=[(k, v) for k, v in control if v], references=[r.value for r in meta.references],
+        scope=meta.scope.value if meta.scope else None,
+        change_note=meta.change_note.value if meta.change_note else None,
+        preamble=builder.blocks(protocol.preamble), sections=[builder.section(s) for s in protocol.sections],
+        findings=findings, counts=counts,
+        keywords=identity_keywords(pid, version, status, protocol.sha256),
+    )
+
+
+def identity_keywords(pid: str, version: str, status: str, sha256: str) -> str:
+    """The identity string stored in the HTML and PDF metadata."""
+    return f"protocolc:id={pid};version={version};status={status};sha256={sha256}"
