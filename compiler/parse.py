@@ -10,7 +10,6 @@ sheet is still checked.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,9 +121,6 @@ ERROR_EXAMPLES: dict[str, list[str]] = {
         "rt 5 x 4\n",
         "rt 5 x\n",
     ],
-    "a day list needs a space after each comma|write `days 1, 8, 15` (with spaces), so `1,15` cannot be read as the number 1.15": [
-        "drug paclitaxel 80 mg/m2 IV days 1,8,15\n",
-    ],
 }
 
 
@@ -164,21 +160,52 @@ def _expected_words(expected: set[str]) -> str:
     return ", ".join(visible)
 
 
-def _friendly(error: UnexpectedInput, parse: Callable[[str], Tree[Token]]) -> tuple[str, str] | None:
-    try:
-        label = error.match_examples(parse, ERROR_EXAMPLES, use_accepts=True)
-    except UnexpectedInput:
-        return None
-    if not label:
-        return None
-    message, hint = str(label).split("|", 1)
-    return message, hint
+@functools.lru_cache(maxsize=1)
+def _example_states() -> tuple[tuple[int, str, str, str], ...]:
+    """(LALR state, offending token type, label) of every error example, computed once."""
+    out: list[tuple[int, str, str, str]] = []
+    for label, snippets in ERROR_EXAMPLES.items():
+        for snippet in snippets:
+            text = "# s\n" + snippet
+            try:
+                _parse_text(text)
+            except UnexpectedInput as error:
+                key = _error_key(error, text)
+                if key is not None:
+                    out.append((*key, label))
+    return tuple(out)
 
 
-def _describe(error: UnexpectedInput, source: SourceFile, parse: Callable[[str], Tree[Token]]) -> SourceProblem:
+def _error_key(error: UnexpectedInput, text: str) -> tuple[int, str, str] | None:
+    """LALR state, offending token type and the line's first word (states are shared between
+    statements, e.g. after a number in a dose and in a fractionation)."""
+    state = getattr(error, "state", None)
+    position = getattr(state, "position", None)
+    if not isinstance(position, int):
+        return None
+    token = getattr(error, "token", None)
+    line = text.split("\n")[max(0, (getattr(error, "line", 1) or 1) - 1)] if getattr(error, "line", -1) != -1 else ""
+    words = line.split()
+    return position, str(getattr(token, "type", "$END")), words[0].lower() if words else ""
+
+
+def _friendly(error: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    # Lark's match_examples compares whole parser stacks, so an example only matches at
+    # the same nesting depth; matching on the LALR state and the token type is enough here.
+    key = _error_key(error, text)
+    if key is None:
+        return None
+    for position, token_type, word, label in _example_states():
+        if (position, token_type, word) == key:
+            message, hint = label.split("|", 1)
+            return message, hint
+    return None
+
+
+def _describe(error: UnexpectedInput, source: SourceFile, text: str) -> SourceProblem:
     line = max(1, getattr(error, "line", 1) or 1)
     column = max(1, getattr(error, "column", 1) or 1)
-    friendly = _friendly(error, parse)
+    friendly = _friendly(error, text)
     if isinstance(error, UnexpectedToken):
         token = error.token
         width = max(1, len(str(token))) if token.type not in ("_NL", "_DEDENT", "_INDENT", "$END") else 1
@@ -234,7 +261,7 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
         try:
             return ParseResult(_parse_text(text), tuple(problems))
         except UnexpectedInput as error:
-            problem = _describe(error, source, _parse_text)
+            problem = _describe(error, source, text)
             problems.append(problem)
             index = min(problem.span.line, len(lines)) - 1
             if index < 0 or not lines[index].strip() or lines[index].lstrip(" ").startswith("//"):

@@ -25,16 +25,6 @@ from compiler.tables import Tables
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 SEE_BEFORE = re.compile(r"(?:zie|see|cfr\.?|cf\.?|vgl\.?)\s*$", re.IGNORECASE)
 
-# Fallback tall-man forms (ISMP list of look-alike drug names with recommended tall man
-# letters; FDA Name Differentiation Project). Entries in data/tallman.yaml take precedence.
-TALLMAN_FALLBACK = (
-    "DOCEtaxel", "PACLItaxel", "CISplatin", "CARBOplatin", "OXALIplatin", "DOXOrubicin", "DAUNOrubicin",
-    "IDArubicin", "vinBLAStine", "vinCRIStine", "vinORELbine", "PEMEtrexed", "PRALAtrexate",
-    "medroxyPROGESTERone", "methylPREDNISolone", "predniSONE", "prednisoLONE", "cycloSPORINE",
-    "cycloSERINE", "HYDROmorphone", "oxyCODONE", "HYDROcodone",
-)
-
-
 # ---------------------------------------------------------------- blocks
 
 
@@ -530,22 +520,12 @@ def _expand_days(days: Any) -> list[int]:
 
 
 def _tallman_forms(tables: Tables) -> dict[str, str]:
-    """lower-case name → tall-man form, from data/tallman.yaml and the fallback list."""
-    forms = {name.lower(): name for name in TALLMAN_FALLBACK}
-
-    def visit(value: Any) -> None:
-        if isinstance(value, str):
-            if re.fullmatch(r"[A-Za-z-]+", value) and re.search(r"[A-Z]{2}", value) and re.search(r"[a-z]", value):
-                forms[value.lower()] = value
-        elif isinstance(value, dict):
-            for inner in value.values():
-                visit(inner)
-        elif isinstance(value, list):
-            for inner in value:
-                visit(inner)
-
+    """lower-case generic name → tall-man form, from data/tallman.yaml."""
+    forms: dict[str, str] = {}
     for entry in tables.tallman:
-        visit(entry)
+        form = entry.get("tallman")
+        if isinstance(form, str) and form:
+            forms[form.lower()] = form
     return forms
 
 

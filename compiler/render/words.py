@@ -242,10 +242,10 @@ def max_duration(value: m.Duration, language: str) -> str:
 def phase_schedule(phase: m.Phase, language: str) -> str:
     """The schedule of one phase in words: `dag 1–21, dagelijks, cyclus 28 dagen`."""
     parts: list[str] = []
-    if phase.frequency is not None:
-        parts.append(frequency(phase.frequency, language))
     if phase.days is not None:
         parts.append(cycle_days(phase.days.days, language))
+    if phase.frequency is not None:
+        parts.append(frequency(phase.frequency, language))
     if phase.on_off is not None:
         on, off = phase.on_off
         parts.append(f"{on} dagen op, {off} dagen af" if language == "nl" else f"{on} days on, {off} days off")

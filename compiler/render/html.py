@@ -1,0 +1,55 @@
+"""Render a checked protocol as one self-contained, accessible HTML5 page (Jinja2).
+
+The page needs nothing from outside: the stylesheet is inlined, there are no images,
+scripts or web fonts. The same page is what WeasyPrint turns into the PDF
+(`compiler.render.pdf`), so print layout (A4, running header and footer, watermark)
+lives in the same stylesheet under `@page` and `@media print`.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import jinja2
+from markupsafe import Markup
+
+from compiler.pipeline import Compiled
+from compiler.render.view import build_view
+from compiler.tables import Tables
+
+PACKAGE = "compiler.render"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment (built once): packaged templates, autoescaping on."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader(PACKAGE, "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def stylesheet() -> str:
+    """The packaged page stylesheet (screen and print)."""
+    return resources.files(PACKAGE).joinpath("assets", "protocol.css").read_text(encoding="utf-8")
+
+
+def render_protocol(compiled: Compiled, tables: Tables) -> str:
+    """The HTML page of one compiled protocol.
+
+    Raises ValueError when the file did not build into a protocol (nothing to render).
+    """
+    if compiled.protocol is None:
+        raise ValueError(f"{compiled.path}: no protocol to render")
+    view = build_view(compiled.protocol, compiled.diagnostics, tables)
+    # the stylesheet is our own packaged file, never user input
+    view.css = Markup(stylesheet())  # noqa: S704
+    author = compiled.protocol.meta.author.value if compiled.protocol.meta.author else ""
+    return environment().get_template("protocol.html.j2").render(v=view, labels=view.labels, author=author)
