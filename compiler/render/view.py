@@ -19,9 +19,11 @@ from markupsafe import Markup, escape
 
 from compiler import model as m
 from compiler.diagnostics import Diagnostic
+from compiler.source import Span
 from compiler.render import words as w
 from compiler.tables import Tables
 
+_NO_SPAN = Span("", 0, 0, 0, 0)
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 SEE_BEFORE = re.compile(r"(?:zie|see|cfr\.?|cf\.?|vgl\.?)\s*$", re.IGNORECASE)
 
@@ -278,12 +280,12 @@ class _Builder:
         dose = ""
         if amount is not None:
             dose_unit = str(entry.get("unit") or "")
-            shown = w.number(Decimal(str(amount)), self.language)
+            shown = _data_amount(amount, self.language)
             dose = f"AUC {shown}" if dose_unit.upper() == "AUC" else f"{shown} {w.unit(dose_unit, self.language)}"
         schedule: list[str] = []
         frequency = entry.get("frequency")
         if frequency:
-            schedule.append(w.FREQUENCIES[self.language].get(str(frequency), str(frequency)))
+            schedule.append(self.data_frequency(str(frequency), entry))
         days = entry.get("days")
         if days:
             schedule.append(w.cycle_days(_expand_days(days), self.language))
@@ -295,7 +297,7 @@ class _Builder:
             loading_dose = loading.get("dose")
             text = self.labels["loading"]
             if loading_dose is not None:
-                text += f" {w.number(Decimal(str(loading_dose)), self.language)} " \
+                text += f" {_data_amount(loading_dose, self.language)} " \
                         f"{w.unit(str(loading.get('unit') or ''), self.language)}"
             if loading.get("note"):
                 text += f": {loading['note']}"
@@ -304,12 +306,31 @@ class _Builder:
             notes.append(str(entry["note"]))
         route_code = str(entry.get("route") or "")
         infusion = entry.get("infusion_min")
+        administration = ""
+        if isinstance(infusion, dict) and infusion.get("first"):
+            then = infusion.get("then")
+            administration = w.infusion(m.Infusion(int(infusion["first"]), int(then) if then else None, False,
+                                                   _NO_SPAN), self.language)
+        elif isinstance(infusion, int) and infusion:
+            administration = w.infusion(m.Infusion(infusion, None, False, _NO_SPAN), self.language)
         return DrugRow(
             name=name, brand=None, known=known, dose=dose, route=w.route(route_code, self.language),
-            administration=(f"{'infuus' if self.language == 'nl' else 'infusion'} {infusion} min"
-                            if infusion else ""),
+            administration=administration,
             schedule=", ".join(schedule), notes=notes,
         )
+
+    def data_frequency(self, text: str, entry: dict[str, Any]) -> str:
+        """A frequency token from the data tables (`daily`, `every 3 weeks`, `q3w`) in words."""
+        match = re.fullmatch(r"every\s+([0-9]+)\s+(day|week|month)s?", text.strip())
+        if match:
+            return w.frequency(m.Frequency("every", int(match.group(1)), None, match.group(2), text, _NO_SPAN),
+                               self.language)
+        match = re.fullmatch(r"q([0-9]+)(d|w|mo)", text.strip())
+        if match:
+            unit_code = {"d": "day", "w": "week", "mo": "month"}[match.group(2)]
+            return w.frequency(m.Frequency("every", int(match.group(1)), None, unit_code, text, _NO_SPAN),
+                               self.language)
+        return w.FREQUENCIES[self.language].get(text.strip(), text)
 
     # ------------------------------------------------------------ statements
     def regimen(self, line: m.RegimenLine) -> RegimenBlock:
@@ -333,7 +354,7 @@ class _Builder:
                         name += f" ({w.cycles(int(phase['cycles']), self.language)})"
                     tables.append((name, DrugTable("drugs", phase_rows)))
             source = str(entry.get("source") or "") or None
-            note = str(entry.get("note") or "") or None
+            # the library's own `note` is editorial commentary about the entry, not sheet text
             unverified = bool(entry.get("unverified"))
         # what the line states wins over the library defaults
         if line.frequency is not None:
@@ -505,6 +526,14 @@ def _drug_of(item: m.Item) -> m.DrugLine | None:
     if isinstance(item, m.Bullet) and isinstance(item.content, m.DrugLine):
         return item.content
     return None
+
+
+def _data_amount(value: Any, language: str) -> str:
+    """A dose from the data tables: a number or a [low, high] range."""
+    if isinstance(value, list) and value:
+        high = Decimal(str(value[-1])) if len(value) > 1 else None
+        return w.number_range(Decimal(str(value[0])), high, language)
+    return w.number(Decimal(str(value)), language)
 
 
 def _expand_days(days: Any) -> list[int]:

@@ -1,0 +1,121 @@
+"""HTML page → A4 PDF with WeasyPrint, reproducibly and without touching the network.
+
+WeasyPrint is imported inside `html_to_pdf` only: `check` and the language server import
+the pipeline, and must not pay for (or depend on) the PDF stack.
+
+Reproducibility: no creation/modification dates, a fixed PDF file identifier derived
+from the identity, packaged fonts (never the system's), so the same source gives the
+same bytes. Every resource goes through `fetch_asset`, which serves files under
+`compiler/render/assets/` and refuses everything else (http, https, other files).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+ASSET_SCHEME = "protocolc-asset"
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+MEDIA_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".css": "text/css", ".png": "image/png",
+               ".svg": "image/svg+xml", ".txt": "text/plain"}
+IDENTITY_KEYS = ("id", "version", "status", "sha256")
+# PDF/UA-1 (tagged PDF): WeasyPrint writes the structure tree and the XMP identification.
+PDF_VARIANT = "pdf/ua-1"
+
+
+class AssetRefused(ValueError):
+    """A URL that is not a packaged asset (network, other files, unknown schemes)."""
+
+
+def asset_path(url: str) -> Path:
+    """The packaged file a URL names, or AssetRefused.
+
+    Accepted: `protocolc-asset:fonts/DejaVuSans.ttf`, a bare relative name
+    (`fonts/DejaVuSans.ttf`) and `file://` URLs that point inside the assets folder.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == ASSET_SCHEME:
+        relative = unquote(parts.path).lstrip("/")
+        candidate = ASSETS_DIR / relative
+    elif scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise AssetRefused(f"refused: {url} is not a local file")
+        candidate = Path(unquote(parts.path))
+    elif scheme == "" and not parts.netloc and not url.startswith("/"):
+        candidate = ASSETS_DIR / unquote(parts.path)
+    else:
+        raise AssetRefused(f"refused: {url} is not a packaged asset (only {ASSET_SCHEME}: is served)")
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(ASSETS_DIR) or not resolved.is_file():
+        raise AssetRefused(f"refused: {url} is not a packaged asset")
+    if resolved.suffix.lower() not in MEDIA_TYPES:
+        raise AssetRefused(f"refused: {url} has an unsupported type")
+    return resolved
+
+
+def fetch_asset(url: str) -> tuple[bytes, str]:
+    """The bytes and media type of a packaged asset; AssetRefused for anything else."""
+    path = asset_path(url)
+    return path.read_bytes(), MEDIA_TYPES[path.suffix.lower()]
+
+
+@functools.lru_cache(maxsize=1)
+def _fonts_css() -> str:
+    return (ASSETS_DIR / "fonts.css").read_text(encoding="utf-8")
+
+
+def _fetcher() -> Any:
+    """A WeasyPrint URL fetcher that serves packaged assets only (refusals stop the render)."""
+    import weasyprint
+    from weasyprint.urls import URLFetcherResponse
+
+    class PackagedAssetFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
+        """Serves `fetch_asset` and nothing else."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            data, media_type = fetch_asset(url)
+            return URLFetcherResponse(url, data, {"Content-Type": media_type})
+
+    return PackagedAssetFetcher(fail_on_errors=True)
+
+
+def identity_string(identity: Mapping[str, str]) -> str:
+    """`protocolc:id=…;version=…;status=…;sha256=…`, stored in the PDF keywords and subject."""
+    return "protocolc:" + ";".join(f"{key}={identity.get(key, '')}" for key in IDENTITY_KEYS)
+
+
+def html_to_pdf(html: str, identity: dict[str, str]) -> bytes:
+    """Print a protocol page (from `render_protocol`) to an A4 PDF.
+
+    `identity` holds "id", "version", "status", "sha256", "title", "language"; it goes into
+    the PDF metadata (title, keywords, subject and custom `protocolc*` entries) so a file
+    can be verified later. Same html and identity → byte-identical PDF.
+    """
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    fetcher = _fetcher()
+    font_config = FontConfiguration()
+    fonts = weasyprint.CSS(string=_fonts_css(), url_fetcher=fetcher, font_config=font_config)
+    document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
+        stylesheets=[fonts], font_config=font_config)
+    metadata = document.metadata
+    tag = identity_string(identity)
+    metadata.title = identity.get("title") or metadata.title
+    metadata.keywords = [tag]
+    metadata.description = tag
+    metadata.generator = "protocolc"
+    metadata.created = None
+    metadata.modified = None
+    if identity.get("language"):
+        metadata.lang = identity["language"]
+    metadata.custom = {f"protocolc{key.capitalize()}": identity.get(key, "") for key in IDENTITY_KEYS}
+    file_id = hashlib.sha256(tag.encode("utf-8")).hexdigest()[:32].encode("ascii")
+    pdf = document.write_pdf(pdf_identifier=file_id, pdf_variant=PDF_VARIANT, custom_metadata=True)
+    assert isinstance(pdf, bytes)
+    return pdf
