@@ -23,7 +23,7 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
             content = item(node.content) if node.content is not None else None
             return dataclasses.replace(node, children=children, content=content)
         if isinstance(node, m.DrugLine):
-            drug_id, how = resolve_drug(node.name.value, tables)
+            drug_id, how = resolve_product(node, tables)
             return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how)
         if isinstance(node, m.RegimenLine):
             regimen_id = tables.regimen_names.get(normalise(node.name.value))
@@ -65,3 +65,52 @@ def resolve_target(name: str, tables: Tables) -> str | None:
         return "class:" + class_id
     drug_id, _ = resolve_drug(name, tables)
     return drug_id
+
+
+def _matches(line: m.DrugLine, entry: dict[str, object]) -> bool:
+    routes = [str(r) for r in entry.get("routes") or []]  # type: ignore[attr-defined]
+    route = line.route
+    if route is not None and routes and route.code not in routes:
+        return False
+    doses = [p.dose for p in line.phases if p.dose is not None]
+    if not doses:
+        return True
+    rows = entry.get("doses") or []
+    for dose in doses:
+        fits = False
+        for row in rows:  # type: ignore[attr-defined]
+            usual = row.get("usual") or []
+            if row.get("unit") != dose.unit or len(usual) != 2:
+                continue
+            if float(usual[0]) <= float(dose.amount.value) <= float(usual[1]):
+                fits = True
+        if not fits:
+            return False
+    return True
+
+
+def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str | None]:
+    """Resolve a drug line's name, choosing among products that share an INN by route and dose.
+
+    "trastuzumab … subcut" is the subcutaneous product, "denosumab 120 mg" is Xgeva; a
+    name that stays ambiguous resolves to the group's default product, or to nothing.
+    """
+    key = normalise(line.name.value)
+    groups: dict[str, dict[str, object]] = tables.product_groups
+    for group in groups.values():
+        if key not in [normalise(str(n)) for n in group.get("names") or []]:  # type: ignore[attr-defined]
+            continue
+        members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
+        fitting = [x for x in members if _matches(line, tables.drugs[x])]
+        if len(fitting) > 1:
+            # Prefer products whose own name begins with the written one: "trastuzumab"
+            # subcut is trastuzumab SC, not the pertuzumab + trastuzumab combination.
+            named = [x for x in fitting if normalise(tables.drug_name(x, "en")).startswith(key)]
+            fitting = named or fitting
+        if len(fitting) == 1:
+            return fitting[0], "generic"
+        default = group.get("default")
+        if default is not None and str(default) in fitting:
+            return str(default), "generic"
+        return None, "ambiguous-product"
+    return resolve_drug(line.name.value, tables)

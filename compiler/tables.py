@@ -56,6 +56,7 @@ class Tables:
     tallman: list[dict[str, Any]]
     conditions: dict[str, Any]
     text_rules: dict[str, Any]
+    product_groups: dict[str, Any] = field(default_factory=dict)
     names: dict[str, NameHit] = field(repr=False, default_factory=dict)
     class_names: dict[str, str] = field(repr=False, default_factory=dict)
     regimen_names: dict[str, str] = field(repr=False, default_factory=dict)
@@ -193,4 +194,5 @@ def load() -> Tables:
         for name in entry.get("names") or []:
             regimen_names[normalise(str(name))] = regimen_id
     return Tables(drugs, classes, regimens, abbreviations, tallman, conditions, text_rules,
-                  _index_names(drugs, abbreviations), class_names, regimen_names, fingerprint)
+                  formulary.get("product_groups") or {}, _index_names(drugs, abbreviations), class_names,
+                  regimen_names, fingerprint)

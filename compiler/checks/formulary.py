@@ -41,7 +41,7 @@ def unknown_drug(context: Context) -> Iterator[Diagnostic]:
     Source: ISMP Guidelines for Standard Order Sets (2010): use generic names; seed 002.
     """
     for line in drug_lines(context):
-        if line.drug_id is not None or line.resolved_by == "ambiguous":
+        if line.drug_id is not None or line.resolved_by in ("ambiguous", "ambiguous-product"):
             continue
         suggestion = closest(normalise(line.name.value), context.tables.names)
         if suggestion is not None:
@@ -106,6 +106,14 @@ def drug_abbreviation(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     for line in drug_lines(context):
+        if line.resolved_by == "ambiguous-product":
+            products = _group_members(context, line.name.value)
+            shown = " or ".join(f"{_generic(context, p)} ({', '.join(tables.drugs[p].get('brands') or [p])})" for p in products)
+            yield drug_abbreviation.at(
+                line.name.span, f"`{line.name.value}` names more than one product: {shown}",
+                "name the product, or give the dose and route that identify it (e.g. 120 mg subcut)",
+                severity=Severity.ERROR)
+            continue
         if line.resolved_by not in ("abbreviation", "ambiguous"):
             continue
         hit = tables.names.get(normalise(line.name.value))
@@ -124,6 +132,14 @@ def drug_abbreviation(context: Context) -> Iterator[Diagnostic]:
             yield drug_abbreviation.at(
                 line.name.span, f"ambiguous abbreviation `{line.name.value}`: {meanings}",
                 "name the drugs explicitly", severity=Severity.ERROR)
+
+
+def _group_members(context: Context, name: str) -> list[str]:
+    key = normalise(name)
+    for group in context.tables.product_groups.values():
+        if key in [normalise(str(n)) for n in group.get("names") or []]:
+            return [str(x) for x in group.get("members") or [] if str(x) in context.tables.drugs]
+    return []
 
 
 @check("F004", "unit-not-allowed", Severity.ERROR, "dose unit not allowed for this drug")
