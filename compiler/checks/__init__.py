@@ -38,7 +38,7 @@ class Context:
 
 def load_rules() -> None:
     """Import every rule module so the registry is complete."""
-    from compiler.checks import acknowledgements, document, formulary, logic, structure, text  # noqa: F401
+    from compiler.checks import acknowledgements, document, formulary, logic, notation, structure, text  # noqa: F401
 
 
 def run_checks(protocol: m.Protocol, source: SourceFile, tables: Tables, today: datetime.date) -> list[Diagnostic]:

@@ -153,7 +153,8 @@ def unit_not_allowed(context: Context) -> Iterator[Diagnostic]:
 
     Example: `drug letrozole 2,5 mg/m2 po daily`
 
-    Use instead: `drug letrozole 2,5 mg po daily`
+    Use instead: `drug letrozole 2,5 mg po daily`. A volume is accepted for a liquid whose
+    strength is stated: `drug … 10 mL po daily, syrup (100 mg/5 mL)`.
 
     Source: the drug's SmPC, section 4.2 (cited per drug in formulary.yaml).
     """
@@ -165,6 +166,9 @@ def unit_not_allowed(context: Context) -> Iterator[Diagnostic]:
             dose = phase.dose
             if dose is None or dose.unit not in KNOWN_UNITS or not allowed or dose.unit in allowed:
                 continue
+            concentration = line.form.concentration if line.form is not None else None
+            if dose.unit == "mL" and concentration is not None and concentration[1] in allowed:
+                continue  # a volume of a liquid with a stated strength converts to an allowed unit
             shown = ", ".join(allowed)
             yield unit_not_allowed.at(
                 dose.span, f"{_generic(context, line.drug_id)} is not dosed in {dose.unit_text}",

@@ -1,0 +1,303 @@
+"""N: notation — error-prone abbreviations and number formats (TJC "Do Not Use" list = error,
+ISMP error-prone designations = warning)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from compiler import model as m
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.source import Span
+
+TJC = "The Joint Commission, Official \"Do Not Use\" List (2004, reaffirmed)"
+THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
+ISMP = "ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)"
+
+
+def numbers(context: Context) -> Iterator[m.Number]:
+    """Every number written in a structured statement."""
+    for item in context.items:
+        if isinstance(item, m.DrugLine):
+            for phase in item.phases:
+                if phase.dose is not None:
+                    yield phase.dose.amount
+                    if phase.dose.amount_max is not None:
+                        yield phase.dose.amount_max
+            if item.form is not None and item.form.concentration is not None:
+                yield item.form.concentration[0]
+                yield item.form.concentration[2]
+        elif isinstance(item, m.Fractionation):
+            for number in (item.fractions, item.fractions_max, item.dose_per_fraction, item.dose_per_fraction_max,
+                           item.total):
+                if number is not None:
+                    yield number
+        elif isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
+            stack: list[m.Condition] = [item.condition]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (m.All, m.Any_)):
+                    stack.extend(node.operands)
+                elif isinstance(node, m.Not):
+                    stack.append(node.operand)
+                elif isinstance(node, m.Compare) and node.number is not None:
+                    yield node.number
+
+
+def doses(context: Context) -> Iterator[m.Dose]:
+    """Every dose of every drug line."""
+    for item in context.items:
+        if isinstance(item, m.DrugLine):
+            for phase in item.phases:
+                if phase.dose is not None:
+                    yield phase.dose
+
+
+def routes(context: Context) -> Iterator[m.Route]:
+    """Every route of every drug line."""
+    for item in context.items:
+        if isinstance(item, m.DrugLine):
+            for phase in item.phases:
+                if phase.route is not None:
+                    yield phase.route
+
+
+def unit_span(dose: m.Dose) -> Span:
+    """The span of the unit of a dose (the end of the dose span)."""
+    span = dose.span
+    return Span(span.file, span.end_line, max(span.column, span.end_column - len(dose.unit_text)), span.end_line,
+                span.end_column)
+
+
+def _decimal_mark(context: Context) -> str:
+    return "," if context.language == "nl" else "."
+
+
+@check("N001", "u-or-iu-for-units", Severity.ERROR, "`U` or `IU` written for units")
+def u_or_iu(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: doses in units are written with the word `units`, not `U` or `IU`.
+
+    Why it matters: `U` is misread as 0 or 4 (10U → 100), `IU` as IV or 10; both are on
+    the Joint Commission "Do Not Use" list.
+
+    Example: `drug heparin 5000 U subcut`
+
+    Use instead: `drug heparin 5000 units subcut`
+
+    Source: The Joint Commission "Do Not Use" list; ISMP error-prone abbreviations (2021).
+    """
+    for dose in doses(context):
+        if dose.unit_text.rstrip(".") in ("U", "IU"):
+            where = unit_span(dose)
+            yield u_or_iu.at(where, f"`{dose.unit_text}` for units", "write `units`",
+                             Fix(where, "units", "write units", safe=True))
+
+
+@check("N002", "qd-qod", Severity.ERROR, "`qd`/`qod` frequency abbreviations")
+def qd_qod(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: frequencies are written out; `qd`, `q.d.`, `qod`, `q.o.d.` are not used.
+
+    Why it matters: q.d. (daily) and q.o.d. (every other day) are mistaken for each other
+    and for q.i.d. (four times a day) — a fourfold overdose.
+
+    Example: `drug letrozole 2,5 mg po qd`
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: The Joint Commission "Do Not Use" list.
+    """
+    for item in context.items:
+        if not isinstance(item, m.DrugLine):
+            continue
+        for phase in item.phases:
+            frequency = phase.frequency
+            if frequency is None:
+                continue
+            text = frequency.text.lower().replace(".", "")
+            if text in ("qd", "qod"):
+                replacement = "daily" if text == "qd" else "every 2 days"
+                yield qd_qod.at(frequency.span, f"`{frequency.text}` is a do-not-use abbreviation",
+                                f"write `{replacement}`", Fix(frequency.span, replacement, f"write {replacement}", safe=True))
+
+
+@check("N003", "trailing-zero", Severity.ERROR, "trailing zero after a decimal separator")
+def trailing_zero(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: no number ends in a zero after the decimal separator (`5.0 mg`, `2,50`).
+
+    Why it matters: the separator is lost on a fax or a crease, and 5.0 mg becomes 50 mg.
+
+    Example: `drug anastrozole 1,0 mg po daily`
+
+    Use instead: `drug anastrozole 1 mg po daily`
+
+    Source: The Joint Commission "Do Not Use" list (trailing zero).
+    """
+    for number in numbers(context):
+        match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
+        if match and not THOUSANDS.fullmatch(number.text):  # `2,500` is N018's ambiguity, not a trailing zero
+            whole, fraction = match.group(1) or "0", match.group(2)
+            fixed = whole + (_decimal_mark(context) + fraction if fraction else "")
+            yield trailing_zero.at(number.span, f"trailing zero in `{number.text}`", f"write `{fixed}`",
+                                   Fix(number.span, fixed, f"write {fixed}", safe=True))
+
+
+@check("N004", "naked-decimal", Severity.ERROR, "decimal without a leading zero")
+def naked_decimal(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a number below 1 has a leading zero (`0,5`, not `,5`).
+
+    Why it matters: `.5 mg` is read as 5 mg when the point is missed — a tenfold overdose.
+
+    Example: `drug anastrozole ,5 mg po daily`
+
+    Use instead: `drug anastrozole 0,5 mg po daily`
+
+    Source: The Joint Commission "Do Not Use" list (lack of leading zero).
+    """
+    for number in numbers(context):
+        if number.text[:1] in ",.":
+            fixed = "0" + number.text
+            yield naked_decimal.at(number.span, f"no leading zero in `{number.text}`", f"write `{fixed}`",
+                                   Fix(number.span, fixed, f"write {fixed}", safe=True))
+
+
+@check("N010", "microgram-symbol", Severity.WARNING, "`µg` written for micrograms")
+def microgram_symbol(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: micrograms are written `mcg`, not `µg`/`μg`/`ug`.
+
+    Why it matters: a handwritten or badly printed µ reads as m: a thousandfold overdose.
+
+    Example: `drug fentanyl 25 µg IV`
+
+    Use instead: `drug fentanyl 25 mcg IV`
+
+    Source: ISMP error-prone abbreviations (2021).
+    """
+    for dose in doses(context):
+        if dose.unit_text.rstrip(".") in ("µg", "μg", "ug"):
+            where = unit_span(dose)
+            yield microgram_symbol.at(where, f"`{dose.unit_text}` for micrograms", "write `mcg`",
+                                      Fix(where, "mcg", "write mcg", safe=True))
+
+
+@check("N011", "cc-for-ml", Severity.WARNING, "`cc` written for millilitres")
+def cc_for_ml(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: volumes are written `mL`, not `cc`.
+
+    Why it matters: `cc` is misread as `u` (units) or as two zeros.
+
+    Example: `drug medroxyprogesterone acetate 10 cc po daily`
+
+    Use instead: `drug medroxyprogesterone acetate 10 mL po daily`
+
+    Source: ISMP error-prone abbreviations (2021).
+    """
+    for dose in doses(context):
+        if dose.unit_text.rstrip(".") == "cc":
+            where = unit_span(dose)
+            yield cc_for_ml.at(where, "`cc` for millilitres", "write `mL`", Fix(where, "mL", "write mL", safe=True))
+
+
+@check("N012", "sc-route", Severity.WARNING, "`SC`/`SQ`/`sub q` written for subcutaneous")
+def sc_route(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the subcutaneous route is written `subcut`.
+
+    Why it matters: `SC` is read as SL (sublingual), `SQ` as "5 every", `sub q` as "every".
+
+    Example: `drug denosumab 120 mg SC every 4 weeks`
+
+    Use instead: `drug denosumab 120 mg subcut every 4 weeks`
+
+    Source: ISMP error-prone abbreviations (2021).
+    """
+    for route in routes(context):
+        if route.code == "subcut" and route.text.lower().replace(" ", "") not in ("subcut",):
+            yield sc_route.at(route.span, f"`{route.text}` for subcutaneous", "write `subcut`",
+                              Fix(route.span, "subcut", "write subcut", safe=True))
+
+
+@check("N016", "number-run-into-unit", Severity.WARNING, "number written against its unit")
+def number_run_into_unit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a space separates a dose from its unit (`10 mg`, not `10mg`).
+
+    Why it matters: run together, the `m` can be read as a zero or a one (10mg → 100 mg).
+
+    Example: `drug tamoxifen 20mg po daily`
+
+    Use instead: `drug tamoxifen 20 mg po daily`
+
+    Source: ISMP error-prone dose designations (2021).
+    """
+    for dose in doses(context):
+        last = dose.amount_max or dose.amount
+        unit = unit_span(dose)
+        if dose.unit != "AUC" and last.span.end_line == unit.line and last.span.end_column == unit.column:
+            joined = Span(unit.file, last.span.line, last.span.column, unit.end_line, unit.end_column)
+            fixed = f"{last.text} {dose.unit_text}"
+            yield number_run_into_unit.at(joined, f"`{last.text}{dose.unit_text}`: number run into its unit",
+                                          f"write `{fixed}`", Fix(joined, fixed, f"write {fixed}", safe=True))
+
+
+@check("N017", "period-after-unit", Severity.WARNING, "period after a unit")
+def period_after_unit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: units carry no period (`mg`, not `mg.`).
+
+    Why it matters: the period is read as the digit 1 (`mg.` → `mg1`) or as a decimal point.
+
+    Example: `drug tamoxifen 20 mg. po daily`
+
+    Use instead: `drug tamoxifen 20 mg po daily`
+
+    Source: ISMP error-prone dose designations (2021).
+    """
+    for dose in doses(context):
+        if dose.unit_text.endswith("."):
+            where = unit_span(dose)
+            yield period_after_unit.at(where, f"period after the unit `{dose.unit_text}`",
+                                       f"write `{dose.unit_text[:-1]}`",
+                                       Fix(where, dose.unit_text[:-1], "remove the period", safe=True))
+
+
+@check("N018", "ambiguous-thousands", Severity.ERROR, "number that reads as a thousands separator")
+def ambiguous_thousands(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: no number has exactly three digits after its separator where that
+    separator is the other locale's thousands mark: `2,500` or `2.500`.
+
+    Why it matters: `2,500 mg` is 2.5 mg in a Dutch document and 2500 mg in an English
+    one — a thousandfold ambiguity. Doses never carry thousands separators.
+
+    Example: `drug capecitabine 2,500 mg po twice daily`
+
+    Use instead: `drug capecitabine 2500 mg po twice daily` (or `2,5 mg` if that is meant)
+
+    Source: ISMP error-prone dose designations (2021): avoid commas in large numbers; RULES.md N018.
+    """
+    for number in numbers(context):
+        if THOUSANDS.fullmatch(number.text):
+            yield ambiguous_thousands.at(number.span, f"`{number.text}` can be read as a decimal or as thousands",
+                                         "write the number without a separator (2500) or with one decimal part (2,5)")
+
+
+@check("N020", "mixed-decimal-separators", Severity.WARNING, "decimal comma and decimal point mixed in one document")
+def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: one document uses one decimal separator. Both `2,5` and `2.5` are
+    read, but a document that mixes them is flagged (the rendered sheet always uses the
+    document's locale: nl `2,5`, en `2.5`).
+
+    Why it matters: a reader who sees both styles cannot tell which one a number like
+    `1,250` follows.
+
+    Example: `drug letrozole 2,5 mg po daily` and `rt 8 x 7.5 Gy` in one file (seed 002)
+
+    Use instead: `rt 8 x 7,5 Gy` in a Dutch document.
+
+    Source: RULES.md N020; seed 002 (`2,5 mg` and `8x7.5 Gy`).
+    """
+    expected = _decimal_mark(context)
+    for number in numbers(context):
+        mark = number.decimal_separator
+        if mark is not None and mark != expected and not re.fullmatch(r"[0-9]{1,3}[.,][0-9]{3}", number.text):
+            fixed = number.text.replace(mark, expected)
+            yield mixed_decimal_separators.at(
+                number.span, f"`{number.text}` uses `{mark}` in a document whose decimal mark is `{expected}`",
+                f"write `{fixed}`", Fix(number.span, fixed, f"write {fixed}", safe=True))
