@@ -44,12 +44,15 @@ th { background: #eef2f5; }
 <p>Gebouwd met protocolc {{ version }}.</p>
 <table>
 <caption>Protocollen</caption>
-<thead><tr><th scope="col">Titel</th><th scope="col">Id</th><th scope="col">Versie</th><th scope="col">Status</th><th scope="col">Eigenaar</th><th scope="col">Volgende herziening</th><th scope="col">Documenten</th></tr></thead>
+<thead><tr><th scope="col">Titel</th><th scope="col">Id</th><th scope="col">Versie</th><th scope="col">Status</th>
+<th scope="col">Eigenaar</th><th scope="col">Volgende herziening</th><th scope="col">Documenten</th></tr></thead>
 <tbody>
 {% for row in rows %}<tr>
 <td>{{ row.title }}</td><td>{{ row.id }}</td><td>{{ row.version }}</td>
 <td class="status-{{ row.status }}">{{ row.status }}</td><td>{{ row.owner }}</td><td>{{ row.next_review }}</td>
-<td>{% if row.failed %}<span class="failed">niet gepubliceerd: {{ row.errors }} fout(en)</span>{% else %}<a href="{{ row.html }}">HTML</a>{% if row.pdf %} · <a href="{{ row.pdf }}">PDF</a>{% endif %}{% endif %} · <a href="{{ row.report }}">validatierapport</a></td>
+<td>{% if row.failed %}<span class="failed">niet gepubliceerd: {{ row.errors }} fout(en)</span>
+{%- else %}<a href="{{ row.html }}">HTML</a>{% if row.pdf %} · <a href="{{ row.pdf }}">PDF</a>{% endif %}{% endif %}
+ · <a href="{{ row.report }}">validatierapport</a></td>
 </tr>
 {% endfor %}</tbody>
 </table>
@@ -100,7 +103,9 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
         pid = identity["id"]
         errors = result.errors + sum(1 for d in extra if d.span.file == result.path and d.severity.value == "error")
         report_path = Path("protocols") / f"{pid}.report.json"
-        write_text_atomic(output / report_path, json.dumps(report.as_json([result], [d for d in extra if d.span.file == result.path]), indent=2, ensure_ascii=False) + "\n")
+        own_extra = [d for d in extra if d.span.file == result.path]
+        report_json = json.dumps(report.as_json([result], own_extra), indent=2, ensure_ascii=False)
+        write_text_atomic(output / report_path, report_json + "\n")
         row = {**identity, "owner": result.protocol.meta.owner.value if result.protocol.meta.owner else "",
                "next_review": result.protocol.meta.next_review.isoformat() if result.protocol.meta.next_review else "",
                "failed": errors > 0, "errors": errors, "report": report_path.as_posix(), "html": "", "pdf": ""}
@@ -129,7 +134,8 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
         outcome.rendered.append(pid)
         rows.append(row)
     environment = jinja2.Environment(autoescape=True)
-    write_text_atomic(output / "index.html", environment.from_string(INDEX_TEMPLATE).render(rows=rows, version=__version__))
+    index = environment.from_string(INDEX_TEMPLATE).render(rows=rows, version=__version__)
+    write_text_atomic(output / "index.html", index)
     write_text_atomic(output / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
     _write_rule_pages(output)
     if stream is not None:
@@ -149,7 +155,8 @@ RULE_TEMPLATE = """<!DOCTYPE html>
 RULE_INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>protocolc rules</title></head>
 <body><main><h1>protocolc rules</h1><ul>
-{% for rule in rules %}<li><a href="{{ rule.code }}.html">{{ rule.code }}</a> {{ rule.name }} ({{ rule.severity.value }}): {{ rule.summary }}</li>
+{% for rule in rules %}<li><a href="{{ rule.code }}.html">{{ rule.code }}</a> {{ rule.name }}
+ ({{ rule.severity.value }}): {{ rule.summary }}</li>
 {% endfor %}</ul></main></body></html>
 """
 

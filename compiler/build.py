@@ -63,6 +63,10 @@ HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<ti
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+# level, title, id, explicit id?, written number, span, items
+SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
+
+
 @dataclass
 class _Builder:
     source: SourceFile
@@ -115,7 +119,10 @@ class _Builder:
                 suggestion = closest(raw_key.lower(), KEY_BY_SPELLING)
                 hint = (f"did you mean `{KEY_BY_SPELLING[suggestion]}`?" if suggestion
                         else "known fields: " + ", ".join(META_KEYS))
-                fix = Fix(key_span, KEY_BY_SPELLING[suggestion], f"rename to {KEY_BY_SPELLING[suggestion]}", safe=True) if suggestion else None
+                fix = None
+                if suggestion:
+                    known = KEY_BY_SPELLING[suggestion]
+                    fix = Fix(key_span, known, f"rename to {known}", safe=True)
                 self.report("P006", key_span, f"unknown metadata field `{raw_key}`", hint, fix)
                 continue
             if key in seen and key not in REPEATABLE_KEYS:
@@ -520,7 +527,7 @@ class _Builder:
         drafts = [self.section_head(heading, body) for heading, body in flat]
         return self.items(preamble), self.nest(drafts)
 
-    def section_head(self, heading: Tree[Token], body: list[Tree[Token]]) -> tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]:
+    def section_head(self, heading: Tree[Token], body: list[Tree[Token]]) -> SectionDraft:
         mark = heading.children[0]
         assert isinstance(mark, Token)
         level = len(str(mark))
@@ -542,7 +549,7 @@ class _Builder:
             self.report("P001", span, "section heading without a title", "write the title after the `#`")
         return (level, title, section_id or slug(title), explicit, explicit_number, span, self.items(body))
 
-    def nest(self, drafts: list[tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]]) -> tuple[m.Section, ...]:
+    def nest(self, drafts: list[SectionDraft]) -> tuple[m.Section, ...]:
         # Build the tree bottom-up: each draft collects the following drafts of deeper level.
         counters: list[int] = []
         numbered: list[tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...], str]] = []

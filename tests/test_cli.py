@@ -166,8 +166,8 @@ def test_every_field_wrong_names_each_field(tmp_path: Path) -> None:
 
 
 def test_check_does_not_import_weasyprint() -> None:
-    code = ("import sys; from compiler.cli import main; main(['check', %r]); "
-            "print('LOADED' if 'weasyprint' in sys.modules else 'CLEAN')") % str(GOOD)
+    code = (f"import sys; from compiler.cli import main; main(['check', {str(GOOD)!r}]); "
+            "print('LOADED' if 'weasyprint' in sys.modules else 'CLEAN')")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().endswith("CLEAN")
 

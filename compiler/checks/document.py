@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections.abc import Iterator
 
 from compiler import model as m
@@ -87,7 +88,7 @@ def dates_out_of_order(context: Context) -> Iterator[Diagnostic]:
     order: list[tuple[str, datetime.date | None]] = [
         ("authored", meta.authored), ("approved", meta.approved), ("next review", meta.next_review)]
     known = [(k, d) for k, d in order if d is not None]
-    for (k1, d1), (k2, d2) in zip(known, known[1:]):
+    for (k1, d1), (k2, d2) in itertools.pairwise(known):
         if d1 is not None and d2 is not None and d2 < d1:
             line = meta.field(k2)
             span = line.value_span if line else _top(context)

@@ -1,5 +1,6 @@
 """N: notation — error-prone abbreviations and number formats (TJC "Do Not Use" list = error,
-ISMP error-prone designations = warning)."""
+ISMP error-prone designations = warning).
+"""
 
 from __future__ import annotations
 
