@@ -37,8 +37,12 @@ class Context:
 
 
 def load_rules() -> None:
-    """Import every rule module so the registry is complete."""
-    from compiler.checks import acknowledgements, document, formulary, logic, notation, structure, text  # noqa: F401
+    """Import every rule module of this package (one per family) so the registry is complete."""
+    import importlib
+    import pkgutil
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def run_checks(protocol: m.Protocol, source: SourceFile, tables: Tables, today: datetime.date) -> list[Diagnostic]:
