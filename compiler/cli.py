@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     check.add_argument("--format", choices=("human", "json", "sarif"), default="human")
     check.add_argument("--strict", action="store_true", help="warnings also fail (exit 1)")
+    check.add_argument("--fix", action="store_true",
+                       help="apply safe fixes (notation, spelling of names) in place; keeps FILE~ as a backup")
     check.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
 
     build = commands.add_parser("build", help="build HTML and PDF for every protocol",
@@ -72,6 +74,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
     results = [compile_file(path, args.today) for path in files]
+    if args.fix:
+        from compiler.fix import apply_safe_fixes
+
+        for result in results:
+            outcome = apply_safe_fixes(result)
+            if outcome.refused:
+                print(f"protocolc: not fixed {outcome.path}: {outcome.refused}", file=sys.stderr)
+            elif outcome.applied:
+                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.path}~)",
+                      file=sys.stderr)
+        results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)
     if args.format == "json":
         report.dump(report.as_json(results, extra), sys.stdout)

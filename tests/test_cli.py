@@ -194,3 +194,22 @@ def test_sarif_validates_with_the_sarif_multitool(tmp_path: Path, target: str) -
     data = json.loads(report.read_text(encoding="utf-8-sig"))
     problems = [r for r in data["runs"][0].get("results", []) if r.get("level", "warning") == "error"]
     assert not problems, [r["message"] for r in problems]
+
+
+def test_fix_applies_only_safe_fixes(tmp_path: Path) -> None:
+    header = HEADER
+    text = header + ("# s\n"
+                     "drug Femara 2,5 mg po qd\n"        # F002 (safe), N002 (safe)
+                     "drug zolendronaat 4 mg IV every 4 weeks, infusion at least 15 min\n"  # F001 (safe spelling)
+                     "drug anastrozole 1,0 mg po daily\n"  # N003 (safe)
+                     "Nadien zie §nergens.\n")  # X003: unsafe suggestion, never applied
+    path = _write(tmp_path, "fix.protocol", text.encode())
+    result = run("check", "--fix", "--format", "json", str(path))
+    fixed = path.read_text()
+    assert "drug letrozole (Femara) 2,5 mg po daily" in fixed
+    assert "drug zoledronic acid 4 mg IV" in fixed
+    assert "drug anastrozole 1 mg po daily" in fixed
+    assert "§nergens" in fixed
+    assert (tmp_path / "fix.protocol~").read_text() == text
+    codes = {d["code"] for d in json.loads(result.stdout)["diagnostics"]}
+    assert codes == {"X003"}
