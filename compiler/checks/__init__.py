@@ -41,7 +41,7 @@ def load_rules() -> None:
     import importlib
     import pkgutil
 
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{module}")
 
 

@@ -11,9 +11,11 @@ same bytes. Every resource goes through `fetch_asset`, which serves files under
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +25,9 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 MEDIA_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".css": "text/css", ".png": "image/png",
                ".svg": "image/svg+xml", ".txt": "text/plain"}
 IDENTITY_KEYS = ("id", "version", "status", "sha256")
+# fontTools stamps subset fonts with the current time unless SOURCE_DATE_EPOCH is set
+# (reproducible-builds.org); 1980-01-01, the usual reproducible-build epoch.
+FONT_EPOCH = "315532800"
 # PDF/UA-1 (tagged PDF): WeasyPrint writes the structure tree and the XMP identification.
 PDF_VARIANT = "pdf/ua-1"
 
@@ -84,6 +89,19 @@ def _fetcher() -> Any:
     return PackagedAssetFetcher(fail_on_errors=True)
 
 
+@contextlib.contextmanager
+def _fixed_font_timestamps() -> Iterator[None]:
+    """Set SOURCE_DATE_EPOCH (unless the caller did) while fonts are subset and written."""
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        yield
+        return
+    os.environ["SOURCE_DATE_EPOCH"] = FONT_EPOCH
+    try:
+        yield
+    finally:
+        os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
 def identity_string(identity: Mapping[str, str]) -> str:
     """`protocolc:id=…;version=…;status=…;sha256=…`, stored in the PDF keywords and subject."""
     return "protocolc:" + ";".join(f"{key}={identity.get(key, '')}" for key in IDENTITY_KEYS)
@@ -116,6 +134,7 @@ def html_to_pdf(html: str, identity: dict[str, str]) -> bytes:
         metadata.lang = identity["language"]
     metadata.custom = {f"protocolc{key.capitalize()}": identity.get(key, "") for key in IDENTITY_KEYS}
     file_id = hashlib.sha256(tag.encode("utf-8")).hexdigest()[:32].encode("ascii")
-    pdf = document.write_pdf(pdf_identifier=file_id, pdf_variant=PDF_VARIANT, custom_metadata=True)
+    with _fixed_font_timestamps():
+        pdf = document.write_pdf(pdf_identifier=file_id, pdf_variant=PDF_VARIANT, custom_metadata=True)
     assert isinstance(pdf, bytes)
     return pdf

@@ -19,8 +19,8 @@ from markupsafe import Markup, escape
 
 from compiler import model as m
 from compiler.diagnostics import Diagnostic
-from compiler.source import Span
 from compiler.render import words as w
+from compiler.source import Span
 from compiler.tables import Tables
 
 _NO_SPAN = Span("", 0, 0, 0, 0)
@@ -68,7 +68,7 @@ class DrugRow:
     name: str
     brand: str | None
     known: bool
-    dose: str
+    doses: list[str]
     route: str
     administration: str
     schedule: str
@@ -120,6 +120,23 @@ class DecisionBlock(Block):
 
     title: str
     children: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class DecisionRow:
+    """One branch of a dosing decision: the condition and its single drug line (or text)."""
+
+    label: str
+    row: DrugRow | None
+    html: Markup | None
+
+
+@dataclass
+class DecisionTable(Block):
+    """A decision whose branches each hold one drug line (or one line of text): one table."""
+
+    title: str
+    rows: list[DecisionRow]
 
 
 @dataclass
@@ -195,7 +212,7 @@ class ProtocolView:
     findings: list[FindingView]
     counts: dict[str, int]
     keywords: str
-    css: Markup = Markup("")
+    css: Markup = field(default_factory=Markup)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -249,7 +266,12 @@ class _Builder:
         else:
             name = self.tall(line.name.value)
         brand = line.brand.value if line.brand is not None else None
-        doses = [w.dose(p.dose, self.language) for p in line.phases if p.dose is not None]
+        if brand is not None and brand.lower() in name.lower():
+            brand = None  # product names like "denosumab 120 mg (Xgeva)" already carry it
+        doses: list[str] = []
+        for phase in line.phases:
+            if phase.dose is not None and w.dose(phase.dose, self.language) not in doses:
+                doses.append(w.dose(phase.dose, self.language))
         routes: list[str] = []
         for phase in line.phases:
             if phase.route is not None:
@@ -267,7 +289,7 @@ class _Builder:
             notes.append(self.labels["not_in_formulary"])
         return DrugRow(
             name=name, brand=brand, known=line.drug_id is not None,
-            dose=f"; {self.labels['then']} ".join(doses), route=" / ".join(routes),
+            doses=doses, route=" / ".join(routes),
             administration=w.infusion(line.infusion, self.language) if line.infusion is not None else "",
             schedule=schedule, notes=notes, extras=self.blocks(extra_children),
         )
@@ -285,7 +307,7 @@ class _Builder:
         schedule: list[str] = []
         frequency = entry.get("frequency")
         if frequency:
-            schedule.append(self.data_frequency(str(frequency), entry))
+            schedule.append(self.data_frequency(str(frequency)))
         days = entry.get("days")
         if days:
             schedule.append(w.cycle_days(_expand_days(days), self.language))
@@ -314,12 +336,13 @@ class _Builder:
         elif isinstance(infusion, int) and infusion:
             administration = w.infusion(m.Infusion(infusion, None, False, _NO_SPAN), self.language)
         return DrugRow(
-            name=name, brand=None, known=known, dose=dose, route=w.route(route_code, self.language),
+            name=name, brand=None, known=known, doses=[dose] if dose else [],
+            route=w.route(route_code, self.language),
             administration=administration,
             schedule=", ".join(schedule), notes=notes,
         )
 
-    def data_frequency(self, text: str, entry: dict[str, Any]) -> str:
+    def data_frequency(self, text: str) -> str:
         """A frequency token from the data tables (`daily`, `every 3 weeks`, `q3w`) in words."""
         match = re.fullmatch(r"every\s+([0-9]+)\s+(day|week|month)s?", text.strip())
         if match:
@@ -343,10 +366,13 @@ class _Builder:
         if entry is not None:
             titles = entry.get("title") or {}
             title = str(titles.get(self.language) or titles.get("en") or "") or None
-            rows = [self.regimen_drug_row(d) for d in entry.get("drugs") or []]
+            # drug lines the author wrote under the regimen are what the sheet shows (and
+            # what was checked); the library's rows appear only when there are none
+            written = any(_drug_of(child) is not None for child in line.children)
+            rows = [] if written else [self.regimen_drug_row(d) for d in entry.get("drugs") or []]
             if rows:
                 tables.append((None, DrugTable("drugs", rows)))
-            for phase in entry.get("phases") or []:
+            for phase in [] if written else entry.get("phases") or []:
                 phase_rows = [self.regimen_drug_row(d) for d in phase.get("drugs") or []]
                 if phase_rows:
                     name = str(phase.get("name") or "")
@@ -506,12 +532,29 @@ class _Builder:
             return ListEntry(self.inline(w.squash(content.text)), self.blocks(content.children + bullet.children))
         if isinstance(content, m.Fractionation):
             return ListEntry(escape(self.fractionation(content)), self.blocks(content.children + bullet.children))
-        return ListEntry(None, self.blocks((content,) + bullet.children))
+        return ListEntry(None, self.blocks((content, *bullet.children)))
 
-    def decision(self, item: m.Decision) -> DecisionBlock:
+    def decision(self, item: m.Decision) -> DecisionBlock | DecisionTable:
         title = self.labels["decision"]
         if item.title is not None:
             title += f": {item.title.value}"
+        rows: list[DecisionRow] = []
+        for branch in item.children:
+            if not isinstance(branch, (m.When, m.Otherwise)) or len(branch.children) != 1:
+                break
+            label = (w.condition(branch.condition, self.language) if isinstance(branch, m.When)
+                     else self.labels["otherwise"])
+            only = branch.children[0]
+            line = _drug_of(only)
+            if line is not None and not only.children and not line.children:
+                rows.append(DecisionRow(label, self.drug_row(line, ()), None))
+            elif isinstance(only, m.Prose) and not only.children:
+                rows.append(DecisionRow(label, None, self.inline(w.squash(only.text))))
+            else:
+                break
+        else:
+            if sum(1 for r in rows if r.row is not None) >= 2 and len(rows) >= 3:
+                return DecisionTable("decision-table", title, rows)
         return DecisionBlock("decision", title, self.blocks(item.children))
 
     def section(self, section: m.Section) -> SectionView:

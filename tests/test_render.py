@@ -1,0 +1,250 @@
+"""Rendering: HTML page (escaping, language, drug tables, locale numbers) and PDF (WeasyPrint)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.pipeline import Compiled, compile_text
+from compiler.render.html import render_protocol
+from compiler.render.pdf import AssetRefused, fetch_asset
+from compiler.tables import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEADER = """id: render-test
+title: Testprotocol rendering
+version: 2.0
+status: draft
+language: {language}
+owner: Dienst medische oncologie
+author: A. Auteur
+approver: B. Goedkeurder
+authored: 2026-01-10
+next review: 2028-01-10
+scope: Volwassen patiënten
+reference: Testbron
+change note: Eerste versie
+
+"""
+
+BODY = """# Hormonale therapie {{hormonaal}}
+<script>alert(1)</script>
+Aromataseremmers:
+  only when postmenopausal
+  - drug letrozole (Femara) 2,5 mg po daily, tablet
+  - drug anastrozole (Arimidex) 1 mg po daily, tablet
+decision: PD-L1
+  when PD-L1 TPS >= 50% and line = 1:
+    drug paclitaxel (Taxol) 80 mg/m2 IV weekly, infusion 60 min
+  otherwise:
+    Zie §chemo.
+note: controle ER/PR/HER2
+query: is dit de juiste dosis?
+rt 5 x 4 Gy site bot
+
+# Chemotherapie {{chemo}}
+regimen EC75
+"""
+
+
+def compiled(language: str = "nl", body: str = BODY) -> Compiled:
+    text = HEADER.format(language=language) + body.format()
+    return compile_text("render-test.protocol", text.encode("utf-8"))
+
+
+def html_of(language: str = "nl") -> str:
+    return render_protocol(compiled(language), load())
+
+
+def identity(result: Compiled) -> dict[str, str]:
+    protocol = result.protocol
+    assert protocol is not None and protocol.meta.version is not None
+    return {"id": "render-test", "version": str(protocol.meta.version), "status": "draft",
+            "sha256": protocol.sha256, "title": "Testprotocol rendering",
+            "language": protocol.meta.language or "nl"}
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def test_prose_is_escaped() -> None:
+    html = html_of()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_html_has_language_and_title() -> None:
+    html = html_of()
+    assert '<html lang="nl"' in html
+    assert "<title>Testprotocol rendering" in html
+    assert '<html lang="en"' in html_of("en")
+
+
+def test_drug_table_in_dutch() -> None:
+    html = html_of()
+    assert '<table class="drugs">' in html
+    for heading in ("Geneesmiddel", "Dosis", "Toediening", "Schema", "Opmerkingen"):
+        assert f'<th scope="col">{heading}</th>' in html
+    assert "2,5 mg" in html
+    assert "2.5 mg" not in html
+    assert "oraal" in html and "dagelijks" in html
+    # both aromatase inhibitors share one table
+    section = html.split('id="hormonaal"')[1].split('id="chemo"')[0]
+    assert section.count('<table class="drugs">') == 2  # AI table + paclitaxel in the decision branch
+
+
+def test_drug_table_in_english() -> None:
+    html = html_of("en")
+    assert '<th scope="col">Drug</th>' in html
+    assert "2.5 mg" in html and "oral" in html
+
+
+def test_tall_man_and_units() -> None:
+    html = html_of()
+    assert "PACLItaxel" in html
+    assert "mg/m²" in html
+
+
+def test_conditions_branches_and_references() -> None:
+    html = html_of()
+    assert "Indien PD-L1 TPS ≥ 50 % en lijn 1:" in html
+    assert "Anders:" in html
+    assert '<a class="xref" href="#chemo">' in html
+    assert 'id="chemo"' in html
+    assert "Enkel indien postmenopauzaal." in html
+
+
+def test_notes_queries_rt_and_regimens() -> None:
+    html = html_of()
+    assert "NOTA" in html
+    assert "Open vraag voor de reviewer" in html
+    assert "5 × 4 Gy = 20 Gy" in html
+    assert "EC75" in html and "Bron:" in html
+
+
+def test_validation_summary_and_validity_notice() -> None:
+    html = html_of()
+    assert 'id="validation"' in html
+    assert "X006" in html  # the open query is listed
+    assert ("Is dit een geprinte versie? Dan is die enkel geldig als ze overeenstemt met de elektronische "
+            "versie op het procedureboek — versie 2.0") in html
+    assert "CONCEPT" in html  # draft watermark
+
+
+def test_page_is_self_contained() -> None:
+    html = html_of()
+    for needle in ("http://", "https://", "<script", "<link", "src=", "@import", "url("):
+        assert needle not in html
+
+
+# ---------------------------------------------------------------- URL fetcher
+
+
+@pytest.mark.parametrize("url", ["http://example.org/x.css", "https://example.org/font.ttf", "file:///etc/passwd",
+                                 "protocolc-asset:../../pipeline.py", "protocolc-asset:fonts/../../html.py",
+                                 "data:text/css,body{}", "ftp://example.org/x", "/etc/passwd"])
+def test_fetcher_refuses_everything_but_assets(url: str) -> None:
+    with pytest.raises(AssetRefused):
+        fetch_asset(url)
+
+
+def test_fetcher_serves_a_packaged_asset() -> None:
+    data, media_type = fetch_asset("protocolc-asset:fonts/DejaVuSans.ttf")
+    assert media_type == "font/ttf"
+    assert data[:4] in (b"\x00\x01\x00\x00", b"true")
+
+
+# ---------------------------------------------------------------- PDF
+
+HAS_WEASYPRINT = importlib.util.find_spec("weasyprint") is not None
+
+
+def pdf_text(pdf: bytes) -> str:
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def pdf_bytes() -> bytes:
+    if not HAS_WEASYPRINT:
+        pytest.skip("weasyprint is not installed")
+    from compiler.render.pdf import html_to_pdf
+
+    result = compiled()
+    return html_to_pdf(render_protocol(result, load()), identity(result))
+
+
+def test_pdf_carries_title_version_pages_and_notice(pdf_bytes: bytes) -> None:
+    assert pdf_bytes.startswith(b"%PDF-")
+    text = " ".join(pdf_text(pdf_bytes).split())
+    assert "Testprotocol rendering" in text
+    assert "Versie 2.0" in text
+    assert "1/" in text
+    assert "Is dit een geprinte versie?" in text
+    assert "versie 2.0" in text
+    assert "CONCEPT" in text
+
+
+def test_pdf_metadata_identity(pdf_bytes: bytes) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    info = pypdf.PdfReader(io.BytesIO(pdf_bytes)).metadata
+    assert info is not None
+    assert info.title == "Testprotocol rendering"
+    assert "protocolc:id=render-test;version=2.0;status=draft;sha256=" in str(info.get("/Keywords"))
+    assert "/CreationDate" not in info and "/ModDate" not in info
+
+
+def test_pdf_is_reproducible(pdf_bytes: bytes) -> None:
+    from compiler.render.pdf import html_to_pdf
+
+    result = compiled()
+    assert html_to_pdf(render_protocol(result, load()), identity(result)) == pdf_bytes
+
+
+def test_pdf_fonts_are_packaged(pdf_bytes: bytes) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    fonts: set[str] = set()
+    for page in pypdf.PdfReader(io.BytesIO(pdf_bytes)).pages:
+        resources = page.get("/Resources")
+        if resources is None:
+            continue
+        for font in resources.get_object().get("/Font", {}).values():
+            fonts.add(str(font.get_object().get("/BaseFont")))
+    assert fonts
+    assert all("Protocolc-Sans" in name for name in fonts), fonts
+
+
+# ---------------------------------------------------------------- import cost
+
+
+def test_compile_does_not_import_weasyprint(tmp_path: Path) -> None:
+    source = tmp_path / "x.protocol"
+    source.write_text(HEADER.format(language="nl") + BODY.format(), encoding="utf-8")
+    code = ("import compiler.pipeline, sys; from pathlib import Path; "
+            f"compiler.pipeline.compile_file(Path({str(source)!r})); "
+            "import compiler.render.pdf, compiler.render.html; print('weasyprint' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_dose_banding_decision_is_one_table() -> None:
+    body = """# Ondersteunend {{steun}}
+decision: dosis volgens creatinineklaring
+  when CrCl > 60:
+    drug zoledronic acid 4 mg IV
+  when CrCl >= 50 and CrCl <= 60:
+    drug zoledronic acid 3,5 mg IV
+  when CrCl < 30:
+    Niet aanbevolen.
+"""
+    html = render_protocol(compiled(body=body), load())
+    assert 'class="drugs decision-table"' in html
+    assert "CrCl ≥ 50 en CrCl ≤ 60" in html
+    assert "3,5 mg" in html and "Niet aanbevolen." in html
