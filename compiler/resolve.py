@@ -9,6 +9,7 @@ abbreviation, an unknown name) is the job of the F and X checks.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from compiler import model as m
 from compiler.tables import Tables, normalise
@@ -67,24 +68,28 @@ def resolve_target(name: str, tables: Tables) -> str | None:
     return drug_id
 
 
-def _matches(line: m.DrugLine, entry: dict[str, object]) -> bool:
-    routes = [str(r) for r in entry.get("routes") or []]  # type: ignore[attr-defined]
+def _routes_fit(line: m.DrugLine, entry: dict[str, Any]) -> bool:
+    routes = [str(r) for r in entry.get("routes") or []]
     route = line.route
-    if route is not None and routes and route.code not in routes:
-        return False
-    doses = [p.dose for p in line.phases if p.dose is not None]
-    if not doses:
-        return True
-    rows = entry.get("doses") or []
-    for dose in doses:
-        fits = False
-        for row in rows:  # type: ignore[attr-defined]
-            usual = row.get("usual") or []
-            if row.get("unit") != dose.unit or len(usual) != 2:
-                continue
-            if float(usual[0]) <= float(dose.amount.value) <= float(usual[1]):
-                fits = True
-        if not fits:
+    return route is None or not routes or route.code in routes
+
+
+def _doses_fit(line: m.DrugLine, entry: dict[str, Any]) -> bool:
+    """Every dose of the line lies in a usual range (or is the loading dose) of the product."""
+    ranges: list[tuple[str, float, float]] = []
+    for row in entry.get("doses") or []:
+        usual = row.get("usual") or []
+        if len(usual) == 2:
+            ranges.append((str(row.get("unit")), float(usual[0]), float(usual[1])))
+    loading = entry.get("loading") or {}
+    if isinstance(loading, dict) and loading.get("dose") is not None:
+        ranges.append((str(loading.get("unit")), float(loading["dose"]), float(loading["dose"])))
+    for phase in line.phases:
+        dose = phase.dose
+        if dose is None:
+            continue
+        value = float(dose.amount.value)
+        if not any(unit == dose.unit and low <= value <= high for unit, low, high in ranges):
             return False
     return True
 
@@ -101,7 +106,10 @@ def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str |
         if key not in [normalise(str(n)) for n in group.get("names") or []]:  # type: ignore[attr-defined]
             continue
         members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
-        fitting = [x for x in members if _matches(line, tables.drugs[x])]
+        fitting = [x for x in members if _routes_fit(line, tables.drugs[x])]
+        by_dose = [x for x in fitting if _doses_fit(line, tables.drugs[x])]
+        if by_dose:
+            fitting = by_dose
         if len(fitting) > 1:
             # Prefer products whose own name begins with the written one: "trastuzumab"
             # subcut is trastuzumab SC, not the pertuzumab + trastuzumab combination.
