@@ -61,6 +61,7 @@ Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
 
 
 # level, title, id, explicit id?, written number, span, items
@@ -449,6 +450,9 @@ class _Builder:
     def build_only_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
         return m.WithConstraint(span, children, "only", self.targets(node))
 
+    def build_not_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
+        return m.WithConstraint(span, children, "not", self.targets(node))
+
     def targets(self, node: Tree[Token]) -> tuple[m.Text, ...]:
         out: list[m.Text] = []
         target_list = node.children[1]
@@ -456,11 +460,17 @@ class _Builder:
         for token in target_list.children:
             assert isinstance(token, Token)
             base = token.start_pos or 0
-            for match in re.finditer(r"[^\s](?:.*?[^\s])?(?=\s+(?:or|of|and|en)\s+|\s*$)", str(token)):
-                value = match.group(0)
-                if value.lower() in ("or", "of", "and", "en"):
-                    continue
-                out.append(m.Text(value, self.source.span(base + match.start(), base + match.end())))
+            text = str(token)
+            start = 0
+            # "aromatase inhibitor or fulvestrant": split on the joining words, keep spans
+            for separator in [*TARGET_JOINER.finditer(text), None]:
+                end = separator.start() if separator is not None else len(text)
+                piece = text[start:end]
+                stripped = piece.strip()
+                if stripped:
+                    offset = base + start + (len(piece) - len(piece.lstrip()))
+                    out.append(m.Text(stripped, self.source.span(offset, offset + len(stripped))))
+                start = separator.end() if separator is not None else len(text)
         return tuple(out)
 
     def condition(self, node: Tree[Token] | Token) -> m.Condition:

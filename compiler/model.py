@@ -363,7 +363,7 @@ class ExcludeWhen(Item):
 
 @dataclass(frozen=True, slots=True)
 class WithConstraint(Item):
-    """`preferably with …` / `only with …` — combination constraints of the enclosing block."""
+    """`preferably with …` / `only with …` / `not with …` — combination constraints of the enclosing block."""
 
     kind: str
     targets: tuple[Text, ...]
@@ -460,7 +460,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (datetime.date, Version)):
         return str(value) if isinstance(value, Version) else value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"kind": type(value).__name__.rstrip("_")}
+        out: dict[str, Any] = {"node": type(value).__name__.rstrip("_")}
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
             if item is None or item == () or item is False:

@@ -93,7 +93,7 @@ def test_model_json() -> None:
     result = run("model", "--format", "json", str(GOOD))
     data = json.loads(result.stdout)
     drug = data["protocol"]["sections"][0]["items"][0]
-    assert drug["kind"] == "DrugLine"
+    assert drug["node"] == "DrugLine"
     assert drug["drug_id"] == "letrozole"
     assert drug["phases"][0]["dose"]["amount"]["value"] == "2.5"
 

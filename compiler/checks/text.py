@@ -12,13 +12,18 @@ from compiler.source import Span
 from compiler.suggest import closest
 from compiler.tables import normalise
 
+QUOTED = re.compile(r'"[^"]*"|“[^”]*”|„[^”"]*[”"]|‘[^’]*’')
 BRACKETED = re.compile(r"\[([^\[\]\n]*)\]|<([a-zA-Z][^<>\n]{0,40})>")
 
 
 def text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
     """Every piece of visible text (metadata values, headings, prose, notes), with spans."""
     for meta in context.protocol.meta.fields:
-        yield meta.value, meta.value_span
+        value = meta.value
+        if meta.key == "change note":
+            # a change note may quote what it corrected ("[Emmaüs versie]", "postieve")
+            value = QUOTED.sub(lambda quoted: " " * len(quoted.group(0)), value)
+        yield value, meta.value_span
     for section in context.protocol.all_sections():
         yield section.title, section.span
     for item in context.items:

@@ -444,7 +444,7 @@ class _Builder:
             return Constraint("constraint", "exclude", f"{self.labels['exclude_when']} "
                                                        f"{w.condition(item.condition, language)}.")
         assert isinstance(item, m.WithConstraint)
-        key = "preferably_with" if item.kind == "preferably" else "only_with"
+        key = {"preferably": "preferably_with", "only": "only_with", "not": "not_with"}[item.kind]
         targets = w.joined((t.value for t in item.targets), language, "or")
         return Constraint("constraint", item.kind, f"{self.labels[key]} {targets}.")
 

@@ -27,7 +27,7 @@ LABELS: dict[str, dict[str, str]] = {
         "contents": "Inhoud", "note": "NOTA", "query": "Open vraag voor de reviewer",
         "query_blocks": "Deze vraag moet beantwoord zijn vóór goedkeuring.",
         "allowed": "Aanvaarde afwijking", "decision": "Beslissing", "if": "Indien", "otherwise": "Anders",
-        "only_when": "Enkel indien", "exclude_when": "Niet indien", "preferably_with": "Bij voorkeur met",
+        "only_when": "Enkel indien", "exclude_when": "Niet indien", "preferably_with": "Bij voorkeur met", "not_with": "Niet samen met",
         "only_with": "Enkel in combinatie met", "then": "daarna", "see": "zie", "and": "en", "or": "of",
         "not": "niet", "regimen": "Schema", "source": "Bron", "not_in_library": "niet in de schemabibliotheek",
         "not_in_formulary": "niet in het formularium", "rt": "Radiotherapie", "site": "op",
@@ -51,7 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
         "query": "Open question for the reviewer",
         "query_blocks": "This question must be answered before approval.",
         "allowed": "Accepted deviation", "decision": "Decision", "if": "If", "otherwise": "Otherwise",
-        "only_when": "Only if", "exclude_when": "Not if", "preferably_with": "Preferably with",
+        "only_when": "Only if", "exclude_when": "Not if", "preferably_with": "Preferably with", "not_with": "Not with",
         "only_with": "Only in combination with", "then": "then", "see": "see", "and": "and", "or": "or",
         "not": "not", "regimen": "Regimen", "source": "Source", "not_in_library": "not in the regimen library",
         "not_in_formulary": "not in the formulary", "rt": "Radiotherapy", "site": "to",
@@ -298,7 +298,7 @@ def condition(value: m.Condition, language: str, nested: bool = False) -> str:
     """A condition in readable form: `PD-L1 TPS ≥ 50 % en lijn 1`, `HER2+`, `niet premenopauzaal`."""
     flags = FLAGS.get(language, {})
     if isinstance(value, m.Flag):
-        return flags.get(value.words.lower(), value.words)
+        return flags.get(value.words.lower()) or _declared_flag_label(value.words, language) or value.words
     if isinstance(value, m.Compare):
         variable = flags.get(value.variable.lower(), value.variable)
         if value.number is not None:
@@ -318,6 +318,25 @@ def condition(value: m.Condition, language: str, nested: bool = False) -> str:
         text = f" {word} ".join(condition(op, language, True) for op in value.operands)
         return f"({text})" if nested else text
     return ""
+
+
+def _declared_flag_label(words: str, language: str) -> str | None:
+    """The label of a yes/no condition variable a flag stands for (`visceral-crisis` →
+    "bedreigende viscerale ziekte"), from conditions.yaml.
+    """
+    from compiler.conditions import find_flag, variables
+    from compiler.tables import load
+
+    tables = load()
+    meaning = find_flag(words, tables)
+    if meaning is None or len(meaning) != 1:
+        return None
+    (variable, answer), = meaning.items()
+    if answer != "yes":
+        return None
+    labels = variables(tables).get(variable, {}).get("label") or {}
+    found = labels.get(language) or labels.get("en")
+    return str(found) if found else None
 
 
 def tolerance(text: str, language: str) -> str:
