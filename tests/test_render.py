@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,8 +140,20 @@ def test_validation_summary_and_validity_notice() -> None:
 
 def test_page_is_self_contained() -> None:
     html = html_of()
-    for needle in ("http://", "https://", "<script", "<link", "src=", "@import", "url("):
+    for needle in ("http://", "https://", "<script", "<link", "src=", "@import"):
         assert needle not in html
+    # the only url() is the generated watermark, served by the packaged-asset fetcher
+    assert re.findall(r"url\(([^)]*)\)", html) == ['"protocolc-asset:watermark/CONCEPT.svg"']
+
+
+def test_watermark_is_outlines_not_text() -> None:
+    from compiler.render.pdf import fetch_asset
+
+    svg, media_type = fetch_asset("protocolc-asset:watermark/CONCEPT.svg")
+    assert media_type == "image/svg+xml"
+    assert b"<path" in svg and b"<text" not in svg and b"CONCEPT" not in svg
+    with pytest.raises(ValueError):
+        fetch_asset("protocolc-asset:watermark/lower.svg")
 
 
 # ---------------------------------------------------------------- URL fetcher

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,19 @@ def asset_path(url: str) -> Path:
     return resolved
 
 
+WATERMARK_URL = re.compile(rf"{ASSET_SCHEME}:watermark/([A-Z]{{2,16}})\.svg")
+
+
 def fetch_asset(url: str) -> tuple[bytes, str]:
-    """The bytes and media type of a packaged asset; AssetRefused for anything else."""
+    """The bytes and media type of a packaged asset; AssetRefused for anything else.
+
+    `protocolc-asset:watermark/WORD.svg` is generated (glyph outlines of the packaged font).
+    """
+    watermark = WATERMARK_URL.fullmatch(url)
+    if watermark is not None:
+        from compiler.render.watermark import watermark_svg
+
+        return watermark_svg(watermark.group(1)), "image/svg+xml"
     path = asset_path(url)
     return path.read_bytes(), MEDIA_TYPES[path.suffix.lower()]
 

@@ -200,6 +200,7 @@ class ProtocolView:
     version: str
     status: str
     status_label: str
+    watermark_word: str
     approved: bool
     sha256: str
     validity: str
@@ -643,6 +644,7 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
     return ProtocolView(
         language=language, labels=labels, title=meta.title.value if meta.title else pid,
         id=pid, version=version, status=status, status_label=w.status_label(language, meta.status),
+        watermark_word=watermark_word(w.status_label(language, meta.status)),
         approved=meta.status == m.Status.APPROVED, sha256=protocol.sha256,
         validity=labels["validity"].format(version=version),
         control=[(k, v) for k, v in control if v], references=[r.value for r in meta.references],
@@ -652,6 +654,14 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
         findings=findings, counts=counts,
         keywords=identity_keywords(pid, version, status, protocol.sha256),
     )
+
+
+def watermark_word(label: str) -> str:
+    """The status label as capital ASCII letters for the watermark (`CONCEPT`, `REVIEW`)."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().upper()
+    return "".join(ch for ch in plain if "A" <= ch <= "Z") or "DRAFT"
 
 
 def identity_keywords(pid: str, version: str, status: str, sha256: str) -> str:
