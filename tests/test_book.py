@@ -1,0 +1,95 @@
+"""End to end: `protocolc build` on the shipped book, as a user runs it, and what the
+printed Emmaüs sheet must show (issue: every drug and dose of the seed in nl notation,
+the real version and n/N on every page, no placeholder)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pypdf = pytest.importorskip("pypdf")
+pytest.importorskip("weasyprint")
+
+EMMAUS = "emmaus-gemetastaseerd-borstcarcinoom"
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("book") / "output"
+    result = subprocess.run([sys.executable, "-m", "compiler", "build", "protocols", "-o", str(output)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return output
+
+
+def pages(pdf: Path) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
+    return [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+
+
+def test_book_layout(book: Path) -> None:
+    manifest = json.loads((book / "manifest.json").read_text())
+    assert set(manifest["protocols"]) == {EMMAUS, "doelgerichte-therapie-borstkanker", "nsclc-immuuntherapie"}
+    for pid, entry in manifest["protocols"].items():
+        assert (book / entry["html"]).is_file() and (book / entry["pdf"]).is_file(), pid
+        assert len(entry["sha256"]) == 64
+    index = (book / "index.html").read_text()
+    assert all(pid in index for pid in manifest["protocols"])
+    assert (book / "rules" / "index.html").is_file() and (book / "rules" / "F001.html").is_file()
+
+
+def test_emmaus_pdf_every_page_has_title_version_and_n_of_N(book: Path) -> None:
+    texts = pages(book / "protocols" / f"{EMMAUS}.pdf")
+    total = len(texts)
+    assert total >= 4
+    for number, text in enumerate(texts, start=1):
+        assert "Gemetastaseerd borstcarcinoom" in text, number
+        assert "Versie 1.0" in text, number
+        assert f"{number}/{total}" in text, number
+        assert ("Is dit een geprinte versie? Dan is die enkel geldig als ze overeenstemt met de elektronische "
+                "versie op het procedureboek — versie 1.0") in text, number
+
+
+SEED_DRUGS = ["tamoxifen", "letrozol", "anastrozol", "exemestaan", "fulvestrant", "everolimus", "medroxyprogesteron",
+              "megestrol", "paclitaxel", "bevacizumab", "pembrolizumab", "sacituzumab", "docetaxel", "trastuzumab",
+              "pertuzumab", "deruxtecan", "emtansine", "tucatinib", "capecitabine", "epirubicine", "cyclofosfamide",
+              "doxorubicine", "vinorelbine", "eribuline", "methotrexaat", "carboplatine", "gemcitabine", "denosumab",
+              "zoledroninezuur", "ibandroninezuur"]
+SEED_DOSES = ["2,5 mg", "1 mg", "25 mg", "500 mg", "10 mg", "250 mg", "160 mg", "1 × 8 Gy", "5 × 4 Gy", "8 × 4 Gy",
+              "10 × 3 Gy", "13 × 3 Gy", "5 × 7 Gy", "3 × 10 Gy", "3 × 9 Gy", "5 × 6 Gy", "4 × 12 Gy", "8 × 7,5 Gy",
+              "10 × 6 Gy", "5 × 3 Gy"]
+
+
+def test_emmaus_pdf_has_every_seed_drug_and_dose_in_nl_notation(book: Path) -> None:
+    text = " ".join(pages(book / "protocols" / f"{EMMAUS}.pdf"))
+    lowered = text.lower()
+    missing = [d for d in SEED_DRUGS if d not in lowered]
+    assert not missing, missing
+    missing = [d for d in SEED_DOSES if d not in text]
+    assert not missing, missing
+    # the change note quotes what it corrected ("8 x 7.5 Gy als 8 x 7,5 Gy"); the sheet itself must not
+    body = re.sub(r"Wijziging:.*?THERAPEUTISCHE DOELSTELLINGEN", "", text, count=1)
+    assert not re.search(r"[0-9]\.[0-9] ?(mg|Gy)", body), "a dose in en notation on an nl sheet"
+
+
+def test_emmaus_pdf_has_no_placeholder(book: Path) -> None:
+    text = " ".join(pages(book / "protocols" / f"{EMMAUS}.pdf"))
+    assert "[" not in text
+    assert "Emmaüs versie" not in text
+
+
+def test_pdf_identity_in_metadata(book: Path) -> None:
+    manifest = json.loads((book / "manifest.json").read_text())
+    entry = manifest["protocols"][EMMAUS]
+    info = pypdf.PdfReader(io.BytesIO((book / entry["pdf"]).read_bytes())).metadata
+    assert f"protocolc:id={EMMAUS};version=1.0;status=review;sha256={entry['sha256']}" in str(info.get("/Keywords"))
