@@ -322,10 +322,13 @@ class _Builder:
             if loading_dose is not None:
                 text += f" {_data_amount(loading_dose, self.language)} " \
                         f"{w.unit(str(loading.get('unit') or ''), self.language)}"
-            if loading.get("note"):
+            if loading.get("note") and self.language == "en":
                 text += f": {loading['note']}"
             notes.append(text)
-        if entry.get("note"):
+        # The library's free-text notes are written in English, with English number notation
+        # ("1.4 mg/m²"); on a sheet in another language they would put a dose in the wrong
+        # notation next to the right one, so only structured values are shown there.
+        if entry.get("note") and self.language == "en":
             notes.append(str(entry["note"]))
         route_code = str(entry.get("route") or "")
         infusion = entry.get("infusion_min")
