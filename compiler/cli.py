@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("path", type=Path)
     model.add_argument("--format", choices=("json",), default="json")
     model.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
+
+    from compiler.commands import discover
+
+    for command in discover():
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
     return parser
 
 
@@ -168,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args)
+        run = COMMANDS.get(args.command) or args.run
+        return int(run(args))
     except KeyboardInterrupt:
         print("protocolc: interrupted", file=sys.stderr)
         return EXIT_USAGE
