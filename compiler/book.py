@@ -6,29 +6,36 @@ that must not be published. Every output file is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import jinja2
 
 from compiler import __version__, report
+from compiler.batch import check_files, default_jobs
+from compiler.bookconfig import BookConfig, book_root, load_config
+from compiler.cache import Cache, compiler_fingerprint, default_cache_dir, key_for
 from compiler.checks import load_rules
-from compiler.diagnostics import REGISTRY
+from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.fsutil import write_atomic, write_text_atomic
-from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols
-from compiler.tables import load
+from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
+from compiler.tables import Tables, load
 
 INDEX_TEMPLATE = """<!DOCTYPE html>
 <html lang="nl">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Procedureboek</title>
+<title>{{ hospital }} — procedureboek</title>
 <style>
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2rem auto; max-width: 60rem; color: #1a1a1a; }
 table { border-collapse: collapse; width: 100%; }
@@ -40,7 +47,7 @@ th { background: #eef2f5; }
 </head>
 <body>
 <main>
-<h1>Procedureboek</h1>
+<h1>{{ hospital }}</h1>
 <p>Gebouwd met protocolc {{ version }}.</p>
 <table>
 <caption>Protocollen</caption>
@@ -68,80 +75,222 @@ class BookOutcome:
 
     results: list[Compiled] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
     failed: bool = False
 
 
-def _identity(result: Compiled) -> dict[str, str]:
-    assert result.protocol is not None and result.source is not None
-    meta = result.protocol.meta
-    return {
-        "id": meta.id.value if meta.id else "",
-        "version": str(meta.version) if meta.version else "",
-        "status": meta.status.value if meta.status else "",
-        "sha256": result.source.sha256,
-        "title": meta.title.value if meta.title else "",
-        "language": meta.language or "nl",
-    }
+@dataclass(frozen=True)
+class RenderTask:
+    """One protocol to render: where it is, its render cache key, whether to make a PDF."""
+
+    path: str
+    key: str
+    pdf: bool
+    today: str
+    config: BookConfig
+
+
+def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
+    """Compile and render one protocol (runs in a worker process)."""
+    from compiler.render.html import render_protocol
+
+    result = compile_file(Path(task.path), datetime.date.fromisoformat(task.today))
+    html = render_protocol(result, load())
+    document = None
+    if task.pdf:
+        from compiler.render.pdf import html_to_pdf
+
+        document = html_to_pdf(html, _identity(summarize(result)))
+    return task.key, html.encode("utf-8"), document
+
+
+def _identity(summary: dict[str, str]) -> dict[str, str]:
+    return {key: summary.get(key, "") for key in ("id", "version", "status", "sha256", "title", "language")}
+
+
+def _render_all(tasks: list[RenderTask], cache: Cache | None, jobs: int,
+                progress: Callable[[int], None] | None) -> dict[str, tuple[bytes, bytes | None]]:
+    out: dict[str, tuple[bytes, bytes | None]] = {}
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+            rendered = list(pool.map(_render, tasks))
+    else:
+        rendered = []
+        for task in tasks:
+            rendered.append(_render(task))
+            if progress:
+                progress(1)
+    for key, html, document in rendered:
+        out[key] = (html, document)
+        if cache is not None:
+            cache.write_bytes(key, "html", html)
+            if document is not None:
+                cache.write_bytes(key, "pdf", document)
+    return out
 
 
 def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: datetime.date | None = None,
-               stream: TextIO | None = None) -> BookOutcome:
-    """Check all protocols under `paths` and write the book to `output`."""
+               stream: TextIO | None = None, *, cache_dir: Path | None = None, use_cache: bool = True,
+               jobs: int | None = None, quiet: bool = False) -> BookOutcome:
+    """Check all protocols under `paths` and write the book to `output`, atomically.
+
+    The new book is written to a staging folder next to `output` and swapped in with two
+    renames; a build that fails or is killed leaves the previous book as it was (a
+    swap interrupted between its two renames is undone by the next build).
+    """
     load_rules()
     tables = load()
+    today = today or datetime.date.today()
+    config = load_config(book_root(list(paths)))
+    workers = jobs if jobs is not None else default_jobs()
+    cache = Cache(cache_dir or default_cache_dir()) if use_cache else None
     outcome = BookOutcome()
     files = find_protocols(paths)
-    outcome.results = [compile_file(path, today) for path in files]
+    with _progress(stream, quiet, len(files)) as advance:
+        outcome.results = check_files(files, today, cache=Cache(cache.directory / "results") if cache else None,
+                                      jobs=workers, progress=advance)
     extra = book_diagnostics(outcome.results)
-    rows = []
-    manifest: dict[str, object] = {"generator": f"protocolc {__version__}", "data": tables.fingerprint, "protocols": {}}
+    _recover(output)
+    staging = output.parent / f".{output.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        rows, manifest, tasks, keys = _plan(outcome, extra, config, tables, pdf, today, staging)
+        todo = [t for t in tasks if cache is None or not _cached(cache, t)]
+        with _progress(stream, quiet, len(todo)) as advance:
+            fresh = _render_all(todo, cache, workers, advance)
+        for pid, task in keys.items():
+            html, document = fresh.get(task.key) or _from_cache(cache, task)
+            _place(staging, pid, html, document, manifest)
+            (outcome.rendered if task.key in fresh else outcome.reused).append(pid)
+        environment = jinja2.Environment(autoescape=True)
+        index = environment.from_string(INDEX_TEMPLATE).render(rows=rows, version=__version__, hospital=config.hospital)
+        write_text_atomic(staging / "index.html", index)
+        write_text_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+        _write_rule_pages(staging)
+        _swap(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if stream is not None:
+        if not quiet:
+            report.human(outcome.results, extra, stream)
+        done = f"rendered {len(outcome.rendered)}, reused {len(outcome.reused)} unchanged"
+        if not outcome.rendered and outcome.reused:
+            done = f"nothing changed: re-rendered nothing, reused {len(outcome.reused)}"
+        stream.write(f"built {len(outcome.rendered) + len(outcome.reused)} of {len(outcome.results)} protocol(s) "
+                     f"into {output} ({done})\n")
+    return outcome
+
+
+def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,
+          today: datetime.date, staging: Path
+          ) -> tuple[list[dict[str, Any]], dict[str, Any], list[RenderTask], dict[str, RenderTask]]:
+    """Rows of the index, the manifest skeleton and what to render (clean protocols only)."""
+    rows: list[dict[str, Any]] = []
+    manifest: dict[str, Any] = {"generator": f"protocolc {__version__}", "data": tables.fingerprint,
+                                "base_url": config.base_url, "protocols": {}}
+    tasks: list[RenderTask] = []
+    keys: dict[str, RenderTask] = {}
     for result in outcome.results:
-        if result.protocol is None or result.source is None or result.protocol.meta.id is None:
+        summary = summarize(result)
+        pid = summary.get("id")
+        if not pid or result.source is None:
             outcome.failed = True
             continue
-        identity = _identity(result)
-        pid = identity["id"]
-        errors = result.errors + sum(1 for d in extra if d.span.file == result.path and d.severity.value == "error")
-        report_path = Path("protocols") / f"{pid}.report.json"
         own_extra = [d for d in extra if d.span.file == result.path]
+        errors = result.errors + sum(1 for d in own_extra if d.severity.value == "error")
+        report_path = Path("protocols") / f"{pid}.report.json"
         report_json = json.dumps(report.as_json([result], own_extra), indent=2, ensure_ascii=False)
-        write_text_atomic(output / report_path, report_json + "\n")
-        row = {**identity, "owner": result.protocol.meta.owner.value if result.protocol.meta.owner else "",
-               "next_review": result.protocol.meta.next_review.isoformat() if result.protocol.meta.next_review else "",
-               "failed": errors > 0, "errors": errors, "report": report_path.as_posix(), "html": "", "pdf": ""}
+        write_text_atomic(staging / report_path, report_json + "\n")
+        row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
+                               "html": "", "pdf": ""}
+        rows.append(row)
         if errors:
             outcome.failed = True
-            rows.append(row)
             continue
-        from compiler.render.html import render_protocol
+        row["html"] = f"protocols/{pid}.html"
+        row["pdf"] = f"protocols/{pid}.pdf" if pdf else ""
+        key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(),
+                      config.fingerprint(), "pdf" if pdf else "html")
+        task = RenderTask(result.path, key, pdf, today.isoformat(), config)
+        tasks.append(task)
+        keys[pid] = task
+        manifest["protocols"][pid] = {**_identity(summary), "url": config.protocol_url(pid, summary.get("version", ""))}
+    return rows, manifest, tasks, keys
 
-        html = render_protocol(result, tables)
-        html_path = Path("protocols") / f"{pid}.html"
-        write_text_atomic(output / html_path, html)
-        row["html"] = html_path.as_posix()
-        entry: dict[str, str] = {**identity, "html": html_path.as_posix(),
-                                 "html_sha256": hashlib.sha256(html.encode()).hexdigest()}
-        if pdf:
-            from compiler.render.pdf import html_to_pdf
 
-            document = html_to_pdf(html, identity)
-            pdf_path = Path("protocols") / f"{pid}.pdf"
-            write_atomic(output / pdf_path, document)
-            row["pdf"] = pdf_path.as_posix()
-            entry["pdf"] = pdf_path.as_posix()
-            entry["pdf_sha256"] = hashlib.sha256(document).hexdigest()
-        manifest["protocols"][pid] = entry  # type: ignore[index]
-        outcome.rendered.append(pid)
-        rows.append(row)
-    environment = jinja2.Environment(autoescape=True)
-    index = environment.from_string(INDEX_TEMPLATE).render(rows=rows, version=__version__)
-    write_text_atomic(output / "index.html", index)
-    write_text_atomic(output / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-    _write_rule_pages(output)
-    if stream is not None:
-        report.human(outcome.results, extra, stream)
-        stream.write(f"built {len(outcome.rendered)} of {len(outcome.results)} protocol(s) into {output}\n")
-    return outcome
+def _cached(cache: Cache, task: RenderTask) -> bool:
+    html = (cache.directory / f"{task.key}.html").is_file()
+    return html and (not task.pdf or (cache.directory / f"{task.key}.pdf").is_file())
+
+
+def _from_cache(cache: Cache | None, task: RenderTask) -> tuple[bytes, bytes | None]:
+    assert cache is not None
+    html = cache.read_bytes(task.key, "html")
+    document = cache.read_bytes(task.key, "pdf") if task.pdf else None
+    if html is None or (task.pdf and document is None):
+        _, html, document = _render(task)  # the entry vanished between planning and use
+    return html, document
+
+
+def _place(staging: Path, pid: str, html: bytes, document: bytes | None, manifest: dict[str, Any]) -> None:
+    entry = manifest["protocols"][pid]
+    write_atomic(staging / "protocols" / f"{pid}.html", html)
+    entry["html"] = f"protocols/{pid}.html"
+    entry["html_sha256"] = hashlib.sha256(html).hexdigest()
+    if document is not None:
+        write_atomic(staging / "protocols" / f"{pid}.pdf", document)
+        entry["pdf"] = f"protocols/{pid}.pdf"
+        entry["pdf_sha256"] = hashlib.sha256(document).hexdigest()
+
+
+def _previous(output: Path) -> Path:
+    return output.parent / f".{output.name}.previous"
+
+
+def _recover(output: Path) -> None:
+    """Undo a swap that was interrupted between its two renames; remove dead builds' staging."""
+    for staging in output.parent.glob(f".{output.name}.staging-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+    previous = _previous(output)
+    if not output.exists() and previous.exists():
+        previous.rename(output)
+    elif previous.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _swap(staging: Path, output: Path) -> None:
+    """Replace `output` by `staging` with two renames (each atomic)."""
+    previous = _previous(output)
+    if output.exists():
+        output.rename(previous)
+    staging.rename(output)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _progress(stream: TextIO | None, quiet: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on a terminal for long runs; nothing otherwise."""
+    if quiet or stream is None or not stream.isatty() or total < 20:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("protocolc", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 RULE_TEMPLATE = """<!DOCTYPE html>

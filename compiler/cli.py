@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from compiler import __version__
 
@@ -27,6 +28,21 @@ exit codes: 0 no errors, 1 errors found (or warnings with --strict), 2 usage or 
 """
 
 
+def _performance_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                        help="worker processes (default: one per core)")
+    parser.add_argument("--no-cache", action="store_true", help="ignore and do not update the result cache")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default: ~/.cache/protocolc)")
+
+
+def _cache(args: argparse.Namespace) -> Any:
+    from compiler.cache import Cache, default_cache_dir
+
+    if args.no_cache:
+        return None
+    return Cache((args.cache_dir or default_cache_dir()) / "results")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="protocolc", description="Compile and validate clinical protocol sheets.",
@@ -42,13 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true",
                        help="apply safe fixes (notation, spelling of names) in place; keeps FILE~ as a backup")
     check.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
+    _performance_options(check)
 
     build = commands.add_parser("build", help="build HTML and PDF for every protocol",
                                 description="Check and render protocols to HTML and A4 PDF.")
     build.add_argument("paths", nargs="*", type=Path, default=[Path("protocols")], metavar="PATH")
     build.add_argument("-o", "--output", type=Path, default=Path("output"))
     build.add_argument("--no-pdf", action="store_true", help="HTML only (fast)")
+    build.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (for CI)")
     build.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
+    _performance_options(build)
 
     explain = commands.add_parser("explain", help="show the documentation of a rule code")
     explain.add_argument("code")
@@ -73,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check protocols and print findings."""
     from compiler import report
+    from compiler.batch import check_files
     from compiler.pipeline import book_diagnostics, compile_file, find_protocols
 
     files = find_protocols(args.paths)
@@ -80,12 +100,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
-    results = [compile_file(path, args.today) for path in files]
+    results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes
 
         for result in results:
-            outcome = apply_safe_fixes(result)
+            outcome = apply_safe_fixes(compile_file(Path(result.path), args.today))
             if outcome.refused:
                 print(f"protocolc: not fixed {outcome.path}: {outcome.refused}", file=sys.stderr)
             elif outcome.applied:
@@ -113,7 +133,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
-    outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout)
+    outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
+                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet)
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
 
 
@@ -183,8 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as error:  # the last line of defence: a short message, exit 2
+        from compiler.bookconfig import ConfigError
         from compiler.tables import DataError
 
+        if isinstance(error, ConfigError):
+            print(f"protocolc: book configuration: {error}", file=sys.stderr)
+            return EXIT_USAGE
         kind = "data error" if isinstance(error, DataError) else "internal error"
         print(f"protocolc: {kind}: {type(error).__name__}: {error}", file=sys.stderr)
         print("protocolc: this is a bug in protocolc, not in your protocol; please report it", file=sys.stderr)

@@ -109,12 +109,30 @@ class Diagnostic:
             }
         if self.related:
             data["related"] = [
-                {"message": r.message, "file": r.span.file, "line": r.span.line, "column": r.span.column}
+                {"message": r.message, "file": r.span.file, "line": r.span.line, "column": r.span.column,
+                 "end_line": r.span.end_line, "end_column": r.span.end_column}
                 for r in self.related
             ]
         if self.acknowledged is not None:
             data["acknowledged"] = self.acknowledged
         return data
+
+
+def diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:
+    """The inverse of `Diagnostic.to_json` (used by the result cache)."""
+    file = str(data["file"])
+    span = Span(file, int(data["line"]), int(data["column"]), int(data["end_line"]), int(data["end_column"]))
+    fix = None
+    if data.get("fix"):
+        f = data["fix"]
+        fix = Fix(Span(file, int(f["line"]), int(f["column"]), int(f["end_line"]), int(f["end_column"])),
+                  str(f["replacement"]), str(f["title"]), bool(f["safe"]))
+    related = tuple(
+        Related(Span(str(r["file"]), int(r["line"]), int(r["column"]), int(r.get("end_line", r["line"])),
+                     int(r.get("end_column", r["column"]))), str(r["message"]))
+        for r in data.get("related") or [])
+    return Diagnostic(str(data["code"]), Severity(data["severity"]), str(data["message"]), span, str(data["hint"]),
+                      fix, related, data.get("acknowledged"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import model as m
@@ -26,6 +26,7 @@ class Compiled:
     source: SourceFile | None
     protocol: m.Protocol | None
     diagnostics: tuple[Diagnostic, ...]
+    summary: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -85,6 +86,30 @@ def compile_text(path: str, raw: bytes, today: datetime.date | None = None) -> C
     return compile_source(source, today)
 
 
+def summarize(result: Compiled) -> dict[str, str]:
+    """What the book index and the cache need to know of a protocol without its model."""
+    if result.summary:
+        return result.summary
+    if result.protocol is None:
+        return {}
+    meta = result.protocol.meta
+    out = {
+        "id": meta.id.value if meta.id else "",
+        "title": meta.title.value if meta.title else "",
+        "version": str(meta.version) if meta.version else "",
+        "status": meta.status.value if meta.status else "",
+        "language": meta.language or "nl",
+        "owner": meta.owner.value if meta.owner else "",
+        "next_review": meta.next_review.isoformat() if meta.next_review else "",
+        "sha256": result.protocol.sha256,
+    }
+    if meta.id is not None:
+        out["id_line"] = str(meta.id.span.line)
+        out["id_column"] = str(meta.id.span.column)
+        out["id_end_column"] = str(meta.id.span.end_column)
+    return out
+
+
 def find_protocols(paths: Iterable[Path]) -> list[Path]:
     """Protocol files under the given files and folders, sorted."""
     found: list[Path] = []
@@ -101,12 +126,15 @@ def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
     seen: dict[str, Compiled] = {}
     out: list[Diagnostic] = []
     for result in results:
-        if result.protocol is None or result.protocol.meta.id is None:
+        summary = summarize(result)
+        pid = summary.get("id")
+        if not pid or "id_line" not in summary:
             continue
-        pid = result.protocol.meta.id.value
         if pid in seen:
             first = seen[pid]
-            out.append(rule("P008").at(result.protocol.meta.id.span, f"protocol id `{pid}` is also used by {first.path}",
+            line = int(summary["id_line"])
+            span = Span(result.path, line, int(summary["id_column"]), line, int(summary["id_end_column"]))
+            out.append(rule("P008").at(span, f"protocol id `{pid}` is also used by {first.path}",
                                        "give each protocol its own id"))
         else:
             seen[pid] = result

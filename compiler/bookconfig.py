@@ -1,0 +1,104 @@
+"""The book configuration file: `book.yaml` at the book root (optional).
+
+    hospital: AZ Voorbeeld
+    base_url: https://procedures.az-voorbeeld.be/
+    locale: nl
+    validity_notice:
+      nl: "Is dit een geprinte versie? Dan is die enkel geldig als ze overeenstemt met de elektronische versie op het procedureboek"
+      en: "Printed copy? It is valid only if it matches the electronic version in the procedure book"
+
+Every field has a default that makes the shipped book build without the file. Unknown
+keys and wrong types are reported; the file is read with `yaml.safe_load` and may be
+at most 64 kB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_NAME = "book.yaml"
+MAX_CONFIG_BYTES = 64_000
+DEFAULT_NOTICES = {
+    "nl": "Is dit een geprinte versie? Dan is die enkel geldig als ze overeenstemt met de elektronische versie op "
+          "het procedureboek",
+    "en": "Printed copy? It is valid only if it matches the electronic version in the procedure book",
+}
+
+
+class ConfigError(Exception):
+    """The book configuration cannot be used (reported, exit 2)."""
+
+
+@dataclass(frozen=True)
+class BookConfig:
+    """Settings of one procedure book."""
+
+    hospital: str = "Procedureboek"
+    base_url: str = "https://procedureboek.invalid/"
+    locale: str = "nl"
+    validity_notice: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NOTICES))
+    path: str | None = None
+
+    def fingerprint(self) -> str:
+        """A hash of the settings (part of every render cache key)."""
+        data = {"hospital": self.hospital, "base_url": self.base_url, "locale": self.locale,
+                "validity_notice": self.validity_notice}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    def protocol_url(self, protocol_id: str, version: str) -> str:
+        """The published page of one version of a protocol (what its QR code opens)."""
+        base = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
+        return f"{base}protocols/{protocol_id}.html?version={version}"
+
+
+KNOWN = {"hospital": str, "base_url": str, "locale": str, "validity_notice": dict}
+
+
+def book_root(paths: list[Path]) -> Path:
+    """The folder a book's configuration is looked up in: the first folder given."""
+    for path in paths:
+        if path.is_dir():
+            return path
+    return paths[0].parent if paths else Path(".")
+
+
+def load_config(root: Path) -> BookConfig:
+    """Read `book.yaml` from the book root, or the defaults when there is none."""
+    path = root / CONFIG_NAME
+    if not path.exists():
+        return BookConfig()
+    raw = path.read_bytes()
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if data is None:
+        return BookConfig(path=str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        expected = KNOWN.get(str(key))
+        if expected is None:
+            raise ConfigError(f"{path}: unknown setting `{key}` (known: {', '.join(KNOWN)})")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{path}: `{key}` must be a {expected.__name__}")
+        values[str(key)] = value
+    if values.get("locale", "nl") not in ("nl", "en"):
+        raise ConfigError(f"{path}: locale must be nl or en")
+    notices = dict(DEFAULT_NOTICES)
+    for language, text in (values.pop("validity_notice", None) or {}).items():
+        if language not in ("nl", "en") or not isinstance(text, str):
+            raise ConfigError(f"{path}: validity_notice takes nl/en texts")
+        notices[language] = text
+    if "base_url" in values and not str(values["base_url"]).startswith(("https://", "http://")):
+        raise ConfigError(f"{path}: base_url must start with https:// or http://")
+    return BookConfig(**values, validity_notice=notices, path=str(path))

@@ -1,0 +1,87 @@
+"""Content-hash cache of check results and rendered documents.
+
+A key covers everything an output depends on: the source bytes, the data tables, the
+grammar, the compiler version, the book configuration and the date (review dates are
+checked against today). A hit is used only when its key matches exactly; the cache is
+an accelerator, never a source of truth — any unreadable entry is a miss.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compiler import __version__
+from compiler.fsutil import write_atomic
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/protocolc` (or ~/.cache/protocolc)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "protocolc"
+
+
+@functools.lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """Compiler version + grammar + data tables + the checks' own code, hashed."""
+    from compiler.parse import grammar_path
+    from compiler.tables import load
+
+    digest = hashlib.sha256(__version__.encode())
+    digest.update(grammar_path().read_bytes())
+    digest.update(load().fingerprint.encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def key_for(*parts: str) -> str:
+    """A cache key from its parts (each part separated, so "ab"+"c" ≠ "a"+"bc")."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part.encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Cache:
+    """A directory of cache entries: `<key>.json` results and `<key>.<ext>` documents."""
+
+    directory: Path
+
+    def read_json(self, key: str) -> dict[str, Any] | None:
+        """A cached JSON entry, or None."""
+        try:
+            data = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def write_json(self, key: str, data: dict[str, Any]) -> None:
+        """Store a JSON entry (best effort)."""
+        try:
+            write_atomic(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        except OSError:
+            pass
+
+    def read_bytes(self, key: str, extension: str) -> bytes | None:
+        """A cached document, or None."""
+        try:
+            return (self.directory / f"{key}.{extension}").read_bytes()
+        except OSError:
+            return None
+
+    def write_bytes(self, key: str, extension: str, data: bytes) -> None:
+        """Store a document (best effort)."""
+        try:
+            write_atomic(self.directory / f"{key}.{extension}", data)
+        except OSError:
+            pass

@@ -1,0 +1,115 @@
+"""The book build is incremental, cached, parallel and atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from compiler.batch import check_files
+from compiler.cache import Cache
+from compiler.pipeline import find_protocols
+from tests.conftest import FIXTURES, ROOT, TODAY
+
+HEADER = "\n".join((FIXTURES / "F001" / "pass_generic.protocol").read_text().split("\n")[:11])
+SAMPLE = HEADER + "\n# Hormonale therapie\ndrug tamoxifen (Nolvadex) 20 mg po daily\n"
+
+
+def make_book(folder: Path, count: int) -> Path:
+    book = folder / "book"
+    book.mkdir()
+    text = SAMPLE
+    for n in range(count):
+        (book / f"p{n:02d}.protocol").write_text(text.replace("id: fixture", f"id: fixture-{n:02d}"))
+    return book
+
+
+def run(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "compiler", *args, "--cache-dir", str(cache)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_cached_check_gives_the_same_findings(tmp_path: Path) -> None:
+    files = find_protocols([FIXTURES / "F001", FIXTURES / "X005", FIXTURES / "N020"])
+    cache = Cache(tmp_path / "cache")
+    fresh = check_files(files, TODAY, cache=cache, jobs=1)
+    again = check_files(files, TODAY, cache=cache, jobs=1)
+    assert all(r.protocol is None for r in again)  # taken from the cache
+    assert [r.diagnostics for r in fresh] == [r.diagnostics for r in again]
+
+
+def test_parallel_check_keeps_input_order(tmp_path: Path) -> None:
+    files = find_protocols([FIXTURES])[:40]
+    serial = check_files(files, TODAY, jobs=1)
+    parallel = check_files(files, TODAY, jobs=2)
+    assert [r.path for r in serial] == [r.path for r in parallel] == [str(f) for f in files]
+    assert [r.diagnostics for r in serial] == [r.diagnostics for r in parallel]
+
+
+def test_edit_invalidates_the_cached_result(tmp_path: Path) -> None:
+    path = tmp_path / "x.protocol"
+    path.write_text(SAMPLE)
+    cache = Cache(tmp_path / "cache")
+    assert not check_files([path], TODAY, cache=cache)[0].diagnostics
+    path.write_text(SAMPLE.replace("tamoxifen (Nolvadex)", "Nolvadex"))
+    assert [d.code for d in check_files([path], TODAY, cache=cache)[0].diagnostics] == ["F002"]
+
+
+def test_no_change_rebuild_renders_nothing_and_one_edit_renders_one(tmp_path: Path) -> None:
+    book = make_book(tmp_path, 3)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    start = time.perf_counter()
+    first = run("build", str(book), "-o", str(out), "--no-pdf", cache=cache)
+    cold = time.perf_counter() - start
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "rendered 3, reused 0" in first.stdout
+    start = time.perf_counter()
+    second = run("build", str(book), "-o", str(out), "--no-pdf", cache=cache)
+    warm = time.perf_counter() - start
+    assert "nothing changed: re-rendered nothing, reused 3" in second.stdout
+    assert warm < cold
+    (book / "p01.protocol").write_text((book / "p01.protocol").read_text().replace("Fixture", "Fixture bewerkt"))
+    third = run("build", str(book), "-o", str(out), "--no-pdf", cache=cache)
+    assert "rendered 1, reused 2" in third.stdout
+    assert "Fixture bewerkt" in (out / "protocols" / "fixture-01.html").read_text()
+
+
+def test_killed_build_leaves_the_previous_book_intact(tmp_path: Path) -> None:
+    book = make_book(tmp_path, 3)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert run("build", str(book), "-o", str(out), "--no-pdf", cache=cache).returncode == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for path in book.iterdir():
+        path.write_text(path.read_text().replace("Fixture", "Nieuw"))
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "compiler", "build", str(book), "-o", str(out),
+                                "--cache-dir", str(cache), "--no-cache"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.6)  # mid-way: compiling or rendering, before the swap
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before or all("Nieuw" in (out / "protocols" / f"fixture-{n:02d}.html").read_text()
+                                  for n in range(3))
+    # a following build completes and cleans up any staging folder
+    assert run("build", str(book), "-o", str(out), "--no-pdf", cache=cache).returncode == 0
+    assert not [p for p in tmp_path.iterdir() if ".staging-" in p.name or ".previous" in p.name]
+    shutil.rmtree(out)
+
+
+def test_interrupted_swap_is_recovered(tmp_path: Path) -> None:
+    book = make_book(tmp_path, 1)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert run("build", str(book), "-o", str(out), "--no-pdf", cache=cache).returncode == 0
+    out.rename(tmp_path / ".out.previous")  # killed after the first rename of the swap
+    assert not out.exists()
+    from compiler.book import _recover
+
+    _recover(out)
+    assert json.loads((out / "manifest.json").read_text())["protocols"]
