@@ -30,43 +30,46 @@ from compiler.fsutil import write_atomic, write_text_atomic
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
 
-INDEX_TEMPLATE = """<!DOCTYPE html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ hospital }} — procedureboek</title>
-<style>
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2rem auto; max-width: 60rem; color: #1a1a1a; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ccc; }
-th { background: #eef2f5; }
-.status-approved { color: #1b5e20; } .status-review, .status-draft { color: #8a4b00; }
-.failed { color: #b00020; font-weight: bold; }
-</style>
-</head>
-<body>
-<main>
-<h1>{{ hospital }}</h1>
-<p>Gebouwd met protocolc {{ version }}.</p>
-<table>
-<caption>Protocollen</caption>
-<thead><tr><th scope="col">Titel</th><th scope="col">Id</th><th scope="col">Versie</th><th scope="col">Status</th>
-<th scope="col">Eigenaar</th><th scope="col">Volgende herziening</th><th scope="col">Documenten</th></tr></thead>
-<tbody>
-{% for row in rows %}<tr>
-<td>{{ row.title }}</td><td>{{ row.id }}</td><td>{{ row.version }}</td>
-<td class="status-{{ row.status }}">{{ row.status }}</td><td>{{ row.owner }}</td><td>{{ row.next_review }}</td>
-<td>{% if row.failed %}<span class="failed">niet gepubliceerd: {{ row.errors }} fout(en)</span>
-{%- else %}<a href="{{ row.html }}">HTML</a>{% if row.pdf %} · <a href="{{ row.pdf }}">PDF</a>{% endif %}{% endif %}
- · <a href="{{ row.report }}">validatierapport</a></td>
-</tr>
-{% endfor %}</tbody>
-</table>
-</main>
-</body>
-</html>
-"""
+SITE = Path(__file__).resolve().parent / "site"
+INDEX_WORDS = {
+    "nl": {"book": "procedureboek", "protocols": "protocollen", "built_with": "gebouwd met", "date": "op",
+           "search": "Zoeken", "search_hint": "titel, id, eigenaar…", "status": "Status", "all": "alle",
+           "caption": "Protocollen; klik op een kolomtitel om te sorteren", "title": "Titel", "id": "Id",
+           "version": "Versie", "owner": "Eigenaar", "next_review": "Volgende herziening", "documents": "Documenten",
+           "overdue": "herziening verlopen", "due_soon": "binnen 90 dagen", "not_published": "niet gepubliceerd",
+           "errors": "fout(en)", "report": "validatierapport", "rules": "Regels van de controle"},
+    "en": {"book": "procedure book", "protocols": "protocols", "built_with": "built with", "date": "on",
+           "search": "Search", "search_hint": "title, id, owner…", "status": "Status", "all": "all",
+           "caption": "Protocols; click a column title to sort", "title": "Title", "id": "Id", "version": "Version",
+           "owner": "Owner", "next_review": "Next review", "documents": "Documents", "overdue": "review overdue",
+           "due_soon": "due within 90 days", "not_published": "not published", "errors": "error(s)",
+           "report": "validation report", "rules": "Check rules"},
+}
+DUE_SOON_DAYS = 90
+
+
+def _index_html(rows: list[dict[str, Any]], config: BookConfig, today: datetime.date) -> str:
+    for row in rows:
+        row["review_state"] = _review_state(row.get("next_review", ""), today)
+        major, _, minor = str(row.get("version", "")).partition(".")
+        row["version_sort"] = f"{int(major):06d}.{int(minor):06d}" if major.isdigit() and minor.isdigit() else ""
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(SITE), autoescape=True)
+    statuses = sorted({str(r.get("status")) for r in rows if r.get("status")})
+    return environment.get_template("index.html.j2").render(
+        rows=rows, version=__version__, hospital=config.hospital, language=config.locale, today=today.isoformat(),
+        t=INDEX_WORDS[config.locale], statuses=statuses)
+
+
+def _review_state(next_review: str, today: datetime.date) -> str:
+    try:
+        due = datetime.date.fromisoformat(next_review)
+    except ValueError:
+        return ""
+    if due < today:
+        return "overdue"
+    if (due - today).days <= DUE_SOON_DAYS:
+        return "soon"
+    return ""
 
 
 @dataclass
@@ -163,9 +166,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
             html, document = fresh.get(task.key) or _from_cache(cache, task)
             _place(staging, pid, html, document, manifest)
             (outcome.rendered if task.key in fresh else outcome.reused).append(pid)
-        environment = jinja2.Environment(autoescape=True)
-        index = environment.from_string(INDEX_TEMPLATE).render(rows=rows, version=__version__, hospital=config.hospital)
-        write_text_atomic(staging / "index.html", index)
+        write_text_atomic(staging / "index.html", _index_html(rows, config, today))
         write_text_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
         _write_rule_pages(staging)
         _swap(staging, output)

@@ -1,0 +1,64 @@
+"""`protocolc serve`: serves the book, rebuilds on save, reloads, shows findings."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import FIXTURES, ROOT
+
+HEADER = "\n".join((FIXTURES / "F001" / "pass_generic.protocol").read_text().split("\n")[:11])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - localhost test server
+        return str(reply.read().decode("utf-8"))
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_serve_rebuilds_on_save_and_shows_findings(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    source = book / "live.protocol"
+    source.write_text(HEADER.replace("id: fixture", "id: live") + "\n# Sectie\ndrug tamoxifen 20 mg po daily\n")
+    port = free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "compiler", "serve", str(book), "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: "live" in get(base + "/"))
+        page = get(base + "/protocols/live.html")
+        assert "/__protocolc/live.js" in page and 'id="protocolc-overlay"' in page
+        generation = json.loads(get(base + "/__protocolc/state"))["generation"]
+        source.write_text(source.read_text().replace("drug tamoxifen", "drug tamoxifne"))
+        wait_for(lambda: json.loads(get(base + "/__protocolc/state"))["generation"] > generation)
+        page = get(base + "/protocols/live.html")
+        assert "F001" in page and "tamoxifne" in page  # not rendered (an error), its findings are shown
+        assert "<script>" not in page.split('id="protocolc-overlay"')[1].split("</aside>")[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
