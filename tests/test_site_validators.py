@@ -1,0 +1,70 @@
+"""The published HTML passes the real external checkers: the W3C Nu HTML checker (vnu)
+and axe-core in headless Chromium. `.ci/run` installs both and sets the variables; a
+local run without them skips (CI, with PROTOCOLC_REQUIRE_TOOLS, fails instead)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def tool(variable: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        if os.environ.get("PROTOCOLC_REQUIRE_TOOLS"):
+            pytest.fail(f"{variable} is not set but external tools are required (CI)")
+        pytest.skip(f"{variable} not set (.ci/run installs it)")
+    return value
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("site") / "output"
+    result = subprocess.run([sys.executable, "-m", "compiler", "build", "protocols", "-o", str(output), "--no-pdf",
+                             "-q"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return output
+
+
+def pages(site: Path) -> list[Path]:
+    found = [site / "index.html", *sorted((site / "protocols").glob("*.html")), site / "rules" / "index.html",
+             site / "rules" / "F001.html"]
+    assert len(found) >= 6
+    return found
+
+
+def test_html_passes_the_nu_checker(site: Path) -> None:
+    jar = tool("VNU_JAR")
+    result = subprocess.run(["java", "-jar", jar, "--errors-only", "--format", "text", *map(str, pages(site))],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_html_passes_axe_core(site: Path) -> None:
+    axe = tool("AXE_CLI")
+    chromedriver = tool("CHROMEDRIVER")
+    chromium = tool("CHROMIUM")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        urls = [f"http://127.0.0.1:{port}/{p.relative_to(site).as_posix()}" for p in pages(site)]
+        options = ("no-sandbox,headless,disable-gpu,disable-dev-shm-usage,disable-background-networking,"
+                   "disable-component-update,disable-sync,no-first-run")
+        result = subprocess.run([axe, *urls, "--chromedriver-path", chromedriver, "--chrome-path", chromium,
+                                 f"--chrome-options={options}", "--exit"],
+                                capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    finally:
+        server.shutdown()
