@@ -192,5 +192,9 @@ def check(code: str, name: str, severity: Severity, summary: str) -> Callable[[C
 
 
 def rule(code: str) -> Rule:
-    """Look up a registered rule (all rule modules are imported by `compiler.rules`)."""
+    """Look up a registered rule, importing the rule modules on first use."""
+    if code not in REGISTRY:
+        from compiler.checks import load_rules
+
+        load_rules()
     return REGISTRY[code]

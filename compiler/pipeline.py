@@ -123,6 +123,7 @@ def find_protocols(paths: Iterable[Path]) -> list[Path]:
 
 def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
     """Findings that concern the book as a whole (P008 duplicate ids)."""
+    load_rules()
     seen: dict[str, Compiled] = {}
     out: list[Diagnostic] = []
     for result in results:

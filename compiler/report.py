@@ -79,6 +79,9 @@ SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.IN
 
 def as_sarif(results: Sequence[Compiled], extra: Sequence[Diagnostic], root: Path | None = None) -> dict[str, Any]:
     """SARIF 2.1.0 for code-scanning tools."""
+    from compiler.checks import load_rules
+
+    load_rules()  # results may all come from the cache, which does not import the rules
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     index = {r.code: i for i, r in enumerate(rules)}
     sarif_results = []

@@ -213,3 +213,12 @@ def test_fix_applies_only_safe_fixes(tmp_path: Path) -> None:
     assert (tmp_path / "fix.protocol~").read_text() == text
     codes = {d["code"] for d in json.loads(result.stdout)["diagnostics"]}
     assert codes == {"X003"}
+
+
+def test_cached_runs_give_identical_output_in_every_format(tmp_path: Path) -> None:
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    for fmt in ("human", "json", "sarif"):
+        first = run("check", "--format", fmt, *cache, str(FIXTURES / "P008"), str(BAD))
+        second = run("check", "--format", fmt, *cache, str(FIXTURES / "P008"), str(BAD))
+        assert first.returncode == second.returncode == 1
+        assert first.stdout == second.stdout and not second.stderr, second.stderr
