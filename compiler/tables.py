@@ -20,7 +20,8 @@ import yaml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("formulary.yaml", "regimens.yaml", "abbreviations.yaml", "tallman.yaml", "conditions.yaml",
-              "text_rules.yaml", "rt_schemes.yaml")
+              "text_rules.yaml", "rt_schemes.yaml", "oar_limits.yaml",
+              "schedules.yaml", "combinations.yaml")
 
 
 class DataError(Exception):
@@ -61,6 +62,10 @@ class Tables:
     class_names: dict[str, str] = field(repr=False, default_factory=dict)
     regimen_names: dict[str, str] = field(repr=False, default_factory=dict)
     fingerprint: str = ""
+    schedules: dict[str, Any] = field(default_factory=dict)
+    combinations: dict[str, Any] = field(default_factory=dict)
+    rt_schemes: dict[str, Any] = field(default_factory=dict)
+    oar_limits: dict[str, Any] = field(default_factory=dict)
 
     def drug_name(self, drug_id: str, language: str = "en") -> str:
         """Display name of a drug in a language."""
@@ -91,7 +96,7 @@ def _load(name: str) -> Any:
     path = DATA_DIR / name
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=SafeLoader)  # noqa: S506 (a safe loader, C or Python)
+            return yaml.load(handle, Loader=SafeLoader)
     except FileNotFoundError:
         return None
     except yaml.YAMLError as error:
@@ -195,4 +200,6 @@ def load() -> Tables:
             regimen_names[normalise(str(name))] = regimen_id
     return Tables(drugs, classes, regimens, abbreviations, tallman, conditions, text_rules,
                   formulary.get("product_groups") or {}, _index_names(drugs, abbreviations), class_names,
-                  regimen_names, fingerprint)
+                  regimen_names, fingerprint, rt_schemes=raw.get("rt_schemes.yaml") or {},
+                  oar_limits=raw.get("oar_limits.yaml") or {}, schedules=raw.get("schedules.yaml") or {},
+                  combinations=raw.get("combinations.yaml") or {})

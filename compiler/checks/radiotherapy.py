@@ -1,0 +1,312 @@
+"""R: radiotherapy — fractionation arithmetic, dose per fraction, plausible schemes, organ limits.
+
+Every number (limits, schemes, α/β, organ limits) comes from compiler/data/rt_schemes.yaml
+and compiler/data/oar_limits.yaml; the arithmetic is exact (compiler/radiobiology.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from compiler import model as m
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Severity, check
+from compiler.radiobiology import computable, eqd2, exact, is_stereotactic, limits, shown, site_info, total_consistent, values_of
+
+
+def fractionations(context: Context) -> Iterator[m.Fractionation]:
+    """Every `rt` line."""
+    for item in context.items:
+        if isinstance(item, m.Fractionation):
+            yield item
+
+
+def _gy(value: Fraction | Decimal) -> str:
+    return shown(value if isinstance(value, Fraction) else exact(value), 2)
+
+
+def _scheme(item: m.Fractionation) -> str:
+    n = item.fractions.text if item.fractions else "?"
+    d = item.dose_per_fraction.text if item.dose_per_fraction else "?"
+    return f"{n} × {d} Gy"
+
+
+def _highest(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
+    """Highest fractions, dose per fraction and total a line allows (ranges: their upper ends)."""
+    n = item.fractions_max or item.fractions
+    d = item.dose_per_fraction_max or item.dose_per_fraction
+    n_value = exact(n.value) if n else None
+    d_value = exact(d.value) if d else None
+    if item.total is not None:
+        total: Fraction | None = exact(item.total.value)
+    else:
+        total = n_value * d_value if n_value is not None and d_value is not None else None
+    return n_value, d_value, total
+
+
+@check("R001", "fraction-arithmetic", Severity.ERROR, "n × d differs from the stated total, or n or d not positive")
+def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: in `rt n x d Gy = total Gy`, the number of fractions times the dose
+    per fraction equals the stated total; the fraction count is a positive whole number;
+    the dose per fraction and the total are positive. A dose per fraction written with k
+    decimals stands for any value within ±½·10⁻ᵏ Gy, so the rounded schemes clinicians
+    write hold: 15 × 2,67 Gy = 40 Gy (40/15 = 2,666… Gy) passes, 5 × 4 Gy = 25 Gy does not.
+    With ranges (`8-10 x 3 Gy = 24-30 Gy`) the total must lie within the range's products.
+    The arithmetic is exact (Decimal/Fraction), never floating point.
+
+    Why it matters: a total that does not match its fractions means one of the numbers is
+    wrong, and nobody can tell which one the radiotherapist will plan.
+
+    Example: `rt 5 x 4 Gy = 25 Gy`
+
+    Use instead: `rt 5 x 4 Gy = 20 Gy` (or `rt 5 x 5 Gy = 25 Gy`)
+
+    Source: RULES.md R001; START B (40 Gy in 15 fractions, 2,67 Gy written for 2,666… Gy).
+    """
+    for item in fractionations(context):
+        for number in (item.fractions, item.fractions_max):
+            if number is None:
+                continue
+            if number.value <= 0 or number.value != number.value.to_integral_value():
+                yield fraction_arithmetic.at(number.span, f"fraction count {number.text} is not a positive whole number",
+                                             "write the number of fractions, e.g. `5 x 4 Gy`")
+        for number in (item.dose_per_fraction, item.dose_per_fraction_max, item.total):
+            if number is not None and number.value <= 0:
+                yield fraction_arithmetic.at(number.span, f"dose {number.text} Gy is not positive",
+                                             "write the dose in Gy, greater than 0")
+        n, d, total = item.fractions, item.dose_per_fraction, item.total
+        if n is None or d is None or total is None or n.value <= 0 or d.value <= 0 or total.value <= 0:
+            continue
+        n_max = item.fractions_max or n
+        d_max = item.dose_per_fraction_max or d
+        if item.fractions_max is None and item.dose_per_fraction_max is None:
+            holds = total_consistent(n.value, d.value, total.value)
+            product = exact(n.value) * exact(d.value)
+        else:
+            holds = (total_consistent(n.value, d.value, total.value) or total_consistent(n_max.value, d_max.value,
+                                                                                          total.value)
+                     or exact(n.value) * exact(d.value) <= exact(total.value) <= exact(n_max.value) * exact(d_max.value))
+            product = exact(n_max.value) * exact(d_max.value)
+        if not holds:
+            yield fraction_arithmetic.at(total.span, f"{_scheme(item)} is {_gy(product)} Gy, not {total.text} Gy",
+                                         "correct the total or the fractionation")
+
+
+def _accepted(n: Fraction, d: Fraction, context: Context) -> bool:
+    for scheme in context.tables.rt_schemes.get("schemes") or []:
+        if scheme.get("high_dose_per_fraction_accepted") and exact(str(scheme["fractions"])) == n \
+                and exact(str(scheme["dose_per_fraction_gy"])) == d:
+            return True
+    return False
+
+
+@check("R002", "high-dose-per-fraction", Severity.WARNING, "dose per fraction above 8 Gy outside a stereotactic technique")
+def high_dose_per_fraction(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a dose per fraction above 8 Gy (rt_schemes.yaml
+    `limits.conventional_max_dose_per_fraction_gy`) is written with a stereotactic technique
+    (`technique SRS`, `SRT`, `SBRT`, `SABR`), unless the scheme is on the allow-list of
+    accepted palliative schemes (`high_dose_per_fraction_accepted` in rt_schemes.yaml:
+    17 Gy in 2 × 8,5 Gy a week apart and 10 Gy × 1 for chest palliation). A warning, not an
+    error: such schemes are standard when delivered stereotactically.
+
+    Why it matters: more than 8 Gy per fraction with a conventional technique risks severe
+    late toxicity; a sheet that lists `4 x 12 Gy` without saying it is SBRT invites the
+    wrong technique.
+
+    Example: `rt 4 x 12 Gy site long`
+
+    Use instead: `rt 4 x 12 Gy = 48 Gy site long, technique SBRT`
+
+    Source: RULES.md R002; NCCN NSCLC, Principles of Radiation Therapy (palliative 17 Gy/2,
+    10 Gy/1; SABR schemes); seed 002 (lung schemes without technique).
+    """
+    ceiling = limits(context.tables).get("conventional_max_dose_per_fraction_gy")
+    if ceiling is None:
+        return
+    limit = exact(str(ceiling))
+    for item in fractionations(context):
+        n, d, _ = _highest(item)
+        if d is None or d <= limit or is_stereotactic(item, context.tables):
+            continue
+        if n is not None and _accepted(n, d, context):
+            continue
+        number = item.dose_per_fraction_max or item.dose_per_fraction
+        assert number is not None
+        yield high_dose_per_fraction.at(number.span,
+                                        f"{_gy(d)} Gy per fraction (> {_gy(limit)} Gy) without a stereotactic technique",
+                                        "state the technique (`technique SBRT`/`SRT`/`SRS`) or check the scheme")
+
+
+@check("R003", "bed-eqd2", Severity.INFO, "BED and EQD2 of a fractionation")
+def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: nothing is wrong — for every fractionation with one `n x d` the
+    compiler computes and shows BED = n·d·(1 + d/(α/β)) and EQD2 = n·d·(d + α/β)/(2 + α/β)
+    (one info per `rt` line; the same values go into the validation report). α/β comes
+    from rt_schemes.yaml: 10 Gy (tumour, the default), 3,5 Gy where the site is breast
+    (START). Above 8 Gy per fraction or with a stereotactic technique the message adds that
+    the linear-quadratic model is unreliable there.
+
+    Why it matters: schemes with different fraction sizes can only be compared by their
+    biological dose; showing it makes a typo (`5 x 40 Gy`) or an unusual scheme stand out.
+
+    Example: `rt 5 x 4 Gy = 20 Gy site bot` → BED 28 Gy, EQD2 23,3 Gy (α/β 10 Gy)
+
+    Use instead: nothing to change; this is information for the reviewer.
+
+    Source: RULES.md R003; Fowler JF, Br J Radiol 1989;62:679-94; START (Haviland 2013) for
+    breast α/β; Brenner 2008 and Kirkpatrick 2008 on the LQ model at high doses per fraction.
+    """
+    note = str(limits(context.tables).get("lq_note") or "the LQ model is unreliable at stereotactic doses per fraction")
+    for item in fractionations(context):
+        values = values_of(item, context.tables)
+        if values is None:
+            continue
+        message = (f"BED {shown(values.bed)} Gy, EQD2 {shown(values.eqd2)} Gy "
+                   f"(α/β {shown(values.alpha_beta.value)} Gy, {values.alpha_beta.tissue})")
+        if values.lq_unreliable:
+            message += f"; {_gy(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
+        yield bed_eqd2.at(item.span, message, note if values.lq_unreliable else
+                          "computed with the linear-quadratic model; α/β from compiler/data/rt_schemes.yaml")
+
+
+@check("R004", "implausible-scheme", Severity.WARNING, "scheme not in the site's plausible set")
+def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a fractionation whose `site` names a known site (Dutch or English:
+    bot/bone, wervelkolom/spinaal/spine, RM-compressie/cord compression, hersenen/brain,
+    pancranieel/whole brain, long/lung, thorax/chest, ovaria/ovaries, borst/breast — the
+    `sites` table of rt_schemes.yaml) uses one of the schemes listed for that site's
+    indications (`schemes`: fractions and dose per fraction, each sourced — seed 002's own
+    list, ASTRO bone and brain guidelines, SCORAD, RTOG 0915/0236/0813, NCCN NSCLC, START,
+    FAST-Forward). Lines without a site, with a site the table does not know, or with
+    ranges are not checked.
+
+    Why it matters: a scheme outside the usual set for its site is either a deliberate local
+    choice (then acknowledge it with `allow R004 "…"`) or a slip in a number.
+
+    Example: `rt 5 x 5 Gy = 25 Gy site bot`
+
+    Use instead: `rt 5 x 4 Gy = 20 Gy site bot` (or `allow R004 "reason"`)
+
+    Source: compiler/data/rt_schemes.yaml (each scheme with its source); RULES.md R004.
+    """
+    schemes = context.tables.rt_schemes.get("schemes") or []
+    for item in fractionations(context):
+        if item.site is None or not computable(item):
+            continue
+        info = site_info(item.site.value, context.tables)
+        if not info.indications:
+            continue
+        assert item.fractions is not None and item.dose_per_fraction is not None
+        n, d = exact(item.fractions.value), exact(item.dose_per_fraction.value)
+        plausible = [s for s in schemes if str(s.get("indication")) in info.indications]
+        if any(exact(str(s["fractions"])) == n and exact(str(s["dose_per_fraction_gy"])) == d for s in plausible):
+            continue
+        listed = sorted({(exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"]))) for s in plausible})
+        shown_list = ", ".join(f"{shown(a)} × {_gy(b)}" for a, b in listed)
+        yield implausible_scheme.at(item.span, f"{_scheme(item)} is not a usual scheme for {item.site.value} "
+                                    f"({', '.join(info.indications)})",
+                                    f"usual: {shown_list} Gy; or acknowledge a local scheme with `allow R004 \"…\"`")
+
+
+def _cord(context: Context) -> Mapping[str, Any]:
+    found: Mapping[str, Any] = context.tables.oar_limits.get("spinal_cord") or {}
+    return found
+
+
+@check("R005", "cord-tolerance", Severity.WARNING, "cord limit without a number, or spinal cord dose above its limit")
+def cord_tolerance(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: (1) a dose limit written without a number — `rt up to <text>`, e.g.
+    seed 002's "tot myelumtolerantie" (warning); (2) the spinal cord EQD2 (α/β 2 Gy) above
+    45 Gy (warning) where the dose is the cord's: a conventionally fractionated field on the
+    spine (site wervelkolom/spinal/vertebra/cord compression, no stereotactic technique: the
+    cord lies in the field and receives about the prescribed dose) or a line whose site is
+    the cord itself (`site myelum`); (3) a stated stereotactic cord dose (`site myelum`,
+    technique SBRT/SRT/SRS, 1–5 fractions) above the HyTEC point maximum: 14,0 Gy (12,4–14,0)
+    in 1 fraction, 17,0 in 2, 20,3 in 3, 23,0 in 4, 25,3 Gy in 5 (error). The prescription of
+    a spine SBRT line is the target dose, not the cord dose, and is not checked against
+    HyTEC. All numbers are in compiler/data/oar_limits.yaml.
+
+    Why it matters: radiation myelopathy is irreversible; "up to tolerance" without a number
+    leaves the limit to memory, and the older TG-101 limits are more lenient than HyTEC.
+
+    Example: `rt up to myelumtolerantie`; `rt 3 x 7,5 Gy = 22,5 Gy site myelum, technique SBRT`
+
+    Use instead: `rt 3 x 9 Gy = 27 Gy site wervelkolom, technique SBRT` with
+    `note: myelum Dmax ≤ 20,3 Gy in 3 fracties (HyTEC)`
+
+    Source: Sahgal A et al., Int J Radiat Oncol Biol Phys 2021;110:124-36 (HyTEC spinal cord);
+    Kirkpatrick JP et al., Int J Radiat Oncol Biol Phys 2010;76(3 Suppl):S42-9 (QUANTEC);
+    RULES.md R005.
+    """
+    cord = _cord(context)
+    conventional = cord.get("conventional") or {}
+    warn_at = conventional.get("eqd2_warning_gy")
+    alpha_beta = cord.get("alpha_beta_gy")
+    point_max = {int(e["fractions"]): e for e in (cord.get("sbrt_point_max") or {}).get("limits") or []}
+    for item in fractionations(context):
+        if item.tolerance is not None:
+            yield cord_tolerance.at(item.span, f"dose limit without a number: `up to {item.tolerance.value}`",
+                                    "state the scheme (n x d Gy) and the limit in Gy, e.g. cord Dmax 20,3 Gy in "
+                                    "3 fractions (HyTEC) or cord EQD2 ≤ 45 Gy")
+            continue
+        if item.site is None or not computable(item):
+            continue
+        organs = site_info(item.site.value, context.tables).organs
+        cord_itself = "spinal cord" in organs and "spine" not in organs
+        in_field = "spine" in organs and not is_stereotactic(item, context.tables)
+        assert item.fractions is not None and item.dose_per_fraction is not None
+        n, d = exact(item.fractions.value), exact(item.dose_per_fraction.value)
+        stereotactic = is_stereotactic(item, context.tables)
+        if cord_itself and stereotactic and int(n) in point_max:
+            entry = point_max[int(n)]
+            limit = exact(str(entry["dmax_gy"]))
+            if n * d > limit:
+                low = entry.get("dmax_low_gy")
+                shown_limit = f"{_gy(exact(str(low)))}–{_gy(limit)}" if low is not None else _gy(limit)
+                yield cord_tolerance.at(item.span,
+                                        f"spinal cord {_gy(n * d)} Gy in {shown(n)} fraction(s) is above the HyTEC "
+                                        f"point maximum {shown_limit} Gy",
+                                        "lower the cord dose; HyTEC (Sahgal 2021) de novo limits, 1–5 % myelopathy risk",
+                                        severity=Severity.ERROR)
+            continue
+        if (cord_itself or in_field) and warn_at is not None and alpha_beta is not None:
+            value = eqd2(n, d, exact(str(alpha_beta)))
+            if value > exact(str(warn_at)):
+                yield cord_tolerance.at(item.span,
+                                        f"spinal cord EQD2 {shown(value)} Gy (α/β {alpha_beta} Gy) is above "
+                                        f"{warn_at} Gy", "check the cord dose (QUANTEC: < 1 % myelopathy at 54 Gy in "
+                                        "2 Gy fractions); shield or reduce the cord dose and state the limit")
+
+
+@check("R006", "implausible-dose", Severity.ERROR, "external-beam dose per fraction above 34 Gy or total above 90 Gy")
+def implausible_dose(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: an external-beam fractionation with a dose per fraction above 34 Gy
+    (the highest standard single fraction, lung SBRT, RTOG 0915) or a total physical dose
+    above 90 Gy (above dose-escalated prostate schemes of 86,4 Gy) — both limits in
+    rt_schemes.yaml `limits`. The total is the stated one, else n × d (ranges: their upper
+    ends). Brachytherapy (`technique brachytherapy`) is out of scope until it is modelled.
+
+    Why it matters: such a dose is not a scheme but a typo — a misplaced decimal or the
+    total written as the dose per fraction (`5 x 20 Gy` for 5 × 4 = 20 Gy).
+
+    Example: `rt 5 x 40 Gy`
+
+    Use instead: `rt 5 x 4 Gy = 20 Gy`
+
+    Source: RULES.md R006; Videtic 2015 (RTOG 0915, 34 Gy × 1); Zelefsky 2006 (86,4 Gy).
+    """
+    table = limits(context.tables)
+    per_limit, total_limit = table.get("max_dose_per_fraction_gy"), table.get("max_total_gy")
+    for item in fractionations(context):
+        if item.technique is not None and "brachy" in item.technique.value.lower():
+            continue
+        _, d, total = _highest(item)
+        if per_limit is not None and d is not None and d > exact(str(per_limit)):
+            yield implausible_dose.at(item.span, f"{_gy(d)} Gy per fraction is above {per_limit} Gy",
+                                      "check the dose per fraction (total written as the dose per fraction?)")
+        elif total_limit is not None and total is not None and total > exact(str(total_limit)):
+            yield implausible_dose.at(item.span, f"total {_gy(total)} Gy is above {total_limit} Gy",
+                                      "check the number of fractions and the dose per fraction")

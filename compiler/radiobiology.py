@@ -1,0 +1,189 @@
+"""Radiobiology: exact fractionation arithmetic, BED and EQD2 under the linear-quadratic model.
+
+    BED  = n·d·(1 + d/(α/β))
+    EQD2 = n·d·(d + α/β)/(2 + α/β)  = BED/(1 + 2/(α/β))
+
+n fractions of d Gy. All arithmetic is exact (`fractions.Fraction` built from the
+Decimals the protocol was written with); rounding happens only when a value is shown.
+
+α/β comes from compiler/data/rt_schemes.yaml (`alpha_beta`, each value sourced): the
+entry marked `use_for: default` (tumour, 10 Gy) unless the fractionation's site maps to
+an indication listed in another entry's `use_for` (breast → 3.5 Gy, START trials). The
+spinal cord value (2 Gy, HyTEC convention) is used where the site is the cord itself
+(`site myelum`: the line states a cord dose) and for the cord EQD2 of R005. The LQ model is
+unreliable at stereotactic doses per fraction; `fractionation_values` says so per scheme.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from compiler import model as m
+from compiler.tables import Tables
+
+
+def bed(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction) -> Fraction:
+    """Biologically effective dose, Gy: n·d·(1 + d/(α/β))."""
+    return fractions * dose_per_fraction * (1 + dose_per_fraction / alpha_beta)
+
+
+def eqd2(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction) -> Fraction:
+    """Equivalent dose in 2 Gy fractions, Gy: n·d·(d + α/β)/(2 + α/β)."""
+    return fractions * dose_per_fraction * (dose_per_fraction + alpha_beta) / (2 + alpha_beta)
+
+
+def exact(value: Decimal | int | str) -> Fraction:
+    """An exact Fraction from a Decimal as written."""
+    return Fraction(Decimal(str(value)))
+
+
+def shown(value: Fraction, places: int = 1) -> str:
+    """A value rounded half-up for display (`23.3`), without trailing `.0`."""
+    quantum = Decimal(1).scaleb(-places)
+    text = str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_UP))
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Decimal) -> bool:
+    """Whether `n × d = total` holds, allowing for d rounded to the decimals it is written with.
+
+    A dose per fraction written with k ≥ 1 decimals stands for any value within ±½·10⁻ᵏ Gy
+    (2.67 for 40/15 = 2.666…); the stated total must lie in n times that interval:
+    15 × 2.67 = 40 holds (39.975–40.125), 5 × 4.1 = 20 does not. A whole number of Gy is
+    taken as exact (5 × 4 = 21 does not hold). The decimals are those written (`2,50`: 2).
+    """
+    exponent = dose_per_fraction.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    half = Fraction(1, 2 * 10**places) if places else Fraction(0)
+    n, d, t = exact(fractions), exact(dose_per_fraction), exact(total)
+    return n * (d - half) <= t <= n * (d + half)
+
+
+# ---------------------------------------------------------------- data look-ups
+
+
+def _plain(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What a written `site` means: its indications (R004) and the organ its dose describes (R005)."""
+
+    indications: tuple[str, ...]
+    organs: tuple[str, ...]
+
+
+def site_info(site: str | None, tables: Tables) -> SiteInfo:
+    """Indications and organ for a site text (`wervelkolom (spinaal)`), from rt_schemes.yaml `sites`."""
+    if not site:
+        return SiteInfo((), ())
+    text = f" {_plain(site)} "
+    indications: list[str] = []
+    organs: list[str] = []
+    for entry in tables.rt_schemes.get("sites") or []:
+        words = [_plain(str(w)) for w in entry.get("words") or []]
+        if any(f" {w} " in text for w in words if w):
+            indications.extend(str(i) for i in entry.get("indications") or [] if str(i) not in indications)
+            organ = entry.get("organ")
+            if organ and str(organ) not in organs:
+                organs.append(str(organ))
+    return SiteInfo(tuple(indications), tuple(organs))
+
+
+def limits(tables: Tables) -> Mapping[str, Any]:
+    """The `limits` block of rt_schemes.yaml."""
+    found: Mapping[str, Any] = tables.rt_schemes.get("limits") or {}
+    return found
+
+
+def is_stereotactic(item: m.Fractionation, tables: Tables) -> bool:
+    """Whether the technique is stereotactic (SRS, SRT, SBRT, SABR…)."""
+    if item.technique is None:
+        return False
+    names = {str(t).lower() for t in limits(tables).get("stereotactic_techniques") or []}
+    return item.technique.value.lower() in names
+
+
+@dataclass(frozen=True)
+class AlphaBeta:
+    """An α/β value with the tissue it belongs to and its source."""
+
+    value: Fraction
+    tissue: str
+    source: str
+
+
+def alpha_beta(tables: Tables, indications: tuple[str, ...] = (), organ: str | None = None) -> AlphaBeta:
+    """α/β for a fractionation: by organ (spinal cord), else by indication (breast), else the default."""
+    entries = tables.rt_schemes.get("alpha_beta") or []
+    wanted = [organ] if organ else list(indications)
+    for entry in entries:
+        use_for = entry.get("use_for")
+        if isinstance(use_for, list) and any(w in [str(u) for u in use_for] for w in wanted):
+            return AlphaBeta(exact(str(entry["value_gy"])), str(entry["tissue"]), str(entry.get("source") or ""))
+    for entry in entries:
+        if entry.get("use_for") == "default":
+            return AlphaBeta(exact(str(entry["value_gy"])), str(entry["tissue"]), str(entry.get("source") or ""))
+    raise LookupError("rt_schemes.yaml has no default alpha/beta")
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class FractionationValues:
+    """The computed values of one fractionation, for R003 and the validation report."""
+
+    item: m.Fractionation
+    fractions: Fraction
+    dose_per_fraction: Fraction
+    total: Fraction
+    alpha_beta: AlphaBeta
+    bed: Fraction
+    eqd2: Fraction
+    lq_unreliable: bool
+
+    def summary(self) -> str:
+        """`5 × 4 Gy = 20 Gy: BED 28 Gy, EQD2 23.3 Gy (α/β 10 Gy, tumour)`."""
+        ab = shown(self.alpha_beta.value)
+        return (f"{shown(self.fractions)} × {shown(self.dose_per_fraction, 2)} Gy = {shown(self.total, 2)} Gy: "
+                f"BED {shown(self.bed)} Gy, EQD2 {shown(self.eqd2)} Gy (α/β {ab} Gy, {self.alpha_beta.tissue})")
+
+
+def computable(item: m.Fractionation) -> bool:
+    """A single scheme with positive whole fractions and a positive dose per fraction."""
+    n, d = item.fractions, item.dose_per_fraction
+    return (n is not None and d is not None and item.fractions_max is None and item.dose_per_fraction_max is None
+            and n.value > 0 and d.value > 0 and n.value == n.value.to_integral_value())
+
+
+def values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | None:
+    """BED and EQD2 of one fractionation (None when it has no single n × d)."""
+    if not computable(item):
+        return None
+    assert item.fractions is not None and item.dose_per_fraction is not None
+    n, d = exact(item.fractions.value), exact(item.dose_per_fraction.value)
+    info = site_info(item.site.value if item.site else None, tables)
+    cord_itself = "spinal cord" in info.organs and "spine" not in info.organs  # `site myelum`: a cord dose
+    ab = alpha_beta(tables, info.indications, "spinal cord" if cord_itself else None)
+    threshold = limits(tables).get("lq_note_above_dose_per_fraction_gy")
+    unreliable = is_stereotactic(item, tables) or (threshold is not None and d > exact(str(threshold)))
+    return FractionationValues(item, n, d, n * d, ab, bed(n, d, ab.value), eqd2(n, d, ab.value), unreliable)
+
+
+def fractionation_values(protocol: m.Protocol, tables: Tables) -> Iterator[FractionationValues]:
+    """Computed values for every fractionation of a protocol, in document order (validation report)."""
+    for item in protocol.all_items():
+        if isinstance(item, m.Fractionation):
+            values = values_of(item, tables)
+            if values is not None:
+                yield values

@@ -1,0 +1,892 @@
+"""Interval arithmetic over condition atoms, and the analysis of sibling decision branches.
+
+A condition (`PD-L1 TPS >= 50% and not squamous`) is turned into a *region*: a union of
+*boxes*, each box mapping a declared condition variable to the values it may take —
+an `IntervalSet` (open/closed bounds, exact Decimals) for percent/number/integer
+variables, a set of values for categorical ones. A variable absent from a box is
+unconstrained. `and` intersects regions, `or` unites them, `not` complements them
+within the declared domains (compiler/data/conditions.yaml), so every operation is
+exact: no sampling, no floating point.
+
+`analyse` walks a protocol, finds every group of sibling branches (the `when`/
+`otherwise` children of one `decision:`, or a run of consecutive `when` lines in one
+block, with their `otherwise`), computes the context each group lives in (enclosing
+`when` branches and `only when` / `exclude when` restrictions) and reports, per group:
+overlapping branches, threshold gaps per numeric variable, the remaining uncovered
+combinations, unreachable branches and mixed biomarker scores. The L checks turn this
+into diagnostics; the renderer can call `analyse` to mark gaps and overlaps on a
+flowchart. PD-L1 TPS, CPS, IC and "PD-L1" without a score are different variables, so
+their thresholds are never compared with each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from compiler import model as m
+from compiler.conditions import find_flag, find_variable, variables
+from compiler.tables import Tables
+
+NUMERIC_KINDS = ("integer", "number", "percent")
+
+
+# ---------------------------------------------------------------- intervals
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A non-empty interval of numbers with open or closed ends."""
+
+    low: Decimal
+    low_closed: bool
+    high: Decimal
+    high_closed: bool
+
+    def is_empty(self) -> bool:
+        """True when no number lies in the interval."""
+        return self.low > self.high or (self.low == self.high and not (self.low_closed and self.high_closed))
+
+    def contains(self, value: Decimal) -> bool:
+        """Whether a number lies in the interval."""
+        above = value > self.low or (value == self.low and self.low_closed)
+        below = value < self.high or (value == self.high and self.high_closed)
+        return above and below
+
+    def meet(self, other: Interval) -> Interval:
+        """The intersection (possibly empty: test with `is_empty`)."""
+        if self.low > other.low:
+            low, low_closed = self.low, self.low_closed
+        elif other.low > self.low:
+            low, low_closed = other.low, other.low_closed
+        else:
+            low, low_closed = self.low, self.low_closed and other.low_closed
+        if self.high < other.high:
+            high, high_closed = self.high, self.high_closed
+        elif other.high < self.high:
+            high, high_closed = other.high, other.high_closed
+        else:
+            high, high_closed = self.high, self.high_closed and other.high_closed
+        return Interval(low, low_closed, high, high_closed)
+
+    def minus(self, other: Interval) -> list[Interval]:
+        """The parts of this interval outside `other` (0, 1 or 2 intervals)."""
+        if self.meet(other).is_empty():
+            return [self]
+        left = self.meet(Interval(self.low, self.low_closed, other.low, not other.low_closed))
+        right = self.meet(Interval(other.high, not other.high_closed, self.high, self.high_closed))
+        return [part for part in (left, right) if not part.is_empty()]
+
+
+def _integral(interval: Interval) -> Interval:
+    """Closed integer bounds for an interval over the integers (may come out empty)."""
+    low = interval.low.to_integral_value(rounding="ROUND_CEILING")
+    if not interval.low_closed and low == interval.low:
+        low += 1
+    high = interval.high.to_integral_value(rounding="ROUND_FLOOR")
+    if not interval.high_closed and high == interval.high:
+        high -= 1
+    return Interval(low, True, high, True)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalSet:
+    """A finite union of disjoint intervals, sorted; over the integers when `integer`."""
+
+    intervals: tuple[Interval, ...]
+    integer: bool = False
+
+    @staticmethod
+    def of(intervals: Iterable[Interval], integer: bool = False) -> IntervalSet:
+        """Normalise: integer bounds where needed, drop empties, sort and merge."""
+        parts = [(_integral(i) if integer else i) for i in intervals]
+        parts = sorted((i for i in parts if not i.is_empty()), key=lambda i: (i.low, not i.low_closed))
+        merged: list[Interval] = []
+        for part in parts:
+            if merged:
+                last = merged[-1]
+                touching = (part.low < last.high or (part.low == last.high and (last.high_closed or part.low_closed))
+                            or (integer and part.low == last.high + 1))
+                if touching:
+                    if part.high > last.high or (part.high == last.high and part.high_closed):
+                        merged[-1] = Interval(last.low, last.low_closed, part.high, part.high_closed)
+                    continue
+            merged.append(part)
+        return IntervalSet(tuple(merged), integer)
+
+    def is_empty(self) -> bool:
+        """True when the set holds no number."""
+        return not self.intervals
+
+    def contains(self, value: Decimal) -> bool:
+        """Whether a number is in the set (integers only, for an integer set)."""
+        if self.integer and value != value.to_integral_value():
+            return False
+        return any(i.contains(value) for i in self.intervals)
+
+    def union(self, other: IntervalSet) -> IntervalSet:
+        """Set union."""
+        return IntervalSet.of(self.intervals + other.intervals, self.integer)
+
+    def intersection(self, other: IntervalSet) -> IntervalSet:
+        """Set intersection."""
+        return IntervalSet.of((a.meet(b) for a in self.intervals for b in other.intervals), self.integer)
+
+    def difference(self, other: IntervalSet) -> IntervalSet:
+        """The numbers in this set and not in `other`."""
+        pieces = list(self.intervals)
+        for cut in other.intervals:
+            pieces = [rest for piece in pieces for rest in piece.minus(cut)]
+        return IntervalSet.of(pieces, self.integer)
+
+    def issubset(self, other: IntervalSet) -> bool:
+        """Whether every number of this set is in `other`."""
+        return self.difference(other).is_empty()
+
+
+Facts = IntervalSet | frozenset[str]
+Box = Mapping[str, Facts]
+
+
+# ---------------------------------------------------------------- domains
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a declared variable can be: an interval of numbers or a set of values."""
+
+    name: str
+    kind: str  # integer | number | percent | category
+    numbers: IntervalSet | None = None
+    values: frozenset[str] = frozenset()
+    includes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
+    unit: str = ""
+    score: str | None = None
+    biomarker: str | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """True for percent, number and integer variables."""
+        return self.numbers is not None
+
+    def full(self) -> Facts:
+        """Every value the variable can take."""
+        return self.numbers if self.numbers is not None else self.values
+
+    def expand(self, value: str) -> frozenset[str]:
+        """A categorical value and the narrower values it includes (HER2-negative ⊇ HER2-low)."""
+        return frozenset({value}) | self.includes.get(value, frozenset())
+
+
+def domains(tables: Tables) -> dict[str, Domain]:
+    """The declared condition variables as domains."""
+    out: dict[str, Domain] = {}
+    for name, spec in variables(tables).items():
+        out[name] = _domain(name, spec)
+    return out
+
+
+def _word(value: object) -> str:
+    """A categorical value as text; YAML reads an unquoted yes/no as a boolean."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _domain(name: str, spec: Mapping[str, Any]) -> Domain:
+    kind = str(spec.get("kind") or "category")
+    score = spec.get("score")
+    biomarker = spec.get("biomarker")
+    if kind in NUMERIC_KINDS:
+        low, high = (spec.get("range") or [0, 10**6])[:2]
+        numbers = IntervalSet.of([Interval(Decimal(str(low)), True, Decimal(str(high)), True)], kind == "integer")
+        unit = "%" if kind == "percent" else str(spec.get("unit") or "")
+        return Domain(name, kind, numbers, unit=unit, score=None if score is None else str(score),
+                      biomarker=None if biomarker is None else str(biomarker))
+    values = frozenset(_word(v) for v in spec.get("values") or [])
+    includes = {_word(k): frozenset(_word(x) for x in v) for k, v in (spec.get("includes") or {}).items()}
+    optional = frozenset(_word(v) for v in spec.get("coverage_optional") or [])
+    return Domain(name, "category", None, values, includes, optional)
+
+
+# ---------------------------------------------------------------- facts and regions
+
+
+def meet_facts(a: Facts, b: Facts) -> Facts:
+    """Intersection of two fact sets of one variable."""
+    if isinstance(a, IntervalSet) and isinstance(b, IntervalSet):
+        return a.intersection(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a & b
+    raise TypeError("numeric and categorical facts do not mix")
+
+
+def minus_facts(a: Facts, b: Facts) -> Facts:
+    """Difference of two fact sets of one variable."""
+    if isinstance(a, IntervalSet) and isinstance(b, IntervalSet):
+        return a.difference(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a - b
+    raise TypeError("numeric and categorical facts do not mix")
+
+
+def join_facts(a: Facts, b: Facts) -> Facts:
+    """Union of two fact sets of one variable."""
+    if isinstance(a, IntervalSet) and isinstance(b, IntervalSet):
+        return a.union(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a | b
+    raise TypeError("numeric and categorical facts do not mix")
+
+
+def facts_empty(facts: Facts) -> bool:
+    """True when a fact set admits no value."""
+    return facts.is_empty() if isinstance(facts, IntervalSet) else not facts
+
+
+def facts_subset(a: Facts, b: Facts) -> bool:
+    """Whether every value of `a` is in `b`."""
+    return facts_empty(minus_facts(a, b))
+
+
+@dataclass(frozen=True)
+class Region:
+    """A union of boxes over declared variables (empty tuple = nothing, `({},)` = everything)."""
+
+    boxes: tuple[Box, ...]
+
+    def is_empty(self) -> bool:
+        """True when no case lies in the region."""
+        return not self.boxes
+
+    def variables(self) -> set[str]:
+        """The variables some box constrains."""
+        return {v for box in self.boxes for v in box}
+
+
+EVERYTHING = Region(({},))
+NOTHING = Region(())
+
+
+class RegionAlgebra:
+    """Region operations over a fixed set of domains."""
+
+    def __init__(self, doms: Mapping[str, Domain]) -> None:
+        self.domains = doms
+
+    def box(self, constraints: Mapping[str, Facts]) -> Region:
+        """A region of one box, dropping no-op constraints; empty when a constraint is."""
+        out: dict[str, Facts] = {}
+        for variable, facts in constraints.items():
+            facts = meet_facts(facts, self.domains[variable].full())
+            if facts_empty(facts):
+                return NOTHING
+            if not facts_subset(self.domains[variable].full(), facts):
+                out[variable] = facts
+        return Region((out,))
+
+    def _meet_boxes(self, a: Box, b: Box) -> Box | None:
+        out = dict(a)
+        for variable, facts in b.items():
+            if variable in out:
+                facts = meet_facts(out[variable], facts)
+                if facts_empty(facts):
+                    return None
+            out[variable] = facts
+        return out
+
+    def intersect(self, a: Region, b: Region) -> Region:
+        """Cases in both regions."""
+        boxes = [box for x in a.boxes for y in b.boxes if (box := self._meet_boxes(x, y)) is not None]
+        return self.simplify(boxes)
+
+    def union(self, *regions: Region) -> Region:
+        """Cases in any region."""
+        return self.simplify([box for region in regions for box in region.boxes])
+
+    def complement(self, region: Region) -> Region:
+        """Cases outside the region (within the declared domains)."""
+        result = EVERYTHING
+        for box in region.boxes:
+            outside = [{v: rest} for v, facts in box.items()
+                       if not facts_empty(rest := minus_facts(self.domains[v].full(), facts))]
+            result = self.intersect(result, Region(tuple(outside)))
+            if result.is_empty():
+                break
+        return result
+
+    def difference(self, a: Region, b: Region) -> Region:
+        """Cases in `a` and not in `b`."""
+        return self.intersect(a, self.complement(b))
+
+    def contains_box(self, outer: Box, inner: Box) -> bool:
+        """Whether box `inner` lies inside box `outer`."""
+        for variable, facts in outer.items():
+            if not facts_subset(inner.get(variable, self.domains[variable].full()), facts):
+                return False
+        return True
+
+    def simplify(self, boxes: Iterable[Box]) -> Region:
+        """Drop boxes inside other boxes; merge boxes that differ in one variable only."""
+        work = [dict(b) for b in boxes]
+        changed = True
+        while changed:
+            changed = False
+            kept: list[dict[str, Facts]] = []
+            for box in work:
+                if any(self.contains_box(other, box) for other in kept):
+                    changed = True
+                    continue
+                before = len(kept)
+                kept = [other for other in kept if not self.contains_box(box, other)]
+                changed = changed or len(kept) != before
+                kept.append(box)
+            work = kept
+            for i, j in itertools.combinations(range(len(work)), 2):
+                merged = self._merge(work[i], work[j])
+                if merged is not None:
+                    work = [b for k, b in enumerate(work) if k not in (i, j)] + [merged]
+                    changed = True
+                    break
+        return Region(tuple(work))
+
+    def _merge(self, a: dict[str, Facts], b: dict[str, Facts]) -> dict[str, Facts] | None:
+        keys = set(a) | set(b)
+        differing = [v for v in keys if v not in a or v not in b or a[v] != b[v]]
+        if len(differing) != 1:
+            return None
+        (variable,) = differing
+        if variable not in a or variable not in b:
+            return None  # one is unconstrained there: containment already handled it
+        joined = join_facts(a[variable], b[variable])
+        out = dict(a)
+        if facts_subset(self.domains[variable].full(), joined):
+            del out[variable]
+        else:
+            out[variable] = joined
+        return out
+
+    def disjoint(self, region: Region) -> Region:
+        """The same cases as boxes that do not overlap (for describing a region to a reader)."""
+        out: list[Box] = []
+        for box in region.boxes:
+            pieces: list[Box] = [box]
+            for earlier in out:
+                pieces = [piece for current in pieces for piece in self._box_minus(current, earlier)]
+            out.extend(pieces)
+        return Region(tuple(out))
+
+    def _box_minus(self, a: Box, b: Box) -> list[Box]:
+        pieces: list[Box] = []
+        current = dict(a)
+        for variable, facts in b.items():
+            mine = current.get(variable, self.domains[variable].full())
+            outside = minus_facts(mine, facts)
+            if not facts_empty(outside):
+                pieces.append({**current, variable: outside})
+            inside = meet_facts(mine, facts)
+            if facts_empty(inside):
+                return [a]
+            current[variable] = inside
+        return pieces
+
+    def project(self, region: Region, variable: str) -> Facts:
+        """The values of one variable that some case of the region takes."""
+        full = self.domains[variable].full()
+        result: Facts = IntervalSet((), full.integer) if isinstance(full, IntervalSet) else frozenset()
+        for box in region.boxes:
+            result = join_facts(result, box.get(variable, full))
+        return result
+
+    def member(self, region: Region, case: Mapping[str, Decimal | str]) -> bool:
+        """Whether a concrete case (variable -> value) lies in the region; missing variables are free."""
+        for box in region.boxes:
+            inside = True
+            for variable, facts in box.items():
+                if variable not in case:
+                    continue
+                value = case[variable]
+                if isinstance(facts, IntervalSet):
+                    inside = isinstance(value, Decimal) and facts.contains(value)
+                else:
+                    inside = value in facts
+                if not inside:
+                    break
+            if inside:
+                return True
+        return False
+
+
+# ---------------------------------------------------------------- conditions -> regions
+
+
+class Unresolvable(Exception):
+    """A condition names an unknown variable, flag or out-of-domain value (reported by L004)."""
+
+
+def atoms(condition: m.Condition) -> Iterator[m.Flag | m.Compare]:
+    """The flags and comparisons of a condition."""
+    if isinstance(condition, (m.All, m.Any_)):
+        for operand in condition.operands:
+            yield from atoms(operand)
+    elif isinstance(condition, m.Not):
+        yield from atoms(condition.operand)
+    elif isinstance(condition, (m.Flag, m.Compare)):
+        yield condition
+
+
+class Translator:
+    """Conditions of one protocol to regions."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.domains = domains(tables)
+        self.algebra = RegionAlgebra(self.domains)
+
+    def variables_of(self, condition: m.Condition) -> set[str]:
+        """The declared variables a condition mentions (unknown ones left out)."""
+        found: set[str] = set()
+        for atom in atoms(condition):
+            if isinstance(atom, m.Compare):
+                variable = find_variable(atom.variable, self.tables)
+                if variable is not None:
+                    found.add(variable)
+            else:
+                found.update((find_flag(atom.words, self.tables) or {}).keys())
+        return found
+
+    def region(self, condition: m.Condition) -> Region:
+        """The cases where a condition holds; raises Unresolvable for what L004 reports."""
+        algebra = self.algebra
+        if isinstance(condition, m.All):
+            result = EVERYTHING
+            for operand in condition.operands:
+                result = algebra.intersect(result, self.region(operand))
+            return result
+        if isinstance(condition, m.Any_):
+            return algebra.union(*(self.region(operand) for operand in condition.operands))
+        if isinstance(condition, m.Not):
+            return algebra.complement(self.region(condition.operand))
+        if isinstance(condition, m.Flag):
+            meaning = find_flag(condition.words, self.tables)
+            if meaning is None or any(v not in self.domains for v in meaning):
+                raise Unresolvable(condition.words)
+            return algebra.box({v: self._value_set(self.domains[v], value) for v, value in meaning.items()})
+        if isinstance(condition, m.Compare):
+            return self._compare(condition)
+        raise Unresolvable(type(condition).__name__)
+
+    def _value_set(self, domain: Domain, word: str) -> frozenset[str]:
+        for value in domain.values:
+            if value.lower() == word.lower():
+                return domain.expand(value)
+        raise Unresolvable(word)
+
+    def _compare(self, atom: m.Compare) -> Region:
+        variable = find_variable(atom.variable, self.tables)
+        if variable is None or variable not in self.domains:
+            raise Unresolvable(atom.variable)
+        domain = self.domains[variable]
+        if domain.numbers is not None:
+            if atom.number is None:
+                raise Unresolvable(atom.variable)
+            value = atom.number.value
+            full = domain.numbers
+            if not (full.intervals[0].low <= value <= full.intervals[-1].high):
+                raise Unresolvable(atom.variable)  # outside the domain: L004
+            return self.algebra.box({variable: compare_set(full, atom.op, value)})
+        if atom.word is None or atom.op not in ("=", "!="):
+            raise Unresolvable(atom.variable)
+        values = self._value_set(domain, atom.word)
+        return self.algebra.box({variable: values if atom.op == "=" else domain.values - values})
+
+
+def compare_set(full: IntervalSet, op: str, value: Decimal) -> IntervalSet:
+    """The numbers of a domain for which `x op value` holds."""
+    low = full.intervals[0].low
+    high = full.intervals[-1].high
+    shapes = {
+        "<": Interval(low, True, value, False),
+        "<=": Interval(low, True, value, True),
+        ">": Interval(value, False, high, True),
+        ">=": Interval(value, True, high, True),
+        "=": Interval(value, True, value, True),
+    }
+    if op == "!=":
+        return full.difference(IntervalSet.of([shapes["="]], full.integer))
+    if op not in shapes:
+        raise Unresolvable(op)
+    return full.intersection(IntervalSet.of([shapes[op]], full.integer))
+
+
+# ---------------------------------------------------------------- describing regions
+
+
+def number_text(value: Decimal) -> str:
+    """A Decimal without exponent or trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def describe_interval(interval: Interval, domain: Domain) -> str:
+    """`1–10`, `< 1`, `≥ 50`, `> 1 and < 10`, relative to the domain's bounds."""
+    assert domain.numbers is not None
+    low_end = domain.numbers.intervals[0].low
+    high_end = domain.numbers.intervals[-1].high
+    a, b = number_text(interval.low), number_text(interval.high)
+    if interval.low == interval.high:
+        return f"= {a}"
+    if interval.low == low_end and interval.low_closed:
+        return f"{'≤' if interval.high_closed else '<'} {b}"
+    if interval.high == high_end and interval.high_closed:
+        return f"{'≥' if interval.low_closed else '>'} {a}"
+    if interval.low_closed and interval.high_closed:
+        return f"{a}–{b}"
+    return f"{'≥' if interval.low_closed else '>'} {a} and {'≤' if interval.high_closed else '<'} {b}"
+
+
+def describe_facts(variable: str, facts: Facts, domain: Domain) -> str:
+    """One variable's constraint in words: `PD-L1 1–10 %`, `histology = squamous`."""
+    if isinstance(facts, IntervalSet):
+        unit = f" {domain.unit}" if domain.unit else ""
+        parts = [describe_interval(i, domain) for i in facts.intervals]
+        return f"{variable} {' or '.join(parts)}{unit}"
+    leaves = sorted(facts)
+    # name a broad value once instead of its narrower values (`HER2 = negative`, not `negative, low, ultralow`)
+    for broad, narrow in domain.includes.items():
+        if broad in facts and narrow <= facts:
+            leaves = [v for v in leaves if v not in narrow]
+    return f"{variable} = {' or '.join(leaves)}"
+
+
+def describe_region(region: Region, doms: Mapping[str, Domain], only: Iterable[str] | None = None) -> str:
+    """A region in words, boxes separated by `;` (only the given variables when `only`)."""
+    wanted = set(only) if only is not None else None
+    parts: list[str] = []
+    for box in region.boxes:
+        words = [describe_facts(v, box[v], doms[v]) for v in sorted(box, key=str.lower)
+                 if wanted is None or v in wanted]
+        text = " and ".join(words) if words else "any case"
+        if text not in parts:
+            parts.append(text)
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- decision analysis
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One sibling branch: a `when` (with its region) or the `otherwise`."""
+
+    item: m.Item
+    condition: m.Condition | None
+    region: Region | None
+    variables: frozenset[str] = frozenset()
+
+    @property
+    def is_otherwise(self) -> bool:
+        """True for the `otherwise:` branch."""
+        return self.condition is None
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Two sibling branches that both apply to some cases."""
+
+    first: Branch
+    second: Branch
+    region: Region
+    thresholds: tuple[str, ...]  # numeric variables both branches compare (L001) — empty: L002
+
+
+@dataclass(frozen=True)
+class ThresholdGap:
+    """Values of one numeric variable that no sibling threshold covers."""
+
+    variable: str
+    uncovered: IntervalSet
+    domain: Domain
+
+    def describe(self) -> str:
+        """`PD-L1 1–10 %`."""
+        return describe_facts(self.variable, self.uncovered, self.domain)
+
+
+@dataclass(frozen=True)
+class DecisionAnalysis:
+    """What the analysis found for one group of sibling branches."""
+
+    anchor: m.Item
+    decision: m.Decision | None
+    branches: tuple[Branch, ...]
+    context: Region
+    resolved: bool
+    overlaps: tuple[Overlap, ...] = ()
+    threshold_gaps: tuple[ThresholdGap, ...] = ()
+    uncovered: Region = NOTHING
+    unreachable: tuple[Branch, ...] = ()
+    otherwise_unreachable: bool = False
+    mixed_scores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # biomarker, the variables compared
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """A `when` or `only when` that can never hold (alone, or within its context)."""
+
+    item: m.Item
+    condition: m.Condition
+    alone: bool
+
+
+@dataclass
+class Analysis:
+    """Everything `analyse` found in one protocol."""
+
+    decisions: list[DecisionAnalysis] = field(default_factory=list)
+    contradictions: list[Contradiction] = field(default_factory=list)
+    domains: Mapping[str, Domain] = field(default_factory=dict)
+
+
+def statement(item: m.Item) -> m.Item:
+    """The statement an item stands for (a bullet's content, else the item)."""
+    if isinstance(item, m.Bullet) and item.content is not None:
+        return item.content
+    return item
+
+
+def analyse(protocol: m.Protocol, tables: Tables) -> Analysis:
+    """Analyse every group of sibling branches of a protocol (for the L checks and the renderer)."""
+    return _Analyser(protocol, tables).run()
+
+
+class _Analyser:
+    def __init__(self, protocol: m.Protocol, tables: Tables) -> None:
+        self.protocol = protocol
+        self.translator = Translator(tables)
+        self.algebra = self.translator.algebra
+        self.result = Analysis(domains=self.translator.domains)
+        self.mentioned: dict[str, set[str]] = {}
+        for item in protocol.all_items():
+            if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
+                try:
+                    region = self.translator.region(item.condition)
+                except Unresolvable:
+                    continue
+                for box in region.boxes:
+                    for variable, facts in box.items():
+                        if isinstance(facts, frozenset):
+                            self.mentioned.setdefault(variable, set()).update(facts)
+
+    def run(self) -> Analysis:
+        context = self.block(self.protocol.preamble, EVERYTHING, None)
+        for section in self.protocol.sections:
+            self.section(section, context)
+        return self.result
+
+    def section(self, section: m.Section, context: Region) -> None:
+        inner = self.block(section.items, context, None)
+        for sub in section.subsections:
+            self.section(sub, inner)
+
+    def region_or_none(self, condition: m.Condition) -> Region | None:
+        try:
+            return self.translator.region(condition)
+        except Unresolvable:
+            return None
+
+    def block(self, items: tuple[m.Item, ...], context: Region, decision: m.Decision | None) -> Region:
+        """Walk a block; return the context its `only when`/`exclude when` lines establish."""
+        for item in items:
+            node = statement(item)
+            if isinstance(node, m.OnlyWhen):
+                region = self.region_or_none(node.condition)
+                if region is None:
+                    continue
+                if region.is_empty():
+                    self.result.contradictions.append(Contradiction(node, node.condition, True))
+                elif self.algebra.intersect(region, context).is_empty():
+                    self.result.contradictions.append(Contradiction(node, node.condition, False))
+                else:
+                    context = self.algebra.intersect(context, region)
+            elif isinstance(node, m.ExcludeWhen):
+                region = self.region_or_none(node.condition)
+                if region is not None and not region.is_empty():
+                    remaining = self.algebra.difference(context, region)
+                    if not remaining.is_empty():
+                        context = remaining
+        groups = self.groups(items, decision is not None)
+        in_group: dict[int, tuple[list[m.Item], int]] = {}
+        for group in groups:
+            for index, member in enumerate(group):
+                in_group[id(member)] = (group, index)
+        branch_contexts: dict[int, Region] = {}
+        for group in groups:
+            analysis = self.group(group, context, decision)
+            for branch in analysis.branches:
+                if branch.is_otherwise:
+                    taken = self.algebra.union(*(b.region for b in analysis.branches if b.region is not None))
+                    branch_contexts[id(branch.item)] = self.algebra.difference(context, taken) \
+                        if analysis.resolved else context
+                elif branch.region is not None:
+                    branch_contexts[id(branch.item)] = self.algebra.intersect(context, branch.region)
+        for item in items:
+            node = statement(item)
+            child_context = context
+            if id(item) in branch_contexts:
+                child_context = branch_contexts[id(item)]
+            elif isinstance(node, m.When):
+                region = self.region_or_none(node.condition)
+                if region is not None:
+                    self.check_alone(item, node.condition, region, context)
+                    child_context = self.algebra.intersect(context, region)
+            if isinstance(node, m.Decision):
+                self.block(item.children, child_context, node)
+            elif child_context.is_empty():
+                continue  # unreachable: reported once, not again for everything inside
+            else:
+                self.block(item.children, child_context, None)
+        return context
+
+    def check_alone(self, item: m.Item, condition: m.Condition, region: Region, context: Region) -> None:
+        if region.is_empty():
+            self.result.contradictions.append(Contradiction(item, condition, True))
+        elif self.algebra.intersect(region, context).is_empty():
+            self.result.contradictions.append(Contradiction(item, condition, False))
+
+    @staticmethod
+    def groups(items: tuple[m.Item, ...], is_decision: bool) -> list[list[m.Item]]:
+        """Sibling groups: every when/otherwise of a decision; else runs of consecutive whens (+ otherwise)."""
+        branches = [item for item in items if isinstance(statement(item), (m.When, m.Otherwise))]
+        if is_decision:
+            return [branches] if branches else []
+        out: list[list[m.Item]] = []
+        run: list[m.Item] = []
+        for item in items:
+            node = statement(item)
+            if isinstance(node, m.When):
+                run.append(item)
+                continue
+            if isinstance(node, m.Otherwise):
+                run.append(item)
+            if run and (len(run) > 1):
+                out.append(run)
+            run = []
+        if len(run) > 1:
+            out.append(run)
+        return out
+
+    def group(self, members: list[m.Item], context: Region, decision: m.Decision | None) -> DecisionAnalysis:
+        algebra = self.algebra
+        branches: list[Branch] = []
+        for item in members:
+            node = statement(item)
+            if isinstance(node, m.When):
+                branches.append(Branch(item, node.condition, self.region_or_none(node.condition),
+                                       frozenset(self.translator.variables_of(node.condition))))
+            else:
+                branches.append(Branch(item, None, None))
+        anchor: m.Item = decision if decision is not None else members[0]
+        whens = [b for b in branches if not b.is_otherwise]
+        used = sorted(set().union(*(b.variables for b in whens)) if whens else set(), key=str.lower)
+        mixed = self.mixed_scores(whens)
+        resolved = all(b.region is not None for b in whens)
+        if not resolved:
+            analysis = DecisionAnalysis(anchor, decision, tuple(branches), context, False, mixed_scores=mixed,
+                                        variables=tuple(used))
+            self.result.decisions.append(analysis)
+            return analysis
+        regions = [algebra.intersect(b.region, context) for b in whens if b.region is not None]
+        unreachable = tuple(b for b, r in zip(whens, regions, strict=True) if r.is_empty())
+        for branch in unreachable:
+            assert branch.region is not None and branch.condition is not None
+            self.result.contradictions.append(Contradiction(branch.item, branch.condition, branch.region.is_empty()))
+        overlaps: list[Overlap] = []
+        for (i, a), (j, b) in itertools.combinations(enumerate(whens), 2):
+            both = algebra.intersect(regions[i], regions[j])
+            if not both.is_empty():
+                shared = tuple(sorted(v for v in a.variables & b.variables if self.translator.domains[v].numeric))
+                overlaps.append(Overlap(a, b, both, shared))
+        has_otherwise = any(b.is_otherwise for b in branches)
+        covered = algebra.union(*regions)
+        uncovered = algebra.difference(context, covered)
+        gaps: list[ThresholdGap] = []
+        if not has_otherwise:
+            for variable in used:
+                domain = self.translator.domains[variable]
+                if not domain.numeric or sum(1 for b in whens if variable in b.variables) < 2:
+                    continue
+                full = algebra.project(context, variable)
+                reached = algebra.project(covered, variable)
+                assert isinstance(full, IntervalSet) and isinstance(reached, IntervalSet)
+                missing = full.difference(reached)
+                if not missing.is_empty():
+                    gaps.append(ThresholdGap(variable, missing, domain))
+                    uncovered = algebra.difference(uncovered, algebra.box({variable: missing}))
+            uncovered = self.optional_values_removed(uncovered, used)
+        else:
+            uncovered = NOTHING
+        analysis = DecisionAnalysis(
+            anchor, decision, tuple(branches), context, True, tuple(overlaps), tuple(gaps),
+            algebra.disjoint(uncovered), unreachable,
+            has_otherwise and algebra.difference(context, covered).is_empty(), mixed, tuple(used))
+        self.result.decisions.append(analysis)
+        return analysis
+
+    def optional_values_removed(self, region: Region, used: list[str]) -> Region:
+        """Drop `coverage_optional` values the protocol never names (small-cell in an NSCLC sheet)."""
+        for variable in used:
+            domain = self.translator.domains[variable]
+            unnamed = domain.optional - self.mentioned.get(variable, set())
+            if unnamed:
+                region = self.algebra.intersect(region, self.algebra.box({variable: domain.values - unnamed}))
+        return region
+
+    def mixed_scores(self, whens: list[Branch]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        by_marker: dict[str, set[str]] = {}
+        for branch in whens:
+            for variable in branch.variables:
+                marker = self.translator.domains[variable].biomarker
+                if marker is not None:
+                    by_marker.setdefault(marker, set()).add(variable)
+        return tuple((marker, tuple(sorted(found))) for marker, found in sorted(by_marker.items()) if len(found) > 1)
+
+
+@dataclass(frozen=True)
+class DecisionMark:
+    """A finding of the analysis in plain words, for marking a flowchart (renderer)."""
+
+    kind: str  # gap | overlap | uncovered | unreachable
+    line: int  # the decision (gap, uncovered) or the branch (overlap, unreachable)
+    text: str
+    other_line: int | None = None
+
+
+def decision_marks(protocol: m.Protocol, tables: Tables) -> list[DecisionMark]:
+    """Gaps, overlaps, uncovered cases and unreachable branches of every decision, in words.
+
+    `kind` is `gap` (a threshold interval no branch covers, `PD-L1 1–10 %`), `overlap` (two
+    branches both apply; `other_line` is the first), `uncovered` (combinations no branch
+    covers) or `unreachable`. The same analysis feeds L001–L003.
+    """
+    found = analyse(protocol, tables)
+    marks: list[DecisionMark] = []
+    for analysis in found.decisions:
+        if not analysis.resolved:
+            continue
+        line = analysis.anchor.span.line
+        marks.extend(DecisionMark("gap", line, gap.describe()) for gap in analysis.threshold_gaps)
+        for overlap in analysis.overlaps:
+            marks.append(DecisionMark("overlap", overlap.second.item.span.line,
+                                      describe_region(overlap.region, found.domains, analysis.variables),
+                                      overlap.first.item.span.line))
+        if not analysis.uncovered.is_empty():
+            marks.append(DecisionMark("uncovered", line,
+                                      describe_region(analysis.uncovered, found.domains, analysis.variables)))
+    marks.extend(DecisionMark("unreachable", c.item.span.line, "never taken") for c in found.contradictions)
+    return marks
