@@ -1,0 +1,533 @@
+"""Treatment arms: which drugs a protocol gives *together*.
+
+The combination (C) and schedule (S) checks need to know which drug statements of a
+sheet describe one treatment given to one patient at one time — an **arm** — and which
+are alternatives. Sheets use indentation for both: a bullet list under "Aromatase
+inhibitors:" is a choice (letrozole *or* anastrozole), the drug lines of a regimen are
+a combination. The rule protocolc applies is structural, so an author can always see —
+and change — how a sheet is read:
+
+1. **A regimen is one arm.** Every drug of a `regimen` — the drug lines indented under
+   it (bulleted or not) and, for a library regimen, the drugs of its library entry —
+   is given together. `when`/`otherwise` branches inside a regimen stay alternatives.
+2. **Bullets are alternatives.** Sibling bullets (`- drug letrozole` / `- drug
+   anastrozole`) are a choice of one; so are the branches of a decision (`when`,
+   `otherwise`), a nested `decision:` ("or, by histology: …") and labelled sub-blocks
+   (a prose line with an indented block, such as "Tamoxifen:" or "Aromataseremmers:").
+3. **Bare lines in a block are together.** Drug and regimen lines written without a
+   bullet directly in a block (under a label, a bullet, a `when` branch) are given with
+   everything else in that block: `when premenopausal:` / `drug goserelin …` /
+   `drug letrozole …` is goserelin + letrozole; `Label:` / `drug goserelin …` /
+   `- drug letrozole …` / `- drug anastrozole …` is goserelin + one of the two.
+4. **Section level is a list.** Statements directly under a heading are independent
+   entries of the sheet (a section is a document unit, not a prescription), so two bare
+   drug lines under a heading are not an arm. Group them under a label, or in a
+   regimen, to say they are given together.
+
+Formally, two drug statements are together when, at their lowest common ancestor, the
+branch leading to at least one of them is *fixed* (a bare drug or regimen line, or a
+bullet's own statement), or when that ancestor lies inside a regimen.
+
+**Companions stated in words.** `only with …` and `preferably with …` name the
+companions of the block they are indented under (or of the whole section at section
+level): `preferably with CDK4/6-remmers` on an aromatase-inhibitor block says the AI is
+given with a CDK4/6 inhibitor, and `only with aromataseremmer or fulvestrant` on a
+CDK4/6 block names its endocrine partner. Targets are drug ids or `class:<id>`;
+targets joined by `or` are alternatives (each must satisfy a requirement), targets
+joined by `and` are all given.
+
+**Conditions.** An arm applies to the patients admitted by every condition on its path:
+`when` branches (an `otherwise` is "none of its sibling `when`s"), `only when`
+(conjunct) and `exclude when` (negated conjunct) of every enclosing block. An `only
+when` / `exclude when` in the preamble, or in a section that holds no drug or regimen
+line at all (a "Voorwaarden" / eligibility section), applies to the whole protocol:
+otherwise it would restrict nothing. Conditions are evaluated in three-valued logic
+against a hypothetical patient (`{"EGFR": "positive", "line": 1}`): an arm *admits* the
+patient unless some condition is certainly false for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from compiler import model as m
+from compiler.conditions import find_flag, find_variable, variables
+from compiler.source import SourceFile, Span
+from compiler.tables import Tables
+
+# ---------------------------------------------------------------- tree layout
+
+
+@dataclass(slots=True)
+class Node:
+    """One position in the sheet's tree: the protocol root, a section, or an item."""
+
+    index: int
+    item: m.Item | m.Section | None
+    parent: int | None
+    end: int = 0  # subtree = [index, end)
+    content_of_bullet: bool = False
+
+    @property
+    def is_regimen(self) -> bool:
+        """A regimen line (its subtree is one arm)."""
+        return isinstance(self.item, m.RegimenLine)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A drug of an arm: a written drug line, or a drug of a library regimen."""
+
+    drug_id: str | None
+    node: int
+    line: m.DrugLine | None = None
+    regimen: m.RegimenLine | None = None
+    library: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def span(self) -> Span:
+        """Where a finding about this member is reported."""
+        if self.line is not None:
+            return self.line.name.span
+        assert self.regimen is not None
+        return self.regimen.name.span
+
+    @property
+    def label(self) -> str:
+        """How the member is written (for messages)."""
+        if self.line is not None:
+            return self.line.name.value
+        assert self.regimen is not None
+        return f"{self.drug_id} (regimen {self.regimen.name.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target of an `only with` / `preferably with` constraint."""
+
+    text: m.Text
+    target_id: str | None  # a drug id or class:<id>; None when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionGroup:
+    """The targets of one constraint: alternatives (`or`) or all given (`and`)."""
+
+    constraint: m.WithConstraint
+    targets: tuple[Target, ...]
+    any_of: bool
+
+
+@dataclass(frozen=True)
+class Arm:
+    """The arm of one drug: the drug, what is given with it, and who it is for."""
+
+    focus: Member
+    partners: tuple[Member, ...]
+    companions: tuple[CompanionGroup, ...]
+    conditions: tuple[m.Condition, ...]
+    texts: tuple[str, ...]
+
+    @property
+    def members(self) -> tuple[Member, ...]:
+        """The focus drug and its partners."""
+        return (self.focus, *self.partners)
+
+
+class Layout:
+    """The tree of one protocol, indexed for arm queries."""
+
+    def __init__(self, protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> None:
+        self.protocol = protocol
+        self.tables = tables
+        self.source = source
+        self.nodes: list[Node] = [Node(0, None, None)]
+        self._add_items(protocol.preamble, 0)
+        for section in protocol.sections:
+            self._add_section(section, 0)
+        self.nodes[0].end = len(self.nodes)
+        self.members: list[Member] = list(self._members())
+        self.treatment_nodes = {mb.node for mb in self.members}
+        self._global_owners = self._compute_global_owners()
+        self._owned: dict[int, list[Node]] = {}
+        for node in self.nodes:
+            if isinstance(node.item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)):
+                self._owned.setdefault(self.owner(node.index), []).append(node)
+        self.global_conditions = tuple(self._global_conditions())
+
+    # ------------------------------------------------------------ building
+    def _add(self, item: m.Item | m.Section, parent: int, content_of_bullet: bool = False) -> int:
+        node = Node(len(self.nodes), item, parent, content_of_bullet=content_of_bullet)
+        self.nodes.append(node)
+        return node.index
+
+    def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
+        for item in items:
+            index = self._add(item, parent)
+            if isinstance(item, m.Bullet) and item.content is not None:
+                inner = self._add(item.content, index, content_of_bullet=True)
+                self.nodes[inner].end = len(self.nodes)
+            self._add_items(item.children, index)
+            self.nodes[index].end = len(self.nodes)
+
+    def _add_section(self, section: m.Section, parent: int) -> None:
+        index = self._add(section, parent)
+        self._add_items(section.items, index)
+        for sub in section.subsections:
+            self._add_section(sub, index)
+        self.nodes[index].end = len(self.nodes)
+
+    def _members(self) -> Iterator[Member]:
+        for node in self.nodes:
+            item = node.item
+            if isinstance(item, m.DrugLine):
+                yield Member(item.drug_id, node.index, line=item)
+            elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
+                written = {n.item.drug_id for n in self.nodes[node.index + 1:node.end]
+                           if isinstance(n.item, m.DrugLine)}
+                entry = self.tables.regimens.get(item.regimen_id) or {}
+                for drug in entry.get("drugs") or []:
+                    drug_id = str(drug.get("drug"))
+                    if drug_id not in written:
+                        yield Member(drug_id, node.index, regimen=item, library=drug)
+
+    # ------------------------------------------------------------ structure queries
+    def ancestors(self, index: int) -> list[int]:
+        """The node and its ancestors, innermost first."""
+        out: list[int] = []
+        current: int | None = index
+        while current is not None:
+            out.append(current)
+            current = self.nodes[current].parent
+        return out
+
+    def owner(self, index: int) -> int:
+        """The block a constraint, note or prose line belongs to."""
+        node = self.nodes[index]
+        assert node.parent is not None
+        if node.content_of_bullet:
+            bullet = self.nodes[node.parent]
+            assert bullet.parent is not None
+            return bullet.parent
+        return node.parent
+
+    def in_subtree(self, index: int, root: int) -> bool:
+        """True when node `index` lies in the subtree of `root` (inclusive)."""
+        return root <= index < self.nodes[root].end
+
+    def enclosing_regimen(self, index: int) -> m.RegimenLine | None:
+        """The innermost regimen line around a node (the node itself included)."""
+        for ancestor in self.ancestors(index):
+            item = self.nodes[ancestor].item
+            if isinstance(item, m.RegimenLine):
+                return item
+        return None
+
+    def _fixed(self, index: int) -> bool:
+        node = self.nodes[index]
+        parent = self.nodes[node.parent] if node.parent is not None else None
+        if parent is None or parent.item is None or isinstance(parent.item, m.Section):
+            return False  # section level: a list of independent entries
+        # Only a bare drug or regimen line (or a bullet's own statement) is fixed; bullets,
+        # branches, nested decisions and labelled sub-blocks are entries of a list.
+        return node.content_of_bullet or isinstance(node.item, (m.DrugLine, m.RegimenLine))
+
+    def together(self, a: int, b: int) -> bool:
+        """Whether the statements at nodes a and b are given together (see the module doc)."""
+        if a == b:
+            return True
+        path_a = self.ancestors(a)
+        path_b = self.ancestors(b)
+        set_b = set(path_b)
+        lca = next(x for x in path_a if x in set_b)
+        if lca in (a, b):
+            return True
+        child_a = path_a[path_a.index(lca) - 1]
+        child_b = path_b[path_b.index(lca) - 1]
+        if any(self.nodes[x].is_regimen for x in self.ancestors(lca)):
+            branches = (m.When, m.Otherwise)
+            return not (isinstance(self.nodes[child_a].item, branches)
+                        and isinstance(self.nodes[child_b].item, branches))
+        return self._fixed(child_a) or self._fixed(child_b)
+
+    # ------------------------------------------------------------ arms
+    def arm(self, member: Member) -> Arm:
+        """The arm of one member: its partners, stated companions, conditions and texts."""
+        partners = tuple(other for other in self.members
+                         if other is not member and self.together(member.node, other.node))
+        companions: list[CompanionGroup] = []
+        texts: list[str] = []
+        for ancestor in self.ancestors(member.node):
+            own = self.nodes[ancestor].item
+            if isinstance(own, m.Prose):
+                texts.append(own.text)  # the label of a block the arm is in
+            for owned in self._owned.get(ancestor, []):
+                item = owned.item
+                if isinstance(item, m.WithConstraint):
+                    companions.append(self._group(item))
+                elif isinstance(item, m.Note) and item.text is not None:
+                    texts.append(item.text.value)
+                elif isinstance(item, m.Prose) and not item.children:
+                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+        if member.line is not None:
+            for child in member.line.children:
+                if isinstance(child, m.Note) and child.text is not None:
+                    texts.append(child.text.value)
+        if member.library is not None and member.library.get("note"):
+            texts.append(str(member.library.get("note")))
+        return Arm(member, partners, tuple(companions), self.conditions(member.node), tuple(texts))
+
+    def arms(self) -> Iterator[Arm]:
+        """The arm of every member, in source order."""
+        for member in self.members:
+            yield self.arm(member)
+
+    def pairs(self) -> Iterator[tuple[Member, Member]]:
+        """Every unordered pair of members given together (each pair once)."""
+        for i, first in enumerate(self.members):
+            for second in self.members[i + 1:]:
+                if self.together(first.node, second.node):
+                    yield first, second
+
+    def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
+        ids = constraint.target_ids or tuple(None for _ in constraint.targets)
+        targets = tuple(Target(t, i) for t, i in zip(constraint.targets, ids, strict=False))
+        any_of = True
+        if self.source is not None and len(constraint.targets) > 1:
+            first, second = constraint.targets[0].span, constraint.targets[1].span
+            between = self._text_between(first, second).lower().split()
+            any_of = not any(word in ("and", "en", "+") for word in between)
+        return CompanionGroup(constraint, targets, any_of)
+
+    def _text_between(self, first: Span, second: Span) -> str:
+        assert self.source is not None
+        if first.end_line != second.line:
+            return ""
+        return self.source.line_text(first.end_line)[first.end_column - 1:second.column - 1]
+
+    def conditions(self, index: int) -> tuple[m.Condition, ...]:
+        """Every condition that applies at a node (a conjunction)."""
+        out: list[m.Condition] = list(self.global_conditions)
+        for ancestor in self.ancestors(index):
+            node = self.nodes[ancestor]
+            if isinstance(node.item, m.When):
+                out.append(node.item.condition)
+            elif isinstance(node.item, m.Otherwise) and node.parent is not None:
+                siblings = [self.nodes[i].item for i in self._children(node.parent)]
+                whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
+                if whens:
+                    out.append(m.Not(node.item.span, m.Any_(node.item.span, whens)))
+            if ancestor in self._global_owners:
+                continue
+            for owned in self._owned.get(ancestor, []):
+                out.extend(_as_conjunct(owned.item))
+        return tuple(out)
+
+    def _children(self, index: int) -> list[int]:
+        return [n.index for n in self.nodes[index + 1:self.nodes[index].end] if n.parent == index]
+
+    def _compute_global_owners(self) -> set[int]:
+        owners = {0}
+        for node in self.nodes:
+            if isinstance(node.item, m.Section) and not any(
+                    self.in_subtree(t, node.index) for t in self.treatment_nodes):
+                owners.add(node.index)
+        return owners
+
+    def _global_conditions(self) -> Iterator[m.Condition]:
+        for owner in sorted(self._global_owners):
+            for owned in self._owned.get(owner, []):
+                yield from _as_conjunct(owned.item)
+
+    def all_texts(self) -> list[str]:
+        """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
+        out: list[str] = []
+        for node in self.nodes:
+            if isinstance(node.item, m.Prose):
+                out.append(node.item.text)
+            elif isinstance(node.item, m.Note) and node.item.text is not None:
+                out.append(node.item.text.value)
+        return out
+
+
+def _as_conjunct(item: m.Item | m.Section | None) -> list[m.Condition]:
+    if isinstance(item, m.OnlyWhen):
+        return [item.condition]
+    if isinstance(item, m.ExcludeWhen):
+        return [m.Not(item.span, item.condition)]
+    return []
+
+
+_CACHE: list[tuple[m.Protocol, Layout]] = []
+
+
+def layout(protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> Layout:
+    """The layout of a protocol, built once and shared by every check of a run."""
+    for cached, value in _CACHE:
+        if cached is protocol and value.tables is tables:
+            return value
+    value = Layout(protocol, tables, source)
+    _CACHE[:] = [(protocol, value)]
+    return value
+
+
+# ---------------------------------------------------------------- conditions (three-valued)
+
+Truth = bool | None  # None: unknown
+
+Scenario = Mapping[str, str | int]
+
+
+def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Truth:
+    """Kleene three-valued truth of a condition for a partially known patient."""
+    if isinstance(condition, m.Not):
+        inner = evaluate(condition.operand, scenario, tables)
+        return None if inner is None else not inner
+    if isinstance(condition, m.All):
+        values = [evaluate(c, scenario, tables) for c in condition.operands]
+        if any(v is False for v in values):
+            return False
+        return True if all(v is True for v in values) else None
+    if isinstance(condition, m.Any_):
+        values = [evaluate(c, scenario, tables) for c in condition.operands]
+        if any(v is True for v in values):
+            return True
+        return False if all(v is False for v in values) else None
+    if isinstance(condition, m.Flag):
+        meaning = find_flag(condition.words, tables)
+        if meaning is None:
+            return None
+        results = [_equal(scenario.get(var), value) for var, value in meaning.items()]
+        if any(r is False for r in results):
+            return False
+        return True if all(r is True for r in results) else None
+    if isinstance(condition, m.Compare):
+        variable = find_variable(condition.variable, tables)
+        if variable is None or variable not in scenario:
+            return None
+        known = scenario[variable]
+        if condition.number is not None:
+            if not isinstance(known, int):
+                return None
+            return _compare(Decimal(known), condition.op, condition.number.value)
+        if condition.word is None:
+            return None
+        same = str(known).lower() == _canonical_value(variable, condition.word, tables).lower()
+        if condition.op in ("=",):
+            return same
+        if condition.op in ("!=", "≠"):
+            return not same
+        return None
+    return None
+
+
+def _canonical_value(variable: str, word: str, tables: Tables) -> str:
+    for value in variables(tables).get(variable, {}).get("values") or []:
+        if str(value).lower() == word.lower():
+            return str(value)
+    return word
+
+
+def _equal(known: str | int | None, value: str) -> Truth:
+    if known is None:
+        return None
+    return str(known).lower() == value.lower()
+
+
+def _compare(left: Decimal, op: str, right: Decimal) -> bool | None:
+    table = {"<": left < right, "<=": left <= right, "≤": left <= right, ">": left > right,
+             ">=": left >= right, "≥": left >= right, "=": left == right, "!=": left != right,
+             "≠": left != right}
+    return table.get(op)
+
+
+def referenced_variables(conditions: tuple[m.Condition, ...], tables: Tables) -> set[str]:
+    """The condition variables that a set of conditions mentions (flags resolved)."""
+    out: set[str] = set()
+    stack = list(conditions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (m.All, m.Any_)):
+            stack.extend(node.operands)
+        elif isinstance(node, m.Not):
+            stack.append(node.operand)
+        elif isinstance(node, m.Flag):
+            out.update((find_flag(node.words, tables) or {}).keys())
+        elif isinstance(node, m.Compare):
+            variable = find_variable(node.variable, tables)
+            if variable is not None:
+                out.add(variable)
+    return out
+
+
+def admits(conditions: tuple[m.Condition, ...], scenario: Scenario, tables: Tables) -> bool:
+    """Whether an arm with these conditions may be given to the scenario's patient."""
+    return all(evaluate(c, scenario, tables) is not False for c in conditions)
+
+
+def entails(conditions: tuple[m.Condition, ...], variable: str, value: str, tables: Tables) -> bool:
+    """Whether the conditions restrict `variable` to `value` (every other value is excluded)."""
+    others = [str(v) for v in variables(tables).get(variable, {}).get("values") or [] if str(v) != value]
+    return bool(others) and all(not admits(conditions, {variable: other}, tables) for other in others)
+
+
+# ---------------------------------------------------------------- drugs and classes
+
+
+def counts_as(drug_id: str | None, tables: Tables) -> set[str]:
+    """The drug ids a product stands for: itself and its `counts_as` (Phesgo: both antibodies)."""
+    if drug_id is None:
+        return set()
+    entry = tables.drugs.get(drug_id) or {}
+    return {drug_id, *(str(x) for x in entry.get("counts_as") or [])}
+
+
+def target_classes(target_id: str, tables: Tables) -> set[str]:
+    """Classes a constraint target certainly belongs to (a class target: it and its parents)."""
+    if target_id.startswith("class:"):
+        return set(tables.class_ancestors(target_id[6:]))
+    out: set[str] = set()
+    for drug in counts_as(target_id, tables):
+        out |= tables.drug_classes(drug)
+    return out
+
+
+def satisfies(option: str, drug_id: str | None, tables: Tables) -> bool:
+    """Whether a drug satisfies one requirement option (a drug id or a class id)."""
+    if drug_id is None:
+        return False
+    ids = counts_as(drug_id, tables)
+    if option in ids:
+        return True
+    return any(option in tables.drug_classes(d) for d in ids)
+
+
+def target_satisfies(option: str, target_id: str, tables: Tables) -> bool:
+    """Whether a constraint target certainly satisfies a requirement option."""
+    if target_id.startswith("class:"):
+        return option in tables.class_ancestors(target_id[6:])
+    return satisfies(option, target_id, tables)
+
+
+WORD_BOUNDARY = r"(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
+
+
+def mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
+    """Whether any text names any of the words (case-insensitive, whole words or prefixes ending in `*`)."""
+    patterns = []
+    for word in words:
+        stem = word.rstrip("*")
+        pattern = re.escape(stem)
+        if not word.endswith("*"):
+            pattern = WORD_BOUNDARY.format(pattern)
+        else:
+            pattern = r"(?<![A-Za-z0-9])" + pattern
+        patterns.append(pattern)
+    if not patterns:
+        return False
+    joined = re.compile("|".join(patterns), re.IGNORECASE)
+    return any(joined.search(text) for text in texts)

@@ -1,0 +1,551 @@
+"""C: combinations — companions, class duplicates, forbidden pairs, prerequisite states,
+first-line immunotherapy in oncogene-driven NSCLC, and required supportive care.
+
+Every check here reasons over treatment *arms* (`compiler.arms`): the drugs given
+together, the companions named by `only with` / `preferably with`, and the conditions
+of the patients the arm is for. The rules and drug lists live in
+`compiler/data/combinations.yaml` (and the formulary's `requires`, `forbidden_with`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from compiler import arms as a
+from compiler import model as m
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Related, Severity, check
+from compiler.suggest import closest
+from compiler.tables import Tables, normalise
+
+
+def _layout(context: Context) -> a.Layout:
+    return a.layout(context.protocol, context.tables, context.source)
+
+
+def _data(context: Context) -> dict[str, Any]:
+    return context.tables.combinations
+
+
+def _name(tables: Tables, option: str) -> str:
+    if option in tables.drugs:
+        return tables.drug_name(option, "en")
+    entry = tables.classes.get(option) or {}
+    return str((entry.get("names") or {}).get("en") or option.replace("_", " "))
+
+
+def tumour_matches(context: Context, words: list[str] | None) -> bool:
+    """Whether the protocol (id, title, scope) is about one of these tumours; no words: always."""
+    if not words:
+        return True
+    meta = context.protocol.meta
+    text = " ".join(t.value for t in (meta.id, meta.title, meta.scope) if t is not None).lower()
+    return any(str(word).lower() in text for word in words)
+
+
+def region(context: Context) -> str:
+    """The label region that applies (EU unless the data says otherwise)."""
+    return str(_data(context).get("default_region") or "EU")
+
+
+def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
+    return any(a.satisfies(option, member.drug_id, tables) for option in ids)
+
+
+def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
+    """A requirement (any one of `options`) is met by a partner or a stated companion."""
+    if any(_member_matches(p, options, tables) for p in arm.partners):
+        return True
+    for group in arm.companions:
+        known = [t for t in group.targets if t.target_id is not None]
+        if not known:
+            continue
+        fits = [any(a.target_satisfies(o, t.target_id, tables) for o in options) for t in known if t.target_id]
+        if (group.any_of and all(fits)) or (not group.any_of and any(fits)):
+            return True
+    return False
+
+
+def _dose_mg(line: m.DrugLine | None) -> float | None:
+    if line is None:
+        return None
+    for phase in reversed(line.phases):
+        if phase.dose is not None and phase.dose.unit == "mg":
+            return float(phase.dose.amount.value)
+    return None
+
+
+def _frequency_kind(line: m.DrugLine | None) -> str | None:
+    if line is None:
+        return None
+    for phase in reversed(line.phases):
+        if phase.frequency is not None:
+            return phase.frequency.kind
+    return None
+
+
+def _requirements(context: Context, member: a.Member) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
+    """The companion requirements of a drug: (options, rule) pairs."""
+    tables = context.tables
+    drug_id = member.drug_id
+    assert drug_id is not None
+    covered = False
+    for rule in _data(context).get("companions") or []:
+        applies = rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))
+        if not applies:
+            continue
+        covered = True
+        if tumour_matches(context, rule.get("tumour")):
+            yield [str(x) for x in rule.get("requires") or []], rule
+    if covered:
+        return
+    for element in (tables.drugs.get(drug_id) or {}).get("requires") or []:
+        yield [x.strip() for x in str(element).split("|") if x.strip()], {"source": "formulary.yaml requires"}
+
+
+@check("C001", "companion-missing", Severity.ERROR, "required companion drug missing from the arm")
+def companion_missing(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a drug that is only given with a companion has that companion in its
+    arm — as a drug of the same regimen or block, or named by `only with` /
+    `preferably with`: pertuzumab → trastuzumab (Phesgo counts as both); everolimus in
+    breast cancer → exemestane; a CDK4/6 inhibitor → an aromatase inhibitor or fulvestrant
+    (adjuvant abemaciclib also tamoxifen); lapatinib → capecitabine, an aromatase inhibitor
+    or trastuzumab. Abemaciclib 200 mg twice daily alone is a US-label monotherapy; the
+    exception is data-driven per region (`alone_allowed` in combinations.yaml) and does not
+    apply in the default EU region, where Verzenios has no monotherapy indication. Sibling
+    bullets are alternatives, so a companion listed as the next bullet does not count:
+    group drugs given together in a `regimen`.
+
+    Why it matters: pertuzumab without trastuzumab, or a CDK4/6 inhibitor without
+    endocrine therapy, is an unlicensed, unstudied treatment.
+
+    Example: `drug pertuzumab 840 mg IV then 420 mg IV every 3 weeks` alone in its arm.
+
+    Use instead: put it in a regimen with trastuzumab, or add `only with trastuzumab`.
+
+    Source: Perjeta, Afinitor, Ibrance, Kisqali, Verzenios, Tyverb EU SmPCs section 4.1;
+    Verzenio US PI; seed 000 (compiler/data/combinations.yaml).
+    """
+    tables = context.tables
+    seen: set[tuple[object, str]] = set()
+    for arm in _layout(context).arms():
+        focus = arm.focus
+        if focus.drug_id is None:
+            continue
+        for options, rule in _requirements(context, focus):
+            extra: list[str] = []
+            for item in rule.get("extra_in_setting") or []:
+                if item.get("drug") == focus.drug_id and a.entails(arm.conditions, "setting", str(item.get("setting")),
+                                                                    tables):
+                    if not item.get("requires"):
+                        continue
+                    extra.extend(str(x) for x in item.get("requires") or [])
+            if not options or _satisfied(arm, options + extra, tables):
+                continue
+            hint_extra = ""
+            allowed_alone = False
+            for alone in rule.get("alone_allowed") or []:
+                if alone.get("drug") != focus.drug_id:
+                    continue
+                fits = (_dose_mg(focus.line) == float(alone.get("dose_mg", -1))
+                        and _frequency_kind(focus.line) == alone.get("frequency"))
+                if fits and region(context) in (alone.get("regions") or []):
+                    allowed_alone = True
+                elif fits:
+                    hint_extra = f"; {alone.get('note')}"
+            if allowed_alone:
+                continue
+            key = (focus.span, "|".join(options))
+            if key in seen:
+                continue
+            seen.add(key)
+            names = " or ".join(_name(tables, o) for o in options + extra)
+            yield companion_missing.at(
+                focus.span, f"{_name(tables, focus.drug_id)} without {names} in its arm",
+                "give it in one regimen with its companion, or state `only with "
+                f"{_name(tables, options[0])}`; sibling bullets are alternatives{hint_extra}")
+
+
+def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second: set[str]) -> str | None:
+    for class_id in classes:
+        if class_id in first and class_id in second:
+            return class_id
+    return None
+
+
+def _molecules(drug_id: str | None, tables: Tables) -> set[str]:
+    ids = a.counts_as(drug_id, tables)
+    out = set(ids)
+    for group in tables.product_groups.values():
+        members = {str(x) for x in group.get("members") or []}
+        if members & ids:
+            out |= {f"group:{normalise(str(n))}" for n in group.get("names") or []}
+    return out
+
+
+@check("C002", "class-duplicate", Severity.ERROR, "two drugs of one class in one arm")
+def class_duplicate(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: one arm holds at most one drug of each class that is never
+    combined: aromatase inhibitors, CDK4/6 inhibitors, anthracyclines, PD-(L)1
+    inhibitors, bone-modifying agents (denosumab + a bisphosphonate), LHRH agonists,
+    taxanes, platinum compounds, fluoropyrimidines — and at most one product of one
+    molecule (trastuzumab IV + subcutaneous trastuzumab, Phesgo + trastuzumab). A
+    companion named by `only with` / `preferably with` counts as given.
+
+    Why it matters: a duplicate doubles toxicity without benefit (two anthracyclines add
+    up to the cardiotoxic limit; denosumab + zoledronic acid: hypocalcaemia, jaw
+    osteonecrosis) and usually means two alternatives were written as a combination.
+
+    Example: `regimen "letrozol + anastrozol"` with both drug lines below it.
+
+    Use instead: write alternatives as sibling bullets outside a regimen.
+
+    Source: compiler/data/combinations.yaml `duplicate_classes` (Xgeva SmPC 4.4, ESC
+    2022, seed 004 and others, per entry).
+    """
+    tables = context.tables
+    classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
+    lay = _layout(context)
+    for first, second in lay.pairs():
+        if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
+            continue
+        if _molecules(first.drug_id, tables) & _molecules(second.drug_id, tables):
+            yield class_duplicate.at(
+                second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} are the same "
+                "molecule in one arm", "give one product; sibling bullets are alternatives",
+                related=(Related(first.span, "the other product"),))
+            continue
+        shared = _duplicate_class(tables, classes, tables.drug_classes(first.drug_id),
+                                  tables.drug_classes(second.drug_id))
+        if shared is not None:
+            yield class_duplicate.at(
+                second.span, f"two {_name(tables, shared)}s in one arm: {_name(tables, first.drug_id)} and "
+                f"{_name(tables, second.drug_id)}",
+                "alternatives are written as sibling bullets, not in one regimen or block",
+                related=(Related(first.span, "the other one"),))
+    for arm in lay.arms():
+        if arm.focus.drug_id is None or arm.focus.line is None:
+            continue
+        for group in arm.companions:
+            for target in group.targets:
+                if target.target_id is None:
+                    continue
+                shared = _duplicate_class(tables, classes, tables.drug_classes(arm.focus.drug_id),
+                                          a.target_classes(target.target_id, tables))
+                if shared is not None and target.target_id != arm.focus.drug_id:
+                    yield class_duplicate.at(
+                        target.text.span, f"`{target.text.value}` is a second {_name(tables, shared)} for "
+                        f"{_name(tables, arm.focus.drug_id)}", "name a companion of another class",
+                        related=(Related(arm.focus.span, "the drug it accompanies"),))
+
+
+def _forbidden(context: Context) -> list[tuple[str, str, str, str]]:
+    """(a, b, hint, source) of every forbidden pair, from combinations.yaml and the formulary."""
+    out = [(str(p.get("a")), str(p.get("b")), str(p.get("hint") or ""), str(p.get("source") or ""))
+           for p in _data(context).get("forbidden_pairs") or []]
+    for drug_id, entry in context.tables.drugs.items():
+        for key in ("forbidden_with", "forbidden_concurrent_with"):
+            for other in entry.get(key) or []:
+                out.append((drug_id, str(other), "", f"formulary.yaml {key}"))
+    return out
+
+
+def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
+    return a.satisfies(option, drug_id, tables)
+
+
+@check("C003", "forbidden-pair", Severity.ERROR, "forbidden concurrent combination in one arm")
+def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: no arm combines a forbidden pair: a HER2 antibody (trastuzumab,
+    pertuzumab, Phesgo) concurrently with an anthracycline; ribociclib with tamoxifen;
+    subcutaneous nivolumab with ipilimumab; and the pairs the formulary lists as
+    `forbidden_with`. A companion named by `only with` / `preferably with` counts.
+
+    Why it matters: trastuzumab given with doxorubicin caused cardiac dysfunction in
+    27 % of patients; ribociclib with tamoxifen prolongs the QT interval.
+
+    Example: `regimen "AC + trastuzumab"` with doxorubicin, cyclophosphamide and
+    trastuzumab lines below it.
+
+    Use instead: the anthracycline first, the HER2 antibody in a later arm (sequential);
+    ribociclib with an aromatase inhibitor or fulvestrant.
+
+    Source: Herceptin EU SmPC 4.4; Slamon, NEJM 2001; Kisqali EU SmPC 4.4
+    (compiler/data/combinations.yaml `forbidden_pairs`).
+    """
+    tables = context.tables
+    pairs = _forbidden(context)
+    lay = _layout(context)
+    reported: set[tuple[object, object]] = set()
+    for first, second in lay.pairs():
+        for x, y, hint, _source in pairs:
+            hit = (_is(x, first.drug_id, tables) and _is(y, second.drug_id, tables)) or \
+                  (_is(y, first.drug_id, tables) and _is(x, second.drug_id, tables))
+            if hit and (first.span, second.span) not in reported:
+                reported.add((first.span, second.span))
+                assert first.drug_id is not None and second.drug_id is not None
+                yield forbidden_pair.at(
+                    second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} "
+                    "must not be given together", hint or "give them in separate arms",
+                    related=(Related(first.span, "given together with this"),))
+    for arm in lay.arms():
+        focus = arm.focus
+        if focus.drug_id is None or focus.line is None:
+            continue
+        for group in arm.companions:
+            for target in group.targets:
+                tid = target.target_id
+                if tid is None:
+                    continue
+                for x, y, hint, _source in pairs:
+                    hit = (_is(x, focus.drug_id, tables) and a.target_satisfies(y, tid, tables)) or \
+                          (_is(y, focus.drug_id, tables) and a.target_satisfies(x, tid, tables))
+                    if hit and (target.text.span, focus.span) not in reported:
+                        reported.add((target.text.span, focus.span))
+                        yield forbidden_pair.at(
+                            target.text.span, f"`{target.text.value}` must not be given with "
+                            f"{_name(tables, focus.drug_id)}", hint or "name another companion",
+                            related=(Related(focus.span, "the drug it accompanies"),))
+
+
+def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
+    if _member_matches(arm.focus, needs, tables):
+        return True
+    if arm.focus.line is None or any(_member_matches(p, needs, tables) for p in arm.partners):
+        return False  # the partner that needs it is reported itself
+    for group in arm.companions:
+        for target in group.targets:
+            if target.target_id and any(a.target_satisfies(n, target.target_id, tables) for n in needs):
+                return True
+    return False
+
+
+@check("C004", "ovarian-suppression-missing", Severity.ERROR,
+       "aromatase inhibitor or fulvestrant for premenopausal women without ovarian suppression")
+def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: in a breast cancer protocol (id, title or scope names it), an arm
+    with an aromatase inhibitor or fulvestrant (given, or named as a companion) either
+    excludes pre- and perimenopausal women without ovarian suppression — by its
+    conditions (`only when postmenopausal or castrated`, a `when postmenopausal:`
+    branch) — or gives ovarian suppression in the same arm (an LHRH
+    agonist line or companion), or says so in a note or prose line of its block. The
+    requirement comes from the endocrine partner: abemaciclib with tamoxifen needs none.
+
+    Why it matters: in a woman with functioning ovaries an aromatase inhibitor does not
+    lower oestrogen and stimulates the ovaries; fulvestrant is licensed in postmenopausal
+    women, or with an LHRH agonist.
+
+    Severity: an error when the arm's conditions speak about menopause or ovarian
+    suppression and still admit such women (`when premenopausal:`, the `otherwise` of a
+    menopause decision); a warning when the arm says nothing about menopausal status.
+
+    Example: `Pure anti-oestrogenen:` / `- drug fulvestrant 500 mg IM …` with no menopausal
+    condition.
+
+    Use instead: add `only when postmenopausal or castrated`, or give goserelin in the
+    same arm (`only with goserelin`).
+
+    Source: Femara, Arimidex, Aromasin SmPCs 4.1; Faslodex, Ibrance, Kisqali, Verzenios
+    EU SmPCs 4.1–4.2; ABC5 (compiler/data/combinations.yaml `ovarian_suppression`).
+    """
+    tables = context.tables
+    rule = _data(context).get("ovarian_suppression") or {}
+    if not rule or not tumour_matches(context, rule.get("tumour")):
+        return
+    needs = [str(x) for x in rule.get("needs") or []]
+    provided = [str(x) for x in rule.get("provided_by") or []]
+    scenarios = [dict(s) for s in rule.get("scenarios") or []]
+    words = [str(w) for w in rule.get("words") or []]
+    seen: set[object] = set()
+    for arm in _layout(context).arms():
+        if arm.focus.drug_id is None or not _needs_suppression(arm, needs, tables):
+            continue
+        if _satisfied(arm, provided, tables) or _member_matches(arm.focus, provided, tables):
+            continue
+        if not any(a.admits(arm.conditions, s, tables) for s in scenarios):
+            continue
+        if a.mentions(arm.texts, words):
+            continue
+        if arm.focus.span in seen:
+            continue
+        seen.add(arm.focus.span)
+        variables = {v for s in scenarios for v in s}
+        if a.referenced_variables(arm.conditions, tables) & variables:
+            yield ovarian_suppression_missing.at(
+                arm.focus.span, f"{arm.focus.label}: admits pre- or perimenopausal women without ovarian suppression",
+                "add `only when postmenopausal or castrated`, or give an LHRH agonist in the same arm")
+        else:
+            yield ovarian_suppression_missing.at(
+                arm.focus.span, f"{arm.focus.label}: no menopausal status stated and no ovarian suppression",
+                "add `only when postmenopausal or castrated`, or give an LHRH agonist in the same arm",
+                severity=Severity.WARNING)
+
+
+@check("C005", "first-line-io-oncogene", Severity.ERROR,
+       "first-line immunotherapy admits EGFR- or ALK-positive NSCLC")
+def first_line_io_oncogene(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: in an NSCLC protocol, every arm with a PD-(L)1 or CTLA-4 inhibitor
+    excludes EGFR- and ALK-positive patients in the first line — by its own conditions or
+    the protocol's eligibility conditions (`exclude when EGFR+ or ALK+`, `exclude when
+    (EGFR+ or ALK+) and line = 1`, `only when line >= 2`). The arm's conditions are read
+    for a hypothetical patient with EGFR+ (or ALK+) disease in line 1; if no condition is
+    certainly false for them, the arm admits them.
+
+    Why it matters: these patients first get targeted therapy; immunotherapy does little
+    for them and makes later osimertinib more toxic (pneumonitis).
+
+    Example: `when PD-L1 TPS >= 50%:` / `regimen pembrolizumab` with no EGFR/ALK exclusion.
+
+    Use instead: `exclude when EGFR+ or ALK+` on the first-line section.
+
+    Source: seed 004 (Longkanker Nederland; richtlijn NSCLC, Federatie Medisch
+    Specialisten: zonder moleculaire aberratie waarvoor doelgerichte therapie bestaat).
+    """
+    tables = context.tables
+    rule = _data(context).get("first_line_io") or {}
+    if not rule or not tumour_matches(context, rule.get("tumour")):
+        return
+    io_classes = [str(x) for x in rule.get("io_classes") or []]
+    scenarios = [dict(s) for s in rule.get("scenarios") or []]
+    seen: set[object] = set()
+    for arm in _layout(context).arms():
+        if not _member_matches(arm.focus, io_classes, tables) or arm.focus.span in seen:
+            continue
+        admitted = [s for s in scenarios if a.admits(arm.conditions, s, tables)]
+        if not admitted:
+            continue
+        seen.add(arm.focus.span)
+        who = " and ".join(next(k for k in s if k != "line") + "+" for s in admitted)
+        yield first_line_io_oncogene.at(
+            arm.focus.span, f"{arm.focus.label}: immunotherapy arm admits {who} NSCLC in line 1",
+            "add `exclude when EGFR+ or ALK+` (or restrict the arm to later lines)")
+
+
+def _interval_days(member: a.Member) -> int | None:
+    if member.line is not None:
+        for phase in reversed(member.line.phases):
+            if phase.frequency is not None and phase.frequency.interval_days() is not None:
+                return phase.frequency.interval_days()
+            if phase.cycle_length is not None:
+                return phase.cycle_length.value * (7 if phase.cycle_length.unit == "week" else 1)
+    regimen = member.regimen
+    if regimen is not None and regimen.cycle_length is not None:
+        return regimen.cycle_length.value * (7 if regimen.cycle_length.unit == "week" else 1)
+    return None
+
+
+def _auc(member: a.Member) -> float | None:
+    if member.line is not None:
+        for phase in member.line.phases:
+            if phase.dose is not None and phase.dose.unit == "AUC":
+                return float(phase.dose.amount.value)
+        return None
+    if member.library is not None and member.library.get("unit") == "AUC":
+        dose = member.library.get("dose")
+        values = dose if isinstance(dose, list) else [dose]
+        return max(float(v) for v in values if v is not None)
+    return None
+
+
+def _triggered(rule: Mapping[str, Any], arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
+    focus = arm.focus
+    when_all = [str(x) for x in rule.get("when_all") or []]
+    if when_all:
+        if not _member_matches(focus, when_all, tables):
+            return False
+        return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in when_all)
+    if not _member_matches(focus, [str(x) for x in rule.get("when") or []], tables):
+        return False
+    if rule.get("when_interval_days") is not None:
+        interval = _interval_days(focus) or cycle_days
+        if interval != int(rule["when_interval_days"]):
+            return False
+    if rule.get("when_auc_at_least") is not None:
+        auc = _auc(focus)
+        if auc is None or auc < float(rule["when_auc_at_least"]):
+            return False
+    return True
+
+
+@check("C006", "supportive-care-missing", Severity.WARNING, "required supportive care not stated")
+def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the supportive care a drug requires is part of the protocol:
+    DPD (DPYD) testing before capecitabine or fluorouracil; folic acid, vitamin B12 and
+    dexamethasone with pemetrexed, and non-squamous histology; G-CSF with dose-dense
+    (every 2 weeks) anthracycline, cyclophosphamide or paclitaxel; antiemetic
+    prophylaxis for highly emetogenic chemotherapy (cisplatin, anthracycline +
+    cyclophosphamide, carboplatin AUC ≥ 4); paclitaxel premedication; LVEF monitoring with
+    HER2 antibodies, HER2 ADCs and anthracyclines. Satisfied by a drug of the right
+    class in the arm (including a library regimen's supportive drugs), or by a note or
+    prose line anywhere in the protocol — or a library regimen's note — naming it (the
+    words are listed per rule in combinations.yaml); histology by the arm's conditions.
+    Each rule is reported once per protocol, at its first unmet arm.
+
+    Why it matters: fatal toxicity follows from missing DPD testing (complete deficiency)
+    or missing vitamin supplementation with pemetrexed; unmonitored cardiotoxicity is
+    irreversible.
+
+    Example: `drug capecitabine 1000 mg/m2 po twice daily, days 1-14, cycle 21 days …`
+    in a protocol that never mentions DPD.
+
+    Use instead: `note: DPD-deficiëntie (DPYD-genotypering) testen vóór de eerste dosis.`
+
+    Source: EMA PRAC 2020 (DPD); Alimta EU SmPC 4.2; ASCO growth factor guideline 2015;
+    ASCO antiemetics guideline 2020; Taxol SmPC 4.2; Herceptin SmPC 4.4; ESC 2022
+    (compiler/data/combinations.yaml `supportive`).
+    """
+    tables = context.tables
+    lay = _layout(context)
+    protocol_texts = lay.all_texts()
+    done: set[str] = set()
+    for arm in lay.arms():
+        regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
+        cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
+        for rule in _data(context).get("supportive") or []:
+            rule_id = str(rule.get("id"))
+            if rule_id in done or not _triggered(rule, arm, tables, cycle_days):
+                continue
+            scenario = rule.get("excluded_scenario")
+            if scenario is not None:
+                if not a.admits(arm.conditions, dict(scenario), tables):
+                    continue
+            else:
+                drugs = [str(x) for x in rule.get("drugs") or []]
+                if drugs and any(_member_matches(mb, drugs, tables) for mb in arm.members):
+                    continue
+                words = [str(w) for w in rule.get("words") or []]
+                if a.mentions(list(arm.texts) + protocol_texts, words):
+                    continue
+            done.add(rule_id)
+            yield supportive_care_missing.at(arm.focus.span, f"{arm.focus.label}: {rule.get('message')}",
+                                             str(rule.get("hint") or "state it in the protocol"))
+
+
+@check("C007", "unknown-combination-target", Severity.ERROR, "`only with` / `preferably with` names an unknown drug or class")
+def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: every target of `only with` and `preferably with` is a drug of the
+    formulary (generic, brand or alias) or a therapeutic class (`aromataseremmer`,
+    `CDK4/6-remmers`, `HER-blokkade`, `chemotherapie`).
+
+    Why it matters: a companion the compiler cannot read is a combination nobody checks
+    (C001–C004), and usually a typo.
+
+    Example: `only with aromatse inhibitor`
+
+    Use instead: `only with aromatase inhibitor` (or `aromataseremmer`).
+
+    Source: compiler/data/formulary.yaml (drug names, class names and aliases).
+    """
+    tables = context.tables
+    candidates = list(tables.class_names) + list(tables.names)
+    for item in context.items:
+        if not isinstance(item, m.WithConstraint):
+            continue
+        ids = item.target_ids or tuple(None for _ in item.targets)
+        for target, target_id in zip(item.targets, ids, strict=False):
+            if target_id is not None:
+                continue
+            suggestion = closest(normalise(target.value), candidates)
+            hint = f"did you mean `{suggestion}`?" if suggestion else "name a formulary drug or class"
+            yield unknown_combination_target.at(target.span, f"unknown drug or class `{target.value}`", hint)

@@ -1,0 +1,619 @@
+"""S: schedule — frequency, cycle days, cycles, intervals, duration, infusion time.
+
+Checks on one drug line use the line; checks that need "the same arm" (S005's local
+policy, S003's combination-only intervals, S008) use `compiler.arms`. Numbers come from
+the formulary's dose rows and from `compiler/data/schedules.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from compiler import arms as a
+from compiler import model as m
+from compiler.checks import Context
+from compiler.checks.combinations import region, tumour_matches
+from compiler.conditions import find_flag
+from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
+
+DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
+MONTHS_PER = {"day": 1 / 30.4375, "week": 7 / 30.4375, "month": 1.0, "year": 12.0}
+
+
+def _layout(context: Context) -> a.Layout:
+    return a.layout(context.protocol, context.tables, context.source)
+
+
+def _data(context: Context) -> dict[str, Any]:
+    return context.tables.schedules
+
+
+def _lines(context: Context) -> Iterator[tuple[int, m.DrugLine]]:
+    lay = _layout(context)
+    for node in lay.nodes:
+        if isinstance(node.item, m.DrugLine):
+            yield node.index, node.item
+
+
+def _name(context: Context, line: m.DrugLine) -> str:
+    return context.tables.drug_name(line.drug_id, "en") if line.drug_id else line.name.value
+
+
+def _has_schedule(phase: m.Phase) -> bool:
+    return phase.frequency is not None or phase.days is not None
+
+
+def _inherited(lay: a.Layout, index: int, line: m.DrugLine, want: str) -> bool:
+    """A line of the same drug in an enclosing block states the missing part (a dose table:
+    `when CrCl >= 50 …: drug zoledronic acid 3,5 mg IV` below the scheduled line).
+    """
+    if line.drug_id is None:
+        return False
+    for ancestor in lay.ancestors(index)[1:]:
+        for node in lay.nodes[ancestor + 1:lay.nodes[ancestor].end]:
+            other = node.item
+            if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
+                continue
+            if lay.in_subtree(index, node.index):
+                continue
+            if want == "schedule" and any(_has_schedule(p) for p in other.phases):
+                return True
+            if want == "infusion" and other.infusion is not None:
+                return True
+    return False
+
+
+def _regimen_entry(context: Context, regimen: m.RegimenLine | None) -> Mapping[str, Any]:
+    if regimen is None or regimen.regimen_id is None:
+        return {}
+    return context.tables.regimens.get(regimen.regimen_id) or {}
+
+
+def _cycle_days(context: Context, line: m.DrugLine | None, regimen: m.RegimenLine | None) -> int | None:
+    if line is not None:
+        for phase in line.phases:
+            if phase.cycle_length is not None:
+                return round(phase.cycle_length.value * DAYS_PER.get(phase.cycle_length.unit, 1))
+            if phase.on_off is not None:
+                return phase.on_off[0] + phase.on_off[1]
+    if regimen is not None and regimen.cycle_length is not None:
+        return round(regimen.cycle_length.value * DAYS_PER.get(regimen.cycle_length.unit, 1))
+    entry = _regimen_entry(context, regimen)
+    return int(entry["cycle_days"]) if entry.get("cycle_days") else None
+
+
+def _has_count(context: Context, line: m.DrugLine | None, regimen: m.RegimenLine | None) -> bool:
+    if line is not None and (line.max_duration is not None or any(
+            p.cycles is not None or p.until is not None or p.for_duration is not None for p in line.phases)):
+        return True
+    if regimen is not None and (regimen.cycles is not None or regimen.until is not None
+                                or regimen.max_duration is not None):
+        return True
+    entry = _regimen_entry(context, regimen)
+    return bool(entry.get("cycles") or entry.get("until_progression") or entry.get("max_duration_months"))
+
+
+@check("S001", "schedule-incomplete", Severity.ERROR, "dosed drug line without frequency, route or cycle data")
+def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a drug line with a dose states its route and how often it is given
+    (a frequency, or cycle days). Only the last phase needs a schedule: earlier phases
+    (`8 mg/kg IV then 6 mg/kg IV every 3 weeks`) are single loading doses. A line that
+    only restates the dose of a drug scheduled in an enclosing block (a renal dose table
+    under the scheduled line) takes that schedule. A cyclic line (cycle days) or an
+    inline regimen also states its cycle length and how long it runs: a number of cycles,
+    `for …`, `max …` or `until progression` — on the line or on its regimen (a library
+    regimen supplies its own).
+
+    Why it matters: "capecitabine 1000 mg/m2 twice daily, days 1-14" without a cycle
+    length or an end is an order nobody can schedule; a missing route is a guess.
+
+    Example: `drug everolimus 10 mg`
+
+    Use instead: `drug everolimus 10 mg po daily`; `drug capecitabine 1000 mg/m2 po twice
+    daily, days 1-14, cycle 21 days until progression`.
+
+    Source: ISMP Guidelines for Standard Order Sets (2010); ASCO/ONS chemotherapy
+    administration safety standards (2016): regimen, dose, route, frequency, cycle
+    length and number of cycles on every order.
+    """
+    lay = _layout(context)
+    for index, line in _lines(context):
+        dosed = [p for p in line.phases if p.dose is not None]
+        if not dosed:
+            continue
+        regimen = lay.enclosing_regimen(index)
+        where = line.name.span
+        if line.route is None and not _inherited(lay, index, line, "schedule"):
+            yield schedule_incomplete.at(where, f"{_name(context, line)}: no route", "write the route: po, IV, IM, subcut …")
+        last = line.phases[-1]
+        regimen_schedule = regimen is not None and (regimen.frequency is not None or regimen.cycle_length is not None)
+        if not _has_schedule(last) and not last.continuous and not regimen_schedule \
+                and not _inherited(lay, index, line, "schedule"):
+            yield schedule_incomplete.at(where, f"{_name(context, line)}: no frequency",
+                                         "write how often: daily, every 3 weeks, days 1, 8 …")
+            continue
+        if last.days is not None:  # days of an earlier phase are loading days (fulvestrant 1, 15, 29)
+            if _cycle_days(context, line, regimen) is None:
+                yield schedule_incomplete.at(where, f"{_name(context, line)}: cycle days without a cycle length",
+                                             "add `cycle 21 days` (or the regimen's cycle length)")
+            elif not _has_count(context, line, regimen):
+                yield schedule_incomplete.at(where, f"{_name(context, line)}: cyclic without a number of cycles or end",
+                                             "add `6 cycles`, `for 1 year` or `until progression`")
+    for node in lay.nodes:
+        inline = node.item
+        if not isinstance(inline, m.RegimenLine) or inline.regimen_id is not None:
+            continue
+        lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
+        if not lines:
+            continue
+        regimen = inline
+        if regimen.cycle_length is None and all(_cycle_days(context, x, None) is None for x in lines) \
+                and any(p.days is not None for x in lines for p in x.phases):
+            yield schedule_incomplete.at(regimen.name.span, f"regimen {regimen.name.value}: no cycle length",
+                                         "add `cycle 21 days` to the regimen line")
+        elif any(p.days is not None for x in lines for p in x.phases) and not _has_count(context, None, regimen) \
+                and not any(_has_count(context, x, None) for x in lines):
+            yield schedule_incomplete.at(regimen.name.span, f"regimen {regimen.name.value}: no number of cycles or end",
+                                         "add `6 cycles` or `until progression` to the regimen line")
+
+
+@check("S002", "day-outside-cycle", Severity.ERROR, "administration day outside the cycle")
+def day_outside_cycle(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: every administration day lies within the cycle (day 22 in a
+    21-day cycle is outside), and an on/off pattern adds up to the cycle length
+    (21 days on, 7 off = 28 days).
+
+    Why it matters: a day outside the cycle is either a typo in the day or in the cycle
+    length; both change the dose intensity.
+
+    Example: `drug capecitabine 1000 mg/m2 po twice daily, days 1-22, cycle 21 days`
+
+    Use instead: `days 1-14, cycle 21 days`
+
+    Source: ASCO/ONS chemotherapy administration safety standards (2016).
+    """
+    lay = _layout(context)
+    for index, line in _lines(context):
+        cycle = _cycle_days(context, line, lay.enclosing_regimen(index))
+        if cycle is None:
+            continue
+        for phase in line.phases:
+            if phase.days is not None and max(phase.days.days, default=0) > cycle:
+                yield day_outside_cycle.at(phase.days.span, f"day {max(phase.days.days)} is outside the {cycle}-day cycle",
+                                           "check the days and the cycle length")
+            if phase.on_off is not None and phase.cycle_length is not None:
+                length = round(phase.cycle_length.value * DAYS_PER.get(phase.cycle_length.unit, 1))
+                if sum(phase.on_off) != length:
+                    yield day_outside_cycle.at(phase.cycle_length.span,
+                                               f"{phase.on_off[0]} days on + {phase.on_off[1]} off is not a {length}-day cycle",
+                                               "make the pattern and the cycle length agree")
+
+
+Interval = tuple[float, float]
+
+
+def line_interval(frequency: m.Frequency | None) -> Interval | None:
+    """An interval frequency in days (low, high); None for daily and unparsed forms."""
+    if frequency is None or frequency.kind != "every" or frequency.interval is None or frequency.unit is None:
+        return None
+    per = DAYS_PER.get(frequency.unit)
+    if per is None:
+        return None
+    high = frequency.interval_max or frequency.interval
+    return frequency.interval * per, high * per
+
+
+TOKEN = re.compile(r"^q(\d+)(w|d|mo)(?:-q(\d+)(w|d|mo))?$")
+
+
+def row_interval(token: str) -> Interval | None:
+    """A formulary frequency token as an interval in days: q3w, q3w-q4w, q6mo, weekly."""
+    text = token.strip().lower()
+    if text == "weekly":
+        return 7.0, 7.0
+    match = TOKEN.match(text)
+    if match is None:
+        return None
+    scale = {"w": 7.0, "d": 1.0, "mo": 30.0}
+    low = int(match.group(1)) * scale[match.group(2)]
+    high = int(match.group(3)) * scale[match.group(4)] if match.group(3) else low
+    return low, high
+
+
+def _rows(context: Context, line: m.DrugLine, phase: m.Phase) -> list[Mapping[str, Any]]:
+    """The formulary dose rows whose route, unit and usual range fit a phase's dose."""
+    dose = phase.dose
+    if dose is None or line.drug_id is None:
+        return []
+    route = phase.route or line.route
+    out = []
+    for row in (context.tables.drugs.get(line.drug_id) or {}).get("doses") or []:
+        usual = row.get("usual") or []
+        if row.get("unit") != dose.unit or len(usual) != 2:
+            continue
+        if route is not None and row.get("route") not in (None, route.code):
+            continue
+        if float(usual[0]) <= float(dose.amount.value) <= float(usual[1]):
+            out.append(row)
+    return out
+
+
+def _arm_has_class(lay: a.Layout, index: int, class_id: str, context: Context) -> bool:
+    member = next((mb for mb in lay.members if mb.node == index), None)
+    if member is None:
+        return False
+    arm = lay.arm(member)
+    if any(a.satisfies(class_id, p.drug_id, context.tables) for p in arm.partners):
+        return True
+    return any(t.target_id is not None and a.target_satisfies(class_id, t.target_id, context.tables)
+               for g in arm.companions for t in g.targets)
+
+
+def _days_text(days: float) -> str:
+    if days % 7 == 0:
+        weeks = int(days // 7)
+        return "every week" if weeks == 1 else f"every {weeks} weeks"
+    return f"every {int(days)} days"
+
+
+def _paired(context: Context, drug_id: str | None) -> bool:
+    """Whether the label pairs doses with intervals: `allowed_pairs`, or dose rows with
+    more than one interval. Single-interval products (epirubicin q3w, denosumab 120 mg
+    q4w) are left to the dose-dense (D012) and product (D031) rules.
+    """
+    entry = context.tables.drugs.get(drug_id or "") or {}
+    if entry.get("allowed_pairs"):
+        return True
+    intervals = {row_interval(str(r.get("frequency") or "")) for r in entry.get("doses") or []}
+    return len(intervals - {None}) > 1
+
+
+@check("S003", "interval-not-allowed", Severity.ERROR, "interval not allowed for this dose of the product")
+def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: an interval dose (`every 3 weeks`) is one the product's label pairs
+    with that dose: pembrolizumab 200 mg every 3 weeks or 400 mg every 6 weeks (400 mg
+    every 3 weeks is a double dose); nivolumab 240 mg every 2 weeks, 480 mg every 4
+    weeks; atezolizumab 840/1200/1680 mg every 2/3/4 weeks; durvalumab every 3 weeks
+    only with chemotherapy in the same arm. The allowed pairs are the formulary's dose
+    rows (route, unit, usual range, frequency) of products licensed as dose–interval
+    pairs (`allowed_pairs`, or rows with more than one interval); a dose no row covers is
+    left to the D checks, and so are single-interval products (dose-dense chemotherapy
+    is D012, denosumab products D031). A pair confirmed only by rows marked unverified
+    is a warning.
+
+    Why it matters: flat-dosed antibodies are licensed as dose–interval pairs; mixing
+    them doubles or halves the exposure.
+
+    Example: `drug pembrolizumab 400 mg IV every 3 weeks, infusion 30 min`
+
+    Use instead: `drug pembrolizumab 400 mg IV every 6 weeks, infusion 30 min`
+
+    Source: formulary.yaml dose rows (Keytruda, Opdivo, Tecentriq, Imfinzi EU SmPCs
+    section 4.2); schedules.yaml `interval_requires` (Imfinzi EU SmPC 4.2).
+    """
+    lay = _layout(context)
+    rules = _data(context).get("interval_requires") or []
+    for index, line in _lines(context):
+        for phase in line.phases:
+            interval = line_interval(phase.frequency)
+            if interval is None or phase.frequency is None:
+                continue
+            rows = [(r, row_interval(str(r.get("frequency") or ""))) for r in _rows(context, line, phase)]
+            timed = [(r, iv) for r, iv in rows if iv is not None]
+            if not timed or not _paired(context, line.drug_id):
+                continue
+            fitting = [r for r, iv in timed if iv[0] <= interval[0] and interval[1] <= iv[1]]
+            dose = phase.dose
+            assert dose is not None
+            shown = f"{_name(context, line)} {dose.amount.text} {dose.unit_text}"
+            if not fitting:
+                allowed = sorted({_days_text(iv[0]) if iv[0] == iv[1] else f"every {int(iv[0] // 7)}-{int(iv[1] // 7)} weeks"
+                                  for _, iv in timed})
+                unverified = all(r.get("unverified") for r, _ in timed)
+                yield interval_not_allowed.at(
+                    phase.frequency.span, f"{shown} is not given {phase.frequency.text}",
+                    "the label pairs this dose with: " + ", ".join(allowed)
+                    + ("; the dose rows are unverified — confirm with the SmPC" if unverified else ""),
+                    Fix(phase.frequency.span, allowed[0], f"write {allowed[0]}") if len(allowed) == 1 else None,
+                    severity=Severity.WARNING if unverified else None)
+                continue
+            for rule in rules:
+                if rule.get("drug") != line.drug_id or interval[0] != float(rule.get("interval_days", -1)):
+                    continue
+                if not _arm_has_class(lay, index, str(rule.get("requires_class")), context):
+                    yield interval_not_allowed.at(
+                        phase.frequency.span, f"{shown} {phase.frequency.text} without {rule.get('requires_class')} "
+                        "in its arm", str(rule.get("note") or "this interval is only licensed in combination"))
+
+
+def _months(duration: m.Duration) -> float:
+    return duration.value * MONTHS_PER.get(duration.unit, 0.0)
+
+
+def _stated_months(context: Context, member: a.Member) -> tuple[float | None, m.Duration | None]:
+    """The maximum or fixed duration stated for a member: its line, else its regimen."""
+    line = member.line
+    if line is not None:
+        if line.max_duration is not None:
+            return _months(line.max_duration), line.max_duration
+        spans = [p.for_duration for p in line.phases if p.for_duration is not None]
+        if spans:
+            longest = max(spans, key=_months)
+            return _months(longest), longest
+    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    if regimen is not None and regimen.max_duration is not None:
+        return _months(regimen.max_duration), regimen.max_duration
+    entry = _regimen_entry(context, regimen)
+    if entry.get("max_duration_months"):
+        return float(entry["max_duration_months"]), None
+    return None, None
+
+
+def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
+    """The arm is in `setting`: its conditions entail it, or they admit it and the
+    protocol's scope names it.
+    """
+    meaning = find_flag(setting, context.tables) or {}
+    if not meaning:
+        return False
+    if all(a.entails(arm.conditions, var, value, context.tables) for var, value in meaning.items()):
+        return True
+    if not a.admits(arm.conditions, meaning, context.tables):
+        return False
+    words = (_data(context).get("setting_words") or {}).get(setting) or []
+    meta = context.protocol.meta
+    text = " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
+    return any(str(w).lower() in text for w in words)
+
+
+@check("S004", "duration-exceeded", Severity.ERROR, "maximum treatment duration exceeded for the product and setting")
+def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a stated maximum or fixed duration (`max 3 years`, `for 2 years`,
+    a library regimen's maximum) does not exceed the product's maximum for the tumour
+    and setting: PD-(L)1 inhibitors in metastatic NSCLC 2 years (pembrolizumab 35 × q3w
+    or 18 × q6w); durvalumab after chemoradiation 12 months; adjuvant immunotherapy 12
+    months; adjuvant trastuzumab/pertuzumab 1 year. A capped setting whose line states
+    no maximum (only `until progression`, or nothing) warns. The setting comes from the
+    arm's conditions (`when adjuvant:`, `only when after-chemoradiation`), or — when they
+    admit it — from the protocol's scope. Local-policy caps (seed 004 for atezolizumab,
+    cemiplimab, durvalumab in metastatic NSCLC) and unverified rows only warn.
+
+    Why it matters: treatment beyond the studied duration adds toxicity and cost without
+    evidence; an uncapped sheet invites indefinite treatment.
+
+    Example: `drug pembrolizumab 200 mg IV every 3 weeks, infusion 30 min, max 3 years`
+    in a metastatic NSCLC protocol.
+
+    Use instead: `max 2 years`.
+
+    Source: schedules.yaml `max_duration` (Keytruda, Opdivo, Imfinzi, Herceptin EU SmPCs;
+    seed 004; seed 000), per entry.
+    """
+    lay = _layout(context)
+    table = _data(context).get("max_duration") or []
+    seen: set[object] = set()
+    for arm in lay.arms():
+        member = arm.focus
+        if member.drug_id is None:
+            continue
+        caps = [e for e in table if member.drug_id in (e.get("drug") or [])
+                and tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
+        if not caps or member.span in seen:
+            continue
+        stated, duration = _stated_months(context, member)
+        capped = [e for e in caps if e.get("months") is not None]
+        if not capped:
+            continue
+        cap = min(capped, key=lambda e: float(e["months"]))
+        months = float(cap["months"])
+        soft = bool(cap.get("local_policy") or cap.get("unverified"))
+        seen.add(member.span)
+        where = duration.span if duration is not None else member.span
+        if stated is None:
+            yield duration_exceeded.at(
+                where, f"{member.label}: no maximum duration stated ({cap.get('setting')}: {int(months)} months)",
+                f"add `max {int(months)} months`" if months % 12 else f"add `max {int(months // 12)} years`",
+                severity=Severity.WARNING)
+        elif stated > months + 0.01:
+            policy = " (local policy)" if cap.get("local_policy") else ""
+            yield duration_exceeded.at(
+                where, f"{member.label}: {stated:g} months exceeds the {int(months)}-month maximum{policy} "
+                f"for {cap.get('setting')}", f"source: {cap.get('source')}",
+                severity=Severity.WARNING if soft else None)
+
+
+def _pattern_problem(rule: Mapping[str, Any], line: m.DrugLine) -> str | None:
+    phase = line.phases[-1]
+    days = phase.days.days if phase.days is not None else None
+    if rule.get("continuous"):
+        if days is not None or phase.on_off is not None or phase.cycle_length is not None:
+            return "is taken continuously, without days off"
+        return None
+    on, cycle = int(rule.get("days_on", 0)), int(rule.get("cycle_days", 0))
+    if phase.on_off is not None:
+        return None if phase.on_off == (on, cycle - on) else f"is given {on} days on, {cycle - on} days off"
+    if days is None or phase.continuous:
+        return f"needs its break: days 1-{on} of a {cycle}-day cycle"
+    length = phase.cycle_length
+    length_days = round(length.value * DAYS_PER.get(length.unit, 1)) if length is not None else None
+    if tuple(days) != tuple(range(1, on + 1)) or (length_days is not None and length_days != cycle):
+        return f"is given on days 1-{on} of a {cycle}-day cycle"
+    return None
+
+
+@check("S005", "drug-schedule-pattern", Severity.ERROR, "schedule does not follow the product's pattern")
+def drug_schedule_pattern(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: products with a licensed administration pattern follow it:
+    palbociclib and ribociclib days 1–21 of a 28-day cycle (21 on, 7 off), abemaciclib
+    continuously (no break) — error on mismatch. And a local policy (warning):
+    pembrolizumab every 6 weeks in an arm with chemotherapy; the label allows it, but
+    seed 004 says the hospital gives pembrolizumab every 3 weeks with chemotherapy.
+
+    Why it matters: palbociclib without its 7-day break causes cumulative neutropenia;
+    abemaciclib with a break is under-dosed.
+
+    Example: `drug palbociclib 125 mg po daily until progression`
+
+    Use instead: `drug palbociclib 125 mg po daily, days 1-21, cycle 28 days until progression`
+
+    Source: Ibrance, Kisqali, Verzenios EU SmPCs section 4.2; seed 004 (local policy)
+    (compiler/data/schedules.yaml `patterns`, `local_policies`).
+    """
+    patterns = _data(context).get("patterns") or {}
+    lay = _layout(context)
+    for index, line in _lines(context):
+        rule = patterns.get(line.drug_id or "")
+        if rule and line.phases and any(p.dose is not None or _has_schedule(p) for p in line.phases):
+            problem = _pattern_problem(rule, line)
+            if problem is not None:
+                yield drug_schedule_pattern.at(line.name.span, f"{_name(context, line)} {problem}",
+                                               f"source: {rule.get('source')}")
+        for policy in _data(context).get("local_policies") or []:
+            if policy.get("drug") != line.drug_id:
+                continue
+            intervals = [line_interval(p.frequency) for p in line.phases]
+            if not any(iv is not None and iv[0] == float(policy.get("interval_days", -1)) for iv in intervals):
+                continue
+            if _arm_has_class(lay, index, str(policy.get("not_with_class")), context):
+                yield drug_schedule_pattern.at(line.name.span, str(policy.get("message")), str(policy.get("hint")),
+                                               severity=Severity.WARNING)
+
+
+def _label_range(context: Context, line: m.DrugLine) -> tuple[list[Any], list[Any], Mapping[str, Any]] | None:
+    entry = (_data(context).get("infusion") or {}).get(line.drug_id or "")
+    if not entry:
+        return None
+    first, then = list(entry.get("first") or [None, None]), list(entry.get("then") or [None, None])
+    dose = next((p.dose for p in reversed(line.phases) if p.dose is not None), None)
+    for special in entry.get("by_dose") or []:
+        if special.get("region") not in (None, region(context)):
+            continue
+        if dose is not None and dose.unit == "mg" and float(dose.amount.value) == float(special.get("dose_mg", -1)):
+            first, then = list(special.get("first") or first), list(special.get("then") or then)
+    return first, then, entry
+
+
+def _outside(minutes: int, bounds: list[Any], at_least: bool) -> bool:
+    low, high = bounds[0], bounds[1]
+    if low is not None and minutes < int(low):
+        return True
+    return not at_least and high is not None and minutes > int(high)
+
+
+def _range_text(bounds: list[Any]) -> str:
+    low, high = bounds
+    if high is None:
+        return f"at least {low} min"
+    return f"{low} min" if low == high else f"{low}-{high} min"
+
+
+@check("S006", "infusion-time", Severity.WARNING, "IV drug without infusion time, or infusion time outside the label")
+def infusion_time(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a dosed intravenous drug line states its infusion time (warning), and
+    the time lies within the label (error): atezolizumab first 60 min then 30 min;
+    pembrolizumab 30 min; durvalumab 60 min; nivolumab 30 min (EU: 480 mg over 60 min —
+    keyed by region, EU by default); trastuzumab 90 min loading then 30–90 min;
+    pertuzumab 60 min loading then 30–60 min; trastuzumab emtansine 90 then 30–90 min;
+    zoledronic acid at least 15 min. A single time (`infusion 30 min`) is the time of
+    every infusion, including the first. A renal dose row under a line of the same drug
+    that states the infusion takes that time.
+
+    Why it matters: too-fast infusion of an antibody causes infusion reactions; too-fast
+    zoledronic acid damages the kidney.
+
+    Example: `drug atezolizumab 1200 mg IV every 3 weeks, infusion 30 min`
+
+    Use instead: `infusion first 60 min then 30 min`
+
+    Source: schedules.yaml `infusion` (Tecentriq, Keytruda, Imfinzi, Opdivo, Herceptin,
+    Perjeta, Kadcyla, Zometa EU SmPCs section 4.2; seed 004), per product.
+    """
+    lay = _layout(context)
+    for index, line in _lines(context):
+        if not any(p.route is not None and p.route.code == "IV" for p in line.phases) \
+                or not any(p.dose is not None for p in line.phases):
+            continue
+        if line.infusion is None:
+            if not _inherited(lay, index, line, "infusion"):
+                yield infusion_time.at(line.name.span, f"{_name(context, line)} IV without an infusion time",
+                                       "add `infusion 30 min` (or the product's time)")
+            continue
+        label = _label_range(context, line)
+        if label is None:
+            continue
+        first, then, entry = label
+        infusion = line.infusion
+        later = infusion.then_min if infusion.then_min is not None else infusion.first_min
+        problems = []
+        if _outside(infusion.first_min, first, infusion.at_least):
+            problems.append(f"first infusion {infusion.first_min} min (label: {_range_text(first)})")
+        if _outside(later, then, infusion.at_least) and (infusion.then_min is not None or first != then):
+            problems.append(f"later infusions {later} min (label: {_range_text(then)})")
+        if problems:
+            yield infusion_time.at(
+                infusion.span, f"{_name(context, line)}: " + "; ".join(problems), f"source: {entry.get('source')}",
+                severity=Severity.WARNING if entry.get("unverified") else Severity.ERROR)
+
+
+@check("S007", "monthly-interval", Severity.WARNING, "`monthly` is ambiguous: calendar month or 4 weeks")
+def monthly_interval(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: no drug line is given "monthly" / "maandelijks".
+
+    Why it matters: a calendar month and 28 days drift apart by a dose a year, and
+    pharmacy, ward and patient each pick one; labels mean 28 days ("every 4 weeks") for
+    fulvestrant, goserelin and denosumab 120 mg.
+
+    Example: `drug fulvestrant 500 mg IM days 1, 15, 29 then 500 mg IM monthly`
+
+    Use instead: `… then 500 mg IM every 4 weeks` (or `every month (calendar)` if that is
+    really meant).
+
+    Source: ISMP error-prone dose designations; seed 002 ("nadien maandelijks").
+    """
+    for _index, line in _lines(context):
+        for phase in line.phases:
+            if phase.frequency is not None and phase.frequency.kind == "monthly":
+                yield monthly_interval.at(
+                    phase.frequency.span, f"`{phase.frequency.text}`: calendar month or every 4 weeks?",
+                    "write `every 4 weeks` (28 days) or `every month (calendar)`",
+                    Fix(phase.frequency.span, "every 4 weeks", "write every 4 weeks", safe=False))
+
+
+def _disjoint_days(first: m.DrugLine, second: m.DrugLine) -> bool:
+    days_a = {d for p in first.phases if p.days is not None for d in p.days.days}
+    days_b = {d for p in second.phases if p.days is not None for d in p.days.days}
+    return bool(days_a) and bool(days_b) and not (days_a & days_b)
+
+
+@check("S008", "schedule-conflict", Severity.ERROR, "overlapping or contradictory schedules for one drug in one arm")
+def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: one arm gives a drug once: two drug lines (or a drug line and a
+    library regimen drug) of the same product given together overlap or contradict each
+    other, unless they are given on different days of the cycle (`days 1` and `days 8`).
+    Alternatives — sibling bullets, decision branches — are not together and may differ.
+
+    Why it matters: two schedules for one drug in one arm double the dose or leave the
+    nurse to choose.
+
+    Example: an inline regimen with `drug pembrolizumab 200 mg IV every 3 weeks` and
+    `drug pembrolizumab 400 mg IV every 6 weeks` both below it.
+
+    Use instead: one line, or the two as alternatives (sibling bullets outside the
+    regimen).
+
+    Source: ISMP Guidelines for Standard Order Sets (2010): one order per drug.
+    """
+    tables = context.tables
+    for first, second in _layout(context).pairs():
+        if first.drug_id is None or first.drug_id != second.drug_id:
+            continue
+        if first.line is not None and second.line is not None and _disjoint_days(first.line, second.line):
+            continue
+        if any(mb.line is not None and not any(_has_schedule(p) for p in mb.line.phases) for mb in (first, second)):
+            continue  # a line that only restates the dose (a renal dose row) refines the other
+        yield schedule_conflict.at(
+            second.span, f"{tables.drug_name(first.drug_id, 'en')} twice in one arm",
+            "give one schedule, or write the two as alternatives (sibling bullets)",
+            related=(Related(first.span, "the other schedule"),))
