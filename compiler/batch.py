@@ -35,7 +35,11 @@ def default_jobs() -> int:
 
 def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int) -> str:
     """The cache key of one file's check result."""
-    return key_for(compiler_fingerprint(), str(path), hashlib.sha256(raw).hexdigest(), today.isoformat(), str(max_bytes))
+    from compiler.versions.register import register_state
+
+    # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/)
+    return key_for(compiler_fingerprint(), str(path), hashlib.sha256(raw).hexdigest(), today.isoformat(), str(max_bytes),
+                   register_state(path))
 
 
 def _entry(result: Compiled) -> dict[str, Any]:

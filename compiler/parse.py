@@ -178,7 +178,8 @@ def _example_states() -> tuple[tuple[int, str, str, str], ...]:
 
 def _error_key(error: UnexpectedInput, text: str) -> tuple[int, str, str] | None:
     """LALR state, offending token type and the line's first word (states are shared between
-    statements, e.g. after a number in a dose and in a fractionation)."""
+    statements, e.g. after a number in a dose and in a fractionation).
+    """
     state = getattr(error, "state", None)
     position = getattr(state, "position", None)
     if not isinstance(position, int):
