@@ -158,6 +158,11 @@ class Layout:
             if isinstance(node.item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)):
                 self._owned.setdefault(self.owner(node.index), []).append(node)
         self.global_conditions = tuple(self._global_conditions())
+        # Checks ask for the same arms and pairs many times; answers are memoised here
+        # (a Layout is built once per protocol and never changes).
+        self._ancestor_paths: dict[int, tuple[int, ...]] = {}
+        self._together: dict[tuple[int, int], bool] = {}
+        self._arms: dict[int, Arm] = {}
 
     # ------------------------------------------------------------ building
     def _add(self, item: m.Item | m.Section, parent: int, content_of_bullet: bool = False) -> int:
@@ -198,12 +203,15 @@ class Layout:
     # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
-        out: list[int] = []
-        current: int | None = index
-        while current is not None:
-            out.append(current)
-            current = self.nodes[current].parent
-        return out
+        path = self._ancestor_paths.get(index)
+        if path is None:
+            out: list[int] = []
+            current: int | None = index
+            while current is not None:
+                out.append(current)
+                current = self.nodes[current].parent
+            path = self._ancestor_paths[index] = tuple(out)
+        return list(path)
 
     def owner(self, index: int) -> int:
         """The block a constraint, note or prose line belongs to."""
@@ -240,6 +248,13 @@ class Layout:
         """Whether the statements at nodes a and b are given together (see the module doc)."""
         if a == b:
             return True
+        key = (a, b) if a < b else (b, a)
+        known = self._together.get(key)
+        if known is None:
+            known = self._together[key] = self._together_uncached(a, b)
+        return known
+
+    def _together_uncached(self, a: int, b: int) -> bool:
         path_a = self.ancestors(a)
         path_b = self.ancestors(b)
         set_b = set(path_b)
@@ -257,6 +272,12 @@ class Layout:
     # ------------------------------------------------------------ arms
     def arm(self, member: Member) -> Arm:
         """The arm of one member: its partners, stated companions, conditions and texts."""
+        known = self._arms.get(id(member))
+        if known is None:
+            known = self._arms[id(member)] = self._arm_uncached(member)
+        return known
+
+    def _arm_uncached(self, member: Member) -> Arm:
         partners = tuple(other for other in self.members
                          if other is not member and self.together(member.node, other.node))
         companions: list[CompanionGroup] = []

@@ -16,6 +16,7 @@ unreliable at stereotactic doses per fraction; `fractionation_values` says so pe
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -68,6 +69,7 @@ def total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Deci
 # ---------------------------------------------------------------- data look-ups
 
 
+@functools.lru_cache(maxsize=4096)
 def _plain(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
