@@ -29,6 +29,7 @@ from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.fsutil import write_atomic, write_text_atomic
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
+from compiler.validation import render_report
 
 SITE = Path(__file__).resolve().parent / "site"
 INDEX_WORDS = {
@@ -200,9 +201,11 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
             continue
         own_extra = [d for d in extra if d.span.file == result.path]
         errors = result.errors + sum(1 for d in own_extra if d.severity.value == "error")
-        report_path = Path("protocols") / f"{pid}.report.json"
         report_json = json.dumps(report.as_json([result], own_extra), indent=2, ensure_ascii=False)
-        write_text_atomic(staging / report_path, report_json + "\n")
+        write_text_atomic(staging / "protocols" / f"{pid}.report.json", report_json + "\n")
+        report_path = Path("protocols") / f"{pid}.report.html"
+        full = result if result.protocol is not None else compile_file(Path(result.path), today)
+        write_text_atomic(staging / report_path, render_report([full], own_extra, today))
         row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
                                "html": "", "pdf": ""}
         rows.append(row)

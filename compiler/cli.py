@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     check.add_argument("--format", choices=("human", "json", "sarif"), default="human")
     check.add_argument("--strict", action="store_true", help="warnings also fail (exit 1)")
+    check.add_argument("--report", type=Path, metavar="FILE.html",
+                       help="also write the validation report (findings, acknowledgements, queries, computed values)")
     check.add_argument("--fix", action="store_true",
                        help="apply safe fixes (notation, spelling of names) in place; keeps FILE~ as a backup")
     check.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
@@ -113,6 +115,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                       file=sys.stderr)
         results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)
+    if args.report is not None:
+        from compiler.fsutil import write_text_atomic
+        from compiler.validation import render_report
+
+        full = [r if r.protocol is not None else compile_file(Path(r.path), args.today) for r in results]
+        write_text_atomic(args.report, render_report(full, extra, args.today))
     if args.format == "json":
         report.dump(report.as_json(results, extra), sys.stdout)
     elif args.format == "sarif":
