@@ -19,6 +19,8 @@ from markupsafe import Markup, escape
 
 from compiler import model as m
 from compiler.diagnostics import Diagnostic
+from compiler.render import calendar as cal
+from compiler.render import flowchart
 from compiler.render import words as w
 from compiler.source import Span
 from compiler.tables import Tables
@@ -74,13 +76,16 @@ class DrugRow:
     schedule: str
     notes: list[str]
     extras: list[Block] = field(default_factory=list)
+    anchor: str = ""
 
 
 @dataclass
 class DrugTable(Block):
-    """Consecutive drug lines sharing one table."""
+    """Consecutive drug lines sharing one table, with the calendars and timeline of its cyclic lines."""
 
     rows: list[DrugRow]
+    calendars: list[cal.CycleCalendar] = field(default_factory=list)
+    timeline: Markup | None = None
 
 
 @dataclass
@@ -96,6 +101,9 @@ class RegimenBlock(Block):
     resolved: bool
     unverified: bool
     children: list[Block] = field(default_factory=list)
+    anchor: str = ""
+    calendar: cal.CycleCalendar | None = None
+    timeline: Markup | None = None
 
 
 @dataclass
@@ -116,10 +124,11 @@ class Branch(Block):
 
 @dataclass
 class DecisionBlock(Block):
-    """A decision: a title and its branches."""
+    """A decision: a title, its flowchart and its branches."""
 
     title: str
     children: list[Block] = field(default_factory=list)
+    chart: flowchart.Chart | None = None
 
 
 @dataclass
@@ -137,6 +146,7 @@ class DecisionTable(Block):
 
     title: str
     rows: list[DecisionRow]
+    chart: flowchart.Chart | None = None
 
 
 @dataclass
@@ -174,6 +184,7 @@ class SectionView:
     heading: str
     blocks: list[Block]
     subsections: list[SectionView]
+    rt_table: cal.RtTable | None = None
 
 
 @dataclass
@@ -226,6 +237,10 @@ class _Builder:
     language: str
     numbers: dict[str, str]
     tallman: dict[str, str]
+    chart_context: flowchart.ChartContext | None = None
+    pictures: list[tuple[str, str, Markup]] = field(default_factory=list)  # kind, id, svg (goldens, tests)
+    inside_regimen: int = 0
+    inside_decision: int = 0
 
     @property
     def labels(self) -> dict[str, str]:
@@ -292,7 +307,7 @@ class _Builder:
             name=name, brand=brand, known=line.drug_id is not None,
             doses=doses, route=" / ".join(routes),
             administration=w.infusion(line.infusion, self.language) if line.infusion is not None else "",
-            schedule=schedule, notes=notes, extras=self.blocks(extra_children),
+            schedule=schedule, notes=notes, extras=self.blocks(extra_children), anchor=flowchart.anchor(line),
         )
 
     def regimen_drug_row(self, entry: dict[str, Any]) -> DrugRow:
@@ -407,8 +422,12 @@ class _Builder:
         elif entry is not None and entry.get("max_duration_months"):
             summary.append(w.max_duration(m.Duration(int(entry["max_duration_months"]), "month", line.span),
                                           self.language))
+        self.inside_regimen += 1
+        children = self.blocks(line.children)
+        self.inside_regimen -= 1
+        calendar, timeline = self.regimen_pictures(line, entry)
         return RegimenBlock("regimen", line.name.value, title, ", ".join(summary), tables, source, note,
-                            entry is not None, unverified, self.blocks(line.children))
+                            entry is not None, unverified, children, flowchart.anchor(line), calendar, timeline)
 
     def fractionation(self, line: m.Fractionation) -> str:
         language = self.language
@@ -461,12 +480,14 @@ class _Builder:
             item = items[index]
             if _drug_of(item) is not None:
                 rows: list[DrugRow] = []
+                drug_lines: list[m.DrugLine] = []
                 while index < len(items) and (line := _drug_of(items[index])) is not None:
                     current = items[index]
                     children = current.children + (line.children if current is not line else ())
                     rows.append(self.drug_row(line, children))
+                    drug_lines.append(line)
                     index += 1
-                out.append(DrugTable("drugs", rows))
+                out.append(self.drug_pictures(DrugTable("drugs", rows), drug_lines))
                 continue
             if isinstance(item, m.Bullet):
                 entries: list[ListEntry] = []
@@ -558,13 +579,221 @@ class _Builder:
                 break
         else:
             if sum(1 for r in rows if r.row is not None) >= 2 and len(rows) >= 3:
-                return DecisionTable("decision-table", title, rows)
-        return DecisionBlock("decision", title, self.blocks(item.children))
+                return DecisionTable("decision-table", title, rows,
+                                     self.chart(item) if not self.inside_decision else None)
+        # a decision inside another decision is drawn in the outer one's chart
+        chart = self.chart(item) if not self.inside_decision else None
+        self.inside_decision += 1
+        children = self.blocks(item.children)
+        self.inside_decision -= 1
+        return DecisionBlock("decision", title, children, chart)
+
+    # ------------------------------------------------------------ pictures
+    def chart(self, item: m.Decision) -> flowchart.Chart | None:
+        """The flowchart of a decision (None when the builder has no chart context)."""
+        if self.chart_context is None:
+            return None
+        chart = flowchart.render_chart(item, self.chart_context)
+        self.pictures.append(("flowchart", chart.id, chart.svg))
+        return chart
+
+    def chart_drug_name(self, line: m.DrugLine) -> str:
+        if line.drug_id is not None:
+            return self.tall(self.tables.drug_name(line.drug_id, self.language))
+        return self.tall(line.name.value)
+
+    def chart_drug_detail(self, line: m.DrugLine) -> str:
+        row = self.drug_row(line, ())
+        return " ".join(p for p in (f" {self.labels['then']} ".join(row.doses), row.route) if p)
+
+    def chart_regimen_detail(self, line: m.RegimenLine) -> str:
+        written = [d for d in (_drug_of(c) for c in line.children) if d is not None]
+        if written:
+            names = [self.chart_drug_name(d) for d in written]
+        else:
+            entry = self.tables.regimens.get(line.regimen_id or "") if line.regimen_id else None
+            names = [self.tall(self.tables.drug_name(str(d.get("drug") or ""), self.language))
+                     for d in (entry or {}).get("drugs") or []]
+        return " + ".join(dict.fromkeys(names))
+
+    def schedule_of(self, line: m.DrugLine, phase: m.Phase) -> cal.DrugSchedule:
+        """A calendar row for a written drug line (its last phase: what repeats)."""
+        days = cal.phase_days(phase)
+        continuous = days is None and cal.phase_is_continuous(phase)
+        own = None
+        if days is None and not continuous and phase.frequency is not None:
+            own = f"{w.frequency(phase.frequency, self.language)} ({self.labels['own_interval']})"
+        notes = []
+        if days is not None and phase.frequency is not None:
+            notes.append(w.frequency(phase.frequency, self.language))
+        dose = w.dose(phase.dose, self.language) if phase.dose is not None else ""
+        route = w.route(phase.route.code, self.language) if phase.route is not None else (
+            w.route(line.route.code, self.language) if line.route is not None else "")
+        return cal.DrugSchedule(self.chart_drug_name(line), flowchart.anchor(line), dose, route, days, continuous,
+                                own, notes)
+
+    def library_schedule(self, drug: dict[str, Any]) -> cal.DrugSchedule:
+        row = self.regimen_drug_row(drug)
+        days = _expand_days(drug.get("days")) if drug.get("days") else None
+        frequency = str(drug.get("frequency") or "")
+        continuous = days is None and frequency in ("daily", "twice daily", "three times daily")
+        own = None
+        if days is None and not continuous and frequency:
+            own = f"{self.data_frequency(frequency)} ({self.labels['own_interval']})"
+        notes: list[str] = []
+        if frequency and (days is not None or continuous):
+            notes.append(self.data_frequency(frequency))
+        loading = drug.get("loading")
+        if isinstance(loading, dict) and loading.get("dose") is not None:
+            notes.append(f"{self.labels['cycle1']}: {_data_amount(loading['dose'], self.language)} "
+                         f"{w.unit(str(loading.get('unit') or ''), self.language)} ({self.labels['loading']})")
+        if drug.get("cycles"):
+            notes.append(self.labels["only_cycles"].format(n=int(drug["cycles"])))
+        return cal.DrugSchedule(row.name, None, row.doses[0] if row.doses else "", row.route, days, continuous, own,
+                                notes)
+
+    def course_footer(self, line: m.RegimenLine | None, entry: dict[str, Any] | None) -> list[str]:
+        footer: list[str] = []
+        cycles = line.cycles if line is not None and line.cycles is not None else (
+            int(entry["cycles"]) if entry is not None and entry.get("cycles") else None)
+        if cycles is not None:
+            footer.append(w.cycles(cycles, self.language))
+        if line is not None and line.until is not None:
+            footer.append(w.until(line.until.value, self.language))
+        elif entry is not None and entry.get("until_progression"):
+            footer.append(w.until("progression", self.language))
+        if line is not None and line.max_duration is not None:
+            footer.append(w.max_duration(line.max_duration, self.language))
+        elif entry is not None and entry.get("max_duration_months"):
+            footer.append(w.max_duration(m.Duration(int(entry["max_duration_months"]), "month", _NO_SPAN),
+                                         self.language))
+        return footer
+
+    def regimen_pictures(self, line: m.RegimenLine,
+                         entry: dict[str, Any] | None) -> tuple[cal.CycleCalendar | None, Markup | None]:
+        """The cycle calendar and course timeline of a regimen line."""
+        written = [d for d in (_drug_of(c) for c in line.children) if d is not None]
+        cycle = cal.duration_days(line.cycle_length) if line.cycle_length is not None else (
+            int(entry["cycle_days"]) if entry is not None and entry.get("cycle_days") else None)
+        if written:
+            cycle = cycle or next((c for d in written for p in d.phases if (c := cal.phase_cycle(p))), None)
+            schedules = [self.schedule_of(d, d.phases[-1]) for d in written if d.phases]
+        elif entry is not None:
+            schedules = [self.library_schedule(d) for d in entry.get("drugs") or []]
+        else:
+            schedules = []
+        calendar = None
+        if cycle is not None:
+            calendar = cal.cycle_calendar(f"cal-{line.span.line}", line.name.value, cycle, schedules,
+                                          self.course_footer(line, entry), self.language)
+        if calendar is not None:
+            self.pictures.append(("calendar", calendar.id, Markup("")))
+        lanes: list[cal.Lane] = []
+        if written:
+            lanes = [self.drug_lane(d) for d in written if _needs_course(d)]
+        elif entry is not None:
+            drugs = entry.get("drugs") or []
+            max_weeks = cal.duration_weeks(line.max_duration) if line.max_duration is not None else (
+                float(entry["max_duration_months"]) * cal.WEEKS_PER_MONTH if entry.get("max_duration_months")
+                else None)
+            has_loading = any(isinstance(d.get("loading"), dict) for d in drugs)
+            if has_loading or max_weeks is not None:
+                lanes = cal.library_lanes(entry, lambda d: self.tall(self.tables.drug_name(d, self.language)),
+                                          self.library_dose, line.cycles or entry.get("cycles"), max_weeks,
+                                          self.language)
+        return calendar, self.timeline(f"course-{line.span.line}", line.name.value, lanes)
+
+    def library_dose(self, drug: dict[str, Any]) -> str:
+        row = self.regimen_drug_row(drug)
+        return " ".join(p for p in (row.doses[0] if row.doses else "", row.route, row.schedule) if p)
+
+    def drug_lane(self, line: m.DrugLine) -> cal.Lane:
+        def phase_text(phase: m.Phase) -> str:
+            parts = [w.dose(phase.dose, self.language) if phase.dose is not None else "",
+                     w.route(phase.route.code, self.language) if phase.route is not None else "",
+                     w.phase_schedule(phase, self.language)]
+            return " ".join(p for p in parts if p)
+
+        return cal.drug_lane(line, self.chart_drug_name(line), flowchart.anchor(line), phase_text, 26 * 7,
+                             self.language)
+
+    def timeline(self, timeline_id: str, title: str, lanes: list[cal.Lane]) -> Markup | None:
+        if not lanes:
+            return None
+        body, _ = cal.timeline_svg(timeline_id, f"{self.labels['timeline']}: {title}", lanes, self.language)
+        self.pictures.append(("timeline", timeline_id, body))
+        return body
+
+    def drug_pictures(self, table: DrugTable, lines: list[m.DrugLine]) -> DrugTable:
+        """Calendars of cyclic drug lines and the course timeline of a drug table (not inside a regimen)."""
+        if self.inside_regimen:
+            return table
+        for line in lines:
+            phase = next((p for p in line.phases if cal.phase_cycle(p) is not None), None)
+            if phase is None:
+                continue
+            cycle = cal.phase_cycle(phase)
+            assert cycle is not None
+            footer: list[str] = []
+            if phase.cycles is not None:
+                footer.append(w.cycles(phase.cycles, self.language))
+            if phase.until is not None:
+                footer.append(w.until(phase.until.value, self.language))
+            if line.max_duration is not None:
+                footer.append(w.max_duration(line.max_duration, self.language))
+            calendar = cal.cycle_calendar(f"cal-{line.span.line}", self.chart_drug_name(line), cycle,
+                                          [self.schedule_of(line, phase)], footer, self.language)
+            if calendar is not None:
+                table.calendars.append(calendar)
+                self.pictures.append(("calendar", calendar.id, Markup("")))
+        lanes = [self.drug_lane(line) for line in lines if _needs_course(line)]
+        if lanes:
+            first = lines[0]
+            names = ", ".join(dict.fromkeys(lane.name for lane in lanes))
+            table.timeline = self.timeline(f"course-{first.span.line}", names, lanes)
+        return table
+
+    def rt_table(self, section: m.Section) -> cal.RtTable | None:
+        """The fractionation table of a section's own schemes, grouped by the indication they stand under."""
+        rt = self.tables.rt_schemes
+        alpha_betas = cal.alpha_beta_values(rt)
+        limits = rt.get("limits") or {}
+        lq_limit = limits.get("lq_note_above_dose_per_fraction_gy")
+        limit = Decimal(str(lq_limit)) if lq_limit is not None else None
+        groups: list[cal.RtGroup] = []
+
+        def walk(items: Sequence[m.Item], label: str) -> None:
+            for item in items:
+                node = item.content if isinstance(item, m.Bullet) and item.content is not None else item
+                if isinstance(node, m.Fractionation):
+                    row = cal.rt_row(node, [v for v, _ in alpha_betas], limit, self.language)
+                    if row is None:
+                        row = cal.RtRow(self.fractionation(node), "—", "", ["—"] * (2 * len(alpha_betas)), False)
+                    if groups and groups[-1].indication == label:
+                        groups[-1].rows.append(row)
+                    else:
+                        groups.append(cal.RtGroup(label, [row]))
+                    continue
+                inner = label
+                if isinstance(node, m.Prose):
+                    inner = w.squash(node.text).rstrip(":").strip()
+                walk(node.children + (item.children if node is not item else ()), inner)
+
+        walk(section.items, "")
+        if not groups:
+            return None
+        tissues = [(f"{self.labels['alpha_beta']} = {w.number(v, self.language)} Gy",
+                    self.labels["ab_late" if t.startswith("late") else "ab_early"]) for v, t in alpha_betas]
+        note = self.labels["lq_unreliable"].format(d=w.number(limit, self.language)) if limit is not None and any(
+            r.lq_warning for g in groups for r in g.rows) else None
+        table = cal.RtTable(f"rt-{section.id}", tissues, groups, note)
+        self.pictures.append(("rt", table.id, Markup("")))
+        return table
 
     def section(self, section: m.Section) -> SectionView:
         heading = f"h{min(section.level + 1, 6)}"
         return SectionView(section.id, section.number, section.title, heading, self.blocks(section.items),
-                           [self.section(s) for s in section.subsections])
+                           [self.section(s) for s in section.subsections], self.rt_table(section))
 
 
 def _drug_of(item: m.Item) -> m.DrugLine | None:
@@ -573,6 +802,12 @@ def _drug_of(item: m.Item) -> m.DrugLine | None:
     if isinstance(item, m.Bullet) and isinstance(item.content, m.DrugLine):
         return item.content
     return None
+
+
+def _needs_course(line: m.DrugLine) -> bool:
+    """A drug line whose course is worth a timeline: loading → maintenance, or a limited duration."""
+    return (len(line.phases) > 1 or line.max_duration is not None
+            or any(p.for_duration is not None for p in line.phases))
 
 
 def _data_amount(value: Any, language: str) -> str:
@@ -618,6 +853,10 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
     meta = protocol.meta
     numbers = {s.id: s.number for s in protocol.all_sections()}
     builder = _Builder(tables, language, numbers, _tallman_forms(tables))
+    sections = {s.id: (s.number, s.title, tuple(sub.id for sub in s.subsections)) for s in protocol.all_sections()}
+    builder.chart_context = flowchart.ChartContext(
+        language, sections, builder.chart_drug_name, builder.chart_drug_detail, builder.chart_regimen_detail,
+        flowchart.coverage_marks(protocol, tables, language))
     version = str(meta.version) if meta.version is not None else "?"
     status = (meta.status or m.Status.DRAFT).value
     control: list[tuple[str, str]] = [
@@ -656,6 +895,7 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
         preamble=builder.blocks(protocol.preamble), sections=[builder.section(s) for s in protocol.sections],
         findings=findings, counts=counts,
         keywords=identity_keywords(pid, version, status, protocol.sha256),
+        extra={"pictures": builder.pictures},
     )
 
 
