@@ -85,13 +85,22 @@ class BookOutcome:
 
 @dataclass(frozen=True)
 class RenderTask:
-    """One protocol to render: where it is, its render cache key, whether to make a PDF."""
+    """One protocol (version) to render: where it is, its render cache key, whether to make a PDF.
+
+    `status`, `approver` and `approved` override the source's metadata for versions whose
+    status lives in the release register (approved, superseded): the register, not the
+    author's file, says what a released version is.
+    """
 
     path: str
     key: str
     pdf: bool
     today: str
     config: BookConfig
+    status: str | None = None
+    approver: str | None = None
+    approved: str | None = None
+    pdf_from: str | None = None  # an archived release PDF to publish as is (byte-identical)
 
 
 def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
@@ -99,13 +108,37 @@ def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
     from compiler.render.html import render_protocol
 
     result = compile_file(Path(task.path), datetime.date.fromisoformat(task.today))
-    html = render_protocol(result, load())
+    if task.status is not None and result.protocol is not None:
+        result = _with_register_status(result, task)
+    html = render_protocol(result, load(), task.config)
     document = None
-    if task.pdf:
+    if task.pdf and task.pdf_from is not None:
+        document = Path(task.pdf_from).read_bytes()
+    elif task.pdf:
         from compiler.render.pdf import html_to_pdf
 
-        document = html_to_pdf(html, _identity(summarize(result)))
+        identity = _identity(summarize(result))
+        if task.status is not None:
+            identity["status"] = task.status
+        document = html_to_pdf(html, identity)
     return task.key, html.encode("utf-8"), document
+
+
+def _with_register_status(result: Compiled, task: RenderTask) -> Compiled:
+    from dataclasses import replace
+
+    from compiler import model as m
+
+    protocol = result.protocol
+    assert protocol is not None and task.status is not None
+    meta = protocol.meta
+    anchor = meta.id.span if meta.id is not None else None
+    changes: dict[str, Any] = {"status": m.Status(task.status)}
+    if task.approver and anchor is not None:
+        changes["approver"] = m.Text(task.approver, anchor)
+    if task.approved:
+        changes["approved"] = datetime.date.fromisoformat(task.approved)
+    return replace(result, protocol=replace(protocol, meta=replace(meta, **changes)), summary={})
 
 
 def _identity(summary: dict[str, str]) -> dict[str, str]:
@@ -167,6 +200,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
             html, document = fresh.get(task.key) or _from_cache(cache, task)
             _place(staging, pid, html, document, manifest)
             (outcome.rendered if task.key in fresh else outcome.reused).append(pid)
+        _write_history_pages(staging, manifest)
         write_text_atomic(staging / "index.html", _index_html(rows, config, today))
         write_text_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
         _write_rule_pages(staging)
@@ -214,13 +248,87 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
             continue
         row["html"] = f"protocols/{pid}.html"
         row["pdf"] = f"protocols/{pid}.pdf" if pdf else ""
+        released = _released(result.path, pid, summary.get("version", ""), result.source.sha256)
+        status_fields: dict[str, Any] = {}
+        if released is not None:
+            status_fields = {"status": released["status"], "approver": released["approver"],
+                             "approved": released["approved"], "pdf_from": released.get("pdf")}
+            row["status"] = released["status"]
         key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(),
-                      config.fingerprint(), "pdf" if pdf else "html")
-        task = RenderTask(result.path, key, pdf, today.isoformat(), config)
+                      config.fingerprint(), "pdf" if pdf else "html", json.dumps(status_fields, sort_keys=True))
+        task = RenderTask(result.path, key, pdf, today.isoformat(), config, **status_fields)
         tasks.append(task)
         keys[pid] = task
-        manifest["protocols"][pid] = {**_identity(summary), "url": config.protocol_url(pid, summary.get("version", ""))}
+        entry: dict[str, Any] = {**_identity(summary), "url": config.protocol_url(pid, summary.get("version", ""))}
+        if released is not None:
+            entry["status"] = released["status"]
+        history = _history(result.path, pid)
+        if history:
+            entry["history"] = history
+            row["history"] = f"protocols/{pid}.history.html"
+            for version in history:
+                archived = version.get("source_path")
+                if not archived or version["version"] == summary.get("version"):
+                    continue
+                old_key = key_for(compiler_fingerprint(), version["sha256"], archived, today.isoformat(),
+                                  config.fingerprint(), "pdf" if pdf else "html", version["status"])
+                old_task = RenderTask(archived, old_key, pdf, today.isoformat(), config, status=version["status"],
+                                      approver=version["approver"], approved=version["approved"])
+                tasks.append(old_task)
+                keys[f"{pid}/{version['version']}"] = old_task
+        manifest["protocols"][pid] = entry
     return rows, manifest, tasks, keys
+
+
+def _released(path: str, pid: str, version: str, sha256: str) -> dict[str, Any] | None:
+    """The register's facts when this exact source is a recorded version (status, approver, PDF)."""
+    from compiler.versions.register import archive_path, find_root, load_register
+
+    root = find_root(Path(path))
+    if root is None:
+        return None
+    register = load_register(root)
+    record = register.status(pid, version)
+    release = register.release(pid, version)
+    if record is None or release is None or release.sha256 != sha256:
+        return None
+    archived_pdf = archive_path(root, pid, version, ".pdf")
+    use_pdf = record.status == "approved" and archived_pdf.is_file()
+    return {"status": record.status, "approver": release.approver, "approved": release.approved,
+            "pdf": str(archived_pdf) if use_pdf else None}
+
+
+def _history(path: str, pid: str) -> list[dict[str, Any]]:
+    """Every released version of a protocol with its current status (oldest first)."""
+    from compiler.versions.register import archive_path, find_root, load_register
+
+    root = find_root(Path(path))
+    if root is None:
+        return []
+    register = load_register(root)
+    out: list[dict[str, Any]] = []
+    for release in register.released_versions(pid):
+        now = register.status(pid, release.version)
+        source = archive_path(root, pid, release.version)
+        out.append({"version": release.version, "status": now.status if now else release.status,
+                    "approved": release.approved, "approver": release.approver, "note": release.note,
+                    "change_class": release.change_class, "sha256": release.sha256,
+                    "superseded_by": now.superseded_by if now else "",
+                    "source_path": str(source) if source.is_file() else ""})
+    return out
+
+
+def _write_history_pages(staging: Path, manifest: dict[str, Any]) -> None:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(SITE), autoescape=True)
+    template = environment.get_template("history.html.j2")
+    for pid, entry in manifest["protocols"].items():
+        history = entry.get("history")
+        if not history:
+            continue
+        for item in history:
+            item.pop("source_path", None)
+        write_text_atomic(staging / "protocols" / f"{pid}.history.html",
+                          template.render(pid=pid, entry=entry, history=list(reversed(history))))
 
 
 def _cached(cache: Cache, task: RenderTask) -> bool:
@@ -238,6 +346,17 @@ def _from_cache(cache: Cache | None, task: RenderTask) -> tuple[bytes, bytes | N
 
 
 def _place(staging: Path, pid: str, html: bytes, document: bytes | None, manifest: dict[str, Any]) -> None:
+    if "/" in pid:  # an archived version, for the history page: protocols/<id>/<version>.html
+        protocol_id, version = pid.split("/", 1)
+        write_atomic(staging / "protocols" / protocol_id / f"{version}.html", html)
+        if document is not None:
+            write_atomic(staging / "protocols" / protocol_id / f"{version}.pdf", document)
+        for item in manifest["protocols"][protocol_id].get("history", []):
+            if item["version"] == version:
+                item["html"] = f"protocols/{protocol_id}/{version}.html"
+                if document is not None:
+                    item["pdf"] = f"protocols/{protocol_id}/{version}.pdf"
+        return
     entry = manifest["protocols"][pid]
     write_atomic(staging / "protocols" / f"{pid}.html", html)
     entry["html"] = f"protocols/{pid}.html"

@@ -17,6 +17,6 @@ def qr_svg(url: str, title: str) -> str:
 
     code = segno.make(url, error="m", micro=False)
     buffer = io.BytesIO()
-    code.save(buffer, kind="svg", scale=1, border=2, xmldecl=False, svgns=True, title=title, nl=False,
+    code.save(buffer, kind="svg", scale=1, border=2, xmldecl=False, svgns=False, title=title, nl=False,
               svgclass="qr", lineclass=None, omitsize=True, dark="#000")
     return buffer.getvalue().decode("utf-8")

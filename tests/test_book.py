@@ -93,3 +93,51 @@ def test_pdf_identity_in_metadata(book: Path) -> None:
     entry = manifest["protocols"][EMMAUS]
     info = pypdf.PdfReader(io.BytesIO((book / entry["pdf"]).read_bytes())).metadata
     assert f"protocolc:id={EMMAUS};version=1.0;status=review;sha256={entry['sha256']}" in str(info.get("/Keywords"))
+
+
+def test_every_emmaus_page_has_a_decodable_qr_code(book: Path, tmp_path: Path) -> None:
+    import shutil
+
+    for tool in ("pdftoppm", "zbarimg"):
+        if shutil.which(tool) is None:
+            if os.environ.get("PROTOCOLC_REQUIRE_TOOLS"):
+                pytest.fail(f"{tool} is required in CI")
+            pytest.skip(f"{tool} not installed (.ci/run installs it)")
+    pdf = book / "protocols" / f"{EMMAUS}.pdf"
+    subprocess.run(["pdftoppm", "-png", "-r", "150", str(pdf), str(tmp_path / "page")], check=True, timeout=300)
+    images = sorted(tmp_path.glob("page-*.png"))
+    assert len(images) == len(pages(pdf))
+    expected = f"QR-Code:https://procedureboek.invalid/protocols/{EMMAUS}.html?version=1.0"
+    for image in images:
+        decoded = subprocess.run(["zbarimg", "-q", str(image)], capture_output=True, text=True, timeout=60).stdout
+        assert expected in decoded.splitlines(), image.name
+
+
+def test_two_builds_give_byte_identical_pdfs(book: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    result = subprocess.run([sys.executable, "-m", "compiler", "build", "protocols", "-o", str(again), "--no-cache",
+                             "-q"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for pdf in sorted((book / "protocols").glob("*.pdf")):
+        assert pdf.read_bytes() == (again / "protocols" / pdf.name).read_bytes(), pdf.name
+
+
+def test_injected_markup_neither_executes_nor_loads(tmp_path: Path) -> None:
+    header = "\n".join((ROOT / "tests" / "fixtures" / "F001" / "pass_generic.protocol").read_text().split("\n")[:11])
+    book_dir = tmp_path / "book"
+    book_dir.mkdir()
+    (book_dir / "x.protocol").write_text(
+        header.replace("id: fixture", "id: inject") + "\n# Sectie\n"
+        "Tekst <script>alert(1)</script> en <img src=\"file:///etc/passwd\"> en <link rel=stylesheet href=\"http://x/\">.\n"
+        '  allow X001 "test: markup in the text must be shown as text"\n'
+        "drug tamoxifen (Nolvadex) 20 mg po daily\n")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "compiler", "build", str(book_dir), "-o", str(out), "-q"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (out / "protocols" / "inject.html").read_text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<img src="file:///etc/passwd">' not in html
+    text = " ".join(pages(out / "protocols" / "inject.pdf"))
+    assert "<script>alert(1)</script>" in text  # shown as text, never run or fetched
+    assert "root:" not in text

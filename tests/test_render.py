@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,8 +141,15 @@ def test_page_is_self_contained() -> None:
     html = html_of()
     for needle in ("http://", "https://", "<script", "<link", "src=", "@import"):
         assert needle not in html
-    # the only url() is the generated watermark, served by the packaged-asset fetcher
-    assert re.findall(r"url\(([^)]*)\)", html) == ['"protocolc-asset:watermark/CONCEPT.svg"']
+    assert "url(" not in html  # the watermark is added by the PDF renderer's own stylesheet
+
+
+def test_pdf_stylesheet_draws_the_watermark_for_every_status_but_approved() -> None:
+    from compiler.render.pdf import _watermark_css
+
+    assert "watermark/CONCEPT.svg" in _watermark_css({"status": "draft", "language": "nl"})
+    assert "watermark/RETIRED.svg" in _watermark_css({"status": "retired", "language": "en"})
+    assert _watermark_css({"status": "approved", "language": "nl"}) == ""
 
 
 def test_watermark_is_outlines_not_text() -> None:

@@ -14,7 +14,9 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
+from compiler.bookconfig import BookConfig
 from compiler.pipeline import Compiled
+from compiler.qr import qr_svg
 from compiler.render.view import build_view
 from compiler.tables import Tables
 
@@ -41,14 +43,25 @@ def stylesheet() -> str:
     return resources.files(PACKAGE).joinpath("assets", "protocol.css").read_text(encoding="utf-8")
 
 
-def render_protocol(compiled: Compiled, tables: Tables) -> str:
+def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | None = None) -> str:
     """The HTML page of one compiled protocol.
 
+    `config` (the book's configuration) supplies the validity notice's wording and the
+    base URL the footer's QR code points at; without it the defaults are used.
     Raises ValueError when the file did not build into a protocol (nothing to render).
     """
     if compiled.protocol is None:
         raise ValueError(f"{compiled.path}: no protocol to render")
+    config = config or BookConfig()
     view = build_view(compiled.protocol, compiled.diagnostics, tables)
+    notice = config.validity_notice.get(view.language)
+    if notice:
+        separator = {"nl": "versie", "en": "version"}[view.language]
+        view.validity = f"{notice} — {separator} {view.version}"
+    url = config.protocol_url(view.id, view.version)
+    # the QR code is our own SVG (segno); the URL inside it is escaped by segno
+    title = {"nl": "QR-code naar de elektronische versie", "en": "QR code to the electronic version"}[view.language]
+    view.qr = Markup(qr_svg(url, title))
     # the stylesheet is our own packaged file, never user input
     view.css = Markup(stylesheet())
     author = compiled.protocol.meta.author.value if compiled.protocol.meta.author else ""

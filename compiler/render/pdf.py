@@ -86,6 +86,30 @@ def _fonts_css() -> str:
     return (ASSETS_DIR / "fonts.css").read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=1)
+def _paged_css() -> str:
+    return (ASSETS_DIR / "paged.css").read_text(encoding="utf-8")
+
+
+def _watermark_css(identity: Mapping[str, str]) -> str:
+    """`@page` background with the status watermark, for every status but approved."""
+    status = identity.get("status", "draft") or "draft"
+    if status == "approved":
+        return ""
+    from compiler import model as m
+    from compiler.render.view import watermark_word
+    from compiler.render.words import status_label
+
+    language = identity.get("language") or "nl"
+    try:
+        label = status_label(language if language in ("nl", "en") else "nl", m.Status(status))
+    except ValueError:
+        label = status_label("nl", m.Status.DRAFT)
+    word = watermark_word(label)
+    return f'@page {{ background: url("{ASSET_SCHEME}:watermark/{word}.svg") no-repeat center / 100% 100%; }}'
+
+
+
 def _fetcher() -> Any:
     """A WeasyPrint URL fetcher that serves packaged assets only (refusals stop the render)."""
     import weasyprint
@@ -132,8 +156,9 @@ def html_to_pdf(html: str, identity: dict[str, str]) -> bytes:
     fetcher = _fetcher()
     font_config = FontConfiguration()
     fonts = weasyprint.CSS(string=_fonts_css(), url_fetcher=fetcher, font_config=font_config)
+    paged = weasyprint.CSS(string=_paged_css() + _watermark_css(identity), url_fetcher=fetcher, font_config=font_config)
     document = weasyprint.HTML(string=html, url_fetcher=fetcher).render(
-        stylesheets=[fonts], font_config=font_config)
+        stylesheets=[fonts, paged], font_config=font_config)
     metadata = document.metadata
     tag = identity_string(identity)
     metadata.title = identity.get("title") or metadata.title

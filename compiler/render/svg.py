@@ -184,9 +184,12 @@ def rect_boxes(svg: str) -> list[Box]:
 
 
 def svg_open(width: float, height: float, label_id: str, css_class: str) -> Markup:
-    """The opening `<svg>` tag: scales to the page width, keeps its aspect ratio."""
+    """The opening `<svg>` tag: scales to the page width, keeps its aspect ratio.
+
+    role="group", not "img": the charts hold links, and an image may not contain controls.
+    """
     # no xmlns: inside HTML the parser puts <svg> in the SVG namespace, and the page stays free of URLs
     return Markup(
         '<svg class="{}" viewBox="0 0 {} {}" width="100%" '
-        'preserveAspectRatio="xMinYMin meet" role="img" aria-labelledby="{}-title {}-desc" '
+        'preserveAspectRatio="xMinYMin meet" role="group" aria-labelledby="{}-title {}-desc" '
         'font-family="{}">').format(css_class, number(width), number(height), label_id, label_id, FONT_FAMILY)

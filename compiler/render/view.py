@@ -226,6 +226,7 @@ class ProtocolView:
     keywords: str
     css: Markup = field(default_factory=Markup)
     extra: dict[str, Any] = field(default_factory=dict)
+    qr: Any = None
 
 
 # ---------------------------------------------------------------- builder
