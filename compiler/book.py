@@ -163,7 +163,15 @@ def _render_all(tasks: list[RenderTask], cache: Cache | None, jobs: int,
             cache.write_bytes(key, "html", html)
             if document is not None:
                 cache.write_bytes(key, "pdf", document)
+            cache.write_json(key, _hashes(html, document))
     return out
+
+
+def _hashes(html: bytes, document: bytes | None) -> dict[str, str]:
+    found = {"html_sha256": hashlib.sha256(html).hexdigest()}
+    if document is not None:
+        found["pdf_sha256"] = hashlib.sha256(document).hexdigest()
+    return found
 
 
 def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: datetime.date | None = None,
@@ -192,14 +200,19 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        rows, manifest, tasks, keys = _plan(outcome, extra, config, tables, pdf, today, staging)
+        rows, manifest, tasks, keys = _plan(outcome, extra, config, tables, pdf, today, staging, cache)
         todo = [t for t in tasks if cache is None or not _cached(cache, t)]
         with _progress(stream, quiet, len(todo)) as advance:
             fresh = _render_all(todo, cache, workers, advance)
         for pid, task in keys.items():
-            html, document = fresh.get(task.key) or _from_cache(cache, task)
-            _place(staging, pid, html, document, manifest)
-            (outcome.rendered if task.key in fresh else outcome.reused).append(pid)
+            if task.key in fresh:
+                html, document = fresh[task.key]
+                _place(staging, pid, html, document, manifest, _hashes(html, document))
+                outcome.rendered.append(pid)
+            else:
+                html_file, document_file, hashes = _from_cache(cache, task)
+                _place(staging, pid, html_file, document_file, manifest, hashes)
+                outcome.reused.append(pid)
         _write_history_pages(staging, manifest)
         write_text_atomic(staging / "index.html", _index_html(rows, config, today))
         write_text_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
@@ -219,7 +232,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
 
 
 def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,
-          today: datetime.date, staging: Path
+          today: datetime.date, staging: Path, cache: Cache | None
           ) -> tuple[list[dict[str, Any]], dict[str, Any], list[RenderTask], dict[str, RenderTask]]:
     """Rows of the index, the manifest skeleton and what to render (clean protocols only)."""
     rows: list[dict[str, Any]] = []
@@ -238,8 +251,14 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
         report_json = json.dumps(report.as_json([result], own_extra), indent=2, ensure_ascii=False)
         write_text_atomic(staging / "protocols" / f"{pid}.report.json", report_json + "\n")
         report_path = Path("protocols") / f"{pid}.report.html"
-        full = result if result.protocol is not None else compile_file(Path(result.path), today)
-        write_text_atomic(staging / report_path, render_report([full], own_extra, today))
+        report_key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(), report_json)
+        cached_report = cache.read_bytes(report_key, "report.html") if cache is not None else None
+        if cached_report is None:
+            full = result if result.protocol is not None else compile_file(Path(result.path), today)
+            cached_report = render_report([full], own_extra, today).encode("utf-8")
+            if cache is not None:
+                cache.write_bytes(report_key, "report.html", cached_report)
+        write_atomic(staging / report_path, cached_report)
         row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
                                "html": "", "pdf": ""}
         rows.append(row)
@@ -336,21 +355,41 @@ def _cached(cache: Cache, task: RenderTask) -> bool:
     return html and (not task.pdf or (cache.directory / f"{task.key}.pdf").is_file())
 
 
-def _from_cache(cache: Cache | None, task: RenderTask) -> tuple[bytes, bytes | None]:
+Artifact = bytes | Path  # rendered bytes, or a cached file to link into the new book
+
+
+def _from_cache(cache: Cache | None, task: RenderTask
+                ) -> tuple[Artifact, Artifact | None, dict[str, str]]:
+    """The cached documents of a task (as files, linked rather than copied) and their hashes."""
     assert cache is not None
-    html = cache.read_bytes(task.key, "html")
-    document = cache.read_bytes(task.key, "pdf") if task.pdf else None
-    if html is None or (task.pdf and document is None):
-        _, html, document = _render(task)  # the entry vanished between planning and use
-    return html, document
+    html = cache.directory / f"{task.key}.html"
+    document = cache.directory / f"{task.key}.pdf" if task.pdf else None
+    hashes = cache.read_json(task.key)
+    if not html.is_file() or (document is not None and not document.is_file()) or hashes is None:
+        _, fresh_html, fresh_document = _render(task)  # the entry vanished between planning and use
+        return fresh_html, fresh_document, _hashes(fresh_html, fresh_document)
+    return html, document, {k: str(v) for k, v in hashes.items()}
 
 
-def _place(staging: Path, pid: str, html: bytes, document: bytes | None, manifest: dict[str, Any]) -> None:
+def _put(target: Path, data: Artifact) -> None:
+    """Write bytes, or hard-link a cached file (copy where links are not possible)."""
+    if isinstance(data, bytes):
+        write_atomic(target, data)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(data, target)
+    except OSError:
+        shutil.copyfile(data, target)
+
+
+def _place(staging: Path, pid: str, html: Artifact, document: Artifact | None, manifest: dict[str, Any],
+           hashes: dict[str, str]) -> None:
     if "/" in pid:  # an archived version, for the history page: protocols/<id>/<version>.html
         protocol_id, version = pid.split("/", 1)
-        write_atomic(staging / "protocols" / protocol_id / f"{version}.html", html)
+        _put(staging / "protocols" / protocol_id / f"{version}.html", html)
         if document is not None:
-            write_atomic(staging / "protocols" / protocol_id / f"{version}.pdf", document)
+            _put(staging / "protocols" / protocol_id / f"{version}.pdf", document)
         for item in manifest["protocols"][protocol_id].get("history", []):
             if item["version"] == version:
                 item["html"] = f"protocols/{protocol_id}/{version}.html"
@@ -358,13 +397,13 @@ def _place(staging: Path, pid: str, html: bytes, document: bytes | None, manifes
                     item["pdf"] = f"protocols/{protocol_id}/{version}.pdf"
         return
     entry = manifest["protocols"][pid]
-    write_atomic(staging / "protocols" / f"{pid}.html", html)
+    _put(staging / "protocols" / f"{pid}.html", html)
     entry["html"] = f"protocols/{pid}.html"
-    entry["html_sha256"] = hashlib.sha256(html).hexdigest()
+    entry["html_sha256"] = hashes["html_sha256"]
     if document is not None:
-        write_atomic(staging / "protocols" / f"{pid}.pdf", document)
+        _put(staging / "protocols" / f"{pid}.pdf", document)
         entry["pdf"] = f"protocols/{pid}.pdf"
-        entry["pdf_sha256"] = hashlib.sha256(document).hexdigest()
+        entry["pdf_sha256"] = hashes["pdf_sha256"]
 
 
 def _previous(output: Path) -> Path:

@@ -43,7 +43,7 @@ def _cache(args: argparse.Namespace) -> Any:
     return Cache((args.cache_dir or default_cache_dir()) / "results")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="protocolc", description="Compile and validate clinical protocol sheets.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from compiler.commands import discover
 
-    for command in discover():
+    for command in discover() if with_plugins else []:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
         command.configure(sub)
         sub.set_defaults(run=command.run)
@@ -198,8 +198,12 @@ COMMANDS = {"check": cmd_check, "build": cmd_build, "explain": cmd_explain, "rul
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; never lets a traceback reach the user."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # The built-in commands need none of the plugin modules (serve, release, …): not
+    # importing them keeps `protocolc check` quick to start.
+    builtin = next((a for a in arguments if not a.startswith("-")), None) in COMMANDS
+    parser = _parser(with_plugins=not builtin)
+    args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("formulary.yaml", "regimens.yaml", "abbreviations.yaml", "tallman.yaml", "conditions.yaml",
@@ -89,14 +88,14 @@ class Tables:
         return out
 
 
-SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safety, 10x faster
-
-
 def _load(name: str) -> Any:
+    import yaml  # only on a cache miss: a normal run reads the JSON copy of the tables
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same safety, 10x faster
     path = DATA_DIR / name
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=SafeLoader)
+            return yaml.load(handle, Loader=loader)
     except FileNotFoundError:
         return None
     except yaml.YAMLError as error:
