@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("formulary.yaml", "regimens.yaml", "abbreviations.yaml", "tallman.yaml", "conditions.yaml",
               "text_rules.yaml", "rt_schemes.yaml", "oar_limits.yaml",
