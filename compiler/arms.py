@@ -469,19 +469,14 @@ def _compare(left: Decimal, op: str, right: Decimal) -> bool | None:
 def referenced_variables(conditions: tuple[m.Condition, ...], tables: Tables) -> set[str]:
     """The condition variables that a set of conditions mentions (flags resolved)."""
     out: set[str] = set()
-    stack = list(conditions)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (m.All, m.Any_)):
-            stack.extend(node.operands)
-        elif isinstance(node, m.Not):
-            stack.append(node.operand)
-        elif isinstance(node, m.Flag):
-            out.update((find_flag(node.words, tables) or {}).keys())
-        elif isinstance(node, m.Compare):
-            variable = find_variable(node.variable, tables)
-            if variable is not None:
-                out.add(variable)
+    for condition in conditions:
+        for atom in m.condition_atoms(condition):
+            if isinstance(atom, m.Flag):
+                out.update((find_flag(atom.words, tables) or {}).keys())
+            else:
+                variable = find_variable(atom.variable, tables)
+                if variable is not None:
+                    out.add(variable)
     return out
 
 

@@ -328,6 +328,21 @@ class Any_(Condition):
     operands: tuple[Condition, ...]
 
 
+def condition_atoms(condition: Condition) -> list[Flag | Compare]:
+    """The flags and comparisons of a condition, in source order (through and/or/not)."""
+    out: list[Flag | Compare] = []
+    stack: list[Condition] = [condition]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (All, Any_)):
+            stack.extend(reversed(node.operands))
+        elif isinstance(node, Not):
+            stack.append(node.operand)
+        elif isinstance(node, (Flag, Compare)):
+            out.append(node)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class When(Item):
     """`when <condition>:` — a branch; siblings under a `decision:` form one decision."""

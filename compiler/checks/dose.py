@@ -908,14 +908,8 @@ def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[
 def _has_crcl_condition(context: Context) -> bool:
     for item in context.items:
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
-            stack: list[m.Condition] = [item.condition]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, (m.All, m.Any_)):
-                    stack.extend(node.operands)
-                elif isinstance(node, m.Not):
-                    stack.append(node.operand)
-                elif isinstance(node, m.Compare) and normalise(node.variable) in CRCL_VARIABLES:
+            for atom in m.condition_atoms(item.condition):
+                if isinstance(atom, m.Compare) and normalise(atom.variable) in CRCL_VARIABLES:
                     return True
     return False
 

@@ -19,15 +19,7 @@ def conditions(context: Context) -> Iterator[m.Condition]:
     """Every atomic condition (flags and comparisons) in the protocol."""
     for item in context.items:
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
-            stack: list[m.Condition] = [item.condition]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, (m.All, m.Any_)):
-                    stack.extend(reversed(node.operands))
-                elif isinstance(node, m.Not):
-                    stack.append(node.operand)
-                else:
-                    yield node
+            yield from m.condition_atoms(item.condition)
 
 
 @check("L004", "unknown-condition", Severity.ERROR, "unknown condition variable or value outside its domain")

@@ -35,15 +35,9 @@ def numbers(context: Context) -> Iterator[m.Number]:
                 if number is not None:
                     yield number
         elif isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
-            stack: list[m.Condition] = [item.condition]
-            while stack:
-                node = stack.pop()
-                if isinstance(node, (m.All, m.Any_)):
-                    stack.extend(node.operands)
-                elif isinstance(node, m.Not):
-                    stack.append(node.operand)
-                elif isinstance(node, m.Compare) and node.number is not None:
-                    yield node.number
+            for atom in m.condition_atoms(item.condition):
+                if isinstance(atom, m.Compare) and atom.number is not None:
+                    yield atom.number
 
 
 def doses(context: Context) -> Iterator[m.Dose]:
