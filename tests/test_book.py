@@ -141,3 +141,13 @@ def test_injected_markup_neither_executes_nor_loads(tmp_path: Path) -> None:
     text = " ".join(pages(out / "protocols" / "inject.pdf"))
     assert "<script>alert(1)</script>" in text  # shown as text, never run or fetched
     assert "root:" not in text
+
+
+def test_pdf_text_reads_in_document_order(book: Path) -> None:
+    text = " ".join(pages(book / "protocols" / f"{EMMAUS}.pdf"))
+    headings = ["THERAPEUTISCHE DOELSTELLINGEN", "HORMONALE THERAPIE", "RADIOTHERAPIE", "CHEMOTHERAPIE",
+                "ONDERSTEUNENDE THERAPIE", "HEELKUNDE"]
+    positions = [text.find(h) for h in headings]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), positions
+    # the watermark is drawn, not written: no stray letters of REVIEW between the words
+    assert " R E V I E W " not in text and "\nW\n" not in text
