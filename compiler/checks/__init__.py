@@ -36,13 +36,19 @@ class Context:
         return self.protocol.meta.language or "nl"
 
 
+_LOADED: list[bool] = []
+
+
 def load_rules() -> None:
     """Import every rule module of this package (one per family) so the registry is complete."""
+    if _LOADED:
+        return
     import importlib
     import pkgutil
 
     for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{module}")
+    _LOADED.append(True)
 
 
 def run_checks(protocol: m.Protocol, source: SourceFile, tables: Tables, today: datetime.date) -> list[Diagnostic]:
