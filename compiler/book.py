@@ -26,7 +26,8 @@ from compiler.bookconfig import BookConfig, book_root, load_config
 from compiler.cache import Cache, compiler_fingerprint, default_cache_dir, key_for
 from compiler.checks import load_rules
 from compiler.diagnostics import REGISTRY, Diagnostic
-from compiler.fsutil import write_atomic, write_text_atomic
+from compiler.fsutil import write_staged as write_atomic
+from compiler.fsutil import write_staged_text as write_text_atomic
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
 from compiler.validation import render_report
@@ -248,17 +249,19 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
             continue
         own_extra = [d for d in extra if d.span.file == result.path]
         errors = result.errors + sum(1 for d in own_extra if d.severity.value == "error")
-        report_json = json.dumps(report.as_json([result], own_extra), indent=2, ensure_ascii=False)
-        write_text_atomic(staging / "protocols" / f"{pid}.report.json", report_json + "\n")
+        findings = [d.to_json() for d in (*result.diagnostics, *own_extra)]
+        report_key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(),
+                             json.dumps(findings, sort_keys=True, separators=(",", ":")))
+        _put(staging / "protocols" / f"{pid}.report.json",
+             _cached_document(cache, report_key, "report.json", lambda: (json.dumps(
+                 report.as_json([result], own_extra), indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
         report_path = Path("protocols") / f"{pid}.report.html"
-        report_key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(), report_json)
-        cached_report = cache.read_bytes(report_key, "report.html") if cache is not None else None
-        if cached_report is None:
+
+        def validation_page(result: Compiled = result, own_extra: list[Diagnostic] = own_extra) -> bytes:
             full = result if result.protocol is not None else compile_file(Path(result.path), today)
-            cached_report = render_report([full], own_extra, today).encode("utf-8")
-            if cache is not None:
-                cache.write_bytes(report_key, "report.html", cached_report)
-        write_atomic(staging / report_path, cached_report)
+            return render_report([full], own_extra, today).encode("utf-8")
+
+        _put(staging / report_path, _cached_document(cache, report_key, "report.html", validation_page))
         row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
                                "html": "", "pdf": ""}
         rows.append(row)
@@ -371,6 +374,18 @@ def _from_cache(cache: Cache | None, task: RenderTask
     return html, document, {k: str(v) for k, v in hashes.items()}
 
 
+def _cached_document(cache: Cache | None, key: str, extension: str, make: Callable[[], bytes]) -> Artifact:
+    """A document from the cache (as a file to link), or made now and stored."""
+    if cache is not None:
+        path = cache.directory / f"{key}.{extension}"
+        if path.is_file():
+            return path
+    data = make()
+    if cache is not None:
+        cache.write_bytes(key, extension, data)
+    return data
+
+
 def _put(target: Path, data: Artifact) -> None:
     """Write bytes, or hard-link a cached file (copy where links are not possible)."""
     if isinstance(data, bytes):
@@ -434,7 +449,8 @@ def _alive(pid: int) -> bool:
 
 
 def _swap(staging: Path, output: Path) -> None:
-    """Replace `output` by `staging` with two renames (each atomic)."""
+    """Replace `output` by `staging` with two renames (each atomic), once the new book is on disk."""
+    os.sync()  # the staged files are written without a sync each; flush them before they go live
     previous = _previous(output)
     if output.exists():
         output.rename(previous)

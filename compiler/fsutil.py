@@ -25,3 +25,15 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """UTF-8 text version of `write_atomic`."""
     write_atomic(path, text.encode("utf-8"))
+
+
+def write_staged(path: Path, data: bytes) -> None:
+    """Write a file into a private staging folder: no temp file, no fsync (the folder is
+    synced and swapped in as a whole; see `compiler.book`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def write_staged_text(path: Path, text: str) -> None:
+    """UTF-8 text version of `write_staged`."""
+    write_staged(path, text.encode("utf-8"))

@@ -48,7 +48,8 @@ class SourceFile:
     def from_text(cls, path: str, text: str, raw: bytes | None = None) -> SourceFile:
         """Build a source file from already decoded text."""
         starts = [0]
-        starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+        for line in text.split("\n")[:-1]:  # one step per line, not per character
+            starts.append(starts[-1] + len(line) + 1)
         digest = hashlib.sha256(raw if raw is not None else text.encode("utf-8")).hexdigest()
         return cls(path=path, text=text, sha256=digest, line_starts=tuple(starts))
 

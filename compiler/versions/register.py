@@ -18,6 +18,7 @@ alone; `verify_archive` cross-checks the archive (a released source without its 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -153,7 +154,12 @@ class Register:
 def find_root(start: Path) -> Path | None:
     """The nearest folder at or above `start` (a file or a folder) that holds RELEASES.jsonl."""
     folder = start if start.is_dir() else start.parent
-    folder = Path(os.path.abspath(folder))
+    return _find_root_of(os.path.abspath(folder))
+
+
+@functools.lru_cache(maxsize=256)
+def _find_root_of(folder_name: str) -> Path | None:
+    folder = Path(folder_name)
     for candidate in (folder, *folder.parents):
         if (candidate / REGISTER_NAME).is_file():
             return candidate
@@ -342,6 +348,7 @@ def append(register: Register, records: Sequence[ReleaseRecord]) -> Register:
     data = existing + b"".join(r.canonical() + b"\n" for r in records)
     write_atomic(path, data)
     _CACHE.pop(path, None)
+    _find_root_of.cache_clear()  # a first release creates the register a folder search may have missed
     return read_register(register.root)
 
 
