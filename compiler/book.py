@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -252,16 +253,11 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
         findings = [d.to_json() for d in (*result.diagnostics, *own_extra)]
         report_key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(),
                              json.dumps(findings, sort_keys=True, separators=(",", ":")))
-        _put(staging / "protocols" / f"{pid}.report.json",
-             _cached_document(cache, report_key, "report.json", lambda: (json.dumps(
-                 report.as_json([result], own_extra), indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
         report_path = Path("protocols") / f"{pid}.report.html"
-
-        def validation_page(result: Compiled = result, own_extra: list[Diagnostic] = own_extra) -> bytes:
-            full = result if result.protocol is not None else compile_file(Path(result.path), today)
-            return render_report([full], own_extra, today).encode("utf-8")
-
-        _put(staging / report_path, _cached_document(cache, report_key, "report.html", validation_page))
+        _put(staging / "protocols" / f"{pid}.report.json",
+             _cached_document(cache, report_key, "report.json", functools.partial(_report_json, result, own_extra)))
+        _put(staging / report_path, _cached_document(
+            cache, report_key, "report.html", functools.partial(_validation_page, result, own_extra, today)))
         row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
                                "html": "", "pdf": ""}
         rows.append(row)
@@ -372,6 +368,15 @@ def _from_cache(cache: Cache | None, task: RenderTask
         _, fresh_html, fresh_document = _render(task)  # the entry vanished between planning and use
         return fresh_html, fresh_document, _hashes(fresh_html, fresh_document)
     return html, document, {k: str(v) for k, v in hashes.items()}
+
+
+def _report_json(result: Compiled, extra: list[Diagnostic]) -> bytes:
+    return (json.dumps(report.as_json([result], extra), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _validation_page(result: Compiled, extra: list[Diagnostic], today: datetime.date) -> bytes:
+    full = result if result.protocol is not None else compile_file(Path(result.path), today)
+    return render_report([full], extra, today).encode("utf-8")
 
 
 def _cached_document(cache: Cache | None, key: str, extension: str, make: Callable[[], bytes]) -> Artifact:

@@ -29,7 +29,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_staged(path: Path, data: bytes) -> None:
     """Write a file into a private staging folder: no temp file, no fsync (the folder is
-    synced and swapped in as a whole; see `compiler.book`)."""
+    synced and swapped in as a whole; see `compiler.book`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
