@@ -33,23 +33,44 @@ def variables(tables: Tables) -> dict[str, dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True)
+class _Index:
+    """Normalised look-up tables of one data set (built once per data fingerprint)."""
+
+    variables: dict[str, str]
+    flags: dict[str, dict[str, str]]
+
+
+_INDEXES: dict[str, _Index] = {}
+
+
+def _index(tables: Tables) -> _Index:
+    found = _INDEXES.get(tables.fingerprint)
+    if found is None:
+        names = {_key(v): v for v in variables(tables)}
+        aliases: dict[str, str] = tables.conditions.get("variable_aliases") or {}
+        for alias, variable in aliases.items():
+            names.setdefault(_key(alias), variable)
+        flags: dict[str, dict[str, str]] = {}
+        for flag, meaning in (tables.conditions.get("flags") or {}).items():
+            flags.setdefault(_key(flag), {k: str(v) for k, v in meaning.items()})
+        found = _INDEXES[tables.fingerprint] = _Index(names, flags)
+    return found
+
+
 def find_variable(name: str, tables: Tables) -> str | None:
     """Canonical variable name for a written one (case-insensitive, aliases)."""
-    key = _key(name)
-    for variable in variables(tables):
-        if _key(variable) == key:
-            return variable
-    aliases: dict[str, str] = tables.conditions.get("variable_aliases") or {}
-    return aliases.get(key)
+    return _index(tables).variables.get(_key(name))
 
 
 def find_flag(words: str, tables: Tables) -> dict[str, str] | None:
     """The assignments a flag stands for, or None when the words are not a known flag."""
-    flags: dict[str, dict[str, str]] = tables.conditions.get("flags") or {}
-    candidates = {_key(words), _key(words).replace(" ", "-")}
-    for flag, meaning in flags.items():
-        if _key(flag) in candidates:
-            return {k: str(v) for k, v in meaning.items()}
+    index = _index(tables)
+    key = _key(words)
+    for candidate in (key, key.replace(" ", "-")):
+        meaning = index.flags.get(candidate)
+        if meaning is not None:
+            return dict(meaning)
     variable = find_variable(words, tables)
     if variable is not None and "yes" in [str(v) for v in variables(tables)[variable].get("values") or []]:
         return {variable: "yes"}

@@ -60,6 +60,7 @@ class Tables:
     class_names: dict[str, str] = field(repr=False, default_factory=dict)
     regimen_names: dict[str, str] = field(repr=False, default_factory=dict)
     fingerprint: str = ""
+    _drug_classes: dict[str, frozenset[str]] = field(repr=False, default_factory=dict, compare=False)
     schedules: dict[str, Any] = field(default_factory=dict)
     combinations: dict[str, Any] = field(default_factory=dict)
     rt_schemes: dict[str, Any] = field(default_factory=dict)
@@ -80,11 +81,14 @@ class Tables:
         return out
 
     def drug_classes(self, drug_id: str) -> set[str]:
-        """All classes of a drug, parents included."""
-        out: set[str] = set()
-        for class_id in self.drugs.get(drug_id, {}).get("classes") or []:
-            out.update(self.class_ancestors(str(class_id)))
-        return out
+        """All classes of a drug, parents included (a fresh set: callers may change it)."""
+        known = self._drug_classes.get(drug_id)
+        if known is None:
+            found: set[str] = set()
+            for class_id in self.drugs.get(drug_id, {}).get("classes") or []:
+                found.update(self.class_ancestors(str(class_id)))
+            known = self._drug_classes[drug_id] = frozenset(found)
+        return set(known)
 
 
 def _load(name: str) -> Any:
