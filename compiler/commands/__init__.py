@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,18 @@ def discover() -> list[Command]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         found.append(Command(module.NAME, module.HELP, module.configure, module.run))
     return found
+
+
+def protocol_files(paths: Sequence[Path]) -> list[Path] | None:
+    """The protocol files under the paths, or None after saying why there are none (exit 2)."""
+    from compiler.pipeline import find_protocols
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
+        return None
+    files = find_protocols(paths)
+    if not files:
+        print("protocolc: no .protocol files under " + ", ".join(map(str, paths)), file=sys.stderr)
+        return None
+    return files

@@ -35,19 +35,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compile, refuse protocols with errors, write the exports."""
     from compiler import report
+    from compiler.commands import protocol_files
     from compiler.fhir import DEFAULT_BASE_URL, export_protocol, fhir_id
     from compiler.fsutil import write_text_atomic
     from compiler.model import to_json
-    from compiler.pipeline import compile_file, find_protocols
+    from compiler.pipeline import compile_file
     from compiler.tables import load
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
-        return 2
-    files = find_protocols(args.paths)
-    if not files:
-        print("protocolc: no .protocol files under " + ", ".join(map(str, args.paths)), file=sys.stderr)
+    files = protocol_files(args.paths)
+    if files is None:
         return 2
     if args.output is None and len(files) > 1:
         print(f"protocolc: {len(files)} protocols: give -o DIR to write one file each", file=sys.stderr)

@@ -25,17 +25,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Format (or check) every protocol under the paths."""
+    from compiler.commands import protocol_files
     from compiler.fmt import FormatError, format_text
     from compiler.fsutil import write_atomic
-    from compiler.pipeline import find_protocols
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
-        return 2
-    files = find_protocols(args.paths)
-    if not files:
-        print("protocolc: no .protocol files under " + ", ".join(map(str, args.paths)), file=sys.stderr)
+    files = protocol_files(args.paths)
+    if files is None:
         return 2
     would_change: list[Path] = []
     refused = 0

@@ -327,7 +327,7 @@ class _Builder:
             schedule.append(self.data_frequency(str(frequency)))
         days = entry.get("days")
         if days:
-            schedule.append(w.cycle_days(_expand_days(days), self.language))
+            schedule.append(w.cycle_days(cal.expand_days(days), self.language))
         if entry.get("cycles"):
             schedule.append(w.cycles(int(entry["cycles"]), self.language))
         notes: list[str] = []
@@ -635,7 +635,7 @@ class _Builder:
 
     def library_schedule(self, drug: dict[str, Any]) -> cal.DrugSchedule:
         row = self.regimen_drug_row(drug)
-        days = _expand_days(drug.get("days")) if drug.get("days") else None
+        days = cal.expand_days(drug.get("days")) if drug.get("days") else None
         frequency = str(drug.get("frequency") or "")
         continuous = days is None and frequency in ("daily", "twice daily", "three times daily")
         own = None
@@ -819,16 +819,6 @@ def _data_amount(value: Any, language: str) -> str:
     return w.number(Decimal(str(value)), language)
 
 
-def _expand_days(days: Any) -> list[int]:
-    out: list[int] = []
-    for day in days if isinstance(days, list) else [days]:
-        text = str(day)
-        if "-" in text:
-            low, high = text.split("-", 1)
-            out.extend(range(int(low), int(high) + 1))
-        elif text.isdigit():
-            out.append(int(text))
-    return out
 
 
 def _tallman_forms(tables: Tables) -> dict[str, str]:
