@@ -35,7 +35,7 @@ def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
                 return
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(1.0)
     raise AssertionError("timed out")
 
 
@@ -54,8 +54,14 @@ def test_serve_rebuilds_on_save_and_shows_findings(tmp_path: Path) -> None:
         page = get(base + "/protocols/live.html")
         assert "/__protocolc/live.js" in page and 'id="protocolc-overlay"' in page
         generation = json.loads(get(base + "/__protocolc/state"))["generation"]
-        source.write_text(source.read_text().replace("drug tamoxifen", "drug tamoxifne"))
-        wait_for(lambda: json.loads(get(base + "/__protocolc/state"))["generation"] > generation)
+        edited = source.read_text().replace("drug tamoxifen", "drug tamoxifne")
+
+        def saved_and_rebuilt() -> bool:
+            # save again on every poll: a file watcher that was still starting may miss one save
+            source.write_text(edited)
+            return bool(json.loads(get(base + "/__protocolc/state"))["generation"] > generation)
+
+        wait_for(saved_and_rebuilt)
         page = get(base + "/protocols/live.html")
         assert "F001" in page and "tamoxifne" in page  # not rendered (an error), its findings are shown
         assert "<script>" not in page.split('id="protocolc-overlay"')[1].split("</aside>")[0]

@@ -180,11 +180,12 @@ def run(args: argparse.Namespace) -> int:
         temporary = tempfile.TemporaryDirectory(prefix="protocolc-serve-")
         output = Path(temporary.name) / "book"
     book = LiveBook(args.path, output, args.pdf)
-    book.rebuild()
-    server = ThreadingHTTPServer((args.host, args.port), _handler(book))
     stop = threading.Event()
+    # watch before the first build, so a save made while it runs is not missed
     watcher = threading.Thread(target=book.watch, args=(stop,), daemon=True)
     watcher.start()
+    book.rebuild()
+    server = ThreadingHTTPServer((args.host, args.port), _handler(book))
     host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"protocolc serve: http://{host}:{port}/ (watching {args.path}; Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
