@@ -22,7 +22,7 @@ their thresholds are never compared with each other.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -549,26 +549,36 @@ def describe_interval(interval: Interval, domain: Domain) -> str:
     return f"{'≥' if interval.low_closed else '>'} {a} and {'≤' if interval.high_closed else '<'} {b}"
 
 
-def describe_facts(variable: str, facts: Facts, domain: Domain) -> str:
-    """One variable's constraint in words: `PD-L1 1–10 %`, `histology = squamous`."""
+def _same(text: str) -> str:
+    return text
+
+
+def describe_facts(variable: str, facts: Facts, domain: Domain,
+                   name: Callable[[str], str] = _same, value: Callable[[str], str] = _same) -> str:
+    """One variable's constraint in words: `PD-L1 1–10 %`, `histology = squamous`.
+
+    `name` and `value` word variables and values (the renderer passes the document's
+    language; diagnostics keep the data's English names).
+    """
     if isinstance(facts, IntervalSet):
         unit = f" {domain.unit}" if domain.unit else ""
         parts = [describe_interval(i, domain) for i in facts.intervals]
-        return f"{variable} {' or '.join(parts)}{unit}"
+        return f"{name(variable)} {' or '.join(parts)}{unit}"
     leaves = sorted(facts)
     # name a broad value once instead of its narrower values (`HER2 = negative`, not `negative, low, ultralow`)
     for broad, narrow in domain.includes.items():
         if broad in facts and narrow <= facts:
             leaves = [v for v in leaves if v not in narrow]
-    return f"{variable} = {' or '.join(leaves)}"
+    return f"{name(variable)} = {' or '.join(value(v) for v in leaves)}"
 
 
-def describe_region(region: Region, doms: Mapping[str, Domain], only: Iterable[str] | None = None) -> str:
+def describe_region(region: Region, doms: Mapping[str, Domain], only: Iterable[str] | None = None,
+                    name: Callable[[str], str] = _same, value: Callable[[str], str] = _same) -> str:
     """A region in words, boxes separated by `;` (only the given variables when `only`)."""
     wanted = set(only) if only is not None else None
     parts: list[str] = []
     for box in region.boxes:
-        words = [describe_facts(v, box[v], doms[v]) for v in sorted(box, key=str.lower)
+        words = [describe_facts(v, box[v], doms[v], name, value) for v in sorted(box, key=str.lower)
                  if wanted is None or v in wanted]
         text = " and ".join(words) if words else "any case"
         if text not in parts:

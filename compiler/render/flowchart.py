@@ -425,15 +425,36 @@ def coverage_marks(protocol: m.Protocol, tables: Tables, language: str) -> dict[
         marks = out.setdefault(found.decision.span.line, [])
         for gap in found.threshold_gaps:
             marks.append(ChartMark("gap", localise(gap.describe(), language)))
+        name, value = _wording(tables, language)
         if not found.uncovered.is_empty():
-            text = thresholds.describe_region(found.uncovered, analysis.domains, found.variables)
+            text = thresholds.describe_region(found.uncovered, analysis.domains, found.variables, name, value)
             marks.append(ChartMark("gap", localise(text, language)))
         for overlap in found.overlaps:
             first = overlap.first.item.span.line
             second = overlap.second.item.span.line
-            text = thresholds.describe_region(overlap.region, analysis.domains, found.variables)
+            text = thresholds.describe_region(overlap.region, analysis.domains, found.variables, name, value)
             marks.append(ChartMark("overlap", localise(text, language), (first, second)))
     return {line: marks for line, marks in out.items() if marks}
+
+
+VALUES_NL = {"yes": "ja", "no": "nee", "positive": "positief", "negative": "negatief", "low": "laag",
+             "ultralow": "ultralaag", "squamous": "plaveiselcel", "non-squamous": "niet-plaveiselcel",
+             "adenocarcinoma": "adenocarcinoom", "small-cell": "kleincellig", "metastatic": "gemetastaseerd",
+             "curative": "curatief", "palliative": "palliatief", "pre": "pre", "peri": "peri", "post": "post"}
+
+
+def _wording(tables: Tables, language: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """Variable labels from conditions.yaml and value words in the document's language."""
+    declared = tables.conditions.get("variables") or {}
+
+    def name(variable: str) -> str:
+        labels = (declared.get(variable) or {}).get("label") or {}
+        return str(labels.get(language) or variable)
+
+    def value(word: str) -> str:
+        return VALUES_NL.get(word, word) if language == "nl" else word
+
+    return name, value
 
 
 def localise(text: str, language: str) -> str:
