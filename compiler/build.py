@@ -595,8 +595,8 @@ def m_related(span: Span, message: str) -> Related:
 
 def span_offsets(source: SourceFile, span: Span) -> slice:
     """The slice of the source text a single-line span covers."""
-    start = source.line_starts[span.line - 1] + span.column - 1
-    end = source.line_starts[span.end_line - 1] + span.end_column - 1
+    start = source.offset(span.line, span.column)
+    end = source.offset(span.end_line, span.end_column)
     return slice(start, end)
 
 

@@ -27,10 +27,6 @@ class FixOutcome:
     refused: str | None = None
 
 
-def _offset(source: SourceFile, line: int, column: int) -> int:
-    return source.line_starts[line - 1] + column - 1
-
-
 def safe_fixes(result: Compiled) -> list[Fix]:
     """The safe fixes of a file's unacknowledged findings, without duplicates."""
     seen: set[tuple[int, int, int, int, str]] = set()
@@ -49,7 +45,7 @@ def safe_fixes(result: Compiled) -> list[Fix]:
 def fixed_text(source: SourceFile, fixes: list[Fix]) -> tuple[str, int, int]:
     """The source text with the fixes applied (later ones first); overlapping fixes are skipped."""
     text = source.text
-    ranges = sorted(((_offset(source, f.span.line, f.span.column), _offset(source, f.span.end_line, f.span.end_column), f)
+    ranges = sorted(((source.offset(f.span.line, f.span.column), source.offset(f.span.end_line, f.span.end_column), f)
                      for f in fixes), key=lambda r: (r[0], r[1]))
     chosen: list[tuple[int, int, Fix]] = []
     skipped = 0

@@ -66,6 +66,10 @@ class SourceFile:
         index = bisect_right(self.line_starts, offset) - 1
         return index + 1, offset - self.line_starts[index] + 1
 
+    def offset(self, line: int, column: int) -> int:
+        """Character offset of a 1-based (line, column): the inverse of `position`."""
+        return self.line_starts[line - 1] + column - 1
+
     def span(self, start: int, end: int) -> Span:
         """The span covering character offsets [start, end)."""
         line, col = self.position(start)
