@@ -35,15 +35,16 @@ def allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     """Every allow line with the region it covers."""
     out: list[tuple[m.Allow, Span]] = []
 
-    def walk(items: tuple[m.Item, ...], parent: Span) -> None:
+    def walk(items: tuple[m.Item, ...], owner: m.Item | None, top: Span) -> None:
         for item in items:
             if isinstance(item, m.Allow):
-                out.append((item, parent))
-            walk(item.children, extent(item))
+                # the region is measured only where an allow line needs it (extent walks a subtree)
+                out.append((item, extent(owner) if owner is not None else top))
+            walk(item.children, item, top)
 
-    walk(protocol.preamble, Span(protocol.path, 1, 1, 1, 1))
+    walk(protocol.preamble, None, Span(protocol.path, 1, 1, 1, 1))
     for section in protocol.all_sections():
-        walk(section.items, section.span)
+        walk(section.items, None, section.span)
     return out
 
 
