@@ -351,6 +351,13 @@ def _stated_months(context: Context, member: a.Member) -> tuple[float | None, m.
     return None, None
 
 
+def _stated_cycles(member: a.Member) -> int | None:
+    """The number of cycles a member's line states (`14 cycles`), summed over its phases."""
+    line = member.line
+    counts = [p.cycles for p in line.phases if p.cycles is not None] if line is not None else []
+    return sum(counts) if counts else None
+
+
 def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
     """The arm is in `setting`: its conditions entail it, or they admit it and the
     protocol's scope names it.
@@ -374,8 +381,10 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     a library regimen's maximum) does not exceed the product's maximum for the tumour
     and setting: PD-(L)1 inhibitors in metastatic NSCLC 2 years (pembrolizumab 35 × q3w
     or 18 × q6w); durvalumab after chemoradiation 12 months; adjuvant immunotherapy 12
-    months; adjuvant trastuzumab/pertuzumab 1 year. A capped setting whose line states
-    no maximum (only `until progression`, or nothing) warns. The setting comes from the
+    months; adjuvant trastuzumab/pertuzumab 1 year; adjuvant trastuzumab emtansine 14
+    cycles (a line that states only a number of cycles is compared with the entry's
+    `cycles`). A capped setting whose line states no maximum (only `until progression`,
+    or nothing) warns. The setting comes from the
     arm's conditions (`when adjuvant:`, `only when after-chemoradiation`), or — when they
     admit it — from the protocol's scope. Local-policy caps (seed 004 for atezolizumab,
     cemiplimab, durvalumab in metastatic NSCLC) and unverified rows only warn.
@@ -388,8 +397,8 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
 
     Use instead: `max 2 years`.
 
-    Source: schedules.yaml `max_duration` (Keytruda, Opdivo, Imfinzi, Herceptin EU SmPCs;
-    seed 004; seed 000), per entry.
+    Source: schedules.yaml `max_duration` (Keytruda, Opdivo, Imfinzi, Herceptin, Kadcyla
+    labels; seed 004; seed 000), per entry.
     """
     lay = _layout(context)
     table = _data(context).get("max_duration") or []
@@ -411,6 +420,14 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
         soft = bool(cap.get("local_policy") or cap.get("unverified"))
         seen.add(member.span)
         where = duration.span if duration is not None else member.span
+        cycles = _stated_cycles(member)
+        if stated is None and cycles is not None and cap.get("cycles") is not None:
+            if cycles > int(cap["cycles"]):
+                yield duration_exceeded.at(
+                    member.span, f"{member.label}: {cycles} cycles exceeds the maximum of {int(cap['cycles'])} "
+                    f"for {cap.get('setting')}", f"source: {cap.get('source')}",
+                    severity=Severity.WARNING if soft else None)
+            continue
         if stated is None:
             yield duration_exceeded.at(
                 where, f"{member.label}: no maximum duration stated ({cap.get('setting')}: {int(months)} months)",
