@@ -541,11 +541,11 @@ class _Builder:
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data == "children")]
+        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data == "row_children")]
         span = self.between(parts[0], parts[-1])
         subtrees = [c for c in row.children if isinstance(c, Tree)]
         kids: tuple[m.Item, ...] = ()
-        if subtrees and subtrees[-1].data == "children":
+        if subtrees and subtrees[-1].data == "row_children":
             kids = self.items(c for c in subtrees[-1].children if isinstance(c, Tree))
             subtrees = subtrees[:-1]
         if len(subtrees) == 1 and subtrees[0].data in ("note_line", "query_line", "allow_line"):
