@@ -547,7 +547,7 @@ class _Exporter:
             band_words = w.band(band.condition, self.language, False)
             actions = [w.dose_action(a, self.language, w.dose(levels[a.level], self.language)
                                      if a.level is not None and a.level in levels else None) for a in band.actions]
-            text = ", ".join(actions)
+            text = w.sequence(band.actions, actions, self.language)
             action: Json = {"title": band_words, "textEquivalent": text,
                             "condition": [applicability(cql(band.condition), w.condition(band.condition,
                                                                                          self.language))]}

@@ -612,24 +612,19 @@ class _Builder:
         labels = self.labels
         name = self.tall(item.drug.value)
         title = f"{labels['dose_modification']} {name}"
+        grade = item.variable is not None and "grade" in item.variable.value.lower()
         if item.variable is not None:
-            title += f" {labels['by']} {self.variable_label(item.variable.value)}"
+            title += f" {labels['by']} {self.variable_label(item.variable.value) if grade else item.variable.value}"
             if item.unit is not None:
                 title += f" ({w.lab_unit(item.unit.value)})"
-        grade = item.variable is not None and "grade" in item.variable.value.lower()
         levels = self.dose_levels.get(item.drug.value.lower(), {})
         rows: list[tuple[str, str]] = []
         for band in item.bands():
             grade_row = grade or (band.variable is not None and band.variable.value.lower() in ("grade", "graad"))
-            actions: list[str] = []
-            for action in band.actions:
-                text = w.dose_action(action, self.language, levels.get(action.level) if action.level is not None
-                                     else None)
-                if action.kind == "then" or (actions and actions[-1] == labels["then"]):
-                    actions[-1:] = [f"{actions[-1]} {text}"] if actions else [text]
-                else:
-                    actions.append(text)
-            rows.append((w.band(band.condition, self.language, grade_row), ", ".join(actions)))
+            texts = [w.dose_action(a, self.language, levels.get(a.level) if a.level is not None else None)
+                     for a in band.actions]
+            actions = w.sequence(band.actions, texts, self.language)
+            rows.append((w.band(band.condition, self.language, grade_row), actions))
         return LabTable("modification", title, (labels["band"], labels["action"]), rows)
 
     def bullet(self, bullet: m.Bullet) -> ListEntry:

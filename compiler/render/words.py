@@ -460,3 +460,16 @@ def relative_end(value: m.RelativeEnd, drug_name: str, language: str) -> str:
     """`tot 21 dagen na de laatste pemetrexed`."""
     labels = LABELS[language]
     return f"{labels['until_word']} {period(value.amount, value.unit, language)} {labels['after_last']} {drug_name}"
+
+
+def sequence(actions: Sequence[m.DoseAction], texts: Sequence[str], language: str) -> str:
+    """The actions of a band joined as written: `delay 1 week, then level −1`."""
+    parts: list[str] = []
+    pending = False
+    for action, text in zip(actions, texts, strict=True):
+        if action.kind == "then":
+            pending = True
+            continue
+        parts.append(f"{LABELS[language]['then']} {text}" if pending else text)
+        pending = False
+    return ", ".join(parts)
