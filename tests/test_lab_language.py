@@ -295,3 +295,16 @@ def test_docs_examples_of_this_chapter_exist() -> None:
     for words in ("criteria before each cycle:", "dose modification paclitaxel by ANC", "dose levels paclitaxel:",
                   "from day -7", "until 21 days after the last pemetrexed"):
         assert words in text
+
+
+def test_worked_examples_of_the_new_chapters_check_without_errors() -> None:
+    text = Path(ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    chapters = text[text.index("## 16. Laboratory values"):]
+    blocks = re.findall(r"```protocol\n(.*?)```", chapters, re.S)
+    assert len(blocks) >= 4
+    for block in blocks:
+        body = block if block.startswith("#") else "# Voorbeeld\n" + block
+        result = compile_text("docs.protocol", (HEAD.format(language="nl") + body).encode(), today=TODAY)
+        problems = [(d.code, d.message) for d in result.diagnostics
+                    if d.acknowledged is None and d.severity.value in ("error", "warning") and d.code != "X006"]
+        assert problems == [], block
