@@ -569,8 +569,7 @@ class _Builder:
 
     def build_dose_levels(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.DoseLevels:
         drug = self.joined(next(c for c in node.children if isinstance(c, Tree) and c.data == "dm_drug"))
-        return m.DoseLevels(self.between(node.children[0], drug.span and node.children[1]), self.rows(node, "level_row"),
-                            drug)
+        return m.DoseLevels(self.between(node.children[0], node.children[1]), self.rows(node, "level_row"), drug)
 
     def level_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                   kids: tuple[m.Item, ...]) -> m.DoseLevel:

@@ -8,9 +8,9 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.conditions import find_flag, find_variable, known_words, variables
 from compiler.diagnostics import Diagnostic, Related, Severity, check
+from compiler.labs import LabVariable, find_scale, lab_variables
 from compiler.source import Span
 from compiler.suggest import closest
-from compiler.labs import LabVariable, find_scale, lab_variables
 from compiler.thresholds import (
     Analysis,
     DecisionAnalysis,

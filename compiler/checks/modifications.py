@@ -8,6 +8,7 @@ relative to another drug, and intervals longer than the cycle.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -307,7 +308,7 @@ def dose_levels_order(context: Context) -> Iterator[Diagnostic]:
                 continue
             seen[level.level] = level
         ordered = sorted(seen.values(), key=lambda lv: -lv.level)
-        for upper, lower in zip(ordered, ordered[1:], strict=False):
+        for upper, lower in itertools.pairwise(ordered):
             if upper.dose.unit != lower.dose.unit:
                 yield dose_levels_order.at(lower.dose.span, f"level {lower.level} in {lower.dose.unit}, "
                                            f"level {upper.level} in {upper.dose.unit}", "give every level in one unit")
