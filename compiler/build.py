@@ -57,6 +57,7 @@ ROUTES: dict[str, str] = {
 }
 PERIOD_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
                 "months": "month", "year": "year", "years": "year"}
+MIN_DAY = -90  # the earliest day before day 1 a day list may name (a lead-in, not a second course)
 Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
@@ -306,6 +307,10 @@ class _Builder:
             for item in part.children:
                 if isinstance(item, Tree):
                     bounds = [signed(t) for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
+                    if bounds[0] < MIN_DAY:
+                        self.report("S002", self.span_of(item), f"day {bounds[0]} lies more than {-MIN_DAY} days "
+                                    "before day 1", "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
+                        continue
                     days.extend(range(bounds[0], bounds[-1] + 1) if len(bounds) == 2 else bounds)
             return "days", m.CycleDays(tuple(days), self.source.text[span_offsets(self.source, span)], span)
         if kind in ("cycle_len", "cycle_len_of"):

@@ -78,6 +78,9 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
         if variable is None:
             suggestion = closest(atom.variable, list(declared))
             hint = f"did you mean `{suggestion}`?" if suggestion else "see the condition variables in docs/language.md"
+            same = [name for name in declared if name.lower() == atom.variable.lower()]
+            if len(same) > 1:
+                hint = "case matters here: " + " or ".join(f"`{name}` ({_label(declared[name])})" for name in same)
             yield unknown_condition.at(atom.variable_span, f"unknown condition variable `{atom.variable}`", hint)
             continue
         if variable in labs:
@@ -109,6 +112,11 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
             elif atom.op not in ("=", "!="):
                 yield unknown_condition.at(atom.span, f"{variable} has no order; `{atom.op}` cannot compare it",
                                            "use `=` or `!=`")
+
+
+def _label(spec: Mapping[str, object]) -> str:
+    labels = spec.get("label")
+    return str(labels.get("en", "")) if isinstance(labels, dict) else ""
 
 
 def _lab_condition(atom: m.Compare, lab: LabVariable) -> Iterator[Diagnostic]:
