@@ -308,3 +308,29 @@ def test_worked_examples_of_the_new_chapters_check_without_errors() -> None:
         problems = [(d.code, d.message) for d in result.diagnostics
                     if d.acknowledged is None and d.severity.value in ("error", "warning") and d.code != "X006"]
         assert problems == [], block
+
+
+def test_lab_data_is_sourced_and_well_formed() -> None:
+    import datetime
+
+    from compiler.labs import lab_specs, lab_variables
+
+    tables = load()
+    specs = lab_specs(tables)
+    assert {"ANC", "platelets", "haemoglobin", "bilirubin", "ALT", "AST", "CrCl", "eGFR", "LVEF", "neuropathy",
+            "diarrhoea", "mucositis", "hand-foot"} <= set(specs)
+    for name, spec in specs.items():
+        assert spec.get("source"), name
+        assert isinstance(spec.get("last_verified"), (datetime.date, str)), name
+        assert spec.get("scales"), name
+    for lab in lab_variables(tables).values():
+        assert sum(1 for s in lab.scales if s.default) <= 1, lab.name
+        for scale in lab.scales:
+            assert scale.low < scale.high, lab.name
+            assert scale.resolution is None or scale.resolution > 0, lab.name
+        if lab.grade:
+            assert lab.kind == "integer" and lab.scales[0].high <= 4, lab.name
+    # no lab name may shadow a condition variable except by case (eGFR / EGFR)
+    conditions = {n.lower(): n for n in (tables.conditions.get("variables") or {})}
+    for name in specs:
+        assert name.lower() not in conditions or (specs[name].get("case_sensitive") and conditions[name.lower()] != name)
