@@ -595,7 +595,8 @@ class _Exporter:
                 actions.append(self.decision(content))
             elif isinstance(content, m.DrugLine):
                 action = self.drug_action(line_administration(content, self.tables, self.language))
-                extra = [c for child in (*content.children, *children) for c in self.constraint(child)]
+                own = content.children + (children if content is not item else ())  # a bullet's block, once
+                extra = [c for child in own for c in self.constraint(child)]
                 if extra:
                     action["condition"] = extra
                 actions.append(action)
