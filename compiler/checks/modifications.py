@@ -281,21 +281,26 @@ def dose_level_undefined(context: Context) -> Iterator[Diagnostic]:
                                           "start the list with `level 0: <starting dose>`")
 
 
-@check("D023", "dose-levels-order", Severity.ERROR, "dose levels not decreasing, or in different units")
+@check("D023", "dose-levels-order", Severity.ERROR,
+       "dose levels not decreasing, in different units, or level 0 not the sheet's dose")
 def dose_levels_order(context: Context) -> Iterator[Diagnostic]:
     """What it checks: in a `dose levels <drug>:` list every lower level has a lower dose
     than the level above it, in the same unit (level 0 175 mg/m², −1 150 mg/m², −2 135 mg/m²),
-    and no level is given twice.
+    no level is given twice, and level 0 is a dose the sheet's drug line for that drug
+    gives (when the sheet has a drug line in that unit).
 
     Why it matters: a reduction level with the same or a higher dose than the level above
-    is a transcription slip that turns a reduction into an escalation.
+    is a transcription slip that turns a reduction into an escalation; a level 0 that is
+    not the sheet's starting dose means the levels were copied from another schedule.
 
-    Example: `level 0: 175 mg/m2` / `level -1: 185 mg/m2`
+    Example: `level 0: 175 mg/m2` / `level -1: 185 mg/m2`; `level 0: 175 mg/m2` with
+    `drug paclitaxel 80 mg/m2 IV weekly`
 
-    Use instead: `level -1: 150 mg/m2`
+    Use instead: `level -1: 150 mg/m2`; the levels of the weekly schedule
 
     Source: issue 14.
     """
+    given = _sheet_doses(context)
     for item in context.items:
         if not isinstance(item, m.DoseLevels):
             continue
@@ -317,6 +322,26 @@ def dose_levels_order(context: Context) -> Iterator[Diagnostic]:
                                            f"({plain(lower.dose.amount.value)} {lower.dose.unit}) is not below "
                                            f"level {upper.level} ({plain(upper.dose.amount.value)} {upper.dose.unit})",
                                            "each lower level has a lower dose")
+        start = seen.get(0)
+        doses = given.get(item.drug_id or "", set())
+        if start is not None and item.drug_id is not None:
+            same_unit = {value for unit, value in doses if unit == start.dose.unit}
+            if same_unit and start.dose.amount.value not in same_unit:
+                shown = ", ".join(f"{plain(v)} {start.dose.unit}" for v in sorted(same_unit))
+                yield dose_levels_order.at(start.dose.span, f"level 0 ({plain(start.dose.amount.value)} "
+                                           f"{start.dose.unit}) is not the dose of the sheet's {item.drug.value} "
+                                           f"line ({shown})", "level 0 is the starting dose on the drug line")
+
+
+def _sheet_doses(context: Context) -> dict[str, set[tuple[str, Decimal]]]:
+    """The doses the sheet's drug lines give, per drug id: (unit, amount)."""
+    out: dict[str, set[tuple[str, Decimal]]] = {}
+    for item in context.items:
+        if isinstance(item, m.DrugLine) and item.drug_id:
+            for phase in item.phases:
+                if phase.dose is not None:
+                    out.setdefault(item.drug_id, set()).add((phase.dose.unit, phase.dose.amount.value))
+    return out
 
 
 def _above_max(context: Context, drug_id: str | None, dose: m.Dose) -> Decimal | None:
