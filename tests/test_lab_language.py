@@ -334,3 +334,9 @@ def test_lab_data_is_sourced_and_well_formed() -> None:
     conditions = {n.lower(): n for n in (tables.conditions.get("variables") or {})}
     for name in specs:
         assert name.lower() not in conditions or (specs[name].get("case_sensitive") and conditions[name.lower()] != name)
+
+
+def test_a_dose_level_above_the_label_maximum_is_D024() -> None:
+    found = codes("# s\ndrug docetaxel 75 mg/m2 IV every 3 weeks, 6 cycles, infusion 60 min\n"
+                  "dose levels docetaxel:\n  level 0: 750 mg/m2\n  level -1: 60 mg/m2\n")
+    assert (4, "D024") in found and (4, "D023") in found
