@@ -271,6 +271,24 @@ def _paired(context: Context, drug_id: str | None) -> bool:
     return len(intervals - {None}) > 1
 
 
+def _interval_known(context: Context, line: m.DrugLine, phase: m.Phase, interval: Interval) -> bool:
+    """Whether any dose row of the product (same route and unit, any dose) has this
+    interval. An interval no row has at all (epirubicin or doxorubicin every 2 weeks) is a
+    dose-dense or off-interval schedule: D012's, which accepts a written justification.
+    """
+    dose = phase.dose
+    if dose is None or line.drug_id is None:
+        return True
+    route = phase.route or line.route
+    for row in (context.tables.drugs.get(line.drug_id) or {}).get("doses") or []:
+        if row.get("unit") != dose.unit or (route is not None and row.get("route") not in (None, route.code)):
+            continue
+        iv = row_interval(str(row.get("frequency") or ""))
+        if iv is not None and iv[0] <= interval[1] and interval[0] <= iv[1]:
+            return True
+    return False
+
+
 @check("S003", "interval-not-allowed", Severity.ERROR, "interval not allowed for this dose of the product")
 def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
     """What it checks: an interval dose (`every 3 weeks`) is one the product's label pairs
@@ -280,8 +298,8 @@ def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
     only with chemotherapy in the same arm. The allowed pairs are the formulary's dose
     rows (route, unit, usual range, frequency) of products licensed as dose–interval
     pairs (`allowed_pairs`, or rows with more than one interval); a dose no row covers is
-    left to the D checks, and so are single-interval products (dose-dense chemotherapy
-    is D012, denosumab products D031). A pair confirmed only by rows marked unverified
+    left to the D checks, and so are single-interval products and intervals no row of
+    the product has at all (dose-dense chemotherapy is D012, denosumab products D031). A pair confirmed only by rows marked unverified
     is a warning.
 
     Why it matters: flat-dosed antibodies are licensed as dose–interval pairs; mixing
@@ -303,7 +321,7 @@ def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
                 continue
             rows = [(r, row_interval(str(r.get("frequency") or ""))) for r in _rows(context, line, phase)]
             timed = [(r, iv) for r, iv in rows if iv is not None]
-            if not timed or not _paired(context, line.drug_id):
+            if not timed or not _paired(context, line.drug_id) or not _interval_known(context, line, phase, interval):
                 continue
             fitting = [r for r, iv in timed if iv[0] <= interval[0] and interval[1] <= iv[1]]
             dose = phase.dose
