@@ -180,3 +180,43 @@ def levels_of(protocol: m.Protocol, drug_id: str | None, name: str) -> dict[int,
             for level in item.levels():
                 out.setdefault(level.level, level)
     return out
+
+
+FULL_DOSE_BLOCKERS = frozenset({"delay", "withhold", "discontinue"})
+
+
+def full_dose(band: m.DoseBand) -> bool:
+    """Whether a band gives the full dose now: `100%` or `level 0`, without a delay or withhold."""
+    kinds = {a.kind for a in band.actions}
+    if kinds & FULL_DOSE_BLOCKERS:
+        return False
+    return any((a.kind == "percent" and a.percent is not None and a.percent.value == 100)
+               or (a.kind == "level" and a.level == 0) for a in band.actions)
+
+
+def criteria_conflicts(block: m.Criteria, table: m.DoseModification,
+                       tables: Tables) -> list[tuple[m.DoseBand, str]]:
+    """Full-dose bands of a table for values the criteria do not let a cycle start with."""
+    region = criteria_region(block, tables)
+    analysis = analyse_table(table, tables)
+    if region is None or region.is_empty() or not analysis.resolved or analysis.variable is None:
+        return []
+    translator = Translator(tables)
+    variable = analysis.variable
+    if variable not in region.variables():
+        return []
+    allowed = translator.algebra.project(region, variable)
+    domain = translator.domains[variable]
+    out: list[tuple[m.DoseBand, str]] = []
+    for band in table.bands():
+        if not full_dose(band):
+            continue
+        try:
+            facts = translator.algebra.project(translator.region(band.condition), variable)
+        except Unresolvable:
+            continue
+        assert isinstance(facts, IntervalSet) and isinstance(allowed, IntervalSet)
+        outside = facts.difference(allowed)
+        if not outside.is_empty():
+            out.append((band, describe_facts(variable, outside, domain)))
+    return out

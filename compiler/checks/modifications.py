@@ -16,7 +16,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.dosing import dose_rows, plain
-from compiler.modification import TableAnalysis, analyse_table, criteria_region, levels_of
+from compiler.modification import TableAnalysis, analyse_table, criteria_conflicts, criteria_region, levels_of
 from compiler.thresholds import number_text
 
 _CACHE: dict[int, tuple[m.Protocol, list[TableAnalysis]]] = {}
@@ -149,26 +149,41 @@ def band_unreachable(context: Context) -> Iterator[Diagnostic]:
                                           related=(Related(holder.span, "the band that already covers it"),))
 
 
-@check("L010", "criteria-contradiction", Severity.ERROR, "pre-cycle criteria that can never all hold")
+@check("L010", "criteria-contradiction", Severity.ERROR,
+       "pre-cycle criteria that can never all hold, or that a full-dose band contradicts")
 def criteria_contradiction(context: Context) -> Iterator[Diagnostic]:
     """What it checks: the rows of a `criteria before each cycle:` block can all hold at
-    once (`ANC >= 1.5 x10^9/L` and `ANC < 1.0 x10^9/L` cannot).
+    once (`ANC >= 1.5 x10^9/L` and `ANC < 1.0 x10^9/L` cannot), and no band of a
+    dose-modification table on the same sheet gives the full dose (`100%` or `level 0`,
+    without `delay` or `withhold`) for values of the same variable the criteria do not
+    let a cycle start with (criteria `ANC >= 1.5`, table `ANC 1.0 to < 1.5: 100%`).
 
     Why it matters: criteria that contradict each other mean no cycle can ever start;
-    usually a comparison is reversed or two sources were merged.
+    usually a comparison is reversed or two sources were merged. A table that gives the
+    full dose where the criteria say "do not start" leaves the nurse with two opposite
+    instructions for the same blood count.
 
-    Example: `ANC >= 1.5 x10^9/L` and `ANC < 1.0 x10^9/L` in one block
+    Example: `ANC >= 1.5 x10^9/L` and `ANC < 1.0 x10^9/L` in one block; criteria
+    `ANC >= 1.5 x10^9/L` with `ANC 1.0 to < 1.5: 100%`
 
-    Use instead: one threshold per value: `ANC >= 1.5 x10^9/L`
+    Use instead: one threshold per value: `ANC >= 1.5 x10^9/L`; `ANC 1.0 to < 1.5: delay 1 week`
 
     Source: issue 14; compiler/data/labs.yaml (domains).
     """
-    for item in context.items:
-        if isinstance(item, m.Criteria):
-            region = criteria_region(item, context.tables)
-            if region is not None and region.is_empty():
-                yield criteria_contradiction.at(item.span, "these criteria can never all hold",
-                                                "check the comparisons: one of them is probably reversed")
+    blocks = [item for item in context.items if isinstance(item, m.Criteria)]
+    for item in blocks:
+        region = criteria_region(item, context.tables)
+        if region is not None and region.is_empty():
+            yield criteria_contradiction.at(item.span, "these criteria can never all hold",
+                                            "check the comparisons: one of them is probably reversed")
+    for table in (item for item in context.items if isinstance(item, m.DoseModification)):
+        for block in blocks:
+            for band, text in criteria_conflicts(block, table, context.tables):
+                yield criteria_contradiction.at(
+                    band.span, f"band `{_band_text(context, band)}` gives the full dose for {text}, "
+                    "where the criteria before each cycle do not let a cycle start",
+                    "delay or withhold in this band, or change the criteria",
+                    related=(Related(block.span, "the criteria"),))
 
 
 @check("L011", "band-variable-mismatch", Severity.ERROR,
