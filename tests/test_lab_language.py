@@ -340,3 +340,17 @@ def test_a_dose_level_above_the_label_maximum_is_D024() -> None:
     found = codes("# s\ndrug docetaxel 75 mg/m2 IV every 3 weeks, 6 cycles, infusion 60 min\n"
                   "dose levels docetaxel:\n  level 0: 750 mg/m2\n  level -1: 60 mg/m2\n")
     assert (4, "D024") in found and (4, "D023") in found
+
+
+def test_dutch_keywords_of_the_blocks() -> None:
+    text = ("# s\ndrug paclitaxel 175 mg/m2 IV every 3 weeks, 6 cycles, infusion 180 min\n"
+            "  allow C006 \"premedicatie volgens de staande order\"\n"
+            "voorwaarden voor elke kuur:\n  neutrofielen >= 1,5 x10^9/L\n"
+            "dosisniveaus paclitaxel:\n  niveau 0: 175 mg/m2\n  niveau -1: 150 mg/m2\n"
+            "dosisaanpassing paclitaxel volgens ANC (x10^9/L):\n  >= 1,5: 100%\n  1 to < 1,5: uitstel 1 week\n"
+            "  < 1: niveau -1\n")
+    result = compile_text("x.protocol", (HEAD.format(language="nl") + text).encode(), today=TODAY)
+    assert [d.code for d in result.diagnostics if d.acknowledged is None] == []
+    assert result.protocol is not None
+    kinds = [type(i).__name__ for i in result.protocol.sections[0].items]
+    assert kinds == ["DrugLine", "Criteria", "DoseLevels", "DoseModification"]
