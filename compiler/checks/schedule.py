@@ -163,7 +163,8 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
 def day_outside_cycle(context: Context) -> Iterator[Diagnostic]:
     """What it checks: every administration day lies within the cycle (day 22 in a
     21-day cycle is outside), and an on/off pattern adds up to the cycle length
-    (21 days on, 7 off = 28 days).
+    (21 days on, 7 off = 28 days). Days before day 1 (a lead-in: `days -7 to -1`,
+    day 0) are allowed, but not more than 90 days before day 1.
 
     Why it matters: a day outside the cycle is either a typo in the day or in the cycle
     length; both change the dose intensity.
