@@ -14,7 +14,8 @@ from compiler.checks.acknowledgements import apply_acknowledgements
 from compiler.diagnostics import Diagnostic, rule
 from compiler.parse import parse
 from compiler.resolve import resolve
-from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation
+from compiler.source import (MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation,
+                             scan_invisible)
 from compiler.tables import load
 
 
@@ -45,7 +46,7 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
     problems = scan_indentation(source)
     if any(p.code in ("P004", "P009") for p in problems):
         return Compiled(source.path, source, None, tuple(_as_diagnostics(problems)))
-    diagnostics = _as_diagnostics(problems)
+    diagnostics = _as_diagnostics(problems) + _as_diagnostics(scan_invisible(source))
     parsed = parse(source, frozenset(p.span.line for p in problems))
     diagnostics.extend(_as_diagnostics(p for p in parsed.problems if not _same_line(p, problems)))
     if parsed.tree is None:

@@ -11,6 +11,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
+from compiler.tables import normalise
 
 TJC = "The Joint Commission, Official \"Do Not Use\" List (2004, reaffirmed)"
 THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
@@ -296,3 +297,128 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
             yield mixed_decimal_separators.at(
                 number.span, f"`{number.text}` uses `{mark}` in a document whose decimal mark is `{expected}`",
                 f"write `{fixed}`", Fix(number.span, fixed, f"write {fixed}", safe=True))
+
+
+# ---------------------------------------------------------------- N030 dose in prose
+
+DOSE_IN_TEXT = re.compile(
+    r"(?<![\w.,])(?P<amount>[0-9]+(?:[.,][0-9]+)?(?:\s*(?:-|–|tot|to)\s*[0-9]+(?:[.,][0-9]+)?)?)\s*"
+    r"(?P<unit>mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|[mM][gG]|mcg|µg|μg|ug|gram|g|mL|ml|cc|"
+    r"units?|eenheden|IU|IE|E|U|mmol)(?![A-Za-z0-9²µμ]|\s*/\s*(?:min|l|L|dl|dL|h|uur|hour)\b)"
+    r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
+"""A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
+
+_TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
+_COMMENT = re.compile(r"[ \t]+//.*$")
+_FREE_TEXT = (m.Prose, m.Note, m.Decision)
+
+
+def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
+    """(line, kind) of every line of free text: prose, bullets with prose, notes, decisions, headings.
+
+    Queries are not free text here: they already block approval (X006, V010).
+    """
+    seen: set[int] = set()
+    for item in context.items:
+        if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
+            seen.add(item.span.line)
+            yield item.span.line, type(item).__name__.lower()
+    for section in context.protocol.all_sections():
+        if section.span.line not in seen:
+            seen.add(section.span.line)
+            yield section.span.line, "heading"
+
+
+def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, drug ids) of every drug name in a text: generic, alias, brand, abbreviation, any case.
+
+    Longest match first (`trastuzumab emtansine` before `trastuzumab`); names of product
+    groups (`denosumab`) count as every product of the group.
+    """
+    tables = context.tables
+    groups = {normalise(str(n)): tuple(str(x) for x in g.get("members") or [])
+              for g in tables.product_groups.values() for n in g.get("names") or []}
+    words = [(w.start(), w.end(), w.group(0).rstrip(".")) for w in _TEXT_WORD.finditer(text)
+             if any(ch.isalnum() for ch in w.group(0))]
+    found: list[tuple[int, int, tuple[str, ...]]] = []
+    index = 0
+    while index < len(words):
+        for size in range(min(6, len(words) - index), 0, -1):
+            chunk = words[index:index + size]
+            key = normalise(" ".join(w[2] for w in chunk))
+            hit = tables.names.get(key)
+            ids = tuple(d for d in hit.drug_ids if d in tables.drugs) if hit is not None else groups.get(key, ())
+            if ids:
+                found.append((chunk[0][0], chunk[-1][0] + len(chunk[-1][2]), ids))
+                index += size
+                break
+        else:
+            index += 1
+    return found
+
+
+_ROUTE_WORDS = re.compile(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
+_ROUTE_CODES = {"oraal": "po", "per os": "po", "intraveneus": "IV", "intramusculair": "IM", "subcutaan": "subcut",
+                "sc": "subcut"}
+_FREQUENCY_WORDS = ((re.compile(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
+                    (re.compile(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
+                     "three times daily"),
+                    (re.compile(r"\b(dagelijks|daily|per dag|/\s*dag|daags)\b", re.I), "daily"),
+                    (re.compile(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
+
+
+def _suggestion(context: Context, drug_ids: tuple[str, ...], dose: re.Match[str], text: str) -> str:
+    name = context.tables.drug_name(drug_ids[0], context.language) if len(drug_ids) == 1 else "<generic name>"
+    if dose.group("auc"):
+        amount = f"AUC {dose.group('auc')}"
+    else:
+        unit = dose.group("unit").replace("mg/m²", "mg/m2").replace("mg/m^2", "mg/m2").replace("ml", "mL")
+        amount = f"{dose.group('amount')} {'mg' if unit.lower() == 'mg' else unit}"
+    parts = [f"drug {name} {amount}"]
+    route = _ROUTE_WORDS.search(text)
+    if route is not None:
+        word = route.group(1)
+        parts.append(_ROUTE_CODES.get(word.lower(), word if word.lower() != "po" else "po"))
+    frequency = next((word for pattern, word in _FREQUENCY_WORDS if pattern.search(text)), None)
+    parts.append(frequency or "<frequency>")
+    return " ".join(parts)
+
+
+@check("N030", "dose-in-prose", Severity.ERROR, "a dose of a known drug written outside a structured statement")
+def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a line of free text — a sentence, a bullet, a heading, a note, a
+    decision's question, table-like text — that names a known drug (generic name, alias,
+    brand or abbreviation, in any case, tall-man or not, Dutch or English) together with
+    a dose quantity (a number with a mass, volume or unit, mg/m², mg/kg, or AUC N). Rates
+    such as `30 mL/min` are not doses. Queries (`query:`) are exempt: they already block
+    approval.
+
+    Why it matters: only structured `drug` statements are checked against the formulary;
+    a dose written in prose is printed unchecked. `Letrozol 25 mg po dagelijks.` on a
+    shipped sheet published a tenfold dose without any finding.
+
+    Example: `Tamoxifen 200 mg per dag.` or `- letrozole 25 mg po daily`
+
+    Use instead: `drug tamoxifen 20 mg po daily` (the suggested statement is in the hint);
+    an open question about a dose belongs in a `query:`.
+
+    Source: RULES.md N030; ISMP Guidelines for Standard Order Sets (2010): every dose in
+    a structured, checkable form.
+    """
+    source = context.source
+    for line, kind in free_text_lines(context):
+        raw = _COMMENT.sub("", source.line_text(line))
+        doses = list(DOSE_IN_TEXT.finditer(raw))
+        if not doses:
+            continue
+        names = drug_names_in(raw, context)
+        if not names:
+            continue
+        start, end, ids = names[0]
+        dose = doses[0]
+        first, last = min(start, dose.start()), max(end, dose.end())
+        span = Span(source.path, line, first + 1, line, last + 1)
+        suggestion = _suggestion(context, ids, dose, raw)
+        written = raw[first:last]
+        yield dose_in_prose.at(span, f"dose in {kind} is not checked: `{written}`",
+                               f"write it as a structured statement: `{suggestion}` (or ask in a `query:`)")
