@@ -17,6 +17,7 @@ from compiler.checks import Context
 from compiler.checks.combinations import region, tumour_matches
 from compiler.conditions import find_flag
 from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
+from compiler.source import Span
 
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
 MONTHS_PER = {"day": 1 / 30.4375, "week": 7 / 30.4375, "month": 1.0, "year": 12.0}
@@ -46,22 +47,24 @@ def _has_schedule(phase: m.Phase) -> bool:
 
 
 def _inherited(lay: a.Layout, index: int, line: m.DrugLine, want: str) -> bool:
-    """A line of the same drug in an enclosing block states the missing part (a dose table:
-    `when CrCl >= 50 …: drug zoledronic acid 3,5 mg IV` below the scheduled line).
+    """The drug line this line is written *under* (an enclosing statement of the same drug)
+    states the missing part: a renal dose table nested below the scheduled line.
+
+    Only enclosing lines count: a sibling or cousin line of the same drug never lends its
+    interval or infusion time (a line that lacks one is reported where it stands).
     """
     if line.drug_id is None:
         return False
     for ancestor in lay.ancestors(index)[1:]:
-        for node in lay.nodes[ancestor + 1:lay.nodes[ancestor].end]:
-            other = node.item
-            if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
-                continue
-            if lay.in_subtree(index, node.index):
-                continue
-            if want == "schedule" and any(_has_schedule(p) for p in other.phases):
-                return True
-            if want == "infusion" and other.infusion is not None:
-                return True
+        other = lay.nodes[ancestor].item
+        if isinstance(other, m.Bullet):
+            other = other.content
+        if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
+            continue
+        if want == "schedule" and any(_has_schedule(p) for p in other.phases):
+            return True
+        if want == "infusion" and other.infusion is not None:
+            return True
     return False
 
 
@@ -617,3 +620,65 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
             second.span, f"{tables.drug_name(first.drug_id, 'en')} twice in one arm",
             "give one schedule, or write the two as alternatives (sibling bullets)",
             related=(Related(first.span, "the other schedule"),))
+
+
+_DAY_RANGE = re.compile(r"([0-9]+)\s*(?:-|–|to)\s*([0-9]+)")
+
+
+def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, str]]:
+    frequency = phase_or_line.frequency
+    if frequency is not None and frequency.kind == "every":
+        if frequency.interval == 0 or frequency.interval_max == 0:
+            yield frequency.span, f"`{frequency.text}`: an interval of zero"
+        elif frequency.interval is not None and frequency.interval_max is not None \
+                and frequency.interval_max < frequency.interval:
+            yield frequency.span, f"`{frequency.text}`: the interval range runs backwards"
+    if phase_or_line.cycle_length is not None and phase_or_line.cycle_length.value == 0:
+        yield phase_or_line.cycle_length.span, "a cycle of zero days"
+    if phase_or_line.cycles == 0:
+        yield phase_or_line.span, "zero cycles"
+    if isinstance(phase_or_line, m.Phase):
+        days = phase_or_line.days
+        if days is not None:
+            if 0 in days.days:
+                yield days.span, f"`{days.text}`: there is no day 0 (day 1 is the first day of the cycle)"
+            for match in _DAY_RANGE.finditer(days.text):
+                if int(match.group(2)) < int(match.group(1)):
+                    yield days.span, f"`{days.text}`: the day range {match.group(0)} runs backwards"
+        if phase_or_line.on_off is not None and phase_or_line.on_off[0] == 0:
+            yield phase_or_line.span, "zero days on"
+        if phase_or_line.for_duration is not None and phase_or_line.for_duration.value == 0:
+            yield phase_or_line.for_duration.span, "a duration of zero"
+
+
+@check("S009", "impossible-schedule", Severity.ERROR, "a schedule that cannot exist: interval zero, backwards day range")
+def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: every frequency, day list and cycle of drug and regimen lines can
+    exist: no `every 0 days` (or weeks), no interval range that runs backwards (`every
+    4-2 weeks`), no day 0, no day range that runs backwards (`days 14-1`), no cycle of 0
+    days, no 0 cycles, no `0 days on`, no infusion of 0 minutes. The finding is an error
+    whatever the state of the data.
+
+    Why it matters: an impossible schedule is read as whatever the reader guesses:
+    `every 0 days` was printed as "dagelijks", and `days 14-1` as no days at all.
+
+    Example: `drug tamoxifen 20 mg po every 0 days`
+
+    Use instead: `drug tamoxifen 20 mg po daily`
+
+    Source: RULES.md D and S (impossible schedules are always errors); ISMP Guidelines
+    for Standard Order Sets (2010).
+    """
+    for item in context.items:
+        if isinstance(item, m.DrugLine):
+            for phase in item.phases:
+                for span, problem in _impossible(phase):
+                    yield impossible_schedule.at(span, f"{_name(context, item)}: {problem}",
+                                                 "write the schedule that is meant: daily, every 3 weeks, days 1-14 …")
+            if item.infusion is not None and (item.infusion.first_min == 0 or item.infusion.then_min == 0):
+                yield impossible_schedule.at(item.infusion.span, f"{_name(context, item)}: an infusion of 0 minutes",
+                                             "write the infusion time in minutes")
+        elif isinstance(item, m.RegimenLine):
+            for span, problem in _impossible(item):
+                yield impossible_schedule.at(span, f"regimen {item.name.value}: {problem}",
+                                             "write the schedule that is meant")
