@@ -682,3 +682,69 @@ def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
             for span, problem in _impossible(item):
                 yield impossible_schedule.at(span, f"regimen {item.name.value}: {problem}",
                                              "write the schedule that is meant")
+
+
+def _library_drug_text(context: Context, drug: Mapping[str, Any], cycle_days: object) -> str:
+    days = drug.get("days")
+    parts = [context.tables.drug_name(str(drug.get("drug")), "en"), f"{drug.get('dose')} {drug.get('unit')}",
+             str(drug.get("route") or ""), str(drug.get("frequency") or ""),
+             f"days {', '.join(str(d) for d in days)}" if days else "",
+             f"of a {cycle_days}-day cycle" if cycle_days else ""]
+    return " ".join(p for p in parts if p and p != "None")
+
+
+@check("S010", "regimen-schedule-contradicts-library", Severity.ERROR,
+       "a frequency or cycle written after a library regimen contradicts the regimen")
+def regimen_schedule_contradicts_library(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a frequency or cycle length written after a library regimen
+    (`regimen "EC75" every 2 weeks`, `regimen "metronomic cyclophosphamide-methotrexate"
+    daily`) is compared with the schedule of every drug of the regimen in regimens.yaml.
+    A frequency is a contradiction when it does not fit a drug's interval or
+    administrations a day, or when it makes a drug given on some days of the cycle only
+    (methotrexate on days 1-2 of each week) a daily drug; a cycle length is a
+    contradiction when it differs from the regimen's. What is written is never read and
+    dropped: it is checked, or it is this error.
+
+    Why it matters: the library schedule is what the pharmacy prepares; a frequency on the
+    regimen line that nobody checks is what a nurse may read. Daily methotrexate instead of
+    methotrexate on two days a week is a known fatal error.
+
+    Example: `regimen "metronomic cyclophosphamide-methotrexate" daily`
+
+    Use instead: `regimen "metronomic cyclophosphamide-methotrexate"` (the library
+    schedule: cyclophosphamide daily, methotrexate twice daily on days 1-2 of each week),
+    or write the regimen inline with its own drug lines.
+
+    Source: regimens.yaml (each regimen's source); ISMP: oral methotrexate daily-instead-
+    of-weekly dosing errors (ISMP Medication Safety Alert, 2002-2023).
+    """
+    from compiler import dosing
+
+    for item in context.items:
+        if not isinstance(item, m.RegimenLine) or item.regimen_id is None:
+            continue
+        entry = context.tables.regimens.get(item.regimen_id) or {}
+        cycle_days = entry.get("cycle_days")
+        drugs = [d for d in entry.get("drugs") or [] if isinstance(d, dict)]
+        if item.cycle_length is not None and cycle_days:
+            length = dosing.DAYS_PER_UNIT.get(item.cycle_length.unit, (0, 0))
+            written = (item.cycle_length.value * length[0], item.cycle_length.value * length[1])
+            if not written[0] <= int(cycle_days) <= written[1]:
+                yield regimen_schedule_contradicts_library.at(
+                    item.cycle_length.span, f"regimen {item.name.value}: a cycle of {item.cycle_length.value} "
+                                            f"{item.cycle_length.unit}(s), the library regimen's cycle is {cycle_days} days",
+                    "remove the cycle (the library's applies) or write the regimen inline with its own schedule")
+        if item.frequency is None:
+            continue
+        written_schedule = dosing.schedule_of_phase(m.Phase(item.frequency.span, frequency=item.frequency))
+        for drug in drugs:
+            own = dosing.schedule_of_regimen_drug(drug, int(cycle_days) if cycle_days else None)
+            some_days = own.days is not None and own.cycle_days is not None and len(own.days) < own.cycle_days[0]
+            if own.known and (not dosing.compatible(written_schedule, own)
+                              or (written_schedule.is_daily and some_days)):
+                yield regimen_schedule_contradicts_library.at(
+                    item.frequency.span, f"regimen {item.name.value} `{item.frequency.text}` contradicts the library "
+                                         f"schedule: {_library_drug_text(context, drug, cycle_days)}",
+                    "remove the frequency (the library's schedule applies) or write the regimen inline with its own "
+                    f"drug lines ({entry.get('source') or 'regimens.yaml'})")
+                break
