@@ -11,6 +11,7 @@ from compiler import model as m
 from compiler.build import build
 from compiler.checks import load_rules, run_checks
 from compiler.checks.acknowledgements import apply_acknowledgements
+from compiler.checks.document import approved_with_errors
 from compiler.diagnostics import Diagnostic, rule
 from compiler.parse import parse
 from compiler.resolve import resolve
@@ -62,6 +63,9 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
     resolved = resolve(protocol, tables)
     diagnostics.extend(run_checks(resolved, source, tables, today))
     final = apply_acknowledgements(resolved, diagnostics)
+    gate = approved_with_errors(resolved, final)
+    if gate is not None:
+        final.append(gate)
     return Compiled(source.path, source, resolved, tuple(sorted(final, key=Diagnostic.sort_key)))
 
 
