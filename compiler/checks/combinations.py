@@ -630,3 +630,60 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
                                 f"exclude {target}-positive patients",
                 f"put it under a {target}-positive condition ({rule.get('source')})")
             break
+
+
+def _name_drugs(context: Context, name: str) -> set[str]:
+    """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
+    from compiler.checks.notation import drug_names_in
+
+    return {d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context) for d in ids}
+
+
+@check("C009", "regimen-contradicts-name", Severity.ERROR,
+       "a regimen's drugs contradict its name or its library entry")
+def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the drug lines written under a regimen agree with what the regimen
+    is. Under a library regimen (`regimen lapatinib-letrozole`), every drug line is a drug
+    of the library entry (regimens.yaml); under any regimen, a drug named in the regimen's
+    name (`regimen letrozole-palbociclib`) is given in it. Products of one substance count
+    as each other (trastuzumab SC for trastuzumab).
+
+    Why it matters: the name is what a reader scans, the drug lines are what is given; a
+    regimen called lapatinib-letrozole that gives tamoxifen is either a wrong name or a
+    wrong drug, and the library's companions silently fill in what the name promises.
+
+    Example: `regimen lapatinib-letrozole` with `drug tamoxifen 20 mg po daily` under it.
+
+    Use instead: `regimen lapatinib-letrozole` with `drug letrozole 2,5 mg po daily`, or a
+    regimen named for what it gives.
+
+    Source: ISMP Guidelines for Standard Order Sets (2010): regimen names match their
+    components; regimens.yaml.
+    """
+    tables = context.tables
+    lay = _layout(context)
+    for node in lay.nodes:
+        regimen = node.item
+        if not isinstance(regimen, m.RegimenLine):
+            continue
+        lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
+        given = set().union(*(a.counts_as(x.drug_id, tables) for x in lines if x.drug_id)) if lines else set()
+        entry = tables.regimens.get(regimen.regimen_id or "") or {}
+        library = {str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict)}
+        if library and lines:
+            for line in lines:
+                if line.drug_id is None or a.counts_as(line.drug_id, tables) & library:
+                    continue
+                yield regimen_contradicts_name.at(
+                    line.name.span, f"{_name(tables, line.drug_id)} is not a drug of regimen {regimen.name.value} "
+                                    f"({', '.join(_name(tables, d) for d in sorted(library))})",
+                    "give the regimen's own drugs, or name the regimen for what it gives")
+        if not lines:
+            continue
+        missing = sorted(d for d in _name_drugs(context, regimen.name.value)
+                         if d in tables.drugs and not a.counts_as(d, tables) & given)
+        if missing:
+            yield regimen_contradicts_name.at(
+                regimen.name.span, f"regimen {regimen.name.value} names {', '.join(_name(tables, d) for d in missing)} "
+                                   "but does not give it",
+                "add the drug line, or name the regimen for what it gives")
