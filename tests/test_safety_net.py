@@ -1,0 +1,77 @@
+"""Issue 11 property: no dose reaches a page unchecked.
+
+For every drug of the formulary with a dose row, ten times its highest usual dose is an
+error wherever it is written: on a structured `drug` line (a D-family error: above the
+hard maximum, or five times the usual maximum, whatever the row's verification state),
+in a bullet and in a sentence (N030: a dose in prose is not checked).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from compiler import dosing
+from compiler.pipeline import compile_text
+from compiler.resolve import resolve_drug
+from compiler.tables import load
+from tests.conftest import TODAY
+
+HEAD = """id: property
+title: Property
+version: 1.0
+status: draft
+language: en
+owner: Oncology
+author: Pharmacy
+next review: 2028-11-23
+scope: Property test
+reference: protocolc test suite
+
+# Treatment
+"""
+
+
+def _dosed_drugs() -> list[str]:
+    tables = load()
+    return sorted(d for d in tables.drugs if any(r.usual is not None for r in dosing.dose_rows(tables, d)))
+
+
+def _tenfold(drug_id: str) -> tuple[str, str, str]:
+    tables = load()
+    rows = [r for r in dosing.dose_rows(tables, drug_id) if r.usual is not None]
+    first = rows[0]
+    same = [r for r in rows if r.unit == first.unit and r.route == first.route]
+    assert all(r.usual is not None for r in same)
+    high = max(r.usual[1] for r in same if r.usual is not None) * 10
+    amount = dosing.plain(high.quantize(Decimal("0.01")).normalize())
+    dose = f"AUC {amount}" if first.unit == "AUC" else f"{amount} {first.unit}"
+    return dose, first.route, _written_name(drug_id)
+
+
+def _written_name(drug_id: str) -> str:
+    """A name of the drug that the language reads as a drug name and that resolves to it."""
+    tables = load()
+    entry = tables.drugs[drug_id]
+    candidates = [*(entry.get("names") or {}).values(), *(entry.get("aliases") or [])]
+    for name in (str(c) for c in candidates):
+        if re.fullmatch(r"[A-Za-z][A-Za-z' -]*", name) and resolve_drug(name, tables)[0] == drug_id:
+            return name
+    brands = [str(b) for b in entry.get("brands") or []]
+    if brands:  # a product named by its group's generic and its brand: `denosumab (Xgeva)`
+        return f"{tables.drug_name(drug_id, 'en').split()[0]} ({brands[0]})"
+    return tables.drug_name(drug_id, "en")
+
+
+@pytest.mark.parametrize("drug_id", _dosed_drugs())
+def test_tenfold_dose_is_an_error_everywhere(drug_id: str) -> None:
+    dose, route, name = _tenfold(drug_id)
+    text = HEAD + f"drug {name} {dose} {route}\n- {name} {dose} {route} daily\n{name.capitalize()} {dose} per day.\n"
+    result = compile_text("property.protocol", text.encode(), TODAY)
+    errors = {(d.span.line, d.code) for d in result.diagnostics if d.severity.value == "error" and d.acknowledged is None}
+    structured, bullet, sentence = 13, 14, 15
+    assert any(line == structured and code.startswith("D") for line, code in errors), (text, errors)
+    assert (bullet, "N030") in errors, (text, errors)
+    assert (sentence, "N030") in errors, (text, errors)
