@@ -16,7 +16,7 @@ import pytest
 from compiler import dosing
 from compiler.pipeline import compile_text
 from compiler.resolve import resolve_drug
-from compiler.tables import load
+from compiler.tables import load, normalise
 from tests.conftest import TODAY
 
 HEAD = """id: property
@@ -75,3 +75,30 @@ def test_tenfold_dose_is_an_error_everywhere(drug_id: str) -> None:
     assert any(line == structured and code.startswith("D") for line, code in errors), (text, errors)
     assert (bullet, "N030") in errors, (text, errors)
     assert (sentence, "N030") in errors, (text, errors)
+
+
+def test_every_alias_brand_and_abbreviation_is_the_same_substance() -> None:
+    """Identity is never changed: a name in the formulary maps to a drug of its own substance (ATC 5th level)."""
+    from compiler.checks.formulary import drug_atc, substance_codes
+
+    tables = load()
+    substances = substance_codes()
+    wrong: list[str] = []
+    for drug_id, entry in tables.drugs.items():
+        own = drug_atc(drug_id)
+        names = [*(entry.get("names") or {}).values(), *(entry.get("aliases") or []), *(entry.get("brands") or []),
+                 *(entry.get("abbreviations") or [])]
+        for name in names:
+            code = substances.get(normalise(str(name)))
+            if code is not None and own is not None and code != own:
+                wrong.append(f"{name} → {drug_id}: {code} is not {own}")
+            hit = tables.names.get(normalise(str(name)))
+            if hit is not None and hit.how != "abbreviation" and drug_id not in hit.drug_ids:
+                wrong.append(f"{name} is listed under {drug_id} but resolves to {hit.drug_ids}")
+    assert not wrong, wrong
+
+
+def test_hydroxocobalamin_is_not_cyanocobalamin() -> None:
+    tables = load()
+    hit = tables.names.get("hydroxocobalamin")
+    assert hit is None or "cyanocobalamin" not in hit.drug_ids

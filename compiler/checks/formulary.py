@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from pathlib import Path
 
 from compiler import model as m
 from compiler.checks import Context
@@ -252,3 +254,77 @@ def look_alike_pair(context: Context) -> Iterator[Diagnostic]:
                 yield look_alike_pair.at(
                     later.name.span, f"look-alike names in one protocol: {drug} and {other}",
                     "double-check each line; the printed sheet uses tall-man letters")
+
+
+@functools.lru_cache(maxsize=1)
+def substance_codes() -> dict[str, str]:
+    """Written substance name (normalised) → ATC code, from compiler/data/atc.yaml.
+
+    The substance of every coded formulary drug (its ATC display) and the names of the
+    `other_substances` that must never be read as another drug (hydroxocobalamin).
+    """
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "data" / "atc.yaml"
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    index: dict[str, str] = {}
+    for entry in (data.get("drugs") or {}).values():
+        index[normalise(str(entry["display"]))] = str(entry["code"])
+    for name, entry in (data.get("other_substances") or {}).items():
+        for written in [name, *(entry.get("names") or [])]:
+            index[normalise(str(written))] = str(entry["code"])
+    return index
+
+
+def drug_atc(drug_id: str) -> str | None:
+    """The ATC code of a formulary drug (atc.yaml), if it has one."""
+    return _atc_by_id(str(Path(__file__).resolve().parent.parent / "data" / "atc.yaml")).get(drug_id)
+
+
+@functools.lru_cache(maxsize=1)
+def _atc_by_id(path: str) -> dict[str, str]:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    return {str(k): str(v["code"]) for k, v in (data.get("drugs") or {}).items()}
+
+
+@check("F008", "name-of-another-substance", Severity.ERROR, "a written name maps to a drug of another substance")
+def name_of_another_substance(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the name written on a drug line (or its brand) is the name of the
+    substance it resolves to. A written name that is known (compiler/data/atc.yaml) as a
+    substance with another ATC code at the 5th level than the drug it resolved to — an
+    alias in a hospital's formulary override, or a data slip — is an error, because the
+    sheet would print and export another substance than the author wrote.
+
+    Why it matters: `hydroxocobalamin` was printed and exported as "vitamin B12
+    (cyanocobalamin)" with cyanocobalamin's ATC code: another substance, another dose
+    schedule, silently.
+
+    Example: a formulary alias `hydroxocobalamin` under cyanocobalamin, and
+    `drug hydroxocobalamin 1000 mcg IM every 9 weeks`.
+
+    Use instead: a formulary entry of its own for hydroxocobalamin (ATC B03BA03), or
+    `drug cyanocobalamin 1000 mcg IM every 9 weeks` if cyanocobalamin is meant.
+
+    Source: WHO ATC/DDD Index (substance = ATC 5th level); ISMP: wrong-drug errors from
+    name confusion.
+    """
+    substances = substance_codes()
+    for item in context.items:
+        if not isinstance(item, m.DrugLine) or item.drug_id is None:
+            continue
+        own = drug_atc(item.drug_id)
+        if own is None:
+            continue
+        for written in (item.name, item.brand):
+            if written is None:
+                continue
+            code = substances.get(normalise(written.value))
+            if code is not None and code != own:
+                yield name_of_another_substance.at(
+                    written.span, f"`{written.value}` is another substance ({code}) than "
+                                  f"{context.tables.drug_name(item.drug_id, 'en')} ({own})",
+                    "write the substance that is meant; a different substance needs its own formulary entry")
