@@ -422,3 +422,118 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
         written = raw[first:last]
         yield dose_in_prose.at(span, f"dose in {kind} is not checked: `{written}`",
                                f"write it as a structured statement: `{suggestion}` (or ask in a `query:`)")
+
+
+# ---------------------------------------------------------------- N005, N013, N014, N015 (free text and statements)
+
+
+def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
+    """(line, text without comment) of every line holding free text or a statement (queries and metadata excluded)."""
+    seen: set[int] = set()
+    for item in context.items:
+        if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:
+            continue
+        seen.add(item.span.line)
+        yield item.span.line, _COMMENT.sub("", context.source.line_text(item.span.line))
+    for section in context.protocol.all_sections():
+        if section.span.line not in seen:
+            seen.add(section.span.line)
+            yield section.span.line, _COMMENT.sub("", context.source.line_text(section.span.line))
+
+
+def _findings(context: Context, pattern: re.Pattern[str]) -> Iterator[tuple[Span, str]]:
+    for line, text in _all_lines(context):
+        for match in pattern.finditer(text):
+            yield Span(context.source.path, line, match.start() + 1, line, match.end() + 1), match.group(0)
+
+
+_MS = re.compile(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
+
+
+@check("N005", "ms-mso4-mgso4", Severity.ERROR, "`MS`, `MSO4` or `MgSO4` written for a drug")
+def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `MS`, `MSO4` and `MgSO4` do not appear as words in the sheet
+    (statements, prose, notes, headings).
+
+    Why it matters: all three are read as morphine sulfate or magnesium sulfate — either
+    for the other; both are high-alert drugs.
+
+    Example: `MgSO4 2 g IV bij hypomagnesiëmie.`
+
+    Use instead: `magnesiumsulfaat` / `magnesium sulfate`, `morfinesulfaat` / `morphine sulfate`.
+
+    Source: The Joint Commission "Do Not Use" list.
+    """
+    for span, text in _findings(context, _MS):
+        yield ms_mso4_mgso4.at(span, f"`{text}` can mean morphine sulfate or magnesium sulfate",
+                               "write `morphine sulfate` or `magnesium sulfate`")
+
+
+_DC = re.compile(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+
+
+@check("N013", "d-c", Severity.WARNING, "`D/C` written for discharge or discontinue")
+def d_c(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `D/C` does not appear in the sheet.
+
+    Why it matters: `D/C` means both "discharge" and "discontinue"; drugs meant to be
+    continued at discharge have been stopped.
+
+    Example: `D/C letrozole bij progressie.`
+
+    Use instead: `stop` / `discontinue` or `ontslag` / `discharge`, written out.
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
+    """
+    for span, text in _findings(context, _DC):
+        yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
+
+
+_TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
+                         re.IGNORECASE)
+
+
+@check("N014", "times-days", Severity.WARNING, "`x3d` written for a number of days or doses")
+def times_days(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `x3d` (and `× 3 d`, `3xd`) does not appear in the sheet.
+
+    Why it matters: `x3d` is read as "for three days" or as "three doses" (and `3xd` as
+    three times a day).
+
+    Example: `dexamethasone 8 mg x3d`
+
+    Use instead: `for 3 days` / `gedurende 3 dagen`, or `3 doses`.
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
+    """
+    for span, text in _findings(context, _TIMES_DAYS):
+        yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
+
+
+_SLASH_OR_PLUS = re.compile(
+    r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)"
+    r"(?![A-Za-z0-9])")
+
+
+@check("N015", "slash-or-plus-as-and", Severity.WARNING, "`/` or `+` used for \"and\" or \"per\" between doses")
+def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: free text does not join two doses with `/` or `+` (`500 mg/400 units`,
+    `2 mg + 4 mg`). A concentration in a structured `form` (`syrup (500 mg/5 mL)`) is not
+    free text and is not reported.
+
+    Why it matters: the slash is read as the digit 1 (`500 mg/400` → `500 mg 1400`) and
+    as "per"; `+` hides which dose belongs to which drug.
+
+    Example: `Calcium/vitamine D 500 mg/400 units per dag.`
+
+    Use instead: `calcium 500 mg en vitamine D 400 units per dag`, or two drug statements.
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)
+    (slash mark; "and" written out).
+    """
+    for line, kind in free_text_lines(context):
+        text = _COMMENT.sub("", context.source.line_text(line))
+        for match in _SLASH_OR_PLUS.finditer(text):
+            span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)
+            yield slash_or_plus_as_and.at(span, f"`{match.group(0)}`: `/` or `+` between doses in {kind}",
+                                          "write `and` (or `per`), or two statements")
