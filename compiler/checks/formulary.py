@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def brand_without_generic(context: Context) -> Iterator[Diagnostic]:
                     line.brand.span, f"`{line.brand.value}` is not a brand of {_generic(context, line.drug_id)}",
                     f"known brands: {brands}; check that name and brand are the same product",
                     severity=Severity.ERROR)
+    for _, name, word, ids, _ in regimen_jargon(context, ("brand",)):
+        yield brand_without_generic.at(name.span, f"brand name `{word}` in the regimen name `{name.value}`",
+                                       f"name the regimen by its generic drugs ({_meaning(context, ids)})")
 
 
 @check("F003", "drug-abbreviation", Severity.WARNING, "abbreviation or jargon used as a drug name")
@@ -134,6 +138,16 @@ def drug_abbreviation(context: Context) -> Iterator[Diagnostic]:
             yield drug_abbreviation.at(
                 line.name.span, f"ambiguous abbreviation `{line.name.value}`: {meanings}",
                 "name the drugs explicitly", severity=Severity.ERROR)
+    for regimen, name, word, ids, level in regimen_jargon(context, ("abbreviation",)):
+        ambiguous = len(ids) != 1
+        library = {str(d.get("drug")) for d in (tables.regimens.get(regimen.regimen_id or "") or {}).get("drugs") or []}
+        if ambiguous and len(set(ids) & library) == 1:
+            continue  # the library entry names the product (`cyclophosphamide-liposomal doxorubicin` is Myocet)
+        yield drug_abbreviation.at(
+            name.span, f"{'ambiguous ' if ambiguous else ''}abbreviation `{word}` in the regimen name `{name.value}`: "
+                       f"{_meaning(context, ids)}",
+            "name the regimen by its generic drugs", severity=Severity.ERROR if ambiguous or level == "error"
+            else Severity.WARNING)
 
 
 def _group_members(context: Context, name: str) -> list[str]:
@@ -328,3 +342,39 @@ def name_of_another_substance(context: Context) -> Iterator[Diagnostic]:
                     written.span, f"`{written.value}` is another substance ({code}) than "
                                   f"{context.tables.drug_name(item.drug_id, 'en')} ({own})",
                     "write the substance that is meant; a different substance needs its own formulary entry")
+
+
+def regimen_jargon(context: Context, how: tuple[str, ...]) -> Iterator[tuple[m.RegimenLine, m.Text, str, tuple[str, ...], str | None]]:
+    """(regimen line, its name, the jargon word, what it means, severity) for brands or abbreviations in regimen names.
+
+    `Endoxan-MTX`, `Adria mono`, `Taxol weekly`, `TC weekly`: a regimen name is read like a
+    drug name, word by word (hyphens, `+` and `/` separate words).
+    """
+    tables = context.tables
+    for item in context.items:
+        if not isinstance(item, m.RegimenLine):
+            continue
+        words = [w for w in re.split(r"[\s\-+/,()\"]+", item.name.value) if w]
+        whole = tables.names.get(normalise(item.name.value))
+        if whole is not None and whole.how in how:
+            yield item, item.name, item.name.value.strip('"'), whole.drug_ids, whole.severity
+            continue
+        index = 0
+        while index < len(words):  # longest name first: `sacituzumab govitecan` is one name, not `sacituzumab`
+            for size in range(min(4, len(words) - index), 0, -1):
+                written = " ".join(words[index:index + size])
+                hit = tables.names.get(normalise(written))
+                if hit is not None:
+                    break
+            if hit is not None and hit.how in how:
+                yield item, item.name, written, hit.drug_ids, hit.severity
+                break
+            index += size if hit is not None else 1
+
+
+def _meaning(context: Context, ids: tuple[str, ...]) -> str:
+    tables = context.tables
+    return " or ".join(_generic(context, d) if d in tables.drugs else
+                       (tables.regimens.get(d[8:], {}).get("title", {}).get("en") or d[8:].replace("_", " "))
+                       if d.startswith("regimen:")
+                       else d.replace("_", " ") for d in ids)
