@@ -15,8 +15,7 @@ from compiler.checks.document import approved_with_errors
 from compiler.diagnostics import Diagnostic, rule
 from compiler.parse import parse
 from compiler.resolve import resolve
-from compiler.source import (MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation,
-                             scan_invisible)
+from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
 from compiler.tables import load
 
 

@@ -257,7 +257,7 @@ def scan_invisible(source: SourceFile) -> list[SourceProblem]:
             if unicodedata.category(char) not in ("Cf", "Cc"):
                 continue
             column = match.start() + 1
-            name = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "control character")
+            name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"
             problems.append(SourceProblem(
                 "P011", f"invisible or control character U+{ord(char):04X} ({name.lower()}) at column {column}",
                 Span(source.path, number, column, number, column + 1),
