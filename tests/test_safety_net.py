@@ -8,8 +8,13 @@ in a bullet and in a sentence (N030: a dose in prose is not checked).
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +22,7 @@ from compiler import dosing
 from compiler.pipeline import compile_text
 from compiler.resolve import resolve_drug
 from compiler.tables import load, normalise
-from tests.conftest import TODAY
+from tests.conftest import ROOT, TODAY
 
 HEAD = """id: property
 title: Property
@@ -102,3 +107,51 @@ def test_hydroxocobalamin_is_not_cyanocobalamin() -> None:
     tables = load()
     hit = tables.names.get("hydroxocobalamin")
     assert hit is None or "cyanocobalamin" not in hit.drug_ids
+
+
+# ---------------------------------------------------------------- release gate
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "NO_COLOR": "1"})
+
+
+def _sheet_with_a_warning(tmp_path: Path, allow: str = "") -> Path:
+    book = tmp_path / "protocols"
+    book.mkdir()
+    source = book / "mpa.protocol"
+    text = HEAD.replace("id: property", "id: mpa").replace("reference: protocolc test suite",
+                                                         "reference: protocolc test suite\nchange note: eerste versie")
+    # 250 mg a day is below the usual 400-1500 mg: D003, a warning
+    source.write_text(text + "drug medroxyprogesterone acetate 250 mg po daily\n" + allow, encoding="utf-8")
+    return source
+
+
+def test_release_refuses_an_unacknowledged_warning(tmp_path: Path) -> None:
+    source = _sheet_with_a_warning(tmp_path)
+    result = _cli("release", str(source), "--approver", "Comité", "--no-pdf", "--today", "2026-11-23")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "D003" in result.stdout and "blocks release" in result.stdout
+    assert not (tmp_path / "protocols" / "RELEASES.jsonl").exists()
+
+
+def test_release_accepts_a_warning_with_a_recorded_reason(tmp_path: Path) -> None:
+    source = _sheet_with_a_warning(tmp_path)
+    result = _cli("release", str(source), "--approver", "Comité", "--no-pdf", "--today", "2026-11-23",
+                  "--accept", "D003", "lage dosis volgens lokaal protocol X")
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((tmp_path / "protocols" / "RELEASES.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert "accepted at release: D003 line 14: lage dosis volgens lokaal protocol X" in record["note"]
+
+
+def test_release_accepts_a_warning_acknowledged_in_the_source(tmp_path: Path) -> None:
+    source = _sheet_with_a_warning(tmp_path, '  allow D003 "lage dosis volgens lokaal protocol X"\n')
+    result = _cli("release", str(source), "--approver", "Comité", "--no-pdf", "--today", "2026-11-23")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_release_refuses_an_accept_without_a_reason(tmp_path: Path) -> None:
+    source = _sheet_with_a_warning(tmp_path)
+    result = _cli("release", str(source), "--approver", "Comité", "--no-pdf", "--today", "2026-11-23",
+                  "--accept", "D003", " ")
+    assert result.returncode == 2 and "needs a code and a reason" in result.stderr
