@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,7 @@ def find_protocols(paths: Iterable[Path]) -> list[Path]:
 
 
 def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
-    """Findings that concern the book as a whole (P008 duplicate ids)."""
+    """Findings that concern the book as a whole (P008 duplicate ids, V008 references to withdrawn protocols)."""
     load_rules()
     seen: dict[str, Compiled] = {}
     out: list[Diagnostic] = []
@@ -143,4 +144,36 @@ def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
                                        "give each protocol its own id"))
         else:
             seen[pid] = result
+    out.extend(withdrawn_references(results))
+    return out
+
+
+WITHDRAWN = (m.Status.SUPERSEDED, m.Status.RETIRED)
+
+
+def withdrawn_references(results: list[Compiled]) -> list[Diagnostic]:
+    """V008: a current protocol names (in a `reference:` line, prose or a note) the id of a superseded or retired one."""
+    withdrawn = {r.protocol.meta.id.value: r.protocol.meta.status for r in results
+                 if r.protocol is not None and r.protocol.meta.id is not None and r.protocol.meta.status in WITHDRAWN}
+    if not withdrawn:
+        return []
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(withdrawn, key=len, reverse=True))
+                         + r")(?![\w-])")
+    out: list[Diagnostic] = []
+    for result in results:
+        protocol = result.protocol
+        if protocol is None or protocol.meta.status in WITHDRAWN:
+            continue
+        texts: list[tuple[Span, str]] = [(t.span, t.value) for t in protocol.meta.references]
+        for item in protocol.all_items():
+            if isinstance(item, m.Prose):
+                texts.append((item.span, item.text))
+            elif isinstance(item, m.Note) and item.text is not None:
+                texts.append((item.text.span, item.text.value))
+        for span, text in texts:
+            for match in pattern.finditer(text):
+                status = withdrawn[match.group(1)]
+                assert status is not None
+                out.append(rule("V008").at(span, f"reference to `{match.group(1)}`, a {status.value} protocol",
+                                           "refer to the protocol that replaces it, or remove the reference"))
     return out

@@ -171,3 +171,22 @@ def approved_with_errors(protocol: m.Protocol, diagnostics: list[Diagnostic]) ->
     span = field.value_span if field is not None else Span(protocol.path, 1, 1, 1, 1)
     return rule("V011").at(span, f"approved protocol with unacknowledged errors: {', '.join(codes)}",
                            "correct or acknowledge each error (`allow CODE \"why\"`), or set `status: review`")
+
+
+define("V008", "withdrawn-protocol-referenced", Severity.WARNING,
+       "a current protocol refers to a superseded or retired one", """
+    What it checks: across the book, a protocol that is not itself superseded or retired
+    names the id of a protocol whose status is `superseded` or `retired` — in a
+    `reference:` line, in prose or in a note. It is reported at the reference (a book
+    finding: it needs the other protocol, so `check` of a single file cannot see it).
+
+    Why it matters: a reader following the reference lands on a withdrawn sheet, with
+    doses or indications that no longer apply.
+
+    Example: `reference: borst-hormonaal-2019` where that protocol has `status: superseded`.
+
+    Use instead: refer to the protocol that replaced it.
+
+    Source: ISO 9001:2015 §7.5.3.2 (prevent the unintended use of obsolete documented
+    information); RULES.md V008.
+""")
