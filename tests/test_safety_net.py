@@ -100,6 +100,12 @@ def test_every_alias_brand_and_abbreviation_is_the_same_substance() -> None:
             hit = tables.names.get(normalise(str(name)))
             if hit is not None and hit.how != "abbreviation" and drug_id not in hit.drug_ids:
                 wrong.append(f"{name} is listed under {drug_id} but resolves to {hit.drug_ids}")
+    for entry in tables.abbreviations:  # abbreviations.yaml is authoritative for jargon: hold it to the same rule
+        code = substances.get(normalise(str(entry.get("text", ""))))
+        for meant in (str(x) for x in entry.get("means") or [] if str(x) in tables.drugs):
+            own = drug_atc(meant)
+            if code is not None and own is not None and code != own:
+                wrong.append(f"{entry.get('text')} → {meant}: {code} is not {own}")
     assert not wrong, wrong
 
 
@@ -155,3 +161,31 @@ def test_release_refuses_an_accept_without_a_reason(tmp_path: Path) -> None:
     result = _cli("release", str(source), "--approver", "Comité", "--no-pdf", "--today", "2026-11-23",
                   "--accept", "D003", " ")
     assert result.returncode == 2 and "needs a code and a reason" in result.stderr
+
+
+# ---------------------------------------------------------------- soft and hard limits
+
+def _findings(body: str) -> list[tuple[int, str, str, str]]:
+    result = compile_text("limits.protocol", (HEAD + body).encode(), TODAY)
+    return [(d.span.line, d.code, d.severity.value, d.message) for d in result.diagnostics if d.acknowledged is None]
+
+
+def test_a_borderline_dose_on_an_unverified_row_is_softened_and_says_so() -> None:
+    # anastrozole's row is unverified, max 1 mg: 1,5 mg is above the maximum but below 2x it
+    found = [f for f in _findings("drug anastrozole 1,5 mg po daily\n") if f[1] == "D002"]
+    assert found and found[0][2] == "warning" and "softened" in found[0][3], found
+
+
+def test_a_gross_dose_on_an_unverified_row_is_an_error() -> None:
+    found = [f for f in _findings("drug anastrozole 2 mg po daily\n") if f[1] == "D002"]
+    assert found and found[0][2] == "error" and "softened" not in found[0][3], found
+
+
+def test_every_zero_days_is_not_printed_as_daily() -> None:
+    from compiler import model as m
+    from compiler.render.words import frequency
+    from compiler.source import Span
+
+    zero = m.Frequency("every", 0, None, "day", "every 0 days", Span("", 0, 0, 0, 0))
+    assert frequency(zero, "nl") == "elke 0 dagen"
+    assert frequency(zero, "en") == "every 0 days"
