@@ -77,6 +77,12 @@ MUTATIONS = [
     Mutation("preferably with does not satisfy", TARGETED, "only with trastuzumab", "only with", "preferably with",
              "C001", at="drug pertuzumab (Perjeta)"),
     Mutation("trastuzumab under HER2-", TARGETED, "only when HER2+", "HER2+", "HER2-", "C008", at="drug trastuzumab"),
+    # identity never changed; catalogue
+    Mutation("name of another substance", EMMAUS, "drug tamoxifen (Nolvadex)", "(Nolvadex)", "(hydroxocobalamin)",
+             "F008"),
+    Mutation("MgSO4 in prose", EMMAUS, "Tamoxifen:", "Tamoxifen:", "MgSO4 bij kramp:", "N005"),
+    Mutation("ambiguous regimen jargon", EMMAUS, 'regimen "doxorubicin q3w"', '"doxorubicin q3w"', '"TC weekly"',
+             "F003"),
     # approval gate
     Mutation("approved with open queries", EMMAUS, "status: review", "review", "approved", "V010", at="query:"),
 ]
