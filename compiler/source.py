@@ -235,6 +235,8 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
 
 
 _SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")
+INVISIBLE_CATEGORIES = ("Cf", "Cc", "Zl", "Zp")
+"""Format and control characters, and the line/paragraph separators U+2028/U+2029 (shown as line breaks by some viewers only)."""
 """Anything outside printable ASCII: candidates for an invisible or control character."""
 
 _CHARACTER_NAMES = {"\u200b": "zero-width space", "\ufeff": "byte-order mark (zero-width no-break space)",
@@ -254,7 +256,7 @@ def scan_invisible(source: SourceFile) -> list[SourceProblem]:
     for number, line in enumerate(source.text.split("\n"), start=1):
         for match in _SUSPECT.finditer(line):
             char = match.group(0)
-            if unicodedata.category(char) not in ("Cf", "Cc"):
+            if unicodedata.category(char) not in INVISIBLE_CATEGORIES:
                 continue
             column = match.start() + 1
             name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"

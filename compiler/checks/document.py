@@ -123,7 +123,7 @@ def review_overdue(context: Context) -> Iterator[Diagnostic]:
 @check("V010", "approved-with-open-query", Severity.ERROR, "an approved protocol holds an open review query")
 def approved_with_open_query(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a protocol whose status is `approved` holds no `query:` line. Each
-    open query is reported at the query (with the status line as its reason).
+    open query is reported at the query.
 
     Why it matters: a query is an unanswered review question about the content — often a
     dose; an approved sheet that still asks it has been approved without the answer.
@@ -142,6 +142,8 @@ def approved_with_open_query(context: Context) -> Iterator[Diagnostic]:
             yield approved_with_open_query.at(item.span, "open review query in an approved protocol",
                                               "answer and remove the query, or set `status: review`")
 
+
+# V011 is reported by the pipeline after acknowledgements: it needs every other finding.
 define("V011", "approved-with-unacknowledged-error", Severity.ERROR,
        "an approved protocol holds an unacknowledged error", """
     What it checks: a protocol whose status is `approved` has no error left that is not

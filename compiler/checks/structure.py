@@ -160,7 +160,8 @@ define("P011", "invisible-character", E, "an invisible or control character in a
     (control) other than tab and newline: zero-width space U+200B, a byte-order mark
     U+FEFF inside the text, word joiner U+2060, left-to-right and right-to-left marks,
     bidi overrides (U+202A-U+202E, U+2066-U+2069), soft hyphen U+00AD, C0 controls and
-    ESC. Each is reported at its column. A byte-order mark at the very start of the file
+    ESC — and the line and paragraph separators U+2028/U+2029, which some viewers show
+    as a line break and others not at all. Each is reported at its column. A byte-order mark at the very start of the file
     is accepted (it is removed when the file is read).
 
     Why it matters: such characters are invisible on screen. A zero-width space before
