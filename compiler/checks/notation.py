@@ -303,8 +303,8 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
 
 DOSE_IN_TEXT = re.compile(
     r"(?<![\w.,])(?P<amount>[0-9]+(?:[.,][0-9]+)?(?:\s*(?:-|–|tot|to)\s*[0-9]+(?:[.,][0-9]+)?)?)\s*"
-    r"(?P<unit>mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|[mM][gG]|mcg|µg|μg|ug|gram|g|mL|ml|cc|"
-    r"units?|eenheden|IU|IE|E|U|mmol)(?![A-Za-z0-9²µμ]|\s*/\s*(?:min|l|L|dl|dL|h|uur|hour)\b)"
+    r"(?P<unit>(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ]|\s*/\s*(?:min|l|L|dl|dL|h|uur|hour)\b)"
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
@@ -367,18 +367,27 @@ _FREQUENCY_WORDS = ((re.compile(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tw
                     (re.compile(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
 
 
+_UNIT_WORDS = {"mg/m²": "mg/m2", "mg/m^2": "mg/m2", "ml": "mL", "cc": "mL", "gram": "g", "grams": "g", "unit": "units",
+               "eenheden": "units", "iu": "units", "ie": "units", "µg": "mcg", "μg": "mcg", "ug": "mcg",
+               "µg/kg": "mcg/kg", "μg/kg": "mcg/kg", "mg": "mg", "mcg": "mcg", "mg/kg": "mg/kg", "mcg/kg": "mcg/kg",
+               "mg/m2": "mg/m2", "units": "units", "mmol": "mmol", "e": "units", "u": "units"}
+
+
 def _suggestion(context: Context, drug_ids: tuple[str, ...], dose: re.Match[str], text: str) -> str:
     name = context.tables.drug_name(drug_ids[0], context.language) if len(drug_ids) == 1 else "<generic name>"
     if dose.group("auc"):
         amount = f"AUC {dose.group('auc')}"
     else:
-        unit = dose.group("unit").replace("mg/m²", "mg/m2").replace("mg/m^2", "mg/m2").replace("ml", "mL")
-        amount = f"{dose.group('amount')} {'mg' if unit.lower() == 'mg' else unit}"
+        written = dose.group("unit")
+        unit = _UNIT_WORDS.get(written.lower(), written) if written != "g" else "g"
+        amount = f"{dose.group('amount')} {unit}"
     parts = [f"drug {name} {amount}"]
     route = _ROUTE_WORDS.search(text)
     if route is not None:
         word = route.group(1)
-        parts.append(_ROUTE_CODES.get(word.lower(), word if word.lower() != "po" else "po"))
+        parts.append(_ROUTE_CODES.get(word.lower(), word.lower() if word.lower() == "po" else word.upper()))
+    else:
+        parts.append("<route>")
     frequency = next((word for pattern, word in _FREQUENCY_WORDS if pattern.search(text)), None)
     parts.append(frequency or "<frequency>")
     return " ".join(parts)
