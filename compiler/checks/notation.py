@@ -358,7 +358,8 @@ def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str
 
 
 _ROUTE_WORDS = re.compile(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
-_ROUTE_CODES = {"oraal": "po", "per os": "po", "intraveneus": "IV", "intramusculair": "IM", "subcutaan": "subcut",
+_ROUTE_CODES = {"po": "po", "iv": "IV", "im": "IM", "subcut": "subcut", "oraal": "po", "per os": "po",
+                "intraveneus": "IV", "intramusculair": "IM", "subcutaan": "subcut",
                 "sc": "subcut"}
 _FREQUENCY_WORDS = ((re.compile(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
                     (re.compile(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
@@ -385,7 +386,7 @@ def _suggestion(context: Context, drug_ids: tuple[str, ...], dose: re.Match[str]
     route = _ROUTE_WORDS.search(text)
     if route is not None:
         word = route.group(1)
-        parts.append(_ROUTE_CODES.get(word.lower(), word.lower() if word.lower() == "po" else word.upper()))
+        parts.append(_ROUTE_CODES.get(" ".join(word.lower().split()), word))
     else:
         parts.append("<route>")
     frequency = next((word for pattern, word in _FREQUENCY_WORDS if pattern.search(text)), None)
