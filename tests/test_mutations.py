@@ -62,6 +62,8 @@ MUTATIONS = [
              "(Provera) po daily", "(Provera) 100 mL po daily", "D002"),
     Mutation("doxorubicin cumulative 136 %", EMMAUS, 'regimen "doxorubicin q3w"', '"doxorubicin q3w"',
              '"doxorubicin q3w" 10 cycles', "D011"),
+    Mutation("zoledronic acid 10x in a renal branch", EMMAUS, "drug zoledronic acid 3,5 mg IV", "3,5 mg", "35 mg",
+             "D002"),
     Mutation("letrozole twice daily", EMMAUS, "drug letrozole (Femara)", "po daily", "po twice daily", "D006"),
     Mutation("every 0 days", EMMAUS, "drug tamoxifen (Nolvadex)", "po daily", "po every 0 days", "S009"),
     # everything written is checked

@@ -305,7 +305,7 @@ def verdict(context: Context, pd: PhaseDose) -> Verdict:
     if pd.loading or pd.match.how == "none":
         return Verdict("")
     renal = _renal(context, pd)
-    if renal is not None:
+    if renal is not None and not is_gross(pd.high, pd.match.hard_max, pd.match.usual_high):  # gross: D002, an error
         band = renal[0]
         if band.dose is not None and band.dose == pd.high and pd.dose.unit == "mg":
             return Verdict("")
