@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -108,6 +109,9 @@ def summarize(result: Compiled) -> dict[str, str]:
         "next_review": meta.next_review.isoformat() if meta.next_review else "",
         "sha256": result.protocol.sha256,
     }
+    if meta.references:  # V008 across the book, also for results taken from the cache
+        out["references"] = json.dumps([[t.span.line, t.span.column, t.span.end_line, t.span.end_column, t.value]
+                                        for t in meta.references], ensure_ascii=False)
     if meta.id is not None:
         out["id_line"] = str(meta.id.span.line)
         out["id_column"] = str(meta.id.span.column)
@@ -148,32 +152,25 @@ def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
     return out
 
 
-WITHDRAWN = (m.Status.SUPERSEDED, m.Status.RETIRED)
+WITHDRAWN = (m.Status.SUPERSEDED.value, m.Status.RETIRED.value)
 
 
 def withdrawn_references(results: list[Compiled]) -> list[Diagnostic]:
-    """V008: a current protocol names (in a `reference:` line, prose or a note) the id of a superseded or retired one."""
-    withdrawn = {r.protocol.meta.id.value: r.protocol.meta.status for r in results
-                 if r.protocol is not None and r.protocol.meta.id is not None and r.protocol.meta.status in WITHDRAWN}
+    """V008: a current protocol names, in a `reference:` line, the id of a superseded or retired one."""
+    summaries = [(result, summarize(result)) for result in results]
+    withdrawn = {summary["id"]: summary["status"] for _, summary in summaries
+                 if summary.get("id") and summary.get("status") in WITHDRAWN}
     if not withdrawn:
         return []
     pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(withdrawn, key=len, reverse=True))
                          + r")(?![\w-])")
     out: list[Diagnostic] = []
-    for result in results:
-        protocol = result.protocol
-        if protocol is None or protocol.meta.status in WITHDRAWN:
+    for result, summary in summaries:
+        if not summary or summary.get("status") in WITHDRAWN:
             continue
-        texts: list[tuple[Span, str]] = [(t.span, t.value) for t in protocol.meta.references]
-        for item in protocol.all_items():
-            if isinstance(item, m.Prose):
-                texts.append((item.span, item.text))
-            elif isinstance(item, m.Note) and item.text is not None:
-                texts.append((item.text.span, item.text.value))
-        for span, text in texts:
+        for line, column, end_line, end_column, text in json.loads(summary.get("references") or "[]"):
             for match in pattern.finditer(text):
-                status = withdrawn[match.group(1)]
-                assert status is not None
-                out.append(rule("V008").at(span, f"reference to `{match.group(1)}`, a {status.value} protocol",
+                out.append(rule("V008").at(Span(result.path, line, column, end_line, end_column),
+                                           f"reference to `{match.group(1)}`, a {withdrawn[match.group(1)]} protocol",
                                            "refer to the protocol that replaces it, or remove the reference"))
     return out

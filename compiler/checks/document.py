@@ -178,9 +178,9 @@ def approved_with_errors(protocol: m.Protocol, diagnostics: list[Diagnostic]) ->
 define("V008", "withdrawn-protocol-referenced", Severity.WARNING,
        "a current protocol refers to a superseded or retired one", """
     What it checks: across the book, a protocol that is not itself superseded or retired
-    names the id of a protocol whose status is `superseded` or `retired` — in a
-    `reference:` line, in prose or in a note. It is reported at the reference (a book
-    finding: it needs the other protocol, so `check` of a single file cannot see it).
+    names, in a `reference:` line, the id of a protocol whose status is `superseded` or
+    `retired`. It is reported at the reference (a book finding: it needs the other
+    protocol, so `check` of a single file cannot see it).
 
     Why it matters: a reader following the reference lands on a withdrawn sheet, with
     doses or indications that no longer apply.
