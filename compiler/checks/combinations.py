@@ -136,8 +136,12 @@ def _requirements(context: Context, member: a.Member) -> Iterator[tuple[list[str
 @check("C001", "companion-missing", Severity.ERROR, "required companion drug missing from the arm")
 def companion_missing(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a drug that is only given with a companion has that companion in its
-    arm — as a drug of the same regimen or block, or named by `only with` /
-    `preferably with`: pertuzumab → trastuzumab (Phesgo counts as both); everolimus in
+    arm — as a drug of the same regimen or block; in a block that gives no other drug at
+    all (a monograph-style section), an `only with` naming the companion stands for it.
+    Content beats words: once the arm gives partners, only a partner counts, and an
+    `only with` that the partners contradict (`only with aromataseremmer` beside
+    tamoxifen) is itself this error; `preferably with` never satisfies a requirement.
+    The requirements: pertuzumab → trastuzumab (Phesgo counts as both); everolimus in
     breast cancer → exemestane; a CDK4/6 inhibitor → an aromatase inhibitor or fulvestrant
     (adjuvant abemaciclib also tamoxifen); lapatinib → capecitabine, an aromatase inhibitor
     or trastuzumab. Abemaciclib 200 mg twice daily alone is a US-label monotherapy; the
