@@ -4,7 +4,9 @@ Refuses, with diagnostics, when: any error remains; open review queries remain (
 raised to error); the approver is the author (V002); there is no change note (V007);
 the version was not raised (V005); the raise is too small for the change (V006, from
 the clinical diff against the latest released version); the review date has passed
-(V004, raised to error); the register is broken (V009).
+(V004, raised to error); the register is broken (V009); a warning is neither acknowledged
+in the source (`allow CODE "why"`) nor accepted with `--accept CODE "reason"` (the reason is
+recorded in the register record's note and listed in the released PDF).
 
 On success it archives the exact source (`.archive/<id>/<version>.protocol`) and the
 controlled PDF (`.archive/<id>/<version>.pdf`, unless `--no-pdf`), then appends the
