@@ -4,6 +4,7 @@ ISMP error-prone designations = warning).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
-from compiler.tables import normalise
+from compiler.tables import Tables, normalise
 
 TJC = "The Joint Commission, Official \"Do Not Use\" List (2004, reaffirmed)"
 THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
@@ -329,31 +330,56 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
             yield section.span.line, "heading"
 
 
+_NAME_INDEX: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str], int]] = {}
+
+
+def _name_index(tables: Tables) -> tuple[dict[str, tuple[str, ...]], frozenset[str], int]:
+    """Drug names (normalised) → drug ids, the words names start with, and the longest name in words.
+
+    Product-group names (`denosumab`) count as every product of the group. Built once per data fingerprint.
+    """
+    known = _NAME_INDEX.get(tables.fingerprint)
+    if known is not None:
+        return known
+    index = {key: tuple(d for d in hit.drug_ids if d in tables.drugs) for key, hit in tables.names.items()}
+    for group in tables.product_groups.values():
+        for name in group.get("names") or []:
+            index.setdefault(normalise(str(name)), tuple(str(x) for x in group.get("members") or []))
+    index = {key: ids for key, ids in index.items() if ids}
+    built = (index, frozenset(key.split()[0] for key in index), max((len(k.split()) for k in index), default=1))
+    _NAME_INDEX.clear()
+    _NAME_INDEX[tables.fingerprint] = built
+    return built
+
+
+_normal_word = functools.lru_cache(maxsize=65536)(normalise)
+_PUNCTUATION = re.compile(r"[\W_]+")
+
+
 def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str, ...]]]:
     """(start, end, drug ids) of every drug name in a text: generic, alias, brand, abbreviation, any case.
 
-    Longest match first (`trastuzumab emtansine` before `trastuzumab`); names of product
-    groups (`denosumab`) count as every product of the group.
+    Longest match first (`trastuzumab emtansine` before `trastuzumab`).
     """
-    tables = context.tables
-    groups = {normalise(str(n)): tuple(str(x) for x in g.get("members") or [])
-              for g in tables.product_groups.values() for n in g.get("names") or []}
-    words = [(w.start(), w.end(), w.group(0).rstrip(".")) for w in _TEXT_WORD.finditer(text)
-             if any(ch.isalnum() for ch in w.group(0))]
+    index, first_words, longest = _name_index(context.tables)
+    words = [(w.start(), w.group(0).rstrip("."), _normal_word(w.group(0).rstrip(".")))
+             for w in _TEXT_WORD.finditer(text) if not _PUNCTUATION.fullmatch(w.group(0))]
     found: list[tuple[int, int, tuple[str, ...]]] = []
-    index = 0
-    while index < len(words):
-        for size in range(min(6, len(words) - index), 0, -1):
-            chunk = words[index:index + size]
-            key = normalise(" ".join(w[2] for w in chunk))
-            hit = tables.names.get(key)
-            ids = tuple(d for d in hit.drug_ids if d in tables.drugs) if hit is not None else groups.get(key, ())
+    position = 0
+    while position < len(words):
+        key = words[position][2]
+        if not key or key.split()[0] not in first_words:
+            position += 1
+            continue
+        for size in range(min(longest, len(words) - position), 0, -1):
+            chunk = words[position:position + size]
+            ids = index.get(" ".join(w[2] for w in chunk))
             if ids:
-                found.append((chunk[0][0], chunk[-1][0] + len(chunk[-1][2]), ids))
-                index += size
+                found.append((chunk[0][0], chunk[-1][0] + len(chunk[-1][1]), ids))
+                position += size
                 break
         else:
-            index += 1
+            position += 1
     return found
 
 
