@@ -702,7 +702,10 @@ def regimen_schedule_contradicts_library(context: Context) -> Iterator[Diagnosti
     A frequency is a contradiction when it does not fit a drug's interval or
     administrations a day, or when it makes a drug given on some days of the cycle only
     (methotrexate on days 1-2 of each week) a daily drug; a cycle length is a
-    contradiction when it differs from the regimen's. What is written is never read and
+    contradiction when it differs from the regimen's; a number of cycles is a
+    contradiction when it is above the library's fixed number (EC75: 6) or when the
+    last cycle would start beyond the regimen's maximum duration (pembrolizumab every 3
+    weeks: 35 cycles fit in 24 months, 36 do not). What is written is never read and
     dropped: it is checked, or it is this error.
 
     Why it matters: the library schedule is what the pharmacy prepares; a frequency on the
@@ -734,6 +737,7 @@ def regimen_schedule_contradicts_library(context: Context) -> Iterator[Diagnosti
                     item.cycle_length.span, f"regimen {item.name.value}: a cycle of {item.cycle_length.value} "
                                             f"{item.cycle_length.unit}(s), the library regimen's cycle is {cycle_days} days",
                     "remove the cycle (the library's applies) or write the regimen inline with its own schedule")
+        yield from _regimen_count(item, entry)
         if item.frequency is None:
             continue
         written_schedule = dosing.schedule_of_phase(m.Phase(item.frequency.span, frequency=item.frequency))
@@ -748,3 +752,23 @@ def regimen_schedule_contradicts_library(context: Context) -> Iterator[Diagnosti
                     "remove the frequency (the library's schedule applies) or write the regimen inline with its own "
                     f"drug lines ({entry.get('source') or 'regimens.yaml'})")
                 break
+
+
+def _regimen_count(item: m.RegimenLine, entry: Mapping[str, Any]) -> Iterator[Diagnostic]:
+    """A cycle count on a library regimen: above the library's fixed count, or beyond its maximum duration."""
+    if item.cycles is None:
+        return
+    fixed = entry.get("cycles")
+    cycle_days = entry.get("cycle_days")
+    limit = entry.get("max_duration_months")
+    if isinstance(fixed, int) and item.cycles > fixed:
+        yield regimen_schedule_contradicts_library.at(
+            item.span, f"regimen {item.name.value}: {item.cycles} cycles, the library regimen has {fixed}",
+            "remove the count (the library's applies), or write the regimen inline with its own schedule and "
+            f"the reason ({entry.get('source') or 'regimens.yaml'})")
+    # the last cycle starts (cycles - 1) × cycle length after the first: 35 × 3 weeks fit in 2 years
+    elif cycle_days and limit and (item.cycles - 1) * int(cycle_days) / 30.4375 > float(limit):
+        yield regimen_schedule_contradicts_library.at(
+            item.span, f"regimen {item.name.value}: {item.cycles} cycles of {cycle_days} days exceed the regimen's "
+                       f"maximum of {limit} months", f"give at most {int(float(limit) * 30.4375 // int(cycle_days)) + 1} "
+                                                      f"cycles ({entry.get('source') or 'regimens.yaml'})")
