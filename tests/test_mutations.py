@@ -71,6 +71,8 @@ MUTATIONS = [
              '"metronomic cyclophosphamide-methotrexate"', '"metronomic cyclophosphamide-methotrexate" daily', "S010"),
     Mutation("weekly doxorubicin daily", EMMAUS, 'regimen "doxorubicin low-dose weekly"',
              '"doxorubicin low-dose weekly"', '"doxorubicin low-dose weekly" daily', "S010"),
+    Mutation("pembrolizumab q6w beyond two years", NSCLC, 'regimen "pembrolizumab 400 mg q6w"',
+             '"pembrolizumab 400 mg q6w"', '"pembrolizumab 400 mg q6w" 19 cycles', "S010"),
     Mutation("no interval borrowed from a sibling", EMMAUS, "drug zoledronic acid 3,5 mg IV",
              " every 3-4 weeks, infusion at least 15 min", "", "S001"),
     # content over words
