@@ -315,11 +315,17 @@ _FREE_TEXT = (m.Prose, m.Note, m.Decision)
 
 
 def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
-    """(line, kind) of every line of free text: prose, bullets with prose, notes, decisions, headings.
+    """(line, kind) of every line of free text: prose, bullets with prose, notes, decisions, headings,
+    and the printed metadata lines (title, scope, change note).
 
     Queries are not free text here: they already block approval (X006, V010).
     """
     seen: set[int] = set()
+    meta = context.protocol.meta
+    for text in (meta.title, meta.scope, meta.change_note):  # printed on the sheet too
+        if text is not None and text.span.line not in seen:
+            seen.add(text.span.line)
+            yield text.span.line, "metadata"
     for item in context.items:
         if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
             seen.add(item.span.line)
