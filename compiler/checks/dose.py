@@ -414,9 +414,14 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
 @check("D002", "dose-above-maximum", Severity.ERROR, "dose above the hard maximum")
 def dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a dose above the hard maximum per administration of every
-    formulary row matching the product, route, unit and schedule. Where the maximum
-    comes only from rows marked `unverified: true`, the finding is a warning and says
-    the reference is unverified. Rows without a hard maximum give no D002.
+    formulary row matching the product, route, unit and schedule. Soft and hard limits
+    work as in smart-pump drug libraries: a *gross* overdose — at least 2× the hard
+    maximum, or at least 5× the usual maximum (also where the label gives no hard
+    maximum) — is an error whatever the verification state of the rows. Only a
+    borderline dose (above the hard maximum, below both gross limits) resting on rows
+    marked `unverified: true` is softened to a warning, and the message says so. A name
+    that means several products (`denosumab`, F003) is checked against every product it
+    may mean: a dose gross for all of them is an error.
 
     Why it matters: above the label maximum is where tenfold slips and wrong-product
     doses land (letrozole 25 mg for 2,5 mg; trastuzumab 60 mg/kg).
@@ -451,6 +456,29 @@ def dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
                 f"usual: {', '.join(r.describe() for r in rows)} ({_sources(rows)}); a dose five times the usual "
                 "maximum is an error whatever the label's hard limit",
                 _fix(pd, usual, f"use the usual {_value(usual, pd.dose.unit)}"))
+    yield from _gross_for_every_product(context)
+
+
+def _gross_for_every_product(context: Context) -> Iterator[Diagnostic]:
+    """D002 for a line whose name means several products (`denosumab 1200 mg`): gross for each of them."""
+    for info in layout(context):
+        line = info.line
+        if line.drug_id is not None or line.resolved_by != "ambiguous-product":
+            continue
+        products = _products(context, line)
+        for phase in line.phases:
+            dose = phase.dose
+            if dose is None or not products:
+                continue
+            route = phase.route.code if phase.route is not None else (line.route.code if line.route else None)
+            schedule = dosing.schedule_of_phase(phase)
+            value = (dose.amount_max or dose.amount).value
+            matches = [dosing.lookup(dosing.dose_rows(context.tables, p), route, dose.unit, schedule) for p in products]
+            if all(x.how != "none" and is_gross(value, x.hard_max, x.usual_high) for x in matches):
+                names = " or ".join(_name(context, p) for p in products)
+                yield dose_above_maximum.at(dose.span, f"{line.name.value} {_amount(dose)} is a gross overdose for "
+                                                       f"every product it may mean ({names})",
+                                            "name the product and write its dose")
 
 
 @check("D003", "dose-below-usual", Severity.WARNING, "dose below the usual range")
