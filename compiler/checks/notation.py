@@ -362,6 +362,14 @@ _normal_word = functools.lru_cache(maxsize=65536)(normalise)
 _PUNCTUATION = re.compile(r"[\W_]+")
 
 
+def _dutch_abbreviation(word: str, text: str, start: int, key: str, context: Context) -> bool:
+    """A lower-case drug abbreviation written with a period is an ordinary abbreviation (`gem.` = gemiddeld)."""
+    hit = context.tables.names.get(key)
+    after = start + len(word)
+    return (hit is not None and hit.how == "abbreviation" and word.islower() and after < len(text)
+            and text[after] == ".")
+
+
 def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str, ...]]]:
     """(start, end, drug ids) of every drug name in a text: generic, alias, brand, abbreviation, any case.
 
@@ -379,7 +387,10 @@ def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str
             continue
         for size in range(min(longest, len(words) - position), 0, -1):
             chunk = words[position:position + size]
-            ids = index.get(" ".join(w[2] for w in chunk))
+            key = " ".join(w[2] for w in chunk)
+            ids = index.get(key)
+            if ids and size == 1 and _dutch_abbreviation(chunk[0][1], text, chunk[0][0], key, context):
+                ids = ()
             if ids:
                 found.append((chunk[0][0], chunk[-1][0] + len(chunk[-1][1]), ids))
                 position += size
