@@ -170,15 +170,50 @@ def _findings(body: str) -> list[tuple[int, str, str, str]]:
     return [(d.span.line, d.code, d.severity.value, d.message) for d in result.diagnostics if d.acknowledged is None]
 
 
+def _unverified_hard_maximum() -> tuple[str, str, str, Decimal, Decimal] | None:
+    """A drug, route and unit whose rows are all unverified with a hard maximum: (name, route, unit, max, usual max)."""
+    tables = load()
+    for drug_id in _dosed_drugs():
+        rows = dosing.dose_rows(tables, drug_id)
+        for first in rows:
+            same = [r for r in rows if r.route == first.route and r.unit == first.unit]
+            if first.unit in ("mg", "mg/m2", "mg/kg") and all(r.unverified and r.max is not None and r.usual for r in same):
+                hard = max(r.max for r in same if r.max is not None)
+                usual = max(r.usual[1] for r in same if r.usual is not None)
+                if hard * Decimal("1.5") < usual * 5:
+                    return _written_name(drug_id), first.route, first.unit, hard, usual
+    return None
+
+
 def test_a_borderline_dose_on_an_unverified_row_is_softened_and_says_so() -> None:
-    # anastrozole's row is unverified, max 1 mg: 1,5 mg is above the maximum but below 2x it
-    found = [f for f in _findings("drug anastrozole 1,5 mg po daily\n") if f[1] == "D002"]
+    found_row = _unverified_hard_maximum()
+    if found_row is None:
+        pytest.skip("every row with a hard maximum is verified: nothing is softened any more")
+    name, route, unit, hard, _ = found_row
+    dose = dosing.plain((hard * Decimal("1.5")).normalize())
+    found = [f for f in _findings(f"drug {name} {dose} {unit} {route}\n") if f[1] == "D002"]
     assert found and found[0][2] == "warning" and "softened" in found[0][3], found
 
 
 def test_a_gross_dose_on_an_unverified_row_is_an_error() -> None:
-    found = [f for f in _findings("drug anastrozole 2 mg po daily\n") if f[1] == "D002"]
+    found_row = _unverified_hard_maximum()
+    if found_row is None:
+        pytest.skip("every row with a hard maximum is verified")
+    name, route, unit, hard, _ = found_row
+    dose = dosing.plain((hard * 2).normalize())
+    found = [f for f in _findings(f"drug {name} {dose} {unit} {route}\n") if f[1] == "D002"]
     assert found and found[0][2] == "error" and "softened" not in found[0][3], found
+
+
+def test_severity_rule() -> None:
+    from compiler.checks.dose import _severity, is_gross
+    from compiler.diagnostics import Severity
+
+    assert _severity(Severity.ERROR, unverified=True) is Severity.WARNING
+    assert _severity(Severity.ERROR, unverified=True, gross=True) is Severity.ERROR
+    assert _severity(Severity.ERROR, unverified=False) is Severity.ERROR
+    assert is_gross(Decimal(2), Decimal(1), None) and not is_gross(Decimal("1.9"), Decimal(1), None)
+    assert is_gross(Decimal(5), None, Decimal(1)) and not is_gross(Decimal("4.9"), None, Decimal(1))
 
 
 def test_every_zero_days_is_not_printed_as_daily() -> None:
