@@ -211,7 +211,7 @@ def frequency(value: m.Frequency, language: str) -> str:
     words = FREQUENCIES[language]
     if value.kind != "every":
         return words.get(value.kind, value.text)
-    interval = value.interval or 1
+    interval = value.interval if value.interval is not None else 1  # `every 0 days` is shown as written
     unit_code = value.unit or "day"
     if value.interval_max is None and interval == 1:
         return words.get({"day": "daily", "week": "weekly", "month": "monthly"}.get(unit_code, ""),
