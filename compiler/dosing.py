@@ -251,6 +251,7 @@ class DoseRow:
     setting: str
     source: str
     unverified: bool
+    use: str = ""
 
     def describe(self) -> str:
         """`175 mg/m2 IV q3w` — the row as a short phrase for messages."""
@@ -260,7 +261,8 @@ class DoseRow:
             low, high = (_plain(x) for x in self.usual)
             amount = low if low == high else f"{low}-{high}"
         unit = f"AUC {amount}" if self.unit == "AUC" else f"{amount} {self.unit}"
-        return f"{unit} {self.route} {self.frequency}".strip()
+        text = f"{unit} {self.route} {self.frequency}".strip()
+        return f"{text} for {self.use}" if self.use else text
 
 
 def _plain(value: Decimal) -> str:
@@ -296,8 +298,18 @@ def _rows(drug_id: str, entry: Mapping[str, Any]) -> tuple[DoseRow, ...]:
             dec(row["max"]) if row.get("max") is not None else None,
             str(row.get("frequency") or ""), parse_frequency(str(row.get("frequency") or "")),
             str(row.get("setting") or ""), str(row.get("source") or entry.get("source") or ""),
-            bool(row.get("unverified", entry.get("unverified", True)))))
+            bool(row.get("unverified", entry.get("unverified", True))), str(row.get("use") or "")))
     return tuple(out)
+
+
+def rows_for_use(rows: tuple[DoseRow, ...], use: str | None, context: frozenset[str] = frozenset()) -> tuple[DoseRow, ...]:
+    """The rows of the use a sheet states (`for antiemetic`), else of a use its context implies, else all.
+
+    A stated use with no row of that use keeps every row: the word narrows, never empties.
+    """
+    wanted = {use} if use else set(context)
+    chosen = tuple(r for r in rows if r.use and r.use in wanted)
+    return chosen or rows
 
 
 @dataclass(frozen=True, slots=True)

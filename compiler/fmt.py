@@ -51,7 +51,7 @@ LOWER_TERMINALS = frozenset({
     "ONLY_WITH", "NOT_WITH", "QUERY", "ALLOW", "THEN", "DAILY", "TWICE", "THREE_TIMES", "WEEKLY", "MONTHLY",
     "EVERY", "ONCE", "PERIOD", "DAYS", "CYCLE", "OF_A", "DAY_CYCLE", "N_CYCLES", "ON_OFF", "FOR", "UNTIL",
     "INFUSION", "FIRST", "AT_LEAST", "MINUTES", "MAX", "FORM", "SITE", "TECHNIQUE", "UP_TO", "PER_WEEK", "AND",
-    "OR", "NOT",
+    "OR", "NOT", "USE", "TIME_OF_DAY",
 })
 # Free text: kept exactly as written (only trailing whitespace goes).
 VERBATIM_TERMINALS = frozenset({

@@ -208,6 +208,8 @@ class Phase:
     for_duration: Duration | None = None
     until: Text | None = None
     continuous: bool = False
+    use: str | None = None
+    time: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
