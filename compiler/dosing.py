@@ -303,12 +303,16 @@ def _rows(drug_id: str, entry: Mapping[str, Any]) -> tuple[DoseRow, ...]:
 
 
 def rows_for_use(rows: tuple[DoseRow, ...], use: str | None, context: frozenset[str] = frozenset()) -> tuple[DoseRow, ...]:
-    """The rows of the use a sheet states (`for antiemetic`), else of a use its context implies, else all.
+    """The rows that apply to a dose: of the use the sheet states (`for antiemetic`), else of a use its context
+    implies (radiotherapy in the arm → chemoradiation); without either, the rows that have no use.
 
-    A stated use with no row of that use keeps every row: the word narrows, never empties.
+    A row with a use (chemoradiation, premedication) applies only in that use; the selection narrows, never
+    empties: when no row fits, every row applies (a drug whose rows all have a use, stated nowhere).
     """
     wanted = {use} if use else set(context)
-    chosen = tuple(r for r in rows if r.use and r.use in wanted)
+    chosen = tuple(r for r in rows if r.use and r.use in wanted) if wanted else ()
+    if not chosen:
+        chosen = tuple(r for r in rows if not r.use)
     return chosen or rows
 
 
