@@ -475,13 +475,11 @@ def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
 
 
 def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> list[str]:
-    """The parts of a multi-part prophylaxis (`drugs_all`) that are missing once at least one part is written;
-    empty when none is written (then `drugs`/`words` decide) or all are."""
+    """The parts of a multi-part prophylaxis (`drugs_all`) missing from the drugs given (written as drug lines:
+    the caller asks only once one of the rule's `drugs` is there)."""
     parts = [str(x) for x in rule.get("drugs_all") or []]
-    found = [any(any(a.satisfies(option, d, tables) for d in given) for option in part.split("|")) for part in parts]
-    if not any(found) or all(found):
-        return []
-    return [_part_name(part, tables) for part, ok in zip(parts, found, strict=True) if not ok]
+    return [_part_name(part, tables) for part in parts
+            if not any(a.satisfies(option, d, tables) for option in part.split("|") for d in given)]
 
 
 def _part_name(part: str, tables: Tables) -> str:
@@ -542,15 +540,15 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                     continue
             else:
                 given = _supportive_ids(arm, protocol_ids)
-                missing = _missing_parts(rule, given, tables)
-                if missing:
+                drugs = [str(x) for x in rule.get("drugs") or []]
+                if drugs and any(a.satisfies(d, drug_id, tables) for d in drugs for drug_id in given):
+                    missing = _missing_parts(rule, given, tables)
+                    if not missing:
+                        continue
                     done.add(rule_id)
                     yield supportive_care_missing.at(
                         arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
-                    continue
-                drugs = [str(x) for x in rule.get("drugs") or []]
-                if drugs and any(a.satisfies(d, drug_id, tables) for d in drugs for drug_id in given):
                     continue
                 words = [str(w) for w in rule.get("words") or []]
                 if a.mentions(list(arm.texts) + protocol_texts, words):
