@@ -255,11 +255,13 @@ def _stepped_for_use(line: m.DrugLine) -> bool:
 
 def _use_match(rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
                schedule: Schedule) -> tuple[tuple[DoseRow, ...], RangeMatch]:
-    """The rows of the dose's use and their match; the use's rows give way to all when none fits the line."""
+    """The rows of the dose's use and their match. A stated or implied use whose rows do not fit the line's route,
+    unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out."""
     use = stated_use(info.line, phase)
-    chosen = dosing.rows_for_use(rows, use, frozenset() if use else context_uses(info))
+    implied = frozenset() if use else context_uses(info)
+    chosen = dosing.rows_for_use(rows, use, implied)
     match = dosing.lookup(chosen, route, unit, schedule)
-    if chosen != rows and match.how in ("none", "unmatched"):
+    if (use or implied) and chosen != rows and match.how in ("none", "unmatched"):
         return rows, dosing.lookup(rows, route, unit, schedule)
     return chosen, match
 
