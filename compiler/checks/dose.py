@@ -246,6 +246,12 @@ def _condition_words(condition: m.Condition) -> Iterator[str]:
                 yield atom.word
 
 
+def _use_words(rows: Sequence[DoseRow]) -> str:
+    """` for antiemetic` when every row the finding rests on is of one use: the message names the row used."""
+    uses = {r.use for r in rows}
+    return f" for {uses.pop()}" if len(uses) == 1 and "" not in uses else ""
+
+
 def _stepped_for_use(line: m.DrugLine) -> bool:
     """A higher first dose `then` a lower one written for a stated use (`for antiemetic`: aprepitant 125 then 80,
     dexamethasone 12 then 8) is the schedule of that use, not a loading dose."""
@@ -452,7 +458,7 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
         usual = ", ".join(r.describe() for r in rows)
         yield dose_above_usual.at(
             pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is above the usual "
-                          f"{_value(high, pd.dose.unit)}{_note(_rows_unverified(rows))}",
+                          f"{_value(high, pd.dose.unit)}{_use_words(rows)}{_note(_rows_unverified(rows))}",
             f"usual: {usual} ({_sources(rows)}); correct the dose or acknowledge it with `allow D001 \"…\"`",
             _fix(pd, high, f"use the usual {_value(high, pd.dose.unit)}"))
 
@@ -513,7 +519,7 @@ def dose_below_usual(context: Context) -> Iterator[Diagnostic]:
         rows = tuple(r for r in pd.match.rows if r.usual is not None)
         yield dose_below_usual.at(
             pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is below the usual "
-                          f"{_value(low, pd.dose.unit)}{_note(_rows_unverified(rows))}",
+                          f"{_value(low, pd.dose.unit)}{_use_words(rows)}{_note(_rows_unverified(rows))}",
             f"usual: {', '.join(r.describe() for r in rows)} ({_sources(rows)}); state the intended dose or the reason "
             "for the reduction")
 
