@@ -116,11 +116,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)
     if args.report is not None:
+        from compiler.bookconfig import book_root, load_config
         from compiler.fsutil import write_text_atomic
         from compiler.validation import render_report
 
         full = [r if r.protocol is not None else compile_file(Path(r.path), args.today) for r in results]
-        write_text_atomic(args.report, render_report(full, extra, args.today))
+        write_text_atomic(args.report, render_report(full, extra, args.today, load_config(book_root(args.paths))))
     if args.format == "json":
         report.dump(report.as_json(results, extra), sys.stdout)
     elif args.format == "sarif":
