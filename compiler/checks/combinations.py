@@ -470,13 +470,15 @@ def _triggered(rule: Mapping[str, Any], arm: a.Arm, tables: Tables, cycle_days: 
 
 def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
     """Drugs that count as given with an arm: its members, and supportive drug lines anywhere in the protocol
-    (an antiemetic or premedication block is usually written once, in its own section)."""
+    (an antiemetic or premedication block is usually written once, in its own section).
+    """
     return {mb.drug_id for mb in arm.members if mb.drug_id is not None} | protocol_ids
 
 
 def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> list[str]:
     """The parts of a multi-part prophylaxis (`drugs_all`) missing from the drugs given (written as drug lines:
-    the caller asks only once one of the rule's `drugs` is there)."""
+    the caller asks only once one of the rule's `drugs` is there).
+    """
     parts = [str(x) for x in rule.get("drugs_all") or []]
     return [_part_name(part, tables) for part in parts
             if not any(a.satisfies(option, d, tables) for option in part.split("|") for d in given)]

@@ -216,7 +216,8 @@ def stated_use(line: m.DrugLine, phase: m.Phase) -> str | None:
 
 def context_uses(info: LineInfo) -> frozenset[str]:
     """Uses the line's surroundings imply: radiotherapy in the arm, its section or its conditions → chemoradiation;
-    a condition or regimen named adjuvant/metastatic/maintenance → that use."""
+    a condition or regimen named adjuvant/metastatic/maintenance → that use.
+    """
     words: list[str] = []
     for condition in _conditions(info) + _section_conditions(info):
         words.extend(_condition_words(condition))
@@ -254,7 +255,8 @@ def _use_words(rows: Sequence[DoseRow]) -> str:
 
 def _stepped_for_use(line: m.DrugLine) -> bool:
     """A higher first dose `then` a lower one written for a stated use (`for antiemetic`: aprepitant 125 then 80,
-    dexamethasone 12 then 8) is the schedule of that use, not a loading dose."""
+    dexamethasone 12 then 8) is the schedule of that use, not a loading dose.
+    """
     use = next((p.use for p in line.phases if p.use), None)
     return use is not None and use not in ("loading", "maintenance")
 
@@ -262,7 +264,8 @@ def _stepped_for_use(line: m.DrugLine) -> bool:
 def _use_match(rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
                schedule: Schedule) -> tuple[tuple[DoseRow, ...], RangeMatch]:
     """The rows of the dose's use and their match. A stated or implied use whose rows do not fit the line's route,
-    unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out."""
+    unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
+    """
     use = stated_use(info.line, phase)
     implied = frozenset() if use else context_uses(info)
     chosen = dosing.rows_for_use(rows, use, implied)
