@@ -29,6 +29,7 @@ from compiler.checks import load_rules
 from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.fsutil import write_staged as write_atomic
 from compiler.fsutil import write_staged_text as write_text_atomic
+from compiler.overrides import use_overrides
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
 from compiler.validation import render_report
@@ -189,6 +190,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     tables = load()
     today = today or datetime.date.today()
     config = load_config(book_root(list(paths)))
+    use_overrides(config.formulary_overrides)
     workers = jobs if jobs is not None else default_jobs()
     cache = Cache(cache_dir or default_cache_dir()) if use_cache else None
     outcome = BookOutcome()

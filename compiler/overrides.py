@@ -171,3 +171,40 @@ def apply_overrides(tables: Tables, overrides: Sequence[FormularyOverride]) -> T
     digest = hashlib.sha256((tables.fingerprint + json.dumps([o.to_json() for o in overrides], sort_keys=True,
                                                                 default=str)).encode()).hexdigest()[:16]
     return replace(tables, drugs=drugs, fingerprint=digest)
+
+
+# The book's overrides for this process: set once by the command that read book.yaml
+# (`check`, `build`), read by the pipeline. Worker processes get them as initargs.
+_ACTIVE: dict[str, Any] = {"overrides": (), "tables": None}
+
+
+def use_overrides(overrides: Sequence[FormularyOverride]) -> None:
+    """Make the checks of this process use the book's overrides (an empty sequence: the packaged data)."""
+    _ACTIVE["overrides"] = tuple(overrides)
+    _ACTIVE["tables"] = None
+
+
+def active_overrides() -> tuple[FormularyOverride, ...]:
+    """The overrides in use."""
+    return tuple(_ACTIVE["overrides"])
+
+
+def active_tables() -> Tables:
+    """The packaged tables with the book's overrides applied (the packaged tables when there are none)."""
+    from compiler.tables import load
+
+    base = load()
+    overrides = active_overrides()
+    if not overrides:
+        return base
+    cached = _ACTIVE["tables"]
+    if cached is None or cached[0] != base.fingerprint:
+        cached = (base.fingerprint, apply_overrides(base, overrides))
+        _ACTIVE["tables"] = cached
+    tables: Tables = cached[1]
+    return tables
+
+
+def active_fingerprint() -> str:
+    """A part of every check cache key: empty without overrides, else the overridden tables' fingerprint."""
+    return active_tables().fingerprint if active_overrides() else ""

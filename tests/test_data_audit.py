@@ -110,3 +110,39 @@ def test_a_bad_override_is_exit_2_with_a_message(tmp_path: Path, capsys: pytest.
     assert cli.main(["data", "audit", "--book", str(book)]) == 2
     err = capsys.readouterr().err
     assert "unknown drug `nodrug`" in err and "Traceback" not in err
+
+
+SIXTEEN = (b"id: fixture\ntitle: Fixture\nversion: 1.0\nstatus: draft\nlanguage: nl\nowner: Dienst medische oncologie\n"
+           b"author: Ziekenhuisapotheek\nnext review: 2028-11-23\nscope: Fixture\nreference: protocolc test suite\n\n"
+           b"# Anti-emese\ndrug ondansetron 16 mg IV once, infusion 15 min for antiemetic\n")
+WIDER = ("formulary_overrides:\n  - drug: ondansetron\n    action: replace\n    row: 1\n"
+         "    reason: \"Lokaal: 16 mg IV bij hoog emetogene chemotherapie\"\n"
+         "    dose: {route: IV, unit: mg, usual: [8, 16], max: 16, frequency: once, use: antiemetic,\n"
+         "           source: \"Lokaal protocol v3\", source_type: local, section: \"2.1\", last_verified: 2026-10-01}\n")
+
+
+def test_the_checks_use_the_books_overrides(tmp_path: Path) -> None:
+    from compiler.overrides import use_overrides
+    from compiler.pipeline import compile_text
+
+    before = [d.code for d in compile_text("x.protocol", SIXTEEN, TODAY).diagnostics]
+    assert "D001" in before
+    config = load_config(_book(tmp_path, WIDER))
+    try:
+        use_overrides(config.formulary_overrides)
+        after = [d.code for d in compile_text("x.protocol", SIXTEEN, TODAY).diagnostics]
+    finally:
+        use_overrides(())
+    assert "D001" not in after
+
+
+def test_check_reads_the_book_yaml_of_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = _book(tmp_path, WIDER)
+    (book / "anti-emese.protocol").write_bytes(SIXTEEN)
+    try:
+        assert cli.main(["check", "--no-cache", "--strict", str(book)]) == 0
+    finally:
+        from compiler.overrides import use_overrides
+
+        use_overrides(())
+    assert "0 warning(s)" in capsys.readouterr().out
