@@ -42,3 +42,50 @@ def test_every_drug_of_the_sheet_is_known(path: Path) -> None:
     assert result.protocol is not None
     lines = [i for i in result.protocol.all_items() if isinstance(i, m.DrugLine)]
     assert lines and all(line.drug_id is not None for line in lines)
+
+
+HEADER = (b"id: fixture\ntitle: Fixture\nversion: 1.0\nstatus: draft\nlanguage: nl\nowner: Dienst medische oncologie\n"
+          b"author: Ziekenhuisapotheek\nnext review: 2028-11-23\nscope: Fixture\nreference: protocolc test suite\n\n# A\n")
+
+
+@pytest.mark.parametrize(("line", "use", "time"), [
+    ("drug dexamethasone 12 mg po once, day 1 for antiemetic", "antiemetic", None),
+    ("drug dexamethasone 12 mg po once For Anti-Emetic Prophylaxis", "antiemetic", None),
+    ("drug dexamethasone 20 mg po once in the evening for premedication", "premedication", "evening"),
+    ("drug cisplatin 40 mg/m2 IV weekly with  concurrent radiotherapy", "chemoradiation", None),
+    ("drug ondansetron 8 mg po once, day 1 before chemotherapy", None, "before chemotherapy"),
+    ("drug olanzapine 5 mg po daily at bedtime", None, "night"),
+    ("drug prednisolone 5 mg po twice daily for replacement", "replacement", None),
+])
+def test_use_and_time_words_are_read(line: str, use: str | None, time: str | None) -> None:
+    from compiler.pipeline import compile_text
+
+    result = compile_text("x.protocol", HEADER + line.encode() + b"\n", TODAY)
+    assert result.protocol is not None
+    drug = next(i for i in result.protocol.all_items() if isinstance(i, m.DrugLine))
+    assert (next((p.use for p in drug.phases if p.use), None), next((p.time for p in drug.phases if p.time), None)) \
+        == (use, time)
+
+
+def test_fmt_writes_the_words_in_lower_case_and_round_trips() -> None:
+    from compiler.fmt import format_text
+
+    raw = HEADER + b"drug dexamethasone 12 mg po once,  day 1 For  Antiemetic\ndrug ondansetron 8 mg po once IN THE Evening\n"
+    once = format_text("x.protocol", raw)
+    assert "day 1 for antiemetic\n" in once.text and "once in the evening\n" in once.text
+    assert format_text("x.protocol", once.text.encode()).text == once.text
+    for path in SHEETS:
+        text = format_text(str(path), path.read_bytes()).text
+        assert format_text(str(path), text.encode()).text == text
+
+
+def test_the_renderer_words_the_use_and_time_in_both_languages() -> None:
+    from compiler.pipeline import compile_text
+    from compiler.render import words
+
+    raw = HEADER + b"drug dexamethasone 20 mg po once in the evening for premedication\n"
+    result = compile_text("x.protocol", raw, TODAY)
+    assert result.protocol is not None
+    phase = next(i for i in result.protocol.all_items() if isinstance(i, m.DrugLine)).phases[0]
+    assert "'s avonds" in words.phase_schedule(phase, "nl") and "als premedicatie" in words.phase_schedule(phase, "nl")
+    assert "in the evening, as premedication" in words.phase_schedule(phase, "en")
