@@ -206,6 +206,8 @@ def phase_doses(context: Context) -> Iterator[PhaseDose]:
 
 # ---------------------------------------------------------------- which rows: the dose's use
 
+# `after-chemoradiation` (consolidation) or `prior radiotherapy` is not concurrent radiotherapy.
+AFTER_WORDS = re.compile(r"(?:^|[\s-])(?:after|post|na|prior|previous|eerdere?|voorafgaande?)(?:[\s-]|$)", re.IGNORECASE)
 RADIOTHERAPY_WORDS = re.compile(r"radiother|radiation|chemoradi|radiotherap|bestral|chemoradiatie", re.IGNORECASE)
 
 
@@ -225,7 +227,8 @@ def context_uses(info: LineInfo) -> frozenset[str]:
         words.append(info.regimen.name.value)
     siblings = info.ancestors[-1].children if info.ancestors else (info.section.items if info.section else ())
     has_rt = any(isinstance(_statement(s), m.Fractionation) for s in siblings)
-    uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in words) else set()
+    concurrent = [w for w in words if not AFTER_WORDS.search(w)]
+    uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in concurrent) else set()
     lowered = " ".join(words).lower()
     uses.update(u for u in ("adjuvant", "neoadjuvant", "metastatic", "maintenance") if re.search(rf"\b{u}\b", lowered))
     return frozenset(uses)
