@@ -907,7 +907,8 @@ def identity_keywords(pid: str, version: str, status: str, sha256: str) -> str:
 
 def _calendar_phases(line: m.DrugLine) -> list[m.Phase]:
     """The phases a cycle calendar shows: every phase when they step through the days of one cycle
-    (aprepitant 125 mg day 1 then 80 mg days 2-3), else the last one (what repeats after a loading dose)."""
+    (aprepitant 125 mg day 1 then 80 mg days 2-3), else the last one (what repeats after a loading dose).
+    """
     if not line.phases:
         return []
     days = [set(p.days.days) if p.days is not None else None for p in line.phases]
