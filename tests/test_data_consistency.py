@@ -104,7 +104,7 @@ def test_every_dose_row_has_source_and_review_date() -> None:
 SUPPORTIVE_DRUGS = (
     "ondansetron", "granisetron", "palonosetron", "aprepitant", "fosaprepitant", "netupitant_palonosetron",
     "olanzapine", "metoclopramide", "domperidone", "cyclizine", "dexamethasone", "methylprednisolone",
-    "prednisolone", "clemastine", "chlorphenamine", "cetirizine", "famotidine", "filgrastim", "pegfilgrastim",
+    "prednisolone", "hydrocortisone", "clemastine", "chlorphenamine", "cetirizine", "famotidine", "filgrastim", "pegfilgrastim",
     "folic_acid", "cyanocobalamin", "hydroxocobalamin", "mesna", "calcium_folinate", "dexrazoxane", "allopurinol",
     "loperamide", "magnesium_sulfate", "magnesium_oral", "potassium_chloride", "calcium_vitamin_d",
     "sodium_chloride_infusion", "glucose_infusion",

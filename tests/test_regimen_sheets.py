@@ -56,6 +56,7 @@ HEADER = (b"id: fixture\ntitle: Fixture\nversion: 1.0\nstatus: draft\nlanguage: 
     ("drug ondansetron 8 mg po once, day 1 before chemotherapy", None, "before chemotherapy"),
     ("drug olanzapine 5 mg po daily at bedtime", None, "night"),
     ("drug prednisolone 5 mg po twice daily for replacement", "replacement", None),
+    ("drug hydrocortisone 10 mg po daily in the afternoon for replacement", "replacement", "afternoon"),
 ])
 def test_use_and_time_words_are_read(line: str, use: str | None, time: str | None) -> None:
     from compiler.pipeline import compile_text

@@ -298,9 +298,9 @@ USES = {
            "adjuvant": "adjuvant", "neoadjuvant": "neoadjuvant", "metastatic": "for metastatic disease"},
 }
 TIMES_OF_DAY = {
-    "nl": {"morning": "'s ochtends", "evening": "'s avonds", "night": "voor het slapengaan",
+    "nl": {"morning": "'s ochtends", "afternoon": "'s middags", "evening": "'s avonds", "night": "voor het slapengaan",
            "before chemotherapy": "vóór de chemotherapie", "after chemotherapy": "na de chemotherapie"},
-    "en": {"morning": "in the morning", "evening": "in the evening", "night": "at bedtime",
+    "en": {"morning": "in the morning", "afternoon": "in the afternoon", "evening": "in the evening", "night": "at bedtime",
            "before chemotherapy": "before chemotherapy", "after chemotherapy": "after chemotherapy"},
 }
 
