@@ -90,3 +90,15 @@ def test_the_renderer_words_the_use_and_time_in_both_languages() -> None:
     phase = next(i for i in result.protocol.all_items() if isinstance(i, m.DrugLine)).phases[0]
     assert "'s avonds" in words.phase_schedule(phase, "nl") and "als premedicatie" in words.phase_schedule(phase, "nl")
     assert "in the evening, as premedication" in words.phase_schedule(phase, "en")
+
+
+def test_fhir_export_carries_the_time_of_day_and_the_use() -> None:
+    from compiler.fhir import export_protocol
+    from compiler.tables import load
+
+    result = compile_file(ROOT / "tests" / "data" / "regimen_sheets" / "ac-q21d-antiemetics.protocol", TODAY)
+    assert result.protocol is not None
+    bundle = export_protocol(result.protocol, load()).bundle
+    dosages = [d for e in bundle["entry"] for d in e["resource"].get("dosage") or []]
+    assert any(d.get("timing", {}).get("repeat", {}).get("when") == ["EVE"] for d in dosages)
+    assert any("als anti-emeticum" in d["text"] for d in dosages)
