@@ -217,14 +217,16 @@ def stated_use(line: m.DrugLine, phase: m.Phase) -> str | None:
 
 
 def context_uses(info: LineInfo) -> frozenset[str]:
-    """Uses the line's surroundings imply: radiotherapy in the arm, its section or its conditions → chemoradiation;
-    a condition or regimen named adjuvant/metastatic/maintenance → that use.
+    """Uses the line's surroundings imply: radiotherapy in the arm or its section, or named by its conditions, its
+    regimen or its section title (`# Chemoradiatie`) → chemoradiation; adjuvant/metastatic/maintenance likewise.
     """
     words: list[str] = []
     for condition in _conditions(info) + _section_conditions(info):
         words.extend(_condition_words(condition))
     if info.regimen is not None:
         words.append(info.regimen.name.value)
+    if info.section is not None:
+        words.append(info.section.title)
     siblings = info.ancestors[-1].children if info.ancestors else (info.section.items if info.section else ())
     has_rt = any(isinstance(_statement(s), m.Fractionation) for s in siblings)
     concurrent = [w for w in words if not AFTER_WORDS.search(w)]
