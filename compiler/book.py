@@ -112,7 +112,7 @@ def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
     result = compile_file(Path(task.path), datetime.date.fromisoformat(task.today))
     if task.status is not None and result.protocol is not None:
         result = _with_register_status(result, task)
-    html = render_protocol(result, load(), task.config)
+    html = render_protocol(result, load(), task.config, datetime.date.fromisoformat(task.today))
     document = None
     if task.pdf and task.pdf_from is not None:
         document = Path(task.pdf_from).read_bytes()

@@ -372,3 +372,15 @@ _SPACE = re.compile(r"\s+")
 def squash(text: str) -> str:
     """Collapse runs of white space."""
     return _SPACE.sub(" ", text).strip()
+
+
+# ---------------------------------------------------------------- printed sheet: control block, footer, contents
+# (kept as a block of its own: labels of the title block and the running footer)
+SHEET_WORDS: dict[str, dict[str, str]] = {
+    "nl": {"to_approve": "Te keuren door", "printed": "afgedrukt", "valid_until": "geldig tot",
+           "contents_print": "Inhoud", "decision_text": "Beslissing in tekst"},
+    "en": {"to_approve": "To be approved by", "printed": "printed", "valid_until": "valid until",
+           "contents_print": "Contents", "decision_text": "Decision as text"},
+}
+for _language, _words in SHEET_WORDS.items():
+    LABELS[_language].update(_words)
