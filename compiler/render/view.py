@@ -282,10 +282,10 @@ class _Builder:
         out = Markup("")
         position = 0
         for match in self.unbreakable.finditer(text):
-            out += escape(text[position:match.start()])
+            out += escape(self.tall_text(text[position:match.start()]))
             out += unsplit(self.tall_text(match.group(0)))
             position = match.end()
-        return out + escape(text[position:])
+        return out + escape(self.tall_text(text[position:]))
 
     def tall_text(self, text: str) -> str:
         """Every look-alike drug name in a text in tall-man letters (`paclitaxel-bevacizumab` → `PACLItaxel-…`)."""
@@ -306,9 +306,9 @@ class _Builder:
 
     def drug_row(self, line: m.DrugLine, extra_children: Sequence[m.Item]) -> DrugRow:
         if line.drug_id is not None:
-            name = self.tall(self.tables.drug_name(line.drug_id, self.language))
+            name = self.tall_text(self.tables.drug_name(line.drug_id, self.language))
         else:
-            name = self.tall(line.name.value)
+            name = self.tall_text(line.name.value)
         brand = line.brand.value if line.brand is not None else None
         if brand is not None and brand.lower() in name.lower():
             brand = None  # product names like "denosumab 120 mg (Xgeva)" already carry it
@@ -342,7 +342,7 @@ class _Builder:
     def regimen_drug_row(self, entry: dict[str, Any]) -> DrugRow:
         drug_id = str(entry.get("drug") or "")
         known = drug_id in self.tables.drugs
-        name = self.tall(self.tables.drug_name(drug_id, self.language)) if known else drug_id
+        name = self.tall_text(self.tables.drug_name(drug_id, self.language) if known else drug_id)
         amount = entry.get("dose")
         dose = ""
         if amount is not None:
@@ -429,7 +429,7 @@ class _Builder:
                     if phase.get("cycles"):
                         name += f" ({w.cycles(int(phase['cycles']), self.language)})"
                     tables.append((name, DrugTable("drugs", phase_rows)))
-            source = str(entry.get("source") or "") or None
+            source = self.phrase(str(entry.get("source") or "")) or None
             # the library's own `note` is editorial commentary about the entry, not sheet text
             unverified = bool(entry.get("unverified"))
         # what the line states wins over the library defaults
@@ -572,7 +572,8 @@ class _Builder:
                           self.blocks(item.children))
         elif isinstance(item, m.Query):
             yield Callout("query", self.labels["query"],
-                          escape(item.text.value) if item.text is not None else None, self.blocks(item.children))
+                          self.phrase(item.text.value) if item.text is not None else None,
+                          self.blocks(item.children))
         elif isinstance(item, m.Allow):
             yield Allowance("allow", item.code.value,
                             item.justification.value.strip('"') if item.justification is not None else "")
@@ -642,8 +643,8 @@ class _Builder:
 
     def chart_drug_name(self, line: m.DrugLine) -> str:
         if line.drug_id is not None:
-            return self.tall(self.tables.drug_name(line.drug_id, self.language))
-        return self.tall(line.name.value)
+            return self.tall_text(self.tables.drug_name(line.drug_id, self.language))
+        return self.tall_text(line.name.value)
 
     def chart_drug_detail(self, line: m.DrugLine) -> str:
         row = self.drug_row(line, ())
@@ -655,7 +656,7 @@ class _Builder:
             names = [self.chart_drug_name(d) for d in written]
         else:
             entry = self.tables.regimens.get(line.regimen_id or "") if line.regimen_id else None
-            names = [self.tall(self.tables.drug_name(str(d.get("drug") or ""), self.language))
+            names = [self.tall_text(self.tables.drug_name(str(d.get("drug") or ""), self.language))
                      for d in (entry or {}).get("drugs") or []]
         return " + ".join(dict.fromkeys(names))
 
@@ -727,7 +728,7 @@ class _Builder:
             schedules = []
         calendar = None
         if cycle is not None:
-            calendar = cal.cycle_calendar(f"cal-{line.span.line}", line.name.value, cycle, schedules,
+            calendar = cal.cycle_calendar(f"cal-{line.span.line}", self.tall_text(line.name.value), cycle, schedules,
                                           self.course_footer(line, entry), self.language)
         if calendar is not None:
             self.pictures.append(("calendar", calendar.id, Markup("")))
@@ -741,7 +742,7 @@ class _Builder:
                 else None)
             has_loading = any(isinstance(d.get("loading"), dict) for d in drugs)
             if has_loading or max_weeks is not None:
-                lanes = cal.library_lanes(entry, lambda d: self.tall(self.tables.drug_name(d, self.language)),
+                lanes = cal.library_lanes(entry, lambda d: self.tall_text(self.tables.drug_name(d, self.language)),
                                           self.library_dose, line.cycles or entry.get("cycles"), max_weeks,
                                           self.language)
         return calendar, self.timeline(f"course-{line.span.line}", line.name.value, lanes)
