@@ -9,6 +9,7 @@ column, the page counts.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import shutil
 import subprocess
@@ -99,7 +100,7 @@ def _splits(page: Page, names: set[str]) -> list[str]:
     pairs = {tuple(name.split()) for name in names if len(name.split()) == 2}
     found: list[str] = []
     for block in page.blocks:
-        for first, second in zip(block, block[1:]):
+        for first, second in itertools.pairwise(block):
             if not first or not second:
                 continue
             end, start = first[-1].text, second[0].text
