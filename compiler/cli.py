@@ -102,6 +102,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    if not files:
+        # checking nothing is not a pass: a wrong folder must not look like a clean book
+        print(f"protocolc: no protocols found in {', '.join(str(p) for p in args.paths)}", file=sys.stderr)
+        return EXIT_USAGE
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes
@@ -184,6 +188,11 @@ def cmd_model(args: argparse.Namespace) -> int:
     from compiler.model import to_json
     from compiler.pipeline import compile_file
 
+    if not args.path.is_file():
+        # the same answer as `check` gives for a path it cannot use
+        what = "is a folder (model takes one .protocol file)" if args.path.is_dir() else "no such file"
+        print(f"protocolc: {args.path}: {what}", file=sys.stderr)
+        return EXIT_USAGE
     result = compile_file(args.path, args.today)
     if result.protocol is None:
         report.human([result], [], sys.stderr)

@@ -222,3 +222,23 @@ def test_cached_runs_give_identical_output_in_every_format(tmp_path: Path) -> No
         second = run("check", "--format", fmt, *cache, str(FIXTURES / "P008"), str(BAD))
         assert first.returncode == second.returncode == 1
         assert first.stdout == second.stdout and not second.stderr, second.stderr
+
+
+def test_check_on_a_folder_without_protocols_exits_2(tmp_path: Path) -> None:
+    result = run("check", str(tmp_path))
+    assert result.returncode == 2 and "no protocols found" in result.stderr
+
+
+def test_model_on_a_folder_or_missing_file_exits_2_like_check(tmp_path: Path) -> None:
+    for path in (tmp_path, tmp_path / "missing.protocol"):
+        result = run("model", str(path))
+        assert result.returncode == 2, result.stderr
+        assert run("check", str(path)).returncode == 2
+        assert "Traceback" not in result.stderr
+
+
+def test_export_needs_an_explicit_format() -> None:
+    result = run("export", str(GOOD))
+    assert result.returncode == 2 and "--fhir" in result.stderr and not result.stdout
+    result = run("export", "--model", str(GOOD))
+    assert result.returncode == 0 and json.loads(result.stdout)["protocol"]["node"] == "Protocol"
