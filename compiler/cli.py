@@ -54,6 +54,8 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
                                 description="Check protocols and report findings.")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     check.add_argument("--format", choices=("human", "json", "sarif"), default="human")
+    check.add_argument("--lang", choices=("en", "nl", "auto"), default="en",
+                       help="language of the human output (auto: each sheet's own); codes never change")
     check.add_argument("--strict", action="store_true", help="warnings also fail (exit 1)")
     check.add_argument("--report", type=Path, metavar="FILE.html",
                        help="also write the validation report (findings, acknowledgements, queries, computed values)")
@@ -104,7 +106,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not files:
         # checking nothing is not a pass: a wrong folder must not look like a clean book
-        print(f"protocolc: no protocols found in {', '.join(str(p) for p in args.paths)}", file=sys.stderr)
+        from compiler import i18n
+
+        print(f"protocolc: {i18n.word('no_protocols', args.lang, paths=', '.join(str(p) for p in args.paths))}",
+              file=sys.stderr)
         return EXIT_USAGE
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
@@ -130,7 +135,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif args.format == "sarif":
         report.dump(report.as_sarif(results, extra), sys.stdout)
     else:
-        report.human(results, extra, sys.stdout)
+        report.human(results, extra, sys.stdout, args.lang)
     counts = report.summary(results, extra)
     if counts["errors"] or (args.strict and counts["warnings"]):
         return EXIT_FINDINGS

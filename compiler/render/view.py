@@ -17,6 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from compiler import i18n
 from compiler import model as m
 from compiler.diagnostics import Diagnostic
 from compiler.render import calendar as cal
@@ -932,7 +933,8 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
     ]
     findings = [
         FindingView(d.code, d.severity.value, labels.get(d.severity.value, d.severity.value), d.span.line,
-                    d.message, d.hint, d.acknowledged)
+                    i18n.message(d.message, language), i18n.message(d.hint, language) if d.hint else d.hint,
+                    d.acknowledged)
         for d in diagnostics
     ]
     counts = {

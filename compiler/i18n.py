@@ -1,0 +1,123 @@
+"""protocolc's own words (findings, the validation report, verify) in Dutch and English.
+
+The English text written in the code is the source and the `en` version; `nl` comes from
+this catalogue. A word missing from the catalogue is shown in English rather than
+failing. Diagnostic codes are never translated (D002 is D002 in every language).
+
+Diagnostic messages are composed with numbers and names in the checks; the most
+frequent ones are translated by pattern (`MESSAGES`), the others stay English, with the
+document's decimal mark in either case ("19,5 Gy" in a Dutch report).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+LANGUAGES = ("nl", "en")
+
+# framing words: key → text per language (the `en` text is also the key's meaning)
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "error": "error", "warning": "warning", "info": "info",
+        "acknowledged": "acknowledged", "help": "help", "fix": "fix",
+        "suggestion": "suggestion (not applied automatically)", "note": "note", "at": "at",
+        "errors_n": "{n} error(s)", "warnings_n": "{n} warning(s)", "infos_n": "{n} info(s)",
+        "checked": "checked {files} file(s): {counts}", "found": "found {n}",
+        "no_protocols": "no protocols found in {paths}",
+        # validation report
+        "report_title": "Validation report", "report_made": "Made on {today} with protocolc {version} (data {data}).",
+        "identity": "Identity", "file": "File", "id": "Id", "version": "Version", "status": "Status",
+        "source_sha": "SHA-256 of the source", "findings": "Findings", "line": "Line", "code": "Code",
+        "severity": "Severity", "finding": "Finding", "what_to_do": "What to do", "no_findings": "No findings.",
+        "accepted": "Accepted deviations (with justification)", "justification": "Justification", "none": "None.",
+        "queries": "Open questions for the reviewer", "line_n": "line {n}",
+        "queries_block": "Open questions block approval.", "computed": "Computed values", "subject": "Subject",
+        "value": "Value", "approval": "Approval", "checked_by": "Checked by (function)", "date": "Date",
+        "signature": "Signature", "data_used": "Data used", "data_file": "Data file",
+        "last_reviewed": "Last reviewed", "rules": "Rules",
+        # verify
+        "current": "current", "superseded": "superseded", "unknown": "unknown", "withdrawn": "withdrawn",
+        "retired": "retired", "mismatch": "mismatch", "approved": "approved", "review": "review", "draft": "draft",
+    },
+    "nl": {
+        "error": "fout", "warning": "waarschuwing", "info": "info",
+        "acknowledged": "aanvaard", "help": "advies", "fix": "correctie",
+        "suggestion": "suggestie (niet automatisch toegepast)", "note": "noot", "at": "op",
+        "errors_n": "{n} fout(en)", "warnings_n": "{n} waarschuwing(en)", "infos_n": "{n} melding(en)",
+        "checked": "{files} bestand(en) gecontroleerd: {counts}", "found": "{n} gevonden",
+        "no_protocols": "geen protocollen gevonden in {paths}",
+        "report_title": "Validatierapport", "report_made": "Opgemaakt op {today} met protocolc {version} "
+                                                          "(gegevens {data}).",
+        "identity": "Identiteit", "file": "Bestand", "id": "Id", "version": "Versie", "status": "Status",
+        "source_sha": "SHA-256 van de bron", "findings": "Bevindingen", "line": "Regel", "code": "Code",
+        "severity": "Ernst", "finding": "Bevinding", "what_to_do": "Wat te doen", "no_findings": "Geen bevindingen.",
+        "accepted": "Aanvaarde afwijkingen (met verantwoording)", "justification": "Verantwoording", "none": "Geen.",
+        "queries": "Open vragen voor de reviewer", "line_n": "regel {n}",
+        "queries_block": "Open vragen blokkeren de goedkeuring.", "computed": "Berekende waarden",
+        "subject": "Onderwerp", "value": "Waarde", "approval": "Goedkeuring",
+        "checked_by": "Nagekeken door (functie)", "date": "Datum", "signature": "Handtekening",
+        "data_used": "Gebruikte gegevens", "data_file": "Gegevensbestand", "last_reviewed": "Laatst nagekeken",
+        "rules": "Regels",
+        "current": "actueel", "superseded": "vervangen", "unknown": "onbekend", "withdrawn": "ingetrokken",
+        "retired": "ingetrokken", "mismatch": "komt niet overeen", "approved": "goedgekeurd", "review": "review",
+        "draft": "concept",
+    },
+}
+
+# the most visible diagnostic messages, by pattern (English source → Dutch)
+MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^open review query: (?P<text>.*)$", re.DOTALL), "open vraag voor de reviewer: {text}"),
+    (re.compile(r"^thresholds leave a gap: not covered: (?P<text>.*)$"), "drempels laten een gat: niet gedekt: {text}"),
+    (re.compile(r"^(?P<drug>.+): no menopausal status stated and no ovarian suppression$"),
+     "{drug}: geen menopauzale status vermeld en geen ovariële suppressie"),
+    (re.compile(r"^(?P<what>.+) without a planned number of cycles: (?P<rest>.*)$"),
+     "{what} zonder gepland aantal cycli: {rest}"),
+    (re.compile(r"^(?P<what>.+) threshold without its scoring method$"), "{what}-drempel zonder scoringsmethode"),
+    (re.compile(r"^dose limit without a number: (?P<text>.*)$"), "dosislimiet zonder getal: {text}"),
+    (re.compile(r"^eligibility for chemotherapy or immunotherapy without a performance-status criterion$"),
+     "geschiktheid voor chemotherapie of immunotherapie zonder criterium voor de algemene toestand"),
+    (re.compile(r"^(?P<drug>.+): no DPD deficiency testing stated before a fluoropyrimidine$"),
+     "{drug}: geen DPD-deficiëntietest vermeld vóór een fluoropyrimidine"),
+    (re.compile(r"^decision does not cover: (?P<text>.*)$"), "beslissing dekt niet: {text}"),
+]
+DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+
+
+def language_or_default(language: str | None) -> str:
+    """A supported language (`en` for anything else)."""
+    return language if language in LANGUAGES else "en"
+
+
+def word(key: str, language: str, **values: object) -> str:
+    """A framing word or sentence in a language (English when the catalogue lacks it)."""
+    table: Mapping[str, str] = WORDS.get(language, WORDS["en"])
+    text = table.get(key) or WORDS["en"].get(key, key)
+    return text.format(**values) if values else text
+
+
+def severity(level: str, language: str) -> str:
+    """`error`/`warning`/`info` in a language (`fout`, `waarschuwing`, `info`)."""
+    return word(level, language)
+
+
+def decimal_mark(text: str, language: str) -> str:
+    """Numbers in a language's notation: `19.5 Gy` → `19,5 Gy` in Dutch."""
+    return DECIMAL_POINT.sub(",", text) if language == "nl" else text
+
+
+def message(text: str, language: str) -> str:
+    """A diagnostic message (or hint) in a language: translated when the catalogue knows it, its numbers localised."""
+    if language == "nl":
+        for pattern, template in MESSAGES:
+            found = pattern.match(text)
+            if found is not None:
+                text = template.format(**found.groupdict())
+                break
+    return decimal_mark(text, language)
+
+
+def counts(errors: int, warnings: int, infos: int, language: str) -> str:
+    """`0 error(s), 2 warning(s), 1 info(s)` in a language."""
+    return ", ".join((word("errors_n", language, n=errors), word("warnings_n", language, n=warnings),
+                      word("infos_n", language, n=infos)))
