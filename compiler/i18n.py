@@ -39,6 +39,7 @@ WORDS: dict[str, dict[str, str]] = {
         # verify
         "current": "current", "superseded": "superseded", "unknown": "unknown", "withdrawn": "withdrawn",
         "retired": "retired", "mismatch": "mismatch", "approved": "approved", "review": "review", "draft": "draft",
+        "altered": "altered",
     },
     "nl": {
         "error": "fout", "warning": "waarschuwing", "info": "info",
@@ -61,7 +62,7 @@ WORDS: dict[str, dict[str, str]] = {
         "rules": "Regels",
         "current": "actueel", "superseded": "vervangen", "unknown": "onbekend", "withdrawn": "ingetrokken",
         "retired": "ingetrokken", "mismatch": "komt niet overeen", "approved": "goedgekeurd", "review": "review",
-        "draft": "concept",
+        "draft": "concept", "altered": "gewijzigd",
     },
 }
 
