@@ -31,6 +31,9 @@ DEFAULT_NOTICES = {
 }
 
 
+DEFAULT_BASE_URL = "https://procedureboek.invalid/"
+
+
 class ConfigError(Exception):
     """The book configuration cannot be used (reported, exit 2)."""
 
@@ -40,7 +43,7 @@ class BookConfig:
     """Settings of one procedure book."""
 
     hospital: str = "Procedureboek"
-    base_url: str = "https://procedureboek.invalid/"
+    base_url: str = DEFAULT_BASE_URL
     locale: str = "nl"
     validity_notice: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NOTICES))
     path: str | None = None
@@ -50,6 +53,11 @@ class BookConfig:
         data = {"hospital": self.hospital, "base_url": self.base_url, "locale": self.locale,
                 "validity_notice": self.validity_notice}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def base_url_set(self) -> bool:
+        """Whether the book says where it is published (else QR codes point nowhere)."""
+        return self.base_url != DEFAULT_BASE_URL
 
     def protocol_url(self, protocol_id: str, version: str) -> str:
         """The published page of one version of a protocol (what its QR code opens)."""

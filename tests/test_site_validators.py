@@ -68,3 +68,12 @@ def test_html_passes_axe_core(site: Path) -> None:
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     finally:
         server.shutdown()
+
+
+def test_every_link_of_the_shipped_site_resolves(site: Path) -> None:
+    from tests.site_links import broken_links
+
+    assert broken_links(site) == []
+    page = (site / "protocols" / "emmaus-gemetastaseerd-borstcarcinoom.html").read_text()
+    for link in ('href="../index.html"', 'href="emmaus-gemetastaseerd-borstcarcinoom.report.html"'):
+        assert link in page

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Mapping
 from importlib import resources
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from compiler.bookconfig import BookConfig
 from compiler.pipeline import Compiled
@@ -48,12 +49,14 @@ def stylesheet() -> str:
 
 
 def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | None = None,
-                    printed: datetime.date | None = None) -> str:
+                    printed: datetime.date | None = None, links: Mapping[str, str] | None = None) -> str:
     """The HTML page of one compiled protocol.
 
     `config` (the book's configuration) supplies the validity notice's wording and the
     base URL the footer's QR code points at; without it the defaults are used. `printed`
     (the build date) is printed in the page footer; without it the footer has no date.
+    `links` (from the book: "index", "pdf", "report", "history", and for a superseded
+    version "current" and "current_version") are relative URLs shown on screen.
     Raises ValueError when the file did not build into a protocol (nothing to render).
     """
     if compiled.protocol is None:
@@ -73,4 +76,7 @@ def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | Non
     # the stylesheet is our own packaged file, never user input
     view.css = Markup(stylesheet())
     author = compiled.protocol.meta.author.value if compiled.protocol.meta.author else ""
-    return environment().get_template("protocol.html.j2").render(v=view, labels=view.labels, author=author)
+    outdated = escape(view.labels["outdated"]).replace(
+        "{printed}", Markup('<span class="printed-version"></span>')).replace("{version}", escape(view.version))
+    return environment().get_template("protocol.html.j2").render(
+        v=view, labels=view.labels, author=author, links=dict(links or {}), outdated=outdated)
