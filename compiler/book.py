@@ -231,7 +231,7 @@ def _hashes(html: bytes, document: bytes | None) -> dict[str, str]:
 
 def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: datetime.date | None = None,
                stream: TextIO | None = None, *, cache_dir: Path | None = None, use_cache: bool = True,
-               jobs: int | None = None, quiet: bool = False) -> BookOutcome:
+               jobs: int | None = None, quiet: bool = False, verbose: bool = False) -> BookOutcome:
     """Check all protocols under `paths` and write the book to `output`, atomically.
 
     The new book is written to a staging folder next to `output` and swapped in with two
@@ -281,13 +281,30 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
         shutil.rmtree(staging, ignore_errors=True)
     if stream is not None:
         if not quiet:
-            report.human(outcome.results, extra, stream)
+            _summary(outcome.results, extra, output, verbose, stream)
         done = f"rendered {len(outcome.rendered)}, reused {len(outcome.reused)} unchanged"
         if not outcome.rendered and outcome.reused:
             done = f"nothing changed: re-rendered nothing, reused {len(outcome.reused)}"
         stream.write(f"built {len(outcome.rendered) + len(outcome.reused)} of {len(outcome.results)} protocol(s) "
                      f"into {output} ({done})\n")
     return outcome
+
+
+def _summary(results: Sequence[Compiled], extra: Sequence[Diagnostic], output: Path, verbose: bool,
+             stream: TextIO) -> None:
+    """Counts per sheet and where its report is; the full findings only with -v or for a sheet that fails."""
+    for result in results:
+        own_extra = [d for d in extra if d.span.file == result.path]
+        counts = report.summary([result], own_extra)
+        pid = summarize(result).get("id") or Path(result.path).stem
+        failing = counts["errors"] > 0 or result.protocol is None
+        if verbose or failing:
+            report.human([result], own_extra, stream)
+        where = output / "protocols" / f"{pid}.report.html"
+        stream.write(f"{'FAIL' if failing else 'ok  '} {result.path}: {counts['errors']} error(s), "
+                     f"{counts['warnings']} warning(s), {counts['infos']} info(s); report: {where}\n")
+    if not verbose:
+        stream.write("(findings of sheets that pass are in their reports; -v prints them all)\n")
 
 
 def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,

@@ -70,6 +70,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, default=Path("output"))
     build.add_argument("--no-pdf", action="store_true", help="HTML only (fast)")
     build.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (for CI)")
+    build.add_argument("-v", "--verbose", action="store_true", help="print every finding of every sheet")
     build.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
     _performance_options(build)
 
@@ -151,7 +152,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
     outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
-                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet)
+                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet,
+                         verbose=args.verbose)
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
 
 

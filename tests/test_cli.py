@@ -242,3 +242,18 @@ def test_export_needs_an_explicit_format() -> None:
     assert result.returncode == 2 and "--fhir" in result.stderr and not result.stdout
     result = run("export", "--model", str(GOOD))
     assert result.returncode == 0 and json.loads(result.stdout)["protocol"]["node"] == "Protocol"
+
+
+def test_build_prints_a_summary_and_findings_only_for_failing_sheets_or_with_v(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "good.protocol").write_text(GOOD.read_text().replace("id: fixture", "id: good"))
+    (book / "bad.protocol").write_text(BAD.read_text().replace("id: fixture", "id: bad"))
+    result = run("build", str(book), "-o", str(tmp_path / "out"), "--no-pdf", "--no-cache")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("ok   ") and "good.protocol" in line and "report:" in line for line in lines)
+    assert any(line.startswith("FAIL ") and "bad.protocol" in line for line in lines)
+    assert "error[F001]" in result.stdout  # the failing sheet's findings
+    verbose = run("build", str(book), "-o", str(tmp_path / "out"), "--no-pdf", "--no-cache", "-v")
+    assert verbose.stdout.count("-->") >= result.stdout.count("-->")
