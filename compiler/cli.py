@@ -117,11 +117,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         from compiler.fix import apply_safe_fixes
 
         for result in results:
-            outcome = apply_safe_fixes(compile_file(Path(result.path), args.today))
+            outcome = apply_safe_fixes(compile_file(Path(result.path), args.today), args.today)
             if outcome.refused:
                 print(f"protocolc: not fixed {outcome.path}: {outcome.refused}", file=sys.stderr)
             elif outcome.applied:
-                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.path}~)",
+                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.backup})",
                       file=sys.stderr)
         results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)

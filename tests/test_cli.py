@@ -257,3 +257,18 @@ def test_build_prints_a_summary_and_findings_only_for_failing_sheets_or_with_v(t
     assert "error[F001]" in result.stdout  # the failing sheet's findings
     verbose = run("build", str(book), "-o", str(tmp_path / "out"), "--no-pdf", "--no-cache", "-v")
     assert verbose.stdout.count("-->") >= result.stdout.count("-->")
+
+
+def test_fix_reaches_the_fixed_point_in_one_run_and_never_overwrites_a_backup(tmp_path: Path) -> None:
+    text = HEADER + "# s\ndrug anastrozole .5 mg po daily\n"
+    path = _write(tmp_path, "point.protocol", text.encode())
+    first = run("check", "--fix", str(path))
+    assert "anastrozole 0,5 mg po daily" in path.read_text(), path.read_text()  # `.5` → `0.5` → `0,5` at once
+    assert (tmp_path / "point.protocol~").read_text() == text
+    assert run("check", "--fix", str(path)).stderr.count("fixed") == 0  # nothing left to fix
+    second_text = path.read_text().replace("anastrozole 0,5 mg", "Femara 2,5 mg")
+    path.write_text(second_text)
+    run("check", "--fix", str(path))
+    assert (tmp_path / "point.protocol~").read_text() == text  # the first backup is kept
+    assert (tmp_path / "point.protocol.~1~").read_text() == second_text
+    assert "fixed" in first.stderr
