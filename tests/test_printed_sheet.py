@@ -216,3 +216,36 @@ def test_tall_man_letters_wherever_a_drug_is_named(pages: dict[str, list[Page]])
             lower = re.findall(rf"(?<![\w]){plain}", text, re.IGNORECASE)
             wrong = [found for found in lower if found != tall[:len(found)]]
             assert not wrong, (stem, tall, wrong)
+
+
+def _headings(stem: str) -> set[str]:
+    from compiler.pipeline import compile_file
+    from tests.conftest import SHIPPED, TODAY
+
+    path = next(p for p in SHIPPED if p.stem == stem)
+    protocol = compile_file(path, TODAY).protocol
+    assert protocol is not None
+    return {f"{s.number} {s.title}".lower() for s in protocol.all_sections()}
+
+
+@pytest.mark.parametrize("stem", sorted(MAX_PAGES))
+def test_no_heading_is_orphaned_at_the_foot_of_a_page(pages: dict[str, list[Page]], stem: str) -> None:
+    headings = _headings(stem)
+    for page in pages[stem][:-1]:
+        body = [line for block in page.blocks for line in block if line and line[0].y1 < 780]
+        last = max(body, key=lambda line: line[0].y0)
+        text = " ".join(w.text for w in last).lower()
+        assert text not in headings, (page.number, text)
+
+
+def test_administration_column_is_not_wrapped_onto_many_lines(pages: dict[str, list[Page]]) -> None:
+    found = 0
+    for page in pages[EMMAUS]:
+        for block in page.blocks:
+            lines = [" ".join(w.text for w in line) for line in block]
+            for index, line in enumerate(lines):
+                if line.startswith("infuus eerst"):
+                    joined = " ".join(lines[index:index + 2])
+                    assert "daarna" in joined and joined.rstrip().endswith("min"), lines[index:index + 5]
+                    found += 1
+    assert found
