@@ -81,6 +81,25 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<drug>.+): no DPD deficiency testing stated before a fluoropyrimidine$"),
      "{drug}: geen DPD-deficiëntietest vermeld vóór een fluoropyrimidine"),
     (re.compile(r"^decision does not cover: (?P<text>.*)$"), "beslissing dekt niet: {text}"),
+    (re.compile(r"^BED (?P<bed>\S+) Gy, EQD2 (?P<eqd2>\S+) Gy \(α/β (?P<ab>\S+) Gy, tumour \(most, early effects\)\)"
+                r"(?P<rest>.*)$", re.DOTALL),
+     "BED {bed} Gy, EQD2 {eqd2} Gy (α/β {ab} Gy, tumor (meeste, vroege reacties)){rest}"),
+    (re.compile(r"^(?P<what>.+) is below the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
+     "{what} ligt onder de gebruikelijke {usual}{rest}"),
+    (re.compile(r"^(?P<what>.+) is above the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
+     "{what} ligt boven de gebruikelijke {usual}{rest}"),
+    (re.compile(r"^`monthly`: calendar month or every 4 weeks\?$"), "`monthly`: kalendermaand of elke 4 weken?"),
+    # hints
+    (re.compile(r"^resolve it with the reviewer, then remove the query line$"),
+     "los ze op met de reviewer en verwijder dan de query-regel"),
+    (re.compile(r"^add a branch for these (?:values|cases), or an `otherwise:`(?P<rest>.*)$"),
+     "voeg een tak toe voor deze waarden, of een `otherwise:`{rest}"),
+    (re.compile(r"^add `only when postmenopausal or castrated`, or give an LHRH agonist in the same arm$"),
+     "voeg `only when postmenopausal or castrated` toe, of geef een LHRH-agonist in dezelfde arm"),
+    (re.compile(r"^computed with the linear-quadratic model; (?P<rest>.*)$"),
+     "berekend met het lineair-kwadratisch model; {rest}"),
+    (re.compile(r"^state the number of cycles \(`6 cycles`\) or a maximum cumulative dose in the protocol$"),
+     "vermeld het aantal cycli (`6 cycles`) of een maximale cumulatieve dosis in het protocol"),
 ]
 DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 
