@@ -368,9 +368,7 @@ class _Builder:
                 # the loading dose is a dose: it goes in the dose column, before the maintenance dose
                 doses.insert(0, f"{_data_amount(loading_dose, self.language)} "
                                 f"{w.unit(str(loading.get('unit') or ''), self.language)} ({self.labels['loading']})")
-            elif loading.get("note") and self.language == "en":
-                notes.append(f"{self.labels['loading']}: {loading['note']}")
-            if loading_dose is not None and loading.get("note") and self.language == "en":
+            if loading.get("note") and self.language == "en":
                 notes.append(f"{self.labels['loading']}: {loading['note']}")
         # The library's free-text notes are written in English, with English number notation
         # ("1.4 mg/m²"); on a sheet in another language they would put a dose in the wrong

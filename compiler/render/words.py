@@ -378,7 +378,6 @@ def squash(text: str) -> str:
 # (kept as a block of its own: labels of the title block and the running footer)
 SHEET_WORDS: dict[str, dict[str, str]] = {
     "nl": {"to_approve": "Te keuren door", "printed": "afgedrukt", "valid_until": "geldig tot",
-           "contents_print": "Inhoud", "decision_text": "Beslissing in tekst",
            "links": "Documenten", "book": "Procedureboek", "pdf": "PDF (A4)", "report": "Validatierapport",
            "history": "Versiegeschiedenis",
            "current_version": ("Dit is versie {version}. Heeft u een afdruk met een ander versienummer, dan is die "
@@ -387,7 +386,6 @@ SHEET_WORDS: dict[str, dict[str, str]] = {
            "superseded_page": "Deze versie ({version}) is vervangen en niet meer geldig.",
            "go_current": "Naar de geldige versie"},
     "en": {"to_approve": "To be approved by", "printed": "printed", "valid_until": "valid until",
-           "contents_print": "Contents", "decision_text": "Decision as text",
            "links": "Documents", "book": "Procedure book", "pdf": "PDF (A4)", "report": "Validation report",
            "history": "Version history",
            "current_version": ("This is version {version}. A printed copy with another version number is no "
