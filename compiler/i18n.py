@@ -39,7 +39,7 @@ WORDS: dict[str, dict[str, str]] = {
         # verify
         "current": "current", "superseded": "superseded", "unknown": "unknown", "withdrawn": "withdrawn",
         "retired": "retired", "mismatch": "mismatch", "approved": "approved", "review": "review", "draft": "draft",
-        "altered": "altered",
+        "altered": "altered", "version_policy": "version policy",
     },
     "nl": {
         "error": "fout", "warning": "waarschuwing", "info": "info",
@@ -62,7 +62,7 @@ WORDS: dict[str, dict[str, str]] = {
         "rules": "Regels",
         "current": "actueel", "superseded": "vervangen", "unknown": "onbekend", "withdrawn": "ingetrokken",
         "retired": "ingetrokken", "mismatch": "komt niet overeen", "approved": "goedgekeurd", "review": "review",
-        "draft": "concept", "altered": "gewijzigd",
+        "draft": "concept", "altered": "gewijzigd", "version_policy": "versiebeleid",
     },
 }
 
@@ -89,6 +89,20 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<what>.+) is above the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
      "{what} ligt boven de gebruikelijke {usual}{rest}"),
     (re.compile(r"^`monthly`: calendar month or every 4 weeks\?$"), "`monthly`: kalendermaand of elke 4 weken?"),
+    # the version policy (diff, release)
+    (re.compile(r"^clinical change with a minor raise (?P<old>\S+) → (?P<new>\S+): a clinical change needs "
+                r"a major version \((?P<major>\S+)\)$"),
+     "klinische wijziging met een kleine verhoging {old} → {new}: een klinische wijziging vraagt een nieuwe "
+     "hoofdversie ({major})"),
+    (re.compile(r"^editorial changes only, yet a major raise (?P<old>\S+) → (?P<new>\S+): (?P<minor>\S+) would do$"),
+     "enkel redactionele wijzigingen, toch een hoofdversie {old} → {new}: {minor} volstaat"),
+    (re.compile(r"^(?P<old>\S+) → (?P<new>\S+) fits the clinical change$"), "{old} → {new} past bij de klinische wijziging"),
+    (re.compile(r"^(?P<old>\S+) → (?P<new>\S+) fits the editorial change$"),
+     "{old} → {new} past bij de redactionele wijziging"),
+    (re.compile(r"^(?P<old>\S+) → (?P<new>\S+) fits the no change$"), "{old} → {new}: geen wijziging"),
+    (re.compile(r"^version (?P<new>\S+) is not above (?P<old>\S+)$"), "versie {new} is niet hoger dan {old}"),
+    (re.compile(r"^version (?P<new>\S+) cannot be compared with (?P<old>\S+)$"),
+     "versie {new} is niet te vergelijken met {old}"),
     # hints
     (re.compile(r"^resolve it with the reviewer, then remove the query line$"),
      "los ze op met de reviewer en verwijder dan de query-regel"),
@@ -126,15 +140,18 @@ def decimal_mark(text: str, language: str) -> str:
     return DECIMAL_POINT.sub(",", text) if language == "nl" else text
 
 
-def message(text: str, language: str) -> str:
-    """A diagnostic message (or hint) in a language: translated when the catalogue knows it, its numbers localised."""
+def message(text: str, language: str, numbers: bool = True) -> str:
+    """A diagnostic message (or hint) in a language: translated when the catalogue knows it, its numbers localised.
+
+    `numbers=False` for texts whose dotted numbers are version numbers (`1.0 → 1.1`), never decimals.
+    """
     if language == "nl":
         for pattern, template in MESSAGES:
             found = pattern.match(text)
             if found is not None:
-                text = template.format(**found.groupdict())
+                text = template.format(**{k: v or "" for k, v in found.groupdict().items()})
                 break
-    return decimal_mark(text, language)
+    return decimal_mark(text, language) if numbers else text
 
 
 def counts(errors: int, warnings: int, infos: int, language: str) -> str:

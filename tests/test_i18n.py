@@ -66,3 +66,11 @@ def test_validation_report_speaks_the_sheets_language() -> None:
     assert '<html lang="en">' in english and "<h1>Validation report</h1>" in english
     assert '<td class="warning">warning</td>' in english and "waarschuwing" not in english
     assert "X006" in dutch and "X006" in english
+
+
+def test_version_numbers_keep_their_dot() -> None:
+    text = "clinical change with a minor raise 1.0 → 1.1: a clinical change needs a major version (2.0)"
+    dutch = i18n.message(text, "nl", numbers=False)
+    assert dutch == "klinische wijziging met een kleine verhoging 1.0 → 1.1: een klinische wijziging vraagt een " \
+                    "nieuwe hoofdversie (2.0)"
+    assert i18n.message(text, "en", numbers=False) == text

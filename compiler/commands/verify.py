@@ -95,9 +95,9 @@ def _print(answer: Answer, form: str, language: str = "en") -> int:
         json.dump(answer.as_json(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(f"{i18n.word(answer.kind, language)}: {i18n.message(answer.message, language)}")
+        print(f"{i18n.word(answer.kind, language)}: {i18n.message(answer.message, language, numbers=False)}")
         for line in answer.changes:
             print(f"  {line}")
         for note in answer.notes:
-            print(f"  {i18n.word('note', language)}: {i18n.message(note, language)}")
+            print(f"  {i18n.word('note', language)}: {i18n.message(note, language, numbers=False)}")
     return answer.exit_code

@@ -83,13 +83,15 @@ def write_text(report: DiffReport, stream: TextIO, colour: bool) -> None:
             tag = term(language, change.change_class)
             stream.write(f"  {c(change.change_class, f'[{tag}]')} {change.text}\n")
     verdict = report.verdict
-    stream.write(f"\n{c(verdict.severity, term_verdict(verdict))}\n")
+    stream.write(f"\n{c(verdict.severity, term_verdict(verdict, language))}\n")
 
 
-def term_verdict(verdict: Verdict) -> str:
-    """`version policy: …` with the code when the policy is not met."""
+def term_verdict(verdict: Verdict, language: str = "en") -> str:
+    """`version policy: …` (`versiebeleid: …`) with the code when the policy is not met."""
+    from compiler import i18n
+
     code = f"[{verdict.code}] " if verdict.code else ""
-    return f"version policy: {code}{verdict.message}"
+    return f"{i18n.word('version_policy', language)}: {code}{i18n.message(verdict.message, language, numbers=False)}"
 
 
 @functools.lru_cache(maxsize=1)
