@@ -108,9 +108,12 @@ def render_html(report: DiffReport) -> str:
     groups = [{"heading": heading, "changes": changes} for heading, changes in report.groups()]
     counts = {"clinical": sum(c.change_class == CLINICAL for c in report.changes),
               "editorial": sum(c.change_class != CLINICAL for c in report.changes)}
+    from compiler import i18n
+
+    verdict_text = i18n.message(report.verdict.message, language, numbers=False)
     return _environment().get_template("diff.html.j2").render(
         language=language, words=vocabulary, old=report.old, new=report.new, groups=groups, counts=counts,
-        verdict=report.verdict, compiler=__version__)
+        verdict=report.verdict, verdict_text=verdict_text, compiler=__version__)
 
 
 def summary_lines(changes: Sequence[Change], limit: int = 10) -> list[str]:
