@@ -272,3 +272,12 @@ def test_fix_reaches_the_fixed_point_in_one_run_and_never_overwrites_a_backup(tm
     assert (tmp_path / "point.protocol~").read_text() == text  # the first backup is kept
     assert (tmp_path / "point.protocol.~1~").read_text() == second_text
     assert "fixed" in first.stderr
+
+
+def test_rules_list_every_severity_a_rule_is_emitted_with() -> None:
+    listed = {r["code"]: r["severities"] for r in json.loads(run("rules", "--format", "json").stdout)}
+    assert listed["C004"] == ["error", "warning"]  # RULES.md: an error; a warning when the arm is silent on menopause
+    found = json.loads(run("check", "--format", "json", str(FIXTURES), "protocols").stdout)["diagnostics"]
+    assert found
+    wrong = {(d["code"], d["severity"]) for d in found if d["severity"] not in listed.get(d["code"], [])}
+    assert not wrong, sorted(wrong)
