@@ -236,6 +236,8 @@ def test_no_heading_is_orphaned_at_the_foot_of_a_page(pages: dict[str, list[Page
         last = max(body, key=lambda line: line[0].y0)
         text = " ".join(w.text for w in last).lower()
         assert text not in headings, (page.number, text)
+        # nor a lead line ("Aromataseremmers:", "• atezolizumab, ongeacht PD-L1:") without what it introduces
+        assert not text.endswith(":"), (page.number, text)
 
 
 def test_administration_column_is_not_wrapped_onto_many_lines(pages: dict[str, list[Page]]) -> None:
