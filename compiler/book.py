@@ -582,7 +582,7 @@ def _progress(stream: TextIO | None, quiet: bool, total: int) -> Iterator[Callab
 RULE_TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ rule.code }} {{ rule.name }}</title></head>
 <body><main><h1>{{ rule.code }} {{ rule.name }}</h1>
-<p>Severity: {{ rule.severity.value }}. {{ rule.summary }}.</p>
+<p>Severity: {{ severities | join(" or ") }}. {{ rule.summary }}.</p>
 {% for para in paragraphs %}<p>{{ para }}</p>
 {% endfor %}<p><a href="index.html">All rules</a></p></main></body></html>
 """
@@ -591,7 +591,7 @@ RULE_INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>protocolc rules</title></head>
 <body><main><h1>protocolc rules</h1><ul>
 {% for rule in rules %}<li><a href="{{ rule.code }}.html">{{ rule.code }}</a> {{ rule.name }}
- ({{ rule.severity.value }}): {{ rule.summary }}</li>
+ ({{ severities[rule.code] | join(" or ") }}): {{ rule.summary }}</li>
 {% endfor %}</ul></main></body></html>
 """
 
@@ -602,5 +602,7 @@ def _write_rule_pages(output: Path) -> None:
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     for rule in rules:
         paragraphs = [p.replace("\n", " ") for p in rule.doc.split("\n\n")]
-        write_text_atomic(output / "rules" / f"{rule.code}.html", page.render(rule=rule, paragraphs=paragraphs))
-    write_text_atomic(output / "rules" / "index.html", environment.from_string(RULE_INDEX).render(rules=rules))
+        write_text_atomic(output / "rules" / f"{rule.code}.html",
+                          page.render(rule=rule, paragraphs=paragraphs, severities=report.rule_severities(rule)))
+    write_text_atomic(output / "rules" / "index.html", environment.from_string(RULE_INDEX).render(
+        rules=rules, severities={rule.code: report.rule_severities(rule) for rule in rules}))

@@ -176,43 +176,19 @@ def cmd_rules(args: argparse.Namespace) -> int:
     """List every rule code."""
     from compiler.checks import load_rules
     from compiler.diagnostics import REGISTRY
+    from compiler.report import rule_severities
 
     load_rules()
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     if args.format == "json":
-        data = [{"code": r.code, "name": r.name, "severity": r.severity.value, "severities": _severities(r),
+        data = [{"code": r.code, "name": r.name, "severity": r.severity.value, "severities": rule_severities(r),
                  "summary": r.summary, "family": r.family, "status": r.status} for r in rules]
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for r in rules:
-            shown = "/".join(_severities(r))
+            shown = "/".join(rule_severities(r))
             print(f"{r.code}  {shown:<13}  {r.name:<28}  {r.summary}")
     return EXIT_OK
-
-
-def _severities(rule: Any) -> list[str]:
-    """Every severity a rule is emitted with: its registered one first, then those its check passes explicitly.
-
-    Some rules grade a finding (C004: an error when the arm's conditions admit premenopausal
-    women, a warning when they say nothing about menopause); the list shows both, so the
-    catalogue never claims a single severity that the checker does not keep to.
-    """
-    import inspect
-    import re
-
-    found = [rule.severity.value]
-    if rule.check is not None:
-        try:
-            source = inspect.getsource(rule.check)
-        except (OSError, TypeError):
-            source = ""
-        levels = re.findall(r"Severity\.(ERROR|WARNING|INFO)", source)
-        if "_severity(" in source:
-            levels.append("WARNING")  # the dose rules' downgrade of an error whose reference is unverified
-        for level in levels:
-            if level.lower() not in found:
-                found.append(level.lower())
-    return found
 
 
 def cmd_model(args: argparse.Namespace) -> int:

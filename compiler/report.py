@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from compiler import __version__
-from compiler.diagnostics import REGISTRY, Diagnostic, Severity
+from compiler.diagnostics import REGISTRY, Diagnostic, Rule, Severity
 from compiler.pipeline import Compiled
 
 COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "info": "\033[1;36m", "bold": "\033[1m",
@@ -156,3 +156,28 @@ def dump(data: Any, stream: TextIO) -> None:
     """Write JSON with a trailing newline."""
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
+
+
+def rule_severities(rule: Rule) -> list[str]:
+    """Every severity a rule is emitted with: its registered one first, then those its check passes explicitly.
+
+    Some rules grade a finding (C004: an error when the arm's conditions admit premenopausal
+    women, a warning when they say nothing about menopause); the list shows both, so the
+    catalogue never claims a single severity that the checker does not keep to.
+    """
+    import inspect
+    import re
+
+    found = [rule.severity.value]
+    if rule.check is not None:
+        try:
+            source = inspect.getsource(rule.check)
+        except (OSError, TypeError):
+            source = ""
+        levels = re.findall(r"Severity\.(ERROR|WARNING|INFO)", source)
+        if "_severity(" in source:
+            levels.append("WARNING")  # the dose rules' downgrade of an error whose reference is unverified
+        for level in levels:
+            if level.lower() not in found:
+                found.append(level.lower())
+    return found
