@@ -135,14 +135,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build the procedure book."""
-    from compiler.book import build_book
+    from compiler.book import OutputRefused, build_book
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
-    outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
-                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet)
+    try:
+        outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
+                             cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet)
+    except OutputRefused as error:
+        print(f"protocolc: build refused: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"protocolc: cannot write the book to {args.output}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
 
 
