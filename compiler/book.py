@@ -202,6 +202,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     workers = jobs if jobs is not None else default_jobs()
     cache = Cache(cache_dir or default_cache_dir()) if use_cache else None
     outcome = BookOutcome()
+    _recover_releases(paths, stream)
     files = find_protocols(paths)
     with _progress(stream, quiet, len(files)) as advance:
         outcome.results = check_files(files, today, cache=Cache(cache.directory / "results") if cache else None,
@@ -229,12 +230,24 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     return outcome
 
 
+def _recover_releases(paths: Sequence[Path], stream: TextIO | None) -> None:
+    """Complete or roll back a release that was interrupted (kill -9, power loss) before building."""
+    from compiler.versions.transaction import recover_books
+
+    for message in recover_books(list(paths)):
+        if stream is not None:
+            stream.write(f"protocolc: {message}\n")
+
+
 def _stage(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,
            today: datetime.date, staging: Path, cache: Cache | None, workers: int, stream: TextIO | None,
            quiet: bool) -> None:
     """Render (or reuse) every clean protocol and write the whole new book into `staging`."""
     write_text_atomic(staging / MARKER, MARKER_TEXT)
     rows, manifest, tasks, keys = _plan(outcome, extra, config, tables, pdf, today, staging, cache)
+    head = _register_head(outcome.results)
+    if head is not None:
+        manifest["register"] = head  # `verify` compares it: a register that later loses records is noticed
     todo = [t for t in tasks if cache is None or not _cached(cache, t)]
     with _progress(stream, quiet, len(todo)) as advance:
         fresh = _render_all(todo, cache, workers, advance)
@@ -316,6 +329,20 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
                 keys[f"{pid}/{version['version']}"] = old_task
         manifest["protocols"][pid] = entry
     return rows, manifest, tasks, keys
+
+
+def _register_head(results: list[Compiled]) -> dict[str, Any] | None:
+    """The last record (number and hash) of the book's register, when it has one."""
+    from compiler.versions.register import find_root, load_register
+
+    for result in results:
+        root = find_root(Path(result.path))
+        if root is not None:
+            register = load_register(root)
+            if register.records and not register.problems:
+                return {"seq": register.records[-1].seq, "sha256": register.head}
+            return None
+    return None
 
 
 def _released(path: str, pid: str, version: str, sha256: str) -> dict[str, Any] | None:

@@ -96,12 +96,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     from compiler import report
     from compiler.batch import check_files
     from compiler.pipeline import book_diagnostics, compile_file, find_protocols
+    from compiler.versions.transaction import recover_books
 
-    files = find_protocols(args.paths)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    for message in recover_books(args.paths):
+        print(f"protocolc: {message}", file=sys.stderr)
+    files = find_protocols(args.paths)
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes
