@@ -111,11 +111,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         for result in results:
             outcome = apply_safe_fixes(compile_file(Path(result.path), args.today))
+            shown = report.terminal_safe(outcome.path)
             if outcome.refused:
-                print(f"protocolc: not fixed {outcome.path}: {outcome.refused}", file=sys.stderr)
+                print(f"protocolc: not fixed {shown}: {outcome.refused}", file=sys.stderr)
             elif outcome.applied:
-                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.path}~)",
-                      file=sys.stderr)
+                print(f"protocolc: fixed {outcome.applied} finding(s) in {shown} (backup: {shown}~)", file=sys.stderr)
         results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)
     if args.report is not None:

@@ -85,20 +85,22 @@ def _new_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+def write_atomic(path: Path, data: bytes, *, private: bool = False, mode: int | None = None) -> None:
     """Write `data` to `path` so readers see the old file or the new one, never half of one.
 
     The new file keeps the mode of the file it replaces (a new file gets the usual
-    umask mode; `private` ones — the cache — stay 0600). A symbolic link at `path` is
-    refused rather than silently replaced by a plain file (docs/security.md).
+    umask mode; `private` ones — the cache — stay 0600; `mode` overrides both, e.g. a
+    backup takes its original's mode). A symbolic link at `path` is refused rather than
+    silently replaced by a plain file (docs/security.md).
     """
     if path.is_symlink():
         raise NotRegularFile(path, "a symbolic link; edit the file it points to")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = 0o600 if private else _new_file_mode()
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o600 if private else _new_file_mode()
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:

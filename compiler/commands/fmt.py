@@ -9,6 +9,8 @@ original kept as `FILE~`; with `--check` nothing is written.
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -27,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     """Format (or check) every protocol under the paths."""
     from compiler.commands import protocol_files
     from compiler.fmt import FormatError, format_text
-    from compiler.fsutil import write_atomic
+    from compiler.fsutil import describe, read_limited, write_atomic
+    from compiler.report import terminal_safe as safe
+    from compiler.source import MAX_BYTES
 
     files = protocol_files(args.paths)
     if files is None:
@@ -35,16 +39,21 @@ def run(args: argparse.Namespace) -> int:
     would_change: list[Path] = []
     refused = 0
     for path in files:
+        if path.is_symlink() and not args.check:  # never replace a link by a plain file (docs/security.md)
+            print(f"protocolc: not formatted: {safe(str(path))} is a symbolic link; format the file it points to",
+                  file=sys.stderr)
+            refused += 1
+            continue
         try:
-            raw = path.read_bytes()
+            raw = read_limited(path, MAX_BYTES)
         except OSError as error:
-            print(f"protocolc: cannot read {path}: {error.strerror or error}", file=sys.stderr)
+            print(f"protocolc: cannot read {safe(str(path))}: {describe(error)}", file=sys.stderr)
             refused += 1
             continue
         try:
             formatted = format_text(str(path), raw)
         except FormatError as error:
-            print(f"protocolc: not formatted: {error}", file=sys.stderr)
+            print(f"protocolc: not formatted: {safe(str(error))}", file=sys.stderr)
             refused += 1
             continue
         text = formatted.text
@@ -55,16 +64,16 @@ def run(args: argparse.Namespace) -> int:
             continue
         would_change.append(path)
         if args.check:
-            print(f"would reformat {path}")
+            print(f"would reformat {safe(str(path))}")
             continue
         try:
-            write_atomic(path.with_name(path.name + "~"), raw)
+            write_atomic(path.with_name(path.name + "~"), raw, mode=stat.S_IMODE(os.stat(path).st_mode))
             write_atomic(path, data)
         except OSError as error:
-            print(f"protocolc: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+            print(f"protocolc: cannot write {safe(str(path))}: {describe(error)}", file=sys.stderr)
             refused += 1
             continue
-        print(f"reformatted {path} (backup: {path}~)")
+        print(f"reformatted {safe(str(path))} (backup: {safe(str(path))}~)")
     if args.check and would_change:
         print(f"{len(would_change)} file(s) would be reformatted", file=sys.stderr)
     return 1 if refused or (args.check and would_change) else 0
