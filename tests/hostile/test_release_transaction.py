@@ -1,0 +1,107 @@
+"""Issue 12 item 5: an interrupted or concurrent release never breaks the book.
+
+`kill -9` during `release` used to leave the archive ahead of the register: every protocol
+then failed V009, a retry was refused and the next build published nothing. Here the
+release is killed (SIGKILL, from inside, via PROTOCOLC_FAULT) at every step of its
+transaction; the next run must complete or roll back the release, say which, and
+`build` must publish the protocol. Two releases at once must not share a record number.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from compiler.versions.register import read_register
+from compiler.versions.transaction import PENDING_DIR, STEPS, read_head
+from tests.hostile.fs_support import PID, SHEET, TODAY, popen, protocolc, versions_book
+
+APPROVER = "Medisch-Farmaceutisch Comité"
+COMMITTED = {"register", "archive", "head", "done"}  # steps at or after the commit point
+
+
+def release(book: Path, sheet: str = SHEET, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = protocolc("release", sheet, "--approver", APPROVER, "--no-pdf", "--today", TODAY, cwd=book, env=env)
+    return result.returncode, result.stdout + result.stderr
+
+
+def intact(root: Path) -> None:
+    register = read_register(root)
+    assert register.problems == (), register.problems
+    assert not (root / PENDING_DIR).exists()
+    if register.records:
+        assert read_head(root) == (register.records[-1].seq, register.head)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_release_killed_at_any_step_is_recovered_by_the_next_build(tmp_path: Path, step: str) -> None:
+    book = versions_book(tmp_path)
+    root = book / "protocols"
+    code, _ = release(book, env={"PROTOCOLC_FAULT": step})
+    assert code == -signal.SIGKILL
+    built = protocolc("build", "protocols", "-o", "out", "--no-pdf", "--no-cache", "--today", TODAY, cwd=book)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "built 1 of 1 protocol(s)" in built.stdout
+    if step in COMMITTED and step != "done":
+        assert "completed the release of borst-hormonaal 1.0" in built.stdout
+    elif step not in COMMITTED:
+        assert "rolled back the release of borst-hormonaal 1.0" in built.stdout
+    intact(root)
+    manifest = json.loads((book / "out" / "manifest.json").read_text())
+    if step in COMMITTED:
+        assert manifest["protocols"][PID]["status"] == "approved"
+        assert (root / ".archive" / PID / "1.0.protocol").read_bytes() == (book / SHEET).read_bytes()
+    else:
+        assert not (root / "RELEASES.jsonl").exists()
+        code, output = release(book)  # nothing was recorded: the retry releases it
+        assert code == 0, output
+        assert "as record 1" in output
+        intact(root)
+
+
+def test_a_retried_release_recovers_first_and_says_so(tmp_path: Path) -> None:
+    book = versions_book(tmp_path)
+    assert release(book, env={"PROTOCOLC_FAULT": "files"})[0] == -signal.SIGKILL
+    code, output = release(book)
+    assert code == 0, output
+    assert "rolled back the release of borst-hormonaal 1.0" in output and "as record 1" in output
+    intact(book / "protocols")
+
+
+def test_a_release_killed_after_its_record_is_completed_not_repeated(tmp_path: Path) -> None:
+    book = versions_book(tmp_path)
+    assert release(book, env={"PROTOCOLC_FAULT": "register"})[0] == -signal.SIGKILL
+    code, output = release(book)
+    assert "completed the release of borst-hormonaal 1.0" in output
+    assert code == 1 and "V005" in output  # already released: not released twice
+    assert len(read_register(book / "protocols").records) == 1
+    intact(book / "protocols")
+
+
+def test_two_releases_at_once_get_distinct_record_numbers(tmp_path: Path) -> None:
+    book = versions_book(tmp_path)
+    second = book / "protocols" / "borst" / "tweede.protocol"
+    second.write_text((book / SHEET).read_text().replace(f"id: {PID}", "id: borst-tweede"))
+    processes = [popen("release", sheet, "--approver", APPROVER, "--no-pdf", "--today", TODAY, cwd=book)
+                 for sheet in (SHEET, "protocols/borst/tweede.protocol", SHEET)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    codes = sorted(p.returncode for p in processes)
+    assert codes == [0, 0, 1], outputs  # the same version twice: one release, one V005
+    register = read_register(book / "protocols")
+    assert [r.seq for r in register.records] == [1, 2]
+    assert sorted(r.id for r in register.records) == [PID, "borst-tweede"]
+    intact(book / "protocols")
+
+
+def test_a_half_written_journal_is_cleaned_up(tmp_path: Path) -> None:
+    book = versions_book(tmp_path)
+    pending = book / "protocols" / PENDING_DIR
+    pending.mkdir()
+    (pending / "journal.json").write_text('{"records": [')  # cannot happen (atomic write), but must not wedge
+    code, output = release(book)
+    assert code == 0, output
+    assert "interrupted before anything was recorded" in output
+    intact(book / "protocols")
