@@ -511,12 +511,14 @@ def _swap(staging: Path, output: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def check_output(output: Path, sources: Sequence[Path]) -> None:
+def check_output(output: Path, sources: Sequence[Path], *, inside_sources: bool = True) -> None:
     """Refuse an output folder whose replacement could destroy anything protocolc did not make.
 
     The build replaces the output folder as a whole, so it must be a folder protocolc
     made (it holds the marker file), a new or empty folder — never a file, a symbolic
     link, the working folder, or a folder that is or contains a source (docs/security.md).
+    `inside_sources=False` also refuses an output folder inside a source folder (`serve`
+    watches the sources: a book written there would trigger rebuilds without end).
     """
     if output.is_symlink():
         raise OutputRefused(f"{output} is a symbolic link; give the real folder (the build replaces the output "
@@ -529,6 +531,9 @@ def check_output(output: Path, sources: Sequence[Path]) -> None:
         if where == resolved or resolved in where.parents:
             raise OutputRefused(f"the output folder {output} holds the sources {source}: the build would delete "
                                 "them; choose an output folder outside the sources (e.g. -o output)")
+        if not inside_sources and where in resolved.parents:
+            raise OutputRefused(f"the output folder {output} is inside the watched sources {source}; choose one "
+                                "outside them")
     here = Path.cwd().resolve()
     if here == resolved or resolved in here.parents:
         raise OutputRefused(f"the output folder {output} is (or holds) the current folder; choose another one")

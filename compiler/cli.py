@@ -232,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(error, ConfigError):
             print(f"protocolc: book configuration: {error}", file=sys.stderr)
             return EXIT_USAGE
+        if isinstance(error, OSError) and error.filename:  # a file the user named cannot be read or written
+            from compiler.report import terminal_safe
+
+            print(f"protocolc: {terminal_safe(str(error.filename))}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_USAGE
         kind = "data error" if isinstance(error, DataError) else "internal error"
         print(f"protocolc: {kind}: {type(error).__name__}: {error}", file=sys.stderr)
         print("protocolc: this is a bug in protocolc, not in your protocol; please report it", file=sys.stderr)

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from compiler.versions.register import default_root
     from compiler.versions.transaction import book_lock
 
+    if not args.file.is_file():
+        print(f"protocolc: no such file: {args.file}", file=sys.stderr)
+        return 2
     root: Path = args.book if args.book is not None else default_root(args.file)
     if not root.is_dir():
         print(f"protocolc: no such book folder: {root}", file=sys.stderr)

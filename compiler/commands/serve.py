@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     from compiler.book import OutputRefused, check_output
 
     try:
-        check_output(Path(os.path.abspath(output)), [args.path])
+        check_output(Path(os.path.abspath(output)), [args.path], inside_sources=False)
         book = LiveBook(args.path, output, args.pdf)
         server = QuietServer((args.host, args.port), _handler(book))
     except OutputRefused as error:
