@@ -183,11 +183,9 @@ def _release(args: argparse.Namespace, root: Path) -> int:
 
     import hashlib
 
-    from compiler.fsutil import read_limited
-    from compiler.source import MAX_BYTES
+    from compiler.versions.transaction import Incomplete
 
-    raw = read_limited(path, MAX_BYTES)
-
+    raw = source_bytes(path)
     if hashlib.sha256(raw).hexdigest() != source.sha256:
         print(f"protocolc: {path} changed while it was being released; run release again", file=sys.stderr)
         return 2
@@ -214,6 +212,10 @@ def _release(args: argparse.Namespace, root: Path) -> int:
                                          note=f"superseded by {version}", change_class=klass, superseded_by=version,
                                          **common))
         commit(root, records, files)
+    except Incomplete as error:
+        print(f"protocolc: {pid} {version} was recorded as record {new.seq}, but archiving its files did not finish "
+              f"({error}); the next release, build or check completes it", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as error:
         print(f"protocolc: release failed, nothing recorded: {error}", file=sys.stderr)
         return 2

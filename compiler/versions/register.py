@@ -13,7 +13,9 @@ record and never rewrites the author's source file. Each record carries the SHA-
 the canonical JSON of the record before it (`prev`), so an edited, removed or moved
 record breaks the chain at a point that can be named; `seq` numbers the records 1…n so a
 gap or a swap names the record directly. The tail cannot be protected by the chain
-alone; `verify_archive` cross-checks the archive (a released source without its record).
+alone: `verify_head` compares it with `.archive/HEAD` (written by every release) and
+`verify_archive` cross-checks the archive (a released file without its record, or with
+other bytes than recorded). Releases are written by `compiler.versions.transaction`.
 """
 
 from __future__ import annotations
@@ -373,19 +375,6 @@ def archived_pdf_hash(root: Path, protocol_id: str, version: str) -> str | None:
         return None
 
 
-def archive(root: Path, protocol_id: str, version: str, data: bytes, suffix: str = ".protocol") -> Path:
-    """Store a released file; never overwrites (an existing different file is an error)."""
-    if not ID.match(protocol_id) or parse_version(version) is None:
-        raise ValueError(f"not an archivable id/version: {protocol_id} {version}")
-    path = archive_path(root, protocol_id, version, suffix)
-    if path.exists():
-        if path.read_bytes() != data:
-            raise FileExistsError(f"{path} exists with other content; the archive is never overwritten")
-        return path
-    write_atomic(path, data)
-    return path
-
-
 def verify_archive(register: Register, pending: Collection[str] = ()) -> Iterator[RegisterProblem]:
     """Released sources (and PDFs) whose archive copy is missing or differs from the register's
     hash, and archived sources without a record. Records of a release still being
@@ -424,10 +413,16 @@ def verify_archive(register: Register, pending: Collection[str] = ()) -> Iterato
 
 
 def append(register: Register, records: Sequence[ReleaseRecord]) -> Register:
-    """Append records to the register file (they must continue the chain) and return the new register."""
+    """Append records to the register file (they must continue the chain) and return the new register.
+
+    Only `transaction.commit` calls this, under the book's lock: the append is the commit
+    point of a release.
+    """
+    from compiler.fsutil import read_limited
+
     path = register.path
     try:
-        existing = path.read_bytes()
+        existing = read_limited(path, MAX_REGISTER_BYTES)
     except FileNotFoundError:
         existing = b""
     if existing and not existing.endswith(b"\n"):

@@ -61,6 +61,12 @@ def book_lock(root: Path, wait: bool = True) -> Iterator[None]:
         yield
 
 
+class Incomplete(Exception):
+    """The release was recorded (committed) but moving its files into the archive failed;
+    the journal stays, and the next `recover` completes it.
+    """
+
+
 @dataclass(frozen=True)
 class ArchivedFile:
     """A file a release adds to the archive."""
@@ -99,7 +105,10 @@ def commit(root: Path, records: Sequence[Any], files: Sequence[ArchivedFile]) ->
         shutil.rmtree(pending, ignore_errors=True)
         raise
     _fault("register")
-    _finish(root, journal)
+    try:
+        _finish(root, journal)
+    except OSError as error:
+        raise Incomplete(str(error.strerror or error)) from error
 
 
 def _already_archived(item: ArchivedFile) -> bool:
