@@ -134,7 +134,7 @@ def _finish(root: Path, journal: dict[str, Any]) -> None:
         source = pending / item["pending"]
         final.parent.mkdir(parents=True, exist_ok=True)
         if source.exists() and not final.exists():
-            os.replace(source, final)
+            _move(source, final)
         folders.add(final.parent)
     for folder in folders:
         sync_folder(folder)
@@ -144,6 +144,10 @@ def _finish(root: Path, journal: dict[str, Any]) -> None:
     shutil.rmtree(pending, ignore_errors=True)
     sync_folder(root)
     _fault("done")
+
+
+def _move(source: Path, final: Path) -> None:
+    os.replace(source, final)  # one rename: the file is in the archive whole, or not at all
 
 
 def write_head(root: Path) -> None:

@@ -9,6 +9,7 @@ transaction; the next run must complete or roll back the release, say which, and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 from pathlib import Path
@@ -42,6 +43,7 @@ def test_a_release_killed_at_any_step_is_recovered_by_the_next_build(tmp_path: P
     root = book / "protocols"
     code, _ = release(book, env={"PROTOCOLC_FAULT": step})
     assert code == -signal.SIGKILL
+    assert read_register(root).problems == ()  # readers meanwhile see no broken register (no V009)
     built = protocolc("build", "protocols", "-o", "out", "--no-pdf", "--no-cache", "--today", TODAY, cwd=book)
     assert built.returncode == 0, built.stdout + built.stderr
     assert "built 1 of 1 protocol(s)" in built.stdout
@@ -105,3 +107,29 @@ def test_a_half_written_journal_is_cleaned_up(tmp_path: Path) -> None:
     assert code == 0, output
     assert "interrupted before anything was recorded" in output
     intact(book / "protocols")
+
+
+def test_a_failure_after_the_commit_point_is_completed_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record is written but moving the files fails (disk full, say): the release says
+    so, and the next recovery completes it."""
+    from compiler.versions import transaction
+    from compiler.versions.register import GENESIS, ReleaseRecord, archive_path
+
+    root = versions_book(tmp_path) / "protocols"
+    source = (root / "borst" / "hormonaal.protocol").read_bytes()
+    record = ReleaseRecord(seq=1, id=PID, version="1.0", from_status="draft", status="approved",
+                           sha256=hashlib.sha256(source).hexdigest(), prev=GENESIS, author="a", approver="b",
+                           approved=TODAY, note="n", change_class="clinical", compiler="c", data="d")
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(transaction, "_move", full)
+    with pytest.raises(transaction.Incomplete), transaction.book_lock(root):
+        transaction.commit(root, [record], [transaction.ArchivedFile(archive_path(root, PID, "1.0"), source)])
+    assert not archive_path(root, PID, "1.0").exists() and (root / PENDING_DIR).exists()
+    monkeypatch.undo()
+    assert transaction.recover(root) == "completed the release of borst-hormonaal 1.0 (approved), interrupted after " \
+                                        "it was recorded"
+    assert archive_path(root, PID, "1.0").read_bytes() == source
+    intact(root)
