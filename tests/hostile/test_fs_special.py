@@ -100,3 +100,16 @@ def test_an_unreadable_subfolder_is_reported_end_to_end(tmp_path: Path) -> None:
         hidden.chmod(0o755)
     assert result.returncode == 1
     assert "error[P010]: cannot read folder: Permission denied" in result.stdout
+
+
+def test_a_fifo_register_or_pdf_to_verify_does_not_hang(tmp_path: Path) -> None:
+    book = versions_book(tmp_path)
+    os.mkfifo(book / "protocols" / "RELEASES.jsonl")
+    os.mkfifo(book / "copy.pdf")
+    result = protocolc("verify", "copy.pdf", "--book", "protocols", cwd=book, timeout=60)
+    assert result.returncode == 1  # the register cannot be read: no answer can be trusted
+    assert "cannot read the register: not a regular file (a FIFO)" in result.stderr
+    (book / "protocols" / "RELEASES.jsonl").unlink()
+    (book / "protocols" / "RELEASES.jsonl").write_text("")
+    result = protocolc("verify", "copy.pdf", "--book", "protocols", cwd=book, timeout=60)
+    assert result.returncode == 2 and "cannot read copy.pdf: not a regular file (a FIFO)" in result.stderr
