@@ -10,24 +10,36 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from compiler import cli
 from compiler.book import MARKER, OutputRefused, check_output
-from tests.hostile.fs_support import TODAY, popen, protocolc, versions_book
+from tests.hostile.fs_support import TODAY, popen, versions_book
+
+Build = Callable[[Path, str, str], tuple[int, str]]
 
 
-def build(book: Path, source: str, output: str) -> tuple[int, str]:
-    result = protocolc("build", source, "-o", output, "--no-pdf", "-q", "--today", TODAY, cwd=book)
-    return result.returncode, result.stdout + result.stderr
+@pytest.fixture
+def build(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Build:
+    """An HTML-only build, in-process (the concurrent and special-file cases use subprocesses)."""
+
+    def run(book: Path, source: str, output: str) -> tuple[int, str]:
+        monkeypatch.chdir(book)
+        code = cli.main(["build", source, "-o", output, "--no-pdf", "-q", "--today", TODAY])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_output_that_holds_the_sources_is_refused_and_nothing_is_deleted(tmp_path: Path) -> None:
+def test_output_that_holds_the_sources_is_refused_and_nothing_is_deleted(tmp_path: Path, build: Build) -> None:
     book = versions_book(tmp_path)
     site = book / "site"
     shutil.move(book / "protocols", site / "book")
@@ -40,7 +52,7 @@ def test_output_that_holds_the_sources_is_refused_and_nothing_is_deleted(tmp_pat
 
 
 @pytest.mark.parametrize("output", ["protocols", "protocols/borst", "."])
-def test_output_that_is_a_source_folder_or_the_working_folder_is_refused(tmp_path: Path, output: str) -> None:
+def test_output_that_is_a_source_folder_or_the_working_folder_is_refused(tmp_path: Path, output: str, build: Build) -> None:
     book = versions_book(tmp_path)
     before = snapshot(book)
     code, message = build(book, "protocols", output)
@@ -49,7 +61,7 @@ def test_output_that_is_a_source_folder_or_the_working_folder_is_refused(tmp_pat
     assert snapshot(book) == before
 
 
-def test_output_that_is_a_file_a_symlink_or_a_foreign_folder_is_refused(tmp_path: Path) -> None:
+def test_output_that_is_a_file_a_symlink_or_a_foreign_folder_is_refused(tmp_path: Path, build: Build) -> None:
     book = versions_book(tmp_path)
     (book / "notes.txt").write_text("keep me")
     (book / "elsewhere").mkdir()
@@ -63,7 +75,7 @@ def test_output_that_is_a_file_a_symlink_or_a_foreign_folder_is_refused(tmp_path
     assert (book / "elsewhere" / "thesis.docx").read_text() == "keep me too"
 
 
-def test_a_book_protocolc_made_is_replaced_and_carries_the_marker(tmp_path: Path) -> None:
+def test_a_book_protocolc_made_is_replaced_and_carries_the_marker(tmp_path: Path, build: Build) -> None:
     book = versions_book(tmp_path)
     (book / "empty").mkdir()
     for _ in range(2):  # a new folder, then the folder the first build made
@@ -96,7 +108,7 @@ def test_two_builds_into_one_folder_at_once_both_succeed(tmp_path: Path) -> None
     assert not list(book.glob(".out.staging-*")) and not (book / ".out.previous").exists()
 
 
-def test_book_yaml_that_is_a_folder_is_a_configuration_error(tmp_path: Path) -> None:
+def test_book_yaml_that_is_a_folder_is_a_configuration_error(tmp_path: Path, build: Build) -> None:
     book = versions_book(tmp_path)
     (book / "protocols" / "book.yaml").mkdir()
     code, message = build(book, "protocols", "out")
