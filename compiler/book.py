@@ -191,7 +191,9 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
 
     The new book is written to a staging folder next to `output` and swapped in with two
     renames; a build that fails or is killed leaves the previous book as it was (a
-    swap interrupted between its two renames is undone by the next build).
+    swap interrupted between its two renames is undone by the next build). Raises
+    `OutputRefused` when `output` is not a folder it may replace (see `check_output`);
+    builds into one folder are serialised by a lock beside it.
     """
     shown, output = output, Path(os.path.abspath(output))
     check_output(output, paths)

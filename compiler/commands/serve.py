@@ -164,12 +164,23 @@ def _handler(book: LiveBook) -> type[SimpleHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-        def do_GET(self) -> None:
+        def _misdirected(self) -> bool:
+            """Refuse (421) a request naming another host: DNS rebinding, where a page on
+            evil.example whose name now resolves to 127.0.0.1 would read the book through the
+            visitor's browser.
+            """
             address = getattr(self.server, "server_address", ("", 0))
-            if not allowed_host(self.headers.get("Host"), int(address[1])):
-                # DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1
-                # would otherwise read the book through the visitor's browser
-                self.send_error(421, "Misdirected Request: use http://localhost or http://127.0.0.1")
+            if allowed_host(self.headers.get("Host"), int(address[1])):
+                return False
+            self.send_error(421, "Misdirected Request: use http://localhost or http://127.0.0.1")
+            return True
+
+        def do_HEAD(self) -> None:
+            if not self._misdirected():
+                super().do_HEAD()
+
+        def do_GET(self) -> None:
+            if self._misdirected():
                 return
             path = self.path.split("?", 1)[0]
             if path == LIVE_PATH + "state":

@@ -30,10 +30,10 @@ def test_serve_refuses_an_output_folder_holding_the_sources(tmp_path: Path) -> N
     assert result.returncode == 2 and "serve refused" in result.stderr
 
 
-def request(port: int, host: str) -> int:
+def request(port: int, host: str, method: str = "GET") -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.putrequest("GET", "/index.html", skip_host=True)
+        connection.putrequest(method, "/index.html", skip_host=True)
         connection.putheader("Host", host)
         connection.endheaders()
         return connection.getresponse().status
@@ -56,6 +56,7 @@ def test_other_host_names_are_refused_and_dropped_connections_are_quiet(tmp_path
         assert request(port, f"[::1]:{port}") == 200
         assert request(port, f"rebind.attacker.example:{port}") == 421
         assert request(port, "localhost:1") == 421
+        assert request(port, f"rebind.attacker.example:{port}", "HEAD") == 421
         for _ in range(20):  # the browser goes away mid-request: reset, not a clean close
             with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
                 client.sendall(f"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
