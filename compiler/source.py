@@ -154,7 +154,24 @@ def read_source(path: Path, max_bytes: int = MAX_BYTES) -> tuple[SourceFile | No
         what = "folder" if path.is_dir() else "file"
         return None, [SourceProblem("P010", f"cannot read {what}: {describe(error)}", whole,
                                     "check the path and the file permissions")]
+    if _links_outside(path):
+        return None, [SourceProblem("P010", "cannot read: a symbolic link to a file outside the book", whole,
+                                    "a link may lead only to a file below its own folder or the working folder; "
+                                    "copy the text into the book instead")]
     return decode(shown, raw, max_bytes)
+
+
+def _links_outside(path: Path) -> bool:
+    """True for a symbolic link whose target lies outside both its own folder and the working folder.
+
+    A sheet committed as a link to /etc/passwd or ~/.ssh/id_rsa would otherwise be quoted
+    line by line in diagnostics and in the published validation report.
+    """
+    if not path.is_symlink():
+        return False
+    target = path.resolve()
+    bounds = (path.parent.resolve(), Path.cwd().resolve())
+    return not any(target == bound or bound in target.parents for bound in bounds)
 
 
 def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[SourceProblem]:

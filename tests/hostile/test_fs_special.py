@@ -113,3 +113,15 @@ def test_a_fifo_register_or_pdf_to_verify_does_not_hang(tmp_path: Path) -> None:
     (book / "protocols" / "RELEASES.jsonl").write_text("")
     result = protocolc("verify", "copy.pdf", "--book", "protocols", cwd=book, timeout=60)
     assert result.returncode == 2 and "cannot read copy.pdf: not a regular file (a FIFO)" in result.stderr
+
+
+def test_a_protocol_linked_to_a_file_outside_the_book_is_not_quoted(tmp_path: Path) -> None:
+    book = versions_book(tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:geheim wachtwoord\n")
+    (book / "protocols" / "leak.protocol").symlink_to(secret)
+    (book / "protocols" / "inside.protocol").symlink_to(book / "protocols" / "borst" / "hormonaal.protocol")
+    result = protocolc("check", "protocols", "--no-cache", "--today", TODAY, cwd=book)
+    assert "geheim" not in result.stdout
+    assert "error[P010]: cannot read: a symbolic link to a file outside the book" in result.stdout
+    assert "P008" in result.stdout and "protocols/inside.protocol:" in result.stdout  # a link inside is read
