@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from compiler.versions.transaction import book_lock
 
     if not args.file.is_file():
-        print(f"protocolc: no such file: {args.file}", file=sys.stderr)
+        reason = "not a regular file" if args.file.exists() else "no such file"
+        print(f"protocolc: {reason}: {args.file}", file=sys.stderr)
         return 2
     root: Path = args.book if args.book is not None else default_root(args.file)
     if not root.is_dir():
