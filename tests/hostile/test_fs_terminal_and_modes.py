@@ -77,7 +77,8 @@ def test_fix_keeps_the_mode_and_refuses_a_symlink(tmp_path: Path) -> None:
     sheet = book / SHEET
     sheet.write_text(sheet.read_text().replace("drug letrozole", "drug letrozoel"))
     sheet.chmod(0o604)
-    target = tmp_path / "elsewhere.protocol"
+    target = book / "shared" / "elders.protocol"  # inside the working folder: a link --fix may read
+    target.parent.mkdir()
     target.write_text(sheet.read_text().replace("id: borst-hormonaal", "id: elders"))
     (book / "protocols" / "link.protocol").symlink_to(target)
     result = protocolc("check", "protocols", "--fix", "--no-cache", "--today", TODAY, cwd=book)
