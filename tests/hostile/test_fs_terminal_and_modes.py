@@ -138,3 +138,14 @@ def test_worker_processes_die_with_a_killed_parent() -> None:
         assert ready, f"worker {worker} outlived its killed parent"
     finally:
         os.close(handle)
+
+
+def test_diff_output_shows_escape_sequences_escaped() -> None:
+    from compiler.versions.report import compare, write_text
+
+    old = HEADER + "\n\n# Sectie \x1b[2J\nnote: eerst\x1b]0;pwned\x07.\ndrug tamoxifen 20 mg po daily\n"
+    new = old.replace("eerst\x1b]0;pwned\x07.", "daarna\x1b]0;pwned\x07.").replace("20 mg", "40 mg")
+    stream = io.StringIO()
+    write_text(compare("old", old.encode(), "new", new.encode()), stream, colour=False)
+    text = stream.getvalue()
+    assert "tamoxifen" in text and "\x1b" not in text and "\x07" not in text
