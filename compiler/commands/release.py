@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from compiler.pipeline import Compiled
     from compiler.tables import Tables
+    from compiler.versions.register import Register
 
 NAME = "release"
 HELP = "release a version: check it, archive its source, append it to the release register"
@@ -138,6 +139,13 @@ def _release(args: argparse.Namespace, root: Path) -> int:
     extra: list[Diagnostic] = []
     # a missing register beside an archive is a lost register (V009), not a first release
     register = read_register(root) if (root / REGISTER_NAME).exists() or (root / ARCHIVE_DIR).is_dir() else None
+    identity = (meta.id.value if meta.id else "", str(meta.version) if meta.version else "")
+    if register is not None and _finishes(register, root, identity, source.sha256):
+        register = dataclasses.replace(register, problems=())
+        diagnostics = [d for d in diagnostics if d.code != "V009"]
+        archive_path(root, *identity, ".pdf").unlink(missing_ok=True)  # never recorded: made again below
+        print(f"protocolc: finishing the release of {identity[0]} {identity[1]} an earlier run left half done "
+              "(its source was archived without its record)", file=sys.stderr)
     if register is not None and register.problems and not any(d.code == "V009" for d in diagnostics):
         for problem in register.problems:
             extra.append(rule("V009").at(top, f"release register {register.path}: {problem.message}",
@@ -225,6 +233,21 @@ def _release(args: argparse.Namespace, root: Path) -> int:
         print(f"superseded {pid} {records[1].version} (record {records[1].seq})")
     print(f"archived {archive_path(root, pid, version)}" + ("" if args.no_pdf else " and its PDF"))
     return 0
+
+
+def _finishes(register: Register, root: Path, identity: tuple[str, str], sha256: str) -> bool:
+    """True when the register's only problem is this very version archived without its
+    record, with these bytes: a release an older protocolc left half done (archive
+    ahead of the register), which this release finishes.
+    """
+    import hashlib
+
+    from compiler.versions.register import archived_source
+
+    if not register.problems or any(p.orphan != identity for p in register.problems):
+        return False
+    archived = archived_source(root, *identity)
+    return archived is not None and hashlib.sha256(archived).hexdigest() == sha256
 
 
 def source_bytes(path: Path) -> bytes:

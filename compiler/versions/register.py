@@ -97,10 +97,16 @@ def canonical_json(value: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class RegisterProblem:
-    """Why the register cannot be trusted: a line that is not a record, or a broken chain."""
+    """Why the register cannot be trusted: a line that is not a record, or a broken chain.
+
+    `orphan` names an archived version without its record — what a release interrupted
+    by a protocolc older than the release transaction left behind; `release` of exactly
+    those bytes finishes it.
+    """
 
     line: int
     message: str
+    orphan: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ def _find_root_of(folder_name: str) -> Path | None:
     for candidate in (folder, *folder.parents):
         # an archive without its register is a lost register (found, and reported); a pending
         # folder without one is a first release that was interrupted (found, and recovered)
-        if any((candidate / name).exists() for name in (REGISTER_NAME, f"{ARCHIVE_DIR}/HEAD", ".release-pending")):
+        if any((candidate / name).exists() for name in (REGISTER_NAME, ARCHIVE_DIR, ".release-pending")):
             return candidate
     return None
 
@@ -258,10 +264,14 @@ def _lost_register(root: Path) -> Iterator[RegisterProblem]:
 
     released = sorted((root / ARCHIVE_DIR).glob("*/*.protocol")) if (root / ARCHIVE_DIR).is_dir() else []
     head = read_head(root)
-    if released or head is not None:
+    if head is not None:
         yield RegisterProblem(1, f"{REGISTER_NAME} is missing but the archive holds {len(released)} released "
-                                 f"version(s){f' and names record {head[0]} as the last' if head else ''} "
-                                 "(the register was deleted?)")
+                                 f"version(s) and names record {head[0]} as the last (the register was deleted?)")
+        return
+    for path in released:  # without HEAD this may be a first release an older protocolc left half done
+        yield RegisterProblem(1, f"{REGISTER_NAME} is missing but the archive holds {path.parent.name} {path.stem} "
+                                 "(the register was deleted, or its first release was interrupted: release "
+                                 "that version again to finish it)", orphan=(path.parent.name, path.stem))
 
 
 def verify_head(register: Register, pending: Collection[str] = ()) -> Iterator[RegisterProblem]:
@@ -406,7 +416,9 @@ def verify_archive(register: Register, pending: Collection[str] = ()) -> Iterato
             if (path.parent.name, path.stem) not in seen:
                 yield RegisterProblem(len(register.records) + 1,
                                       f"the archive holds {path.parent.name} {path.stem} but the register has no "
-                                      "release record for it (a record was removed?)")
+                                      "release record for it (a record was removed, or its release was "
+                                      "interrupted: release that version again to finish it)",
+                                      orphan=(path.parent.name, path.stem))
 
 
 # ---------------------------------------------------------------- writing

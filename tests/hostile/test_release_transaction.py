@@ -139,3 +139,39 @@ def test_a_failure_after_the_commit_point_is_completed_later(tmp_path: Path, mon
                                         "it was recorded"
     assert archive_path(root, PID, "1.0").read_bytes() == source
     intact(root)
+
+
+def test_a_release_an_older_protocolc_left_half_done_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's state: the archive ahead of the register (source and PDF archived, no
+    record), every protocol V009. Releasing those same bytes again finishes it."""
+    book = versions_book(tmp_path)
+    root = book / "protocols"
+    folder = root / ".archive" / PID
+    folder.mkdir(parents=True)
+    (folder / "1.0.protocol").write_bytes((book / SHEET).read_bytes())
+    (folder / "1.0.pdf").write_bytes(b"%PDF-1.7 half written")
+    monkeypatch.chdir(book)
+    assert cli.main(["check", "protocols", "--no-cache", "--today", TODAY]) == 1
+    assert "release that version again to finish it" in capsys.readouterr().out
+    code = cli.main(["release", SHEET, "--approver", APPROVER, "--no-pdf", "--today", TODAY])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    assert "finishing the release of borst-hormonaal 1.0" in captured.err and "as record 1" in captured.out
+    assert not (folder / "1.0.pdf").exists()  # never recorded, so not kept
+    intact(root)
+    assert cli.main(["build", "protocols", "-o", "out", "--no-pdf", "--no-cache", "--today", TODAY]) == 0
+    assert "built 1 of 1 protocol(s)" in capsys.readouterr().out
+
+
+def test_an_archived_version_with_other_bytes_is_not_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    book = versions_book(tmp_path)
+    folder = book / "protocols" / ".archive" / PID
+    folder.mkdir(parents=True)
+    (folder / "1.0.protocol").write_bytes((book / SHEET).read_bytes().replace(b"2,5 mg", b"25 mg"))
+    monkeypatch.chdir(book)
+    code = cli.main(["release", SHEET, "--approver", APPROVER, "--no-pdf", "--today", TODAY])
+    assert code == 1
+    assert "V009" in capsys.readouterr().out
+    assert not (book / "protocols" / "RELEASES.jsonl").exists()
