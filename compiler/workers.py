@@ -15,15 +15,25 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL = 1.0
 
 
-def pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool of `workers` processes that exit with this process."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
+def pool(workers: int, initializer: Callable[..., object] | None = None,
+         initargs: tuple[Any, ...] = ()) -> ProcessPoolExecutor:
+    """A process pool of `workers` processes that exit with this process (then run `initializer`)."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_start,
+                               initargs=(os.getpid(), initializer, initargs))
+
+
+def _start(parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
+    die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def die_with_parent(parent: int) -> None:

@@ -626,11 +626,21 @@ def _disjoint_days(first: m.DrugLine, second: m.DrugLine) -> bool:
     return bool(days_a) and bool(days_b) and not (days_a & days_b)
 
 
+def _distinct_moments(first: m.DrugLine, second: m.DrugLine) -> bool:
+    """Both lines say when in the day or what for, and they differ: one drug given twice that day on purpose."""
+    def moments(line: m.DrugLine) -> set[tuple[str | None, str | None]]:
+        return {(p.time, p.use) for p in line.phases if p.time is not None or p.use is not None}
+    a, b = moments(first), moments(second)
+    return bool(a) and bool(b) and not (a & b)
+
+
 @check("S008", "schedule-conflict", Severity.ERROR, "overlapping or contradictory schedules for one drug in one arm")
 def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
     """What it checks: one arm gives a drug once: two drug lines (or a drug line and a
     library regimen drug) of the same product given together overlap or contradict each
-    other, unless they are given on different days of the cycle (`days 1` and `days 8`).
+    other, unless they are given on different days of the cycle (`days 1` and `days 8`)
+    or both say when in the day or what for and these differ (`before chemotherapy` and
+    `in the evening`; `for premedication` and `for antiemetic`).
     Alternatives — sibling bullets, decision branches — are not together and may differ.
 
     Why it matters: two schedules for one drug in one arm double the dose or leave the
@@ -648,7 +658,8 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
     for first, second in _layout(context).pairs():
         if first.drug_id is None or first.drug_id != second.drug_id:
             continue
-        if first.line is not None and second.line is not None and _disjoint_days(first.line, second.line):
+        if first.line is not None and second.line is not None and (
+                _disjoint_days(first.line, second.line) or _distinct_moments(first.line, second.line)):
             continue
         if any(mb.line is not None and not any(_has_schedule(p) for p in mb.line.phases) for mb in (first, second)):
             continue  # a line that only restates the dose (a renal dose row) refines the other
@@ -659,6 +670,9 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
 
 
 _DAY_RANGE = re.compile(r"([0-9]+)\s*(?:-|–|to)\s*([0-9]+)")
+# A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
+# falls inside a range such as `-1 to 1` is a guess about which convention is meant.
+_EXPLICIT_DAY_ZERO = re.compile(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
 
 
 def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, str]]:
@@ -676,8 +690,9 @@ def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, 
     if isinstance(phase_or_line, m.Phase):
         days = phase_or_line.days
         if days is not None:
-            if 0 in days.days:
-                yield days.span, f"`{days.text}`: there is no day 0 (day 1 is the first day of the cycle)"
+            if 0 in days.days and not _EXPLICIT_DAY_ZERO.search(days.text):
+                yield days.span, (f"`{days.text}`: the range crosses day 0, which this sheet never names (day 1 is the "
+                                  "first day of the cycle, the day before it day -1)")
             for match in _DAY_RANGE.finditer(days.text):
                 if int(match.group(2)) < int(match.group(1)):
                     yield days.span, f"`{days.text}`: the day range {match.group(0)} runs backwards"
@@ -691,7 +706,9 @@ def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, 
 def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
     """What it checks: every frequency, day list and cycle of drug and regimen lines can
     exist: no `every 0 days` (or weeks), no interval range that runs backwards (`every
-    4-2 weeks`), no day 0, no day range that runs backwards (`days 14-1`), no cycle of 0
+    4-2 weeks`), no range that crosses day 0 without naming it (`days -1 to 1`: is there a day 0?
+    a day 0 written as such is the author's convention and allowed), no day range that runs
+    backwards (`days 14-1`), no cycle of 0
     days, no 0 cycles, no `0 days on`, no infusion of 0 minutes. The finding is an error
     whatever the state of the data.
 
