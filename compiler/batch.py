@@ -12,15 +12,16 @@ import datetime
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from compiler.cache import Cache, compiler_fingerprint, key_for
 from compiler.diagnostics import diagnostic_from_json
+from compiler.fsutil import read_limited
 from compiler.pipeline import Compiled, compile_file, summarize
 from compiler.source import MAX_BYTES, SourceFile
+from compiler.workers import pool
 
 PARALLEL_THRESHOLD = 16  # below this, starting worker processes costs more than it saves
 
@@ -74,8 +75,8 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
     misses: list[int] = []
     for index, path in enumerate(files):
         try:
-            raw = path.read_bytes() if path.is_file() and path.stat().st_size <= max_bytes else None
-        except OSError:
+            raw: bytes | None = read_limited(path, max_bytes)
+        except OSError:  # not a regular file, too large, unreadable: compiled below, which reports why
             raw = None
         raws.append(raw)
         key = check_key(path, raw, today, max_bytes) if raw is not None and cache is not None else None
@@ -92,8 +93,8 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
         tasks = [(str(files[i]), today.isoformat(), max_bytes) for i in misses]
         from compiler.overrides import active_overrides, use_overrides
 
-        with ProcessPoolExecutor(max_workers=workers, initializer=use_overrides, initargs=(active_overrides(),)) as pool:
-            for index, entry in zip(misses, pool.map(_worker, tasks, chunksize=8), strict=True):
+        with pool(workers, use_overrides, (active_overrides(),)) as executor:
+            for index, entry in zip(misses, executor.map(_worker, tasks, chunksize=8), strict=True):
                 results[index] = _from_entry(files[index], raws[index], entry)
                 _store(cache, keys[index], entry)
                 if progress:

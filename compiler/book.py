@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,12 +27,14 @@ from compiler.bookconfig import BookConfig, book_root, load_config
 from compiler.cache import Cache, compiler_fingerprint, default_cache_dir, key_for
 from compiler.checks import load_rules
 from compiler.diagnostics import REGISTRY, Diagnostic
+from compiler.fsutil import Busy, locked, read_limited
 from compiler.fsutil import write_staged as write_atomic
 from compiler.fsutil import write_staged_text as write_text_atomic
 from compiler.overrides import use_overrides
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
 from compiler.validation import render_report
+from compiler.workers import pool
 
 SITE = Path(__file__).resolve().parent / "site"
 INDEX_WORDS = {
@@ -58,6 +59,13 @@ INDEX_WORDS = {
 }
 DUE_SOON_DAYS = 90
 OUTPUT_MODE = 0o644  # published files: readable by the web server, whatever the cache's mode
+MAX_PDF_BYTES = 200_000_000
+MARKER = ".protocolc-book"
+MARKER_TEXT = "made by protocolc build: this folder is replaced as a whole by the next build\n"
+
+
+class OutputRefused(Exception):
+    """The output folder cannot be replaced safely (reported, exit 2)."""
 
 
 def _index_html(rows: list[dict[str, Any]], config: BookConfig, today: datetime.date) -> str:
@@ -169,7 +177,7 @@ def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
     html = render_protocol(result, load(), task.config, datetime.date.fromisoformat(task.today), dict(task.links))
     document = None
     if task.pdf and task.pdf_from is not None:
-        document = Path(task.pdf_from).read_bytes()
+        document = read_limited(Path(task.pdf_from), MAX_PDF_BYTES)
     elif task.pdf:
         from compiler.render.pdf import html_to_pdf
 
@@ -205,8 +213,8 @@ def _render_all(tasks: list[RenderTask], cache: Cache | None, jobs: int,
                 progress: Callable[[int], None] | None) -> dict[str, tuple[bytes, bytes | None]]:
     out: dict[str, tuple[bytes, bytes | None]] = {}
     if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            rendered = list(pool.map(_render, tasks))
+        with pool(min(jobs, len(tasks))) as executor:
+            rendered = list(executor.map(_render, tasks))
     else:
         rendered = []
         for task in tasks:
@@ -237,8 +245,12 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
 
     The new book is written to a staging folder next to `output` and swapped in with two
     renames; a build that fails or is killed leaves the previous book as it was (a
-    swap interrupted between its two renames is undone by the next build).
+    swap interrupted between its two renames is undone by the next build). Raises
+    `OutputRefused` when `output` is not a folder it may replace (see `check_output`);
+    builds into one folder are serialised by a lock beside it.
     """
+    shown, output = output, Path(os.path.abspath(output))
+    check_output(output, paths)
     load_rules()
     tables = load()
     today = today or datetime.date.today()
@@ -251,36 +263,23 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     workers = jobs if jobs is not None else default_jobs()
     cache = Cache(cache_dir or default_cache_dir()) if use_cache else None
     outcome = BookOutcome(roots=[p for p in paths if p.is_dir()])
+    _recover_releases(paths, stream)
     files = find_protocols(paths)
     with _progress(stream, quiet, len(files)) as advance:
         outcome.results = check_files(files, today, cache=Cache(cache.directory / "results") if cache else None,
                                       jobs=workers, progress=advance)
     extra = book_diagnostics(outcome.results)
-    _recover(output)
-    staging = output.parent / f".{output.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        rows, manifest, tasks, keys = _plan(outcome, extra, config, tables, pdf, today, staging, cache)
-        todo = [t for t in tasks if cache is None or not _cached(cache, t)]
-        with _progress(stream, quiet, len(todo)) as advance:
-            fresh = _render_all(todo, cache, workers, advance)
-        for pid, task in keys.items():
-            if task.key in fresh:
-                html, document = fresh[task.key]
-                _place(staging, pid, html, document, manifest, _hashes(html, document))
-                outcome.rendered.append(pid)
-            else:
-                html_file, document_file, hashes = _from_cache(cache, task)
-                _place(staging, pid, html_file, document_file, manifest, hashes)
-                outcome.reused.append(pid)
-        _write_history_pages(staging, manifest)
-        write_text_atomic(staging / "index.html", _index_html(rows, config, today))
-        write_text_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-        _write_rule_pages(staging)
-        _swap(staging, output)
-    finally:
+    with _build_lock(output, stream):
+        check_output(output, paths)  # again: another build may have run while this one waited
+        _recover(output)
+        staging = output.parent / f".{output.name}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            _stage(outcome, extra, config, tables, pdf, today, staging, cache, workers, stream, quiet)
+            _swap(staging, output)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     if stream is not None:
         if not quiet:
             _summary(outcome.results, extra, output, verbose, stream)
@@ -288,7 +287,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
         if not outcome.rendered and outcome.reused:
             done = f"nothing changed: re-rendered nothing, reused {len(outcome.reused)}"
         stream.write(f"built {len(outcome.rendered) + len(outcome.reused)} of {len(outcome.results)} protocol(s) "
-                     f"into {output} ({done})\n")
+                     f"into {shown} ({done})\n")
     return outcome
 
 
@@ -307,6 +306,42 @@ def _summary(results: Sequence[Compiled], extra: Sequence[Diagnostic], output: P
                      f"{counts['warnings']} warning(s), {counts['infos']} info(s); report: {where}\n")
     if not verbose:
         stream.write("(findings of sheets that pass are in their reports; -v prints them all)\n")
+
+
+def _recover_releases(paths: Sequence[Path], stream: TextIO | None) -> None:
+    """Complete or roll back a release that was interrupted (kill -9, power loss) before building."""
+    from compiler.versions.transaction import recover_books
+
+    for message in recover_books(list(paths)):
+        if stream is not None:
+            stream.write(f"protocolc: {message}\n")
+
+
+def _stage(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,
+           today: datetime.date, staging: Path, cache: Cache | None, workers: int, stream: TextIO | None,
+           quiet: bool) -> None:
+    """Render (or reuse) every clean protocol and write the whole new book into `staging`."""
+    write_text_atomic(staging / MARKER, MARKER_TEXT)
+    rows, manifest, tasks, keys = _plan(outcome, extra, config, tables, pdf, today, staging, cache)
+    head = _register_head(outcome.results)
+    if head is not None:
+        manifest["register"] = head  # `verify` compares it: a register that later loses records is noticed
+    todo = [t for t in tasks if cache is None or not _cached(cache, t)]
+    with _progress(stream, quiet, len(todo)) as advance:
+        fresh = _render_all(todo, cache, workers, advance)
+    for pid, task in keys.items():
+        if task.key in fresh:
+            html, document = fresh[task.key]
+            _place(staging, pid, html, document, manifest, _hashes(html, document))
+            outcome.rendered.append(pid)
+        else:
+            html_file, document_file, hashes = _from_cache(cache, task)
+            _place(staging, pid, html_file, document_file, manifest, hashes)
+            outcome.reused.append(pid)
+    _write_history_pages(staging, manifest)
+    write_text_atomic(staging / "index.html", _index_html(rows, config, today))
+    write_text_atomic(staging / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    _write_rule_pages(staging)
 
 
 def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,
@@ -399,6 +434,20 @@ def _archived_links(pid: str, version: str, current: str, pdf: bool) -> tuple[tu
     if version != current:
         links += [("current", f"../{pid}.html"), ("current_version", current)]
     return tuple(links)
+
+
+def _register_head(results: list[Compiled]) -> dict[str, Any] | None:
+    """The last record (number and hash) of the book's register, when it has one."""
+    from compiler.versions.register import find_root, load_register
+
+    for result in results:
+        root = find_root(Path(result.path))
+        if root is not None:
+            register = load_register(root)
+            if register.records and not register.problems:
+                return {"seq": register.records[-1].seq, "sha256": register.head}
+            return None
+    return None
 
 
 def _released(path: str, pid: str, version: str, sha256: str) -> dict[str, Any] | None:
@@ -563,9 +612,78 @@ def _swap(staging: Path, output: Path) -> None:
     os.sync()  # the staged files are written without a sync each; flush them before they go live
     previous = _previous(output)
     if output.exists():
+        _check_replaceable(output)
         output.rename(previous)
     staging.rename(output)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def check_output(output: Path, sources: Sequence[Path], *, inside_sources: bool = True) -> None:
+    """Refuse an output folder whose replacement could destroy anything protocolc did not make.
+
+    The build replaces the output folder as a whole, so it must be a folder protocolc
+    made (it holds the marker file), a new or empty folder — never a file, a symbolic
+    link, the working folder, or a folder that is or contains a source (docs/security.md).
+    `inside_sources=False` also refuses an output folder inside a source folder (`serve`
+    watches the sources: a book written there would trigger rebuilds without end).
+    """
+    if output.is_symlink():
+        raise OutputRefused(f"{output} is a symbolic link; give the real folder (the build replaces the output "
+                            "folder as a whole)")
+    if output.exists() and not output.is_dir():
+        raise OutputRefused(f"{output} is a file, not a folder; choose another output folder")
+    resolved = output.resolve()
+    for source in sources:
+        where = Path(os.path.abspath(source)).resolve()
+        if where == resolved or resolved in where.parents:
+            raise OutputRefused(f"the output folder {output} holds the sources {source}: the build would delete "
+                                "them; choose an output folder outside the sources (e.g. -o output)")
+        if not inside_sources and where in resolved.parents:
+            raise OutputRefused(f"the output folder {output} is inside the watched sources {source}; choose one "
+                                "outside them")
+    here = Path.cwd().resolve()
+    if here == resolved or resolved in here.parents:
+        raise OutputRefused(f"the output folder {output} is (or holds) the current folder; choose another one")
+    if output.is_dir():
+        _check_replaceable(output)
+
+
+def _check_replaceable(output: Path) -> None:
+    """The folder is empty or carries the marker of a book protocolc built (or an older protocolc's manifest)."""
+    if output.is_symlink() or not output.is_dir():
+        raise OutputRefused(f"{output} is not a folder protocolc made")
+    if (output / MARKER).is_file() or not any(output.iterdir()) or _legacy_book(output):
+        return
+    raise OutputRefused(f"{output} exists and was not made by `protocolc build` (it has no {MARKER} file); the build "
+                        "replaces the output folder as a whole, so choose a new or empty folder, or remove this one "
+                        "yourself")
+
+
+def _legacy_book(output: Path) -> bool:
+    """A book built before the marker existed: its manifest names protocolc as the generator."""
+    try:
+        manifest = json.loads(read_limited(output / "manifest.json", 50_000_000))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("generator", "")).startswith("protocolc ")
+
+
+@contextlib.contextmanager
+def _build_lock(output: Path, stream: TextIO | None) -> Iterator[None]:
+    """One build at a time per output folder (a lock file beside it); a second build waits."""
+    lock_file = output.parent / f".{output.name}.lock"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with locked(lock_file, wait=False):
+            yield
+        return
+    except Busy:
+        pass
+    if stream is not None:
+        stream.write(f"waiting for another build into {output} to finish\n")
+        stream.flush()
+    with locked(lock_file):
+        yield
 
 
 @contextlib.contextmanager

@@ -88,12 +88,15 @@ def book_root(paths: list[Path]) -> Path:
 
 def load_config(root: Path) -> BookConfig:
     """Read `book.yaml` from the book root, or the defaults when there is none."""
+    from compiler.fsutil import describe, read_limited
+
     path = root / CONFIG_NAME
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return BookConfig()
-    raw = path.read_bytes()
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        raw = read_limited(path, MAX_CONFIG_BYTES)
+    except OSError as error:  # a folder, FIFO or device, too large, or unreadable
+        raise ConfigError(f"{path}: cannot read: {describe(error)}") from error
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as error:

@@ -68,7 +68,7 @@ class Cache:
     def write_json(self, key: str, data: dict[str, Any]) -> None:
         """Store a JSON entry (best effort)."""
         try:
-            write_atomic(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"))
+            write_atomic(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"), private=True)
         except OSError:
             pass
 
@@ -82,6 +82,6 @@ class Cache:
     def write_bytes(self, key: str, extension: str, data: bytes) -> None:
         """Store a document (best effort)."""
         try:
-            write_atomic(self.directory / f"{key}.{extension}", data)
+            write_atomic(self.directory / f"{key}.{extension}", data, private=True)
         except OSError:
             pass

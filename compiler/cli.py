@@ -109,12 +109,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     from compiler import report
     from compiler.batch import check_files
     from compiler.pipeline import book_diagnostics, compile_file, find_protocols
+    from compiler.versions.transaction import recover_books
 
-    files = find_protocols(args.paths)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    for message in recover_books(args.paths):
+        print(f"protocolc: {message}", file=sys.stderr)
+    files = find_protocols(args.paths)
     if not files:
         # checking nothing is not a pass: a wrong folder must not look like a clean book
         from compiler import i18n
@@ -129,11 +132,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         for result in results:
             outcome = apply_safe_fixes(compile_file(Path(result.path), args.today), args.today)
+            shown = report.terminal_safe(outcome.path)
             if outcome.refused:
-                print(f"protocolc: not fixed {outcome.path}: {outcome.refused}", file=sys.stderr)
+                print(f"protocolc: not fixed {shown}: {outcome.refused}", file=sys.stderr)
             elif outcome.applied:
-                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.backup})",
-                      file=sys.stderr)
+                print(f"protocolc: fixed {outcome.applied} finding(s) in {shown} "
+                      f"(backup: {report.terminal_safe(str(outcome.backup))})", file=sys.stderr)
         results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)
     if args.report is not None:
@@ -156,15 +160,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build the procedure book."""
-    from compiler.book import build_book
+    from compiler.book import OutputRefused, build_book
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
-    outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
-                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet,
-                         verbose=args.verbose)
+    try:
+        outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
+                             cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet,
+                             verbose=args.verbose)
+    except OutputRefused as error:
+        print(f"protocolc: build refused: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"protocolc: cannot write the book to {args.output}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
 
 
@@ -250,6 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if isinstance(error, ConfigError):
             print(f"protocolc: book configuration: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(error, OSError) and error.filename:  # a file the user named cannot be read or written
+            from compiler.report import terminal_safe
+
+            print(f"protocolc: {terminal_safe(str(error.filename))}: {error.strerror or error}", file=sys.stderr)
             return EXIT_USAGE
         kind = "data error" if isinstance(error, DataError) else "internal error"
         print(f"protocolc: {kind}: {type(error).__name__}: {error}", file=sys.stderr)

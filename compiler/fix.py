@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.diagnostics import Fix
-from compiler.fsutil import write_atomic
+from compiler.fsutil import describe, read_limited, write_atomic
 from compiler.pipeline import Compiled, compile_text
-from compiler.source import SourceFile
+from compiler.source import MAX_BYTES, SourceFile
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,19 @@ def apply_safe_fixes(result: Compiled, today: datetime.date | None = None) -> Fi
     if not safe_fixes(result):
         return FixOutcome(result.path, 0, 0)
     path = Path(result.path)
-    current = path.read_bytes()
-    if hashlib.sha256(current).hexdigest() != source.sha256:
-        return FixOutcome(result.path, 0, 0, "the file changed since it was checked")
-    text, applied, skipped = fixed_point(result, today)
-    if "\r\n" in current.decode("utf-8", errors="replace"):
-        text = text.replace("\n", "\r\n")
-    backup = backup_path(path)
-    write_atomic(backup, current)
-    write_atomic(path, text.encode("utf-8"))
+    if path.is_symlink():  # never replace a link by a plain file, nor write where it points
+        return FixOutcome(result.path, 0, 0, "it is a symbolic link; fix the file it points to")
+    try:
+        current = read_limited(path, MAX_BYTES)
+        if hashlib.sha256(current).hexdigest() != source.sha256:
+            return FixOutcome(result.path, 0, 0, "the file changed since it was checked")
+        text, applied, skipped = fixed_point(result, today)
+        if "\r\n" in current.decode("utf-8", errors="replace"):
+            text = text.replace("\n", "\r\n")
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        backup = backup_path(path)
+        write_atomic(backup, current, mode=mode)
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as error:
+        return FixOutcome(result.path, 0, 0, describe(error))
     return FixOutcome(result.path, applied, skipped, backup=str(backup))

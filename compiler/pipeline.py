@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -120,14 +121,31 @@ def summarize(result: Compiled) -> dict[str, str]:
 
 
 def find_protocols(paths: Iterable[Path]) -> list[Path]:
-    """Protocol files under the given files and folders, sorted."""
+    """Protocol files under the given files and folders, sorted.
+
+    A folder that cannot be listed is returned as if it were a protocol: compiling it
+    reports P010 (cannot read folder), so a hidden protocol is never skipped in silence.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.protocol") if ".archive" not in p.parts))
+            found.extend(_walk(path))
         else:
             found.append(path)
     return found
+
+
+def _walk(top: Path) -> list[Path]:
+    unreadable: list[Path] = []
+
+    def failed(error: OSError) -> None:
+        unreadable.append(Path(error.filename) if error.filename else top)
+
+    files: list[Path] = []
+    for folder, subfolders, names in os.walk(top, onerror=failed):
+        subfolders[:] = [d for d in subfolders if d != ".archive"]
+        files.extend(Path(folder) / n for n in names if n.endswith(".protocol"))
+    return sorted(files + unreadable)
 
 
 def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:

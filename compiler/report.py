@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -11,6 +12,22 @@ from typing import Any, TextIO
 from compiler import __version__
 from compiler.diagnostics import REGISTRY, Diagnostic, Rule, Severity
 from compiler.pipeline import Compiled
+
+# C0 controls but tab and newline, DEL, C1 controls (ESC starts ANSI/OSC sequences; 0x9b is
+# a one-byte CSI), and the bidirectional overrides that reorder what a terminal shows.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control or bidi-override character written as a visible escape.
+
+    Sheet text, file names and messages quoting them reach the terminal; an escape
+    sequence in a sheet must be shown, not obeyed (it could retitle the window, hide
+    lines or rewrite what was printed before).
+    """
+    return UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                      text)
+
 
 COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "info": "\033[1;36m", "bold": "\033[1m",
            "blue": "\033[1;34m", "reset": "\033[0m"}
@@ -45,6 +62,7 @@ def human(results: Sequence[Compiled], extra: Sequence[Diagnostic], stream: Text
     def c(name: str, text: str) -> str:
         return f"{COLOURS[name]}{text}{COLOURS['reset']}" if colour else text
 
+    safe = terminal_safe
     sources = {r.path: r.source for r in results}
     diagnostics = sorted([d for r in results for d in r.diagnostics] + list(extra), key=Diagnostic.sort_key)
     for d in diagnostics:
@@ -52,27 +70,29 @@ def human(results: Sequence[Compiled], extra: Sequence[Diagnostic], stream: Text
         level = d.severity.value
         shown = i18n.severity(level, lang)
         tag = f"{i18n.word('acknowledged', lang)} " if d.acknowledged is not None else ""
-        stream.write(f"{c(level, f'{tag}{shown}[{d.code}]')}{c('bold', ': ' + i18n.message(d.message, lang))}\n")
-        stream.write(f"  {c('blue', '-->')} {d.span.file}:{d.span.line}:{d.span.column}\n")
+        stream.write(f"{c(level, f'{tag}{shown}[{d.code}]')}{c('bold', ': ' + safe(i18n.message(d.message, lang)))}\n")
+        stream.write(f"  {c('blue', '-->')} {safe(d.span.file)}:{d.span.line}:{d.span.column}\n")
         source = sources.get(d.span.file)
         if source is not None:
-            text = source.line_text(d.span.line).replace("\t", " ")
+            raw = source.line_text(d.span.line).replace("\t", " ")
             gutter = len(str(d.span.line))
-            end = d.span.end_column if d.span.end_line == d.span.line else len(text) + 1
-            width = max(1, end - d.span.column)
+            end = d.span.end_column if d.span.end_line == d.span.line else len(raw) + 1
+            # the caret is measured on the escaped text, so it stays under the escaped span
+            indent = len(safe(raw[: d.span.column - 1]))
+            width = max(1, len(safe(raw[d.span.column - 1 : end - 1])))
             stream.write(f"{' ' * gutter} {c('blue', '|')}\n")
-            stream.write(f"{c('blue', str(d.span.line))} {c('blue', '|')} {text}\n")
-            stream.write(f"{' ' * gutter} {c('blue', '|')} {' ' * (d.span.column - 1)}{c(level, '^' * width)}\n")
+            stream.write(f"{c('blue', str(d.span.line))} {c('blue', '|')} {safe(raw)}\n")
+            stream.write(f"{' ' * gutter} {c('blue', '|')} {' ' * indent}{c(level, '^' * width)}\n")
         if d.hint:
-            stream.write(f"  {c('blue', '=')} {c('bold', i18n.word('help', lang))}: {i18n.message(d.hint, lang)}\n")
+            stream.write(f"  {c('blue', '=')} {c('bold', i18n.word('help', lang))}: {safe(i18n.message(d.hint, lang))}\n")
         if d.fix is not None:
             kind = i18n.word("fix" if d.fix.safe else "suggestion", lang)
-            stream.write(f"  {c('blue', '=')} {kind}: {d.fix.title}\n")
+            stream.write(f"  {c('blue', '=')} {kind}: {safe(d.fix.title)}\n")
         if d.acknowledged is not None:
-            stream.write(f"  {c('blue', '=')} {i18n.word('acknowledged', lang)}: {d.acknowledged}\n")
+            stream.write(f"  {c('blue', '=')} {i18n.word('acknowledged', lang)}: {safe(d.acknowledged)}\n")
         for related in d.related:
-            where = f"{related.span.file}:{related.span.line}:{related.span.column}"
-            stream.write(f"  {c('blue', '=')} {i18n.word('note', lang)}: {i18n.message(related.message, lang)} "
+            where = f"{safe(related.span.file)}:{related.span.line}:{related.span.column}"
+            stream.write(f"  {c('blue', '=')} {i18n.word('note', lang)}: {safe(i18n.message(related.message, lang))} "
                          f"{i18n.word('at', lang)} {where}\n")
         stream.write("\n")
     counts = summary(results, extra)

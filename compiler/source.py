@@ -138,30 +138,42 @@ def decode(path: str, raw: bytes, max_bytes: int = MAX_BYTES) -> tuple[SourceFil
 
 
 def read_source(path: Path, max_bytes: int = MAX_BYTES) -> tuple[SourceFile | None, list[SourceProblem]]:
-    """Read and decode a protocol file from disk."""
+    """Read and decode a protocol file from disk (a regular file, at most `max_bytes` read)."""
+    from compiler.fsutil import NotRegularFile, TooLarge, describe, read_limited
+
     shown = str(path)
+    whole = Span(shown, 1, 1, 1, 1)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, [
-                SourceProblem(
-                    "P003",
-                    f"file is {size:,} bytes, above the limit of {max_bytes:,} bytes",
-                    Span(shown, 1, 1, 1, 1),
-                    "split the protocol into several files, or raise the limit with --max-bytes",
-                )
-            ]
-        raw = path.read_bytes()
+        raw = read_limited(path, max_bytes)
+    except TooLarge:
+        return None, [SourceProblem("P003", f"file is larger than the limit of {max_bytes:,} bytes", whole,
+                                    "split the protocol into several files, or raise the limit with --max-bytes")]
+    except NotRegularFile as error:
+        hint = ("a folder that cannot be listed hides its protocols; check its permissions" if error.kind == "a folder"
+                else "a protocol must be an ordinary file; replace the link or special file by a copy of the text")
+        return None, [SourceProblem("P010", f"cannot read: {error.kind}, not a regular file", whole, hint)]
     except OSError as error:
-        return None, [
-            SourceProblem(
-                "P010",
-                f"cannot read file: {error.strerror or error}",
-                Span(shown, 1, 1, 1, 1),
-                "check the path and the file permissions",
-            )
-        ]
+        what = "folder" if path.is_dir() else "file"
+        return None, [SourceProblem("P010", f"cannot read {what}: {describe(error)}", whole,
+                                    "check the path and the file permissions")]
+    if _links_outside(path):
+        return None, [SourceProblem("P010", "cannot read: a symbolic link to a file outside the book", whole,
+                                    "a link may lead only to a file below its own folder or the working folder; "
+                                    "copy the text into the book instead")]
     return decode(shown, raw, max_bytes)
+
+
+def _links_outside(path: Path) -> bool:
+    """True for a symbolic link whose target lies outside both its own folder and the working folder.
+
+    A sheet committed as a link to /etc/passwd or ~/.ssh/id_rsa would otherwise be quoted
+    line by line in diagnostics and in the published validation report.
+    """
+    if not path.is_symlink():
+        return False
+    target = path.resolve()
+    bounds = (path.parent.resolve(), Path.cwd().resolve())
+    return not any(target == bound or bound in target.parents for bound in bounds)
 
 
 def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[SourceProblem]:

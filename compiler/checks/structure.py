@@ -122,13 +122,19 @@ define("P009", "indentation-not-spaces", E, "indentation uses tabs or non-breaki
     Source: LANGUAGE-NOTES.md §3.
 """)
 define("P010", "unreadable-file", E, "the file cannot be read", """
-    What it checks: the file exists and can be read.
+    What it checks: the file exists, is an ordinary file and can be read; every folder
+    of the book can be listed.
 
-    Why it matters: a protocol that cannot be read cannot be published.
+    Why it matters: a protocol that cannot be read cannot be published, and a folder
+    that cannot be listed would hide its protocols from the book without a word. A
+    FIFO or a device (a link to /dev/zero) is refused before it is read: it could hang
+    the check or never end (docs/security.md).
 
-    Example: a path that does not exist, or a file without read permission.
+    Example: a path that does not exist, a file without read permission, a subfolder
+    without read permission, `x.protocol` as a symbolic link to /dev/urandom or a FIFO.
 
-    Use instead: check the path and permissions.
+    Use instead: check the path and permissions; replace a link to a special file by a
+    copy of the text.
 
     Source: protocolc.
 """)

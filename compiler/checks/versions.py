@@ -172,15 +172,19 @@ def change_note_missing(context: Context) -> Iterator[Diagnostic]:
 def register_broken(context: Context) -> Iterator[Diagnostic]:
     """What it checks: the book's release register (`RELEASES.jsonl`) is intact: every
     line is a record, records are numbered 1…n in order, each record's `prev` is the
-    SHA-256 of the canonical JSON of the record before it (a hash chain), and every
-    released version's archived source (`.archive/<id>/<version>.protocol`) exists and
-    matches its recorded hash. Every protocol of the book reports a broken register.
+    SHA-256 of the canonical JSON of the record before it (a hash chain), every
+    released version's archived source (`.archive/<id>/<version>.protocol`) and
+    controlled PDF exist and match their recorded hashes, the register still ends at
+    the record `.archive/HEAD` names (so a removed or edited last record is seen), and
+    RELEASES.jsonl exists when the archive holds releases. Every protocol of the book
+    reports a broken register.
 
     Why it matters: the register is the evidence of what was approved, by whom and when.
     An edited, removed or reordered record breaks the chain; a release cannot be trusted
     (or made) until the register is restored, e.g. from version control.
 
-    Example: a record's `note` or `sha256` edited by hand, or a line deleted.
+    Example: a record's `note` or `sha256` edited by hand, a line deleted, RELEASES.jsonl
+    deleted, a PDF copied over `.archive/<id>/<version>.pdf`.
 
     Use instead: never edit RELEASES.jsonl; restore it from git and let
     `protocolc release` append new records.

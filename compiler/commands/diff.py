@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         new_label, new_raw = read_side(args.new, args.book)
         result = compare(old_label, old_raw, new_label, new_raw)
     except (SourceNotFound, NotAProtocol) as error:
-        print(f"protocolc: {error}", file=sys.stderr)
+        print(f"protocolc: {diagnostics_report.terminal_safe(str(error))}", file=sys.stderr)
         return 2
     if args.format == "json":
         json.dump(result.as_json(), sys.stdout, indent=2, ensure_ascii=False)

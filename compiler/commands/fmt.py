@@ -11,6 +11,8 @@ diff (exit 1 when there are any, like `--check`).
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -34,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from compiler.commands import protocol_files
     from compiler.fix import backup_path
     from compiler.fmt import FormatError, format_text
-    from compiler.fsutil import write_atomic
+    from compiler.fsutil import describe, read_limited, write_atomic
+    from compiler.report import terminal_safe as safe
+    from compiler.source import MAX_BYTES
 
     files = protocol_files(args.paths)
     if files is None:
@@ -42,16 +46,21 @@ def run(args: argparse.Namespace) -> int:
     would_change: list[Path] = []
     refused = 0
     for path in files:
+        if path.is_symlink() and not args.check:  # never replace a link by a plain file (docs/security.md)
+            print(f"protocolc: not formatted: {safe(str(path))} is a symbolic link; format the file it points to",
+                  file=sys.stderr)
+            refused += 1
+            continue
         try:
-            raw = path.read_bytes()
+            raw = read_limited(path, MAX_BYTES)
         except OSError as error:
-            print(f"protocolc: cannot read {path}: {error.strerror or error}", file=sys.stderr)
+            print(f"protocolc: cannot read {safe(str(path))}: {describe(error)}", file=sys.stderr)
             refused += 1
             continue
         try:
             formatted = format_text(str(path), raw)
         except FormatError as error:
-            print(f"protocolc: not formatted: {error}", file=sys.stderr)
+            print(f"protocolc: not formatted: {safe(str(error))}", file=sys.stderr)
             refused += 1
             continue
         text = formatted.text
@@ -67,17 +76,17 @@ def run(args: argparse.Namespace) -> int:
                                                        f"{path}", f"{path} (formatted)"))
             continue
         if args.check:
-            print(f"would reformat {path}")
+            print(f"would reformat {safe(str(path))}")
             continue
         backup = backup_path(path)
         try:
-            write_atomic(backup, raw)
+            write_atomic(backup, raw, mode=stat.S_IMODE(os.stat(path).st_mode))
             write_atomic(path, data)
         except OSError as error:
-            print(f"protocolc: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+            print(f"protocolc: cannot write {safe(str(path))}: {describe(error)}", file=sys.stderr)
             refused += 1
             continue
-        print(f"reformatted {path} (backup: {backup})")
+        print(f"reformatted {safe(str(path))} (backup: {safe(str(backup))})")
     if (args.check or args.diff) and would_change:
         print(f"{len(would_change)} file(s) would be reformatted", file=sys.stderr)
     return 1 if refused or ((args.check or args.diff) and would_change) else 0

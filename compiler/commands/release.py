@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
     from compiler.pipeline import Compiled
     from compiler.tables import Tables
+    from compiler.versions.register import Register
 
 NAME = "release"
 HELP = "release a version: check it, archive its source, append it to the release register"
@@ -51,6 +52,47 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Release under the book's lock, after completing or rolling back an interrupted release.
+
+    The lock is held from the first read of the register to the last write, so two
+    releases at once are serialised and never write the same record number.
+    """
+    from compiler.fsutil import Busy
+    from compiler.versions.register import default_root
+    from compiler.versions.transaction import book_lock
+
+    if not args.file.is_file():
+        reason = "not a regular file" if args.file.exists() else "no such file"
+        print(f"protocolc: {reason}: {args.file}", file=sys.stderr)
+        return 2
+    root: Path = args.book if args.book is not None else default_root(args.file)
+    if not root.is_dir():
+        print(f"protocolc: no such book folder: {root}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            with book_lock(root, wait=False):
+                return _release_locked(args, root)
+        except Busy:
+            print(f"protocolc: waiting for another release in {root} to finish", file=sys.stderr, flush=True)
+        with book_lock(root):
+            return _release_locked(args, root)
+    except OSError as error:
+        print(f"protocolc: release failed: {error.strerror or error}", file=sys.stderr)
+        return 2
+
+
+def _release_locked(args: argparse.Namespace, root: Path) -> int:
+    """Check, refuse or release (the caller holds the book's lock)."""
+    from compiler.versions.transaction import recover_locked
+
+    message = recover_locked(root)
+    if message:
+        print(f"protocolc: {message}", file=sys.stderr)
+    return _release(args, root)
+
+
+def _release(args: argparse.Namespace, root: Path) -> int:
     """Check, refuse or release."""
     from compiler import __version__, report
     from compiler import model as m
@@ -61,18 +103,18 @@ def run(args: argparse.Namespace) -> int:
     from compiler.versions import policy
     from compiler.versions.diff import change_class
     from compiler.versions.register import (
+        ARCHIVE_DIR,
+        REGISTER_NAME,
         RELEASED,
         SUPERSEDED,
         Register,
         ReleaseRecord,
-        append,
-        archive,
         archive_path,
         archived_source,
-        default_root,
         read_register,
     )
     from compiler.versions.report import NotAProtocol, compare
+    from compiler.versions.transaction import ArchivedFile, commit
 
     path: Path = args.file
     if not path.is_file():
@@ -83,7 +125,6 @@ def run(args: argparse.Namespace) -> int:
     if not approver:
         print("protocolc: --approver must name a role or committee", file=sys.stderr)
         return 2
-    root: Path = args.book if args.book is not None else default_root(path)
     result = compile_file(path, today)
     if result.protocol is None or result.source is None:
         report.human([result], [], sys.stdout)
@@ -102,7 +143,15 @@ def run(args: argparse.Namespace) -> int:
             d = dataclasses.replace(d, severity=Severity.ERROR, message=f"{d.message} ({reason})")
         diagnostics.append(d)
     extra: list[Diagnostic] = []
-    register = read_register(root) if (root / "RELEASES.jsonl").is_file() else None
+    # a missing register beside an archive is a lost register (V009), not a first release
+    register = read_register(root) if (root / REGISTER_NAME).exists() or (root / ARCHIVE_DIR).is_dir() else None
+    identity = (meta.id.value if meta.id else "", str(meta.version) if meta.version else "")
+    if register is not None and _finishes(register, root, identity, source.sha256):
+        register = dataclasses.replace(register, problems=())
+        diagnostics = [d for d in diagnostics if d.code != "V009"]
+        archive_path(root, *identity, ".pdf").unlink(missing_ok=True)  # never recorded: made again below
+        print(f"protocolc: finishing the release of {identity[0]} {identity[1]} an earlier run left half done "
+              "(its source was archived without its record)", file=sys.stderr)
     if register is not None and register.problems and not any(d.code == "V009" for d in diagnostics):
         for problem in register.problems:
             extra.append(rule("V009").at(top, f"release register {register.path}: {problem.message}",
@@ -132,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             old_raw = archived_source(root, pid, previous.version)
             if old_raw is not None:
                 try:
-                    diffed = compare(f"{pid}@{previous.version}", old_raw, str(path), path.read_bytes())
+                    diffed = compare(f"{pid}@{previous.version}", old_raw, str(path), source_bytes(path))
                 except NotAProtocol as error:
                     print(f"protocolc: {error}", file=sys.stderr)
                     return 2
@@ -154,23 +203,22 @@ def run(args: argparse.Namespace) -> int:
     if accepted:
         note = f"{note} [accepted at release: {'; '.join(accepted)}]"
     result = dataclasses.replace(result, diagnostics=tuple(diagnostics))
-    raw = path.read_bytes()
     import hashlib
 
+    from compiler.versions.transaction import Incomplete
+
+    raw = source_bytes(path)
     if hashlib.sha256(raw).hexdigest() != source.sha256:
         print(f"protocolc: {path} changed while it was being released; run release again", file=sys.stderr)
         return 2
     tables = load()
-    created: list[Path] = []
     pdf_sha = ""
     try:
-        if not archive_path(root, pid, version).exists():
-            created.append(archive(root, pid, version, raw))
+        files = [ArchivedFile(archive_path(root, pid, version), raw)]
         if not args.no_pdf:
             pdf = _controlled_pdf(result, approver, today, tables)
             pdf_sha = hashlib.sha256(pdf).hexdigest()
-            if not archive_path(root, pid, version, ".pdf").exists():
-                created.append(archive(root, pid, version, pdf, ".pdf"))
+            files.append(ArchivedFile(archive_path(root, pid, version, ".pdf"), pdf))
         current = register if register is not None else Register(root)
         common = {"author": meta.author.value if meta.author else "", "approver": approver,
                   "approved": today.isoformat(), "compiler": f"protocolc {__version__}", "data": tables.fingerprint}
@@ -185,10 +233,12 @@ def run(args: argparse.Namespace) -> int:
                                          status=SUPERSEDED, sha256=in_force.sha256, prev=new.digest(),
                                          note=f"superseded by {version}", change_class=klass, superseded_by=version,
                                          **common))
-        append(current, records)
+        commit(root, records, files)
+    except Incomplete as error:
+        print(f"protocolc: {pid} {version} was recorded as record {new.seq}, but archiving its files did not finish "
+              f"({error}); the next release, build or check completes it", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as error:
-        for file in created:
-            file.unlink(missing_ok=True)
         print(f"protocolc: release failed, nothing recorded: {error}", file=sys.stderr)
         return 2
     print(f"released {pid} {version} ({klass}) as record {new.seq} in {root / 'RELEASES.jsonl'}")
@@ -196,6 +246,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"superseded {pid} {records[1].version} (record {records[1].seq})")
     print(f"archived {archive_path(root, pid, version)}" + ("" if args.no_pdf else " and its PDF"))
     return 0
+
+
+def _finishes(register: Register, root: Path, identity: tuple[str, str], sha256: str) -> bool:
+    """True when the register's only problem is this very version archived without its
+    record, with these bytes: a release an older protocolc left half done (archive
+    ahead of the register), which this release finishes.
+    """
+    import hashlib
+
+    from compiler.versions.register import archived_source
+
+    if not register.problems or any(p.orphan != identity for p in register.problems):
+        return False
+    archived = archived_source(root, *identity)
+    return archived is not None and hashlib.sha256(archived).hexdigest() == sha256
+
+
+def source_bytes(path: Path) -> bytes:
+    """The bytes of the protocol being released (a regular file, bounded)."""
+    from compiler.fsutil import read_limited
+    from compiler.source import MAX_BYTES
+
+    return read_limited(path, MAX_BYTES)
 
 
 def _warning_gate(diagnostics: list[Diagnostic], accept: list[list[str]], approver: str

@@ -10,8 +10,11 @@ as a page of its findings. Only ever binds to localhost unless told otherwise.
 from __future__ import annotations
 
 import argparse
+import errno
 import html
+import ipaddress
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -112,6 +115,46 @@ class LiveBook:
                 f"<h2>protocolc: {len(items)} bevinding(en) in {html.escape(protocol_id)}</h2><ul>{rows}</ul></aside>")
 
 
+def allowed_host(header: str | None, port: int) -> bool:
+    """The Host header names this server by a loopback name or an IP literal, with its port.
+
+    A DNS-rebinding attack always arrives with the attacker's domain name in Host; an
+    IP literal or `localhost` cannot be rebound.
+    """
+    if not header:
+        return False
+    value = header.strip()
+    if value.startswith("["):  # [::1]:8000
+        name, _, rest = value[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        given = rest[1:]
+    else:  # a name or an IPv4 address: no colon but the port's
+        name, _, given = value.partition(":")
+    if given != (str(port) if given or port != 80 else ""):
+        return False
+    if name.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print tracebacks when a browser goes away."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about connections the browser dropped; one line for anything else."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # the browser closed the connection (reload, navigation): nothing went wrong
+        print(f"protocolc serve: request failed: {type(error).__name__}: {error}", file=sys.stderr)
+
+
 def _handler(book: LiveBook) -> type[SimpleHTTPRequestHandler]:
     class Handler(SimpleHTTPRequestHandler):
         """Serves the build folder, the live-reload endpoints, and injects the overlay."""
@@ -122,7 +165,24 @@ def _handler(book: LiveBook) -> type[SimpleHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
+        def _misdirected(self) -> bool:
+            """Refuse (421) a request naming another host: DNS rebinding, where a page on
+            evil.example whose name now resolves to 127.0.0.1 would read the book through the
+            visitor's browser.
+            """
+            address = getattr(self.server, "server_address", ("", 0))
+            if allowed_host(self.headers.get("Host"), int(address[1])):
+                return False
+            self.send_error(421, "Misdirected Request: use http://localhost or http://127.0.0.1")
+            return True
+
+        def do_HEAD(self) -> None:
+            if not self._misdirected():
+                super().do_HEAD()
+
         def do_GET(self) -> None:
+            if self._misdirected():
+                return
             path = self.path.split("?", 1)[0]
             if path == LIVE_PATH + "state":
                 self._send(json.dumps({"generation": book.generation}).encode(), "application/json")
@@ -184,7 +244,22 @@ def run(args: argparse.Namespace) -> int:
     if output is None:
         temporary = tempfile.TemporaryDirectory(prefix="protocolc-serve-")
         output = Path(temporary.name) / "book"
-    book = LiveBook(args.path, output, args.pdf)
+    from compiler.book import OutputRefused, check_output
+
+    try:
+        check_output(Path(os.path.abspath(output)), [args.path], inside_sources=False)
+        book = LiveBook(args.path, output, args.pdf)
+        server = QuietServer((args.host, args.port), _handler(book))
+    except OutputRefused as error:
+        print(f"protocolc: serve refused: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"protocolc: cannot serve on {args.host}:{args.port}: {error.strerror or error}"
+              + (" (another server uses that port; try --port 0 for a free one)"
+                 if error.errno == errno.EADDRINUSE else ""), file=sys.stderr)
+        if temporary is not None:
+            temporary.cleanup()
+        return 2
     # `kill` (SIGTERM) stops the server like Ctrl-C does: through the `finally` that removes the temporary folder
     signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
@@ -192,7 +267,6 @@ def run(args: argparse.Namespace) -> int:
     watcher = threading.Thread(target=book.watch, args=(stop,), daemon=True)
     watcher.start()
     book.rebuild()
-    server = ThreadingHTTPServer((args.host, args.port), _handler(book))
     host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"protocolc serve: http://{host}:{port}/ (watching {args.path}; Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 NAME = "verify"
 HELP = "tell whether a PDF or a printed identity is current, superseded, a draft, altered or unknown"
 
+MAX_PDF_BYTES = 200_000_000
 HASH = re.compile(r"^[0-9a-fA-F]{8,64}$")
 
 
@@ -33,7 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hash", metavar="H", help="the sha256 printed on the sheet (at least 8 hex digits)")
     parser.add_argument("--book", type=Path, metavar="DIR", help="the book root holding RELEASES.jsonl")
     parser.add_argument("--manifest", type=Path, metavar="FILE",
-                        help="a built book's manifest.json (default: found next to the PDF)")
+                        help="a built book's manifest.json, to compare the register head it was built from "
+                             "(default: found next to the PDF); its hashes are never trusted")
     parser.add_argument("--format", choices=("human", "json"), default="human")
     parser.add_argument("--lang", choices=("en", "nl"), default="en",
                         help="language of the human answer (the json answer's kind is always English)")
@@ -41,9 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Answer and exit with the answer's code."""
-    from compiler.versions.register import read_register
+    from compiler.fsutil import describe, read_limited
+    from compiler.versions.register import ARCHIVE_DIR, REGISTER_NAME, read_register
     from compiler.versions.sources import book_root
-    from compiler.versions.verify import Answer, Identity, NotVerifiable, pdf_identity, verify
+    from compiler.versions.verify import Answer, Identity, NotVerifiable, manifest_head_problem, pdf_identity, verify
 
     if (args.pdf is None) == (args.protocol_id is None):
         print("protocolc: give either FILE.pdf or --id ID --version V", file=sys.stderr)
@@ -56,27 +59,32 @@ def run(args: argparse.Namespace) -> int:
         return 2
     near = args.pdf.parent if args.pdf is not None else None
     root = book_root(args.book, near)
-    if root is None or not (root / "RELEASES.jsonl").is_file():
+    # a register deleted beside its archive is a broken register (exit 1), not a missing one
+    if root is None or not ((root / REGISTER_NAME).exists() or (root / ARCHIVE_DIR).is_dir()):
         print("protocolc: no release register (RELEASES.jsonl) found; pass --book DIR", file=sys.stderr)
         return 2
     register = read_register(root)
-    if register.problems:
-        for problem in register.problems:
-            print(f"protocolc: release register {register.path}: {problem.message}", file=sys.stderr)
+    manifest: Path | None = args.manifest
+    if manifest is None and args.pdf is not None:
+        manifest = next((p / "manifest.json" for p in (args.pdf.parent, args.pdf.parent.parent)
+                         if (p / "manifest.json").is_file()), None)
+    problems = [f"release register {register.path}: {p.message}" for p in register.problems]
+    lost = manifest_head_problem(register, manifest) if manifest is not None and not problems else None
+    if lost:
+        problems.append(f"release register {register.path}: {lost}")
+    if problems:
+        for problem in problems:
+            print(f"protocolc: {_safe(problem)}", file=sys.stderr)
         print("protocolc: the register is broken; no answer can be trusted", file=sys.stderr)
         return 1
     pdf_hash: str | None = None
-    manifest: Path | None = args.manifest
     if args.pdf is not None:
         try:
-            data = args.pdf.read_bytes()
+            data = read_limited(args.pdf, MAX_PDF_BYTES)
         except OSError as error:
-            print(f"protocolc: cannot read {args.pdf}: {error.strerror}", file=sys.stderr)
+            print(f"protocolc: cannot read {_safe(str(args.pdf))}: {describe(error)}", file=sys.stderr)
             return 2
         pdf_hash = hashlib.sha256(data).hexdigest()
-        if manifest is None:
-            manifest = next((p / "manifest.json" for p in (args.pdf.parent, args.pdf.parent.parent)
-                             if (p / "manifest.json").is_file()), None)
         try:
             identity = pdf_identity(data)
         except NotVerifiable as error:
@@ -84,8 +92,14 @@ def run(args: argparse.Namespace) -> int:
             return _print(answer, args.format, args.lang)
     else:
         identity = Identity(args.protocol_id, args.protocol_version, "", (args.hash or "").lower())
-    answer = verify(register, identity, pdf_hash, manifest)
+    answer = verify(register, identity, pdf_hash)
     return _print(answer, args.format, args.lang)
+
+
+def _safe(text: str) -> str:
+    from compiler.report import terminal_safe
+
+    return terminal_safe(text)
 
 
 def _print(answer: Answer, form: str, language: str = "en") -> int:
@@ -95,9 +109,9 @@ def _print(answer: Answer, form: str, language: str = "en") -> int:
         json.dump(answer.as_json(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(f"{i18n.word(answer.kind, language)}: {i18n.message(answer.message, language, numbers=False)}")
+        print(f"{i18n.word(answer.kind, language)}: {_safe(i18n.message(answer.message, language, numbers=False))}")
         for line in answer.changes:
-            print(f"  {line}")
+            print(f"  {_safe(line)}")
         for note in answer.notes:
-            print(f"  {i18n.word('note', language)}: {i18n.message(note, language, numbers=False)}")
+            print(f"  {i18n.word('note', language)}: {_safe(i18n.message(note, language, numbers=False))}")
     return answer.exit_code

@@ -13,17 +13,20 @@ record and never rewrites the author's source file. Each record carries the SHA-
 the canonical JSON of the record before it (`prev`), so an edited, removed or moved
 record breaks the chain at a point that can be named; `seq` numbers the records 1…n so a
 gap or a swap names the record directly. The tail cannot be protected by the chain
-alone; `verify_archive` cross-checks the archive (a released source without its record).
+alone: `verify_head` compares it with `.archive/HEAD` (written by every release) and
+`verify_archive` cross-checks the archive (a released file without its record, or with
+other bytes than recorded). Releases are written by `compiler.versions.transaction`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,9 @@ from compiler.fsutil import write_atomic
 REGISTER_NAME = "RELEASES.jsonl"
 ARCHIVE_DIR = ".archive"
 GENESIS = "0" * 64
+MAX_REGISTER_BYTES = 100_000_000
+MAX_ARCHIVED_BYTES = 2_000_000
+MAX_PDF_BYTES = 200_000_000
 RELEASED = "approved"
 SUPERSEDED = "superseded"
 VERSION = re.compile(r"^(\d+)\.(\d+)$")
@@ -91,10 +97,16 @@ def canonical_json(value: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class RegisterProblem:
-    """Why the register cannot be trusted: a line that is not a record, or a broken chain."""
+    """Why the register cannot be trusted: a line that is not a record, or a broken chain.
+
+    `orphan` names an archived version without its record — what a release interrupted
+    by a protocolc older than the release transaction left behind; `release` of exactly
+    those bytes finishes it.
+    """
 
     line: int
     message: str
+    orphan: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,9 @@ def find_root(start: Path) -> Path | None:
 def _find_root_of(folder_name: str) -> Path | None:
     folder = Path(folder_name)
     for candidate in (folder, *folder.parents):
-        if (candidate / REGISTER_NAME).is_file():
+        # an archive without its register is a lost register (found, and reported); a pending
+        # folder without one is a first release that was interrupted (found, and recovered)
+        if any((candidate / name).exists() for name in (REGISTER_NAME, ARCHIVE_DIR, ".release-pending")):
             return candidate
     return None
 
@@ -188,6 +202,8 @@ def load_register(root: Path) -> Register:
     path = root / REGISTER_NAME
     try:
         stat = path.stat()
+    except FileNotFoundError:
+        return read_register(root)
     except OSError:
         return Register(root)
     key = (stat.st_mtime_ns, stat.st_size)
@@ -201,11 +217,15 @@ def load_register(root: Path) -> Register:
 
 def read_register(root: Path) -> Register:
     """Parse RELEASES.jsonl and verify its hash chain (never raises on bad content)."""
+    from compiler.fsutil import describe, read_limited
+
     path = root / REGISTER_NAME
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_REGISTER_BYTES)
+    except FileNotFoundError:
+        return Register(root, problems=tuple(_lost_register(root)))
     except OSError as error:
-        return Register(root, problems=(RegisterProblem(1, f"cannot read the register: {error.strerror}"),))
+        return Register(root, problems=(RegisterProblem(1, f"cannot read the register: {describe(error)}"),))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -227,7 +247,62 @@ def read_register(root: Path) -> Register:
     register = Register(root, tuple(records), tuple(problems), lines)
     if problems:
         return register
-    return Register(root, tuple(records), tuple(verify_archive(register)), lines)
+    pending = _pending(root)
+    found = [*verify_head(register, pending), *verify_archive(register, pending)]
+    return Register(root, tuple(records), tuple(found), lines)
+
+
+def _pending(root: Path) -> set[str]:
+    from compiler.versions.transaction import pending_digests
+
+    return pending_digests(root)
+
+
+def _lost_register(root: Path) -> Iterator[RegisterProblem]:
+    """A missing RELEASES.jsonl is a problem only when the book has released something."""
+    from compiler.versions.transaction import read_head
+
+    released = sorted((root / ARCHIVE_DIR).glob("*/*.protocol")) if (root / ARCHIVE_DIR).is_dir() else []
+    head = read_head(root)
+    if head is not None:
+        yield RegisterProblem(1, f"{REGISTER_NAME} is missing but the archive holds {len(released)} released "
+                                 f"version(s) and names record {head[0]} as the last (the register was deleted?)")
+        return
+    for path in released:  # without HEAD this may be a first release an older protocolc left half done
+        yield RegisterProblem(1, f"{REGISTER_NAME} is missing but the archive holds {path.parent.name} {path.stem} "
+                                 "(the register was deleted, or its first release was interrupted: release "
+                                 "that version again to finish it)", orphan=(path.parent.name, path.stem))
+
+
+def verify_head(register: Register, pending: Collection[str] = ()) -> Iterator[RegisterProblem]:
+    """The register still ends where `.archive/HEAD` (written by every release) says it ends.
+
+    The hash chain cannot show that its last records were removed or the last one
+    edited; HEAD, kept apart from the register, can. A register older than HEAD files
+    (none) is not checked.
+    """
+    from compiler.versions.transaction import read_head
+
+    head = read_head(register.root)
+    if head is None:
+        return
+    seq, digest = head
+    where = len(register.records) + 1
+    if seq < 1:
+        yield RegisterProblem(where, f"{ARCHIVE_DIR}/HEAD is damaged; it cannot confirm the end of the register")
+    elif seq > len(register.records):
+        yield RegisterProblem(where, f"the register ends at record {len(register.records)} but {ARCHIVE_DIR}/HEAD "
+                                     f"names record {seq} as the last: records were removed")
+    elif register.records[seq - 1].digest() != digest:
+        record = register.records[seq - 1]
+        yield RegisterProblem(register.lines.get(record.seq, where),
+                              f"{record.label} differs from the record {ARCHIVE_DIR}/HEAD names (edited or replaced)")
+    else:
+        extra = [r for r in register.records[seq:] if r.digest() not in pending]
+        if extra:
+            yield RegisterProblem(register.lines.get(extra[0].seq, where),
+                                  f"{extra[0].label} and any after it were not written by `protocolc release` "
+                                  f"({ARCHIVE_DIR}/HEAD ends at record {seq})")
 
 
 KNOWN_FIELDS = {f.name: f.type for f in fields(ReleaseRecord)}
@@ -291,56 +366,75 @@ def archive_path(root: Path, protocol_id: str, version: str, suffix: str = ".pro
 
 
 def archived_source(root: Path, protocol_id: str, version: str) -> bytes | None:
-    """The archived bytes of a released version, or None when missing."""
+    """The archived bytes of a released version, or None when missing (or not a regular file)."""
+    from compiler.fsutil import read_limited
+
     try:
-        return archive_path(root, protocol_id, version).read_bytes()
+        return read_limited(archive_path(root, protocol_id, version), MAX_ARCHIVED_BYTES)
     except OSError:
         return None
 
 
-def archive(root: Path, protocol_id: str, version: str, data: bytes, suffix: str = ".protocol") -> Path:
-    """Store a released file; never overwrites (an existing different file is an error)."""
-    if not ID.match(protocol_id) or parse_version(version) is None:
-        raise ValueError(f"not an archivable id/version: {protocol_id} {version}")
-    path = archive_path(root, protocol_id, version, suffix)
-    if path.exists():
-        if path.read_bytes() != data:
-            raise FileExistsError(f"{path} exists with other content; the archive is never overwritten")
-        return path
-    write_atomic(path, data)
-    return path
+def archived_pdf_hash(root: Path, protocol_id: str, version: str) -> str | None:
+    """SHA-256 of the archived PDF of a version, or None when there is none."""
+    from compiler.fsutil import read_limited
+
+    try:
+        return hashlib.sha256(read_limited(archive_path(root, protocol_id, version, ".pdf"), MAX_PDF_BYTES)).hexdigest()
+    except OSError:
+        return None
 
 
-def verify_archive(register: Register) -> Iterator[RegisterProblem]:
-    """Released sources whose archive copy is missing or differs, and archived sources without a record."""
+def verify_archive(register: Register, pending: Collection[str] = ()) -> Iterator[RegisterProblem]:
+    """Released sources (and PDFs) whose archive copy is missing or differs from the register's
+    hash, and archived sources without a record. Records of a release still being
+    committed (`pending`) are skipped: their files are not in place yet.
+    """
     seen: set[tuple[str, str]] = set()
     for record in register.records:
         if record.status != RELEASED:
             continue
         seen.add((record.id, record.version))
+        if record.digest() in pending:
+            continue
         data = archived_source(register.root, record.id, record.version)
         line = register.lines.get(record.seq, 1)
         if data is None:
             yield RegisterProblem(line, f"the archive lacks the source of {record.label}")
         elif hashlib.sha256(data).hexdigest() != record.sha256:
             yield RegisterProblem(line, f"the archived source of {record.label} does not match its recorded hash")
+        if record.pdf_sha256:
+            pdf = archived_pdf_hash(register.root, record.id, record.version)
+            if pdf is None:
+                yield RegisterProblem(line, f"the archive lacks the PDF of {record.label}")
+            elif pdf != record.pdf_sha256:
+                yield RegisterProblem(line, f"the archived PDF of {record.label} does not match its recorded hash "
+                                            "(replaced or edited)")
     folder = register.root / ARCHIVE_DIR
     if folder.is_dir():
         for path in sorted(folder.glob("*/*.protocol")):
             if (path.parent.name, path.stem) not in seen:
                 yield RegisterProblem(len(register.records) + 1,
                                       f"the archive holds {path.parent.name} {path.stem} but the register has no "
-                                      "release record for it (a record was removed?)")
+                                      "release record for it (a record was removed, or its release was "
+                                      "interrupted: release that version again to finish it)",
+                                      orphan=(path.parent.name, path.stem))
 
 
 # ---------------------------------------------------------------- writing
 
 
 def append(register: Register, records: Sequence[ReleaseRecord]) -> Register:
-    """Append records to the register file (they must continue the chain) and return the new register."""
+    """Append records to the register file (they must continue the chain) and return the new register.
+
+    Only `transaction.commit` calls this, under the book's lock: the append is the commit
+    point of a release.
+    """
+    from compiler.fsutil import read_limited
+
     path = register.path
     try:
-        existing = path.read_bytes()
+        existing = read_limited(path, MAX_REGISTER_BYTES)
     except FileNotFoundError:
         existing = b""
     if existing and not existing.endswith(b"\n"):
@@ -372,6 +466,9 @@ def register_state(protocol: Path) -> str:
     except OSError:
         digest.update(b"unreadable")
     folder = root / ARCHIVE_DIR
+    for extra in (folder / "HEAD", root / ".release-pending" / "journal.json"):
+        with contextlib.suppress(OSError):
+            digest.update(f"{extra.name}:{extra.stat().st_mtime_ns}\n".encode())
     if folder.is_dir():
         for path in sorted(folder.glob("*/*")):
             try:

@@ -68,22 +68,27 @@ class DiffReport:
 
 
 def write_text(report: DiffReport, stream: TextIO, colour: bool) -> None:
-    """The terminal form: a header, then per section one line per change with its class."""
+    """The terminal form: a header, then per section one line per change with its class.
+
+    Headings and changes quote the sheets: their control characters are shown escaped.
+    """
+    from compiler.report import terminal_safe as safe
+
     language = report.language
 
     def c(name: str, text: str) -> str:
         return f"{COLOURS[name]}{text}{COLOURS['reset']}" if colour else text
 
-    stream.write(c("bold", f"{report.new.id} {report.old.version} → {report.new.version}") + "\n")
+    stream.write(c("bold", safe(f"{report.new.id} {report.old.version} → {report.new.version}")) + "\n")
     if not report.changes:
         stream.write(f"{term(language, 'no_changes')}\n")
     for heading, changes in report.groups():
-        stream.write(f"\n{c('bold', heading)}\n")
+        stream.write(f"\n{c('bold', safe(heading))}\n")
         for change in changes:
             tag = term(language, change.change_class)
-            stream.write(f"  {c(change.change_class, f'[{tag}]')} {change.text}\n")
+            stream.write(f"  {c(change.change_class, f'[{tag}]')} {safe(change.text)}\n")
     verdict = report.verdict
-    stream.write(f"\n{c(verdict.severity, term_verdict(verdict, language))}\n")
+    stream.write(f"\n{c(verdict.severity, safe(term_verdict(verdict, language)))}\n")
 
 
 def term_verdict(verdict: Verdict, language: str = "en") -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from compiler.fsutil import describe, read_limited
+from compiler.source import MAX_BYTES
 from compiler.versions.register import archived_source, find_root, parse_version
 
 SPEC_SEPARATOR = "@"
@@ -31,11 +33,11 @@ def book_root(book: Path | None, near: Path | None = None) -> Path | None:
 def read_side(spec: str, book: Path | None) -> tuple[str, bytes]:
     """(label, bytes) of one side; SourceNotFound with a short message otherwise."""
     path = Path(spec)
-    if path.is_file():
+    if path.exists():
         try:
-            return spec, path.read_bytes()
+            return spec, read_limited(path, MAX_BYTES)
         except OSError as error:
-            raise SourceNotFound(f"cannot read {spec}: {error.strerror}") from error
+            raise SourceNotFound(f"cannot read {spec}: {describe(error)}") from error
     if SPEC_SEPARATOR not in spec:
         raise SourceNotFound(f"no such file: {spec} (or write ID@VERSION, ID@git:REV)")
     pid, _, rest = spec.partition(SPEC_SEPARATOR)
@@ -57,8 +59,8 @@ def protocol_file(root: Path, protocol_id: str) -> Path | None:
     for path in sorted(root.rglob("*.protocol")):
         if ".archive" in path.parts:
             continue
-        try:
-            head = path.read_text(encoding="utf-8", errors="replace").split("\n", 40)[:40]
+        try:  # a FIFO or a device named *.protocol must not hang the search
+            head = read_limited(path, MAX_BYTES).decode("utf-8", errors="replace").split("\n", 40)[:40]
         except OSError:
             continue
         for line in head:

@@ -11,22 +11,25 @@ Answers, with the exit codes of `protocolc verify`:
 | altered     | 5    | claims a released version but its source hash or its PDF bytes match no release |
 | unknown     | 6    | no protocolc identity (not a PDF, no metadata) or an id the register does not know |
 
-A PDF's bytes are checked against the PDFs known for that version: the controlled PDF
-archived at release (`.archive/<id>/<version>.pdf`, its hash in the record) and, when
-given or found next to the PDF, a built book's `manifest.json` (`pdf_sha256`). When no
-PDF of that version is on record, only the identity can be checked, and the answer says so.
+A PDF's bytes are checked against the register only: the hash of the controlled PDF
+recorded at release (`pdf_sha256` of the record, in the hash chain). Files next to the
+PDF — an archived PDF, a `manifest.json` — are never trusted for this: whoever can put a
+forged PDF there can put its hash beside it. (The archived PDF is itself checked against
+the record, V009, and a manifest's copy of the register head is compared with the
+register, so a register that lost its last records is noticed.) When no PDF of that
+version is on record, only the identity can be checked, and the answer says so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.versions.register import RELEASED, SUPERSEDED, Register, archive_path, archived_source
+from compiler.versions.register import RELEASED, SUPERSEDED, Register, archived_source
 
+MAX_MANIFEST_BYTES = 50_000_000
 EXIT_CODES = {"current": 0, "superseded": 3, "draft": 4, "altered": 5, "unknown": 6}
 DRAFT_STATUSES = ("draft", "review")
 
@@ -102,25 +105,37 @@ def pdf_identity(data: bytes) -> Identity:
     return Identity(first["id"], first["version"], first["status"], first["sha256"], conflict)
 
 
-def known_pdf_hashes(register: Register, identity: Identity, manifest: Path | None) -> set[str]:
-    """Hashes of the genuine PDFs of one version."""
-    known = {r.pdf_sha256 for r in register.records
-             if r.id == identity.id and r.version == identity.version and r.pdf_sha256}
-    archived = archive_path(register.root, identity.id, identity.version, ".pdf")
-    if archived.is_file():
-        known.add(hashlib.sha256(archived.read_bytes()).hexdigest())
-    if manifest is not None and manifest.is_file():
-        try:
-            entry = json.loads(manifest.read_text(encoding="utf-8")).get("protocols", {}).get(identity.id, {})
-        except (OSError, ValueError, AttributeError):
-            entry = {}
-        if isinstance(entry, dict) and entry.get("version") == identity.version and entry.get("pdf_sha256"):
-            known.add(str(entry["pdf_sha256"]))
-    return known
+def known_pdf_hashes(register: Register, identity: Identity) -> set[str]:
+    """Hashes of the genuine PDFs of one version: those recorded in the register, nothing else."""
+    return {r.pdf_sha256 for r in register.records
+            if r.id == identity.id and r.version == identity.version and r.pdf_sha256}
 
 
-def verify(register: Register, identity: Identity, pdf_sha256: str | None = None,
-           manifest: Path | None = None) -> Answer:
+def manifest_head_problem(register: Register, manifest: Path) -> str | None:
+    """A built book's manifest remembers the register head it was built from; the register
+    must still hold that record (else records were removed or edited since).
+    """
+    from compiler.fsutil import read_limited
+
+    try:
+        data = json.loads(read_limited(manifest, MAX_MANIFEST_BYTES))
+    except (OSError, ValueError):
+        return None
+    head = data.get("register") if isinstance(data, dict) else None
+    if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(head.get("sha256"), str):
+        return None
+    seq, digest = head["seq"], head["sha256"]
+    if seq < 1:
+        return None
+    if seq > len(register.records):
+        return (f"{manifest} was built from a register of {seq} record(s); the register now holds "
+                f"{len(register.records)}: records were removed")
+    if register.records[seq - 1].digest() != digest:
+        return f"record {seq} differs from the one {manifest} was built from (edited or replaced)"
+    return None
+
+
+def verify(register: Register, identity: Identity, pdf_sha256: str | None = None) -> Answer:
     """Answer for one identity (and the PDF's own hash when a file is verified)."""
     if identity.conflict:
         return Answer("altered", f"{identity.id} {identity.version}: the PDF was edited: {identity.conflict}", identity)
@@ -148,7 +163,7 @@ def verify(register: Register, identity: Identity, pdf_sha256: str | None = None
     if not identity.sha256:
         notes.append("no content hash given: only the id and version were checked")
     if pdf_sha256 is not None:
-        known = known_pdf_hashes(register, identity, manifest)
+        known = known_pdf_hashes(register, identity)
         if known and pdf_sha256 not in known:
             return Answer("altered", f"{identity.id} {identity.version}: the PDF file was changed after it was made "
                           "(its bytes match no PDF of this release)", identity, current_version)
