@@ -58,6 +58,13 @@ ROUTES: dict[str, str] = {
 PERIOD_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
                 "months": "month", "year": "year", "years": "year"}
 Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
+# lang-b: drug-line parts that belong to the whole line (administration details)
+ADMIN_PARTS = frozenset({"relative_timing", "prn_plain", "prn_for", "prn_if", "max_times", "max_dose", "diluent",
+                         "method"})
+ADMIN_KEYS = ("timing", "as_needed", "daily_max", "diluent", "method")
+DILUENTS = {"sodium chloride": "sodium chloride", "nacl": "sodium chloride", "glucose": "glucose",
+            "dextrose": "glucose", "water for injections": "water for injections",
+            "water for injection": "water for injections"}
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -247,10 +254,12 @@ class _Builder:
         extras: dict[str, object] = {}
         for phase_node in (c for c in node.children if isinstance(c, Tree) and c.data == "phase"):
             phases.append(self.phase(phase_node, extras))
+        admin = {key: extras[key] for key in ADMIN_KEYS if key in extras}
         return m.DrugLine(span, children, name, brand, tuple(phases),
                           infusion=extras.get("infusion"),  # type: ignore[arg-type]
                           max_duration=extras.get("max_duration"),  # type: ignore[arg-type]
-                          form=extras.get("form"))  # type: ignore[arg-type]
+                          form=extras.get("form"),  # type: ignore[arg-type]
+                          **admin)  # type: ignore[arg-type]
 
     def joined(self, node: Tree[Token]) -> m.Text:
         tokens = [c for c in node.children if isinstance(c, Token)]
@@ -263,7 +272,10 @@ class _Builder:
             if not isinstance(part, Tree):
                 continue
             kind = str(part.data)
-            if kind in ("infusion_single", "infusion_first_then", "infusion_min"):
+            if kind in ADMIN_PARTS:
+                key, value = self.admin_part(part)
+                self.once(extras, key, value, part)
+            elif kind in ("infusion_single", "infusion_first_then", "infusion_min", "infusion_max"):
                 self.once(extras, "infusion", self.infusion(part), part)
             elif kind == "max_duration":
                 self.once(extras, "max_duration", self.duration_of(part), part)
@@ -360,9 +372,52 @@ class _Builder:
         return m.Duration(value, PERIOD_UNITS[str(tokens[-1]).lower()], self.span_of(part))
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
-        minutes = [int(str(d.children[0])) for d in part.children if isinstance(d, Tree)]
+        durations = [d for d in part.children if isinstance(d, Tree)]
+        hours = [str(d.children[1]).lower().startswith("h") for d in durations]
+        minutes = [int(str(d.children[0])) * (60 if h else 1) for d, h in zip(durations, hours, strict=True)]
         return m.Infusion(minutes[0], minutes[1] if len(minutes) > 1 else None,
-                          str(part.data) == "infusion_min", self.span_of(part))
+                          str(part.data) == "infusion_min", self.span_of(part),
+                          at_most=str(part.data) == "infusion_max", hours=any(hours))
+
+    # ------------------------------------------------------------ lang-b: administration details
+    def admin_part(self, part: Tree[Token]) -> tuple[str, object]:
+        kind = str(part.data)
+        span = self.span_of(part)
+        tokens = [c for c in part.children if isinstance(c, Token)]
+        if kind == "relative_timing":
+            relation = str(tokens[0])
+            match = re.match(r"\s*([0-9]+)\s*([A-Za-z]+)\s+", relation)
+            offset = offset_text = None
+            if match is not None:
+                offset = int(match.group(1)) * (60 if match.group(2).lower().startswith("h") else 1)
+                offset_text = " ".join(relation.split()[:-1])
+            target_node = next(c for c in part.children if isinstance(c, Tree))
+            word = relation.split()[-1].lower()
+            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span)
+        if kind in ("prn_plain", "prn_for", "prn_if"):
+            reason = self.text(tokens[1]) if len(tokens) > 1 else None
+            return "as_needed", m.AsNeeded(reason, span)
+        if kind == "max_times":
+            return "daily_max", m.DailyMax(span, times=int(re.findall(r"[0-9]+", str(tokens[0]))[0]))
+        if kind == "max_dose":
+            dose = self.dose(part)
+            if not any(t.type == "PER_DAY" for t in tokens) and dose.unit_text.rstrip(".").lower() not in (
+                    "mg/day", "mg/dag", "mg/d"):
+                self.report("P006", span, "a maximum dose without `per day`",
+                            "write `max 16 mg per day`; a maximum per administration is the dose itself")
+            return "daily_max", m.DailyMax(span, dose=dose)
+        if kind == "diluent":
+            volume, _ = self.amount(next(c for c in part.children if isinstance(c, Tree) and c.data == "amount"))
+            unit_node = next(c for c in part.children if isinstance(c, Tree) and c.data == "unit")
+            unit_raw = str(unit_node.children[0])
+            fluid_token = next(t for t in tokens if t.type == "DILUENT")
+            numbers = [c for c in part.children if isinstance(c, Tree) and c.data == "number"]
+            strength = self.number(numbers[0]) if numbers else None
+            fluid = DILUENTS.get(" ".join(str(fluid_token).lower().split()), str(fluid_token).lower())
+            return "diluent", m.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
+                                        str(fluid_token), span, strength)
+        # method: push / bolus / slow push
+        return "method", m.Text(" ".join(str(tokens[0]).lower().split()), span)
 
     def form(self, part: Tree[Token]) -> m.Form:
         tokens = [c for c in part.children if isinstance(c, Token)]

@@ -25,7 +25,10 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
             return dataclasses.replace(node, children=children, content=content)
         if isinstance(node, m.DrugLine):
             drug_id, how = resolve_product(node, tables)
-            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how)
+            timing = node.timing
+            if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
+                timing = dataclasses.replace(timing, target_id=resolve_target(timing.target.value, tables))
+            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how, timing=timing)
         if isinstance(node, m.RegimenLine):
             regimen_id = tables.regimen_names.get(normalise(node.name.value))
             return dataclasses.replace(node, children=children, regimen_id=regimen_id)

@@ -129,7 +129,10 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
             yield schedule_incomplete.at(where, f"{_name(context, line)}: no route", "write the route: po, IV, IM, subcut …")
         last = line.phases[-1]
         regimen_schedule = regimen is not None and (regimen.frequency is not None or regimen.cycle_length is not None)
-        if not _has_schedule(last) and not last.continuous and not regimen_schedule \
+        # lang-b: a drug timed to another (`30 min before paclitaxel`) follows that drug's
+        # schedule; an as-needed drug has none (S013 asks for its daily maximum instead).
+        follows = line.timing is not None or line.as_needed is not None
+        if not _has_schedule(last) and not last.continuous and not regimen_schedule and not follows \
                 and not _inherited(lay, index, line, "schedule"):
             yield schedule_incomplete.at(where, f"{_name(context, line)}: no frequency",
                                          "write how often: daily, every 3 weeks, days 1, 8 …")
@@ -571,6 +574,8 @@ def infusion_time(context: Context) -> Iterator[Diagnostic]:
                 or not any(p.dose is not None for p in line.phases):
             continue
         if line.infusion is None:
+            if line.method is not None:  # lang-b: IV push / bolus is not an infusion
+                continue
             if not _inherited(lay, index, line, "infusion"):
                 yield infusion_time.at(line.name.span, f"{_name(context, line)} IV without an infusion time",
                                        "add `infusion 30 min` (or the product's time)")
