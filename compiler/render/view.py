@@ -77,6 +77,7 @@ class DrugRow:
     notes: list[str]
     extras: list[Block] = field(default_factory=list)
     anchor: str = ""
+    prn: bool = False  # lang-b: an as-needed line (marked on the sheet)
 
 
 @dataclass
@@ -304,12 +305,33 @@ class _Builder:
             notes.append(w.form(line.form, self.language))
         if line.drug_id is None:
             notes.append(self.labels["not_in_formulary"])
+        if line.as_needed is not None:  # lang-b: PRN is part of the schedule, and marked
+            schedule = w.as_needed(line.as_needed, line.daily_max, self.language) + (", " if schedule else "") + schedule
+        elif line.daily_max is not None:
+            schedule += (", " if schedule else "") + w.daily_max(line.daily_max, self.language)
         return DrugRow(
             name=name, brand=brand, known=line.drug_id is not None,
             doses=doses, route=" / ".join(routes),
-            administration=w.infusion(line.infusion, self.language) if line.infusion is not None else "",
+            administration=self.administration(line),
             schedule=schedule, notes=notes, extras=self.blocks(extra_children), anchor=flowchart.anchor(line),
+            prn=line.as_needed is not None,
         )
+
+    def administration(self, line: m.DrugLine) -> str:
+        """lang-b: the administration column: timing, method, infusion time, diluent."""
+        parts: list[str] = []
+        if line.timing is not None:
+            target = w.timing_target(line.timing, self.tables, self.language)
+            if line.timing.target_id in self.tables.drugs:
+                target = self.tall(target)
+            parts.append(w.relative_timing(line.timing, target, self.language))
+        if line.method is not None:
+            parts.append(w.method(line.method, self.language))
+        if line.infusion is not None:
+            parts.append(w.infusion(line.infusion, self.language))
+        if line.diluent is not None:
+            parts.append(w.diluent(line.diluent, self.language))
+        return ", ".join(parts)
 
     def regimen_drug_row(self, entry: dict[str, Any]) -> DrugRow:
         drug_id = str(entry.get("drug") or "")

@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from compiler import model as m
+
+if TYPE_CHECKING:
+    from compiler.tables import Tables
 
 LANGUAGES = ("nl", "en")
 
@@ -28,7 +32,7 @@ LABELS: dict[str, dict[str, str]] = {
         "query_blocks": "Deze vraag moet beantwoord zijn vóór goedkeuring.",
         "allowed": "Aanvaarde afwijking", "decision": "Beslissing", "if": "Indien", "otherwise": "Anders",
         "only_when": "Enkel indien", "exclude_when": "Niet indien", "preferably_with": "Bij voorkeur met", "not_with": "Niet samen met",
-        "only_with": "Enkel in combinatie met", "then": "daarna", "see": "zie", "and": "en", "or": "of",
+        "only_with": "Enkel in combinatie met", "then": "daarna", "prn": "ZN", "see": "zie", "and": "en", "or": "of",
         "not": "niet", "regimen": "Schema", "source": "Bron", "not_in_library": "niet in de schemabibliotheek",
         "not_in_formulary": "niet in het formularium", "rt": "Radiotherapie", "site": "op",
         "technique": "techniek", "per_week": "× per week", "up_to": "tot", "validation": "Validatie",
@@ -63,7 +67,7 @@ LABELS: dict[str, dict[str, str]] = {
         "query_blocks": "This question must be answered before approval.",
         "allowed": "Accepted deviation", "decision": "Decision", "if": "If", "otherwise": "Otherwise",
         "only_when": "Only if", "exclude_when": "Not if", "preferably_with": "Preferably with", "not_with": "Not with",
-        "only_with": "Only in combination with", "then": "then", "see": "see", "and": "and", "or": "or",
+        "only_with": "Only in combination with", "then": "then", "prn": "PRN", "see": "see", "and": "and", "or": "or",
         "not": "not", "regimen": "Regimen", "source": "Source", "not_in_library": "not in the regimen library",
         "not_in_formulary": "not in the formulary", "rt": "Radiotherapy", "site": "to",
         "technique": "technique", "per_week": "× per week", "up_to": "up to", "validation": "Validation",
@@ -293,8 +297,81 @@ def infusion(value: m.Infusion, language: str) -> str:
             return f"{noun} eerst {value.first_min} min, daarna {value.then_min} min"
         return f"{noun} first {value.first_min} min, then {value.then_min} min"
     if value.at_least:
-        return f"{noun} {'min.' if language == 'nl' else 'at least'} {value.first_min} min"
-    return f"{noun} {value.first_min} min"
+        return f"{noun} {'min.' if language == 'nl' else 'at least'} {_minutes(value.first_min, value.hours, language)}"
+    if value.at_most:
+        return f"{noun} max. {_minutes(value.first_min, value.hours, language)}"
+    return f"{noun} {_minutes(value.first_min, value.hours, language)}"
+
+
+# ---------------------------------------------------------------- lang-b: administration details
+
+FLUIDS = {
+    "nl": {"sodium chloride": "natriumchloride", "glucose": "glucose", "water for injections": "water voor injecties"},
+    "en": {"sodium chloride": "sodium chloride", "glucose": "glucose", "water for injections": "water for injections"},
+}
+METHODS = {"nl": {"push": "IV-push", "bolus": "bolus", "slow push": "trage IV-push"},
+           "en": {"push": "IV push", "bolus": "bolus", "slow push": "slow IV push"}}
+
+
+def _minutes(value: int, hours: bool, language: str) -> str:
+    """`30 min`, or `3 uur` / `3 hours` when written in hours (and whole hours)."""
+    if hours and value % 60 == 0:
+        count = value // 60
+        return f"{count} uur" if language == "nl" else f"{count} hour{'s' if count != 1 else ''}"
+    return f"{value} min"
+
+
+def timing_target(value: m.RelativeTiming, tables: Tables | None, language: str) -> str:
+    """The drug or class a line is timed to, by its name in the document language."""
+    target_id = value.target_id or ""
+    if tables is not None and target_id.startswith("class:"):
+        names = (tables.classes.get(target_id[len("class:"):]) or {}).get("names") or {}
+        return str(names.get(language) or value.target.value)
+    if tables is not None and target_id in tables.drugs:
+        return tables.drug_name(target_id, language)
+    return value.target.value
+
+
+def relative_timing(value: m.RelativeTiming, target: str, language: str) -> str:
+    """`30 min vóór PACLItaxel`, `na CARBOplatine`, `1 hour before chemotherapy`."""
+    relation = {"nl": {"before": "vóór", "after": "na"}, "en": {"before": "before", "after": "after"}}[language]
+    word = relation.get(value.relation, value.relation)
+    if value.offset_min is None:
+        return f"{word} {target}"
+    hours = value.offset_text is not None and not value.offset_text.rstrip().lower().endswith(("min", "minute",
+                                                                                               "minutes"))
+    return f"{_minutes(value.offset_min, hours, language)} {word} {target}"
+
+
+def as_needed(value: m.AsNeeded, limit: m.DailyMax | None, language: str) -> str:
+    """`zo nodig bij nausea, max. 3x/dag` / `as needed for nausea, max. 3 times a day`."""
+    text = "zo nodig" if language == "nl" else "as needed"
+    if value.reason is not None:
+        text += (" bij " if language == "nl" else " for ") + value.reason.value
+    if limit is not None:
+        text += ", " + daily_max(limit, language)
+    return text
+
+
+def daily_max(value: m.DailyMax, language: str) -> str:
+    """`max. 3x/dag`, `max. 16 mg/dag` / `max. 3 times a day`, `max. 16 mg a day`."""
+    if value.dose is not None:
+        return f"max. {dose(value.dose, language)}{'/dag' if language == 'nl' else ' a day'}"
+    return f"max. {value.times}x/dag" if language == "nl" else f"max. {value.times} times a day"
+
+
+def diluent(value: m.Diluent, language: str) -> str:
+    """`in 250 mL natriumchloride 0,9 %` / `in 250 mL sodium chloride 0.9 %`."""
+    fluid = FLUIDS[language].get(value.fluid, value.fluid)
+    text = f"in {number(value.volume.value, language)} {unit(value.volume_unit, language)} {fluid}"
+    if value.strength is not None:
+        text += f" {number(value.strength.value, language)} %"
+    return text
+
+
+def method(value: m.Text, language: str) -> str:
+    """`IV-push`, `bolus`."""
+    return METHODS[language].get(value.value, value.value)
 
 
 def form(value: m.Form, language: str) -> str:
