@@ -48,6 +48,7 @@ patient unless some condition is certainly false for them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -228,11 +229,26 @@ class Layout:
         return root <= index < self.nodes[root].end
 
     def enclosing_regimen(self, index: int) -> m.RegimenLine | None:
-        """The innermost regimen line around a node (the node itself included)."""
+        """The innermost regimen line around a node (the node itself included).
+
+        Inside a `phase` of that regimen, the phase's cycle data (cycle length, count,
+        end, maximum, frequency) take the place of the regimen's: the checks that ask
+        for "the regimen's cycle" then see the phase the line is given in.
+        """
+        phase: m.PhaseLine | None = None
         for ancestor in self.ancestors(index):
             item = self.nodes[ancestor].item
+            if isinstance(item, m.PhaseLine) and phase is None:
+                phase = item
             if isinstance(item, m.RegimenLine):
-                return item
+                return item if phase is None else phase_view(item, phase)
+        return None
+
+    def enclosing_phase(self, index: int) -> int | None:
+        """lang-b: the node of the innermost `phase` around a node, if any."""
+        for ancestor in self.ancestors(index):
+            if isinstance(self.nodes[ancestor].item, m.PhaseLine):
+                return ancestor
         return None
 
     def _fixed(self, index: int) -> bool:
@@ -263,6 +279,8 @@ class Layout:
             return True
         child_a = path_a[path_a.index(lca) - 1]
         child_b = path_b[path_b.index(lca) - 1]
+        if isinstance(self.nodes[child_a].item, m.PhaseLine) and isinstance(self.nodes[child_b].item, m.PhaseLine):
+            return False  # lang-b: the phases of a regimen follow each other (AC, then paclitaxel)
         if any(self.nodes[x].is_regimen for x in self.ancestors(lca)):
             branches = (m.When, m.Otherwise)
             return not (isinstance(self.nodes[child_a].item, branches)
@@ -384,6 +402,17 @@ def _as_conjunct(item: m.Item | m.Section | None) -> list[m.Condition]:
 
 
 _CACHE: list[tuple[m.Protocol, Layout]] = []
+
+
+def phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
+    """lang-b: the regimen as seen from inside one of its phases (the phase's cycle data win)."""
+    return dataclasses.replace(
+        regimen,
+        cycle_length=phase.cycle_length or regimen.cycle_length,
+        cycles=phase.cycles if phase.cycles is not None else (None if phase.cycle_length else regimen.cycles),
+        until=phase.until or regimen.until,
+        max_duration=phase.max_duration or regimen.max_duration,
+        frequency=phase.frequency or (None if phase.cycle_length else regimen.frequency))
 
 
 def layout(protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> Layout:

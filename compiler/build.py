@@ -446,6 +446,28 @@ class _Builder:
                 self.once(values, key, value, part)
         return m.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
 
+    def build_phase_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.PhaseLine:
+        """lang-b: a phase of an inline regimen (`followed by phase paclitaxel: cycle 7 days, 12 cycles`)."""
+        keyword = node.children[0]
+        assert isinstance(keyword, Token)
+        name_node = next(c for c in node.children if isinstance(c, Tree) and c.data == "phase_name")
+        first = name_node.children[0]
+        if isinstance(first, Token) and first.type == "STRING":
+            name = m.Text(str(first).strip('"'), self.span_of(first))
+        else:
+            name = self.joined(name_node)
+        values: dict[str, object] = {}
+        for part in node.children:
+            if not isinstance(part, Tree) or part.data == "phase_name":
+                continue
+            if part.data == "max_duration":
+                self.once(values, "max_duration", self.duration_of(part), part)
+            else:
+                key, value = self.phase_part(part)
+                self.once(values, key, value, part)
+        followed = str(keyword).lower().startswith("followed")
+        return m.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
+
     def build_rt_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Fractionation:
         dose_node = node.children[1]
         assert isinstance(dose_node, Tree)

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from compiler import model as m
+from compiler.arms import phase_view
 from compiler.render import words as w
 from compiler.source import Span
 from compiler.tables import Tables
@@ -487,6 +488,9 @@ class _Exporter:
         written = [c for c in _statements(line.children) if isinstance(c, m.DrugLine)]
         drug_actions: list[Json] = []
         conditions: list[Json] = []
+        phases = [c for c in _statements(line.children) if isinstance(c, m.PhaseLine)]
+        if phases:
+            return self.phased_regimen_action(line, phases)
         if written:
             for child in written:
                 drug_actions.append(self.drug_action(line_administration(child, self.tables, self.language, line)))
@@ -518,6 +522,45 @@ class _Exporter:
         if conditions:
             action["condition"] = conditions
         return action
+
+    def phased_regimen_action(self, line: m.RegimenLine, phases: list[m.PhaseLine]) -> Json:
+        """lang-b: a regimen in phases: one nested action per phase, each with its own cycle
+        action, the phases in order (`relatedAction` after-end of the previous phase).
+        """
+        phase_actions: list[Json] = []
+        previous_id: str | None = None
+        for phase in phases:
+            view = phase_view(line, phase)
+            written = [c for c in _statements(phase.children) if isinstance(c, m.DrugLine)]
+            drug_actions = [self.drug_action(line_administration(child, self.tables, self.language, view))
+                            for child in written]
+            self.relate(list(zip(written, drug_actions, strict=True)))
+            self.action_ids += 1
+            phase_id = f"phase-{self.action_ids}"
+            text = phase.name.value
+            if view.cycle_length is not None:
+                text += ": " + w.cycle_length(view.cycle_length, self.language)
+                if view.cycles is not None:
+                    text += ", " + w.cycles(view.cycles, self.language)
+            action: Json = {"id": phase_id, "title": phase.name.value, "textEquivalent": text,
+                            "selectionBehavior": "all", "action": drug_actions}
+            if phase.cycle_length is not None and phase.cycle_length.unit in PERIOD_UNITS and drug_actions:
+                action["action"] = [self.cycle_action(phase.cycle_length, phase.cycles, drug_actions)]
+            if previous_id is not None:
+                action["relatedAction"] = [{"actionId": previous_id, "relationship": "after-end"}]
+            conditions = [c for item in phase.children for c in self.constraint(item)]
+            if conditions:
+                action["condition"] = conditions
+            phase_actions.append(action)
+            previous_id = phase_id
+        result: Json = {"title": line.name.value, "textEquivalent": line.name.value, "selectionBehavior": "all",
+                        "action": phase_actions}
+        conditions = [c for item in line.children for c in self.constraint(item)]
+        if conditions:
+            result["condition"] = conditions
+        if line.max_duration is not None and line.max_duration.unit in PERIOD_UNITS:
+            result["timingDuration"] = _duration(line.max_duration)
+        return result
 
     def constraint(self, item: m.Item) -> list[Json]:
         if isinstance(item, m.OnlyWhen):

@@ -55,7 +55,7 @@ LOWER_TERMINALS = frozenset({
 })
 # lang-b (issue 14 item 2): administration-detail keywords, lower case too.
 LOWER_TERMINALS = LOWER_TERMINALS | {"RELATION", "HOURS", "AS_NEEDED", "AS_NEEDED_FOR", "IF_REASON", "PRN_TIMES",
-                                     "PER_DAY", "IN", "METHOD"}
+                                     "PER_DAY", "IN", "METHOD", "PHASE"}
 # Free text: kept exactly as written (only trailing whitespace goes).
 VERBATIM_TERMINALS = frozenset({
     "PROSE", "WORD", "STRING", "CWORD", "TARGET", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "NOTE_TEXT",

@@ -319,6 +319,23 @@ class RegimenLine(Item):
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseLine(Item):
+    """lang-b: `[followed by] phase <name>: <cycle data>` — one part of an inline regimen.
+
+    The phases of a regimen are given one after the other, in the order written; each
+    has its own cycle length and count, and holds its drug lines as children.
+    """
+
+    name: Text
+    followed: bool
+    cycle_length: Duration | None = None
+    cycles: int | None = None
+    until: Text | None = None
+    max_duration: Duration | None = None
+    frequency: Frequency | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Fractionation(Item):
     """`rt 5 x 4 Gy`: fractions × dose per fraction, with optional total, site, technique."""
 

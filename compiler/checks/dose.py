@@ -18,6 +18,7 @@ from typing import Any
 
 from compiler import dosing
 from compiler import model as m
+from compiler.arms import phase_view
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
@@ -70,8 +71,12 @@ class LineInfo:
 
     @property
     def regimen(self) -> m.RegimenLine | None:
-        """The nearest enclosing regimen line."""
-        return next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
+        """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
+        phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
+        regimen = next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
+        if regimen is not None and phase is not None:
+            return phase_view(regimen, phase)
+        return regimen
 
 
 _LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo]]] = {}
@@ -636,7 +641,8 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
             limit = dosing.cumulative_limit(tables, pd.drug_id)
             assert limit is not None
             per_cycle = pd.schedule.administrations_per_cycle() or 1
-            cycles = pd.phase.cycles or (regimen.cycles if regimen else None) or \
+            line_regimen = pd.info.regimen  # lang-b: in a phase, the phase's count
+            cycles = pd.phase.cycles or (line_regimen.cycles if line_regimen else None) or \
                 (int(library["cycles"]) if library and library.get("cycles") else None)
             if cycles is None and pd.phase.for_duration is not None and pd.schedule.spacing is not None:
                 days = pd.phase.for_duration.value * dosing.DAYS_PER_UNIT.get(pd.phase.for_duration.unit, (0, 0))[0]

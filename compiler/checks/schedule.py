@@ -152,6 +152,10 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
         if not lines:
             continue
         regimen = inline
+        phased = [n.index for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)
+                  and lay.enclosing_phase(n.index) is not None]
+        if phased:
+            continue  # lang-b: a regimen in phases: each line is checked with its phase's cycle above
         if regimen.cycle_length is None and all(_cycle_days(context, x, None) is None for x in lines) \
                 and any(p.days is not None for x in lines for p in x.phases):
             yield schedule_incomplete.at(regimen.name.span, f"regimen {regimen.name.value}: no cycle length",

@@ -452,6 +452,37 @@ class _Builder:
         return RegimenBlock("regimen", line.name.value, title, ", ".join(summary), tables, source, note,
                             entry is not None, unverified, children, flowchart.anchor(line), calendar, timeline)
 
+    def phase(self, item: m.PhaseLine) -> Paragraph:
+        """lang-b: a phase of a regimen: its title with its own cycle data, its drug table and its
+        own cycle calendar (a regimen in phases draws one calendar per phase).
+        """
+        summary: list[str] = []
+        if item.frequency is not None:
+            summary.append(w.frequency(item.frequency, self.language))
+        if item.cycle_length is not None:
+            summary.append(w.cycle_length(item.cycle_length, self.language))
+        if item.cycles is not None:
+            summary.append(w.cycles(item.cycles, self.language))
+        if item.until is not None:
+            summary.append(w.until(item.until.value, self.language))
+        if item.max_duration is not None:
+            summary.append(w.max_duration(item.max_duration, self.language))
+        label = self.labels["followed_by"] if item.followed else self.labels["phase"]
+        title = f"{label} {item.name.value}" + (": " + ", ".join(summary) if summary else ":")
+        children = self.blocks(item.children)
+        written = [d for d in (_drug_of(c) for c in item.children) if d is not None]
+        cycle = cal.duration_days(item.cycle_length) if item.cycle_length is not None else None
+        table = next((b for b in children if isinstance(b, DrugTable)), None)
+        if written and cycle and table is not None:
+            footer = [w.cycles(item.cycles, self.language)] if item.cycles is not None else []
+            schedules = [self.schedule_of(d, d.phases[-1]) for d in written if d.phases]
+            calendar = cal.cycle_calendar(f"cal-{item.span.line}", item.name.value, cycle, schedules, footer,
+                                          self.language)
+            if calendar is not None:
+                table.calendars.append(calendar)
+                self.pictures.append(("calendar", calendar.id, Markup("")))
+        return Paragraph("p", escape(title), lead=True, children=children)
+
     def fractionation(self, line: m.Fractionation) -> str:
         language = self.language
         parts: list[str] = []
@@ -552,6 +583,8 @@ class _Builder:
             yield Paragraph("p", self.inline(w.squash(item.text)), lead=True, children=self.blocks(item.children))
         elif isinstance(item, m.RegimenLine):
             yield self.regimen(item)
+        elif isinstance(item, m.PhaseLine):
+            yield self.phase(item)
         elif isinstance(item, m.Fractionation):
             yield RadiotherapyLine("rt", self.fractionation(item), self.blocks(item.children))
         elif isinstance(item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint)):
