@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -244,6 +244,11 @@ class Layout:
                 return item if phase is None else phase_view(item, phase)
         return None
 
+    def ancestor_items(self, index: int) -> list[m.Item]:
+        """lang-b: the items around a node (not sections), outermost first."""
+        out = [self.nodes[x].item for x in reversed(self.ancestors(index)[1:])]
+        return [x for x in out if isinstance(x, m.Item)]
+
     def enclosing_phase(self, index: int) -> int | None:
         """lang-b: the node of the innermost `phase` around a node, if any."""
         for ancestor in self.ancestors(index):
@@ -413,6 +418,36 @@ def phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
         until=phase.until or regimen.until,
         max_duration=phase.max_duration or regimen.max_duration,
         frequency=phase.frequency or (None if phase.cycle_length else regimen.frequency))
+
+
+def _phase_lines(phase: m.PhaseLine) -> Iterator[m.DrugLine]:
+    stack = list(phase.children)
+    while stack:
+        item = stack.pop(0)
+        statement = item.content if isinstance(item, m.Bullet) and item.content is not None else item
+        if isinstance(statement, m.DrugLine):
+            yield statement
+        stack[0:0] = list(item.children)
+
+
+def other_phase_lines(ancestors: Sequence[m.Item], drug_id: str | None, earlier: bool) -> list[m.DrugLine]:
+    """lang-b: lines of the same drug in the earlier (or later) phases of the line's regimen.
+
+    `ancestors` are the items around the line, outermost first. A loading dose written
+    as its own phase (`phase "cycle 1": …, 1 cycle` / `followed by phase …`) is found
+    this way by the loading and infusion checks.
+    """
+    regimen = next((a for a in reversed(ancestors) if isinstance(a, m.RegimenLine)), None)
+    phase = next((a for a in reversed(ancestors) if isinstance(a, m.PhaseLine)), None)
+    if regimen is None or phase is None or drug_id is None:
+        return []
+    phases = [c.content if isinstance(c, m.Bullet) and c.content is not None else c for c in regimen.children]
+    phases = [p for p in phases if isinstance(p, m.PhaseLine)]
+    if phase not in phases:
+        return []
+    at = phases.index(phase)
+    chosen = phases[:at] if earlier else phases[at + 1:]
+    return [line for p in chosen for line in _phase_lines(p) if line.drug_id == drug_id]
 
 
 def layout(protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> Layout:

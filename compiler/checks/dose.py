@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler import dosing
 from compiler import model as m
-from compiler.arms import phase_view
+from compiler.arms import other_phase_lines, phase_view
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
@@ -204,7 +204,8 @@ def phase_doses(context: Context) -> Iterator[PhaseDose]:
             schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
                                                 regimen.frequency if regimen else None)
             match = dosing.lookup(rows, route, dose.unit, schedule)
-            loading = (index == 0 and len(line.phases) > 1
+            before_more = len(line.phases) > 1 or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))
+            loading = (index == 0 and before_more
                        and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit))
             yield PhaseDose(info, index, phase, dose, route, schedule, rows, match, loading)
 
@@ -869,6 +870,11 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         value = first.dose.amount.value
         if len(dosed) == 1:
             maintenance = {dosing.dec(p["then"]): p for p in patterns if p.get("then") is not None}
+            loaded = {dosing.dec(p["dose"]) for p in patterns if p.get("dose") is not None}
+            earlier = other_phase_lines(info.ancestors, line.drug_id, earlier=True)
+            if any(ph.dose is not None and ph.dose.unit == unit and ph.dose.amount.value in loaded
+                   for e in earlier for ph in e.phases):
+                continue  # lang-b: the loading dose is the line of an earlier phase (cycle 1)
             if value in maintenance:
                 pattern = maintenance[value]
                 yield loading_pattern.at(

@@ -588,6 +588,8 @@ def infusion_time(context: Context) -> Iterator[Diagnostic]:
         if label is None:
             continue
         first, then, entry = label
+        if a.other_phase_lines(lay.ancestor_items(index), line.drug_id, earlier=True):
+            first = then  # lang-b: an earlier phase of the regimen gave the first infusion
         infusion = line.infusion
         later = infusion.then_min if infusion.then_min is not None else infusion.first_min
         problems = []
