@@ -441,8 +441,8 @@ def other_phase_lines(ancestors: Sequence[m.Item], drug_id: str | None, earlier:
     phase = next((a for a in reversed(ancestors) if isinstance(a, m.PhaseLine)), None)
     if regimen is None or phase is None or drug_id is None:
         return []
-    phases = [c.content if isinstance(c, m.Bullet) and c.content is not None else c for c in regimen.children]
-    phases = [p for p in phases if isinstance(p, m.PhaseLine)]
+    statements = [c.content if isinstance(c, m.Bullet) and c.content is not None else c for c in regimen.children]
+    phases = [p for p in statements if isinstance(p, m.PhaseLine)]
     if phase not in phases:
         return []
     at = phases.index(phase)
