@@ -476,11 +476,19 @@ class _Builder:
         fractions = fractions_max = per = per_max = total = None
         up_to = False
         tolerance = None
+        parts: tuple[m.RtPart, ...] = ()
         if dose_node.data == "rt_fractions":
-            fractions, fractions_max = self.amount(amounts[0])
-            per, per_max = self.amount(amounts[1])
-            if len(amounts) > 2:
-                total = self.amount(amounts[2])[0]
+            part_nodes = [c for c in amounts if c.data == "rt_part"]
+            totals = [c for c in amounts if c.data == "amount"]
+            parts = tuple(self.rt_part(p) for p in part_nodes)
+            if totals:
+                total = self.amount(totals[0])[0]
+            if len(part_nodes) == 1:
+                part_amounts = [c for c in part_nodes[0].children if isinstance(c, Tree) and c.data == "amount"]
+                fractions, fractions_max = self.amount(part_amounts[0])
+                per, per_max = self.amount(part_amounts[1])
+                if not parts[0].boost and parts[0].volume is None:
+                    parts = ()  # a plain `n x d Gy` line keeps its one-part model
         elif dose_node.data == "rt_up_to_dose":
             up_to = True
             total = self.amount(amounts[0])[0]
@@ -497,8 +505,27 @@ class _Builder:
                 self.once(values, "technique", self.text(tokens[-1]), part)
             elif part.data == "rt_per_week":
                 self.once(values, "per_week", self.amount(part.children[0]), part)  # type: ignore[arg-type]
+            elif part.data == "rt_technique_word":
+                self.once(values, "technique", self.text(tokens[0]), part)
+            elif part.data == "rt_laterality":
+                self.once(values, "laterality", self.text(tokens[0]), part)
         return m.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
-                               up_to=up_to, tolerance=tolerance, **values)  # type: ignore[arg-type]
+                               up_to=up_to, tolerance=tolerance, parts=parts, **values)  # type: ignore[arg-type]
+
+    def rt_part(self, node: Tree[Token]) -> m.RtPart:
+        """lang-b: one part of a course (`19 x 2 Gy boost (tumour bed)`); ranges are not allowed in a course."""
+        amounts = [c for c in node.children if isinstance(c, Tree) and c.data == "amount"]
+        (fractions, fractions_max), (per, per_max) = self.amount(amounts[0]), self.amount(amounts[1])
+        if fractions_max is not None or per_max is not None:
+            self.report("P006", self.span_of(node), "a range in a part of a radiotherapy course",
+                        "write each part of a course as one scheme, e.g. `25 x 2 Gy + 5 x 2 Gy boost`")
+        boost = any(isinstance(c, Token) and c.type == "BOOST" for c in node.children)
+        volume_nodes = [c for c in node.children if isinstance(c, Tree) and c.data == "rt_volume"]
+        volume = None
+        if volume_nodes:
+            token = next(c for c in volume_nodes[0].children if isinstance(c, Token))
+            volume = self.text(token)
+        return m.RtPart(fractions, per, self.span_of(node), boost, volume)
 
     def amount(self, node: Tree[Token]) -> tuple[m.Number, m.Number | None]:
         numbers = [self.number(c) for c in node.children if isinstance(c, Tree)]

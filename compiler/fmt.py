@@ -55,12 +55,12 @@ LOWER_TERMINALS = frozenset({
 })
 # lang-b (issue 14 item 2): administration-detail keywords, lower case too.
 LOWER_TERMINALS = LOWER_TERMINALS | {"RELATION", "HOURS", "AS_NEEDED", "AS_NEEDED_FOR", "IF_REASON", "PRN_TIMES",
-                                     "PER_DAY", "IN", "METHOD", "PHASE"}
+                                     "PER_DAY", "IN", "METHOD", "PHASE", "BOOST", "LATERALITY"}
 # Free text: kept exactly as written (only trailing whitespace goes).
 VERBATIM_TERMINALS = frozenset({
     "PROSE", "WORD", "STRING", "CWORD", "TARGET", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "NOTE_TEXT",
     "DECISION_TEXT", "META_VALUE", "HEADING_TEXT", "CODE", "INT", "GY", "EQUALS", "PERCENT", "SLASH",
-    "REASON_TEXT", "DILUENT",
+    "REASON_TEXT", "DILUENT", "VOLUME_TEXT", "TECH_WORD", "PLUS",
 })
 # Unit spellings rewritten; everything else (including U/IU, N001) is kept.
 UNIT_SPELLINGS = {"mg/m²": "mg/m2", "mg/m^2": "mg/m2", "ml": "mL", "cc": "mL", "µg": "mcg", "μg": "mcg", "ug": "mcg"}

@@ -349,6 +349,22 @@ class Fractionation(Item):
     site: Text | None = None
     technique: Text | None = None
     per_week: tuple[Number, Number | None] | None = None
+    # lang-b (issue 14 item 5): a course in parts (`25 x 2 Gy + 5 x 2 Gy boost = 60 Gy`). With
+    # more than one part, fractions/dose_per_fraction are None and `total` is the course total.
+    parts: tuple[RtPart, ...] = ()
+    laterality: Text | None = None
+    course_part: int | None = None  # set on the per-part views the checks see (1, 2, …)
+
+
+@dataclass(frozen=True, slots=True)
+class RtPart:
+    """lang-b: one part of a radiotherapy course: `19 x 2 Gy boost (tumour bed)`."""
+
+    fractions: Number
+    dose_per_fraction: Number
+    span: Span
+    boost: bool = False
+    volume: Text | None = None
 
 
 # ---------------------------------------------------------------- conditions
