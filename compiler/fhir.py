@@ -602,7 +602,11 @@ class _Exporter:
                 action = self.regimen_action(dataclass_with_children(content, children))
                 actions.append(action)
             elif isinstance(content, m.Fractionation):
-                actions.append({"title": "rt", "textEquivalent": _fractionation_text(content, self.language)})
+                rt_action: Json = {"title": "rt", "textEquivalent": _fractionation_text(content, self.language)}
+                if len(content.parts) > 1:  # lang-b: the parts of a course, in order
+                    rt_action["action"] = [{"title": f"rt {i}", "textEquivalent": w.rt_part(p, self.language)}
+                                           for i, p in enumerate(content.parts, start=1)]
+                actions.append(rt_action)
             elif isinstance(content, m.Prose) and children:
                 sub_actions, sub_texts, sub_conditions = self.items(children)
                 action = {"title": content.text}
@@ -775,15 +779,19 @@ def _fractionation_text(item: m.Fractionation, language: str) -> str:
             f"{w.number(item.total.value, language)} Gy" if item.total else "")
         return f"{w.label(language, 'rt')}: {w.label(language, 'up_to')} {target}"
     parts = []
-    if item.fractions is not None and item.dose_per_fraction is not None:
+    if item.parts:
+        parts.append(w.rt_course(item, language))  # lang-b: a course in parts
+    elif item.fractions is not None and item.dose_per_fraction is not None:
         parts.append(f"{w.number(item.fractions.value, language)} × "
                      f"{w.number(item.dose_per_fraction.value, language)} Gy")
-    if item.total is not None:
+    if item.total is not None and not item.parts:
         parts[-1:] = [f"{parts[-1]} = {w.number(item.total.value, language)} Gy"] if parts else []
     if item.site is not None:
         parts.append(f"{w.label(language, 'site')} {item.site.value}")
     if item.technique is not None:
         parts.append(f"{w.label(language, 'technique')} {item.technique.value}")
+    if item.laterality is not None:
+        parts.append(w.laterality(item.laterality, language))
     return f"{w.label(language, 'rt')}: " + ", ".join(parts)
 
 

@@ -13,11 +13,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from compiler import model as m
+from compiler import radiobiology
 from compiler.diagnostics import Diagnostic
 from compiler.render import calendar as cal
 from compiler.render import flowchart
@@ -490,6 +492,8 @@ class _Builder:
             parts.append(f"{self.labels['up_to']} {w.tolerance(line.tolerance.value, language)}")
         elif line.up_to and line.total is not None:
             parts.append(f"{self.labels['up_to']} {w.number(line.total.value, language)} Gy")
+        elif line.parts:
+            parts.append(w.rt_course(line, language))  # lang-b: a course in parts (or a part with a volume)
         elif line.fractions is not None and line.dose_per_fraction is not None:
             fractions = w.number_range(line.fractions.value,
                                        line.fractions_max.value if line.fractions_max else None, language)
@@ -506,6 +510,8 @@ class _Builder:
             parts.append(f"{self.labels['site']} {line.site.value}")
         if line.technique is not None:
             parts.append(f"{self.labels['technique']} {line.technique.value}")
+        if line.laterality is not None:
+            parts.append(w.laterality(line.laterality, language))
         if line.per_week is not None:
             low, high = line.per_week
             parts.append(f"{w.number_range(low.value, high.value if high else None, language)} "
@@ -812,23 +818,65 @@ class _Builder:
     def rt_table(self, section: m.Section) -> cal.RtTable | None:
         """The fractionation table of a section's own schemes, grouped by the indication they stand under."""
         rt = self.tables.rt_schemes
-        alpha_betas = cal.alpha_beta_values(rt)
+        # lang-b: the first BED/EQD2 pair uses the α/β R003 uses for the row's site (shown per row);
+        # the second, late-responding tissue (α/β 3 Gy), for every row alike.
+        late = [(v, t) for v, t in cal.alpha_beta_values(rt) if t.startswith("late")]
         limits = rt.get("limits") or {}
         lq_limit = limits.get("lq_note_above_dose_per_fraction_gy")
         limit = Decimal(str(lq_limit)) if lq_limit is not None else None
         groups: list[cal.RtGroup] = []
 
+        def site_alpha_beta(node: m.Fractionation) -> Decimal:
+            info = radiobiology.site_info(node.site.value if node.site else None, self.tables)
+            cord_itself = "spinal cord" in info.organs and "spine" not in info.organs
+            value = radiobiology.alpha_beta(self.tables, info.indications,
+                                            "spinal cord" if cord_itself else None).value
+            return Decimal(value.numerator) / Decimal(value.denominator)
+
+        def rows_of(node: m.Fractionation) -> list[cal.RtRow]:
+            site_ab = site_alpha_beta(node)
+            values = [site_ab, *(v for v, _ in late)]
+            singles = radiobiology.course_parts(node) if len(node.parts) > 1 else [node]
+            out: list[cal.RtRow] = []
+            for single in singles:
+                row = cal.rt_row(single, values, limit, self.language)
+                if row is None:
+                    row = cal.RtRow(self.fractionation(single), "—", "", ["—"] * (2 * len(values)), False)
+                if single.course_part is not None:
+                    part = node.parts[single.course_part - 1]
+                    label = self.labels["boost"] if part.boost else f"{self.labels['rt_part']} {single.course_part}"
+                    row.site = ", ".join(p for p in (label, part.volume.value if part.volume else "", row.site) if p)
+                row.alpha_beta = w.number(site_ab, self.language)
+                out.append(row)
+            if len(node.parts) > 1 and all(r.values and r.values[0] != "—" for r in out):
+                sums: list[Decimal] = []
+                for ab in values:  # exact sums (as R003), rounded once
+                    exact_ab = radiobiology.exact(ab)
+                    parts = [(radiobiology.exact(p.fractions.value), radiobiology.exact(p.dose_per_fraction.value))
+                             for p in node.parts]
+                    sums.append(Decimal(radiobiology.shown(sum((radiobiology.bed(n, d, exact_ab) for n, d in parts),
+                                                               Fraction(0)))))
+                    sums.append(Decimal(radiobiology.shown(sum((radiobiology.eqd2(n, d, exact_ab) for n, d in parts),
+                                                               Fraction(0)))))
+                total = node.total.value if node.total is not None else sum(
+                    (p.fractions.value * p.dose_per_fraction.value for p in node.parts), Decimal(0))
+                out.append(cal.RtRow(self.labels["rt_course"], f"{w.number(total, self.language)} Gy",
+                                     ", ".join(p for p in (node.site.value if node.site else "",
+                                                           node.technique.value if node.technique else "",
+                                                           node.laterality.value if node.laterality else "") if p),
+                                     [w.number(v, self.language) for v in sums], False,
+                                     w.number(site_ab, self.language)))
+            return out
+
         def walk(items: Sequence[m.Item], label: str) -> None:
             for item in items:
                 node = item.content if isinstance(item, m.Bullet) and item.content is not None else item
                 if isinstance(node, m.Fractionation):
-                    row = cal.rt_row(node, [v for v, _ in alpha_betas], limit, self.language)
-                    if row is None:
-                        row = cal.RtRow(self.fractionation(node), "—", "", ["—"] * (2 * len(alpha_betas)), False)
-                    if groups and groups[-1].indication == label:
-                        groups[-1].rows.append(row)
-                    else:
-                        groups.append(cal.RtGroup(label, [row]))
+                    for row in rows_of(node):
+                        if groups and groups[-1].indication == label:
+                            groups[-1].rows.append(row)
+                        else:
+                            groups.append(cal.RtGroup(label, [row]))
                     continue
                 inner = label
                 if isinstance(node, m.Prose):
@@ -838,8 +886,8 @@ class _Builder:
         walk(section.items, "")
         if not groups:
             return None
-        tissues = [(f"{self.labels['alpha_beta']} = {w.number(v, self.language)} Gy",
-                    self.labels["ab_late" if t.startswith("late") else "ab_early"]) for v, t in alpha_betas]
+        tissues = [(self.labels["ab_site"], self.labels["ab_site_tissue"])] + [
+            (f"{self.labels['alpha_beta']} = {w.number(v, self.language)} Gy", self.labels["ab_late"]) for v, _ in late]
         note = self.labels["lq_unreliable"].format(d=w.number(limit, self.language)) if limit is not None and any(
             r.lq_warning for g in groups for r in g.rows) else None
         table = cal.RtTable(f"rt-{section.id}", tissues, groups, note)

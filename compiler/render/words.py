@@ -56,6 +56,8 @@ LABELS: dict[str, dict[str, str]] = {
         "rt_scheme": "n × d", "rt_total": "Totaal", "rt_site": "Plaats / techniek", "alpha_beta": "α/β",
         "lq_unreliable": "* LQ-model onbetrouwbaar boven {d} Gy per fractie: BED/EQD2 enkel ter indicatie",
         "gy": "Gy", "continuous_short": "continu", "ab_early": "tumor, vroege reactie", "ab_late": "late reactie",
+        "ab_site": "α/β van de plaats", "ab_site_tissue": "zoals R003", "rt_part": "deel", "boost": "boost",
+        "rt_course": "kuur",
     },
     "en": {
         "drug": "Drug", "dose": "Dose", "route": "Route", "schedule": "Schedule", "notes": "Notes",
@@ -92,6 +94,8 @@ LABELS: dict[str, dict[str, str]] = {
         "rt_scheme": "n × d", "rt_total": "Total", "rt_site": "Site / technique", "alpha_beta": "α/β",
         "lq_unreliable": "* LQ model unreliable above {d} Gy per fraction: BED/EQD2 indicative only",
         "gy": "Gy", "continuous_short": "continuous", "ab_early": "tumour, early effects", "ab_late": "late effects",
+        "ab_site": "α/β of the site", "ab_site_tissue": "as R003", "rt_part": "part", "boost": "boost",
+        "rt_course": "course",
     },
 }
 
@@ -451,3 +455,34 @@ _SPACE = re.compile(r"\s+")
 def squash(text: str) -> str:
     """Collapse runs of white space."""
     return _SPACE.sub(" ", text).strip()
+
+
+# ---------------------------------------------------------------- lang-b: radiotherapy courses
+
+LATERALITY = {"nl": {"left": "links", "right": "rechts", "bilateral": "bilateraal", "links": "links",
+                     "rechts": "rechts", "bilateraal": "bilateraal", "dubbelzijdig": "bilateraal"},
+              "en": {"left": "left", "right": "right", "bilateral": "bilateral", "links": "left", "rechts": "right",
+                     "bilateraal": "bilateral", "dubbelzijdig": "bilateral"}}
+
+
+def rt_part(value: m.RtPart, language: str) -> str:
+    """`5 × 2 Gy boost (tumorbed)`."""
+    text = f"{number(value.fractions.value, language)} × {number(value.dose_per_fraction.value, language)} Gy"
+    if value.boost:
+        text += " boost"
+    if value.volume is not None:
+        text += f" ({value.volume.value})"
+    return text
+
+
+def rt_course(value: m.Fractionation, language: str) -> str:
+    """`25 × 2 Gy (borst) + 5 × 2 Gy boost (tumorbed) = 60 Gy`: the parts and the course total."""
+    text = " + ".join(rt_part(p, language) for p in value.parts)
+    total = value.total.value if value.total is not None else sum(
+        (p.fractions.value * p.dose_per_fraction.value for p in value.parts), Decimal(0))
+    return f"{text} = {number(total, language)} Gy"
+
+
+def laterality(value: m.Text, language: str) -> str:
+    """`links` / `left`."""
+    return LATERALITY[language].get(value.value.lower(), value.value)
