@@ -10,6 +10,9 @@ and change — how a sheet is read:
 1. **A regimen is one arm.** Every drug of a `regimen` — the drug lines indented under
    it (bulleted or not) and, for a library regimen, the drugs of its library entry —
    is given together. `when`/`otherwise` branches inside a regimen stay alternatives.
+   The `phase`s of a regimen (`phase AC: …` / `followed by phase paclitaxel: …`) are
+   given one after the other: drugs of two different phases are not together, drugs of
+   one phase are (and a line in a phase sees the phase's cycle data, `enclosing_regimen`).
 2. **Bullets are alternatives.** Sibling bullets (`- drug letrozole` / `- drug
    anastrozole`) are a choice of one; so are the branches of a decision (`when`,
    `otherwise`), a nested `decision:` ("or, by histology: …") and labelled sub-blocks
