@@ -143,3 +143,17 @@ def test_formatter_round_trips_phases() -> None:
     first = format_text("x.protocol", messy.encode())
     assert "  followed by phase \"paclitaxel + trastuzumab\": cycle 21 days, 4 cycles" in first.text
     assert not format_text("x.protocol", first.text.encode()).changed
+
+
+def test_version_diff_reports_phase_and_administration_changes() -> None:
+    from compiler.versions.diff import diff_protocols
+
+    old = _compiled().protocol
+    changed = SAMPLE.replace('"paclitaxel + trastuzumab": cycle 21 days, 4 cycles',
+                             '"paclitaxel + trastuzumab": cycle 21 days, 3 cycles').replace(
+        "infusion 15 min", "infusion 15 min, in 100 mL sodium chloride 0,9 %")
+    new = compile_text("phases-sample.protocol", changed.encode()).protocol
+    assert old is not None and new is not None
+    texts = [c.text for c in diff_protocols(old, new, load())]
+    assert any("fase paclitaxel + trastuzumab" in t and "4 → 3" in t for t in texts), texts
+    assert any("in 100 mL natriumchloride 0,9 %" in t for t in texts), texts
