@@ -414,6 +414,8 @@ class _Builder:
             numbers = [c for c in part.children if isinstance(c, Tree) and c.data == "number"]
             strength = self.number(numbers[0]) if numbers else None
             fluid = DILUENTS.get(" ".join(str(fluid_token).lower().split()), str(fluid_token).lower())
+            if UNITS.get(unit_raw.rstrip("."), unit_raw) != "mL":
+                self.report("P006", span, f"a diluent volume in {unit_raw}", "give the volume in mL: `in 250 mL …`")
             return "diluent", m.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
                                         str(fluid_token), span, strength)
         # method: push / bolus / slow push

@@ -183,3 +183,49 @@ def cap_across_phases(context: Context) -> Iterator[Diagnostic]:
                                     f"{len(parts)} phases, above the cap of {cap.value} {cap.unit}s",
                     "reduce the cycles of a phase so the sum stays within the cap",
                     related=(Related(cap.span, "the cap"),))
+
+
+def _statement(item: m.Item) -> m.Item:
+    return item.content if isinstance(item, m.Bullet) and item.content is not None else item
+
+
+@check("S016", "phase-placement", Severity.ERROR, "a phase outside a regimen, without drug lines, or beside bare drug lines")
+def phase_placement(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a `phase` line is written directly under a `regimen` line, holds
+    the drug lines given in that phase, and a regimen written in phases has no drug lines
+    outside its phases.
+
+    Why it matters: a phase is a part of one regimen; outside a regimen its cycle data
+    belong to nothing, an empty phase schedules nothing, and a drug line beside the phases
+    is in none of them — nobody can tell in which cycles it is given.
+
+    Example: `phase AC: cycle 21 days, 4 cycles` at section level; `regimen "AC-T"` /
+    `phase AC: …` / `drug paclitaxel …` (beside the phase)
+
+    Use instead: indent the phases under the regimen and the drug lines under their phase.
+
+    Source: NZ SACT regimen library (regimens in parts, each with its own cycle table);
+    FHIR PlanDefinition nested actions (a phase is an action of its regimen).
+    """
+    lay = _layout(context)
+    for node in lay.nodes:
+        item = node.item
+        if isinstance(item, m.PhaseLine):
+            parent = lay.nodes[node.parent].item if node.parent is not None else None
+            if isinstance(parent, m.Bullet):
+                grand = lay.nodes[lay.nodes[node.parent].parent or 0].item
+                parent = grand if isinstance(grand, m.RegimenLine) else parent
+            if not isinstance(parent, m.RegimenLine):
+                yield phase_placement.at(item.name.span, f"phase {item.name.value} is not under a regimen",
+                                         "indent the phase under the `regimen` line it belongs to")
+            if not any(isinstance(n.item, m.DrugLine) for n in lay.nodes[node.index + 1:node.end]):
+                yield phase_placement.at(item.name.span, f"phase {item.name.value} has no drug lines",
+                                         "indent the drug lines of this phase under it")
+        elif isinstance(item, m.RegimenLine):
+            children = [_statement(c) for c in item.children]
+            if any(isinstance(c, m.PhaseLine) for c in children):
+                for child in children:
+                    if isinstance(child, m.DrugLine):
+                        yield phase_placement.at(child.name.span, f"{child.name.value} is in none of the phases "
+                                                 f"of regimen {item.name.value}",
+                                                 "indent it under the phase it is given in")
