@@ -211,9 +211,10 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
     for node in lay.nodes:
         item = node.item
         if isinstance(item, m.PhaseLine):
-            parent = lay.nodes[node.parent].item if node.parent is not None else None
-            if isinstance(parent, m.Bullet):
-                grand = lay.nodes[lay.nodes[node.parent].parent or 0].item
+            parent_index = node.parent if node.parent is not None else 0
+            parent = lay.nodes[parent_index].item
+            if isinstance(parent, m.Bullet):  # `- phase …` written as a bullet under the regimen
+                grand = lay.nodes[lay.nodes[parent_index].parent or 0].item
                 parent = grand if isinstance(grand, m.RegimenLine) else parent
             if not isinstance(parent, m.RegimenLine):
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} is not under a regimen",
