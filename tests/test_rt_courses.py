@@ -132,3 +132,12 @@ def test_rt_table_uses_the_alpha_beta_of_r003() -> None:
     assert '<td>borst</td><td class="val">3,5</td><td class="val">70,6</td><td class="val">44,9</td>' in html
     assert Decimal("44.9") == Decimal(radiobiology.shown(radiobiology.eqd2(Fraction(15), Fraction(267, 100),
                                                                            Fraction(7, 2))))
+
+
+def test_fhir_json_schema() -> None:
+    from tests.test_fhir import schema_errors
+
+    result = _compiled()
+    assert result.protocol is not None
+    bundle = export_protocol(result.protocol, load()).bundle
+    assert not [error for entry in bundle["entry"] for error in schema_errors(entry["resource"])]
