@@ -199,10 +199,12 @@ class Layout:
                 written = {n.item.drug_id for n in self.nodes[node.index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
+                parent = self.nodes[node.parent].item if node.parent is not None else None
+                seen = phase_override(item, parent) if isinstance(parent, m.PhaseLine) else item
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
-                        yield Member(drug_id, node.index, regimen=item, library=drug)
+                        yield Member(drug_id, node.index, regimen=seen, library=drug)
 
     # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
@@ -421,6 +423,19 @@ def phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
         until=phase.until or regimen.until,
         max_duration=phase.max_duration or regimen.max_duration,
         frequency=phase.frequency or (None if phase.cycle_length else regimen.frequency))
+
+
+def phase_override(line: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
+    """lang-b: a library regimen written in a phase (`phase AC: 4 cycles` / `regimen AC`): the
+    phase's cycle data apply where the regimen line states none.
+    """
+    return dataclasses.replace(
+        line,
+        cycle_length=line.cycle_length or phase.cycle_length,
+        cycles=line.cycles if line.cycles is not None else phase.cycles,
+        until=line.until or phase.until,
+        max_duration=line.max_duration or phase.max_duration,
+        frequency=line.frequency or phase.frequency)
 
 
 def _phase_lines(phase: m.PhaseLine) -> Iterator[m.DrugLine]:

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from compiler import model as m
-from compiler.arms import phase_view
+from compiler.arms import phase_override, phase_view
 from compiler.render import words as w
 from compiler.source import Span
 from compiler.tables import Tables
@@ -535,6 +535,8 @@ class _Exporter:
             drug_actions = [self.drug_action(line_administration(child, self.tables, self.language, view))
                             for child in written]
             self.relate(list(zip(written, drug_actions, strict=True)))
+            for nested in (c for c in _statements(phase.children) if isinstance(c, m.RegimenLine)):
+                drug_actions.append(self.regimen_action(phase_override(nested, phase)))  # a library regimen
             self.action_ids += 1
             phase_id = f"phase-{self.action_ids}"
             text = phase.name.value
@@ -544,7 +546,7 @@ class _Exporter:
                     text += ", " + w.cycles(view.cycles, self.language)
             action: Json = {"id": phase_id, "title": phase.name.value, "textEquivalent": text,
                             "selectionBehavior": "all", "action": drug_actions}
-            if phase.cycle_length is not None and phase.cycle_length.unit in PERIOD_UNITS and drug_actions:
+            if phase.cycle_length is not None and phase.cycle_length.unit in PERIOD_UNITS and written:
                 action["action"] = [self.cycle_action(phase.cycle_length, phase.cycles, drug_actions)]
             if previous_id is not None:
                 action["relatedAction"] = [{"actionId": previous_id, "relationship": "after-end"}]

@@ -157,3 +157,26 @@ def test_version_diff_reports_phase_and_administration_changes() -> None:
     texts = [c.text for c in diff_protocols(old, new, load())]
     assert any("fase paclitaxel + trastuzumab" in t and "4 → 3" in t for t in texts), texts
     assert any("in 100 mL natriumchloride 0,9 %" in t for t in texts), texts
+
+
+LIBRARY = """# Adjuvant {adjuvant}
+note: anti-emetica en premedicatie (dexamethason) volgens lokaal schema; LVEF voor de start en elke 3 maanden.
+regimen "EC-paclitaxel"
+  phase EC: 4 cycles
+    regimen EC75
+  followed by phase paclitaxel: 12 cycles
+    regimen "paclitaxel weekly"
+"""
+
+
+def test_library_regimens_in_phases_take_the_phase_count() -> None:
+    header = SAMPLE.split("# Adjuvant")[0]
+    result = compile_text("x.protocol", (header + LIBRARY).encode())
+    assert result.protocol is not None
+    assert [d.code for d in result.diagnostics if d.severity.value != "info"] == []
+    ten = compile_text("x.protocol", (header + LIBRARY.replace("EC: 4 cycles", "EC: 10 cycles")).encode())
+    d011 = [d.message for d in ten.diagnostics if d.code == "D011"]
+    assert d011 and "× 10 ×" in d011[0]
+    bundle = export_protocol(result.protocol, load()).bundle
+    epirubicin = next(e["resource"] for e in bundle["entry"] if e["resource"].get("title") == "epirubicine")
+    assert epirubicin["dosage"][0]["timing"]["repeat"]["count"] == 4

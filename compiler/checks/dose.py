@@ -18,7 +18,7 @@ from typing import Any
 
 from compiler import dosing
 from compiler import model as m
-from compiler.arms import other_phase_lines, phase_view
+from compiler.arms import other_phase_lines, phase_override, phase_view
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
@@ -683,14 +683,16 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
     protocol = context.protocol
 
-    def walk(items: tuple[m.Item, ...], conditions: list[m.Condition]) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
+    def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
+             phase: m.PhaseLine | None = None) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
         own = conditions + [c.condition for c in (_statement(x) for x in items) if isinstance(c, m.OnlyWhen)]
         for item in items:
             statement = _statement(item)
             here = own + ([statement.condition] if isinstance(statement, m.When) else [])
             if isinstance(statement, m.RegimenLine) and statement.regimen_id is not None:
-                yield statement, here
-            yield from walk(item.children, here)
+                # lang-b: a library regimen in a phase takes the phase's count
+                yield (phase_override(statement, phase) if phase is not None else statement), here
+            yield from walk(item.children, here, statement if isinstance(statement, m.PhaseLine) else None)
 
     yield from walk(protocol.preamble, [])
     for section in protocol.all_sections():

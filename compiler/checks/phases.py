@@ -192,7 +192,7 @@ def _statement(item: m.Item) -> m.Item:
 @check("S016", "phase-placement", Severity.ERROR, "a phase outside a regimen, without drug lines, or beside bare drug lines")
 def phase_placement(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a `phase` line is written directly under a `regimen` line, holds
-    the drug lines given in that phase, and a regimen written in phases has no drug lines
+    the drug lines given in that phase (or a library regimen: `regimen EC75`), and a regimen written in phases has no drug lines
     outside its phases.
 
     Why it matters: a phase is a part of one regimen; outside a regimen its cycle data
@@ -219,9 +219,9 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
             if not isinstance(parent, m.RegimenLine):
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} is not under a regimen",
                                          "indent the phase under the `regimen` line it belongs to")
-            if not any(isinstance(n.item, m.DrugLine) for n in lay.nodes[node.index + 1:node.end]):
+            if not any(isinstance(n.item, (m.DrugLine, m.RegimenLine)) for n in lay.nodes[node.index + 1:node.end]):
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} has no drug lines",
-                                         "indent the drug lines of this phase under it")
+                                         "indent the drug lines (or the library regimen) of this phase under it")
         elif isinstance(item, m.RegimenLine):
             children = [_statement(c) for c in item.children]
             if any(isinstance(c, m.PhaseLine) for c in children):
