@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from compiler import model as m
 from compiler import radiobiology
+from compiler.arms import phase_override
 from compiler.diagnostics import Diagnostic
 from compiler.render import calendar as cal
 from compiler.render import flowchart
@@ -244,6 +245,7 @@ class _Builder:
     chart_context: flowchart.ChartContext | None = None
     pictures: list[tuple[str, str, Markup]] = field(default_factory=list)  # kind, id, svg (goldens, tests)
     inside_regimen: int = 0
+    current_phase: m.PhaseLine | None = None  # lang-b: the phase being rendered (its count applies)
     inside_decision: int = 0
 
     @property
@@ -401,6 +403,8 @@ class _Builder:
 
     # ------------------------------------------------------------ statements
     def regimen(self, line: m.RegimenLine) -> RegimenBlock:
+        if self.current_phase is not None:  # lang-b: a library regimen in a phase takes its count
+            line = phase_override(line, self.current_phase)
         entry = self.tables.regimens.get(line.regimen_id or "") if line.regimen_id else None
         summary: list[str] = []
         tables: list[tuple[str | None, DrugTable]] = []
@@ -471,7 +475,9 @@ class _Builder:
             summary.append(w.max_duration(item.max_duration, self.language))
         label = self.labels["followed_by"] if item.followed else self.labels["phase"]
         title = f"{label} {item.name.value}" + (": " + ", ".join(summary) if summary else ":")
+        outer, self.current_phase = self.current_phase, item
         children = self.blocks(item.children)
+        self.current_phase = outer
         written = [d for d in (_drug_of(c) for c in item.children) if d is not None]
         cycle = cal.duration_days(item.cycle_length) if item.cycle_length is not None else None
         table = next((b for b in children if isinstance(b, DrugTable)), None)
