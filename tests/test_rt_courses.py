@@ -141,3 +141,11 @@ def test_fhir_json_schema() -> None:
     assert result.protocol is not None
     bundle = export_protocol(result.protocol, load()).bundle
     assert not [error for entry in bundle["entry"] for error in schema_errors(entry["resource"])]
+
+
+def test_hover_shows_parts_and_course() -> None:
+    from compiler.lsp.hover import fractionation_markdown
+
+    _, prostate, _ = _lines(_compiled().protocol)  # type: ignore[arg-type]
+    text = fractionation_markdown(prostate, load())
+    assert text is not None and text.startswith("**course 83 Gy") and "part 2: 19 × 2 Gy = 38 Gy" in text
