@@ -213,9 +213,11 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
         if isinstance(item, m.PhaseLine):
             parent_index = node.parent if node.parent is not None else 0
             parent = lay.nodes[parent_index].item
-            if isinstance(parent, m.Bullet):  # `- phase …` written as a bullet under the regimen
-                grand = lay.nodes[lay.nodes[parent_index].parent or 0].item
-                parent = grand if isinstance(grand, m.RegimenLine) else parent
+            if isinstance(parent, m.Bullet):  # `- phase …`: its block belongs to the bullet, not the phase
+                yield phase_placement.at(item.name.span, f"phase {item.name.value} is written as a bullet",
+                                         "write `phase …:` without `- ` (a phase is a part of its regimen, "
+                                         "not an alternative)")
+                continue
             if not isinstance(parent, m.RegimenLine):
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} is not under a regimen",
                                          "indent the phase under the `regimen` line it belongs to")
