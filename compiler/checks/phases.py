@@ -52,8 +52,8 @@ def _kind(container: m.RegimenLine | m.PhaseLine) -> str:
 @check("S014", "cycle-length-conflict", Severity.ERROR,
        "a drug line's cycle or interval contradicts the cycle of its regimen or phase")
 def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: a drug line written under an inline regimen or a `phase` that
-    states a cycle length (`cycle 21 days`) does not state another one (`cycle 28
+    """What it checks: a drug line written under a regimen or a `phase` that has a cycle
+    length (stated, `cycle 21 days`, or the library regimen's own) does not state another one (`cycle 28
     days`, or an on/off pattern of another length), and an interval of its own (`every
     2 weeks`) fits the cycle: it divides the cycle (weekly in a 21-day cycle) or is a
     whole number of cycles (every 9 weeks in 21-day cycles).
@@ -75,12 +75,16 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
         if not isinstance(line, m.DrugLine):
             continue
         container = _container(lay, node.index)
-        if container is None or container.cycle_length is None:
+        if container is None:
             continue
         cycle = _days(container.cycle_length)
+        where_cycle = container.cycle_length.span if container.cycle_length is not None else container.name.span
+        if cycle is None and isinstance(container, m.RegimenLine) and container.regimen_id is not None:
+            entry = context.tables.regimens.get(container.regimen_id) or {}  # a library regimen's own cycle
+            cycle = int(entry["cycle_days"]) if entry.get("cycle_days") else None
         if cycle is None:
             continue
-        related = (Related(container.cycle_length.span, f"the cycle of {_kind(container)}"),)
+        related = (Related(where_cycle, f"the cycle of {_kind(container)}"),)
         for phase in line.phases:
             own = _days(phase.cycle_length) if phase.cycle_length is not None else (
                 sum(phase.on_off) if phase.on_off is not None else None)
