@@ -10,6 +10,9 @@ and change — how a sheet is read:
 1. **A regimen is one arm.** Every drug of a `regimen` — the drug lines indented under
    it (bulleted or not) and, for a library regimen, the drugs of its library entry —
    is given together. `when`/`otherwise` branches inside a regimen stay alternatives.
+   The `phase`s of a regimen (`phase AC: …` / `followed by phase paclitaxel: …`) are
+   given one after the other: drugs of two different phases are not together, drugs of
+   one phase are (and a line in a phase sees the phase's cycle data, `enclosing_regimen`).
 2. **Bullets are alternatives.** Sibling bullets (`- drug letrozole` / `- drug
    anastrozole`) are a choice of one; so are the branches of a decision (`when`,
    `otherwise`), a nested `decision:` ("or, by histology: …") and labelled sub-blocks
@@ -48,8 +51,9 @@ patient unless some condition is certainly false for them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -195,10 +199,12 @@ class Layout:
                 written = {n.item.drug_id for n in self.nodes[node.index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
+                parent = self.nodes[node.parent].item if node.parent is not None else None
+                seen = phase_override(item, parent) if isinstance(parent, m.PhaseLine) else item
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
-                        yield Member(drug_id, node.index, regimen=item, library=drug)
+                        yield Member(drug_id, node.index, regimen=seen, library=drug)
 
     # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
@@ -228,11 +234,31 @@ class Layout:
         return root <= index < self.nodes[root].end
 
     def enclosing_regimen(self, index: int) -> m.RegimenLine | None:
-        """The innermost regimen line around a node (the node itself included)."""
+        """The innermost regimen line around a node (the node itself included).
+
+        Inside a `phase` of that regimen, the phase's cycle data (cycle length, count,
+        end, maximum, frequency) take the place of the regimen's: the checks that ask
+        for "the regimen's cycle" then see the phase the line is given in.
+        """
+        phase: m.PhaseLine | None = None
         for ancestor in self.ancestors(index):
             item = self.nodes[ancestor].item
+            if isinstance(item, m.PhaseLine) and phase is None:
+                phase = item
             if isinstance(item, m.RegimenLine):
-                return item
+                return item if phase is None else phase_view(item, phase)
+        return None
+
+    def ancestor_items(self, index: int) -> list[m.Item]:
+        """lang-b: the items around a node (not sections), outermost first."""
+        out = [self.nodes[x].item for x in reversed(self.ancestors(index)[1:])]
+        return [x for x in out if isinstance(x, m.Item)]
+
+    def enclosing_phase(self, index: int) -> int | None:
+        """lang-b: the node of the innermost `phase` around a node, if any."""
+        for ancestor in self.ancestors(index):
+            if isinstance(self.nodes[ancestor].item, m.PhaseLine):
+                return ancestor
         return None
 
     def _fixed(self, index: int) -> bool:
@@ -263,6 +289,8 @@ class Layout:
             return True
         child_a = path_a[path_a.index(lca) - 1]
         child_b = path_b[path_b.index(lca) - 1]
+        if isinstance(self.nodes[child_a].item, m.PhaseLine) and isinstance(self.nodes[child_b].item, m.PhaseLine):
+            return False  # lang-b: the phases of a regimen follow each other (AC, then paclitaxel)
         if any(self.nodes[x].is_regimen for x in self.ancestors(lca)):
             branches = (m.When, m.Otherwise)
             return not (isinstance(self.nodes[child_a].item, branches)
@@ -384,6 +412,60 @@ def _as_conjunct(item: m.Item | m.Section | None) -> list[m.Condition]:
 
 
 _CACHE: list[tuple[m.Protocol, Layout]] = []
+
+
+def phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
+    """lang-b: the regimen as seen from inside one of its phases (the phase's cycle data win)."""
+    return dataclasses.replace(
+        regimen,
+        cycle_length=phase.cycle_length or regimen.cycle_length,
+        cycles=phase.cycles if phase.cycles is not None else (None if phase.cycle_length else regimen.cycles),
+        until=phase.until or regimen.until,
+        max_duration=phase.max_duration or regimen.max_duration,
+        frequency=phase.frequency or (None if phase.cycle_length else regimen.frequency))
+
+
+def phase_override(line: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
+    """lang-b: a library regimen written in a phase (`phase AC: 4 cycles` / `regimen AC`): the
+    phase's cycle data apply where the regimen line states none.
+    """
+    return dataclasses.replace(
+        line,
+        cycle_length=line.cycle_length or phase.cycle_length,
+        cycles=line.cycles if line.cycles is not None else phase.cycles,
+        until=line.until or phase.until,
+        max_duration=line.max_duration or phase.max_duration,
+        frequency=line.frequency or phase.frequency)
+
+
+def _phase_lines(phase: m.PhaseLine) -> Iterator[m.DrugLine]:
+    stack = list(phase.children)
+    while stack:
+        item = stack.pop(0)
+        statement = item.content if isinstance(item, m.Bullet) and item.content is not None else item
+        if isinstance(statement, m.DrugLine):
+            yield statement
+        stack[0:0] = list(item.children)
+
+
+def other_phase_lines(ancestors: Sequence[m.Item], drug_id: str | None, earlier: bool) -> list[m.DrugLine]:
+    """lang-b: lines of the same drug in the earlier (or later) phases of the line's regimen.
+
+    `ancestors` are the items around the line, outermost first. A loading dose written
+    as its own phase (`phase "cycle 1": …, 1 cycle` / `followed by phase …`) is found
+    this way by the loading and infusion checks.
+    """
+    regimen = next((a for a in reversed(ancestors) if isinstance(a, m.RegimenLine)), None)
+    phase = next((a for a in reversed(ancestors) if isinstance(a, m.PhaseLine)), None)
+    if regimen is None or phase is None or drug_id is None:
+        return []
+    statements = [c.content if isinstance(c, m.Bullet) and c.content is not None else c for c in regimen.children]
+    phases = [p for p in statements if isinstance(p, m.PhaseLine)]
+    if phase not in phases:
+        return []
+    at = phases.index(phase)
+    chosen = phases[:at] if earlier else phases[at + 1:]
+    return [line for p in chosen for line in _phase_lines(p) if line.drug_id == drug_id]
 
 
 def layout(protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> Layout:

@@ -59,6 +59,13 @@ PERIOD_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "m
                 "months": "month", "year": "year", "years": "year"}
 MIN_DAY = -90  # the earliest day before day 1 a day list may name (a lead-in, not a second course)
 Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
+# lang-b: drug-line parts that belong to the whole line (administration details)
+ADMIN_PARTS = frozenset({"relative_timing", "prn_plain", "prn_for", "prn_if", "max_times", "max_dose", "diluent",
+                         "method"})
+ADMIN_KEYS = ("timing", "as_needed", "daily_max", "diluent", "method")
+DILUENTS = {"sodium chloride": "sodium chloride", "nacl": "sodium chloride", "glucose": "glucose",
+            "dextrose": "glucose", "water for injections": "water for injections",
+            "water for injection": "water for injections"}
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -267,10 +274,12 @@ class _Builder:
         extras: dict[str, object] = {}
         for phase_node in (c for c in node.children if isinstance(c, Tree) and c.data == "phase"):
             phases.append(self.phase(phase_node, extras))
+        admin = {key: extras[key] for key in ADMIN_KEYS if key in extras}
         return m.DrugLine(span, children, name, brand, tuple(phases),
                           infusion=extras.get("infusion"),  # type: ignore[arg-type]
                           max_duration=extras.get("max_duration"),  # type: ignore[arg-type]
-                          form=extras.get("form"))  # type: ignore[arg-type]
+                          form=extras.get("form"),  # type: ignore[arg-type]
+                          **admin)  # type: ignore[arg-type]
 
     def joined(self, node: Tree[Token]) -> m.Text:
         tokens = [c for c in node.children if isinstance(c, Token)]
@@ -283,7 +292,10 @@ class _Builder:
             if not isinstance(part, Tree):
                 continue
             kind = str(part.data)
-            if kind in ("infusion_single", "infusion_first_then", "infusion_min"):
+            if kind in ADMIN_PARTS:
+                key, value = self.admin_part(part)
+                self.once(extras, key, value, part)
+            elif kind in ("infusion_single", "infusion_first_then", "infusion_min", "infusion_max"):
                 self.once(extras, "infusion", self.infusion(part), part)
             elif kind == "max_duration":
                 self.once(extras, "max_duration", self.duration_of(part), part)
@@ -395,9 +407,54 @@ class _Builder:
         return m.Duration(value, PERIOD_UNITS[str(tokens[-1]).lower()], self.span_of(part))
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
-        minutes = [int(str(d.children[0])) for d in part.children if isinstance(d, Tree)]
+        durations = [d for d in part.children if isinstance(d, Tree)]
+        hours = [str(d.children[1]).lower().startswith("h") for d in durations]
+        minutes = [int(str(d.children[0])) * (60 if h else 1) for d, h in zip(durations, hours, strict=True)]
         return m.Infusion(minutes[0], minutes[1] if len(minutes) > 1 else None,
-                          str(part.data) == "infusion_min", self.span_of(part))
+                          str(part.data) == "infusion_min", self.span_of(part),
+                          at_most=str(part.data) == "infusion_max", hours=any(hours))
+
+    # ------------------------------------------------------------ lang-b: administration details
+    def admin_part(self, part: Tree[Token]) -> tuple[str, object]:
+        kind = str(part.data)
+        span = self.span_of(part)
+        tokens = [c for c in part.children if isinstance(c, Token)]
+        if kind == "relative_timing":
+            relation = str(tokens[0])
+            match = re.match(r"\s*([0-9]+)\s*([A-Za-z]+)\s+", relation)
+            offset = offset_text = None
+            if match is not None:
+                offset = int(match.group(1)) * (60 if match.group(2).lower().startswith("h") else 1)
+                offset_text = " ".join(relation.split()[:-1])
+            target_node = next(c for c in part.children if isinstance(c, Tree))
+            word = relation.split()[-1].lower()
+            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span)
+        if kind in ("prn_plain", "prn_for", "prn_if"):
+            reason = self.text(tokens[1]) if len(tokens) > 1 else None
+            return "as_needed", m.AsNeeded(reason, span)
+        if kind == "max_times":
+            return "daily_max", m.DailyMax(span, times=int(re.findall(r"[0-9]+", str(tokens[0]))[0]))
+        if kind == "max_dose":
+            dose = self.dose(part)
+            if not any(t.type == "PER_DAY" for t in tokens) and dose.unit_text.rstrip(".").lower() not in (
+                    "mg/day", "mg/dag", "mg/d"):
+                self.report("P006", span, "a maximum dose without `per day`",
+                            "write `max 16 mg per day`; a maximum per administration is the dose itself")
+            return "daily_max", m.DailyMax(span, dose=dose)
+        if kind == "diluent":
+            volume, _ = self.amount(next(c for c in part.children if isinstance(c, Tree) and c.data == "amount"))
+            unit_node = next(c for c in part.children if isinstance(c, Tree) and c.data == "unit")
+            unit_raw = str(unit_node.children[0])
+            fluid_token = next(t for t in tokens if t.type == "DILUENT")
+            numbers = [c for c in part.children if isinstance(c, Tree) and c.data == "number"]
+            strength = self.number(numbers[0]) if numbers else None
+            fluid = DILUENTS.get(" ".join(str(fluid_token).lower().split()), str(fluid_token).lower())
+            if UNITS.get(unit_raw.rstrip("."), unit_raw) != "mL":
+                self.report("P006", span, f"a diluent volume in {unit_raw}", "give the volume in mL: `in 250 mL …`")
+            return "diluent", m.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
+                                        str(fluid_token), span, strength)
+        # method: push / bolus / slow push
+        return "method", m.Text(" ".join(str(tokens[0]).lower().split()), span)
 
     def form(self, part: Tree[Token]) -> m.Form:
         tokens = [c for c in part.children if isinstance(c, Token)]
@@ -426,6 +483,28 @@ class _Builder:
                 self.once(values, key, value, part)
         return m.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
 
+    def build_phase_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.PhaseLine:
+        """lang-b: a phase of an inline regimen (`followed by phase paclitaxel: cycle 7 days, 12 cycles`)."""
+        keyword = node.children[0]
+        assert isinstance(keyword, Token)
+        name_node = next(c for c in node.children if isinstance(c, Tree) and c.data == "phase_name")
+        first = name_node.children[0]
+        if isinstance(first, Token) and first.type == "STRING":
+            name = m.Text(str(first).strip('"'), self.span_of(first))
+        else:
+            name = self.joined(name_node)
+        values: dict[str, object] = {}
+        for part in node.children:
+            if not isinstance(part, Tree) or part.data == "phase_name":
+                continue
+            if part.data == "max_duration":
+                self.once(values, "max_duration", self.duration_of(part), part)
+            else:
+                key, value = self.phase_part(part)
+                self.once(values, key, value, part)
+        followed = str(keyword).lower().startswith("followed")
+        return m.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
+
     def build_rt_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Fractionation:
         dose_node = node.children[1]
         assert isinstance(dose_node, Tree)
@@ -434,11 +513,19 @@ class _Builder:
         fractions = fractions_max = per = per_max = total = None
         up_to = False
         tolerance = None
+        parts: tuple[m.RtPart, ...] = ()
         if dose_node.data == "rt_fractions":
-            fractions, fractions_max = self.amount(amounts[0])
-            per, per_max = self.amount(amounts[1])
-            if len(amounts) > 2:
-                total = self.amount(amounts[2])[0]
+            part_nodes = [c for c in amounts if c.data == "rt_part"]
+            totals = [c for c in amounts if c.data == "amount"]
+            parts = tuple(self.rt_part(p) for p in part_nodes)
+            if totals:
+                total = self.amount(totals[0])[0]
+            if len(part_nodes) == 1:
+                part_amounts = [c for c in part_nodes[0].children if isinstance(c, Tree) and c.data == "amount"]
+                fractions, fractions_max = self.amount(part_amounts[0])
+                per, per_max = self.amount(part_amounts[1])
+                if not parts[0].boost and parts[0].volume is None:
+                    parts = ()  # a plain `n x d Gy` line keeps its one-part model
         elif dose_node.data == "rt_up_to_dose":
             up_to = True
             total = self.amount(amounts[0])[0]
@@ -455,8 +542,27 @@ class _Builder:
                 self.once(values, "technique", self.text(tokens[-1]), part)
             elif part.data == "rt_per_week":
                 self.once(values, "per_week", self.amount(part.children[0]), part)  # type: ignore[arg-type]
+            elif part.data == "rt_technique_word":
+                self.once(values, "technique", self.text(tokens[0]), part)
+            elif part.data == "rt_laterality":
+                self.once(values, "laterality", self.text(tokens[0]), part)
         return m.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
-                               up_to=up_to, tolerance=tolerance, **values)  # type: ignore[arg-type]
+                               up_to=up_to, tolerance=tolerance, parts=parts, **values)  # type: ignore[arg-type]
+
+    def rt_part(self, node: Tree[Token]) -> m.RtPart:
+        """lang-b: one part of a course (`19 x 2 Gy boost (tumour bed)`); ranges are not allowed in a course."""
+        amounts = [c for c in node.children if isinstance(c, Tree) and c.data == "amount"]
+        (fractions, fractions_max), (per, per_max) = self.amount(amounts[0]), self.amount(amounts[1])
+        if fractions_max is not None or per_max is not None:
+            self.report("P006", self.span_of(node), "a range in a part of a radiotherapy course",
+                        "write each part of a course as one scheme, e.g. `25 x 2 Gy + 5 x 2 Gy boost`")
+        boost = any(isinstance(c, Token) and c.type == "BOOST" for c in node.children)
+        volume_nodes = [c for c in node.children if isinstance(c, Tree) and c.data == "rt_volume"]
+        volume = None
+        if volume_nodes:
+            token = next(c for c in volume_nodes[0].children if isinstance(c, Token))
+            volume = self.text(token)
+        return m.RtPart(fractions, per, self.span_of(node), boost, volume)
 
     def amount(self, node: Tree[Token]) -> tuple[m.Number, m.Number | None]:
         numbers = [self.number(c) for c in node.children if isinstance(c, Tree)]

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from compiler import model as m
+from compiler.arms import phase_override, phase_view
 from compiler.render import words as w
 from compiler.source import Span
 from compiler.tables import Tables
@@ -93,6 +94,7 @@ class Administration:
     cycles: int | None = None  # the regimen's number of cycles
     frequency: m.Frequency | None = None  # the regimen line's frequency, when the drug states none
     source: str = ""  # "line 42" or "regimen EC75 (library)"
+    line: m.DrugLine | None = None  # lang-b: the written line (administration details)
 
 
 def _number(value: Any) -> m.Number:
@@ -186,7 +188,7 @@ def line_administration(line: m.DrugLine, tables: Tables, language: str,
                           cycle_length=regimen.cycle_length if regimen else None,
                           cycles=regimen.cycles if regimen else None,
                           frequency=regimen.frequency if regimen else None,
-                          source=f"line {line.span.line}")
+                          source=f"line {line.span.line}", line=line)
 
 
 # ---------------------------------------------------------------- dosage
@@ -282,7 +284,9 @@ def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     if phase.time in EVENT_TIMING:
         repeat["when"] = [EVENT_TIMING[phase.time]]
     infusion = admin.infusion
-    if infusion is not None:
+    if infusion is not None and infusion.at_most:
+        pass  # a maximum alone has no R4 Timing form (durationMax needs a duration): see dosage()
+    elif infusion is not None:
         if infusion.then_min is not None and len(admin.phases) > 1:
             repeat["duration"] = infusion.first_min if index == 0 else infusion.then_min
         elif infusion.then_min is not None:
@@ -294,7 +298,7 @@ def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     return repeat
 
 
-def dosage_text(admin: Administration, phase: m.Phase, language: str) -> str:
+def dosage_text(admin: Administration, phase: m.Phase, language: str, tables: Tables | None = None) -> str:
     """The phase in words, in the document's language (as the sheet prints it)."""
     parts = [admin.name]
     if phase.dose is not None:
@@ -306,8 +310,19 @@ def dosage_text(admin: Administration, phase: m.Phase, language: str) -> str:
         parts.append(schedule)
     text = " ".join(parts)
     extra = []
+    line = admin.line
+    if line is not None and line.as_needed is not None:
+        extra.append(w.as_needed(line.as_needed, line.daily_max, language))
+    elif line is not None and line.daily_max is not None:
+        extra.append(w.daily_max(line.daily_max, language))
+    if line is not None and line.timing is not None:
+        extra.append(w.relative_timing(line.timing, w.timing_target(line.timing, tables, language), language))
+    if line is not None and line.method is not None:
+        extra.append(w.method(line.method, language))
     if admin.infusion is not None:
         extra.append(w.infusion(admin.infusion, language))
+    if line is not None and line.diluent is not None:
+        extra.append(w.diluent(line.diluent, language))
     if admin.max_duration is not None:
         extra.append(w.max_duration(admin.max_duration, language))
     return ", ".join([text, *extra])
@@ -315,7 +330,7 @@ def dosage_text(admin: Administration, phase: m.Phase, language: str) -> str:
 
 def dosage(admin: Administration, phase: m.Phase, index: int, language: str, tables: Tables) -> Json:
     """One Dosage: dose (UCUM), route (SNOMED CT), timing.repeat, sequence."""
-    out: Json = {"sequence": index + 1, "text": dosage_text(admin, phase, language)}
+    out: Json = {"sequence": index + 1, "text": dosage_text(admin, phase, language, tables)}
     repeat = _repeat(phase, admin, index)
     if repeat:
         out["timing"] = {"repeat": repeat}
@@ -331,10 +346,61 @@ def dosage(admin: Administration, phase: m.Phase, index: int, language: str, tab
         else:
             rate["doseQuantity"] = _quantity(dose.amount.value, dose.unit)
         out["doseAndRate"] = [rate]
+    if admin.line is not None:
+        _administration_details(out, admin.line, language)
     cumulative = (tables.drugs.get(admin.drug_id or "") or {}).get("cumulative") or {}
     if cumulative.get("limit_mg_m2"):
         out["maxDosePerLifetime"] = _quantity(Decimal(str(cumulative["limit_mg_m2"])), "mg/m2")
     return out
+
+
+# ---------------------------------------------------------------- lang-b: administration details
+
+
+def _administration_details(out: Json, line: m.DrugLine, language: str) -> None:
+    """PRN, daily maximum, push/bolus, maximum infusion time and diluent on a Dosage (docs/fhir.md).
+
+    - as needed: `asNeededCodeableConcept` (text = the reason) or `asNeededBoolean`;
+    - `up to 3 times daily`: timing.repeat frequency 1, frequencyMax 3 per 1 d;
+      `max 16 mg per day`: `maxDosePerPeriod` 16 mg / 1 d;
+    - push / bolus: `method` (text);
+    - `infusion max 3 hours` and the diluent: `additionalInstruction` (text), because R4
+      Timing cannot hold a maximum duration without a duration, and Dosage has no diluent.
+    """
+    if line.as_needed is not None:
+        if line.as_needed.reason is not None:
+            out["asNeededCodeableConcept"] = {"text": line.as_needed.reason.value}
+        else:
+            out["asNeededBoolean"] = True
+    limit = line.daily_max
+    if limit is not None and limit.times is not None:
+        repeat = out.setdefault("timing", {}).setdefault("repeat", {})
+        repeat.setdefault("frequency", 1)
+        repeat.update(frequencyMax=limit.times, period=1, periodUnit="d")
+    if limit is not None and limit.dose is not None and limit.dose.unit != "AUC":
+        unit = "mg" if limit.dose.unit in ("mg/day", "mg/dag", "mg/d") else limit.dose.unit
+        out["maxDosePerPeriod"] = {"numerator": _quantity(limit.dose.amount.value, unit),
+                                   "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"}}
+    if line.method is not None:
+        out["method"] = {"text": w.method(line.method, language)}
+    instructions: list[Json] = []
+    if line.infusion is not None and line.infusion.at_most:
+        instructions.append({"text": w.infusion(line.infusion, language)})
+    if line.diluent is not None:
+        instructions.append({"text": w.diluent(line.diluent, language)})
+    if instructions:
+        out["additionalInstruction"] = instructions
+
+
+RELATIONSHIP = {"before": "before-start", "after": "after-end"}
+
+
+def related_action(timing: m.RelativeTiming, target_action_id: str) -> Json:
+    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min."""
+    related: Json = {"actionId": target_action_id, "relationship": RELATIONSHIP[timing.relation]}
+    if timing.offset_min is not None:
+        related["offsetDuration"] = {"value": timing.offset_min, "unit": "min", "system": UCUM, "code": "min"}
+    return related
 
 
 # ---------------------------------------------------------------- conditions
@@ -424,6 +490,7 @@ class _Exporter:
     status: str
     activities: list[Json] = field(default_factory=list)
     administrations: list[tuple[Administration, Json]] = field(default_factory=list)
+    action_ids: int = 0  # lang-b: ids given to actions that a relatedAction points at
     levels: dict[str, dict[int, m.Dose]] = field(default_factory=dict)  # drug id (or name) -> dose levels
 
     def activity(self, admin: Administration) -> str:
@@ -494,9 +561,13 @@ class _Exporter:
         written = [c for c in _statements(line.children) if isinstance(c, m.DrugLine)]
         drug_actions: list[Json] = []
         conditions: list[Json] = []
+        phases = [c for c in _statements(line.children) if isinstance(c, m.PhaseLine)]
+        if phases:
+            return self.phased_regimen_action(line, phases)
         if written:
             for child in written:
                 drug_actions.append(self.drug_action(line_administration(child, self.tables, self.language, line)))
+            self.relate(list(zip(written, drug_actions, strict=True)))
         elif entry is not None:
             for drug in entry.get("drugs") or []:
                 drug_actions.append(self.drug_action(
@@ -524,6 +595,47 @@ class _Exporter:
         if conditions:
             action["condition"] = conditions
         return action
+
+    def phased_regimen_action(self, line: m.RegimenLine, phases: list[m.PhaseLine]) -> Json:
+        """lang-b: a regimen in phases: one nested action per phase, each with its own cycle
+        action, the phases in order (`relatedAction` after-end of the previous phase).
+        """
+        phase_actions: list[Json] = []
+        previous_id: str | None = None
+        for phase in phases:
+            view = phase_view(line, phase)
+            written = [c for c in _statements(phase.children) if isinstance(c, m.DrugLine)]
+            drug_actions = [self.drug_action(line_administration(child, self.tables, self.language, view))
+                            for child in written]
+            self.relate(list(zip(written, drug_actions, strict=True)))
+            for nested in (c for c in _statements(phase.children) if isinstance(c, m.RegimenLine)):
+                drug_actions.append(self.regimen_action(phase_override(nested, phase)))  # a library regimen
+            self.action_ids += 1
+            phase_id = f"phase-{self.action_ids}"
+            text = phase.name.value
+            if view.cycle_length is not None:
+                text += ": " + w.cycle_length(view.cycle_length, self.language)
+                if view.cycles is not None:
+                    text += ", " + w.cycles(view.cycles, self.language)
+            action: Json = {"id": phase_id, "title": phase.name.value, "textEquivalent": text,
+                            "selectionBehavior": "all", "action": drug_actions}
+            if phase.cycle_length is not None and phase.cycle_length.unit in PERIOD_UNITS and written:
+                action["action"] = [self.cycle_action(phase.cycle_length, phase.cycles, drug_actions)]
+            if previous_id is not None:
+                action["relatedAction"] = [{"actionId": previous_id, "relationship": "after-end"}]
+            conditions = [c for item in phase.children for c in self.constraint(item)]
+            if conditions:
+                action["condition"] = conditions
+            phase_actions.append(action)
+            previous_id = phase_id
+        result: Json = {"title": line.name.value, "textEquivalent": line.name.value, "selectionBehavior": "all",
+                        "action": phase_actions}
+        conditions = [c for item in line.children for c in self.constraint(item)]
+        if conditions:
+            result["condition"] = conditions
+        if line.max_duration is not None and line.max_duration.unit in PERIOD_UNITS:
+            result["timingDuration"] = _duration(line.max_duration)
+        return result
 
     def constraint(self, item: m.Item) -> list[Json]:
         if isinstance(item, m.OnlyWhen):
@@ -586,6 +698,7 @@ class _Exporter:
         texts: list[str] = []
         conditions: list[Json] = []
         decision_branches: list[m.Condition] = []
+        timed: list[tuple[m.DrugLine, Json]] = []  # lang-b: drug actions of this block, for relatedAction
         for item in items:
             content = item.content if isinstance(item, m.Bullet) else item
             children = item.children
@@ -606,11 +719,16 @@ class _Exporter:
                 if extra:
                     action["condition"] = extra
                 actions.append(action)
+                timed.append((content, action))
             elif isinstance(content, m.RegimenLine):
                 action = self.regimen_action(dataclass_with_children(content, children))
                 actions.append(action)
             elif isinstance(content, m.Fractionation):
-                actions.append({"title": "rt", "textEquivalent": _fractionation_text(content, self.language)})
+                rt_action: Json = {"title": "rt", "textEquivalent": _fractionation_text(content, self.language)}
+                if len(content.parts) > 1:  # lang-b: the parts of a course, in order
+                    rt_action["action"] = [{"title": f"rt {i}", "textEquivalent": w.rt_part(p, self.language)}
+                                           for i, p in enumerate(content.parts, start=1)]
+                actions.append(rt_action)
             elif isinstance(content, m.DoseLevels):
                 actions.append(self.levels_action(content))
             elif isinstance(content, m.DoseModification):
@@ -637,7 +755,30 @@ class _Exporter:
                 sub_actions, sub_texts, _ = self.items(children)
                 actions.extend(sub_actions)
                 texts.extend(sub_texts)
+        self.relate(timed)
         return actions, texts, conditions
+
+    def relate(self, timed: list[tuple[m.DrugLine, Json]]) -> None:
+        """lang-b: a line timed to a drug of its block gets a relatedAction to that drug's action."""
+        for line, action in timed:
+            timing = line.timing
+            if timing is None or timing.target_id is None:
+                continue
+            target = next((a for other, a in timed if other is not line and self.is_target(other, timing.target_id)),
+                          None)
+            if target is None:
+                continue
+            if "id" not in target:
+                self.action_ids += 1
+                target["id"] = f"drug-action-{self.action_ids}"
+            action.setdefault("relatedAction", []).append(related_action(timing, str(target["id"])))
+
+    def is_target(self, line: m.DrugLine, target_id: str) -> bool:
+        if line.drug_id is None:
+            return False
+        if target_id.startswith("class:"):
+            return target_id[len("class:"):] in self.tables.drug_classes(line.drug_id)
+        return line.drug_id == target_id
 
     def branch(self, condition: m.Condition, children: tuple[m.Item, ...]) -> Json:
         sub_actions, texts, conditions = self.items(children)
@@ -765,15 +906,19 @@ def _fractionation_text(item: m.Fractionation, language: str) -> str:
             f"{w.number(item.total.value, language)} Gy" if item.total else "")
         return f"{w.label(language, 'rt')}: {w.label(language, 'up_to')} {target}"
     parts = []
-    if item.fractions is not None and item.dose_per_fraction is not None:
+    if item.parts:
+        parts.append(w.rt_course(item, language))  # lang-b: a course in parts
+    elif item.fractions is not None and item.dose_per_fraction is not None:
         parts.append(f"{w.number(item.fractions.value, language)} × "
                      f"{w.number(item.dose_per_fraction.value, language)} Gy")
-    if item.total is not None:
+    if item.total is not None and not item.parts:
         parts[-1:] = [f"{parts[-1]} = {w.number(item.total.value, language)} Gy"] if parts else []
     if item.site is not None:
         parts.append(f"{w.label(language, 'site')} {item.site.value}")
     if item.technique is not None:
         parts.append(f"{w.label(language, 'technique')} {item.technique.value}")
+    if item.laterality is not None:
+        parts.append(w.laterality(item.laterality, language))
     return f"{w.label(language, 'rt')}: " + ", ".join(parts)
 
 

@@ -55,12 +55,16 @@ LOWER_TERMINALS = frozenset({
     # lab criteria and dose modification (issue 14)
     "CRITERIA", "DOSE_MODIFICATION", "DOSE_LEVELS", "BY", "DOSE_LEVEL", "DELAY", "WITHHOLD", "DISCONTINUE", "FROM_DAY",
 })
+# lang-b (issue 14 item 2): administration-detail keywords, lower case too.
+LOWER_TERMINALS = LOWER_TERMINALS | {"RELATION", "HOURS", "AS_NEEDED", "AS_NEEDED_FOR", "IF_REASON", "PRN_TIMES",
+                                     "PER_DAY", "IN", "METHOD", "PHASE", "BOOST", "LATERALITY"}
 # As written: lab units (`×10⁹/L`, `x ULN`) and negative days (`-7`, `−7`).
 VERBATIM_LAB = frozenset({"LAB_UNIT", "NEG_INT"})
 # Free text: kept exactly as written (only trailing whitespace goes).
 VERBATIM_TERMINALS = frozenset({
     "PROSE", "WORD", "STRING", "CWORD", "TARGET", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "NOTE_TEXT",
     "DECISION_TEXT", "META_VALUE", "HEADING_TEXT", "CODE", "INT", "GY", "EQUALS", "PERCENT", "SLASH",
+    "REASON_TEXT", "DILUENT", "VOLUME_TEXT", "TECH_WORD", "PLUS",
 })
 # Unit spellings rewritten; everything else (including U/IU, N001) is kept.
 UNIT_SPELLINGS = {"mg/m²": "mg/m2", "mg/m^2": "mg/m2", "ml": "mL", "cc": "mL", "µg": "mcg", "μg": "mcg", "ug": "mcg"}
@@ -76,7 +80,8 @@ GAP_PUNCTUATION = frozenset(",():")
 NUMBER_TYPES = frozenset({"INT", "DECIMAL", "NAKED_DECIMAL"})
 # Fields that record how a value was written; their read values are compared instead.
 WRITTEN_FIELDS = frozenset({("Number", "text"), ("Dose", "unit_text"), ("Route", "text"), ("Frequency", "text"),
-                            ("CycleDays", "text"), ("Protocol", "sha256"), ("Protocol", "path")})
+                            ("CycleDays", "text"), ("Protocol", "sha256"), ("Protocol", "path"),
+                            ("RelativeTiming", "offset_text"), ("Diluent", "fluid_text")})
 
 
 class FormatError(Exception):

@@ -230,12 +230,14 @@ class RelativeEnd:
 
 @dataclass(frozen=True, slots=True)
 class Infusion:
-    """Infusion time in minutes: single, first-then, or a minimum."""
+    """Infusion time in minutes: single, first-then, a minimum or (`infusion max 3 hours`) a maximum."""
 
     first_min: int
     then_min: int | None
     at_least: bool
     span: Span
+    at_most: bool = False
+    hours: bool = False  # written in hours (`infusion 3 hours`); the minutes are still the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +247,54 @@ class Form:
     name: str
     span: Span
     concentration: tuple[Number, str, Number, str] | None = None
+
+
+# ---------------------------------------------------------------- lang-b: administration details
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeTiming:
+    """`30 min before paclitaxel`, `1 hour before chemotherapy`, `after carboplatin`.
+
+    `offset_min` is the gap in minutes (None: immediately before/after, i.e. the order of
+    administration); `target_id` is a drug id or `class:<id>` (filled by the resolver).
+    """
+
+    relation: str  # before | after
+    offset_min: int | None
+    offset_text: str | None
+    target: Text
+    span: Span
+    target_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AsNeeded:
+    """`as needed`, `as needed for nausea`, `if nausea`: a PRN drug, with its reason."""
+
+    reason: Text | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DailyMax:
+    """`up to 3 times daily`, `max 16 mg per day`: the maximum per day."""
+
+    span: Span
+    times: int | None = None
+    dose: Dose | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diluent:
+    """`in 250 mL sodium chloride 0,9 %`: volume, canonical fluid and its strength (%)."""
+
+    volume: Number
+    volume_unit: str
+    fluid: str  # sodium chloride | glucose | water for injections
+    fluid_text: str
+    span: Span
+    strength: Number | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +309,12 @@ class DrugLine(Item):
     form: Form | None = None
     drug_id: str | None = None
     resolved_by: str | None = None
+    # lang-b (issue 14 item 2): administration details
+    timing: RelativeTiming | None = None
+    as_needed: AsNeeded | None = None
+    daily_max: DailyMax | None = None
+    diluent: Diluent | None = None
+    method: Text | None = None
 
     @property
     def route(self) -> Route | None:
@@ -281,6 +337,23 @@ class RegimenLine(Item):
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseLine(Item):
+    """lang-b: `[followed by] phase <name>: <cycle data>` — one part of an inline regimen.
+
+    The phases of a regimen are given one after the other, in the order written; each
+    has its own cycle length and count, and holds its drug lines as children.
+    """
+
+    name: Text
+    followed: bool
+    cycle_length: Duration | None = None
+    cycles: int | None = None
+    until: Text | None = None
+    max_duration: Duration | None = None
+    frequency: Frequency | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Fractionation(Item):
     """`rt 5 x 4 Gy`: fractions × dose per fraction, with optional total, site, technique."""
 
@@ -294,6 +367,22 @@ class Fractionation(Item):
     site: Text | None = None
     technique: Text | None = None
     per_week: tuple[Number, Number | None] | None = None
+    # lang-b (issue 14 item 5): a course in parts (`25 x 2 Gy + 5 x 2 Gy boost = 60 Gy`). With
+    # more than one part, fractions/dose_per_fraction are None and `total` is the course total.
+    parts: tuple[RtPart, ...] = ()
+    laterality: Text | None = None
+    course_part: int | None = None  # set on the per-part views the checks see (1, 2, …)
+
+
+@dataclass(frozen=True, slots=True)
+class RtPart:
+    """lang-b: one part of a radiotherapy course: `19 x 2 Gy boost (tumour bed)`."""
+
+    fractions: Number
+    dose_per_fraction: Number
+    span: Span
+    boost: bool = False
+    volume: Text | None = None
 
 
 # ---------------------------------------------------------------- conditions

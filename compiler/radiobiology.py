@@ -16,6 +16,7 @@ unreliable at stereotactic doses per fraction; `fractionation_values` says so pe
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -182,10 +183,50 @@ def values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | No
     return FractionationValues(item, n, d, n * d, ab, bed(n, d, ab.value), eqd2(n, d, ab.value), unreliable)
 
 
+def course_parts(item: m.Fractionation) -> list[m.Fractionation]:
+    """lang-b: the parts of a course as single fractionations (site, technique of the course)."""
+    out = []
+    for index, part in enumerate(item.parts, start=1):
+        out.append(dataclasses.replace(item, span=part.span, fractions=part.fractions, fractions_max=None,
+                                       dose_per_fraction=part.dose_per_fraction, dose_per_fraction_max=None,
+                                       total=None, parts=(), course_part=index))
+    return out
+
+
+@dataclass(frozen=True)
+class CourseValues:
+    """lang-b: per-part and cumulative BED/EQD2 of a course in parts (one α/β: the site's)."""
+
+    item: m.Fractionation
+    parts: tuple[FractionationValues, ...]
+    total: Fraction
+    bed: Fraction
+    eqd2: Fraction
+
+    def summary(self) -> str:
+        """`course 83 Gy: BED …, EQD2 … (α/β …)`."""
+        ab = self.parts[0].alpha_beta
+        return (f"course {shown(self.total, 2)} Gy: BED {shown(self.bed)} Gy, EQD2 {shown(self.eqd2)} Gy "
+                f"(α/β {shown(ab.value)} Gy, {ab.tissue})")
+
+
+def course_values(item: m.Fractionation, tables: Tables) -> CourseValues | None:
+    """BED and EQD2 per part and summed (BED and EQD2 add up at one α/β)."""
+    if len(item.parts) < 2:
+        return None
+    values = [values_of(part, tables) for part in course_parts(item)]
+    if any(v is None for v in values):
+        return None
+    parts = tuple(v for v in values if v is not None)
+    return CourseValues(item, parts, sum((v.total for v in parts), Fraction(0)),
+                        sum((v.bed for v in parts), Fraction(0)), sum((v.eqd2 for v in parts), Fraction(0)))
+
+
 def fractionation_values(protocol: m.Protocol, tables: Tables) -> Iterator[FractionationValues]:
     """Computed values for every fractionation of a protocol, in document order (validation report)."""
     for item in protocol.all_items():
         if isinstance(item, m.Fractionation):
-            values = values_of(item, tables)
-            if values is not None:
-                yield values
+            for single in (course_parts(item) if len(item.parts) > 1 else [item]):
+                values = values_of(single, tables)
+                if values is not None:
+                    yield values

@@ -26,7 +26,11 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         if isinstance(node, m.DrugLine):
             drug_id, how = resolve_product(node, tables)
             phases = tuple(_relative_end(p, tables) for p in node.phases)
-            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases)
+            timing = node.timing
+            if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
+                timing = dataclasses.replace(timing, target_id=resolve_target(timing.target.value, tables))
+            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases,
+                                       timing=timing)
         if isinstance(node, (m.DoseModification, m.DoseLevels)):
             drug_id, _ = resolve_drug(node.drug.value, tables)
             return dataclasses.replace(node, children=children, drug_id=drug_id)

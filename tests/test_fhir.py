@@ -219,7 +219,7 @@ def test_every_drug_line_round_trips(path: Path) -> None:
                 assert repeat["boundsDuration"]["code"] == PERIOD[phase.for_duration.unit], where
             elif line.max_duration is not None:
                 assert repeat["boundsDuration"]["value"] == line.max_duration.value, where
-            if line.infusion is not None:
+            if line.infusion is not None and not line.infusion.at_most:  # a maximum: additionalInstruction
                 assert repeat["durationUnit"] == "min", where
                 expected = line.infusion.first_min if index == 0 or line.infusion.then_min is None \
                     else line.infusion.then_min

@@ -348,9 +348,10 @@ def test_rt_table_groups_by_indication_with_bed_and_eqd2() -> None:
     table = re.search(r'<figure class="picture rt-overview" id="rt-radiotherapie">.*?</figure>', html, re.DOTALL)
     assert table is not None
     text = table.group(0)
-    assert "α/β = 10 Gy" in text and "α/β = 3 Gy" in text
-    assert '<th scope="rowgroup" colspan="7">pijnlijke BOTlocalisaties' in text
-    assert ('<tr><th scope="row">5 × 4 Gy</th><td>20 Gy</td><td>bot</td><td class="val">28</td>'
+    # the first BED/EQD2 pair is at the α/β R003 uses for the row's site (its own column), the second at 3 Gy
+    assert "α/β van de plaats" in text and "α/β = 3 Gy" in text
+    assert '<th scope="rowgroup" colspan="8">pijnlijke BOTlocalisaties' in text
+    assert ('<tr><th scope="row">5 × 4 Gy</th><td>20 Gy</td><td>bot</td><td class="val">10</td><td class="val">28</td>'
             '<td class="val">23,3</td><td class="val">46,7</td><td class="val">28</td></tr>') in text
     assert "4 × 12 Gy *" in text and "LQ-model onbetrouwbaar boven 8 Gy per fractie" in text
 

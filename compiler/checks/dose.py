@@ -18,6 +18,7 @@ from typing import Any
 
 from compiler import dosing
 from compiler import model as m
+from compiler.arms import other_phase_lines, phase_override, phase_view
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
@@ -85,8 +86,12 @@ class LineInfo:
 
     @property
     def regimen(self) -> m.RegimenLine | None:
-        """The nearest enclosing regimen line."""
-        return next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
+        """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
+        phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
+        regimen = next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
+        if regimen is not None and phase is not None:
+            return phase_view(regimen, phase)
+        return regimen
 
 
 _LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo]]] = {}
@@ -214,7 +219,8 @@ def phase_doses(context: Context) -> Iterator[PhaseDose]:
             schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
                                                 regimen.frequency if regimen else None)
             chosen, match = _use_match(rows, info, phase, route, dose.unit, schedule)
-            loading = (index == 0 and len(line.phases) > 1
+            before_more = len(line.phases) > 1 or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))
+            loading = (index == 0 and before_more
                        and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit))
             yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading)
 
@@ -812,7 +818,8 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
             limit = dosing.cumulative_limit(tables, pd.drug_id)
             assert limit is not None
             per_cycle = pd.schedule.administrations_per_cycle() or 1
-            cycles = pd.phase.cycles or (regimen.cycles if regimen else None) or \
+            line_regimen = pd.info.regimen  # lang-b: in a phase, the phase's count
+            cycles = pd.phase.cycles or (line_regimen.cycles if line_regimen else None) or \
                 (int(library["cycles"]) if library and library.get("cycles") else None)
             if cycles is None and pd.phase.for_duration is not None and pd.schedule.spacing is not None:
                 days = pd.phase.for_duration.value * dosing.DAYS_PER_UNIT.get(pd.phase.for_duration.unit, (0, 0))[0]
@@ -852,14 +859,16 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
     protocol = context.protocol
 
-    def walk(items: tuple[m.Item, ...], conditions: list[m.Condition]) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
+    def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
+             phase: m.PhaseLine | None = None) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
         own = conditions + [c.condition for c in (_statement(x) for x in items) if isinstance(c, m.OnlyWhen)]
         for item in items:
             statement = _statement(item)
             here = own + ([statement.condition] if isinstance(statement, m.When) else [])
             if isinstance(statement, m.RegimenLine) and statement.regimen_id is not None:
-                yield statement, here
-            yield from walk(item.children, here)
+                # lang-b: a library regimen in a phase takes the phase's count
+                yield (phase_override(statement, phase) if phase is not None else statement), here
+            yield from walk(item.children, here, statement if isinstance(statement, m.PhaseLine) else None)
 
     yield from walk(protocol.preamble, [])
     for section in protocol.all_sections():
@@ -1043,6 +1052,11 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         value = first.dose.amount.value
         if len(dosed) == 1:
             maintenance = {dosing.dec(p["then"]): p for p in patterns if p.get("then") is not None}
+            loaded = {dosing.dec(p["dose"]) for p in patterns if p.get("dose") is not None}
+            earlier = other_phase_lines(info.ancestors, line.drug_id, earlier=True)
+            if any(ph.dose is not None and ph.dose.unit == unit and ph.dose.amount.value in loaded
+                   for e in earlier for ph in e.phases):
+                continue  # lang-b: the loading dose is the line of an earlier phase (cycle 1)
             if value in maintenance:
                 pattern = maintenance[value]
                 yield loading_pattern.at(

@@ -14,14 +14,29 @@ from typing import Any
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Severity, check
-from compiler.radiobiology import computable, eqd2, exact, is_stereotactic, limits, shown, site_info, total_consistent, values_of
+from compiler.radiobiology import (
+    computable,
+    course_parts,
+    course_values,
+    eqd2,
+    exact,
+    is_stereotactic,
+    limits,
+    shown,
+    site_info,
+    total_consistent,
+    values_of,
+)
 
 
 def fractionations(context: Context) -> Iterator[m.Fractionation]:
-    """Every `rt` line."""
+    """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part."""
     for item in context.items:
         if isinstance(item, m.Fractionation):
-            yield item
+            if len(item.parts) > 1:
+                yield from course_parts(item)
+            else:
+                yield item
 
 
 def _gy(value: Fraction | Decimal) -> str:
@@ -145,8 +160,10 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
     """What it checks: nothing is wrong — for every fractionation with one `n x d` the
     compiler computes and shows BED = n·d·(1 + d/(α/β)) and EQD2 = n·d·(d + α/β)/(2 + α/β)
     (one info per `rt` line; the same values go into the validation report). α/β comes
-    from rt_schemes.yaml: 10 Gy (tumour, the default), 3,5 Gy where the site is breast
-    (START). Above 8 Gy per fraction or with a stereotactic technique the message adds that
+    from rt_schemes.yaml: 10 Gy (tumour, the default), 3,5 Gy where the site is breast,
+    chest wall, regional nodes or tumour bed (START), 1,8 Gy where it is the prostate
+    (CHHiP). A course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) gets one info per part and
+    one with the cumulative BED and EQD2 of the course. Above 8 Gy per fraction or with a stereotactic technique the message adds that
     the linear-quadratic model is unreliable there.
 
     Why it matters: schemes with different fraction sizes can only be compared by their
@@ -168,8 +185,20 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
                    f"(α/β {shown(values.alpha_beta.value)} Gy, {values.alpha_beta.tissue})")
         if values.lq_unreliable:
             message += f"; {_gy(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
+        if item.course_part is not None:
+            continue  # one finding per course line, below
         yield bed_eqd2.at(item.span, message, note if values.lq_unreliable else
                           "computed with the linear-quadratic model; α/β from compiler/data/rt_schemes.yaml")
+    for course in _courses(context):  # lang-b: per part and cumulative, in one finding per course line
+        summed = course_values(course, context.tables)
+        if summed is None:
+            continue
+        parts = "; ".join(f"part {i}: BED {shown(v.bed)} Gy, EQD2 {shown(v.eqd2)} Gy"
+                          for i, v in enumerate(summed.parts, start=1))
+        unreliable = any(v.lq_unreliable for v in summed.parts)
+        yield bed_eqd2.at(course.span, f"{parts}; {summed.summary()}",
+                          note if unreliable else
+                          "BED and EQD2 of the parts added up at the site's α/β (linear-quadratic model)")
 
 
 @check("R004", "implausible-scheme", Severity.WARNING, "scheme not in the site's plausible set")
@@ -194,8 +223,8 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
     """
     schemes = context.tables.rt_schemes.get("schemes") or []
     for item in fractionations(context):
-        if item.site is None or not computable(item):
-            continue
+        if item.site is None or not computable(item) or item.course_part is not None:
+            continue  # the parts of a course (a boost) are judged by R007, not against whole schemes
         info = site_info(item.site.value, context.tables)
         if not info.indications:
             continue
@@ -310,3 +339,93 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
         elif total_limit is not None and total is not None and total > exact(str(total_limit)):
             yield implausible_dose.at(item.span, f"total {_gy(total)} Gy is above {total_limit} Gy",
                                       "check the number of fractions and the dose per fraction")
+    for course in context.items:  # lang-b: the total of a course in parts
+        if not isinstance(course, m.Fractionation) or len(course.parts) < 2 or total_limit is None:
+            continue
+        if course.technique is not None and "brachy" in course.technique.value.lower():
+            continue
+        summed = sum((exact(p.fractions.value) * exact(p.dose_per_fraction.value) for p in course.parts), Fraction(0))
+        if summed > exact(str(total_limit)):
+            yield implausible_dose.at(course.span, f"course total {_gy(summed)} Gy is above {total_limit} Gy",
+                                      "check the parts of the course")
+
+
+# ---------------------------------------------------------------- lang-b: courses in parts (issue 14 item 5)
+
+
+def _courses(context: Context) -> Iterator[m.Fractionation]:
+    for item in context.items:
+        if isinstance(item, m.Fractionation) and len(item.parts) > 1:
+            yield item
+
+
+@check("R007", "course-arithmetic", Severity.ERROR, "the parts of a radiotherapy course do not add up to its total")
+def course_arithmetic(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: in a course written in parts — `rt 25 x 1,8 Gy + 19 x 2 Gy = 83 Gy`,
+    `rt 25 x 2 Gy (borst) + 5 x 2 Gy boost (tumorbed) = 60 Gy` — the stated total is the
+    sum of the parts (n₁·d₁ + n₂·d₂ …, each dose per fraction standing for ±½ of its last
+    written decimal, as in R001). The arithmetic is exact. Each part is also checked on its
+    own by R001 (positive whole count, positive dose), R002 (dose per fraction), R003
+    (BED/EQD2, with the course's cumulative values) and R006, and the course total by R006.
+
+    Why it matters: a course total that is not the sum of its phases means one of the
+    numbers is wrong — 25 × 1,8 + 19 × 2 is 83 Gy; "= 85 Gy" leaves the planner to guess
+    which part was meant.
+
+    Example: `rt 25 x 1,8 Gy + 19 x 2 Gy = 85 Gy`
+
+    Use instead: `rt 25 x 1,8 Gy + 19 x 2 Gy = 83 Gy`
+
+    Source: RULES.md R001 (fractionation arithmetic), applied per phase and to the course
+    total; ICRU Report 83 (prescription per phase and cumulative).
+    """
+    for course in _courses(context):
+        # a part with no positive whole count or dose is R001's (each part is checked as a scheme)
+        bad = any(p.fractions.value <= 0 or p.fractions.value != p.fractions.value.to_integral_value()
+                  or p.dose_per_fraction.value <= 0 for p in course.parts)
+        if bad or course.total is None:
+            continue
+        low = high = Fraction(0)
+        for part in course.parts:
+            exponent = part.dose_per_fraction.value.as_tuple().exponent
+            places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+            half = Fraction(1, 2 * 10**places) if places else Fraction(0)
+            count, dose = exact(part.fractions.value), exact(part.dose_per_fraction.value)
+            low, high = low + count * (dose - half), high + count * (dose + half)
+        total = exact(course.total.value)
+        if not low <= total <= high:
+            summed = sum((exact(p.fractions.value) * exact(p.dose_per_fraction.value) for p in course.parts),
+                         Fraction(0))
+            terms = " + ".join(f"{p.fractions.text} × {p.dose_per_fraction.text}" for p in course.parts)
+            yield course_arithmetic.at(course.total.span, f"{terms} Gy is {_gy(summed)} Gy, not {course.total.text} Gy",
+                                       "correct the total or one of the parts")
+
+
+@check("R008", "site-not-in-table", Severity.WARNING, "radiotherapy site not in the site table")
+def site_not_in_table(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the `site` of an `rt` line names a site of the sourced site table
+    (rt_schemes.yaml `sites`, Dutch and English words: bot/bone, wervelkolom/spine,
+    hersenen/brain, long/lung, thorax/chest, borst/breast, thoraxwand/chest wall,
+    oksel/axilla and other regional nodes, tumorbed/tumour bed, prostaat/prostate,
+    ovaria/ovaries …). A site the table does not know gets the default α/β (10 Gy) for
+    BED/EQD2 and no plausibility check (R004), so the line warns.
+
+    Why it matters: the α/β, the plausible schemes and the organ limits all hang on the
+    site; a misspelt or unknown site silently switches them off — prostate at α/β 10 Gy
+    instead of 1,8 Gy understates the EQD2 of a hypofractionated scheme by a fifth.
+
+    Example: `rt 20 x 3 Gy = 60 Gy site prostatte`
+
+    Use instead: `rt 20 x 3 Gy = 60 Gy site prostaat` (or add the site, with its source,
+    to rt_schemes.yaml)
+
+    Source: compiler/data/rt_schemes.yaml `sites` and `alpha_beta` (each with its source).
+    """
+    for item in context.items:
+        if not isinstance(item, m.Fractionation) or item.site is None:
+            continue
+        info = site_info(item.site.value, context.tables)
+        if not info.indications and not info.organs:
+            yield site_not_in_table.at(item.site.span, f"site `{item.site.value}` is not in the site table",
+                                       "use a site of rt_schemes.yaml `sites` (e.g. borst, thoraxwand, oksel, long, "
+                                       "prostaat, bot); BED/EQD2 use the default α/β until then")

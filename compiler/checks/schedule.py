@@ -132,7 +132,10 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
             yield schedule_incomplete.at(where, f"{_name(context, line)}: no route", "write the route: po, IV, IM, subcut …")
         last = line.phases[-1]
         regimen_schedule = regimen is not None and (regimen.frequency is not None or regimen.cycle_length is not None)
-        if not _has_schedule(last) and not last.continuous and not regimen_schedule \
+        # lang-b: a drug timed to another (`30 min before paclitaxel`) follows that drug's
+        # schedule; an as-needed drug has none (S013 asks for its daily maximum instead).
+        follows = line.timing is not None or line.as_needed is not None
+        if not _has_schedule(last) and not last.continuous and not regimen_schedule and not follows \
                 and not _inherited(lay, index, line, "schedule"):
             yield schedule_incomplete.at(where, f"{_name(context, line)}: no frequency",
                                          "write how often: daily, every 3 weeks, days 1, 8 …")
@@ -152,6 +155,10 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
         if not lines:
             continue
         regimen = inline
+        phased = [n.index for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)
+                  and lay.enclosing_phase(n.index) is not None]
+        if phased:
+            continue  # lang-b: a regimen in phases: each line is checked with its phase's cycle above
         if regimen.cycle_length is None and all(_cycle_days(context, x, None) is None for x in lines) \
                 and any(p.days is not None for x in lines for p in x.phases):
             yield schedule_incomplete.at(regimen.name.span, f"regimen {regimen.name.value}: no cycle length",
@@ -575,6 +582,8 @@ def infusion_time(context: Context) -> Iterator[Diagnostic]:
                 or not any(p.dose is not None for p in line.phases):
             continue
         if line.infusion is None:
+            if line.method is not None:  # lang-b: IV push / bolus is not an infusion
+                continue
             if not _inherited(lay, index, line, "infusion"):
                 yield infusion_time.at(line.name.span, f"{_name(context, line)} IV without an infusion time",
                                        "add `infusion 30 min` (or the product's time)")
@@ -583,6 +592,8 @@ def infusion_time(context: Context) -> Iterator[Diagnostic]:
         if label is None:
             continue
         first, then, entry = label
+        if a.other_phase_lines(lay.ancestor_items(index), line.drug_id, earlier=True):
+            first = then  # lang-b: an earlier phase of the regimen gave the first infusion
         infusion = line.infusion
         later = infusion.then_min if infusion.then_min is not None else infusion.first_min
         problems = []

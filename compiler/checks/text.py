@@ -157,6 +157,8 @@ def unresolved_regimen(context: Context) -> Iterator[Diagnostic]:
         if any(isinstance(c, m.DrugLine) or (isinstance(c, m.Bullet) and isinstance(c.content, m.DrugLine))
                for c in item.children):
             continue
+        if any(isinstance(c.content if isinstance(c, m.Bullet) else c, m.PhaseLine) for c in item.children):
+            continue  # lang-b: an inline regimen in phases lists its drug lines under them
         hit = context.tables.names.get(normalise(item.name.value))
         if hit is not None and hit.how == "abbreviation" and len(hit.drug_ids) > 1:
             yield unresolved_regimen.at(item.name.span, f"ambiguous regimen name `{item.name.value}`",

@@ -94,7 +94,7 @@ _WITH_WORDS = re.compile(r"^(?:(?P<pref>bij voorkeur met|preferably with)|(?P<on
 _NAME_SPLIT = re.compile(r"[\s+/,;:()\[\]]+")
 _REMARK = re.compile(r"\s*\((?P<remark>[^()]*)\)\s*\.?$")
 _KEYWORDS = re.compile(r"^(?:drug|regimen|rt|when|otherwise|decision|only\s+when|exclude\s+when|preferably\s+with|only\s+with|"
-                       r"not\s+with|note:|nota:|query:|allow)\b", re.IGNORECASE)
+                       r"not\s+with|note:|nota:|query:|allow|phase|followed\s+by\s+phase)\b", re.IGNORECASE)
 _SCHEDULE_WORDS = {"mono", "q3w", "q2w", "q4w", "weekly", "wekelijks", "low", "dose", "lage", "dosis", "d1", "monotherapie"}
 
 

@@ -29,7 +29,7 @@ SCHEDULE_PARTS = ("days 1, 8, 15", "days 1-21", "day 1", "cycle 21 days", "cycle
                   "for antiemetic", "for premedication", "with radiotherapy", "in the evening", "before chemotherapy")
 KEYWORDS = ("drug ", "regimen ", "rt ", "when ", "otherwise:", "decision: ", "only when ", "exclude when ",
             "preferably with ", "only with ", "note: ", "query: ", "allow ",
-            "criteria before each cycle:", "dose levels ", "dose modification ")
+            "criteria before each cycle:", "dose levels ", "dose modification ", "phase ", "followed by phase ")
 OPERATORS = ("<", "<=", "=", ">=", ">", "!=")
 UNIT_TOKEN = re.compile(r"(mg/m2|mg/m²|mg/kg|mcg/kg|mcg|mg|g|mL|ml|units?|mmol|MBq)$")
 ROUTE_TOKEN = re.compile(r"(po|IV|IM|subcut|SC|intrathecal|intravesical|intrapleural|intraperitoneal|intra-arterial)$",

@@ -478,6 +478,7 @@ class RtRow:
     site: str
     values: list[str]  # BED, EQD2 per α/β, in order
     lq_warning: bool
+    alpha_beta: str = ""  # lang-b: the α/β of the first pair, the one R003 uses for this site
 
 
 @dataclass

@@ -14,12 +14,14 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from markupsafe import Markup, escape
 
-from compiler import i18n
+from compiler import i18n, radiobiology
 from compiler import model as m
+from compiler.arms import phase_override
 from compiler.diagnostics import Diagnostic
 from compiler.render import calendar as cal
 from compiler.render import flowchart
@@ -84,6 +86,7 @@ class DrugRow:
     extras: list[Block] = field(default_factory=list)
     anchor: str = ""
     dose_html: list[Markup] = field(default_factory=list)  # the doses with amount and unit kept on one line
+    prn: bool = False  # lang-b: an as-needed line (marked on the sheet)
 
 
 @dataclass
@@ -268,6 +271,7 @@ class _Builder:
     tall_pattern: re.Pattern[str] | None = None
     pictures: list[tuple[str, str, Markup]] = field(default_factory=list)  # kind, id, svg (goldens, tests)
     inside_regimen: int = 0
+    current_phase: m.PhaseLine | None = None  # lang-b: the phase being rendered (its count applies)
     inside_decision: int = 0
     dose_levels: dict[str, dict[int, str]] = field(default_factory=dict)  # drug name -> level -> dose text
 
@@ -348,13 +352,34 @@ class _Builder:
             notes.append(w.form(line.form, self.language))
         if line.drug_id is None:
             notes.append(self.labels["not_in_formulary"])
+        if line.as_needed is not None:  # lang-b: PRN is part of the schedule, and marked
+            schedule = w.as_needed(line.as_needed, line.daily_max, self.language) + (", " if schedule else "") + schedule
+        elif line.daily_max is not None:
+            schedule += (", " if schedule else "") + w.daily_max(line.daily_max, self.language)
         return DrugRow(
             name=name, brand=brand, known=line.drug_id is not None,
             doses=doses, route=" / ".join(routes),
-            administration=w.infusion(line.infusion, self.language) if line.infusion is not None else "",
+            administration=self.administration(line),
             schedule=schedule, notes=notes, extras=self.blocks(extra_children), anchor=flowchart.anchor(line),
             dose_html=[self.phrase(d) for d in doses],
+            prn=line.as_needed is not None,
         )
+
+    def administration(self, line: m.DrugLine) -> str:
+        """lang-b: the administration column: timing, method, infusion time, diluent."""
+        parts: list[str] = []
+        if line.timing is not None:
+            target = w.timing_target(line.timing, self.tables, self.language)
+            if line.timing.target_id in self.tables.drugs:
+                target = self.tall(target)
+            parts.append(w.relative_timing(line.timing, target, self.language))
+        if line.method is not None:
+            parts.append(w.method(line.method, self.language))
+        if line.infusion is not None:
+            parts.append(w.infusion(line.infusion, self.language))
+        if line.diluent is not None:
+            parts.append(w.diluent(line.diluent, self.language))
+        return ", ".join(parts)
 
     def regimen_drug_row(self, entry: dict[str, Any]) -> DrugRow:
         drug_id = str(entry.get("drug") or "")
@@ -422,6 +447,8 @@ class _Builder:
 
     # ------------------------------------------------------------ statements
     def regimen(self, line: m.RegimenLine) -> RegimenBlock:
+        if self.current_phase is not None:  # lang-b: a library regimen in a phase takes its count
+            line = phase_override(line, self.current_phase)
         entry = self.tables.regimens.get(line.regimen_id or "") if line.regimen_id else None
         summary: list[str] = []
         tables: list[tuple[str | None, DrugTable]] = []
@@ -476,6 +503,39 @@ class _Builder:
                             self.phrase(", ".join(summary)), tables, source, note,
                             entry is not None, unverified, children, flowchart.anchor(line), calendar, timeline)
 
+    def phase(self, item: m.PhaseLine) -> Paragraph:
+        """lang-b: a phase of a regimen: its title with its own cycle data, its drug table and its
+        own cycle calendar (a regimen in phases draws one calendar per phase).
+        """
+        summary: list[str] = []
+        if item.frequency is not None:
+            summary.append(w.frequency(item.frequency, self.language))
+        if item.cycle_length is not None:
+            summary.append(w.cycle_length(item.cycle_length, self.language))
+        if item.cycles is not None:
+            summary.append(w.cycles(item.cycles, self.language))
+        if item.until is not None:
+            summary.append(w.until(item.until.value, self.language))
+        if item.max_duration is not None:
+            summary.append(w.max_duration(item.max_duration, self.language))
+        label = self.labels["followed_by"] if item.followed else self.labels["phase"]
+        title = f"{label} {item.name.value}" + (": " + ", ".join(summary) if summary else ":")
+        outer, self.current_phase = self.current_phase, item
+        children = self.blocks(item.children)
+        self.current_phase = outer
+        written = [d for d in (_drug_of(c) for c in item.children) if d is not None]
+        cycle = cal.duration_days(item.cycle_length) if item.cycle_length is not None else None
+        table = next((b for b in children if isinstance(b, DrugTable)), None)
+        if written and cycle and table is not None:
+            footer = [w.cycles(item.cycles, self.language)] if item.cycles is not None else []
+            schedules = [self.schedule_of(d, d.phases[-1]) for d in written if d.phases]
+            calendar = cal.cycle_calendar(f"cal-{item.span.line}", item.name.value, cycle, schedules, footer,
+                                          self.language)
+            if calendar is not None:
+                table.calendars.append(calendar)
+                self.pictures.append(("calendar", calendar.id, Markup("")))
+        return Paragraph("p", escape(title), lead=True, children=children)
+
     def fractionation(self, line: m.Fractionation) -> str:
         language = self.language
         parts: list[str] = []
@@ -483,6 +543,8 @@ class _Builder:
             parts.append(f"{self.labels['up_to']} {w.tolerance(line.tolerance.value, language)}")
         elif line.up_to and line.total is not None:
             parts.append(f"{self.labels['up_to']} {w.number(line.total.value, language)} Gy")
+        elif line.parts:
+            parts.append(w.rt_course(line, language))  # lang-b: a course in parts (or a part with a volume)
         elif line.fractions is not None and line.dose_per_fraction is not None:
             fractions = w.number_range(line.fractions.value,
                                        line.fractions_max.value if line.fractions_max else None, language)
@@ -499,6 +561,8 @@ class _Builder:
             parts.append(f"{self.labels['site']} {line.site.value}")
         if line.technique is not None:
             parts.append(f"{self.labels['technique']} {line.technique.value}")
+        if line.laterality is not None:
+            parts.append(w.laterality(line.laterality, language))
         if line.per_week is not None:
             low, high = line.per_week
             parts.append(f"{w.number_range(low.value, high.value if high else None, language)} "
@@ -576,6 +640,8 @@ class _Builder:
             yield Paragraph("p", self.inline(w.squash(item.text)), lead=True, children=self.blocks(item.children))
         elif isinstance(item, m.RegimenLine):
             yield self.regimen(item)
+        elif isinstance(item, m.PhaseLine):
+            yield self.phase(item)
         elif isinstance(item, m.Fractionation):
             yield RadiotherapyLine("rt", self.fractionation(item), self.blocks(item.children))
         elif isinstance(item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint)):
@@ -878,23 +944,65 @@ class _Builder:
     def rt_table(self, section: m.Section) -> cal.RtTable | None:
         """The fractionation table of a section's own schemes, grouped by the indication they stand under."""
         rt = self.tables.rt_schemes
-        alpha_betas = cal.alpha_beta_values(rt)
+        # lang-b: the first BED/EQD2 pair uses the α/β R003 uses for the row's site (shown per row);
+        # the second, late-responding tissue (α/β 3 Gy), for every row alike.
+        late = [(v, t) for v, t in cal.alpha_beta_values(rt) if t.startswith("late")]
         limits = rt.get("limits") or {}
         lq_limit = limits.get("lq_note_above_dose_per_fraction_gy")
         limit = Decimal(str(lq_limit)) if lq_limit is not None else None
         groups: list[cal.RtGroup] = []
 
+        def site_alpha_beta(node: m.Fractionation) -> Decimal:
+            info = radiobiology.site_info(node.site.value if node.site else None, self.tables)
+            cord_itself = "spinal cord" in info.organs and "spine" not in info.organs
+            value = radiobiology.alpha_beta(self.tables, info.indications,
+                                            "spinal cord" if cord_itself else None).value
+            return Decimal(value.numerator) / Decimal(value.denominator)
+
+        def rows_of(node: m.Fractionation) -> list[cal.RtRow]:
+            site_ab = site_alpha_beta(node)
+            values = [site_ab, *(v for v, _ in late)]
+            singles = radiobiology.course_parts(node) if len(node.parts) > 1 else [node]
+            out: list[cal.RtRow] = []
+            for single in singles:
+                row = cal.rt_row(single, values, limit, self.language)
+                if row is None:
+                    row = cal.RtRow(self.fractionation(single), "—", "", ["—"] * (2 * len(values)), False)
+                if single.course_part is not None:
+                    part = node.parts[single.course_part - 1]
+                    label = self.labels["boost"] if part.boost else f"{self.labels['rt_part']} {single.course_part}"
+                    row.site = ", ".join(p for p in (label, part.volume.value if part.volume else "", row.site) if p)
+                row.alpha_beta = w.number(site_ab, self.language)
+                out.append(row)
+            if len(node.parts) > 1 and all(r.values and r.values[0] != "—" for r in out):
+                sums: list[Decimal] = []
+                for ab in values:  # exact sums (as R003), rounded once
+                    exact_ab = radiobiology.exact(ab)
+                    parts = [(radiobiology.exact(p.fractions.value), radiobiology.exact(p.dose_per_fraction.value))
+                             for p in node.parts]
+                    sums.append(Decimal(radiobiology.shown(sum((radiobiology.bed(n, d, exact_ab) for n, d in parts),
+                                                               Fraction(0)))))
+                    sums.append(Decimal(radiobiology.shown(sum((radiobiology.eqd2(n, d, exact_ab) for n, d in parts),
+                                                               Fraction(0)))))
+                total = node.total.value if node.total is not None else sum(
+                    (p.fractions.value * p.dose_per_fraction.value for p in node.parts), Decimal(0))
+                out.append(cal.RtRow(self.labels["rt_course"], f"{w.number(total, self.language)} Gy",
+                                     ", ".join(p for p in (node.site.value if node.site else "",
+                                                           node.technique.value if node.technique else "",
+                                                           node.laterality.value if node.laterality else "") if p),
+                                     [w.number(v, self.language) for v in sums], False,
+                                     w.number(site_ab, self.language)))
+            return out
+
         def walk(items: Sequence[m.Item], label: str) -> None:
             for item in items:
                 node = item.content if isinstance(item, m.Bullet) and item.content is not None else item
                 if isinstance(node, m.Fractionation):
-                    row = cal.rt_row(node, [v for v, _ in alpha_betas], limit, self.language)
-                    if row is None:
-                        row = cal.RtRow(self.fractionation(node), "—", "", ["—"] * (2 * len(alpha_betas)), False)
-                    if groups and groups[-1].indication == label:
-                        groups[-1].rows.append(row)
-                    else:
-                        groups.append(cal.RtGroup(label, [row]))
+                    for row in rows_of(node):
+                        if groups and groups[-1].indication == label:
+                            groups[-1].rows.append(row)
+                        else:
+                            groups.append(cal.RtGroup(label, [row]))
                     continue
                 inner = label
                 if isinstance(node, m.Prose):
@@ -904,8 +1012,8 @@ class _Builder:
         walk(section.items, "")
         if not groups:
             return None
-        tissues = [(f"{self.labels['alpha_beta']} = {w.number(v, self.language)} Gy",
-                    self.labels["ab_late" if t.startswith("late") else "ab_early"]) for v, t in alpha_betas]
+        tissues = [(self.labels["ab_site"], self.labels["ab_site_tissue"])] + [
+            (f"{self.labels['alpha_beta']} = {w.number(v, self.language)} Gy", self.labels["ab_late"]) for v, _ in late]
         note = self.labels["lq_unreliable"].format(d=w.number(limit, self.language)) if limit is not None and any(
             r.lq_warning for g in groups for r in g.rows) else None
         table = cal.RtTable(f"rt-{section.id}", tissues, groups, note)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from compiler import model as m
+
+if TYPE_CHECKING:
+    from compiler.tables import Tables
 
 LANGUAGES = ("nl", "en")
 
@@ -33,7 +37,8 @@ LABELS: dict[str, dict[str, str]] = {
         "query_blocks": "Deze vraag moet beantwoord zijn vóór goedkeuring.",
         "allowed": "Aanvaarde afwijking", "decision": "Beslissing", "if": "Indien", "otherwise": "Anders",
         "only_when": "Enkel indien", "exclude_when": "Niet indien", "preferably_with": "Bij voorkeur met", "not_with": "Niet samen met",
-        "only_with": "Enkel in combinatie met", "then": "daarna", "see": "zie", "and": "en", "or": "of",
+        "only_with": "Enkel in combinatie met", "then": "daarna",
+        "prn": "ZN", "phase": "Fase", "followed_by": "Gevolgd door fase", "see": "zie", "and": "en", "or": "of",
         "not": "niet", "regimen": "Schema", "source": "Bron", "not_in_library": "niet in de schemabibliotheek",
         "not_in_formulary": "niet in het formularium", "rt": "Radiotherapie", "site": "op",
         "technique": "techniek", "per_week": "× per week", "up_to": "tot", "validation": "Validatie",
@@ -56,6 +61,8 @@ LABELS: dict[str, dict[str, str]] = {
         "rt_scheme": "n × d", "rt_total": "Totaal", "rt_site": "Plaats / techniek", "alpha_beta": "α/β",
         "lq_unreliable": "* LQ-model onbetrouwbaar boven {d} Gy per fractie: BED/EQD2 enkel ter indicatie",
         "gy": "Gy", "continuous_short": "continu", "ab_early": "tumor, vroege reactie", "ab_late": "late reactie",
+        "ab_site": "α/β van de plaats", "ab_site_tissue": "zoals R003", "rt_part": "deel", "boost": "boost",
+        "rt_course": "kuur",
     },
     "en": {
         "criteria": "Criteria before each cycle", "criterion": "Criterion", "dose_modification": "Dose modification",
@@ -73,7 +80,8 @@ LABELS: dict[str, dict[str, str]] = {
         "query_blocks": "This question must be answered before approval.",
         "allowed": "Accepted deviation", "decision": "Decision", "if": "If", "otherwise": "Otherwise",
         "only_when": "Only if", "exclude_when": "Not if", "preferably_with": "Preferably with", "not_with": "Not with",
-        "only_with": "Only in combination with", "then": "then", "see": "see", "and": "and", "or": "or",
+        "only_with": "Only in combination with", "then": "then",
+        "prn": "PRN", "phase": "Phase", "followed_by": "Followed by phase", "see": "see", "and": "and", "or": "or",
         "not": "not", "regimen": "Regimen", "source": "Source", "not_in_library": "not in the regimen library",
         "not_in_formulary": "not in the formulary", "rt": "Radiotherapy", "site": "to",
         "technique": "technique", "per_week": "× per week", "up_to": "up to", "validation": "Validation",
@@ -96,6 +104,8 @@ LABELS: dict[str, dict[str, str]] = {
         "rt_scheme": "n × d", "rt_total": "Total", "rt_site": "Site / technique", "alpha_beta": "α/β",
         "lq_unreliable": "* LQ model unreliable above {d} Gy per fraction: BED/EQD2 indicative only",
         "gy": "Gy", "continuous_short": "continuous", "ab_early": "tumour, early effects", "ab_late": "late effects",
+        "ab_site": "α/β of the site", "ab_site_tissue": "as R003", "rt_part": "part", "boost": "boost",
+        "rt_course": "course",
     },
 }
 
@@ -344,8 +354,81 @@ def infusion(value: m.Infusion, language: str) -> str:
             return f"{noun} eerst {value.first_min} min, daarna {value.then_min} min"
         return f"{noun} first {value.first_min} min, then {value.then_min} min"
     if value.at_least:
-        return f"{noun} {'min.' if language == 'nl' else 'at least'} {value.first_min} min"
-    return f"{noun} {value.first_min} min"
+        return f"{noun} {'min.' if language == 'nl' else 'at least'} {_minutes(value.first_min, value.hours, language)}"
+    if value.at_most:
+        return f"{noun} max. {_minutes(value.first_min, value.hours, language)}"
+    return f"{noun} {_minutes(value.first_min, value.hours, language)}"
+
+
+# ---------------------------------------------------------------- lang-b: administration details
+
+FLUIDS = {
+    "nl": {"sodium chloride": "natriumchloride", "glucose": "glucose", "water for injections": "water voor injecties"},
+    "en": {"sodium chloride": "sodium chloride", "glucose": "glucose", "water for injections": "water for injections"},
+}
+METHODS = {"nl": {"push": "IV-push", "bolus": "bolus", "slow push": "trage IV-push"},
+           "en": {"push": "IV push", "bolus": "bolus", "slow push": "slow IV push"}}
+
+
+def _minutes(value: int, hours: bool, language: str) -> str:
+    """`30 min`, or `3 uur` / `3 hours` when written in hours (and whole hours)."""
+    if hours and value % 60 == 0:
+        count = value // 60
+        return f"{count} uur" if language == "nl" else f"{count} hour{'s' if count != 1 else ''}"
+    return f"{value} min"
+
+
+def timing_target(value: m.RelativeTiming, tables: Tables | None, language: str) -> str:
+    """The drug or class a line is timed to, by its name in the document language."""
+    target_id = value.target_id or ""
+    if tables is not None and target_id.startswith("class:"):
+        names = (tables.classes.get(target_id[len("class:"):]) or {}).get("names") or {}
+        return str(names.get(language) or value.target.value)
+    if tables is not None and target_id in tables.drugs:
+        return tables.drug_name(target_id, language)
+    return value.target.value
+
+
+def relative_timing(value: m.RelativeTiming, target: str, language: str) -> str:
+    """`30 min vóór PACLItaxel`, `na CARBOplatine`, `1 hour before chemotherapy`."""
+    relation = {"nl": {"before": "vóór", "after": "na"}, "en": {"before": "before", "after": "after"}}[language]
+    word = relation.get(value.relation, value.relation)
+    if value.offset_min is None:
+        return f"{word} {target}"
+    hours = value.offset_text is not None and not value.offset_text.rstrip().lower().endswith(("min", "minute",
+                                                                                               "minutes"))
+    return f"{_minutes(value.offset_min, hours, language)} {word} {target}"
+
+
+def as_needed(value: m.AsNeeded, limit: m.DailyMax | None, language: str) -> str:
+    """`zo nodig bij nausea, max. 3x/dag` / `as needed for nausea, max. 3 times a day`."""
+    text = "zo nodig" if language == "nl" else "as needed"
+    if value.reason is not None:
+        text += (" bij " if language == "nl" else " for ") + value.reason.value
+    if limit is not None:
+        text += ", " + daily_max(limit, language)
+    return text
+
+
+def daily_max(value: m.DailyMax, language: str) -> str:
+    """`max. 3x/dag`, `max. 16 mg/dag` / `max. 3 times a day`, `max. 16 mg a day`."""
+    if value.dose is not None:
+        return f"max. {dose(value.dose, language)}{'/dag' if language == 'nl' else ' a day'}"
+    return f"max. {value.times}x/dag" if language == "nl" else f"max. {value.times} times a day"
+
+
+def diluent(value: m.Diluent, language: str) -> str:
+    """`in 250 mL natriumchloride 0,9 %` / `in 250 mL sodium chloride 0.9 %`."""
+    fluid = FLUIDS[language].get(value.fluid, value.fluid)
+    text = f"in {number(value.volume.value, language)} {unit(value.volume_unit, language)} {fluid}"
+    if value.strength is not None:
+        text += f" {number(value.strength.value, language)} %"
+    return text
+
+
+def method(value: m.Text, language: str) -> str:
+    """`IV-push`, `bolus`."""
+    return METHODS[language].get(value.value, value.value)
 
 
 def form(value: m.Form, language: str) -> str:
@@ -435,6 +518,37 @@ _SPACE = re.compile(r"\s+")
 def squash(text: str) -> str:
     """Collapse runs of white space."""
     return _SPACE.sub(" ", text).strip()
+
+
+# ---------------------------------------------------------------- lang-b: radiotherapy courses
+
+LATERALITY = {"nl": {"left": "links", "right": "rechts", "bilateral": "bilateraal", "links": "links",
+                     "rechts": "rechts", "bilateraal": "bilateraal", "dubbelzijdig": "bilateraal"},
+              "en": {"left": "left", "right": "right", "bilateral": "bilateral", "links": "left", "rechts": "right",
+                     "bilateraal": "bilateral", "dubbelzijdig": "bilateral"}}
+
+
+def rt_part(value: m.RtPart, language: str) -> str:
+    """`5 × 2 Gy boost (tumorbed)`."""
+    text = f"{number(value.fractions.value, language)} × {number(value.dose_per_fraction.value, language)} Gy"
+    if value.boost:
+        text += " boost"
+    if value.volume is not None:
+        text += f" ({value.volume.value})"
+    return text
+
+
+def rt_course(value: m.Fractionation, language: str) -> str:
+    """`25 × 2 Gy (borst) + 5 × 2 Gy boost (tumorbed) = 60 Gy`: the parts and the course total."""
+    text = " + ".join(rt_part(p, language) for p in value.parts)
+    total = value.total.value if value.total is not None else sum(
+        (p.fractions.value * p.dose_per_fraction.value for p in value.parts), Decimal(0))
+    return f"{text} = {number(total, language)} Gy"
+
+
+def laterality(value: m.Text, language: str) -> str:
+    """`links` / `left`."""
+    return LATERALITY[language].get(value.value.lower(), value.value)
 
 
 # ---------------------------------------------------------------- lab criteria and dose modification

@@ -58,6 +58,12 @@ TERMS: dict[str, dict[str, str]] = {
     },
 }
 
+# lang-b (issue 14): words for administration details, phases and radiotherapy courses
+TERMS["nl"].update({"administration": "toediening (tijdstip, verdunning)", "as_needed": "zo nodig",
+                    "phase": "fase", "laterality": "zijde"})
+TERMS["en"].update({"administration": "administration (timing, diluent)", "as_needed": "as needed",
+                    "phase": "phase", "laterality": "side"})
+
 # metadata compared by the diff; version, status, approver, approval date and change note
 # change with every release and are shown in the header instead
 META_FIELDS = ("id", "title", "language", "owner", "author", "reviewer", "authored", "next_review", "scope",
@@ -185,6 +191,17 @@ class _Collector:
         if line.max_duration is not None:
             out.append((term(language, "max"), words.period(line.max_duration.value, line.max_duration.unit, language),
                         CLINICAL))
+        administration = [text for text in (
+            words.relative_timing(line.timing, words.timing_target(line.timing, self.tables, language), language)
+            if line.timing else None,
+            words.method(line.method, language) if line.method else None,
+            words.diluent(line.diluent, language) if line.diluent else None) if text]
+        if administration:
+            out.append((term(language, "administration"), ", ".join(administration), CLINICAL))
+        if line.as_needed is not None or line.daily_max is not None:
+            shown_prn = words.as_needed(line.as_needed, line.daily_max, language) if line.as_needed is not None \
+                else words.daily_max(line.daily_max, language)  # type: ignore[arg-type]
+            out.append((term(language, "as_needed"), shown_prn, CLINICAL))
         if line.form is not None:
             out.append((term(language, "form"), words.form(line.form, language), CLINICAL))
         if line.brand is not None:
@@ -215,6 +232,23 @@ class _Collector:
         subject = f"{term(language, 'regimen')} {line.name.value}"
         return Fact("regimen", branch, key, subject, tuple(out), ", ".join(v for _, v, _ in out), context)
 
+    def phase_fact(self, line: m.PhaseLine, branch: tuple[str, ...], context: str) -> Fact:
+        """lang-b: a regimen phase and its cycle data."""
+        language = self.language
+        parts: list[tuple[str, str | None]] = [
+            ("frequency", words.frequency(line.frequency, language) if line.frequency else None),
+            ("cycle_length", words.period(line.cycle_length.value, line.cycle_length.unit, language)
+             if line.cycle_length else None),
+            ("cycles", str(line.cycles) if line.cycles is not None else None),
+            ("until", words.until(line.until.value, language) if line.until else None),
+            ("max", words.period(line.max_duration.value, line.max_duration.unit, language)
+             if line.max_duration else None),
+        ]
+        out = [(term(language, k), v, CLINICAL) for k, v in parts if v is not None]
+        subject = f"{term(language, 'phase')} {line.name.value}"
+        return Fact("phase", branch, normalise(line.name.value), subject, tuple(out), ", ".join(v for _, v, _ in out),
+                    context)
+
     def rt_fact(self, line: m.Fractionation, branch: tuple[str, ...], context: str) -> Fact:
         language = self.language
 
@@ -224,7 +258,9 @@ class _Collector:
             return words.number_range(low.value, high.value if high else None, language)
 
         scheme = f"{rng(line.fractions, line.fractions_max)} × {rng(line.dose_per_fraction, line.dose_per_fraction_max)} Gy"
-        if line.total is not None:
+        if line.parts:
+            scheme = words.rt_course(line, language)  # lang-b: a course in parts (total included)
+        elif line.total is not None:
             scheme += f" = {'≤ ' if line.up_to else ''}{words.number(line.total.value, language)} Gy"
         out = [(term(language, "scheme"), scheme, CLINICAL)]
         if line.technique is not None:
@@ -235,6 +271,8 @@ class _Collector:
                         f"{rng(low, high)} {words.label(language, 'per_week')}", CLINICAL))
         if line.tolerance is not None:
             out.append((term(language, "tolerance"), words.tolerance(line.tolerance.value, language), CLINICAL))
+        if line.laterality is not None:
+            out.append((term(language, "laterality"), words.laterality(line.laterality, language), CLINICAL))
         site = line.site.value if line.site else ""
         subject = f"{term(language, 'rt')} {site}".strip()
         return Fact("rt", branch, normalise(site), subject, tuple(out), scheme, context)
@@ -302,6 +340,10 @@ class _Collector:
             elif isinstance(node, m.Allow):
                 reason = node.justification.value if node.justification else ""
                 out.texts.append(f"allow {node.code.value} {words.squash(reason)}")
+            elif isinstance(node, m.PhaseLine):  # lang-b: a phase is a fact; its drugs are in its branch
+                fact = self.phase_fact(node, branch, context)
+                out.facts.append(fact)
+                self.walk(node.children, (*branch, f"phase:{fact.key}"), _join(context, fact.subject), out, owner=True)
             else:
                 self.walk(node.children, branch, context, out, owner=False)
         flush()
@@ -405,7 +447,7 @@ def _compare_section(old: SectionFacts, new: SectionFacts, language: str) -> lis
                           f"{term(language, 'title')}: {old.title} → {new.title}"))
     renames = _branch_renames(old.facts, new.facts)
     old_facts = [_renamed(f, renames) for f in old.facts]
-    for kind in ("branch", "constraint", "regimen", "drug", "rt"):
+    for kind in ("branch", "constraint", "regimen", "phase", "drug", "rt"):  # phase: lang-b
         a = [f for f in old_facts if f.kind == kind]
         b = [f for f in new.facts if f.kind == kind]
         out.extend(_compare_facts(a, b, kind, new.id, heading, language, renames))

@@ -1,0 +1,195 @@
+"""Administration details of drug lines (issue 14 item 2): timing relative to another
+drug, PRN with a daily maximum, infusion in hours / maximum, push, diluent.
+
+Golden-style: the model, the drug table of the page and the FHIR dosage/actions of one
+sample sheet are compared with tests/goldens/lang-b/administration.* (regenerate with
+`pytest --update-goldens` when a change is intended), and the FHIR export is validated
+and round-tripped against the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from compiler import model as m
+from compiler.fhir import export_protocol
+from compiler.pipeline import Compiled, compile_text
+from compiler.render.html import render_protocol
+from compiler.tables import load
+from tests.conftest import ROOT
+
+GOLDENS = ROOT / "tests" / "goldens" / "lang-b"
+SAMPLE = """id: administration-sample
+title: Paclitaxel-carboplatine met premedicatie
+version: 1.0
+status: draft
+language: nl
+owner: Dienst medische oncologie
+author: Ziekenhuisapotheek
+next review: 2028-11-23
+scope: Voorbeeld voor de tests
+reference: protocolc test suite
+
+# Chemotherapie {chemo}
+note: anti-emetica volgens lokaal schema (NK1 + 5-HT3 + dexamethason).
+regimen "paclitaxel-carboplatine"
+  drug dexamethasone 20 mg IV 30 min before paclitaxel, infusion 15 min, in 50 mL sodium chloride 0,9 %
+  drug paclitaxel 175 mg/m2 IV every 3 weeks, 6 cycles, infusion 3 hours, in 500 mL sodium chloride 0,9 %
+  drug carboplatin AUC 5 IV every 3 weeks, 6 cycles, infusion max 1 hour, after paclitaxel, in 500 mL glucose 5 %
+  drug dexamethasone 8 mg IV push 1 hour before chemotherapy
+
+# Ondersteunend {ondersteunend}
+Bij misselijkheid:
+  - drug dexamethasone 4 mg po if nausea, up to 3 times daily
+  - drug dexamethasone 4 mg po as needed for nausea, max 12 mg per day
+"""
+
+
+def _compiled() -> Compiled:
+    result = compile_text("administration-sample.protocol", SAMPLE.encode())
+    assert result.protocol is not None
+    return result
+
+
+def _lines(protocol: m.Protocol) -> list[m.DrugLine]:
+    return [i for i in protocol.all_items() if isinstance(i, m.DrugLine)]
+
+
+def _golden(name: str, text: str, update: bool) -> None:
+    path = GOLDENS / name
+    if update or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs (pytest --update-goldens if intended)"
+
+
+def test_sample_has_no_errors() -> None:
+    result = _compiled()
+    assert [(d.code, d.span.line) for d in result.diagnostics if d.severity.value == "error"] == []
+
+
+def test_model_golden(update_goldens: bool) -> None:
+    lines = _lines(_compiled().protocol)  # type: ignore[arg-type]
+    text = json.dumps([m.to_json(line) for line in lines], indent=1, ensure_ascii=False) + "\n"
+    _golden("administration.model.json", text, update_goldens)
+
+
+def test_model_values() -> None:
+    premed, paclitaxel, carboplatin, push, prn_times, prn_dose = _lines(_compiled().protocol)  # type: ignore[arg-type]
+    assert premed.timing is not None and (premed.timing.relation, premed.timing.offset_min) == ("before", 30)
+    assert premed.timing.target_id == "paclitaxel"
+    assert premed.diluent is not None and premed.diluent.fluid == "sodium chloride"
+    assert premed.diluent.strength is not None and str(premed.diluent.strength.value) == "0.9"
+    assert paclitaxel.infusion is not None and (paclitaxel.infusion.first_min, paclitaxel.infusion.hours) == (180, True)
+    assert carboplatin.infusion is not None and carboplatin.infusion.at_most
+    assert carboplatin.timing is not None and carboplatin.timing.offset_min is None
+    assert push.method is not None and push.method.value == "push"
+    assert push.timing is not None and push.timing.target_id == "class:chemotherapy"
+    assert prn_times.as_needed is not None and prn_times.daily_max is not None and prn_times.daily_max.times == 3
+    assert prn_dose.daily_max is not None and prn_dose.daily_max.dose is not None
+
+
+def _drug_tables(html: str) -> str:
+    return "\n".join(re.findall(r'<table class="drugs">.*?</table>', html, flags=re.S)) + "\n"
+
+
+def test_page_golden(update_goldens: bool) -> None:
+    html = render_protocol(_compiled(), load())
+    fragment = _drug_tables(html)
+    assert "30 min vóór PACLItaxel" in fragment
+    assert "in 500 mL natriumchloride 0,9 %" in fragment
+    assert "infuus max. 1 uur" in fragment and "infuus 3 uur" in fragment
+    assert "IV-push" in fragment and "1 uur vóór chemotherapie" in fragment
+    assert '<span class="prn">ZN</span> zo nodig bij nausea, max. 3x/dag' in fragment
+    _golden("administration.page.html", fragment, update_goldens)
+
+
+def _export() -> dict[str, Any]:
+    result = _compiled()
+    assert result.protocol is not None
+    return export_protocol(result.protocol, load()).bundle
+
+
+def _actions(node: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for action in node.get("action", []):
+        out.append(action)
+        out.extend(_actions(action))
+    return out
+
+
+def test_fhir_golden_validates_and_round_trips(update_goldens: bool) -> None:
+    from fhir.resources.bundle import Bundle
+
+    bundle = _export()
+    Bundle.parse_obj(json.loads(json.dumps(bundle)))
+    activities = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ActivityDefinition"]
+    plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "PlanDefinition")
+    plan_actions = [a for a in _actions(plan) if "definitionCanonical" in a]
+    golden = {"dosage": [a["dosage"] for a in activities],
+              "actions": [{k: v for k, v in a.items() if k in ("id", "title", "relatedAction")} for a in plan_actions]}
+    _golden("administration.fhir.json", json.dumps(golden, indent=1, ensure_ascii=False) + "\n", update_goldens)
+
+    lines = _lines(_compiled().protocol)  # type: ignore[arg-type]
+    by_url = {a["url"]: a for a in activities}
+    ids = {a.get("id"): a for a in plan_actions}
+    for line, action in zip(lines, plan_actions, strict=True):
+        dosage = by_url[action["definitionCanonical"]]["dosage"][0]
+        if line.timing is not None:
+            related = action["relatedAction"][0]
+            assert related["relationship"] == {"before": "before-start", "after": "after-end"}[line.timing.relation]
+            assert ids[related["actionId"]]["title"] in ("paclitaxel",)
+            if line.timing.offset_min is not None:
+                assert related["offsetDuration"]["value"] == line.timing.offset_min
+                assert related["offsetDuration"]["code"] == "min"
+        if line.as_needed is not None:
+            reason = line.as_needed.reason
+            assert dosage["asNeededCodeableConcept"]["text"] == reason.value if reason else dosage["asNeededBoolean"]
+        if line.daily_max is not None and line.daily_max.times is not None:
+            assert dosage["timing"]["repeat"]["frequencyMax"] == line.daily_max.times
+            assert dosage["timing"]["repeat"]["periodUnit"] == "d"
+        if line.daily_max is not None and line.daily_max.dose is not None:
+            assert dosage["maxDosePerPeriod"]["numerator"]["value"] == int(line.daily_max.dose.amount.value)
+        if line.method is not None:
+            assert dosage["method"]["text"] == "IV-push"
+        instructions = [i["text"] for i in dosage.get("additionalInstruction", [])]
+        if line.diluent is not None:
+            assert any(t.startswith(f"in {line.diluent.volume.text} mL") for t in instructions)
+        if line.infusion is not None and line.infusion.at_most:
+            assert "infuus max. 1 uur" in instructions
+            assert "duration" not in dosage["timing"]["repeat"]
+        elif line.infusion is not None:
+            assert dosage["timing"]["repeat"]["duration"] == line.infusion.first_min
+
+
+def test_fhir_json_schema() -> None:
+    from tests.test_fhir import schema_errors
+
+    bundle = _export()
+    errors = [error for entry in bundle["entry"] for error in schema_errors(entry["resource"])]
+    assert not errors
+
+
+@pytest.mark.parametrize("text", [
+    "drug dexamethasone 4 mg po if nausea, up to 3 times daily",
+    "drug dexamethasone 20 mg IV 30 min before paclitaxel, in 50 mL sodium chloride 0.9%",
+    "drug paclitaxel 80 mg/m2 IV weekly, 12 cycles, infusion 1 hour, in 250 mL NaCl 0,9 %",
+])
+def test_formatter_keeps_administration_details(text: str) -> None:
+    from compiler.fmt import format_text
+
+    source = SAMPLE.split("# Chemotherapie")[0] + "# S {s}\n" + text + "\n"
+    first = format_text("x.protocol", source.encode())
+    assert not format_text("x.protocol", first.text.encode()).changed
+
+
+def test_prose_starting_with_if_stays_prose() -> None:
+    result = compile_text("x.protocol", (SAMPLE.split("# Chemotherapie")[0]
+                                         + "# S {s}\nIf nausea persists, call the ward.\nIn 250 mL.\n").encode())
+    assert result.protocol is not None
+    items = result.protocol.sections[0].items
+    assert [type(i).__name__ for i in items] == ["Prose", "Prose"]
