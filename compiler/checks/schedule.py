@@ -270,6 +270,24 @@ def _paired(context: Context, drug_id: str | None) -> bool:
     return len(intervals - {None}) > 1
 
 
+def _interval_known(context: Context, line: m.DrugLine, phase: m.Phase, interval: Interval) -> bool:
+    """Whether any dose row of the product (same route and unit, any dose) has this
+    interval. An interval no row has at all (epirubicin or doxorubicin every 2 weeks) is a
+    dose-dense or off-interval schedule: D012's, which accepts a written justification.
+    """
+    dose = phase.dose
+    if dose is None or line.drug_id is None:
+        return True
+    route = phase.route or line.route
+    for row in (context.tables.drugs.get(line.drug_id) or {}).get("doses") or []:
+        if row.get("unit") != dose.unit or (route is not None and row.get("route") not in (None, route.code)):
+            continue
+        iv = row_interval(str(row.get("frequency") or ""))
+        if iv is not None and iv[0] <= interval[1] and interval[0] <= iv[1]:
+            return True
+    return False
+
+
 @check("S003", "interval-not-allowed", Severity.ERROR, "interval not allowed for this dose of the product")
 def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
     """What it checks: an interval dose (`every 3 weeks`) is one the product's label pairs
@@ -279,8 +297,8 @@ def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
     only with chemotherapy in the same arm. The allowed pairs are the formulary's dose
     rows (route, unit, usual range, frequency) of products licensed as dose–interval
     pairs (`allowed_pairs`, or rows with more than one interval); a dose no row covers is
-    left to the D checks, and so are single-interval products (dose-dense chemotherapy
-    is D012, denosumab products D031). A pair confirmed only by rows marked unverified
+    left to the D checks, and so are single-interval products and intervals no row of
+    the product has at all (dose-dense chemotherapy is D012, denosumab products D031). A pair confirmed only by rows marked unverified
     is a warning.
 
     Why it matters: flat-dosed antibodies are licensed as dose–interval pairs; mixing
@@ -302,7 +320,7 @@ def interval_not_allowed(context: Context) -> Iterator[Diagnostic]:
                 continue
             rows = [(r, row_interval(str(r.get("frequency") or ""))) for r in _rows(context, line, phase)]
             timed = [(r, iv) for r, iv in rows if iv is not None]
-            if not timed or not _paired(context, line.drug_id):
+            if not timed or not _paired(context, line.drug_id) or not _interval_known(context, line, phase, interval):
                 continue
             fitting = [r for r, iv in timed if iv[0] <= interval[0] and interval[1] <= iv[1]]
             dose = phase.dose
@@ -351,6 +369,13 @@ def _stated_months(context: Context, member: a.Member) -> tuple[float | None, m.
     return None, None
 
 
+def _stated_cycles(member: a.Member) -> int | None:
+    """The number of cycles a member's line states (`14 cycles`), summed over its phases."""
+    line = member.line
+    counts = [p.cycles for p in line.phases if p.cycles is not None] if line is not None else []
+    return sum(counts) if counts else None
+
+
 def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
     """The arm is in `setting`: its conditions entail it, or they admit it and the
     protocol's scope names it.
@@ -374,8 +399,10 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     a library regimen's maximum) does not exceed the product's maximum for the tumour
     and setting: PD-(L)1 inhibitors in metastatic NSCLC 2 years (pembrolizumab 35 × q3w
     or 18 × q6w); durvalumab after chemoradiation 12 months; adjuvant immunotherapy 12
-    months; adjuvant trastuzumab/pertuzumab 1 year. A capped setting whose line states
-    no maximum (only `until progression`, or nothing) warns. The setting comes from the
+    months; adjuvant trastuzumab/pertuzumab 1 year; adjuvant trastuzumab emtansine 14
+    cycles (a line that states only a number of cycles is compared with the entry's
+    `cycles`). A capped setting whose line states no maximum (only `until progression`,
+    or nothing) warns. The setting comes from the
     arm's conditions (`when adjuvant:`, `only when after-chemoradiation`), or — when they
     admit it — from the protocol's scope. Local-policy caps (seed 004 for atezolizumab,
     cemiplimab, durvalumab in metastatic NSCLC) and unverified rows only warn.
@@ -388,8 +415,8 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
 
     Use instead: `max 2 years`.
 
-    Source: schedules.yaml `max_duration` (Keytruda, Opdivo, Imfinzi, Herceptin EU SmPCs;
-    seed 004; seed 000), per entry.
+    Source: schedules.yaml `max_duration` (Keytruda, Opdivo, Imfinzi, Herceptin, Kadcyla
+    labels; seed 004; seed 000), per entry.
     """
     lay = _layout(context)
     table = _data(context).get("max_duration") or []
@@ -411,6 +438,14 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
         soft = bool(cap.get("local_policy") or cap.get("unverified"))
         seen.add(member.span)
         where = duration.span if duration is not None else member.span
+        cycles = _stated_cycles(member)
+        if stated is None and cycles is not None and cap.get("cycles") is not None:
+            if cycles > int(cap["cycles"]):
+                yield duration_exceeded.at(
+                    member.span, f"{member.label}: {cycles} cycles exceeds the maximum of {int(cap['cycles'])} "
+                    f"for {cap.get('setting')}", f"source: {cap.get('source')}",
+                    severity=Severity.WARNING if soft else None)
+            continue
         if stated is None:
             yield duration_exceeded.at(
                 where, f"{member.label}: no maximum duration stated ({cap.get('setting')}: {int(months)} months)",
