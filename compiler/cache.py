@@ -26,19 +26,27 @@ def default_cache_dir() -> Path:
     return Path(base) / "protocolc"
 
 
+# The files whose content decides a check or a render: code, grammar, data tables,
+# templates and stylesheets (fonts are fixed files, named by the code).
+FINGERPRINTED = ("*.py", "*.lark", "*.yaml", "*.j2", "*.css")
+
+
 @functools.lru_cache(maxsize=1)
 def compiler_fingerprint() -> str:
-    """Compiler version + grammar + data tables + the checks' own code, hashed."""
-    from compiler.parse import grammar_path
-    from compiler.tables import load
+    """Compiler version + the package's code, grammar, data tables and templates, hashed.
 
-    digest = hashlib.sha256(__version__.encode())
-    digest.update(grammar_path().read_bytes())
-    digest.update(load().fingerprint.encode())
+    Reads the files' bytes only: a warm run must not pay for importing the parser or
+    loading the tables just to learn that nothing changed.
+    """
     package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
+    digest = hashlib.sha256(__version__.encode())
+    files = {path for pattern in FINGERPRINTED for path in package.rglob(pattern)}
+    checkout_grammar = package.parent / "grammar" / "protocol.lark"  # a source checkout keeps it outside the package
+    for path in sorted(files):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
+    if checkout_grammar.is_file():
+        digest.update(checkout_grammar.read_bytes())
     return digest.hexdigest()
 
 

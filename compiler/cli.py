@@ -102,6 +102,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.fix and args.report is None and not (args.format == "human" and report.use_colour(sys.stdout)):
+        from compiler.warm import check_document
+
+        printed = check_document(files, args.today, args.format, cache=_cache(args), jobs=args.jobs)
+        if printed is not None:
+            sys.stdout.write(printed[0])
+            return EXIT_FINDINGS if printed[1]["errors"] or (args.strict and printed[1]["warnings"]) else EXIT_OK
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes

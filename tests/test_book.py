@@ -4,6 +4,7 @@ the real version and n/N on every page, no placeholder)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -33,8 +34,14 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pages(pdf: Path) -> list[str]:
-    reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
-    return [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+    return list(_pages(pdf.read_bytes()))
+
+
+@functools.lru_cache(maxsize=4)
+def _pages(data: bytes) -> tuple[str, ...]:
+    # pypdf's text extraction of the Emmaüs PDF takes seconds: once per PDF, not per test
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return tuple(" ".join((page.extract_text() or "").split()) for page in reader.pages)
 
 
 def test_book_layout(book: Path) -> None:
