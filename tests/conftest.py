@@ -45,6 +45,10 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    # The many `python -m compiler` processes the tests start would each compile every
+    # module from source when bytecode writing is off (PYTHONDONTWRITEBYTECODE, set in
+    # some sandboxes): let them write and reuse it, as an installed package does.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
