@@ -12,12 +12,12 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler import __version__
-from compiler.fsutil import write_atomic
 
 
 def default_cache_dir() -> Path:
@@ -59,6 +59,28 @@ def key_for(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def _write(path: Path, data: bytes, durable: bool) -> None:
+    """Replace a cache file atomically (readers see the old entry or the new one).
+
+    `durable`: synced to disk before the rename. A check result need not be: after a
+    crash a lost or empty entry does not parse, so it is a miss; syncing each of them
+    made a cold check of a large book wait on the disk for every file. A rendered
+    document is synced: an empty PDF would be taken for one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with temp.open("wb") as stream:
+            stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 @dataclass(frozen=True)
 class Cache:
     """A directory of cache entries: `<key>.json` results and `<key>.<ext>` documents."""
@@ -76,7 +98,7 @@ class Cache:
     def write_json(self, key: str, data: dict[str, Any]) -> None:
         """Store a JSON entry (best effort)."""
         try:
-            write_atomic(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"))
+            _write(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
         except OSError:
             pass
 
@@ -87,9 +109,9 @@ class Cache:
         except OSError:
             return None
 
-    def write_bytes(self, key: str, extension: str, data: bytes) -> None:
-        """Store a document (best effort)."""
+    def write_bytes(self, key: str, extension: str, data: bytes, durable: bool = True) -> None:
+        """Store a document (best effort; `durable=False` for entries that are a miss when empty)."""
         try:
-            write_atomic(self.directory / f"{key}.{extension}", data)
+            _write(self.directory / f"{key}.{extension}", data, durable)
         except OSError:
             pass

@@ -80,7 +80,8 @@ def check_document(files: Sequence[Path], today: datetime.date | None, fmt: str,
             blocks[index] = text = report.block(fmt, result)
             stored = keys[index]
             if cache is not None and stored is not None:
-                cache.write_bytes(stored, extension, json.dumps(heads[index]).encode("utf-8") + b"\n" + text.encode("utf-8"))
+                cache.write_bytes(stored, extension, json.dumps(heads[index]).encode("utf-8") + b"\n" + text.encode("utf-8"),
+                                  durable=False)
     # files checked in this run give their whole result (a book check may need the model), the others their summary
     extra = book_diagnostics([results.get(i) or Compiled(p, None, None, (), dict((h or {}).get("summary") or {}))
                               for i, (p, h) in enumerate(zip(paths, heads, strict=True))])
@@ -113,5 +114,5 @@ def _sarif_frame(cache: Cache | None) -> tuple[str, str]:
             pass
     frame = report.sarif_frame()
     if cache is not None:
-        cache.write_bytes(key, "json", json.dumps(list(frame)).encode("utf-8"))
+        cache.write_bytes(key, "json", json.dumps(list(frame)).encode("utf-8"), durable=False)
     return frame
