@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--pdf", action="store_true", help="also PDF time per page (slow)")
     parser.add_argument("--lsp", action="store_true", help="also the language server's edit latency")
     parser.add_argument("--profile", action="store_true", help="also each check family's share (cProfile)")
+    parser.add_argument("--no-book", action="store_true", help="skip the figures that check a generated book (1, 3, 4)")
     args = parser.parse_args()
     if not args.table:
         figures(args)
@@ -277,8 +278,12 @@ def figures(args: argparse.Namespace) -> None:
         _row("check Emmaüs, whole process, result cached",
              f"{cached['cpu']:.3f} s CPU = {cached['cpu'] / baseline['cpu']:.2f}x baseline")
 
-        # 1. cold check of 1,002 copies against bare Lark
         book = copies_book(temp / "book", 1002)
+        if args.no_book:
+            _optional_figures(args, temp, env, book)
+            return
+
+        # 1. cold check of 1,002 copies against bare Lark
         bare = float(subprocess.run([sys.executable, "-c", BARE_PARSE.format(root=str(ROOT), book=str(book))],
                                     cwd=ROOT, capture_output=True, text=True, check=True, env=env).stdout)
         cold = measure([*exe, "check", "--format", "json", "--no-cache", str(book)], env)
@@ -308,12 +313,16 @@ def figures(args: argparse.Namespace) -> None:
                  f"(x{per_sheet[-1] / per_sheet[0]:.2f} of the {sizes[0]:,} rate); peak {run['maxrss_mb']:.0f} MB/process")
             shutil.rmtree(folder, ignore_errors=True)
 
-        if args.pdf:
-            _pdf_figures(temp, env)
-        if args.lsp:
-            _lsp_figures(temp)
-        if args.profile:
-            _family_profile(book)
+        _optional_figures(args, temp, env, book)
+
+
+def _optional_figures(args: argparse.Namespace, temp: Path, env: dict[str, str], book: Path) -> None:
+    if args.pdf:
+        _pdf_figures(temp, env)
+    if args.lsp:
+        _lsp_figures(temp)
+    if args.profile:
+        _family_profile(book)
 
 
 def _pdf_figures(temp: Path, env: dict[str, str]) -> None:
