@@ -57,6 +57,7 @@ ROUTES: dict[str, str] = {
 }
 PERIOD_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
                 "months": "month", "year": "year", "years": "year"}
+MIN_DAY = -90  # the earliest day before day 1 a day list may name (a lead-in, not a second course)
 Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
@@ -68,10 +69,29 @@ TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
 SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
 
 
+def use_of(raw: str) -> str:
+    """The canonical use of a `for …` / `with radiotherapy` phrase (`for anti-emetic prophylaxis` → `antiemetic`)."""
+    words = " ".join(raw.lower().split())
+    if words.startswith("with"):
+        return "chemoradiation"
+    word = words.split(" ")[1].replace("-", "")
+    return {"antiemesis": "antiemetic"}.get(word, word)
+
+
+def time_of(raw: str) -> str:
+    """The canonical time of day (`in the evening` → `evening`, `at bedtime` → `night`)."""
+    words = " ".join(raw.lower().split())
+    for prefix in ("in the ", "at "):
+        if words.startswith(prefix):
+            words = words[len(prefix):]
+    return "night" if words == "bedtime" else words
+
+
 @dataclass
 class _Builder:
     source: SourceFile
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    table: tuple[m.Text | None, m.Text | None] = (None, None)  # the dose-modification table being built
 
     # ------------------------------------------------------------ spans and values
     def span_of(self, node: Tree[Token] | Token) -> Span:
@@ -272,6 +292,11 @@ class _Builder:
             else:
                 key, value = self.phase_part(part)
                 self.once(values, key, value, part)
+        until = values.get("until")
+        if isinstance(until, m.Text):
+            relative = relative_end(until)
+            if relative is not None:
+                values["until_after"] = relative
         return m.Phase(self.span_of(node), **values)  # type: ignore[arg-type]
 
     def once(self, values: dict[str, object], key: str, value: object, node: Tree[Token]) -> None:
@@ -299,7 +324,11 @@ class _Builder:
             days: list[int] = []
             for item in part.children:
                 if isinstance(item, Tree):
-                    bounds = [int(str(t)) for t in item.children if isinstance(t, Token) and t.type == "INT"]
+                    bounds = [signed(t) for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
+                    if bounds[0] < MIN_DAY:
+                        self.report("S002", self.span_of(item), f"day {bounds[0]} lies more than {-MIN_DAY} days "
+                                    "before day 1", "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
+                        continue
                     days.extend(range(bounds[0], bounds[-1] + 1) if len(bounds) == 2 else bounds)
             return "days", m.CycleDays(tuple(days), self.source.text[span_offsets(self.source, span)], span)
         if kind in ("cycle_len", "cycle_len_of"):
@@ -317,6 +346,12 @@ class _Builder:
             return "continuous", True
         if kind == "until":
             return "until", self.text(tokens[1])
+        if kind == "start_day":
+            return "start_day", signed(tokens[-1])
+        if kind == "use":
+            return "use", use_of(str(tokens[0]))
+        if kind == "time_of_day":
+            return "time", time_of(str(tokens[0]))
         raise AssertionError(f"unhandled phase part {kind}")
 
     def dose(self, part: Tree[Token]) -> m.Dose:
@@ -493,7 +528,9 @@ class _Builder:
             if value.data == "cvalue_number":
                 number = self.number(value.children[0])
                 percent = any(isinstance(c, Token) and c.type == "PERCENT" for c in value.children)
-                return m.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None)
+                units = [self.text(c) for c in value.children if isinstance(c, Token) and c.type == "LAB_UNIT"]
+                return m.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None,
+                                 units[0] if units else None)
             return m.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
         if len(subtrees) == 1:
             return self.condition(subtrees[0])
@@ -522,6 +559,122 @@ class _Builder:
             inner = raw.value.strip('"').strip()
             justification = m.Text(inner, raw.span) if inner else None
         return m.Allow(span, children, code, justification)
+
+    # ------------------------------------------------------------ lab criteria, dose modification (issue 14)
+    def between(self, first: Tree[Token] | Token, last: Tree[Token] | Token) -> Span:
+        """The span from the start of one node to the end of another (one statement line)."""
+        a, b = self.span_of(first), self.span_of(last)
+        return Span(a.file, a.line, a.column, b.end_line, b.end_column)
+
+    def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
+        """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
+        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data == "row_children")]
+        span = self.between(parts[0], parts[-1])
+        subtrees = [c for c in row.children if isinstance(c, Tree)]
+        kids: tuple[m.Item, ...] = ()
+        if subtrees and subtrees[-1].data == "row_children":
+            kids = self.items(c for c in subtrees[-1].children if isinstance(c, Tree))
+            subtrees = subtrees[:-1]
+        if len(subtrees) == 1 and subtrees[0].data in ("note_line", "query_line", "allow_line"):
+            head = subtrees[0]
+            builder = getattr(self, "build_" + str(head.data))
+            result: m.Item = builder(head, self.span_of(head), kids)
+            return result
+        built: m.Item = getattr(self, build_row)(row, subtrees, span, kids)
+        return built
+
+    def rows(self, node: Tree[Token], build_row: str) -> tuple[m.Item, ...]:
+        return tuple(self.row_item(c, build_row) for c in node.children
+                     if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by"))
+
+    def build_criteria_block(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Criteria:
+        return m.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
+
+    def criterion_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
+                      kids: tuple[m.Item, ...]) -> m.Criterion:
+        return m.Criterion(span, kids, self.condition(subtrees[0]))
+
+    def build_dose_levels(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.DoseLevels:
+        drug = self.joined(next(c for c in node.children if isinstance(c, Tree) and c.data == "dm_drug"))
+        return m.DoseLevels(self.between(node.children[0], node.children[1]), self.rows(node, "level_row"), drug)
+
+    def level_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
+                  kids: tuple[m.Item, ...]) -> m.DoseLevel:
+        token = next(c for c in row.children if isinstance(c, Token) and c.type == "DOSE_LEVEL")
+        _, dose = self.phase_part(subtrees[0])
+        assert isinstance(dose, m.Dose)
+        return m.DoseLevel(span, kids, level_number(str(token)), dose)
+
+    def build_dose_modification(self, node: Tree[Token], span: Span,
+                                children: tuple[m.Item, ...]) -> m.DoseModification:
+        drug = self.joined(next(c for c in node.children if isinstance(c, Tree) and c.data == "dm_drug"))
+        variable = unit = None
+        by = next((c for c in node.children if isinstance(c, Tree) and c.data == "dm_by"), None)
+        if by is not None:
+            cvar = next(c for c in by.children if isinstance(c, Tree) and c.data == "cvar")
+            variable = m.Text(self.words(cvar), self.span_of(cvar))
+            unit_nodes = [c for c in by.children if isinstance(c, Tree) and c.data == "dm_unit"]
+            if unit_nodes:
+                token = unit_nodes[0].children[0]
+                assert isinstance(token, Token)
+                unit = self.text(token)
+        self.table = (variable, unit)
+        rows = self.rows(node, "band_row")
+        head = self.between(node.children[0], by if by is not None else node.children[1])
+        return m.DoseModification(head, rows, drug, variable, unit)
+
+    def band_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
+                 kids: tuple[m.Item, ...]) -> m.DoseBand:
+        band_node, *action_nodes = subtrees
+        table_variable, table_unit = self.table
+        cvars = [c for c in band_node.children if isinstance(c, Tree) and c.data == "cvar"]
+        written = m.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
+        band = next(c for c in band_node.children if isinstance(c, Tree) and c.data != "cvar")
+        name, name_span = written.value if written else "", written.span if written else self.span_of(band)
+        if table_variable is not None and (written is None or written.value.lower() in ("grade", "graad")):
+            name = table_variable.value
+        tokens = [c for c in band.children if isinstance(c, Token)]
+        numbers = [self.number(c) for c in band.children if isinstance(c, Tree)]
+        percent = any(t.type == "PERCENT" for t in tokens)
+        units = [self.text(t) for t in tokens if t.type == "LAB_UNIT"]
+        unit = units[0] if units else (table_unit if table_unit is not None and table_unit.value != "%" else None)
+        percent = percent or (table_unit is not None and table_unit.value == "%")
+        ops = [normal_op(str(t)) for t in tokens if t.type == "CMP"]
+        band_span = self.span_of(band)
+
+        def compare(op: str, number: m.Number) -> m.Compare:
+            return m.Compare(band_span, name, name_span, op, number, percent, None, unit)
+
+        condition: m.Condition
+        if band.data == "band_compare":
+            condition = compare(ops[0], numbers[0])
+        elif band.data == "band_between":
+            condition = m.All(band_span, (compare(">=", numbers[0]), compare(ops[0] if ops else "<=", numbers[1])))
+        else:
+            condition = compare("=", numbers[0])
+        actions = tuple(self.dose_action(a) for a in action_nodes)
+        return m.DoseBand(span, kids, written, condition, actions)
+
+    def dose_action(self, node: Tree[Token]) -> m.DoseAction:
+        kind = str(node.data)[3:]
+        span = self.span_of(node)
+        tokens = [c for c in node.children if isinstance(c, Token)]
+        if kind == "percent":
+            return m.DoseAction("percent", span, percent=self.number(node.children[0]))
+        if kind == "level":
+            return m.DoseAction("level", span, level=level_number(str(tokens[0])))
+        if kind == "dose":
+            _, dose = self.phase_part(node.children[0])  # type: ignore[arg-type]
+            return m.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
+        if kind == "delay":
+            match = re.search(r"([0-9]+)\s*(\w+)", str(tokens[0])[5:])
+            delay = None
+            if match:
+                unit = "week" if match.group(2).lower().startswith("we") else "day"
+                delay = m.Duration(int(match.group(1)), unit, self.span_of(tokens[0]))
+            until = self.text(tokens[-1]) if len(tokens) > 2 else None
+            return m.DoseAction("delay", span, delay=delay, until=until)
+        return m.DoseAction(kind, span)
 
     # ------------------------------------------------------------ sections
     def sections(self, nodes: list[Tree[Token]]) -> tuple[tuple[m.Item, ...], tuple[m.Section, ...]]:
@@ -586,6 +739,41 @@ class _Builder:
 
         sections, _ = build(0, 1)
         return tuple(sections)
+
+
+def signed(token: Token) -> int:
+    """An INT or NEG_INT token (`-7`, `−7`) as an int."""
+    return int(str(token).replace("−", "-"))
+
+
+def level_number(text: str) -> int:
+    """The number of a dose level as written: `level -1`, `dose level 0`, `niveau −2`."""
+    match = re.search(r"([-−+]?)\s*([0-9]+)", text)
+    assert match is not None
+    return -int(match.group(2)) if match.group(1) in ("-", "−") else int(match.group(2))
+
+
+def normal_op(text: str) -> str:
+    """A comparison operator in its ASCII spelling."""
+    return {"≥": ">=", "≤": "<=", "≠": "!="}.get(text, text)
+
+
+RELATIVE_END = re.compile(
+    r"(?P<n>[0-9]+)\s+(?P<unit>days?|weeks?|dagen|dag|weken|week)\s+(?:after|na)\s+(?:the\s+|de\s+)?"
+    r"(?:last|laatste)\s+(?:(?:dose|administration|gift|toediening)\s+(?:of\s+|van\s+)?)?(?P<drug>\S.*?)"
+    r"(?:\s+(?:dose|doses|dosis|administration|gift|toediening))?\s*$",
+    re.IGNORECASE)
+
+
+def relative_end(until: m.Text) -> m.RelativeEnd | None:
+    """`21 days after the last pemetrexed` as a relative end (None for `progression` and other words)."""
+    match = RELATIVE_END.fullmatch(until.value)
+    if match is None:
+        return None
+    unit = "week" if match.group("unit").lower().startswith("we") else "day"
+    start = until.span.column + match.start("drug")
+    drug_span = Span(until.span.file, until.span.line, start, until.span.line, start + len(match.group("drug")))
+    return m.RelativeEnd(int(match.group("n")), unit, m.Text(match.group("drug"), drug_span))
 
 
 def m_related(span: Span, message: str) -> Related:

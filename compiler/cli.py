@@ -93,6 +93,16 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _book_config(paths: list[Path]) -> Any:
+    """The book's configuration; its formulary overrides become the data the checks use."""
+    from compiler.bookconfig import book_root, load_config
+    from compiler.overrides import use_overrides
+
+    config = load_config(book_root(paths))
+    use_overrides(config.formulary_overrides)
+    return config
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check protocols and print findings."""
     from compiler import report
@@ -104,6 +114,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    config = _book_config(args.paths)
     if not args.fix and args.report is None and not (args.format == "human" and report.use_colour(sys.stdout)):
         from compiler.warm import check_document
 
@@ -129,7 +140,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from compiler.validation import render_report
 
         full = [r if r.protocol is not None else compile_file(Path(r.path), args.today) for r in results]
-        write_text_atomic(args.report, render_report(full, extra, args.today))
+        write_text_atomic(args.report, render_report(full, extra, args.today, config))
     if args.format == "json":
         report.dump(report.as_json(results, extra), sys.stdout)
     elif args.format == "sarif":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from compiler.labs import lab_specs
 from compiler.tables import Tables
 
 
@@ -28,9 +29,18 @@ def _key(text: str) -> str:
 
 
 def variables(tables: Tables) -> dict[str, dict[str, Any]]:
-    """Declared condition variables."""
+    """Declared condition variables: conditions.yaml's, then the lab values of labs.yaml."""
     found: dict[str, dict[str, Any]] = tables.conditions.get("variables") or {}
-    return found
+    labs = lab_specs(tables)
+    if not labs:
+        return found
+    merged = _MERGED.get(tables.fingerprint)
+    if merged is None:
+        merged = _MERGED[tables.fingerprint] = {**found, **labs}
+    return merged
+
+
+_MERGED: dict[str, dict[str, dict[str, Any]]] = {}
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ class _Index:
 
     variables: dict[str, str]
     flags: dict[str, dict[str, str]]
+    exact: dict[str, str]  # case-sensitive spellings (eGFR vs EGFR)
+    ambiguous: frozenset[str]  # lower-case keys only an exact spelling resolves
 
 
 _INDEXES: dict[str, _Index] = {}
@@ -51,22 +63,42 @@ def _index(tables: Tables) -> _Index:
         aliases: dict[str, str] = tables.conditions.get("variable_aliases") or {}
         for alias, variable in aliases.items():
             names.setdefault(_key(alias), variable)
+        for name, spec in lab_specs(tables).items():
+            for alias in spec.get("aliases") or []:
+                names.setdefault(_key(str(alias)), name)
+        # A name that differs from another only in case (eGFR, EGFR) is read only as written.
+        exact: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for name, spec in lab_specs(tables).items():
+            if spec.get("case_sensitive"):
+                ambiguous.add(_key(name))
+                exact[name] = name
+        for name in variables(tables):
+            if _key(name) in ambiguous:
+                exact.setdefault(name, name)
         flags: dict[str, dict[str, str]] = {}
         for flag, meaning in (tables.conditions.get("flags") or {}).items():
             flags.setdefault(_key(flag), {k: str(v) for k, v in meaning.items()})
-        found = _INDEXES[tables.fingerprint] = _Index(names, flags)
+        found = _INDEXES[tables.fingerprint] = _Index(names, flags, exact, frozenset(ambiguous))
     return found
 
 
 def find_variable(name: str, tables: Tables) -> str | None:
-    """Canonical variable name for a written one (case-insensitive, aliases)."""
-    return _index(tables).variables.get(_key(name))
+    """Canonical variable name for a written one (case-insensitive, aliases; eGFR/EGFR by case)."""
+    index = _index(tables)
+    key = _key(name)
+    if key in index.ambiguous:
+        return index.exact.get(" ".join(name.replace("−", "-").split()))
+    return index.variables.get(key)
 
 
 def find_flag(words: str, tables: Tables) -> dict[str, str] | None:
     """The assignments a flag stands for, or None when the words are not a known flag."""
     index = _index(tables)
     key = _key(words)
+    written = " ".join(words.split())
+    if any(written.startswith(name) for name, variable in index.exact.items() if variable in lab_specs(tables)):
+        return None  # `eGFR…` is kidney function, never the EGFR-mutation flag
     for candidate in (key, key.replace(" ", "-")):
         meaning = index.flags.get(candidate)
         if meaning is not None:
@@ -80,4 +112,6 @@ def find_flag(words: str, tables: Tables) -> dict[str, str] | None:
 def known_words(tables: Tables) -> list[str]:
     """Every flag and variable spelling, for did-you-mean suggestions."""
     flags = list((tables.conditions.get("flags") or {}).keys())
-    return flags + list(variables(tables)) + list((tables.conditions.get("variable_aliases") or {}).keys())
+    lab_aliases = [str(a) for spec in lab_specs(tables).values() for a in spec.get("aliases") or []]
+    return flags + list(variables(tables)) + list((tables.conditions.get("variable_aliases") or {}).keys()) \
+        + lab_aliases

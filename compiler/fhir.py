@@ -41,6 +41,8 @@ SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 DAYS_OF_CYCLE = "http://hl7.org/fhir/StructureDefinition/timing-daysOfCycle"
 PLAN_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
+ACTION_TYPE = "http://terminology.hl7.org/CodeSystem/action-type"
+DOSE_PATH = "dosageInstruction[0].doseAndRate[0].doseQuantity"
 DOSE_RATE_TYPE = "http://terminology.hl7.org/CodeSystem/dose-rate-type"
 
 # SNOMED CT route codes (FHIR value set route-codes, SNOMED CT International edition).
@@ -229,6 +231,25 @@ def administrations_per_cycle(phase: m.Phase, frequency: m.Frequency | None, cyc
     return 1
 
 
+def administrations(phase: m.Phase, frequency: m.Frequency | None, cycle: m.Duration | None, cycles: int) -> int:
+    """How many administrations `cycles` cycles of this phase hold.
+
+    A drug given at an interval longer than the cycle (`every 9 weeks` in 21-day cycles)
+    is given once per interval, not once per cycle: 6 cycles of 21 days (126 days) hold
+    2 administrations (days 1 and 64), not 6.
+    """
+    interval = frequency.interval_days() if frequency is not None and frequency.kind == "every" else None
+    cycle_days = cycle.value * {"day": 1, "week": 7}.get(cycle.unit, 0) if cycle is not None else 0
+    if interval and cycle_days and interval > cycle_days and frequency is not None \
+            and frequency.interval_max is None:
+        return -(-cycles * cycle_days // interval)
+    return cycles * administrations_per_cycle(phase, frequency, cycle)
+
+
+# Times of day with an HL7 EventTiming code (`before chemotherapy` has none: it stays in the dosage text).
+EVENT_TIMING = {"morning": "MORN", "afternoon": "AFT", "evening": "EVE", "night": "HS"}
+
+
 def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     repeat: Json = {}
     frequency = phase.frequency or admin.frequency
@@ -254,10 +275,12 @@ def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     if not repeat and phase.days is None and phase.cycles is None and index < len(admin.phases) - 1:
         repeat["count"] = 1  # a phase before `then` without a schedule of its own: the loading dose, once
     elif cycles is not None and "count" not in repeat:
-        repeat["count"] = cycles * administrations_per_cycle(phase, frequency, cycle)
+        repeat["count"] = administrations(phase, frequency, cycle, cycles)
     bounds = phase.for_duration or admin.max_duration
     if bounds is not None and bounds.unit in PERIOD_UNITS:
         repeat["boundsDuration"] = _duration(bounds)
+    if phase.time in EVENT_TIMING:
+        repeat["when"] = [EVENT_TIMING[phase.time]]
     infusion = admin.infusion
     if infusion is not None:
         if infusion.then_min is not None and len(admin.phases) > 1:
@@ -321,6 +344,18 @@ def _identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def ucum_lab_unit(text: str) -> str:
+    """A lab unit as a UCUM unit string for a CQL quantity (`10*9/L`, `umol/L`); × ULN as `{ULN}`."""
+    compact = text.replace(" ", "").replace("×", "x").replace("⁹", "^9").replace("μ", "u").replace("µ", "u")
+    if compact.lower() in ("x10^9/l", "10^9/l") or compact == "G/L":
+        return "10*9/L"
+    if compact.lower() in ("xuln", "uln"):
+        return "{ULN}"
+    if compact.lower().startswith("ml/min/1"):
+        return "mL/min/{1.73_m2}"
+    return compact
+
+
 def cql(condition: m.Condition) -> str:
     """The condition in CQL over named definitions (`"HR+" and not "visceral-crisis"`)."""
     if isinstance(condition, m.Flag):
@@ -328,6 +363,8 @@ def cql(condition: m.Condition) -> str:
     if isinstance(condition, m.Compare):
         if condition.number is not None:
             value = str(condition.number.value) + (" '%'" if condition.percent else "")
+            if condition.unit is not None:
+                value += " '" + ucum_lab_unit(condition.unit.value) + "'"
         else:
             value = "'" + (condition.word or "").replace("'", "\\'") + "'"
         return f"{_identifier(condition.variable)} {condition.op} {value}"
@@ -340,10 +377,38 @@ def cql(condition: m.Condition) -> str:
     raise TypeError(f"unknown condition {type(condition).__name__}")
 
 
+def start_condition(expression: str, description: str) -> Json:
+    """An action condition of kind start: what must hold before the action (a cycle) begins."""
+    return {"kind": "start",
+            "expression": {"description": description, "language": "text/cql", "expression": expression}}
+
+
+def stop_condition(expression: str, description: str) -> Json:
+    """An action condition of kind stop."""
+    return {"kind": "stop",
+            "expression": {"description": description, "language": "text/cql", "expression": expression}}
+
+
 def applicability(expression: str, description: str) -> Json:
     """An action condition of kind applicability."""
     return {"kind": "applicability",
             "expression": {"description": description, "language": "text/cql", "expression": expression}}
+
+
+def _dynamic_value(action: m.DoseAction, levels: dict[int, m.Dose]) -> Json | None:
+    """The dose a band sets on the MedicationRequest made from the drug's ActivityDefinition."""
+    if action.kind == "percent" and action.percent is not None:
+        factor = action.percent.value / 100
+        return {"path": DOSE_PATH + ".value",
+                "expression": {"description": f"{action.percent.value}% of the planned dose",
+                               "language": "text/cql", "expression": f'"Planned dose".value * {factor}'}}
+    dose = action.dose if action.kind == "dose" else levels.get(action.level) if action.level is not None else None
+    if dose is None or dose.unit == "AUC":
+        return None
+    unit = UCUM_UNITS.get(dose.unit, dose.unit)
+    return {"path": DOSE_PATH,
+            "expression": {"description": f"{dose.amount.value} {dose.unit}", "language": "text/cql",
+                           "expression": f"{dose.amount.value} '{unit}'"}}
 
 
 # ---------------------------------------------------------------- plan definition
@@ -359,6 +424,7 @@ class _Exporter:
     status: str
     activities: list[Json] = field(default_factory=list)
     administrations: list[tuple[Administration, Json]] = field(default_factory=list)
+    levels: dict[str, dict[int, m.Dose]] = field(default_factory=dict)  # drug id (or name) -> dose levels
 
     def activity(self, admin: Administration) -> str:
         """Add the ActivityDefinition of an administration; return its canonical URL."""
@@ -397,6 +463,13 @@ class _Exporter:
         if days:
             action["extension"] = [{"url": DAYS_OF_CYCLE,
                                     "extension": [{"url": "day", "valueInteger": d} for d in days]}]
+        for phase in admin.phases:
+            end = phase.until_after
+            if end is not None:
+                name = self.tables.drug_name(end.drug_id, self.language) if end.drug_id else end.drug.value
+                action.setdefault("condition", []).append(stop_condition(
+                    f'Today() > "Last administration: {name}" + {end.days()} days',
+                    w.relative_end(end, name, self.language)))
         cycle = next((p.cycle_length for p in admin.phases if p.cycle_length is not None), None)
         if cycle is None and any(p.on_off for p in admin.phases):
             on_off_pair = next(p.on_off for p in admin.phases if p.on_off is not None)
@@ -459,7 +532,53 @@ class _Exporter:
         if isinstance(item, m.ExcludeWhen):
             return [applicability(f"not ({cql(item.condition)})", w.label(self.language, "exclude_when") + " "
                                   + w.condition(item.condition, self.language))]
+        if isinstance(item, m.Criteria):
+            label = w.label(self.language, "criteria")
+            return [start_condition(cql(c.condition), f"{label}: {w.condition(c.condition, self.language)}")
+                    for c in item.criteria()]
         return []
+
+    # ------------------------------------------------------------ dose modification (docs/fhir.md)
+    def modification_action(self, table: m.DoseModification) -> Json:
+        """A table as a logical group of band actions: condition (applicability) → dynamicValue on the dose."""
+        labels = w.LABELS[self.language]
+        title = f"{labels['dose_modification']} {table.drug.value}"
+        if table.variable is not None:
+            title += f" {labels['by']} {table.variable.value}"
+        canonical = next((resource["url"] for admin, resource in self.administrations
+                          if table.drug_id is not None and admin.drug_id == table.drug_id), None)
+        levels = self.levels.get(table.drug_id or table.drug.value, {})
+        bands: list[Json] = []
+        for band in table.bands():
+            band_words = w.band(band.condition, self.language, False)
+            actions = [w.dose_action(a, self.language, w.dose(levels[a.level], self.language)
+                                     if a.level is not None and a.level in levels else None) for a in band.actions]
+            text = w.sequence(band.actions, actions, self.language)
+            action: Json = {"title": band_words, "textEquivalent": text,
+                            "condition": [applicability(cql(band.condition), w.condition(band.condition,
+                                                                                         self.language))]}
+            codes = [{"text": a.kind} for a in band.actions if a.kind != "then"]
+            if codes:
+                action["code"] = codes
+            dynamic = [value for a in band.actions if (value := _dynamic_value(a, levels)) is not None]
+            if dynamic and canonical is not None:
+                action["definitionCanonical"] = canonical
+                action["dynamicValue"] = dynamic
+            if any(a.kind == "discontinue" for a in band.actions):
+                action["type"] = {"coding": [{"system": ACTION_TYPE, "code": "remove", "display": "Remove"}]}
+            elif dynamic:
+                action["type"] = {"coding": [{"system": ACTION_TYPE, "code": "update", "display": "Update"}]}
+            bands.append(action)
+        out: Json = {"title": title, "textEquivalent": title, "groupingBehavior": "logical-group",
+                     "selectionBehavior": "exactly-one", "action": bands}
+        return out
+
+    def levels_action(self, item: m.DoseLevels) -> Json:
+        labels = w.LABELS[self.language]
+        title = f"{labels['dose_levels']} {item.drug.value}"
+        rows = [f"{labels['level']} {lv.level}: {w.dose(lv.dose, self.language)}" for lv in item.levels()]
+        self.levels[item.drug_id or item.drug.value] = {lv.level: lv.dose for lv in item.levels()}
+        return {"title": title, "textEquivalent": "\n".join(rows)}
 
     def items(self, items: tuple[m.Item, ...]) -> tuple[list[Json], list[str], list[Json]]:
         """Child actions, prose lines (for textEquivalent) and conditions of a block."""
@@ -482,7 +601,8 @@ class _Exporter:
                 actions.append(self.decision(content))
             elif isinstance(content, m.DrugLine):
                 action = self.drug_action(line_administration(content, self.tables, self.language))
-                extra = [c for child in (*content.children, *children) for c in self.constraint(child)]
+                own = content.children + (children if content is not item else ())  # a bullet's block, once
+                extra = [c for child in own for c in self.constraint(child)]
                 if extra:
                     action["condition"] = extra
                 actions.append(action)
@@ -491,6 +611,10 @@ class _Exporter:
                 actions.append(action)
             elif isinstance(content, m.Fractionation):
                 actions.append({"title": "rt", "textEquivalent": _fractionation_text(content, self.language)})
+            elif isinstance(content, m.DoseLevels):
+                actions.append(self.levels_action(content))
+            elif isinstance(content, m.DoseModification):
+                actions.append(self.modification_action(content))
             elif isinstance(content, m.Prose) and children:
                 sub_actions, sub_texts, sub_conditions = self.items(children)
                 action = {"title": content.text}
@@ -507,7 +631,8 @@ class _Exporter:
                 texts.append(content.text)
             elif isinstance(content, m.Note) and content.text is not None:
                 texts.append(f"{w.label(self.language, 'note')}: {content.text.value}")
-            if not isinstance(content, (m.Prose, m.RegimenLine, m.DrugLine, m.When, m.Otherwise, m.Decision)) \
+            if not isinstance(content, (m.Prose, m.RegimenLine, m.DrugLine, m.When, m.Otherwise, m.Decision,
+                                        m.Criteria, m.DoseModification, m.DoseLevels)) \
                     and children:
                 sub_actions, sub_texts, _ = self.items(children)
                 actions.extend(sub_actions)

@@ -51,8 +51,12 @@ LOWER_TERMINALS = frozenset({
     "ONLY_WITH", "NOT_WITH", "QUERY", "ALLOW", "THEN", "DAILY", "TWICE", "THREE_TIMES", "WEEKLY", "MONTHLY",
     "EVERY", "ONCE", "PERIOD", "DAYS", "CYCLE", "OF_A", "DAY_CYCLE", "N_CYCLES", "ON_OFF", "FOR", "UNTIL",
     "INFUSION", "FIRST", "AT_LEAST", "MINUTES", "MAX", "FORM", "SITE", "TECHNIQUE", "UP_TO", "PER_WEEK", "AND",
-    "OR", "NOT",
+    "OR", "NOT", "USE", "TIME_OF_DAY",
+    # lab criteria and dose modification (issue 14)
+    "CRITERIA", "DOSE_MODIFICATION", "DOSE_LEVELS", "BY", "DOSE_LEVEL", "DELAY", "WITHHOLD", "DISCONTINUE", "FROM_DAY",
 })
+# As written: lab units (`×10⁹/L`, `x ULN`) and negative days (`-7`, `−7`).
+VERBATIM_LAB = frozenset({"LAB_UNIT", "NEG_INT"})
 # Free text: kept exactly as written (only trailing whitespace goes).
 VERBATIM_TERMINALS = frozenset({
     "PROSE", "WORD", "STRING", "CWORD", "TARGET", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "NOTE_TEXT",
@@ -174,7 +178,7 @@ def _lower(text: str) -> str:
 def _token_text(token: Token, mark: str | None) -> str:
     kind = token.type
     text = str(token).rstrip()
-    if kind in VERBATIM_TERMINALS:
+    if kind in VERBATIM_TERMINALS or kind in VERBATIM_LAB:
         return text
     if kind in ("DECIMAL", "NAKED_DECIMAL"):
         return _number(text, mark)

@@ -208,6 +208,24 @@ class Phase:
     for_duration: Duration | None = None
     until: Text | None = None
     continuous: bool = False
+    start_day: int | None = None  # `from day -7`: the first day, relative to day 1 of the cycle
+    until_after: RelativeEnd | None = None  # `until 21 days after the last pemetrexed`
+    use: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeEnd:
+    """An end relative to another drug: `until 21 days after the last pemetrexed`."""
+
+    amount: int
+    unit: str  # day | week
+    drug: Text
+    drug_id: str | None = None
+
+    def days(self) -> int:
+        """The offset in days."""
+        return self.amount * (7 if self.unit == "week" else 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +323,7 @@ class Compare(Condition):
     number: Number | None
     percent: bool
     word: str | None
+    unit: Text | None = None  # a lab unit as written (`x10^9/L`, `x ULN`, `mL/min`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +425,89 @@ class Allow(Item):
 
     code: Text
     justification: Text | None
+
+
+# ---------------------------------------------------------------- lab criteria and dose modification
+
+
+@dataclass(frozen=True, slots=True)
+class Criteria(Item):
+    """`criteria before each cycle:` — its `Criterion` children must all hold before a cycle starts."""
+
+    def criteria(self) -> tuple[Criterion, ...]:
+        """The condition rows (notes and queries left out)."""
+        return tuple(c for c in self.children if isinstance(c, Criterion))
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion(Item):
+    """One row of a criteria block: `ANC >= 1.5 x10^9/L`."""
+
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class DoseAction:
+    """What a band of a dose-modification table does.
+
+    `kind`: percent (`75%`), level (`level -1`), dose (`150 mg/m2`), delay (`delay 1 week`,
+    `delay until …`), withhold, discontinue, then (sequence word between two actions).
+    """
+
+    kind: str
+    span: Span
+    percent: Number | None = None
+    level: int | None = None
+    dose: Dose | None = None
+    delay: Duration | None = None
+    until: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoseBand(Item):
+    """One row of a dose-modification table: a band of the table's variable and its actions.
+
+    `condition` is the band as a condition over the table's variable (`ANC >= 1 and ANC < 1.5`);
+    `variable` is the variable as the row wrote it (None when the row leaves it to the table).
+    """
+
+    variable: Text | None
+    condition: Condition
+    actions: tuple[DoseAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DoseModification(Item):
+    """`dose modification <drug> by <variable> (<unit>):` with its `DoseBand` rows as children."""
+
+    drug: Text
+    variable: Text | None
+    unit: Text | None
+    drug_id: str | None = None
+
+    def bands(self) -> tuple[DoseBand, ...]:
+        """The band rows (notes and queries left out)."""
+        return tuple(c for c in self.children if isinstance(c, DoseBand))
+
+
+@dataclass(frozen=True, slots=True)
+class DoseLevel(Item):
+    """`level -1: 150 mg/m2` — one row of a `dose levels` list."""
+
+    level: int
+    dose: Dose
+
+
+@dataclass(frozen=True, slots=True)
+class DoseLevels(Item):
+    """`dose levels <drug>:` — the doses that `level 0`, `level -1` … stand for."""
+
+    drug: Text
+    drug_id: str | None = None
+
+    def levels(self) -> tuple[DoseLevel, ...]:
+        """The level rows."""
+        return tuple(c for c in self.children if isinstance(c, DoseLevel))
 
 
 # ---------------------------------------------------------------- document

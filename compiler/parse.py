@@ -90,11 +90,19 @@ TERMINAL_WORDS: dict[str, str] = {
     "INFUSION": "infusion",
     "MAX": "max",
     "UNTIL": "until",
+    "USE": "a use such as for antiemetic, for premedication or with radiotherapy",
+    "TIME_OF_DAY": "a time of day such as in the evening or before chemotherapy",
     "FORM": "a form such as tablet or syrup",
     "N_CYCLES": "a number of cycles (6 cycles)",
     "TARGET": "a drug or drug class",
     "META_VALUE": "a value",
     "HEADING_TEXT": "a section title",
+    # lab criteria and dose modification (issue 14)
+    "LAB_UNIT": "a lab unit such as x10^9/L, x ULN, mL/min or g/dL",
+    "NEG_INT": "a day before day 1 (-7)",
+    "DOSE_LEVEL": "a dose level such as `level -1`",
+    "DELAY": "delay (delay 1 week)",
+    "CRITERIA": "criteria before each cycle:",
 }
 
 # Each label is matched against the parser state of a real error (Lark's match_examples),
@@ -116,6 +124,15 @@ ERROR_EXAMPLES: dict[str, list[str]] = {
         "when HER2+\n",
         "when PD-L1 TPS >= 50%\n",
         "otherwise\n",
+    ],
+    "a band needs an action after the colon|write what to do: `75%`, `level -1`, `delay 1 week`, `withhold` or "
+    "`discontinue`": [
+        "dose modification paclitaxel by ANC:\n  >= 1.5:\n",
+        "dose modification paclitaxel by ANC:\n  >= 1.5: reduce\n",
+    ],
+    "a dose modification needs a colon at the end of its heading|end the heading with `:` and put the bands "
+    "below it": [
+        "dose modification paclitaxel by ANC\n  >= 1.5: 100%\n",
     ],
     "a fractionation needs the dose per fraction in Gy|write it as `5 x 4 Gy`": [
         "rt 5 x 4\n",

@@ -25,7 +25,11 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
             return dataclasses.replace(node, children=children, content=content)
         if isinstance(node, m.DrugLine):
             drug_id, how = resolve_product(node, tables)
-            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how)
+            phases = tuple(_relative_end(p, tables) for p in node.phases)
+            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases)
+        if isinstance(node, (m.DoseModification, m.DoseLevels)):
+            drug_id, _ = resolve_drug(node.drug.value, tables)
+            return dataclasses.replace(node, children=children, drug_id=drug_id)
         if isinstance(node, m.RegimenLine):
             regimen_id = tables.regimen_names.get(normalise(node.name.value))
             return dataclasses.replace(node, children=children, regimen_id=regimen_id)
@@ -46,6 +50,14 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         preamble=tuple(item(i) for i in protocol.preamble),
         sections=tuple(section(s) for s in protocol.sections),
     )
+
+
+def _relative_end(phase: m.Phase, tables: Tables) -> m.Phase:
+    end = phase.until_after
+    if end is None:
+        return phase
+    drug_id, _ = resolve_drug(end.drug.value, tables)
+    return dataclasses.replace(phase, until_after=dataclasses.replace(end, drug_id=drug_id))
 
 
 def resolve_drug(name: str, tables: Tables) -> tuple[str | None, str | None]:
@@ -106,6 +118,9 @@ def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str |
         if key not in [normalise(str(n)) for n in group.get("names") or []]:  # type: ignore[attr-defined]
             continue
         members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
+        branded = resolve_drug(line.brand.value, tables)[0] if line.brand is not None else None
+        if branded in members:
+            return branded, "generic"  # `denosumab (Xgeva)`: the brand names the product
         fitting = [x for x in members if _routes_fit(line, tables.drugs[x])]
         by_dose = [x for x in fitting if _doses_fit(line, tables.drugs[x])]
         if by_dose:

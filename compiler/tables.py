@@ -19,7 +19,7 @@ from typing import Any
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("formulary.yaml", "regimens.yaml", "abbreviations.yaml", "tallman.yaml", "conditions.yaml",
               "text_rules.yaml", "rt_schemes.yaml", "oar_limits.yaml",
-              "schedules.yaml", "combinations.yaml")
+              "schedules.yaml", "combinations.yaml", "labs.yaml")
 
 
 class DataError(Exception):
@@ -65,6 +65,7 @@ class Tables:
     combinations: dict[str, Any] = field(default_factory=dict)
     rt_schemes: dict[str, Any] = field(default_factory=dict)
     oar_limits: dict[str, Any] = field(default_factory=dict)
+    labs: dict[str, Any] = field(default_factory=dict)
 
     def drug_name(self, drug_id: str, language: str = "en") -> str:
         """Display name of a drug in a language."""
@@ -204,4 +205,4 @@ def load() -> Tables:
                   formulary.get("product_groups") or {}, _index_names(drugs, abbreviations), class_names,
                   regimen_names, fingerprint, rt_schemes=raw.get("rt_schemes.yaml") or {},
                   oar_limits=raw.get("oar_limits.yaml") or {}, schedules=raw.get("schedules.yaml") or {},
-                  combinations=raw.get("combinations.yaml") or {})
+                  combinations=raw.get("combinations.yaml") or {}, labs=raw.get("labs.yaml") or {})

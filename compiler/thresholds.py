@@ -29,6 +29,7 @@ from typing import Any
 
 from compiler import model as m
 from compiler.conditions import find_flag, find_variable, variables
+from compiler.labs import domain_key, lab_variables
 from compiler.tables import Tables
 
 NUMERIC_KINDS = ("integer", "number", "percent")
@@ -183,11 +184,23 @@ class Domain:
 
 
 def domains(tables: Tables) -> dict[str, Domain]:
-    """The declared condition variables as domains."""
+    """The declared condition variables as domains; a lab value has one domain per scale (unit)."""
+    labs = lab_variables(tables)
     out: dict[str, Domain] = {}
     for name, spec in variables(tables).items():
-        out[name] = _domain(name, spec)
+        if name not in labs:
+            out[name] = _domain(name, spec)
+    for lab in labs.values():
+        for scale in lab.scales:
+            key = lab.key(scale)
+            numbers = IntervalSet.of([Interval(scale.low, True, scale.high, True)], lab.kind == "integer")
+            out[key] = Domain(key, lab.kind, numbers, unit=display_unit(scale.unit))
     return out
+
+
+def display_unit(unit: str) -> str:
+    """A lab unit as printed: `×10⁹/L`, `× ULN`, `mL/min`; a CTCAE grade has none."""
+    return {"10^9/L": "×10⁹/L", "x ULN": "× ULN", "grade": "", "mL/min/1.73 m2": "mL/min/1,73 m²"}.get(unit, unit)
 
 
 def _word(value: object) -> str:
@@ -452,7 +465,7 @@ class Translator:
         found: set[str] = set()
         for atom in atoms(condition):
             if isinstance(atom, m.Compare):
-                variable = find_variable(atom.variable, self.tables)
+                variable = self.variable_of(atom)
                 if variable is not None:
                     found.add(variable)
             else:
@@ -486,8 +499,17 @@ class Translator:
                 return domain.expand(value)
         raise Unresolvable(word)
 
-    def _compare(self, atom: m.Compare) -> Region:
+    def variable_of(self, atom: m.Compare) -> str | None:
+        """The analysis variable of a comparison: the declared variable, or a lab value's scale."""
         variable = find_variable(atom.variable, self.tables)
+        if variable is None:
+            return None
+        if variable in lab_variables(self.tables):
+            return domain_key(self.tables, variable, atom.unit.value if atom.unit else None, atom.percent)
+        return None if atom.unit is not None else variable
+
+    def _compare(self, atom: m.Compare) -> Region:
+        variable = self.variable_of(atom)
         if variable is None or variable not in self.domains:
             raise Unresolvable(atom.variable)
         domain = self.domains[variable]

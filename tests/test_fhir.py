@@ -229,7 +229,15 @@ def test_every_drug_line_round_trips(path: Path) -> None:
                 else:
                     assert repeat["duration"] == expected, where
             if phase.cycles is not None:
-                assert repeat["count"] % phase.cycles == 0, where
+                interval = phase.frequency.interval_days() if phase.frequency is not None else None
+                cycle = phase.cycle_length.value * {"day": 1, "week": 7}.get(phase.cycle_length.unit, 0) \
+                    if phase.cycle_length is not None else 0
+                if interval and cycle and interval > cycle and phase.frequency is not None \
+                        and phase.frequency.interval_max is None:
+                    # given once per interval over the whole course, not once per cycle (issue 14)
+                    assert repeat["count"] == -(-phase.cycles * cycle // interval), where
+                else:
+                    assert repeat["count"] % phase.cycles == 0, where
         action = next(a for a in plan_actions if a.get("definitionCanonical") == resource["url"])
         days = next((p.days.days for p in line.phases if p.days is not None), None)
         if days:

@@ -8,9 +8,20 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.conditions import find_flag, find_variable, known_words, variables
 from compiler.diagnostics import Diagnostic, Related, Severity, check
+from compiler.labs import LabVariable, find_scale, lab_variables
 from compiler.source import Span
 from compiler.suggest import closest
-from compiler.thresholds import Analysis, DecisionAnalysis, Domain, Region, analyse, atoms, describe_region, statement
+from compiler.thresholds import (
+    Analysis,
+    DecisionAnalysis,
+    Domain,
+    Region,
+    analyse,
+    atoms,
+    describe_region,
+    number_text,
+    statement,
+)
 
 NUMERIC_KINDS = ("integer", "number", "percent")
 
@@ -18,7 +29,7 @@ NUMERIC_KINDS = ("integer", "number", "percent")
 def conditions(context: Context) -> Iterator[m.Condition]:
     """Every atomic condition (flags and comparisons) in the protocol."""
     for item in context.items:
-        if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
+        if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
             yield from m.condition_atoms(item.condition)
 
 
@@ -32,14 +43,28 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
     for gaps or overlaps; `PD-L1 ≥ 150%` or `PS ≤ 6` is a typo that changes who is
     treated.
 
-    Example: `when PD-L1 TPS >= 150%:`
+    Laboratory values and CTCAE grades (compiler/data/labs.yaml) carry a unit: the unit
+    must be one of the variable's spellings (`ANC >= 1.5 x10^9/L`, also `×10⁹/L`,
+    `10^9/L`, `G/L`; `bilirubin <= 1.5 x ULN` or `… µmol/L`; `CrCl >= 45` in mL/min;
+    `eGFR >= 30` in mL/min/1.73 m²; `LVEF >= 50%`), a variable measured on several scales
+    (bilirubin, ALT, AST, haemoglobin) needs the unit, and the value must lie in the
+    scale's domain (a CTCAE grade is 0–4). Case matters where two names differ only in
+    case: `eGFR` is kidney function, `EGFR` the mutation; `egfr` is neither.
 
-    Use instead: `when PD-L1 TPS >= 50%:`
+    Why it matters: a condition the compiler cannot read is a decision nobody can check
+    for gaps or overlaps; `PD-L1 ≥ 150%` or `PS ≤ 6` is a typo that changes who is
+    treated. `eGFR < 30` read as the EGFR mutation, or `bilirubin <= 1.5` without saying
+    whether it is × ULN or µmol/L, is a criterion nobody can apply.
 
-    Source: compiler/data/conditions.yaml (variables and their domains, each sourced);
-    ECOG performance status (Oken 1982).
+    Example: `when PD-L1 TPS >= 150%:`; `ANC >= 1.5 mg`; `bilirubin <= 1.5`
+
+    Use instead: `when PD-L1 TPS >= 50%:`; `ANC >= 1.5 x10^9/L`; `bilirubin <= 1.5 x ULN`
+
+    Source: compiler/data/conditions.yaml and compiler/data/labs.yaml (variables, units
+    and domains, each sourced); ECOG performance status (Oken 1982); CTCAE v5.0 (grades).
     """
     declared = variables(context.tables)
+    labs = lab_variables(context.tables)
     for atom in conditions(context):
         if isinstance(atom, m.Flag):
             if find_flag(atom.words, context.tables) is None:
@@ -53,7 +78,17 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
         if variable is None:
             suggestion = closest(atom.variable, list(declared))
             hint = f"did you mean `{suggestion}`?" if suggestion else "see the condition variables in docs/language.md"
+            same = [name for name in declared if name.lower() == atom.variable.lower()]
+            if len(same) > 1:
+                hint = "case matters here: " + " or ".join(f"`{name}` ({_label(declared[name])})" for name in same)
             yield unknown_condition.at(atom.variable_span, f"unknown condition variable `{atom.variable}`", hint)
+            continue
+        if variable in labs:
+            yield from _lab_condition(atom, labs[variable])
+            continue
+        if atom.unit is not None:
+            yield unknown_condition.at(atom.unit.span, f"{variable} takes no unit (`{atom.unit.value}`)",
+                                       f"write `{atom.variable} {atom.op} {atom.number.text if atom.number else ''}`")
             continue
         spec = declared[variable]
         kind = spec.get("kind")
@@ -77,6 +112,37 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
             elif atom.op not in ("=", "!="):
                 yield unknown_condition.at(atom.span, f"{variable} has no order; `{atom.op}` cannot compare it",
                                            "use `=` or `!=`")
+
+
+def _label(spec: Mapping[str, object]) -> str:
+    labels = spec.get("label")
+    return str(labels.get("en", "")) if isinstance(labels, dict) else ""
+
+
+def _lab_condition(atom: m.Compare, lab: LabVariable) -> Iterator[Diagnostic]:
+    """L004 for a laboratory value or CTCAE grade: a number, a unit of the variable, a value in its scale."""
+    if atom.number is None:
+        yield unknown_condition.at(atom.span, f"`{lab.name}` takes a number, not `{atom.word}`",
+                                   f"compare with a number, e.g. `{lab.name} >= 1`")
+        return
+    scale = find_scale(lab, atom.unit.value if atom.unit else None, atom.percent)
+    if scale is None:
+        where = atom.unit.span if atom.unit is not None else atom.span
+        if atom.unit is None and not atom.percent:
+            yield unknown_condition.at(where, f"{lab.name} needs a unit: {lab.units_text()}",
+                                       f"write e.g. `{lab.name} {atom.op} {atom.number.text} {lab.scales[0].unit}`")
+        else:
+            written = atom.unit.value if atom.unit is not None else "%"
+            yield unknown_condition.at(where, f"unit `{written}` does not fit {lab.name}",
+                                       f"{lab.name} is measured in {lab.units_text()}")
+        return
+    value = atom.number.value
+    if not scale.low <= value <= scale.high:
+        unit = "" if scale.unit == "grade" else f" {scale.unit}"
+        what = "grade" if lab.grade else "value"
+        yield unknown_condition.at(atom.number.span, f"{lab.name} {what} {value}{unit} is outside "
+                                   f"{number_text(scale.low)}–{number_text(scale.high)}{unit}",
+                                   "check the threshold" + (" (CTCAE grades 0–4)" if lab.grade else ""))
 
 
 # ---------------------------------------------------------------- L001-L003, L005, L006

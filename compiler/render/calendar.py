@@ -29,6 +29,7 @@ from compiler.render import words as w
 from compiler.source import Span
 
 MAX_COLUMNS = 28
+MIN_LEAD_DAY = -28  # the earliest day before day 1 a calendar draws (folic acid from day −7)
 DAYS_PER = {"day": 1, "week": 7, "month": 28, "year": 364}
 WEEKS_PER_MONTH = 52 / 12
 
@@ -103,8 +104,12 @@ def cycle_calendar(calendar_id: str, title: str, cycle: int, drugs: Sequence[Dru
         return None
     labels = w.LABELS[language]
     span, repeats = _shown_days(cycle)
+    # Days before day 1 (premedication from day −7, day 0) get columns of their own before the cycle.
+    lead = min((d for drug in drugs if drug.days for d in drug.days if MIN_LEAD_DAY <= d < 1), default=1)
+    pre_days = list(range(lead, 1))
+    pre_marks = [[day in (drug.days or []) for day in pre_days] for drug in drugs]
     rows: list[CalendarRow] = []
-    for drug in drugs:
+    for index, drug in enumerate(drugs):
         marks = [False] * span
         if drug.continuous:
             marks = [True] * span
@@ -114,7 +119,7 @@ def cycle_calendar(calendar_id: str, title: str, cycle: int, drugs: Sequence[Dru
                     for repeat in range(repeats):
                         marks[repeat * cycle + day - 1] = True
         own = drug.own_interval if not drug.continuous and not drug.days else None
-        if own is None and not any(marks):
+        if own is None and not any(marks) and not any(pre_marks[index]):
             own = "—"
         rows.append(CalendarRow(drug.name, drug.anchor, drug.dose, drug.route, marks, own, list(drug.notes)))
     if repeats > 1:
@@ -125,9 +130,11 @@ def cycle_calendar(calendar_id: str, title: str, cycle: int, drugs: Sequence[Dru
     parts: list[CalendarPart] = []
     for start in range(0, span, chunk):
         days = list(range(start + 1, min(span, start + chunk) + 1))
-        part_rows = [CalendarRow(r.name, r.anchor, r.dose, r.route, r.marks[start:start + len(days)], r.own_interval,
-                                 r.notes) for r in rows]
-        parts.append(CalendarPart(days, part_rows))
+        lead_in = pre_days if start == 0 else []
+        part_rows = [CalendarRow(r.name, r.anchor, r.dose, r.route,
+                                 (pre if start == 0 else []) + r.marks[start:start + len(days)],
+                                 r.own_interval, r.notes) for r, pre in zip(rows, pre_marks, strict=True)]
+        parts.append(CalendarPart(lead_in + days, part_rows))
     return CycleCalendar(calendar_id, title, cycle, parts, footer)
 
 

@@ -8,6 +8,7 @@ built as `Markup` from escaped pieces, so source text can never inject markup.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections.abc import Iterator, Sequence
@@ -175,6 +176,20 @@ class Allowance(Block):
 
 
 @dataclass
+class LabTable(Block):
+    """A criteria block, a dose-modification table or a dose-levels list as a two-column table.
+
+    `kind`: `criteria` (criterion | value), `modification` (band | action) or `levels`
+    (level | dose); `head` holds the two column headings.
+    """
+
+    title: str
+    head: tuple[str, str]
+    rows: list[tuple[str, str]]
+    children: list[Block] = field(default_factory=list)
+
+
+@dataclass
 class SectionView:
     """A numbered section with its blocks and subsections."""
 
@@ -242,6 +257,7 @@ class _Builder:
     pictures: list[tuple[str, str, Markup]] = field(default_factory=list)  # kind, id, svg (goldens, tests)
     inside_regimen: int = 0
     inside_decision: int = 0
+    dose_levels: dict[str, dict[int, str]] = field(default_factory=dict)  # drug name -> level -> dose text
 
     @property
     def labels(self) -> dict[str, str]:
@@ -547,8 +563,69 @@ class _Builder:
                             item.justification.value.strip('"') if item.justification is not None else "")
         elif isinstance(item, m.Bullet):
             yield BulletList("ul", [self.bullet(item)])
+        elif isinstance(item, (m.Criteria, m.DoseModification, m.DoseLevels)):
+            yield self.lab_table(item)
         else:
             yield from self.blocks(item.children)
+
+    # ------------------------------------------------------------ lab criteria, dose modification
+    def lab_table(self, item: m.Criteria | m.DoseModification | m.DoseLevels) -> LabTable:
+        """A criteria block, dose-modification table or dose-levels list as a table; notes and queries below."""
+        labels = self.labels
+        rows: list[tuple[str, str]] = []
+        others = [c for c in item.children if not isinstance(c, (m.Criterion, m.DoseBand, m.DoseLevel))]
+        nested = [g for c in item.children if isinstance(c, (m.Criterion, m.DoseBand, m.DoseLevel))
+                  for g in c.children]
+        if isinstance(item, m.Criteria):
+            for criterion in item.criteria():
+                rows.append(self.criterion_row(criterion.condition))
+            table = LabTable("criteria", labels["criteria"], (labels["criterion"], labels["band"]), rows)
+        elif isinstance(item, m.DoseLevels):
+            name = self.tall(item.drug.value)
+            for level in item.levels():
+                rows.append((f"{labels['level']} {str(level.level).replace('-', '−')}", w.dose(level.dose, self.language)))
+            table = LabTable("levels", f"{labels['dose_levels']} {name}", (labels["level"].capitalize(), labels["dose"]),
+                             rows)
+        else:
+            table = self.modification(item)
+        table.children = self.blocks(tuple(others) + tuple(nested))
+        return table
+
+    def criterion_row(self, condition: m.Condition) -> tuple[str, str]:
+        """`ANC` | `≥ 1,5 ×10⁹/L` for a comparison; the whole condition in words otherwise."""
+        if isinstance(condition, m.Compare) and condition.number is not None:
+            shown = w.condition(condition, self.language)
+            label = w.condition(dataclasses.replace(condition, op="="), self.language).split(" = ")[0]
+            return self.variable_label(condition.variable), shown[len(label):].strip()
+        return w.condition(condition, self.language), ""
+
+    def variable_label(self, written: str) -> str:
+        """A lab variable's name in the document language (`trombocyten`); other names as written."""
+        from compiler.conditions import find_variable
+        from compiler.labs import lab_variables
+
+        variable = find_variable(written, self.tables)
+        lab = lab_variables(self.tables).get(variable or "")
+        return lab.label(self.language) if lab is not None else written
+
+    def modification(self, item: m.DoseModification) -> LabTable:
+        labels = self.labels
+        name = self.tall(item.drug.value)
+        title = f"{labels['dose_modification']} {name}"
+        grade = item.variable is not None and "grade" in item.variable.value.lower()
+        if item.variable is not None:
+            title += f" {labels['by']} {self.variable_label(item.variable.value) if grade else item.variable.value}"
+            if item.unit is not None:
+                title += f" ({w.lab_unit(item.unit.value)})"
+        levels = self.dose_levels.get(item.drug.value.lower(), {})
+        rows: list[tuple[str, str]] = []
+        for band in item.bands():
+            grade_row = grade or (band.variable is not None and band.variable.value.lower() in ("grade", "graad"))
+            texts = [w.dose_action(a, self.language, levels.get(a.level) if a.level is not None else None)
+                     for a in band.actions]
+            actions = w.sequence(band.actions, texts, self.language)
+            rows.append((w.band(band.condition, self.language, grade_row), actions))
+        return LabTable("modification", title, (labels["band"], labels["action"]), rows)
 
     def bullet(self, bullet: m.Bullet) -> ListEntry:
         content = bullet.content
@@ -627,6 +704,8 @@ class _Builder:
         notes = []
         if days is not None and phase.frequency is not None:
             notes.append(w.frequency(phase.frequency, self.language))
+        if phase.time is not None:
+            notes.append(w.time_of_day(phase.time, self.language))
         dose = w.dose(phase.dose, self.language) if phase.dose is not None else ""
         route = w.route(phase.route.code, self.language) if phase.route is not None else (
             w.route(line.route.code, self.language) if line.route is not None else "")
@@ -678,7 +757,7 @@ class _Builder:
             int(entry["cycle_days"]) if entry is not None and entry.get("cycle_days") else None)
         if written:
             cycle = cycle or next((c for d in written for p in d.phases if (c := cal.phase_cycle(p))), None)
-            schedules = [self.schedule_of(d, d.phases[-1]) for d in written if d.phases]
+            schedules = [self.schedule_of(d, p) for d in written for p in _calendar_phases(d)]
         elif entry is not None:
             schedules = [self.library_schedule(d) for d in entry.get("drugs") or []]
         else:
@@ -844,6 +923,10 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
     meta = protocol.meta
     numbers = {s.id: s.number for s in protocol.all_sections()}
     builder = _Builder(tables, language, numbers, _tallman_forms(tables))
+    for item in protocol.all_items():
+        if isinstance(item, m.DoseLevels):
+            builder.dose_levels.setdefault(item.drug.value.lower(), {}).update(
+                {level.level: w.dose(level.dose, language) for level in item.levels()})
     sections = {s.id: (s.number, s.title, tuple(sub.id for sub in s.subsections)) for s in protocol.all_sections()}
     builder.chart_context = flowchart.ChartContext(
         language, sections, builder.chart_drug_name, builder.chart_drug_detail, builder.chart_regimen_detail,
@@ -901,3 +984,15 @@ def watermark_word(label: str) -> str:
 def identity_keywords(pid: str, version: str, status: str, sha256: str) -> str:
     """The identity string stored in the HTML and PDF metadata."""
     return f"protocolc:id={pid};version={version};status={status};sha256={sha256}"
+
+
+def _calendar_phases(line: m.DrugLine) -> list[m.Phase]:
+    """The phases a cycle calendar shows: every phase when they step through the days of one cycle
+    (aprepitant 125 mg day 1 then 80 mg days 2-3), else the last one (what repeats after a loading dose).
+    """
+    if not line.phases:
+        return []
+    days = [set(p.days.days) if p.days is not None else None for p in line.phases]
+    stepped = len(line.phases) > 1 and all(d for d in days) and all(
+        not (a & b) for i, a in enumerate(days) for b in days[i + 1:] if a is not None and b is not None)
+    return list(line.phases) if stepped else [line.phases[-1]]

@@ -18,6 +18,11 @@ LANGUAGES = ("nl", "en")
 
 LABELS: dict[str, dict[str, str]] = {
     "nl": {
+        "criteria": "Voorwaarden vóór elke cyclus", "criterion": "Voorwaarde", "dose_modification": "Dosisaanpassing",
+        "by": "volgens", "dose_levels": "Dosisniveaus", "level": "niveau", "band": "Waarde", "action": "Aanpassing",
+        "delay": "uitstellen", "withhold": "onderbreken", "discontinue": "definitief stoppen",
+        "of_dose": "van de dosis", "until_word": "tot", "from_day": "vanaf dag", "after_last": "na de laatste",
+        "grade": "graad",
         "drug": "Geneesmiddel", "dose": "Dosis", "route": "Toediening", "schedule": "Schema",
         "notes": "Opmerkingen", "drug_table": "Geneesmiddelen",
         "id": "Id", "version": "Versie", "status": "Status", "owner": "Eigenaar", "author": "Auteur",
@@ -53,6 +58,11 @@ LABELS: dict[str, dict[str, str]] = {
         "gy": "Gy", "continuous_short": "continu", "ab_early": "tumor, vroege reactie", "ab_late": "late reactie",
     },
     "en": {
+        "criteria": "Criteria before each cycle", "criterion": "Criterion", "dose_modification": "Dose modification",
+        "by": "by", "dose_levels": "Dose levels", "level": "level", "band": "Value", "action": "Action",
+        "delay": "delay", "withhold": "withhold", "discontinue": "discontinue",
+        "of_dose": "of the dose", "until_word": "until", "from_day": "from day", "after_last": "after the last",
+        "grade": "grade",
         "drug": "Drug", "dose": "Dose", "route": "Route", "schedule": "Schedule", "notes": "Notes",
         "drug_table": "Drugs",
         "id": "Id", "version": "Version", "status": "Status", "owner": "Owner", "author": "Author",
@@ -201,7 +211,7 @@ def frequency(value: m.Frequency, language: str) -> str:
     words = FREQUENCIES[language]
     if value.kind != "every":
         return words.get(value.kind, value.text)
-    interval = value.interval or 1
+    interval = value.interval if value.interval is not None else 1  # `every 0 days` is shown as written
     unit_code = value.unit or "day"
     if value.interval_max is None and interval == 1:
         return words.get({"day": "daily", "week": "weekly", "month": "monthly"}.get(unit_code, ""),
@@ -223,11 +233,17 @@ def compress_days(days: Sequence[int]) -> str:
         while end + 1 < len(values) and values[end + 1] == values[end] + 1:
             end += 1
         if end - index >= 2:
-            parts.append(f"{values[index]}–{values[end]}")
+            parts.append(f"{_day(values[index])} – {_day(values[end])}" if values[index] < 0
+                         else f"{values[index]}–{values[end]}")
         else:
-            parts.extend(str(v) for v in values[index:end + 1])
+            parts.extend(_day(v) for v in values[index:end + 1])
         index = end + 1
     return ", ".join(parts)
+
+
+def _day(value: int) -> str:
+    """A cycle day; a day before day 1 with a minus sign (`−7`)."""
+    return f"−{-value}" if value < 0 else str(value)
 
 
 def cycle_days(days: Sequence[int], language: str) -> str:
@@ -280,9 +296,44 @@ def phase_schedule(phase: m.Phase, language: str) -> str:
     if phase.for_duration is not None:
         parts.append(("gedurende " if language == "nl" else "for ")
                      + period(phase.for_duration.value, phase.for_duration.unit, language))
-    if phase.until is not None:
+    if phase.start_day is not None:
+        parts.append(start_day(phase.start_day, language))
+    if phase.until_after is not None:
+        end = phase.until_after
+        parts.append(relative_end(end, end.drug.value, language))
+    elif phase.until is not None:
         parts.append(until(phase.until.value, language))
+    if phase.time is not None:
+        parts.append(time_of_day(phase.time, language))
+    if phase.use is not None:
+        parts.append(use(phase.use, language))
     return ", ".join(parts)
+
+
+USES = {
+    "nl": {"antiemetic": "als anti-emeticum", "premedication": "als premedicatie", "replacement": "als substitutie",
+           "chemoradiation": "met radiotherapie", "loading": "als oplaaddosis", "maintenance": "als onderhoud",
+           "adjuvant": "adjuvant", "neoadjuvant": "neoadjuvant", "metastatic": "bij gemetastaseerde ziekte"},
+    "en": {"antiemetic": "as antiemetic", "premedication": "as premedication", "replacement": "as replacement",
+           "chemoradiation": "with radiotherapy", "loading": "as loading dose", "maintenance": "as maintenance",
+           "adjuvant": "adjuvant", "neoadjuvant": "neoadjuvant", "metastatic": "for metastatic disease"},
+}
+TIMES_OF_DAY = {
+    "nl": {"morning": "'s ochtends", "afternoon": "'s middags", "evening": "'s avonds", "night": "voor het slapengaan",
+           "before chemotherapy": "vóór de chemotherapie", "after chemotherapy": "na de chemotherapie"},
+    "en": {"morning": "in the morning", "afternoon": "in the afternoon", "evening": "in the evening", "night": "at bedtime",
+           "before chemotherapy": "before chemotherapy", "after chemotherapy": "after chemotherapy"},
+}
+
+
+def use(value: str, language: str) -> str:
+    """`als anti-emeticum` / `as antiemetic`: what a dose is for."""
+    return USES.get(language, USES["en"]).get(value, value)
+
+
+def time_of_day(value: str, language: str) -> str:
+    """`'s avonds` / `in the evening`."""
+    return TIMES_OF_DAY.get(language, TIMES_OF_DAY["en"]).get(value, value)
 
 
 def infusion(value: m.Infusion, language: str) -> str:
@@ -325,6 +376,8 @@ def condition(value: m.Condition, language: str, nested: bool = False) -> str:
         variable = flags.get(value.variable.lower(), value.variable)
         if value.number is not None:
             shown = number(value.number.value, language) + (" %" if value.percent else "")
+            if value.unit is not None:
+                shown += " " + lab_unit(value.unit.value)
         else:
             shown = flags.get((value.word or "").lower(), value.word or "")
         if value.variable.lower() == "line" and value.op == "=":
@@ -340,6 +393,16 @@ def condition(value: m.Condition, language: str, nested: bool = False) -> str:
         text = f" {word} ".join(condition(op, language, True) for op in value.operands)
         return f"({text})" if nested else text
     return ""
+
+
+def lab_unit(text: str) -> str:
+    """A lab unit as printed: `×10⁹/L`, `× ULN`, `mL/min/1,73 m²` (other units as written)."""
+    compact = text.replace(" ", "").replace("×", "x").replace("⁹", "^9")
+    if compact.lower() in ("x10^9/l", "10^9/l") or compact == "G/L":
+        return "×10⁹/L"
+    if compact.lower() in ("xuln", "uln"):
+        return "× ULN"
+    return text.replace("m^2", "m²").replace("m2", "m²").replace("1.73", "1,73")
 
 
 def _declared_flag_label(words: str, language: str) -> str | None:
@@ -372,3 +435,71 @@ _SPACE = re.compile(r"\s+")
 def squash(text: str) -> str:
     """Collapse runs of white space."""
     return _SPACE.sub(" ", text).strip()
+
+
+# ---------------------------------------------------------------- lab criteria and dose modification
+
+
+def band(value: m.Condition, language: str, grade: bool) -> str:
+    """A band of a dose-modification table: `≥ 1,5`, `1,0 – < 1,5`, `graad 2`, `graad 0–1`."""
+    prefix = LABELS[language]["grade"] + " " if grade else ""
+    if isinstance(value, m.Compare) and value.number is not None:
+        shown = number(value.number.value, language) + (" %" if value.percent else "")
+        if value.op == "=":
+            return prefix + shown
+        return f"{prefix}{OPERATORS.get(value.op, value.op)} {shown}"
+    if isinstance(value, m.All) and len(value.operands) == 2:
+        low, high = value.operands
+        if isinstance(low, m.Compare) and isinstance(high, m.Compare) and low.number and high.number:
+            a, b = number(low.number.value, language), number(high.number.value, language)
+            if grade and high.op == "<=":
+                return f"{prefix}{a}–{b}"
+            upper = b if high.op == "<=" else f"{OPERATORS.get(high.op, high.op)} {b}"
+            return f"{prefix}{a} – {upper}"
+    return condition(value, language)
+
+
+def dose_action(value: m.DoseAction, language: str, level_dose: str | None = None) -> str:
+    """One action of a band in words: `75 % van de dosis`, `niveau −1 (150 mg/m²)`, `uitstellen 1 week`."""
+    labels = LABELS[language]
+    if value.kind == "percent" and value.percent is not None:
+        return f"{number(value.percent.value, language)} % {labels['of_dose']}"
+    if value.kind == "level" and value.level is not None:
+        shown = f"{labels['level']} {str(value.level).replace('-', '−')}"
+        return f"{shown} ({level_dose})" if level_dose else shown
+    if value.kind == "dose" and value.dose is not None:
+        return dose(value.dose, language)
+    if value.kind == "delay":
+        text = labels["delay"]
+        if value.delay is not None:
+            text += " " + period(value.delay.value, value.delay.unit, language)
+        if value.until is not None:
+            text += f" {labels['until_word']} {value.until.value}"
+        return text
+    if value.kind == "then":
+        return labels["then"]
+    return labels.get(value.kind, value.kind)
+
+
+def start_day(day: int, language: str) -> str:
+    """`vanaf dag −7`."""
+    return f"{LABELS[language]['from_day']} {str(day).replace('-', '−')}"
+
+
+def relative_end(value: m.RelativeEnd, drug_name: str, language: str) -> str:
+    """`tot 21 dagen na de laatste pemetrexed`."""
+    labels = LABELS[language]
+    return f"{labels['until_word']} {period(value.amount, value.unit, language)} {labels['after_last']} {drug_name}"
+
+
+def sequence(actions: Sequence[m.DoseAction], texts: Sequence[str], language: str) -> str:
+    """The actions of a band joined as written: `delay 1 week, then level −1`."""
+    parts: list[str] = []
+    pending = False
+    for action, text in zip(actions, texts, strict=True):
+        if action.kind == "then":
+            pending = True
+            continue
+        parts.append(f"{LABELS[language]['then']} {text}" if pending else text)
+        pending = False
+    return ", ".join(parts)

@@ -1,0 +1,222 @@
+"""Dose-modification tables and pre-cycle criteria, analysed with the interval algebra.
+
+A `dose modification <drug> by <variable>:` table is a set of bands over one variable
+(a lab value on one scale, or a CTCAE grade). Printed tables have no precedence between
+rows, so the bands must partition the variable's domain: two rows that both apply are an
+overlap (L008), a row that can never apply is unreachable (L009), values no row covers
+are a gap (L007). Gaps are computed exactly; the scale's reporting `resolution`
+(compiler/data/labs.yaml) then says whether a value the laboratory reports can fall in
+the gap (1.49 / 1.5 at resolution 0.01: none can) — the gap is reported either way, in
+words that say which. A `criteria before each cycle:` block is a conjunction; if it can
+never hold it is a contradiction (L010).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from compiler import model as m
+from compiler.conditions import find_variable
+from compiler.labs import domain_key, lab_variables, scale_of_key
+from compiler.tables import Tables
+from compiler.thresholds import (
+    EVERYTHING,
+    Domain,
+    Interval,
+    IntervalSet,
+    Region,
+    Translator,
+    Unresolvable,
+    describe_facts,
+)
+
+
+@dataclass(frozen=True)
+class BandGap:
+    """Values of the table's variable that no band covers."""
+
+    interval: Interval
+    text: str  # `ANC > 1.49 and < 1.5 ×10⁹/L`
+    resolution: Decimal | None
+    reportable: bool  # a value at the reporting resolution falls in the gap (always, without a resolution)
+
+
+@dataclass(frozen=True)
+class BandOverlap:
+    """Two bands that both apply to some values."""
+
+    first: m.DoseBand
+    second: m.DoseBand
+    text: str
+
+
+@dataclass(frozen=True)
+class TableAnalysis:
+    """What the band analysis found in one dose-modification table."""
+
+    table: m.DoseModification
+    variable: str | None  # the analysis variable (a lab scale key, or a grade)
+    resolved: bool  # every band could be read (unknown variables and units are L004's)
+    mismatched: tuple[tuple[m.DoseBand, str], ...] = ()  # band, the variable it compares instead
+    gaps: tuple[BandGap, ...] = ()
+    overlaps: tuple[BandOverlap, ...] = ()
+    unreachable: tuple[tuple[m.DoseBand, m.DoseBand | None], ...] = ()  # band, the earlier band that holds it
+
+
+def table_variable(table: m.DoseModification, tables: Tables) -> str | None:
+    """The analysis variable the table's header names (`by ANC (x10^9/L)`), if it names one."""
+    if table.variable is None:
+        return None
+    variable = find_variable(table.variable.value, tables)
+    if variable is None:
+        return None
+    if variable in lab_variables(tables):
+        unit = table.unit.value if table.unit is not None else None
+        return domain_key(tables, variable, None if unit == "%" else unit, unit == "%")
+    return variable
+
+
+def analyse_table(table: m.DoseModification, tables: Tables) -> TableAnalysis:
+    """Gaps, overlaps, unreachable rows and foreign variables of one table."""
+    translator = Translator(tables)
+    algebra = translator.algebra
+    expected = table_variable(table, tables)
+    regions: list[tuple[m.DoseBand, Region]] = []
+    mismatched: list[tuple[m.DoseBand, str]] = []
+    resolved = True
+    for band in table.bands():
+        found = translator.variables_of(band.condition)
+        try:
+            region = translator.region(band.condition)
+        except Unresolvable:
+            resolved = False
+            continue
+        if expected is None and found:
+            expected = sorted(found)[0]
+        if found != {expected}:
+            mismatched.append((band, ", ".join(sorted(found - {expected})) or "?"))
+            continue
+        regions.append((band, region))
+    if expected is None or expected not in translator.domains or not resolved:
+        return TableAnalysis(table, expected, False, tuple(mismatched))
+    domain = translator.domains[expected]
+    unreachable: list[tuple[m.DoseBand, m.DoseBand | None]] = []
+    overlaps: list[BandOverlap] = []
+    live: list[tuple[m.DoseBand, Region]] = []
+    for band, region in regions:
+        if region.is_empty():
+            unreachable.append((band, None))
+            continue
+        holder = next((earlier for earlier, other in live
+                       if algebra.difference(region, other).is_empty()), None)
+        if holder is not None:
+            unreachable.append((band, holder))
+            continue
+        for earlier, other in live:
+            both = algebra.intersect(region, other)
+            if not both.is_empty():
+                overlaps.append(BandOverlap(earlier, band, _describe(both, expected, domain)))
+        live.append((band, region))
+    gaps = _gaps(expected, domain, [r for _, r in live], tables)
+    return TableAnalysis(table, expected, True, tuple(mismatched), tuple(gaps), tuple(overlaps), tuple(unreachable))
+
+
+def _describe(region: Region, variable: str, domain: Domain) -> str:
+    facts = IntervalSet((), domain.kind == "integer")
+    for box in region.boxes:
+        part = box.get(variable, domain.full())
+        assert isinstance(part, IntervalSet)
+        facts = facts.union(part)
+    return describe_facts(variable, facts, domain)
+
+
+def _gaps(variable: str, domain: Domain, regions: list[Region], tables: Tables) -> list[BandGap]:
+    covered = IntervalSet((), domain.kind == "integer")
+    for region in regions:
+        for box in region.boxes:
+            part = box.get(variable, domain.full())
+            assert isinstance(part, IntervalSet)
+            covered = covered.union(part)
+    assert domain.numbers is not None
+    missing = domain.numbers.difference(covered)
+    found = scale_of_key(tables, variable)
+    resolution = found[1].resolution if found is not None else None
+    out: list[BandGap] = []
+    for interval in missing.intervals:
+        text = describe_facts(variable, IntervalSet((interval,), missing.integer), domain)
+        out.append(BandGap(interval, text, resolution, _reportable(interval, resolution)))
+    return out
+
+
+def _reportable(interval: Interval, resolution: Decimal | None) -> bool:
+    """Whether a multiple of the resolution lies in the interval (True without a resolution)."""
+    if resolution is None or resolution <= 0:
+        return True
+    steps = (interval.low / resolution).to_integral_value(rounding="ROUND_CEILING")
+    value = steps * resolution
+    if value == interval.low and not interval.low_closed:
+        value += resolution
+    return value < interval.high or (value == interval.high and interval.high_closed)
+
+
+def criteria_region(block: m.Criteria, tables: Tables) -> Region | None:
+    """The cases where every criterion of a block holds (None when one cannot be read: L004)."""
+    translator = Translator(tables)
+    region = EVERYTHING
+    for criterion in block.criteria():
+        try:
+            region = translator.algebra.intersect(region, translator.region(criterion.condition))
+        except Unresolvable:
+            return None
+    return region
+
+
+def levels_of(protocol: m.Protocol, drug_id: str | None, name: str) -> dict[int, m.DoseLevel]:
+    """The dose levels a protocol declares for a drug (by id, or by name when unresolved)."""
+    out: dict[int, m.DoseLevel] = {}
+    for item in protocol.all_items():
+        if isinstance(item, m.DoseLevels) and (item.drug_id == drug_id if drug_id else item.drug.value == name):
+            for level in item.levels():
+                out.setdefault(level.level, level)
+    return out
+
+
+FULL_DOSE_BLOCKERS = frozenset({"delay", "withhold", "discontinue"})
+
+
+def full_dose(band: m.DoseBand) -> bool:
+    """Whether a band gives the full dose now: `100%` or `level 0`, without a delay or withhold."""
+    kinds = {a.kind for a in band.actions}
+    if kinds & FULL_DOSE_BLOCKERS:
+        return False
+    return any((a.kind == "percent" and a.percent is not None and a.percent.value == 100)
+               or (a.kind == "level" and a.level == 0) for a in band.actions)
+
+
+def criteria_conflicts(block: m.Criteria, table: m.DoseModification,
+                       tables: Tables) -> list[tuple[m.DoseBand, str]]:
+    """Full-dose bands of a table for values the criteria do not let a cycle start with."""
+    region = criteria_region(block, tables)
+    analysis = analyse_table(table, tables)
+    if region is None or region.is_empty() or not analysis.resolved or analysis.variable is None:
+        return []
+    translator = Translator(tables)
+    variable = analysis.variable
+    if variable not in region.variables():
+        return []
+    allowed = translator.algebra.project(region, variable)
+    domain = translator.domains[variable]
+    out: list[tuple[m.DoseBand, str]] = []
+    for band in table.bands():
+        if not full_dose(band):
+            continue
+        try:
+            facts = translator.algebra.project(translator.region(band.condition), variable)
+        except Unresolvable:
+            continue
+        assert isinstance(facts, IntervalSet) and isinstance(allowed, IntervalSet)
+        outside = facts.difference(allowed)
+        if not outside.is_empty():
+            out.append((band, describe_facts(variable, outside, domain)))
+    return out
