@@ -34,14 +34,21 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int) -> str:
-    """The cache key of one file's check result."""
-    # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/)
+def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int, states: dict[str, str] | None = None) -> str:
+    """The cache key of one file's check result (`states`: the register states read so far in this run, by folder)."""
     from compiler.overrides import active_fingerprint
     from compiler.versions.register import register_state
 
+    # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/);
+    # the state depends on the file's folder only, so a run reads it once per folder
+    folder = str(path.parent)
+    state = states.get(folder) if states is not None else None
+    if state is None:
+        state = register_state(path)
+        if states is not None:
+            states[folder] = state
     return key_for(compiler_fingerprint(), str(path), hashlib.sha256(raw).hexdigest(), today.isoformat(), str(max_bytes),
-                   register_state(path), active_fingerprint())
+                   state, active_fingerprint())
 
 
 def _entry(result: Compiled) -> dict[str, Any]:
@@ -73,13 +80,14 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
     raws: list[bytes | None] = []
     keys: list[str | None] = []
     misses: list[int] = []
+    states: dict[str, str] = {}
     for index, path in enumerate(files):
         try:
             raw: bytes | None = read_limited(path, max_bytes)
         except OSError:  # not a regular file, too large, unreadable: compiled below, which reports why
             raw = None
         raws.append(raw)
-        key = check_key(path, raw, today, max_bytes) if raw is not None and cache is not None else None
+        key = check_key(path, raw, today, max_bytes, states) if raw is not None and cache is not None else None
         keys.append(key)
         entry = cache.read_json(key) if cache is not None and key is not None else None
         if entry is not None and raw is not None:
@@ -90,6 +98,7 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
             misses.append(index)
     workers = jobs if jobs is not None else default_jobs()
     if workers > 1 and len(misses) >= PARALLEL_THRESHOLD:
+
         tasks = [(str(files[i]), today.isoformat(), max_bytes) for i in misses]
         from compiler.overrides import active_overrides, use_overrides
 

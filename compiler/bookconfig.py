@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compiler.overrides import FormularyOverride, OverrideError, parse_overrides, placed
 from compiler.tables import load
 
@@ -93,6 +91,8 @@ def load_config(root: Path) -> BookConfig:
     path = root / CONFIG_NAME
     if not path.exists() and not path.is_symlink():
         return BookConfig()
+    import yaml  # only when there is a book.yaml: `check` imports this module on every run
+
     try:
         raw = read_limited(path, MAX_CONFIG_BYTES)
     except OSError as error:  # a folder, FIFO or device, too large, or unreadable

@@ -12,12 +12,12 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler import __version__
-from compiler.fsutil import write_atomic
 
 
 def default_cache_dir() -> Path:
@@ -26,19 +26,27 @@ def default_cache_dir() -> Path:
     return Path(base) / "protocolc"
 
 
+# The files whose content decides a check or a render: code, grammar, data tables,
+# templates and stylesheets (fonts are fixed files, named by the code).
+FINGERPRINTED = ("*.py", "*.lark", "*.yaml", "*.j2", "*.css")
+
+
 @functools.lru_cache(maxsize=1)
 def compiler_fingerprint() -> str:
-    """Compiler version + grammar + data tables + the checks' own code, hashed."""
-    from compiler.parse import grammar_path
-    from compiler.tables import load
+    """Compiler version + the package's code, grammar, data tables and templates, hashed.
 
-    digest = hashlib.sha256(__version__.encode())
-    digest.update(grammar_path().read_bytes())
-    digest.update(load().fingerprint.encode())
+    Reads the files' bytes only: a warm run must not pay for importing the parser or
+    loading the tables just to learn that nothing changed.
+    """
     package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
+    digest = hashlib.sha256(__version__.encode())
+    files = {path for pattern in FINGERPRINTED for path in package.rglob(pattern)}
+    checkout_grammar = package.parent / "grammar" / "protocol.lark"  # a source checkout keeps it outside the package
+    for path in sorted(files):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
+    if checkout_grammar.is_file():
+        digest.update(checkout_grammar.read_bytes())
     return digest.hexdigest()
 
 
@@ -49,6 +57,29 @@ def key_for(*parts: str) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part.encode())
     return digest.hexdigest()
+
+
+def _write(path: Path, data: bytes, durable: bool) -> None:
+    """Replace a cache file atomically (readers see the old entry or the new one).
+
+    `durable`: synced to disk before the rename. A check result need not be: after a
+    crash a lost or empty entry does not parse, so it is a miss; syncing each of them
+    made a cold check of a large book wait on the disk for every file. A rendered
+    document is synced: an empty PDF would be taken for one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        # the cache is private (0600): only the user's own processes read it (docs/security.md)
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "wb") as stream:
+            stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -68,7 +99,7 @@ class Cache:
     def write_json(self, key: str, data: dict[str, Any]) -> None:
         """Store a JSON entry (best effort)."""
         try:
-            write_atomic(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"), private=True)
+            _write(self.directory / f"{key}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
         except OSError:
             pass
 
@@ -79,9 +110,9 @@ class Cache:
         except OSError:
             return None
 
-    def write_bytes(self, key: str, extension: str, data: bytes) -> None:
-        """Store a document (best effort)."""
+    def write_bytes(self, key: str, extension: str, data: bytes, durable: bool = True) -> None:
+        """Store a document (best effort; `durable=False` for entries that are a miss when empty)."""
         try:
-            write_atomic(self.directory / f"{key}.{extension}", data, private=True)
+            _write(self.directory / f"{key}.{extension}", data, durable)
         except OSError:
             pass

@@ -11,15 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import model as m
-from compiler.build import build
-from compiler.checks import load_rules, run_checks
-from compiler.checks.acknowledgements import apply_acknowledgements
-from compiler.checks.document import approved_with_errors
 from compiler.diagnostics import Diagnostic, rule
-from compiler.overrides import active_tables
-from compiler.parse import parse
-from compiler.resolve import resolve
 from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
+
+# The parser, checks and tables are imported where a file is compiled, not here:
+# a warm `check` (every result cached) and the output formats need none of them.
 
 
 @dataclass(frozen=True)
@@ -44,6 +40,14 @@ def _as_diagnostics(problems: Iterable[SourceProblem]) -> list[Diagnostic]:
 
 def compile_source(source: SourceFile, today: datetime.date | None = None) -> Compiled:
     """Compile decoded text."""
+    from compiler.build import build
+    from compiler.checks import load_rules, run_checks
+    from compiler.checks.acknowledgements import apply_acknowledgements
+    from compiler.checks.document import approved_with_errors
+    from compiler.overrides import active_tables
+    from compiler.parse import parse
+    from compiler.resolve import resolve
+
     load_rules()
     today = today or datetime.date.today()
     problems = scan_indentation(source)
@@ -77,7 +81,6 @@ def _same_line(problem: SourceProblem, earlier: list[SourceProblem]) -> bool:
 
 def compile_file(path: Path, today: datetime.date | None = None, max_bytes: int = MAX_BYTES) -> Compiled:
     """Read and compile one protocol file."""
-    load_rules()
     source, problems = read_source(path, max_bytes)
     if source is None:
         return Compiled(str(path), None, None, tuple(_as_diagnostics(problems)))
@@ -86,7 +89,6 @@ def compile_file(path: Path, today: datetime.date | None = None, max_bytes: int 
 
 def compile_text(path: str, raw: bytes, today: datetime.date | None = None) -> Compiled:
     """Compile in-memory bytes (tests, language server)."""
-    load_rules()
     source, problems = decode(path, raw)
     if source is None:
         return Compiled(path, None, None, tuple(_as_diagnostics(problems)))
@@ -150,7 +152,6 @@ def _walk(top: Path) -> list[Path]:
 
 def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
     """Findings that concern the book as a whole (P008 duplicate ids, V008 references to withdrawn protocols)."""
-    load_rules()
     seen: dict[str, Compiled] = {}
     out: list[Diagnostic] = []
     for result in results:

@@ -201,3 +201,58 @@ def rule_severities(rule: Rule) -> list[str]:
             if level.lower() not in found:
                 found.append(level.lower())
     return found
+
+
+# ---------------------------------------------------------------- per-file blocks
+#
+# A warm `check` prints from the cache without rebuilding diagnostics: each output
+# format is cut into one block per file (its diagnostics, rendered exactly as the whole
+# document renders them) and a frame. `document` joins blocks into the same bytes as
+# `dump(as_json(...))`, `dump(as_sarif(...))` or `human(...)` on a stream without colour.
+# This holds when every diagnostic of a file is located in that file and the files'
+# blocks are joined in path order: the documents sort by (file, line, column, code).
+
+FORMATS = ("json", "sarif", "human")
+
+
+def _indented(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def block(fmt: str, result: Compiled, extra: Sequence[Diagnostic] = ()) -> str:
+    """The share of one file in a document of format `fmt` (without colour)."""
+    diagnostics = sorted([*result.diagnostics, *extra], key=Diagnostic.sort_key)
+    if fmt == "json":
+        return ",\n".join(_indented(json.dumps(d.to_json(), indent=2, ensure_ascii=False), "    ") for d in diagnostics)
+    if fmt == "sarif":
+        results = as_sarif([result], list(extra))["runs"][0]["results"]
+        return ",\n".join(_indented(json.dumps(r, indent=2, ensure_ascii=False), "        ") for r in results)
+    import io
+
+    stream = io.StringIO()
+    human([result], list(extra), stream)
+    text = stream.getvalue()
+    return text[: text.rindex("checked ")]  # without the summary line
+
+
+def sarif_frame() -> tuple[str, str]:
+    """The SARIF document around its results (the tool and its rules)."""
+    text = json.dumps(as_sarif([], []), indent=2, ensure_ascii=False)
+    head, tail = text.rsplit('"results": []', 1)
+    return head + '"results": [', "\n      ]" + tail
+
+
+def document(fmt: str, blocks: Sequence[str], counts: dict[str, int], frame: tuple[str, str] | None = None) -> str:
+    """A whole output document from the files' blocks (in path order) and the counts."""
+    body = [b for b in blocks if b]
+    if fmt == "human":
+        parts = [f"{counts['errors']} error(s)", f"{counts['warnings']} warning(s)", f"{counts['infos']} info(s)"]
+        return "".join(body) + f"checked {counts['files']} file(s): " + ", ".join(parts) + "\n"
+    if fmt == "sarif":
+        head, tail = frame or sarif_frame()
+        if not body:
+            return head + "]" + tail[len("\n      ]"):] + "\n"
+        return head + "\n" + ",\n".join(body) + tail + "\n"
+    summary_text = _indented(json.dumps(counts, indent=2, ensure_ascii=False), "  ").lstrip(" ")
+    diagnostics = "[\n" + ",\n".join(body) + "\n  ]" if body else "[]"
+    return '{\n  "diagnostics": ' + diagnostics + ',\n  "summary": ' + summary_text + "\n}\n"

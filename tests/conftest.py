@@ -1,5 +1,25 @@
+"""Shared test setup, and how the suite runs in parallel.
+
+The suite runs on pytest-xdist workers (`-n auto --dist loadfile` in pyproject.toml;
+`-n 0` runs in-process). The scheduler below keeps every test of a file that defines a
+module- or session-scoped fixture on one worker, so that fixture is built once per run,
+and spreads the tests of every other file one by one. To keep a test xdist-safe:
+
+- write only under `tmp_path` / `tmp_path_factory` (per worker), never into the
+  repository or a fixed /tmp path; `XDG_CACHE_HOME` is per worker (below);
+- pass environment to subprocesses with `env=`, do not change `os.environ` in a test;
+- pick ports with port 0; never sleep — wait for a condition with a deadline;
+- make an expensive fixture (a built book, a rendered PDF) module- or session-scoped;
+  one that several files need can be built once for all workers with `shared_once`.
+"""
+
+from __future__ import annotations
+
 import datetime
+import fcntl
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,10 +39,69 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests (and the CLI processes they start) use their own cache folder, never the user's."""
+    """Tests (and the CLI processes they start) use their own cache folder, never the user's.
+
+    Under xdist the factory's base folder is per worker, so each worker has its own cache."""
     import os
 
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    # The many `python -m compiler` processes the tests start would each compile every
+    # module from source when bytecode writing is off (PYTHONDONTWRITEBYTECODE, set in
+    # some sandboxes): let them write and reuse it, as an installed package does.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder `make` fills once per test run, whichever xdist worker asks first.
+
+    The other workers wait on a file lock and reuse the folder. `make` must fill the
+    folder it is given completely or raise; a failure is re-raised in every worker."""
+    base = tmp_path_factory.getbasetemp()
+    if base.name.startswith("popen-gw"):  # under xdist: the run's folder, shared by the workers
+        base = base.parent
+    folder, done, failed = base / f"shared-{name}", base / f"shared-{name}.done", base / f"shared-{name}.failed"
+    with (base / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if failed.exists():
+            pytest.fail(f"building the shared fixture {name} failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            try:
+                make(folder)
+            except BaseException as error:
+                failed.write_text(f"{type(error).__name__}: {error}")
+                raise
+            done.touch()
+    return folder
+
+
+def _file_scoped(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    # a file using a session fixture of this conftest (the shipped PDFs) also stays on one worker,
+    # so the PDFs are printed once, not once per worker
+    return 'scope="module"' in text or 'scope="session"' in text or "shipped_pdfs" in text
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, but only for files with a module/session fixture; other tests one by one."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    grouped: dict[str, bool] = {}
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            if file not in grouped:
+                grouped[file] = _file_scoped(Path(config.rootpath) / file)
+            return file if grouped[file] else nodeid
+
+    return Scheduling(config, log)
 
 
 SHIPPED = sorted((ROOT / "protocols").rglob("*.protocol"))

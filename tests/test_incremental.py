@@ -91,7 +91,12 @@ def test_killed_build_leaves_the_previous_book_intact(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "compiler", "build", str(book), "-o", str(out),
                                 "--cache-dir", str(cache), "--no-cache"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.6)  # mid-way: compiling or rendering, before the swap
+    # kill it mid-way: once its staging folder exists (compiling or rendering), before the swap
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(".staging-" in p.name for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.01)  # polling interval of a wait with a deadline
     process.send_signal(signal.SIGKILL)
     process.wait()
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -27,7 +27,7 @@ def get(url: str) -> str:
         return str(reply.read().decode("utf-8"))
 
 
-def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.1) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -35,7 +35,7 @@ def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
                 return
         except OSError:
             pass
-        time.sleep(1.0)
+        time.sleep(every)  # polling interval of a wait with a deadline
     raise AssertionError("timed out")
 
 
@@ -61,7 +61,7 @@ def test_serve_rebuilds_on_save_and_shows_findings(tmp_path: Path) -> None:
             source.write_text(edited)
             return bool(json.loads(get(base + "/__protocolc/state"))["generation"] > generation)
 
-        wait_for(saved_and_rebuilt)
+        wait_for(saved_and_rebuilt, every=1.0)
         page = get(base + "/protocols/live.html")
         assert "F001" in page and "tamoxifne" in page  # not rendered (an error), its findings are shown
         assert "<script>" not in page.split('id="protocolc-overlay"')[1].split("</aside>")[0]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.suggest import closest
+from compiler.tables import _cache_dir as tables_cache_dir
 from compiler.tables import normalise
 
 KNOWN_UNITS = {"mg", "g", "mcg", "mg/m2", "mg/kg", "mcg/kg", "AUC", "units", "mL", "mmol", "MBq"}
@@ -270,6 +274,35 @@ def look_alike_pair(context: Context) -> Iterator[Diagnostic]:
                     "double-check each line; the printed sheet uses tall-man letters")
 
 
+ATC_FILE = Path(__file__).resolve().parent.parent / "data" / "atc.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def _atc_data() -> dict[str, Any]:
+    """compiler/data/atc.yaml, parsed once per process.
+
+    Read from a JSON copy in the user cache, keyed by the file's content hash, as the
+    tables are (compiler/tables.py): parsing the YAML cost more than checking a sheet.
+    """
+    raw = ATC_FILE.read_bytes()
+    copy = tables_cache_dir() / f"atc-{hashlib.sha256(raw).hexdigest()[:16]}.json"
+    try:
+        cached: dict[str, Any] = json.loads(copy.read_text(encoding="utf-8"))
+        return cached
+    except (OSError, ValueError):
+        pass
+    import yaml
+
+    data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    try:
+        from compiler.fsutil import write_text_atomic
+
+        write_text_atomic(copy, json.dumps(data, default=str))
+    except OSError:
+        pass
+    return dict(data)
+
+
 @functools.lru_cache(maxsize=1)
 def substance_codes() -> dict[str, str]:
     """Written substance name (normalised) → ATC code, from compiler/data/atc.yaml.
@@ -277,11 +310,7 @@ def substance_codes() -> dict[str, str]:
     The substance of every coded formulary drug (its ATC display) and the names of the
     `other_substances` that must never be read as another drug (hydroxocobalamin).
     """
-    import yaml
-
-    path = Path(__file__).resolve().parent.parent / "data" / "atc.yaml"
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+    data = _atc_data()
     index: dict[str, str] = {}
     for entry in (data.get("drugs") or {}).values():
         index[normalise(str(entry["display"]))] = str(entry["code"])
@@ -293,16 +322,12 @@ def substance_codes() -> dict[str, str]:
 
 def drug_atc(drug_id: str) -> str | None:
     """The ATC code of a formulary drug (atc.yaml), if it has one."""
-    return _atc_by_id(str(Path(__file__).resolve().parent.parent / "data" / "atc.yaml")).get(drug_id)
+    return _atc_by_id().get(drug_id)
 
 
 @functools.lru_cache(maxsize=1)
-def _atc_by_id(path: str) -> dict[str, str]:
-    import yaml
-
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
-    return {str(k): str(v["code"]) for k, v in (data.get("drugs") or {}).items()}
+def _atc_by_id() -> dict[str, str]:
+    return {str(k): str(v["code"]) for k, v in (_atc_data().get("drugs") or {}).items()}
 
 
 @check("F008", "name-of-another-substance", Severity.ERROR, "a written name maps to a drug of another substance")

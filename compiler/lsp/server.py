@@ -1,8 +1,9 @@
 """The pygls language server: text sync, debounced diagnostics, and the editor requests.
 
 `ProtocolServer` keeps one `Analysis` per open document version and answers every
-request from it. Diagnostics are published 150 ms after the last change (the debounce),
-immediately on open and save. `ProtocolServer.standalone()` makes a server without a
+request from it. Diagnostics are published 150 ms after the last change (the debounce)
+plus the compile, which runs in a worker thread (requests are answered meanwhile; a
+result for text that has changed since is dropped), and immediately on open and save. `ProtocolServer.standalone()` makes a server without a
 transport whose handlers can be called directly (tests, the benchmark): changes are
 applied to its own workspace and diagnostics are "published" into `published`, at once
 (no debounce unless `debounce_seconds` is set and an event loop runs).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,7 @@ class ProtocolServer(LanguageServer):
         self.debounce_seconds = DEBOUNCE_SECONDS
         self._standalone: Workspace | None = None
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._compiling = threading.Lock()
 
     @classmethod
     def standalone(cls, encoding: str = UTF16) -> ProtocolServer:
@@ -106,13 +109,17 @@ class ProtocolServer(LanguageServer):
     def analysis(self, uri: str) -> Analysis:
         """The analysis of a document's current text (compiled now when the text changed)."""
         document = self.documents.get_text_document(uri)
-        text = document.source
-        cached = self.analyses.get(uri)
-        if cached is not None and cached.text == text:
-            return cached
-        result = analyse(uri, text, document.version)
-        self.analyses[uri] = result
-        return result
+        return self._analyse(uri, document.source, document.version)
+
+    def _analyse(self, uri: str, text: str, version: int | None) -> Analysis:
+        """The analysis of a text, compiled at most once: compiles (worker thread or not) take turns."""
+        with self._compiling:
+            cached = self.analyses.get(uri)
+            if cached is not None and cached.text == text:
+                return cached
+            result = analyse(uri, text, version)
+            self.analyses[uri] = result
+            return result
 
     def positions(self, analysis: Analysis) -> Positions:
         """Position conversion for a document in the negotiated encoding."""
@@ -143,7 +150,29 @@ class ProtocolServer(LanguageServer):
         if loop is None or self.debounce_seconds <= 0:
             self.publish(uri)
             return
-        self._pending[uri] = loop.call_later(self.debounce_seconds, self.publish, uri)
+        self._pending[uri] = loop.call_later(self.debounce_seconds, self._compile_then_publish, uri, loop)
+
+    def _compile_then_publish(self, uri: str, loop: asyncio.AbstractEventLoop) -> None:
+        """After the debounce: compile in a worker thread, so that requests are answered meanwhile,
+        and publish when done, unless the text changed again (a newer run is scheduled then).
+        """
+        self._pending.pop(uri, None)
+        if unquote(uri) not in self.documents.text_documents:
+            return
+        document = self.documents.get_text_document(uri)
+        text, version = document.source, document.version
+        future = loop.run_in_executor(None, self._analyse, uri, text, version)
+
+        def done(finished: asyncio.Future[Analysis]) -> None:
+            if finished.cancelled() or unquote(uri) not in self.documents.text_documents:
+                return
+            if finished.exception() is not None:
+                logger.error("compiling %s failed", uri, exc_info=finished.exception())
+                return
+            if self.documents.get_text_document(uri).source == text:  # else stale: the text changed meanwhile
+                self.publish(uri)
+
+        future.add_done_callback(done)
 
     # ------------------------------------------------------------ handlers
 

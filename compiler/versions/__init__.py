@@ -13,10 +13,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from compiler import model as m
-from compiler.versions.diff import Change, is_clinical
 from compiler.versions.register import parse_version
+
+if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imports `register` only
+    from compiler import model as m
+    from compiler.versions.diff import Change
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Verdict:
 
 def policy(old_version: str, new_version: str, changes: Sequence[Change]) -> Verdict:
     """Clinical change → major raise; editorial change → minor raise (a major one is allowed, with an info)."""
+    from compiler.versions.diff import is_clinical
+
     old = parse_version(old_version)
     new = parse_version(new_version)
     clinical = is_clinical(changes)

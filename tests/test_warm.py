@@ -1,0 +1,93 @@
+"""`check` prints from per-file blocks (compiler/warm.py): the same bytes as the classic
+report in every format, cold and warm, with book findings merged; a warm run imports
+neither the parser nor the checks."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler import report
+from compiler.batch import check_files
+from compiler.cache import Cache
+from compiler.pipeline import Compiled, book_diagnostics, find_protocols
+from compiler.warm import check_document
+from tests.conftest import FIXTURES, ROOT, TODAY
+
+SHIPPED = sorted((ROOT / "protocols").rglob("*.protocol"))
+
+
+def classic(files: list[Path], fmt: str, results: list[Compiled] | None = None) -> str:
+    results = results if results is not None else check_files(files, TODAY, jobs=1)
+    extra = book_diagnostics(results)
+    stream = io.StringIO()
+    if fmt == "json":
+        report.dump(report.as_json(results, extra), stream)
+    elif fmt == "sarif":
+        report.dump(report.as_sarif(results, extra), stream)
+    else:
+        report.human(results, extra, stream)
+    return stream.getvalue()
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("warm")
+    for path in SHIPPED[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    # the same id twice (a book finding, P008), an unreadable encoding (P002), and clean fixtures
+    (folder / "zz-copy.protocol").write_bytes(SHIPPED[0].read_bytes())
+    (folder / "a-latin1.protocol").write_bytes("id: x\ntitle: caf\xe9\n".encode("latin-1"))
+    return [*find_protocols([folder]), *find_protocols([FIXTURES / "F001"])]
+
+
+@pytest.fixture(scope="module")
+def checked(book: list[Path]) -> list[Compiled]:
+    return check_files(book, TODAY, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
+    return Cache(tmp_path_factory.mktemp("warm-cache"))
+
+
+@pytest.mark.parametrize("fmt", report.FORMATS)
+def test_blocks_give_the_classic_output_cold_and_warm(book: list[Path], checked: list[Compiled], cache: Cache,
+                                                       fmt: str) -> None:
+    expected = classic(book, fmt, checked)
+    if fmt == "json":
+        assert check_document(book, TODAY, fmt, jobs=1)[0] == expected  # type: ignore[index]
+    cold = check_document(book, TODAY, fmt, cache=cache, jobs=1)
+    warm = check_document(book, TODAY, fmt, cache=cache, jobs=1)
+    assert cold is not None and warm is not None
+    assert cold[0] == warm[0] == expected
+    assert cold[1] == warm[1] == report.summary(checked, book_diagnostics(checked))
+    assert list(cache.directory.glob(f"*.{fmt}.block"))
+
+
+def test_an_edit_is_seen_by_the_warm_run(tmp_path: Path) -> None:
+    sheet = tmp_path / "p.protocol"
+    sheet.write_bytes(SHIPPED[0].read_bytes())
+    cache = Cache(tmp_path / "cache")
+    before = check_document([sheet], TODAY, "json", cache=cache, jobs=1)
+    sheet.write_text(SHIPPED[0].read_text(encoding="utf-8").replace("drug ", "drug onbekendmiddel ", 1), encoding="utf-8")
+    after = check_document([sheet], TODAY, "json", cache=cache, jobs=1)
+    assert before is not None and after is not None
+    assert after[0] == classic([sheet], "json") != before[0]
+
+
+def test_the_same_file_twice_is_printed_the_classic_way() -> None:
+    assert check_document([SHIPPED[0], SHIPPED[0]], TODAY, "json") is None
+
+
+def test_a_warm_check_imports_neither_parser_nor_checks(tmp_path: Path) -> None:
+    code = ("import sys; from compiler.cli import main; "
+            f"main(['check', '--format', 'json', '--cache-dir', {str(tmp_path)!r}, {str(SHIPPED[0])!r}]); "
+            "print([m for m in ('lark', 'compiler.checks', 'compiler.build', 'yaml', 'jinja2') if m in sys.modules])")
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-300:] + result.stderr
