@@ -670,7 +670,7 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
             yield target_excluded.at(
                 arm.focus.span, f"{_name(tables, drug_id)} needs {target}-positive disease, but its conditions "
                                 f"exclude {target}-positive patients",
-                f"put it under a {target}-positive condition ({rule.get('source')})")
+                f"put it under a condition that requires {target}-positive disease ({rule.get('source')})")
             break
 
 
