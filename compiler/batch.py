@@ -35,11 +35,12 @@ def default_jobs() -> int:
 
 def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int) -> str:
     """The cache key of one file's check result."""
+    # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/)
+    from compiler.overrides import active_fingerprint
     from compiler.versions.register import register_state
 
-    # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/)
     return key_for(compiler_fingerprint(), str(path), hashlib.sha256(raw).hexdigest(), today.isoformat(), str(max_bytes),
-                   register_state(path))
+                   register_state(path), active_fingerprint())
 
 
 def _entry(result: Compiled) -> dict[str, Any]:
@@ -89,7 +90,9 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
     workers = jobs if jobs is not None else default_jobs()
     if workers > 1 and len(misses) >= PARALLEL_THRESHOLD:
         tasks = [(str(files[i]), today.isoformat(), max_bytes) for i in misses]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        from compiler.overrides import active_overrides, use_overrides
+
+        with ProcessPoolExecutor(max_workers=workers, initializer=use_overrides, initargs=(active_overrides(),)) as pool:
             for index, entry in zip(misses, pool.map(_worker, tasks, chunksize=8), strict=True):
                 results[index] = _from_entry(files[index], raws[index], entry)
                 _store(cache, keys[index], entry)

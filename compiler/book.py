@@ -29,6 +29,7 @@ from compiler.checks import load_rules
 from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.fsutil import write_staged as write_atomic
 from compiler.fsutil import write_staged_text as write_text_atomic
+from compiler.overrides import use_overrides
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
 from compiler.validation import render_report
@@ -189,6 +190,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     tables = load()
     today = today or datetime.date.today()
     config = load_config(book_root(list(paths)))
+    use_overrides(config.formulary_overrides)
     workers = jobs if jobs is not None else default_jobs()
     cache = Cache(cache_dir or default_cache_dir()) if use_cache else None
     outcome = BookOutcome()
@@ -252,12 +254,12 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
         errors = result.errors + sum(1 for d in own_extra if d.severity.value == "error")
         findings = [d.to_json() for d in (*result.diagnostics, *own_extra)]
         report_key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(),
-                             json.dumps(findings, sort_keys=True, separators=(",", ":")))
+                             json.dumps(findings, sort_keys=True, separators=(",", ":")), config.fingerprint())
         report_path = Path("protocols") / f"{pid}.report.html"
         _put(staging / "protocols" / f"{pid}.report.json",
              _cached_document(cache, report_key, "report.json", functools.partial(_report_json, result, own_extra)))
         _put(staging / report_path, _cached_document(
-            cache, report_key, "report.html", functools.partial(_validation_page, result, own_extra, today)))
+            cache, report_key, "report.html", functools.partial(_validation_page, result, own_extra, today, config)))
         row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
                                "html": "", "pdf": ""}
         rows.append(row)
@@ -374,9 +376,9 @@ def _report_json(result: Compiled, extra: list[Diagnostic]) -> bytes:
     return (json.dumps(report.as_json([result], extra), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _validation_page(result: Compiled, extra: list[Diagnostic], today: datetime.date) -> bytes:
+def _validation_page(result: Compiled, extra: list[Diagnostic], today: datetime.date, config: BookConfig) -> bytes:
     full = result if result.protocol is not None else compile_file(Path(result.path), today)
-    return render_report([full], extra, today).encode("utf-8")
+    return render_report([full], extra, today, config).encode("utf-8")
 
 
 def _cached_document(cache: Cache | None, key: str, extension: str, make: Callable[[], bytes]) -> Artifact:

@@ -6,6 +6,8 @@
     validity_notice:
       nl: "Is dit een geprinte versie? Dan is die enkel geldig als ze overeenstemt met de elektronische versie op het procedureboek"
       en: "Printed copy? It is valid only if it matches the electronic version in the procedure book"
+    data_review_years: 2            # dose rows older than this are flagged by `protocolc data audit`
+    formulary_overrides: []         # the hospital's own dose rows (compiler/overrides.py), each with a reason
 
 Every field has a default that makes the shipped book build without the file. Unknown
 keys and wrong types are reported; the file is read with `yaml.safe_load` and may be
@@ -21,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from compiler.overrides import FormularyOverride, OverrideError, parse_overrides, placed
+from compiler.tables import load
 
 CONFIG_NAME = "book.yaml"
 MAX_CONFIG_BYTES = 64_000
@@ -44,11 +49,15 @@ class BookConfig:
     locale: str = "nl"
     validity_notice: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NOTICES))
     path: str | None = None
+    data_review_years: float = 2.0
+    formulary_overrides: tuple[FormularyOverride, ...] = ()
 
     def fingerprint(self) -> str:
         """A hash of the settings (part of every render cache key)."""
-        data = {"hospital": self.hospital, "base_url": self.base_url, "locale": self.locale,
-                "validity_notice": self.validity_notice}
+        data: dict[str, Any] = {"hospital": self.hospital, "base_url": self.base_url, "locale": self.locale,
+                                "validity_notice": self.validity_notice}
+        if self.formulary_overrides or self.data_review_years != 2.0:
+            data["data"] = [self.data_review_years, [o.to_json() for o in self.formulary_overrides]]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def protocol_url(self, protocol_id: str, version: str) -> str:
@@ -57,7 +66,8 @@ class BookConfig:
         return f"{base}protocols/{protocol_id}.html?version={version}"
 
 
-KNOWN = {"hospital": str, "base_url": str, "locale": str, "validity_notice": dict}
+KNOWN: dict[str, type | tuple[type, ...]] = {"hospital": str, "base_url": str, "locale": str, "validity_notice": dict,
+                                             "data_review_years": (int, float), "formulary_overrides": list}
 
 
 def book_root(paths: list[Path]) -> Path:
@@ -89,8 +99,9 @@ def load_config(root: Path) -> BookConfig:
         expected = KNOWN.get(str(key))
         if expected is None:
             raise ConfigError(f"{path}: unknown setting `{key}` (known: {', '.join(KNOWN)})")
-        if not isinstance(value, expected):
-            raise ConfigError(f"{path}: `{key}` must be a {expected.__name__}")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            kind = "number" if isinstance(expected, tuple) else expected.__name__
+            raise ConfigError(f"{path}: `{key}` must be a {kind}")
         values[str(key)] = value
     if values.get("locale", "nl") not in ("nl", "en"):
         raise ConfigError(f"{path}: locale must be nl or en")
@@ -101,4 +112,12 @@ def load_config(root: Path) -> BookConfig:
         notices[language] = text
     if "base_url" in values and not str(values["base_url"]).startswith(("https://", "http://")):
         raise ConfigError(f"{path}: base_url must start with https:// or http://")
+    if "data_review_years" in values:
+        values["data_review_years"] = float(values["data_review_years"])
+        if not 0 < values["data_review_years"] <= 10:
+            raise ConfigError(f"{path}: data_review_years must be between 0 and 10")
+    try:
+        values["formulary_overrides"] = placed(load(), parse_overrides(values.get("formulary_overrides")))
+    except OverrideError as error:
+        raise ConfigError(f"{path}: {error}") from error
     return BookConfig(**values, validity_notice=notices, path=str(path))

@@ -69,6 +69,24 @@ TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
 SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
 
 
+def use_of(raw: str) -> str:
+    """The canonical use of a `for …` / `with radiotherapy` phrase (`for anti-emetic prophylaxis` → `antiemetic`)."""
+    words = " ".join(raw.lower().split())
+    if words.startswith("with"):
+        return "chemoradiation"
+    word = words.split(" ")[1].replace("-", "")
+    return {"antiemesis": "antiemetic"}.get(word, word)
+
+
+def time_of(raw: str) -> str:
+    """The canonical time of day (`in the evening` → `evening`, `at bedtime` → `night`)."""
+    words = " ".join(raw.lower().split())
+    for prefix in ("in the ", "at "):
+        if words.startswith(prefix):
+            words = words[len(prefix):]
+    return "night" if words == "bedtime" else words
+
+
 @dataclass
 class _Builder:
     source: SourceFile
@@ -330,6 +348,10 @@ class _Builder:
             return "until", self.text(tokens[1])
         if kind == "start_day":
             return "start_day", signed(tokens[-1])
+        if kind == "use":
+            return "use", use_of(str(tokens[0]))
+        if kind == "time_of_day":
+            return "time", time_of(str(tokens[0]))
         raise AssertionError(f"unhandled phase part {kind}")
 
     def dose(self, part: Tree[Token]) -> m.Dose:
@@ -738,7 +760,8 @@ def normal_op(text: str) -> str:
 
 RELATIVE_END = re.compile(
     r"(?P<n>[0-9]+)\s+(?P<unit>days?|weeks?|dagen|dag|weken|week)\s+(?:after|na)\s+(?:the\s+|de\s+)?"
-    r"(?:last|laatste)\s+(?:(?:dose|administration|gift|toediening)\s+(?:of\s+|van\s+)?)?(?P<drug>\S.*?)\s*$",
+    r"(?:last|laatste)\s+(?:(?:dose|administration|gift|toediening)\s+(?:of\s+|van\s+)?)?(?P<drug>\S.*?)"
+    r"(?:\s+(?:dose|doses|administration|gift|toediening))?\s*$",
     re.IGNORECASE)
 
 

@@ -91,6 +91,16 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _book_config(paths: list[Path]) -> Any:
+    """The book's configuration; its formulary overrides become the data the checks use."""
+    from compiler.bookconfig import book_root, load_config
+    from compiler.overrides import use_overrides
+
+    config = load_config(book_root(paths))
+    use_overrides(config.formulary_overrides)
+    return config
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check protocols and print findings."""
     from compiler import report
@@ -102,6 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    config = _book_config(args.paths)
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes
@@ -120,7 +131,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from compiler.validation import render_report
 
         full = [r if r.protocol is not None else compile_file(Path(r.path), args.today) for r in results]
-        write_text_atomic(args.report, render_report(full, extra, args.today))
+        write_text_atomic(args.report, render_report(full, extra, args.today, config))
     if args.format == "json":
         report.dump(report.as_json(results, extra), sys.stdout)
     elif args.format == "sarif":

@@ -251,6 +251,7 @@ class DoseRow:
     setting: str
     source: str
     unverified: bool
+    use: str = ""
 
     def describe(self) -> str:
         """`175 mg/m2 IV q3w` — the row as a short phrase for messages."""
@@ -260,7 +261,8 @@ class DoseRow:
             low, high = (_plain(x) for x in self.usual)
             amount = low if low == high else f"{low}-{high}"
         unit = f"AUC {amount}" if self.unit == "AUC" else f"{amount} {self.unit}"
-        return f"{unit} {self.route} {self.frequency}".strip()
+        text = f"{unit} {self.route} {self.frequency}".strip()
+        return f"{text} for {self.use}" if self.use else text
 
 
 def _plain(value: Decimal) -> str:
@@ -296,8 +298,22 @@ def _rows(drug_id: str, entry: Mapping[str, Any]) -> tuple[DoseRow, ...]:
             dec(row["max"]) if row.get("max") is not None else None,
             str(row.get("frequency") or ""), parse_frequency(str(row.get("frequency") or "")),
             str(row.get("setting") or ""), str(row.get("source") or entry.get("source") or ""),
-            bool(row.get("unverified", entry.get("unverified", True)))))
+            bool(row.get("unverified", entry.get("unverified", True))), str(row.get("use") or "")))
     return tuple(out)
+
+
+def rows_for_use(rows: tuple[DoseRow, ...], use: str | None, context: frozenset[str] = frozenset()) -> tuple[DoseRow, ...]:
+    """The rows that apply to a dose: of the use the sheet states (`for antiemetic`), else of a use its context
+    implies (radiotherapy in the arm → chemoradiation); without either, the rows that have no use.
+
+    A row with a use (chemoradiation, premedication) applies only in that use; the selection narrows, never
+    empties: when no row fits, every row applies (a drug whose rows all have a use, stated nowhere).
+    """
+    wanted = {use} if use else set(context)
+    chosen = tuple(r for r in rows if r.use and r.use in wanted) if wanted else ()
+    if not chosen:
+        chosen = tuple(r for r in rows if not r.use)
+    return chosen or rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,6 +246,10 @@ def administrations(phase: m.Phase, frequency: m.Frequency | None, cycle: m.Dura
     return cycles * administrations_per_cycle(phase, frequency, cycle)
 
 
+# Times of day with an HL7 EventTiming code (`before chemotherapy` has none: it stays in the dosage text).
+EVENT_TIMING = {"morning": "MORN", "afternoon": "AFT", "evening": "EVE", "night": "HS"}
+
+
 def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     repeat: Json = {}
     frequency = phase.frequency or admin.frequency
@@ -275,6 +279,8 @@ def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     bounds = phase.for_duration or admin.max_duration
     if bounds is not None and bounds.unit in PERIOD_UNITS:
         repeat["boundsDuration"] = _duration(bounds)
+    if phase.time in EVENT_TIMING:
+        repeat["when"] = [EVENT_TIMING[phase.time]]
     infusion = admin.infusion
     if infusion is not None:
         if infusion.then_min is not None and len(admin.phases) > 1:

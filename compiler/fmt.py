@@ -51,7 +51,7 @@ LOWER_TERMINALS = frozenset({
     "ONLY_WITH", "NOT_WITH", "QUERY", "ALLOW", "THEN", "DAILY", "TWICE", "THREE_TIMES", "WEEKLY", "MONTHLY",
     "EVERY", "ONCE", "PERIOD", "DAYS", "CYCLE", "OF_A", "DAY_CYCLE", "N_CYCLES", "ON_OFF", "FOR", "UNTIL",
     "INFUSION", "FIRST", "AT_LEAST", "MINUTES", "MAX", "FORM", "SITE", "TECHNIQUE", "UP_TO", "PER_WEEK", "AND",
-    "OR", "NOT",
+    "OR", "NOT", "USE", "TIME_OF_DAY",
     # lab criteria and dose modification (issue 14)
     "CRITERIA", "DOSE_MODIFICATION", "DOSE_LEVELS", "BY", "DOSE_LEVEL", "DELAY", "WITHHOLD", "DISCONTINUE", "FROM_DAY",
 })

@@ -210,6 +210,8 @@ class Phase:
     continuous: bool = False
     start_day: int | None = None  # `from day -7`: the first day, relative to day 1 of the cycle
     until_after: RelativeEnd | None = None  # `until 21 days after the last pemetrexed`
+    use: str | None = None
+    time: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

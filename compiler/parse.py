@@ -90,6 +90,8 @@ TERMINAL_WORDS: dict[str, str] = {
     "INFUSION": "infusion",
     "MAX": "max",
     "UNTIL": "until",
+    "USE": "a use such as for antiemetic, for premedication or with radiotherapy",
+    "TIME_OF_DAY": "a time of day such as in the evening or before chemotherapy",
     "FORM": "a form such as tablet or syrup",
     "N_CYCLES": "a number of cycles (6 cycles)",
     "TARGET": "a drug or drug class",

@@ -12,10 +12,10 @@ from compiler.build import build
 from compiler.checks import load_rules, run_checks
 from compiler.checks.acknowledgements import apply_acknowledgements
 from compiler.diagnostics import Diagnostic, rule
+from compiler.overrides import active_tables
 from compiler.parse import parse
 from compiler.resolve import resolve
 from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation
-from compiler.tables import load
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
             diagnostics.append(rule("P007").at(Span(source.path, 1, 1, 1, 1), "the file holds no protocol",
                                                "write the metadata (id, title, version, …) and the sections"))
         return Compiled(source.path, source, protocol, tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
-    tables = load()
+    tables = active_tables()
     resolved = resolve(protocol, tables)
     diagnostics.extend(run_checks(resolved, source, tables, today))
     final = apply_acknowledgements(resolved, diagnostics)

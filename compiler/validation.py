@@ -2,8 +2,10 @@
 
 For every protocol: its identity (id, version, status, source hash), every finding,
 every acknowledgement with its justification, the open review queries, the values the
-checks computed (BED/EQD2 per fractionation, Calvert caps), and the versions of the
-compiler and of every data table used.
+checks computed (BED/EQD2 per fractionation, Calvert caps), the versions of the
+compiler and of every data table used, and the data audit of the dose rows the protocols
+rest on (range, hard limit, source, section, age; the book's `formulary_overrides` with
+their reasons).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import jinja2
 
 from compiler import __version__
 from compiler import model as m
+from compiler.bookconfig import BookConfig
+from compiler.data_audit import Audit, audit
 from compiler.diagnostics import Diagnostic
 from compiler.pipeline import Compiled, summarize
 from compiler.tables import DATA_DIR, DATA_FILES, Tables, load
@@ -108,11 +112,35 @@ def _entry(result: Compiled, extra: Sequence[Diagnostic], tables: Tables) -> dic
     }
 
 
-def render_report(results: Sequence[Compiled], extra: Sequence[Diagnostic], today: datetime.date | None = None) -> str:
+def _used_drugs(results: Sequence[Compiled], tables: Tables) -> set[str]:
+    """The drugs the protocols give: their drug lines and their library regimens' drugs."""
+    used: set[str] = set()
+    for result in results:
+        for item in result.protocol.all_items() if result.protocol is not None else []:
+            if isinstance(item, m.DrugLine) and item.drug_id is not None:
+                used.add(item.drug_id)
+            elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
+                entry = tables.regimens.get(item.regimen_id) or {}
+                drugs = [*(entry.get("drugs") or []), *(d for p in entry.get("phases") or [] for d in p.get("drugs") or [])]
+                used.update(str(d.get("drug")) for d in drugs if d.get("drug"))
+    return used
+
+
+def data_audit(results: Sequence[Compiled], tables: Tables, today: datetime.date,
+               config: BookConfig | None = None) -> Audit:
+    """The data audit of the dose rows the reported protocols rest on, the book's overrides applied."""
+    config = config or BookConfig()
+    used = _used_drugs(results, tables) | {o.drug for o in config.formulary_overrides}
+    return audit(tables, today, config.data_review_years, config.formulary_overrides, sorted(used))
+
+
+def render_report(results: Sequence[Compiled], extra: Sequence[Diagnostic], today: datetime.date | None = None,
+                  config: BookConfig | None = None) -> str:
     """The validation report of one or more protocols as a self-contained HTML page."""
     tables = load()
+    day = today or datetime.date.today()
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(SITE), autoescape=True)
     entries = [_entry(result, extra, tables) for result in results]
     return environment.get_template("validation.html.j2").render(
         entries=entries, version=__version__, data=data_versions(), fingerprint=tables.fingerprint,
-        today=(today or datetime.date.today()).isoformat())
+        today=day.isoformat(), audit=data_audit(results, tables, day, config))

@@ -270,3 +270,74 @@ def test_regimen_has_source_and_every_drug_a_dose(regimen_id: str) -> None:
 # ------------------------------------------------------------------------------------------
 # END data-b block
 # ------------------------------------------------------------------------------------------
+
+
+# ======================================================================================
+# data-support (issue 13): supportive care — antiemetics, premedication, vitamins, G-CSF,
+# protectants, electrolytes and fluids. Every row of these drugs is sourced, typed,
+# sectioned and dated; a row still unverified says why in its note.
+# ======================================================================================
+
+SUPPORTIVE_DRUGS = (
+    "ondansetron", "granisetron", "palonosetron", "aprepitant", "fosaprepitant", "netupitant_palonosetron",
+    "olanzapine", "metoclopramide", "domperidone", "cyclizine", "dexamethasone", "methylprednisolone",
+    "prednisolone", "hydrocortisone", "clemastine", "chlorphenamine", "cetirizine", "famotidine", "filgrastim", "pegfilgrastim",
+    "folic_acid", "cyanocobalamin", "hydroxocobalamin", "mesna", "calcium_folinate", "dexrazoxane", "allopurinol",
+    "loperamide", "magnesium_sulfate", "magnesium_oral", "potassium_chloride", "calcium_vitamin_d",
+    "sodium_chloride_infusion", "glucose_infusion",
+)
+SUPPORTIVE_SOURCE_TYPES = {"smpc", "us-label", "guideline", "trial", "seed", "local"}
+SUPPORTIVE_CLASSES = ("antiemetic", "antiemetic_5ht3", "nk1_antagonist", "antiemetic_dopamine_antagonist",
+                      "antiemetic_other", "h1_antihistamine", "h2_antagonist", "vitamin_b12", "cytoprotectant",
+                      "xanthine_oxidase_inhibitor", "antidiarrhoeal", "electrolyte", "infusion_fluid")
+
+
+@pytest.mark.parametrize("drug_id", SUPPORTIVE_DRUGS)
+def test_supportive_rows_are_sourced_typed_sectioned_and_dated(drug_id: str) -> None:
+    entry = TABLES.drugs[drug_id]
+    for number, row in enumerate(entry.get("doses") or []):
+        where = f"{drug_id} row {number}"
+        assert row.get("source"), f"{where}: no source"
+        assert row.get("source_type") in SUPPORTIVE_SOURCE_TYPES, f"{where}: source_type {row.get('source_type')!r}"
+        assert row.get("section"), f"{where}: no section"
+        assert row.get("last_verified"), f"{where}: no last_verified"
+        assert "unverified" in row, f"{where}: no unverified flag"
+        if row["unverified"]:
+            assert row.get("note"), f"{where}: unverified without a note saying why"
+        usual = row.get("usual")
+        assert usual and dosing.dec(usual[0]) <= dosing.dec(usual[1]), f"{where}: usual range"
+        if row.get("max") is not None:
+            assert dosing.dec(usual[1]) <= dosing.dec(row["max"]), f"{where}: usual above max"
+        if row.get("max_daily") is not None and row.get("max") is not None:
+            assert dosing.dec(row["max"]) <= dosing.dec(row["max_daily"]), f"{where}: max above max_daily"
+    if not entry.get("doses"):
+        assert entry.get("doses_note"), f"{drug_id}: no dose rows and no note saying why"
+
+
+def test_supportive_drugs_have_atc_codes_and_supportive_classes() -> None:
+    import yaml
+
+    from compiler.tables import DATA_DIR
+
+    atc = yaml.safe_load((DATA_DIR / "atc.yaml").read_text(encoding="utf-8"))["drugs"]
+    for drug_id in SUPPORTIVE_DRUGS:
+        assert drug_id in atc or TABLES.drugs[drug_id].get("atc_note"), f"{drug_id}: no ATC code and no note why"
+        assert "supportive_care" in TABLES.drug_classes(drug_id), f"{drug_id}: not a supportive-care class"
+    for class_id in SUPPORTIVE_CLASSES:
+        assert TABLES.classes[class_id].get("role") == "supportive", class_id
+
+
+def test_hydroxocobalamin_and_cyanocobalamin_are_distinct_substances() -> None:
+    import yaml
+
+    from compiler.tables import DATA_DIR
+
+    atc = yaml.safe_load((DATA_DIR / "atc.yaml").read_text(encoding="utf-8"))["drugs"]
+    assert (atc["cyanocobalamin"]["code"], atc["hydroxocobalamin"]["code"]) == ("B03BA01", "B03BA03")
+    cyano = {a.lower() for a in TABLES.drugs["cyanocobalamin"]["aliases"]}
+    hydroxo = {a.lower() for a in TABLES.drugs["hydroxocobalamin"]["aliases"]}
+    assert not cyano & hydroxo and not any("hydroxo" in a for a in cyano)
+    assert TABLES.names["hydroxocobalamin"].drug_ids == ("hydroxocobalamin",)
+    assert "vitamin_b12" in TABLES.drug_classes("hydroxocobalamin") & TABLES.drug_classes("cyanocobalamin")
+
+# ====================================================================== end data-support

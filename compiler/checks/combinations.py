@@ -468,6 +468,30 @@ def _triggered(rule: Mapping[str, Any], arm: a.Arm, tables: Tables, cycle_days: 
     return True
 
 
+def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
+    """Drugs that count as given with an arm: its members, and supportive drug lines anywhere in the protocol
+    (an antiemetic or premedication block is usually written once, in its own section).
+    """
+    return {mb.drug_id for mb in arm.members if mb.drug_id is not None} | protocol_ids
+
+
+def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> list[str]:
+    """The parts of a multi-part prophylaxis (`drugs_all`) missing from the drugs given (written as drug lines:
+    the caller asks only once one of the rule's `drugs` is there).
+    """
+    parts = [str(x) for x in rule.get("drugs_all") or []]
+    return [_part_name(part, tables) for part in parts
+            if not any(a.satisfies(option, d, tables) for option in part.split("|") for d in given)]
+
+
+def _part_name(part: str, tables: Tables) -> str:
+    names = []
+    for option in part.split("|"):
+        entry = tables.classes.get(option) or tables.drugs.get(option) or {}
+        names.append(str((entry.get("names") or {}).get("en") or option))
+    return " or ".join(names)
+
+
 @check("C006", "supportive-care-missing", Severity.WARNING, "required supportive care not stated")
 def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     """What it checks: the supportive care a drug requires is part of the protocol:
@@ -477,10 +501,15 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     prophylaxis for highly emetogenic chemotherapy (cisplatin, anthracycline +
     cyclophosphamide, carboplatin AUC ≥ 4); paclitaxel premedication; LVEF monitoring with
     HER2 antibodies, HER2 ADCs and anthracyclines. Satisfied by a drug of the right
-    class in the arm (including a library regimen's supportive drugs), or by a note or
+    class in the arm (including a library regimen's supportive drugs) or on a drug line
+    anywhere in the protocol (`drug ondansetron …`, `drug hydroxocobalamin …`), or by a note or
     prose line anywhere in the protocol — or a library regimen's note — naming it (the
     words are listed per rule in combinations.yaml); histology by the arm's conditions.
-    Each rule is reported once per protocol, at its first unmet arm.
+    Each rule is reported once per protocol, at its first unmet arm. Antiemetic
+    prophylaxis written as drug lines must be complete for the emetic risk (`drugs_all`
+    in combinations.yaml): high risk (cisplatin, AC) NK1 antagonist + 5-HT3 antagonist +
+    dexamethasone (+ olanzapine, recommended), carboplatin AUC ≥ 4 the same three; a
+    partial set names what is missing.
 
     Why it matters: fatal toxicity follows from missing DPD testing (complete deficiency)
     or missing vitamin supplementation with pemetrexed; unmonitored cardiotoxicity is
@@ -498,6 +527,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     lay = _layout(context)
     protocol_texts = lay.all_texts()
+    protocol_ids = {i.drug_id for i in context.items if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
     for arm in lay.arms():
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
@@ -511,8 +541,16 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 if not a.admits(arm.conditions, dict(scenario), tables):
                     continue
             else:
+                given = _supportive_ids(arm, protocol_ids)
                 drugs = [str(x) for x in rule.get("drugs") or []]
-                if drugs and any(_member_matches(mb, drugs, tables) for mb in arm.members):
+                if drugs and any(a.satisfies(d, drug_id, tables) for d in drugs for drug_id in given):
+                    missing = _missing_parts(rule, given, tables)
+                    if not missing:
+                        continue
+                    done.add(rule_id)
+                    yield supportive_care_missing.at(
+                        arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
+                                        f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
                 words = [str(w) for w in rule.get("words") or []]
                 if a.mentions(list(arm.texts) + protocol_texts, words):

@@ -198,10 +198,86 @@ def phase_doses(context: Context) -> Iterator[PhaseDose]:
             route = phase.route.code if phase.route is not None else (line.route.code if line.route else None)
             schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
                                                 regimen.frequency if regimen else None)
-            match = dosing.lookup(rows, route, dose.unit, schedule)
+            chosen, match = _use_match(rows, info, phase, route, dose.unit, schedule)
             loading = (index == 0 and len(line.phases) > 1
                        and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit))
-            yield PhaseDose(info, index, phase, dose, route, schedule, rows, match, loading)
+            yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading)
+
+
+# ---------------------------------------------------------------- which rows: the dose's use
+
+# `after-chemoradiation` (consolidation) or `prior radiotherapy` is not concurrent radiotherapy.
+AFTER_WORDS = re.compile(r"(?:^|[\s-])(?:after|post|na|prior|previous|eerdere?|voorafgaande?)(?:[\s-]|$)", re.IGNORECASE)
+RADIOTHERAPY_WORDS = re.compile(r"radiother|radiation|chemoradi|radiotherap|bestral|chemoradiatie", re.IGNORECASE)
+
+
+def stated_use(line: m.DrugLine, phase: m.Phase) -> str | None:
+    """The use the sheet writes for a phase (`for antiemetic`), or for the line's other phases."""
+    return phase.use or next((p.use for p in line.phases if p.use), None)
+
+
+def context_uses(info: LineInfo) -> frozenset[str]:
+    """Uses the line's surroundings imply: radiotherapy in the arm or its section, or named by its conditions, its
+    regimen or its section title (`# Chemoradiatie`) → chemoradiation; adjuvant/metastatic/maintenance likewise.
+    """
+    words: list[str] = []
+    for condition in _conditions(info) + _section_conditions(info):
+        words.extend(_condition_words(condition))
+    if info.regimen is not None:
+        words.append(info.regimen.name.value)
+    if info.section is not None:
+        words.append(info.section.title)
+    siblings = info.ancestors[-1].children if info.ancestors else (info.section.items if info.section else ())
+    has_rt = any(isinstance(_statement(s), m.Fractionation) for s in siblings)
+    concurrent = [w for w in words if not AFTER_WORDS.search(w)]
+    uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in concurrent) else set()
+    lowered = " ".join(words).lower()
+    uses.update(u for u in ("adjuvant", "neoadjuvant", "metastatic", "maintenance") if re.search(rf"\b{u}\b", lowered))
+    return frozenset(uses)
+
+
+def _section_conditions(info: LineInfo) -> list[m.Condition]:
+    if info.section is None:
+        return []
+    return [s.condition for s in map(_statement, info.section.items) if isinstance(s, m.OnlyWhen)]
+
+
+def _condition_words(condition: m.Condition) -> Iterator[str]:
+    for atom in m.condition_atoms(condition):
+        if isinstance(atom, m.Flag):
+            yield atom.words
+        else:
+            yield atom.variable
+            if atom.word:
+                yield atom.word
+
+
+def _use_words(rows: Sequence[DoseRow]) -> str:
+    """` for antiemetic` when every row the finding rests on is of one use: the message names the row used."""
+    uses = {r.use for r in rows}
+    return f" for {uses.pop()}" if len(uses) == 1 and "" not in uses else ""
+
+
+def _stepped_for_use(line: m.DrugLine) -> bool:
+    """A higher first dose `then` a lower one written for a stated use (`for antiemetic`: aprepitant 125 then 80,
+    dexamethasone 12 then 8) is the schedule of that use, not a loading dose.
+    """
+    use = next((p.use for p in line.phases if p.use), None)
+    return use is not None and use not in ("loading", "maintenance")
+
+
+def _use_match(rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
+               schedule: Schedule) -> tuple[tuple[DoseRow, ...], RangeMatch]:
+    """The rows of the dose's use and their match. A stated or implied use whose rows do not fit the line's route,
+    unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
+    """
+    use = stated_use(info.line, phase)
+    implied = frozenset() if use else context_uses(info)
+    chosen = dosing.rows_for_use(rows, use, implied)
+    match = dosing.lookup(chosen, route, unit, schedule)
+    if (use or implied) and chosen != rows and match.how in ("none", "unmatched"):
+        return rows, dosing.lookup(rows, route, unit, schedule)
+    return chosen, match
 
 
 def _as_strength(line: m.DrugLine, dose: m.Dose | None) -> m.Dose | None:
@@ -390,7 +466,7 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
         usual = ", ".join(r.describe() for r in rows)
         yield dose_above_usual.at(
             pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is above the usual "
-                          f"{_value(high, pd.dose.unit)}{_note(_rows_unverified(rows))}",
+                          f"{_value(high, pd.dose.unit)}{_use_words(rows)}{_note(_rows_unverified(rows))}",
             f"usual: {usual} ({_sources(rows)}); correct the dose or acknowledge it with `allow D001 \"…\"`",
             _fix(pd, high, f"use the usual {_value(high, pd.dose.unit)}"))
 
@@ -451,7 +527,7 @@ def dose_below_usual(context: Context) -> Iterator[Diagnostic]:
         rows = tuple(r for r in pd.match.rows if r.usual is not None)
         yield dose_below_usual.at(
             pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is below the usual "
-                          f"{_value(low, pd.dose.unit)}{_note(_rows_unverified(rows))}",
+                          f"{_value(low, pd.dose.unit)}{_use_words(rows)}{_note(_rows_unverified(rows))}",
             f"usual: {', '.join(r.describe() for r in rows)} ({_sources(rows)}); state the intended dose or the reason "
             "for the reduction")
 
@@ -811,7 +887,9 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
     loading dose, warns. A product without a loading dose (trastuzumab SC) written with
     a higher first dose `then` a lower one also warns. Lines with a route the product
     is not given by are left to F005. Continuing treatment that needs no re-load is
-    acknowledged with `allow D020 "…"`.
+    acknowledged with `allow D020 "…"`. A step-down written for a stated use
+    (`… 125 mg po once, day 1 then 80 mg po daily, days 2-3 for antiemetic`) is that
+    use's schedule, not a loading dose, and does not warn.
 
     Why it matters: without the loading dose, trastuzumab and pertuzumab take cycles to
     reach steady state; a "loading" on a fixed-dose SC product is an overdose.
@@ -836,6 +914,8 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         dosed = [p for p in line.phases if p.dose is not None]
         loading = entry.get("loading")
         if not isinstance(loading, dict):
+            if _stepped_for_use(line):
+                continue
             if len(dosed) > 1 and dosed[0].dose is not None and dosed[1].dose is not None \
                     and dosed[0].dose.unit == dosed[1].dose.unit and dosed[0].dose.amount.value > dosed[1].dose.amount.value:
                 yield loading_pattern.at(dosed[0].dose.span, f"{name} has no loading dose: "

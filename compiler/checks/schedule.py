@@ -623,11 +623,21 @@ def _disjoint_days(first: m.DrugLine, second: m.DrugLine) -> bool:
     return bool(days_a) and bool(days_b) and not (days_a & days_b)
 
 
+def _distinct_moments(first: m.DrugLine, second: m.DrugLine) -> bool:
+    """Both lines say when in the day or what for, and they differ: one drug given twice that day on purpose."""
+    def moments(line: m.DrugLine) -> set[tuple[str | None, str | None]]:
+        return {(p.time, p.use) for p in line.phases if p.time is not None or p.use is not None}
+    a, b = moments(first), moments(second)
+    return bool(a) and bool(b) and not (a & b)
+
+
 @check("S008", "schedule-conflict", Severity.ERROR, "overlapping or contradictory schedules for one drug in one arm")
 def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
     """What it checks: one arm gives a drug once: two drug lines (or a drug line and a
     library regimen drug) of the same product given together overlap or contradict each
-    other, unless they are given on different days of the cycle (`days 1` and `days 8`).
+    other, unless they are given on different days of the cycle (`days 1` and `days 8`)
+    or both say when in the day or what for and these differ (`before chemotherapy` and
+    `in the evening`; `for premedication` and `for antiemetic`).
     Alternatives — sibling bullets, decision branches — are not together and may differ.
 
     Why it matters: two schedules for one drug in one arm double the dose or leave the
@@ -645,7 +655,8 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
     for first, second in _layout(context).pairs():
         if first.drug_id is None or first.drug_id != second.drug_id:
             continue
-        if first.line is not None and second.line is not None and _disjoint_days(first.line, second.line):
+        if first.line is not None and second.line is not None and (
+                _disjoint_days(first.line, second.line) or _distinct_moments(first.line, second.line)):
             continue
         if any(mb.line is not None and not any(_has_schedule(p) for p in mb.line.phases) for mb in (first, second)):
             continue  # a line that only restates the dose (a renal dose row) refines the other

@@ -704,6 +704,8 @@ class _Builder:
         notes = []
         if days is not None and phase.frequency is not None:
             notes.append(w.frequency(phase.frequency, self.language))
+        if phase.time is not None:
+            notes.append(w.time_of_day(phase.time, self.language))
         dose = w.dose(phase.dose, self.language) if phase.dose is not None else ""
         route = w.route(phase.route.code, self.language) if phase.route is not None else (
             w.route(line.route.code, self.language) if line.route is not None else "")
@@ -755,7 +757,7 @@ class _Builder:
             int(entry["cycle_days"]) if entry is not None and entry.get("cycle_days") else None)
         if written:
             cycle = cycle or next((c for d in written for p in d.phases if (c := cal.phase_cycle(p))), None)
-            schedules = [self.schedule_of(d, d.phases[-1]) for d in written if d.phases]
+            schedules = [self.schedule_of(d, p) for d in written for p in _calendar_phases(d)]
         elif entry is not None:
             schedules = [self.library_schedule(d) for d in entry.get("drugs") or []]
         else:
@@ -982,3 +984,15 @@ def watermark_word(label: str) -> str:
 def identity_keywords(pid: str, version: str, status: str, sha256: str) -> str:
     """The identity string stored in the HTML and PDF metadata."""
     return f"protocolc:id={pid};version={version};status={status};sha256={sha256}"
+
+
+def _calendar_phases(line: m.DrugLine) -> list[m.Phase]:
+    """The phases a cycle calendar shows: every phase when they step through the days of one cycle
+    (aprepitant 125 mg day 1 then 80 mg days 2-3), else the last one (what repeats after a loading dose).
+    """
+    if not line.phases:
+        return []
+    days = [set(p.days.days) if p.days is not None else None for p in line.phases]
+    stepped = len(line.phases) > 1 and all(d for d in days) and all(
+        not (a & b) for i, a in enumerate(days) for b in days[i + 1:] if a is not None and b is not None)
+    return list(line.phases) if stepped else [line.phases[-1]]

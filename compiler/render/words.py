@@ -303,7 +303,37 @@ def phase_schedule(phase: m.Phase, language: str) -> str:
         parts.append(relative_end(end, end.drug.value, language))
     elif phase.until is not None:
         parts.append(until(phase.until.value, language))
+    if phase.time is not None:
+        parts.append(time_of_day(phase.time, language))
+    if phase.use is not None:
+        parts.append(use(phase.use, language))
     return ", ".join(parts)
+
+
+USES = {
+    "nl": {"antiemetic": "als anti-emeticum", "premedication": "als premedicatie", "replacement": "als substitutie",
+           "chemoradiation": "met radiotherapie", "loading": "als oplaaddosis", "maintenance": "als onderhoud",
+           "adjuvant": "adjuvant", "neoadjuvant": "neoadjuvant", "metastatic": "bij gemetastaseerde ziekte"},
+    "en": {"antiemetic": "as antiemetic", "premedication": "as premedication", "replacement": "as replacement",
+           "chemoradiation": "with radiotherapy", "loading": "as loading dose", "maintenance": "as maintenance",
+           "adjuvant": "adjuvant", "neoadjuvant": "neoadjuvant", "metastatic": "for metastatic disease"},
+}
+TIMES_OF_DAY = {
+    "nl": {"morning": "'s ochtends", "afternoon": "'s middags", "evening": "'s avonds", "night": "voor het slapengaan",
+           "before chemotherapy": "vóór de chemotherapie", "after chemotherapy": "na de chemotherapie"},
+    "en": {"morning": "in the morning", "afternoon": "in the afternoon", "evening": "in the evening", "night": "at bedtime",
+           "before chemotherapy": "before chemotherapy", "after chemotherapy": "after chemotherapy"},
+}
+
+
+def use(value: str, language: str) -> str:
+    """`als anti-emeticum` / `as antiemetic`: what a dose is for."""
+    return USES.get(language, USES["en"]).get(value, value)
+
+
+def time_of_day(value: str, language: str) -> str:
+    """`'s avonds` / `in the evening`."""
+    return TIMES_OF_DAY.get(language, TIMES_OF_DAY["en"]).get(value, value)
 
 
 def infusion(value: m.Infusion, language: str) -> str:

@@ -33,7 +33,8 @@ TERMS: dict[str, dict[str, str]] = {
         "moved": "verplaatst", "clinical": "klinisch", "editorial": "redactioneel", "metadata": "Metadata",
         "dose": "dosis", "route": "toediening", "frequency": "interval", "days": "toedieningsdagen",
         "cycle_length": "cyclusduur", "on_off": "op/af-schema", "continuous": "continu", "cycles": "aantal cycli",
-        "for": "duur", "until": "stopregel", "infusion": "infuus", "max": "maximale duur", "form": "vorm",
+        "for": "duur", "until": "stopregel", "use": "gebruik", "time": "tijdstip",
+        "infusion": "infuus", "max": "maximale duur", "form": "vorm",
         "brand": "merknaam", "conditions": "voorwaarden", "scheme": "fractionering", "technique": "techniek",
         "per_week": "frequentie", "tolerance": "tolerantie", "then": "daarna", "condition": "voorwaarde",
         "regimen": "schema", "none": "—", "yes": "ja", "no": "nee", "preamble": "Inleiding",
@@ -47,7 +48,8 @@ TERMS: dict[str, dict[str, str]] = {
         "moved": "moved", "clinical": "clinical", "editorial": "editorial", "metadata": "Metadata",
         "dose": "dose", "route": "route", "frequency": "interval", "days": "days", "cycle_length": "cycle length",
         "on_off": "on/off pattern", "continuous": "continuous", "cycles": "number of cycles", "for": "duration",
-        "until": "stop rule", "infusion": "infusion", "max": "maximum duration", "form": "form", "brand": "brand",
+        "until": "stop rule", "use": "use", "time": "time of day",
+        "infusion": "infusion", "max": "maximum duration", "form": "form", "brand": "brand",
         "conditions": "conditions", "scheme": "fractionation", "technique": "technique", "per_week": "frequency",
         "tolerance": "tolerance", "then": "then", "condition": "condition", "regimen": "regimen", "none": "—",
         "yes": "yes", "no": "no", "preamble": "Preamble", "only_when": "only when", "exclude_when": "not when",
@@ -173,6 +175,8 @@ class _Collector:
                 ("for", words.period(phase.for_duration.value, phase.for_duration.unit, language)
                  if phase.for_duration else None),
                 ("until", words.until(phase.until.value, language) if phase.until else None),
+                ("time", words.time_of_day(phase.time, language) if phase.time else None),
+                ("use", words.use(phase.use, language) if phase.use else None),
             ]
             out.extend((prefix + term(language, k), v, CLINICAL) for k, v in parts if v is not None)
         if line.infusion is not None:
