@@ -649,7 +649,11 @@ class _Builder:
         if band.data == "band_compare":
             condition = compare(ops[0], numbers[0])
         elif band.data == "band_between":
-            condition = m.All(band_span, (compare(">=", numbers[0]), compare(ops[0] if ops else "<=", numbers[1])))
+            # `> 2.5 to <= 5`: an operator written before the first number bounds it from below.
+            lower_written = isinstance(band.children[0], Token) and band.children[0].type == "CMP"
+            lower, upper_ops = (ops[0], ops[1:]) if lower_written else (">=", ops)
+            condition = m.All(band_span, (compare(lower, numbers[0]), compare(upper_ops[0] if upper_ops else "<=",
+                                                                               numbers[1])))
         else:
             condition = compare("=", numbers[0])
         actions = tuple(self.dose_action(a) for a in action_nodes)

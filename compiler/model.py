@@ -278,6 +278,7 @@ class RegimenLine(Item):
     max_duration: Duration | None = None
     frequency: Frequency | None = None
     regimen_id: str | None = None
+    for_duration: Duration | None = None  # `regimen "…" for 2 years`: a fixed duration
 
 
 @dataclass(frozen=True, slots=True)

@@ -434,6 +434,9 @@ class _Builder:
             summary.append(w.until(line.until.value, self.language))
         elif entry is not None and entry.get("until_progression"):
             summary.append(w.until("progression", self.language))
+        if line.for_duration is not None:
+            summary.append(("gedurende " if self.language == "nl" else "for ")
+                           + w.period(line.for_duration.value, line.for_duration.unit, self.language))
         if line.max_duration is not None:
             summary.append(w.max_duration(line.max_duration, self.language))
         elif entry is not None and entry.get("max_duration_months"):
