@@ -485,6 +485,7 @@ class DoseModification(Item):
     variable: Text | None
     unit: Text | None
     drug_id: str | None = None
+    nadir: bool = False  # `by nadir ANC`: the lowest value of the previous cycle, not the pre-cycle value
 
     def bands(self) -> tuple[DoseBand, ...]:
         """The band rows (notes and queries left out)."""

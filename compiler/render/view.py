@@ -617,7 +617,8 @@ class _Builder:
         title = f"{labels['dose_modification']} {name}"
         grade = item.variable is not None and "grade" in item.variable.value.lower()
         if item.variable is not None:
-            title += f" {labels['by']} {self.variable_label(item.variable.value) if grade else item.variable.value}"
+            title += f" {labels['by']} {'nadir ' if item.nadir else ''}" \
+                     f"{self.variable_label(item.variable.value) if grade else item.variable.value}"
             if item.unit is not None:
                 title += f" ({w.lab_unit(item.unit.value)})"
         levels = self.dose_levels.get(item.drug.value.lower(), {})
