@@ -372,6 +372,16 @@ def _stated_months(context: Context, member: a.Member) -> tuple[float | None, m.
     return None, None
 
 
+def _cycle_length(context: Context, member: a.Member) -> m.Duration | None:
+    """The cycle length of a member: its line's phases, else its regimen."""
+    line = member.line
+    lengths = [p.cycle_length for p in line.phases if p.cycle_length is not None] if line is not None else []
+    if lengths:
+        return lengths[0]
+    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    return regimen.cycle_length if regimen is not None else None
+
+
 def _stated_cycles(context: Context, member: a.Member) -> int | None:
     """The number of cycles a member's line states (`14 cycles`), summed over its phases;
     else the count its regimen states (`regimen "…" cycle 21 days 14 cycles` with the line
@@ -455,6 +465,11 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
                     f"for {cap.get('setting')}", f"source: {cap.get('source')}",
                     severity=Severity.WARNING if soft else None)
             continue
+        if stated is None and cycles is not None:
+            # a fixed course: 16 cycles of 21 days is 11 months, within a 12-month cap
+            length = _cycle_length(context, member)
+            if length is not None:
+                stated = _months(length) * cycles
         if stated is None:
             yield duration_exceeded.at(
                 where, f"{member.label}: no maximum duration stated ({cap.get('setting')}: {int(months)} months)",
@@ -463,7 +478,7 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
         elif stated > months + 0.01:
             policy = " (local policy)" if cap.get("local_policy") else ""
             yield duration_exceeded.at(
-                where, f"{member.label}: {stated:g} months exceeds the {int(months)}-month maximum{policy} "
+                where, f"{member.label}: {round(stated, 1):g} months exceeds the {int(months)}-month maximum{policy} "
                 f"for {cap.get('setting')}", f"source: {cap.get('source')}",
                 severity=Severity.WARNING if soft else None)
 
