@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -41,15 +42,22 @@ INDEX_WORDS = {
            "caption": "Protocollen; klik op een kolomtitel om te sorteren", "title": "Titel", "id": "Id",
            "version": "Versie", "owner": "Eigenaar", "next_review": "Volgende herziening", "documents": "Documenten",
            "overdue": "herziening verlopen", "due_soon": "binnen 90 dagen", "not_published": "niet gepubliceerd",
-           "errors": "fout(en)", "report": "validatierapport", "rules": "Regels van de controle"},
+           "errors": "fout(en)", "report": "validatierapport", "rules": "Regels van de controle",
+           "by_folder": "Per tumorlocatie (map)", "by_drug": "Per geneesmiddel", "by_status": "Per status",
+           "reviews_due": "Herzieningen verlopen of binnenkort", "no_reviews_due": "Geen herzieningen binnen 90 dagen.",
+           "views": "Weergaven", "all_protocols": "Alle protocollen"},
     "en": {"book": "procedure book", "protocols": "protocols", "built_with": "built with", "date": "on",
            "search": "Search", "search_hint": "title, id, owner…", "status": "Status", "all": "all",
            "caption": "Protocols; click a column title to sort", "title": "Title", "id": "Id", "version": "Version",
            "owner": "Owner", "next_review": "Next review", "documents": "Documents", "overdue": "review overdue",
            "due_soon": "due within 90 days", "not_published": "not published", "errors": "error(s)",
-           "report": "validation report", "rules": "Check rules"},
+           "report": "validation report", "rules": "Check rules",
+           "by_folder": "By tumour site (folder)", "by_drug": "By drug", "by_status": "By status",
+           "reviews_due": "Reviews overdue or due soon", "no_reviews_due": "No reviews due within 90 days.",
+           "views": "Views", "all_protocols": "All protocols"},
 }
 DUE_SOON_DAYS = 90
+OUTPUT_MODE = 0o644  # published files: readable by the web server, whatever the cache's mode
 
 
 def _index_html(rows: list[dict[str, Any]], config: BookConfig, today: datetime.date) -> str:
@@ -61,7 +69,50 @@ def _index_html(rows: list[dict[str, Any]], config: BookConfig, today: datetime.
     statuses = sorted({str(r.get("status")) for r in rows if r.get("status")})
     return environment.get_template("index.html.j2").render(
         rows=rows, version=__version__, hospital=config.hospital, language=config.locale, today=today.isoformat(),
-        t=INDEX_WORDS[config.locale], statuses=statuses)
+        t=INDEX_WORDS[config.locale], statuses=statuses, views=_views(rows))
+
+
+def _folder(path: str, roots: Sequence[Path]) -> str:
+    """The folder of a protocol under the book root (its tumour site: `borst`, `longkanker`), or ""."""
+    file = Path(path).resolve()
+    for root in roots:
+        base = root.resolve()
+        if file.is_relative_to(base):
+            return "/".join(file.relative_to(base).parts[:-1])
+    return file.parent.name
+
+
+def _drug_names(result: Compiled, tables: Tables) -> list[str]:
+    """The drugs a protocol names (formulary names in its language), for the index's view by drug."""
+    from compiler import model as m
+
+    if result.protocol is None:
+        return []
+    language = result.protocol.meta.language or "nl"
+    names: set[str] = set()
+    for item in result.protocol.all_items():
+        if isinstance(item, m.DrugLine) and item.drug_id is not None:
+            names.add(tables.drug_name(item.drug_id, language))
+        elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
+            entry = tables.regimens.get(item.regimen_id) or {}
+            drugs = [*(entry.get("drugs") or []), *(d for p in entry.get("phases") or [] for d in p.get("drugs") or [])]
+            names.update(tables.drug_name(str(d.get("drug")), language) for d in drugs if d.get("drug"))
+    return sorted(names, key=str.lower)
+
+
+def _views(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The index's other views: by folder, by drug, by status, and the reviews due or overdue."""
+    by_folder: dict[str, list[dict[str, Any]]] = {}
+    by_drug: dict[str, list[dict[str, Any]]] = {}
+    by_status: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: str(r.get("title", "")).lower()):
+        by_folder.setdefault(str(row.get("folder") or "—"), []).append(row)
+        by_status.setdefault(str(row.get("status") or "—"), []).append(row)
+        for drug in row.get("drugs") or []:
+            by_drug.setdefault(drug, []).append(row)
+    due = sorted((r for r in rows if r.get("review_state") in ("overdue", "soon")), key=lambda r: r["next_review"])
+    return {"by_folder": sorted(by_folder.items()), "by_drug": sorted(by_drug.items(), key=lambda i: i[0].lower()),
+            "by_status": sorted(by_status.items()), "due": due}
 
 
 def _review_state(next_review: str, today: datetime.date) -> str:
@@ -84,6 +135,7 @@ class BookOutcome:
     rendered: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     failed: bool = False
+    roots: list[Path] = field(default_factory=list)  # the folders given (index groups by folder under them)
 
 
 @dataclass(frozen=True)
@@ -104,6 +156,7 @@ class RenderTask:
     approver: str | None = None
     approved: str | None = None
     pdf_from: str | None = None  # an archived release PDF to publish as is (byte-identical)
+    links: tuple[tuple[str, str], ...] = ()  # the page's links to its PDF, report, history, index, current version
 
 
 def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
@@ -113,7 +166,7 @@ def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
     result = compile_file(Path(task.path), datetime.date.fromisoformat(task.today))
     if task.status is not None and result.protocol is not None:
         result = _with_register_status(result, task)
-    html = render_protocol(result, load(), task.config)
+    html = render_protocol(result, load(), task.config, datetime.date.fromisoformat(task.today), dict(task.links))
     document = None
     if task.pdf and task.pdf_from is not None:
         document = Path(task.pdf_from).read_bytes()
@@ -179,7 +232,7 @@ def _hashes(html: bytes, document: bytes | None) -> dict[str, str]:
 
 def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: datetime.date | None = None,
                stream: TextIO | None = None, *, cache_dir: Path | None = None, use_cache: bool = True,
-               jobs: int | None = None, quiet: bool = False) -> BookOutcome:
+               jobs: int | None = None, quiet: bool = False, verbose: bool = False) -> BookOutcome:
     """Check all protocols under `paths` and write the book to `output`, atomically.
 
     The new book is written to a staging folder next to `output` and swapped in with two
@@ -191,9 +244,13 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     today = today or datetime.date.today()
     config = load_config(book_root(list(paths)))
     use_overrides(config.formulary_overrides)
+    if stream is not None and not config.base_url_set:
+        where = config.path or book_root(list(paths)) / "book.yaml"
+        print(f"protocolc: warning: no base_url in {where}: the QR codes on the printed pages point to "
+              f"{config.base_url} (see protocols/book.yaml for an example)", file=sys.stderr)
     workers = jobs if jobs is not None else default_jobs()
     cache = Cache(cache_dir or default_cache_dir()) if use_cache else None
-    outcome = BookOutcome()
+    outcome = BookOutcome(roots=[p for p in paths if p.is_dir()])
     files = find_protocols(paths)
     with _progress(stream, quiet, len(files)) as advance:
         outcome.results = check_files(files, today, cache=Cache(cache.directory / "results") if cache else None,
@@ -226,13 +283,30 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
         shutil.rmtree(staging, ignore_errors=True)
     if stream is not None:
         if not quiet:
-            report.human(outcome.results, extra, stream)
+            _summary(outcome.results, extra, output, verbose, stream)
         done = f"rendered {len(outcome.rendered)}, reused {len(outcome.reused)} unchanged"
         if not outcome.rendered and outcome.reused:
             done = f"nothing changed: re-rendered nothing, reused {len(outcome.reused)}"
         stream.write(f"built {len(outcome.rendered) + len(outcome.reused)} of {len(outcome.results)} protocol(s) "
                      f"into {output} ({done})\n")
     return outcome
+
+
+def _summary(results: Sequence[Compiled], extra: Sequence[Diagnostic], output: Path, verbose: bool,
+             stream: TextIO) -> None:
+    """Counts per sheet and where its report is; the full findings only with -v or for a sheet that fails."""
+    for result in results:
+        own_extra = [d for d in extra if d.span.file == result.path]
+        counts = report.summary([result], own_extra)
+        pid = summarize(result).get("id") or Path(result.path).stem
+        failing = counts["errors"] > 0 or result.protocol is None
+        if verbose or failing:
+            report.human([result], own_extra, stream)
+        where = output / "protocols" / f"{pid}.report.html"
+        stream.write(f"{'FAIL' if failing else 'ok  '} {result.path}: {counts['errors']} error(s), "
+                     f"{counts['warnings']} warning(s), {counts['infos']} info(s); report: {where}\n")
+    if not verbose:
+        stream.write("(findings of sheets that pass are in their reports; -v prints them all)\n")
 
 
 def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tables: Tables, pdf: bool,
@@ -261,7 +335,8 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
         _put(staging / report_path, _cached_document(
             cache, report_key, "report.html", functools.partial(_validation_page, result, own_extra, today, config)))
         row: dict[str, Any] = {**summary, "failed": errors > 0, "errors": errors, "report": report_path.as_posix(),
-                               "html": "", "pdf": ""}
+                               "html": "", "pdf": "", "folder": _folder(result.path, outcome.roots),
+                               "drugs": _drug_names(result, tables)}
         rows.append(row)
         if errors:
             outcome.failed = True
@@ -274,15 +349,17 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
             status_fields = {"status": released["status"], "approver": released["approver"],
                              "approved": released["approved"], "pdf_from": released.get("pdf")}
             row["status"] = released["status"]
+        history = _history(result.path, pid)
+        links = _page_links(pid, pdf, bool(history))
         key = key_for(compiler_fingerprint(), result.source.sha256, result.path, today.isoformat(),
-                      config.fingerprint(), "pdf" if pdf else "html", json.dumps(status_fields, sort_keys=True))
-        task = RenderTask(result.path, key, pdf, today.isoformat(), config, **status_fields)
+                      config.fingerprint(), "pdf" if pdf else "html", json.dumps(status_fields, sort_keys=True),
+                      json.dumps(links))
+        task = RenderTask(result.path, key, pdf, today.isoformat(), config, **status_fields, links=links)
         tasks.append(task)
         keys[pid] = task
         entry: dict[str, Any] = {**_identity(summary), "url": config.protocol_url(pid, summary.get("version", ""))}
         if released is not None:
             entry["status"] = released["status"]
-        history = _history(result.path, pid)
         if history:
             entry["history"] = history
             row["history"] = f"protocols/{pid}.history.html"
@@ -290,14 +367,38 @@ def _plan(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, tab
                 archived = version.get("source_path")
                 if not archived or version["version"] == summary.get("version"):
                     continue
+                old_links = _archived_links(pid, version["version"], summary.get("version", ""), pdf)
                 old_key = key_for(compiler_fingerprint(), version["sha256"], archived, today.isoformat(),
-                                  config.fingerprint(), "pdf" if pdf else "html", version["status"])
+                                  config.fingerprint(), "pdf" if pdf else "html", version["status"],
+                                  json.dumps(old_links))
                 old_task = RenderTask(archived, old_key, pdf, today.isoformat(), config, status=version["status"],
-                                      approver=version["approver"], approved=version["approved"])
+                                      approver=version["approver"], approved=version["approved"], links=old_links)
                 tasks.append(old_task)
                 keys[f"{pid}/{version['version']}"] = old_task
         manifest["protocols"][pid] = entry
     return rows, manifest, tasks, keys
+
+
+def _page_links(pid: str, pdf: bool, history: bool) -> tuple[tuple[str, str], ...]:
+    """Links of a protocol page (protocols/<id>.html), relative to it."""
+    links = [("index", "../index.html")]
+    if pdf:
+        links.append(("pdf", f"{pid}.pdf"))
+    links.append(("report", f"{pid}.report.html"))
+    if history:
+        links.append(("history", f"{pid}.history.html"))
+    return tuple(links)
+
+
+def _archived_links(pid: str, version: str, current: str, pdf: bool) -> tuple[tuple[str, str], ...]:
+    """Links of an archived version's page (protocols/<id>/<version>.html): the current version first."""
+    links = [("index", "../../index.html")]
+    if pdf:
+        links.append(("pdf", f"{version}.pdf"))
+    links.append(("history", f"../{pid}.history.html"))
+    if version != current:
+        links += [("current", f"../{pid}.html"), ("current_version", current)]
+    return tuple(links)
 
 
 def _released(path: str, pid: str, version: str, sha256: str) -> dict[str, Any] | None:
@@ -394,15 +495,17 @@ def _cached_document(cache: Cache | None, key: str, extension: str, make: Callab
 
 
 def _put(target: Path, data: Artifact) -> None:
-    """Write bytes, or hard-link a cached file (copy where links are not possible)."""
+    """Write bytes, or copy a cached file.
+
+    Never a hard link: the cache is private (0600) and an output file is an ordinary,
+    world-readable file; editing an output must never edit the cache.
+    """
     if isinstance(data, bytes):
         write_atomic(target, data)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(data, target)
-    except OSError:
-        shutil.copyfile(data, target)
+    shutil.copyfile(data, target)
+    os.chmod(target, OUTPUT_MODE)
 
 
 def _place(staging: Path, pid: str, html: Artifact, document: Artifact | None, manifest: dict[str, Any],
@@ -481,7 +584,7 @@ def _progress(stream: TextIO | None, quiet: bool, total: int) -> Iterator[Callab
 RULE_TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ rule.code }} {{ rule.name }}</title></head>
 <body><main><h1>{{ rule.code }} {{ rule.name }}</h1>
-<p>Severity: {{ rule.severity.value }}. {{ rule.summary }}.</p>
+<p>Severity: {{ severities | join(" or ") }}. {{ rule.summary }}.</p>
 {% for para in paragraphs %}<p>{{ para }}</p>
 {% endfor %}<p><a href="index.html">All rules</a></p></main></body></html>
 """
@@ -490,7 +593,7 @@ RULE_INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>protocolc rules</title></head>
 <body><main><h1>protocolc rules</h1><ul>
 {% for rule in rules %}<li><a href="{{ rule.code }}.html">{{ rule.code }}</a> {{ rule.name }}
- ({{ rule.severity.value }}): {{ rule.summary }}</li>
+ ({{ severities[rule.code] | join(" or ") }}): {{ rule.summary }}</li>
 {% endfor %}</ul></main></body></html>
 """
 
@@ -501,5 +604,7 @@ def _write_rule_pages(output: Path) -> None:
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     for rule in rules:
         paragraphs = [p.replace("\n", " ") for p in rule.doc.split("\n\n")]
-        write_text_atomic(output / "rules" / f"{rule.code}.html", page.render(rule=rule, paragraphs=paragraphs))
-    write_text_atomic(output / "rules" / "index.html", environment.from_string(RULE_INDEX).render(rules=rules))
+        write_text_atomic(output / "rules" / f"{rule.code}.html",
+                          page.render(rule=rule, paragraphs=paragraphs, severities=report.rule_severities(rule)))
+    write_text_atomic(output / "rules" / "index.html", environment.from_string(RULE_INDEX).render(
+        rules=rules, severities={rule.code: report.rule_severities(rule) for rule in rules}))

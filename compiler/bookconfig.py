@@ -36,6 +36,9 @@ DEFAULT_NOTICES = {
 }
 
 
+DEFAULT_BASE_URL = "https://procedureboek.invalid/"
+
+
 class ConfigError(Exception):
     """The book configuration cannot be used (reported, exit 2)."""
 
@@ -45,7 +48,7 @@ class BookConfig:
     """Settings of one procedure book."""
 
     hospital: str = "Procedureboek"
-    base_url: str = "https://procedureboek.invalid/"
+    base_url: str = DEFAULT_BASE_URL
     locale: str = "nl"
     validity_notice: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NOTICES))
     path: str | None = None
@@ -59,6 +62,11 @@ class BookConfig:
         if self.formulary_overrides or self.data_review_years != 2.0:
             data["data"] = [self.data_review_years, [o.to_json() for o in self.formulary_overrides]]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def base_url_set(self) -> bool:
+        """Whether the book says where it is published (else QR codes point nowhere)."""
+        return self.base_url != DEFAULT_BASE_URL
 
     def protocol_url(self, protocol_id: str, version: str) -> str:
         """The published page of one version of a protocol (what its QR code opens)."""

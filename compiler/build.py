@@ -771,7 +771,7 @@ def normal_op(text: str) -> str:
 RELATIVE_END = re.compile(
     r"(?P<n>[0-9]+)\s+(?P<unit>days?|weeks?|dagen|dag|weken|week)\s+(?:after|na)\s+(?:the\s+|de\s+)?"
     r"(?:last|laatste)\s+(?:(?:dose|administration|gift|toediening)\s+(?:of\s+|van\s+)?)?(?P<drug>\S.*?)"
-    r"(?:\s+(?:dose|doses|administration|gift|toediening))?\s*$",
+    r"(?:\s+(?:dose|doses|dosis|administration|gift|toediening))?\s*$",
     re.IGNORECASE)
 
 

@@ -54,6 +54,8 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
                                 description="Check protocols and report findings.")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     check.add_argument("--format", choices=("human", "json", "sarif"), default="human")
+    check.add_argument("--lang", choices=("en", "nl", "auto"), default="en",
+                       help="language of the human output (auto: each sheet's own); codes never change")
     check.add_argument("--strict", action="store_true", help="warnings also fail (exit 1)")
     check.add_argument("--report", type=Path, metavar="FILE.html",
                        help="also write the validation report (findings, acknowledgements, queries, computed values)")
@@ -68,6 +70,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, default=Path("output"))
     build.add_argument("--no-pdf", action="store_true", help="HTML only (fast)")
     build.add_argument("-q", "--quiet", action="store_true", help="print only the summary line (for CI)")
+    build.add_argument("-v", "--verbose", action="store_true", help="print every finding of every sheet")
     build.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
     _performance_options(build)
 
@@ -112,17 +115,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
+    if not files:
+        # checking nothing is not a pass: a wrong folder must not look like a clean book
+        from compiler import i18n
+
+        print(f"protocolc: {i18n.word('no_protocols', args.lang, paths=', '.join(str(p) for p in args.paths))}",
+              file=sys.stderr)
+        return EXIT_USAGE
     config = _book_config(args.paths)
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes
 
         for result in results:
-            outcome = apply_safe_fixes(compile_file(Path(result.path), args.today))
+            outcome = apply_safe_fixes(compile_file(Path(result.path), args.today), args.today)
             if outcome.refused:
                 print(f"protocolc: not fixed {outcome.path}: {outcome.refused}", file=sys.stderr)
             elif outcome.applied:
-                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.path}~)",
+                print(f"protocolc: fixed {outcome.applied} finding(s) in {outcome.path} (backup: {outcome.backup})",
                       file=sys.stderr)
         results = [compile_file(path, args.today) for path in files]
     extra = book_diagnostics(results)
@@ -137,7 +147,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif args.format == "sarif":
         report.dump(report.as_sarif(results, extra), sys.stdout)
     else:
-        report.human(results, extra, sys.stdout)
+        report.human(results, extra, sys.stdout, args.lang)
     counts = report.summary(results, extra)
     if counts["errors"] or (args.strict and counts["warnings"]):
         return EXIT_FINDINGS
@@ -153,7 +163,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"protocolc: no such file or folder: {missing[0]}", file=sys.stderr)
         return EXIT_USAGE
     outcome = build_book(args.paths, args.output, pdf=not args.no_pdf, today=args.today, stream=sys.stdout,
-                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet)
+                         cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quiet=args.quiet,
+                         verbose=args.verbose)
     return EXIT_FINDINGS if outcome.failed else EXIT_OK
 
 
@@ -176,16 +187,18 @@ def cmd_rules(args: argparse.Namespace) -> int:
     """List every rule code."""
     from compiler.checks import load_rules
     from compiler.diagnostics import REGISTRY
+    from compiler.report import rule_severities
 
     load_rules()
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     if args.format == "json":
-        data = [{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary,
-                 "family": r.family, "status": r.status} for r in rules]
+        data = [{"code": r.code, "name": r.name, "severity": r.severity.value, "severities": rule_severities(r),
+                 "summary": r.summary, "family": r.family, "status": r.status} for r in rules]
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for r in rules:
-            print(f"{r.code}  {r.severity.value:<7}  {r.name:<28}  {r.summary}")
+            shown = "/".join(rule_severities(r))
+            print(f"{r.code}  {shown:<13}  {r.name:<28}  {r.summary}")
     return EXIT_OK
 
 
@@ -195,6 +208,11 @@ def cmd_model(args: argparse.Namespace) -> int:
     from compiler.model import to_json
     from compiler.pipeline import compile_file
 
+    if not args.path.is_file():
+        # the same answer as `check` gives for a path it cannot use
+        what = "is a folder (model takes one .protocol file)" if args.path.is_dir() else "no such file"
+        print(f"protocolc: {args.path}: {what}", file=sys.stderr)
+        return EXIT_USAGE
     result = compile_file(args.path, args.today)
     if result.protocol is None:
         report.human([result], [], sys.stderr)

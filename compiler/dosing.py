@@ -251,6 +251,7 @@ class DoseRow:
     setting: str
     source: str
     unverified: bool
+    max_daily: Decimal | None = None
     use: str = ""
 
     def describe(self) -> str:
@@ -298,7 +299,8 @@ def _rows(drug_id: str, entry: Mapping[str, Any]) -> tuple[DoseRow, ...]:
             dec(row["max"]) if row.get("max") is not None else None,
             str(row.get("frequency") or ""), parse_frequency(str(row.get("frequency") or "")),
             str(row.get("setting") or ""), str(row.get("source") or entry.get("source") or ""),
-            bool(row.get("unverified", entry.get("unverified", True))), str(row.get("use") or "")))
+            bool(row.get("unverified", entry.get("unverified", True))),
+            dec(row["max_daily"]) if row.get("max_daily") is not None else None, str(row.get("use") or "")))
     return tuple(out)
 
 
@@ -356,6 +358,16 @@ class RangeMatch:
     def rows_with_max(self, limit: Decimal) -> tuple[DoseRow, ...]:
         """The rows whose hard maximum is `limit`."""
         return tuple(r for r in self.rows if r.max == limit)
+
+
+def daily_maximum(row: DoseRow) -> Decimal | None:
+    """A daily row's hard maximum per day: `max_daily`, else `max` × administrations a day of its frequency."""
+    if row.max_daily is not None:
+        return row.max_daily
+    daily = [s for s in row.schedules if s.is_daily]
+    if row.max is None or not daily:
+        return None
+    return row.max * max(s.per_day or 1 for s in daily)
 
 
 def lookup(rows: Iterable[DoseRow], route: str | None, unit: str, schedule: Schedule) -> RangeMatch:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +13,12 @@ from compiler import model as m
 from compiler.build import build
 from compiler.checks import load_rules, run_checks
 from compiler.checks.acknowledgements import apply_acknowledgements
+from compiler.checks.document import approved_with_errors
 from compiler.diagnostics import Diagnostic, rule
 from compiler.overrides import active_tables
 from compiler.parse import parse
 from compiler.resolve import resolve
-from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation
+from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
     problems = scan_indentation(source)
     if any(p.code in ("P004", "P009") for p in problems):
         return Compiled(source.path, source, None, tuple(_as_diagnostics(problems)))
-    diagnostics = _as_diagnostics(problems)
+    diagnostics = _as_diagnostics(problems) + _as_diagnostics(scan_invisible(source))
     parsed = parse(source, frozenset(p.span.line for p in problems))
     diagnostics.extend(_as_diagnostics(p for p in parsed.problems if not _same_line(p, problems)))
     if parsed.tree is None:
@@ -61,6 +64,9 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
     resolved = resolve(protocol, tables)
     diagnostics.extend(run_checks(resolved, source, tables, today))
     final = apply_acknowledgements(resolved, diagnostics)
+    gate = approved_with_errors(resolved, final)
+    if gate is not None:
+        final.append(gate)
     return Compiled(source.path, source, resolved, tuple(sorted(final, key=Diagnostic.sort_key)))
 
 
@@ -103,6 +109,9 @@ def summarize(result: Compiled) -> dict[str, str]:
         "next_review": meta.next_review.isoformat() if meta.next_review else "",
         "sha256": result.protocol.sha256,
     }
+    if meta.references:  # V008 across the book, also for results taken from the cache
+        out["references"] = json.dumps([[t.span.line, t.span.column, t.span.end_line, t.span.end_column, t.value]
+                                        for t in meta.references], ensure_ascii=False)
     if meta.id is not None:
         out["id_line"] = str(meta.id.span.line)
         out["id_column"] = str(meta.id.span.column)
@@ -122,7 +131,7 @@ def find_protocols(paths: Iterable[Path]) -> list[Path]:
 
 
 def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
-    """Findings that concern the book as a whole (P008 duplicate ids)."""
+    """Findings that concern the book as a whole (P008 duplicate ids, V008 references to withdrawn protocols)."""
     load_rules()
     seen: dict[str, Compiled] = {}
     out: list[Diagnostic] = []
@@ -139,4 +148,29 @@ def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
                                        "give each protocol its own id"))
         else:
             seen[pid] = result
+    out.extend(withdrawn_references(results))
+    return out
+
+
+WITHDRAWN = (m.Status.SUPERSEDED.value, m.Status.RETIRED.value)
+
+
+def withdrawn_references(results: list[Compiled]) -> list[Diagnostic]:
+    """V008: a current protocol names, in a `reference:` line, the id of a superseded or retired one."""
+    summaries = [(result, summarize(result)) for result in results]
+    withdrawn = {summary["id"]: summary["status"] for _, summary in summaries
+                 if summary.get("id") and summary.get("status") in WITHDRAWN}
+    if not withdrawn:
+        return []
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(withdrawn, key=len, reverse=True))
+                         + r")(?![\w-])")
+    out: list[Diagnostic] = []
+    for result, summary in summaries:
+        if not summary or summary.get("status") in WITHDRAWN:
+            continue
+        for line, column, end_line, end_column, text in json.loads(summary.get("references") or "[]"):
+            for match in pattern.finditer(text):
+                out.append(rule("V008").at(Span(result.path, line, column, end_line, end_column),
+                                           f"reference to `{match.group(1)}`, a {withdrawn[match.group(1)]} protocol",
+                                           "refer to the protocol that replaces it, or remove the reference"))
     return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from compiler import __version__
-from compiler.diagnostics import REGISTRY, Diagnostic, Severity
+from compiler.diagnostics import REGISTRY, Diagnostic, Rule, Severity
 from compiler.pipeline import Compiled
 
 COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "info": "\033[1;36m", "bold": "\033[1m",
@@ -30,9 +30,17 @@ def summary(results: Sequence[Compiled], extra: Sequence[Diagnostic] = ()) -> di
     return counts
 
 
-def human(results: Sequence[Compiled], extra: Sequence[Diagnostic], stream: TextIO) -> None:
-    """Print findings like rustc: header, location, source line, caret, help."""
+def human(results: Sequence[Compiled], extra: Sequence[Diagnostic], stream: TextIO, language: str = "en") -> None:
+    """Print findings like rustc: header, location, source line, caret, help.
+
+    `language` (nl or en) words the severities, labels and summary line and the
+    messages the catalogue knows (compiler.i18n); `auto` speaks each sheet's own
+    language and the summary in English. Codes are the same in every language.
+    """
+    from compiler import i18n
+
     colour = use_colour(stream)
+    languages = {r.path: _sheet_language(r) for r in results}
 
     def c(name: str, text: str) -> str:
         return f"{COLOURS[name]}{text}{COLOURS['reset']}" if colour else text
@@ -40,9 +48,11 @@ def human(results: Sequence[Compiled], extra: Sequence[Diagnostic], stream: Text
     sources = {r.path: r.source for r in results}
     diagnostics = sorted([d for r in results for d in r.diagnostics] + list(extra), key=Diagnostic.sort_key)
     for d in diagnostics:
+        lang = languages.get(d.span.file, "en") if language == "auto" else i18n.language_or_default(language)
         level = d.severity.value
-        tag = "acknowledged " if d.acknowledged is not None else ""
-        stream.write(f"{c(level, f'{tag}{level}[{d.code}]')}{c('bold', ': ' + d.message)}\n")
+        shown = i18n.severity(level, lang)
+        tag = f"{i18n.word('acknowledged', lang)} " if d.acknowledged is not None else ""
+        stream.write(f"{c(level, f'{tag}{shown}[{d.code}]')}{c('bold', ': ' + i18n.message(d.message, lang))}\n")
         stream.write(f"  {c('blue', '-->')} {d.span.file}:{d.span.line}:{d.span.column}\n")
         source = sources.get(d.span.file)
         if source is not None:
@@ -54,18 +64,27 @@ def human(results: Sequence[Compiled], extra: Sequence[Diagnostic], stream: Text
             stream.write(f"{c('blue', str(d.span.line))} {c('blue', '|')} {text}\n")
             stream.write(f"{' ' * gutter} {c('blue', '|')} {' ' * (d.span.column - 1)}{c(level, '^' * width)}\n")
         if d.hint:
-            stream.write(f"  {c('blue', '=')} {c('bold', 'help')}: {d.hint}\n")
+            stream.write(f"  {c('blue', '=')} {c('bold', i18n.word('help', lang))}: {i18n.message(d.hint, lang)}\n")
         if d.fix is not None:
-            kind = "fix" if d.fix.safe else "suggestion (not applied automatically)"
+            kind = i18n.word("fix" if d.fix.safe else "suggestion", lang)
             stream.write(f"  {c('blue', '=')} {kind}: {d.fix.title}\n")
         if d.acknowledged is not None:
-            stream.write(f"  {c('blue', '=')} acknowledged: {d.acknowledged}\n")
+            stream.write(f"  {c('blue', '=')} {i18n.word('acknowledged', lang)}: {d.acknowledged}\n")
         for related in d.related:
-            stream.write(f"  {c('blue', '=')} note: {related.message} at {related.span.file}:{related.span.line}:{related.span.column}\n")
+            where = f"{related.span.file}:{related.span.line}:{related.span.column}"
+            stream.write(f"  {c('blue', '=')} {i18n.word('note', lang)}: {i18n.message(related.message, lang)} "
+                         f"{i18n.word('at', lang)} {where}\n")
         stream.write("\n")
     counts = summary(results, extra)
-    parts = [f"{counts['errors']} error(s)", f"{counts['warnings']} warning(s)", f"{counts['infos']} info(s)"]
-    stream.write(f"checked {counts['files']} file(s): " + ", ".join(parts) + "\n")
+    lang = "en" if language == "auto" else i18n.language_or_default(language)
+    stream.write(i18n.word("checked", lang, files=counts["files"],
+                           counts=i18n.counts(counts["errors"], counts["warnings"], counts["infos"], lang)) + "\n")
+
+
+def _sheet_language(result: Compiled) -> str:
+    if result.protocol is None or not result.protocol.meta.language:
+        return "nl" if result.protocol is not None else "en"
+    return result.protocol.meta.language if result.protocol.meta.language in ("nl", "en") else "nl"
 
 
 def as_json(results: Sequence[Compiled], extra: Sequence[Diagnostic]) -> dict[str, Any]:
@@ -137,3 +156,28 @@ def dump(data: Any, stream: TextIO) -> None:
     """Write JSON with a trailing newline."""
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
+
+
+def rule_severities(rule: Rule) -> list[str]:
+    """Every severity a rule is emitted with: its registered one first, then those its check passes explicitly.
+
+    Some rules grade a finding (C004: an error when the arm's conditions admit premenopausal
+    women, a warning when they say nothing about menopause); the list shows both, so the
+    catalogue never claims a single severity that the checker does not keep to.
+    """
+    import inspect
+    import re
+
+    found = [rule.severity.value]
+    if rule.check is not None:
+        try:
+            source = inspect.getsource(rule.check)
+        except (OSError, TypeError):
+            source = ""
+        levels = re.findall(r"Severity\.(ERROR|WARNING|INFO)", source)
+        if "_severity(" in source:
+            levels.append("WARNING")  # the dose rules' downgrade of an error whose reference is unverified
+        for level in levels:
+            if level.lower() not in found:
+                found.append(level.lower())
+    return found

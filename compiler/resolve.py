@@ -118,6 +118,9 @@ def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str |
         if key not in [normalise(str(n)) for n in group.get("names") or []]:  # type: ignore[attr-defined]
             continue
         members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
+        branded = resolve_drug(line.brand.value, tables)[0] if line.brand is not None else None
+        if branded in members:
+            return branded, "generic"  # `denosumab (Xgeva)`: the brand names the product
         fitting = [x for x in members if _routes_fit(line, tables.drugs[x])]
         by_dose = [x for x in fitting if _doses_fit(line, tables.drugs[x])]
         if by_dose:

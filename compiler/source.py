@@ -8,6 +8,8 @@ as a diagnostic, so later stages only ever see well-formed text.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,4 +231,37 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
                     return problems
             elif ch == ")":
                 depth = max(0, depth - 1)
+    return problems
+
+
+_SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")
+INVISIBLE_CATEGORIES = ("Cf", "Cc", "Zl", "Zp")
+"""Format and control characters, and the line/paragraph separators U+2028/U+2029 (shown as line breaks by some viewers only)."""
+"""Anything outside printable ASCII: candidates for an invisible or control character."""
+
+_CHARACTER_NAMES = {"\u200b": "zero-width space", "\ufeff": "byte-order mark (zero-width no-break space)",
+                    "\u2060": "word joiner", "\u200e": "left-to-right mark", "\u200f": "right-to-left mark",
+                    "\u202e": "right-to-left override", "\u202d": "left-to-right override",
+                    "\u00ad": "soft hyphen", "\x1b": "escape"}
+
+
+def scan_invisible(source: SourceFile) -> list[SourceProblem]:
+    """Invisible and control characters (Unicode Cf and Cc, except tab and newline), each at its column.
+
+    Such a character can turn a checked statement into prose (a zero-width space before
+    `drug`) or make the printed text differ from what was checked (a bidi override), so
+    it is reported where it stands, never removed or ignored.
+    """
+    problems: list[SourceProblem] = []
+    for number, line in enumerate(source.text.split("\n"), start=1):
+        for match in _SUSPECT.finditer(line):
+            char = match.group(0)
+            if unicodedata.category(char) not in INVISIBLE_CATEGORIES:
+                continue
+            column = match.start() + 1
+            name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"
+            problems.append(SourceProblem(
+                "P011", f"invisible or control character U+{ord(char):04X} ({name.lower()}) at column {column}",
+                Span(source.path, number, column, number, column + 1),
+                "delete the character (retype the text around it); it can hide a statement from the checks"))
     return problems

@@ -135,12 +135,29 @@ def data_audit(results: Sequence[Compiled], tables: Tables, today: datetime.date
 
 
 def render_report(results: Sequence[Compiled], extra: Sequence[Diagnostic], today: datetime.date | None = None,
-                  config: BookConfig | None = None) -> str:
-    """The validation report of one or more protocols as a self-contained HTML page."""
+                  config: BookConfig | None = None, language: str | None = None) -> str:
+    """The validation report of one or more protocols as a self-contained HTML page.
+
+    Its language is `language`, or the sheets' own when they share one (Dutch otherwise):
+    framing words from compiler.i18n, messages translated where the catalogue knows them,
+    numbers in the language's notation; codes are never translated. It includes the data
+    audit of the dose rows the protocols rest on, with the book's overrides.
+    """
+    from compiler import i18n
+
     tables = load()
     day = today or datetime.date.today()
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(SITE), autoescape=True)
     entries = [_entry(result, extra, tables) for result in results]
+    if language is None:
+        found = {str(e["summary"].get("language") or "nl") for e in entries}
+        language = found.pop() if len(found) == 1 else "nl"
+    language = language if language in i18n.LANGUAGES else "nl"
+
+    def t(key: str, **values: object) -> str:
+        return i18n.word(key, language, **values)
+
     return environment.get_template("validation.html.j2").render(
         entries=entries, version=__version__, data=data_versions(), fingerprint=tables.fingerprint,
-        today=day.isoformat(), audit=data_audit(results, tables, day, config))
+        today=day.isoformat(), audit=data_audit(results, tables, day, config), language=language, t=t,
+        message=lambda text: i18n.message(text, language))

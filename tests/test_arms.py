@@ -87,12 +87,20 @@ def test_otherwise_is_none_of_its_siblings() -> None:
     assert a.entails(tamoxifen.conditions, "menopause", "post", load()) is False
 
 
-def test_renal_dose_rows_inherit_the_schedule() -> None:
+def test_renal_dose_rows_nested_under_the_line_inherit_the_schedule() -> None:
     body = ("# H\nZoledroninezuur:\n  drug zoledronic acid 4 mg IV every 4 weeks, infusion at least 15 min\n"
-            "  when CrCl >= 50 and CrCl <= 60:\n    drug zoledronic acid 3,5 mg IV\n")
+            "    when CrCl >= 50 and CrCl <= 60:\n      drug zoledronic acid 3,5 mg IV\n")
     result = compile_text("arms.protocol", (HEADER + body).encode(), TODAY)
     codes = {d.code for d in result.diagnostics}
     assert not codes & {"S001", "S006", "S008"}
+
+
+def test_a_sibling_line_lends_no_schedule() -> None:
+    """Issue 11: a line of the same drug beside this one never lends its interval or infusion time."""
+    body = ("# H\nZoledroninezuur:\n  drug zoledronic acid 4 mg IV every 4 weeks, infusion at least 15 min\n"
+            "  when CrCl >= 50 and CrCl <= 60:\n    drug zoledronic acid 3,5 mg IV\n")
+    result = compile_text("arms.protocol", (HEADER + body).encode(), TODAY)
+    assert any(d.code == "S001" and d.span.line == HEADER.count("\n") + 5 for d in result.diagnostics)
 
 
 def test_shipped_nsclc_first_line_excludes_egfr() -> None:

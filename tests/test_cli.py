@@ -222,3 +222,62 @@ def test_cached_runs_give_identical_output_in_every_format(tmp_path: Path) -> No
         second = run("check", "--format", fmt, *cache, str(FIXTURES / "P008"), str(BAD))
         assert first.returncode == second.returncode == 1
         assert first.stdout == second.stdout and not second.stderr, second.stderr
+
+
+def test_check_on_a_folder_without_protocols_exits_2(tmp_path: Path) -> None:
+    result = run("check", str(tmp_path))
+    assert result.returncode == 2 and "no protocols found" in result.stderr
+
+
+def test_model_on_a_folder_or_missing_file_exits_2_like_check(tmp_path: Path) -> None:
+    for path in (tmp_path, tmp_path / "missing.protocol"):
+        result = run("model", str(path))
+        assert result.returncode == 2, result.stderr
+        assert run("check", str(path)).returncode == 2
+        assert "Traceback" not in result.stderr
+
+
+def test_export_needs_an_explicit_format() -> None:
+    result = run("export", str(GOOD))
+    assert result.returncode == 2 and "--fhir" in result.stderr and not result.stdout
+    result = run("export", "--model", str(GOOD))
+    assert result.returncode == 0 and json.loads(result.stdout)["protocol"]["node"] == "Protocol"
+
+
+def test_build_prints_a_summary_and_findings_only_for_failing_sheets_or_with_v(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "good.protocol").write_text(GOOD.read_text().replace("id: fixture", "id: good"))
+    (book / "bad.protocol").write_text(BAD.read_text().replace("id: fixture", "id: bad"))
+    result = run("build", str(book), "-o", str(tmp_path / "out"), "--no-pdf", "--no-cache")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("ok   ") and "good.protocol" in line and "report:" in line for line in lines)
+    assert any(line.startswith("FAIL ") and "bad.protocol" in line for line in lines)
+    assert "error[F001]" in result.stdout  # the failing sheet's findings
+    verbose = run("build", str(book), "-o", str(tmp_path / "out"), "--no-pdf", "--no-cache", "-v")
+    assert verbose.stdout.count("-->") >= result.stdout.count("-->")
+
+
+def test_fix_reaches_the_fixed_point_in_one_run_and_never_overwrites_a_backup(tmp_path: Path) -> None:
+    text = HEADER + "# s\ndrug anastrozole .5 mg po daily\n"
+    path = _write(tmp_path, "point.protocol", text.encode())
+    first = run("check", "--fix", str(path))
+    assert "anastrozole 0,5 mg po daily" in path.read_text(), path.read_text()  # `.5` → `0.5` → `0,5` at once
+    assert (tmp_path / "point.protocol~").read_text() == text
+    assert run("check", "--fix", str(path)).stderr.count("fixed") == 0  # nothing left to fix
+    second_text = path.read_text().replace("anastrozole 0,5 mg", "Femara 2,5 mg")
+    path.write_text(second_text)
+    run("check", "--fix", str(path))
+    assert (tmp_path / "point.protocol~").read_text() == text  # the first backup is kept
+    assert (tmp_path / "point.protocol.~1~").read_text() == second_text
+    assert "fixed" in first.stderr
+
+
+def test_rules_list_every_severity_a_rule_is_emitted_with() -> None:
+    listed = {r["code"]: r["severities"] for r in json.loads(run("rules", "--format", "json").stdout)}
+    assert listed["C004"] == ["error", "warning"]  # RULES.md: an error; a warning when the arm is silent on menopause
+    found = json.loads(run("check", "--format", "json", str(FIXTURES), "protocols").stdout)["diagnostics"]
+    assert found
+    wrong = {(d["code"], d["severity"]) for d in found if d["severity"] not in listed.get(d["code"], [])}
+    assert not wrong, sorted(wrong)

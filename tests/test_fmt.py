@@ -217,3 +217,16 @@ def test_model_equality_helper_sees_a_changed_dose() -> None:
     assert model_of("t", base + "drug letrozole 2,5 mg po daily\n") == model_of("t", base + "drug letrozole 2.5 mg po daily\n")
     assert model_of("t", base + "drug letrozole 2,5 mg po daily\n") != model_of("t", base + "drug letrozole 25 mg po daily\n")
     assert isinstance(m.Number, type)
+
+
+def test_cli_diff_prints_the_changes_and_writes_nothing(tmp_path: Path) -> None:
+    messy = tmp_path / "a.protocol"
+    original = HEAD.format(lang="nl") + "drug letrozole  2.5 mg po daily   \n"
+    messy.write_text(original, encoding="utf-8")
+    result = run_cli("--diff", str(messy))
+    assert result.returncode == 1
+    assert f"--- {messy}" in result.stdout and "-drug letrozole  2.5 mg po daily   " in result.stdout
+    assert "+drug letrozole 2,5 mg po daily" in result.stdout
+    assert messy.read_text(encoding="utf-8") == original and not (tmp_path / "a.protocol~").exists()
+    run_cli(str(messy))
+    assert run_cli("--diff", str(messy)).returncode == 0

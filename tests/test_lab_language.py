@@ -70,7 +70,7 @@ regimen pemetrexed-carboplatin-pembrolizumab
   allow C006 "antiemetic prophylaxis on the standing order of the day unit"
 drug folic acid 400 mcg po daily from day -7 until 21 days after the last pemetrexed
 drug cyanocobalamin 1000 mcg IM every 9 weeks, cycle 21 days, 6 cycles
-drug dexamethasone 4 mg po twice daily, days -1 to 1, cycle 21 days, 6 cycles
+drug dexamethasone 4 mg po twice daily, days -1, 1, 2, cycle 21 days, 6 cycles
 """,
 }
 
@@ -209,7 +209,7 @@ def test_negative_days_day_zero_and_relative_end_are_read() -> None:
     end = folic.phases[0].until_after
     assert end is not None and end.days() == 21 and end.drug_id == "pemetrexed"
     dexa = next(i for i in items if isinstance(i, m.DrugLine) and i.drug_id == "dexamethasone")
-    assert dexa.phases[0].days is not None and dexa.phases[0].days.days == (-1, 0, 1)
+    assert dexa.phases[0].days is not None and dexa.phases[0].days.days == (-1, 1, 2)
 
 
 def test_calendar_draws_day_zero_and_days_before_day_one() -> None:
@@ -218,7 +218,8 @@ def test_calendar_draws_day_zero_and_days_before_day_one() -> None:
                     if "<strong>dexamethason</strong>" in t)
     heads = re.findall(r'<span class="visually-hidden">Dag </span>(-?[0-9]+)</th>', calendar)
     assert heads[:3] == ["-1", "0", "1"]
-    assert calendar.count("●") == 3 * 1  # days −1, 0, 1 (twice daily is one mark a day)
+    marks = re.findall(r"<td class=\"d on[ \"]", calendar)
+    assert len(marks) == 3  # days −1, 1, 2 (twice daily is one mark a day); day 0 is a column without a mark
 
 
 @pytest.mark.parametrize("name", sorted(CONSTRUCTS))

@@ -189,7 +189,7 @@ def test_every_decision_is_a_chart_with_every_branch_and_option(path: Path) -> N
         assert body is not None
         shown = svg_texts(body.group(0))
         if decision.title is not None:
-            assert normalise(decision.title.value) in shown
+            assert normalise(decision.title.value).lower() in shown.lower()
         for branch in decision.children:
             if isinstance(branch, m.When):
                 assert normalise(w.condition(branch.condition, language)) in shown
@@ -200,7 +200,7 @@ def test_every_decision_is_a_chart_with_every_branch_and_option(path: Path) -> N
             for item in branch.children:
                 node = statement(item)
                 if isinstance(node, m.RegimenLine):
-                    assert normalise(node.name.value) in shown, node.name.value
+                    assert normalise(node.name.value).lower() in shown.lower(), node.name.value
                     assert f'href="#regimen-{node.span.line}"' in body.group(0)
                     assert f'id="regimen-{node.span.line}"' in html
                     entry = tables.regimens.get(node.regimen_id or "")
@@ -295,7 +295,8 @@ def test_emmaus_calendars_cover_every_weekly_and_three_weekly_regimen() -> None:
     for line in (i for i in result.protocol.all_items() if isinstance(i, m.RegimenLine)):
         entry = tables.regimens.get(line.regimen_id or "")
         if entry is not None and int(entry.get("cycle_days") or 0) in (7, 21):
-            assert f'<figure class="picture calendar" id="cal-{line.span.line}">' in html, line.name.value
+            assert re.search(f'<figure class="picture calendar[^"]*" id="cal-{line.span.line}">', html), \
+                line.name.value
     # marks are text with an accessible label; days are header cells
     assert '<span role="img" aria-label="Dag 8: toediening">●</span>' in html
     assert '<th scope="col" class="day week-start"><span class="visually-hidden">Dag </span>1</th>' in html
@@ -425,20 +426,8 @@ def pdf_text(pdf: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def printed() -> dict[str, str]:
-    pytest.importorskip("weasyprint")
-    from compiler.render.pdf import html_to_pdf
-
-    out: dict[str, str] = {}
-    for path in (EMMAUS, NSCLC):
-        result = compiled(path)
-        assert result.protocol is not None and result.protocol.meta.version is not None
-        meta = result.protocol.meta
-        identity = {"id": meta.id.value if meta.id else "", "version": str(meta.version), "status": "review",
-                    "sha256": result.protocol.sha256, "title": meta.title.value if meta.title else "",
-                    "language": "nl"}
-        out[path.stem] = normalise(pdf_text(html_to_pdf(render_protocol(result, load()), identity)))
-    return out
+def printed(shipped_pdfs: dict[str, bytes]) -> dict[str, str]:
+    return {path.stem: normalise(pdf_text(shipped_pdfs[path.stem])) for path in (EMMAUS, NSCLC)}
 
 
 def chart_words(path: Path, line: int) -> tuple[list[str], list[str]]:
@@ -463,15 +452,19 @@ def test_pdf_shows_every_branch_label_and_name_of_the_chart(printed: dict[str, s
 def test_pdf_must_shows(printed: dict[str, str]) -> None:
     emmaus, nsclc = printed[EMMAUS.stem], printed[NSCLC.stem]
     assert "niet gedekt: PD-L1 1–10 %" in emmaus
-    assert "4.1 Triple negatief 4.2 HER2 positief 4.3 Receptor positief – HER2 negatief" in emmaus
-    for name in ("paclitaxel-bevacizumab", "paclitaxel-pembrolizumab", "EC75", "docetaxel q3w", "paclitaxel weekly",
-                 "vinorelbine IV", "eribulin", "carboplatin-gemcitabine", "doxorubicin low-dose weekly"):
+    for heading in ("4.1 Triple negatief", "4.2 HER2 positief", "4.3 Receptor positief – HER2 negatief"):
+        assert heading in emmaus
+    # calendars whose drugs are given on more than day 1 are printed; day-1-only ones repeat the table's "dag 1"
+    for name in ("PACLItaxel-bevacizumab", "PACLItaxel-pembrolizumab", "PACLItaxel weekly", "vinorelbine IV",
+                 "eriBULin", "CARBOplatin-gemcitabine", "DOXOrubicin low-dose weekly"):
         assert f"Cycluskalender: {name}" in emmaus, name
+    for name in ("EC75", "DOCEtaxel q3w"):
+        assert f"Cycluskalender: {name}" not in emmaus, name
     assert "Fractioneringsschema's" in emmaus and "EQD2" in emmaus
     assert "PD-L1 TPS ≥ 50 %" in nsclc and "PD-L1 TPS < 50 %" in nsclc
-    assert "max. 2 jaar" in nsclc and "weken (0 = start)" in nsclc
-    # the charts' own text reaches the PDF besides the branch text under it
-    assert emmaus.count("PD-L1 > 10 %") >= 2
+    assert "max. 2 jaar" in nsclc
+    # each piece of information once on paper: the decision's text, not its chart as well
+    assert emmaus.count("PD-L1 > 10 %") == 1
 
 
 def test_overlapping_branches_are_marked_in_both_boxes() -> None:

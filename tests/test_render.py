@@ -267,3 +267,37 @@ decision: dosis volgens creatinineklaring
     assert 'class="drugs decision-table"' in html
     assert "CrCl ≥ 50 en CrCl ≤ 60" in html
     assert "3,5 mg" in html and "Niet aanbevolen." in html
+
+
+def test_who_approves_is_worded_by_the_register_status() -> None:
+    import datetime
+    from dataclasses import replace
+
+    from compiler import model as m
+    from compiler.render.view import build_view
+
+    result = compiled()
+    assert result.protocol is not None
+    draft = dict(build_view(result.protocol, result.diagnostics, load()).control)
+    assert draft.get("Te keuren door") == "B. Goedkeurder" and "Goedgekeurd door" not in draft
+    meta = replace(result.protocol.meta, status=m.Status.APPROVED, approved=datetime.date(2026, 11, 23))
+    approved = dict(build_view(replace(result.protocol, meta=meta), result.diagnostics, load()).control)
+    assert approved.get("Goedgekeurd door") == "B. Goedkeurder" and approved.get("Goedgekeurd op") == "23-11-2026"
+    assert "Te keuren door" not in approved
+    # approved without a date is not yet what the register records
+    undated = replace(result.protocol.meta, status=m.Status.APPROVED, approved=None)
+    assert "Te keuren door" in dict(build_view(replace(result.protocol, meta=undated), result.diagnostics, load()).control)
+
+
+def test_loading_dose_of_a_library_regimen_is_in_the_dose_column() -> None:
+    from compiler.render.view import DrugTable, RegimenBlock, build_view
+
+    body = "# Schema\nregimen docetaxel-trastuzumab-pertuzumab\n"
+    result = compiled(body=body)
+    assert result.protocol is not None
+    view = build_view(result.protocol, result.diagnostics, load())
+    regimen = next(b for s in view.sections for b in s.blocks if isinstance(b, RegimenBlock))
+    rows = {row.name: row for _, table in regimen.tables if isinstance(table, DrugTable) for row in table.rows}
+    assert rows["pertuzumab"].doses == ["840 mg (oplaaddosis)", "420 mg"]
+    assert rows["trastuzumab"].doses == ["8 mg/kg (oplaaddosis)", "6 mg/kg"]
+    assert not any("oplaaddosis" in note for row in rows.values() for note in row.notes)

@@ -68,3 +68,22 @@ def test_serve_rebuilds_on_save_and_shows_findings(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_serve_removes_its_temporary_folder_on_sigterm(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "live.protocol").write_text(HEADER.replace("id: fixture", "id: live") + "\n# Sectie\ndrug tamoxifen 20 mg po daily\n")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    port = free_port()
+    env = {**os.environ, "NO_COLOR": "1", "TMPDIR": str(temporary)}
+    process = subprocess.Popen([sys.executable, "-m", "compiler", "serve", str(book), "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: "live" in get(f"http://127.0.0.1:{port}/"))
+        assert list(temporary.glob("protocolc-serve-*"))
+    finally:
+        process.terminate()  # SIGTERM
+        process.wait(timeout=30)
+    assert not list(temporary.glob("protocolc-serve-*"))

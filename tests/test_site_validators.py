@@ -68,3 +68,35 @@ def test_html_passes_axe_core(site: Path) -> None:
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     finally:
         server.shutdown()
+
+
+def test_every_link_of_the_shipped_site_resolves(site: Path) -> None:
+    from tests.site_links import broken_links
+
+    assert broken_links(site) == []
+    page = (site / "protocols" / "emmaus-gemetastaseerd-borstcarcinoom.html").read_text()
+    for link in ('href="../index.html"', 'href="emmaus-gemetastaseerd-borstcarcinoom.report.html"'):
+        assert link in page
+
+
+def test_a_page_opened_from_an_old_printout_says_so_in_a_browser(site: Path) -> None:
+    chromium = tool("CHROMIUM")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        page = f"http://127.0.0.1:{port}/protocols/emmaus-gemetastaseerd-borstcarcinoom.html"
+
+        def dom(url: str) -> str:
+            result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+                                    capture_output=True, text=True, timeout=120)
+            return result.stdout
+
+        old = dom(page + "?version=0.9")
+        assert '<span class="printed-version">0.9</span>) is niet meer geldig' in old
+        assert 'id="outdated" role="alert" hidden' not in old
+        assert 'id="outdated" role="alert" hidden' in dom(page + "?version=1.0")
+    finally:
+        server.shutdown()

@@ -88,7 +88,7 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> LifeCycle:
     chain_ok(book / "protocols")
     edit(sheet, "version: 1.2", "version: 2.0")
     steps["release 2.0"] = run("release", SHEET, "--approver", APPROVER, "--no-pdf", "--note", "Dosis fulvestrant.",
-                               "--today", "2026-11-25", cwd=book)
+                               "--today", "2026-11-25", "--accept", "D003", "test: reduced dose", cwd=book)
     chain_ok(book / "protocols")
     steps["check 2.0"] = run("check", "protocols", "--today", "2026-11-25", cwd=book)
     return LifeCycle(book, steps)

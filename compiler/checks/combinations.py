@@ -54,10 +54,20 @@ def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
 
 
 def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
-    """A requirement (any one of `options`) is met by a partner or a stated companion."""
+    """A requirement (any one of `options`) is met by a partner, or — in an arm that gives
+    no partner at all (a monograph-style block) — by an `only with` that names it.
+
+    Content over words: once an arm gives partners, only a partner counts (an `only with
+    aromataseremmer` beside tamoxifen does not make tamoxifen an aromatase inhibitor), and
+    `preferably with` never satisfies a requirement.
+    """
     if any(_member_matches(p, options, tables) for p in arm.partners):
         return True
+    if arm.partners:
+        return False
     for group in arm.companions:
+        if group.constraint.kind != "only":
+            continue
         known = [t for t in group.targets if t.target_id is not None]
         if not known:
             continue
@@ -65,6 +75,25 @@ def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
         if (group.any_of and all(fits)) or (not group.any_of and any(fits)):
             return True
     return False
+
+
+def _unmet_only_with(arm: a.Arm, tables: Tables) -> str | None:
+    """The text of an `only with` that the arm's partners contradict (None when met, or no partner is given)."""
+    if not arm.partners:
+        return None
+    for group in arm.companions:
+        known = [t for t in group.targets if t.target_id is not None]
+        if group.constraint.kind != "only" or not known:
+            continue
+
+        def given(target_id: str) -> bool:
+            option = target_id[6:] if target_id.startswith("class:") else target_id
+            return any(a.satisfies(option, p.drug_id, tables) for p in arm.partners)
+
+        met = [given(t.target_id) for t in known if t.target_id is not None]
+        if not (any(met) if group.any_of else all(met)):
+            return (" or " if group.any_of else " and ").join(t.text.value for t in group.targets)
+    return None
 
 
 def _dose_mg(line: m.DrugLine | None) -> float | None:
@@ -107,8 +136,12 @@ def _requirements(context: Context, member: a.Member) -> Iterator[tuple[list[str
 @check("C001", "companion-missing", Severity.ERROR, "required companion drug missing from the arm")
 def companion_missing(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a drug that is only given with a companion has that companion in its
-    arm — as a drug of the same regimen or block, or named by `only with` /
-    `preferably with`: pertuzumab → trastuzumab (Phesgo counts as both); everolimus in
+    arm — as a drug of the same regimen or block; in a block that gives no other drug at
+    all (a monograph-style section), an `only with` naming the companion stands for it.
+    Content beats words: once the arm gives partners, only a partner counts, and an
+    `only with` that the partners contradict (`only with aromataseremmer` beside
+    tamoxifen) is itself this error; `preferably with` never satisfies a requirement.
+    The requirements: pertuzumab → trastuzumab (Phesgo counts as both); everolimus in
     breast cancer → exemestane; a CDK4/6 inhibitor → an aromatase inhibitor or fulvestrant
     (adjuvant abemaciclib also tamoxifen); lapatinib → capecitabine, an aromatase inhibitor
     or trastuzumab. Abemaciclib 200 mg twice daily alone is a US-label monotherapy; the
@@ -133,6 +166,16 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
         focus = arm.focus
         if focus.drug_id is None:
             continue
+        unmet = _unmet_only_with(arm, tables)
+        if unmet is not None:
+            key = (focus.span, "only with")
+            if key not in seen:
+                seen.add(key)
+                given = ", ".join(dict.fromkeys(_name(tables, p.drug_id) for p in arm.partners if p.drug_id))
+                yield companion_missing.at(
+                    focus.span, f"{_name(tables, focus.drug_id)}: `only with {unmet}` but its arm gives {given}",
+                    "give the named companion in the same regimen, or correct the `only with` statement")
+                continue
         for options, rule in _requirements(context, focus):
             extra: list[str] = []
             for item in rule.get("extra_in_setting") or []:
@@ -587,3 +630,102 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
             suggestion = closest(normalise(target.value), candidates)
             hint = f"did you mean `{suggestion}`?" if suggestion else "name a formulary drug or class"
             yield unknown_combination_target.at(target.span, f"unknown drug or class `{target.value}`", hint)
+
+
+@check("C008", "target-excluded", Severity.ERROR, "a targeted drug under a condition that excludes its target")
+def target_excluded(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a targeted drug (combinations.yaml `targets`: HER2 antibodies and
+    HER2 tyrosine-kinase inhibitors need HER2-positive disease; EGFR inhibitors an EGFR
+    mutation; ALK inhibitors an ALK rearrangement) sits in an arm whose conditions admit
+    patients with its target. An arm whose conditions are certainly false for every
+    patient with the target — trastuzumab under `only when HER2-`, osimertinib under
+    `when EGFR-` — is an error. An arm that does not mention the target is not reported
+    here. Trastuzumab deruxtecan is not listed (licensed in HER2-low disease).
+
+    Why it matters: the sheet then prescribes a drug to exactly the patients it cannot
+    help, usually because a branch or a condition was copied into the wrong place.
+
+    Example: `only when HER2-` above `drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks`
+
+    Use instead: `only when HER2+` (or move the drug to the HER2-positive branch).
+
+    Source: the products' EU SmPCs section 4.1, cited per entry in combinations.yaml `targets`.
+    """
+    tables = context.tables
+    rules = [r for r in _data(context).get("targets") or [] if isinstance(r, dict)]
+    seen: set[object] = set()
+    for arm in _layout(context).arms():
+        drug_id = arm.focus.drug_id
+        if drug_id is None or arm.focus.span in seen:
+            continue
+        ids = a.counts_as(drug_id, tables)
+        for rule in rules:
+            if not ids & {str(x) for x in rule.get("drugs") or []}:
+                continue
+            scenario = {str(k): str(v) for k, v in (rule.get("requires") or {}).items()}
+            if a.admits(arm.conditions, scenario, tables):
+                continue
+            seen.add(arm.focus.span)
+            target = str(rule.get("target") or ", ".join(scenario))
+            yield target_excluded.at(
+                arm.focus.span, f"{_name(tables, drug_id)} needs {target}-positive disease, but its conditions "
+                                f"exclude {target}-positive patients",
+                f"put it under a {target}-positive condition ({rule.get('source')})")
+            break
+
+
+def _name_drugs(context: Context, name: str) -> set[str]:
+    """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
+    from compiler.checks.notation import drug_names_in
+
+    return {d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context) for d in ids}
+
+
+@check("C009", "regimen-contradicts-name", Severity.ERROR,
+       "a regimen's drugs contradict its name or its library entry")
+def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the drug lines written under a regimen agree with what the regimen
+    is. Under a library regimen (`regimen lapatinib-letrozole`), every drug line is a drug
+    of the library entry (regimens.yaml); under any regimen, a drug named in the regimen's
+    name (`regimen letrozole-palbociclib`) is given in it. Products of one substance count
+    as each other (trastuzumab SC for trastuzumab).
+
+    Why it matters: the name is what a reader scans, the drug lines are what is given; a
+    regimen called lapatinib-letrozole that gives tamoxifen is either a wrong name or a
+    wrong drug, and the library's companions silently fill in what the name promises.
+
+    Example: `regimen lapatinib-letrozole` with `drug tamoxifen 20 mg po daily` under it.
+
+    Use instead: `regimen lapatinib-letrozole` with `drug letrozole 2,5 mg po daily`, or a
+    regimen named for what it gives.
+
+    Source: ISMP Guidelines for Standard Order Sets (2010): regimen names match their
+    components; regimens.yaml.
+    """
+    tables = context.tables
+    lay = _layout(context)
+    for node in lay.nodes:
+        regimen = node.item
+        if not isinstance(regimen, m.RegimenLine):
+            continue
+        lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
+        given = set().union(*(a.counts_as(x.drug_id, tables) for x in lines if x.drug_id)) if lines else set()
+        entry = tables.regimens.get(regimen.regimen_id or "") or {}
+        library = {str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict)}
+        if library and lines:
+            for line in lines:
+                if line.drug_id is None or a.counts_as(line.drug_id, tables) & library:
+                    continue
+                yield regimen_contradicts_name.at(
+                    line.name.span, f"{_name(tables, line.drug_id)} is not a drug of regimen {regimen.name.value} "
+                                    f"({', '.join(_name(tables, d) for d in sorted(library))})",
+                    "give the regimen's own drugs, or name the regimen for what it gives")
+        if not lines:
+            continue
+        missing = sorted(d for d in _name_drugs(context, regimen.name.value)
+                         if d in tables.drugs and not a.counts_as(d, tables) & given)
+        if missing:
+            yield regimen_contradicts_name.at(
+                regimen.name.span, f"regimen {regimen.name.value} names {', '.join(_name(tables, d) for d in missing)} "
+                                   "but does not give it",
+                "add the drug line, or name the regimen for what it gives")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from compiler import model as m
 from compiler.checks import Context
-from compiler.diagnostics import Diagnostic, Severity, check
+from compiler.diagnostics import Diagnostic, Severity, check, define, rule
 from compiler.source import Span
 
 REQUIRED = ("id", "title", "version", "status", "language", "owner", "author", "next review", "scope", "reference")
@@ -118,3 +118,77 @@ def review_overdue(context: Context) -> Iterator[Diagnostic]:
         days = (context.today - meta.next_review).days
         yield review_overdue.at(line.value_span, f"review was due {meta.next_review.isoformat()} ({days} days ago)",
                                 "review the protocol and set a new `next review:` date")
+
+
+@check("V010", "approved-with-open-query", Severity.ERROR, "an approved protocol holds an open review query")
+def approved_with_open_query(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a protocol whose status is `approved` holds no `query:` line. Each
+    open query is reported at the query.
+
+    Why it matters: a query is an unanswered review question about the content — often a
+    dose; an approved sheet that still asks it has been approved without the answer.
+
+    Example: `status: approved` and `query: is 100 mL the bottle or the daily dose?`
+
+    Use instead: answer the query, change the content, remove the query line, then approve.
+
+    Source: ISO 9001:2015 §7.5.2 (review and approval for suitability and adequacy);
+    RULES.md V and X006.
+    """
+    if context.protocol.meta.status != m.Status.APPROVED:
+        return
+    for item in context.items:
+        if isinstance(item, m.Query):
+            yield approved_with_open_query.at(item.span, "open review query in an approved protocol",
+                                              "answer and remove the query, or set `status: review`")
+
+
+# V011 is reported by the pipeline after acknowledgements: it needs every other finding.
+define("V011", "approved-with-unacknowledged-error", Severity.ERROR,
+       "an approved protocol holds an unacknowledged error", """
+    What it checks: a protocol whose status is `approved` has no error left that is not
+    acknowledged with `allow CODE "why"`. It is reported once, at the status line, after
+    every other check and acknowledgement has run, and lists the codes.
+
+    Why it matters: the status is what a reader trusts; an approved sheet must not carry a
+    known error that nobody has justified.
+
+    Example: `status: approved` in a protocol with `drug tamoxifen 200 mg po daily` (D002).
+
+    Use instead: correct the errors (or acknowledge each with a reason), then approve.
+
+    Source: ISO 9001:2015 §7.5.2; RULES.md (errors block release).
+""")
+
+
+def approved_with_errors(protocol: m.Protocol, diagnostics: list[Diagnostic]) -> Diagnostic | None:
+    """V011 for an approved protocol that still holds unacknowledged errors (None otherwise)."""
+    if protocol.meta.status != m.Status.APPROVED:
+        return None
+    codes = sorted({d.code for d in diagnostics if d.severity is Severity.ERROR and d.acknowledged is None
+                    and d.code not in ("V010", "V011")})
+    if not codes:
+        return None
+    field = protocol.meta.field("status")
+    span = field.value_span if field is not None else Span(protocol.path, 1, 1, 1, 1)
+    return rule("V011").at(span, f"approved protocol with unacknowledged errors: {', '.join(codes)}",
+                           "correct or acknowledge each error (`allow CODE \"why\"`), or set `status: review`")
+
+
+define("V008", "withdrawn-protocol-referenced", Severity.WARNING,
+       "a current protocol refers to a superseded or retired one", """
+    What it checks: across the book, a protocol that is not itself superseded or retired
+    names, in a `reference:` line, the id of a protocol whose status is `superseded` or
+    `retired`. It is reported at the reference (a book finding: it needs the other
+    protocol, so `check` of a single file cannot see it).
+
+    Why it matters: a reader following the reference lands on a withdrawn sheet, with
+    doses or indications that no longer apply.
+
+    Example: `reference: borst-hormonaal-2019` where that protocol has `status: superseded`.
+
+    Use instead: refer to the protocol that replaced it.
+
+    Source: ISO 9001:2015 §7.5.3.2 (prevent the unintended use of obsolete documented
+    information); RULES.md V008.
+""")

@@ -48,12 +48,27 @@ PRIOR_ANTHRACYCLINE = re.compile(r"prior.*(anthracycl|antracycl|doxorubicin)|eer
                                  r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
 
-def _severity(base: Severity, unverified: bool) -> Severity:
-    return Severity.WARNING if unverified and base is Severity.ERROR else base
+SOFTENED = " (softened to a warning only because the reference is unverified: check the SmPC)"
+GROSS_HARD, GROSS_USUAL = Decimal(2), Decimal(5)
+"""A dose at ≥ 2× the hard maximum or ≥ 5× the usual maximum is an error whatever the data row's state (RULES.md D)."""
 
 
-def _note(unverified: bool) -> str:
-    return UNVERIFIED if unverified else ""
+def _severity(base: Severity, unverified: bool, gross: bool = False) -> Severity:
+    """Unverified data may soften a borderline error to a warning; a gross finding stays an error."""
+    return Severity.WARNING if unverified and not gross and base is Severity.ERROR else base
+
+
+def _note(unverified: bool, gross: bool | None = None) -> str:
+    """The message suffix: softened (borderline on unverified data) or only a reminder (gross, or not an error)."""
+    if not unverified:
+        return ""
+    return SOFTENED if gross is False else UNVERIFIED
+
+
+def is_gross(value: Decimal, hard: Decimal | None, usual_high: Decimal | None) -> bool:
+    """Whether a dose is a gross overdose: ≥ 2× the hard maximum or ≥ 5× the usual maximum."""
+    return (hard is not None and hard > 0 and value >= hard * GROSS_HARD) or \
+        (usual_high is not None and usual_high > 0 and value >= usual_high * GROSS_USUAL)
 
 
 # ---------------------------------------------------------------- where each line sits
@@ -366,7 +381,7 @@ def verdict(context: Context, pd: PhaseDose) -> Verdict:
     if pd.loading or pd.match.how == "none":
         return Verdict("")
     renal = _renal(context, pd)
-    if renal is not None:
+    if renal is not None and not is_gross(pd.high, pd.match.hard_max, pd.match.usual_high):  # gross: D002, an error
         band = renal[0]
         if band.dose is not None and band.dose == pd.high and pd.dose.unit == "mg":
             return Verdict("")
@@ -460,7 +475,8 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
             continue
         match = pd.match
         high, hard = match.usual_high, match.hard_max
-        if high is None or pd.high <= high or match.within_usual(pd.high) or (hard is not None and pd.high > hard):
+        if high is None or pd.high <= high or match.within_usual(pd.high) or (hard is not None and pd.high > hard) \
+                or is_gross(pd.high, hard, high):
             continue
         rows = tuple(r for r in match.rows if r.usual is not None)
         usual = ", ".join(r.describe() for r in rows)
@@ -474,9 +490,14 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
 @check("D002", "dose-above-maximum", Severity.ERROR, "dose above the hard maximum")
 def dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a dose above the hard maximum per administration of every
-    formulary row matching the product, route, unit and schedule. Where the maximum
-    comes only from rows marked `unverified: true`, the finding is a warning and says
-    the reference is unverified. Rows without a hard maximum give no D002.
+    formulary row matching the product, route, unit and schedule. Soft and hard limits
+    work as in smart-pump drug libraries: a *gross* overdose — at least 2× the hard
+    maximum, or at least 5× the usual maximum (also where the label gives no hard
+    maximum) — is an error whatever the verification state of the rows. Only a
+    borderline dose (above the hard maximum, below both gross limits) resting on rows
+    marked `unverified: true` is softened to a warning, and the message says so. A name
+    that means several products (`denosumab`, F003) is checked against every product it
+    may mean: a dose gross for all of them is an error.
 
     Why it matters: above the label maximum is where tenfold slips and wrong-product
     doses land (letrozole 25 mg for 2,5 mg; trastuzumab 60 mg/kg).
@@ -490,16 +511,50 @@ def dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
     for pd in phase_doses(context):
         if verdict(context, pd).code != "range":
             continue
-        hard = pd.match.hard_max
-        if hard is None or pd.high <= hard:
+        hard, usual = pd.match.hard_max, pd.match.usual_high
+        gross = is_gross(pd.high, hard, usual)
+        if hard is not None and pd.high > hard:
+            rows = pd.match.rows_with_max(hard)
+            unverified = _rows_unverified(rows)
+            times = f" ({plain((pd.high / hard).quantize(Decimal('0.1')))}×)" if gross else ""
+            yield dose_above_maximum.at(
+                pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is above the maximum "
+                              f"{_value(hard, pd.dose.unit)} per administration{times}{_note(unverified, gross)}",
+                f"maximum from: {', '.join(r.describe() for r in rows)} ({_sources(rows)})",
+                _fix(pd, hard, f"use at most {_value(hard, pd.dose.unit)}"),
+                severity=_severity(Severity.ERROR, unverified, gross))
+        elif gross and usual is not None:
+            rows = tuple(r for r in pd.match.rows if r.usual is not None)
+            yield dose_above_maximum.at(
+                pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is "
+                              f"{plain((pd.high / usual).quantize(Decimal('0.1')))}× the usual maximum "
+                              f"{_value(usual, pd.dose.unit)}{_note(_rows_unverified(rows), True)}",
+                f"usual: {', '.join(r.describe() for r in rows)} ({_sources(rows)}); a dose five times the usual "
+                "maximum is an error whatever the label's hard limit",
+                _fix(pd, usual, f"use the usual {_value(usual, pd.dose.unit)}"))
+    yield from _gross_for_every_product(context)
+
+
+def _gross_for_every_product(context: Context) -> Iterator[Diagnostic]:
+    """D002 for a line whose name means several products (`denosumab 1200 mg`): gross for each of them."""
+    for info in layout(context):
+        line = info.line
+        if line.drug_id is not None or line.resolved_by != "ambiguous-product":
             continue
-        rows = pd.match.rows_with_max(hard)
-        unverified = _rows_unverified(rows)
-        yield dose_above_maximum.at(
-            pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} is above the maximum "
-                          f"{_value(hard, pd.dose.unit)} per administration{_note(unverified)}",
-            f"maximum from: {', '.join(r.describe() for r in rows)} ({_sources(rows)})",
-            _fix(pd, hard, f"use at most {_value(hard, pd.dose.unit)}"), severity=_severity(Severity.ERROR, unverified))
+        products = _products(context, line)
+        for phase in line.phases:
+            dose = phase.dose
+            if dose is None or not products:
+                continue
+            route = phase.route.code if phase.route is not None else (line.route.code if line.route else None)
+            schedule = dosing.schedule_of_phase(phase)
+            value = (dose.amount_max or dose.amount).value
+            matches = [dosing.lookup(dosing.dose_rows(context.tables, p), route, dose.unit, schedule) for p in products]
+            if all(x.how != "none" and is_gross(value, x.hard_max, x.usual_high) for x in matches):
+                names = " or ".join(_name(context, p) for p in products)
+                yield dose_above_maximum.at(dose.span, f"{line.name.value} {_amount(dose)} is a gross overdose for "
+                                                       f"every product it may mean ({names})",
+                                            "name the product and write its dose")
 
 
 @check("D003", "dose-below-usual", Severity.WARNING, "dose below the usual range")
@@ -567,8 +622,8 @@ def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
         unverified = _rows_unverified(by_route)
         yield wrong_dose_basis.at(
             pd.dose.span, f"{_name(context, pd.drug_id)} {pd.route or ''} is dosed {' or '.join(sorted(b for b in bases if b))}"
-                          f", not {BASIS[pd.dose.unit]}{_note(unverified)}".replace("  ", " "),
-            f"write the dose in {units} ({_sources(by_route)})", severity=_severity(Severity.ERROR, unverified))
+                          f", not {BASIS[pd.dose.unit]}{_note(unverified, True)}".replace("  ", " "),
+            f"write the dose in {units} ({_sources(by_route)})")
 
 
 @check("D005", "whole-cycle-as-daily", Severity.ERROR, "whole-cycle or whole-day dose written per administration")
@@ -605,9 +660,54 @@ def whole_cycle_as_daily(context: Context) -> Iterator[Diagnostic]:
             continue
         unverified = _rows_unverified(result.rows)
         yield whole_cycle_as_daily.at(
-            pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)}: {result.detail}{_note(unverified)}",
+            pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)}: {result.detail}{_note(unverified, True)}",
             f"write the dose per administration; formulary: {', '.join(r.describe() for r in result.rows)} "
-            f"({_sources(result.rows)})", severity=_severity(Severity.ERROR, unverified))
+            f"({_sources(result.rows)})")
+
+
+@check("D006", "daily-total-above-maximum", Severity.ERROR, "daily total above the daily maximum")
+def daily_total_above_maximum(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: for a line dosed on consecutive days, the dose per administration ×
+    the administrations a day (`twice daily` = 2, `three times daily` = 3) against the
+    product's daily maximum for the route and unit: the row's `max_daily` where the label
+    states one, otherwise its `max` × the administrations a day of the row's own
+    frequency. The finding is an error whatever the data row's verification state (a
+    daily total above the daily maximum is a gross error, RULES.md D). Doses above the
+    per-administration maximum are D002's; whole-day doses written per administration
+    are D005's.
+
+    Why it matters: each administration can look right while the day is a multiple of
+    the label dose — letrozole 2,5 mg twice daily is twice the licensed daily dose.
+
+    Example: `drug letrozole 2,5 mg po twice daily`
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: the product's SmPC section 4.2 (daily dose), cited per dose row in
+    formulary.yaml; RULES.md D (gross errors).
+    """
+    for pd in phase_doses(context):
+        per_day = pd.schedule.per_day or 1
+        if not pd.schedule.is_daily or verdict(context, pd).code != "range":
+            continue
+        hard = pd.match.hard_max
+        if (hard is not None and pd.high > hard) or is_gross(pd.high, hard, pd.match.usual_high):
+            continue  # D002
+        rows = tuple(r for r in pd.rows if r.unit == pd.dose.unit and (pd.route is None or r.route == pd.route)
+                     and any(s.is_daily for s in r.schedules))
+        limits = [dosing.daily_maximum(r) for r in rows]
+        known = [x for x in limits if x is not None]
+        if not rows or len(known) < len(rows):
+            continue  # a daily row without a limit: no daily maximum can be claimed
+        limit = max(known)
+        total = pd.high * per_day
+        if total <= limit:
+            continue
+        yield daily_total_above_maximum.at(
+            pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)} × {per_day} a day = "
+                          f"{_value(total, pd.dose.unit)} a day, above the daily maximum {_value(limit, pd.dose.unit)}"
+                          f"{_note(_rows_unverified(rows), True)}",
+            f"daily maximum from: {', '.join(r.describe() for r in rows)} ({_sources(rows)})")
 
 
 # ---------------------------------------------------------------- D010 carboplatin
@@ -659,11 +759,11 @@ def carboplatin_above_calvert_cap(context: Context) -> Iterator[Diagnostic]:
         formula = f"AUC {plain(auc)} × ({plain(parameters.gfr_cap)} + {plain(parameters.gfr_offset)})"
         yield carboplatin_above_calvert_cap.at(
             pd.dose.span, f"carboplatin {_amount(pd.dose)} is above the Calvert cap {plain(cap)} mg for the "
-                          f"{how} AUC {plain(auc)} ({formula}){_note(parameters.unverified)}",
+                          f"{how} AUC {plain(auc)} ({formula}){_note(parameters.unverified, pd.high >= cap * GROSS_HARD)}",
             f"write the target AUC (`AUC {plain(auc)}`) and let the pharmacy compute mg with GFR capped at "
             f"{plain(parameters.gfr_cap)} mL/min; or use at most {plain(cap)} mg ({parameters.source})",
             Fix(pd.dose.span, f"AUC {plain(auc)}", f"write AUC {plain(auc)}", safe=False),
-            severity=_severity(Severity.ERROR, parameters.unverified))
+            severity=_severity(Severity.ERROR, parameters.unverified, pd.high >= cap * GROSS_HARD))
 
 
 # ---------------------------------------------------------------- D011 anthracyclines
@@ -827,10 +927,10 @@ def anthracycline_cumulative_dose(context: Context) -> Iterator[Diagnostic]:
         reduced_text = f" (reduced: with {', '.join(reducers)})" if reduced else ""
         message = (f"planned cumulative anthracycline dose {plain(result.total.quantize(Decimal('0.1')))} mg/m² "
                    f"doxorubicin-equivalents ({parts}) is {percent} % of the limit {plain(result.limit)} mg/m²"
-                   f"{reduced_text}{prior_text}{_note(result.unverified)}")
+                   f"{reduced_text}{prior_text}{_note(result.unverified, True if above else None)}")
         yield anthracycline_cumulative_dose.at(
             arm.span, message, "reduce the number of cycles or the dose; monitor LVEF; record prior anthracycline exposure",
-            severity=_severity(Severity.ERROR, result.unverified) if above else Severity.WARNING)
+            severity=Severity.ERROR if above else Severity.WARNING)
 
 
 # ---------------------------------------------------------------- D012 dose-dense
@@ -864,7 +964,7 @@ def dose_dense(context: Context) -> Iterator[Diagnostic]:
             continue
         unverified = _rows_unverified(result.rows)
         yield dose_dense.at(
-            pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)}: {result.detail}{_note(unverified)}",
+            pd.dose.span, f"{_name(context, pd.drug_id)} {_amount(pd.dose)}: {result.detail}{_note(unverified, False)}",
             f"give the usual interval ({', '.join(r.describe() for r in result.rows)}) or justify it with "
             "`allow D012 \"…\"` under the line", severity=_severity(Severity.ERROR, unverified))
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from compiler import model as m
 from compiler.checks import Context
@@ -86,6 +89,9 @@ def brand_without_generic(context: Context) -> Iterator[Diagnostic]:
                     line.brand.span, f"`{line.brand.value}` is not a brand of {_generic(context, line.drug_id)}",
                     f"known brands: {brands}; check that name and brand are the same product",
                     severity=Severity.ERROR)
+    for _, name, word, ids, _ in regimen_jargon(context, ("brand",)):
+        yield brand_without_generic.at(name.span, f"brand name `{word}` in the regimen name `{name.value}`",
+                                       f"name the regimen by its generic drugs ({_meaning(context, ids)})")
 
 
 @check("F003", "drug-abbreviation", Severity.WARNING, "abbreviation or jargon used as a drug name")
@@ -132,6 +138,16 @@ def drug_abbreviation(context: Context) -> Iterator[Diagnostic]:
             yield drug_abbreviation.at(
                 line.name.span, f"ambiguous abbreviation `{line.name.value}`: {meanings}",
                 "name the drugs explicitly", severity=Severity.ERROR)
+    for regimen, name, word, ids, level in regimen_jargon(context, ("abbreviation",)):
+        ambiguous = len(ids) != 1
+        library = {str(d.get("drug")) for d in (tables.regimens.get(regimen.regimen_id or "") or {}).get("drugs") or []}
+        if ambiguous and len(set(ids) & library) == 1:
+            continue  # the library entry names the product (`cyclophosphamide-liposomal doxorubicin` is Myocet)
+        yield drug_abbreviation.at(
+            name.span, f"{'ambiguous ' if ambiguous else ''}abbreviation `{word}` in the regimen name `{name.value}`: "
+                       f"{_meaning(context, ids)}",
+            "name the regimen by its generic drugs", severity=Severity.ERROR if ambiguous or level == "error"
+            else Severity.WARNING)
 
 
 def _group_members(context: Context, name: str) -> list[str]:
@@ -252,3 +268,113 @@ def look_alike_pair(context: Context) -> Iterator[Diagnostic]:
                 yield look_alike_pair.at(
                     later.name.span, f"look-alike names in one protocol: {drug} and {other}",
                     "double-check each line; the printed sheet uses tall-man letters")
+
+
+@functools.lru_cache(maxsize=1)
+def substance_codes() -> dict[str, str]:
+    """Written substance name (normalised) → ATC code, from compiler/data/atc.yaml.
+
+    The substance of every coded formulary drug (its ATC display) and the names of the
+    `other_substances` that must never be read as another drug (hydroxocobalamin).
+    """
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "data" / "atc.yaml"
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    index: dict[str, str] = {}
+    for entry in (data.get("drugs") or {}).values():
+        index[normalise(str(entry["display"]))] = str(entry["code"])
+    for name, entry in (data.get("other_substances") or {}).items():
+        for written in [name, *(entry.get("names") or [])]:
+            index[normalise(str(written))] = str(entry["code"])
+    return index
+
+
+def drug_atc(drug_id: str) -> str | None:
+    """The ATC code of a formulary drug (atc.yaml), if it has one."""
+    return _atc_by_id(str(Path(__file__).resolve().parent.parent / "data" / "atc.yaml")).get(drug_id)
+
+
+@functools.lru_cache(maxsize=1)
+def _atc_by_id(path: str) -> dict[str, str]:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    return {str(k): str(v["code"]) for k, v in (data.get("drugs") or {}).items()}
+
+
+@check("F008", "name-of-another-substance", Severity.ERROR, "a written name maps to a drug of another substance")
+def name_of_another_substance(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the name written on a drug line (or its brand) is the name of the
+    substance it resolves to. A written name that is known (compiler/data/atc.yaml) as a
+    substance with another ATC code at the 5th level than the drug it resolved to — an
+    alias in a hospital's formulary override, or a data slip — is an error, because the
+    sheet would print and export another substance than the author wrote.
+
+    Why it matters: `hydroxocobalamin` was printed and exported as "vitamin B12
+    (cyanocobalamin)" with cyanocobalamin's ATC code: another substance, another dose
+    schedule, silently.
+
+    Example: a formulary alias `hydroxocobalamin` under cyanocobalamin, and
+    `drug hydroxocobalamin 1000 mcg IM every 9 weeks`.
+
+    Use instead: a formulary entry of its own for hydroxocobalamin (ATC B03BA03), or
+    `drug cyanocobalamin 1000 mcg IM every 9 weeks` if cyanocobalamin is meant.
+
+    Source: WHO ATC/DDD Index (substance = ATC 5th level); ISMP: wrong-drug errors from
+    name confusion.
+    """
+    substances = substance_codes()
+    for item in context.items:
+        if not isinstance(item, m.DrugLine) or item.drug_id is None:
+            continue
+        own = drug_atc(item.drug_id)
+        if own is None:
+            continue
+        for written in (item.name, item.brand):
+            if written is None:
+                continue
+            code = substances.get(normalise(written.value))
+            if code is not None and code != own:
+                yield name_of_another_substance.at(
+                    written.span, f"`{written.value}` is another substance ({code}) than "
+                                  f"{context.tables.drug_name(item.drug_id, 'en')} ({own})",
+                    "write the substance that is meant; a different substance needs its own formulary entry")
+
+
+def regimen_jargon(context: Context, how: tuple[str, ...]) -> Iterator[tuple[m.RegimenLine, m.Text, str, tuple[str, ...], str | None]]:
+    """(regimen line, its name, the jargon word, what it means, severity) for brands or abbreviations in regimen names.
+
+    `Endoxan-MTX`, `Adria mono`, `Taxol weekly`, `TC weekly`: a regimen name is read like a
+    drug name, word by word (hyphens, `+` and `/` separate words).
+    """
+    tables = context.tables
+    for item in context.items:
+        if not isinstance(item, m.RegimenLine):
+            continue
+        words = [w for w in re.split(r"[\s\-+/,()\"]+", item.name.value) if w]
+        whole = tables.names.get(normalise(item.name.value))
+        if whole is not None and whole.how in how:
+            yield item, item.name, item.name.value.strip('"'), whole.drug_ids, whole.severity
+            continue
+        index = 0
+        while index < len(words):  # longest name first: `sacituzumab govitecan` is one name, not `sacituzumab`
+            for size in range(min(4, len(words) - index), 0, -1):
+                written = " ".join(words[index:index + size])
+                hit = tables.names.get(normalise(written))
+                if hit is not None:
+                    break
+            if hit is not None and hit.how in how:
+                yield item, item.name, written, hit.drug_ids, hit.severity
+                break
+            index += size if hit is not None else 1
+
+
+def _meaning(context: Context, ids: tuple[str, ...]) -> str:
+    tables = context.tables
+    return " or ".join(_generic(context, d) if d in tables.drugs else
+                       (tables.regimens.get(d[8:], {}).get("title", {}).get("en") or d[8:].replace("_", " "))
+                       if d.startswith("regimen:")
+                       else d.replace("_", " ") for d in ids)

@@ -4,6 +4,7 @@ ISMP error-prone designations = warning).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
+from compiler.tables import Tables, normalise
 
 TJC = "The Joint Commission, Official \"Do Not Use\" List (2004, reaffirmed)"
 THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
@@ -296,3 +298,295 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
             yield mixed_decimal_separators.at(
                 number.span, f"`{number.text}` uses `{mark}` in a document whose decimal mark is `{expected}`",
                 f"write `{fixed}`", Fix(number.span, fixed, f"write {fixed}", safe=True))
+
+
+# ---------------------------------------------------------------- N030 dose in prose
+
+DOSE_IN_TEXT = re.compile(
+    r"(?<![\w.,])(?P<amount>[0-9]+(?:[.,][0-9]+)?(?:\s*(?:-|–|tot|to)\s*[0-9]+(?:[.,][0-9]+)?)?)\s*"
+    r"(?P<unit>(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ]|\s*/\s*(?:min|l|L|dl|dL|h|uur|hour)\b)"
+    r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
+"""A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
+
+_TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
+_COMMENT = re.compile(r"[ \t]+//.*$")
+_FREE_TEXT = (m.Prose, m.Note, m.Decision)
+
+
+def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
+    """(line, kind) of every line of free text: prose, bullets with prose, notes, decisions, headings,
+    and the printed metadata lines (title, scope, change note).
+
+    Queries are not free text here: they already block approval (X006, V010).
+    """
+    seen: set[int] = set()
+    meta = context.protocol.meta
+    for text in (meta.title, meta.scope, meta.change_note):  # printed on the sheet too
+        if text is not None and text.span.line not in seen:
+            seen.add(text.span.line)
+            yield text.span.line, "metadata"
+    for item in context.items:
+        if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
+            seen.add(item.span.line)
+            yield item.span.line, type(item).__name__.lower()
+    for section in context.protocol.all_sections():
+        if section.span.line not in seen:
+            seen.add(section.span.line)
+            yield section.span.line, "heading"
+
+
+_NAME_INDEX: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str], int]] = {}
+
+
+def _name_index(tables: Tables) -> tuple[dict[str, tuple[str, ...]], frozenset[str], int]:
+    """Drug names (normalised) → drug ids, the words names start with, and the longest name in words.
+
+    Product-group names (`denosumab`) count as every product of the group. Built once per data fingerprint.
+    """
+    known = _NAME_INDEX.get(tables.fingerprint)
+    if known is not None:
+        return known
+    index = {key: tuple(d for d in hit.drug_ids if d in tables.drugs) for key, hit in tables.names.items()}
+    for group in tables.product_groups.values():
+        for name in group.get("names") or []:
+            index.setdefault(normalise(str(name)), tuple(str(x) for x in group.get("members") or []))
+    index = {key: ids for key, ids in index.items() if ids}
+    built = (index, frozenset(key.split()[0] for key in index), max((len(k.split()) for k in index), default=1))
+    _NAME_INDEX.clear()
+    _NAME_INDEX[tables.fingerprint] = built
+    return built
+
+
+_normal_word = functools.lru_cache(maxsize=65536)(normalise)
+_PUNCTUATION = re.compile(r"[\W_]+")
+
+
+def _dutch_abbreviation(word: str, text: str, start: int, key: str, context: Context) -> bool:
+    """A lower-case drug abbreviation written with a period is an ordinary abbreviation (`gem.` = gemiddeld)."""
+    hit = context.tables.names.get(key)
+    after = start + len(word)
+    return (hit is not None and hit.how == "abbreviation" and word.islower() and after < len(text)
+            and text[after] == ".")
+
+
+def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, drug ids) of every drug name in a text: generic, alias, brand, abbreviation, any case.
+
+    Longest match first (`trastuzumab emtansine` before `trastuzumab`).
+    """
+    index, first_words, longest = _name_index(context.tables)
+    words = [(w.start(), w.group(0).rstrip("."), _normal_word(w.group(0).rstrip(".")))
+             for w in _TEXT_WORD.finditer(text) if not _PUNCTUATION.fullmatch(w.group(0))]
+    found: list[tuple[int, int, tuple[str, ...]]] = []
+    position = 0
+    while position < len(words):
+        key = words[position][2]
+        if not key or key.split()[0] not in first_words:
+            position += 1
+            continue
+        for size in range(min(longest, len(words) - position), 0, -1):
+            chunk = words[position:position + size]
+            key = " ".join(w[2] for w in chunk)
+            ids = index.get(key)
+            if ids and size == 1 and _dutch_abbreviation(chunk[0][1], text, chunk[0][0], key, context):
+                ids = ()
+            if ids:
+                found.append((chunk[0][0], chunk[-1][0] + len(chunk[-1][1]), ids))
+                position += size
+                break
+        else:
+            position += 1
+    return found
+
+
+_ROUTE_WORDS = re.compile(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
+_ROUTE_CODES = {"po": "po", "iv": "IV", "im": "IM", "subcut": "subcut", "oraal": "po", "per os": "po",
+                "intraveneus": "IV", "intramusculair": "IM", "subcutaan": "subcut",
+                "sc": "subcut"}
+_FREQUENCY_WORDS = ((re.compile(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
+                    (re.compile(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
+                     "three times daily"),
+                    (re.compile(r"\b(dagelijks|daily|per dag|/\s*dag|daags)\b", re.I), "daily"),
+                    (re.compile(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
+
+
+_UNIT_WORDS = {"mg/m²": "mg/m2", "mg/m^2": "mg/m2", "ml": "mL", "cc": "mL", "gram": "g", "grams": "g", "unit": "units",
+               "eenheden": "units", "iu": "units", "ie": "units", "µg": "mcg", "μg": "mcg", "ug": "mcg",
+               "µg/kg": "mcg/kg", "μg/kg": "mcg/kg", "mg": "mg", "mcg": "mcg", "mg/kg": "mg/kg", "mcg/kg": "mcg/kg",
+               "mg/m2": "mg/m2", "units": "units", "mmol": "mmol", "e": "units", "u": "units"}
+
+
+def _suggestion(context: Context, drug_ids: tuple[str, ...], dose: re.Match[str], text: str) -> str:
+    name = context.tables.drug_name(drug_ids[0], context.language) if len(drug_ids) == 1 else "<generic name>"
+    if dose.group("auc"):
+        amount = f"AUC {dose.group('auc')}"
+    else:
+        written = dose.group("unit")
+        unit = _UNIT_WORDS.get(written.lower(), written) if written != "g" else "g"
+        amount = f"{dose.group('amount')} {unit}"
+    parts = [f"drug {name} {amount}"]
+    route = _ROUTE_WORDS.search(text)
+    if route is not None:
+        word = route.group(1)
+        parts.append(_ROUTE_CODES.get(" ".join(word.lower().split()), word))
+    else:
+        parts.append("<route>")
+    frequency = next((word for pattern, word in _FREQUENCY_WORDS if pattern.search(text)), None)
+    parts.append(frequency or "<frequency>")
+    return " ".join(parts)
+
+
+@check("N030", "dose-in-prose", Severity.ERROR, "a dose of a known drug written outside a structured statement")
+def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a line of free text — a sentence, a bullet, a heading, a note, a
+    decision's question, table-like text — that names a known drug (generic name, alias,
+    brand or abbreviation, in any case, tall-man or not, Dutch or English) together with
+    a dose quantity (a number with a mass, volume or unit, mg/m², mg/kg, or AUC N). Rates
+    such as `30 mL/min` are not doses. Queries (`query:`) are exempt: they already block
+    approval.
+
+    Why it matters: only structured `drug` statements are checked against the formulary;
+    a dose written in prose is printed unchecked. `Letrozol 25 mg po dagelijks.` on a
+    shipped sheet published a tenfold dose without any finding.
+
+    Example: `Tamoxifen 200 mg per dag.` or `- letrozole 25 mg po daily`
+
+    Use instead: `drug tamoxifen 20 mg po daily` (the suggested statement is in the hint);
+    an open question about a dose belongs in a `query:`.
+
+    Source: RULES.md N030; ISMP Guidelines for Standard Order Sets (2010): every dose in
+    a structured, checkable form.
+    """
+    source = context.source
+    for line, kind in free_text_lines(context):
+        raw = _COMMENT.sub("", source.line_text(line))
+        doses = list(DOSE_IN_TEXT.finditer(raw))
+        if not doses:
+            continue
+        names = drug_names_in(raw, context)
+        if not names:
+            continue
+        start, end, ids = names[0]
+        dose = doses[0]
+        first, last = min(start, dose.start()), max(end, dose.end())
+        span = Span(source.path, line, first + 1, line, last + 1)
+        suggestion = _suggestion(context, ids, dose, raw)
+        written = raw[first:last]
+        yield dose_in_prose.at(span, f"dose in {kind} is not checked: `{written}`",
+                               f"write it as a structured statement: `{suggestion}` (or ask in a `query:`)")
+
+
+# ---------------------------------------------------------------- N005, N013, N014, N015 (free text and statements)
+
+
+def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
+    """(line, text without comment) of every line holding free text or a statement (queries and metadata excluded)."""
+    seen: set[int] = set()
+    for item in context.items:
+        if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:
+            continue
+        seen.add(item.span.line)
+        yield item.span.line, _COMMENT.sub("", context.source.line_text(item.span.line))
+    for section in context.protocol.all_sections():
+        if section.span.line not in seen:
+            seen.add(section.span.line)
+            yield section.span.line, _COMMENT.sub("", context.source.line_text(section.span.line))
+
+
+def _findings(context: Context, pattern: re.Pattern[str]) -> Iterator[tuple[Span, str]]:
+    for line, text in _all_lines(context):
+        for match in pattern.finditer(text):
+            yield Span(context.source.path, line, match.start() + 1, line, match.end() + 1), match.group(0)
+
+
+_MS = re.compile(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
+
+
+@check("N005", "ms-mso4-mgso4", Severity.ERROR, "`MS`, `MSO4` or `MgSO4` written for a drug")
+def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `MS`, `MSO4` and `MgSO4` do not appear as words in the sheet
+    (statements, prose, notes, headings).
+
+    Why it matters: all three are read as morphine sulfate or magnesium sulfate — either
+    for the other; both are high-alert drugs.
+
+    Example: `MgSO4 2 g IV bij hypomagnesiëmie.`
+
+    Use instead: `magnesiumsulfaat` / `magnesium sulfate`, `morfinesulfaat` / `morphine sulfate`.
+
+    Source: The Joint Commission "Do Not Use" list.
+    """
+    for span, text in _findings(context, _MS):
+        yield ms_mso4_mgso4.at(span, f"`{text}` can mean morphine sulfate or magnesium sulfate",
+                               "write `morphine sulfate` or `magnesium sulfate`")
+
+
+_DC = re.compile(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+
+
+@check("N013", "d-c", Severity.WARNING, "`D/C` written for discharge or discontinue")
+def d_c(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `D/C` does not appear in the sheet.
+
+    Why it matters: `D/C` means both "discharge" and "discontinue"; drugs meant to be
+    continued at discharge have been stopped.
+
+    Example: `D/C letrozole bij progressie.`
+
+    Use instead: `stop` / `discontinue` or `ontslag` / `discharge`, written out.
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
+    """
+    for span, text in _findings(context, _DC):
+        yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
+
+
+_TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
+                         re.IGNORECASE)
+
+
+@check("N014", "times-days", Severity.WARNING, "`x3d` written for a number of days or doses")
+def times_days(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: `x3d` (and `× 3 d`, `3xd`) does not appear in the sheet.
+
+    Why it matters: `x3d` is read as "for three days" or as "three doses" (and `3xd` as
+    three times a day).
+
+    Example: `dexamethasone 8 mg x3d`
+
+    Use instead: `for 3 days` / `gedurende 3 dagen`, or `3 doses`.
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
+    """
+    for span, text in _findings(context, _TIMES_DAYS):
+        yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
+
+
+_SLASH_OR_PLUS = re.compile(
+    r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)"
+    r"(?![A-Za-z0-9])")
+
+
+@check("N015", "slash-or-plus-as-and", Severity.WARNING, "`/` or `+` used for \"and\" or \"per\" between doses")
+def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: free text does not join two doses with `/` or `+` (`500 mg/400 units`,
+    `2 mg + 4 mg`). A concentration in a structured `form` (`syrup (500 mg/5 mL)`) is not
+    free text and is not reported.
+
+    Why it matters: the slash is read as the digit 1 (`500 mg/400` → `500 mg 1400`) and
+    as "per"; `+` hides which dose belongs to which drug.
+
+    Example: `Calcium/vitamine D 500 mg/400 units per dag.`
+
+    Use instead: `calcium 500 mg en vitamine D 400 units per dag`, or two drug statements.
+
+    Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)
+    (slash mark; "and" written out).
+    """
+    for line, kind in free_text_lines(context):
+        text = _COMMENT.sub("", context.source.line_text(line))
+        for match in _SLASH_OR_PLUS.finditer(text):
+            span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)
+            yield slash_or_plus_as_and.at(span, f"`{match.group(0)}`: `/` or `+` between doses in {kind}",
+                                          "write `and` (or `per`), or two statements")

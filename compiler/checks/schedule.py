@@ -17,6 +17,7 @@ from compiler.checks import Context
 from compiler.checks.combinations import region, tumour_matches
 from compiler.conditions import find_flag
 from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
+from compiler.source import Span
 
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
 MONTHS_PER = {"day": 1 / 30.4375, "week": 7 / 30.4375, "month": 1.0, "year": 12.0}
@@ -46,22 +47,24 @@ def _has_schedule(phase: m.Phase) -> bool:
 
 
 def _inherited(lay: a.Layout, index: int, line: m.DrugLine, want: str) -> bool:
-    """A line of the same drug in an enclosing block states the missing part (a dose table:
-    `when CrCl >= 50 …: drug zoledronic acid 3,5 mg IV` below the scheduled line).
+    """The drug line this line is written *under* (an enclosing statement of the same drug)
+    states the missing part: a renal dose table nested below the scheduled line.
+
+    Only enclosing lines count: a sibling or cousin line of the same drug never lends its
+    interval or infusion time (a line that lacks one is reported where it stands).
     """
     if line.drug_id is None:
         return False
     for ancestor in lay.ancestors(index)[1:]:
-        for node in lay.nodes[ancestor + 1:lay.nodes[ancestor].end]:
-            other = node.item
-            if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
-                continue
-            if lay.in_subtree(index, node.index):
-                continue
-            if want == "schedule" and any(_has_schedule(p) for p in other.phases):
-                return True
-            if want == "infusion" and other.infusion is not None:
-                return True
+        other = lay.nodes[ancestor].item
+        if isinstance(other, m.Bullet):
+            other = other.content
+        if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
+            continue
+        if want == "schedule" and any(_has_schedule(p) for p in other.phases):
+            return True
+        if want == "infusion" and other.infusion is not None:
+            return True
     return False
 
 
@@ -687,3 +690,161 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
             second.span, f"{tables.drug_name(first.drug_id, 'en')} twice in one arm",
             "give one schedule, or write the two as alternatives (sibling bullets)",
             related=(Related(first.span, "the other schedule"),))
+
+
+_DAY_RANGE = re.compile(r"([0-9]+)\s*(?:-|–|to)\s*([0-9]+)")
+# A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
+# falls inside a range such as `-1 to 1` is a guess about which convention is meant.
+_EXPLICIT_DAY_ZERO = re.compile(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
+
+
+def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, str]]:
+    frequency = phase_or_line.frequency
+    if frequency is not None and frequency.kind == "every":
+        if frequency.interval == 0 or frequency.interval_max == 0:
+            yield frequency.span, f"`{frequency.text}`: an interval of zero"
+        elif frequency.interval is not None and frequency.interval_max is not None \
+                and frequency.interval_max < frequency.interval:
+            yield frequency.span, f"`{frequency.text}`: the interval range runs backwards"
+    if phase_or_line.cycle_length is not None and phase_or_line.cycle_length.value == 0:
+        yield phase_or_line.cycle_length.span, "a cycle of zero days"
+    if phase_or_line.cycles == 0:
+        yield phase_or_line.span, "zero cycles"
+    if isinstance(phase_or_line, m.Phase):
+        days = phase_or_line.days
+        if days is not None:
+            if 0 in days.days and not _EXPLICIT_DAY_ZERO.search(days.text):
+                yield days.span, (f"`{days.text}`: the range crosses day 0, which this sheet never names (day 1 is the "
+                                  "first day of the cycle, the day before it day -1)")
+            for match in _DAY_RANGE.finditer(days.text):
+                if int(match.group(2)) < int(match.group(1)):
+                    yield days.span, f"`{days.text}`: the day range {match.group(0)} runs backwards"
+        if phase_or_line.on_off is not None and phase_or_line.on_off[0] == 0:
+            yield phase_or_line.span, "zero days on"
+        if phase_or_line.for_duration is not None and phase_or_line.for_duration.value == 0:
+            yield phase_or_line.for_duration.span, "a duration of zero"
+
+
+@check("S009", "impossible-schedule", Severity.ERROR, "a schedule that cannot exist: interval zero, backwards day range")
+def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: every frequency, day list and cycle of drug and regimen lines can
+    exist: no `every 0 days` (or weeks), no interval range that runs backwards (`every
+    4-2 weeks`), no range that crosses day 0 without naming it (`days -1 to 1`: is there a day 0?
+    a day 0 written as such is the author's convention and allowed), no day range that runs
+    backwards (`days 14-1`), no cycle of 0
+    days, no 0 cycles, no `0 days on`, no infusion of 0 minutes. The finding is an error
+    whatever the state of the data.
+
+    Why it matters: an impossible schedule is read as whatever the reader guesses:
+    `every 0 days` was printed as "dagelijks", and `days 14-1` as no days at all.
+
+    Example: `drug tamoxifen 20 mg po every 0 days`
+
+    Use instead: `drug tamoxifen 20 mg po daily`
+
+    Source: RULES.md D and S (impossible schedules are always errors); ISMP Guidelines
+    for Standard Order Sets (2010).
+    """
+    for item in context.items:
+        if isinstance(item, m.DrugLine):
+            for phase in item.phases:
+                for span, problem in _impossible(phase):
+                    yield impossible_schedule.at(span, f"{_name(context, item)}: {problem}",
+                                                 "write the schedule that is meant: daily, every 3 weeks, days 1-14 …")
+            if item.infusion is not None and (item.infusion.first_min == 0 or item.infusion.then_min == 0):
+                yield impossible_schedule.at(item.infusion.span, f"{_name(context, item)}: an infusion of 0 minutes",
+                                             "write the infusion time in minutes")
+        elif isinstance(item, m.RegimenLine):
+            for span, problem in _impossible(item):
+                yield impossible_schedule.at(span, f"regimen {item.name.value}: {problem}",
+                                             "write the schedule that is meant")
+
+
+def _library_drug_text(context: Context, drug: Mapping[str, Any], cycle_days: object) -> str:
+    days = drug.get("days")
+    parts = [context.tables.drug_name(str(drug.get("drug")), "en"), f"{drug.get('dose')} {drug.get('unit')}",
+             str(drug.get("route") or ""), str(drug.get("frequency") or ""),
+             f"days {', '.join(str(d) for d in days)}" if days else "",
+             f"of a {cycle_days}-day cycle" if cycle_days else ""]
+    return " ".join(p for p in parts if p and p != "None")
+
+
+@check("S010", "regimen-schedule-contradicts-library", Severity.ERROR,
+       "a frequency or cycle written after a library regimen contradicts the regimen")
+def regimen_schedule_contradicts_library(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a frequency or cycle length written after a library regimen
+    (`regimen "EC75" every 2 weeks`, `regimen "metronomic cyclophosphamide-methotrexate"
+    daily`) is compared with the schedule of every drug of the regimen in regimens.yaml.
+    A frequency is a contradiction when it does not fit a drug's interval or
+    administrations a day, or when it makes a drug given on some days of the cycle only
+    (methotrexate on days 1-2 of each week) a daily drug; a cycle length is a
+    contradiction when it differs from the regimen's; a number of cycles is a
+    contradiction when it is above the library's fixed number (EC75: 6) or when the
+    last cycle would start beyond the regimen's maximum duration (pembrolizumab every 3
+    weeks: 35 cycles fit in 24 months, 36 do not). What is written is never read and
+    dropped: it is checked, or it is this error.
+
+    Why it matters: the library schedule is what the pharmacy prepares; a frequency on the
+    regimen line that nobody checks is what a nurse may read. Daily methotrexate instead of
+    methotrexate on two days a week is a known fatal error.
+
+    Example: `regimen "metronomic cyclophosphamide-methotrexate" daily`
+
+    Use instead: `regimen "metronomic cyclophosphamide-methotrexate"` (the library
+    schedule: cyclophosphamide daily, methotrexate twice daily on days 1-2 of each week),
+    or write the regimen inline with its own drug lines.
+
+    Source: regimens.yaml (each regimen's source); ISMP: oral methotrexate daily-instead-
+    of-weekly dosing errors (ISMP Medication Safety Alert, 2002-2023).
+    """
+    from compiler import dosing
+
+    for item in context.items:
+        if not isinstance(item, m.RegimenLine) or item.regimen_id is None:
+            continue
+        entry = context.tables.regimens.get(item.regimen_id) or {}
+        cycle_days = entry.get("cycle_days")
+        drugs = [d for d in entry.get("drugs") or [] if isinstance(d, dict)]
+        if item.cycle_length is not None and cycle_days:
+            length = dosing.DAYS_PER_UNIT.get(item.cycle_length.unit, (0, 0))
+            written = (item.cycle_length.value * length[0], item.cycle_length.value * length[1])
+            if not written[0] <= int(cycle_days) <= written[1]:
+                yield regimen_schedule_contradicts_library.at(
+                    item.cycle_length.span, f"regimen {item.name.value}: a cycle of {item.cycle_length.value} "
+                                            f"{item.cycle_length.unit}(s), the library regimen's cycle is {cycle_days} days",
+                    "remove the cycle (the library's applies) or write the regimen inline with its own schedule")
+        yield from _regimen_count(item, entry)
+        if item.frequency is None:
+            continue
+        written_schedule = dosing.schedule_of_phase(m.Phase(item.frequency.span, frequency=item.frequency))
+        for drug in drugs:
+            own = dosing.schedule_of_regimen_drug(drug, int(cycle_days) if cycle_days else None)
+            some_days = own.days is not None and own.cycle_days is not None and len(own.days) < own.cycle_days[0]
+            if own.known and (not dosing.compatible(written_schedule, own)
+                              or (written_schedule.is_daily and some_days)):
+                yield regimen_schedule_contradicts_library.at(
+                    item.frequency.span, f"regimen {item.name.value} `{item.frequency.text}` contradicts the library "
+                                         f"schedule: {_library_drug_text(context, drug, cycle_days)}",
+                    "remove the frequency (the library's schedule applies) or write the regimen inline with its own "
+                    f"drug lines ({entry.get('source') or 'regimens.yaml'})")
+                break
+
+
+def _regimen_count(item: m.RegimenLine, entry: Mapping[str, Any]) -> Iterator[Diagnostic]:
+    """A cycle count on a library regimen: above the library's fixed count, or beyond its maximum duration."""
+    if item.cycles is None:
+        return
+    fixed = entry.get("cycles")
+    cycle_days = entry.get("cycle_days")
+    limit = entry.get("max_duration_months")
+    if isinstance(fixed, int) and item.cycles > fixed:
+        yield regimen_schedule_contradicts_library.at(
+            item.span, f"regimen {item.name.value}: {item.cycles} cycles, the library regimen has {fixed}",
+            "remove the count (the library's applies), or write the regimen inline with its own schedule and "
+            f"the reason ({entry.get('source') or 'regimens.yaml'})")
+    # the last cycle starts (cycles - 1) × cycle length after the first: 35 × 3 weeks fit in 2 years
+    elif cycle_days and limit and (item.cycles - 1) * int(cycle_days) / 30.4375 > float(limit):
+        yield regimen_schedule_contradicts_library.at(
+            item.span, f"regimen {item.name.value}: {item.cycles} cycles of {cycle_days} days exceed the regimen's "
+                       f"maximum of {limit} months", f"give at most {int(float(limit) * 30.4375 // int(cycle_days)) + 1} "
+                                                      f"cycles ({entry.get('source') or 'regimens.yaml'})")

@@ -155,3 +155,25 @@ define("P013", "duplicate-section-id", E, "two sections share an id", """
 
     Source: protocolc.
 """)
+define("P011", "invisible-character", E, "an invisible or control character in a line", """
+    What it checks: no line holds a character of Unicode category Cf (format) or Cc
+    (control) other than tab and newline: zero-width space U+200B, a byte-order mark
+    U+FEFF inside the text, word joiner U+2060, left-to-right and right-to-left marks,
+    bidi overrides (U+202A-U+202E, U+2066-U+2069), soft hyphen U+00AD, C0 controls and
+    ESC — and the line and paragraph separators U+2028/U+2029, which some viewers show
+    as a line break and others not at all. Each is reported at its column. A byte-order mark at the very start of the file
+    is accepted (it is removed when the file is read).
+
+    Why it matters: such characters are invisible on screen. A zero-width space before
+    `drug` turns a checked drug statement into unchecked prose, so a tenfold dose is
+    printed without a finding; a right-to-left override makes the printed text differ
+    from what was checked.
+
+    Example: `drug tamoxifen 200 mg po daily` with U+200B before `drug` (text pasted from
+    a web page or Word).
+
+    Use instead: delete the character (retype the start of the line).
+
+    Source: Unicode Technical Report #36 (Unicode Security Considerations) and CVE-2021-42574
+    ("Trojan Source": bidi overrides); RULES.md P (invisible characters).
+""")

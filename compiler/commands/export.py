@@ -2,7 +2,7 @@
 
 `--fhir` (the same as `--format fhir`) writes one Bundle (type collection) per protocol:
 a PlanDefinition and one ActivityDefinition per drug administration (docs/fhir.md).
-`--format model-json` writes the checked model (`compiler.model.to_json`). A protocol
+`--model` (`--format model-json`) writes the checked model (`compiler.model.to_json`). A protocol
 with errors is not exported (a hospital system must never import an unchecked sheet).
 
 Exit codes: 0 all exported; 1 a protocol has errors or cannot be read (the others are
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 NAME = "export"
-HELP = "export checked protocols as FHIR R4 Bundles (--fhir) or as model JSON (--format model-json)"
+HELP = "export checked protocols as FHIR R4 Bundles (--fhir) or as model JSON (--model); one of them is required"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="FILE|DIR", help="protocol files or folders")
     parser.add_argument("--fhir", dest="format", action="store_const", const="fhir",
                         help="FHIR R4 Bundle per protocol (same as --format fhir)")
-    parser.add_argument("--format", dest="format", choices=("fhir", "model-json"), default="fhir")
+    parser.add_argument("--model", dest="format", action="store_const", const="model-json",
+                        help="the checked internal model as JSON (same as --format model-json)")
+    # no default: the command must never write one format while the user expected the other
+    parser.add_argument("--format", dest="format", choices=("fhir", "model-json"), default=None)
     parser.add_argument("-o", "--output", type=Path, metavar="DIR",
                         help="write <id>.fhir.json / <id>.model.json here (default: standard output, one protocol)")
     parser.add_argument("--base-url", default=None, metavar="URL",
@@ -42,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from compiler.pipeline import compile_file
     from compiler.tables import load
 
+    if args.format is None:
+        print("protocolc: export needs a format: --fhir (FHIR R4 Bundles) or --model (the internal model as JSON)",
+              file=sys.stderr)
+        return 2
     files = protocol_files(args.paths)
     if files is None:
         return 2

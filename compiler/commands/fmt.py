@@ -1,9 +1,11 @@
-"""`protocolc fmt [--check] PATH...`: rewrite protocols in the canonical layout.
+"""`protocolc fmt [--check | --diff] PATH...`: rewrite protocols in the canonical layout.
 
 Exit codes: 0 every file is (now) formatted; 1 `--check` found files that would change,
 or a file was refused (it does not decode or parse); 2 usage error (no such path, no
 protocol files). Without `--check` each changed file is rewritten atomically and the
-original kept as `FILE~`; with `--check` nothing is written.
+original kept as `FILE~` (or `FILE.~N~`: a backup is never overwritten); with `--check`
+nothing is written; `--diff` writes nothing either and prints the changes as a unified
+diff (exit 1 when there are any, like `--check`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="protocol files or folders")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and list the files that would change (for CI)")
+    parser.add_argument("--diff", action="store_true",
+                        help="write nothing; print the changes as a unified diff (exit 1 when there are any)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Format (or check) every protocol under the paths."""
+    import difflib
+
     from compiler.commands import protocol_files
+    from compiler.fix import backup_path
     from compiler.fmt import FormatError, format_text
     from compiler.fsutil import write_atomic
 
@@ -54,17 +61,23 @@ def run(args: argparse.Namespace) -> int:
         if data == raw:
             continue
         would_change.append(path)
+        if args.diff:
+            before = raw.decode("utf-8", errors="replace").splitlines(keepends=True)
+            sys.stdout.writelines(difflib.unified_diff(before, formatted.text.splitlines(keepends=True),
+                                                       f"{path}", f"{path} (formatted)"))
+            continue
         if args.check:
             print(f"would reformat {path}")
             continue
+        backup = backup_path(path)
         try:
-            write_atomic(path.with_name(path.name + "~"), raw)
+            write_atomic(backup, raw)
             write_atomic(path, data)
         except OSError as error:
             print(f"protocolc: cannot write {path}: {error.strerror or error}", file=sys.stderr)
             refused += 1
             continue
-        print(f"reformatted {path} (backup: {path}~)")
-    if args.check and would_change:
+        print(f"reformatted {path} (backup: {backup})")
+    if (args.check or args.diff) and would_change:
         print(f"{len(would_change)} file(s) would be reformatted", file=sys.stderr)
-    return 1 if refused or (args.check and would_change) else 0
+    return 1 if refused or ((args.check or args.diff) and would_change) else 0

@@ -4,7 +4,9 @@ Refuses, with diagnostics, when: any error remains; open review queries remain (
 raised to error); the approver is the author (V002); there is no change note (V007);
 the version was not raised (V005); the raise is too small for the change (V006, from
 the clinical diff against the latest released version); the review date has passed
-(V004, raised to error); the register is broken (V009).
+(V004, raised to error); the register is broken (V009); a warning is neither acknowledged
+in the source (`allow CODE "why"`) nor accepted with `--accept CODE "reason"` (the reason is
+recorded in the register record's note and listed in the released PDF).
 
 On success it archives the exact source (`.archive/<id>/<version>.protocol`) and the
 controlled PDF (`.archive/<id>/<version>.pdf`, unless `--no-pdf`), then appends the
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from compiler.diagnostics import Diagnostic
     from compiler.pipeline import Compiled
     from compiler.tables import Tables
 
@@ -41,6 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--book", type=Path, metavar="DIR",
                         help="the book root for RELEASES.jsonl and .archive (default: found above FILE)")
     parser.add_argument("--no-pdf", action="store_true", help="do not render the controlled PDF into the archive")
+    parser.add_argument("--accept", nargs=2, action="append", default=[], metavar=("CODE", "REASON"),
+                        help="accept the unacknowledged warnings of CODE at release, with a reason; the reason is "
+                             "recorded in the register and listed in the released PDF (repeatable)")
     parser.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
 
 
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     """Check, refuse or release."""
     from compiler import __version__, report
     from compiler import model as m
-    from compiler.diagnostics import Diagnostic, Severity, rule
+    from compiler.diagnostics import Severity, rule
     from compiler.pipeline import compile_file
     from compiler.source import Span
     from compiler.tables import load
@@ -135,12 +141,19 @@ def run(args: argparse.Namespace) -> int:
                 if verdict.severity == "error" and not any(d.code == verdict.code for d in diagnostics):
                     extra.append(rule(verdict.code or "V006").at(version_span, verdict.message,
                                                                  "raise the version as the policy requires"))
+    diagnostics, accepted, refused_codes = _warning_gate(diagnostics, args.accept, approver)
+    if refused_codes:
+        print(f"protocolc: --accept needs a code and a reason: {', '.join(refused_codes)}", file=sys.stderr)
+        return 2
     blocking = [d for d in diagnostics + extra if d.severity is Severity.ERROR and d.acknowledged is None]
     if blocking or pid is None or version is None:
         report.human([dataclasses.replace(result, diagnostics=tuple(diagnostics))], extra, sys.stdout)
         print(f"protocolc: release refused: {len(blocking)} problem(s) in {path}", file=sys.stderr)
         return 1
 
+    if accepted:
+        note = f"{note} [accepted at release: {'; '.join(accepted)}]"
+    result = dataclasses.replace(result, diagnostics=tuple(diagnostics))
     raw = path.read_bytes()
     import hashlib
 
@@ -183,6 +196,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"superseded {pid} {records[1].version} (record {records[1].seq})")
     print(f"archived {archive_path(root, pid, version)}" + ("" if args.no_pdf else " and its PDF"))
     return 0
+
+
+def _warning_gate(diagnostics: list[Diagnostic], accept: list[list[str]], approver: str
+                  ) -> tuple[list[Diagnostic], list[str], list[str]]:
+    """Warnings block a release unless acknowledged in the source (`allow CODE "why"`) or accepted here.
+
+    Returns the findings (accepted warnings marked acknowledged with the release's reason,
+    the others raised to errors), the accepted findings as text for the register, and the
+    `--accept` codes given without a reason.
+    """
+    from compiler.diagnostics import Severity
+
+    reasons = {code.strip().upper(): " ".join(reason.split()) for code, reason in accept}
+    empty = [code for code, reason in reasons.items() if not reason or not code]
+    out: list[Diagnostic] = []
+    accepted: list[str] = []
+    for d in diagnostics:
+        if d.severity is Severity.WARNING and d.acknowledged is None:
+            reason = reasons.get(d.code)
+            if reason:
+                d = dataclasses.replace(d, acknowledged=f"accepted at release by {approver}: {reason}")
+                accepted.append(f"{d.code} line {d.span.line}: {reason}")
+            else:
+                d = dataclasses.replace(d, severity=Severity.ERROR, message=f"{d.message} (an unacknowledged warning "
+                                        "blocks release)", hint=f"{d.hint}; or acknowledge it under its line with "
+                                        f"`allow {d.code} \"why\"`, or release with --accept {d.code} \"reason\"")
+        out.append(d)
+    return out, accepted, empty
 
 
 def _controlled_pdf(result: Compiled, approver: str, today: datetime.date, tables: Tables) -> bytes:

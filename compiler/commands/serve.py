@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import signal
 import sys
 import tempfile
 import threading
@@ -169,8 +170,12 @@ def _handler(book: LiveBook) -> type[SimpleHTTPRequestHandler]:
     return Handler
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    """Build, serve and watch until interrupted."""
+    """Build, serve and watch until interrupted (Ctrl-C or SIGTERM)."""
     if not args.path.exists():
         print(f"protocolc: no such file or folder: {args.path}", file=sys.stderr)
         return 2
@@ -180,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         temporary = tempfile.TemporaryDirectory(prefix="protocolc-serve-")
         output = Path(temporary.name) / "book"
     book = LiveBook(args.path, output, args.pdf)
+    # `kill` (SIGTERM) stops the server like Ctrl-C does: through the `finally` that removes the temporary folder
+    signal.signal(signal.SIGTERM, _interrupt)
     stop = threading.Event()
     # watch before the first build, so a save made while it runs is not missed
     watcher = threading.Thread(target=book.watch, args=(stop,), daemon=True)

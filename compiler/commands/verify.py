@@ -35,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", type=Path, metavar="FILE",
                         help="a built book's manifest.json (default: found next to the PDF)")
     parser.add_argument("--format", choices=("human", "json"), default="human")
+    parser.add_argument("--lang", choices=("en", "nl"), default="en",
+                        help="language of the human answer (the json answer's kind is always English)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,21 +81,23 @@ def run(args: argparse.Namespace) -> int:
             identity = pdf_identity(data)
         except NotVerifiable as error:
             answer = Answer("unknown", f"{args.pdf}: {error}")
-            return _print(answer, args.format)
+            return _print(answer, args.format, args.lang)
     else:
         identity = Identity(args.protocol_id, args.protocol_version, "", (args.hash or "").lower())
     answer = verify(register, identity, pdf_hash, manifest)
-    return _print(answer, args.format)
+    return _print(answer, args.format, args.lang)
 
 
-def _print(answer: Answer, form: str) -> int:
+def _print(answer: Answer, form: str, language: str = "en") -> int:
+    from compiler import i18n
+
     if form == "json":
         json.dump(answer.as_json(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(f"{answer.kind}: {answer.message}")
+        print(f"{i18n.word(answer.kind, language)}: {i18n.message(answer.message, language, numbers=False)}")
         for line in answer.changes:
             print(f"  {line}")
         for note in answer.notes:
-            print(f"  note: {note}")
+            print(f"  {i18n.word('note', language)}: {i18n.message(note, language, numbers=False)}")
     return answer.exit_code

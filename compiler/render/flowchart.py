@@ -72,6 +72,7 @@ class ChartContext:
     drug_detail: Callable[[m.DrugLine], str]
     regimen_detail: Callable[[m.RegimenLine], str]
     marks: Mapping[int, Sequence[ChartMark]] = field(default_factory=dict)
+    wording: Callable[[str], str] | None = None  # free text as the sheet prints it (tall-man names)
 
 
 @dataclass
@@ -131,8 +132,11 @@ class _TreeBuilder:
         self.context = context
         self.labels = w.LABELS[context.language]
 
+    def words(self, text: str) -> str:
+        return self.context.wording(text) if self.context.wording is not None else text
+
     def decision(self, item: m.Decision) -> Node:
-        title = item.title.value if item.title is not None else self.labels["decision"]
+        title = self.words(item.title.value) if item.title is not None else self.labels["decision"]
         root = Node("question", title)
         root.children = self.branches(item, root)
         return root
@@ -176,7 +180,7 @@ class _TreeBuilder:
                     node.entries.append(Entry(detail, "detail"))
                 self.content(statement.children + extra, node)
             elif isinstance(statement, m.RegimenLine):
-                node.entries.append(Entry(statement.name.value, "option", f"#{anchor(statement)}"))
+                node.entries.append(Entry(self.words(statement.name.value), "option", f"#{anchor(statement)}"))
                 detail = self.context.regimen_detail(statement)
                 if detail:
                     node.entries.append(Entry(detail, "detail"))
@@ -208,7 +212,7 @@ class _TreeBuilder:
                 self.content(statement.children + extra, node)
 
     def prose(self, text: str, refs: Sequence[m.CrossRef], node: Node, style: str = "text") -> None:
-        plain = w.squash(REF.sub("", text)).rstrip(" :;,")
+        plain = self.words(w.squash(REF.sub("", text)).rstrip(" :;,"))
         if plain and plain not in (".", "("):
             node.entries.append(Entry(plain, style))
         for ref in refs:

@@ -8,16 +8,18 @@ lives in the same stylesheet under `@page` and `@media print`.
 
 from __future__ import annotations
 
+import datetime
 import functools
+from collections.abc import Mapping
 from importlib import resources
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from compiler.bookconfig import BookConfig
 from compiler.pipeline import Compiled
 from compiler.qr import qr_svg
-from compiler.render.view import build_view
+from compiler.render.view import build_view, calendar_repeats_table, unsplit, unsplit_words
 from compiler.tables import Tables
 
 PACKAGE = "compiler.render"
@@ -34,6 +36,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.globals["unsplit"] = unsplit
+    env.globals["unsplit_words"] = unsplit_words
+    env.globals["repeats_table"] = calendar_repeats_table
     return env
 
 
@@ -43,11 +48,15 @@ def stylesheet() -> str:
     return resources.files(PACKAGE).joinpath("assets", "protocol.css").read_text(encoding="utf-8")
 
 
-def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | None = None) -> str:
+def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | None = None,
+                    printed: datetime.date | None = None, links: Mapping[str, str] | None = None) -> str:
     """The HTML page of one compiled protocol.
 
     `config` (the book's configuration) supplies the validity notice's wording and the
-    base URL the footer's QR code points at; without it the defaults are used.
+    base URL the footer's QR code points at; without it the defaults are used. `printed`
+    (the build date) is printed in the page footer; without it the footer has no date.
+    `links` (from the book: "index", "pdf", "report", "history", and for a superseded
+    version "current" and "current_version") are relative URLs shown on screen.
     Raises ValueError when the file did not build into a protocol (nothing to render).
     """
     if compiled.protocol is None:
@@ -58,6 +67,8 @@ def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | Non
     if notice:
         separator = {"nl": "versie", "en": "version"}[view.language]
         view.validity = f"{notice} — {separator} {view.version}"
+    if printed is not None:
+        view.printed = printed.strftime("%d-%m-%Y") if view.language == "nl" else printed.isoformat()
     url = config.protocol_url(view.id, view.version)
     # the QR code is our own SVG (segno); the URL inside it is escaped by segno
     title = {"nl": "QR-code naar de elektronische versie", "en": "QR code to the electronic version"}[view.language]
@@ -65,4 +76,7 @@ def render_protocol(compiled: Compiled, tables: Tables, config: BookConfig | Non
     # the stylesheet is our own packaged file, never user input
     view.css = Markup(stylesheet())
     author = compiled.protocol.meta.author.value if compiled.protocol.meta.author else ""
-    return environment().get_template("protocol.html.j2").render(v=view, labels=view.labels, author=author)
+    outdated = escape(view.labels["outdated"]).replace(
+        "{printed}", Markup('<span class="printed-version"></span>')).replace("{version}", escape(view.version))
+    return environment().get_template("protocol.html.j2").render(
+        v=view, labels=view.labels, author=author, links=dict(links or {}), outdated=outdated)

@@ -18,6 +18,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from compiler import i18n
 from compiler import model as m
 from compiler.diagnostics import Diagnostic
 from compiler.render import calendar as cal
@@ -27,6 +28,10 @@ from compiler.source import Span
 from compiler.tables import Tables
 
 _NO_SPAN = Span("", 0, 0, 0, 0)
+NEVER = re.compile(r"(?!)")
+# a dose as written in prose: `90 mg/m²`, `1000–1250 mg/m²`, `AUC 5`, `19,5 Gy` (kept on one line with its unit)
+DOSE_IN_TEXT = (r"(?:AUC\s?\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?(?:\s?[–-]\s?\d+(?:[.,]\d+)?)?\s?"
+                r"(?:mg/m²|mg/m2|mg/kg|mcg/kg|mg|mcg|µg|g|Gy|mL|ml|IE|eenheden|units)(?![A-Za-z]))")
 REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 SEE_BEFORE = re.compile(r"(?:zie|see|cfr\.?|cf\.?|vgl\.?)\s*$", re.IGNORECASE)
 
@@ -78,6 +83,7 @@ class DrugRow:
     notes: list[str]
     extras: list[Block] = field(default_factory=list)
     anchor: str = ""
+    dose_html: list[Markup] = field(default_factory=list)  # the doses with amount and unit kept on one line
 
 
 @dataclass
@@ -130,6 +136,7 @@ class DecisionBlock(Block):
     title: str
     children: list[Block] = field(default_factory=list)
     chart: flowchart.Chart | None = None
+    marks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +155,7 @@ class DecisionTable(Block):
     title: str
     rows: list[DecisionRow]
     chart: flowchart.Chart | None = None
+    marks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -242,6 +250,8 @@ class ProtocolView:
     css: Markup = field(default_factory=Markup)
     extra: dict[str, Any] = field(default_factory=dict)
     qr: Any = None
+    next_review: str = ""
+    printed: str = ""
 
 
 # ---------------------------------------------------------------- builder
@@ -254,6 +264,8 @@ class _Builder:
     numbers: dict[str, str]
     tallman: dict[str, str]
     chart_context: flowchart.ChartContext | None = None
+    unbreakable: re.Pattern[str] = NEVER
+    tall_pattern: re.Pattern[str] | None = None
     pictures: list[tuple[str, str, Markup]] = field(default_factory=list)  # kind, id, svg (goldens, tests)
     inside_regimen: int = 0
     inside_decision: int = 0
@@ -270,7 +282,7 @@ class _Builder:
         position = 0
         for match in REF_PATTERN.finditer(text):
             before = text[position:match.start()]
-            out += escape(before)
+            out += self.phrase(before)
             target = match.group(1)
             number = self.numbers.get(target)
             if number is None:
@@ -279,8 +291,24 @@ class _Builder:
                 shown = number if SEE_BEFORE.search(before) else f"{self.labels['see']} {number}"
                 out += Markup('<a class="xref" href="#{}">{}</a>').format(target, shown)
             position = match.end()
-        out += escape(text[position:])
+        out += self.phrase(text[position:])
         return out
+
+    def phrase(self, text: str) -> Markup:
+        """Escaped text with drug names in tall-man letters, and drug names and doses kept on one line."""
+        out = Markup("")
+        position = 0
+        for match in self.unbreakable.finditer(text):
+            out += escape(self.tall_text(text[position:match.start()]))
+            out += unsplit(self.tall_text(match.group(0)))
+            position = match.end()
+        return out + escape(self.tall_text(text[position:]))
+
+    def tall_text(self, text: str) -> str:
+        """Every look-alike drug name in a text in tall-man letters (`paclitaxel-bevacizumab` → `PACLItaxel-…`)."""
+        if self.tall_pattern is None:
+            return text
+        return self.tall_pattern.sub(lambda found: self.tall(found.group(0)), text)
 
     # ------------------------------------------------------------ drug names
     def tall(self, name: str) -> str:
@@ -295,9 +323,9 @@ class _Builder:
 
     def drug_row(self, line: m.DrugLine, extra_children: Sequence[m.Item]) -> DrugRow:
         if line.drug_id is not None:
-            name = self.tall(self.tables.drug_name(line.drug_id, self.language))
+            name = self.tall_text(self.tables.drug_name(line.drug_id, self.language))
         else:
-            name = self.tall(line.name.value)
+            name = self.tall_text(line.name.value)
         brand = line.brand.value if line.brand is not None else None
         if brand is not None and brand.lower() in name.lower():
             brand = None  # product names like "denosumab 120 mg (Xgeva)" already carry it
@@ -325,12 +353,13 @@ class _Builder:
             doses=doses, route=" / ".join(routes),
             administration=w.infusion(line.infusion, self.language) if line.infusion is not None else "",
             schedule=schedule, notes=notes, extras=self.blocks(extra_children), anchor=flowchart.anchor(line),
+            dose_html=[self.phrase(d) for d in doses],
         )
 
     def regimen_drug_row(self, entry: dict[str, Any]) -> DrugRow:
         drug_id = str(entry.get("drug") or "")
         known = drug_id in self.tables.drugs
-        name = self.tall(self.tables.drug_name(drug_id, self.language)) if known else drug_id
+        name = self.tall_text(self.tables.drug_name(drug_id, self.language) if known else drug_id)
         amount = entry.get("dose")
         dose = ""
         if amount is not None:
@@ -347,16 +376,16 @@ class _Builder:
         if entry.get("cycles"):
             schedule.append(w.cycles(int(entry["cycles"]), self.language))
         notes: list[str] = []
+        doses = [dose] if dose else []
         loading = entry.get("loading")
         if isinstance(loading, dict):
             loading_dose = loading.get("dose")
-            text = self.labels["loading"]
             if loading_dose is not None:
-                text += f" {_data_amount(loading_dose, self.language)} " \
-                        f"{w.unit(str(loading.get('unit') or ''), self.language)}"
+                # the loading dose is a dose: it goes in the dose column, before the maintenance dose
+                doses.insert(0, f"{_data_amount(loading_dose, self.language)} "
+                                f"{w.unit(str(loading.get('unit') or ''), self.language)} ({self.labels['loading']})")
             if loading.get("note") and self.language == "en":
-                text += f": {loading['note']}"
-            notes.append(text)
+                notes.append(f"{self.labels['loading']}: {loading['note']}")
         # The library's free-text notes are written in English, with English number notation
         # ("1.4 mg/m²"); on a sheet in another language they would put a dose in the wrong
         # notation next to the right one, so only structured values are shown there.
@@ -372,10 +401,10 @@ class _Builder:
         elif isinstance(infusion, int) and infusion:
             administration = w.infusion(m.Infusion(infusion, None, False, _NO_SPAN), self.language)
         return DrugRow(
-            name=name, brand=None, known=known, doses=[dose] if dose else [],
+            name=name, brand=None, known=known, doses=doses,
             route=w.route(route_code, self.language),
             administration=administration,
-            schedule=", ".join(schedule), notes=notes,
+            schedule=", ".join(schedule), notes=notes, dose_html=[self.phrase(d) for d in doses],
         )
 
     def data_frequency(self, text: str) -> str:
@@ -415,7 +444,7 @@ class _Builder:
                     if phase.get("cycles"):
                         name += f" ({w.cycles(int(phase['cycles']), self.language)})"
                     tables.append((name, DrugTable("drugs", phase_rows)))
-            source = str(entry.get("source") or "") or None
+            source = self.phrase(str(entry.get("source") or "")) or None
             # the library's own `note` is editorial commentary about the entry, not sheet text
             unverified = bool(entry.get("unverified"))
         # what the line states wins over the library defaults
@@ -446,7 +475,8 @@ class _Builder:
         children = self.blocks(line.children)
         self.inside_regimen -= 1
         calendar, timeline = self.regimen_pictures(line, entry)
-        return RegimenBlock("regimen", line.name.value, title, ", ".join(summary), tables, source, note,
+        return RegimenBlock("regimen", self.phrase(line.name.value), self.phrase(title) if title else None,
+                            self.phrase(", ".join(summary)), tables, source, note,
                             entry is not None, unverified, children, flowchart.anchor(line), calendar, timeline)
 
     def fractionation(self, line: m.Fractionation) -> str:
@@ -560,7 +590,8 @@ class _Builder:
                           self.blocks(item.children))
         elif isinstance(item, m.Query):
             yield Callout("query", self.labels["query"],
-                          escape(item.text.value) if item.text is not None else None, self.blocks(item.children))
+                          self.phrase(item.text.value) if item.text is not None else None,
+                          self.blocks(item.children))
         elif isinstance(item, m.Allow):
             yield Allowance("allow", item.code.value,
                             item.justification.value.strip('"') if item.justification is not None else "")
@@ -644,7 +675,8 @@ class _Builder:
     def decision(self, item: m.Decision) -> DecisionBlock | DecisionTable:
         title = self.labels["decision"]
         if item.title is not None:
-            title += f": {item.title.value}"
+            title += f": {self.tall_text(item.title.value)}"
+        marks = self.decision_marks(item)
         rows: list[DecisionRow] = []
         for branch in item.children:
             if not isinstance(branch, (m.When, m.Otherwise)) or len(branch.children) != 1:
@@ -662,13 +694,23 @@ class _Builder:
         else:
             if sum(1 for r in rows if r.row is not None) >= 2 and len(rows) >= 3:
                 return DecisionTable("decision-table", title, rows,
-                                     self.chart(item) if not self.inside_decision else None)
+                                     self.chart(item) if not self.inside_decision else None, marks)
         # a decision inside another decision is drawn in the outer one's chart
         chart = self.chart(item) if not self.inside_decision else None
         self.inside_decision += 1
         children = self.blocks(item.children)
         self.inside_decision -= 1
-        return DecisionBlock("decision", title, children, chart)
+        return DecisionBlock("decision", title, children, chart, marks)
+
+    def decision_marks(self, item: m.Decision) -> list[str]:
+        """The chart's gap and overlap marks as lines of text (the printed sheet shows the text, not the chart)."""
+        if self.chart_context is None:
+            return []
+        out: list[str] = []
+        for mark in self.chart_context.marks.get(item.span.line, ()):
+            key = "not_covered" if mark.kind == "gap" else "overlaps"
+            out.append(f"{'' if mark.kind == 'gap' else '⚠ '}{self.labels[key]}: {mark.text}")
+        return out
 
     # ------------------------------------------------------------ pictures
     def chart(self, item: m.Decision) -> flowchart.Chart | None:
@@ -681,8 +723,8 @@ class _Builder:
 
     def chart_drug_name(self, line: m.DrugLine) -> str:
         if line.drug_id is not None:
-            return self.tall(self.tables.drug_name(line.drug_id, self.language))
-        return self.tall(line.name.value)
+            return self.tall_text(self.tables.drug_name(line.drug_id, self.language))
+        return self.tall_text(line.name.value)
 
     def chart_drug_detail(self, line: m.DrugLine) -> str:
         row = self.drug_row(line, ())
@@ -694,7 +736,7 @@ class _Builder:
             names = [self.chart_drug_name(d) for d in written]
         else:
             entry = self.tables.regimens.get(line.regimen_id or "") if line.regimen_id else None
-            names = [self.tall(self.tables.drug_name(str(d.get("drug") or ""), self.language))
+            names = [self.tall_text(self.tables.drug_name(str(d.get("drug") or ""), self.language))
                      for d in (entry or {}).get("drugs") or []]
         return " + ".join(dict.fromkeys(names))
 
@@ -733,7 +775,7 @@ class _Builder:
                          f"{w.unit(str(loading.get('unit') or ''), self.language)} ({self.labels['loading']})")
         if drug.get("cycles"):
             notes.append(self.labels["only_cycles"].format(n=int(drug["cycles"])))
-        return cal.DrugSchedule(row.name, None, row.doses[0] if row.doses else "", row.route, days, continuous, own,
+        return cal.DrugSchedule(row.name, None, row.doses[-1] if row.doses else "", row.route, days, continuous, own,
                                 notes)
 
     def course_footer(self, line: m.RegimenLine | None, entry: dict[str, Any] | None) -> list[str]:
@@ -768,7 +810,7 @@ class _Builder:
             schedules = []
         calendar = None
         if cycle is not None:
-            calendar = cal.cycle_calendar(f"cal-{line.span.line}", line.name.value, cycle, schedules,
+            calendar = cal.cycle_calendar(f"cal-{line.span.line}", self.tall_text(line.name.value), cycle, schedules,
                                           self.course_footer(line, entry), self.language)
         if calendar is not None:
             self.pictures.append(("calendar", calendar.id, Markup("")))
@@ -782,14 +824,14 @@ class _Builder:
                 else None)
             has_loading = any(isinstance(d.get("loading"), dict) for d in drugs)
             if has_loading or max_weeks is not None:
-                lanes = cal.library_lanes(entry, lambda d: self.tall(self.tables.drug_name(d, self.language)),
+                lanes = cal.library_lanes(entry, lambda d: self.tall_text(self.tables.drug_name(d, self.language)),
                                           self.library_dose, line.cycles or entry.get("cycles"), max_weeks,
                                           self.language)
         return calendar, self.timeline(f"course-{line.span.line}", line.name.value, lanes)
 
     def library_dose(self, drug: dict[str, Any]) -> str:
         row = self.regimen_drug_row(drug)
-        return " ".join(p for p in (row.doses[0] if row.doses else "", row.route, row.schedule) if p)
+        return " ".join(p for p in (row.doses[-1] if row.doses else "", row.route, row.schedule) if p)
 
     def drug_lane(self, line: m.DrugLine) -> cal.Lane:
         def phase_text(phase: m.Phase) -> str:
@@ -904,6 +946,24 @@ def _data_amount(value: Any, language: str) -> str:
 
 
 
+def _text_patterns(tables: Tables, tallman: dict[str, str]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """Drug names and doses that must stay on one line, and the look-alike names to print in tall-man letters."""
+    names: set[str] = set(tallman)
+    for drug_id, entry in tables.drugs.items():
+        names.add(drug_id.replace("_", " "))
+        for name in (entry.get("names") or {}).values():
+            if isinstance(name, str) and len(name) > 3:
+                names.add(name.lower())
+    ordered = sorted(names, key=len, reverse=True)
+    words = "|".join(re.escape(n) for n in ordered)
+    unbreakable = re.compile(rf"(?<![\w-])(?:{words})(?:e|um)?(?!\w)|{DOSE_IN_TEXT}", re.IGNORECASE)
+    if not tallman:
+        return unbreakable, None
+    tall = "|".join(re.escape(n) for n in sorted(tallman, key=len, reverse=True))
+    # lower-case (or capitalised) occurrences only: a name an author already wrote in capitals is left alone
+    return unbreakable, re.compile(rf"(?<![\w])(?i:{tall})(?:e|um)?(?!\w)")
+
+
 def _tallman_forms(tables: Tables) -> dict[str, str]:
     """lower-case generic name → tall-man form, from data/tallman.yaml."""
     forms: dict[str, str] = {}
@@ -912,6 +972,10 @@ def _tallman_forms(tables: Tables) -> dict[str, str]:
         if isinstance(form, str) and form:
             forms[form.lower()] = form
     return forms
+
+
+def _is_approved(meta: m.Metadata) -> bool:
+    return meta.status in (m.Status.APPROVED, m.Status.SUPERSEDED) and meta.approved is not None
 
 
 def _date(value: datetime.date | None, language: str) -> str:
@@ -927,6 +991,7 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
     meta = protocol.meta
     numbers = {s.id: s.number for s in protocol.all_sections()}
     builder = _Builder(tables, language, numbers, _tallman_forms(tables))
+    builder.unbreakable, builder.tall_pattern = _text_patterns(tables, builder.tallman)
     for item in protocol.all_items():
         if isinstance(item, m.DoseLevels):
             builder.dose_levels.setdefault(item.drug.value.lower(), {}).update(
@@ -934,7 +999,7 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
     sections = {s.id: (s.number, s.title, tuple(sub.id for sub in s.subsections)) for s in protocol.all_sections()}
     builder.chart_context = flowchart.ChartContext(
         language, sections, builder.chart_drug_name, builder.chart_drug_detail, builder.chart_regimen_detail,
-        flowchart.coverage_marks(protocol, tables, language))
+        flowchart.coverage_marks(protocol, tables, language), builder.tall_text)
     version = str(meta.version) if meta.version is not None else "?"
     status = (meta.status or m.Status.DRAFT).value
     control: list[tuple[str, str]] = [
@@ -944,14 +1009,17 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
         (labels["owner"], meta.owner.value if meta.owner else ""),
         (labels["author"], meta.author.value if meta.author else ""),
         (labels["reviewer"], meta.reviewer.value if meta.reviewer else ""),
-        (labels["approver"], meta.approver.value if meta.approver else ""),
+        # who approves reads as "approved by" only once the register (status and date) says so
+        (labels["approver"] if _is_approved(meta) else labels["to_approve"],
+         meta.approver.value if meta.approver else ""),
         (labels["authored"], _date(meta.authored, language)),
-        (labels["approved"], _date(meta.approved, language)),
+        (labels["approved"], _date(meta.approved, language) if _is_approved(meta) else ""),
         (labels["next_review"], _date(meta.next_review, language)),
     ]
     findings = [
         FindingView(d.code, d.severity.value, labels.get(d.severity.value, d.severity.value), d.span.line,
-                    d.message, d.hint, d.acknowledged)
+                    i18n.message(d.message, language), i18n.message(d.hint, language) if d.hint else d.hint,
+                    d.acknowledged)
         for d in diagnostics
     ]
     counts = {
@@ -973,8 +1041,34 @@ def build_view(protocol: m.Protocol, diagnostics: Sequence[Diagnostic], tables: 
         preamble=builder.blocks(protocol.preamble), sections=[builder.section(s) for s in protocol.sections],
         findings=findings, counts=counts,
         keywords=identity_keywords(pid, version, status, protocol.sha256),
-        extra={"pictures": builder.pictures},
+        extra={"pictures": builder.pictures}, next_review=_date(meta.next_review, language),
     )
+
+
+def calendar_repeats_table(calendar: cal.CycleCalendar) -> bool:
+    """A calendar whose every drug is given on day 1 only: on paper it repeats the table's "dag 1"."""
+    for part in calendar.parts:
+        for row in part.rows:
+            if row.own_interval is not None or any(part.days[i] != 1 for i, mark in enumerate(row.marks) if mark):
+                return False
+    return True
+
+
+def unsplit_words(name: str) -> Markup:
+    """A name that may wrap between its words but never inside one (narrow calendar columns)."""
+    return Markup(" ").join(Markup('<span class="nowrap">{}</span>').format(word) for word in name.split())
+
+
+def unsplit(name: str) -> Markup:
+    """A drug name or dose that must not be broken across lines (escaped).
+
+    Names of one or two words stay on one line; longer names ("gepegyleerd liposomaal
+    doxorubicine") may wrap between their words, never inside one (no hyphenation).
+    """
+    words = name.split()
+    if len(words) <= 2:
+        return Markup('<span class="nowrap">{}</span>').format(name)
+    return Markup(" ").join(Markup('<span class="nowrap">{}</span>').format(word) for word in words)
 
 
 def watermark_word(label: str) -> str:

@@ -211,7 +211,7 @@ def frequency(value: m.Frequency, language: str) -> str:
     words = FREQUENCIES[language]
     if value.kind != "every":
         return words.get(value.kind, value.text)
-    interval = value.interval or 1
+    interval = value.interval if value.interval is not None else 1  # `every 0 days` is shown as written
     unit_code = value.unit or "day"
     if value.interval_max is None and interval == 1:
         return words.get({"day": "daily", "week": "weekly", "month": "monthly"}.get(unit_code, ""),
@@ -505,3 +505,27 @@ def sequence(actions: Sequence[m.DoseAction], texts: Sequence[str], language: st
         parts.append(f"{LABELS[language]['then']} {text}" if pending else text)
         pending = False
     return ", ".join(parts)
+
+
+# ---------------------------------------------------------------- printed sheet: control block, footer, contents
+# (kept as a block of its own: labels of the title block and the running footer)
+SHEET_WORDS: dict[str, dict[str, str]] = {
+    "nl": {"to_approve": "Te keuren door", "printed": "afgedrukt", "valid_until": "geldig tot",
+           "links": "Documenten", "book": "Procedureboek", "pdf": "PDF (A4)", "report": "Validatierapport",
+           "history": "Versiegeschiedenis",
+           "current_version": ("Dit is versie {version}. Heeft u een afdruk met een ander versienummer, dan is die "
+                               "afdruk niet meer geldig."),
+           "outdated": "Uw afdruk (versie {printed}) is niet meer geldig: de geldige versie is {version}.",
+           "superseded_page": "Deze versie ({version}) is vervangen en niet meer geldig.",
+           "go_current": "Naar de geldige versie"},
+    "en": {"to_approve": "To be approved by", "printed": "printed", "valid_until": "valid until",
+           "links": "Documents", "book": "Procedure book", "pdf": "PDF (A4)", "report": "Validation report",
+           "history": "Version history",
+           "current_version": ("This is version {version}. A printed copy with another version number is no "
+                               "longer valid."),
+           "outdated": "Your printed copy (version {printed}) is no longer valid: the valid version is {version}.",
+           "superseded_page": "This version ({version}) has been superseded and is no longer valid.",
+           "go_current": "Go to the valid version"},
+}
+for _language, _words in SHEET_WORDS.items():
+    LABELS[_language].update(_words)

@@ -83,13 +83,15 @@ def write_text(report: DiffReport, stream: TextIO, colour: bool) -> None:
             tag = term(language, change.change_class)
             stream.write(f"  {c(change.change_class, f'[{tag}]')} {change.text}\n")
     verdict = report.verdict
-    stream.write(f"\n{c(verdict.severity, term_verdict(verdict))}\n")
+    stream.write(f"\n{c(verdict.severity, term_verdict(verdict, language))}\n")
 
 
-def term_verdict(verdict: Verdict) -> str:
-    """`version policy: …` with the code when the policy is not met."""
+def term_verdict(verdict: Verdict, language: str = "en") -> str:
+    """`version policy: …` (`versiebeleid: …`) with the code when the policy is not met."""
+    from compiler import i18n
+
     code = f"[{verdict.code}] " if verdict.code else ""
-    return f"version policy: {code}{verdict.message}"
+    return f"{i18n.word('version_policy', language)}: {code}{i18n.message(verdict.message, language, numbers=False)}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,9 +108,12 @@ def render_html(report: DiffReport) -> str:
     groups = [{"heading": heading, "changes": changes} for heading, changes in report.groups()]
     counts = {"clinical": sum(c.change_class == CLINICAL for c in report.changes),
               "editorial": sum(c.change_class != CLINICAL for c in report.changes)}
+    from compiler import i18n
+
+    verdict_text = i18n.message(report.verdict.message, language, numbers=False)
     return _environment().get_template("diff.html.j2").render(
         language=language, words=vocabulary, old=report.old, new=report.new, groups=groups, counts=counts,
-        verdict=report.verdict, compiler=__version__)
+        verdict=report.verdict, verdict_text=verdict_text, compiler=__version__)
 
 
 def summary_lines(changes: Sequence[Change], limit: int = 10) -> list[str]:
