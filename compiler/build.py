@@ -715,10 +715,16 @@ class _Builder:
                                 children: tuple[m.Item, ...]) -> m.DoseModification:
         drug = self.joined(next(c for c in node.children if isinstance(c, Tree) and c.data == "dm_drug"))
         variable = unit = None
+        nadir = False
         by = next((c for c in node.children if isinstance(c, Tree) and c.data == "dm_by"), None)
         if by is not None:
             cvar = next(c for c in by.children if isinstance(c, Tree) and c.data == "cvar")
-            variable = m.Text(self.words(cvar), self.span_of(cvar))
+            written = self.words(cvar)
+            # `by nadir ANC`: the table reads the previous cycle's lowest value (pemetrexed label)
+            nadir_match = re.match(r"nadir\s+", written, re.IGNORECASE)
+            if nadir_match is not None:
+                nadir, written = True, written[nadir_match.end():]
+            variable = m.Text(written, self.span_of(cvar))
             unit_nodes = [c for c in by.children if isinstance(c, Tree) and c.data == "dm_unit"]
             if unit_nodes:
                 token = unit_nodes[0].children[0]
@@ -727,7 +733,7 @@ class _Builder:
         self.table = (variable, unit)
         rows = self.rows(node, "band_row")
         head = self.between(node.children[0], by if by is not None else node.children[1])
-        return m.DoseModification(head, rows, drug, variable, unit)
+        return m.DoseModification(head, rows, drug, variable, unit, nadir=nadir)
 
     def band_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                  kids: tuple[m.Item, ...]) -> m.DoseBand:
@@ -755,7 +761,11 @@ class _Builder:
         if band.data == "band_compare":
             condition = compare(ops[0], numbers[0])
         elif band.data == "band_between":
-            condition = m.All(band_span, (compare(">=", numbers[0]), compare(ops[0] if ops else "<=", numbers[1])))
+            # `> 2.5 to <= 5`: an operator written before the first number bounds it from below.
+            lower_written = isinstance(band.children[0], Token) and band.children[0].type == "CMP"
+            lower, upper_ops = (ops[0], ops[1:]) if lower_written else (">=", ops)
+            condition = m.All(band_span, (compare(lower, numbers[0]), compare(upper_ops[0] if upper_ops else "<=",
+                                                                               numbers[1])))
         else:
             condition = compare("=", numbers[0])
         actions = tuple(self.dose_action(a) for a in action_nodes)

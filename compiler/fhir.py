@@ -656,7 +656,7 @@ class _Exporter:
         labels = w.LABELS[self.language]
         title = f"{labels['dose_modification']} {table.drug.value}"
         if table.variable is not None:
-            title += f" {labels['by']} {table.variable.value}"
+            title += f" {labels['by']} {'nadir ' if table.nadir else ''}{table.variable.value}"
         canonical = next((resource["url"] for admin, resource in self.administrations
                           if table.drug_id is not None and admin.drug_id == table.drug_id), None)
         levels = self.levels.get(table.drug_id or table.drug.value, {})

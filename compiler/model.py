@@ -334,6 +334,7 @@ class RegimenLine(Item):
     max_duration: Duration | None = None
     frequency: Frequency | None = None
     regimen_id: str | None = None
+    for_duration: Duration | None = None  # `regimen "…" for 2 years`: a fixed duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,6 +574,7 @@ class DoseModification(Item):
     variable: Text | None
     unit: Text | None
     drug_id: str | None = None
+    nadir: bool = False  # `by nadir ANC`: the lowest value of the previous cycle, not the pre-cycle value
 
     def bands(self) -> tuple[DoseBand, ...]:
         """The band rows (notes and queries left out)."""

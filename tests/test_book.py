@@ -59,7 +59,10 @@ def _pages(data: bytes) -> tuple[str, ...]:
 
 def test_book_layout(book: Path) -> None:
     manifest = json.loads((book / "manifest.json").read_text())
-    assert set(manifest["protocols"]) == {EMMAUS, "doelgerichte-therapie-borstkanker", "nsclc-immuuntherapie"}
+    seeds = {EMMAUS, "doelgerichte-therapie-borstkanker", "nsclc-immuuntherapie"}
+    regimes = {p.read_text(encoding="utf-8").split("\n", 1)[0].removeprefix("id: ").strip()
+               for p in (ROOT / "protocols" / "regimes").rglob("*.protocol")}
+    assert set(manifest["protocols"]) == seeds | regimes
     for pid, entry in manifest["protocols"].items():
         assert (book / entry["html"]).is_file() and (book / entry["pdf"]).is_file(), pid
         assert len(entry["sha256"]) == 64

@@ -158,7 +158,9 @@ def test_one_activity_definition_per_drug_administration(path: Path) -> None:
     activities = resources(export, "ActivityDefinition")
     assert len(activities) == administrations(protocol, load())
     canonicals = [a.get("definitionCanonical") for a in actions(resources(export, "PlanDefinition")[0])]
-    assert sorted(c for c in canonicals if c) == sorted(a["url"] for a in activities)
+    # A dose-modification band points at the drug it modifies, so a drug may be referenced
+    # more than once; every reference resolves and every activity is used.
+    assert {c for c in canonicals if c} == {a["url"] for a in activities}
     assert all(a["kind"] == "MedicationRequest" for a in activities)
 
 
@@ -188,7 +190,9 @@ def test_every_drug_line_round_trips(path: Path) -> None:
     by_phases = {id(admin.phases): resource for admin, resource in export.administrations}
     plan_actions = actions(resources(export, "PlanDefinition")[0])
     lines = drug_lines(protocol)
-    assert lines
+    if not lines:
+        assert any(isinstance(i, m.Fractionation) for i in protocol.all_items()), "neither drug nor RT lines"
+        pytest.skip("a radiotherapy sheet: no drug lines")
     for line in lines:
         resource = by_phases[id(line.phases)]
         assert len(resource["dosage"]) == len(line.phases)
@@ -325,7 +329,9 @@ def test_atc_data_is_sourced_and_covers_the_shipped_drugs() -> None:
     tables = load()
     for drug_id, entry in data["drugs"].items():
         assert drug_id in tables.drugs, drug_id
-        assert re.fullmatch(r"[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}", entry["code"]), drug_id
+        # a substance (level 5); a combination WHO codes only at level 4 (calcium with
+        # vitamin D: A12AX, 'Calcium, combinations with vitamin D and/or other drugs')
+        assert re.fullmatch(r"[A-Z][0-9]{2}[A-Z]{2}([0-9]{2})?", entry["code"]), drug_id
         assert entry["source"] and entry["last_verified"], drug_id
     for path in SHIPPED:
         _, export = exported(path)

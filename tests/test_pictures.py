@@ -151,6 +151,9 @@ def statement(item: m.Item) -> m.Item:
 def test_svg_goldens(path: Path, update_goldens: bool) -> None:
     folder = GOLDENS / path.stem
     made = {f"{pid}.svg": body + "\n" for kind, pid, body in pictures(view_of(compiled(path))) if body}
+    if not made and "regimes" in path.parts:
+        # a regimen sheet of RT lines, or of drugs without a cycle, draws no calendar or timeline
+        pytest.skip("a regimen sheet without pictures")
     assert made, "a shipped protocol without pictures"
     if update_goldens or not folder.exists():
         if folder.exists():
@@ -279,6 +282,8 @@ def test_every_cyclic_library_regimen_has_a_calendar_with_its_days(path: Path) -
             assert marks == expected_marks(int(entry["cycle_days"]), days, continuous), drug["drug"]
         columns = [d for part in calendar.parts for d in part.days]
         assert columns == list(range(1, len(columns) + 1))
+    if not seen and "regimes" in path.parts:
+        pytest.skip("a regimen sheet writes its own drug lines (no library regimen)")
     assert seen
 
 

@@ -374,17 +374,35 @@ def _stated_months(context: Context, member: a.Member) -> tuple[float | None, m.
     regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
     if regimen is not None and regimen.max_duration is not None:
         return _months(regimen.max_duration), regimen.max_duration
+    if regimen is not None and regimen.for_duration is not None:
+        return _months(regimen.for_duration), regimen.for_duration
     entry = _regimen_entry(context, regimen)
     if entry.get("max_duration_months"):
         return float(entry["max_duration_months"]), None
     return None, None
 
 
-def _stated_cycles(member: a.Member) -> int | None:
-    """The number of cycles a member's line states (`14 cycles`), summed over its phases."""
+def _cycle_length(context: Context, member: a.Member) -> m.Duration | None:
+    """The cycle length of a member: its line's phases, else its regimen."""
+    line = member.line
+    lengths = [p.cycle_length for p in line.phases if p.cycle_length is not None] if line is not None else []
+    if lengths:
+        return lengths[0]
+    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    return regimen.cycle_length if regimen is not None else None
+
+
+def _stated_cycles(context: Context, member: a.Member) -> int | None:
+    """The number of cycles a member's line states (`14 cycles`), summed over its phases;
+    else the count its regimen states (`regimen "…" cycle 21 days 14 cycles` with the line
+    indented under it).
+    """
     line = member.line
     counts = [p.cycles for p in line.phases if p.cycles is not None] if line is not None else []
-    return sum(counts) if counts else None
+    if counts:
+        return sum(counts)
+    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    return regimen.cycles if regimen is not None else None
 
 
 def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
@@ -449,7 +467,7 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
         soft = bool(cap.get("local_policy") or cap.get("unverified"))
         seen.add(member.span)
         where = duration.span if duration is not None else member.span
-        cycles = _stated_cycles(member)
+        cycles = _stated_cycles(context, member)
         if stated is None and cycles is not None and cap.get("cycles") is not None:
             if cycles > int(cap["cycles"]):
                 yield duration_exceeded.at(
@@ -457,6 +475,11 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
                     f"for {cap.get('setting')}", f"source: {cap.get('source')}",
                     severity=Severity.WARNING if soft else None)
             continue
+        if stated is None and cycles is not None:
+            # a fixed course: 16 cycles of 21 days is 11 months, within a 12-month cap
+            length = _cycle_length(context, member)
+            if length is not None:
+                stated = _months(length) * cycles
         if stated is None:
             yield duration_exceeded.at(
                 where, f"{member.label}: no maximum duration stated ({cap.get('setting')}: {int(months)} months)",
@@ -465,7 +488,7 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
         elif stated > months + 0.01:
             policy = " (local policy)" if cap.get("local_policy") else ""
             yield duration_exceeded.at(
-                where, f"{member.label}: {stated:g} months exceeds the {int(months)}-month maximum{policy} "
+                where, f"{member.label}: {round(stated, 1):g} months exceeds the {int(months)}-month maximum{policy} "
                 f"for {cap.get('setting')}", f"source: {cap.get('source')}",
                 severity=Severity.WARNING if soft else None)
 

@@ -98,10 +98,17 @@ def editorial_note(context: Context) -> Iterator[Diagnostic]:
     Use instead: carry out the instruction; put remarks for reviewers in a `query:` line
     or a `// comment`.
 
+    A `reference:` line is not searched for editorial notes: it cites a source as
+    published, and published titles use brackets (`AC [DOXOrubicin and
+    CYCLOPHOSPHamide] Q3W`). Placeholders in a reference are still X001.
+
     Source: seed 000 (kanker.nl page with `[Laatste zin weg]`).
     """
     words, _ = _placeholder_words(context)
+    cited = {meta.value_span for meta in context.protocol.meta.fields if meta.key == "reference"}
     for text, span in text_pieces(context):
+        if span in cited:
+            continue
         for match in BRACKETED.finditer(text):
             inside = match.group(1)
             if inside is not None and not _is_placeholder(inside, words):

@@ -490,6 +490,9 @@ class _Builder:
             summary.append(w.until(line.until.value, self.language))
         elif entry is not None and entry.get("until_progression"):
             summary.append(w.until("progression", self.language))
+        if line.for_duration is not None:
+            summary.append(("gedurende " if self.language == "nl" else "for ")
+                           + w.period(line.for_duration.value, line.for_duration.unit, self.language))
         if line.max_duration is not None:
             summary.append(w.max_duration(line.max_duration, self.language))
         elif entry is not None and entry.get("max_duration_months"):
@@ -711,7 +714,8 @@ class _Builder:
         title = f"{labels['dose_modification']} {name}"
         grade = item.variable is not None and "grade" in item.variable.value.lower()
         if item.variable is not None:
-            title += f" {labels['by']} {self.variable_label(item.variable.value) if grade else item.variable.value}"
+            title += f" {labels['by']} {'nadir ' if item.nadir else ''}" \
+                     f"{self.variable_label(item.variable.value) if grade else item.variable.value}"
             if item.unit is not None:
                 title += f" ({w.lab_unit(item.unit.value)})"
         levels = self.dose_levels.get(item.drug.value.lower(), {})

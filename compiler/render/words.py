@@ -566,10 +566,12 @@ def band(value: m.Condition, language: str, grade: bool) -> str:
         low, high = value.operands
         if isinstance(low, m.Compare) and isinstance(high, m.Compare) and low.number and high.number:
             a, b = number(low.number.value, language), number(high.number.value, language)
-            if grade and high.op == "<=":
+            if grade and high.op == "<=" and low.op == ">=":
                 return f"{prefix}{a}–{b}"
             upper = b if high.op == "<=" else f"{OPERATORS.get(high.op, high.op)} {b}"
-            return f"{prefix}{a} – {upper}"
+            # `> 2,5 – 5`: a CTCAE band whose lower bound is not included
+            lower = a if low.op == ">=" else f"{OPERATORS.get(low.op, low.op)} {a}"
+            return f"{prefix}{lower} – {upper}"
     return condition(value, language)
 
 
