@@ -155,3 +155,62 @@ define("P013", "duplicate-section-id", E, "two sections share an id", """
 
     Source: protocolc.
 """)
+define("P017", "number-too-long", E, "a number has more digits than any protocol needs", """
+    What it checks: every number written in a sheet (a dose, a day, a count, a period,
+    a version, a threshold) has at most 12 digits.
+
+    Why it matters: a 5,000-digit number is a slip (a pasted value, a held-down key) or
+    an attack; Python refuses to convert numbers beyond 4,300 digits and exact arithmetic
+    on them is slow. The number is reported and read as at most 12 digits, so the rest
+    of the sheet is still checked (docs/security.md).
+
+    Example: `drug letrozole 2,5000000000000001 mg po daily`
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+""")
+define("P018", "value-beyond-limit", E, "a count, period or time is beyond what protocolc reads", """
+    What it checks: a number of cycles is at most 100, a period (`every`, `cycle`, `for`,
+    `max`, `q…`) at most ten years, an on/off pattern at most 366 days each, an infusion
+    at most a week (10,080 min), a radiotherapy scheme at most 100 fractions and 1,000 Gy.
+
+    Why it matters: these numbers are expanded into calendars, course timelines and
+    FHIR timings; `every 1 day for 999999999 weeks` would ask for a billion
+    administrations. The limits are far above any real protocol; a value beyond one is a
+    typo. The value is reported and read as the limit, so nothing expands without bound.
+
+    Example: `drug letrozole 2,5 mg po daily, 999999999 cycles`
+
+    Use instead: `drug letrozole 2,5 mg po daily until progression`
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+""")
+define("P019", "condition-too-deep", E, "a condition nests `not`s deeper than 32 levels", """
+    What it checks: `and`, `or`, `not` and parentheses nest at most 32 levels deep in one
+    condition (parentheses alone are limited by P004).
+
+    Why it matters: nobody can read a condition that deep at the bedside, and it would
+    exhaust the recursion of every stage that walks conditions. The condition is still
+    read, with its `not`s paired off (`not not X` is `X`), so its branch is still checked.
+
+    Example: `when not not not … HER2+:` (40 times `not`)
+
+    Use instead: `when HER2+:` (or `when not HER2+:`)
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+""")
+define("P020", "day-beyond-limit", E, "a cycle day is beyond day 366", """
+    What it checks: every day in a `days` list, and the end of every day range, is at
+    most 366 (a cycle of a year). A day beyond the cycle the line states is S002.
+
+    Why it matters: a day range is expanded into the days it covers; `days 1-999999999`
+    once asked for a billion days and took 20 GB. A day that large is a typo. The day
+    (or range) is reported and left out, so the rest of the sheet is still checked.
+
+    Example: `drug capecitabine 1000 mg/m2 po twice daily, days 1-1400 every 21 days`
+
+    Use instead: `days 1-14 every 21 days`
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+""")
