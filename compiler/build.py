@@ -351,7 +351,7 @@ class _Builder:
 
     def cycle_days(self, part: Tree[Token]) -> tuple[int, ...]:
         """The days of a `days` list, ranges expanded, each day once; a day beyond 366 is P020."""
-        days: dict[int, None] = {}
+        days = DaySet()
         for item in part.children:
             if not isinstance(item, Tree):
                 continue
@@ -364,8 +364,8 @@ class _Builder:
                 self.report("P020", span, f"day {max(bounds):,} is beyond day {limits.MAX_DAY}, the longest cycle "
                             "protocolc reads", "check the day: cycle days count from 1 within one cycle")
                 continue
-            days.update(dict.fromkeys(range(bounds[0], bounds[-1] + 1)))
-        return tuple(days)
+            days.add(bounds[0], bounds[-1])
+        return tuple(days.days)
 
     def dose(self, part: Tree[Token]) -> m.Dose:
         amount_node, unit_node = (c for c in part.children if isinstance(c, Tree))
@@ -670,6 +670,33 @@ class _Builder:
 
         sections, _ = build(0, 1)
         return tuple(sections)
+
+
+class DaySet:
+    """Days 1-366 in the order first written, each once.
+
+    Adding a range costs only the days it adds (a "next unseen day" pointer per day, with
+    path halving), so a list of a hundred thousand overlapping ranges stays linear.
+    """
+
+    def __init__(self) -> None:
+        self.days: list[int] = []
+        self.next_unseen = list(range(limits.MAX_DAY + 2))
+
+    def _unseen_from(self, day: int) -> int:
+        pointers = self.next_unseen
+        while pointers[day] != day:
+            pointers[day] = pointers[pointers[day]]
+            day = pointers[day]
+        return day
+
+    def add(self, low: int, high: int) -> None:
+        """Add the days low..high (none when high < low)."""
+        day = self._unseen_from(low)
+        while day <= high:
+            self.days.append(day)
+            self.next_unseen[day] = day + 1
+            day = self._unseen_from(day + 1)
 
 
 def condition_depth(node: Tree[Token]) -> int:
