@@ -6,7 +6,11 @@ check functions; this module holds their documentation.
 
 from __future__ import annotations
 
-from compiler.diagnostics import Severity, define
+from collections.abc import Iterator
+
+from compiler import arms
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Severity, check, define
 
 E = Severity.ERROR
 W = Severity.WARNING
@@ -170,22 +174,38 @@ define("P017", "number-too-long", E, "a number has more digits than any protocol
 
     Source: protocolc limits (docs/security.md, "Bounded time and memory").
 """)
-define("P018", "value-beyond-limit", E, "a count, period or time is beyond what protocolc reads", """
-    What it checks: a number of cycles is at most 100, a period (`every`, `cycle`, `for`,
-    `max`, `q…`) at most ten years, an on/off pattern at most 366 days each, an infusion
-    at most a week (10,080 min), a radiotherapy scheme at most 100 fractions and 1,000 Gy.
+@check("P018", "value-beyond-limit", E, "a count, period, time or arm is beyond what protocolc reads")
+def value_beyond_limit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a number of cycles is at most 100, a period (`every`, `cycle`,
+    `for`, `max`, `q…`) at most ten years, an on/off pattern at most 366 days each, an
+    infusion at most a week (10,080 min), a radiotherapy scheme at most 100 fractions and
+    1,000 Gy; and no drug is given together with more than 64 other drug statements.
 
     Why it matters: these numbers are expanded into calendars, course timelines and
     FHIR timings; `every 1 day for 999999999 weeks` would ask for a billion
-    administrations. The limits are far above any real protocol; a value beyond one is a
-    typo. The value is reported and read as the limit, so nothing expands without bound.
+    administrations, and 30,000 drug lines in one block would make 900 million pairs for
+    the combination checks. The limits are far above any real protocol; a value beyond
+    one is a typo. The value is reported and read as the limit (an arm as its first 64
+    partners), so nothing expands without bound. The numbers are reported when the model
+    is built; this check adds the arms.
 
     Example: `drug letrozole 2,5 mg po daily, 999999999 cycles`
 
     Use instead: `drug letrozole 2,5 mg po daily until progression`
 
     Source: protocolc limits (docs/security.md, "Bounded time and memory").
-""")
+    """
+    layout = arms.layout(context.protocol, context.tables, context.source)
+    if not layout.oversized:
+        return
+    member, count = layout.oversized[0]
+    more = len(layout.oversized) - 1
+    also = f" ({more:,} more drug statements like it)" if more else ""
+    yield value_beyond_limit.at(
+        member.span, f"{member.label} is given together with more than {arms.MAX_ARM} other drug statements{also}",
+        "group the drugs given together in a regimen or a short block; list alternatives as bullets")
+
+
 define("P019", "condition-too-deep", E, "a condition nests `not`s deeper than 32 levels", """
     What it checks: `and`, `or`, `not` and parentheses nest at most 32 levels deep in one
     condition (parentheses alone are limited by P004).
