@@ -7,6 +7,7 @@ the formulary's dose rows and from `compiler/data/schedules.yaml`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -51,18 +52,24 @@ def _inherited(lay: a.Layout, index: int, line: m.DrugLine, want: str) -> bool:
     """
     if line.drug_id is None:
         return False
-    for ancestor in lay.ancestors(index)[1:]:
-        for node in lay.nodes[ancestor + 1:lay.nodes[ancestor].end]:
-            other = node.item
-            if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
-                continue
-            if lay.in_subtree(index, node.index):
-                continue
-            if want == "schedule" and any(_has_schedule(p) for p in other.phases):
-                return True
-            if want == "infusion" and other.infusion is not None:
-                return True
-    return False
+    # The enclosing blocks include the protocol root, so any other line of the drug that
+    # does not enclose this one counts; an index per drug keeps this linear (issue 12).
+    enclosing = set(lay.ancestors(index))
+    return any(node not in enclosing for node in _stating_lines(lay, want).get(line.drug_id, ()))
+
+
+@functools.lru_cache(maxsize=2)
+def _stating_lines(lay: a.Layout, want: str) -> dict[str, list[int]]:
+    """Nodes of the drug lines that state a schedule (or an infusion), per drug."""
+    out: dict[str, list[int]] = {}
+    for node in lay.nodes:
+        other = node.item
+        if not isinstance(other, m.DrugLine) or other.drug_id is None:
+            continue
+        if (want == "schedule" and any(_has_schedule(p) for p in other.phases)) or \
+                (want == "infusion" and other.infusion is not None):
+            out.setdefault(other.drug_id, []).append(node.index)
+    return out
 
 
 def _regimen_entry(context: Context, regimen: m.RegimenLine | None) -> Mapping[str, Any]:

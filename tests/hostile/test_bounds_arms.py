@@ -73,3 +73,31 @@ def test_a_block_of_too_many_drugs_is_reported_and_bounded() -> None:
     assert all(len(lay.arm(mb).partners) == a.MAX_ARM for mb in lay.members)
     assert sum(1 for _ in lay.pairs()) <= len(lay.members) * a.MAX_ARM
     assert any(d.code == "P018" for d in result.diagnostics)
+
+
+def test_acknowledgement_index_agrees_with_a_scan_of_every_region() -> None:
+    from compiler.checks.acknowledgements import RegionIndex, allowances
+    from compiler.source import Span
+
+    rng = random.Random(7)
+    for _ in range(60):
+        lines = ["# Sectie", 'allow X001 "kop"']
+        random_block(rng, 0, lines)
+        sheet: list[str] = []
+        for line in lines:
+            sheet.append(line)
+            if rng.random() < 0.4 and not line.startswith("#"):
+                indent = len(line) - len(line.lstrip()) + 2
+                sheet.append(" " * indent + f'allow {rng.choice(("D001", "S001", "C001"))} "reden"')
+        result = compile_text("ack.protocol", (HEADER + "\n".join(sheet) + "\n").encode(), TODAY)
+        assert result.protocol is not None
+        regions = allowances(result.protocol)
+        index = RegionIndex(regions)
+        for line in range(1, len(sheet) + 20):
+            for column in (1, 3, 7):
+                span = Span("ack.protocol", line, column, line, column + 2)
+                for code in ("D001", "S001", "C001", "X001"):
+                    expected = next((i for i, (allow, region) in enumerate(regions)
+                                     if allow.code.value == code and allow.justification is not None
+                                     and region.contains(span)), None)
+                    assert index.first(code, span) == expected
