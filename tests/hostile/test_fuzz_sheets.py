@@ -182,3 +182,18 @@ def test_generated_sheets_compile_cleanly(raw: bytes) -> None:
 @given(mutated_sheet())
 def test_mutated_shipped_sheets_compile_cleanly(raw: bytes) -> None:
     run(raw)
+
+
+# Crashes the fuzzer found, kept as regressions (the minimal form of each).
+FOUND = {
+    # scan_indentation recovers from a bad dedent by treating it as a block; once the
+    # parser blanks that line, the lines after it dedent to no block: Lark's DedentError
+    "dedent-after-blanked-line": "Label:\n    b\n  c\n  d\n",
+}
+
+
+def test_crashes_found_by_fuzzing_stay_fixed() -> None:
+    for body in FOUND.values():
+        raw = (HEADER + "# S {s}\n" + body).encode()
+        run(raw)
+        assert any(d.code == "P001" for d in compile_text("fuzz.protocol", raw, TODAY).diagnostics)
