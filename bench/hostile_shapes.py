@@ -58,7 +58,7 @@ def allow_lines(count: int) -> str:
     """`count` allow lines, each under a drug line so it acknowledges something."""
     lines = [HEAD, "# Drugs {drugs}"]
     for n in range(count // 2):
-        lines.append(f"drug letrozole 25 mg po daily")
+        lines.append("drug letrozole 25 mg po daily")
         lines.append(f'  allow D00{1 + n % 3} "local trial {n}"')
     return "\n".join(lines) + "\n"
 
@@ -130,7 +130,7 @@ def numbers(count: int) -> str:
             f"drug letrozole 2,5 mg po every {big} days cycle {big} days max {big} days",
             f"drug paclitaxel 80 mg/m2 IV days 1-{big} of a 21-day cycle, infusion {big} min",
             f"rt {big} x {big} Gy = {big} Gy, {big} x/week",
-            f"rt 999999999 x 2 Gy = 1999999998 Gy",
+            "rt 999999999 x 2 Gy = 1999999998 Gy",
             f"drug letrozole 2,5 mg po {big} days on {big} days off",
             f"drug letrozole 2,5 mg po q{big}d",
             f"when ANC >= {big}:",

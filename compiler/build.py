@@ -333,9 +333,10 @@ class _Builder:
         if kind == "days":
             return "days", m.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
         if kind in ("cycle_len", "cycle_len_of"):
-            number = next(t for t in tokens if t.type == "INT")
+            written = next(t for t in tokens if t.type == "INT")
             unit = "day" if kind == "cycle_len_of" else PERIOD_UNITS[str(tokens[-1]).lower()]
-            return "cycle_length", m.Duration(self.period(str(number), unit, self.span_of(number), "a cycle"), unit, span)
+            length = self.period(str(written), unit, self.span_of(written), "a cycle")
+            return "cycle_length", m.Duration(length, unit, span)
         if kind == "on_off":
             on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in re.findall(r"[0-9]+", str(tokens[0])))
             return "on_off", (on, off)

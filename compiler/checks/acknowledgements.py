@@ -160,18 +160,18 @@ class RegionIndex:
         first: dict[tuple[str, _Key], int] = {}
         for index, (allow, span) in enumerate(regions):
             if allow.justification is not None:
-                key = (allow.code.value, (span.file, span.line, span.column, -span.end_line, -span.end_column))
-                first.setdefault(key, index)
+                first.setdefault((allow.code.value, (span.file, span.line, span.column, -span.end_line,
+                                                     -span.end_column)), index)
         self._starts: dict[str, list[tuple[str, int, int]]] = {}
         self._entries: dict[str, list[tuple[Span, int, int | None]]] = {}  # span, allow index, parent entry
         stacks: dict[str, list[int]] = {}
-        for code, key in sorted(first):
-            span = Span(key[0], key[1], key[2], -key[3], -key[4])
+        for code, where in sorted(first):
+            span = Span(where[0], where[1], where[2], -where[3], -where[4])
             entries = self._entries.setdefault(code, [])
             stack = stacks.setdefault(code, [])
             while stack and not entries[stack[-1]][0].contains(span):
                 stack.pop()
-            entries.append((span, first[(code, key)], stack[-1] if stack else None))
+            entries.append((span, first[(code, where)], stack[-1] if stack else None))
             stack.append(len(entries) - 1)
             self._starts.setdefault(code, []).append((span.file, span.line, span.column))
 

@@ -202,7 +202,8 @@ def value_beyond_limit(context: Context) -> Iterator[Diagnostic]:
     more = len(layout.oversized) - 1
     also = f" ({more:,} more drug statements like it)" if more else ""
     yield value_beyond_limit.at(
-        member.span, f"{member.label} is given together with more than {arms.MAX_ARM} other drug statements{also}",
+        member.span, f"{member.label} is given together with {count:,} or more other drug statements, more than the "
+        f"{arms.MAX_ARM} protocolc reads{also}",
         "group the drugs given together in a regimen or a short block; list alternatives as bullets")
 
 

@@ -154,7 +154,7 @@ class ProtocolServer(LanguageServer):
             analysis = self.analysis(uri)
             version = analysis.version
             diagnostics = all_to_lsp(analysis.diagnostics, uri, self.positions(analysis), self.rules_base)
-        except Exception as error:  # noqa: BLE001 (reported to the user, never swallowed)
+        except Exception as error:
             # A compiler bug must not leave the document looking clean: say so on line 1.
             logger.exception("protocolc could not check %s", uri)
             diagnostics = [internal_error(error)]
