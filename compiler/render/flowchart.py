@@ -391,14 +391,15 @@ def render_chart(item: m.Decision, context: ChartContext) -> Chart:
     body = svg.svg_open(WIDTH + 1, height, chart_id, "flowchart-svg")
     body += Markup('<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>').format(
         chart_id, title, chart_id, description)
-    body += _edges(root)
+    pieces = [_edges(root)]
     for node in nodes:
-        body += Markup('<g class="chart-node chart-{}">').format(node.kind) + _box(node)
+        pieces.append(Markup('<g class="chart-node chart-{}">').format(node.kind) + _box(node))
         for label in node.labels:
-            body += svg.Label(label.x + node.x, label.y + node.y, label.text, label.size, label.bold, label.italic,
-                              label.fill, label.anchor, label.href, label.css_class).svg()
-        body += Markup("</g>")
-    body += Markup("</svg>")
+            pieces.append(svg.Label(label.x + node.x, label.y + node.y, label.text, label.size, label.bold,
+                                    label.italic, label.fill, label.anchor, label.href, label.css_class).svg())
+        pieces.append(Markup("</g>"))
+    pieces.append(Markup("</svg>"))
+    body += Markup("").join(pieces)  # one join: adding piece by piece is quadratic in the picture
     names = [e.text for node in nodes for e in node.entries if e.style == "option"]
     return Chart(chart_id, title, body, [_alt(root)], branch_labels, names)
 
