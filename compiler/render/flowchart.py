@@ -347,18 +347,17 @@ def _edges(node: Node) -> Markup:
     targets = [(child, child.y + child.header_height / 2) for child in node.children]
     low = min([start_y] + [t for _, t in targets])
     high = max([start_y] + [t for _, t in targets])
-    out += Markup('<path d="M{} {}H{}M{} {}V{}" fill="none" stroke="{}" stroke-width="1.2"/>').format(
-        n(start_x), n(start_y), n(bus_x), n(bus_x), n(low), n(high), ACCENT)
+    pieces = [Markup('<path d="M{} {}H{}M{} {}V{}" fill="none" stroke="{}" stroke-width="1.2"/>').format(
+        n(start_x), n(start_y), n(bus_x), n(bus_x), n(low), n(high), ACCENT)]
     for child, target in targets:
         colour = WARN if child.kind == "gap" else ACCENT
         dash = ' stroke-dasharray="4 3"' if child.kind == "gap" else ""
-        out += Markup('<path d="M{} {}H{}" fill="none" stroke="{}" stroke-width="1.2"{}/>').format(
-            n(bus_x), n(target), n(child.x - 5), colour, Markup(dash))
-        out += Markup('<path d="M{} {}L{} {}L{} {}z" fill="{}"/>').format(
-            n(child.x - 6), n(target - 3.5), n(child.x), n(target), n(child.x - 6), n(target + 3.5), colour)
-    for child in node.children:
-        out += _edges(child)
-    return out
+        pieces.append(Markup('<path d="M{} {}H{}" fill="none" stroke="{}" stroke-width="1.2"{}/>').format(
+            n(bus_x), n(target), n(child.x - 5), colour, Markup(dash)))
+        pieces.append(Markup('<path d="M{} {}L{} {}L{} {}z" fill="{}"/>').format(
+            n(child.x - 6), n(target - 3.5), n(child.x), n(target), n(child.x - 6), n(target + 3.5), colour))
+    pieces.extend(_edges(child) for child in node.children)
+    return out + Markup("").join(pieces)
 
 
 def _alt(node: Node) -> AltEntry:
