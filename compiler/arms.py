@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -64,6 +65,14 @@ from compiler.source import SourceFile, Span
 from compiler.tables import Tables
 
 # ---------------------------------------------------------------- tree layout
+
+MAX_ARM = 64
+"""The most partners one drug can have; a block giving more drugs together is P018.
+
+A real arm holds a handful of drugs. The limit keeps every check that looks at all
+partners (or all pairs) linear in the size of the sheet: 30,000 bare drug lines in one
+block would otherwise make 900 million pairs.
+"""
 
 
 @dataclass(slots=True)
@@ -167,6 +176,10 @@ class Layout:
         self._ancestor_paths: dict[int, tuple[int, ...]] = {}
         self._together: dict[tuple[int, int], bool] = {}
         self._arms: dict[int, Arm] = {}
+        self._partners: dict[int, tuple[int, ...]] = {}
+        self._otherwise: dict[int, m.Condition | None] = {}
+        self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
+        self._index_partners()
 
     # ------------------------------------------------------------ building
     def _add(self, item: m.Item | m.Section, parent: int, content_of_bullet: bool = False) -> int:
@@ -306,8 +319,8 @@ class Layout:
         return known
 
     def _arm_uncached(self, member: Member) -> Arm:
-        partners = tuple(other for other in self.members
-                         if other is not member and self.together(member.node, other.node))
+        position = self._positions[id(member)]
+        partners = tuple(self.members[p] for p in self._partners[position])
         companions: list[CompanionGroup] = []
         texts: list[str] = []
         for ancestor in self.ancestors(member.node):
@@ -338,9 +351,95 @@ class Layout:
     def pairs(self) -> Iterator[tuple[Member, Member]]:
         """Every unordered pair of members given together (each pair once)."""
         for i, first in enumerate(self.members):
-            for second in self.members[i + 1:]:
-                if self.together(first.node, second.node):
-                    yield first, second
+            for j in self._partners[i]:
+                if j > i:
+                    yield first, self.members[j]
+
+    # ------------------------------------------------------------ the partner index
+    def _index_partners(self) -> None:
+        """Every member's partners, computed once from the tree (the same answer as `together`).
+
+        For a member and each of its ancestors L (the possible lowest common ancestor of
+        a pair), the partners meeting it at L are whole subtrees of L's other children:
+        all of them when its own branch is fixed (or L is inside a regimen and its own
+        branch is not a `when`/`otherwise`), else those of the fixed children (or, in a
+        regimen, of the non-branch children). Members are in tree order, so a subtree's
+        members are one slice of the member list: the work is the depth of the sheet
+        per member, plus the partners themselves (at most MAX_ARM each).
+        """
+        n = len(self.nodes)
+        self._positions = {id(mb): i for i, mb in enumerate(self.members)}
+        self._member_nodes = [mb.node for mb in self.members]
+        self._child_lists: dict[int, list[int]] = {}
+        in_regimen = [False] * n
+        for node in self.nodes[1:]:
+            assert node.parent is not None
+            self._child_lists.setdefault(node.parent, []).append(node.index)
+            in_regimen[node.index] = node.is_regimen or in_regimen[node.parent]
+        self._in_regimen = in_regimen
+        branches = (m.When, m.Otherwise)
+        self._fixed_children: dict[int, list[int]] = {}
+        self._plain_children: dict[int, list[int]] = {}
+        for parent, children in self._child_lists.items():
+            with_members = [c for c in children if self._has_members(c)]
+            self._fixed_children[parent] = [c for c in with_members if self._fixed(c)]
+            self._plain_children[parent] = [c for c in with_members
+                                            if not isinstance(self.nodes[c].item, branches)]
+        for position in range(len(self.members)):
+            self._partners[position] = self._partners_of(position)
+
+    def _has_members(self, index: int) -> bool:
+        low, high = self._member_slice(index, self.nodes[index].end)
+        return high > low
+
+    def _member_slice(self, start: int, end: int) -> tuple[int, int]:
+        """The members (positions) whose node lies in [start, end)."""
+        return bisect_left(self._member_nodes, start), bisect_left(self._member_nodes, end)
+
+    def _partners_of(self, position: int) -> tuple[int, ...]:
+        index = self.members[position].node
+        slices: list[tuple[int, int]] = []
+        count = -1  # the member itself lies in its own subtree
+
+        def add(start: int, end: int) -> None:
+            nonlocal count
+            low, high = self._member_slice(start, end)
+            if high > low:
+                slices.append((low, high))
+                count += high - low
+
+        add(index, self.nodes[index].end)  # in its own subtree, or sharing its node (a library regimen)
+        child = index
+        for ancestor in self.ancestors(index)[1:]:
+            add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
+            end = self.nodes[ancestor].end
+            if self._in_regimen[ancestor] and isinstance(self.nodes[child].item, (m.When, m.Otherwise)):
+                others = self._plain_children[ancestor]
+            elif (self._in_regimen[ancestor] or self._fixed(child)) and isinstance(self.nodes[child].item, m.PhaseLine):
+                others = self._child_lists.get(ancestor, [])  # every other child, phases filtered out below
+            elif self._in_regimen[ancestor] or self._fixed(child):
+                add(ancestor + 1, child)
+                add(self.nodes[child].end, end)
+                others = []
+            else:
+                others = self._fixed_children[ancestor]
+            if isinstance(self.nodes[child].item, m.PhaseLine):
+                # the phases of a regimen follow each other (as `together` says): no partners in the other phases
+                others = [c for c in others if not isinstance(self.nodes[c].item, m.PhaseLine)]
+            for other in others:
+                if count > MAX_ARM:
+                    break
+                if other != child:
+                    add(other, self.nodes[other].end)
+            if count > MAX_ARM:
+                break
+            child = ancestor
+        found: list[int] = []
+        for low, high in slices:
+            found.extend(p for p in range(low, min(high, low + MAX_ARM + 2)) if p != position)
+        if count > MAX_ARM:
+            self.oversized.append((self.members[position], count))
+        return tuple(sorted(found)[:MAX_ARM])
 
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
         ids = constraint.target_ids or tuple(None for _ in constraint.targets)
@@ -366,10 +465,9 @@ class Layout:
             if isinstance(node.item, m.When):
                 out.append(node.item.condition)
             elif isinstance(node.item, m.Otherwise) and node.parent is not None:
-                siblings = [self.nodes[i].item for i in self._children(node.parent)]
-                whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
-                if whens:
-                    out.append(m.Not(node.item.span, m.Any_(node.item.span, whens)))
+                negated = self._otherwise_condition(ancestor)
+                if negated is not None:
+                    out.append(negated)
             if ancestor in self._global_owners:
                 continue
             for owned in self._owned.get(ancestor, []):
@@ -377,14 +475,26 @@ class Layout:
         return tuple(out)
 
     def _children(self, index: int) -> list[int]:
-        return [n.index for n in self.nodes[index + 1:self.nodes[index].end] if n.parent == index]
+        return self._child_lists.get(index, [])
+
+    def _otherwise_condition(self, index: int) -> m.Condition | None:
+        """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
+        if index not in self._otherwise:
+            node = self.nodes[index]
+            assert node.parent is not None and node.item is not None
+            siblings = [self.nodes[i].item for i in self._children(node.parent)]
+            whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
+            self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
+        return self._otherwise[index]
 
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
+        treatments = sorted(self.treatment_nodes)
         for node in self.nodes:
-            if isinstance(node.item, m.Section) and not any(
-                    self.in_subtree(t, node.index) for t in self.treatment_nodes):
-                owners.add(node.index)
+            if isinstance(node.item, m.Section):
+                first = bisect_left(treatments, node.index)
+                if first == len(treatments) or treatments[first] >= node.end:
+                    owners.add(node.index)
         return owners
 
     def _global_conditions(self) -> Iterator[m.Condition]:

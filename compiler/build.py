@@ -12,10 +12,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from lark import Token, Tree
 
+from compiler import limits
 from compiler import model as m
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
 from compiler.source import SourceFile, Span
@@ -73,6 +74,7 @@ TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
 
 
 # level, title, id, explicit id?, written number, span, items
+LARGEST = Decimal(10**limits.MAX_DIGITS - 1)
 SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
 
 
@@ -119,11 +121,41 @@ class _Builder:
         token = node.children[0] if isinstance(node, Tree) else node
         assert isinstance(token, Token)
         raw = str(token)
+        span = self.span_of(token)
         try:
             value = Decimal(raw.replace(",", "."))
         except InvalidOperation:
             value = Decimal(0)
-        return m.Number(value, raw, self.span_of(token))
+        if self.too_long(raw, span):
+            # keep 12 significant digits and at most 12 integer digits: no later stage sees more
+            value = min(Context(prec=limits.MAX_DIGITS).create_decimal(value), LARGEST)
+        return m.Number(value, raw, span)
+
+    def too_long(self, raw: str, span: Span) -> bool:
+        """Report P017 for a number of more digits than any protocol writes."""
+        digits = sum(1 for ch in raw if ch.isdigit())
+        if digits <= limits.MAX_DIGITS:
+            return False
+        shown = raw if len(raw) <= 24 else f"{raw[:10]}…{raw[-4:]}"
+        self.report("P017", span, f"number `{shown}` has {digits:,} digits, more than the {limits.MAX_DIGITS} allowed",
+                    "check the number: a protocol never needs more than a few digits")
+        return True
+
+    def integer(self, raw: str, span: Span, limit: int, what: str) -> int:
+        """A whole number as written, at most `limit` (P017 when too long, P018 when too large)."""
+        if self.too_long(raw, span):
+            return limit
+        value = int(raw)
+        if value > limit:
+            self.report("P018", span, f"{what} {value:,} is beyond the limit of {limit:,}",
+                        f"check the number; protocolc reads {what} up to {limit:,}")
+            return limit
+        return value
+
+    def period(self, raw: str, unit: str, span: Span, what: str) -> int:
+        """A count of days, weeks, months or years, at most ten years (P018)."""
+        limit = limits.MAX_PERIOD_DAYS // limits.DAYS_PER_UNIT.get(unit, 1)
+        return self.integer(raw, span, limit, f"{what} in {unit}s")
 
     # ------------------------------------------------------------ metadata
     def metadata(self, fields: list[Tree[Token]]) -> m.Metadata:
@@ -200,8 +232,11 @@ class _Builder:
     def version(self, meta: m.MetaField) -> m.Version | None:
         match = re.fullmatch(r"([0-9]+)\.([0-9]+)", meta.value)
         if not match:
-            self.report("V001", meta.value_span, f"version `{meta.value}` is not major.minor",
+            shown = meta.value if len(meta.value) <= 40 else f"{meta.value[:20]}…"
+            self.report("V001", meta.value_span, f"version `{shown}` is not major.minor",
                         "write the version as two numbers, e.g. `2.0` or `2.1`")
+            return None
+        if self.too_long(match.group(1), meta.value_span) or self.too_long(match.group(2), meta.value_span):
             return None
         return m.Version(int(match.group(1)), int(match.group(2)))
 
@@ -333,25 +368,17 @@ class _Builder:
         if kind.startswith("freq_"):
             return "frequency", self.frequency(part, span)
         if kind == "days":
-            days: list[int] = []
-            for item in part.children:
-                if isinstance(item, Tree):
-                    bounds = [signed(t) for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
-                    if bounds[0] < MIN_DAY:
-                        self.report("S002", self.span_of(item), f"day {bounds[0]} lies more than {-MIN_DAY} days "
-                                    "before day 1", "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
-                        continue
-                    days.extend(range(bounds[0], bounds[-1] + 1) if len(bounds) == 2 else bounds)
-            return "days", m.CycleDays(tuple(days), self.source.text[span_offsets(self.source, span)], span)
+            return "days", m.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
         if kind in ("cycle_len", "cycle_len_of"):
-            value = int(str(next(t for t in tokens if t.type == "INT")))
+            written = next(t for t in tokens if t.type == "INT")
             unit = "day" if kind == "cycle_len_of" else PERIOD_UNITS[str(tokens[-1]).lower()]
-            return "cycle_length", m.Duration(value, unit, span)
+            length = self.period(str(written), unit, self.span_of(written), "a cycle")
+            return "cycle_length", m.Duration(length, unit, span)
         if kind == "on_off":
-            on, off = (int(x) for x in re.findall(r"[0-9]+", str(tokens[0])))
+            on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in re.findall(r"[0-9]+", str(tokens[0])))
             return "on_off", (on, off)
         if kind == "count_cycles":
-            return "cycles", int(re.findall(r"[0-9]+", str(tokens[0]))[0])
+            return "cycles", self.integer(re.findall(r"[0-9]+", str(tokens[0]))[0], span, limits.MAX_CYCLES, "cycles")
         if kind == "count_for":
             return "for_duration", self.duration_of(part)
         if kind == "continuous":
@@ -359,12 +386,40 @@ class _Builder:
         if kind == "until":
             return "until", self.text(tokens[1])
         if kind == "start_day":
-            return "start_day", signed(tokens[-1])
+            raw = str(tokens[-1]).replace("−", "-")
+            before = raw.startswith("-")
+            days = self.integer(raw.lstrip("-"), span, -MIN_DAY if before else limits.MAX_DAY, "start day")
+            return "start_day", -days if before else days
         if kind == "use":
             return "use", use_of(str(tokens[0]))
         if kind == "time_of_day":
             return "time", time_of(str(tokens[0]))
         raise AssertionError(f"unhandled phase part {kind}")
+
+    def cycle_days(self, part: Tree[Token]) -> tuple[int, ...]:
+        """The days of a `days` list, ranges expanded, each day once.
+
+        Days before day 1 (`-7 to -1`) go back at most 90 days (S002); a day beyond 366 is P020.
+        """
+        days = DaySet(MIN_DAY)
+        for item in part.children:
+            if not isinstance(item, Tree):
+                continue
+            numbers = [t for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
+            span = self.span_of(item)
+            if any(self.too_long(str(t), span) for t in numbers):
+                continue
+            bounds = [signed(t) for t in numbers]
+            if min(bounds) < MIN_DAY:
+                self.report("S002", span, f"day {min(bounds):,} lies more than {-MIN_DAY} days before day 1",
+                            "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
+                continue
+            if max(bounds) > limits.MAX_DAY:
+                self.report("P020", span, f"day {max(bounds):,} is beyond day {limits.MAX_DAY}, the longest cycle "
+                            "protocolc reads", "check the day: cycle days count from 1 within one cycle")
+                continue
+            days.add(bounds[0], bounds[-1])
+        return tuple(days.days)
 
     def dose(self, part: Tree[Token]) -> m.Dose:
         amount_node, unit_node = (c for c in part.children if isinstance(c, Tree))
@@ -383,8 +438,8 @@ class _Builder:
         if kind == "weekly":
             return m.Frequency("every", 1, None, "week", text, span)
         if kind == "every":
-            ints = [int(str(t)) for t in tokens if t.type == "INT"]
             unit = PERIOD_UNITS[str(tokens[-1]).lower()]
+            ints = [self.period(str(t), unit, self.span_of(t), "an interval") for t in tokens if t.type == "INT"]
             return m.Frequency("every", ints[0] if ints else 1, ints[1] if len(ints) > 1 else None, unit, text, span)
         if kind == "q":
             return self.q_notation(str(tokens[0]), span)
@@ -399,17 +454,22 @@ class _Builder:
             return m.Frequency(kind, interval, None, unit, raw, span)
         match = re.fullmatch(r"q([0-9]+)(d|w|wk|mo)", lower)
         assert match is not None
-        return m.Frequency("every", int(match.group(1)), None, Q_UNITS[match.group(2)], raw, span)
+        unit = Q_UNITS[match.group(2)]
+        return m.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
 
     def duration_of(self, part: Tree[Token]) -> m.Duration:
         tokens = [c for c in part.children if isinstance(c, Token)]
-        value = int(str(next(t for t in tokens if t.type == "INT")))
-        return m.Duration(value, PERIOD_UNITS[str(tokens[-1]).lower()], self.span_of(part))
+        number = next(t for t in tokens if t.type == "INT")
+        unit = PERIOD_UNITS[str(tokens[-1]).lower()]
+        value = self.period(str(number), unit, self.span_of(number), "a duration")
+        return m.Duration(value, unit, self.span_of(part))
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
         durations = [d for d in part.children if isinstance(d, Tree)]
         hours = [str(d.children[1]).lower().startswith("h") for d in durations]
-        minutes = [int(str(d.children[0])) * (60 if h else 1) for d, h in zip(durations, hours, strict=True)]
+        minutes = [self.integer(str(d.children[0]), self.span_of(d), limits.MAX_INFUSION_MINUTES // (60 if h else 1),
+                                "infusion hours" if h else "infusion minutes") * (60 if h else 1)
+                   for d, h in zip(durations, hours, strict=True)]
         return m.Infusion(minutes[0], minutes[1] if len(minutes) > 1 else None,
                           str(part.data) == "infusion_min", self.span_of(part),
                           at_most=str(part.data) == "infusion_max", hours=any(hours))
@@ -424,7 +484,8 @@ class _Builder:
             match = re.match(r"\s*([0-9]+)\s*([A-Za-z]+)\s+", relation)
             offset = offset_text = None
             if match is not None:
-                offset = int(match.group(1)) * (60 if match.group(2).lower().startswith("h") else 1)
+                per = 60 if match.group(2).lower().startswith("h") else 1
+                offset = self.integer(match.group(1), span, limits.MAX_INFUSION_MINUTES // per, "the time before or after") * per
                 offset_text = " ".join(relation.split()[:-1])
             target_node = next(c for c in part.children if isinstance(c, Tree))
             word = relation.split()[-1].lower()
@@ -442,7 +503,8 @@ class _Builder:
                             "write `max 16 mg per day`; a maximum per administration is the dose itself")
             return "daily_max", m.DailyMax(span, dose=dose)
         if kind == "diluent":
-            volume, _ = self.amount(next(c for c in part.children if isinstance(c, Tree) and c.data == "amount"))
+            volume, _ = self.amount(next(c for c in part.children if isinstance(c, Tree) and c.data == "amount"),
+                                    limits.MAX_VOLUME_ML, "mL")
             unit_node = next(c for c in part.children if isinstance(c, Tree) and c.data == "unit")
             unit_raw = str(unit_node.children[0])
             fluid_token = next(t for t in tokens if t.type == "DILUENT")
@@ -519,16 +581,16 @@ class _Builder:
             totals = [c for c in amounts if c.data == "amount"]
             parts = tuple(self.rt_part(p) for p in part_nodes)
             if totals:
-                total = self.amount(totals[0])[0]
+                total = self.amount(totals[0], limits.MAX_GY, "Gy")[0]
             if len(part_nodes) == 1:
                 part_amounts = [c for c in part_nodes[0].children if isinstance(c, Tree) and c.data == "amount"]
-                fractions, fractions_max = self.amount(part_amounts[0])
-                per, per_max = self.amount(part_amounts[1])
+                fractions, fractions_max = self.amount(part_amounts[0], limits.MAX_FRACTIONS, "fractions")
+                per, per_max = self.amount(part_amounts[1], limits.MAX_GY, "Gy")
                 if not parts[0].boost and parts[0].volume is None:
                     parts = ()  # a plain `n x d Gy` line keeps its one-part model
         elif dose_node.data == "rt_up_to_dose":
             up_to = True
-            total = self.amount(amounts[0])[0]
+            total = self.amount(amounts[0], limits.MAX_GY, "Gy")[0]
         else:
             up_to = True
             tolerance = self.text(dose_node.children[-1])  # type: ignore[arg-type]
@@ -541,7 +603,8 @@ class _Builder:
             elif part.data == "rt_technique":
                 self.once(values, "technique", self.text(tokens[-1]), part)
             elif part.data == "rt_per_week":
-                self.once(values, "per_week", self.amount(part.children[0]), part)  # type: ignore[arg-type]
+                per_week = self.amount(part.children[0], limits.MAX_FRACTIONS, "fractions a week")  # type: ignore[arg-type]
+                self.once(values, "per_week", per_week, part)
             elif part.data == "rt_technique_word":
                 self.once(values, "technique", self.text(tokens[0]), part)
             elif part.data == "rt_laterality":
@@ -552,7 +615,8 @@ class _Builder:
     def rt_part(self, node: Tree[Token]) -> m.RtPart:
         """lang-b: one part of a course (`19 x 2 Gy boost (tumour bed)`); ranges are not allowed in a course."""
         amounts = [c for c in node.children if isinstance(c, Tree) and c.data == "amount"]
-        (fractions, fractions_max), (per, per_max) = self.amount(amounts[0]), self.amount(amounts[1])
+        fractions, fractions_max = self.amount(amounts[0], limits.MAX_FRACTIONS, "fractions")
+        per, per_max = self.amount(amounts[1], limits.MAX_GY, "Gy")
         if fractions_max is not None or per_max is not None:
             self.report("P006", self.span_of(node), "a range in a part of a radiotherapy course",
                         "write each part of a course as one scheme, e.g. `25 x 2 Gy + 5 x 2 Gy boost`")
@@ -564,13 +628,22 @@ class _Builder:
             volume = self.text(token)
         return m.RtPart(fractions, per, self.span_of(node), boost, volume)
 
-    def amount(self, node: Tree[Token]) -> tuple[m.Number, m.Number | None]:
-        numbers = [self.number(c) for c in node.children if isinstance(c, Tree)]
+    def amount(self, node: Tree[Token], limit: int, what: str) -> tuple[m.Number, m.Number | None]:
+        numbers = [self.bounded(self.number(c), limit, what) for c in node.children if isinstance(c, Tree)]
         return numbers[0], (numbers[1] if len(numbers) > 1 else None)
+
+    def bounded(self, number: m.Number, limit: int, what: str) -> m.Number:
+        """A number at most `limit` (P018 beyond it): radiotherapy arithmetic stays small."""
+        if number.value <= limit:
+            return number
+        if sum(1 for ch in number.text if ch.isdigit()) <= limits.MAX_DIGITS:  # else P017 is reported
+            self.report("P018", number.span, f"{what}: {number.text} is beyond the limit of {limit:,}",
+                        f"check the number; protocolc reads {what} up to {limit:,}")
+        return m.Number(Decimal(limit), number.text, number.span)
 
     # ------------------------------------------------------------ conditions
     def build_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.When:
-        return m.When(span, children, self.condition(node.children[1]))
+        return m.When(span, children, self.shallow_condition(node.children[1]))
 
     def build_otherwise_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Otherwise:
         return m.Otherwise(span, children)
@@ -580,10 +653,10 @@ class _Builder:
         return m.Decision(span, children, self.text(texts[0]) if texts else None)
 
     def build_only_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OnlyWhen:
-        return m.OnlyWhen(span, children, self.condition(node.children[1]))
+        return m.OnlyWhen(span, children, self.shallow_condition(node.children[1]))
 
     def build_exclude_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.ExcludeWhen:
-        return m.ExcludeWhen(span, children, self.condition(node.children[1]))
+        return m.ExcludeWhen(span, children, self.shallow_condition(node.children[1]))
 
     def build_preferably_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
         return m.WithConstraint(span, children, "preferably", self.targets(node))
@@ -614,15 +687,37 @@ class _Builder:
                 start = separator.end() if separator is not None else len(text)
         return tuple(out)
 
-    def condition(self, node: Tree[Token] | Token) -> m.Condition:
+    def shallow_condition(self, node: Tree[Token] | Token) -> m.Condition:
+        """The condition of a statement; one nested too deeply is P019 and read with its `not`s paired off.
+
+        Parentheses are bounded before parsing (P004), so only a chain of `not`s can be
+        deeper than the limit; without it, building and checking recurse once per level.
+        """
+        assert isinstance(node, Tree)
+        depth = condition_depth(node)
+        if depth <= limits.MAX_CONDITION_DEPTH:
+            return self.condition(node)
+        self.report("P019", self.span_of(node),
+                    f"condition nested {depth:,} levels deep, more than the {limits.MAX_CONDITION_DEPTH} allowed",
+                    "simplify the condition: `not not X` is `X`")
+        return self.condition(node, pair_nots=True)
+
+    def condition(self, node: Tree[Token] | Token, pair_nots: bool = False) -> m.Condition:
         assert isinstance(node, Tree)
         span = self.span_of(node)
         kind = str(node.data)
         subtrees = [c for c in node.children if isinstance(c, Tree)]
         if kind == "or_cond":
-            return m.Any_(span, tuple(self.condition(c) for c in subtrees))
+            return m.Any_(span, tuple(self.condition(c, pair_nots) for c in subtrees))
         if kind == "and_cond":
-            return m.All(span, tuple(self.condition(c) for c in subtrees))
+            return m.All(span, tuple(self.condition(c, pair_nots) for c in subtrees))
+        if kind == "cond_not" and pair_nots:
+            count = 0
+            while node.data == "cond_not":
+                count += 1
+                node = next(c for c in node.children if isinstance(c, Tree))
+            inner = self.condition(node, pair_nots)
+            return m.Not(span, inner) if count % 2 else inner
         if kind == "cond_not":
             return m.Not(span, self.condition(subtrees[0]))
         if kind == "cond_flag":
@@ -639,7 +734,7 @@ class _Builder:
                                  units[0] if units else None)
             return m.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
         if len(subtrees) == 1:
-            return self.condition(subtrees[0])
+            return self.condition(subtrees[0], pair_nots)
         raise AssertionError(f"unhandled condition {kind}")
 
     def words(self, node: Tree[Token]) -> str:
@@ -787,7 +882,8 @@ class _Builder:
             delay = None
             if match:
                 unit = "week" if match.group(2).lower().startswith("we") else "day"
-                delay = m.Duration(int(match.group(1)), unit, self.span_of(tokens[0]))
+                delay = m.Duration(self.period(match.group(1), unit, self.span_of(tokens[0]), "delay"), unit,
+                                   self.span_of(tokens[0]))
             until = self.text(tokens[-1]) if len(tokens) > 2 else None
             return m.DoseAction("delay", span, delay=delay, until=until)
         return m.DoseAction(kind, span)
@@ -864,8 +960,9 @@ def signed(token: Token) -> int:
 
 def level_number(text: str) -> int:
     """The number of a dose level as written: `level -1`, `dose level 0`, `niveau −2`."""
-    match = re.search(r"([-−+]?)\s*([0-9]+)", text)
-    assert match is not None
+    match = re.search(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])", text)
+    if match is None:  # more digits than any dose level has: a level that cannot exist (D022)
+        return 999_999
     return -int(match.group(2)) if match.group(1) in ("-", "−") else int(match.group(2))
 
 
@@ -875,7 +972,7 @@ def normal_op(text: str) -> str:
 
 
 RELATIVE_END = re.compile(
-    r"(?P<n>[0-9]+)\s+(?P<unit>days?|weeks?|dagen|dag|weken|week)\s+(?:after|na)\s+(?:the\s+|de\s+)?"
+    r"(?P<n>[0-9]{1,4})\s+(?P<unit>days?|weeks?|dagen|dag|weken|week)\s+(?:after|na)\s+(?:the\s+|de\s+)?"
     r"(?:last|laatste)\s+(?:(?:dose|administration|gift|toediening)\s+(?:of\s+|van\s+)?)?(?P<drug>\S.*?)"
     r"(?:\s+(?:dose|doses|dosis|administration|gift|toediening))?\s*$",
     re.IGNORECASE)
@@ -890,6 +987,48 @@ def relative_end(until: m.Text) -> m.RelativeEnd | None:
     start = until.span.column + match.start("drug")
     drug_span = Span(until.span.file, until.span.line, start, until.span.line, start + len(match.group("drug")))
     return m.RelativeEnd(int(match.group("n")), unit, m.Text(match.group("drug"), drug_span))
+
+
+class DaySet:
+    """Days `first`-366 in the order first written, each once.
+
+    Adding a range costs only the days it adds (a "next unseen day" pointer per day, with
+    path halving), so a list of a hundred thousand overlapping ranges stays linear.
+    """
+
+    def __init__(self, first: int = 1) -> None:
+        self.days: list[int] = []
+        self.first = first
+        self.next_unseen = list(range(limits.MAX_DAY - first + 2))
+
+    def _unseen_from(self, index: int) -> int:
+        pointers = self.next_unseen
+        while pointers[index] != index:
+            pointers[index] = pointers[pointers[index]]
+            index = pointers[index]
+        return index
+
+    def add(self, low: int, high: int) -> None:
+        """Add the days low..high (none when high < low); both within `first`..366."""
+        index, last = self._unseen_from(low - self.first), high - self.first
+        while index <= last:
+            self.days.append(index + self.first)
+            self.next_unseen[index] = index + 1
+            index = self._unseen_from(index + 1)
+
+
+def condition_depth(node: Tree[Token]) -> int:
+    """How deeply `and`, `or`, `not` and parentheses nest in a condition (without recursion)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in current.children if isinstance(c, Tree) and c.data in CONDITION_NODES)
+    return deepest
+
+
+CONDITION_NODES = frozenset({"or_cond", "and_cond", "cond_not"})
 
 
 def m_related(span: Span, message: str) -> Related:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from lark import Token
+from lark import Token, Tree
 
 from compiler import model as m
 from compiler.build import KEY_BY_SPELLING, ROUTES, build
@@ -321,9 +321,14 @@ def _layout(source: SourceFile, protocol: m.Protocol) -> str:
     parsed = parse(source)
     assert parsed.tree is not None
     by_line: dict[int, list[Token]] = {}
-    for token in parsed.tree.scan_values(lambda v: isinstance(v, Token)):
-        if token.line is not None:
-            by_line.setdefault(token.line, []).append(token)
+    pending: list[Tree[Token] | Token] = [parsed.tree]
+    while pending:  # without recursion: a condition may nest a thousand `not`s deep (P019)
+        node = pending.pop()
+        if isinstance(node, Token):
+            if node.line is not None:
+                by_line.setdefault(node.line, []).append(node)
+        else:
+            pending.extend(node.children)
     mark = _decimal_mark(protocol.meta.language)
     lines = source.text.split("\n")
     out: list[str] = []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.indenter import Indenter
+from lark.indenter import DedentError, Indenter
 
 from compiler.source import SourceFile, SourceProblem, Span
 
@@ -278,6 +278,16 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
             text += "\n"
         try:
             return ParseResult(_parse_text(text), tuple(problems))
+        except DedentError:
+            # Blanking a broken line can leave the lines under it dedenting to no block;
+            # the Indenter says so without a position, so find the line here.
+            bad = _bad_dedent(lines)
+            if bad is None:
+                break
+            problems.append(SourceProblem(
+                "P001", "indentation does not match any enclosing block", source.line_span(bad + 1),
+                "indent this line like the statement it belongs to (the line above it could not be read)"))
+            _blank(lines, _line_block(lines, bad))
         except UnexpectedInput as error:
             problem = _describe(error, source, text)
             problems.append(problem)
@@ -288,6 +298,24 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
                 break
             _blank(lines, _line_block(lines, index))
     return ParseResult(None, tuple(problems))
+
+
+def _bad_dedent(lines: list[str]) -> int | None:
+    """The first line that dedents to a column no open block started at (the Indenter's rule)."""
+    stack = [0]
+    for index, line in enumerate(lines):
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("//"):
+            continue
+        indent = len(line) - len(stripped)
+        if indent > stack[-1]:
+            stack.append(indent)
+            continue
+        while indent < stack[-1]:
+            stack.pop()
+        if indent != stack[-1]:
+            return index
+    return None
 
 
 def _last_content_line(lines: list[str], before: int) -> int:

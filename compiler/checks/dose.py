@@ -141,11 +141,25 @@ def _conditions(info: LineInfo) -> list[m.Condition]:
     for ancestor in info.ancestors:
         if isinstance(ancestor, (m.When, m.OnlyWhen)):
             out.append(ancestor.condition)
-        for child in ancestor.children:
-            child = _statement(child)
-            if isinstance(child, m.OnlyWhen):
-                out.append(child.condition)
+        out.extend(_only_when_children(ancestor))
     return out
+
+
+_ONLY_WHEN: dict[int, tuple[m.Item, tuple[m.Condition, ...]]] = {}
+
+
+def _only_when_children(item: m.Item) -> tuple[m.Condition, ...]:
+    """The `only when` conditions among a block's children, found once per block: a decision
+    with thousands of branches would otherwise be scanned again for every line in it (issue 12).
+    """
+    cached = _ONLY_WHEN.get(id(item))
+    if cached is not None and cached[0] is item:
+        return cached[1]
+    found = tuple(child.condition for child in map(_statement, item.children) if isinstance(child, m.OnlyWhen))
+    if len(_ONLY_WHEN) > 100_000:
+        _ONLY_WHEN.clear()
+    _ONLY_WHEN[id(item)] = (item, found)
+    return found
 
 
 def _compares(condition: m.Condition) -> Iterator[m.Compare]:

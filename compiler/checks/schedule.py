@@ -703,7 +703,8 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
             related=(Related(first.span, "the other schedule"),))
 
 
-_DAY_RANGE = re.compile(r"([0-9]+)\s*(?:-|–|to)\s*([0-9]+)")
+# at most 12 digits: a longer number is P017 (and Python refuses to convert one of 4,300 digits)
+_DAY_RANGE = re.compile(r"(?<![0-9])([0-9]{1,12})\s*(?:-|–|to)\s*([0-9]{1,12})(?![0-9])")
 # A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
 # falls inside a range such as `-1 to 1` is a guess about which convention is meant.
 _EXPLICIT_DAY_ZERO = re.compile(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")

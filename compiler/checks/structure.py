@@ -6,7 +6,11 @@ check functions; this module holds their documentation.
 
 from __future__ import annotations
 
-from compiler.diagnostics import Severity, define
+from collections.abc import Iterator
+
+from compiler import arms
+from compiler.checks import Context
+from compiler.diagnostics import Diagnostic, Severity, check, define
 
 E = Severity.ERROR
 W = Severity.WARNING
@@ -182,4 +186,80 @@ define("P011", "invisible-character", E, "an invisible or control character in a
 
     Source: Unicode Technical Report #36 (Unicode Security Considerations) and CVE-2021-42574
     ("Trojan Source": bidi overrides); RULES.md P (invisible characters).
+""")
+define("P017", "number-too-long", E, "a number has more digits than any protocol needs", """
+    What it checks: every number written in a sheet (a dose, a day, a count, a period,
+    a version, a threshold) has at most 12 digits.
+
+    Why it matters: a 5,000-digit number is a slip (a pasted value, a held-down key) or
+    an attack; Python refuses to convert numbers beyond 4,300 digits and exact arithmetic
+    on them is slow. The number is reported and read as at most 12 digits, so the rest
+    of the sheet is still checked (docs/security.md).
+
+    Example: `drug letrozole 2,5000000000000001 mg po daily`
+
+    Use instead: `drug letrozole 2,5 mg po daily`
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+""")
+@check("P018", "value-beyond-limit", E, "a count, period, time or arm is beyond what protocolc reads")
+def value_beyond_limit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a number of cycles is at most 100, a period (`every`, `cycle`,
+    `for`, `max`, `q…`) at most ten years, an on/off pattern at most 366 days each, an
+    infusion at most a week (10,080 min), a radiotherapy scheme at most 100 fractions and
+    1,000 Gy; and no drug is given together with more than 64 other drug statements.
+
+    Why it matters: these numbers are expanded into calendars, course timelines and
+    FHIR timings; `every 1 day for 999999999 weeks` would ask for a billion
+    administrations, and 30,000 drug lines in one block would make 900 million pairs for
+    the combination checks. The limits are far above any real protocol; a value beyond
+    one is a typo. The value is reported and read as the limit (an arm as its first 64
+    partners), so nothing expands without bound. The numbers are reported when the model
+    is built; this check adds the arms.
+
+    Example: `drug letrozole 2,5 mg po daily, 999999999 cycles`
+
+    Use instead: `drug letrozole 2,5 mg po daily until progression`
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+    """
+    layout = arms.layout(context.protocol, context.tables, context.source)
+    if not layout.oversized:
+        return
+    member, count = layout.oversized[0]
+    more = len(layout.oversized) - 1
+    also = f" ({more:,} more drug statements like it)" if more else ""
+    yield value_beyond_limit.at(
+        member.span, f"{member.label} is given together with {count:,} or more other drug statements, more than the "
+        f"{arms.MAX_ARM} protocolc reads{also}",
+        "group the drugs given together in a regimen or a short block; list alternatives as bullets")
+
+
+define("P019", "condition-too-deep", E, "a condition nests `not`s deeper than 32 levels", """
+    What it checks: `and`, `or`, `not` and parentheses nest at most 32 levels deep in one
+    condition (parentheses alone are limited by P004).
+
+    Why it matters: nobody can read a condition that deep at the bedside, and it would
+    exhaust the recursion of every stage that walks conditions. The condition is still
+    read, with its `not`s paired off (`not not X` is `X`), so its branch is still checked.
+
+    Example: `when not not not … HER2+:` (40 times `not`)
+
+    Use instead: `when HER2+:` (or `when not HER2+:`)
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
+""")
+define("P020", "day-beyond-limit", E, "a cycle day is beyond day 366", """
+    What it checks: every day in a `days` list, and the end of every day range, is at
+    most 366 (a cycle of a year). A day beyond the cycle the line states is S002.
+
+    Why it matters: a day range is expanded into the days it covers; `days 1-999999999`
+    once asked for a billion days and took 20 GB. A day that large is a typo. The day
+    (or range) is reported and left out, so the rest of the sheet is still checked.
+
+    Example: `drug capecitabine 1000 mg/m2 po twice daily, days 1-1400 every 21 days`
+
+    Use instead: `days 1-14 every 21 days`
+
+    Source: protocolc limits (docs/security.md, "Bounded time and memory").
 """)

@@ -79,5 +79,10 @@ class Positions:
         return self.range(span.line - 1, span.column - 1, end_line - 1, end_column - 1)
 
     def cursor(self, position: types.Position) -> tuple[int, int]:
-        """An LSP position as a 0-based (line, code-point column)."""
-        return position.line, self.server_column(position.line, position.character)
+        """An LSP position as a 0-based (line, code-point column), clamped to the document.
+
+        A client may send a position past the end (or, against the protocol, a negative
+        one); it is answered as the nearest position in the text, never with an error.
+        """
+        line = max(0, min(position.line, len(self.lines) - 1))
+        return line, self.server_column(line, max(0, position.character))

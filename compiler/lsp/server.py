@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -66,6 +67,21 @@ class ProtocolLanguageServerProtocol(LanguageServerProtocol):
                 general.position_encodings = [types.PositionEncodingKind.Utf32, *offered]
         result: types.InitializeResult = yield from super().lsp_initialize(params)
         return result
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Read a message, clamping positions into range; answer a request that still cannot be read.
+
+        A negative or huge `line`/`character` fails lsprotocol's validation, and pygls
+        then drops the request without an answer, so the client waits for ever.
+        """
+        if "jsonrpc" in data and isinstance(data.get("params"), (dict, list)):
+            clamp_positions(data["params"])
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" in data and "method" in data:
+                self._send_response(data["id"], error=error.to_response_error())
+            raise
 
 
 class ProtocolServer(LanguageServer):
@@ -121,6 +137,16 @@ class ProtocolServer(LanguageServer):
             self.analyses[uri] = result
             return result
 
+    def opened(self, uri: str) -> Analysis | None:
+        """The analysis of an open document; None for a document the client has not opened.
+
+        pygls would read an unopened document from disk (or fail with a traceback sent to
+        the client); requests about one get an empty answer instead.
+        """
+        if unquote(uri) not in self.documents.text_documents:
+            return None
+        return self.analysis(uri)
+
     def positions(self, analysis: Analysis) -> Positions:
         """Position conversion for a document in the negotiated encoding."""
         return Positions(analysis.lines, self.encoding())
@@ -130,12 +156,19 @@ class ProtocolServer(LanguageServer):
         self._pending.pop(uri, None)
         if unquote(uri) not in self.documents.text_documents:
             return []
-        analysis = self.analysis(uri)
-        diagnostics = all_to_lsp(analysis.diagnostics, uri, self.positions(analysis), self.rules_base)
+        version: int | None = None
+        try:
+            analysis = self.analysis(uri)
+            version = analysis.version
+            diagnostics = all_to_lsp(analysis.diagnostics, uri, self.positions(analysis), self.rules_base)
+        except Exception as error:
+            # A compiler bug must not leave the document looking clean: say so on line 1.
+            logger.exception("protocolc could not check %s", uri)
+            diagnostics = [internal_error(error)]
         self.published[uri] = diagnostics
         if self._standalone is None:
             self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=analysis.version))
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
         return diagnostics
 
     def schedule(self, uri: str) -> None:
@@ -220,15 +253,21 @@ class ProtocolServer(LanguageServer):
         else:
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
-    def _at(self, document: types.TextDocumentIdentifier, position: types.Position) -> tuple[Analysis, Positions, int, int]:
-        analysis = self.analysis(document.uri)
+    def _at(self, document: types.TextDocumentIdentifier,
+            position: types.Position) -> tuple[Analysis, Positions, int, int] | None:
+        analysis = self.opened(document.uri)
+        if analysis is None:
+            return None
         positions = self.positions(analysis)
         line, column = positions.cursor(position)
         return analysis, positions, line, column
 
     def hover(self, params: types.HoverParams) -> types.Hover | None:
         """Drug, regimen, fractionation or rule code under the cursor."""
-        analysis, positions, line, column = self._at(params.text_document, params.position)
+        at = self._at(params.text_document, params.position)
+        if at is None:
+            return None
+        analysis, positions, line, column = at
         found = hover.hover(analysis, self.tables, line, column)
         if found is None:
             return None
@@ -238,7 +277,10 @@ class ProtocolServer(LanguageServer):
 
     def completion(self, params: types.CompletionParams) -> types.CompletionList:
         """Proposals for the text being typed."""
-        analysis, positions, line, column = self._at(params.text_document, params.position)
+        at = self._at(params.text_document, params.position)
+        if at is None:
+            return types.CompletionList(is_incomplete=False, items=[])
+        analysis, positions, line, column = at
         items = []
         for proposal in completion.complete(analysis, self.tables, line, column):
             edit = types.TextEdit(range=positions.range(line, proposal.start, line, proposal.end), new_text=proposal.insert)
@@ -252,7 +294,10 @@ class ProtocolServer(LanguageServer):
 
     def definition(self, params: types.DefinitionParams) -> list[types.Location]:
         """Where a `§id` or a regimen is defined."""
-        analysis, positions, line, column = self._at(params.text_document, params.position)
+        at = self._at(params.text_document, params.position)
+        if at is None:
+            return []
+        analysis, positions, line, column = at
         out = []
         for target in navigation.definition(analysis, self.tables, line, column):
             if target.path is None:
@@ -265,13 +310,18 @@ class ProtocolServer(LanguageServer):
 
     def references(self, params: types.ReferenceParams) -> list[types.Location]:
         """Every use of a section id or regimen in the document."""
-        analysis, positions, line, column = self._at(params.text_document, params.position)
+        at = self._at(params.text_document, params.position)
+        if at is None:
+            return []
+        analysis, positions, line, column = at
         found = navigation.references(analysis, line, column, params.context.include_declaration)
         return [types.Location(uri=params.text_document.uri, range=positions.range(*r)) for r in found]
 
     def document_symbols(self, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
         """The outline of sections."""
-        analysis = self.analysis(params.text_document.uri)
+        analysis = self.opened(params.text_document.uri)
+        if analysis is None:
+            return []
         positions = self.positions(analysis)
 
         def convert(symbol: navigation.Symbol) -> types.DocumentSymbol:
@@ -285,7 +335,9 @@ class ProtocolServer(LanguageServer):
 
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
         """Quick fixes: safe ones preferred, dose and schedule suggestions never."""
-        analysis = self.analysis(params.text_document.uri)
+        analysis = self.opened(params.text_document.uri)
+        if analysis is None:
+            return []
         positions = self.positions(analysis)
         wanted = positions.cursor(params.range.start) + positions.cursor(params.range.end)
         uri = params.text_document.uri
@@ -311,10 +363,37 @@ class ProtocolServer(LanguageServer):
 
     def formatting(self, params: types.DocumentFormattingParams) -> list[types.TextEdit]:
         """The formatter's canonical layout as one edit (none when there is no formatter or nothing changes)."""
-        analysis = self.analysis(params.text_document.uri)
+        analysis = self.opened(params.text_document.uri)
+        if analysis is None:
+            return []
         positions = self.positions(analysis)
         edits = actions.format_edits(analysis)
         return [types.TextEdit(range=positions.range(*e.range), new_text=e.new_text) for e in edits]
+
+
+def internal_error(error: Exception) -> types.Diagnostic:
+    """The diagnostic published when the compiler itself fails on a document."""
+    message = f"protocolc could not check this document (internal error: {type(error).__name__}: {error})"
+    return types.Diagnostic(
+        range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=1)),
+        message=message[:500], severity=types.DiagnosticSeverity.Error, code="internal-error", source="protocolc")
+
+
+UINTEGER_MAX = 2**31 - 1
+
+
+def clamp_positions(params: dict[str, Any] | list[Any]) -> None:
+    """Clamp every `{"line": …, "character": …}` in a message's params to LSP's uinteger range."""
+    stack: list[Any] = [params]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("line"), int) and isinstance(value.get("character"), int):
+                for key in ("line", "character"):
+                    value[key] = max(0, min(value[key], UINTEGER_MAX))
+            stack.extend(v for v in value.values() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, (dict, list)))
 
 
 def create_server() -> ProtocolServer:

@@ -260,11 +260,12 @@ def drug_lane(line: m.DrugLine, name: str, anchor: str | None, phase_text: Calla
         elif days is not None and cycle is None:
             doses = [start + d - 1 for d in days]
         elif days is not None and cycle is not None:
-            count = phase.cycles or math.ceil((stop - start + 1) / cycle)
-            doses = [start + c * cycle + d - 1 for c in range(count) for d in days]
+            # never more cycles than reach the end of the drawing (doses beyond it are dropped below)
+            count = min(phase.cycles or math.inf, max(0, math.ceil((stop - start + 1) / cycle)))
+            doses = [start + c * cycle + d - 1 for c in range(int(count)) for d in days]
         elif interval is not None:
-            count = phase.cycles or math.ceil((stop - start + 1) / interval)
-            doses = [start + k * interval for k in range(count)]
+            count = min(phase.cycles or math.inf, max(0, math.ceil((stop - start + 1) / interval)))
+            doses = [start + k * interval for k in range(int(count))]
         else:
             doses = [start]
         doses = [d for d in doses if d <= stop]
@@ -458,11 +459,8 @@ def timeline_svg(timeline_id: str, title: str, lanes: Sequence[Lane], language: 
                             + (f", {lane.end_text}" if lane.end_text else "") for lane in lanes)
     body += Markup('<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>').format(
         timeline_id, title, timeline_id, description)
-    for part in parts:
-        body += part
-    for label in texts:
-        body += label.svg()
-    body += Markup("</svg>")
+    # one join: adding Markup piece by piece copies the whole picture each time (quadratic)
+    body += Markup("").join([*parts, *(label.svg() for label in texts), Markup("</svg>")])
     return body, [label.text for label in texts]
 
 

@@ -351,18 +351,17 @@ def _edges(node: Node) -> Markup:
     targets = [(child, child.y + child.header_height / 2) for child in node.children]
     low = min([start_y] + [t for _, t in targets])
     high = max([start_y] + [t for _, t in targets])
-    out += Markup('<path d="M{} {}H{}M{} {}V{}" fill="none" stroke="{}" stroke-width="1.2"/>').format(
-        n(start_x), n(start_y), n(bus_x), n(bus_x), n(low), n(high), ACCENT)
+    pieces = [Markup('<path d="M{} {}H{}M{} {}V{}" fill="none" stroke="{}" stroke-width="1.2"/>').format(
+        n(start_x), n(start_y), n(bus_x), n(bus_x), n(low), n(high), ACCENT)]
     for child, target in targets:
         colour = WARN if child.kind == "gap" else ACCENT
         dash = ' stroke-dasharray="4 3"' if child.kind == "gap" else ""
-        out += Markup('<path d="M{} {}H{}" fill="none" stroke="{}" stroke-width="1.2"{}/>').format(
-            n(bus_x), n(target), n(child.x - 5), colour, Markup(dash))
-        out += Markup('<path d="M{} {}L{} {}L{} {}z" fill="{}"/>').format(
-            n(child.x - 6), n(target - 3.5), n(child.x), n(target), n(child.x - 6), n(target + 3.5), colour)
-    for child in node.children:
-        out += _edges(child)
-    return out
+        pieces.append(Markup('<path d="M{} {}H{}" fill="none" stroke="{}" stroke-width="1.2"{}/>').format(
+            n(bus_x), n(target), n(child.x - 5), colour, Markup(dash)))
+        pieces.append(Markup('<path d="M{} {}L{} {}L{} {}z" fill="{}"/>').format(
+            n(child.x - 6), n(target - 3.5), n(child.x), n(target), n(child.x - 6), n(target + 3.5), colour))
+    pieces.extend(_edges(child) for child in node.children)
+    return out + Markup("").join(pieces)
 
 
 def _alt(node: Node) -> AltEntry:
@@ -395,14 +394,15 @@ def render_chart(item: m.Decision, context: ChartContext) -> Chart:
     body = svg.svg_open(WIDTH + 1, height, chart_id, "flowchart-svg")
     body += Markup('<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>').format(
         chart_id, title, chart_id, description)
-    body += _edges(root)
+    pieces = [_edges(root)]
     for node in nodes:
-        body += Markup('<g class="chart-node chart-{}">').format(node.kind) + _box(node)
+        pieces.append(Markup('<g class="chart-node chart-{}">').format(node.kind) + _box(node))
         for label in node.labels:
-            body += svg.Label(label.x + node.x, label.y + node.y, label.text, label.size, label.bold, label.italic,
-                              label.fill, label.anchor, label.href, label.css_class).svg()
-        body += Markup("</g>")
-    body += Markup("</svg>")
+            pieces.append(svg.Label(label.x + node.x, label.y + node.y, label.text, label.size, label.bold,
+                                    label.italic, label.fill, label.anchor, label.href, label.css_class).svg())
+        pieces.append(Markup("</g>"))
+    pieces.append(Markup("</svg>"))
+    body += Markup("").join(pieces)  # one join: adding piece by piece is quadratic in the picture
     names = [e.text for node in nodes for e in node.entries if e.style == "option"]
     return Chart(chart_id, title, body, [_alt(root)], branch_labels, names)
 
