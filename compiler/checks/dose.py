@@ -263,7 +263,7 @@ def context_uses(info: LineInfo) -> frozenset[str]:
     if info.section is not None:
         words.append(info.section.title)
     siblings = info.ancestors[-1].children if info.ancestors else (info.section.items if info.section else ())
-    has_rt = any(isinstance(_statement(s), m.Fractionation) for s in siblings)
+    has_rt = _has_fractionation(siblings)
     concurrent = [w for w in words if not AFTER_WORDS.search(w)]
     uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in concurrent) else set()
     lowered = " ".join(words).lower()
@@ -271,10 +271,32 @@ def context_uses(info: LineInfo) -> frozenset[str]:
     return frozenset(uses)
 
 
+# Per block, not per line: every drug line of a block asks the same two questions (thousands of
+# lines in one section made them quadratic). Keyed by identity; the block is kept to guard the id.
+_HAS_RT: dict[int, tuple[tuple[m.Item, ...], bool]] = {}
+_SECTION_ONLY_WHEN: dict[int, tuple[m.Section, list[m.Condition]]] = {}
+
+
+def _has_fractionation(siblings: tuple[m.Item, ...]) -> bool:
+    known = _HAS_RT.get(id(siblings))
+    if known is None or known[0] is not siblings:
+        if len(_HAS_RT) > 10_000:
+            _HAS_RT.clear()
+        known = _HAS_RT[id(siblings)] = (siblings, any(isinstance(_statement(s), m.Fractionation) for s in siblings))
+    return known[1]
+
+
 def _section_conditions(info: LineInfo) -> list[m.Condition]:
-    if info.section is None:
+    section = info.section
+    if section is None:
         return []
-    return [s.condition for s in map(_statement, info.section.items) if isinstance(s, m.OnlyWhen)]
+    known = _SECTION_ONLY_WHEN.get(id(section))
+    if known is None or known[0] is not section:
+        if len(_SECTION_ONLY_WHEN) > 10_000:
+            _SECTION_ONLY_WHEN.clear()
+        conditions = [s.condition for s in map(_statement, section.items) if isinstance(s, m.OnlyWhen)]
+        known = _SECTION_ONLY_WHEN[id(section)] = (section, conditions)
+    return known[1]
 
 
 def _condition_words(condition: m.Condition) -> Iterator[str]:
