@@ -662,7 +662,8 @@ def _disjoint_days(first: m.DrugLine, second: m.DrugLine) -> bool:
 
 def _distinct_moments(first: m.DrugLine, second: m.DrugLine) -> bool:
     """Both lines say when in the day, when relative to another drug, or what for, and they differ:
-    one drug given twice that day on purpose (`1 hour before chemotherapy` and `8 hours after chemotherapy`)."""
+    one drug given twice that day on purpose (`1 hour before chemotherapy` and `8 hours after chemotherapy`).
+    """
     def moments(line: m.DrugLine) -> set[tuple[str | None, str | None, tuple[str, int | None, str] | None]]:
         timing = line.timing
         relative = None if timing is None else (
