@@ -1034,7 +1034,9 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
     is not given by are left to F005. Continuing treatment that needs no re-load is
     acknowledged with `allow D020 "…"`. A step-down written for a stated use
     (`… 125 mg po once, day 1 then 80 mg po daily, days 2-3 for antiemetic`) is that
-    use's schedule, not a loading dose, and does not warn.
+    use's schedule, not a loading dose, and does not warn; nor does a first dose then
+    smaller doses as needed (`loperamide 4 mg po once then 2 mg po as needed for loose
+    stools, max 16 mg per day`: the label's symptom schedule).
 
     Why it matters: without the loading dose, trastuzumab and pertuzumab take cycles to
     reach steady state; a "loading" on a fixed-dose SC product is an overdose.
@@ -1059,8 +1061,8 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         dosed = [p for p in line.phases if p.dose is not None]
         loading = entry.get("loading")
         if not isinstance(loading, dict):
-            if _stepped_for_use(line):
-                continue
+            if _stepped_for_use(line) or line.as_needed is not None:
+                continue  # a first dose then smaller doses as needed is the symptom schedule (loperamide 4 → 2 mg)
             if len(dosed) > 1 and dosed[0].dose is not None and dosed[1].dose is not None \
                     and dosed[0].dose.unit == dosed[1].dose.unit and dosed[0].dose.amount.value > dosed[1].dose.amount.value:
                 yield loading_pattern.at(dosed[0].dose.span, f"{name} has no loading dose: "

@@ -661,9 +661,15 @@ def _disjoint_days(first: m.DrugLine, second: m.DrugLine) -> bool:
 
 
 def _distinct_moments(first: m.DrugLine, second: m.DrugLine) -> bool:
-    """Both lines say when in the day or what for, and they differ: one drug given twice that day on purpose."""
-    def moments(line: m.DrugLine) -> set[tuple[str | None, str | None]]:
-        return {(p.time, p.use) for p in line.phases if p.time is not None or p.use is not None}
+    """Both lines say when in the day, when relative to another drug, or what for, and they differ:
+    one drug given twice that day on purpose (`1 hour before chemotherapy` and `8 hours after chemotherapy`).
+    """
+    def moments(line: m.DrugLine) -> set[tuple[str | None, str | None, tuple[str, int | None, str] | None]]:
+        timing = line.timing
+        relative = None if timing is None else (
+            timing.relation, timing.offset_min, timing.target_id or timing.target.value.lower())
+        return {(p.time, p.use, relative) for p in line.phases
+                if p.time is not None or p.use is not None or relative is not None}
     a, b = moments(first), moments(second)
     return bool(a) and bool(b) and not (a & b)
 
@@ -673,8 +679,9 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
     """What it checks: one arm gives a drug once: two drug lines (or a drug line and a
     library regimen drug) of the same product given together overlap or contradict each
     other, unless they are given on different days of the cycle (`days 1` and `days 8`)
-    or both say when in the day or what for and these differ (`before chemotherapy` and
-    `in the evening`; `for premedication` and `for antiemetic`).
+    or both say when in the day, when relative to another drug, or what for, and these differ
+    (`before chemotherapy` and `in the evening`; `1 hour before chemotherapy` and `8 hours
+    after chemotherapy`; `for premedication` and `for antiemetic`).
     Alternatives — sibling bullets, decision branches — are not together and may differ.
 
     Why it matters: two schedules for one drug in one arm double the dose or leave the
