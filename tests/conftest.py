@@ -75,14 +75,19 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Calla
     return folder
 
 
-def _file_scoped(path: Path) -> bool:
+def _file_scope(path: Path) -> str | None:
+    """The group a test file's tests run in on one worker, or None to spread its tests one by one.
+
+    A file with a module or session fixture is one group; every file that uses the shipped PDFs
+    (a session fixture of this conftest) is in one shared group, so they are printed once.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
-        return False
-    # a file using a session fixture of this conftest (the shipped PDFs) also stays on one worker,
-    # so the PDFs are printed once, not once per worker
-    return 'scope="module"' in text or 'scope="session"' in text or "shipped_pdfs" in text
+        return None
+    if "shipped_pdfs" in text:
+        return "shipped-pdfs"
+    return str(path) if 'scope="module"' in text or 'scope="session"' in text else None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -92,14 +97,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    grouped: dict[str, bool] = {}
+    grouped: dict[str, str | None] = {}
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0]
             if file not in grouped:
-                grouped[file] = _file_scoped(Path(config.rootpath) / file)
-            return file if grouped[file] else nodeid
+                grouped[file] = _file_scope(Path(config.rootpath) / file)
+            return grouped[file] or nodeid
 
     return Scheduling(config, log)
 
