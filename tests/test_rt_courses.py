@@ -18,6 +18,7 @@ from compiler.pipeline import Compiled, compile_text
 from compiler.render.html import render_protocol
 from compiler.tables import load
 from tests.conftest import ROOT
+from tests.goldens_io import check_golden
 
 GOLDENS = ROOT / "tests" / "goldens" / "lang-b"
 SAMPLE = """id: rt-courses-sample
@@ -47,11 +48,7 @@ def _compiled() -> Compiled:
 
 
 def _golden(name: str, text: str, update: bool) -> None:
-    path = GOLDENS / name
-    if update or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs (pytest --update-goldens if intended)"
+    check_golden(GOLDENS / name, text, update)
 
 
 def _lines(protocol: m.Protocol) -> list[m.Fractionation]:

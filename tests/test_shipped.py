@@ -15,6 +15,7 @@ from compiler.model import to_json
 from compiler.parse import parse
 from compiler.pipeline import compile_file, find_protocols
 from tests.conftest import FIXTURES, ROOT, TODAY
+from tests.goldens_io import check_golden
 
 SHIPPED = find_protocols([ROOT / "protocols"])
 GOLDENS = ROOT / "tests" / "goldens"
@@ -35,13 +36,7 @@ def test_shipped_protocol_has_no_errors(path: Path) -> None:
 
 
 def _golden(name: str, text: str, update: bool) -> None:
-    path = GOLDENS / name
-    if update or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        if not update:
-            pytest.fail(f"golden {name} was missing and has been written; review and commit it")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden (--update-goldens if intended)"
+    check_golden(GOLDENS / name, text, update)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)

@@ -15,6 +15,7 @@ from typing import Any
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context
+from compiler.checks.schedule import _lines, _name
 from compiler.diagnostics import Diagnostic, Severity, check
 
 MASS_TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "mcg": Decimal("0.001")}
@@ -23,17 +24,6 @@ PER_BODY = {"mg/m2": "bsa_m2", "mg/kg": "weight_kg"}
 
 def _layout(context: Context) -> a.Layout:
     return a.layout(context.protocol, context.tables, context.source)
-
-
-def _lines(context: Context) -> Iterator[tuple[int, m.DrugLine]]:
-    lay = _layout(context)
-    for node in lay.nodes:
-        if isinstance(node.item, m.DrugLine):
-            yield node.index, node.item
-
-
-def _name(context: Context, line: m.DrugLine) -> str:
-    return context.tables.drug_name(line.drug_id, "en") if line.drug_id else line.name.value
 
 
 def _member(lay: a.Layout, index: int) -> a.Member | None:
