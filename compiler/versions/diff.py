@@ -213,7 +213,8 @@ class _Collector:
         summary = ", ".join(v for a, v, c in out if c == CLINICAL and not a.startswith(term(language, "conditions")))
         return Fact("drug", branch, key, self.drug_name(line), tuple(out), summary, context)
 
-    def regimen_fact(self, line: m.RegimenLine, branch: tuple[str, ...], context: str) -> Fact:
+    def cycle_data(self, line: m.RegimenLine | m.PhaseLine) -> list[tuple[str, str, str]]:
+        """The cycle data of a regimen or a phase in words: frequency, cycle, cycles, until, maximum."""
         language = self.language
         parts: list[tuple[str, str | None]] = [
             ("frequency", words.frequency(line.frequency, language) if line.frequency else None),
@@ -224,7 +225,11 @@ class _Collector:
             ("max", words.period(line.max_duration.value, line.max_duration.unit, language)
              if line.max_duration else None),
         ]
-        out = [(term(language, k), v, CLINICAL) for k, v in parts if v is not None]
+        return [(term(language, k), v, CLINICAL) for k, v in parts if v is not None]
+
+    def regimen_fact(self, line: m.RegimenLine, branch: tuple[str, ...], context: str) -> Fact:
+        language = self.language
+        out = self.cycle_data(line)
         constraints = sorted(c[1] for c in (self.constraint(i) for i in line.children) if c is not None)
         if constraints:
             out.append((term(language, "conditions"), "; ".join(constraints), CLINICAL))
@@ -235,16 +240,7 @@ class _Collector:
     def phase_fact(self, line: m.PhaseLine, branch: tuple[str, ...], context: str) -> Fact:
         """lang-b: a regimen phase and its cycle data."""
         language = self.language
-        parts: list[tuple[str, str | None]] = [
-            ("frequency", words.frequency(line.frequency, language) if line.frequency else None),
-            ("cycle_length", words.period(line.cycle_length.value, line.cycle_length.unit, language)
-             if line.cycle_length else None),
-            ("cycles", str(line.cycles) if line.cycles is not None else None),
-            ("until", words.until(line.until.value, language) if line.until else None),
-            ("max", words.period(line.max_duration.value, line.max_duration.unit, language)
-             if line.max_duration else None),
-        ]
-        out = [(term(language, k), v, CLINICAL) for k, v in parts if v is not None]
+        out = self.cycle_data(line)
         subject = f"{term(language, 'phase')} {line.name.value}"
         return Fact("phase", branch, normalise(line.name.value), subject, tuple(out), ", ".join(v for _, v, _ in out),
                     context)
