@@ -22,6 +22,7 @@ from compiler.render.html import render_protocol
 from compiler.tables import load
 from tests.conftest import ROOT
 from tests.goldens_io import check_golden
+from tests.test_fhir import actions
 
 GOLDENS = ROOT / "tests" / "goldens" / "lang-b"
 SAMPLE = """id: administration-sample
@@ -111,14 +112,6 @@ def _export() -> dict[str, Any]:
     return export_protocol(result.protocol, load()).bundle
 
 
-def _actions(node: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for action in node.get("action", []):
-        out.append(action)
-        out.extend(_actions(action))
-    return out
-
-
 def test_fhir_golden_validates_and_round_trips(update_goldens: bool) -> None:
     from fhir.resources.bundle import Bundle
 
@@ -126,7 +119,7 @@ def test_fhir_golden_validates_and_round_trips(update_goldens: bool) -> None:
     Bundle.parse_obj(json.loads(json.dumps(bundle)))
     activities = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ActivityDefinition"]
     plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "PlanDefinition")
-    plan_actions = [a for a in _actions(plan) if "definitionCanonical" in a]
+    plan_actions = [a for a in actions(plan) if "definitionCanonical" in a]
     golden = {"dosage": [a["dosage"] for a in activities],
               "actions": [{k: v for k, v in a.items() if k in ("id", "title", "relatedAction")} for a in plan_actions]}
     _golden("administration.fhir.json", json.dumps(golden, indent=1, ensure_ascii=False) + "\n", update_goldens)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
@@ -18,6 +17,7 @@ from compiler.render.html import render_protocol
 from compiler.tables import load
 from tests.conftest import ROOT
 from tests.goldens_io import check_golden
+from tests.test_fhir import actions
 
 GOLDENS = ROOT / "tests" / "goldens" / "lang-b"
 SAMPLE = """id: phases-sample
@@ -93,14 +93,6 @@ def test_page_golden(update_goldens: bool) -> None:
     _golden("phases.page.html", fragment, update_goldens)
 
 
-def _actions(node: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for action in node.get("action", []):
-        out.append(action)
-        out.extend(_actions(action))
-    return out
-
-
 def test_fhir_golden_validates_and_round_trips(update_goldens: bool) -> None:
     from fhir.resources.bundle import Bundle
 
@@ -109,7 +101,7 @@ def test_fhir_golden_validates_and_round_trips(update_goldens: bool) -> None:
     bundle = export_protocol(result.protocol, load()).bundle
     Bundle.parse_obj(json.loads(json.dumps(bundle)))
     plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "PlanDefinition")
-    regimen = next(x for x in _actions(plan) if x.get("title") == "AC-paclitaxel-trastuzumab")
+    regimen = next(x for x in actions(plan) if x.get("title") == "AC-paclitaxel-trastuzumab")
     phases = regimen["action"]
     assert [p["title"] for p in phases] == ["AC", "paclitaxel + trastuzumab"]
     assert phases[1]["relatedAction"] == [{"actionId": phases[0]["id"], "relationship": "after-end"}]
