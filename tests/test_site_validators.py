@@ -4,11 +4,13 @@ local run without them skips (CI, with PROTOCOLC_REQUIRE_TOOLS, fails instead)."
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -57,6 +59,18 @@ def axe_pages(site: Path) -> list[Path]:
     return chosen
 
 
+@contextlib.contextmanager
+def serving(site: Path) -> Iterator[int]:
+    """The built site on a local HTTP server, for the browser-based checks; yields its port."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+
+
 def test_html_passes_the_nu_checker(site: Path) -> None:
     jar = tool("VNU_JAR")
     result = subprocess.run(["java", "-jar", jar, "--errors-only", "--format", "text", *map(str, pages(site))],
@@ -68,12 +82,7 @@ def test_html_passes_axe_core(site: Path) -> None:
     axe = tool("AXE_CLI")
     chromedriver = tool("CHROMEDRIVER")
     chromium = tool("CHROMIUM")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with serving(site) as port:
         urls = [f"http://127.0.0.1:{port}/{p.relative_to(site).as_posix()}" for p in axe_pages(site)]
         options = ("no-sandbox,headless,disable-gpu,disable-dev-shm-usage,disable-background-networking,"
                    "disable-component-update,disable-sync,no-first-run")
@@ -81,8 +90,6 @@ def test_html_passes_axe_core(site: Path) -> None:
                                  f"--chrome-options={options}", "--exit"],
                                 capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    finally:
-        server.shutdown()
 
 
 def test_every_link_of_the_shipped_site_resolves(site: Path) -> None:
@@ -96,12 +103,7 @@ def test_every_link_of_the_shipped_site_resolves(site: Path) -> None:
 
 def test_a_page_opened_from_an_old_printout_says_so_in_a_browser(site: Path) -> None:
     chromium = tool("CHROMIUM")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with serving(site) as port:
         page = f"http://127.0.0.1:{port}/protocols/emmaus-gemetastaseerd-borstcarcinoom.html"
 
         def dom(url: str) -> str:
@@ -113,5 +115,3 @@ def test_a_page_opened_from_an_old_printout_says_so_in_a_browser(site: Path) -> 
         assert '<span class="printed-version">0.9</span>) is niet meer geldig' in old
         assert 'id="outdated" role="alert" hidden' not in old
         assert 'id="outdated" role="alert" hidden' in dom(page + "?version=1.0")
-    finally:
-        server.shutdown()
