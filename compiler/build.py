@@ -534,16 +534,21 @@ class _Builder:
         assert isinstance(token, Token)
         quoted = token.type == "STRING"
         name = m.Text(str(token).strip('"'), self.span_of(token))
+        values = self.cycle_fields(node.children[2:])
+        return m.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
+
+    def cycle_fields(self, parts: list[Tree[Token] | Token]) -> dict[str, object]:
+        """The cycle data written after a regimen or phase name (cycle, count, until, maximum …), each once."""
         values: dict[str, object] = {}
-        for part in node.children[2:]:
-            if not isinstance(part, Tree):
+        for part in parts:
+            if not isinstance(part, Tree) or part.data == "phase_name":
                 continue
             if part.data == "max_duration":
                 self.once(values, "max_duration", self.duration_of(part), part)
             else:
                 key, value = self.phase_part(part)
                 self.once(values, key, value, part)
-        return m.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
+        return values
 
     def build_phase_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.PhaseLine:
         """lang-b: a phase of an inline regimen (`followed by phase paclitaxel: cycle 7 days, 12 cycles`)."""
@@ -555,15 +560,7 @@ class _Builder:
             name = m.Text(str(first).strip('"'), self.span_of(first))
         else:
             name = self.joined(name_node)
-        values: dict[str, object] = {}
-        for part in node.children:
-            if not isinstance(part, Tree) or part.data == "phase_name":
-                continue
-            if part.data == "max_duration":
-                self.once(values, "max_duration", self.duration_of(part), part)
-            else:
-                key, value = self.phase_part(part)
-                self.once(values, key, value, part)
+        values = self.cycle_fields(node.children)
         followed = str(keyword).lower().startswith("followed")
         return m.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
 
