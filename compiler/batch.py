@@ -4,6 +4,11 @@ Results come back in input order whatever the scheduling. A result taken from th
 cache, or computed in a worker process, carries its diagnostics and a summary of the
 protocol (id, title, version, …) but not the model itself: the model is only needed
 to render, and rendering compiles again where it has to.
+
+Worker processes are forked after this process has compiled the first file itself: they
+inherit the imported parser, checks and tables (and the lexers the first file built)
+instead of each loading them again, and tasks are handed out a few files at a time with
+only a bounded number in flight, so a book of any size costs the same per file.
 """
 
 from __future__ import annotations
@@ -11,19 +16,26 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from compiler.cache import Cache, compiler_fingerprint, key_for
-from compiler.diagnostics import diagnostic_from_json
 from compiler.fsutil import read_limited
-from compiler.pipeline import Compiled, compile_file, summarize
 from compiler.source import MAX_BYTES, SourceFile
-from compiler.workers import pool
+
+if TYPE_CHECKING:
+    from compiler.pipeline import Compiled
 
 PARALLEL_THRESHOLD = 16  # below this, starting worker processes costs more than it saves
+CHUNK = 4  # files per task: small enough to balance the last tasks, large enough to amortise the hand-over
+IN_FLIGHT = 4  # tasks queued per worker: the parent never holds the whole book's tasks or results
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
 
 
 def default_jobs() -> int:
@@ -51,11 +63,18 @@ def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int, stat
                    state, active_fingerprint())
 
 
-def _entry(result: Compiled) -> dict[str, Any]:
+def entry_of(result: Compiled) -> dict[str, Any]:
+    """What the cache keeps of a result: its diagnostics and the protocol's summary."""
+    from compiler.pipeline import summarize
+
     return {"diagnostics": [d.to_json() for d in result.diagnostics], "summary": summarize(result)}
 
 
-def _from_entry(path: Path, raw: bytes | None, entry: dict[str, Any]) -> Compiled:
+def from_entry(path: Path, raw: bytes | None, entry: dict[str, Any]) -> Compiled:
+    """A result (without its model) from a cache entry and the file's bytes."""
+    from compiler.diagnostics import diagnostic_from_json
+    from compiler.pipeline import Compiled
+
     source = None
     if raw is not None:
         try:
@@ -67,8 +86,46 @@ def _from_entry(path: Path, raw: bytes | None, entry: dict[str, Any]) -> Compile
 
 
 def _worker(task: tuple[str, str, int]) -> dict[str, Any]:
+    from compiler.pipeline import compile_file
+
     path, today, max_bytes = task
-    return _entry(compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes))
+    return entry_of(compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes))
+
+
+def _run_chunk(work: Callable[[Task], Result], tasks: list[Task]) -> list[Result]:
+    return [work(task) for task in tasks]
+
+
+def ordered_map(work: Callable[[Task], Result], tasks: Sequence[Task], jobs: int) -> Iterator[Result]:
+    """`work` over `tasks`, results in task order: in this process when there are few, else in `jobs` workers.
+
+    `work` must be a module-level function (it is sent to the workers by name).
+    """
+    if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
+        yield from map(work, tasks)
+        return
+    # the first file here: imports, tables, parser and lexers are then inherited by the forked workers
+    yield work(tasks[0])
+    from compiler.overrides import active_overrides, use_overrides
+    from compiler.workers import pool
+
+    rest = tasks[1:]
+    size = max(1, min(CHUNK, len(rest) // (jobs * IN_FLIGHT)))
+    starts = iter(range(0, len(rest), size))
+    with pool(jobs, use_overrides, (active_overrides(),)) as executor:
+        pending: deque[Future[list[Result]]] = deque()
+
+        def submit() -> None:
+            start = next(starts, None)
+            if start is not None:
+                pending.append(executor.submit(_run_chunk, work, list(rest[start:start + size])))
+
+        for _ in range(jobs * IN_FLIGHT):
+            submit()
+        while pending:
+            done = pending.popleft().result()
+            submit()
+            yield from done
 
 
 def check_files(files: Sequence[Path], today: datetime.date | None = None, *, cache: Cache | None = None,
@@ -91,27 +148,25 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
         keys.append(key)
         entry = cache.read_json(key) if cache is not None and key is not None else None
         if entry is not None and raw is not None:
-            results[index] = _from_entry(path, raw, entry)
+            results[index] = from_entry(path, raw, entry)
             if progress:
                 progress(1)
         else:
             misses.append(index)
     workers = jobs if jobs is not None else default_jobs()
     if workers > 1 and len(misses) >= PARALLEL_THRESHOLD:
-
         tasks = [(str(files[i]), today.isoformat(), max_bytes) for i in misses]
-        from compiler.overrides import active_overrides, use_overrides
-
-        with pool(workers, use_overrides, (active_overrides(),)) as executor:
-            for index, entry in zip(misses, executor.map(_worker, tasks, chunksize=8), strict=True):
-                results[index] = _from_entry(files[index], raws[index], entry)
-                _store(cache, keys[index], entry)
-                if progress:
-                    progress(1)
+        for index, entry in zip(misses, ordered_map(_worker, tasks, workers), strict=True):
+            results[index] = from_entry(files[index], raws[index], entry)
+            _store(cache, keys[index], entry)
+            if progress:
+                progress(1)
     else:
+        from compiler.pipeline import compile_file
+
         for index in misses:
             result = compile_file(files[index], today, max_bytes)
-            entry = _entry(result)
+            entry = entry_of(result)
             results[index] = replace(result, summary=entry["summary"])
             _store(cache, keys[index], entry)
             if progress:

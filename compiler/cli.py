@@ -129,12 +129,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = _book_config(args.paths)
     if not args.fix and args.report is None and not (args.format == "human" and report.use_colour(sys.stdout)):
-        from compiler.warm import check_document
+        from compiler.warm import write_check
 
-        printed = check_document(files, args.today, args.format, cache=_cache(args), jobs=args.jobs)
+        printed = write_check(files, args.today, args.format, sys.stdout, cache=_cache(args), jobs=args.jobs)
         if printed is not None:
-            sys.stdout.write(printed[0])
-            return EXIT_FINDINGS if printed[1]["errors"] or (args.strict and printed[1]["warnings"]) else EXIT_OK
+            return EXIT_FINDINGS if printed["errors"] or (args.strict and printed["warnings"]) else EXIT_OK
     results = check_files(files, args.today, cache=_cache(args), jobs=args.jobs)
     if args.fix:
         from compiler.fix import apply_safe_fixes

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from compiler import __version__
 from compiler.diagnostics import REGISTRY, Diagnostic, Rule, Severity
-from compiler.pipeline import Compiled
+
+if TYPE_CHECKING:
+    from compiler.pipeline import Compiled
 
 # C0 controls but tab and newline, DEL, C1 controls (ESC starts ANSI/OSC sequences; 0x9b is
 # a one-byte CSI), and the bidirectional overrides that reorder what a terminal shows.
@@ -244,15 +246,43 @@ def sarif_frame() -> tuple[str, str]:
 
 def document(fmt: str, blocks: Sequence[str], counts: dict[str, int], frame: tuple[str, str] | None = None) -> str:
     """A whole output document from the files' blocks (in path order) and the counts."""
-    body = [b for b in blocks if b]
+    import io
+
+    stream = io.StringIO()
+    write_document(fmt, blocks, counts, stream, frame)
+    return stream.getvalue()
+
+
+def write_document(fmt: str, blocks: Iterable[str], counts: dict[str, int], stream: TextIO,
+                   frame: tuple[str, str] | None = None) -> None:
+    """Write `document(fmt, blocks, counts, frame)` to `stream` block by block (the blocks may be read lazily)."""
+    body = (b for b in blocks if b)
+    first = next(body, None)
     if fmt == "human":
+        if first is not None:
+            stream.write(first)
+        for text in body:
+            stream.write(text)
         parts = [f"{counts['errors']} error(s)", f"{counts['warnings']} warning(s)", f"{counts['infos']} info(s)"]
-        return "".join(body) + f"checked {counts['files']} file(s): " + ", ".join(parts) + "\n"
+        stream.write(f"checked {counts['files']} file(s): " + ", ".join(parts) + "\n")
+        return
     if fmt == "sarif":
         head, tail = frame or sarif_frame()
-        if not body:
-            return head + "]" + tail[len("\n      ]"):] + "\n"
-        return head + "\n" + ",\n".join(body) + tail + "\n"
+        if first is None:
+            stream.write(head + "]" + tail[len("\n      ]"):] + "\n")
+            return
+        stream.write(head + "\n" + first)
+        for text in body:
+            stream.write(",\n" + text)
+        stream.write(tail + "\n")
+        return
     summary_text = _indented(json.dumps(counts, indent=2, ensure_ascii=False), "  ").lstrip(" ")
-    diagnostics = "[\n" + ",\n".join(body) + "\n  ]" if body else "[]"
-    return '{\n  "diagnostics": ' + diagnostics + ',\n  "summary": ' + summary_text + "\n}\n"
+    stream.write('{\n  "diagnostics": ')
+    if first is None:
+        stream.write("[]")
+    else:
+        stream.write("[\n" + first)
+        for text in body:
+            stream.write(",\n" + text)
+        stream.write("\n  ]")
+    stream.write(',\n  "summary": ' + summary_text + "\n}\n")
