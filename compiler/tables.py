@@ -147,25 +147,61 @@ def _cache_dir() -> Path:
     return Path(base) / "protocolc"
 
 
-def _raw_tables(fingerprint: str) -> dict[str, Any]:
-    """The parsed YAML files, from a JSON cache keyed by their content hash when possible.
+def _plain(data: Any) -> Any:
+    """The YAML data as JSON gives it back (dates as ISO text), so a run reads the same values cached or not."""
+    return json.loads(json.dumps(data, default=str))
 
-    Parsing the YAML costs far more than checking a protocol; the JSON copy makes a cold
-    `protocolc check` fast. The cache is only an accelerator: any problem reading or
-    writing it falls back to the YAML files.
+
+def _indexed(raw: dict[str, Any]) -> dict[str, Any]:
+    """The look-up indexes of the tables, as plain data (see `_from_cache`)."""
+    formulary = raw.get("formulary.yaml") or {}
+    drugs = formulary.get("drugs") or {}
+    classes = formulary.get("classes") or {}
+    regimens = (raw.get("regimens.yaml") or {}).get("regimens") or {}
+    abbreviations = (raw.get("abbreviations.yaml") or {}).get("abbreviations") or []
+    if not isinstance(drugs, dict) or not isinstance(regimens, dict):
+        raise DataError("formulary.yaml `drugs` and regimens.yaml `regimens` must be mappings")
+    class_names: dict[str, str] = {}
+    for class_id, entry in classes.items():
+        class_names[normalise(class_id)] = class_id
+        for name in list((entry.get("names") or {}).values()) + list(entry.get("aliases") or []):
+            class_names[normalise(str(name))] = class_id
+    regimen_names: dict[str, str] = {}
+    for regimen_id, entry in regimens.items():
+        regimen_names[normalise(regimen_id)] = regimen_id
+        for name in entry.get("names") or []:
+            regimen_names[normalise(str(name))] = regimen_id
+    names = [[key, list(hit.drug_ids), hit.how, hit.severity, hit.note]
+             for key, hit in _index_names(drugs, abbreviations).items()]
+    return {"names": names, "class_names": class_names, "regimen_names": regimen_names}
+
+
+def _cached_tables(fingerprint: str) -> dict[str, Any]:
+    """The parsed YAML files and their indexes, from a JSON cache when possible.
+
+    Parsing the YAML and normalising every name cost more than checking a protocol; the
+    JSON copy (plain data only: read with `json`, never unpickled) makes a cold `protocolc
+    check` fast. Its name covers the data files and this module's code (which builds the
+    indexes). The cache is only an accelerator: any problem reading or writing it falls
+    back to the YAML files.
     """
-    cache = _cache_dir() / f"tables-{fingerprint}.json"
+    digest = hashlib.sha256(fingerprint.encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(unicodedata.unidata_version.encode())
+    cache = _cache_dir() / f"tables-{digest.hexdigest()[:24]}.json"
     try:
         with cache.open(encoding="utf-8") as handle:
-            data: dict[str, Any] = json.load(handle)
+            data = json.load(handle)
+        if isinstance(data, dict) and isinstance(data.get("raw"), dict) and isinstance(data.get("index"), dict):
             return data
     except (OSError, ValueError):
         pass
-    data = {name: _load(name) for name in DATA_FILES}
+    raw = _plain({name: _load(name) for name in DATA_FILES})
+    data = {"raw": raw, "index": _indexed(raw)}
     try:
-        from compiler.fsutil import write_text_atomic
+        from compiler.fsutil import write_atomic
 
-        write_text_atomic(cache, json.dumps(data, default=str))
+        write_atomic(cache, json.dumps(data, ensure_ascii=False).encode("utf-8"), private=True)
     except OSError:
         pass
     return data
@@ -181,7 +217,15 @@ def load() -> Tables:
         if path.exists():
             digest.update(path.read_bytes())
     fingerprint = digest.hexdigest()[:16]
-    raw = _raw_tables(fingerprint)
+    data = _cached_tables(fingerprint)
+    try:
+        return _tables(data["raw"], data["index"], fingerprint)
+    except (TypeError, ValueError, KeyError, AttributeError):  # a damaged cache entry: build from the YAML files
+        raw = _plain({name: _load(name) for name in DATA_FILES})
+        return _tables(raw, _indexed(raw), fingerprint)
+
+
+def _tables(raw: dict[str, Any], index: dict[str, Any], fingerprint: str) -> Tables:
     formulary = raw.get("formulary.yaml") or {}
     regimens = (raw.get("regimens.yaml") or {}).get("regimens") or {}
     abbreviations = (raw.get("abbreviations.yaml") or {}).get("abbreviations") or []
@@ -192,19 +236,11 @@ def load() -> Tables:
     classes = formulary.get("classes") or {}
     if not isinstance(drugs, dict) or not isinstance(regimens, dict):
         raise DataError("formulary.yaml `drugs` and regimens.yaml `regimens` must be mappings")
-    class_names: dict[str, str] = {}
-    for class_id, entry in classes.items():
-        class_names[normalise(class_id)] = class_id
-        for name in list((entry.get("names") or {}).values()) + list(entry.get("aliases") or []):
-            class_names[normalise(str(name))] = class_id
-    regimen_names: dict[str, str] = {}
-    for regimen_id, entry in regimens.items():
-        regimen_names[normalise(regimen_id)] = regimen_id
-        for name in entry.get("names") or []:
-            regimen_names[normalise(str(name))] = regimen_id
+    names = {str(key): NameHit(tuple(str(i) for i in ids), str(how), severity, note)
+             for key, ids, how, severity, note in index["names"]}
     return Tables(drugs, classes, regimens, abbreviations, tallman, conditions, text_rules,
-                  formulary.get("product_groups") or {}, _index_names(drugs, abbreviations), class_names,
-                  regimen_names, fingerprint, rt_schemes=raw.get("rt_schemes.yaml") or {},
+                  formulary.get("product_groups") or {}, names, dict(index["class_names"]),
+                  dict(index["regimen_names"]), fingerprint, rt_schemes=raw.get("rt_schemes.yaml") or {},
                   oar_limits=raw.get("oar_limits.yaml") or {}, schedules=raw.get("schedules.yaml") or {},
                   combinations=raw.get("combinations.yaml") or {}, labs=raw.get("labs.yaml") or {},
                   administration=raw.get("administration.yaml") or {})
