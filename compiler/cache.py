@@ -40,11 +40,15 @@ def compiler_fingerprint() -> str:
     """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(__version__.encode())
-    files = {path for pattern in FINGERPRINTED for path in package.rglob(pattern)}
+    suffixes = tuple(pattern.lstrip("*") for pattern in FINGERPRINTED)
+    files: list[str] = []
+    for folder, _, names in os.walk(package):  # one walk, not one per pattern
+        relative = os.path.relpath(folder, package)
+        files.extend(os.path.normpath(os.path.join(relative, n)) for n in names if n.endswith(suffixes))
     checkout_grammar = package.parent / "grammar" / "protocol.lark"  # a source checkout keeps it outside the package
-    for path in sorted(files):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
+    for name in sorted(Path(f).as_posix() for f in files):
+        digest.update(name.encode())
+        digest.update((package / name).read_bytes())
     if checkout_grammar.is_file():
         digest.update(checkout_grammar.read_bytes())
     return digest.hexdigest()

@@ -176,7 +176,7 @@ def _indexed(raw: dict[str, Any]) -> dict[str, Any]:
     return {"names": names, "class_names": class_names, "regimen_names": regimen_names}
 
 
-def _cached_tables(fingerprint: str) -> dict[str, Any]:
+def _cached_tables(fingerprint: str, refresh: bool = False) -> dict[str, Any]:
     """The parsed YAML files and their indexes, from a JSON cache when possible.
 
     Parsing the YAML and normalising every name cost more than checking a protocol; the
@@ -190,9 +190,12 @@ def _cached_tables(fingerprint: str) -> dict[str, Any]:
     digest.update(unicodedata.unidata_version.encode())
     cache = _cache_dir() / f"tables-{digest.hexdigest()[:24]}.json"
     try:
+        if refresh:
+            raise OSError("refresh")
         with cache.open(encoding="utf-8") as handle:
             data = json.load(handle)
-        if isinstance(data, dict) and isinstance(data.get("raw"), dict) and isinstance(data.get("index"), dict):
+        if (isinstance(data, dict) and isinstance(data.get("raw"), dict) and set(data["raw"]) == set(DATA_FILES)
+                and isinstance(data.get("index"), dict)):
             return data
     except (OSError, ValueError):
         pass
@@ -220,9 +223,9 @@ def load() -> Tables:
     data = _cached_tables(fingerprint)
     try:
         return _tables(data["raw"], data["index"], fingerprint)
-    except (TypeError, ValueError, KeyError, AttributeError):  # a damaged cache entry: build from the YAML files
-        raw = _plain({name: _load(name) for name in DATA_FILES})
-        return _tables(raw, _indexed(raw), fingerprint)
+    except (TypeError, ValueError, KeyError, AttributeError):  # a damaged cache entry: build it again from the YAML
+        data = _cached_tables(fingerprint, refresh=True)
+        return _tables(data["raw"], data["index"], fingerprint)
 
 
 def _tables(raw: dict[str, Any], index: dict[str, Any], fingerprint: str) -> Tables:

@@ -84,10 +84,11 @@ def test_the_same_file_twice_is_printed_the_classic_way() -> None:
     assert check_document([SHIPPED[0], SHIPPED[0]], TODAY, "json") is None
 
 
-def test_a_warm_check_imports_neither_parser_nor_checks(tmp_path: Path) -> None:
+def test_a_warm_check_imports_neither_parser_nor_checks_nor_model(tmp_path: Path) -> None:
     code = ("import sys; from compiler.cli import main; "
             f"main(['check', '--format', 'json', '--cache-dir', {str(tmp_path)!r}, {str(SHIPPED[0])!r}]); "
-            "print([m for m in ('lark', 'compiler.checks', 'compiler.build', 'yaml', 'jinja2') if m in sys.modules])")
+            "print([m for m in ('lark', 'compiler.checks', 'compiler.build', 'compiler.model', 'yaml', 'jinja2') "
+            "if m in sys.modules])")
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-300:] + result.stderr
