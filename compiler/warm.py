@@ -66,7 +66,10 @@ class _Spool:
     """The files' blocks (and the cache entries of those checked in this run) in a temporary file."""
 
     def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile()
+        try:
+            self.file: IO[bytes] = tempfile.TemporaryFile()
+        except OSError:  # no writable temporary folder: keep the blocks in memory, as before
+            self.file = io.BytesIO()
         self.where: dict[int, tuple[int, int, int]] = {}
 
     def put(self, index: int, block: str, entry: dict[str, Any] | None) -> None:

@@ -78,3 +78,19 @@ def test_the_tables_cache_holds_plain_data_only(fresh_tables: Path) -> None:
     data = json.loads(cached.read_text(encoding="utf-8"))
     assert set(data) == {"raw", "index"}
     assert set(data["raw"]) == set(tables.DATA_FILES)
+
+
+def test_without_a_temporary_folder_the_blocks_stay_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from compiler.warm import check_document
+    from tests.conftest import ROOT, TODAY
+
+    sheets = sorted((ROOT / "protocols").rglob("*.protocol"))[:2]
+    expected = check_document(sheets, TODAY, "human", jobs=1)
+
+    def refused() -> None:
+        raise PermissionError("no temporary folder")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    assert check_document(sheets, TODAY, "human", jobs=1) == expected
