@@ -18,6 +18,7 @@ import datetime
 import io
 import json
 import tempfile
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
@@ -65,25 +66,28 @@ def _block_task(task: tuple[str, str, int, str]) -> dict[str, Any]:
 class _Spool:
     """The files' blocks (and the cache entries of those checked in this run) in a temporary file."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int) -> None:
         try:
             self.file: IO[bytes] = tempfile.TemporaryFile()
         except OSError:  # no writable temporary folder: keep the blocks in memory, as before
             self.file = io.BytesIO()
-        self.where: dict[int, tuple[int, int, int]] = {}
+        # where each file's block is (offset -1: not yet), in arrays: a few bytes per file
+        self.offset, self.size, self.extra = array("q", [-1]) * count, array("q", [0]) * count, array("q", [0]) * count
+
+    def has(self, index: int) -> bool:
+        return self.offset[index] >= 0
 
     def put(self, index: int, block: str, entry: dict[str, Any] | None) -> None:
         data = block.encode("utf-8")
         extra = json.dumps(entry, ensure_ascii=False).encode("utf-8") if entry is not None else b""
-        self.file.seek(0, io.SEEK_END)
-        self.where[index] = (self.file.tell(), len(data), len(extra))
+        self.offset[index] = self.file.seek(0, io.SEEK_END)
+        self.size[index], self.extra[index] = len(data), len(extra)
         self.file.write(data + extra)
 
     def _read(self, index: int) -> tuple[bytes, bytes]:
-        offset, size, extra = self.where[index]
-        self.file.seek(offset)
-        data = self.file.read(size + extra)
-        return data[:size], data[size:]
+        self.file.seek(self.offset[index])
+        data = self.file.read(self.size[index] + self.extra[index])
+        return data[:self.size[index]], data[self.size[index]:]
 
     def block(self, index: int) -> str:
         return self._read(index)[0].decode("utf-8")
@@ -98,7 +102,7 @@ class _Run:
 
     def __init__(self, files: Sequence[Path], fmt: str) -> None:
         self.files, self.fmt = files, fmt
-        self.spool = _Spool()
+        self.spool = _Spool(len(files))
         self.counts = {"files": len(files), "errors": 0, "warnings": 0, "infos": 0}
         self.book: list[dict[str, str]] = [{} for _ in files]
 
@@ -185,7 +189,7 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
 def _check_misses(run: _Run, keys: list[str | None], today: datetime.date, cache: Cache | None, jobs: int | None,
                   max_bytes: int) -> bool:
     """Check the files the cache could not answer for; False when one has findings outside itself."""
-    misses = [i for i in range(len(run.files)) if i not in run.spool.where]
+    misses = [i for i in range(len(run.files)) if not run.spool.has(i)]
     tasks = [(str(run.files[i]), today.isoformat(), max_bytes, run.fmt) for i in misses]
     workers = jobs if jobs is not None else default_jobs()
     for index, done in zip(misses, ordered_map(_block_task, tasks, workers), strict=True):
