@@ -106,9 +106,14 @@ def ordered_map(work: Callable[[Task], Result], tasks: Sequence[Task], jobs: int
         return
     # the first file here: imports, tables, parser and lexers are then inherited by the forked workers
     yield work(tasks[0])
+    import gc
+
     from compiler.overrides import active_overrides, use_overrides
     from compiler.workers import pool
 
+    # the imported modules and tables live as long as the process: out of the collector's sight in the
+    # workers, which then neither traverse them nor copy the pages they sit on
+    gc.freeze()
     rest = tasks[1:]
     size = max(1, min(CHUNK, len(rest) // (jobs * IN_FLIGHT)))
     starts = iter(range(0, len(rest), size))
