@@ -466,13 +466,22 @@ class _Builder:
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
         durations = [d for d in part.children if isinstance(d, Tree)]
-        hours = [str(d.children[1]).lower().startswith("h") for d in durations]
-        minutes = [self.integer(str(d.children[0]), self.span_of(d), limits.MAX_INFUSION_MINUTES // (60 if h else 1),
-                                "infusion hours" if h else "infusion minutes") * (60 if h else 1)
-                   for d, h in zip(durations, hours, strict=True)]
-        return m.Infusion(minutes[0], minutes[1] if len(minutes) > 1 else None,
+        hours = [str(d.children[-1]).lower().startswith("h") for d in durations]
+        times = [self.duration_minutes(d, h) for d, h in zip(durations, hours, strict=True)]
+        first, then = times[0], times[1] if len(times) > 1 else None
+        return m.Infusion(first[0], then[0] if then else None,
                           str(part.data) == "infusion_min", self.span_of(part),
-                          at_most=str(part.data) == "infusion_max", hours=any(hours))
+                          at_most=str(part.data) == "infusion_max", hours=any(hours),
+                          first_upto=first[1], then_upto=then[1] if then else None)
+
+    def duration_minutes(self, node: Tree[Token], hours: bool) -> tuple[int, int | None]:
+        """`30 min` -> (30, None); `1-2 hours` -> (60, 120): a range's shortest and longest time."""
+        per = 60 if hours else 1
+        what = "infusion hours" if hours else "infusion minutes"
+        numbers = [t for t in node.children if isinstance(t, Token) and t.type == "INT"]
+        values = [self.integer(str(t), self.span_of(node), limits.MAX_INFUSION_MINUTES // per, what) * per
+                  for t in numbers]
+        return values[0], values[1] if len(values) > 1 else None
 
     # ------------------------------------------------------------ lang-b: administration details
     def admin_part(self, part: Tree[Token]) -> tuple[str, object]:

@@ -287,15 +287,25 @@ def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     if infusion is not None and infusion.at_most:
         pass  # a maximum alone has no R4 Timing form (durationMax needs a duration): see dosage()
     elif infusion is not None:
-        if infusion.then_min is not None and len(admin.phases) > 1:
-            repeat["duration"] = infusion.first_min if index == 0 else infusion.then_min
-        elif infusion.then_min is not None:
-            repeat["duration"] = infusion.then_min
-            repeat["durationMax"] = infusion.first_min
-        else:
-            repeat["duration"] = infusion.first_min
+        repeat.update(_infusion_timing(infusion, index, len(admin.phases)))
         repeat["durationUnit"] = "min"
     return repeat
+
+
+def _infusion_timing(infusion: m.Infusion, index: int, phases: int) -> Json:
+    """`duration` and, for a range (`infusion 1-2 hours`) or a first/later pair, `durationMax`.
+
+    A line whose phases are loading then maintenance gives each phase its own time; on a
+    single phase the later time is the usual one and the longest time is the maximum.
+    """
+    first, then = infusion.first_range(), infusion.then_range()
+    if then is not None and phases > 1:
+        low, high = first if index == 0 else then
+    elif then is not None:
+        return {"duration": then[0], "durationMax": max(first[1], then[1])}
+    else:
+        low, high = first
+    return {"duration": low, "durationMax": high} if high != low else {"duration": low}
 
 
 def dosage_text(admin: Administration, phase: m.Phase, language: str, tables: Tables | None = None) -> str:

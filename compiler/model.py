@@ -230,7 +230,11 @@ class RelativeEnd:
 
 @dataclass(frozen=True, slots=True)
 class Infusion:
-    """Infusion time in minutes: single, first-then, a minimum or (`infusion max 3 hours`) a maximum."""
+    """Infusion time in minutes: single, first-then, a minimum or (`infusion max 3 hours`) a maximum.
+
+    A time may be a range (`infusion 1-2 hours`, `then 30-90 min`): `first_min` / `then_min`
+    are then its shortest time and `first_upto` / `then_upto` its longest (None: one time).
+    """
 
     first_min: int
     then_min: int | None
@@ -238,6 +242,18 @@ class Infusion:
     span: Span
     at_most: bool = False
     hours: bool = False  # written in hours (`infusion 3 hours`); the minutes are still the value
+    first_upto: int | None = None
+    then_upto: int | None = None
+
+    def first_range(self) -> tuple[int, int]:
+        """The first (or only) infusion's shortest and longest time in minutes."""
+        return self.first_min, self.first_upto if self.first_upto is not None else self.first_min
+
+    def then_range(self) -> tuple[int, int] | None:
+        """The later infusions' shortest and longest time, or None when one time is given."""
+        if self.then_min is None:
+            return None
+        return self.then_min, self.then_upto if self.then_upto is not None else self.then_min
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,3 +183,79 @@ def test_prose_starting_with_if_stays_prose() -> None:
     assert result.protocol is not None
     items = result.protocol.sections[0].items
     assert [type(i).__name__ for i in items] == ["Prose", "Prose"]
+
+
+# ---------------------------------------------------------------- infusion-time ranges
+RANGE_SAMPLE = SAMPLE.split("# Chemotherapie")[0] + """# HER2 {her2}
+drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks for 1 year, infusion first 90 min then 30-90 min
+  note: LVEF elke 3 maanden.
+drug zoledronic acid 4 mg IV every 4 weeks, infusion over 1-2 hours, in 100 mL sodium chloride 0,9 %
+drug paclitaxel 80 mg/m2 IV weekly, 12 cycles, infusion 60 to 90 min
+  allow C006 "premedicatie volgens de staande order"
+"""
+
+
+def _range_lines() -> list[m.DrugLine]:
+    result = compile_text("range.protocol", RANGE_SAMPLE.encode())
+    assert result.protocol is not None
+    return _lines(result.protocol)
+
+
+def test_infusion_ranges_in_the_model(update_goldens: bool) -> None:
+    trastuzumab, zoledronic, paclitaxel = _range_lines()
+    assert trastuzumab.infusion is not None
+    assert (trastuzumab.infusion.first_range(), trastuzumab.infusion.then_range()) == ((90, 90), (30, 90))
+    assert zoledronic.infusion is not None and zoledronic.infusion.first_range() == (60, 120)
+    assert zoledronic.infusion.hours and zoledronic.infusion.then_range() is None
+    assert paclitaxel.infusion is not None and paclitaxel.infusion.first_range() == (60, 90)
+    text = json.dumps([m.to_json(line.infusion) for line in (trastuzumab, zoledronic, paclitaxel)],
+                      indent=1, ensure_ascii=False) + "\n"
+    _golden("infusion-range.model.json", text, update_goldens)
+
+
+def test_infusion_ranges_on_the_page_and_in_fhir(update_goldens: bool) -> None:
+    from fhir.resources.bundle import Bundle
+
+    result = compile_text("range.protocol", RANGE_SAMPLE.encode())
+    assert result.protocol is not None
+    assert [d.code for d in result.diagnostics if d.severity.value == "error"] == []
+    fragment = _drug_tables(render_protocol(result, load()))
+    assert "infuus eerst 90 min, daarna 30-90 min" in fragment
+    assert "infuus 1-2 uur" in fragment and "infuus 60-90 min" in fragment
+    _golden("infusion-range.page.html", fragment, update_goldens)
+    bundle = export_protocol(result.protocol, load()).bundle
+    Bundle.parse_obj(json.loads(json.dumps(bundle)))
+    activities = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ActivityDefinition"]
+    repeats = [[d["timing"]["repeat"] for d in a["dosage"]] for a in activities]
+    # trastuzumab: loading 90 min, maintenance 30-90 min; zoledronic acid 60-120 min; paclitaxel 60-90 min
+    assert [(r[0].get("duration"), r[0].get("durationMax")) for r in repeats] == [(90, None), (60, 120), (60, 90)]
+    assert (repeats[0][1]["duration"], repeats[0][1]["durationMax"]) == (30, 90)
+    _golden("infusion-range.fhir.json", json.dumps(repeats, indent=1, ensure_ascii=False) + "\n", update_goldens)
+
+
+@pytest.mark.parametrize(("infusion", "code", "message"), [
+    ("infusion first 90 min then 30-120 min", "S006", "later infusions 30-120 min (label: 30-90 min)"),
+    ("infusion first 60-90 min then 30 min", "S006", "first infusion 60-90 min (label: 90 min)"),
+    ("infusion first 90 min then 90-30 min", "S009", "an infusion time range that runs backwards"),
+])
+def test_infusion_range_checked_at_both_ends(infusion: str, code: str, message: str) -> None:
+    line = f"drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks for 1 year, {infusion}\n  note: LVEF elke 3 maanden.\n"
+    result = compile_text("x.protocol", (SAMPLE.split("# Chemotherapie")[0] + "# S {s}\n" + line).encode())
+    found = [d.message for d in result.diagnostics if d.code == code]
+    assert any(message in text for text in found), found
+
+
+@pytest.mark.parametrize("text", [
+    "drug paclitaxel 80 mg/m2 IV weekly, 12 cycles, infusion over 1-2 hours",
+    "drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks, infusion first 90 min then 30 to 90 min",
+])
+def test_formatter_keeps_infusion_ranges(text: str) -> None:
+    from compiler.fmt import format_text
+
+    source = SAMPLE.split("# Chemotherapie")[0] + "# S {s}\n" + text + "\n"
+    first = format_text("x.protocol", source.encode())
+    assert not format_text("x.protocol", first.text.encode()).changed
+    before = compile_text("a.protocol", source.encode()).protocol
+    after = compile_text("a.protocol", first.text.encode()).protocol
+    assert before is not None and after is not None
+    assert _lines(before)[0].infusion.first_range() == _lines(after)[0].infusion.first_range()  # type: ignore[union-attr]

@@ -347,17 +347,30 @@ def time_of_day(value: str, language: str) -> str:
 
 
 def infusion(value: m.Infusion, language: str) -> str:
-    """`infuus 30 min`, `infuus eerst 60 min, daarna 30 min`, `infuus min. 90 min`."""
+    """`infuus 30 min`, `infuus eerst 60 min, daarna 30-90 min`, `infuus 1-2 uur`, `infuus min. 90 min`."""
     noun = "infuus" if language == "nl" else "infusion"
-    if value.then_min is not None:
+    first = _time_range(value.first_range(), value.hours, language)
+    then = value.then_range()
+    if then is not None:
+        later = _time_range(then, value.hours, language)
         if language == "nl":
-            return f"{noun} eerst {value.first_min} min, daarna {value.then_min} min"
-        return f"{noun} first {value.first_min} min, then {value.then_min} min"
+            return f"{noun} eerst {first}, daarna {later}"
+        return f"{noun} first {first}, then {later}"
     if value.at_least:
-        return f"{noun} {'min.' if language == 'nl' else 'at least'} {_minutes(value.first_min, value.hours, language)}"
+        return f"{noun} {'min.' if language == 'nl' else 'at least'} {first}"
     if value.at_most:
-        return f"{noun} max. {_minutes(value.first_min, value.hours, language)}"
-    return f"{noun} {_minutes(value.first_min, value.hours, language)}"
+        return f"{noun} max. {first}"
+    return f"{noun} {first}"
+
+
+def _time_range(bounds: tuple[int, int], hours: bool, language: str) -> str:
+    """`30 min`, `30-90 min`, `3 uur`, `1-2 hours`: one time or a range in the unit it was written in."""
+    low, high = bounds
+    if low == high:
+        return _minutes(low, hours, language)
+    if hours and low % 60 == 0 and high % 60 == 0:
+        return f"{low // 60}-{_minutes(high, hours, language)}"
+    return f"{low}-{high} min"
 
 
 # ---------------------------------------------------------------- lang-b: administration details
