@@ -259,3 +259,12 @@ def test_formatter_keeps_infusion_ranges(text: str) -> None:
     after = compile_text("a.protocol", first.text.encode()).protocol
     assert before is not None and after is not None
     assert _lines(before)[0].infusion.first_range() == _lines(after)[0].infusion.first_range()  # type: ignore[union-attr]
+
+
+def test_docs_infusion_range_example_checks_clean() -> None:
+    text = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```protocol\n(.*?)```", text, re.S) if "voorbeeld-infuustijd-bereik" in b)
+    result = compile_text("docs.protocol", block.encode())
+    problems = [(d.code, d.message) for d in result.diagnostics
+                if d.acknowledged is None and d.severity.value in ("error", "warning")]
+    assert problems == []
