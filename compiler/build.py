@@ -490,15 +490,19 @@ class _Builder:
         tokens = [c for c in part.children if isinstance(c, Token)]
         if kind == "relative_timing":
             relation = str(tokens[0])
-            match = re.match(r"\s*([0-9]+)\s*([A-Za-z]+)\s+", relation)
-            offset = offset_text = None
+            match = re.match(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+", relation)
+            offset = offset_max = offset_text = None
             if match is not None:
-                per = 60 if match.group(2).lower().startswith("h") else 1
-                offset = self.integer(match.group(1), span, limits.MAX_INFUSION_MINUTES // per, "the time before or after") * per
+                per = 60 if match.group(3).lower().startswith("h") else 1
+                limit = limits.MAX_INFUSION_MINUTES // per
+                offset = self.integer(match.group(1), span, limit, "the time before or after") * per
+                if match.group(2) is not None:  # `30-60 min before paclitaxel`
+                    offset_max = self.integer(match.group(2), span, limit, "the time before or after") * per
                 offset_text = " ".join(relation.split()[:-1])
             target_node = next(c for c in part.children if isinstance(c, Tree))
             word = relation.split()[-1].lower()
-            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span)
+            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span,
+                                              offset_max=offset_max)
         if kind in ("prn_plain", "prn_for", "prn_if"):
             reason = self.text(tokens[1]) if len(tokens) > 1 else None
             return "as_needed", m.AsNeeded(reason, span)

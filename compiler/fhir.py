@@ -406,11 +406,19 @@ RELATIONSHIP = {"before": "before-start", "after": "after-end"}
 
 
 def related_action(timing: m.RelativeTiming, target_action_id: str) -> Json:
-    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min."""
+    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min;
+    `30-60 min before paclitaxel` → offsetRange 30-60 min."""
     related: Json = {"actionId": target_action_id, "relationship": RELATIONSHIP[timing.relation]}
-    if timing.offset_min is not None:
-        related["offsetDuration"] = {"value": timing.offset_min, "unit": "min", "system": UCUM, "code": "min"}
+    if timing.offset_min is not None and timing.offset_max is not None and timing.offset_max != timing.offset_min:
+        related["offsetRange"] = {"low": _minutes_quantity(timing.offset_min),
+                                  "high": _minutes_quantity(timing.offset_max)}
+    elif timing.offset_min is not None:
+        related["offsetDuration"] = _minutes_quantity(timing.offset_min)
     return related
+
+
+def _minutes_quantity(value: int) -> Json:
+    return {"value": value, "unit": "min", "system": UCUM, "code": "min"}
 
 
 # ---------------------------------------------------------------- conditions

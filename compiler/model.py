@@ -273,7 +273,8 @@ class RelativeTiming:
     """`30 min before paclitaxel`, `1 hour before chemotherapy`, `after carboplatin`.
 
     `offset_min` is the gap in minutes (None: immediately before/after, i.e. the order of
-    administration); `target_id` is a drug id or `class:<id>` (filled by the resolver).
+    administration); a range (`30-60 min before paclitaxel`) keeps its longest gap in
+    `offset_max`; `target_id` is a drug id or `class:<id>` (filled by the resolver).
     """
 
     relation: str  # before | after
@@ -282,6 +283,7 @@ class RelativeTiming:
     target: Text
     span: Span
     target_id: str | None = None
+    offset_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,3 +268,42 @@ def test_docs_infusion_range_example_checks_clean() -> None:
     problems = [(d.code, d.message) for d in result.diagnostics
                 if d.acknowledged is None and d.severity.value in ("error", "warning")]
     assert problems == []
+
+
+# ---------------------------------------------------------------- timing ranges (`30-60 min before paclitaxel`)
+TIMING_RANGE = SAMPLE.split("# Chemotherapie")[0] + """# Chemotherapie {chemo}
+regimen "voorbeeld premedicatie" cycle 7 days 12 cycles
+  drug dexamethasone 10 mg IV push, day 1, 30-60 min before paclitaxel for premedication
+  drug paclitaxel 80 mg/m2 IV once, day 1, infusion 60 min
+"""
+
+
+def test_timing_range_in_model_page_and_fhir() -> None:
+    from fhir.resources.bundle import Bundle
+
+    result = compile_text("timing.protocol", TIMING_RANGE.encode())
+    assert result.protocol is not None
+    assert [d.code for d in result.diagnostics if d.severity.value == "error"] == []
+    premed = _lines(result.protocol)[0]
+    assert premed.timing is not None and (premed.timing.offset_min, premed.timing.offset_max) == (30, 60)
+    assert "30-60 min vóór PACLItaxel" in _drug_tables(render_protocol(result, load()))
+    bundle = export_protocol(result.protocol, load()).bundle
+    Bundle.parse_obj(json.loads(json.dumps(bundle)))
+    plan = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "PlanDefinition")
+    related = next(a["relatedAction"][0] for a in actions(plan) if a.get("relatedAction"))
+    assert related["relationship"] == "before-start"
+    assert (related["offsetRange"]["low"]["value"], related["offsetRange"]["high"]["value"]) == (30, 60)
+
+
+def test_backwards_timing_range_is_S009() -> None:
+    text = TIMING_RANGE.replace("30-60 min before", "60-30 min before")
+    result = compile_text("timing.protocol", text.encode())
+    assert any(d.code == "S009" and "runs backwards" in d.message for d in result.diagnostics)
+
+
+def test_formatter_keeps_timing_ranges() -> None:
+    from compiler.fmt import format_text
+
+    first = format_text("x.protocol", TIMING_RANGE.encode())
+    assert not format_text("x.protocol", first.text.encode()).changed
+    assert "30-60 min before paclitaxel" in first.text

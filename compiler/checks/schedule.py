@@ -759,7 +759,7 @@ def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
     a day 0 written as such is the author's convention and allowed), no day range that runs
     backwards (`days 14-1`), no cycle of 0
     days, no 0 cycles, no `0 days on`, no infusion of 0 minutes, no infusion time range that
-    runs backwards (`infusion 2-1 hours`). The finding is an error
+    runs backwards (`infusion 2-1 hours`, `60-30 min before paclitaxel`). The finding is an error
     whatever the state of the data.
 
     Why it matters: an impossible schedule is read as whatever the reader guesses:
@@ -785,10 +785,19 @@ def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
                 yield impossible_schedule.at(item.infusion.span,
                                              f"{_name(context, item)}: an infusion time range that runs backwards",
                                              "write the shorter time first: `infusion 30-90 min`, `infusion 1-2 hours`")
+            if _backwards_timing(item.timing):
+                yield impossible_schedule.at(item.timing.span,  # type: ignore[union-attr]
+                                             f"{_name(context, item)}: a time before or after that runs backwards",
+                                             "write the shorter time first: `30-60 min before paclitaxel`")
         elif isinstance(item, m.RegimenLine):
             for span, problem in _impossible(item):
                 yield impossible_schedule.at(span, f"regimen {item.name.value}: {problem}",
                                              "write the schedule that is meant")
+
+
+def _backwards_timing(timing: m.RelativeTiming | None) -> bool:
+    return timing is not None and timing.offset_min is not None and timing.offset_max is not None \
+        and timing.offset_max < timing.offset_min
 
 
 def _backwards_infusion(infusion: m.Infusion) -> bool:

@@ -410,7 +410,8 @@ def relative_timing(value: m.RelativeTiming, target: str, language: str) -> str:
         return f"{word} {target}"
     hours = value.offset_text is not None and not value.offset_text.rstrip().lower().endswith(("min", "minute",
                                                                                                "minutes"))
-    return f"{_minutes(value.offset_min, hours, language)} {word} {target}"
+    bounds = (value.offset_min, value.offset_max if value.offset_max is not None else value.offset_min)
+    return f"{_time_range(bounds, hours, language)} {word} {target}"
 
 
 def as_needed(value: m.AsNeeded, limit: m.DailyMax | None, language: str) -> str:
