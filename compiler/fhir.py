@@ -406,8 +406,10 @@ RELATIONSHIP = {"before": "before-start", "after": "after-end"}
 
 
 def related_action(timing: m.RelativeTiming, target_action_id: str) -> Json:
-    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min;
-    `30-60 min before paclitaxel` → offsetRange 30-60 min."""
+    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min.
+
+    A range (`30-60 min before paclitaxel`) gives offsetRange 30-60 min.
+    """
     related: Json = {"actionId": target_action_id, "relationship": RELATIONSHIP[timing.relation]}
     if timing.offset_min is not None and timing.offset_max is not None and timing.offset_max != timing.offset_min:
         related["offsetRange"] = {"low": _minutes_quantity(timing.offset_min),

@@ -64,6 +64,22 @@ dose modification paclitaxel by neuropathy grade:
   grade 3: withhold
   grade 4: discontinue
 """,
+    "qtc": """# Ribociclib {ribociclib}
+drug ribociclib 600 mg po daily, 21 days on, 7 days off, of a 28-day cycle until progression
+  only with letrozole
+drug letrozole 2.5 mg po daily
+criteria before each cycle:
+  ANC >= 1 x10^9/L
+  QTc <= 480 ms
+dose levels ribociclib:
+  level 0: 600 mg
+  level -1: 400 mg
+  level -2: 200 mg
+dose modification ribociclib by QTc (ms):
+  QTc <= 480: 100%
+  QTc > 480 to <= 500: withhold then 100%
+  QTc > 500: withhold then level -1
+""",
     "days": """# Pemetrexed {pemetrexed}
 regimen pemetrexed-carboplatin-pembrolizumab
   only when non-squamous and PS <= 1
@@ -398,3 +414,11 @@ def test_egfr_stays_unambiguous_next_to_the_new_variables() -> None:
     assert codes("# s\nwhen eGFR < 30 and N+:\n  Tekst.\nTekst.\nwhen EGFR+ and T3-T4:\n  Tekst.\n") == []
     assert codes("# s\nwhen EGFR < 30:\n  Tekst.\n") == [(2, "L004")]  # the mutation has no numeric value
     assert codes("# s\nwhen egfr < 30:\n  Tekst.\n") == [(2, "L004")]
+
+
+def test_t_and_n_categories_in_fhir_applicability() -> None:
+    text = "# s\nonly when T3-T4 or N+\nPostmastectomy radiotherapy per the RT protocol.\n"
+    result = compile_text("x.protocol", (HEAD.format(language="en") + text).encode(), today=TODAY)
+    assert result.protocol is not None and not result.errors
+    bundle = json.dumps(export_protocol(result.protocol, load()).bundle)
+    assert '(\\"T3-T4\\") or (\\"N+\\")' in bundle
