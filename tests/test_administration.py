@@ -307,3 +307,20 @@ def test_formatter_keeps_timing_ranges() -> None:
     first = format_text("x.protocol", TIMING_RANGE.encode())
     assert not format_text("x.protocol", first.text.encode()).changed
     assert "30-60 min before paclitaxel" in first.text
+
+
+@pytest.mark.parametrize(("line", "found"), [
+    ("drug trastuzumab deruxtecan 5.4 mg/kg IV every 3 weeks, infusion first 90 min then 30 min, "
+     "in 100 mL sodium chloride 0,9 %", True),
+    ("drug trastuzumab deruxtecan 5.4 mg/kg IV every 3 weeks, infusion first 90 min then 30 min, "
+     "in 100 mL glucose 5 %", False),
+    ("drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks, infusion first 90 min then 30 min, "
+     "in 250 mL glucose 5 %", True),
+    ("drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks, infusion first 90 min then 30 min, "
+     "in 250 mL sodium chloride 0,9 %", False),
+])
+def test_her2_products_have_their_own_diluent(line: str, found: bool) -> None:
+    """Trastuzumab deruxtecan only in glucose (SmPC 6.2), trastuzumab never in glucose: D026."""
+    source = SAMPLE.split("# Chemotherapie")[0] + "# S {s}\n" + line + "\n  note: LVEF elke 3 maanden.\n"
+    result = compile_text("x.protocol", source.encode())
+    assert any(d.code == "D026" for d in result.diagnostics) is found
