@@ -25,8 +25,8 @@ ROUTES = ("po", "IV", "IM", "subcut", "intrathecal", "intravesical", "intrapleur
 FREQUENCIES = ("daily", "twice daily", "three times daily", "weekly", "every 2 weeks", "every 3 weeks", "every 4 weeks",
                "every 28 days", "every 3-4 weeks", "every 6 months", "once")
 SCHEDULE_PARTS = ("days 1, 8, 15", "days 1-21", "day 1", "cycle 21 days", "cycle 28 days", "6 cycles", "continuous",
-                  "until progression", "for 1 year", "max 2 years", "infusion 30 min", "then", "tablet", "capsule",
-                  "for antiemetic", "for premedication", "with radiotherapy", "in the evening", "before chemotherapy")
+                  "until progression", "for 1 year", "max 2 years", "infusion 30 min", "infusion 1-2 hours", "then", "tablet",
+                  "capsule", "for antiemetic", "for premedication", "with radiotherapy", "in the evening", "before chemotherapy")
 KEYWORDS = ("drug ", "regimen ", "rt ", "when ", "otherwise:", "decision: ", "only when ", "exclude when ",
             "preferably with ", "only with ", "note: ", "query: ", "allow ",
             "criteria before each cycle:", "dose levels ", "dose modification ", "phase ", "followed by phase ")
