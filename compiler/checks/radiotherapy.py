@@ -15,6 +15,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Severity, check
 from compiler.radiobiology import (
+    base_scheme,
     computable,
     course_parts,
     course_values,
@@ -22,7 +23,10 @@ from compiler.radiobiology import (
     exact,
     is_stereotactic,
     limits,
+    oar_organ,
     shown,
+    sib_values,
+    sib_views,
     site_info,
     total_consistent,
     values_of,
@@ -30,13 +34,15 @@ from compiler.radiobiology import (
 
 
 def fractionations(context: Context) -> Iterator[m.Fractionation]:
-    """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part."""
+    """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part, and
+    (rt14) each simultaneous integrated boost as a view of its own (`sib_part` set)."""
     for item in context.items:
         if isinstance(item, m.Fractionation):
             if len(item.parts) > 1:
                 yield from course_parts(item)
             else:
                 yield item
+            yield from sib_views(item)
 
 
 def _gy(value: Fraction | Decimal) -> str:
@@ -185,8 +191,8 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
                    f"(α/β {shown(values.alpha_beta.value)} Gy, {values.alpha_beta.tissue})")
         if values.lq_unreliable:
             message += f"; {_gy(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
-        if item.course_part is not None:
-            continue  # one finding per course line, below
+        if item.course_part is not None or item.sib_part is not None:
+            continue  # one finding per course line and per SIB, below
         yield bed_eqd2.at(item.span, message, note if values.lq_unreliable else
                           "computed with the linear-quadratic model; α/β from compiler/data/rt_schemes.yaml")
     for course in _courses(context):  # lang-b: per part and cumulative, in one finding per course line
@@ -199,6 +205,14 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
         yield bed_eqd2.at(course.span, f"{parts}; {summed.summary()}",
                           note if unreliable else
                           "BED and EQD2 of the parts added up at the site's α/β (linear-quadratic model)")
+    for item in context.items:  # rt14: each SIB volume, at the site's α/β
+        if not isinstance(item, m.Fractionation):
+            continue
+        for sib, values in sib_values(item, context.tables):
+            volume = f" ({sib.volume.value})" if sib.volume is not None else ""
+            yield bed_eqd2.at(sib.span, f"SIB{volume}: {values.summary()}",
+                              note if values.lq_unreliable else
+                              "SIB volume at the site's α/β (linear-quadratic model), same fractions as the base")
 
 
 @check("R004", "implausible-scheme", Severity.WARNING, "scheme not in the site's plausible set")
@@ -223,8 +237,8 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
     """
     schemes = context.tables.rt_schemes.get("schemes") or []
     for item in fractionations(context):
-        if item.site is None or not computable(item) or item.course_part is not None:
-            continue  # the parts of a course (a boost) are judged by R007, not against whole schemes
+        if item.site is None or not computable(item) or item.course_part is not None or item.sib_part is not None:
+            continue  # the parts of a course (a boost) and SIBs are judged by R007/R011, not against whole schemes
         info = site_info(item.site.value, context.tables)
         if not info.indications:
             continue
@@ -281,8 +295,8 @@ def cord_tolerance(context: Context) -> Iterator[Diagnostic]:
                                     "state the scheme (n x d Gy) and the limit in Gy, e.g. cord Dmax 20,3 Gy in "
                                     "3 fractions (HyTEC) or cord EQD2 ≤ 45 Gy")
             continue
-        if item.site is None or not computable(item):
-            continue
+        if item.site is None or not computable(item) or item.sib_part is not None:
+            continue  # a SIB is a boost target inside the field, not a cord dose
         organs = site_info(item.site.value, context.tables).organs
         cord_itself = "spinal cord" in organs and "spine" not in organs
         in_field = "spine" in organs and not is_stereotactic(item, context.tables)
@@ -429,3 +443,264 @@ def site_not_in_table(context: Context) -> Iterator[Diagnostic]:
             yield site_not_in_table.at(item.site.span, f"site `{item.site.value}` is not in the site table",
                                        "use a site of rt_schemes.yaml `sites` (e.g. borst, thoraxwand, oksel, long, "
                                        "prostaat, bot); BED/EQD2 use the default α/β until then")
+
+
+# ---------------------------------------------------------------- rt14: SIB and organ-at-risk constraints
+
+
+@check("R011", "sib-arithmetic", Severity.ERROR,
+       "a simultaneous integrated boost with other fractions than its base, or not above the base dose")
+def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a simultaneous integrated boost written on an rt line —
+    `rt 25 x 2 Gy (borst) = 50 Gy, SIB 25 x 2,4 Gy = 60 Gy (tumorbed), site borst` — is given
+    in the same fractions as the base volume (a course in parts: its first part, the phase the
+    SIB is delivered with), with a higher dose per fraction than the base, and the line has a
+    base scheme (`n x d Gy`, no range). The SIB's own `n × d = total` is R001's (the same
+    rounding rule), its dose per fraction R002's and R006's, its BED/EQD2 R003's.
+
+    Why it matters: a SIB is delivered in the same sessions as the base volume; a SIB with
+    another number of fractions is a sequential boost written as a SIB (or a slip in a
+    number), and a SIB dose per fraction at or below the base is no boost at all — the planner
+    cannot tell which number was meant.
+
+    Example: `rt 25 x 2 Gy = 50 Gy, SIB 20 x 2,4 Gy = 48 Gy (tumorbed), site borst`
+
+    Use instead: `rt 25 x 2 Gy = 50 Gy, SIB 25 x 2,4 Gy = 60 Gy (tumorbed), site borst`
+    (or a sequential boost: `rt 25 x 2 Gy + 8 x 2 Gy boost (tumorbed) = 66 Gy`)
+
+    Source: ICRU Report 83 (prescription per target volume); "50 Gy in 25 fractions with a
+    simultaneous integrated boost to 60 Gy" is the form of the IMPORT HIGH trial (Coles CE
+    et al., Lancet 2023) arms.
+    """
+    for item in context.items:
+        if not isinstance(item, m.Fractionation) or not item.sib:
+            continue
+        base = base_scheme(item)
+        if base is None:
+            yield sib_arithmetic.at(item.sib[0].span, "a SIB needs a base scheme (`n x d Gy`) on its line",
+                                    "write the base volume's fractions and dose per fraction before the SIB")
+            continue
+        n, d = base
+        for sib in item.sib:
+            if sib.fractions.value != n.value:
+                yield sib_arithmetic.at(sib.fractions.span,
+                                        f"SIB in {sib.fractions.text} fractions, base volume in {n.text}",
+                                        "a simultaneous boost is given in the base volume's fractions; a boost "
+                                        "in other fractions is sequential: write it as `+ n x d Gy boost (…)`")
+            if sib.dose_per_fraction.value <= d.value:
+                yield sib_arithmetic.at(sib.dose_per_fraction.span,
+                                        f"SIB {sib.dose_per_fraction.text} Gy per fraction is not above the base "
+                                        f"{d.text} Gy", "the SIB volume receives a higher dose per fraction than "
+                                        "the base volume; check both numbers")
+
+
+_UPPER = {"<", "≤"}
+
+
+def _metric(item: m.OarConstraint) -> str:
+    """`Dmax`, `Dmean` or `V20` (the dose level as a plain number)."""
+    if item.dose_level is not None:
+        return f"V{shown(exact(item.dose_level.value), 2)}"
+    return "Dmax" if item.metric.value.lower() == "dmax" else "Dmean"
+
+
+def _constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation | None]]:
+    """Every constraint line with the rt line it stands under (None when not under one)."""
+    claimed: set[int] = set()
+    for item in context.items:
+        line = item.content if isinstance(item, m.Bullet) else item
+        if not isinstance(line, m.Fractionation):
+            continue
+        for child in (*line.children, *(item.children if item is not line else ())):
+            if isinstance(child, m.OarConstraint) and id(child) not in claimed:
+                claimed.add(id(child))
+                yield child, line
+    for item in context.items:
+        if isinstance(item, m.OarConstraint) and id(item) not in claimed:
+            yield item, None
+
+
+def _applies(row: Mapping[str, Any], line: m.Fractionation) -> bool:
+    """Whether a sourced limit's fractionation (`applies_to`) is the course's: every part's dose per
+    fraction in the range and, where the source names one, the number of fractions."""
+    applies = row.get("applies_to") or {}
+    schemes = [(exact(p.fractions.value), exact(p.dose_per_fraction.value)) for p in line.parts] \
+        if len(line.parts) > 1 else []
+    if not schemes:
+        base = base_scheme(line)
+        if base is None:
+            return False
+        schemes = [(exact(base[0].value), exact(base[1].value))]
+    low, high = (exact(str(v)) for v in applies.get("dose_per_fraction_gy") or [0, 0])
+    if not all(low <= d <= high for _, d in schemes):
+        return False
+    wanted = applies.get("fractions")
+    return wanted is None or sum(n for n, _ in schemes) == exact(str(wanted))
+
+
+def _context_text(row: Mapping[str, Any]) -> str:
+    applies = row.get("applies_to") or {}
+    low, high = applies.get("dose_per_fraction_gy") or [0, 0]
+    per = f"{low} Gy" if low == high else f"{low}–{high} Gy"
+    fractions = applies.get("fractions")
+    return f"{fractions} × {per}" if fractions else f"{per} per fraction"
+
+
+def _total_fractions(line: m.Fractionation) -> Fraction | None:
+    if len(line.parts) > 1:
+        return sum((exact(p.fractions.value) for p in line.parts), Fraction(0))
+    base = base_scheme(line)
+    return exact(base[0].value) if base is not None else None
+
+
+def _looser(item: m.OarConstraint, limit: Fraction) -> bool:
+    return exact(item.value.value) > limit
+
+
+def _hytec(item: m.OarConstraint, line: m.Fractionation, context: Context) -> Iterator[Diagnostic]:
+    """The stereotactic cord point maximum (HyTEC) for `constraint myelum Dmax` under an SBRT line."""
+    table = {int(e["fractions"]): e for e in (_cord(context).get("sbrt_point_max") or {}).get("limits") or []}
+    n = _total_fractions(line)
+    if n is None or int(n) not in table:
+        return
+    entry = table[int(n)]
+    limit = exact(str(entry["dmax_gy"]))
+    if _looser(item, limit):
+        yield oar_limit.at(item.value.span, f"{item.organ.value} Dmax {item.op} {item.value.text} Gy in {shown(n)} "
+                           f"fraction(s) is looser than the HyTEC point maximum {_gy(limit)} Gy",
+                           "HyTEC (Sahgal 2021) de novo SBRT limit, 1–5 % myelopathy risk "
+                           "(compiler/data/oar_limits.yaml)", severity=Severity.ERROR)
+
+
+def _sourced(context: Context) -> list[Mapping[str, Any]]:
+    rows: list[Mapping[str, Any]] = (context.tables.oar_limits.get("constraints") or {}).get("limits") or []
+    return rows
+
+
+@check("R009", "oar-limit", Severity.WARNING, "organ-at-risk constraint looser than its sourced limit")
+def oar_limit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: an organ-at-risk constraint under an rt line — `constraint long V20 <
+    35 %`, `constraint hart Dmean < 26 Gy`, `constraint myelum Dmax < 50 Gy` — is at least
+    as strict as the sourced limit for that organ and metric in compiler/data/oar_limits.yaml
+    (QUANTEC 2010 Table 1; RTOG 0617 lung V20 ≤ 37 % and mean lung dose ≤ 20 Gy; CHHiP
+    anorectal limits for 60 Gy in 20 fractions; HyTEC for a stereotactic cord). Stricter is
+    fine. A limit is applied only to the fractionation its source states it for: QUANTEC's
+    are for conventional fractionation (1,8–2 Gy per fraction, every part of the course),
+    the CHHiP limits for 20 × 3 Gy. A spinal-cord Dmax stated for another fractionation is
+    converted to EQD2 at α/β 2 Gy (the HyTEC convention, the only conversion the sources
+    support) and compared with the limit's EQD2; a cord Dmax under a stereotactic line of
+    1–5 fractions is compared with the HyTEC point maximum (error). Other limits for another
+    fractionation are not applied (R012 says so). Warnings unless the data row says error.
+
+    Why it matters: a constraint on the sheet that is looser than the published one lets a
+    plan pass that the source would reject — V20 < 40 % where RTOG 0617 planned to ≤ 37 %.
+
+    Example: `rt 30 x 2 Gy = 60 Gy site long` with `  constraint long V20 < 40 %`
+
+    Use instead: `  constraint long V20 < 37 %` (or stricter, as the local protocol says)
+
+    Source: Marks LB et al., Int J Radiat Oncol Biol Phys 2010;76(3 Suppl):S10-9 (QUANTEC
+    Table 1); Bradley JD et al., Lancet Oncol 2015 (RTOG 0617); Wilkins A et al., Int J
+    Radiat Oncol Biol Phys 2020 (CHHiP anorectum); Sahgal A et al. 2021 (HyTEC).
+    """
+    for item, line in _constraints(context):
+        organ = oar_organ(item.organ.value, context.tables)
+        if line is None or organ is None or item.op not in _UPPER:
+            continue
+        metric = _metric(item)
+        if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
+            yield from _hytec(item, line, context)
+            continue
+        for row in _sourced(context):
+            if row.get("organ") != organ or str(row.get("metric")) != metric or str(row.get("unit")) != item.unit:
+                continue
+            limit = exact(str(row["value"]))
+            severity = Severity.ERROR if row.get("severity") == "error" else Severity.WARNING
+            source = str(row.get("cite") or row.get("source") or "")
+            shown_limit = f"{metric} ≤ {_gy(limit)} {row['unit']}"
+            if _applies(row, line):
+                if _looser(item, limit):
+                    yield oar_limit.at(item.value.span, f"{item.organ.value} {item.metric.value} {item.op} "
+                                       f"{item.value.text} {item.unit} is looser than {shown_limit} "
+                                       f"({source}; {row.get('endpoint')})",
+                                       f"write the sourced limit or a stricter one; limit for "
+                                       f"{_context_text(row)}", severity=severity)
+                continue
+            ab = row.get("eqd2_alpha_beta_gy")
+            n = _total_fractions(line)
+            if ab is None or metric != "Dmax" or n is None or n <= 0:
+                continue
+            stated = exact(item.value.value)
+            value = eqd2(n, stated / n, exact(str(ab)))
+            if value > limit:
+                yield oar_limit.at(item.value.span, f"{item.organ.value} Dmax {item.value.text} Gy in {shown(n)} "
+                                   f"fractions is EQD2 {shown(value)} Gy (α/β {ab} Gy), above {shown_limit} in "
+                                   f"{_context_text(row)} ({source})",
+                                   "lower the stated cord limit; converted with the HyTEC α/β convention",
+                                   severity=severity)
+
+
+@check("R010", "oar-unknown", Severity.WARNING, "organ-at-risk constraint the table cannot read")
+def oar_unknown(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a `constraint` line names an organ of the organ table in
+    compiler/data/oar_limits.yaml (Dutch and English: long/lung, hart/heart,
+    oesofagus/oesophagus, myelum/spinal cord, hersenen/brain, hersenstam/brainstem, rectum,
+    anorectum, blaas/bladder …), is an upper limit (`<` or `≤`), and stands under an rt line
+    (the course it constrains).
+
+    Why it matters: a misspelt organ, a constraint written the wrong way round or one that
+    belongs to no course is silently left unchecked — the sheet looks safer than it is.
+
+    Example: `  constraint lnog V20 < 35 %`
+
+    Use instead: `  constraint long V20 < 35 %`, indented under its `rt` line
+
+    Source: compiler/data/oar_limits.yaml `constraints.organs`.
+    """
+    for item, line in _constraints(context):
+        if oar_organ(item.organ.value, context.tables) is None:
+            yield oar_unknown.at(item.organ.span, f"organ `{item.organ.value}` is not in the organ table",
+                                 "use an organ of oar_limits.yaml (e.g. long, hart, oesofagus, myelum, rectum)")
+        elif item.op not in _UPPER:
+            yield oar_unknown.at(item.span, f"`{item.op}`: an organ-at-risk constraint is an upper limit",
+                                 "write `<` or `≤`, e.g. `constraint long V20 < 35 %`")
+        elif line is None:
+            yield oar_unknown.at(item.span, "constraint not under an rt line: no course to check it against",
+                                 "indent the constraint under the `rt` line it belongs to")
+
+
+@check("R012", "oar-not-checked", Severity.INFO, "organ-at-risk constraint without a sourced limit for its course")
+def oar_not_checked(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: nothing is wrong — a constraint under an rt line for which the data has
+    no sourced limit (that organ and metric, in that unit), or only limits for another
+    fractionation that may not be converted (a QUANTEC V20 under 5 × 5,2 Gy), is reported as
+    not checked, with the fractionation the source's limits hold for.
+
+    Why it matters: a reviewer sees which constraints the compiler vouched for (R009 silent)
+    and which stand on the sheet's own authority.
+
+    Example: `rt 5 x 5,2 Gy = 26 Gy site borst` with `  constraint long V20 < 30 %`
+
+    Use instead: nothing to change; name the constraint's source on the sheet.
+
+    Source: compiler/data/oar_limits.yaml (each limit with its fractionation and source).
+    """
+    for item, line in _constraints(context):
+        organ = oar_organ(item.organ.value, context.tables)
+        if line is None or organ is None or item.op not in _UPPER:
+            continue
+        metric = _metric(item)
+        if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
+            continue  # HyTEC, R009
+        rows = [r for r in _sourced(context) if r.get("organ") == organ and str(r.get("metric")) == metric
+                and str(r.get("unit")) == item.unit]
+        if not rows:
+            yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value} ({item.unit}): no sourced "
+                                     "limit in the data; not checked", "name the constraint's source on the sheet")
+        elif not any(_applies(r, line) or (r.get("eqd2_alpha_beta_gy") is not None and metric == "Dmax")
+                     for r in rows):
+            contexts = ", ".join(dict.fromkeys(_context_text(r) for r in rows))
+            yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value}: the sourced limits hold "
+                                     f"for {contexts}, not for this course; not checked",
+                                     "a limit for one fractionation is not applied to another without a "
+                                     "sourced conversion")
