@@ -161,6 +161,17 @@ def high_dose_per_fraction(context: Context) -> Iterator[Diagnostic]:
                                         "state the technique (`technique SBRT`/`SRT`/`SRS`) or check the scheme")
 
 
+def _sib_text(item: m.Fractionation, context: Context) -> str:
+    """rt14: `; SIB (tumorbed) 25 × 2.4 Gy = 60 Gy: BED …, EQD2 …` for each SIB of a line."""
+    out = ""
+    for sib, values in sib_values(item, context.tables):
+        volume = f" ({sib.volume.value})" if sib.volume is not None else ""
+        out += f"; SIB{volume} {values.summary()}"
+        if values.lq_unreliable:
+            out += ": LQ model unreliable"
+    return out
+
+
 @check("R003", "bed-eqd2", Severity.INFO, "BED and EQD2 of a fractionation")
 def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
     """What it checks: nothing is wrong — for every fractionation with one `n x d` the
@@ -192,8 +203,8 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
         if values.lq_unreliable:
             message += f"; {_gy(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
         if item.course_part is not None or item.sib_part is not None:
-            continue  # one finding per course line and per SIB, below
-        yield bed_eqd2.at(item.span, message, note if values.lq_unreliable else
+            continue  # one finding per course line (below), SIBs within their line's finding
+        yield bed_eqd2.at(item.span, message + _sib_text(item, context), note if values.lq_unreliable else
                           "computed with the linear-quadratic model; α/β from compiler/data/rt_schemes.yaml")
     for course in _courses(context):  # lang-b: per part and cumulative, in one finding per course line
         summed = course_values(course, context.tables)
@@ -202,17 +213,9 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
         parts = "; ".join(f"part {i}: BED {shown(v.bed)} Gy, EQD2 {shown(v.eqd2)} Gy"
                           for i, v in enumerate(summed.parts, start=1))
         unreliable = any(v.lq_unreliable for v in summed.parts)
-        yield bed_eqd2.at(course.span, f"{parts}; {summed.summary()}",
+        yield bed_eqd2.at(course.span, f"{parts}; {summed.summary()}{_sib_text(course, context)}",
                           note if unreliable else
                           "BED and EQD2 of the parts added up at the site's α/β (linear-quadratic model)")
-    for item in context.items:  # rt14: each SIB volume, at the site's α/β
-        if not isinstance(item, m.Fractionation):
-            continue
-        for sib, values in sib_values(item, context.tables):
-            volume = f" ({sib.volume.value})" if sib.volume is not None else ""
-            yield bed_eqd2.at(sib.span, f"SIB{volume}: {values.summary()}",
-                              note if values.lq_unreliable else
-                              "SIB volume at the site's α/β (linear-quadratic model), same fractions as the base")
 
 
 @check("R004", "implausible-scheme", Severity.WARNING, "scheme not in the site's plausible set")
@@ -481,17 +484,17 @@ def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
                                     "write the base volume's fractions and dose per fraction before the SIB")
             continue
         n, d = base
+        problems: list[tuple[m.Number, str]] = []  # one finding per line, naming every slip
         for sib in item.sib:
             if sib.fractions.value != n.value:
-                yield sib_arithmetic.at(sib.fractions.span,
-                                        f"SIB in {sib.fractions.text} fractions, base volume in {n.text}",
-                                        "a simultaneous boost is given in the base volume's fractions; a boost "
-                                        "in other fractions is sequential: write it as `+ n x d Gy boost (…)`")
+                problems.append((sib.fractions, f"SIB in {sib.fractions.text} fractions, base volume in {n.text}"))
             if sib.dose_per_fraction.value <= d.value:
-                yield sib_arithmetic.at(sib.dose_per_fraction.span,
-                                        f"SIB {sib.dose_per_fraction.text} Gy per fraction is not above the base "
-                                        f"{d.text} Gy", "the SIB volume receives a higher dose per fraction than "
-                                        "the base volume; check both numbers")
+                problems.append((sib.dose_per_fraction, f"SIB {sib.dose_per_fraction.text} Gy per fraction is not "
+                                 f"above the base {d.text} Gy"))
+        if problems:
+            yield sib_arithmetic.at(problems[0][0].span, "; ".join(text for _, text in problems),
+                                    "a SIB is given in the base volume's fractions at a higher dose per fraction; "
+                                    "a boost in other fractions is sequential: `+ n x d Gy boost (…)`")
 
 
 _UPPER = {"<", "≤"}
