@@ -466,14 +466,15 @@ def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
     number), and a SIB dose per fraction at or below the base is no boost at all — the planner
     cannot tell which number was meant.
 
-    Example: `rt 25 x 2 Gy = 50 Gy, SIB 20 x 2,4 Gy = 48 Gy (tumorbed), site borst`
+    Example: `rt 15 x 2,4 Gy = 36 Gy, SIB 8 x 2 Gy = 16 Gy (tumorbed), site borst`
 
-    Use instead: `rt 25 x 2 Gy = 50 Gy, SIB 25 x 2,4 Gy = 60 Gy (tumorbed), site borst`
-    (or a sequential boost: `rt 25 x 2 Gy + 8 x 2 Gy boost (tumorbed) = 66 Gy`)
+    Use instead: `rt 15 x 2,4 Gy = 36 Gy, SIB 15 x 3,2 Gy = 48 Gy (tumorbed), site borst`
+    (IMPORT HIGH), or a sequential boost: `rt 15 x 2,67 Gy + 8 x 2 Gy boost (tumorbed) = 56 Gy`
 
-    Source: ICRU Report 83 (prescription per target volume); "50 Gy in 25 fractions with a
-    simultaneous integrated boost to 60 Gy" is the form of the IMPORT HIGH trial (Coles CE
-    et al., Lancet 2023) arms.
+    Source: ICRU Report 83 (prescription per target volume); Coles CE et al., Lancet
+    2023;401:2124-37 (IMPORT HIGH: 36 Gy to the whole breast, 40 Gy to the partial breast and
+    a 48 or 53 Gy SIB to the tumour bed, all in 15 fractions, against 40 Gy in 15 fractions
+    with a sequential 16 Gy in 8 fractions boost).
     """
     for item in context.items:
         if not isinstance(item, m.Fractionation) or not item.sib:
