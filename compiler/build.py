@@ -638,7 +638,7 @@ class _Builder:
             start = (metric.start_pos or 0) + 1
             level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
                              self.source.span(start, start + len(digits.group(1))))
-        unit_text = {"gy": "Gy", "%": "%"}.get(str(unit).lower(), "cc")
+        unit_text = {"gy": "Gy", "%": "%", "cc": "cc"}.get(str(unit).lower(), str(unit))  # another unit: R010
         return m.OarConstraint(span, children, self.text(organ), self.text(metric), level,
                                {"<=": "≤", ">=": "≥", "!=": "≠"}.get(str(op), str(op)), value, unit_text)
 

@@ -501,6 +501,11 @@ def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
 _UPPER = {"<", "≤"}
 
 
+def _readable(item: m.OarConstraint) -> bool:
+    """A volume metric in % or cc, a dose metric in Gy (else R010)."""
+    return item.unit in (("%", "cc") if item.dose_level is not None else ("Gy",))
+
+
 def _metric(item: m.OarConstraint) -> str:
     """`Dmax`, `Dmean` or `V20` (the dose level as a plain number)."""
     if item.dose_level is not None:
@@ -609,7 +614,7 @@ def oar_limit(context: Context) -> Iterator[Diagnostic]:
     """
     for item, line in _constraints(context):
         organ = oar_organ(item.organ.value, context.tables)
-        if line is None or organ is None or item.op not in _UPPER:
+        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
             continue
         metric = _metric(item)
         if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
@@ -649,8 +654,9 @@ def oar_unknown(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a `constraint` line names an organ of the organ table in
     compiler/data/oar_limits.yaml (Dutch and English: long/lung, hart/heart,
     oesofagus/oesophagus, myelum/spinal cord, hersenen/brain, hersenstam/brainstem, rectum,
-    anorectum, blaas/bladder …), is an upper limit (`<` or `≤`), and stands under an rt line
-    (the course it constrains).
+    anorectum, blaas/bladder …), is an upper limit (`<` or `≤`), gives a volume metric
+    (`V20`) in % or cc and a dose metric (`Dmax`, `Dmean`) in Gy, and stands under an rt
+    line (the course it constrains).
 
     Why it matters: a misspelt organ, a constraint written the wrong way round or one that
     belongs to no course is silently left unchecked — the sheet looks safer than it is.
@@ -667,7 +673,11 @@ def oar_unknown(context: Context) -> Iterator[Diagnostic]:
                                  "use an organ of oar_limits.yaml (e.g. long, hart, oesofagus, myelum, rectum)")
         elif item.op not in _UPPER:
             yield oar_unknown.at(item.span, f"`{item.op}`: an organ-at-risk constraint is an upper limit",
-                                 "write `<` or `≤`, e.g. `constraint long V20 < 35 %`")
+                                 "write `<` or `≤`, e.g. `constraint long V20 < 35%`")
+        elif item.unit not in (("%", "cc") if item.dose_level is not None else ("Gy",)):
+            wanted = "% or cc" if item.dose_level is not None else "Gy"
+            yield oar_unknown.at(item.value.span, f"{item.metric.value} in {item.unit}: write it in {wanted}",
+                                 "V<dose> is a volume (`V20 < 35%`), Dmax and Dmean a dose (`Dmax < 50 Gy`)")
         elif line is None:
             yield oar_unknown.at(item.span, "constraint not under an rt line: no course to check it against",
                                  "indent the constraint under the `rt` line it belongs to")
@@ -691,7 +701,7 @@ def oar_not_checked(context: Context) -> Iterator[Diagnostic]:
     """
     for item, line in _constraints(context):
         organ = oar_organ(item.organ.value, context.tables)
-        if line is None or organ is None or item.op not in _UPPER:
+        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
             continue
         metric = _metric(item)
         if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
