@@ -35,7 +35,8 @@ from compiler.radiobiology import (
 
 def fractionations(context: Context) -> Iterator[m.Fractionation]:
     """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part, and
-    (rt14) each simultaneous integrated boost as a view of its own (`sib_part` set)."""
+    (rt14) each simultaneous integrated boost as a view of its own (`sib_part` set).
+    """
     for item in context.items:
         if isinstance(item, m.Fractionation):
             if len(item.parts) > 1:
@@ -531,7 +532,8 @@ def _constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fraction
 
 def _applies(row: Mapping[str, Any], line: m.Fractionation) -> bool:
     """Whether a sourced limit's fractionation (`applies_to`) is the course's: every part's dose per
-    fraction in the range and, where the source names one, the number of fractions."""
+    fraction in the range and, where the source names one, the number of fractions.
+    """
     applies = row.get("applies_to") or {}
     schemes = [(exact(p.fractions.value), exact(p.dose_per_fraction.value)) for p in line.parts] \
         if len(line.parts) > 1 else []
