@@ -226,7 +226,7 @@ def fractionation_values(protocol: m.Protocol, tables: Tables) -> Iterator[Fract
     """Computed values for every fractionation of a protocol, in document order (validation report)."""
     for item in protocol.all_items():
         if isinstance(item, m.Fractionation):
-            for single in (course_parts(item) if len(item.parts) > 1 else [item]):
+            for single in (course_parts(item) if len(item.parts) > 1 else [item]) + sib_views(item):
                 values = values_of(single, tables)
                 if values is not None:
                     yield values

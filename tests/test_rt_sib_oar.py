@@ -151,3 +151,18 @@ def test_formatter_keeps_sib_and_constraints() -> None:
     assert "  constraint long V20 < 35%" in first.text
     assert "SIB 25 x 2,4 Gy = 60 Gy (tumorbed), site borst" in first.text
     assert not format_text("x.protocol", first.text.encode()).changed
+
+
+def test_hover_shows_the_sib() -> None:
+    from compiler.lsp.hover import fractionation_markdown
+
+    breast, _ = _lines(_compiled().protocol)  # type: ignore[arg-type]
+    text = fractionation_markdown(breast, load())
+    assert text is not None and "SIB (tumorbed): 25 × 2.4 Gy = 60 Gy: BED 101.1 Gy" in text
+
+
+def test_validation_report_lists_the_sib() -> None:
+    protocol = _compiled().protocol
+    assert protocol is not None
+    values = list(radiobiology.fractionation_values(protocol, load()))
+    assert [(v.fractions, v.dose_per_fraction) for v in values][:2] == [(25, 2), (25, Fraction(12, 5))]
