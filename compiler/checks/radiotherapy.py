@@ -77,6 +77,7 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
     decimals stands for any value within ±½·10⁻ᵏ Gy, so the rounded schemes clinicians
     write hold: 15 × 2,67 Gy = 40 Gy (40/15 = 2,666… Gy) passes, 5 × 4 Gy = 25 Gy does not.
     With ranges (`8-10 x 3 Gy = 24-30 Gy`) the total must lie within the range's products.
+    A simultaneous integrated boost (`SIB 15 x 3,2 Gy = 48 Gy`) is checked the same way.
     The arithmetic is exact (Decimal/Fraction), never floating point.
 
     Why it matters: a total that does not match its fractions means one of the numbers is
@@ -181,7 +182,9 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
     from rt_schemes.yaml: 10 Gy (tumour, the default), 3,5 Gy where the site is breast,
     chest wall, regional nodes or tumour bed (START), 1,8 Gy where it is the prostate
     (CHHiP). A course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) gets one info per part and
-    one with the cumulative BED and EQD2 of the course. Above 8 Gy per fraction or with a stereotactic technique the message adds that
+    one with the cumulative BED and EQD2 of the course; each simultaneous integrated boost
+    (`SIB 15 x 3,2 Gy = 48 Gy (tumorbed)`) adds its own BED and EQD2, at the site's α/β, to
+    its line's finding. Above 8 Gy per fraction or with a stereotactic technique the message adds that
     the linear-quadratic model is unreliable there.
 
     Why it matters: schemes with different fraction sizes can only be compared by their
@@ -597,7 +600,8 @@ def oar_limit(context: Context) -> Iterator[Diagnostic]:
     anorectal limits for 60 Gy in 20 fractions; HyTEC for a stereotactic cord). Stricter is
     fine. A limit is applied only to the fractionation its source states it for: QUANTEC's
     are for conventional fractionation (1,8–2 Gy per fraction, every part of the course),
-    the CHHiP limits for 20 × 3 Gy. A spinal-cord Dmax stated for another fractionation is
+    the CHHiP limits for 20 × 3 Gy; the base volume's scheme decides, a SIB does not change
+    the course's fractionation. A spinal-cord Dmax stated for another fractionation is
     converted to EQD2 at α/β 2 Gy (the HyTEC convention, the only conversion the sources
     support) and compared with the limit's EQD2; a cord Dmax under a stereotactic line of
     1–5 fractions is compared with the HyTEC point maximum (error). Other limits for another
