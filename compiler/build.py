@@ -586,6 +586,7 @@ class _Builder:
         up_to = False
         tolerance = None
         parts: tuple[m.RtPart, ...] = ()
+        sibs: list[m.RtSib] = []
         if dose_node.data == "rt_fractions":
             part_nodes = [c for c in amounts if c.data == "rt_part"]
             totals = [c for c in amounts if c.data == "amount"]
@@ -619,8 +620,40 @@ class _Builder:
                 self.once(values, "technique", self.text(tokens[0]), part)
             elif part.data == "rt_laterality":
                 self.once(values, "laterality", self.text(tokens[0]), part)
+            elif part.data == "rt_sib":
+                sibs.append(self.rt_sib(part))
         return m.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
-                               up_to=up_to, tolerance=tolerance, parts=parts, **values)  # type: ignore[arg-type]
+                               up_to=up_to, tolerance=tolerance, parts=parts, sib=tuple(sibs),
+                               **values)  # type: ignore[arg-type]
+
+    def rt_sib(self, node: Tree[Token]) -> m.RtSib:
+        """rt14: `SIB 25 x 2,4 Gy = 60 Gy (tumorbed)` (the volume before or after the total)."""
+        part = self.rt_part(next(c for c in node.children if isinstance(c, Tree) and c.data == "rt_part"))
+        totals = [c for c in node.children if isinstance(c, Tree) and c.data == "amount"]
+        total = self.amount(totals[0], limits.MAX_GY, "Gy")[0] if totals else None
+        volume = part.volume
+        for child in node.children:
+            if isinstance(child, Tree) and child.data == "rt_volume" and volume is None:
+                volume = self.text(next(c for c in child.children if isinstance(c, Token)))
+        return m.RtSib(part.fractions, part.dose_per_fraction, self.span_of(node), total, volume)
+
+    def build_oar_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OarConstraint:
+        """rt14: `constraint lung V20 < 35 %`, `constraint spinal cord Dmax < 50 Gy`."""
+        tokens = [c for c in node.children if isinstance(c, Token)]
+        organ = next(t for t in tokens if t.type == "OAR_ORGAN")
+        metric = next(t for t in tokens if t.type == "OAR_METRIC")
+        op = next(t for t in tokens if t.type == "CMP")
+        unit = tokens[-1]
+        value = self.number(next(c for c in node.children if isinstance(c, Tree)))
+        level = None
+        digits = re.match(r"[vV](\d+(?:[.,]\d+)?)", str(metric))
+        if digits:
+            start = (metric.start_pos or 0) + 1
+            level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
+                             self.source.span(start, start + len(digits.group(1))))
+        unit_text = {"gy": "Gy", "%": "%", "cc": "cc"}.get(str(unit).lower(), str(unit))  # another unit: R010
+        return m.OarConstraint(span, children, self.text(organ), self.text(metric), level,
+                               {"<=": "≤", ">=": "≥", "!=": "≠"}.get(str(op), str(op)), value, unit_text)
 
     def rt_part(self, node: Tree[Token]) -> m.RtPart:
         """lang-b: one part of a course (`19 x 2 Gy boost (tumour bed)`); ranges are not allowed in a course."""

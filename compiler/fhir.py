@@ -745,9 +745,20 @@ class _Exporter:
                 actions.append(action)
             elif isinstance(content, m.Fractionation):
                 rt_action: Json = {"title": "rt", "textEquivalent": _fractionation_text(content, self.language)}
+                sub: list[Json] = []
                 if len(content.parts) > 1:  # lang-b: the parts of a course, in order
-                    rt_action["action"] = [{"title": f"rt {i}", "textEquivalent": w.rt_part(p, self.language)}
-                                           for i, p in enumerate(content.parts, start=1)]
+                    sub = [{"title": f"rt {i}", "textEquivalent": w.rt_part(p, self.language)}
+                           for i, p in enumerate(content.parts, start=1)]
+                # rt14: each SIB volume (delivered in the base volume's sessions) as a child action
+                sub += [{"title": f"SIB {i}", "textEquivalent": w.rt_sib(sib, self.language)}
+                        for i, sib in enumerate(content.sib, start=1)]
+                if sub:
+                    rt_action["action"] = sub
+                oar = [c for c in (*content.children, *(children if content is not item else ()))
+                       if isinstance(c, m.OarConstraint)]
+                if oar:  # rt14: the organ-at-risk constraints of the course, as written
+                    rt_action["description"] = (f"{w.label(self.language, 'oar_constraint')}: "
+                                                + "; ".join(w.oar_constraint(c, self.language) for c in oar))
                 actions.append(rt_action)
             elif isinstance(content, m.DoseLevels):
                 actions.append(self.levels_action(content))
@@ -933,6 +944,7 @@ def _fractionation_text(item: m.Fractionation, language: str) -> str:
                      f"{w.number(item.dose_per_fraction.value, language)} Gy")
     if item.total is not None and not item.parts:
         parts[-1:] = [f"{parts[-1]} = {w.number(item.total.value, language)} Gy"] if parts else []
+    parts.extend(w.rt_sib(sib, language) for sib in item.sib)  # rt14
     if item.site is not None:
         parts.append(f"{w.label(language, 'site')} {item.site.value}")
     if item.technique is not None:

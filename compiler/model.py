@@ -391,6 +391,10 @@ class Fractionation(Item):
     parts: tuple[RtPart, ...] = ()
     laterality: Text | None = None
     course_part: int | None = None  # set on the per-part views the checks see (1, 2, …)
+    # rt14: simultaneous integrated boosts (`SIB 25 x 2,4 Gy = 60 Gy (tumorbed)`), delivered in the
+    # same fractions as the base volume; `sib_part` is set on the per-SIB views the checks see.
+    sib: tuple[RtSib, ...] = ()
+    sib_part: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +406,33 @@ class RtPart:
     span: Span
     boost: bool = False
     volume: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RtSib:
+    """rt14: a simultaneous integrated boost of an rt line: `SIB 25 x 2,4 Gy = 60 Gy (tumorbed)`."""
+
+    fractions: Number
+    dose_per_fraction: Number
+    span: Span
+    total: Number | None = None
+    volume: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OarConstraint(Item):
+    """rt14: an organ-at-risk constraint under an rt line: `constraint lung V20 < 35 %`.
+
+    `metric` is `Dmax`, `Dmean` or `V<dose>` as written; `dose_level` is the Gy of a V metric
+    (20 for V20); `unit` is `Gy`, `%` or `cc`.
+    """
+
+    organ: Text
+    metric: Text
+    dose_level: Number | None
+    op: str
+    value: Number
+    unit: str
 
 
 # ---------------------------------------------------------------- conditions

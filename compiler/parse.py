@@ -71,6 +71,8 @@ TERMINAL_WORDS: dict[str, str] = {
     "CWORD": "a condition such as HER2+ or PD-L1 TPS",
     "CMP": "a comparison (<, <=, =, >=, >)",
     "GY": "Gy",
+    "OAR_ORGAN": "an organ followed by Dmax, Dmean or V<dose> (`constraint long V20 < 35%`)",
+    "OAR_METRIC": "Dmax, Dmean or V<dose> such as V20",
     "TIMES": "x (as in 5 x 4 Gy)",
     "STRING": 'a quoted text ("…")',
     "CODE": "a rule code such as D012",

@@ -29,7 +29,8 @@ SCHEDULE_PARTS = ("days 1, 8, 15", "days 1-21", "day 1", "cycle 21 days", "cycle
                   "capsule", "for antiemetic", "for premedication", "with radiotherapy", "in the evening", "before chemotherapy")
 KEYWORDS = ("drug ", "regimen ", "rt ", "when ", "otherwise:", "decision: ", "only when ", "exclude when ",
             "preferably with ", "only with ", "note: ", "query: ", "allow ",
-            "criteria before each cycle:", "dose levels ", "dose modification ", "phase ", "followed by phase ")
+            "criteria before each cycle:", "dose levels ", "dose modification ", "phase ", "followed by phase ",
+            "constraint ")
 OPERATORS = ("<", "<=", "=", ">=", ">", "!=")
 UNIT_TOKEN = re.compile(r"(mg/m2|mg/m²|mg/kg|mcg/kg|mcg|mg|g|mL|ml|units?|mmol|MBq)$")
 ROUTE_TOKEN = re.compile(r"(po|IV|IM|subcut|SC|intrathecal|intravesical|intrapleural|intraperitoneal|intra-arterial)$",
@@ -79,7 +80,19 @@ def complete(analysis: Analysis, tables: Tables, line: int, column: int) -> list
         return _codes(body, column, word_start)
     if keyword in ("only with", "preferably with", "not with"):
         return _drug_names(tables, word_start, column, with_brand=False)
+    if keyword == "constraint" and not re.search(r"\s(dmax|dmean|v\d)", body, re.IGNORECASE):
+        return _organs(tables, word_start, column)
     return []
+
+
+def _organs(tables: Tables, start: int, column: int) -> list[Proposal]:
+    """rt14: the organs of an organ-at-risk constraint (oar_limits.yaml `constraints.organs`)."""
+    out: list[Proposal] = []
+    for entry in (tables.oar_limits.get("constraints") or {}).get("organs") or []:
+        for word in entry.get("words") or []:
+            out.append(Proposal(str(word), f"{word} ", "organ", detail=str(entry.get("organ") or ""),
+                                start=start, end=column))
+    return out
 
 
 def _section_ids(analysis: Analysis, start: int, column: int) -> list[Proposal]:

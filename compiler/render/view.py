@@ -560,6 +560,7 @@ class _Builder:
             elif line.fractions_max is None and line.dose_per_fraction_max is None:
                 text += f" = {w.number(line.fractions.value * line.dose_per_fraction.value, language)} Gy"
             parts.append(text)
+        parts.extend(w.rt_sib(sib, language) for sib in line.sib)  # rt14: simultaneous integrated boosts
         if line.site is not None:
             parts.append(f"{self.labels['site']} {line.site.value}")
         if line.technique is not None:
@@ -658,6 +659,10 @@ class _Builder:
             yield Callout("query", self.labels["query"],
                           self.phrase(item.text.value) if item.text is not None else None,
                           self.blocks(item.children))
+        elif isinstance(item, m.OarConstraint):  # rt14: under its rt line
+            yield Paragraph("p", Markup(f'<span class="oar">{escape(w.label(self.language, "oar_constraint"))}: '
+                                        f'{escape(w.oar_constraint(item, self.language))}</span>'),
+                            children=self.blocks(item.children))
         elif isinstance(item, m.Allow):
             yield Allowance("allow", item.code.value,
                             item.justification.value.strip('"') if item.justification is not None else "")
@@ -976,6 +981,13 @@ class _Builder:
                     part = node.parts[single.course_part - 1]
                     label = self.labels["boost"] if part.boost else f"{self.labels['rt_part']} {single.course_part}"
                     row.site = ", ".join(p for p in (label, part.volume.value if part.volume else "", row.site) if p)
+                row.alpha_beta = w.number(site_ab, self.language)
+                out.append(row)
+            for sib_view, sib in zip(radiobiology.sib_views(node), node.sib, strict=True):  # rt14: one row per SIB
+                row = cal.rt_row(sib_view, values, limit, self.language)
+                if row is None:
+                    continue
+                row.site = ", ".join(p for p in ("SIB", sib.volume.value if sib.volume else "", row.site) if p)
                 row.alpha_beta = w.number(site_ab, self.language)
                 out.append(row)
             if len(node.parts) > 1 and all(r.values and r.values[0] != "—" for r in out):

@@ -62,7 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "lq_unreliable": "* LQ-model onbetrouwbaar boven {d} Gy per fractie: BED/EQD2 enkel ter indicatie",
         "gy": "Gy", "continuous_short": "continu", "ab_early": "tumor, vroege reactie", "ab_late": "late reactie",
         "ab_site": "α/β van de plaats", "ab_site_tissue": "zoals R003", "rt_part": "deel", "boost": "boost",
-        "rt_course": "kuur",
+        "rt_course": "kuur", "sib": "SIB", "oar_constraint": "Dosisbeperking",
     },
     "en": {
         "criteria": "Criteria before each cycle", "criterion": "Criterion", "dose_modification": "Dose modification",
@@ -105,7 +105,7 @@ LABELS: dict[str, dict[str, str]] = {
         "lq_unreliable": "* LQ model unreliable above {d} Gy per fraction: BED/EQD2 indicative only",
         "gy": "Gy", "continuous_short": "continuous", "ab_early": "tumour, early effects", "ab_late": "late effects",
         "ab_site": "α/β of the site", "ab_site_tissue": "as R003", "rt_part": "part", "boost": "boost",
-        "rt_course": "course",
+        "rt_course": "course", "sib": "SIB", "oar_constraint": "Constraint",
     },
 }
 
@@ -558,6 +558,22 @@ def rt_course(value: m.Fractionation, language: str) -> str:
     total = value.total.value if value.total is not None else sum(
         (p.fractions.value * p.dose_per_fraction.value for p in value.parts), Decimal(0))
     return f"{text} = {number(total, language)} Gy"
+
+
+def rt_sib(value: m.RtSib, language: str) -> str:
+    """rt14: `SIB 25 × 2,4 Gy = 60 Gy (tumorbed)` (the total n × d when not written)."""
+    total = value.total.value if value.total is not None else value.fractions.value * value.dose_per_fraction.value
+    text = (f"SIB {number(value.fractions.value, language)} × {number(value.dose_per_fraction.value, language)} Gy"
+            f" = {number(total, language)} Gy")
+    if value.volume is not None:
+        text += f" ({value.volume.value})"
+    return text
+
+
+def oar_constraint(value: m.OarConstraint, language: str) -> str:
+    """rt14: `long V20 < 35%`, `myelum Dmax ≤ 50 Gy` (decimal comma in Dutch; `%` as the formatter writes it)."""
+    unit = value.unit if value.unit == "%" else f" {value.unit}"
+    return f"{value.organ.value} {value.metric.value} {value.op} {number(value.value.value, language)}{unit}"
 
 
 def laterality(value: m.Text, language: str) -> str:
