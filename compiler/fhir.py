@@ -32,6 +32,7 @@ import yaml
 
 from compiler import model as m
 from compiler.arms import phase_override, phase_view
+from compiler.conditions import find_flag, find_variable
 from compiler.render import words as w
 from compiler.source import Span
 from compiler.tables import Tables
@@ -426,6 +427,10 @@ def _minutes_quantity(value: int) -> Json:
 # ---------------------------------------------------------------- conditions
 
 
+def _cql_word(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -442,24 +447,35 @@ def ucum_lab_unit(text: str) -> str:
     return compact
 
 
-def cql(condition: m.Condition) -> str:
-    """The condition in CQL over named definitions (`"HR+" and not "visceral-crisis"`)."""
+def cql(condition: m.Condition, tables: Tables | None = None) -> str:
+    """The condition in CQL over named definitions, one name per concept.
+
+    With the data tables, a variable is written by its canonical name (`QTcF` and `QTc`
+    are one definition, `"QTc"`) and a flag by what it stands for (`HR+` is
+    `"HR" = 'positive'`), so two sheets that spell a concept differently export the same
+    expression; words the tables do not know stay as written.
+    """
     if isinstance(condition, m.Flag):
-        return _identifier(condition.words)
+        meaning = find_flag(condition.words, tables) if tables is not None else None
+        if not meaning:
+            return _identifier(condition.words)
+        parts = [f"{_identifier(variable)} = {_cql_word(value)}" for variable, value in meaning.items()]
+        return parts[0] if len(parts) == 1 else " and ".join(f"({p})" for p in parts)
     if isinstance(condition, m.Compare):
         if condition.number is not None:
             value = str(condition.number.value) + (" '%'" if condition.percent else "")
             if condition.unit is not None:
                 value += " '" + ucum_lab_unit(condition.unit.value) + "'"
         else:
-            value = "'" + (condition.word or "").replace("'", "\\'") + "'"
-        return f"{_identifier(condition.variable)} {condition.op} {value}"
+            value = _cql_word(condition.word or "")
+        variable = (find_variable(condition.variable, tables) if tables is not None else None) or condition.variable
+        return f"{_identifier(variable)} {condition.op} {value}"
     if isinstance(condition, m.Not):
-        return f"not ({cql(condition.operand)})"
+        return f"not ({cql(condition.operand, tables)})"
     if isinstance(condition, m.All):
-        return " and ".join(f"({cql(c)})" for c in condition.operands)
+        return " and ".join(f"({cql(c, tables)})" for c in condition.operands)
     if isinstance(condition, m.Any_):
-        return " or ".join(f"({cql(c)})" for c in condition.operands)
+        return " or ".join(f"({cql(c, tables)})" for c in condition.operands)
     raise TypeError(f"unknown condition {type(condition).__name__}")
 
 
@@ -659,14 +675,14 @@ class _Exporter:
 
     def constraint(self, item: m.Item) -> list[Json]:
         if isinstance(item, m.OnlyWhen):
-            return [applicability(cql(item.condition), w.label(self.language, "only_when") + " "
+            return [applicability(cql(item.condition, self.tables), w.label(self.language, "only_when") + " "
                                   + w.condition(item.condition, self.language))]
         if isinstance(item, m.ExcludeWhen):
-            return [applicability(f"not ({cql(item.condition)})", w.label(self.language, "exclude_when") + " "
+            return [applicability(f"not ({cql(item.condition, self.tables)})", w.label(self.language, "exclude_when") + " "
                                   + w.condition(item.condition, self.language))]
         if isinstance(item, m.Criteria):
             label = w.label(self.language, "criteria")
-            return [start_condition(cql(c.condition), f"{label}: {w.condition(c.condition, self.language)}")
+            return [start_condition(cql(c.condition, self.tables), f"{label}: {w.condition(c.condition, self.language)}")
                     for c in item.criteria()]
         return []
 
@@ -687,7 +703,7 @@ class _Exporter:
                                      if a.level is not None and a.level in levels else None) for a in band.actions]
             text = w.sequence(band.actions, actions, self.language)
             action: Json = {"title": band_words, "textEquivalent": text,
-                            "condition": [applicability(cql(band.condition), w.condition(band.condition,
+                            "condition": [applicability(cql(band.condition, self.tables), w.condition(band.condition,
                                                                                          self.language))]}
             codes = [{"text": a.kind} for a in band.actions if a.kind != "then"]
             if codes:
@@ -815,7 +831,7 @@ class _Exporter:
         sub_actions, texts, conditions = self.items(children)
         description = w.label(self.language, "if") + " " + w.condition(condition, self.language)
         action: Json = {"title": description,
-                        "condition": [applicability(cql(condition), description), *conditions]}
+                        "condition": [applicability(cql(condition, self.tables), description), *conditions]}
         if texts:
             action["textEquivalent"] = "\n".join(texts)
         if sub_actions:
@@ -825,7 +841,7 @@ class _Exporter:
     def otherwise(self, siblings: list[m.Condition], children: tuple[m.Item, ...]) -> Json:
         sub_actions, texts, conditions = self.items(children)
         label = w.label(self.language, "otherwise")
-        expression = "not (" + " or ".join(f"({cql(c)})" for c in siblings) + ")" if siblings else "true"
+        expression = "not (" + " or ".join(f"({cql(c, self.tables)})" for c in siblings) + ")" if siblings else "true"
         action: Json = {"title": label, "condition": [applicability(expression, label), *conditions]}
         if texts:
             action["textEquivalent"] = "\n".join(texts)

@@ -421,4 +421,5 @@ def test_t_and_n_categories_in_fhir_applicability() -> None:
     result = compile_text("x.protocol", (HEAD.format(language="en") + text).encode(), today=TODAY)
     assert result.protocol is not None and not result.errors
     bundle = json.dumps(export_protocol(result.protocol, load()).bundle)
-    assert '(\\"T3-T4\\") or (\\"N+\\")' in bundle
+    # one CQL name per concept: the category variable and the value the flag stands for
+    assert '(\\"T stage\\" = \'T3-T4\') or (\\"N stage\\" = \'N+\')' in bundle
