@@ -812,7 +812,7 @@ class _Builder:
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data == "row_children")]
+        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
         span = self.between(parts[0], parts[-1])
         subtrees = [c for c in row.children if isinstance(c, Tree)]
         kids: tuple[m.Item, ...] = ()
@@ -906,8 +906,18 @@ class _Builder:
                                                                                numbers[1])))
         else:
             condition = compare("=", numbers[0])
+        if row.data == "dm_occurrence_row":
+            occurrences = tuple(self.row_item(c, "occurrence_row") for c in row.children
+                                if isinstance(c, Tree) and c.data in ("occurrence_action_row", "occurrence_note_row"))
+            return m.DoseBand(span, occurrences + kids, written, condition, ())
         actions = tuple(self.dose_action(a) for a in action_nodes)
         return m.DoseBand(span, kids, written, condition, actions)
+
+    def occurrence_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
+                       kids: tuple[m.Item, ...]) -> m.Occurrence:
+        token = next(c for c in row.children if isinstance(c, Token) and c.type == "OCCURRENCE")
+        number, and_later = occurrence_number(str(token))
+        return m.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
 
     def dose_action(self, node: Tree[Token]) -> m.DoseAction:
         kind = str(node.data)[3:]
@@ -1084,6 +1094,22 @@ def span_offsets(source: SourceFile, span: Span) -> slice:
     start = source.offset(span.line, span.column)
     end = source.offset(span.end_line, span.end_column)
     return slice(start, end)
+
+
+# a row's own indented block: its notes, or a band's occurrence rows (not part of the row's line)
+ROW_BLOCKS = frozenset({"row_children", "occurrence_action_row", "occurrence_note_row"})
+ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "eerste": 1,
+                 "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "zesde": 6}
+
+
+def occurrence_number(text: str) -> tuple[int, bool]:
+    """`3rd and later occurrences` → (3, True); `2e keer` → (2, False)."""
+    lowered = text.lower()
+    digit = re.match(r"\s*([1-9])", lowered)
+    first_word = lowered.split()[0]
+    number = int(digit.group(1)) if digit else ORDINAL_WORDS.get(first_word, 1)
+    later = re.search(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b", lowered) is not None
+    return number, later
 
 
 def slug(title: str) -> str:

@@ -699,26 +699,50 @@ class _Exporter:
         bands: list[Json] = []
         for band in table.bands():
             band_words = w.band(band.condition, self.language, False)
-            actions = [w.dose_action(a, self.language, w.dose(levels[a.level], self.language)
-                                     if a.level is not None and a.level in levels else None) for a in band.actions]
-            text = w.sequence(band.actions, actions, self.language)
-            action: Json = {"title": band_words, "textEquivalent": text,
+            action: Json = {"title": band_words,
                             "condition": [applicability(cql(band.condition, self.tables), w.condition(band.condition,
                                                                                          self.language))]}
-            codes = [{"text": a.kind} for a in band.actions if a.kind != "then"]
-            if codes:
-                action["code"] = codes
-            dynamic = [value for a in band.actions if (value := _dynamic_value(a, levels)) is not None]
-            if dynamic and canonical is not None:
-                action["definitionCanonical"] = canonical
-                action["dynamicValue"] = dynamic
-            if any(a.kind == "discontinue" for a in band.actions):
-                action["type"] = {"coding": [{"system": ACTION_TYPE, "code": "remove", "display": "Remove"}]}
-            elif dynamic:
-                action["type"] = {"coding": [{"system": ACTION_TYPE, "code": "update", "display": "Update"}]}
+            occurrences = band.occurrences()
+            if not occurrences:
+                action.update(self.band_actions(band.actions, levels, canonical))
+            else:
+                # one child per occurrence row, chosen by how often the band has applied
+                action["textEquivalent"] = "; ".join(
+                    f"{w.occurrence(o.number, o.and_later, self.language)}: "
+                    f"{self.band_actions(o.actions, levels, canonical)['textEquivalent']}" for o in occurrences)
+                action["groupingBehavior"] = "logical-group"
+                action["selectionBehavior"] = "exactly-one"
+                action["action"] = [self.occurrence_action(o, levels, canonical) for o in occurrences]
             bands.append(action)
         out: Json = {"title": title, "textEquivalent": title, "groupingBehavior": "logical-group",
                      "selectionBehavior": "exactly-one", "action": bands}
+        return out
+
+    def occurrence_action(self, occurrence: m.Occurrence, levels: dict[int, m.Dose], canonical: str | None) -> Json:
+        words = w.occurrence(occurrence.number, occurrence.and_later, self.language)
+        op = ">=" if occurrence.and_later else "="
+        action: Json = {"title": words,
+                        "condition": [applicability(f'"occurrence" {op} {occurrence.number}', words)]}
+        action.update(self.band_actions(occurrence.actions, levels, canonical))
+        return action
+
+    def band_actions(self, band_actions: tuple[m.DoseAction, ...], levels: dict[int, m.Dose],
+                     canonical: str | None) -> Json:
+        """textEquivalent, code, dynamicValue and type of one list of band actions."""
+        actions = [w.dose_action(a, self.language, w.dose(levels[a.level], self.language)
+                                 if a.level is not None and a.level in levels else None) for a in band_actions]
+        out: Json = {"textEquivalent": w.sequence(band_actions, actions, self.language)}
+        codes = [{"text": a.kind} for a in band_actions if a.kind != "then"]
+        if codes:
+            out["code"] = codes
+        dynamic = [value for a in band_actions if (value := _dynamic_value(a, levels)) is not None]
+        if dynamic and canonical is not None:
+            out["definitionCanonical"] = canonical
+            out["dynamicValue"] = dynamic
+        if any(a.kind == "discontinue" for a in band_actions):
+            out["type"] = {"coding": [{"system": ACTION_TYPE, "code": "remove", "display": "Remove"}]}
+        elif dynamic:
+            out["type"] = {"coding": [{"system": ACTION_TYPE, "code": "update", "display": "Update"}]}
         return out
 
     def levels_action(self, item: m.DoseLevels) -> Json:

@@ -614,6 +614,31 @@ class DoseBand(Item):
     condition: Condition
     actions: tuple[DoseAction, ...]
 
+    def occurrences(self) -> tuple[Occurrence, ...]:
+        """The `1st occurrence: …` rows under the band (empty when the band has one action list)."""
+        return tuple(c for c in self.children if isinstance(c, Occurrence))
+
+    def action_lists(self) -> tuple[tuple[DoseAction, ...], ...]:
+        """Each list of actions the band can give: its own, or one per occurrence row."""
+        occurrences = self.occurrences()
+        return tuple(o.actions for o in occurrences) if occurrences else (self.actions,)
+
+    def all_actions(self) -> tuple[DoseAction, ...]:
+        """Every action of the band, its occurrence rows' included (for the checks of each action)."""
+        return tuple(a for actions in self.action_lists() for a in actions)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence(Item):
+    """`2nd occurrence: withhold then 75%` under a band: what the table does the nth time the band applies.
+
+    `and_later`: the row also holds for every later occurrence (`3rd and later occurrences`).
+    """
+
+    number: int
+    and_later: bool
+    actions: tuple[DoseAction, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class DoseModification(Item):

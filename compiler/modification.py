@@ -186,12 +186,16 @@ FULL_DOSE_BLOCKERS = frozenset({"delay", "withhold", "discontinue"})
 
 
 def full_dose(band: m.DoseBand) -> bool:
-    """Whether a band gives the full dose now: `100%` or `level 0`, without a delay or withhold."""
-    kinds = {a.kind for a in band.actions}
+    """Whether a band gives the full dose now (at any occurrence): `100%` or `level 0`, without a delay or withhold."""
+    return any(_full_dose(actions) for actions in band.action_lists())
+
+
+def _full_dose(actions: tuple[m.DoseAction, ...]) -> bool:
+    kinds = {a.kind for a in actions}
     if kinds & FULL_DOSE_BLOCKERS:
         return False
     return any((a.kind == "percent" and a.percent is not None and a.percent.value == 100)
-               or (a.kind == "level" and a.level == 0) for a in band.actions)
+               or (a.kind == "level" and a.level == 0) for a in actions)
 
 
 def criteria_conflicts(block: m.Criteria, table: m.DoseModification,

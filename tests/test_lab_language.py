@@ -80,6 +80,23 @@ dose modification ribociclib by QTc (ms):
   QTc > 480 to <= 500: withhold then 100%
   QTc > 500: withhold then level -1
 """,
+    "occurrence": """# Capecitabine {capecitabine}
+drug capecitabine 1250 mg/m2 po twice daily, days 1-14, cycle 21 days until progression
+DPD deficiency testing (DPYD genotyping) before the first dose.
+dose modification capecitabine by diarrhoea grade:
+  grade 0-1: 100%
+  grade 2:
+    1st occurrence: withhold then 100%
+    2nd occurrence: withhold then 75%
+    3rd occurrence: withhold then 50%
+    4th occurrence: discontinue
+  grade 3:
+    1st occurrence: withhold then 75%
+      note: withhold until grade 0-1
+    2nd occurrence: withhold then 50%
+    3rd and later occurrences: discontinue
+  grade 4: discontinue
+""",
     "days": """# Pemetrexed {pemetrexed}
 regimen pemetrexed-carboplatin-pembrolizumab
   only when non-squamous and PS <= 1

@@ -261,7 +261,7 @@ def modification_percentage(context: Context) -> Iterator[Diagnostic]:
     """
     for item in context.items:
         if isinstance(item, m.DoseBand):
-            for action in item.actions:
+            for action in item.all_actions():
                 if action.kind == "percent" and action.percent is not None:
                     value = action.percent.value
                     if value <= 0 or value > 100:
@@ -289,7 +289,7 @@ def dose_level_undefined(context: Context) -> Iterator[Diagnostic]:
         if isinstance(item, m.DoseModification):
             levels = levels_of(context.protocol, item.drug_id, item.drug.value)
             for band in item.bands():
-                for action in band.actions:
+                for action in band.all_actions():
                     if action.kind == "level" and action.level is not None and action.level not in levels:
                         yield dose_level_undefined.at(action.span, f"dose level {action.level} of "
                                                       f"{item.drug.value} is not defined",
@@ -401,7 +401,7 @@ def modified_dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
                         f"{plain(highest)} {level.dose.unit}", "check the dose against the label")
         elif isinstance(item, m.DoseModification):
             for band in item.bands():
-                for action in band.actions:
+                for action in band.all_actions():
                     if action.dose is None:
                         continue
                     highest = _above_max(context, item.drug_id, action.dose)

@@ -680,7 +680,7 @@ class _Builder:
         rows: list[tuple[str, str]] = []
         others = [c for c in item.children if not isinstance(c, (m.Criterion, m.DoseBand, m.DoseLevel))]
         nested = [g for c in item.children if isinstance(c, (m.Criterion, m.DoseBand, m.DoseLevel))
-                  for g in c.children]
+                  for g in _row_notes(c)]
         if isinstance(item, m.Criteria):
             for criterion in item.criteria():
                 rows.append(self.criterion_row(criterion.condition))
@@ -727,11 +727,19 @@ class _Builder:
         rows: list[tuple[str, str]] = []
         for band in item.bands():
             grade_row = grade or (band.variable is not None and band.variable.value.lower() in ("grade", "graad"))
-            texts = [w.dose_action(a, self.language, levels.get(a.level) if a.level is not None else None)
-                     for a in band.actions]
-            actions = w.sequence(band.actions, texts, self.language)
-            rows.append((w.band(band.condition, self.language, grade_row), actions))
+            shown = w.band(band.condition, self.language, grade_row)
+            occurrences = band.occurrences()
+            if not occurrences:
+                rows.append((shown, self.band_actions(band.actions, levels)))
+            for occurrence in occurrences:  # one row per occurrence: a nurse counts down the rows
+                rows.append((f"{shown}, {w.occurrence(occurrence.number, occurrence.and_later, self.language)}",
+                             self.band_actions(occurrence.actions, levels)))
         return LabTable("modification", title, (labels["band"], labels["action"]), rows)
+
+    def band_actions(self, actions: tuple[m.DoseAction, ...], levels: dict[int, str]) -> str:
+        texts = [w.dose_action(a, self.language, levels.get(a.level) if a.level is not None else None)
+                 for a in actions]
+        return w.sequence(actions, texts, self.language)
 
     def bullet(self, bullet: m.Bullet) -> ListEntry:
         content = bullet.content
@@ -1214,3 +1222,9 @@ def _calendar_phases(line: m.DrugLine) -> list[m.Phase]:
     stepped = len(line.phases) > 1 and all(d for d in days) and all(
         not (a & b) for i, a in enumerate(days) for b in days[i + 1:] if a is not None and b is not None)
     return list(line.phases) if stepped else [line.phases[-1]]
+
+
+def _row_notes(row: m.Item) -> tuple[m.Item, ...]:
+    """The notes and queries under a table row, an occurrence row's own included (shown below the table)."""
+    return tuple(g for c in row.children
+                 for g in (c.children if isinstance(c, m.Occurrence) else (c,)))

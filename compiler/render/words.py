@@ -584,6 +584,14 @@ def laterality(value: m.Text, language: str) -> str:
 # ---------------------------------------------------------------- lab criteria and dose modification
 
 
+def occurrence(number: int, and_later: bool, language: str) -> str:
+    """`1e keer`, `3e en volgende keren` / `1st occurrence`, `3rd and later occurrences`."""
+    if language == "nl":
+        return f"{number}e en volgende keren" if and_later else f"{number}e keer"
+    ordinal = f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number, 'th') }"
+    return f"{ordinal} and later occurrences" if and_later else f"{ordinal} occurrence"
+
+
 def band(value: m.Condition, language: str, grade: bool) -> str:
     """A band of a dose-modification table: `≥ 1,5`, `1,0 – < 1,5`, `graad 2`, `graad 0–1`."""
     prefix = LABELS[language]["grade"] + " " if grade else ""
