@@ -5,13 +5,22 @@ wheel). The parser is built once per process (and cached on disk by Lark). A syn
 error does not stop the parse: the offending line (and its indented block) is blanked
 out and the file re-parsed, so one run reports every broken line and the rest of the
 sheet is still checked.
+
+Positions: instead of Lark's `propagate_positions` (a Meta object and a chain of three
+wrapper calls per reduction, a third of the parse), each rule gets one callback that
+filters the children, builds a `Node` and records the same offsets Lark would
+(`Node.span_start`/`span_end`; `start_pos`/`end_pos` are Lark's "container" offsets,
+which include tokens the tree drops, such as `(`, `:` and line ends). Trees, spans and
+every output are identical; tests/test_parse_backends.py compares them with Lark's own.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -42,9 +51,114 @@ def grammar_path() -> Path:
     return here.parent / "grammar" / "protocol.lark"
 
 
-@functools.lru_cache(maxsize=1)
-def parser() -> Lark:
-    """The LALR parser, built once (Lark also caches the tables on disk)."""
+class Node(Tree[Token]):
+    """A parse tree node with its source offsets, as Lark's `propagate_positions` gives them.
+
+    `span_start`/`span_end` are the node's own offsets (None for a node that covers no
+    token); `start_pos`/`end_pos` also cover the tokens around a node that a `?rule`
+    inlined (the parentheses of `(A or B)`), and are what the parent node's offsets are
+    taken from, as for a token.
+    """
+
+    __slots__ = ("end_pos", "span_end", "span_start", "start_pos")
+
+    def __init__(self, data: str, children: list[Any], meta: Any = None,
+                 start: int | None = None, end: int | None = None) -> None:
+        self.data = data
+        self.children = children
+        self._meta = meta
+        self.start_pos: int | None = start
+        self.span_start: int | None = start
+        self.end_pos: int | None = end
+        self.span_end: int | None = end
+
+
+def _first_start(children: Sequence[Any]) -> int | None:
+    for child in children:
+        if child.start_pos is not None:
+            return int(child.start_pos)
+    return None
+
+
+def _last_end(children: Sequence[Any]) -> int | None:
+    for child in reversed(children):
+        if child.end_pos is not None:
+            return int(child.end_pos)
+    return None
+
+
+def _inline_single(only: Node, children: list[Any]) -> None:
+    """A `?rule` that passes its one child up: the tokens it drops widen the child's container."""
+    start, end = _first_start(children), _last_end(children)
+    if start is not None:
+        if only.span_start is None:
+            only.span_start = start
+        only.start_pos = start
+    if end is not None:
+        if only.span_end is None:
+            only.span_end = end
+        only.end_pos = end
+
+
+def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: bool) -> Callable[[list[Any]], Any]:
+    """Lark's ChildFilterLALR_NoPlaceholders + ExpandSingleChild + PropagatePositions + Tree in one call.
+
+    `include` lists the kept children (index, inline a `_rule`'s children); None keeps all.
+    """
+
+    def build(children: list[Any]) -> Any:
+        kept: list[Any]
+        if include is None:
+            kept = children
+        else:
+            kept = []
+            for index, inline in include:
+                if inline:
+                    if kept:
+                        kept += children[index].children
+                    else:  # left recursion (`x+`): extend the inner list, as Lark does
+                        kept = children[index].children
+                else:
+                    kept.append(children[index])
+        if expand1 and len(kept) == 1:
+            only = kept[0]
+            if len(children) > 1 and type(only) is Node:
+                _inline_single(only, children)
+            return only
+        if not children:
+            return Node(name, kept)
+        start = children[0].start_pos
+        end = children[-1].end_pos
+        return Node(name, kept, None, _first_start(children) if start is None else start,
+                    _last_end(children) if end is None else end)
+
+    return build
+
+
+def _install_callbacks(lark: Lark) -> bool:
+    """Replace Lark's tree-building callbacks (built without positions) by `_rule_callback`s.
+
+    False when this Lark does not keep its callbacks where the LALR parser reads them
+    (another Lark version): the caller then keeps Lark's own `propagate_positions`.
+    """
+    found: Any = getattr(lark, "_callbacks", None)
+    frontend = getattr(getattr(lark, "parser", None), "parser", None)
+    if not isinstance(found, dict) or getattr(getattr(frontend, "parser", None), "callbacks", None) is not found:
+        return False
+    callbacks = cast("dict[Any, Any]", found)
+    for rule in lark.rules:
+        keep_all = rule.options.keep_all_tokens
+        include = [(index, not symbol.is_term and symbol.name.startswith("_"))
+                   for index, symbol in enumerate(rule.expansion)
+                   if keep_all or not (symbol.is_term and getattr(symbol, "filter_out", False))]
+        filtered = len(include) < len(rule.expansion) or any(inline for _, inline in include)
+        name = rule.alias or rule.options.template_source or rule.origin.name
+        callbacks[rule] = _rule_callback(str(name), include if filtered else None,
+                                         bool(rule.options.expand1 and not rule.alias))
+    return True
+
+
+def _lark(propagate_positions: bool) -> Lark:
     path = grammar_path()
     return Lark.open(
         path.name,
@@ -52,10 +166,34 @@ def parser() -> Lark:
         parser="lalr",
         lexer="contextual",
         postlex=ProtocolIndenter(),
-        propagate_positions=True,
+        propagate_positions=propagate_positions,
         maybe_placeholders=False,
         cache=True,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, built once (Lark also caches the tables on disk); its trees are `Node`s."""
+    lark = _lark(propagate_positions=False)
+    return lark if _install_callbacks(lark) else _lark(propagate_positions=True)
+
+
+def reference_parser() -> Lark:
+    """Lark's own tree building with `propagate_positions` (tests compare `parser()` with it)."""
+    return _lark(propagate_positions=True)
+
+
+def offsets(node: Tree[Token]) -> tuple[int, int] | None:
+    """The source offsets [start, end) a node covers, None when it covers no token."""
+    if isinstance(node, Node):
+        if node.span_start is None or node.span_end is None:
+            return None
+        return node.span_start, node.span_end
+    meta = node.meta  # a tree built by Lark with propagate_positions
+    if getattr(meta, "empty", True):
+        return None
+    return meta.start_pos, meta.end_pos
 
 
 TERMINAL_WORDS: dict[str, str] = {
