@@ -17,6 +17,7 @@ every output are identical; tests/test_parse_backends.py compares them with Lark
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from lark.indenter import DedentError, Indenter
 from compiler.source import SourceFile, SourceProblem, Span
 
 MAX_ERRORS = 20
+PARSER_ENV = "PROTOCOLC_PARSER"  # "pure": never use the lark-cython parser
 
 
 class ProtocolIndenter(Indenter):
@@ -145,7 +147,11 @@ def _install_callbacks(lark: Lark) -> bool:
     frontend = getattr(getattr(lark, "parser", None), "parser", None)
     if not isinstance(found, dict) or getattr(getattr(frontend, "parser", None), "callbacks", None) is not found:
         return False
-    callbacks = cast("dict[Any, Any]", found)
+    _set_rule_callbacks(lark, cast("dict[Any, Any]", found))
+    return True
+
+
+def _set_rule_callbacks(lark: Lark, callbacks: dict[Any, Any]) -> None:
     for rule in lark.rules:
         keep_all = rule.options.keep_all_tokens
         include = [(index, not symbol.is_term and symbol.name.startswith("_"))
@@ -155,7 +161,6 @@ def _install_callbacks(lark: Lark) -> bool:
         name = rule.alias or rule.options.template_source or rule.origin.name
         callbacks[rule] = _rule_callback(str(name), include if filtered else None,
                                          bool(rule.options.expand1 and not rule.alias))
-    return True
 
 
 def _lark(propagate_positions: bool) -> Lark:
@@ -174,9 +179,119 @@ def _lark(propagate_positions: bool) -> Lark:
 
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, built once (Lark also caches the tables on disk); its trees are `Node`s."""
+    """The pure Python LALR parser, built once (Lark also caches the tables on disk); its trees are `Node`s.
+
+    It is the reference: it reports every syntax error, and parses when the accelerated
+    parser is not installed or is switched off (PROTOCOLC_PARSER=pure).
+    """
     lark = _lark(propagate_positions=False)
     return lark if _install_callbacks(lark) else _lark(propagate_positions=True)
+
+
+class _IndentingLexer:
+    """ProtocolIndenter for the lark-cython parser, which takes no post-lexer.
+
+    The parser asks this object for each next token; after a line end it hands out the
+    `_INDENT`/`_DEDENT` tokens the Indenter would, with the line end's position.
+    """
+
+    __slots__ = ("levels", "lexer", "pending", "state")
+
+    def __init__(self, lexer: Any, text: str) -> None:
+        self.lexer = lexer
+        self.state = lexer.make_lexer_state(text)
+        self.pending: list[Any] = []
+        self.levels = [0]
+
+    def next_token(self, parser_state: Any) -> Any:
+        pending = self.pending
+        if pending:
+            return pending.pop()
+        try:
+            token = self.lexer.next_token(self.state, parser_state)
+        except EOFError:
+            if len(self.levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
+                raise _Unsupported from None
+            raise
+        if token.type == "_NL":
+            value = token.value
+            indent_str = value[value.rfind("\n") + 1:]
+            indent = indent_str.count(" ") + indent_str.count("\t") * ProtocolIndenter.tab_len
+            levels = self.levels
+            if indent > levels[-1]:
+                levels.append(indent)
+                pending.append(token.new_borrow_pos("_INDENT", indent_str, token))
+            elif indent < levels[-1]:
+                while indent < levels[-1]:
+                    levels.pop()
+                    pending.append(token.new_borrow_pos("_DEDENT", indent_str, token))
+                if indent != levels[-1]:
+                    raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
+        return token
+
+
+class _Unsupported(Exception):
+    """Input the accelerated parser leaves to the pure one."""
+
+
+def _lark_token(token: Any) -> Token:
+    """A lark-cython token as Lark's own `Token` (a `str`), as the builder and the formatter expect."""
+    new: Token = str.__new__(Token, token.value)
+    new.type = token.type
+    new.value = token.value
+    new.start_pos = token.start_pos
+    new.line = token.line
+    new.column = token.column
+    new.end_line = token.end_line
+    new.end_column = token.end_column
+    new.end_pos = token.end_pos
+    return new
+
+
+class _Accelerated:
+    """Lark's LALR tables run by lark-cython's lexer and parser loop, building the same `Node` trees."""
+
+    def __init__(self, lark: Lark) -> None:
+        connector: Any = lark.parser.lexer
+        self.lexer = connector.lexer  # the cython contextual lexer under Lark's post-lexer connector
+        self.parser: Any = getattr(lark.parser.parser, "parser")  # noqa: B009 (the cython parser loop)
+        callbacks: dict[Any, Any] = getattr(lark, "_callbacks")  # noqa: B009 (the dict the parser loop reads)
+        _set_rule_callbacks(lark, callbacks)
+        # a shifted token goes through callbacks[type]: kept tokens become Lark tokens there
+        for terminal in lark.terminals:
+            if terminal.name not in ("_NL", "_INDENT", "_DEDENT"):
+                callbacks[terminal.name] = _lark_token
+
+    def parse(self, text: str) -> Tree[Token]:
+        tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexer, text), "start")
+        return tree
+
+
+@functools.lru_cache(maxsize=1)
+def accelerated() -> _Accelerated | None:
+    """The lark-cython parser when it is installed and not switched off (PROTOCOLC_PARSER=pure), else None."""
+    if os.environ.get(PARSER_ENV, "").strip().lower() == "pure":
+        return None
+    try:
+        import lark_cython
+    except ImportError:
+        return None
+    try:
+        path = grammar_path()
+        lark = Lark.open(path.name, rel_to=str(path), parser="lalr", lexer="contextual", postlex=ProtocolIndenter(),
+                         propagate_positions=False, maybe_placeholders=False, cache=True,
+                         _plugins=lark_cython.plugins)
+        fast = _Accelerated(lark)
+        probe = fast.parse("# s\ndrug x 1 mg po daily\n  query: y\n")
+    except Exception:  # a lark-cython that does not fit this Lark: the pure parser parses
+        return None
+    first = probe.children[0] if isinstance(probe, Node) else None
+    return fast if isinstance(first, Node) and isinstance(first.children[-1], Token) else None
+
+
+def backend() -> str:
+    """The parser in use: "cython" (lark-cython) or "pure" (Lark in Python)."""
+    return "cython" if accelerated() is not None else "pure"
 
 
 def reference_parser() -> Lark:
@@ -396,6 +511,12 @@ def _describe(error: UnexpectedInput, source: SourceFile, text: str) -> SourcePr
 
 
 def _parse_text(text: str) -> Tree[Token]:
+    fast = accelerated()
+    if fast is not None:
+        try:
+            return fast.parse(text)
+        except Exception:  # the pure parser reports the error exactly as it always has
+            pass
     return parser().parse(text)
 
 
