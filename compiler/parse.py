@@ -12,6 +12,13 @@ filters the children, builds a `Node` and records the same offsets Lark would
 (`Node.span_start`/`span_end`; `start_pos`/`end_pos` are Lark's "container" offsets,
 which include tokens the tree drops, such as `(`, `:` and line ends). Trees, spans and
 every output are identical; tests/test_parse_backends.py compares them with Lark's own.
+
+Backends: when `lark-cython` is installed, its lexer and LALR loop run Lark's tables
+(the indentation tokens come from `_IndentingLexer`, as lark-cython takes no
+post-lexer) and build the same trees with the same callbacks. The pure Python Lark
+parser is the reference: it parses when lark-cython is missing or PROTOCOLC_PARSER=pure,
+and every input the accelerated parser refuses is parsed again by it, so syntax errors
+(P001, friendly messages, positions, recovery) are exactly those of the pure parser.
 """
 
 from __future__ import annotations
