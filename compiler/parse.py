@@ -33,6 +33,7 @@ from typing import Any, cast
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
+from lark.parsers.lalr_analysis import Reduce
 
 from compiler.source import SourceFile, SourceProblem, Span
 
@@ -268,10 +269,29 @@ class _Accelerated:
         for terminal in lark.terminals:
             if terminal.name not in ("_NL", "_INDENT", "_DEDENT"):
                 callbacks[terminal.name] = _lark_token
+        _key_by_table_rules(callbacks, getattr(lark.parser.parser, "_parse_table", None))
 
     def parse(self, text: str) -> Tree[Token]:
         tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexer, text), "start")
         return tree
+
+
+def _key_by_table_rules(callbacks: dict[Any, Any], table: Any) -> None:
+    """Key the callbacks by the very rule objects of the parse table (lark-cython loads its own
+    copies): a reduction then finds its callback by identity, not by `Rule.__eq__` in Python.
+    """
+    states = getattr(table, "states", None)
+    if not isinstance(states, dict):
+        return
+    table_rules = {id(arg): arg for actions in states.values() for action, arg in actions.values() if action is Reduce}
+    entries = list(callbacks.items())
+    by_rule = dict(entries)
+    callbacks.clear()  # in place: the parser holds this dict
+    for rule in table_rules.values():
+        if rule in by_rule:
+            callbacks[rule] = by_rule[rule]
+    for key, value in entries:
+        callbacks.setdefault(key, value)
 
 
 @functools.lru_cache(maxsize=1)
