@@ -230,6 +230,8 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
                     )
                 )
                 stack.append(indent)
+        if stripped.count("(") <= max_depth:
+            continue  # the depth never exceeds the number of `(`: no need to walk the line
         depth = 0
         for ch in stripped:
             if ch == "(":
