@@ -9,6 +9,7 @@ model and builder diagnostics, and the same syntax errors (P001) from `parse()`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,27 +63,44 @@ def _backend(name: str) -> Callable[[str], Any]:
     return fast.parse
 
 
-@pytest.mark.parametrize("backend", ["pure", "cython"])
+def _backends() -> dict[str, Callable[[str], Any]]:
+    fast = parsing.accelerated()
+    return {"pure": parser().parse, **({"cython": fast.parse} if fast is not None else {})}
+
+
 @pytest.mark.parametrize("path", SHEETS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_trees_offsets_and_models_match_larks_own(path: Path, backend: str, reference: Any) -> None:
+def test_trees_offsets_and_models_match_larks_own(path: Path, reference: Any) -> None:
+    # one test per file for both backends: the reference parse and build are done once
     text = _text(path)
     if text is None:
         pytest.skip("not UTF-8 (refused before parsing)")
-    parse_text = _backend(backend)
     try:
         theirs = reference.parse(text)
     except LarkError as error:
-        with pytest.raises(type(error) if backend == "pure" else Exception):
-            parse_text(text)
+        for backend, parse_text in _backends().items():
+            with pytest.raises(type(error) if backend == "pure" else Exception):
+                parse_text(text)
         return
-    ours = parse_text(text)
-    _same(ours, theirs, str(path))
-    assert ours.pretty() == theirs.pretty()
     source = SourceFile.from_text(str(path), text)
-    model, diagnostics = build(source, ours)
     reference_model, reference_diagnostics = build(source, theirs)
-    assert to_json(model) == to_json(reference_model)
-    assert diagnostics == reference_diagnostics
+    expected_model = to_json(reference_model)
+    for backend, parse_text in _backends().items():
+        ours = parse_text(text)
+        _same(ours, theirs, f"{path} ({backend})")
+        assert ours.pretty() == theirs.pretty(), backend
+        model, diagnostics = build(source, ours)
+        assert to_json(model) == expected_model, backend
+        assert diagnostics == reference_diagnostics, backend
+
+
+def test_the_accelerated_backend_is_tested_when_installed() -> None:
+    try:
+        import lark_cython  # noqa: F401
+    except ImportError:
+        pytest.skip("lark-cython is not installed")
+    if parsing.PARSER_ENV in os.environ:
+        pytest.skip("the backend is chosen by PROTOCOLC_PARSER")
+    assert parsing.backend() == "cython" and "cython" in _backends()
 
 
 BROKEN = [
