@@ -10,7 +10,8 @@ figure to compare; wall time is shown too):
 
 1. cold `check` of a book of 1,002 copies of the shipped sheets (whole process, JSON,
    no cache) against plain Lark parsing the same files (pure Python LALR, the same
-   grammar and indenter, no position tracking) — target ≤ 2×;
+   grammar and indenter, no position tracking) — target ≤ 2×; (1b) the same ratio in one
+   process on the shipped sheets, stage by stage (parse, parse + build, whole check);
 2. `protocolc check` of the Emmaüs sheet, whole process, against
    `python -c "import lark, yaml, jinja2"` — target ≤ 1.6×;
 3. warm `check` of that book (nothing changed) in each output format — target ≤ 0.5 s;
@@ -278,6 +279,8 @@ def figures(args: argparse.Namespace) -> None:
         _row("check Emmaüs, whole process, result cached",
              f"{cached['cpu']:.3f} s CPU = {cached['cpu'] / baseline['cpu']:.2f}x baseline")
 
+        _in_process_figure(repeat)
+
         book = copies_book(temp / "book", 1002)
         if args.no_book:
             _optional_figures(args, temp, env, book)
@@ -315,6 +318,40 @@ def figures(args: argparse.Namespace) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
         _optional_figures(args, temp, env, book)
+
+
+def _in_process_figure(repeat: int) -> None:
+    """1b. In one process, on the shipped sheets: each stage's CPU against bare Lark (best of interleaved runs)."""
+    from lark import Lark
+
+    from compiler import parse as parsing
+    from compiler.build import build
+    from compiler.pipeline import compile_source
+    from compiler.source import SourceFile
+
+    path = parsing.grammar_path()
+    bare = Lark.open(path.name, rel_to=str(path), parser="lalr", lexer="contextual",
+                     postlex=parsing.ProtocolIndenter(), propagate_positions=False, maybe_placeholders=False, cache=True)
+    sources = [SourceFile.from_text(str(p), p.read_text(encoding="utf-8"))
+               for p in sorted((ROOT / "protocols").rglob("*.protocol"))]
+    today = datetime.date(2026, 11, 23)
+    stages = {
+        "bare Lark parse": lambda: [bare.parse(s.text if s.text.endswith("\n") else s.text + "\n") for s in sources],
+        "parse": lambda: [parsing.parse(s) for s in sources],
+        "parse + build": lambda: [build(s, tree) for s in sources if (tree := parsing.parse(s).tree) is not None],
+        "whole check": lambda: [compile_source(s, today) for s in sources],
+    }
+    best_cpu = dict.fromkeys(stages, float("inf"))
+    for _ in range(2 * repeat):
+        for name, stage in stages.items():
+            start = time.process_time()
+            stage()
+            best_cpu[name] = min(best_cpu[name], time.process_time() - start)
+    base = best_cpu["bare Lark parse"]
+    for name, seconds in best_cpu.items():
+        _row(f"in-process, {len(sources)} shipped sheets: {name}",
+             f"{1000 * seconds / len(sources):.2f} ms CPU/sheet = {seconds / base:.2f}x bare parse"
+             + (f" (parser: {parsing.backend()})" if name == "parse" else ""))
 
 
 def _optional_figures(args: argparse.Namespace, temp: Path, env: dict[str, str], book: Path) -> None:

@@ -19,6 +19,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
+from compiler.parse import offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
 
@@ -107,10 +108,10 @@ class _Builder:
         if isinstance(node, Token):
             start = node.start_pos or 0
             return self.source.span(start, node.end_pos if node.end_pos is not None else start + len(node))
-        meta = node.meta
-        if getattr(meta, "empty", True):
+        where = offsets(node)
+        if where is None:
             return Span(self.source.path, 1, 1, 1, 1)
-        return self.source.span(meta.start_pos, meta.end_pos)
+        return self.source.span(*where)
 
     def text(self, token: Token) -> m.Text:
         stripped = str(token).rstrip()
