@@ -217,8 +217,16 @@ def _loading_doses(entry: dict[str, Any], unit: str) -> set[Decimal]:
     return out
 
 
-def phase_doses(context: Context) -> Iterator[PhaseDose]:
-    """Every phase with a dose, of every resolved drug line, with its matching rows."""
+def phase_doses(context: Context) -> tuple[PhaseDose, ...]:
+    """Every phase with a dose, of every resolved drug line, with its matching rows (computed once per check run)."""
+    return context.shared(_phase_doses)
+
+
+def _phase_doses(context: Context) -> tuple[PhaseDose, ...]:
+    return tuple(_each_phase_dose(context))
+
+
+def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
     for info in layout(context):
         line = info.line
         if line.drug_id is None or line.drug_id not in context.tables.drugs:
@@ -419,7 +427,19 @@ def _within(rows: Sequence[DoseRow], value: Decimal) -> tuple[DoseRow, ...]:
 
 
 def verdict(context: Context, pd: PhaseDose) -> Verdict:
-    """Decide which dose rule applies to a phase, so that one slip gets one finding."""
+    """Decide which dose rule applies to a phase, so that one slip gets one finding (decided once per phase)."""
+    decided = context.shared(_verdicts)
+    known = decided.get(id(pd))
+    if known is None or known[0] is not pd:
+        known = decided[id(pd)] = (pd, _verdict(context, pd))
+    return known[1]
+
+
+def _verdicts(context: Context) -> dict[int, tuple[PhaseDose, Verdict]]:
+    return {}
+
+
+def _verdict(context: Context, pd: PhaseDose) -> Verdict:
     if pd.loading or pd.match.how == "none":
         return Verdict("")
     renal = _renal(context, pd)
