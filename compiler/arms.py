@@ -595,6 +595,44 @@ Truth = bool | None  # None: unknown
 Scenario = Mapping[str, str | int]
 
 
+@dataclass
+class _Lookups:
+    """What the words of conditions mean in one set of tables, looked up once: conditions are
+    evaluated for every arm and every scenario, with the same few flags and variables.
+    """
+
+    tables: Tables
+    flags: dict[str, dict[str, str] | None] = field(default_factory=dict)
+    variables: dict[str, str | None] = field(default_factory=dict)
+    canonical: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def flag(self, words: str) -> dict[str, str] | None:
+        if words not in self.flags:
+            self.flags[words] = find_flag(words, self.tables)
+        return self.flags[words]
+
+    def variable(self, name: str) -> str | None:
+        if name not in self.variables:
+            self.variables[name] = find_variable(name, self.tables)
+        return self.variables[name]
+
+    def canonical_value(self, variable: str, word: str) -> str:
+        key = (variable, word)
+        if key not in self.canonical:
+            self.canonical[key] = _canonical_value(variable, word, self.tables)
+        return self.canonical[key]
+
+
+_LOOKUPS: list[_Lookups] = []
+
+
+def _lookups(tables: Tables) -> _Lookups:
+    """The look-ups of these tables (the tables object itself is the key: overrides make new ones)."""
+    if not _LOOKUPS or _LOOKUPS[0].tables is not tables:
+        _LOOKUPS[:] = [_Lookups(tables)]
+    return _LOOKUPS[0]
+
+
 def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Truth:
     """Kleene three-valued truth of a condition for a partially known patient."""
     if isinstance(condition, m.Not):
@@ -611,7 +649,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return True
         return False if all(v is False for v in values) else None
     if isinstance(condition, m.Flag):
-        meaning = find_flag(condition.words, tables)
+        meaning = _lookups(tables).flag(condition.words)
         if meaning is None:
             return None
         results = [_equal(scenario.get(var), value) for var, value in meaning.items()]
@@ -619,7 +657,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return False
         return True if all(r is True for r in results) else None
     if isinstance(condition, m.Compare):
-        variable = find_variable(condition.variable, tables)
+        variable = _lookups(tables).variable(condition.variable)
         if variable is None or variable not in scenario:
             return None
         known = scenario[variable]
@@ -629,7 +667,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return _compare(Decimal(known), condition.op, condition.number.value)
         if condition.word is None:
             return None
-        same = str(known).lower() == _canonical_value(variable, condition.word, tables).lower()
+        same = str(known).lower() == _lookups(tables).canonical_value(variable, condition.word).lower()
         if condition.op in ("=",):
             return same
         if condition.op in ("!=", "≠"):
