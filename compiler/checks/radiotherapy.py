@@ -27,6 +27,7 @@ from compiler.radiobiology import (
     total_consistent,
     values_of,
 )
+from compiler.tables import Tables
 
 
 def fractionations(context: Context) -> tuple[m.Fractionation, ...]:
@@ -50,14 +51,18 @@ def _find_rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
     return tuple(item for item in context.items if isinstance(item, m.Fractionation))
 
 
+_SCHEMES: list[tuple[Tables, list[tuple[Mapping[str, Any], Fraction, Fraction]]]] = []
+
+
 def _schemes(context: Context) -> list[tuple[Mapping[str, Any], Fraction, Fraction]]:
-    """The schemes of rt_schemes.yaml with their fractions and dose per fraction as exact numbers."""
-    return context.shared(_exact_schemes)
-
-
-def _exact_schemes(context: Context) -> list[tuple[Mapping[str, Any], Fraction, Fraction]]:
-    return [(s, exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"])))
-            for s in context.tables.rt_schemes.get("schemes") or []]
+    """The schemes of rt_schemes.yaml with their fractions and dose per fraction as exact numbers
+    (computed once per tables object).
+    """
+    tables = context.tables
+    if not _SCHEMES or _SCHEMES[0][0] is not tables:
+        _SCHEMES[:] = [(tables, [(s, exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"])))
+                                 for s in tables.rt_schemes.get("schemes") or []])]
+    return _SCHEMES[0][1]
 
 
 def _gy(value: Fraction | Decimal) -> str:
