@@ -605,6 +605,8 @@ class _Lookups:
     flags: dict[str, dict[str, str] | None] = field(default_factory=dict)
     variables: dict[str, str | None] = field(default_factory=dict)
     canonical: dict[tuple[str, str], str] = field(default_factory=dict)
+    counted: dict[str, frozenset[str]] = field(default_factory=dict)
+    satisfied: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def flag(self, words: str) -> dict[str, str] | None:
         if words not in self.flags:
@@ -624,6 +626,7 @@ class _Lookups:
 
 
 _LOOKUPS: list[_Lookups] = []
+_MEMO_LIMIT = 100_000  # memo tables are keyed by data and sheet words: bounded all the same
 
 
 def _lookups(tables: Tables) -> _Lookups:
@@ -728,8 +731,19 @@ def counts_as(drug_id: str | None, tables: Tables) -> set[str]:
     """The drug ids a product stands for: itself and its `counts_as` (Phesgo: both antibodies)."""
     if drug_id is None:
         return set()
-    entry = tables.drugs.get(drug_id) or {}
-    return {drug_id, *(str(x) for x in entry.get("counts_as") or [])}
+    return set(_counts_as(drug_id, tables))
+
+
+def _counts_as(drug_id: str, tables: Tables) -> frozenset[str]:
+    known = _lookups(tables).counted
+    found = known.get(drug_id)
+    if found is None:
+        entry = tables.drugs.get(drug_id) or {}
+        found = frozenset({drug_id, *(str(x) for x in entry.get("counts_as") or [])})
+        if len(known) > _MEMO_LIMIT:
+            known.clear()
+        known[drug_id] = found
+    return found
 
 
 def target_classes(target_id: str, tables: Tables) -> set[str]:
@@ -746,10 +760,17 @@ def satisfies(option: str, drug_id: str | None, tables: Tables) -> bool:
     """Whether a drug satisfies one requirement option (a drug id or a class id)."""
     if drug_id is None:
         return False
-    ids = counts_as(drug_id, tables)
-    if option in ids:
-        return True
-    return any(option in tables.drug_classes(d) for d in ids)
+    # The combination checks ask this for every pair of drug and requirement: answered once per tables object.
+    known = _lookups(tables).satisfied
+    key = (option, drug_id)
+    found = known.get(key)
+    if found is None:
+        ids = _counts_as(drug_id, tables)
+        found = option in ids or any(option in tables.drug_classes(d) for d in ids)
+        if len(known) > _MEMO_LIMIT:
+            known.clear()
+        known[key] = found
+    return found
 
 
 def target_satisfies(option: str, target_id: str, tables: Tables) -> bool:
@@ -764,6 +785,19 @@ WORD_BOUNDARY = r"(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
 
 def mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     """Whether any text names any of the words (case-insensitive, whole words or prefixes ending in `*`)."""
+    joined = _mention_pattern(tuple(words))
+    return joined is not None and any(joined.search(text) for text in texts)
+
+
+_MENTIONS: dict[tuple[str, ...], re.Pattern[str] | None] = {}
+
+
+def _mention_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The pattern of a word list, built once (the lists come from the data tables)."""
+    if words in _MENTIONS:
+        return _MENTIONS[words]
+    if len(_MENTIONS) > _MEMO_LIMIT:
+        _MENTIONS.clear()
     patterns = []
     for word in words:
         stem = word.rstrip("*")
@@ -773,7 +807,6 @@ def mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
         else:
             pattern = r"(?<![A-Za-z0-9])" + pattern
         patterns.append(pattern)
-    if not patterns:
-        return False
-    joined = re.compile("|".join(patterns), re.IGNORECASE)
-    return any(joined.search(text) for text in texts)
+    joined = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+    _MENTIONS[words] = joined
+    return joined
