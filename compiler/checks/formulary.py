@@ -13,18 +13,21 @@ from typing import Any
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.resolve import normalise  # remembered per name: the same names recur
 from compiler.suggest import closest
-from compiler.tables import NameHit, normalise
+from compiler.tables import NameHit
 from compiler.tables import _cache_dir as tables_cache_dir
 
 KNOWN_UNITS = {"mg", "g", "mcg", "mg/m2", "mg/kg", "mcg/kg", "AUC", "units", "mL", "mmol", "MBq"}
 
 
-def drug_lines(context: Context) -> Iterator[m.DrugLine]:
-    """Every drug line of the protocol."""
-    for item in context.items:
-        if isinstance(item, m.DrugLine):
-            yield item
+def drug_lines(context: Context) -> tuple[m.DrugLine, ...]:
+    """Every drug line of the protocol (found once per check run: every F rule reads them)."""
+    return context.shared(_drug_lines)
+
+
+def _drug_lines(context: Context) -> tuple[m.DrugLine, ...]:
+    return tuple(item for item in context.items if isinstance(item, m.DrugLine))
 
 
 def _generic(context: Context, drug_id: str) -> str:
@@ -352,8 +355,8 @@ def name_of_another_substance(context: Context) -> Iterator[Diagnostic]:
     name confusion.
     """
     substances = substance_codes()
-    for item in context.items:
-        if not isinstance(item, m.DrugLine) or item.drug_id is None:
+    for item in drug_lines(context):
+        if item.drug_id is None:
             continue
         own = drug_atc(item.drug_id)
         if own is None:
