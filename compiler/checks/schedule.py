@@ -31,11 +31,13 @@ def _data(context: Context) -> dict[str, Any]:
     return context.tables.schedules
 
 
-def _lines(context: Context) -> Iterator[tuple[int, m.DrugLine]]:
-    lay = _layout(context)
-    for node in lay.nodes:
-        if isinstance(node.item, m.DrugLine):
-            yield node.index, node.item
+def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
+    """Every drug line with its node in the layout (found once per check run: ten rules read them)."""
+    return context.shared(_drug_nodes)
+
+
+def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
+    return tuple((node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine))
 
 
 def _name(context: Context, line: m.DrugLine) -> str:
