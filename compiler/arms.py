@@ -178,6 +178,7 @@ class Layout:
         self._arms: dict[int, Arm] = {}
         self._partners: dict[int, tuple[int, ...]] = {}
         self._otherwise: dict[int, m.Condition | None] = {}
+        self._conjuncts: dict[int, list[m.Condition]] = {}
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._index_partners()
 
@@ -471,8 +472,15 @@ class Layout:
             if ancestor in self._global_owners:
                 continue
             for owned in self._owned.get(ancestor, []):
-                out.extend(_as_conjunct(owned.item))
+                out.extend(self._conjunct(owned))
         return tuple(out)
+
+    def _conjunct(self, owned: Node) -> list[m.Condition]:
+        """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
+        found = self._conjuncts.get(owned.index)
+        if found is None:
+            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
+        return found
 
     def _children(self, index: int) -> list[int]:
         return self._child_lists.get(index, [])
