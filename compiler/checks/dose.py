@@ -10,6 +10,7 @@ reported as a warning and the message says that the reference is unverified.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class LineInfo:
     section: m.Section | None
     arm: tuple[m.DrugLine, ...]
 
-    @property
+    @functools.cached_property
     def regimen(self) -> m.RegimenLine | None:
         """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
         phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
