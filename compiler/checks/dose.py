@@ -934,6 +934,8 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 
 def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
     protocol = context.protocol
+    if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.items):
+        return  # no library regimen: no need to walk the sheet for the conditions around one
 
     def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
              phase: m.PhaseLine | None = None) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
