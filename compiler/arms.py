@@ -618,23 +618,32 @@ class _Lookups:
 
     def flag(self, words: str) -> dict[str, str] | None:
         if words not in self.flags:
+            _bound(self.flags)
             self.flags[words] = find_flag(words, self.tables)
         return self.flags[words]
 
     def variable(self, name: str) -> str | None:
         if name not in self.variables:
+            _bound(self.variables)
             self.variables[name] = find_variable(name, self.tables)
         return self.variables[name]
 
     def canonical_value(self, variable: str, word: str) -> str:
         key = (variable, word)
         if key not in self.canonical:
+            _bound(self.canonical)
             self.canonical[key] = _canonical_value(variable, word, self.tables)
         return self.canonical[key]
 
 
+def _bound(memo: dict[Any, Any]) -> None:
+    """Memo tables hold words of the sheets too: emptied when full, so memory stays bounded over a book."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+
+
 _LOOKUPS: list[_Lookups] = []
-_MEMO_LIMIT = 100_000  # memo tables are keyed by data and sheet words: bounded all the same
+_MEMO_LIMIT = 20_000
 
 
 def _lookups(tables: Tables) -> _Lookups:
@@ -748,8 +757,7 @@ def _counts_as(drug_id: str, tables: Tables) -> frozenset[str]:
     if found is None:
         entry = tables.drugs.get(drug_id) or {}
         found = frozenset({drug_id, *(str(x) for x in entry.get("counts_as") or [])})
-        if len(known) > _MEMO_LIMIT:
-            known.clear()
+        _bound(known)
         known[drug_id] = found
     return found
 
@@ -775,8 +783,7 @@ def satisfies(option: str, drug_id: str | None, tables: Tables) -> bool:
     if found is None:
         ids = _counts_as(drug_id, tables)
         found = option in ids or any(option in tables.drug_classes(d) for d in ids)
-        if len(known) > _MEMO_LIMIT:
-            known.clear()
+        _bound(known)
         known[key] = found
     return found
 
@@ -804,8 +811,7 @@ def _mention_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     """The pattern of a word list, built once (the lists come from the data tables)."""
     if words in _MENTIONS:
         return _MENTIONS[words]
-    if len(_MENTIONS) > _MEMO_LIMIT:
-        _MENTIONS.clear()
+    _bound(_MENTIONS)
     patterns = []
     for word in words:
         stem = word.rstrip("*")

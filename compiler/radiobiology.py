@@ -106,9 +106,11 @@ def site_info(site: str | None, tables: Tables) -> SiteInfo:
     if not _SITES or _SITES[0].tables is not tables:
         _SITES[:] = [_Sites(tables)]
     sites = _SITES[0]
+    if len(site) > 200:
+        return _site_info(site, sites.entries)  # only short texts are remembered: memory stays bounded over a book
     found = sites.known.get(site)
     if found is None:
-        if len(sites.known) > 10_000:
+        if len(sites.known) >= 4096:
             sites.known.clear()
         found = sites.known[site] = _site_info(site, sites.entries)
     return found
