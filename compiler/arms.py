@@ -617,12 +617,16 @@ class _Lookups:
     satisfied: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def flag(self, words: str) -> dict[str, str] | None:
+        if len(words) > _LONG:
+            return find_flag(words, self.tables)
         if words not in self.flags:
             _bound(self.flags)
             self.flags[words] = find_flag(words, self.tables)
         return self.flags[words]
 
     def variable(self, name: str) -> str | None:
+        if len(name) > _LONG:
+            return find_variable(name, self.tables)
         if name not in self.variables:
             _bound(self.variables)
             self.variables[name] = find_variable(name, self.tables)
@@ -630,6 +634,8 @@ class _Lookups:
 
     def canonical_value(self, variable: str, word: str) -> str:
         key = (variable, word)
+        if len(word) > _LONG:
+            return _canonical_value(variable, word, self.tables)
         if key not in self.canonical:
             _bound(self.canonical)
             self.canonical[key] = _canonical_value(variable, word, self.tables)
@@ -644,6 +650,7 @@ def _bound(memo: dict[Any, Any]) -> None:
 
 _LOOKUPS: list[_Lookups] = []
 _MEMO_LIMIT = 20_000
+_LONG = 200  # longer sheet words are looked up each time, never kept
 
 
 def _lookups(tables: Tables) -> _Lookups:
