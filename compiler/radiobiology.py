@@ -85,15 +85,42 @@ class SiteInfo:
     organs: tuple[str, ...]
 
 
+class _Sites:
+    """The site table of one tables object with its words normalised, and the sites already read."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.entries = [(entry, [_plain(str(w)) for w in entry.get("words") or []])
+                        for entry in tables.rt_schemes.get("sites") or []]
+        self.known: dict[str, SiteInfo] = {}
+
+
+_SITES: list[_Sites] = []
+
+
 def site_info(site: str | None, tables: Tables) -> SiteInfo:
     """Indications and organ for a site text (`wervelkolom (spinaal)`), from rt_schemes.yaml `sites`."""
     if not site:
         return SiteInfo((), ())
+    # Several rules ask for the sites of every `rt` line: each site is read once per tables object.
+    if not _SITES or _SITES[0].tables is not tables:
+        _SITES[:] = [_Sites(tables)]
+    sites = _SITES[0]
+    if len(site) > 200:
+        return _site_info(site, sites.entries)  # only short texts are remembered: memory stays bounded over a book
+    found = sites.known.get(site)
+    if found is None:
+        if len(sites.known) >= 4096:
+            sites.known.clear()
+        found = sites.known[site] = _site_info(site, sites.entries)
+    return found
+
+
+def _site_info(site: str, entries: list[tuple[Mapping[str, Any], list[str]]]) -> SiteInfo:
     text = f" {_plain(site)} "
     indications: list[str] = []
     organs: list[str] = []
-    for entry in tables.rt_schemes.get("sites") or []:
-        words = [_plain(str(w)) for w in entry.get("words") or []]
+    for entry, words in entries:
         if any(f" {w} " in text for w in words if w):
             indications.extend(str(i) for i in entry.get("indications") or [] if str(i) not in indications)
             organ = entry.get("organ")

@@ -7,13 +7,16 @@ then applies the protocol's acknowledgements (`allow CODE "justification"`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.source import SourceFile
 from compiler.tables import Tables
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Context:
     tables: Tables
     today: datetime.date
     items: list[m.Item] = field(default_factory=list)
+    shared_values: dict[Callable[..., Any], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
         """Every item of a kind."""
@@ -34,6 +38,17 @@ class Context:
     def language(self) -> str:
         """The document language (nl when not stated)."""
         return self.protocol.meta.language or "nl"
+
+    def shared(self, compute: Callable[[Context], T]) -> T:
+        """`compute(self)`, computed once per check run and shared by every rule that asks for it.
+
+        Several rules read the same derived view of the model (every dosed phase with its formulary
+        rows); walking the model again for each rule multiplied the cost of a check by the rules.
+        `compute` must depend on the context only.
+        """
+        if compute not in self.shared_values:
+            self.shared_values[compute] = compute(self)
+        return cast(T, self.shared_values[compute])
 
 
 _LOADED: list[bool] = []

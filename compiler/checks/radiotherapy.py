@@ -31,19 +31,45 @@ from compiler.radiobiology import (
     total_consistent,
     values_of,
 )
+from compiler.tables import Tables
 
 
-def fractionations(context: Context) -> Iterator[m.Fractionation]:
+def fractionations(context: Context) -> tuple[m.Fractionation, ...]:
     """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part, and
     (rt14) each simultaneous integrated boost as a view of its own (`sib_part` set).
     """
-    for item in context.items:
-        if isinstance(item, m.Fractionation):
-            if len(item.parts) > 1:
-                yield from course_parts(item)
-            else:
-                yield item
-            yield from sib_views(item)
+    return context.shared(_fractionations)
+
+
+def _fractionations(context: Context) -> tuple[m.Fractionation, ...]:
+    out: list[m.Fractionation] = []
+    for item in _rt_lines(context):
+        out.extend(course_parts(item) if len(item.parts) > 1 else (item,))
+        out.extend(sib_views(item))
+    return tuple(out)
+
+
+def _rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
+    """Every `rt` line as written (found once per check run: each R rule reads them)."""
+    return context.shared(_find_rt_lines)
+
+
+def _find_rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
+    return tuple(item for item in context.items if isinstance(item, m.Fractionation))
+
+
+_SCHEMES: list[tuple[Tables, list[tuple[Mapping[str, Any], Fraction, Fraction]]]] = []
+
+
+def _schemes(context: Context) -> list[tuple[Mapping[str, Any], Fraction, Fraction]]:
+    """The schemes of rt_schemes.yaml with their fractions and dose per fraction as exact numbers
+    (computed once per tables object).
+    """
+    tables = context.tables
+    if not _SCHEMES or _SCHEMES[0][0] is not tables:
+        _SCHEMES[:] = [(tables, [(s, exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"])))
+                                 for s in tables.rt_schemes.get("schemes") or []])]
+    return _SCHEMES[0][1]
 
 
 def _gy(value: Fraction | Decimal) -> str:
@@ -119,11 +145,8 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
 
 
 def _accepted(n: Fraction, d: Fraction, context: Context) -> bool:
-    for scheme in context.tables.rt_schemes.get("schemes") or []:
-        if scheme.get("high_dose_per_fraction_accepted") and exact(str(scheme["fractions"])) == n \
-                and exact(str(scheme["dose_per_fraction_gy"])) == d:
-            return True
-    return False
+    return any(scheme.get("high_dose_per_fraction_accepted") and fractions == n and dose == d
+               for scheme, fractions, dose in _schemes(context))
 
 
 @check("R002", "high-dose-per-fraction", Severity.WARNING, "dose per fraction above 8 Gy outside a stereotactic technique")
@@ -242,7 +265,7 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/rt_schemes.yaml (each scheme with its source); RULES.md R004.
     """
-    schemes = context.tables.rt_schemes.get("schemes") or []
+    schemes = _schemes(context)
     for item in fractionations(context):
         if item.site is None or not computable(item) or item.course_part is not None or item.sib_part is not None:
             continue  # the parts of a course (a boost) and SIBs are judged by R007/R011, not against whole schemes
@@ -251,10 +274,10 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
             continue
         assert item.fractions is not None and item.dose_per_fraction is not None
         n, d = exact(item.fractions.value), exact(item.dose_per_fraction.value)
-        plausible = [s for s in schemes if str(s.get("indication")) in info.indications]
-        if any(exact(str(s["fractions"])) == n and exact(str(s["dose_per_fraction_gy"])) == d for s in plausible):
+        plausible = [(f, g) for s, f, g in schemes if str(s.get("indication")) in info.indications]
+        if any(f == n and g == d for f, g in plausible):
             continue
-        listed = sorted({(exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"]))) for s in plausible})
+        listed = sorted(set(plausible))
         shown_list = ", ".join(f"{shown(a)} × {_gy(b)}" for a, b in listed)
         yield implausible_scheme.at(item.span, f"{_scheme(item)} is not a usual scheme for {item.site.value} "
                                     f"({', '.join(info.indications)})",
@@ -360,8 +383,8 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
         elif total_limit is not None and total is not None and total > exact(str(total_limit)):
             yield implausible_dose.at(item.span, f"total {_gy(total)} Gy is above {total_limit} Gy",
                                       "check the number of fractions and the dose per fraction")
-    for course in context.items:  # lang-b: the total of a course in parts
-        if not isinstance(course, m.Fractionation) or len(course.parts) < 2 or total_limit is None:
+    for course in _rt_lines(context):  # lang-b: the total of a course in parts
+        if len(course.parts) < 2 or total_limit is None:
             continue
         if course.technique is not None and "brachy" in course.technique.value.lower():
             continue
@@ -375,8 +398,8 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
 
 
 def _courses(context: Context) -> Iterator[m.Fractionation]:
-    for item in context.items:
-        if isinstance(item, m.Fractionation) and len(item.parts) > 1:
+    for item in _rt_lines(context):
+        if len(item.parts) > 1:
             yield item
 
 
@@ -442,8 +465,8 @@ def site_not_in_table(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/rt_schemes.yaml `sites` and `alpha_beta` (each with its source).
     """
-    for item in context.items:
-        if not isinstance(item, m.Fractionation) or item.site is None:
+    for item in _rt_lines(context):
+        if item.site is None:
             continue
         info = site_info(item.site.value, context.tables)
         if not info.indications and not info.organs:

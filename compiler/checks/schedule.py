@@ -31,11 +31,13 @@ def _data(context: Context) -> dict[str, Any]:
     return context.tables.schedules
 
 
-def _lines(context: Context) -> Iterator[tuple[int, m.DrugLine]]:
-    lay = _layout(context)
-    for node in lay.nodes:
-        if isinstance(node.item, m.DrugLine):
-            yield node.index, node.item
+def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
+    """Every drug line with its node in the layout (found once per check run: ten rules read them)."""
+    return context.shared(_drug_nodes)
+
+
+def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
+    return tuple((node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine))
 
 
 def _name(context: Context, line: m.DrugLine) -> str:
@@ -409,6 +411,21 @@ def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
     """The arm is in `setting`: its conditions entail it, or they admit it and the
     protocol's scope names it.
     """
+    # The drugs of one block share their conditions: decided once per set of conditions.
+    known = context.shared(_settings)
+    key = (setting, *map(id, arm.conditions))
+    found = known.get(key)
+    if found is None or len(found[0]) != len(arm.conditions) \
+            or not all(x is y for x, y in zip(found[0], arm.conditions, strict=True)):
+        found = known[key] = (arm.conditions, _setting_applies_uncached(context, arm, setting))
+    return found[1]
+
+
+def _settings(context: Context) -> dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]]:
+    return {}
+
+
+def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> bool:
     meaning = find_flag(setting, context.tables) or {}
     if not meaning:
         return False
