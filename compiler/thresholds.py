@@ -185,6 +185,21 @@ class Domain:
 
 def domains(tables: Tables) -> dict[str, Domain]:
     """The declared condition variables as domains; a lab value has one domain per scale (unit)."""
+    return dict(_domains(tables))
+
+
+_DOMAINS: dict[str, dict[str, Domain]] = {}
+
+
+def _domains(tables: Tables) -> dict[str, Domain]:
+    """`domains`, built once per data fingerprint (shared: never mutate it)."""
+    found = _DOMAINS.get(tables.fingerprint)
+    if found is None:
+        found = _DOMAINS[tables.fingerprint] = _build_domains(tables)
+    return found
+
+
+def _build_domains(tables: Tables) -> dict[str, Domain]:
     labs = lab_variables(tables)
     out: dict[str, Domain] = {}
     for name, spec in variables(tables).items():
@@ -457,11 +472,20 @@ class Translator:
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
-        self.domains = domains(tables)
+        self.domains = _domains(tables)
         self.algebra = RegionAlgebra(self.domains)
+        # Memos by object identity; each entry keeps its condition alive so an id is never reused.
+        self._regions: dict[int, tuple[m.Condition, Region | None]] = {}
+        self._variables: dict[int, tuple[m.Condition, frozenset[str]]] = {}
 
     def variables_of(self, condition: m.Condition) -> set[str]:
         """The declared variables a condition mentions (unknown ones left out)."""
+        cached = self._variables.get(id(condition))
+        if cached is None:
+            cached = self._variables[id(condition)] = (condition, frozenset(self._variables_of(condition)))
+        return set(cached[1])
+
+    def _variables_of(self, condition: m.Condition) -> set[str]:
         found: set[str] = set()
         for atom in atoms(condition):
             if isinstance(atom, m.Compare):
@@ -474,6 +498,18 @@ class Translator:
 
     def region(self, condition: m.Condition) -> Region:
         """The cases where a condition holds; raises Unresolvable for what L004 reports."""
+        cached = self._regions.get(id(condition))
+        if cached is None:
+            try:
+                found: Region | None = self._region(condition)
+            except Unresolvable:
+                found = None
+            cached = self._regions[id(condition)] = (condition, found)
+        if cached[1] is None:
+            raise Unresolvable(type(condition).__name__)
+        return cached[1]
+
+    def _region(self, condition: m.Condition) -> Region:
         algebra = self.algebra
         if isinstance(condition, m.All):
             result = EVERYTHING
