@@ -77,9 +77,12 @@ def table_variable(table: m.DoseModification, tables: Tables) -> str | None:
     return variable
 
 
-def analyse_table(table: m.DoseModification, tables: Tables) -> TableAnalysis:
-    """Gaps, overlaps, unreachable rows and foreign variables of one table."""
-    translator = Translator(tables)
+def analyse_table(table: m.DoseModification, tables: Tables, translator: Translator | None = None) -> TableAnalysis:
+    """Gaps, overlaps, unreachable rows and foreign variables of one table.
+
+    `translator` (of the same tables) shares its translated conditions with other analyses.
+    """
+    translator = translator or Translator(tables)
     algebra = translator.algebra
     expected = table_variable(table, tables)
     regions: list[tuple[m.DoseBand, Region]] = []
@@ -160,9 +163,9 @@ def _reportable(interval: Interval, resolution: Decimal | None) -> bool:
     return value < interval.high or (value == interval.high and interval.high_closed)
 
 
-def criteria_region(block: m.Criteria, tables: Tables) -> Region | None:
+def criteria_region(block: m.Criteria, tables: Tables, translator: Translator | None = None) -> Region | None:
     """The cases where every criterion of a block holds (None when one cannot be read: L004)."""
-    translator = Translator(tables)
+    translator = translator or Translator(tables)
     region = EVERYTHING
     for criterion in block.criteria():
         try:
@@ -194,14 +197,18 @@ def full_dose(band: m.DoseBand) -> bool:
                or (a.kind == "level" and a.level == 0) for a in band.actions)
 
 
-def criteria_conflicts(block: m.Criteria, table: m.DoseModification,
-                       tables: Tables) -> list[tuple[m.DoseBand, str]]:
-    """Full-dose bands of a table for values the criteria do not let a cycle start with."""
-    region = criteria_region(block, tables)
-    analysis = analyse_table(table, tables)
+def criteria_conflicts(block: m.Criteria, table: m.DoseModification, tables: Tables,
+                       translator: Translator | None = None,
+                       analysis: TableAnalysis | None = None) -> list[tuple[m.DoseBand, str]]:
+    """Full-dose bands of a table for values the criteria do not let a cycle start with.
+
+    `translator` and `analysis` (the table's, from `analyse_table`) reuse work already done.
+    """
+    translator = translator or Translator(tables)
+    region = criteria_region(block, tables, translator)
+    analysis = analysis or analyse_table(table, tables, translator)
     if region is None or region.is_empty() or not analysis.resolved or analysis.variable is None:
         return []
-    translator = Translator(tables)
     variable = analysis.variable
     if variable not in region.variables():
         return []

@@ -728,15 +728,18 @@ def statement(item: m.Item) -> m.Item:
     return item
 
 
-def analyse(protocol: m.Protocol, tables: Tables) -> Analysis:
-    """Analyse every group of sibling branches of a protocol (for the L checks and the renderer)."""
-    return _Analyser(protocol, tables).run()
+def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None = None) -> Analysis:
+    """Analyse every group of sibling branches of a protocol (for the L checks and the renderer).
+
+    `translator` (of the same tables) shares its translated conditions with other analyses.
+    """
+    return _Analyser(protocol, translator or Translator(tables)).run()
 
 
 class _Analyser:
-    def __init__(self, protocol: m.Protocol, tables: Tables) -> None:
+    def __init__(self, protocol: m.Protocol, translator: Translator) -> None:
         self.protocol = protocol
-        self.translator = Translator(tables)
+        self.translator = translator
         self.algebra = self.translator.algebra
         self.result = Analysis(domains=self.translator.domains)
         self.mentioned: dict[str, set[str]] = {}

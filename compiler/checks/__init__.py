@@ -7,13 +7,16 @@ then applies the protocol's acknowledgements (`allow CODE "justification"`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.source import SourceFile
 from compiler.tables import Tables
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,16 @@ class Context:
     tables: Tables
     today: datetime.date
     items: list[m.Item] = field(default_factory=list)
+    # Analyses several rules read (decision analysis, modification tables…), computed once per
+    # check run by `memo`; never part of a Context's identity.
+    memos: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, name: str, compute: Callable[[Context], T]) -> T:
+        """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
+        if name not in self.memos:
+            self.memos[name] = compute(self)
+        found: T = self.memos[name]
+        return found
 
     def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
         """Every item of a kind."""

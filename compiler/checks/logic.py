@@ -16,6 +16,7 @@ from compiler.thresholds import (
     DecisionAnalysis,
     Domain,
     Region,
+    Translator,
     analyse,
     atoms,
     describe_region,
@@ -148,18 +149,14 @@ def _lab_condition(atom: m.Compare, lab: LabVariable) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- L001-L003, L005, L006
 
 
+def translator(context: Context) -> Translator:
+    """The conditions-to-regions translator of this check run (its memos shared by the L rules)."""
+    return context.memo("logic.translator", lambda c: Translator(c.tables))
+
+
 def _analysis(context: Context) -> Analysis:
-    """The protocol's decision analysis (computed once per protocol, shared by L001-L003 and L006)."""
-    key = id(context.protocol)
-    cached = _ANALYSES.get(key)
-    if cached is None or cached[0] is not context.protocol:
-        cached = (context.protocol, analyse(context.protocol, context.tables))
-        _ANALYSES.clear()
-        _ANALYSES[key] = cached
-    return cached[1]
-
-
-_ANALYSES: dict[int, tuple[m.Protocol, Analysis]] = {}
+    """The protocol's decision analysis (computed once per check run, shared by L001-L003 and L006)."""
+    return context.memo("logic.analysis", lambda c: analyse(c.protocol, c.tables, translator(c)))
 
 
 def _text(context: Context, span: Span) -> str:
