@@ -510,6 +510,8 @@ class Translator:
         return cached[1]
 
     def _region(self, condition: m.Condition) -> Region:
+        if isinstance(condition, (m.Flag, m.Compare)):
+            return self._atom(condition)
         algebra = self.algebra
         if isinstance(condition, m.All):
             result = EVERYTHING
@@ -520,14 +522,32 @@ class Translator:
             return algebra.union(*(self.region(operand) for operand in condition.operands))
         if isinstance(condition, m.Not):
             return algebra.complement(self.region(condition.operand))
+        raise Unresolvable(type(condition).__name__)
+
+    def _atom(self, atom: m.Flag | m.Compare) -> Region:
+        """A flag's or comparison's region, shared by every protocol checked with the same data."""
+        memo = _ATOM_REGIONS.setdefault(self.tables.fingerprint, {})
+        key = _atom_key(atom)
+        if key not in memo:
+            if len(memo) >= _ATOM_MEMO_SIZE:
+                memo.clear()
+            try:
+                memo[key] = self._atom_region(atom)
+            except Unresolvable:
+                memo[key] = None
+        found = memo[key]
+        if found is None:
+            raise Unresolvable(type(atom).__name__)
+        return found
+
+    def _atom_region(self, condition: m.Flag | m.Compare) -> Region:
+        algebra = self.algebra
         if isinstance(condition, m.Flag):
             meaning = find_flag(condition.words, self.tables)
             if meaning is None or any(v not in self.domains for v in meaning):
                 raise Unresolvable(condition.words)
             return algebra.box({v: self._value_set(self.domains[v], value) for v, value in meaning.items()})
-        if isinstance(condition, m.Compare):
-            return self._compare(condition)
-        raise Unresolvable(type(condition).__name__)
+        return self._compare(condition)
 
     def _value_set(self, domain: Domain, word: str) -> frozenset[str]:
         for value in domain.values:
@@ -561,6 +581,21 @@ class Translator:
             raise Unresolvable(atom.variable)
         values = self._value_set(domain, atom.word)
         return self.algebra.box({variable: values if atom.op == "=" else domain.values - values})
+
+
+_ATOM_MEMO_SIZE = 8192
+# Regions of flags and comparisons by what they say (not where), per data fingerprint: the
+# same `HER2+` or `ANC >= 1.5 x10^9/L` recurs in every sheet. Regions are never mutated.
+_ATOM_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+
+
+def _atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
+    """Everything a flag's or comparison's region depends on (numbers as written: `1.50` is not `1.5`)."""
+    if isinstance(atom, m.Flag):
+        return ("flag", atom.words)
+    number = None if atom.number is None else str(atom.number.value)
+    unit = None if atom.unit is None else atom.unit.value
+    return ("compare", atom.variable, atom.op, number, atom.percent, atom.word, unit)
 
 
 def compare_set(full: IntervalSet, op: str, value: Decimal) -> IntervalSet:
