@@ -10,6 +10,7 @@ of the patients the arm is for. The rules and drug lists live in
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from compiler import arms as a
@@ -49,8 +50,51 @@ def region(context: Context) -> str:
     return str(_data(context).get("default_region") or "EU")
 
 
+class _DrugFacts:
+    """The answers of `compiler.arms` about one data set's drugs and classes, which the C rules
+    ask again and again (every arm, every rule), each computed once."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.satisfied: dict[tuple[str, str], bool] = {}
+        self.target_satisfied: dict[tuple[str, str], bool] = {}
+        self.molecules: dict[str, frozenset[str]] = {}
+        self.forbidden: list[tuple[str, str, str, str]] | None = None
+        self.supportive: list[_Supportive] | None = None
+        self.triggers: dict[tuple[int, str], bool] = {}  # (supportive rule, focus drug): its drugs match
+
+
+_FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
+
+
+def _facts(tables: Tables) -> _DrugFacts:
+    if not _FACTS or _FACTS[0].tables is not tables:
+        _FACTS[:] = [_DrugFacts(tables)]
+    return _FACTS[0]
+
+
+def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
+    """`arms.satisfies`, memoised per data set."""
+    if drug_id is None:
+        return False
+    known = _facts(tables).satisfied
+    found = known.get((option, drug_id))
+    if found is None:
+        found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
+    return found
+
+
+def _target_is(option: str, target_id: str, tables: Tables) -> bool:
+    """`arms.target_satisfies`, memoised per data set."""
+    known = _facts(tables).target_satisfied
+    found = known.get((option, target_id))
+    if found is None:
+        found = known[(option, target_id)] = a.target_satisfies(option, target_id, tables)
+    return found
+
+
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
-    return any(a.satisfies(option, member.drug_id, tables) for option in ids)
+    return any(_is(option, member.drug_id, tables) for option in ids)
 
 
 def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
@@ -71,7 +115,7 @@ def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
         known = [t for t in group.targets if t.target_id is not None]
         if not known:
             continue
-        fits = [any(a.target_satisfies(o, t.target_id, tables) for o in options) for t in known if t.target_id]
+        fits = [any(_target_is(o, t.target_id, tables) for o in options) for t in known if t.target_id]
         if (group.any_of and all(fits)) or (not group.any_of and any(fits)):
             return True
     return False
@@ -88,7 +132,7 @@ def _unmet_only_with(arm: a.Arm, tables: Tables) -> str | None:
 
         def given(target_id: str) -> bool:
             option = target_id[6:] if target_id.startswith("class:") else target_id
-            return any(a.satisfies(option, p.drug_id, tables) for p in arm.partners)
+            return any(_is(option, p.drug_id, tables) for p in arm.partners)
 
         met = [given(t.target_id) for t in known if t.target_id is not None]
         if not (any(met) if group.any_of else all(met)):
@@ -217,14 +261,18 @@ def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second
     return None
 
 
-def _molecules(drug_id: str | None, tables: Tables) -> set[str]:
-    ids = a.counts_as(drug_id, tables)
-    out = set(ids)
-    for group in tables.product_groups.values():
-        members = {str(x) for x in group.get("members") or []}
-        if members & ids:
-            out |= {f"group:{normalise(str(n))}" for n in group.get("names") or []}
-    return out
+def _molecules(drug_id: str, tables: Tables) -> frozenset[str]:
+    known = _facts(tables).molecules
+    found = known.get(drug_id)
+    if found is None:
+        ids = a.counts_as(drug_id, tables)
+        out = set(ids)
+        for group in tables.product_groups.values():
+            members = {str(x) for x in group.get("members") or []}
+            if members & ids:
+                out |= {f"group:{normalise(str(n))}" for n in group.get("names") or []}
+        found = known[drug_id] = frozenset(out)
+    return found
 
 
 @check("C002", "class-duplicate", Severity.ERROR, "two drugs of one class in one arm")
@@ -285,17 +333,16 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
 
 def _forbidden(context: Context) -> list[tuple[str, str, str, str]]:
     """(a, b, hint, source) of every forbidden pair, from combinations.yaml and the formulary."""
-    out = [(str(p.get("a")), str(p.get("b")), str(p.get("hint") or ""), str(p.get("source") or ""))
-           for p in _data(context).get("forbidden_pairs") or []]
-    for drug_id, entry in context.tables.drugs.items():
-        for key in ("forbidden_with", "forbidden_concurrent_with"):
-            for other in entry.get(key) or []:
-                out.append((drug_id, str(other), "", f"formulary.yaml {key}"))
-    return out
-
-
-def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
-    return a.satisfies(option, drug_id, tables)
+    facts = _facts(context.tables)
+    if facts.forbidden is None:
+        out = [(str(p.get("a")), str(p.get("b")), str(p.get("hint") or ""), str(p.get("source") or ""))
+               for p in _data(context).get("forbidden_pairs") or []]
+        for drug_id, entry in context.tables.drugs.items():
+            for key in ("forbidden_with", "forbidden_concurrent_with"):
+                for other in entry.get(key) or []:
+                    out.append((drug_id, str(other), "", f"formulary.yaml {key}"))
+        facts.forbidden = out
+    return facts.forbidden
 
 
 @check("C003", "forbidden-pair", Severity.ERROR, "forbidden concurrent combination in one arm")
@@ -342,8 +389,8 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
                 if tid is None:
                     continue
                 for x, y, hint, _source in pairs:
-                    hit = (_is(x, focus.drug_id, tables) and a.target_satisfies(y, tid, tables)) or \
-                          (_is(y, focus.drug_id, tables) and a.target_satisfies(x, tid, tables))
+                    hit = (_is(x, focus.drug_id, tables) and _target_is(y, tid, tables)) or \
+                          (_is(y, focus.drug_id, tables) and _target_is(x, tid, tables))
                     if hit and (target.text.span, focus.span) not in reported:
                         reported.add((target.text.span, focus.span))
                         yield forbidden_pair.at(
@@ -359,7 +406,7 @@ def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
         return False  # the partner that needs it is reported itself
     for group in arm.companions:
         for target in group.targets:
-            if target.target_id and any(a.target_satisfies(n, target.target_id, tables) for n in needs):
+            if target.target_id and any(_target_is(n, target.target_id, tables) for n in needs):
                 return True
     return False
 
@@ -491,15 +538,41 @@ def _auc(member: a.Member) -> float | None:
     return None
 
 
-def _triggered(rule: Mapping[str, Any], arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
+@dataclass(frozen=True)
+class _Supportive:
+    """One `supportive` rule of combinations.yaml, its lists read once per data set."""
+
+    index: int
+    rule: Mapping[str, Any]
+    id: str
+    when_all: tuple[str, ...]
+    when: tuple[str, ...]
+
+
+def _supportive_rules(context: Context) -> list[_Supportive]:
+    facts = _facts(context.tables)
+    if facts.supportive is None:
+        facts.supportive = [
+            _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
+                        tuple(str(x) for x in rule.get("when") or []))
+            for index, rule in enumerate(_data(context).get("supportive") or [])]
+    return facts.supportive
+
+
+def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
     focus = arm.focus
-    when_all = [str(x) for x in rule.get("when_all") or []]
-    if when_all:
-        if not _member_matches(focus, when_all, tables):
-            return False
-        return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in when_all)
-    if not _member_matches(focus, [str(x) for x in rule.get("when") or []], tables):
+    if focus.drug_id is None:
+        return False  # matches no drug or class
+    triggers = _facts(tables).triggers
+    key = (prepared.index, focus.drug_id)
+    hit = triggers.get(key)
+    if hit is None:
+        hit = triggers[key] = _member_matches(focus, list(prepared.when_all or prepared.when), tables)
+    if not hit:
         return False
+    if prepared.when_all:
+        return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in prepared.when_all)
+    rule = prepared.rule
     if rule.get("when_interval_days") is not None:
         interval = _interval_days(focus) or cycle_days
         if interval != int(rule["when_interval_days"]):
@@ -524,7 +597,7 @@ def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> 
     """
     parts = [str(x) for x in rule.get("drugs_all") or []]
     return [_part_name(part, tables) for part in parts
-            if not any(a.satisfies(option, d, tables) for option in part.split("|") for d in given)]
+            if not any(_is(option, d, tables) for option in part.split("|") for d in given)]
 
 
 def _part_name(part: str, tables: Tables) -> str:
@@ -570,14 +643,16 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     lay = _layout(context)
     protocol_texts = lay.all_texts()
+    protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids = {i.drug_id for i in context.items if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
+    prepared = _supportive_rules(context)
     for arm in lay.arms():
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
         cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
-        for rule in _data(context).get("supportive") or []:
-            rule_id = str(rule.get("id"))
-            if rule_id in done or not _triggered(rule, arm, tables, cycle_days):
+        for entry in prepared:
+            rule, rule_id = entry.rule, entry.id
+            if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
             scenario = rule.get("excluded_scenario")
             if scenario is not None:
@@ -586,7 +661,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
             else:
                 given = _supportive_ids(arm, protocol_ids)
                 drugs = [str(x) for x in rule.get("drugs") or []]
-                if drugs and any(a.satisfies(d, drug_id, tables) for d in drugs for drug_id in given):
+                if drugs and any(_is(d, drug_id, tables) for d in drugs for drug_id in given):
                     missing = _missing_parts(rule, given, tables)
                     if not missing:
                         continue
@@ -596,7 +671,11 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
                 words = [str(w) for w in rule.get("words") or []]
-                if a.mentions(list(arm.texts) + protocol_texts, words):
+                if a.mentions(arm.texts, words):
+                    continue
+                if entry.index not in protocol_mentions:
+                    protocol_mentions[entry.index] = a.mentions(protocol_texts, words)
+                if protocol_mentions[entry.index]:
                     continue
             done.add(rule_id)
             yield supportive_care_missing.at(arm.focus.span, f"{arm.focus.label}: {rule.get('message')}",
