@@ -9,6 +9,7 @@ of the patients the arm is for. The rules and drug lists live in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,8 @@ class _DrugFacts:
         self.molecules: dict[str, frozenset[str]] = {}
         self.forbidden: list[tuple[str, str, str, str]] | None = None
         self.supportive: list[_Supportive] | None = None
-        self.triggers: dict[tuple[int, str], bool] = {}  # (supportive rule, focus drug): its drugs match
+        self.forbidden_hints: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
@@ -91,6 +93,24 @@ def _target_is(option: str, target_id: str, tables: Tables) -> bool:
     if found is None:
         found = known[(option, target_id)] = a.target_satisfies(option, target_id, tables)
     return found
+
+
+def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
+    """`arms.mentions` (the same answer, tests/test_combinations_speed.py) with one compiled pattern per
+    word list whose alternatives share one look-behind: several times faster on long prose."""
+    if not words:
+        return False
+    key = tuple(words)
+    pattern = _MENTIONS.get(key)
+    if pattern is None:
+        if len(_MENTIONS) >= 1024:
+            _MENTIONS.clear()
+        parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
+        pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
+    return any(pattern.search(text) for text in texts)
+
+
+_MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
@@ -365,20 +385,18 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
     (compiler/data/combinations.yaml `forbidden_pairs`).
     """
     tables = context.tables
-    pairs = _forbidden(context)
     lay = _layout(context)
     reported: set[tuple[object, object]] = set()
     for first, second in lay.pairs():
-        for x, y, hint, _source in pairs:
-            hit = (_is(x, first.drug_id, tables) and _is(y, second.drug_id, tables)) or \
-                  (_is(y, first.drug_id, tables) and _is(x, second.drug_id, tables))
-            if hit and (first.span, second.span) not in reported:
-                reported.add((first.span, second.span))
-                assert first.drug_id is not None and second.drug_id is not None
-                yield forbidden_pair.at(
-                    second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} "
-                    "must not be given together", hint or "give them in separate arms",
-                    related=(Related(first.span, "given together with this"),))
+        hint = _forbidden_hint(context, first.drug_id, second.drug_id, None)
+        # the first forbidden pair that matches speaks; one finding per pair of places
+        if hint is not None and (first.span, second.span) not in reported:
+            reported.add((first.span, second.span))
+            assert first.drug_id is not None and second.drug_id is not None
+            yield forbidden_pair.at(
+                second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} "
+                "must not be given together", hint or "give them in separate arms",
+                related=(Related(first.span, "given together with this"),))
     for arm in lay.arms():
         focus = arm.focus
         if focus.drug_id is None or focus.line is None:
@@ -388,15 +406,36 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
                 tid = target.target_id
                 if tid is None:
                     continue
-                for x, y, hint, _source in pairs:
-                    hit = (_is(x, focus.drug_id, tables) and _target_is(y, tid, tables)) or \
-                          (_is(y, focus.drug_id, tables) and _target_is(x, tid, tables))
-                    if hit and (target.text.span, focus.span) not in reported:
-                        reported.add((target.text.span, focus.span))
-                        yield forbidden_pair.at(
-                            target.text.span, f"`{target.text.value}` must not be given with "
-                            f"{_name(tables, focus.drug_id)}", hint or "name another companion",
-                            related=(Related(focus.span, "the drug it accompanies"),))
+                hint = _forbidden_hint(context, focus.drug_id, None, tid)
+                if hint is not None and (target.text.span, focus.span) not in reported:
+                    reported.add((target.text.span, focus.span))
+                    yield forbidden_pair.at(
+                        target.text.span, f"`{target.text.value}` must not be given with "
+                        f"{_name(tables, focus.drug_id)}", hint or "name another companion",
+                        related=(Related(focus.span, "the drug it accompanies"),))
+
+
+def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, target_id: str | None) -> str | None:
+    """The hint of the first forbidden pair a drug makes with another drug (or with a constraint
+    target), "" when it has none; None when the two may be given together. Memoised per data set."""
+    tables = context.tables
+    known = _facts(tables).forbidden_hints
+    key = (drug_id, other, target_id)
+    if key in known:
+        return known[key]
+    found: str | None = None
+    for x, y, hint, _source in _forbidden(context):
+        if target_id is None:
+            hit = (_is(x, drug_id, tables) and _is(y, other, tables)) or \
+                  (_is(y, drug_id, tables) and _is(x, other, tables))
+        else:
+            hit = (_is(x, drug_id, tables) and _target_is(y, target_id, tables)) or \
+                  (_is(y, drug_id, tables) and _target_is(x, target_id, tables))
+        if hit:
+            found = hint
+            break
+    known[key] = found
+    return found
 
 
 def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
@@ -455,7 +494,7 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if not any(a.admits(arm.conditions, s, tables) for s in scenarios):
             continue
-        if a.mentions(arm.texts, words):
+        if _mentions(arm.texts, words):
             continue
         if arm.focus.span in seen:
             continue
@@ -559,17 +598,22 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
     return facts.supportive
 
 
-def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
-    focus = arm.focus
+def _supportive_for(context: Context, focus: a.Member) -> list[_Supportive]:
+    """The supportive rules whose drugs (`when_all`, else `when`) the focus drug is one of, in data order."""
     if focus.drug_id is None:
-        return False  # matches no drug or class
-    triggers = _facts(tables).triggers
-    key = (prepared.index, focus.drug_id)
-    hit = triggers.get(key)
-    if hit is None:
-        hit = triggers[key] = _member_matches(focus, list(prepared.when_all or prepared.when), tables)
-    if not hit:
-        return False
+        return []  # matches no drug or class
+    facts = _facts(context.tables)
+    found = facts.triggers.get(focus.drug_id)
+    if found is None:
+        found = facts.triggers[focus.drug_id] = [
+            entry for entry in _supportive_rules(context)
+            if _member_matches(focus, list(entry.when_all or entry.when), context.tables)]
+    return found
+
+
+def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
+    """Whether a rule applies to an arm whose focus drug is one of the rule's drugs (`_supportive_for`)."""
+    focus = arm.focus
     if prepared.when_all:
         return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in prepared.when_all)
     rule = prepared.rule
@@ -646,11 +690,10 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids = {i.drug_id for i in context.items if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
-    prepared = _supportive_rules(context)
     for arm in lay.arms():
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
         cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
-        for entry in prepared:
+        for entry in _supportive_for(context, arm.focus):
             rule, rule_id = entry.rule, entry.id
             if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
@@ -671,10 +714,10 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
                 words = [str(w) for w in rule.get("words") or []]
-                if a.mentions(arm.texts, words):
+                if _mentions(arm.texts, words):
                     continue
                 if entry.index not in protocol_mentions:
-                    protocol_mentions[entry.index] = a.mentions(protocol_texts, words)
+                    protocol_mentions[entry.index] = _mentions(protocol_texts, words)
                 if protocol_mentions[entry.index]:
                     continue
             done.add(rule_id)
