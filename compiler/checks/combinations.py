@@ -113,6 +113,20 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
 _MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
+def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
+    """`arms.admits` for an arm, memoised per check run: arms of one block share their conditions."""
+    known: dict[tuple[object, ...], bool] = context.memo("combinations.admits", lambda _: {})
+    # the conditions are the protocol's own objects, alive for the whole run: their ids are stable
+    key = (tuple(id(c) for c in arm.conditions), tuple(scenario.items()))
+    try:
+        found = known.get(key)
+    except TypeError:  # a data value that cannot be a key (a list): ask directly
+        return a.admits(arm.conditions, scenario, context.tables)
+    if found is None:
+        found = known[key] = a.admits(arm.conditions, scenario, context.tables)
+    return found
+
+
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
     return any(_is(option, member.drug_id, tables) for option in ids)
 
@@ -492,7 +506,7 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if _satisfied(arm, provided, tables) or _member_matches(arm.focus, provided, tables):
             continue
-        if not any(a.admits(arm.conditions, s, tables) for s in scenarios):
+        if not any(_admits(context, arm, s) for s in scenarios):
             continue
         if _mentions(arm.texts, words):
             continue
@@ -541,7 +555,7 @@ def first_line_io_oncogene(context: Context) -> Iterator[Diagnostic]:
     for arm in _layout(context).arms():
         if not _member_matches(arm.focus, io_classes, tables) or arm.focus.span in seen:
             continue
-        admitted = [s for s in scenarios if a.admits(arm.conditions, s, tables)]
+        admitted = [s for s in scenarios if _admits(context, arm, s)]
         if not admitted:
             continue
         seen.add(arm.focus.span)
@@ -699,7 +713,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 continue
             scenario = rule.get("excluded_scenario")
             if scenario is not None:
-                if not a.admits(arm.conditions, dict(scenario), tables):
+                if not _admits(context, arm, dict(scenario)):
                     continue
             else:
                 given = _supportive_ids(arm, protocol_ids)
@@ -785,7 +799,7 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
             if not ids & {str(x) for x in rule.get("drugs") or []}:
                 continue
             scenario = {str(k): str(v) for k, v in (rule.get("requires") or {}).items()}
-            if a.admits(arm.conditions, scenario, tables):
+            if _admits(context, arm, scenario):
                 continue
             seen.add(arm.focus.span)
             target = str(rule.get("target") or ", ".join(scenario))
