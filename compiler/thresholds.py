@@ -22,7 +22,7 @@ their thresholds are never compared with each other.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -361,6 +361,8 @@ class RegionAlgebra:
     def simplify(self, boxes: Iterable[Box]) -> Region:
         """Drop boxes inside other boxes; merge boxes that differ in one variable only."""
         work = [dict(b) for b in boxes]
+        if len(work) <= 1:
+            return Region(tuple(work))  # nothing to drop or merge
         changed = True
         while changed:
             changed = False
@@ -763,22 +765,24 @@ def statement(item: m.Item) -> m.Item:
     return item
 
 
-def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None = None) -> Analysis:
+def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None = None,
+            items: Sequence[m.Item] | None = None) -> Analysis:
     """Analyse every group of sibling branches of a protocol (for the L checks and the renderer).
 
-    `translator` (of the same tables) shares its translated conditions with other analyses.
+    `translator` (of the same tables) shares its translated conditions with other analyses;
+    `items` is `protocol.all_items()` when the caller already has it.
     """
-    return _Analyser(protocol, translator or Translator(tables)).run()
+    return _Analyser(protocol, translator or Translator(tables), items).run()
 
 
 class _Analyser:
-    def __init__(self, protocol: m.Protocol, translator: Translator) -> None:
+    def __init__(self, protocol: m.Protocol, translator: Translator, items: Sequence[m.Item] | None = None) -> None:
         self.protocol = protocol
         self.translator = translator
         self.algebra = self.translator.algebra
         self.result = Analysis(domains=self.translator.domains)
         self.mentioned: dict[str, set[str]] = {}
-        for item in protocol.all_items():
+        for item in protocol.all_items() if items is None else items:
             if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
                 try:
                     region = self.translator.region(item.condition)
@@ -808,8 +812,10 @@ class _Analyser:
 
     def block(self, items: tuple[m.Item, ...], context: Region, decision: m.Decision | None) -> Region:
         """Walk a block; return the context its `only when`/`exclude when` lines establish."""
-        for item in items:
-            node = statement(item)
+        if not items:
+            return context
+        nodes = [statement(item) for item in items]
+        for node in nodes:
             if isinstance(node, m.OnlyWhen):
                 region = self.region_or_none(node.condition)
                 if region is None:
@@ -826,11 +832,7 @@ class _Analyser:
                     remaining = self.algebra.difference(context, region)
                     if not remaining.is_empty():
                         context = remaining
-        groups = self.groups(items, decision is not None)
-        in_group: dict[int, tuple[list[m.Item], int]] = {}
-        for group in groups:
-            for index, member in enumerate(group):
-                in_group[id(member)] = (group, index)
+        groups = self.groups(items, decision is not None, nodes)
         branch_contexts: dict[int, Region] = {}
         for group in groups:
             analysis = self.group(group, context, decision)
@@ -841,8 +843,7 @@ class _Analyser:
                         if analysis.resolved else context
                 elif branch.region is not None:
                     branch_contexts[id(branch.item)] = self.algebra.intersect(context, branch.region)
-        for item in items:
-            node = statement(item)
+        for item, node in zip(items, nodes, strict=True):
             child_context = context
             if id(item) in branch_contexts:
                 child_context = branch_contexts[id(item)]
@@ -866,15 +867,20 @@ class _Analyser:
             self.result.contradictions.append(Contradiction(item, condition, False))
 
     @staticmethod
-    def groups(items: tuple[m.Item, ...], is_decision: bool) -> list[list[m.Item]]:
-        """Sibling groups: every when/otherwise of a decision; else runs of consecutive whens (+ otherwise)."""
-        branches = [item for item in items if isinstance(statement(item), (m.When, m.Otherwise))]
+    def groups(items: tuple[m.Item, ...], is_decision: bool,
+               nodes: Sequence[m.Item] | None = None) -> list[list[m.Item]]:
+        """Sibling groups: every when/otherwise of a decision; else runs of consecutive whens (+ otherwise).
+
+        `nodes` are the items' statements, when the caller has them.
+        """
+        statements = [statement(item) for item in items] if nodes is None else nodes
+        branches = [item for item, node in zip(items, statements, strict=True)
+                    if isinstance(node, (m.When, m.Otherwise))]
         if is_decision:
             return [branches] if branches else []
         out: list[list[m.Item]] = []
         run: list[m.Item] = []
-        for item in items:
-            node = statement(item)
+        for item, node in zip(items, statements, strict=True):
             if isinstance(node, m.When):
                 run.append(item)
                 continue
