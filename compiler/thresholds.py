@@ -104,6 +104,8 @@ class IntervalSet:
     def of(intervals: Iterable[Interval], integer: bool = False) -> IntervalSet:
         """Normalise: integer bounds where needed, drop empties, sort and merge."""
         parts = [(_integral(i) if integer else i) for i in intervals]
+        if len(parts) <= 1:
+            return IntervalSet(tuple(i for i in parts if not i.is_empty()), integer)
         parts = sorted((i for i in parts if not i.is_empty()), key=lambda i: (i.low, not i.low_closed))
         merged: list[Interval] = []
         for part in parts:
