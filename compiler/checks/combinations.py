@@ -192,11 +192,19 @@ def _frequency_kind(line: m.DrugLine | None) -> str | None:
     return None
 
 
-def _requirements(context: Context, member: a.Member) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
-    """The companion requirements of a drug: (options, rule) pairs."""
+def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], Mapping[str, Any]]]:
+    """The companion requirements of a drug: (options, rule) pairs (once per drug and check run)."""
+    assert member.drug_id is not None
+    known: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo("combinations.requirements",
+                                                                              lambda _: {})
+    found = known.get(member.drug_id)
+    if found is None:
+        found = known[member.drug_id] = list(_find_requirements(context, member.drug_id))
+    return found
+
+
+def _find_requirements(context: Context, drug_id: str) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
     tables = context.tables
-    drug_id = member.drug_id
-    assert drug_id is not None
     covered = False
     for rule in _data(context).get("companions") or []:
         applies = rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))
