@@ -53,7 +53,8 @@ def region(context: Context) -> str:
 
 class _DrugFacts:
     """The answers of `compiler.arms` about one data set's drugs and classes, which the C rules
-    ask again and again (every arm, every rule), each computed once."""
+    ask again and again (every arm, every rule), each computed once.
+    """
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
@@ -96,8 +97,9 @@ def _target_is(option: str, target_id: str, tables: Tables) -> bool:
 
 
 def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
-    """`arms.mentions` (the same answer, tests/test_combinations_speed.py) with one compiled pattern per
-    word list whose alternatives share one look-behind: several times faster on long prose."""
+    """`arms.mentions` (the same answer, tests/test_check_memos.py) with one compiled pattern per
+    word list whose alternatives share one look-behind: several times faster on long prose.
+    """
     if not words:
         return False
     key = tuple(words)
@@ -439,7 +441,8 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
 
 def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, target_id: str | None) -> str | None:
     """The hint of the first forbidden pair a drug makes with another drug (or with a constraint
-    target), "" when it has none; None when the two may be given together. Memoised per data set."""
+    target), "" when it has none; None when the two may be given together. Memoised per data set.
+    """
     tables = context.tables
     known = _facts(tables).forbidden_hints
     key = (drug_id, other, target_id)

@@ -380,7 +380,8 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
 
 def _blocks(protocol: m.Protocol, items: list[m.Item]) -> Iterator[tuple[m.Item | None, tuple[m.Item, ...]]]:
     """Every block with the item that owns it (None for a section's or the preamble's own items);
-    `items` is `protocol.all_items()`."""
+    `items` is `protocol.all_items()`.
+    """
     yield None, protocol.preamble
     for section in protocol.all_sections():
         yield None, section.items

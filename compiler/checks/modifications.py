@@ -20,6 +20,7 @@ from compiler.dosing import dose_rows, plain
 from compiler.modification import TableAnalysis, analyse_table, criteria_conflicts, criteria_region, levels_of
 from compiler.thresholds import number_text
 
+
 def _tables(context: Context) -> list[TableAnalysis]:
     """Every dose-modification table of the protocol, analysed once per check run."""
     return context.memo("modifications.tables", _analyse_tables)

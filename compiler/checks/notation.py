@@ -494,7 +494,8 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
 
 def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
     """(line, text without comment) of every line holding free text or a statement (queries and metadata
-    excluded); listed once per check run."""
+    excluded); listed once per check run.
+    """
     return iter(context.memo("notation.all_lines", lambda c: list(_find_all_lines(c))))
 
 
