@@ -64,6 +64,7 @@ class _DrugFacts:
         self.forbidden: list[tuple[str, str, str, str]] | None = None
         self.supportive: list[_Supportive] | None = None
         self.forbidden_hints: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self.duplicates: dict[tuple[str, str], tuple[bool, str | None]] = {}  # (drug, drug): `_duplicate`
         self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
 
 
@@ -305,6 +306,19 @@ def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second
     return None
 
 
+def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> tuple[bool, str | None]:
+    """Whether two drugs are one molecule, else the never-combined class they share (memoised per data set)."""
+    known = _facts(tables).duplicates
+    found = known.get((first, second))
+    if found is None:
+        if _molecules(first, tables) & _molecules(second, tables):
+            found = (True, None)
+        else:
+            found = (False, _duplicate_class(tables, classes, tables.drug_classes(first), tables.drug_classes(second)))
+        known[(first, second)] = found
+    return found
+
+
 def _molecules(drug_id: str, tables: Tables) -> frozenset[str]:
     known = _facts(tables).molecules
     found = known.get(drug_id)
@@ -345,14 +359,13 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
     for first, second in lay.pairs():
         if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
             continue
-        if _molecules(first.drug_id, tables) & _molecules(second.drug_id, tables):
+        same, shared = _duplicate(tables, classes, first.drug_id, second.drug_id)
+        if same:
             yield class_duplicate.at(
                 second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} are the same "
                 "molecule in one arm", "give one product; sibling bullets are alternatives",
                 related=(Related(first.span, "the other product"),))
             continue
-        shared = _duplicate_class(tables, classes, tables.drug_classes(first.drug_id),
-                                  tables.drug_classes(second.drug_id))
         if shared is not None:
             yield class_duplicate.at(
                 second.span, f"two {_name(tables, shared)}s in one arm: {_name(tables, first.drug_id)} and "
@@ -766,7 +779,7 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
     Source: compiler/data/formulary.yaml (drug names, class names and aliases).
     """
     tables = context.tables
-    candidates = list(tables.class_names) + list(tables.names)
+    candidates: list[str] = []  # every drug and class name: built only when a target is unknown
     for item in context.items:
         if not isinstance(item, m.WithConstraint):
             continue
@@ -774,6 +787,8 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
         for target, target_id in zip(item.targets, ids, strict=False):
             if target_id is not None:
                 continue
+            if not candidates:
+                candidates = list(tables.class_names) + list(tables.names)
             suggestion = closest(normalise(target.value), candidates)
             hint = f"did you mean `{suggestion}`?" if suggestion else "name a formulary drug or class"
             yield unknown_combination_target.at(target.span, f"unknown drug or class `{target.value}`", hint)
