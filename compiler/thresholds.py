@@ -531,7 +531,7 @@ class Translator:
     def _atom(self, atom: m.Flag | m.Compare) -> Region:
         """A flag's or comparison's region, shared by every protocol checked with the same data."""
         memo = _ATOM_REGIONS.setdefault(self.tables.fingerprint, {})
-        key = _atom_key(atom)
+        key = atom_key(atom)
         if key not in memo:
             if len(memo) >= _ATOM_MEMO_SIZE:
                 memo.clear()
@@ -593,7 +593,7 @@ _ATOM_MEMO_SIZE = 8192
 _ATOM_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
 
 
-def _atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
+def atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
     """Everything a flag's or comparison's region depends on (numbers as written: `1.50` is not `1.5`)."""
     if isinstance(atom, m.Flag):
         return ("flag", atom.words)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler import arms, conditions, thresholds
+from compiler import arms, conditions, modification, thresholds
 from compiler import model as m
 from compiler.checks import combinations
 from compiler.pipeline import compile_text
@@ -29,6 +29,7 @@ def forget() -> None:
     conditions._INDEXES.clear()
     combinations._FACTS.clear()
     combinations._MENTIONS.clear()
+    modification._SHAPES.clear()
 
 
 def findings(path: str, raw: bytes) -> tuple[object, ...]:
@@ -84,8 +85,8 @@ def test_a_comparison_has_one_region_wherever_it_is_written() -> None:
     again = thresholds.Translator(load()).region(compare("ANC", ">=", "1.5", "x10^9/L", line=40))
     assert again == first
     # written differently, read separately (the text of a number is part of the key)
-    assert thresholds._atom_key(compare("ANC", ">=", "1.50", "x10^9/L")) != \
-        thresholds._atom_key(compare("ANC", ">=", "1.5", "x10^9/L"))
+    assert thresholds.atom_key(compare("ANC", ">=", "1.50", "x10^9/L")) != \
+        thresholds.atom_key(compare("ANC", ">=", "1.5", "x10^9/L"))
 
 
 def test_an_unreadable_condition_stays_unreadable_when_asked_again() -> None:
@@ -96,3 +97,23 @@ def test_an_unreadable_condition_stays_unreadable_when_asked_again() -> None:
             translator.region(unknown)
         with pytest.raises(thresholds.Unresolvable):
             thresholds.Translator(load()).region(m.All(SPAN, (unknown, m.Flag(SPAN, "HER2+"))))
+
+
+TABLE_FIXTURES = sorted(p for code in ("L007", "L008", "L009", "L010", "L011", "D021", "D022")
+                        for p in (ROOT / "tests" / "fixtures" / code).glob("*.protocol"))
+
+
+@pytest.mark.parametrize("path", TABLE_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_table_seen_before_reports_on_its_own_rows(path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(path, Path)
+    text = path.read_text(encoding="utf-8")
+    # the same tables two lines further down: their analysis comes from the memo
+    moved = text.replace("\n# ", "\n// moved\n// down\n# ", 1)
+    assert moved != text
+    forget()
+    alone = findings("moved.protocol", moved.encode())
+    forget()
+    findings(str(path), text.encode())
+    assert findings("moved.protocol", moved.encode()) == alone
