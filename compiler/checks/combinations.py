@@ -118,16 +118,17 @@ _MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
     """`arms.admits` for an arm, memoised per check run: arms of one block share their conditions."""
-    known: dict[tuple[object, ...], bool] = context.memo("combinations.admits", lambda _: {})
-    # the conditions are the protocol's own objects, alive for the whole run: their ids are stable
+    known: dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]] = context.memo("combinations.admits",
+                                                                                       lambda _: {})
+    # by the conditions' identities: each entry keeps its conditions alive, so no id is reused
     key = (tuple(id(c) for c in arm.conditions), tuple(scenario.items()))
     try:
         found = known.get(key)
     except TypeError:  # a data value that cannot be a key (a list): ask directly
         return a.admits(arm.conditions, scenario, context.tables)
     if found is None:
-        found = known[key] = a.admits(arm.conditions, scenario, context.tables)
-    return found
+        found = known[key] = (arm.conditions, a.admits(arm.conditions, scenario, context.tables))
+    return found[1]
 
 
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
