@@ -28,7 +28,16 @@ class Context:
     tables: Tables
     today: datetime.date
     items: list[m.Item] = field(default_factory=list)
-    shared_values: dict[Callable[..., Any], Any] = field(default_factory=dict, compare=False, repr=False)
+    # Derived views several rules read (dosed phases, decision analysis, modification tables…),
+    # computed once per check run by `shared`/`memo`; never part of a Context's identity.
+    shared_values: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, name: str, compute: Callable[[Context], T]) -> T:
+        """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
+        key = ("memo", name)
+        if key not in self.shared_values:
+            self.shared_values[key] = compute(self)
+        return cast(T, self.shared_values[key])
 
     def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
         """Every item of a kind."""

@@ -14,23 +14,21 @@ from decimal import Decimal
 
 from compiler import model as m
 from compiler.checks import Context
+from compiler.checks.logic import translator
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.dosing import dose_rows, plain
 from compiler.modification import TableAnalysis, analyse_table, criteria_conflicts, criteria_region, levels_of
 from compiler.thresholds import number_text
 
-_CACHE: dict[int, tuple[m.Protocol, list[TableAnalysis]]] = {}
-
 
 def _tables(context: Context) -> list[TableAnalysis]:
-    """Every dose-modification table of the protocol, analysed once per protocol."""
-    cached = _CACHE.get(id(context.protocol))
-    if cached is None or cached[0] is not context.protocol:
-        found = [analyse_table(item, context.tables) for item in context.items
-                 if isinstance(item, m.DoseModification)]
-        _CACHE.clear()
-        cached = _CACHE[id(context.protocol)] = (context.protocol, found)
-    return cached[1]
+    """Every dose-modification table of the protocol, analysed once per check run."""
+    return context.memo("modifications.tables", _analyse_tables)
+
+
+def _analyse_tables(context: Context) -> list[TableAnalysis]:
+    found = translator(context)
+    return [analyse_table(item, context.tables, found) for item in context.items if isinstance(item, m.DoseModification)]
 
 
 def _band_text(context: Context, band: m.DoseBand) -> str:
@@ -175,14 +173,18 @@ def criteria_contradiction(context: Context) -> Iterator[Diagnostic]:
     Source: issue 14; compiler/data/labs.yaml (domains).
     """
     blocks = [item for item in context.items if isinstance(item, m.Criteria)]
+    if not blocks:
+        return
+    shared = translator(context)
     for item in blocks:
-        region = criteria_region(item, context.tables)
+        region = criteria_region(item, context.tables, shared)
         if region is not None and region.is_empty():
             yield criteria_contradiction.at(item.span, "these criteria can never all hold",
                                             "check the comparisons: one of them is probably reversed")
+    analyses = {id(found.table): found for found in _tables(context)}
     for table in (item for item in context.items if isinstance(item, m.DoseModification) and not item.nadir):
         for block in blocks:
-            for band, text in criteria_conflicts(block, table, context.tables):
+            for band, text in criteria_conflicts(block, table, context.tables, shared, analyses[id(table)]):
                 yield criteria_contradiction.at(
                     band.span, f"band `{_band_text(context, band)}` gives the full dose for {text}, "
                     "where the criteria before each cycle do not let a cycle start",
