@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -176,7 +176,7 @@ class Rendered:
     """A task's page, and its PDF: printed now (bytes), or a cached file when one with its PDF key exists."""
 
     key: str
-    html: bytes
+    html: Artifact
     document: Artifact | None = None
     pdf_key: str | None = None
     printed: bool = False
@@ -229,8 +229,6 @@ def _start_render_worker(overrides: tuple[Any, ...], printing: bool) -> None:
 
 
 def _with_register_status(result: Compiled, task: RenderTask) -> Compiled:
-    from dataclasses import replace
-
     from compiler import model as m
 
     protocol = result.protocol
@@ -255,30 +253,44 @@ def _render_all(tasks: list[RenderTask], cache: Cache | None, jobs: int,
 
     A page's cache entry (`<key>.html`, `<key>.json`) names its PDF by PDF key
     (`<pdf key>.pdf`), so pages whose HTML did not change share the PDF printed before.
+    Each result is cached as it arrives and then held as its cache file, not in memory.
     """
     from compiler.overrides import active_overrides
 
     out: dict[str, tuple[Rendered, dict[str, str]]] = {}
     work = functools.partial(_render, pdf_cache=str(cache.directory) if cache is not None else None)
-    if jobs > 1 and len(tasks) > 1:
-        printing = any(t.pdf and t.pdf_from is None for t in tasks)
-        with pool(min(jobs, len(tasks)), _start_render_worker, (active_overrides(), printing)) as executor:
-            rendered = list(executor.map(work, tasks))
-    else:
-        rendered = []
-        for task in tasks:
-            rendered.append(work(task))
+    with contextlib.ExitStack() as stack:
+        results: Iterator[Rendered] = map(work, tasks)
+        if jobs > 1 and len(tasks) > 1:
+            printing = any(t.pdf and t.pdf_from is None for t in tasks)
+            executor = stack.enter_context(pool(min(jobs, len(tasks)), _start_render_worker,
+                                                (active_overrides(), printing)))
+            results = executor.map(work, tasks)
+        for item in results:
+            out[item.key] = _keep(cache, item)
             if progress:
                 progress(1)
-    for item in rendered:
-        hashes = _hashes(item.html, item.document, item.pdf_key)
-        out[item.key] = (item, hashes)
-        if cache is not None:
-            cache.write_bytes(item.key, "html", item.html)
-            if isinstance(item.document, bytes) and item.pdf_key is not None:
-                cache.write_bytes(item.pdf_key, "pdf", item.document)
-            cache.write_json(item.key, hashes)
     return out
+
+
+def _keep(cache: Cache | None, item: Rendered) -> tuple[Rendered, dict[str, str]]:
+    """Cache what a task made; the result then names the cache files (the book copies them later)."""
+    assert isinstance(item.html, bytes)
+    hashes = _hashes(item.html, item.document, item.pdf_key)
+    if cache is None:
+        return item, hashes
+    html, document = item.html, item.document
+    cache.write_bytes(item.key, "html", html)
+    if isinstance(document, bytes) and item.pdf_key is not None:
+        cache.write_bytes(item.pdf_key, "pdf", document)
+        document = _file_or(cache.directory / f"{item.pdf_key}.pdf", document)
+    cache.write_json(item.key, hashes)
+    return replace(item, html=_file_or(cache.directory / f"{item.key}.html", html), document=document), hashes
+
+
+def _file_or(path: Path, data: bytes) -> Artifact:
+    """The cache file just written, or the bytes when it could not be written (the cache is best effort)."""
+    return path if path.is_file() else data
 
 
 def _hashes(html: bytes, document: Artifact | None, pdf_key: str | None = None) -> dict[str, str]:
@@ -581,6 +593,7 @@ def _from_cache(cache: Cache | None, task: RenderTask
     document = _cached_pdf(cache, hashes) if task.pdf else None
     if not html.is_file() or (task.pdf and document is None) or hashes is None:
         fresh = _render(task, str(cache.directory))  # the entry vanished between planning and use
+        assert isinstance(fresh.html, bytes)
         return fresh.html, fresh.document, _hashes(fresh.html, fresh.document, fresh.pdf_key)
     return html, document, {k: str(v) for k, v in hashes.items()}
 
