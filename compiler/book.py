@@ -225,7 +225,8 @@ def _start_render_worker(overrides: tuple[Any, ...], printing: bool) -> None:
     if printing:
         from compiler.render.pdf import warm
 
-        warm()
+        with contextlib.suppress(ImportError, OSError):  # a missing PDF stack is reported by the task that prints
+            warm()
 
 
 def _with_register_status(result: Compiled, task: RenderTask) -> Compiled:

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from compiler.batch import check_files
 from compiler.cache import Cache
 from compiler.pipeline import find_protocols
@@ -178,3 +180,16 @@ def test_data_change_prints_only_the_sheets_whose_page_changed(tmp_path: Path) -
     fourth = run("build", str(book), "-o", str(out), cache=cache)
     assert "nothing changed: re-rendered nothing, reused 3" in fourth.stdout
     assert pdfs(out) == before
+
+
+def test_pdf_key_names_what_the_pdf_is_made_of(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler.render.pdf import pdf_key
+
+    identity = {"id": "x", "version": "1.0", "status": "draft", "sha256": "0" * 64, "title": "X", "language": "nl"}
+    base = pdf_key("<p>a</p>", identity)
+    assert base == pdf_key("<p>a</p>", dict(identity))
+    assert pdf_key("<p>b</p>", identity) != base
+    for key, value in (("status", "approved"), ("title", "Y"), ("sha256", "1" * 64), ("language", "en")):
+        assert pdf_key("<p>a</p>", {**identity, key: value}) != base
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the fonts' timestamps are in the bytes
+    assert pdf_key("<p>a</p>", identity) != base
