@@ -380,7 +380,22 @@ def _pdf_book_figure(temp: Path, env: dict[str, str], count: int) -> None:
     _row(f"cold build of {count:,} sheets with PDFs ({len(documents):,} PDFs, {pages:,} pages)",
          f"{run['wall'] / 60:.1f} min wall, {run['cpu'] / 60:.1f} min CPU; per page {run['cpu'] / max(pages, 1):.3f} s "
          f"CPU, {run['wall'] / max(pages, 1):.3f} s wall on {cores} core(s)")
+    # a data change no sheet shows (a formulary row for a drug none of them gives): pages again, no PDF
+    (book / "book.yaml").write_text(UNUSED_ROW, encoding="utf-8")
+    again = measure([sys.executable, "-m", "compiler", "build", str(book), "-o", str(out), "-q",
+                     "--cache-dir", str(temp / f"pdfbook{count}-cache")], env)
+    _row(f"rebuild of {count:,} sheets after a data row no sheet uses",
+         f"{again['cpu']:.1f} s CPU = {again['cpu'] / run['cpu']:.3f}x the cold build; {again['wall']:.1f} s wall")
     shutil.rmtree(out, ignore_errors=True)
+
+
+UNUSED_ROW = """formulary_overrides:
+  - drug: osimertinib
+    action: add
+    reason: "Benchmark: a local row for a drug no shipped sheet gives"
+    dose: {route: po, unit: mg, usual: [80, 80], max: 80, frequency: daily,
+           source: "Benchmark", source_type: local, last_verified: 2026-10-01}
+"""
 
 
 def _lsp_figures(temp: Path) -> None:
