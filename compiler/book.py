@@ -219,14 +219,14 @@ def _print(key: str, html: str, page: bytes, identity: dict[str, str], pdf_cache
     return Rendered(key, page, html_to_pdf(html, identity), document_key, printed=True)
 
 
-def _start_render_worker(overrides: tuple[Any, ...], printing: bool) -> None:
-    """A render worker's initializer: the book's formulary overrides; WeasyPrint warmed when it will print."""
-    use_overrides(overrides)
-    if printing:
-        from compiler.render.pdf import warm
+def _start_render_worker(overrides: tuple[Any, ...]) -> None:
+    """A render worker's initializer: the book's formulary overrides.
 
-        with contextlib.suppress(ImportError, OSError):  # a missing PDF stack is reported by the task that prints
-            warm()
+    WeasyPrint, the fonts and the PDF stylesheets are loaded by the first sheet the
+    worker prints and kept for every later one (`compiler.render.pdf`); a worker whose
+    sheets all have a cached PDF never loads them (a data change no sheet shows).
+    """
+    use_overrides(overrides)
 
 
 def _with_register_status(result: Compiled, task: RenderTask) -> Compiled:
@@ -263,9 +263,7 @@ def _render_all(tasks: list[RenderTask], cache: Cache | None, jobs: int,
     with contextlib.ExitStack() as stack:
         results: Iterator[Rendered] = map(work, tasks)
         if jobs > 1 and len(tasks) > 1:
-            printing = any(t.pdf and t.pdf_from is None for t in tasks)
-            executor = stack.enter_context(pool(min(jobs, len(tasks)), _start_render_worker,
-                                                (active_overrides(), printing)))
+            executor = stack.enter_context(pool(min(jobs, len(tasks)), _start_render_worker, (active_overrides(),)))
             results = executor.map(work, tasks)
         for item in results:
             out[item.key] = _keep(cache, item)

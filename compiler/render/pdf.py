@@ -9,7 +9,7 @@ same bytes. Every resource goes through `fetch_asset`, which serves files under
 `compiler/render/assets/` and refuses everything else (http, https, other files).
 
 Speed: a process that prints several sheets (a `build` worker) loads the fonts and
-parses the packaged stylesheets once (`warm`), not once per sheet. `pdf_key` names a
+parses the packaged stylesheets once (at its first sheet, or `warm`), not once per sheet. `pdf_key` names a
 PDF by what it is made of — the page's HTML, the identity, the stylesheets and assets
 it uses, this module and the PDF libraries' versions — so a data change that does not
 change what a sheet shows does not print it again.
@@ -176,7 +176,7 @@ _PRINTER_LOCK = threading.Lock()
 
 
 def warm() -> None:
-    """Import WeasyPrint, load the packaged fonts and parse the stylesheets (a PDF worker's initializer)."""
+    """Import WeasyPrint, load the packaged fonts and parse the stylesheets now, not at the first sheet."""
     printer = _printer()
     for status in ("draft", "approved"):
         printer.stylesheets({"status": status, "language": "nl"})
