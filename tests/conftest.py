@@ -10,7 +10,10 @@ and spreads the tests of every other file one by one. To keep a test xdist-safe:
 - pass environment to subprocesses with `env=`, do not change `os.environ` in a test;
 - pick ports with port 0; never sleep — wait for a condition with a deadline;
 - make an expensive fixture (a built book, a rendered PDF) module- or session-scoped;
-  one that several files need can be built once for all workers with `shared_once`.
+  one that several files need can be built once for all workers with `shared_once`;
+- the shipped book with its PDFs is `shipped_book` (`shipped_pdfs` reads its PDFs): a test
+  that needs a shipped sheet printed uses it, never a build of its own; a test about one
+  sheet of its own builds only that sheet.
 """
 
 from __future__ import annotations
