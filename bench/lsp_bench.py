@@ -13,7 +13,7 @@ to give the server's latency as a ratio of the compile it cannot avoid.
 Prints, per protocol: the median and 90th percentile of edits to new texts, their ratio to the
 bare compile, and the median of edits back to a recent text with its ratio to a new text.
 
-    .venv/bin/python bench/lsp_bench.py [--rounds N] [FILE ...]
+    .venv/bin/python bench/lsp_bench.py [--rounds N] [--large] [FILE ...]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from lsprotocol import types as t
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from compiler.lsp.analysis import path_of  # noqa: E402
 from compiler.lsp.server import ProtocolServer  # noqa: E402
@@ -71,7 +73,13 @@ def cpu_ms(start: float) -> float:
     return (time.process_time() - start) * 1000
 
 
-def bench(path: Path, rounds: int) -> Timings:
+def bench(path: Path, rounds: int) -> list[float]:
+    """CPU milliseconds of every edit to a text the document never had (bench.py --lsp reads these)."""
+    return measure(path, rounds).new
+
+
+def measure(path: Path, rounds: int) -> Timings:
+    """Every edit's CPU milliseconds, split into edits to new texts and edits back to a recent one."""
     text = path.read_text(encoding="utf-8")
     server = ProtocolServer.standalone()
     uri = path.as_uri()
@@ -113,10 +121,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path, default=DEFAULT)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--large", action="store_true",
+                        help="also the ~31 kB sheet of bench.py --lsp (Emmaüs with the other sheets' sections)")
     args = parser.parse_args()
+    files = [p.resolve() for p in args.files]
+    if args.large:
+        from bench import large_sheet
+
+        big = Path(tempfile.mkdtemp()) / "large.protocol"
+        big.write_text(large_sheet(), encoding="utf-8")
+        files.append(big)
     every = Timings()
-    for path in (p.resolve() for p in args.files):
-        found = bench(path, args.rounds)
+    for path in files:
+        found = measure(path, args.rounds)
         every.new.extend(found.new)
         every.bare.extend(found.bare)
         every.revisit.extend(found.revisit)
