@@ -447,8 +447,11 @@ def _lsp_figures(temp: Path) -> None:
 
 
 def large_sheet() -> str:
-    """A ~31 kB sheet: the Emmaüs sheet with the sections of the other shipped sheets appended."""
-    shipped = sorted((ROOT / "protocols").rglob("*.protocol"))
+    """The issue's ~31 kB sheet: the Emmaüs sheet with the sections of the two other seed sheets appended.
+
+    Only the seed sheets (not protocols/regimes/): the figure must stay comparable as the book grows.
+    """
+    shipped = sorted(p for p in (ROOT / "protocols").rglob("*.protocol") if "regimes" not in p.parts)
     emmaus = next(p for p in shipped if "emmaus" in p.name).read_text(encoding="utf-8")
     parts = [emmaus]
     for path in shipped:
