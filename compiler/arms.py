@@ -178,6 +178,7 @@ class Layout:
         self._arms: dict[int, Arm] = {}
         self._partners: dict[int, tuple[int, ...]] = {}
         self._otherwise: dict[int, m.Condition | None] = {}
+        self._conjuncts: dict[int, list[m.Condition]] = {}
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._index_partners()
 
@@ -471,8 +472,15 @@ class Layout:
             if ancestor in self._global_owners:
                 continue
             for owned in self._owned.get(ancestor, []):
-                out.extend(_as_conjunct(owned.item))
+                out.extend(self._conjunct(owned))
         return tuple(out)
+
+    def _conjunct(self, owned: Node) -> list[m.Condition]:
+        """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
+        found = self._conjuncts.get(owned.index)
+        if found is None:
+            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
+        return found
 
     def _children(self, index: int) -> list[int]:
         return self._child_lists.get(index, [])
@@ -595,6 +603,63 @@ Truth = bool | None  # None: unknown
 Scenario = Mapping[str, str | int]
 
 
+@dataclass
+class _Lookups:
+    """What the words of conditions mean in one set of tables, looked up once: conditions are
+    evaluated for every arm and every scenario, with the same few flags and variables.
+    """
+
+    tables: Tables
+    flags: dict[str, dict[str, str] | None] = field(default_factory=dict)
+    variables: dict[str, str | None] = field(default_factory=dict)
+    canonical: dict[tuple[str, str], str] = field(default_factory=dict)
+    counted: dict[str, frozenset[str]] = field(default_factory=dict)
+    satisfied: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def flag(self, words: str) -> dict[str, str] | None:
+        if len(words) > _LONG:
+            return find_flag(words, self.tables)
+        if words not in self.flags:
+            _bound(self.flags)
+            self.flags[words] = find_flag(words, self.tables)
+        return self.flags[words]
+
+    def variable(self, name: str) -> str | None:
+        if len(name) > _LONG:
+            return find_variable(name, self.tables)
+        if name not in self.variables:
+            _bound(self.variables)
+            self.variables[name] = find_variable(name, self.tables)
+        return self.variables[name]
+
+    def canonical_value(self, variable: str, word: str) -> str:
+        key = (variable, word)
+        if len(word) > _LONG:
+            return _canonical_value(variable, word, self.tables)
+        if key not in self.canonical:
+            _bound(self.canonical)
+            self.canonical[key] = _canonical_value(variable, word, self.tables)
+        return self.canonical[key]
+
+
+def _bound(memo: dict[Any, Any]) -> None:
+    """Memo tables hold words of the sheets too: emptied when full, so memory stays bounded over a book."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+
+
+_LOOKUPS: list[_Lookups] = []
+_MEMO_LIMIT = 20_000
+_LONG = 200  # longer sheet words are looked up each time, never kept
+
+
+def _lookups(tables: Tables) -> _Lookups:
+    """The look-ups of these tables (the tables object itself is the key: overrides make new ones)."""
+    if not _LOOKUPS or _LOOKUPS[0].tables is not tables:
+        _LOOKUPS[:] = [_Lookups(tables)]
+    return _LOOKUPS[0]
+
+
 def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Truth:
     """Kleene three-valued truth of a condition for a partially known patient."""
     if isinstance(condition, m.Not):
@@ -611,7 +676,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return True
         return False if all(v is False for v in values) else None
     if isinstance(condition, m.Flag):
-        meaning = find_flag(condition.words, tables)
+        meaning = _lookups(tables).flag(condition.words)
         if meaning is None:
             return None
         results = [_equal(scenario.get(var), value) for var, value in meaning.items()]
@@ -619,7 +684,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return False
         return True if all(r is True for r in results) else None
     if isinstance(condition, m.Compare):
-        variable = find_variable(condition.variable, tables)
+        variable = _lookups(tables).variable(condition.variable)
         if variable is None or variable not in scenario:
             return None
         known = scenario[variable]
@@ -629,7 +694,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return _compare(Decimal(known), condition.op, condition.number.value)
         if condition.word is None:
             return None
-        same = str(known).lower() == _canonical_value(variable, condition.word, tables).lower()
+        same = str(known).lower() == _lookups(tables).canonical_value(variable, condition.word).lower()
         if condition.op in ("=",):
             return same
         if condition.op in ("!=", "≠"):
@@ -690,8 +755,18 @@ def counts_as(drug_id: str | None, tables: Tables) -> set[str]:
     """The drug ids a product stands for: itself and its `counts_as` (Phesgo: both antibodies)."""
     if drug_id is None:
         return set()
-    entry = tables.drugs.get(drug_id) or {}
-    return {drug_id, *(str(x) for x in entry.get("counts_as") or [])}
+    return set(_counts_as(drug_id, tables))
+
+
+def _counts_as(drug_id: str, tables: Tables) -> frozenset[str]:
+    known = _lookups(tables).counted
+    found = known.get(drug_id)
+    if found is None:
+        entry = tables.drugs.get(drug_id) or {}
+        found = frozenset({drug_id, *(str(x) for x in entry.get("counts_as") or [])})
+        _bound(known)
+        known[drug_id] = found
+    return found
 
 
 def target_classes(target_id: str, tables: Tables) -> set[str]:
@@ -708,10 +783,16 @@ def satisfies(option: str, drug_id: str | None, tables: Tables) -> bool:
     """Whether a drug satisfies one requirement option (a drug id or a class id)."""
     if drug_id is None:
         return False
-    ids = counts_as(drug_id, tables)
-    if option in ids:
-        return True
-    return any(option in tables.drug_classes(d) for d in ids)
+    # The combination checks ask this for every pair of drug and requirement: answered once per tables object.
+    known = _lookups(tables).satisfied
+    key = (option, drug_id)
+    found = known.get(key)
+    if found is None:
+        ids = _counts_as(drug_id, tables)
+        found = option in ids or any(option in tables.drug_classes(d) for d in ids)
+        _bound(known)
+        known[key] = found
+    return found
 
 
 def target_satisfies(option: str, target_id: str, tables: Tables) -> bool:
@@ -726,6 +807,18 @@ WORD_BOUNDARY = r"(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
 
 def mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     """Whether any text names any of the words (case-insensitive, whole words or prefixes ending in `*`)."""
+    joined = _mention_pattern(tuple(words))
+    return joined is not None and any(joined.search(text) for text in texts)
+
+
+_MENTIONS: dict[tuple[str, ...], re.Pattern[str] | None] = {}
+
+
+def _mention_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The pattern of a word list, built once (the lists come from the data tables)."""
+    if words in _MENTIONS:
+        return _MENTIONS[words]
+    _bound(_MENTIONS)
     patterns = []
     for word in words:
         stem = word.rstrip("*")
@@ -735,7 +828,6 @@ def mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
         else:
             pattern = r"(?<![A-Za-z0-9])" + pattern
         patterns.append(pattern)
-    if not patterns:
-        return False
-    joined = re.compile("|".join(patterns), re.IGNORECASE)
-    return any(joined.search(text) for text in texts)
+    joined = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+    _MENTIONS[words] = joined
+    return joined

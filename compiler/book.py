@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -142,6 +142,7 @@ class BookOutcome:
     results: list[Compiled] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    printed: list[str] = field(default_factory=list)  # PDFs printed by this build (the others were reused)
     failed: bool = False
     roots: list[Path] = field(default_factory=list)  # the folders given (index groups by folder under them)
 
@@ -167,30 +168,68 @@ class RenderTask:
     links: tuple[tuple[str, str], ...] = ()  # the page's links to its PDF, report, history, index, current version
 
 
-def _render(task: RenderTask) -> tuple[str, bytes, bytes | None]:
-    """Compile and render one protocol (runs in a worker process)."""
+Artifact = bytes | Path  # rendered bytes, or a cached file to link into the new book
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A task's page, and its PDF: printed now (bytes), or a cached file when one with its PDF key exists."""
+
+    key: str
+    html: Artifact
+    document: Artifact | None = None
+    pdf_key: str | None = None
+    printed: bool = False
+
+
+def _render(task: RenderTask, pdf_cache: str | None = None) -> Rendered:
+    """Compile and render one protocol (runs in a worker process).
+
+    The HTML is always made (it is cheap); the PDF is printed only when the cache
+    (`pdf_cache`, a folder) holds no PDF with its PDF key — what the page shows, not
+    which data files changed (see `compiler.render.pdf.pdf_key`).
+    """
     from compiler.render.html import render_protocol
 
     result = compile_file(Path(task.path), datetime.date.fromisoformat(task.today))
     if task.status is not None and result.protocol is not None:
         result = _with_register_status(result, task)
     html = render_protocol(result, load(), task.config, datetime.date.fromisoformat(task.today), dict(task.links))
-    document = None
-    if task.pdf and task.pdf_from is not None:
-        document = read_limited(Path(task.pdf_from), MAX_PDF_BYTES)
-    elif task.pdf:
-        from compiler.render.pdf import html_to_pdf
+    page = html.encode("utf-8")
+    if not task.pdf:
+        return Rendered(task.key, page)
+    if task.pdf_from is not None:
+        archived = read_limited(Path(task.pdf_from), MAX_PDF_BYTES)
+        return Rendered(task.key, page, archived, key_for("archived pdf", hashlib.sha256(archived).hexdigest()))
+    identity = _identity(summarize(result))
+    if task.status is not None:
+        identity["status"] = task.status
+    return _print(task.key, html, page, identity, pdf_cache)
 
-        identity = _identity(summarize(result))
-        if task.status is not None:
-            identity["status"] = task.status
-        document = html_to_pdf(html, identity)
-    return task.key, html.encode("utf-8"), document
+
+def _print(key: str, html: str, page: bytes, identity: dict[str, str], pdf_cache: str | None) -> Rendered:
+    """The page's PDF from the cache when one with the same PDF key is there, else printed now."""
+    from compiler.render.pdf import html_to_pdf, pdf_key
+
+    document_key = pdf_key(html, identity)
+    if pdf_cache is not None:
+        cached = Path(pdf_cache) / f"{document_key}.pdf"
+        if cached.is_file():
+            return Rendered(key, page, cached, document_key)
+    return Rendered(key, page, html_to_pdf(html, identity), document_key, printed=True)
+
+
+def _start_render_worker(overrides: tuple[Any, ...]) -> None:
+    """A render worker's initializer: the book's formulary overrides.
+
+    WeasyPrint, the fonts and the PDF stylesheets are loaded by the first sheet the
+    worker prints and kept for every later one (`compiler.render.pdf`); a worker whose
+    sheets all have a cached PDF never loads them (a data change no sheet shows).
+    """
+    use_overrides(overrides)
 
 
 def _with_register_status(result: Compiled, task: RenderTask) -> Compiled:
-    from dataclasses import replace
-
     from compiler import model as m
 
     protocol = result.protocol
@@ -210,31 +249,56 @@ def _identity(summary: dict[str, str]) -> dict[str, str]:
 
 
 def _render_all(tasks: list[RenderTask], cache: Cache | None, jobs: int,
-                progress: Callable[[int], None] | None) -> dict[str, tuple[bytes, bytes | None]]:
-    out: dict[str, tuple[bytes, bytes | None]] = {}
-    if jobs > 1 and len(tasks) > 1:
-        with pool(min(jobs, len(tasks))) as executor:
-            rendered = list(executor.map(_render, tasks))
-    else:
-        rendered = []
-        for task in tasks:
-            rendered.append(_render(task))
+                progress: Callable[[int], None] | None) -> dict[str, tuple[Rendered, dict[str, str]]]:
+    """Render the tasks (in long-lived worker processes when there are several) and cache what they made.
+
+    A page's cache entry (`<key>.html`, `<key>.json`) names its PDF by PDF key
+    (`<pdf key>.pdf`), so pages whose HTML did not change share the PDF printed before.
+    Each result is cached as it arrives and then held as its cache file, not in memory.
+    """
+    from compiler.overrides import active_overrides
+
+    out: dict[str, tuple[Rendered, dict[str, str]]] = {}
+    work = functools.partial(_render, pdf_cache=str(cache.directory) if cache is not None else None)
+    with contextlib.ExitStack() as stack:
+        results: Iterator[Rendered] = map(work, tasks)
+        if jobs > 1 and len(tasks) > 1:
+            executor = stack.enter_context(pool(min(jobs, len(tasks)), _start_render_worker, (active_overrides(),)))
+            results = executor.map(work, tasks)
+        for item in results:
+            out[item.key] = _keep(cache, item)
             if progress:
                 progress(1)
-    for key, html, document in rendered:
-        out[key] = (html, document)
-        if cache is not None:
-            cache.write_bytes(key, "html", html)
-            if document is not None:
-                cache.write_bytes(key, "pdf", document)
-            cache.write_json(key, _hashes(html, document))
     return out
 
 
-def _hashes(html: bytes, document: bytes | None) -> dict[str, str]:
+def _keep(cache: Cache | None, item: Rendered) -> tuple[Rendered, dict[str, str]]:
+    """Cache what a task made; the result then names the cache files (the book copies them later)."""
+    assert isinstance(item.html, bytes)
+    hashes = _hashes(item.html, item.document, item.pdf_key)
+    if cache is None:
+        return item, hashes
+    html, document = item.html, item.document
+    cache.write_bytes(item.key, "html", html)
+    if isinstance(document, bytes) and item.pdf_key is not None:
+        cache.write_bytes(item.pdf_key, "pdf", document)
+        document = _file_or(cache.directory / f"{item.pdf_key}.pdf", document)
+    cache.write_json(item.key, hashes)
+    return replace(item, html=_file_or(cache.directory / f"{item.key}.html", html), document=document), hashes
+
+
+def _file_or(path: Path, data: bytes) -> Artifact:
+    """The cache file just written, or the bytes when it could not be written (the cache is best effort)."""
+    return path if path.is_file() else data
+
+
+def _hashes(html: bytes, document: Artifact | None, pdf_key: str | None = None) -> dict[str, str]:
     found = {"html_sha256": hashlib.sha256(html).hexdigest()}
     if document is not None:
-        found["pdf_sha256"] = hashlib.sha256(document).hexdigest()
+        data = document if isinstance(document, bytes) else document.read_bytes()
+        found["pdf_sha256"] = hashlib.sha256(data).hexdigest()
+    if pdf_key is not None:
+        found["pdf_key"] = pdf_key
     return found
 
 
@@ -286,6 +350,8 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
         done = f"rendered {len(outcome.rendered)}, reused {len(outcome.reused)} unchanged"
         if not outcome.rendered and outcome.reused:
             done = f"nothing changed: re-rendered nothing, reused {len(outcome.reused)}"
+        elif pdf and outcome.rendered:
+            done += f"; PDFs printed {len(outcome.printed)}, reused {len(outcome.rendered) - len(outcome.printed)}"
         stream.write(f"built {len(outcome.rendered) + len(outcome.reused)} of {len(outcome.results)} protocol(s) "
                      f"into {shown} ({done})\n")
     return outcome
@@ -331,9 +397,11 @@ def _stage(outcome: BookOutcome, extra: list[Diagnostic], config: BookConfig, ta
         fresh = _render_all(todo, cache, workers, advance)
     for pid, task in keys.items():
         if task.key in fresh:
-            html, document = fresh[task.key]
-            _place(staging, pid, html, document, manifest, _hashes(html, document))
+            made, hashes = fresh[task.key]
+            _place(staging, pid, made.html, made.document, manifest, hashes)
             outcome.rendered.append(pid)
+            if made.printed:
+                outcome.printed.append(pid)
         else:
             html_file, document_file, hashes = _from_cache(cache, task)
             _place(staging, pid, html_file, document_file, manifest, hashes)
@@ -503,22 +571,29 @@ def _write_history_pages(staging: Path, manifest: dict[str, Any]) -> None:
 
 def _cached(cache: Cache, task: RenderTask) -> bool:
     html = (cache.directory / f"{task.key}.html").is_file()
-    return html and (not task.pdf or (cache.directory / f"{task.key}.pdf").is_file())
+    return html and (not task.pdf or _cached_pdf(cache, cache.read_json(task.key)) is not None)
 
 
-Artifact = bytes | Path  # rendered bytes, or a cached file to link into the new book
+def _cached_pdf(cache: Cache, hashes: dict[str, Any] | None) -> Path | None:
+    """The PDF a page's cache entry names by its PDF key, when it is there."""
+    pdf_key = (hashes or {}).get("pdf_key")
+    if not isinstance(pdf_key, str) or not pdf_key.isalnum():
+        return None
+    document = cache.directory / f"{pdf_key}.pdf"
+    return document if document.is_file() else None
 
 
 def _from_cache(cache: Cache | None, task: RenderTask
                 ) -> tuple[Artifact, Artifact | None, dict[str, str]]:
-    """The cached documents of a task (as files, linked rather than copied) and their hashes."""
+    """The cached documents of a task (as files, copied into the book later) and their hashes."""
     assert cache is not None
     html = cache.directory / f"{task.key}.html"
-    document = cache.directory / f"{task.key}.pdf" if task.pdf else None
     hashes = cache.read_json(task.key)
-    if not html.is_file() or (document is not None and not document.is_file()) or hashes is None:
-        _, fresh_html, fresh_document = _render(task)  # the entry vanished between planning and use
-        return fresh_html, fresh_document, _hashes(fresh_html, fresh_document)
+    document = _cached_pdf(cache, hashes) if task.pdf else None
+    if not html.is_file() or (task.pdf and document is None) or hashes is None:
+        fresh = _render(task, str(cache.directory))  # the entry vanished between planning and use
+        assert isinstance(fresh.html, bytes)
+        return fresh.html, fresh.document, _hashes(fresh.html, fresh.document, fresh.pdf_key)
     return html, document, {k: str(v) for k, v in hashes.items()}
 
 

@@ -19,6 +19,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
+from compiler.parse import offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
 
@@ -107,10 +108,10 @@ class _Builder:
         if isinstance(node, Token):
             start = node.start_pos or 0
             return self.source.span(start, node.end_pos if node.end_pos is not None else start + len(node))
-        meta = node.meta
-        if getattr(meta, "empty", True):
+        where = offsets(node)
+        if where is None:
             return Span(self.source.path, 1, 1, 1, 1)
-        return self.source.span(meta.start_pos, meta.end_pos)
+        return self.source.span(*where)
 
     def text(self, token: Token) -> m.Text:
         stripped = str(token).rstrip()
@@ -466,13 +467,22 @@ class _Builder:
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
         durations = [d for d in part.children if isinstance(d, Tree)]
-        hours = [str(d.children[1]).lower().startswith("h") for d in durations]
-        minutes = [self.integer(str(d.children[0]), self.span_of(d), limits.MAX_INFUSION_MINUTES // (60 if h else 1),
-                                "infusion hours" if h else "infusion minutes") * (60 if h else 1)
-                   for d, h in zip(durations, hours, strict=True)]
-        return m.Infusion(minutes[0], minutes[1] if len(minutes) > 1 else None,
+        hours = [str(d.children[-1]).lower().startswith("h") for d in durations]
+        times = [self.duration_minutes(d, h) for d, h in zip(durations, hours, strict=True)]
+        first, then = times[0], times[1] if len(times) > 1 else None
+        return m.Infusion(first[0], then[0] if then else None,
                           str(part.data) == "infusion_min", self.span_of(part),
-                          at_most=str(part.data) == "infusion_max", hours=any(hours))
+                          at_most=str(part.data) == "infusion_max", hours=any(hours),
+                          first_upto=first[1], then_upto=then[1] if then else None)
+
+    def duration_minutes(self, node: Tree[Token], hours: bool) -> tuple[int, int | None]:
+        """`30 min` -> (30, None); `1-2 hours` -> (60, 120): a range's shortest and longest time."""
+        per = 60 if hours else 1
+        what = "infusion hours" if hours else "infusion minutes"
+        numbers = [t for t in node.children if isinstance(t, Token) and t.type == "INT"]
+        values = [self.integer(str(t), self.span_of(node), limits.MAX_INFUSION_MINUTES // per, what) * per
+                  for t in numbers]
+        return values[0], values[1] if len(values) > 1 else None
 
     # ------------------------------------------------------------ lang-b: administration details
     def admin_part(self, part: Tree[Token]) -> tuple[str, object]:
@@ -481,15 +491,19 @@ class _Builder:
         tokens = [c for c in part.children if isinstance(c, Token)]
         if kind == "relative_timing":
             relation = str(tokens[0])
-            match = re.match(r"\s*([0-9]+)\s*([A-Za-z]+)\s+", relation)
-            offset = offset_text = None
+            match = re.match(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+", relation)
+            offset = offset_max = offset_text = None
             if match is not None:
-                per = 60 if match.group(2).lower().startswith("h") else 1
-                offset = self.integer(match.group(1), span, limits.MAX_INFUSION_MINUTES // per, "the time before or after") * per
+                per = 60 if match.group(3).lower().startswith("h") else 1
+                limit = limits.MAX_INFUSION_MINUTES // per
+                offset = self.integer(match.group(1), span, limit, "the time before or after") * per
+                if match.group(2) is not None:  # `30-60 min before paclitaxel`
+                    offset_max = self.integer(match.group(2), span, limit, "the time before or after") * per
                 offset_text = " ".join(relation.split()[:-1])
             target_node = next(c for c in part.children if isinstance(c, Tree))
             word = relation.split()[-1].lower()
-            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span)
+            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span,
+                                              offset_max=offset_max)
         if kind in ("prn_plain", "prn_for", "prn_if"):
             reason = self.text(tokens[1]) if len(tokens) > 1 else None
             return "as_needed", m.AsNeeded(reason, span)
@@ -573,6 +587,7 @@ class _Builder:
         up_to = False
         tolerance = None
         parts: tuple[m.RtPart, ...] = ()
+        sibs: list[m.RtSib] = []
         if dose_node.data == "rt_fractions":
             part_nodes = [c for c in amounts if c.data == "rt_part"]
             totals = [c for c in amounts if c.data == "amount"]
@@ -606,8 +621,40 @@ class _Builder:
                 self.once(values, "technique", self.text(tokens[0]), part)
             elif part.data == "rt_laterality":
                 self.once(values, "laterality", self.text(tokens[0]), part)
+            elif part.data == "rt_sib":
+                sibs.append(self.rt_sib(part))
         return m.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
-                               up_to=up_to, tolerance=tolerance, parts=parts, **values)  # type: ignore[arg-type]
+                               up_to=up_to, tolerance=tolerance, parts=parts, sib=tuple(sibs),
+                               **values)  # type: ignore[arg-type]
+
+    def rt_sib(self, node: Tree[Token]) -> m.RtSib:
+        """rt14: `SIB 25 x 2,4 Gy = 60 Gy (tumorbed)` (the volume before or after the total)."""
+        part = self.rt_part(next(c for c in node.children if isinstance(c, Tree) and c.data == "rt_part"))
+        totals = [c for c in node.children if isinstance(c, Tree) and c.data == "amount"]
+        total = self.amount(totals[0], limits.MAX_GY, "Gy")[0] if totals else None
+        volume = part.volume
+        for child in node.children:
+            if isinstance(child, Tree) and child.data == "rt_volume" and volume is None:
+                volume = self.text(next(c for c in child.children if isinstance(c, Token)))
+        return m.RtSib(part.fractions, part.dose_per_fraction, self.span_of(node), total, volume)
+
+    def build_oar_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OarConstraint:
+        """rt14: `constraint lung V20 < 35 %`, `constraint spinal cord Dmax < 50 Gy`."""
+        tokens = [c for c in node.children if isinstance(c, Token)]
+        organ = next(t for t in tokens if t.type == "OAR_ORGAN")
+        metric = next(t for t in tokens if t.type == "OAR_METRIC")
+        op = next(t for t in tokens if t.type == "CMP")
+        unit = tokens[-1]
+        value = self.number(next(c for c in node.children if isinstance(c, Tree)))
+        level = None
+        digits = re.match(r"[vV](\d+(?:[.,]\d+)?)", str(metric))
+        if digits:
+            start = (metric.start_pos or 0) + 1
+            level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
+                             self.source.span(start, start + len(digits.group(1))))
+        unit_text = {"gy": "Gy", "%": "%", "cc": "cc"}.get(str(unit).lower(), str(unit))  # another unit: R010
+        return m.OarConstraint(span, children, self.text(organ), self.text(metric), level,
+                               {"<=": "≤", ">=": "≥", "!=": "≠"}.get(str(op), str(op)), value, unit_text)
 
     def rt_part(self, node: Tree[Token]) -> m.RtPart:
         """lang-b: one part of a course (`19 x 2 Gy boost (tumour bed)`); ranges are not allowed in a course."""
@@ -766,7 +813,7 @@ class _Builder:
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data == "row_children")]
+        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
         span = self.between(parts[0], parts[-1])
         subtrees = [c for c in row.children if isinstance(c, Tree)]
         kids: tuple[m.Item, ...] = ()
@@ -860,8 +907,18 @@ class _Builder:
                                                                                numbers[1])))
         else:
             condition = compare("=", numbers[0])
+        if row.data == "dm_occurrence_row":
+            occurrences = tuple(self.row_item(c, "occurrence_row") for c in row.children
+                                if isinstance(c, Tree) and c.data in ("occurrence_action_row", "occurrence_note_row"))
+            return m.DoseBand(span, occurrences + kids, written, condition, ())
         actions = tuple(self.dose_action(a) for a in action_nodes)
         return m.DoseBand(span, kids, written, condition, actions)
+
+    def occurrence_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
+                       kids: tuple[m.Item, ...]) -> m.Occurrence:
+        token = next(c for c in row.children if isinstance(c, Token) and c.type == "OCCURRENCE")
+        number, and_later = occurrence_number(str(token))
+        return m.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
 
     def dose_action(self, node: Tree[Token]) -> m.DoseAction:
         kind = str(node.data)[3:]
@@ -1038,6 +1095,22 @@ def span_offsets(source: SourceFile, span: Span) -> slice:
     start = source.offset(span.line, span.column)
     end = source.offset(span.end_line, span.end_column)
     return slice(start, end)
+
+
+# a row's own indented block: its notes, or a band's occurrence rows (not part of the row's line)
+ROW_BLOCKS = frozenset({"row_children", "occurrence_action_row", "occurrence_note_row"})
+ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "eerste": 1,
+                 "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "zesde": 6}
+
+
+def occurrence_number(text: str) -> tuple[int, bool]:
+    """`3rd and later occurrences` → (3, True); `2e keer` → (2, False)."""
+    lowered = text.lower()
+    digit = re.match(r"\s*([1-9])", lowered)
+    first_word = lowered.split()[0]
+    number = int(digit.group(1)) if digit else ORDINAL_WORDS.get(first_word, 1)
+    later = re.search(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b", lowered) is not None
+    return number, later
 
 
 def slug(title: str) -> str:

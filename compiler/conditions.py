@@ -6,7 +6,7 @@ variables, so checks can test the domain (L004) and, later, coverage and overlap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,13 @@ class _Index:
     flags: dict[str, dict[str, str]]
     exact: dict[str, str]  # case-sensitive spellings (eGFR vs EGFR)
     ambiguous: frozenset[str]  # lower-case keys only an exact spelling resolves
+    lab_names: tuple[str, ...]  # exact spellings of lab variables (`eGFR…` is never a flag)
+    # answers already given, by written text (bounded: cleared when full)
+    found_variables: dict[str, str | None] = field(default_factory=dict)
+    found_flags: dict[str, dict[str, str] | None] = field(default_factory=dict)
+
+
+_MEMO_SIZE = 4096
 
 
 _INDEXES: dict[str, _Index] = {}
@@ -79,25 +86,45 @@ def _index(tables: Tables) -> _Index:
         flags: dict[str, dict[str, str]] = {}
         for flag, meaning in (tables.conditions.get("flags") or {}).items():
             flags.setdefault(_key(flag), {k: str(v) for k, v in meaning.items()})
-        found = _INDEXES[tables.fingerprint] = _Index(names, flags, exact, frozenset(ambiguous))
+        labs = lab_specs(tables)
+        lab_names = tuple(name for name, variable in exact.items() if variable in labs)
+        found = _INDEXES[tables.fingerprint] = _Index(names, flags, exact, frozenset(ambiguous), lab_names)
     return found
 
 
 def find_variable(name: str, tables: Tables) -> str | None:
     """Canonical variable name for a written one (case-insensitive, aliases; eGFR/EGFR by case)."""
     index = _index(tables)
+    memo = index.found_variables
+    if name in memo:
+        return memo[name]
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
     key = _key(name)
     if key in index.ambiguous:
-        return index.exact.get(" ".join(name.replace("−", "-").split()))
-    return index.variables.get(key)
+        found = index.exact.get(" ".join(name.replace("−", "-").split()))
+    else:
+        found = index.variables.get(key)
+    memo[name] = found
+    return found
 
 
 def find_flag(words: str, tables: Tables) -> dict[str, str] | None:
     """The assignments a flag stands for, or None when the words are not a known flag."""
     index = _index(tables)
+    memo = index.found_flags
+    if words not in memo:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[words] = _find_flag(words, index, tables)
+    meaning = memo[words]
+    return None if meaning is None else dict(meaning)
+
+
+def _find_flag(words: str, index: _Index, tables: Tables) -> dict[str, str] | None:
     key = _key(words)
     written = " ".join(words.split())
-    if any(written.startswith(name) for name, variable in index.exact.items() if variable in lab_specs(tables)):
+    if any(written.startswith(name) for name in index.lab_names):
         return None  # `eGFR…` is kidney function, never the EGFR-mutation flag
     for candidate in (key, key.replace(" ", "-")):
         meaning = index.flags.get(candidate)

@@ -32,6 +32,7 @@ import yaml
 
 from compiler import model as m
 from compiler.arms import phase_override, phase_view
+from compiler.conditions import find_flag, find_variable
 from compiler.render import words as w
 from compiler.source import Span
 from compiler.tables import Tables
@@ -287,15 +288,25 @@ def _repeat(phase: m.Phase, admin: Administration, index: int) -> Json:
     if infusion is not None and infusion.at_most:
         pass  # a maximum alone has no R4 Timing form (durationMax needs a duration): see dosage()
     elif infusion is not None:
-        if infusion.then_min is not None and len(admin.phases) > 1:
-            repeat["duration"] = infusion.first_min if index == 0 else infusion.then_min
-        elif infusion.then_min is not None:
-            repeat["duration"] = infusion.then_min
-            repeat["durationMax"] = infusion.first_min
-        else:
-            repeat["duration"] = infusion.first_min
+        repeat.update(_infusion_timing(infusion, index, len(admin.phases)))
         repeat["durationUnit"] = "min"
     return repeat
+
+
+def _infusion_timing(infusion: m.Infusion, index: int, phases: int) -> Json:
+    """`duration` and, for a range (`infusion 1-2 hours`) or a first/later pair, `durationMax`.
+
+    A line whose phases are loading then maintenance gives each phase its own time; on a
+    single phase the later time is the usual one and the longest time is the maximum.
+    """
+    first, then = infusion.first_range(), infusion.then_range()
+    if then is not None and phases > 1:
+        low, high = first if index == 0 else then
+    elif then is not None:
+        return {"duration": then[0], "durationMax": max(first[1], then[1])}
+    else:
+        low, high = first
+    return {"duration": low, "durationMax": high} if high != low else {"duration": low}
 
 
 def dosage_text(admin: Administration, phase: m.Phase, language: str, tables: Tables | None = None) -> str:
@@ -396,14 +407,28 @@ RELATIONSHIP = {"before": "before-start", "after": "after-end"}
 
 
 def related_action(timing: m.RelativeTiming, target_action_id: str) -> Json:
-    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min."""
+    """`30 min before paclitaxel` → relatedAction before-start with offsetDuration 30 min.
+
+    A range (`30-60 min before paclitaxel`) gives offsetRange 30-60 min.
+    """
     related: Json = {"actionId": target_action_id, "relationship": RELATIONSHIP[timing.relation]}
-    if timing.offset_min is not None:
-        related["offsetDuration"] = {"value": timing.offset_min, "unit": "min", "system": UCUM, "code": "min"}
+    if timing.offset_min is not None and timing.offset_max is not None and timing.offset_max != timing.offset_min:
+        related["offsetRange"] = {"low": _minutes_quantity(timing.offset_min),
+                                  "high": _minutes_quantity(timing.offset_max)}
+    elif timing.offset_min is not None:
+        related["offsetDuration"] = _minutes_quantity(timing.offset_min)
     return related
 
 
+def _minutes_quantity(value: int) -> Json:
+    return {"value": value, "unit": "min", "system": UCUM, "code": "min"}
+
+
 # ---------------------------------------------------------------- conditions
+
+
+def _cql_word(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _identifier(name: str) -> str:
@@ -422,24 +447,35 @@ def ucum_lab_unit(text: str) -> str:
     return compact
 
 
-def cql(condition: m.Condition) -> str:
-    """The condition in CQL over named definitions (`"HR+" and not "visceral-crisis"`)."""
+def cql(condition: m.Condition, tables: Tables | None = None) -> str:
+    """The condition in CQL over named definitions, one name per concept.
+
+    With the data tables, a variable is written by its canonical name (`QTcF` and `QTc`
+    are one definition, `"QTc"`) and a flag by what it stands for (`HR+` is
+    `"HR" = 'positive'`), so two sheets that spell a concept differently export the same
+    expression; words the tables do not know stay as written.
+    """
     if isinstance(condition, m.Flag):
-        return _identifier(condition.words)
+        meaning = find_flag(condition.words, tables) if tables is not None else None
+        if not meaning:
+            return _identifier(condition.words)
+        parts = [f"{_identifier(variable)} = {_cql_word(value)}" for variable, value in meaning.items()]
+        return parts[0] if len(parts) == 1 else " and ".join(f"({p})" for p in parts)
     if isinstance(condition, m.Compare):
         if condition.number is not None:
             value = str(condition.number.value) + (" '%'" if condition.percent else "")
             if condition.unit is not None:
                 value += " '" + ucum_lab_unit(condition.unit.value) + "'"
         else:
-            value = "'" + (condition.word or "").replace("'", "\\'") + "'"
-        return f"{_identifier(condition.variable)} {condition.op} {value}"
+            value = _cql_word(condition.word or "")
+        variable = (find_variable(condition.variable, tables) if tables is not None else None) or condition.variable
+        return f"{_identifier(variable)} {condition.op} {value}"
     if isinstance(condition, m.Not):
-        return f"not ({cql(condition.operand)})"
+        return f"not ({cql(condition.operand, tables)})"
     if isinstance(condition, m.All):
-        return " and ".join(f"({cql(c)})" for c in condition.operands)
+        return " and ".join(f"({cql(c, tables)})" for c in condition.operands)
     if isinstance(condition, m.Any_):
-        return " or ".join(f"({cql(c)})" for c in condition.operands)
+        return " or ".join(f"({cql(c, tables)})" for c in condition.operands)
     raise TypeError(f"unknown condition {type(condition).__name__}")
 
 
@@ -639,14 +675,14 @@ class _Exporter:
 
     def constraint(self, item: m.Item) -> list[Json]:
         if isinstance(item, m.OnlyWhen):
-            return [applicability(cql(item.condition), w.label(self.language, "only_when") + " "
+            return [applicability(cql(item.condition, self.tables), w.label(self.language, "only_when") + " "
                                   + w.condition(item.condition, self.language))]
         if isinstance(item, m.ExcludeWhen):
-            return [applicability(f"not ({cql(item.condition)})", w.label(self.language, "exclude_when") + " "
+            return [applicability(f"not ({cql(item.condition, self.tables)})", w.label(self.language, "exclude_when") + " "
                                   + w.condition(item.condition, self.language))]
         if isinstance(item, m.Criteria):
             label = w.label(self.language, "criteria")
-            return [start_condition(cql(c.condition), f"{label}: {w.condition(c.condition, self.language)}")
+            return [start_condition(cql(c.condition, self.tables), f"{label}: {w.condition(c.condition, self.language)}")
                     for c in item.criteria()]
         return []
 
@@ -663,26 +699,50 @@ class _Exporter:
         bands: list[Json] = []
         for band in table.bands():
             band_words = w.band(band.condition, self.language, False)
-            actions = [w.dose_action(a, self.language, w.dose(levels[a.level], self.language)
-                                     if a.level is not None and a.level in levels else None) for a in band.actions]
-            text = w.sequence(band.actions, actions, self.language)
-            action: Json = {"title": band_words, "textEquivalent": text,
-                            "condition": [applicability(cql(band.condition), w.condition(band.condition,
+            action: Json = {"title": band_words,
+                            "condition": [applicability(cql(band.condition, self.tables), w.condition(band.condition,
                                                                                          self.language))]}
-            codes = [{"text": a.kind} for a in band.actions if a.kind != "then"]
-            if codes:
-                action["code"] = codes
-            dynamic = [value for a in band.actions if (value := _dynamic_value(a, levels)) is not None]
-            if dynamic and canonical is not None:
-                action["definitionCanonical"] = canonical
-                action["dynamicValue"] = dynamic
-            if any(a.kind == "discontinue" for a in band.actions):
-                action["type"] = {"coding": [{"system": ACTION_TYPE, "code": "remove", "display": "Remove"}]}
-            elif dynamic:
-                action["type"] = {"coding": [{"system": ACTION_TYPE, "code": "update", "display": "Update"}]}
+            occurrences = band.occurrences()
+            if not occurrences:
+                action.update(self.band_actions(band.actions, levels, canonical))
+            else:
+                # one child per occurrence row, chosen by how often the band has applied
+                action["textEquivalent"] = "; ".join(
+                    f"{w.occurrence(o.number, o.and_later, self.language)}: "
+                    f"{self.band_actions(o.actions, levels, canonical)['textEquivalent']}" for o in occurrences)
+                action["groupingBehavior"] = "logical-group"
+                action["selectionBehavior"] = "exactly-one"
+                action["action"] = [self.occurrence_action(o, levels, canonical) for o in occurrences]
             bands.append(action)
         out: Json = {"title": title, "textEquivalent": title, "groupingBehavior": "logical-group",
                      "selectionBehavior": "exactly-one", "action": bands}
+        return out
+
+    def occurrence_action(self, occurrence: m.Occurrence, levels: dict[int, m.Dose], canonical: str | None) -> Json:
+        words = w.occurrence(occurrence.number, occurrence.and_later, self.language)
+        op = ">=" if occurrence.and_later else "="
+        action: Json = {"title": words,
+                        "condition": [applicability(f'"occurrence" {op} {occurrence.number}', words)]}
+        action.update(self.band_actions(occurrence.actions, levels, canonical))
+        return action
+
+    def band_actions(self, band_actions: tuple[m.DoseAction, ...], levels: dict[int, m.Dose],
+                     canonical: str | None) -> Json:
+        """textEquivalent, code, dynamicValue and type of one list of band actions."""
+        actions = [w.dose_action(a, self.language, w.dose(levels[a.level], self.language)
+                                 if a.level is not None and a.level in levels else None) for a in band_actions]
+        out: Json = {"textEquivalent": w.sequence(band_actions, actions, self.language)}
+        codes = [{"text": a.kind} for a in band_actions if a.kind != "then"]
+        if codes:
+            out["code"] = codes
+        dynamic = [value for a in band_actions if (value := _dynamic_value(a, levels)) is not None]
+        if dynamic and canonical is not None:
+            out["definitionCanonical"] = canonical
+            out["dynamicValue"] = dynamic
+        if any(a.kind == "discontinue" for a in band_actions):
+            out["type"] = {"coding": [{"system": ACTION_TYPE, "code": "remove", "display": "Remove"}]}
+        elif dynamic:
+            out["type"] = {"coding": [{"system": ACTION_TYPE, "code": "update", "display": "Update"}]}
         return out
 
     def levels_action(self, item: m.DoseLevels) -> Json:
@@ -725,9 +785,20 @@ class _Exporter:
                 actions.append(action)
             elif isinstance(content, m.Fractionation):
                 rt_action: Json = {"title": "rt", "textEquivalent": _fractionation_text(content, self.language)}
+                sub: list[Json] = []
                 if len(content.parts) > 1:  # lang-b: the parts of a course, in order
-                    rt_action["action"] = [{"title": f"rt {i}", "textEquivalent": w.rt_part(p, self.language)}
-                                           for i, p in enumerate(content.parts, start=1)]
+                    sub = [{"title": f"rt {i}", "textEquivalent": w.rt_part(p, self.language)}
+                           for i, p in enumerate(content.parts, start=1)]
+                # rt14: each SIB volume (delivered in the base volume's sessions) as a child action
+                sub += [{"title": f"SIB {i}", "textEquivalent": w.rt_sib(sib, self.language)}
+                        for i, sib in enumerate(content.sib, start=1)]
+                if sub:
+                    rt_action["action"] = sub
+                oar = [c for c in (*content.children, *(children if content is not item else ()))
+                       if isinstance(c, m.OarConstraint)]
+                if oar:  # rt14: the organ-at-risk constraints of the course, as written
+                    rt_action["description"] = (f"{w.label(self.language, 'oar_constraint')}: "
+                                                + "; ".join(w.oar_constraint(c, self.language) for c in oar))
                 actions.append(rt_action)
             elif isinstance(content, m.DoseLevels):
                 actions.append(self.levels_action(content))
@@ -784,7 +855,7 @@ class _Exporter:
         sub_actions, texts, conditions = self.items(children)
         description = w.label(self.language, "if") + " " + w.condition(condition, self.language)
         action: Json = {"title": description,
-                        "condition": [applicability(cql(condition), description), *conditions]}
+                        "condition": [applicability(cql(condition, self.tables), description), *conditions]}
         if texts:
             action["textEquivalent"] = "\n".join(texts)
         if sub_actions:
@@ -794,7 +865,7 @@ class _Exporter:
     def otherwise(self, siblings: list[m.Condition], children: tuple[m.Item, ...]) -> Json:
         sub_actions, texts, conditions = self.items(children)
         label = w.label(self.language, "otherwise")
-        expression = "not (" + " or ".join(f"({cql(c)})" for c in siblings) + ")" if siblings else "true"
+        expression = "not (" + " or ".join(f"({cql(c, self.tables)})" for c in siblings) + ")" if siblings else "true"
         action: Json = {"title": label, "condition": [applicability(expression, label), *conditions]}
         if texts:
             action["textEquivalent"] = "\n".join(texts)
@@ -913,6 +984,7 @@ def _fractionation_text(item: m.Fractionation, language: str) -> str:
                      f"{w.number(item.dose_per_fraction.value, language)} Gy")
     if item.total is not None and not item.parts:
         parts[-1:] = [f"{parts[-1]} = {w.number(item.total.value, language)} Gy"] if parts else []
+    parts.extend(w.rt_sib(sib, language) for sib in item.sib)  # rt14
     if item.site is not None:
         parts.append(f"{w.label(language, 'site')} {item.site.value}")
     if item.technique is not None:

@@ -57,7 +57,7 @@ LOWER_TERMINALS = frozenset({
 })
 # lang-b (issue 14 item 2): administration-detail keywords, lower case too.
 LOWER_TERMINALS = LOWER_TERMINALS | {"RELATION", "HOURS", "AS_NEEDED", "AS_NEEDED_FOR", "IF_REASON", "PRN_TIMES",
-                                     "PER_DAY", "IN", "METHOD", "PHASE", "BOOST", "LATERALITY"}
+                                     "PER_DAY", "IN", "METHOD", "PHASE", "BOOST", "LATERALITY", "OVER"}
 # As written: lab units (`×10⁹/L`, `x ULN`) and negative days (`-7`, `−7`).
 VERBATIM_LAB = frozenset({"LAB_UNIT", "NEG_INT"})
 # Free text: kept exactly as written (only trailing whitespace goes).

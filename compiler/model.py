@@ -230,7 +230,11 @@ class RelativeEnd:
 
 @dataclass(frozen=True, slots=True)
 class Infusion:
-    """Infusion time in minutes: single, first-then, a minimum or (`infusion max 3 hours`) a maximum."""
+    """Infusion time in minutes: single, first-then, a minimum or (`infusion max 3 hours`) a maximum.
+
+    A time may be a range (`infusion 1-2 hours`, `then 30-90 min`): `first_min` / `then_min`
+    are then its shortest time and `first_upto` / `then_upto` its longest (None: one time).
+    """
 
     first_min: int
     then_min: int | None
@@ -238,6 +242,18 @@ class Infusion:
     span: Span
     at_most: bool = False
     hours: bool = False  # written in hours (`infusion 3 hours`); the minutes are still the value
+    first_upto: int | None = None
+    then_upto: int | None = None
+
+    def first_range(self) -> tuple[int, int]:
+        """The first (or only) infusion's shortest and longest time in minutes."""
+        return self.first_min, self.first_upto if self.first_upto is not None else self.first_min
+
+    def then_range(self) -> tuple[int, int] | None:
+        """The later infusions' shortest and longest time, or None when one time is given."""
+        if self.then_min is None:
+            return None
+        return self.then_min, self.then_upto if self.then_upto is not None else self.then_min
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +273,8 @@ class RelativeTiming:
     """`30 min before paclitaxel`, `1 hour before chemotherapy`, `after carboplatin`.
 
     `offset_min` is the gap in minutes (None: immediately before/after, i.e. the order of
-    administration); `target_id` is a drug id or `class:<id>` (filled by the resolver).
+    administration); a range (`30-60 min before paclitaxel`) keeps its longest gap in
+    `offset_max`; `target_id` is a drug id or `class:<id>` (filled by the resolver).
     """
 
     relation: str  # before | after
@@ -266,6 +283,7 @@ class RelativeTiming:
     target: Text
     span: Span
     target_id: str | None = None
+    offset_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +391,10 @@ class Fractionation(Item):
     parts: tuple[RtPart, ...] = ()
     laterality: Text | None = None
     course_part: int | None = None  # set on the per-part views the checks see (1, 2, …)
+    # rt14: simultaneous integrated boosts (`SIB 25 x 2,4 Gy = 60 Gy (tumorbed)`), delivered in the
+    # same fractions as the base volume; `sib_part` is set on the per-SIB views the checks see.
+    sib: tuple[RtSib, ...] = ()
+    sib_part: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +406,33 @@ class RtPart:
     span: Span
     boost: bool = False
     volume: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RtSib:
+    """rt14: a simultaneous integrated boost of an rt line: `SIB 25 x 2,4 Gy = 60 Gy (tumorbed)`."""
+
+    fractions: Number
+    dose_per_fraction: Number
+    span: Span
+    total: Number | None = None
+    volume: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OarConstraint(Item):
+    """rt14: an organ-at-risk constraint under an rt line: `constraint lung V20 < 35 %`.
+
+    `metric` is `Dmax`, `Dmean` or `V<dose>` as written; `dose_level` is the Gy of a V metric
+    (20 for V20); `unit` is `Gy`, `%` or `cc`.
+    """
+
+    organ: Text
+    metric: Text
+    dose_level: Number | None
+    op: str
+    value: Number
+    unit: str
 
 
 # ---------------------------------------------------------------- conditions
@@ -563,6 +612,31 @@ class DoseBand(Item):
 
     variable: Text | None
     condition: Condition
+    actions: tuple[DoseAction, ...]
+
+    def occurrences(self) -> tuple[Occurrence, ...]:
+        """The `1st occurrence: …` rows under the band (empty when the band has one action list)."""
+        return tuple(c for c in self.children if isinstance(c, Occurrence))
+
+    def action_lists(self) -> tuple[tuple[DoseAction, ...], ...]:
+        """Each list of actions the band can give: its own, or one per occurrence row."""
+        occurrences = self.occurrences()
+        return tuple(o.actions for o in occurrences) if occurrences else (self.actions,)
+
+    def all_actions(self) -> tuple[DoseAction, ...]:
+        """Every action of the band, its occurrence rows' included (for the checks of each action)."""
+        return tuple(a for actions in self.action_lists() for a in actions)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence(Item):
+    """`2nd occurrence: withhold then 75%` under a band: what the table does the nth time the band applies.
+
+    `and_later`: the row also holds for every later occurrence (`3rd and later occurrences`).
+    """
+
+    number: int
+    and_later: bool
     actions: tuple[DoseAction, ...]
 
 

@@ -28,6 +28,7 @@ from compiler.thresholds import (
     Region,
     Translator,
     Unresolvable,
+    atom_key,
     describe_facts,
 )
 
@@ -77,9 +78,78 @@ def table_variable(table: m.DoseModification, tables: Tables) -> str | None:
     return variable
 
 
-def analyse_table(table: m.DoseModification, tables: Tables) -> TableAnalysis:
-    """Gaps, overlaps, unreachable rows and foreign variables of one table."""
-    translator = Translator(tables)
+def analyse_table(table: m.DoseModification, tables: Tables, translator: Translator | None = None) -> TableAnalysis:
+    """Gaps, overlaps, unreachable rows and foreign variables of one table.
+
+    `translator` (of the same tables) shares its translated conditions with other analyses.
+    The same table (header and rows, wherever written) is analysed once per data set: the
+    findings are kept by row number and given back with this table's rows.
+    """
+    key = _table_key(table, tables)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        analysis = _analyse_table(table, tables, translator or Translator(tables))
+        if len(_SHAPES) >= _SHAPES_SIZE:
+            _SHAPES.clear()
+        _SHAPES[key] = _shape_of(analysis)
+        return analysis
+    return _with_rows(shape, table)
+
+
+_SHAPES_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A table analysis with rows as row numbers (`table.bands()` positions)."""
+
+    variable: str | None
+    resolved: bool
+    mismatched: tuple[tuple[int, str], ...]
+    gaps: tuple[BandGap, ...]
+    overlaps: tuple[tuple[int, int, str], ...]
+    unreachable: tuple[tuple[int, int | None], ...]
+
+
+_SHAPES: dict[tuple[object, ...], _Shape] = {}
+
+
+def _condition_key(condition: m.Condition) -> tuple[object, ...]:
+    """What a condition says, without where: all a band's analysis reads of it."""
+    if isinstance(condition, (m.Flag, m.Compare)):
+        return atom_key(condition)
+    if isinstance(condition, (m.All, m.Any_)):
+        return (type(condition).__name__, tuple(_condition_key(c) for c in condition.operands))
+    if isinstance(condition, m.Not):
+        return ("not", _condition_key(condition.operand))
+    return (type(condition).__name__,)
+
+
+def _table_key(table: m.DoseModification, tables: Tables) -> tuple[object, ...]:
+    return (tables.fingerprint, None if table.variable is None else table.variable.value,
+            None if table.unit is None else table.unit.value,
+            tuple(_condition_key(band.condition) for band in table.bands()))
+
+
+def _shape_of(analysis: TableAnalysis) -> _Shape:
+    row = {id(band): n for n, band in enumerate(analysis.table.bands())}
+    return _Shape(analysis.variable, analysis.resolved,
+                  tuple((row[id(band)], text) for band, text in analysis.mismatched), analysis.gaps,
+                  tuple((row[id(o.first)], row[id(o.second)], o.text) for o in analysis.overlaps),
+                  tuple((row[id(band)], None if holder is None else row[id(holder)])
+                        for band, holder in analysis.unreachable))
+
+
+def _with_rows(shape: _Shape, table: m.DoseModification) -> TableAnalysis:
+    bands = table.bands()
+    return TableAnalysis(table, shape.variable, shape.resolved,
+                         tuple((bands[n], text) for n, text in shape.mismatched), shape.gaps,
+                         tuple(BandOverlap(bands[a], bands[b], text) for a, b, text in shape.overlaps),
+                         tuple((bands[n], None if holder is None else bands[holder])
+                               for n, holder in shape.unreachable))
+
+
+def _analyse_table(table: m.DoseModification, tables: Tables, translator: Translator) -> TableAnalysis:
     algebra = translator.algebra
     expected = table_variable(table, tables)
     regions: list[tuple[m.DoseBand, Region]] = []
@@ -160,9 +230,9 @@ def _reportable(interval: Interval, resolution: Decimal | None) -> bool:
     return value < interval.high or (value == interval.high and interval.high_closed)
 
 
-def criteria_region(block: m.Criteria, tables: Tables) -> Region | None:
+def criteria_region(block: m.Criteria, tables: Tables, translator: Translator | None = None) -> Region | None:
     """The cases where every criterion of a block holds (None when one cannot be read: L004)."""
-    translator = Translator(tables)
+    translator = translator or Translator(tables)
     region = EVERYTHING
     for criterion in block.criteria():
         try:
@@ -186,22 +256,30 @@ FULL_DOSE_BLOCKERS = frozenset({"delay", "withhold", "discontinue"})
 
 
 def full_dose(band: m.DoseBand) -> bool:
-    """Whether a band gives the full dose now: `100%` or `level 0`, without a delay or withhold."""
-    kinds = {a.kind for a in band.actions}
+    """Whether a band gives the full dose now (at any occurrence): `100%` or `level 0`, without a delay or withhold."""
+    return any(_full_dose(actions) for actions in band.action_lists())
+
+
+def _full_dose(actions: tuple[m.DoseAction, ...]) -> bool:
+    kinds = {a.kind for a in actions}
     if kinds & FULL_DOSE_BLOCKERS:
         return False
     return any((a.kind == "percent" and a.percent is not None and a.percent.value == 100)
-               or (a.kind == "level" and a.level == 0) for a in band.actions)
+               or (a.kind == "level" and a.level == 0) for a in actions)
 
 
-def criteria_conflicts(block: m.Criteria, table: m.DoseModification,
-                       tables: Tables) -> list[tuple[m.DoseBand, str]]:
-    """Full-dose bands of a table for values the criteria do not let a cycle start with."""
-    region = criteria_region(block, tables)
-    analysis = analyse_table(table, tables)
+def criteria_conflicts(block: m.Criteria, table: m.DoseModification, tables: Tables,
+                       translator: Translator | None = None,
+                       analysis: TableAnalysis | None = None) -> list[tuple[m.DoseBand, str]]:
+    """Full-dose bands of a table for values the criteria do not let a cycle start with.
+
+    `translator` and `analysis` (the table's, from `analyse_table`) reuse work already done.
+    """
+    translator = translator or Translator(tables)
+    region = criteria_region(block, tables, translator)
+    analysis = analysis or analyse_table(table, tables, translator)
     if region is None or region.is_empty() or not analysis.resolved or analysis.variable is None:
         return []
-    translator = Translator(tables)
     variable = analysis.variable
     if variable not in region.variables():
         return []

@@ -5,21 +5,40 @@ wheel). The parser is built once per process (and cached on disk by Lark). A syn
 error does not stop the parse: the offending line (and its indented block) is blanked
 out and the file re-parsed, so one run reports every broken line and the rest of the
 sheet is still checked.
+
+Positions: instead of Lark's `propagate_positions` (a Meta object and a chain of three
+wrapper calls per reduction, a third of the parse), each rule gets one callback that
+filters the children, builds a `Node` and records the same offsets Lark would
+(`Node.span_start`/`span_end`; `start_pos`/`end_pos` are Lark's "container" offsets,
+which include tokens the tree drops, such as `(`, `:` and line ends). Trees, spans and
+every output are identical; tests/test_parse_backends.py compares them with Lark's own.
+
+Backends: when `lark-cython` is installed, its lexer and LALR loop run Lark's tables
+(the indentation tokens come from `_IndentingLexer`, as lark-cython takes no
+post-lexer) and build the same trees with the same callbacks. The pure Python Lark
+parser is the reference: it parses when lark-cython is missing or PROTOCOLC_PARSER=pure,
+and every input the accelerated parser refuses is parsed again by it, so syntax errors
+(P001, friendly messages, positions, recovery) are exactly those of the pure parser.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
+from lark.parsers.lalr_analysis import Reduce
 
 from compiler.source import SourceFile, SourceProblem, Span
 
 MAX_ERRORS = 20
+PARSER_ENV = "PROTOCOLC_PARSER"  # "pure": never use the lark-cython parser
 
 
 class ProtocolIndenter(Indenter):
@@ -42,9 +61,117 @@ def grammar_path() -> Path:
     return here.parent / "grammar" / "protocol.lark"
 
 
-@functools.lru_cache(maxsize=1)
-def parser() -> Lark:
-    """The LALR parser, built once (Lark also caches the tables on disk)."""
+class Node(Tree[Token]):
+    """A parse tree node with its source offsets, as Lark's `propagate_positions` gives them.
+
+    `span_start`/`span_end` are the node's own offsets (None for a node that covers no
+    token); `start_pos`/`end_pos` also cover the tokens around a node that a `?rule`
+    inlined (the parentheses of `(A or B)`), and are what the parent node's offsets are
+    taken from, as for a token.
+    """
+
+    __slots__ = ("end_pos", "span_end", "span_start", "start_pos")
+
+    def __init__(self, data: str, children: list[Any], meta: Any = None,
+                 start: int | None = None, end: int | None = None) -> None:
+        self.data = data
+        self.children = children
+        self._meta = meta
+        self.start_pos: int | None = start
+        self.span_start: int | None = start
+        self.end_pos: int | None = end
+        self.span_end: int | None = end
+
+
+def _first_start(children: Sequence[Any]) -> int | None:
+    for child in children:
+        if child.start_pos is not None:
+            return int(child.start_pos)
+    return None
+
+
+def _last_end(children: Sequence[Any]) -> int | None:
+    for child in reversed(children):
+        if child.end_pos is not None:
+            return int(child.end_pos)
+    return None
+
+
+def _inline_single(only: Node, children: list[Any]) -> None:
+    """A `?rule` that passes its one child up: the tokens it drops widen the child's container."""
+    start, end = _first_start(children), _last_end(children)
+    if start is not None:
+        if only.span_start is None:
+            only.span_start = start
+        only.start_pos = start
+    if end is not None:
+        if only.span_end is None:
+            only.span_end = end
+        only.end_pos = end
+
+
+def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: bool) -> Callable[[list[Any]], Any]:
+    """Lark's ChildFilterLALR_NoPlaceholders + ExpandSingleChild + PropagatePositions + Tree in one call.
+
+    `include` lists the kept children (index, inline a `_rule`'s children); None keeps all.
+    """
+
+    def build(children: list[Any]) -> Any:
+        kept: list[Any]
+        if include is None:
+            kept = children
+        else:
+            kept = []
+            for index, inline in include:
+                if inline:
+                    if kept:
+                        kept += children[index].children
+                    else:  # left recursion (`x+`): extend the inner list, as Lark does
+                        kept = children[index].children
+                else:
+                    kept.append(children[index])
+        if expand1 and len(kept) == 1:
+            only = kept[0]
+            if len(children) > 1 and type(only) is Node:
+                _inline_single(only, children)
+            return only
+        if not children:
+            return Node(name, kept)
+        start = children[0].start_pos
+        end = children[-1].end_pos
+        return Node(name, kept, None, _first_start(children) if start is None else start,
+                    _last_end(children) if end is None else end)
+
+    return build
+
+
+def _install_callbacks(lark: Lark) -> bool:
+    """Replace Lark's tree-building callbacks (built without positions) by `_rule_callback`s.
+
+    False when this Lark does not keep its callbacks where the LALR parser reads them
+    (another Lark version): the caller then keeps Lark's own `propagate_positions`.
+    """
+    found: Any = getattr(lark, "_callbacks", None)
+    frontend = getattr(getattr(lark, "parser", None), "parser", None)
+    if not isinstance(found, dict) or getattr(getattr(frontend, "parser", None), "callbacks", None) is not found:
+        return False
+    _set_rule_callbacks(lark, cast("dict[Any, Any]", found))
+    return True
+
+
+def _set_rule_callbacks(lark: Lark, callbacks: dict[Any, Any]) -> None:
+    for rule in lark.rules:
+        keep_all = rule.options.keep_all_tokens
+        include = [(index, not symbol.is_term and symbol.name.startswith("_"))
+                   for index, symbol in enumerate(rule.expansion)
+                   if keep_all or not (symbol.is_term and getattr(symbol, "filter_out", False))]
+        filtered = len(include) < len(rule.expansion) or any(inline for _, inline in include)
+        name = rule.alias or rule.options.template_source or rule.origin.name
+        callbacks[rule] = _rule_callback(str(name), include if filtered else None,
+                                         bool(rule.options.expand1 and not rule.alias))
+
+
+def _lark(propagate_positions: bool) -> Lark:
     path = grammar_path()
     return Lark.open(
         path.name,
@@ -52,10 +179,163 @@ def parser() -> Lark:
         parser="lalr",
         lexer="contextual",
         postlex=ProtocolIndenter(),
-        propagate_positions=True,
+        propagate_positions=propagate_positions,
         maybe_placeholders=False,
         cache=True,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The pure Python LALR parser, built once (Lark also caches the tables on disk); its trees are `Node`s.
+
+    It is the reference: it reports every syntax error, and parses when the accelerated
+    parser is not installed or is switched off (PROTOCOLC_PARSER=pure).
+    """
+    lark = _lark(propagate_positions=False)
+    return lark if _install_callbacks(lark) else _lark(propagate_positions=True)
+
+
+class _IndentingLexer:
+    """ProtocolIndenter for the lark-cython parser, which takes no post-lexer.
+
+    The parser asks this object for each next token; after a line end it hands out the
+    `_INDENT`/`_DEDENT` tokens the Indenter would, with the line end's position.
+    """
+
+    __slots__ = ("levels", "lexer", "pending", "state")
+
+    def __init__(self, lexer: Any, text: str) -> None:
+        self.lexer = lexer
+        self.state = lexer.make_lexer_state(text)
+        self.pending: list[Any] = []
+        self.levels = [0]
+
+    def next_token(self, parser_state: Any) -> Any:
+        pending = self.pending
+        if pending:
+            return pending.pop()
+        try:
+            token = self.lexer.next_token(self.state, parser_state)
+        except EOFError:
+            if len(self.levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
+                raise _Unsupported from None
+            raise
+        if token.type == "_NL":
+            value = token.value
+            indent_str = value[value.rfind("\n") + 1:]
+            indent = indent_str.count(" ") + indent_str.count("\t") * ProtocolIndenter.tab_len
+            levels = self.levels
+            if indent > levels[-1]:
+                levels.append(indent)
+                pending.append(token.new_borrow_pos("_INDENT", indent_str, token))
+            elif indent < levels[-1]:
+                while indent < levels[-1]:
+                    levels.pop()
+                    pending.append(token.new_borrow_pos("_DEDENT", indent_str, token))
+                if indent != levels[-1]:
+                    raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
+        return token
+
+
+class _Unsupported(Exception):
+    """Input the accelerated parser leaves to the pure one."""
+
+
+def _lark_token(token: Any) -> Token:
+    """A lark-cython token as Lark's own `Token` (a `str`), as the builder and the formatter expect."""
+    new: Token = str.__new__(Token, token.value)
+    new.type = token.type
+    new.value = token.value
+    new.start_pos = token.start_pos
+    new.line = token.line
+    new.column = token.column
+    new.end_line = token.end_line
+    new.end_column = token.end_column
+    new.end_pos = token.end_pos
+    return new
+
+
+class _Accelerated:
+    """Lark's LALR tables run by lark-cython's lexer and parser loop, building the same `Node` trees."""
+
+    def __init__(self, lark: Lark) -> None:
+        connector: Any = lark.parser.lexer
+        self.lexer = connector.lexer  # the cython contextual lexer under Lark's post-lexer connector
+        self.parser: Any = getattr(lark.parser.parser, "parser")  # noqa: B009 (the cython parser loop)
+        callbacks: dict[Any, Any] = getattr(lark, "_callbacks")  # noqa: B009 (the dict the parser loop reads)
+        _set_rule_callbacks(lark, callbacks)
+        # a shifted token goes through callbacks[type]: kept tokens become Lark tokens there
+        for terminal in lark.terminals:
+            if terminal.name not in ("_NL", "_INDENT", "_DEDENT"):
+                callbacks[terminal.name] = _lark_token
+        _key_by_table_rules(callbacks, getattr(lark.parser.parser, "_parse_table", None))
+
+    def parse(self, text: str) -> Tree[Token]:
+        tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexer, text), "start")
+        return tree
+
+
+def _key_by_table_rules(callbacks: dict[Any, Any], table: Any) -> None:
+    """Key the callbacks by the very rule objects of the parse table (lark-cython loads its own
+    copies): a reduction then finds its callback by identity, not by `Rule.__eq__` in Python.
+    """
+    states = getattr(table, "states", None)
+    if not isinstance(states, dict):
+        return
+    table_rules = {id(arg): arg for actions in states.values() for action, arg in actions.values() if action is Reduce}
+    entries = list(callbacks.items())
+    by_rule = dict(entries)
+    callbacks.clear()  # in place: the parser holds this dict
+    for rule in table_rules.values():
+        if rule in by_rule:
+            callbacks[rule] = by_rule[rule]
+    for key, value in entries:
+        callbacks.setdefault(key, value)
+
+
+@functools.lru_cache(maxsize=1)
+def accelerated() -> _Accelerated | None:
+    """The lark-cython parser when it is installed and not switched off (PROTOCOLC_PARSER=pure), else None."""
+    if os.environ.get(PARSER_ENV, "").strip().lower() == "pure":
+        return None
+    try:
+        import lark_cython
+    except ImportError:
+        return None
+    try:
+        path = grammar_path()
+        lark = Lark.open(path.name, rel_to=str(path), parser="lalr", lexer="contextual", postlex=ProtocolIndenter(),
+                         propagate_positions=False, maybe_placeholders=False, cache=True,
+                         _plugins=lark_cython.plugins)
+        fast = _Accelerated(lark)
+        probe = fast.parse("# s\ndrug x 1 mg po daily\n  query: y\n")
+    except Exception:  # a lark-cython that does not fit this Lark: the pure parser parses
+        return None
+    first = probe.children[0] if isinstance(probe, Node) else None
+    return fast if isinstance(first, Node) and isinstance(first.children[-1], Token) else None
+
+
+def backend() -> str:
+    """The parser in use: "cython" (lark-cython) or "pure" (Lark in Python)."""
+    return "cython" if accelerated() is not None else "pure"
+
+
+def reference_parser() -> Lark:
+    """Lark's own tree building with `propagate_positions` (tests compare `parser()` with it)."""
+    return _lark(propagate_positions=True)
+
+
+def offsets(node: Tree[Token]) -> tuple[int, int] | None:
+    """The source offsets [start, end) a node covers, None when it covers no token."""
+    if isinstance(node, Node):
+        if node.span_start is None or node.span_end is None:
+            return None
+        return node.span_start, node.span_end
+    meta = node.meta  # a tree built by Lark with propagate_positions
+    if getattr(meta, "empty", True):
+        return None
+    return meta.start_pos, meta.end_pos
 
 
 TERMINAL_WORDS: dict[str, str] = {
@@ -71,6 +351,8 @@ TERMINAL_WORDS: dict[str, str] = {
     "CWORD": "a condition such as HER2+ or PD-L1 TPS",
     "CMP": "a comparison (<, <=, =, >=, >)",
     "GY": "Gy",
+    "OAR_ORGAN": "an organ followed by Dmax, Dmean or V<dose> (`constraint long V20 < 35%`)",
+    "OAR_METRIC": "Dmax, Dmean or V<dose> such as V20",
     "TIMES": "x (as in 5 x 4 Gy)",
     "STRING": 'a quoted text ("…")',
     "CODE": "a rule code such as D012",
@@ -258,6 +540,12 @@ def _describe(error: UnexpectedInput, source: SourceFile, text: str) -> SourcePr
 
 
 def _parse_text(text: str) -> Tree[Token]:
+    fast = accelerated()
+    if fast is not None:
+        try:
+            return fast.parse(text)
+        except Exception:  # the pure parser reports the error exactly as it always has
+            pass
     return parser().parse(text)
 
 

@@ -85,15 +85,42 @@ class SiteInfo:
     organs: tuple[str, ...]
 
 
+class _Sites:
+    """The site table of one tables object with its words normalised, and the sites already read."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.entries = [(entry, [_plain(str(w)) for w in entry.get("words") or []])
+                        for entry in tables.rt_schemes.get("sites") or []]
+        self.known: dict[str, SiteInfo] = {}
+
+
+_SITES: list[_Sites] = []
+
+
 def site_info(site: str | None, tables: Tables) -> SiteInfo:
     """Indications and organ for a site text (`wervelkolom (spinaal)`), from rt_schemes.yaml `sites`."""
     if not site:
         return SiteInfo((), ())
+    # Several rules ask for the sites of every `rt` line: each site is read once per tables object.
+    if not _SITES or _SITES[0].tables is not tables:
+        _SITES[:] = [_Sites(tables)]
+    sites = _SITES[0]
+    if len(site) > 200:
+        return _site_info(site, sites.entries)  # only short texts are remembered: memory stays bounded over a book
+    found = sites.known.get(site)
+    if found is None:
+        if len(sites.known) >= 4096:
+            sites.known.clear()
+        found = sites.known[site] = _site_info(site, sites.entries)
+    return found
+
+
+def _site_info(site: str, entries: list[tuple[Mapping[str, Any], list[str]]]) -> SiteInfo:
     text = f" {_plain(site)} "
     indications: list[str] = []
     organs: list[str] = []
-    for entry in tables.rt_schemes.get("sites") or []:
-        words = [_plain(str(w)) for w in entry.get("words") or []]
+    for entry, words in entries:
         if any(f" {w} " in text for w in words if w):
             indications.extend(str(i) for i in entry.get("indications") or [] if str(i) not in indications)
             organ = entry.get("organ")
@@ -226,7 +253,59 @@ def fractionation_values(protocol: m.Protocol, tables: Tables) -> Iterator[Fract
     """Computed values for every fractionation of a protocol, in document order (validation report)."""
     for item in protocol.all_items():
         if isinstance(item, m.Fractionation):
-            for single in (course_parts(item) if len(item.parts) > 1 else [item]):
+            for single in (course_parts(item) if len(item.parts) > 1 else [item]) + sib_views(item):
                 values = values_of(single, tables)
                 if values is not None:
                     yield values
+
+
+# ---------------------------------------------------------------- rt14: SIB and organ-at-risk constraints
+
+
+def sib_views(item: m.Fractionation) -> list[m.Fractionation]:
+    """rt14: each simultaneous integrated boost of a line as a single fractionation (site of the line)."""
+    return [dataclasses.replace(item, span=sib.span, fractions=sib.fractions, fractions_max=None,
+                                dose_per_fraction=sib.dose_per_fraction, dose_per_fraction_max=None,
+                                total=sib.total, up_to=False, tolerance=None, parts=(), sib=(), course_part=None,
+                                sib_part=index)
+            for index, sib in enumerate(item.sib, start=1)]
+
+
+def base_scheme(item: m.Fractionation) -> tuple[m.Number, m.Number] | None:
+    """rt14: the base volume's fractions and dose per fraction a SIB is given with (a course: its first part)."""
+    if len(item.parts) > 1:
+        return item.parts[0].fractions, item.parts[0].dose_per_fraction
+    if item.fractions is not None and item.dose_per_fraction is not None and item.fractions_max is None \
+            and item.dose_per_fraction_max is None:
+        return item.fractions, item.dose_per_fraction
+    return None
+
+
+def sib_values(item: m.Fractionation, tables: Tables) -> list[tuple[m.RtSib, FractionationValues]]:
+    """rt14: BED and EQD2 of every SIB volume at the line's site α/β."""
+    out = []
+    for sib, view in zip(item.sib, sib_views(item), strict=True):
+        values = values_of(view, tables)
+        if values is not None:
+            out.append((sib, values))
+    return out
+
+
+def oar_organ(text: str, tables: Tables) -> str | None:
+    """rt14: the organ key of a constraint's organ words (`long` → lung), from oar_limits.yaml."""
+    plain = f" {_plain(text)} "
+    for entry in (tables.oar_limits.get("constraints") or {}).get("organs") or []:
+        if any(f" {_plain(str(w))} " in plain for w in entry.get("words") or [] if _plain(str(w))):
+            return str(entry["organ"])
+    return None
+
+
+def course_doses(item: m.Fractionation) -> list[tuple[Fraction, Fraction]]:
+    """rt14: (fractions, dose per fraction) of every part and SIB of a line (empty when any is a range)."""
+    schemes: list[tuple[Fraction, Fraction]] = []
+    for single in (course_parts(item) if len(item.parts) > 1 else [item]) + sib_views(item):
+        if not computable(single):
+            return []
+        assert single.fractions is not None and single.dose_per_fraction is not None
+        schemes.append((exact(single.fractions.value), exact(single.dose_per_fraction.value)))
+    return schemes

@@ -9,10 +9,20 @@ abbreviation, an unknown name) is the job of the F and X checks.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from compiler import model as m
-from compiler.tables import Tables, normalise
+from compiler.tables import Tables
+from compiler.tables import normalise as _normalise
+
+
+def normalise(name: str) -> str:
+    """`tables.normalise`, remembered for short names: the same names recur on every line and in every sheet."""
+    return _normalised(name) if len(name) <= 200 else _normalise(name)
+
+
+_normalised = functools.lru_cache(maxsize=4096)(_normalise)
 
 
 def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
@@ -40,6 +50,8 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         if isinstance(node, m.WithConstraint):
             ids = tuple(resolve_target(t.value, tables) for t in node.targets)
             return dataclasses.replace(node, children=children, target_ids=ids)
+        if len(children) == len(node.children) and all(a is b for a, b in zip(children, node.children, strict=True)):
+            return node  # nothing to resolve in it or below it: the item itself (frozen) serves both models
         return dataclasses.replace(node, children=children)
 
     def section(node: m.Section) -> m.Section:
@@ -117,10 +129,8 @@ def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str |
     name that stays ambiguous resolves to the group's default product, or to nothing.
     """
     key = normalise(line.name.value)
-    groups: dict[str, dict[str, object]] = tables.product_groups
-    for group in groups.values():
-        if key not in [normalise(str(n)) for n in group.get("names") or []]:  # type: ignore[attr-defined]
-            continue
+    group = _product_groups(tables).get(key)
+    if group is not None:
         members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
         branded = resolve_drug(line.brand.value, tables)[0] if line.brand is not None else None
         if branded in members:
@@ -141,3 +151,17 @@ def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str |
             return str(default), "generic"
         return None, "ambiguous-product"
     return resolve_drug(line.name.value, tables)
+
+
+_GROUPS: list[tuple[Tables, dict[str, dict[str, object]]]] = []
+
+
+def _product_groups(tables: Tables) -> dict[str, dict[str, object]]:
+    """The product group of each of its names, normalised (the first group that lists a name), once per tables object."""
+    if not _GROUPS or _GROUPS[0][0] is not tables:
+        index: dict[str, dict[str, object]] = {}
+        for group in tables.product_groups.values():
+            for name in group.get("names") or []:
+                index.setdefault(normalise(str(name)), group)
+        _GROUPS[:] = [(tables, index)]
+    return _GROUPS[0][1]

@@ -74,9 +74,12 @@ class SourceFile:
 
     def span(self, start: int, end: int) -> Span:
         """The span covering character offsets [start, end)."""
-        line, col = self.position(start)
-        end_line, end_col = self.position(max(start, end))
-        return Span(self.path, line, col, end_line, end_col)
+        # `position` twice, inlined: the builder makes a span for nearly every node
+        starts = self.line_starts
+        index = bisect_right(starts, start) - 1
+        end = max(start, end)
+        end_index = bisect_right(starts, end, index) - 1 if index >= 0 else bisect_right(starts, end) - 1
+        return Span(self.path, index + 1, start - starts[index] + 1, end_index + 1, end - starts[end_index] + 1)
 
     def line_span(self, line: int) -> Span:
         """The span of a whole line (without the newline)."""
@@ -227,6 +230,8 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
                     )
                 )
                 stack.append(indent)
+        if stripped.count("(") <= max_depth:
+            continue  # the depth never exceeds the number of `(`: no need to walk the line
         depth = 0
         for ch in stripped:
             if ch == "(":

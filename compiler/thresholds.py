@@ -22,7 +22,7 @@ their thresholds are never compared with each other.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -104,6 +104,8 @@ class IntervalSet:
     def of(intervals: Iterable[Interval], integer: bool = False) -> IntervalSet:
         """Normalise: integer bounds where needed, drop empties, sort and merge."""
         parts = [(_integral(i) if integer else i) for i in intervals]
+        if len(parts) <= 1:
+            return IntervalSet(tuple(i for i in parts if not i.is_empty()), integer)
         parts = sorted((i for i in parts if not i.is_empty()), key=lambda i: (i.low, not i.low_closed))
         merged: list[Interval] = []
         for part in parts:
@@ -185,6 +187,21 @@ class Domain:
 
 def domains(tables: Tables) -> dict[str, Domain]:
     """The declared condition variables as domains; a lab value has one domain per scale (unit)."""
+    return dict(_domains(tables))
+
+
+_DOMAINS: dict[str, dict[str, Domain]] = {}
+
+
+def _domains(tables: Tables) -> dict[str, Domain]:
+    """`domains`, built once per data fingerprint (shared: never mutate it)."""
+    found = _DOMAINS.get(tables.fingerprint)
+    if found is None:
+        found = _DOMAINS[tables.fingerprint] = _build_domains(tables)
+    return found
+
+
+def _build_domains(tables: Tables) -> dict[str, Domain]:
     labs = lab_variables(tables)
     out: dict[str, Domain] = {}
     for name, spec in variables(tables).items():
@@ -346,6 +363,8 @@ class RegionAlgebra:
     def simplify(self, boxes: Iterable[Box]) -> Region:
         """Drop boxes inside other boxes; merge boxes that differ in one variable only."""
         work = [dict(b) for b in boxes]
+        if len(work) <= 1:
+            return Region(tuple(work))  # nothing to drop or merge
         changed = True
         while changed:
             changed = False
@@ -457,11 +476,20 @@ class Translator:
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
-        self.domains = domains(tables)
+        self.domains = _domains(tables)
         self.algebra = RegionAlgebra(self.domains)
+        # Memos by object identity; each entry keeps its condition alive so an id is never reused.
+        self._regions: dict[int, tuple[m.Condition, Region | None]] = {}
+        self._variables: dict[int, tuple[m.Condition, frozenset[str]]] = {}
 
     def variables_of(self, condition: m.Condition) -> set[str]:
         """The declared variables a condition mentions (unknown ones left out)."""
+        cached = self._variables.get(id(condition))
+        if cached is None:
+            cached = self._variables[id(condition)] = (condition, frozenset(self._variables_of(condition)))
+        return set(cached[1])
+
+    def _variables_of(self, condition: m.Condition) -> set[str]:
         found: set[str] = set()
         for atom in atoms(condition):
             if isinstance(atom, m.Compare):
@@ -474,6 +502,20 @@ class Translator:
 
     def region(self, condition: m.Condition) -> Region:
         """The cases where a condition holds; raises Unresolvable for what L004 reports."""
+        cached = self._regions.get(id(condition))
+        if cached is None:
+            try:
+                found: Region | None = self._region(condition)
+            except Unresolvable:
+                found = None
+            cached = self._regions[id(condition)] = (condition, found)
+        if cached[1] is None:
+            raise Unresolvable(type(condition).__name__)
+        return cached[1]
+
+    def _region(self, condition: m.Condition) -> Region:
+        if isinstance(condition, (m.Flag, m.Compare)):
+            return self._atom(condition)
         algebra = self.algebra
         if isinstance(condition, m.All):
             result = EVERYTHING
@@ -484,14 +526,32 @@ class Translator:
             return algebra.union(*(self.region(operand) for operand in condition.operands))
         if isinstance(condition, m.Not):
             return algebra.complement(self.region(condition.operand))
+        raise Unresolvable(type(condition).__name__)
+
+    def _atom(self, atom: m.Flag | m.Compare) -> Region:
+        """A flag's or comparison's region, shared by every protocol checked with the same data."""
+        memo = _ATOM_REGIONS.setdefault(self.tables.fingerprint, {})
+        key = atom_key(atom)
+        if key not in memo:
+            if len(memo) >= _ATOM_MEMO_SIZE:
+                memo.clear()
+            try:
+                memo[key] = self._atom_region(atom)
+            except Unresolvable:
+                memo[key] = None
+        found = memo[key]
+        if found is None:
+            raise Unresolvable(type(atom).__name__)
+        return found
+
+    def _atom_region(self, condition: m.Flag | m.Compare) -> Region:
+        algebra = self.algebra
         if isinstance(condition, m.Flag):
             meaning = find_flag(condition.words, self.tables)
             if meaning is None or any(v not in self.domains for v in meaning):
                 raise Unresolvable(condition.words)
             return algebra.box({v: self._value_set(self.domains[v], value) for v, value in meaning.items()})
-        if isinstance(condition, m.Compare):
-            return self._compare(condition)
-        raise Unresolvable(type(condition).__name__)
+        return self._compare(condition)
 
     def _value_set(self, domain: Domain, word: str) -> frozenset[str]:
         for value in domain.values:
@@ -525,6 +585,21 @@ class Translator:
             raise Unresolvable(atom.variable)
         values = self._value_set(domain, atom.word)
         return self.algebra.box({variable: values if atom.op == "=" else domain.values - values})
+
+
+_ATOM_MEMO_SIZE = 8192
+# Regions of flags and comparisons by what they say (not where), per data fingerprint: the
+# same `HER2+` or `ANC >= 1.5 x10^9/L` recurs in every sheet. Regions are never mutated.
+_ATOM_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+
+
+def atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
+    """Everything a flag's or comparison's region depends on (numbers as written: `1.50` is not `1.5`)."""
+    if isinstance(atom, m.Flag):
+        return ("flag", atom.words)
+    number = None if atom.number is None else str(atom.number.value)
+    unit = None if atom.unit is None else atom.unit.value
+    return ("compare", atom.variable, atom.op, number, atom.percent, atom.word, unit)
 
 
 def compare_set(full: IntervalSet, op: str, value: Decimal) -> IntervalSet:
@@ -692,19 +767,24 @@ def statement(item: m.Item) -> m.Item:
     return item
 
 
-def analyse(protocol: m.Protocol, tables: Tables) -> Analysis:
-    """Analyse every group of sibling branches of a protocol (for the L checks and the renderer)."""
-    return _Analyser(protocol, tables).run()
+def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None = None,
+            items: Sequence[m.Item] | None = None) -> Analysis:
+    """Analyse every group of sibling branches of a protocol (for the L checks and the renderer).
+
+    `translator` (of the same tables) shares its translated conditions with other analyses;
+    `items` is `protocol.all_items()` when the caller already has it.
+    """
+    return _Analyser(protocol, translator or Translator(tables), items).run()
 
 
 class _Analyser:
-    def __init__(self, protocol: m.Protocol, tables: Tables) -> None:
+    def __init__(self, protocol: m.Protocol, translator: Translator, items: Sequence[m.Item] | None = None) -> None:
         self.protocol = protocol
-        self.translator = Translator(tables)
+        self.translator = translator
         self.algebra = self.translator.algebra
         self.result = Analysis(domains=self.translator.domains)
         self.mentioned: dict[str, set[str]] = {}
-        for item in protocol.all_items():
+        for item in protocol.all_items() if items is None else items:
             if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
                 try:
                     region = self.translator.region(item.condition)
@@ -734,8 +814,10 @@ class _Analyser:
 
     def block(self, items: tuple[m.Item, ...], context: Region, decision: m.Decision | None) -> Region:
         """Walk a block; return the context its `only when`/`exclude when` lines establish."""
-        for item in items:
-            node = statement(item)
+        if not items:
+            return context
+        nodes = [statement(item) for item in items]
+        for node in nodes:
             if isinstance(node, m.OnlyWhen):
                 region = self.region_or_none(node.condition)
                 if region is None:
@@ -752,11 +834,7 @@ class _Analyser:
                     remaining = self.algebra.difference(context, region)
                     if not remaining.is_empty():
                         context = remaining
-        groups = self.groups(items, decision is not None)
-        in_group: dict[int, tuple[list[m.Item], int]] = {}
-        for group in groups:
-            for index, member in enumerate(group):
-                in_group[id(member)] = (group, index)
+        groups = self.groups(items, decision is not None, nodes)
         branch_contexts: dict[int, Region] = {}
         for group in groups:
             analysis = self.group(group, context, decision)
@@ -767,8 +845,7 @@ class _Analyser:
                         if analysis.resolved else context
                 elif branch.region is not None:
                     branch_contexts[id(branch.item)] = self.algebra.intersect(context, branch.region)
-        for item in items:
-            node = statement(item)
+        for item, node in zip(items, nodes, strict=True):
             child_context = context
             if id(item) in branch_contexts:
                 child_context = branch_contexts[id(item)]
@@ -792,15 +869,20 @@ class _Analyser:
             self.result.contradictions.append(Contradiction(item, condition, False))
 
     @staticmethod
-    def groups(items: tuple[m.Item, ...], is_decision: bool) -> list[list[m.Item]]:
-        """Sibling groups: every when/otherwise of a decision; else runs of consecutive whens (+ otherwise)."""
-        branches = [item for item in items if isinstance(statement(item), (m.When, m.Otherwise))]
+    def groups(items: tuple[m.Item, ...], is_decision: bool,
+               nodes: Sequence[m.Item] | None = None) -> list[list[m.Item]]:
+        """Sibling groups: every when/otherwise of a decision; else runs of consecutive whens (+ otherwise).
+
+        `nodes` are the items' statements, when the caller has them.
+        """
+        statements = [statement(item) for item in items] if nodes is None else nodes
+        branches = [item for item, node in zip(items, statements, strict=True)
+                    if isinstance(node, (m.When, m.Otherwise))]
         if is_decision:
             return [branches] if branches else []
         out: list[list[m.Item]] = []
         run: list[m.Item] = []
-        for item in items:
-            node = statement(item)
+        for item, node in zip(items, statements, strict=True):
             if isinstance(node, m.When):
                 run.append(item)
                 continue

@@ -10,13 +10,20 @@ and spreads the tests of every other file one by one. To keep a test xdist-safe:
 - pass environment to subprocesses with `env=`, do not change `os.environ` in a test;
 - pick ports with port 0; never sleep — wait for a condition with a deadline;
 - make an expensive fixture (a built book, a rendered PDF) module- or session-scoped;
-  one that several files need can be built once for all workers with `shared_once`.
+  one that several files need can be built once for all workers with `shared_once`;
+- the shipped book with its PDFs is `shipped_book` (`shipped_pdfs` reads its PDFs): a test
+  that needs a shipped sheet printed uses it, never a build of its own; a test about one
+  sheet of its own builds only that sheet.
 """
 
 from __future__ import annotations
 
 import datetime
 import fcntl
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,8 +49,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests (and the CLI processes they start) use their own cache folder, never the user's.
 
     Under xdist the factory's base folder is per worker, so each worker has its own cache."""
-    import os
-
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
     # The many `python -m compiler` processes the tests start would each compile every
     # module from source when bytecode writing is off (PYTHONDONTWRITEBYTECODE, set in
@@ -78,15 +83,16 @@ def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Calla
 def _file_scope(path: Path) -> str | None:
     """The group a test file's tests run in on one worker, or None to spread its tests one by one.
 
-    A file with a module or session fixture is one group; every file that uses the shipped PDFs
-    (a session fixture of this conftest) is in one shared group, so they are printed once.
+    A file with a module or session fixture is one group; every file that uses the shipped book
+    (`shipped_book`, `shipped_pdfs`: session fixtures of this conftest) is in one shared group,
+    so the book is built once and its readers wait for it on no other worker.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return None
-    if "shipped_pdfs" in text:
-        return "shipped-pdfs"
+    if "shipped_pdfs" in text or "shipped_book" in text:
+        return SHIPPED_GROUP
     return str(path) if 'scope="module"' in text or 'scope="session"' in text else None
 
 
@@ -106,25 +112,51 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 grouped[file] = _file_scope(Path(config.rootpath) / file)
             return grouped[file] or nodeid
 
+        def _assign_work_unit(self, node: Any) -> None:
+            # The shipped book's group is the longest (a full PDF build, then its readers): it goes
+            # out first, so it never becomes the tail of a run with the other workers idle.
+            if SHIPPED_GROUP in self.workqueue:
+                self.workqueue.move_to_end(SHIPPED_GROUP, last=False)
+            super()._assign_work_unit(node)
+
     return Scheduling(config, log)
 
 
 SHIPPED = sorted((ROOT / "protocols").rglob("*.protocol"))
+SHIPPED_GROUP = "shipped-book"
+
+
+def build_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`protocolc build …` as a user runs it, from the repository root, dated TODAY."""
+    return subprocess.run([sys.executable, "-m", "compiler", "build", *args, "--today", TODAY.isoformat()], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, "NO_COLOR": "1"})
+
+
+def _build_shipped_book(folder: Path) -> None:
+    result = build_cli("protocols", "-o", str(folder / "output"))
+    (folder / "build.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 @pytest.fixture(scope="session")
-def shipped_pdfs() -> dict[str, bytes]:
-    """Every shipped protocol printed once per test session, as `build` prints it (file stem → PDF bytes)."""
+def shipped_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped book (`protocolc build protocols`, every sheet with its PDF, dated TODAY), built once
+    per test run for every worker: the output folder. Its build log is `build.log` beside it."""
     pytest.importorskip("weasyprint")
-    from compiler.pipeline import compile_file, summarize
-    from compiler.render.html import render_protocol
-    from compiler.render.pdf import html_to_pdf
-    from compiler.tables import load
+    return shared_once(tmp_path_factory, "shipped-book", _build_shipped_book) / "output"
 
-    out: dict[str, bytes] = {}
-    for path in SHIPPED:
-        result = compile_file(path, TODAY)
-        summary = summarize(result)
-        identity = {key: summary.get(key, "") for key in ("id", "version", "status", "sha256", "title", "language")}
-        out[path.stem] = html_to_pdf(render_protocol(result, load(), None, TODAY), identity)
-    return out
+
+def protocol_id(path: Path) -> str:
+    """The `id:` a protocol file declares (its file name when it declares none)."""
+    found = re.search(r"^id:[ \t]*(\S+)", path.read_text(encoding="utf-8"), re.MULTILINE)
+    return found.group(1) if found else path.stem
+
+
+@pytest.fixture(scope="session")
+def shipped_pdfs(shipped_book: Path) -> dict[str, bytes]:
+    """Every shipped protocol as `build` prints it (file stem → PDF bytes), read from the shipped book.
+
+    They are the bytes an in-process `html_to_pdf(render_protocol(…))` of the sheet gives (the
+    book's config is the default one); the book prints each sheet once for every test file."""
+    return {path.stem: (shipped_book / "protocols" / f"{protocol_id(path)}.pdf").read_bytes() for path in SHIPPED}

@@ -309,8 +309,9 @@ def test_status_mapping_and_cql() -> None:
         assert plan["status"] == fhir_status
         assert all(a["status"] == fhir_status for a in resources(export, "ActivityDefinition"))
     branches = next(a for a in actions(plan) if a.get("title") == "D")["action"]
-    assert branches[0]["condition"][0]["expression"]["expression"] == '("HR+") and (not ("visceral-crisis"))'
-    assert branches[1]["condition"][0]["expression"]["expression"] == 'not ((("HR+") and (not ("visceral-crisis"))))'
+    hr_and_no_crisis = """("HR" = 'positive') and (not ("visceral crisis" = 'yes'))"""
+    assert branches[0]["condition"][0]["expression"]["expression"] == hr_and_no_crisis
+    assert branches[1]["condition"][0]["expression"]["expression"] == f"not (({hr_and_no_crisis}))"
     carboplatin = resources(export, "ActivityDefinition")[1]["dosage"][0]
     assert carboplatin["doseAndRate"][0]["doseQuantity"] == {"value": 5, "unit": "AUC",
                                                             "system": "http://unitsofmeasure.org",
@@ -369,3 +370,43 @@ def test_cli_refuses_protocols_with_errors_and_empty_folders(tmp_path: Path) -> 
     assert result.returncode == 2 and "no .protocol files" in result.stderr
     result = run_cli("--fhir", "protocols")
     assert result.returncode == 2 and "-o DIR" in result.stderr
+
+
+def _criteria_expressions(body: str) -> list[str]:
+    head = ("id: fx\ntitle: T\nversion: 1.0\nstatus: draft\nlanguage: en\nowner: O\nauthor: A\n"
+            "next review: 2028-01-01\nscope: S\nreference: R\n\n# S {s}\n")
+    result = compile_text("fx.protocol", (head + body).encode(), datetime.date(2026, 3, 1))
+    assert result.protocol is not None
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            expression = node.get("expression")
+            if isinstance(expression, dict) and isinstance(expression.get("expression"), str):
+                found.append(expression["expression"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(export_protocol(result.protocol, load()).bundle)
+    return found
+
+
+def test_cql_names_one_concept_one_way() -> None:
+    """Issue 14 item 7: spellings of one concept (an alias of a lab value, a flag and its
+    assignment, another case) export the same CQL; an unknown word stays as written."""
+    drug = "  - drug letrozole 2.5 mg po daily\n"
+    spellings = [
+        ("only when QTcF < 450 ms\n", "only when QTc < 450 ms\n"),
+        ("only when HR+\n", "only when hormoonreceptorpositief\n"),
+        ("only when HR+/HER2-\n", "only when HR+ and HER2-negative\n"),
+        ("only when TNBC\n", "only when triple-negative\n"),
+        ("only when neutrophils >= 1.5 x10^9/L\n", "only when ANC >= 1.5 x10^9/L\n"),
+    ]
+    for first, second in spellings:
+        a = _criteria_expressions("Aromatase inhibitor:\n  " + first + drug)
+        b = _criteria_expressions("Aromatase inhibitor:\n  " + second + drug)
+        assert a and a == b, (first, second, a, b)
+    assert any('"QTc" < 450' in e for e in _criteria_expressions("A:\n  only when QTcF < 450 ms\n" + drug))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from compiler.batch import check_files
 from compiler.cache import Cache
@@ -118,3 +121,75 @@ def test_interrupted_swap_is_recovered(tmp_path: Path) -> None:
 
     _recover(out)
     assert json.loads((out / "manifest.json").read_text())["protocols"]
+
+
+SHEETS = {"tamoxifen": "tamoxifen (Nolvadex) 20 mg po daily", "letrozole": "letrozole (Femara) 2,5 mg po daily",
+          "anastrozole": "anastrozole (Arimidex) 1 mg po daily"}
+UNUSED_ROW = """formulary_overrides:
+  - drug: dexamethasone
+    action: add
+    reason: "Local antiemetic protocol: a drug none of these sheets gives"
+    dose: {route: IV, unit: mg, usual: [8, 16], max: null, frequency: "once, day 1", use: antiemetic,
+           source: "Local protocol", source_type: local, last_verified: 2026-10-01}
+"""
+USED_ROW = """formulary_overrides:
+  - drug: tamoxifen
+    action: replace
+    row: 0
+    reason: "Local row with a lower usual dose: the tamoxifen sheet's 20 mg becomes a warning"
+    dose: {route: po, unit: mg, usual: [10, 10], max: 40, frequency: daily,
+           source: "Local protocol", source_type: local, last_verified: 2026-10-01}
+"""
+
+
+def pdfs(out: Path) -> dict[str, bytes]:
+    return {p.stem: p.read_bytes() for p in (out / "protocols").glob("*.pdf")}
+
+
+def test_data_change_prints_only_the_sheets_whose_page_changed(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    for drug, line in SHEETS.items():
+        (book / f"{drug}.protocol").write_text(HEADER.replace("id: fixture", f"id: fixture-{drug}")
+                                               + f"\n# Hormonale therapie\ndrug {line}\n")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = run("build", str(book), "-o", str(out), "-j", "2", cache=cache)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "rendered 3, reused 0 unchanged; PDFs printed 3, reused 0" in first.stdout
+    before = pdfs(out)
+    # a data row no sheet uses: every page is made again (cheap), no PDF is printed again
+    (book / "book.yaml").write_text(UNUSED_ROW)
+    second = run("build", str(book), "-o", str(out), "-j", "2", cache=cache)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "rendered 3, reused 0 unchanged; PDFs printed 0, reused 3" in second.stdout
+    assert pdfs(out) == before
+    # a row the tamoxifen sheet uses: its findings change, so its page and PDF; the others are reused
+    (book / "book.yaml").write_text(USED_ROW)
+    third = run("build", str(book), "-o", str(out), "-j", "1", cache=cache)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "rendered 3, reused 0 unchanged; PDFs printed 1, reused 2" in third.stdout
+    after = pdfs(out)
+    assert after["fixture-tamoxifen"] != before["fixture-tamoxifen"]
+    assert {k: v for k, v in after.items() if k != "fixture-tamoxifen"} == \
+        {k: v for k, v in before.items() if k != "fixture-tamoxifen"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    for pid, entry in manifest["protocols"].items():
+        assert entry["pdf_sha256"] == hashlib.sha256(after[pid]).hexdigest()
+    # and back: the first PDF of the tamoxifen sheet is still in the cache
+    (book / "book.yaml").unlink()
+    fourth = run("build", str(book), "-o", str(out), cache=cache)
+    assert "nothing changed: re-rendered nothing, reused 3" in fourth.stdout
+    assert pdfs(out) == before
+
+
+def test_pdf_key_names_what_the_pdf_is_made_of(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler.render.pdf import pdf_key
+
+    identity = {"id": "x", "version": "1.0", "status": "draft", "sha256": "0" * 64, "title": "X", "language": "nl"}
+    base = pdf_key("<p>a</p>", identity)
+    assert base == pdf_key("<p>a</p>", dict(identity))
+    assert pdf_key("<p>b</p>", identity) != base
+    for key, value in (("status", "approved"), ("title", "Y"), ("sha256", "1" * 64), ("language", "en")):
+        assert pdf_key("<p>a</p>", {**identity, key: value}) != base
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the fonts' timestamps are in the bytes
+    assert pdf_key("<p>a</p>", identity) != base

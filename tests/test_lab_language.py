@@ -64,6 +64,39 @@ dose modification paclitaxel by neuropathy grade:
   grade 3: withhold
   grade 4: discontinue
 """,
+    "qtc": """# Ribociclib {ribociclib}
+drug ribociclib 600 mg po daily, 21 days on, 7 days off, of a 28-day cycle until progression
+  only with letrozole
+drug letrozole 2.5 mg po daily
+criteria before each cycle:
+  ANC >= 1 x10^9/L
+  QTc <= 480 ms
+dose levels ribociclib:
+  level 0: 600 mg
+  level -1: 400 mg
+  level -2: 200 mg
+dose modification ribociclib by QTc (ms):
+  QTc <= 480: 100%
+  QTc > 480 to <= 500: withhold then 100%
+  QTc > 500: withhold then level -1
+""",
+    "occurrence": """# Capecitabine {capecitabine}
+drug capecitabine 1250 mg/m2 po twice daily, days 1-14, cycle 21 days until progression
+DPD deficiency testing (DPYD genotyping) before the first dose.
+dose modification capecitabine by diarrhoea grade:
+  grade 0-1: 100%
+  grade 2:
+    1st occurrence: withhold then 100%
+    2nd occurrence: withhold then 75%
+    3rd occurrence: withhold then 50%
+    4th occurrence: discontinue
+  grade 3:
+    1st occurrence: withhold then 75%
+      note: withhold until grade 0-1
+    2nd occurrence: withhold then 50%
+    3rd and later occurrences: discontinue
+  grade 4: discontinue
+""",
     "days": """# Pemetrexed {pemetrexed}
 regimen pemetrexed-carboplatin-pembrolizumab
   only when non-squamous and PS <= 1
@@ -355,3 +388,55 @@ def test_dutch_keywords_of_the_blocks() -> None:
     assert result.protocol is not None
     kinds = [type(i).__name__ for i in result.protocol.sections[0].items]
     assert kinds == ["DrugLine", "Criteria", "DoseLevels", "DoseModification"]
+
+
+# ---------------------------------------------------------------- QTc, T and N categories (sheets14)
+
+
+def test_qtc_in_ms_in_criteria_and_dose_modification_tables() -> None:
+    text = ("# s\ndrug ribociclib 600 mg po daily, 21 days on, 7 days off, of a 28-day cycle until progression\n"
+            "  only with letrozole\n"
+            "drug letrozole 2.5 mg po daily\n"
+            "only when QTcF < 450 ms\n"
+            "dose levels ribociclib:\n  level 0: 600 mg\n  level -1: 400 mg\n"
+            "dose modification ribociclib by QTc (ms):\n  QTc <= 480: 100%\n"
+            "  QTc > 480 to <= 500: withhold then 100%\n  QTc > 500: withhold then level -1\n")
+    found = [code for _, code in codes(text) if code.startswith(("L", "P", "D02"))]
+    assert found == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("# s\ncriteria before each cycle:\n  QTc < 450 msec\n", []),
+    ("# s\ncriteria before each cycle:\n  QTc < 450 mmol/L\n", [(3, "L004")]),  # not a QTc unit
+    ("# s\ncriteria before each cycle:\n  QTc < 4500 ms\n", [(3, "L004")]),  # outside the domain
+])
+def test_qtc_unit_and_domain(text: str, expected: list[tuple[int, str]]) -> None:
+    assert codes(text) == expected
+
+
+@pytest.mark.parametrize("condition", ["T3-T4 or N+", "T3 and N0", "T stage = T2 and N stage = N0",
+                                       "T-stage = T4 or N-stage = N1", "N+ or T4", "node-positive"])
+def test_t_and_n_categories_are_condition_variables(condition: str) -> None:
+    assert codes(f"# s\nwhen {condition}:\n  Tekst.\n") == []
+
+
+def test_t_and_n_categories_are_checked() -> None:
+    assert codes("# s\nwhen T5:\n  Tekst.\n") == [(2, "L004")]
+    # N+ covers N1-N3: a branch for N2 under `only when N0` can never be taken
+    assert (3, "L003") in codes("# s\nonly when N0\nwhen N2:\n  Tekst.\n")
+
+
+def test_egfr_stays_unambiguous_next_to_the_new_variables() -> None:
+    """`eGFR` (kidney) and `EGFR` (mutation) are still told apart by case with QTc and TNM added."""
+    assert codes("# s\nwhen eGFR < 30 and N+:\n  Tekst.\nTekst.\nwhen EGFR+ and T3-T4:\n  Tekst.\n") == []
+    assert codes("# s\nwhen EGFR < 30:\n  Tekst.\n") == [(2, "L004")]  # the mutation has no numeric value
+    assert codes("# s\nwhen egfr < 30:\n  Tekst.\n") == [(2, "L004")]
+
+
+def test_t_and_n_categories_in_fhir_applicability() -> None:
+    text = "# s\nonly when T3-T4 or N+\nPostmastectomy radiotherapy per the RT protocol.\n"
+    result = compile_text("x.protocol", (HEAD.format(language="en") + text).encode(), today=TODAY)
+    assert result.protocol is not None and not result.errors
+    bundle = json.dumps(export_protocol(result.protocol, load()).bundle)
+    # one CQL name per concept: the category variable and the value the flag stands for
+    assert '(\\"T stage\\" = \'T3-T4\') or (\\"N stage\\" = \'N+\')' in bundle

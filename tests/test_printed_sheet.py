@@ -70,7 +70,8 @@ def read_pages(pdf: bytes) -> list[Page]:
 
 @pytest.fixture(scope="module")
 def pages(shipped_pdfs: dict[str, bytes]) -> dict[str, list[Page]]:
-    return {stem: read_pages(pdf) for stem, pdf in shipped_pdfs.items()}
+    """The pages of the sheets these tests read (the seed sheets), from the shipped book's PDFs."""
+    return {stem: read_pages(shipped_pdfs[stem]) for stem in MAX_PAGES}
 
 
 def drug_names() -> set[str]:

@@ -7,13 +7,16 @@ then applies the protocol's acknowledgements (`allow CODE "justification"`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.source import SourceFile
 from compiler.tables import Tables
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,16 @@ class Context:
     tables: Tables
     today: datetime.date
     items: list[m.Item] = field(default_factory=list)
+    # Derived views several rules read (dosed phases, decision analysis, modification tables…),
+    # computed once per check run by `shared`/`memo`; never part of a Context's identity.
+    shared_values: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, name: str, compute: Callable[[Context], T]) -> T:
+        """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
+        key = ("memo", name)
+        if key not in self.shared_values:
+            self.shared_values[key] = compute(self)
+        return cast(T, self.shared_values[key])
 
     def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
         """Every item of a kind."""
@@ -34,6 +47,17 @@ class Context:
     def language(self) -> str:
         """The document language (nl when not stated)."""
         return self.protocol.meta.language or "nl"
+
+    def shared(self, compute: Callable[[Context], T]) -> T:
+        """`compute(self)`, computed once per check run and shared by every rule that asks for it.
+
+        Several rules read the same derived view of the model (every dosed phase with its formulary
+        rows); walking the model again for each rule multiplied the cost of a check by the rules.
+        `compute` must depend on the context only.
+        """
+        if compute not in self.shared_values:
+            self.shared_values[compute] = compute(self)
+        return cast(T, self.shared_values[compute])
 
 
 _LOADED: list[bool] = []

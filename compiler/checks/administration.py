@@ -195,7 +195,8 @@ def diluent_not_compatible(context: Context) -> Iterator[Diagnostic]:
     """What it checks: the diluent of a drug line (`in 250 mL glucose 5 %`) is one the
     product information names for that drug. Only drugs with a row in
     administration.yaml are judged (paclitaxel, docetaxel, carboplatin: sodium chloride
-    0.9 % or glucose 5 %).
+    0.9 % or glucose 5 %; trastuzumab deruxtecan: glucose 5 % only; trastuzumab: sodium
+    chloride 0.9 % only).
 
     Why it matters: a drug diluted in a fluid its product information does not name may
     be unstable or precipitate (oxaliplatin in sodium chloride is the classic case); the

@@ -9,7 +9,9 @@ of the patients the arm is for. The rules and drug lists live in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from compiler import arms as a
@@ -49,8 +51,88 @@ def region(context: Context) -> str:
     return str(_data(context).get("default_region") or "EU")
 
 
+class _DrugFacts:
+    """The answers of `compiler.arms` about one data set's drugs and classes, which the C rules
+    ask again and again (every arm, every rule), each computed once.
+    """
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.satisfied: dict[tuple[str, str], bool] = {}
+        self.target_satisfied: dict[tuple[str, str], bool] = {}
+        self.molecules: dict[str, frozenset[str]] = {}
+        self.forbidden: list[tuple[str, str, str, str]] | None = None
+        self.supportive: list[_Supportive] | None = None
+        self.forbidden_hints: dict[tuple[str | None, str | None, str | None], str | None] = {}
+        self.duplicates: dict[tuple[str, str], tuple[bool, str | None]] = {}  # (drug, drug): `_duplicate`
+        self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
+
+
+_FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
+
+
+def _facts(tables: Tables) -> _DrugFacts:
+    if not _FACTS or _FACTS[0].tables is not tables:
+        _FACTS[:] = [_DrugFacts(tables)]
+    return _FACTS[0]
+
+
+def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
+    """`arms.satisfies`, memoised per data set."""
+    if drug_id is None:
+        return False
+    known = _facts(tables).satisfied
+    found = known.get((option, drug_id))
+    if found is None:
+        found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
+    return found
+
+
+def _target_is(option: str, target_id: str, tables: Tables) -> bool:
+    """`arms.target_satisfies`, memoised per data set."""
+    known = _facts(tables).target_satisfied
+    found = known.get((option, target_id))
+    if found is None:
+        found = known[(option, target_id)] = a.target_satisfies(option, target_id, tables)
+    return found
+
+
+def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
+    """`arms.mentions` (the same answer, tests/test_check_memos.py) with one compiled pattern per
+    word list whose alternatives share one look-behind: several times faster on long prose.
+    """
+    if not words:
+        return False
+    key = tuple(words)
+    pattern = _MENTIONS.get(key)
+    if pattern is None:
+        if len(_MENTIONS) >= 1024:
+            _MENTIONS.clear()
+        parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
+        pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
+    return any(pattern.search(text) for text in texts)
+
+
+_MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
+    """`arms.admits` for an arm, memoised per check run: arms of one block share their conditions."""
+    known: dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]] = context.memo("combinations.admits",
+                                                                                       lambda _: {})
+    # by the conditions' identities: each entry keeps its conditions alive, so no id is reused
+    key = (tuple(id(c) for c in arm.conditions), tuple(scenario.items()))
+    try:
+        found = known.get(key)
+    except TypeError:  # a data value that cannot be a key (a list): ask directly
+        return a.admits(arm.conditions, scenario, context.tables)
+    if found is None:
+        found = known[key] = (arm.conditions, a.admits(arm.conditions, scenario, context.tables))
+    return found[1]
+
+
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
-    return any(a.satisfies(option, member.drug_id, tables) for option in ids)
+    return any(_is(option, member.drug_id, tables) for option in ids)
 
 
 def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
@@ -71,7 +153,7 @@ def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
         known = [t for t in group.targets if t.target_id is not None]
         if not known:
             continue
-        fits = [any(a.target_satisfies(o, t.target_id, tables) for o in options) for t in known if t.target_id]
+        fits = [any(_target_is(o, t.target_id, tables) for o in options) for t in known if t.target_id]
         if (group.any_of and all(fits)) or (not group.any_of and any(fits)):
             return True
     return False
@@ -88,7 +170,7 @@ def _unmet_only_with(arm: a.Arm, tables: Tables) -> str | None:
 
         def given(target_id: str) -> bool:
             option = target_id[6:] if target_id.startswith("class:") else target_id
-            return any(a.satisfies(option, p.drug_id, tables) for p in arm.partners)
+            return any(_is(option, p.drug_id, tables) for p in arm.partners)
 
         met = [given(t.target_id) for t in known if t.target_id is not None]
         if not (any(met) if group.any_of else all(met)):
@@ -114,11 +196,19 @@ def _frequency_kind(line: m.DrugLine | None) -> str | None:
     return None
 
 
-def _requirements(context: Context, member: a.Member) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
-    """The companion requirements of a drug: (options, rule) pairs."""
+def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], Mapping[str, Any]]]:
+    """The companion requirements of a drug: (options, rule) pairs (once per drug and check run)."""
+    assert member.drug_id is not None
+    known: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo("combinations.requirements",
+                                                                              lambda _: {})
+    found = known.get(member.drug_id)
+    if found is None:
+        found = known[member.drug_id] = list(_find_requirements(context, member.drug_id))
+    return found
+
+
+def _find_requirements(context: Context, drug_id: str) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
     tables = context.tables
-    drug_id = member.drug_id
-    assert drug_id is not None
     covered = False
     for rule in _data(context).get("companions") or []:
         applies = rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))
@@ -217,14 +307,31 @@ def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second
     return None
 
 
-def _molecules(drug_id: str | None, tables: Tables) -> set[str]:
-    ids = a.counts_as(drug_id, tables)
-    out = set(ids)
-    for group in tables.product_groups.values():
-        members = {str(x) for x in group.get("members") or []}
-        if members & ids:
-            out |= {f"group:{normalise(str(n))}" for n in group.get("names") or []}
-    return out
+def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> tuple[bool, str | None]:
+    """Whether two drugs are one molecule, else the never-combined class they share (memoised per data set)."""
+    known = _facts(tables).duplicates
+    found = known.get((first, second))
+    if found is None:
+        if _molecules(first, tables) & _molecules(second, tables):
+            found = (True, None)
+        else:
+            found = (False, _duplicate_class(tables, classes, tables.drug_classes(first), tables.drug_classes(second)))
+        known[(first, second)] = found
+    return found
+
+
+def _molecules(drug_id: str, tables: Tables) -> frozenset[str]:
+    known = _facts(tables).molecules
+    found = known.get(drug_id)
+    if found is None:
+        ids = a.counts_as(drug_id, tables)
+        out = set(ids)
+        for group in tables.product_groups.values():
+            members = {str(x) for x in group.get("members") or []}
+            if members & ids:
+                out |= {f"group:{normalise(str(n))}" for n in group.get("names") or []}
+        found = known[drug_id] = frozenset(out)
+    return found
 
 
 @check("C002", "class-duplicate", Severity.ERROR, "two drugs of one class in one arm")
@@ -253,14 +360,13 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
     for first, second in lay.pairs():
         if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
             continue
-        if _molecules(first.drug_id, tables) & _molecules(second.drug_id, tables):
+        same, shared = _duplicate(tables, classes, first.drug_id, second.drug_id)
+        if same:
             yield class_duplicate.at(
                 second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} are the same "
                 "molecule in one arm", "give one product; sibling bullets are alternatives",
                 related=(Related(first.span, "the other product"),))
             continue
-        shared = _duplicate_class(tables, classes, tables.drug_classes(first.drug_id),
-                                  tables.drug_classes(second.drug_id))
         if shared is not None:
             yield class_duplicate.at(
                 second.span, f"two {_name(tables, shared)}s in one arm: {_name(tables, first.drug_id)} and "
@@ -285,17 +391,16 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
 
 def _forbidden(context: Context) -> list[tuple[str, str, str, str]]:
     """(a, b, hint, source) of every forbidden pair, from combinations.yaml and the formulary."""
-    out = [(str(p.get("a")), str(p.get("b")), str(p.get("hint") or ""), str(p.get("source") or ""))
-           for p in _data(context).get("forbidden_pairs") or []]
-    for drug_id, entry in context.tables.drugs.items():
-        for key in ("forbidden_with", "forbidden_concurrent_with"):
-            for other in entry.get(key) or []:
-                out.append((drug_id, str(other), "", f"formulary.yaml {key}"))
-    return out
-
-
-def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
-    return a.satisfies(option, drug_id, tables)
+    facts = _facts(context.tables)
+    if facts.forbidden is None:
+        out = [(str(p.get("a")), str(p.get("b")), str(p.get("hint") or ""), str(p.get("source") or ""))
+               for p in _data(context).get("forbidden_pairs") or []]
+        for drug_id, entry in context.tables.drugs.items():
+            for key in ("forbidden_with", "forbidden_concurrent_with"):
+                for other in entry.get(key) or []:
+                    out.append((drug_id, str(other), "", f"formulary.yaml {key}"))
+        facts.forbidden = out
+    return facts.forbidden
 
 
 @check("C003", "forbidden-pair", Severity.ERROR, "forbidden concurrent combination in one arm")
@@ -318,20 +423,18 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
     (compiler/data/combinations.yaml `forbidden_pairs`).
     """
     tables = context.tables
-    pairs = _forbidden(context)
     lay = _layout(context)
     reported: set[tuple[object, object]] = set()
     for first, second in lay.pairs():
-        for x, y, hint, _source in pairs:
-            hit = (_is(x, first.drug_id, tables) and _is(y, second.drug_id, tables)) or \
-                  (_is(y, first.drug_id, tables) and _is(x, second.drug_id, tables))
-            if hit and (first.span, second.span) not in reported:
-                reported.add((first.span, second.span))
-                assert first.drug_id is not None and second.drug_id is not None
-                yield forbidden_pair.at(
-                    second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} "
-                    "must not be given together", hint or "give them in separate arms",
-                    related=(Related(first.span, "given together with this"),))
+        hint = _forbidden_hint(context, first.drug_id, second.drug_id, None)
+        # the first forbidden pair that matches speaks; one finding per pair of places
+        if hint is not None and (first.span, second.span) not in reported:
+            reported.add((first.span, second.span))
+            assert first.drug_id is not None and second.drug_id is not None
+            yield forbidden_pair.at(
+                second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} "
+                "must not be given together", hint or "give them in separate arms",
+                related=(Related(first.span, "given together with this"),))
     for arm in lay.arms():
         focus = arm.focus
         if focus.drug_id is None or focus.line is None:
@@ -341,15 +444,37 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
                 tid = target.target_id
                 if tid is None:
                     continue
-                for x, y, hint, _source in pairs:
-                    hit = (_is(x, focus.drug_id, tables) and a.target_satisfies(y, tid, tables)) or \
-                          (_is(y, focus.drug_id, tables) and a.target_satisfies(x, tid, tables))
-                    if hit and (target.text.span, focus.span) not in reported:
-                        reported.add((target.text.span, focus.span))
-                        yield forbidden_pair.at(
-                            target.text.span, f"`{target.text.value}` must not be given with "
-                            f"{_name(tables, focus.drug_id)}", hint or "name another companion",
-                            related=(Related(focus.span, "the drug it accompanies"),))
+                hint = _forbidden_hint(context, focus.drug_id, None, tid)
+                if hint is not None and (target.text.span, focus.span) not in reported:
+                    reported.add((target.text.span, focus.span))
+                    yield forbidden_pair.at(
+                        target.text.span, f"`{target.text.value}` must not be given with "
+                        f"{_name(tables, focus.drug_id)}", hint or "name another companion",
+                        related=(Related(focus.span, "the drug it accompanies"),))
+
+
+def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, target_id: str | None) -> str | None:
+    """The hint of the first forbidden pair a drug makes with another drug (or with a constraint
+    target), "" when it has none; None when the two may be given together. Memoised per data set.
+    """
+    tables = context.tables
+    known = _facts(tables).forbidden_hints
+    key = (drug_id, other, target_id)
+    if key in known:
+        return known[key]
+    found: str | None = None
+    for x, y, hint, _source in _forbidden(context):
+        if target_id is None:
+            hit = (_is(x, drug_id, tables) and _is(y, other, tables)) or \
+                  (_is(y, drug_id, tables) and _is(x, other, tables))
+        else:
+            hit = (_is(x, drug_id, tables) and _target_is(y, target_id, tables)) or \
+                  (_is(y, drug_id, tables) and _target_is(x, target_id, tables))
+        if hit:
+            found = hint
+            break
+    known[key] = found
+    return found
 
 
 def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
@@ -359,7 +484,7 @@ def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
         return False  # the partner that needs it is reported itself
     for group in arm.companions:
         for target in group.targets:
-            if target.target_id and any(a.target_satisfies(n, target.target_id, tables) for n in needs):
+            if target.target_id and any(_target_is(n, target.target_id, tables) for n in needs):
                 return True
     return False
 
@@ -406,9 +531,9 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if _satisfied(arm, provided, tables) or _member_matches(arm.focus, provided, tables):
             continue
-        if not any(a.admits(arm.conditions, s, tables) for s in scenarios):
+        if not any(_admits(context, arm, s) for s in scenarios):
             continue
-        if a.mentions(arm.texts, words):
+        if _mentions(arm.texts, words):
             continue
         if arm.focus.span in seen:
             continue
@@ -455,7 +580,7 @@ def first_line_io_oncogene(context: Context) -> Iterator[Diagnostic]:
     for arm in _layout(context).arms():
         if not _member_matches(arm.focus, io_classes, tables) or arm.focus.span in seen:
             continue
-        admitted = [s for s in scenarios if a.admits(arm.conditions, s, tables)]
+        admitted = [s for s in scenarios if _admits(context, arm, s)]
         if not admitted:
             continue
         seen.add(arm.focus.span)
@@ -491,15 +616,46 @@ def _auc(member: a.Member) -> float | None:
     return None
 
 
-def _triggered(rule: Mapping[str, Any], arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
+@dataclass(frozen=True)
+class _Supportive:
+    """One `supportive` rule of combinations.yaml, its lists read once per data set."""
+
+    index: int
+    rule: Mapping[str, Any]
+    id: str
+    when_all: tuple[str, ...]
+    when: tuple[str, ...]
+
+
+def _supportive_rules(context: Context) -> list[_Supportive]:
+    facts = _facts(context.tables)
+    if facts.supportive is None:
+        facts.supportive = [
+            _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
+                        tuple(str(x) for x in rule.get("when") or []))
+            for index, rule in enumerate(_data(context).get("supportive") or [])]
+    return facts.supportive
+
+
+def _supportive_for(context: Context, focus: a.Member) -> list[_Supportive]:
+    """The supportive rules whose drugs (`when_all`, else `when`) the focus drug is one of, in data order."""
+    if focus.drug_id is None:
+        return []  # matches no drug or class
+    facts = _facts(context.tables)
+    found = facts.triggers.get(focus.drug_id)
+    if found is None:
+        found = facts.triggers[focus.drug_id] = [
+            entry for entry in _supportive_rules(context)
+            if _member_matches(focus, list(entry.when_all or entry.when), context.tables)]
+    return found
+
+
+def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
+    """Whether a rule applies to an arm whose focus drug is one of the rule's drugs (`_supportive_for`)."""
     focus = arm.focus
-    when_all = [str(x) for x in rule.get("when_all") or []]
-    if when_all:
-        if not _member_matches(focus, when_all, tables):
-            return False
-        return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in when_all)
-    if not _member_matches(focus, [str(x) for x in rule.get("when") or []], tables):
-        return False
+    if prepared.when_all:
+        return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in prepared.when_all)
+    rule = prepared.rule
     if rule.get("when_interval_days") is not None:
         interval = _interval_days(focus) or cycle_days
         if interval != int(rule["when_interval_days"]):
@@ -524,7 +680,7 @@ def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> 
     """
     parts = [str(x) for x in rule.get("drugs_all") or []]
     return [_part_name(part, tables) for part in parts
-            if not any(a.satisfies(option, d, tables) for option in part.split("|") for d in given)]
+            if not any(_is(option, d, tables) for option in part.split("|") for d in given)]
 
 
 def _part_name(part: str, tables: Tables) -> str:
@@ -570,23 +726,24 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     lay = _layout(context)
     protocol_texts = lay.all_texts()
+    protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids = {i.drug_id for i in context.items if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
     for arm in lay.arms():
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
         cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
-        for rule in _data(context).get("supportive") or []:
-            rule_id = str(rule.get("id"))
-            if rule_id in done or not _triggered(rule, arm, tables, cycle_days):
+        for entry in _supportive_for(context, arm.focus):
+            rule, rule_id = entry.rule, entry.id
+            if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
             scenario = rule.get("excluded_scenario")
             if scenario is not None:
-                if not a.admits(arm.conditions, dict(scenario), tables):
+                if not _admits(context, arm, dict(scenario)):
                     continue
             else:
                 given = _supportive_ids(arm, protocol_ids)
                 drugs = [str(x) for x in rule.get("drugs") or []]
-                if drugs and any(a.satisfies(d, drug_id, tables) for d in drugs for drug_id in given):
+                if drugs and any(_is(d, drug_id, tables) for d in drugs for drug_id in given):
                     missing = _missing_parts(rule, given, tables)
                     if not missing:
                         continue
@@ -596,7 +753,11 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
                 words = [str(w) for w in rule.get("words") or []]
-                if a.mentions(list(arm.texts) + protocol_texts, words):
+                if _mentions(arm.texts, words):
+                    continue
+                if entry.index not in protocol_mentions:
+                    protocol_mentions[entry.index] = _mentions(protocol_texts, words)
+                if protocol_mentions[entry.index]:
                     continue
             done.add(rule_id)
             yield supportive_care_missing.at(arm.focus.span, f"{arm.focus.label}: {rule.get('message')}",
@@ -619,7 +780,7 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
     Source: compiler/data/formulary.yaml (drug names, class names and aliases).
     """
     tables = context.tables
-    candidates = list(tables.class_names) + list(tables.names)
+    candidates: list[str] = []  # every drug and class name: built only when a target is unknown
     for item in context.items:
         if not isinstance(item, m.WithConstraint):
             continue
@@ -627,6 +788,8 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
         for target, target_id in zip(item.targets, ids, strict=False):
             if target_id is not None:
                 continue
+            if not candidates:
+                candidates = list(tables.class_names) + list(tables.names)
             suggestion = closest(normalise(target.value), candidates)
             hint = f"did you mean `{suggestion}`?" if suggestion else "name a formulary drug or class"
             yield unknown_combination_target.at(target.span, f"unknown drug or class `{target.value}`", hint)
@@ -663,7 +826,7 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
             if not ids & {str(x) for x in rule.get("drugs") or []}:
                 continue
             scenario = {str(k): str(v) for k, v in (rule.get("requires") or {}).items()}
-            if a.admits(arm.conditions, scenario, tables):
+            if _admits(context, arm, scenario):
                 continue
             seen.add(arm.focus.span)
             target = str(rule.get("target") or ", ".join(scenario))

@@ -10,6 +10,7 @@ reported as a warning and the message says that the reference is unverified.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class LineInfo:
     section: m.Section | None
     arm: tuple[m.DrugLine, ...]
 
-    @property
+    @functools.cached_property
     def regimen(self) -> m.RegimenLine | None:
         """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
         phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
@@ -217,8 +218,16 @@ def _loading_doses(entry: dict[str, Any], unit: str) -> set[Decimal]:
     return out
 
 
-def phase_doses(context: Context) -> Iterator[PhaseDose]:
-    """Every phase with a dose, of every resolved drug line, with its matching rows."""
+def phase_doses(context: Context) -> tuple[PhaseDose, ...]:
+    """Every phase with a dose, of every resolved drug line, with its matching rows (computed once per check run)."""
+    return context.shared(_phase_doses)
+
+
+def _phase_doses(context: Context) -> tuple[PhaseDose, ...]:
+    return tuple(_each_phase_dose(context))
+
+
+def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
     for info in layout(context):
         line = info.line
         if line.drug_id is None or line.drug_id not in context.tables.drugs:
@@ -232,7 +241,7 @@ def phase_doses(context: Context) -> Iterator[PhaseDose]:
             route = phase.route.code if phase.route is not None else (line.route.code if line.route else None)
             schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
                                                 regimen.frequency if regimen else None)
-            chosen, match = _use_match(rows, info, phase, route, dose.unit, schedule)
+            chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule)
             before_more = len(line.phases) > 1 or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))
             loading = (index == 0 and before_more
                        and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit))
@@ -251,10 +260,29 @@ def stated_use(line: m.DrugLine, phase: m.Phase) -> str | None:
     return phase.use or next((p.use for p in line.phases if p.use), None)
 
 
-def context_uses(info: LineInfo) -> frozenset[str]:
+def context_uses(context: Context, info: LineInfo) -> frozenset[str]:
     """Uses the line's surroundings imply: radiotherapy in the arm or its section, or named by its conditions, its
     regimen or its section title (`# Chemoradiatie`) → chemoradiation; adjuvant/metastatic/maintenance likewise.
     """
+    # They depend on the enclosing statements and the section only: the drug lines of one block
+    # share their ancestors tuple, so the answer is found once per block.
+    known = context.shared(_uses_by_block)
+    key = (id(info.ancestors), id(info.section))
+    found = known.get(key)
+    if found is None or found[0] is not info.ancestors or found[1] is not info.section:
+        found = known[key] = (info.ancestors, info.section, _context_uses(info))
+    return found[2]
+
+
+def _uses_by_block(context: Context) -> dict[tuple[int, int], tuple[tuple[m.Item, ...], m.Section | None,
+                                                                    frozenset[str]]]:
+    return {}
+
+
+USE_WORDS = tuple((use, re.compile(rf"\b{use}\b")) for use in ("adjuvant", "neoadjuvant", "metastatic", "maintenance"))
+
+
+def _context_uses(info: LineInfo) -> frozenset[str]:
     words: list[str] = []
     for condition in _conditions(info) + _section_conditions(info):
         words.extend(_condition_words(condition))
@@ -267,7 +295,7 @@ def context_uses(info: LineInfo) -> frozenset[str]:
     concurrent = [w for w in words if not AFTER_WORDS.search(w)]
     uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in concurrent) else set()
     lowered = " ".join(words).lower()
-    uses.update(u for u in ("adjuvant", "neoadjuvant", "metastatic", "maintenance") if re.search(rf"\b{u}\b", lowered))
+    uses.update(use for use, pattern in USE_WORDS if pattern.search(lowered))
     return frozenset(uses)
 
 
@@ -323,13 +351,13 @@ def _stepped_for_use(line: m.DrugLine) -> bool:
     return use is not None and use not in ("loading", "maintenance")
 
 
-def _use_match(rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
+def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
                schedule: Schedule) -> tuple[tuple[DoseRow, ...], RangeMatch]:
     """The rows of the dose's use and their match. A stated or implied use whose rows do not fit the line's route,
     unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
     """
     use = stated_use(info.line, phase)
-    implied = frozenset() if use else context_uses(info)
+    implied = frozenset() if use else context_uses(context, info)
     chosen = dosing.rows_for_use(rows, use, implied)
     match = dosing.lookup(chosen, route, unit, schedule)
     if (use or implied) and chosen != rows and match.how in ("none", "unmatched"):
@@ -419,7 +447,19 @@ def _within(rows: Sequence[DoseRow], value: Decimal) -> tuple[DoseRow, ...]:
 
 
 def verdict(context: Context, pd: PhaseDose) -> Verdict:
-    """Decide which dose rule applies to a phase, so that one slip gets one finding."""
+    """Decide which dose rule applies to a phase, so that one slip gets one finding (decided once per phase)."""
+    decided = context.shared(_verdicts)
+    known = decided.get(id(pd))
+    if known is None or known[0] is not pd:
+        known = decided[id(pd)] = (pd, _verdict(context, pd))
+    return known[1]
+
+
+def _verdicts(context: Context) -> dict[int, tuple[PhaseDose, Verdict]]:
+    return {}
+
+
+def _verdict(context: Context, pd: PhaseDose) -> Verdict:
     if pd.loading or pd.match.how == "none":
         return Verdict("")
     renal = _renal(context, pd)
@@ -894,6 +934,8 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 
 def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
     protocol = context.protocol
+    if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.items):
+        return  # no library regimen: no need to walk the sheet for the conditions around one
 
     def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
              phase: m.PhaseLine | None = None) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
@@ -1168,8 +1210,14 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
     Source: Zometa EU SmPC section 4.2 (renal impairment table); Zometa US PI Table 1.
     """
     tables = context.tables
-    has_condition = _has_crcl_condition(context)
-    has_text = any(RENAL_WORDS.search(text) for _, text in _texts(context, (m.Note, m.Query)))
+    stated: list[bool] = []  # a CrCl condition or a note about renal function: looked for once, when needed
+
+    def adjusted() -> bool:
+        if not stated:
+            stated.append(_has_crcl_condition(context)
+                          or any(RENAL_WORDS.search(text) for _, text in _texts(context, (m.Note, m.Query))))
+        return stated[0]
+
     reported: set[str] = set()
     for pd in phase_doses(context):
         table = dosing.renal_table(tables, pd.drug_id)
@@ -1191,7 +1239,7 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
                                           f"use {plain(band.dose)} mg ({source})",
                                           Fix(pd.dose.span, f"{plain(band.dose)} mg", f"use {plain(band.dose)} mg"))
             continue
-        if has_condition or has_text or pd.drug_id in reported:
+        if pd.drug_id in reported or adjusted():
             continue
         reported.add(pd.drug_id)
         shown = "; ".join(f"CrCl {plain(b.low)}{'+' if b.high is None else '-' + plain(b.high)}: "
@@ -1271,9 +1319,10 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     infos = layout(context)
     present = {info.line.drug_id for info in infos if info.line.drug_id}
-    texts = [text for _, text in _texts(context, (m.Prose, m.Note, m.Query))]
-    calcium_text = any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t) for t in texts)
-    dental_text = any(DENTAL_WORDS.search(t) for t in texts)
+
+    def texts() -> list[str]:  # read only when a line needs supplementation or a dental check
+        return [text for _, text in _texts(context, (m.Prose, m.Note, m.Query))]
+
     groups = [g for g in tables.product_groups.values() if g.get("default") is None]
     # One finding per line (the fixture runner and the editor key findings by line and code).
     found: dict[int, tuple[m.DrugLine, list[str], list[str], Severity]] = {}
@@ -1312,9 +1361,13 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
         return bool(products) and all(any(wanted in str(x) for x in tables.drugs[p].get(field) or [])
                                       for p in products)
 
-    need_calcium = [i for i in infos if not calcium_text and "calcium_vitamin_d" not in present
+    need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
                     and needs(i, "calcium_vitamin_d", "supportive")]
-    need_dental = [i for i in infos if not dental_text and needs(i, "dental", "prerequisites")]
+    if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t) for t in texts()):
+        need_calcium = []
+    need_dental = [i for i in infos if needs(i, "dental", "prerequisites")]
+    if need_dental and any(DENTAL_WORDS.search(t) for t in texts()):
+        need_dental = []
     if need_calcium:
         missing.append(("calcium and vitamin D supplementation",
                         "add `drug calcium en vitamine D 500 mg po daily` (at least 500 mg calcium and 400 units "

@@ -13,18 +13,21 @@ from typing import Any
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.resolve import normalise  # remembered per name: the same names recur
 from compiler.suggest import closest
+from compiler.tables import NameHit
 from compiler.tables import _cache_dir as tables_cache_dir
-from compiler.tables import normalise
 
 KNOWN_UNITS = {"mg", "g", "mcg", "mg/m2", "mg/kg", "mcg/kg", "AUC", "units", "mL", "mmol", "MBq"}
 
 
-def drug_lines(context: Context) -> Iterator[m.DrugLine]:
-    """Every drug line of the protocol."""
-    for item in context.items:
-        if isinstance(item, m.DrugLine):
-            yield item
+def drug_lines(context: Context) -> tuple[m.DrugLine, ...]:
+    """Every drug line of the protocol (found once per check run: every F rule reads them)."""
+    return context.shared(_drug_lines)
+
+
+def _drug_lines(context: Context) -> tuple[m.DrugLine, ...]:
+    return tuple(item for item in context.items if isinstance(item, m.DrugLine))
 
 
 def _generic(context: Context, drug_id: str) -> str:
@@ -352,8 +355,8 @@ def name_of_another_substance(context: Context) -> Iterator[Diagnostic]:
     name confusion.
     """
     substances = substance_codes()
-    for item in context.items:
-        if not isinstance(item, m.DrugLine) or item.drug_id is None:
+    for item in drug_lines(context):
+        if item.drug_id is None:
             continue
         own = drug_atc(item.drug_id)
         if own is None:
@@ -375,15 +378,27 @@ def regimen_jargon(context: Context, how: tuple[str, ...]) -> Iterator[tuple[m.R
     `Endoxan-MTX`, `Adria mono`, `Taxol weekly`, `TC weekly`: a regimen name is read like a
     drug name, word by word (hyphens, `+` and `/` separate words).
     """
+    for item, whole, hits in context.shared(_regimen_names):
+        if whole is not None and whole.how in how:
+            yield item, item.name, item.name.value.strip('"'), whole.drug_ids, whole.severity
+            continue
+        hit = next((h for h in hits if h[1].how in how), None)
+        if hit is not None:
+            yield item, item.name, hit[0], hit[1].drug_ids, hit[1].severity
+
+
+def _regimen_names(context: Context) -> list[tuple[m.RegimenLine, NameHit | None, list[tuple[str, NameHit]]]]:
+    """Each regimen line with what its whole name means and, when that is not jargon, the names read in it
+    word by word (F002 and F003 both ask; read once).
+    """
     tables = context.tables
+    out: list[tuple[m.RegimenLine, NameHit | None, list[tuple[str, NameHit]]]] = []
     for item in context.items:
         if not isinstance(item, m.RegimenLine):
             continue
         words = [w for w in re.split(r"[\s\-+/,()\"]+", item.name.value) if w]
         whole = tables.names.get(normalise(item.name.value))
-        if whole is not None and whole.how in how:
-            yield item, item.name, item.name.value.strip('"'), whole.drug_ids, whole.severity
-            continue
+        hits: list[tuple[str, NameHit]] = []
         index = 0
         while index < len(words):  # longest name first: `sacituzumab govitecan` is one name, not `sacituzumab`
             for size in range(min(4, len(words) - index), 0, -1):
@@ -391,10 +406,11 @@ def regimen_jargon(context: Context, how: tuple[str, ...]) -> Iterator[tuple[m.R
                 hit = tables.names.get(normalise(written))
                 if hit is not None:
                     break
-            if hit is not None and hit.how in how:
-                yield item, item.name, written, hit.drug_ids, hit.severity
-                break
+            if hit is not None:
+                hits.append((written, hit))
             index += size if hit is not None else 1
+        out.append((item, whole, hits))
+    return out
 
 
 def _meaning(context: Context, ids: tuple[str, ...]) -> str:

@@ -16,6 +16,7 @@ from compiler.thresholds import (
     DecisionAnalysis,
     Domain,
     Region,
+    Translator,
     analyse,
     atoms,
     describe_region,
@@ -28,9 +29,15 @@ NUMERIC_KINDS = ("integer", "number", "percent")
 
 def conditions(context: Context) -> Iterator[m.Condition]:
     """Every atomic condition (flags and comparisons) in the protocol."""
+    return iter(context.memo("logic.atoms", _atoms))
+
+
+def _atoms(context: Context) -> list[m.Condition]:
+    found: list[m.Condition] = []
     for item in context.items:
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
-            yield from m.condition_atoms(item.condition)
+            found.extend(m.condition_atoms(item.condition))
+    return found
 
 
 @check("L004", "unknown-condition", Severity.ERROR, "unknown condition variable or value outside its domain")
@@ -148,18 +155,14 @@ def _lab_condition(atom: m.Compare, lab: LabVariable) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- L001-L003, L005, L006
 
 
+def translator(context: Context) -> Translator:
+    """The conditions-to-regions translator of this check run (its memos shared by the L rules)."""
+    return context.memo("logic.translator", lambda c: Translator(c.tables))
+
+
 def _analysis(context: Context) -> Analysis:
-    """The protocol's decision analysis (computed once per protocol, shared by L001-L003 and L006)."""
-    key = id(context.protocol)
-    cached = _ANALYSES.get(key)
-    if cached is None or cached[0] is not context.protocol:
-        cached = (context.protocol, analyse(context.protocol, context.tables))
-        _ANALYSES.clear()
-        _ANALYSES[key] = cached
-    return cached[1]
-
-
-_ANALYSES: dict[int, tuple[m.Protocol, Analysis]] = {}
+    """The protocol's decision analysis (computed once per check run, shared by L001-L003 and L006)."""
+    return context.memo("logic.analysis", lambda c: analyse(c.protocol, c.tables, translator(c), c.items))
 
 
 def _text(context: Context, span: Span) -> str:
@@ -362,7 +365,7 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
                 if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
                     return
     reported: set[int] = set()  # items inside a reported scope: one info per outermost eligibility line
-    for parent, block in _blocks(context.protocol):
+    for parent, block in _blocks(context.protocol, context.items):
         for item in block:
             node = statement(item)
             if not isinstance(node, m.OnlyWhen) or id(item) in reported:
@@ -375,12 +378,14 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
                                                "add the PS criterion, e.g. `and PS <= 1`")
 
 
-def _blocks(protocol: m.Protocol) -> Iterator[tuple[m.Item | None, tuple[m.Item, ...]]]:
-    """Every block with the item that owns it (None for a section's or the preamble's own items)."""
+def _blocks(protocol: m.Protocol, items: list[m.Item]) -> Iterator[tuple[m.Item | None, tuple[m.Item, ...]]]:
+    """Every block with the item that owns it (None for a section's or the preamble's own items);
+    `items` is `protocol.all_items()`.
+    """
     yield None, protocol.preamble
     for section in protocol.all_sections():
         yield None, section.items
-    for item in protocol.all_items():
+    for item in items:
         if item.children:
             yield item, item.children
 

@@ -14,23 +14,21 @@ from decimal import Decimal
 
 from compiler import model as m
 from compiler.checks import Context
+from compiler.checks.logic import translator
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.dosing import dose_rows, plain
 from compiler.modification import TableAnalysis, analyse_table, criteria_conflicts, criteria_region, levels_of
 from compiler.thresholds import number_text
 
-_CACHE: dict[int, tuple[m.Protocol, list[TableAnalysis]]] = {}
-
 
 def _tables(context: Context) -> list[TableAnalysis]:
-    """Every dose-modification table of the protocol, analysed once per protocol."""
-    cached = _CACHE.get(id(context.protocol))
-    if cached is None or cached[0] is not context.protocol:
-        found = [analyse_table(item, context.tables) for item in context.items
-                 if isinstance(item, m.DoseModification)]
-        _CACHE.clear()
-        cached = _CACHE[id(context.protocol)] = (context.protocol, found)
-    return cached[1]
+    """Every dose-modification table of the protocol, analysed once per check run."""
+    return context.memo("modifications.tables", _analyse_tables)
+
+
+def _analyse_tables(context: Context) -> list[TableAnalysis]:
+    found = translator(context)
+    return [analyse_table(item, context.tables, found) for item in context.items if isinstance(item, m.DoseModification)]
 
 
 def _band_text(context: Context, band: m.DoseBand) -> str:
@@ -175,14 +173,18 @@ def criteria_contradiction(context: Context) -> Iterator[Diagnostic]:
     Source: issue 14; compiler/data/labs.yaml (domains).
     """
     blocks = [item for item in context.items if isinstance(item, m.Criteria)]
+    if not blocks:
+        return
+    shared = translator(context)
     for item in blocks:
-        region = criteria_region(item, context.tables)
+        region = criteria_region(item, context.tables, shared)
         if region is not None and region.is_empty():
             yield criteria_contradiction.at(item.span, "these criteria can never all hold",
                                             "check the comparisons: one of them is probably reversed")
+    analyses = {id(found.table): found for found in _tables(context)}
     for table in (item for item in context.items if isinstance(item, m.DoseModification) and not item.nadir):
         for block in blocks:
-            for band, text in criteria_conflicts(block, table, context.tables):
+            for band, text in criteria_conflicts(block, table, context.tables, shared, analyses[id(table)]):
                 yield criteria_contradiction.at(
                     band.span, f"band `{_band_text(context, band)}` gives the full dose for {text}, "
                     "where the criteria before each cycle do not let a cycle start",
@@ -261,7 +263,7 @@ def modification_percentage(context: Context) -> Iterator[Diagnostic]:
     """
     for item in context.items:
         if isinstance(item, m.DoseBand):
-            for action in item.actions:
+            for action in item.all_actions():
                 if action.kind == "percent" and action.percent is not None:
                     value = action.percent.value
                     if value <= 0 or value > 100:
@@ -289,7 +291,7 @@ def dose_level_undefined(context: Context) -> Iterator[Diagnostic]:
         if isinstance(item, m.DoseModification):
             levels = levels_of(context.protocol, item.drug_id, item.drug.value)
             for band in item.bands():
-                for action in band.actions:
+                for action in band.all_actions():
                     if action.kind == "level" and action.level is not None and action.level not in levels:
                         yield dose_level_undefined.at(action.span, f"dose level {action.level} of "
                                                       f"{item.drug.value} is not defined",
@@ -401,7 +403,7 @@ def modified_dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
                         f"{plain(highest)} {level.dose.unit}", "check the dose against the label")
         elif isinstance(item, m.DoseModification):
             for band in item.bands():
-                for action in band.actions:
+                for action in band.all_actions():
                     if action.dose is None:
                         continue
                     highest = _above_max(context, item.drug_id, action.dose)
@@ -413,6 +415,75 @@ def modified_dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
 
 
 # ---------------------------------------------------------------- S: relative ends, long intervals
+
+
+def _reduction_schedules(context: Context, drug_id: str | None) -> list[dict[str, object]]:
+    """The label's dose-reduction schedules of a drug (administration.yaml `dose_reductions`)."""
+    table = (context.tables.administration or {}).get("dose_reductions") or {}
+    return list(table.get(drug_id or "") or [])
+
+
+def _steps(row: dict[str, object]) -> list[Decimal]:
+    return [Decimal(str(v)) for v in row.get("levels") or []]  # type: ignore[attr-defined]
+
+
+def _off_schedule(item: m.DoseLevels, rows: list[dict[str, object]]) -> Iterator[tuple[m.DoseLevel, str, dict[str, object]]]:
+    """(level, problem, schedule) for each level that is not the label's step at that level."""
+    levels = {level.level: level for level in item.levels()}
+    start = levels.get(0)
+    if start is None:
+        return
+    in_unit = [r for r in rows if r.get("unit") == start.dose.unit]
+    if not in_unit:
+        return
+    row = next((r for r in in_unit if _steps(r)[0] == start.dose.amount.value), None)
+    if row is None:
+        starts = " or ".join(f"{plain(_steps(r)[0])} {start.dose.unit}" for r in in_unit)
+        yield start, (f"level 0 of {item.drug.value} is {plain(start.dose.amount.value)} {start.dose.unit}; "
+                      f"the label's reduction schedule starts at {starts}"), in_unit[0]
+        return
+    steps = _steps(row)
+    for number in sorted((n for n in levels if n < 0), reverse=True):
+        level = levels[number]
+        expected = steps[-number] if -number < len(steps) else None
+        if expected is None:
+            yield level, (f"level {number} of {item.drug.value}: the label has no step below "
+                          f"{plain(steps[-1])} {start.dose.unit} (level {1 - len(steps)}): discontinue"), row
+        elif level.dose.unit != start.dose.unit or level.dose.amount.value != expected:
+            yield level, (f"level {number} of {item.drug.value} is {plain(level.dose.amount.value)} "
+                          f"{level.dose.unit}; the label's step {-number} is {plain(expected)} {start.dose.unit}"), row
+
+
+@check("D027", "dose-level-off-label", Severity.ERROR, "dose level that is not the label's reduction step")
+def dose_level_off_label(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: the levels of a `dose levels <drug>:` list follow the label's
+    dose-reduction schedule, where one is recorded: level 0 is a starting dose of the
+    schedule, level -1 its first reduction, level -2 its second, and no level lies below
+    the last step (the label says discontinue there). Trastuzumab deruxtecan 5.4, 4.4,
+    3.2 mg/kg; trastuzumab emtansine 3.6, 3, 2.4 mg/kg; palbociclib 125, 100, 75 mg;
+    ribociclib 600, 400, 200 mg (early breast cancer 400, 200 mg); abemaciclib 150, 100,
+    50 mg. A schedule read from an unverified row is a warning.
+
+    Why it matters: a reduction step is given as written, cycle after cycle; a step taken
+    from another product (trastuzumab emtansine's 3 mg/kg on a trastuzumab deruxtecan
+    sheet) or below the label's last step is a dosing error that no range check catches,
+    because the dose itself is a plausible one.
+
+    Example: `dose levels trastuzumab deruxtecan:` with `level -1: 3.6 mg/kg`
+
+    Use instead: `level -1: 4.4 mg/kg` (or, for a deliberate local schedule,
+    `allow D027 "<reason>"`)
+
+    Source: compiler/data/administration.yaml `dose_reductions` (Enhertu SmPC 4.2; Kadcyla,
+    Ibrance, Kisqali and Verzenio US PI 2.2; each row sourced).
+    """
+    for item in context.items:
+        if not isinstance(item, m.DoseLevels):
+            continue
+        for level, problem, row in _off_schedule(item, _reduction_schedules(context, item.drug_id)):
+            yield dose_level_off_label.at(
+                level.dose.span, problem, f"source: {row.get('source')}",
+                severity=Severity.WARNING if row.get("unverified") else Severity.ERROR)
 
 
 @check("S011", "relative-end-drug", Severity.ERROR, "end relative to a drug the sheet does not give")

@@ -20,7 +20,11 @@ ISMP = "ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (
 
 
 def numbers(context: Context) -> Iterator[m.Number]:
-    """Every number written in a structured statement."""
+    """Every number written in a structured statement (listed once per check run)."""
+    return iter(context.memo("notation.numbers", lambda c: list(_numbers(c))))
+
+
+def _numbers(context: Context) -> Iterator[m.Number]:
     for item in context.items:
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
@@ -43,7 +47,11 @@ def numbers(context: Context) -> Iterator[m.Number]:
 
 
 def doses(context: Context) -> Iterator[m.Dose]:
-    """Every dose of every drug line."""
+    """Every dose of every drug line (listed once per check run)."""
+    return iter(context.memo("notation.doses", lambda c: list(_doses(c))))
+
+
+def _doses(context: Context) -> Iterator[m.Dose]:
     for item in context.items:
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
@@ -316,10 +324,14 @@ _FREE_TEXT = (m.Prose, m.Note, m.Decision)
 
 def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
     """(line, kind) of every line of free text: prose, bullets with prose, notes, decisions, headings,
-    and the printed metadata lines (title, scope, change note).
+    and the printed metadata lines (title, scope, change note); listed once per check run.
 
     Queries are not free text here: they already block approval (X006, V010).
     """
+    return iter(context.memo("notation.free_text_lines", lambda c: list(_free_text_lines(c))))
+
+
+def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
     seen: set[int] = set()
     meta = context.protocol.meta
     for text in (meta.title, meta.scope, meta.change_note):  # printed on the sheet too
@@ -481,7 +493,13 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
 
 
 def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
-    """(line, text without comment) of every line holding free text or a statement (queries and metadata excluded)."""
+    """(line, text without comment) of every line holding free text or a statement (queries and metadata
+    excluded); listed once per check run.
+    """
+    return iter(context.memo("notation.all_lines", lambda c: list(_find_all_lines(c))))
+
+
+def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
     seen: set[int] = set()
     for item in context.items:
         if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:

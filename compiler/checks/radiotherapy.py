@@ -15,6 +15,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Severity, check
 from compiler.radiobiology import (
+    base_scheme,
     computable,
     course_parts,
     course_values,
@@ -22,21 +23,53 @@ from compiler.radiobiology import (
     exact,
     is_stereotactic,
     limits,
+    oar_organ,
     shown,
+    sib_values,
+    sib_views,
     site_info,
     total_consistent,
     values_of,
 )
+from compiler.tables import Tables
 
 
-def fractionations(context: Context) -> Iterator[m.Fractionation]:
-    """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part."""
-    for item in context.items:
-        if isinstance(item, m.Fractionation):
-            if len(item.parts) > 1:
-                yield from course_parts(item)
-            else:
-                yield item
+def fractionations(context: Context) -> tuple[m.Fractionation, ...]:
+    """Every `rt` line; a course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) as one view per part, and
+    (rt14) each simultaneous integrated boost as a view of its own (`sib_part` set).
+    """
+    return context.shared(_fractionations)
+
+
+def _fractionations(context: Context) -> tuple[m.Fractionation, ...]:
+    out: list[m.Fractionation] = []
+    for item in _rt_lines(context):
+        out.extend(course_parts(item) if len(item.parts) > 1 else (item,))
+        out.extend(sib_views(item))
+    return tuple(out)
+
+
+def _rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
+    """Every `rt` line as written (found once per check run: each R rule reads them)."""
+    return context.shared(_find_rt_lines)
+
+
+def _find_rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
+    return tuple(item for item in context.items if isinstance(item, m.Fractionation))
+
+
+_SCHEMES: list[tuple[Tables, list[tuple[Mapping[str, Any], Fraction, Fraction]]]] = []
+
+
+def _schemes(context: Context) -> list[tuple[Mapping[str, Any], Fraction, Fraction]]:
+    """The schemes of rt_schemes.yaml with their fractions and dose per fraction as exact numbers
+    (computed once per tables object).
+    """
+    tables = context.tables
+    if not _SCHEMES or _SCHEMES[0][0] is not tables:
+        _SCHEMES[:] = [(tables, [(s, exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"])))
+                                 for s in tables.rt_schemes.get("schemes") or []])]
+    return _SCHEMES[0][1]
 
 
 def _gy(value: Fraction | Decimal) -> str:
@@ -70,6 +103,7 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
     decimals stands for any value within ±½·10⁻ᵏ Gy, so the rounded schemes clinicians
     write hold: 15 × 2,67 Gy = 40 Gy (40/15 = 2,666… Gy) passes, 5 × 4 Gy = 25 Gy does not.
     With ranges (`8-10 x 3 Gy = 24-30 Gy`) the total must lie within the range's products.
+    A simultaneous integrated boost (`SIB 15 x 3,2 Gy = 48 Gy`) is checked the same way.
     The arithmetic is exact (Decimal/Fraction), never floating point.
 
     Why it matters: a total that does not match its fractions means one of the numbers is
@@ -111,11 +145,8 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
 
 
 def _accepted(n: Fraction, d: Fraction, context: Context) -> bool:
-    for scheme in context.tables.rt_schemes.get("schemes") or []:
-        if scheme.get("high_dose_per_fraction_accepted") and exact(str(scheme["fractions"])) == n \
-                and exact(str(scheme["dose_per_fraction_gy"])) == d:
-            return True
-    return False
+    return any(scheme.get("high_dose_per_fraction_accepted") and fractions == n and dose == d
+               for scheme, fractions, dose in _schemes(context))
 
 
 @check("R002", "high-dose-per-fraction", Severity.WARNING, "dose per fraction above 8 Gy outside a stereotactic technique")
@@ -155,6 +186,17 @@ def high_dose_per_fraction(context: Context) -> Iterator[Diagnostic]:
                                         "state the technique (`technique SBRT`/`SRT`/`SRS`) or check the scheme")
 
 
+def _sib_text(item: m.Fractionation, context: Context) -> str:
+    """rt14: `; SIB (tumorbed) 25 × 2.4 Gy = 60 Gy: BED …, EQD2 …` for each SIB of a line."""
+    out = ""
+    for sib, values in sib_values(item, context.tables):
+        volume = f" ({sib.volume.value})" if sib.volume is not None else ""
+        out += f"; SIB{volume} {values.summary()}"
+        if values.lq_unreliable:
+            out += ": LQ model unreliable"
+    return out
+
+
 @check("R003", "bed-eqd2", Severity.INFO, "BED and EQD2 of a fractionation")
 def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
     """What it checks: nothing is wrong — for every fractionation with one `n x d` the
@@ -163,7 +205,9 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
     from rt_schemes.yaml: 10 Gy (tumour, the default), 3,5 Gy where the site is breast,
     chest wall, regional nodes or tumour bed (START), 1,8 Gy where it is the prostate
     (CHHiP). A course in parts (`25 x 2 Gy + 5 x 2 Gy boost`) gets one info per part and
-    one with the cumulative BED and EQD2 of the course. Above 8 Gy per fraction or with a stereotactic technique the message adds that
+    one with the cumulative BED and EQD2 of the course; each simultaneous integrated boost
+    (`SIB 15 x 3,2 Gy = 48 Gy (tumorbed)`) adds its own BED and EQD2, at the site's α/β, to
+    its line's finding. Above 8 Gy per fraction or with a stereotactic technique the message adds that
     the linear-quadratic model is unreliable there.
 
     Why it matters: schemes with different fraction sizes can only be compared by their
@@ -185,9 +229,9 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
                    f"(α/β {shown(values.alpha_beta.value)} Gy, {values.alpha_beta.tissue})")
         if values.lq_unreliable:
             message += f"; {_gy(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
-        if item.course_part is not None:
-            continue  # one finding per course line, below
-        yield bed_eqd2.at(item.span, message, note if values.lq_unreliable else
+        if item.course_part is not None or item.sib_part is not None:
+            continue  # one finding per course line (below), SIBs within their line's finding
+        yield bed_eqd2.at(item.span, message + _sib_text(item, context), note if values.lq_unreliable else
                           "computed with the linear-quadratic model; α/β from compiler/data/rt_schemes.yaml")
     for course in _courses(context):  # lang-b: per part and cumulative, in one finding per course line
         summed = course_values(course, context.tables)
@@ -196,7 +240,7 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
         parts = "; ".join(f"part {i}: BED {shown(v.bed)} Gy, EQD2 {shown(v.eqd2)} Gy"
                           for i, v in enumerate(summed.parts, start=1))
         unreliable = any(v.lq_unreliable for v in summed.parts)
-        yield bed_eqd2.at(course.span, f"{parts}; {summed.summary()}",
+        yield bed_eqd2.at(course.span, f"{parts}; {summed.summary()}{_sib_text(course, context)}",
                           note if unreliable else
                           "BED and EQD2 of the parts added up at the site's α/β (linear-quadratic model)")
 
@@ -221,19 +265,19 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/rt_schemes.yaml (each scheme with its source); RULES.md R004.
     """
-    schemes = context.tables.rt_schemes.get("schemes") or []
+    schemes = _schemes(context)
     for item in fractionations(context):
-        if item.site is None or not computable(item) or item.course_part is not None:
-            continue  # the parts of a course (a boost) are judged by R007, not against whole schemes
+        if item.site is None or not computable(item) or item.course_part is not None or item.sib_part is not None:
+            continue  # the parts of a course (a boost) and SIBs are judged by R007/R011, not against whole schemes
         info = site_info(item.site.value, context.tables)
         if not info.indications:
             continue
         assert item.fractions is not None and item.dose_per_fraction is not None
         n, d = exact(item.fractions.value), exact(item.dose_per_fraction.value)
-        plausible = [s for s in schemes if str(s.get("indication")) in info.indications]
-        if any(exact(str(s["fractions"])) == n and exact(str(s["dose_per_fraction_gy"])) == d for s in plausible):
+        plausible = [(f, g) for s, f, g in schemes if str(s.get("indication")) in info.indications]
+        if any(f == n and g == d for f, g in plausible):
             continue
-        listed = sorted({(exact(str(s["fractions"])), exact(str(s["dose_per_fraction_gy"]))) for s in plausible})
+        listed = sorted(set(plausible))
         shown_list = ", ".join(f"{shown(a)} × {_gy(b)}" for a, b in listed)
         yield implausible_scheme.at(item.span, f"{_scheme(item)} is not a usual scheme for {item.site.value} "
                                     f"({', '.join(info.indications)})",
@@ -281,8 +325,8 @@ def cord_tolerance(context: Context) -> Iterator[Diagnostic]:
                                     "state the scheme (n x d Gy) and the limit in Gy, e.g. cord Dmax 20,3 Gy in "
                                     "3 fractions (HyTEC) or cord EQD2 ≤ 45 Gy")
             continue
-        if item.site is None or not computable(item):
-            continue
+        if item.site is None or not computable(item) or item.sib_part is not None:
+            continue  # a SIB is a boost target inside the field, not a cord dose
         organs = site_info(item.site.value, context.tables).organs
         cord_itself = "spinal cord" in organs and "spine" not in organs
         in_field = "spine" in organs and not is_stereotactic(item, context.tables)
@@ -339,8 +383,8 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
         elif total_limit is not None and total is not None and total > exact(str(total_limit)):
             yield implausible_dose.at(item.span, f"total {_gy(total)} Gy is above {total_limit} Gy",
                                       "check the number of fractions and the dose per fraction")
-    for course in context.items:  # lang-b: the total of a course in parts
-        if not isinstance(course, m.Fractionation) or len(course.parts) < 2 or total_limit is None:
+    for course in _rt_lines(context):  # lang-b: the total of a course in parts
+        if len(course.parts) < 2 or total_limit is None:
             continue
         if course.technique is not None and "brachy" in course.technique.value.lower():
             continue
@@ -354,8 +398,8 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
 
 
 def _courses(context: Context) -> Iterator[m.Fractionation]:
-    for item in context.items:
-        if isinstance(item, m.Fractionation) and len(item.parts) > 1:
+    for item in _rt_lines(context):
+        if len(item.parts) > 1:
             yield item
 
 
@@ -421,11 +465,285 @@ def site_not_in_table(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/rt_schemes.yaml `sites` and `alpha_beta` (each with its source).
     """
-    for item in context.items:
-        if not isinstance(item, m.Fractionation) or item.site is None:
+    for item in _rt_lines(context):
+        if item.site is None:
             continue
         info = site_info(item.site.value, context.tables)
         if not info.indications and not info.organs:
             yield site_not_in_table.at(item.site.span, f"site `{item.site.value}` is not in the site table",
                                        "use a site of rt_schemes.yaml `sites` (e.g. borst, thoraxwand, oksel, long, "
                                        "prostaat, bot); BED/EQD2 use the default α/β until then")
+
+
+# ---------------------------------------------------------------- rt14: SIB and organ-at-risk constraints
+
+
+@check("R011", "sib-arithmetic", Severity.ERROR,
+       "a simultaneous integrated boost with other fractions than its base, or not above the base dose")
+def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a simultaneous integrated boost written on an rt line —
+    `rt 25 x 2 Gy (borst) = 50 Gy, SIB 25 x 2,4 Gy = 60 Gy (tumorbed), site borst` — is given
+    in the same fractions as the base volume (a course in parts: its first part, the phase the
+    SIB is delivered with), with a higher dose per fraction than the base, and the line has a
+    base scheme (`n x d Gy`, no range). The SIB's own `n × d = total` is R001's (the same
+    rounding rule), its dose per fraction R002's and R006's, its BED/EQD2 R003's.
+
+    Why it matters: a SIB is delivered in the same sessions as the base volume; a SIB with
+    another number of fractions is a sequential boost written as a SIB (or a slip in a
+    number), and a SIB dose per fraction at or below the base is no boost at all — the planner
+    cannot tell which number was meant.
+
+    Example: `rt 15 x 2,4 Gy = 36 Gy, SIB 8 x 2 Gy = 16 Gy (tumorbed), site borst`
+
+    Use instead: `rt 15 x 2,4 Gy = 36 Gy, SIB 15 x 3,2 Gy = 48 Gy (tumorbed), site borst`
+    (IMPORT HIGH), or a sequential boost: `rt 15 x 2,67 Gy + 8 x 2 Gy boost (tumorbed) = 56 Gy`
+
+    Source: ICRU Report 83 (prescription per target volume); Coles CE et al., Lancet
+    2023;401:2124-37 (IMPORT HIGH: 36 Gy to the whole breast, 40 Gy to the partial breast and
+    a 48 or 53 Gy SIB to the tumour bed, all in 15 fractions, against 40 Gy in 15 fractions
+    with a sequential 16 Gy in 8 fractions boost).
+    """
+    for item in context.items:
+        if not isinstance(item, m.Fractionation) or not item.sib:
+            continue
+        base = base_scheme(item)
+        if base is None:
+            yield sib_arithmetic.at(item.sib[0].span, "a SIB needs a base scheme (`n x d Gy`) on its line",
+                                    "write the base volume's fractions and dose per fraction before the SIB")
+            continue
+        n, d = base
+        problems: list[tuple[m.Number, str]] = []  # one finding per line, naming every slip
+        for sib in item.sib:
+            if sib.fractions.value != n.value:
+                problems.append((sib.fractions, f"SIB in {sib.fractions.text} fractions, base volume in {n.text}"))
+            if sib.dose_per_fraction.value <= d.value:
+                problems.append((sib.dose_per_fraction, f"SIB {sib.dose_per_fraction.text} Gy per fraction is not "
+                                 f"above the base {d.text} Gy"))
+        if problems:
+            yield sib_arithmetic.at(problems[0][0].span, "; ".join(text for _, text in problems),
+                                    "a SIB is given in the base volume's fractions at a higher dose per fraction; "
+                                    "a boost in other fractions is sequential: `+ n x d Gy boost (…)`")
+
+
+_UPPER = {"<", "≤"}
+
+
+def _readable(item: m.OarConstraint) -> bool:
+    """A volume metric in % or cc, a dose metric in Gy (else R010)."""
+    return item.unit in (("%", "cc") if item.dose_level is not None else ("Gy",))
+
+
+def _metric(item: m.OarConstraint) -> str:
+    """`Dmax`, `Dmean` or `V20` (the dose level as a plain number)."""
+    if item.dose_level is not None:
+        return f"V{shown(exact(item.dose_level.value), 2)}"
+    return "Dmax" if item.metric.value.lower() == "dmax" else "Dmean"
+
+
+def _constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation | None]]:
+    """Every constraint line with the rt line it stands under (None when not under one)."""
+    claimed: set[int] = set()
+    for item in context.items:
+        line = item.content if isinstance(item, m.Bullet) else item
+        if not isinstance(line, m.Fractionation):
+            continue
+        for child in (*line.children, *(item.children if item is not line else ())):
+            if isinstance(child, m.OarConstraint) and id(child) not in claimed:
+                claimed.add(id(child))
+                yield child, line
+    for item in context.items:
+        if isinstance(item, m.OarConstraint) and id(item) not in claimed:
+            yield item, None
+
+
+def _applies(row: Mapping[str, Any], line: m.Fractionation) -> bool:
+    """Whether a sourced limit's fractionation (`applies_to`) is the course's: every part's dose per
+    fraction in the range and, where the source names one, the number of fractions.
+    """
+    applies = row.get("applies_to") or {}
+    schemes = [(exact(p.fractions.value), exact(p.dose_per_fraction.value)) for p in line.parts] \
+        if len(line.parts) > 1 else []
+    if not schemes:
+        base = base_scheme(line)
+        if base is None:
+            return False
+        schemes = [(exact(base[0].value), exact(base[1].value))]
+    low, high = (exact(str(v)) for v in applies.get("dose_per_fraction_gy") or [0, 0])
+    if not all(low <= d <= high for _, d in schemes):
+        return False
+    wanted = applies.get("fractions")
+    return wanted is None or sum(n for n, _ in schemes) == exact(str(wanted))
+
+
+def _context_text(row: Mapping[str, Any]) -> str:
+    applies = row.get("applies_to") or {}
+    low, high = applies.get("dose_per_fraction_gy") or [0, 0]
+    per = f"{low} Gy" if low == high else f"{low}–{high} Gy"
+    fractions = applies.get("fractions")
+    return f"{fractions} × {per}" if fractions else f"{per} per fraction"
+
+
+def _total_fractions(line: m.Fractionation) -> Fraction | None:
+    if len(line.parts) > 1:
+        return sum((exact(p.fractions.value) for p in line.parts), Fraction(0))
+    base = base_scheme(line)
+    return exact(base[0].value) if base is not None else None
+
+
+def _looser(item: m.OarConstraint, limit: Fraction) -> bool:
+    return exact(item.value.value) > limit
+
+
+def _hytec(item: m.OarConstraint, line: m.Fractionation, context: Context) -> Iterator[Diagnostic]:
+    """The stereotactic cord point maximum (HyTEC) for `constraint myelum Dmax` under an SBRT line."""
+    table = {int(e["fractions"]): e for e in (_cord(context).get("sbrt_point_max") or {}).get("limits") or []}
+    n = _total_fractions(line)
+    if n is None or int(n) not in table:
+        return
+    entry = table[int(n)]
+    limit = exact(str(entry["dmax_gy"]))
+    if _looser(item, limit):
+        yield oar_limit.at(item.value.span, f"{item.organ.value} Dmax {item.op} {item.value.text} Gy in {shown(n)} "
+                           f"fraction(s) is looser than the HyTEC point maximum {_gy(limit)} Gy",
+                           "HyTEC (Sahgal 2021) de novo SBRT limit, 1–5 % myelopathy risk "
+                           "(compiler/data/oar_limits.yaml)", severity=Severity.ERROR)
+
+
+def _sourced(context: Context) -> list[Mapping[str, Any]]:
+    rows: list[Mapping[str, Any]] = (context.tables.oar_limits.get("constraints") or {}).get("limits") or []
+    return rows
+
+
+@check("R009", "oar-limit", Severity.WARNING, "organ-at-risk constraint looser than its sourced limit")
+def oar_limit(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: an organ-at-risk constraint under an rt line — `constraint long V20 <
+    35 %`, `constraint hart Dmean < 26 Gy`, `constraint myelum Dmax < 50 Gy` — is at least
+    as strict as the sourced limit for that organ and metric in compiler/data/oar_limits.yaml
+    (QUANTEC 2010 Table 1; RTOG 0617 lung V20 ≤ 37 % and mean lung dose ≤ 20 Gy; CHHiP
+    anorectal limits for 60 Gy in 20 fractions; HyTEC for a stereotactic cord). Stricter is
+    fine. A limit is applied only to the fractionation its source states it for: QUANTEC's
+    are for conventional fractionation (1,8–2 Gy per fraction, every part of the course),
+    the CHHiP limits for 20 × 3 Gy; the base volume's scheme decides, a SIB does not change
+    the course's fractionation. A spinal-cord Dmax stated for another fractionation is
+    converted to EQD2 at α/β 2 Gy (the HyTEC convention, the only conversion the sources
+    support) and compared with the limit's EQD2; a cord Dmax under a stereotactic line of
+    1–5 fractions is compared with the HyTEC point maximum (error). Other limits for another
+    fractionation are not applied (R012 says so). Warnings unless the data row says error.
+
+    Why it matters: a constraint on the sheet that is looser than the published one lets a
+    plan pass that the source would reject — V20 < 40 % where RTOG 0617 planned to ≤ 37 %.
+
+    Example: `rt 30 x 2 Gy = 60 Gy site long` with `  constraint long V20 < 40 %`
+
+    Use instead: `  constraint long V20 < 37 %` (or stricter, as the local protocol says)
+
+    Source: Marks LB et al., Int J Radiat Oncol Biol Phys 2010;76(3 Suppl):S10-9 (QUANTEC
+    Table 1); Bradley JD et al., Lancet Oncol 2015 (RTOG 0617); Wilkins A et al., Int J
+    Radiat Oncol Biol Phys 2020 (CHHiP anorectum); Sahgal A et al. 2021 (HyTEC).
+    """
+    for item, line in _constraints(context):
+        organ = oar_organ(item.organ.value, context.tables)
+        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
+            continue
+        metric = _metric(item)
+        if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
+            yield from _hytec(item, line, context)
+            continue
+        for row in _sourced(context):
+            if row.get("organ") != organ or str(row.get("metric")) != metric or str(row.get("unit")) != item.unit:
+                continue
+            limit = exact(str(row["value"]))
+            severity = Severity.ERROR if row.get("severity") == "error" else Severity.WARNING
+            source = str(row.get("cite") or row.get("source") or "")
+            shown_limit = f"{metric} ≤ {_gy(limit)} {row['unit']}"
+            if _applies(row, line):
+                if _looser(item, limit):
+                    yield oar_limit.at(item.value.span, f"{item.organ.value} {item.metric.value} {item.op} "
+                                       f"{item.value.text} {item.unit} is looser than {shown_limit} "
+                                       f"({source}; {row.get('endpoint')})",
+                                       f"write the sourced limit or a stricter one; limit for "
+                                       f"{_context_text(row)}", severity=severity)
+                continue
+            ab = row.get("eqd2_alpha_beta_gy")
+            n = _total_fractions(line)
+            if ab is None or metric != "Dmax" or n is None or n <= 0:
+                continue
+            stated = exact(item.value.value)
+            value = eqd2(n, stated / n, exact(str(ab)))
+            if value > limit:
+                yield oar_limit.at(item.value.span, f"{item.organ.value} Dmax {item.value.text} Gy in {shown(n)} "
+                                   f"fractions is EQD2 {shown(value)} Gy (α/β {ab} Gy), above {shown_limit} in "
+                                   f"{_context_text(row)} ({source})",
+                                   "lower the stated cord limit; converted with the HyTEC α/β convention",
+                                   severity=severity)
+
+
+@check("R010", "oar-unknown", Severity.WARNING, "organ-at-risk constraint the table cannot read")
+def oar_unknown(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: a `constraint` line names an organ of the organ table in
+    compiler/data/oar_limits.yaml (Dutch and English: long/lung, hart/heart,
+    oesofagus/oesophagus, myelum/spinal cord, hersenen/brain, hersenstam/brainstem, rectum,
+    anorectum, blaas/bladder …), is an upper limit (`<` or `≤`), gives a volume metric
+    (`V20`) in % or cc and a dose metric (`Dmax`, `Dmean`) in Gy, and stands under an rt
+    line (the course it constrains).
+
+    Why it matters: a misspelt organ, a constraint written the wrong way round or one that
+    belongs to no course is silently left unchecked — the sheet looks safer than it is.
+
+    Example: `  constraint lnog V20 < 35 %`
+
+    Use instead: `  constraint long V20 < 35 %`, indented under its `rt` line
+
+    Source: compiler/data/oar_limits.yaml `constraints.organs`.
+    """
+    for item, line in _constraints(context):
+        if oar_organ(item.organ.value, context.tables) is None:
+            yield oar_unknown.at(item.organ.span, f"organ `{item.organ.value}` is not in the organ table",
+                                 "use an organ of oar_limits.yaml (e.g. long, hart, oesofagus, myelum, rectum)")
+        elif item.op not in _UPPER:
+            yield oar_unknown.at(item.span, f"`{item.op}`: an organ-at-risk constraint is an upper limit",
+                                 "write `<` or `≤`, e.g. `constraint long V20 < 35%`")
+        elif item.unit not in (("%", "cc") if item.dose_level is not None else ("Gy",)):
+            wanted = "% or cc" if item.dose_level is not None else "Gy"
+            yield oar_unknown.at(item.value.span, f"{item.metric.value} in {item.unit}: write it in {wanted}",
+                                 "V<dose> is a volume (`V20 < 35%`), Dmax and Dmean a dose (`Dmax < 50 Gy`)")
+        elif line is None:
+            yield oar_unknown.at(item.span, "constraint not under an rt line: no course to check it against",
+                                 "indent the constraint under the `rt` line it belongs to")
+
+
+@check("R012", "oar-not-checked", Severity.INFO, "organ-at-risk constraint without a sourced limit for its course")
+def oar_not_checked(context: Context) -> Iterator[Diagnostic]:
+    """What it checks: nothing is wrong — a constraint under an rt line for which the data has
+    no sourced limit (that organ and metric, in that unit), or only limits for another
+    fractionation that may not be converted (a QUANTEC V20 under 5 × 5,2 Gy), is reported as
+    not checked, with the fractionation the source's limits hold for.
+
+    Why it matters: a reviewer sees which constraints the compiler vouched for (R009 silent)
+    and which stand on the sheet's own authority.
+
+    Example: `rt 5 x 5,2 Gy = 26 Gy site borst` with `  constraint long V20 < 30 %`
+
+    Use instead: nothing to change; name the constraint's source on the sheet.
+
+    Source: compiler/data/oar_limits.yaml (each limit with its fractionation and source).
+    """
+    for item, line in _constraints(context):
+        organ = oar_organ(item.organ.value, context.tables)
+        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
+            continue
+        metric = _metric(item)
+        if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
+            continue  # HyTEC, R009
+        rows = [r for r in _sourced(context) if r.get("organ") == organ and str(r.get("metric")) == metric
+                and str(r.get("unit")) == item.unit]
+        if not rows:
+            yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value} ({item.unit}): no sourced "
+                                     "limit in the data; not checked", "name the constraint's source on the sheet")
+        elif not any(_applies(r, line) or (r.get("eqd2_alpha_beta_gy") is not None and metric == "Dmax")
+                     for r in rows):
+            contexts = ", ".join(dict.fromkeys(_context_text(r) for r in rows))
+            yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value}: the sourced limits hold "
+                                     f"for {contexts}, not for this course; not checked",
+                                     "a limit for one fractionation is not applied to another without a "
+                                     "sourced conversion")

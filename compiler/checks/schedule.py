@@ -31,11 +31,13 @@ def _data(context: Context) -> dict[str, Any]:
     return context.tables.schedules
 
 
-def _lines(context: Context) -> Iterator[tuple[int, m.DrugLine]]:
-    lay = _layout(context)
-    for node in lay.nodes:
-        if isinstance(node.item, m.DrugLine):
-            yield node.index, node.item
+def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
+    """Every drug line with its node in the layout (found once per check run: ten rules read them)."""
+    return context.shared(_drug_nodes)
+
+
+def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
+    return tuple((node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine))
 
 
 def _name(context: Context, line: m.DrugLine) -> str:
@@ -409,6 +411,21 @@ def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
     """The arm is in `setting`: its conditions entail it, or they admit it and the
     protocol's scope names it.
     """
+    # The drugs of one block share their conditions: decided once per set of conditions.
+    known = context.shared(_settings)
+    key = (setting, *map(id, arm.conditions))
+    found = known.get(key)
+    if found is None or len(found[0]) != len(arm.conditions) \
+            or not all(x is y for x, y in zip(found[0], arm.conditions, strict=True)):
+        found = known[key] = (arm.conditions, _setting_applies_uncached(context, arm, setting))
+    return found[1]
+
+
+def _settings(context: Context) -> dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]]:
+    return {}
+
+
+def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> bool:
     meaning = find_flag(setting, context.tables) or {}
     if not meaning:
         return False
@@ -564,11 +581,16 @@ def _label_range(context: Context, line: m.DrugLine) -> tuple[list[Any], list[An
     return first, then, entry
 
 
-def _outside(minutes: int, bounds: list[Any], at_least: bool) -> bool:
+def _outside(minutes: tuple[int, int], bounds: list[Any], at_least: bool) -> bool:
+    """Whether any time of a written time or range (shortest, longest) lies outside the label."""
     low, high = bounds[0], bounds[1]
-    if low is not None and minutes < int(low):
+    if low is not None and minutes[0] < int(low):
         return True
-    return not at_least and high is not None and minutes > int(high)
+    return not at_least and high is not None and minutes[1] > int(high)
+
+
+def _minutes_text(minutes: tuple[int, int]) -> str:
+    return f"{minutes[0]} min" if minutes[0] == minutes[1] else f"{minutes[0]}-{minutes[1]} min"
 
 
 def _range_text(bounds: list[Any]) -> str:
@@ -586,7 +608,8 @@ def infusion_time(context: Context) -> Iterator[Diagnostic]:
     keyed by region, EU by default); trastuzumab 90 min loading then 30–90 min;
     pertuzumab 60 min loading then 30–60 min; trastuzumab emtansine 90 then 30–90 min;
     zoledronic acid at least 15 min. A single time (`infusion 30 min`) is the time of
-    every infusion, including the first. A renal dose row under a line of the same drug
+    every infusion, including the first. A range (`infusion first 90 min then 30-90 min`,
+    `infusion 1-2 hours`) must lie within the label at both ends. A renal dose row under a line of the same drug
     that states the infusion takes that time.
 
     Why it matters: too-fast infusion of an antibody causes infusion reactions; too-fast
@@ -618,12 +641,13 @@ def infusion_time(context: Context) -> Iterator[Diagnostic]:
         if a.other_phase_lines(lay.ancestor_items(index), line.drug_id, earlier=True):
             first = then  # lang-b: an earlier phase of the regimen gave the first infusion
         infusion = line.infusion
-        later = infusion.then_min if infusion.then_min is not None else infusion.first_min
+        written_first = infusion.first_range()
+        later = infusion.then_range() or written_first
         problems = []
-        if _outside(infusion.first_min, first, infusion.at_least):
-            problems.append(f"first infusion {infusion.first_min} min (label: {_range_text(first)})")
+        if _outside(written_first, first, infusion.at_least):
+            problems.append(f"first infusion {_minutes_text(written_first)} (label: {_range_text(first)})")
         if _outside(later, then, infusion.at_least) and (infusion.then_min is not None or first != then):
-            problems.append(f"later infusions {later} min (label: {_range_text(then)})")
+            problems.append(f"later infusions {_minutes_text(later)} (label: {_range_text(then)})")
         if problems:
             yield infusion_time.at(
                 infusion.span, f"{_name(context, line)}: " + "; ".join(problems), f"source: {entry.get('source')}",
@@ -751,7 +775,8 @@ def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
     4-2 weeks`), no range that crosses day 0 without naming it (`days -1 to 1`: is there a day 0?
     a day 0 written as such is the author's convention and allowed), no day range that runs
     backwards (`days 14-1`), no cycle of 0
-    days, no 0 cycles, no `0 days on`, no infusion of 0 minutes. The finding is an error
+    days, no 0 cycles, no `0 days on`, no infusion of 0 minutes, no infusion time range that
+    runs backwards (`infusion 2-1 hours`, `60-30 min before paclitaxel`). The finding is an error
     whatever the state of the data.
 
     Why it matters: an impossible schedule is read as whatever the reader guesses:
@@ -773,10 +798,28 @@ def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
             if item.infusion is not None and (item.infusion.first_min == 0 or item.infusion.then_min == 0):
                 yield impossible_schedule.at(item.infusion.span, f"{_name(context, item)}: an infusion of 0 minutes",
                                              "write the infusion time in minutes")
+            if item.infusion is not None and _backwards_infusion(item.infusion):
+                yield impossible_schedule.at(item.infusion.span,
+                                             f"{_name(context, item)}: an infusion time range that runs backwards",
+                                             "write the shorter time first: `infusion 30-90 min`, `infusion 1-2 hours`")
+            if _backwards_timing(item.timing):
+                yield impossible_schedule.at(item.timing.span,  # type: ignore[union-attr]
+                                             f"{_name(context, item)}: a time before or after that runs backwards",
+                                             "write the shorter time first: `30-60 min before paclitaxel`")
         elif isinstance(item, m.RegimenLine):
             for span, problem in _impossible(item):
                 yield impossible_schedule.at(span, f"regimen {item.name.value}: {problem}",
                                              "write the schedule that is meant")
+
+
+def _backwards_timing(timing: m.RelativeTiming | None) -> bool:
+    return timing is not None and timing.offset_min is not None and timing.offset_max is not None \
+        and timing.offset_max < timing.offset_min
+
+
+def _backwards_infusion(infusion: m.Infusion) -> bool:
+    ranges = [infusion.first_range(), infusion.then_range() or infusion.first_range()]
+    return any(high < low for low, high in ranges)
 
 
 def _library_drug_text(context: Context, drug: Mapping[str, Any], cycle_days: object) -> str:

@@ -17,7 +17,11 @@ BRACKETED = re.compile(r"\[([^\[\]\n]*)\]|<([a-zA-Z][^<>\n]{0,40})>")
 
 
 def text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
-    """Every piece of visible text (metadata values, headings, prose, notes), with spans."""
+    """Every piece of visible text (metadata values, headings, prose, notes), with spans (listed once per check run)."""
+    return iter(context.memo("text.pieces", lambda c: list(_text_pieces(c))))
+
+
+def _text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
     for meta in context.protocol.meta.fields:
         value = meta.value
         if meta.key == "change note":
@@ -194,7 +198,12 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     entries = context.tables.text_rules.get("misspellings") or []
     patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
                  str(e["right"])) for e in entries]
+    # one search finds the texts where some misspelling occurs (most have none)
+    anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
+                                                        for e in entries) + ")", re.IGNORECASE) if entries else None
     for text, span in text_pieces(context):
+        if anywhere is None or anywhere.search(text) is None:
+            continue
         for pattern, right in patterns:
             for match in pattern.finditer(text):
                 found = match.group(0)

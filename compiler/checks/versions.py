@@ -20,6 +20,11 @@ from compiler.versions.register import ARCHIVE_DIR, Register, find_root, load_re
 
 
 def _register(context: Context) -> Register | None:
+    """The book's register, found and read once per check run (four rules ask)."""
+    return context.shared(_find_register)
+
+
+def _find_register(context: Context) -> Register | None:
     path = Path(context.source.path)
     if ARCHIVE_DIR in path.parts:
         return None

@@ -25,11 +25,12 @@ ROUTES = ("po", "IV", "IM", "subcut", "intrathecal", "intravesical", "intrapleur
 FREQUENCIES = ("daily", "twice daily", "three times daily", "weekly", "every 2 weeks", "every 3 weeks", "every 4 weeks",
                "every 28 days", "every 3-4 weeks", "every 6 months", "once")
 SCHEDULE_PARTS = ("days 1, 8, 15", "days 1-21", "day 1", "cycle 21 days", "cycle 28 days", "6 cycles", "continuous",
-                  "until progression", "for 1 year", "max 2 years", "infusion 30 min", "then", "tablet", "capsule",
-                  "for antiemetic", "for premedication", "with radiotherapy", "in the evening", "before chemotherapy")
+                  "until progression", "for 1 year", "max 2 years", "infusion 30 min", "infusion 1-2 hours", "then", "tablet",
+                  "capsule", "for antiemetic", "for premedication", "with radiotherapy", "in the evening", "before chemotherapy")
 KEYWORDS = ("drug ", "regimen ", "rt ", "when ", "otherwise:", "decision: ", "only when ", "exclude when ",
             "preferably with ", "only with ", "note: ", "query: ", "allow ",
-            "criteria before each cycle:", "dose levels ", "dose modification ", "phase ", "followed by phase ")
+            "criteria before each cycle:", "dose levels ", "dose modification ", "phase ", "followed by phase ",
+            "constraint ")
 OPERATORS = ("<", "<=", "=", ">=", ">", "!=")
 UNIT_TOKEN = re.compile(r"(mg/m2|mg/m²|mg/kg|mcg/kg|mcg|mg|g|mL|ml|units?|mmol|MBq)$")
 ROUTE_TOKEN = re.compile(r"(po|IV|IM|subcut|SC|intrathecal|intravesical|intrapleural|intraperitoneal|intra-arterial)$",
@@ -79,7 +80,19 @@ def complete(analysis: Analysis, tables: Tables, line: int, column: int) -> list
         return _codes(body, column, word_start)
     if keyword in ("only with", "preferably with", "not with"):
         return _drug_names(tables, word_start, column, with_brand=False)
+    if keyword == "constraint" and not re.search(r"\s(dmax|dmean|v\d)", body, re.IGNORECASE):
+        return _organs(tables, word_start, column)
     return []
+
+
+def _organs(tables: Tables, start: int, column: int) -> list[Proposal]:
+    """rt14: the organs of an organ-at-risk constraint (oar_limits.yaml `constraints.organs`)."""
+    out: list[Proposal] = []
+    for entry in (tables.oar_limits.get("constraints") or {}).get("organs") or []:
+        for word in entry.get("words") or []:
+            out.append(Proposal(str(word), f"{word} ", "organ", detail=str(entry.get("organ") or ""),
+                                start=start, end=column))
+    return out
 
 
 def _section_ids(analysis: Analysis, start: int, column: int) -> list[Proposal]:

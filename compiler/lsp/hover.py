@@ -11,7 +11,7 @@ from compiler.checks import load_rules
 from compiler.diagnostics import REGISTRY
 from compiler.lsp import lines as text
 from compiler.lsp.analysis import Analysis
-from compiler.radiobiology import course_values, values_of
+from compiler.radiobiology import course_values, sib_values, values_of
 from compiler.source import Span
 from compiler.tables import Tables
 
@@ -145,14 +145,16 @@ def _regimen_drug(drug: dict[str, Any], tables: Tables, language: str) -> str:
 
 def fractionation_markdown(item: m.Fractionation, tables: Tables) -> str | None:
     """Total dose, BED and EQD2 of a fractionation (None when it has no single n × d)."""
+    sibs = [f"SIB{f' ({s.volume.value})' if s.volume else ''}: {v.summary()}"
+            for s, v in sib_values(item, tables)]  # rt14
     course = course_values(item, tables)
     if course is not None:  # lang-b: a course in parts: each part and the cumulative values
         lines = [f"part {i}: {v.summary()}" for i, v in enumerate(course.parts, start=1)]
-        return "\n\n".join([f"**{course.summary()}**", *lines])
+        return "\n\n".join([f"**{course.summary()}**", *lines, *sibs])
     values = values_of(item, tables)
     if values is None:
         return None
-    out = [f"**{values.summary()}**"]
+    out = [f"**{values.summary()}**", *sibs]
     if values.alpha_beta.source:
         out.append(f"α/β: {values.alpha_beta.source}")
     if values.lq_unreliable:

@@ -46,7 +46,7 @@ def statement(line: str) -> Statement:
 def keyword(body: str) -> str | None:
     """The statement keyword a line body starts with (lower case, spaces normalised)."""
     match = re.match(r"(only\s+when|exclude\s+when|preferably\s+with|only\s+with|not\s+with|drug|regimen|rt|when|"
-                     r"otherwise|decision|note:|nota:|query:|allow|followed\s+by\s+phase|phase)\b", body, re.IGNORECASE)
+                     r"otherwise|decision|note:|nota:|query:|allow|followed\s+by\s+phase|phase|constraint)\b", body, re.IGNORECASE)
     if match is None and re.match(r"(note|nota|query):", body, re.IGNORECASE):
         match = re.match(r"(note|nota|query):", body, re.IGNORECASE)
     return " ".join(match.group(1).lower().split()) if match else None

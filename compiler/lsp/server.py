@@ -1,20 +1,28 @@
 """The pygls language server: text sync, debounced diagnostics, and the editor requests.
 
 `ProtocolServer` keeps one `Analysis` per open document version and answers every
-request from it. Diagnostics are published 150 ms after the last change (the debounce)
-plus the compile, which runs in a worker thread (requests are answered meanwhile; a
-result for text that has changed since is dropped), and immediately on open and save. `ProtocolServer.standalone()` makes a server without a
-transport whose handlers can be called directly (tests, the benchmark): changes are
-applied to its own workspace and diagnostics are "published" into `published`, at once
-(no debounce unless `debounce_seconds` is set and an event loop runs).
+request from it. Diagnostics are published 150 ms after the last change (the debounce,
+`debounceMs`) plus the compile, and immediately on open and save. The compile runs in a
+worker thread (requests are answered meanwhile), at most one per document at a time:
+changes that arrive while it runs make its result obsolete — it is never published — and
+are compiled together, as the newest text, as soon as it ends (never a queue of stale
+runs). A document's last few texts are remembered with their analyses (an undo, or a
+deletion of what was just typed, is answered without a compile: compiling is a function
+of the text, the day and the packaged tables). `ProtocolServer.standalone()` makes a
+server without a transport whose handlers can be called directly (tests, the benchmark):
+changes are applied to its own workspace and diagnostics are "published" into
+`published`, at once (no debounce unless `debounce_seconds` is set and an event loop runs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -36,6 +44,9 @@ from compiler.tables import Tables, load
 logger = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 0.15
+# Earlier texts of a document remembered with their analyses (besides the current one): enough
+# for an undo of a few keystrokes; each holds a compiled model, so not more.
+REMEMBERED_TEXTS = 4
 
 KINDS = {
     "drug": types.CompletionItemKind.Value, "brand": types.CompletionItemKind.Reference,
@@ -97,6 +108,11 @@ class ProtocolServer(LanguageServer):
         self._standalone: Workspace | None = None
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._compiling = threading.Lock()
+        # per document: texts compiled earlier (text → the day it was compiled for, its analysis)
+        self._remembered: dict[str, OrderedDict[str, tuple[datetime.date, Analysis]]] = {}
+        self._days: dict[str, datetime.date] = {}  # the day each current analysis was compiled for
+        self._running: set[str] = set()  # documents with a compile in a worker thread
+        self._again: set[str] = set()  # documents changed while that compile ran
 
     @classmethod
     def standalone(cls, encoding: str = UTF16) -> ProtocolServer:
@@ -128,13 +144,29 @@ class ProtocolServer(LanguageServer):
         return self._analyse(uri, document.source, document.version)
 
     def _analyse(self, uri: str, text: str, version: int | None) -> Analysis:
-        """The analysis of a text, compiled at most once: compiles (worker thread or not) take turns."""
+        """The analysis of a text, compiled at most once: compiles (worker thread or not) take turns.
+
+        A text the document had a moment ago (an undo) gets its remembered analysis back, as
+        compiled for the same day, with the current version.
+        """
         with self._compiling:
             cached = self.analyses.get(uri)
             if cached is not None and cached.text == text:
                 return cached
-            result = analyse(uri, text, version)
+            today = datetime.date.today()
+            remembered = self._remembered.setdefault(uri, OrderedDict())
+            if cached is not None:
+                remembered[cached.text] = (self._days.get(uri, today), cached)
+                remembered.move_to_end(cached.text)
+                while len(remembered) > REMEMBERED_TEXTS:
+                    remembered.popitem(last=False)
+            earlier = remembered.pop(text, None)
+            if earlier is not None and earlier[0] == today:
+                result = replace(earlier[1], version=version)
+            else:
+                result = analyse(uri, text, version, today)
             self.analyses[uri] = result
+            self._days[uri] = today
             return result
 
     def opened(self, uri: str) -> Analysis | None:
@@ -187,23 +219,36 @@ class ProtocolServer(LanguageServer):
 
     def _compile_then_publish(self, uri: str, loop: asyncio.AbstractEventLoop) -> None:
         """After the debounce: compile in a worker thread, so that requests are answered meanwhile,
-        and publish when done, unless the text changed again (a newer run is scheduled then).
+        and publish when done, unless the text changed again.
+
+        One compile per document at a time: while one runs, a change only marks the document,
+        and the newest text is compiled when the running compile ends (its own result, for an
+        older text, is dropped). Runs for texts nobody will see are never queued behind it.
         """
         self._pending.pop(uri, None)
         if unquote(uri) not in self.documents.text_documents:
             return
+        if uri in self._running:
+            self._again.add(uri)
+            return
         document = self.documents.get_text_document(uri)
         text, version = document.source, document.version
+        self._running.add(uri)
         future = loop.run_in_executor(None, self._analyse, uri, text, version)
 
         def done(finished: asyncio.Future[Analysis]) -> None:
+            self._running.discard(uri)
+            again = uri in self._again
+            self._again.discard(uri)
             if finished.cancelled() or unquote(uri) not in self.documents.text_documents:
                 return
             if finished.exception() is not None:
                 logger.error("compiling %s failed", uri, exc_info=finished.exception())
+            if self.documents.get_text_document(uri).source == text:
+                self.publish(uri)  # after a failure: compiles again and publishes the internal error
                 return
-            if self.documents.get_text_document(uri).source == text:  # else stale: the text changed meanwhile
-                self.publish(uri)
+            if again and uri not in self._pending:  # the text changed while it ran: compile the newest now
+                self._compile_then_publish(uri, loop)
 
         future.add_done_callback(done)
 
@@ -247,6 +292,9 @@ class ProtocolServer(LanguageServer):
         if pending is not None:
             pending.cancel()
         self.analyses.pop(uri, None)
+        self._remembered.pop(uri, None)
+        self._days.pop(uri, None)
+        self._again.discard(uri)
         self.published.pop(uri, None)
         if self._standalone is not None:
             self._standalone.remove_text_document(uri)

@@ -560,6 +560,7 @@ class _Builder:
             elif line.fractions_max is None and line.dose_per_fraction_max is None:
                 text += f" = {w.number(line.fractions.value * line.dose_per_fraction.value, language)} Gy"
             parts.append(text)
+        parts.extend(w.rt_sib(sib, language) for sib in line.sib)  # rt14: simultaneous integrated boosts
         if line.site is not None:
             parts.append(f"{self.labels['site']} {line.site.value}")
         if line.technique is not None:
@@ -658,6 +659,10 @@ class _Builder:
             yield Callout("query", self.labels["query"],
                           self.phrase(item.text.value) if item.text is not None else None,
                           self.blocks(item.children))
+        elif isinstance(item, m.OarConstraint):  # rt14: under its rt line
+            yield Paragraph("p", Markup(f'<span class="oar">{escape(w.label(self.language, "oar_constraint"))}: '
+                                        f'{escape(w.oar_constraint(item, self.language))}</span>'),
+                            children=self.blocks(item.children))
         elif isinstance(item, m.Allow):
             yield Allowance("allow", item.code.value,
                             item.justification.value.strip('"') if item.justification is not None else "")
@@ -675,7 +680,7 @@ class _Builder:
         rows: list[tuple[str, str]] = []
         others = [c for c in item.children if not isinstance(c, (m.Criterion, m.DoseBand, m.DoseLevel))]
         nested = [g for c in item.children if isinstance(c, (m.Criterion, m.DoseBand, m.DoseLevel))
-                  for g in c.children]
+                  for g in _row_notes(c)]
         if isinstance(item, m.Criteria):
             for criterion in item.criteria():
                 rows.append(self.criterion_row(criterion.condition))
@@ -722,11 +727,19 @@ class _Builder:
         rows: list[tuple[str, str]] = []
         for band in item.bands():
             grade_row = grade or (band.variable is not None and band.variable.value.lower() in ("grade", "graad"))
-            texts = [w.dose_action(a, self.language, levels.get(a.level) if a.level is not None else None)
-                     for a in band.actions]
-            actions = w.sequence(band.actions, texts, self.language)
-            rows.append((w.band(band.condition, self.language, grade_row), actions))
+            shown = w.band(band.condition, self.language, grade_row)
+            occurrences = band.occurrences()
+            if not occurrences:
+                rows.append((shown, self.band_actions(band.actions, levels)))
+            for occurrence in occurrences:  # one row per occurrence: a nurse counts down the rows
+                rows.append((f"{shown}, {w.occurrence(occurrence.number, occurrence.and_later, self.language)}",
+                             self.band_actions(occurrence.actions, levels)))
         return LabTable("modification", title, (labels["band"], labels["action"]), rows)
+
+    def band_actions(self, actions: tuple[m.DoseAction, ...], levels: dict[int, str]) -> str:
+        texts = [w.dose_action(a, self.language, levels.get(a.level) if a.level is not None else None)
+                 for a in actions]
+        return w.sequence(actions, texts, self.language)
 
     def bullet(self, bullet: m.Bullet) -> ListEntry:
         content = bullet.content
@@ -978,6 +991,13 @@ class _Builder:
                     row.site = ", ".join(p for p in (label, part.volume.value if part.volume else "", row.site) if p)
                 row.alpha_beta = w.number(site_ab, self.language)
                 out.append(row)
+            for sib_view, sib in zip(radiobiology.sib_views(node), node.sib, strict=True):  # rt14: one row per SIB
+                row = cal.rt_row(sib_view, values, limit, self.language)
+                if row is None:
+                    continue
+                row.site = ", ".join(p for p in ("SIB", sib.volume.value if sib.volume else "", row.site) if p)
+                row.alpha_beta = w.number(site_ab, self.language)
+                out.append(row)
             if len(node.parts) > 1 and all(r.values and r.values[0] != "—" for r in out):
                 sums: list[Decimal] = []
                 for ab in values:  # exact sums (as R003), rounded once
@@ -1202,3 +1222,9 @@ def _calendar_phases(line: m.DrugLine) -> list[m.Phase]:
     stepped = len(line.phases) > 1 and all(d for d in days) and all(
         not (a & b) for i, a in enumerate(days) for b in days[i + 1:] if a is not None and b is not None)
     return list(line.phases) if stepped else [line.phases[-1]]
+
+
+def _row_notes(row: m.Item) -> tuple[m.Item, ...]:
+    """The notes and queries under a table row, an occurrence row's own included (shown below the table)."""
+    return tuple(g for c in row.children
+                 for g in (c.children if isinstance(c, m.Occurrence) else (c,)))

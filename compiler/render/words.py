@@ -62,7 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "lq_unreliable": "* LQ-model onbetrouwbaar boven {d} Gy per fractie: BED/EQD2 enkel ter indicatie",
         "gy": "Gy", "continuous_short": "continu", "ab_early": "tumor, vroege reactie", "ab_late": "late reactie",
         "ab_site": "α/β van de plaats", "ab_site_tissue": "zoals R003", "rt_part": "deel", "boost": "boost",
-        "rt_course": "kuur",
+        "rt_course": "kuur", "sib": "SIB", "oar_constraint": "Dosisbeperking",
     },
     "en": {
         "criteria": "Criteria before each cycle", "criterion": "Criterion", "dose_modification": "Dose modification",
@@ -105,7 +105,7 @@ LABELS: dict[str, dict[str, str]] = {
         "lq_unreliable": "* LQ model unreliable above {d} Gy per fraction: BED/EQD2 indicative only",
         "gy": "Gy", "continuous_short": "continuous", "ab_early": "tumour, early effects", "ab_late": "late effects",
         "ab_site": "α/β of the site", "ab_site_tissue": "as R003", "rt_part": "part", "boost": "boost",
-        "rt_course": "course",
+        "rt_course": "course", "sib": "SIB", "oar_constraint": "Constraint",
     },
 }
 
@@ -347,17 +347,30 @@ def time_of_day(value: str, language: str) -> str:
 
 
 def infusion(value: m.Infusion, language: str) -> str:
-    """`infuus 30 min`, `infuus eerst 60 min, daarna 30 min`, `infuus min. 90 min`."""
+    """`infuus 30 min`, `infuus eerst 60 min, daarna 30-90 min`, `infuus 1-2 uur`, `infuus min. 90 min`."""
     noun = "infuus" if language == "nl" else "infusion"
-    if value.then_min is not None:
+    first = _time_range(value.first_range(), value.hours, language)
+    then = value.then_range()
+    if then is not None:
+        later = _time_range(then, value.hours, language)
         if language == "nl":
-            return f"{noun} eerst {value.first_min} min, daarna {value.then_min} min"
-        return f"{noun} first {value.first_min} min, then {value.then_min} min"
+            return f"{noun} eerst {first}, daarna {later}"
+        return f"{noun} first {first}, then {later}"
     if value.at_least:
-        return f"{noun} {'min.' if language == 'nl' else 'at least'} {_minutes(value.first_min, value.hours, language)}"
+        return f"{noun} {'min.' if language == 'nl' else 'at least'} {first}"
     if value.at_most:
-        return f"{noun} max. {_minutes(value.first_min, value.hours, language)}"
-    return f"{noun} {_minutes(value.first_min, value.hours, language)}"
+        return f"{noun} max. {first}"
+    return f"{noun} {first}"
+
+
+def _time_range(bounds: tuple[int, int], hours: bool, language: str) -> str:
+    """`30 min`, `30-90 min`, `3 uur`, `1-2 hours`: one time or a range in the unit it was written in."""
+    low, high = bounds
+    if low == high:
+        return _minutes(low, hours, language)
+    if hours and low % 60 == 0 and high % 60 == 0:
+        return f"{low // 60}-{_minutes(high, hours, language)}"
+    return f"{low}-{high} min"
 
 
 # ---------------------------------------------------------------- lang-b: administration details
@@ -397,7 +410,8 @@ def relative_timing(value: m.RelativeTiming, target: str, language: str) -> str:
         return f"{word} {target}"
     hours = value.offset_text is not None and not value.offset_text.rstrip().lower().endswith(("min", "minute",
                                                                                                "minutes"))
-    return f"{_minutes(value.offset_min, hours, language)} {word} {target}"
+    bounds = (value.offset_min, value.offset_max if value.offset_max is not None else value.offset_min)
+    return f"{_time_range(bounds, hours, language)} {word} {target}"
 
 
 def as_needed(value: m.AsNeeded, limit: m.DailyMax | None, language: str) -> str:
@@ -546,12 +560,36 @@ def rt_course(value: m.Fractionation, language: str) -> str:
     return f"{text} = {number(total, language)} Gy"
 
 
+def rt_sib(value: m.RtSib, language: str) -> str:
+    """rt14: `SIB 25 × 2,4 Gy = 60 Gy (tumorbed)` (the total n × d when not written)."""
+    total = value.total.value if value.total is not None else value.fractions.value * value.dose_per_fraction.value
+    text = (f"SIB {number(value.fractions.value, language)} × {number(value.dose_per_fraction.value, language)} Gy"
+            f" = {number(total, language)} Gy")
+    if value.volume is not None:
+        text += f" ({value.volume.value})"
+    return text
+
+
+def oar_constraint(value: m.OarConstraint, language: str) -> str:
+    """rt14: `long V20 < 35%`, `myelum Dmax ≤ 50 Gy` (decimal comma in Dutch; `%` as the formatter writes it)."""
+    unit = value.unit if value.unit == "%" else f" {value.unit}"
+    return f"{value.organ.value} {value.metric.value} {value.op} {number(value.value.value, language)}{unit}"
+
+
 def laterality(value: m.Text, language: str) -> str:
     """`links` / `left`."""
     return LATERALITY[language].get(value.value.lower(), value.value)
 
 
 # ---------------------------------------------------------------- lab criteria and dose modification
+
+
+def occurrence(number: int, and_later: bool, language: str) -> str:
+    """`1e keer`, `3e en volgende keren` / `1st occurrence`, `3rd and later occurrences`."""
+    if language == "nl":
+        return f"{number}e en volgende keren" if and_later else f"{number}e keer"
+    ordinal = f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number, 'th') }"
+    return f"{ordinal} and later occurrences" if and_later else f"{ordinal} occurrence"
 
 
 def band(value: m.Condition, language: str, grade: bool) -> str:

@@ -1,0 +1,154 @@
+"""Both parser backends against Lark's own tree building with `propagate_positions`.
+
+`parser()` (pure Python Lark) and `accelerated()` (lark-cython, when installed) replace
+Lark's per-rule wrappers by one callback that records the offsets Lark would; these
+tests parse every shipped sheet and every fixture with each backend and with the
+reference, and require the same trees, the same offsets for every node, the same
+model and builder diagnostics, and the same syntax errors (P001) from `parse()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lark import Token, Tree
+from lark.exceptions import LarkError
+
+from compiler import parse as parsing
+from compiler.build import build
+from compiler.model import to_json
+from compiler.parse import Node, offsets, parser, reference_parser
+from compiler.source import SourceFile
+from tests.conftest import FIXTURES, ROOT
+
+SHEETS = sorted(p for p in [*ROOT.glob("protocols/**/*.protocol"), *FIXTURES.glob("**/*.protocol")] if p.is_file())
+
+
+def _text(path: Path) -> str | None:
+    try:
+        text = path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError:
+        return None
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _same(ours: Any, theirs: Any, where: str) -> None:
+    if isinstance(theirs, Token):
+        assert isinstance(ours, Token), where
+        assert (ours.type, str(ours), ours.start_pos, ours.end_pos) == \
+               (theirs.type, str(theirs), theirs.start_pos, theirs.end_pos), where
+        return
+    assert isinstance(ours, Node) and isinstance(theirs, Tree), where
+    assert ours.data == theirs.data and len(ours.children) == len(theirs.children), where
+    assert offsets(ours) == offsets(theirs), (where, ours.data)
+    for mine, other in zip(ours.children, theirs.children, strict=True):
+        _same(mine, other, where)
+
+
+@pytest.fixture(scope="module")
+def reference() -> Any:
+    return reference_parser()
+
+
+def _backend(name: str) -> Callable[[str], Any]:
+    if name == "pure":
+        return parser().parse
+    fast = parsing.accelerated()
+    if fast is None:
+        pytest.skip("lark-cython is not installed (or PROTOCOLC_PARSER=pure)")
+    return fast.parse
+
+
+def _backends() -> dict[str, Callable[[str], Any]]:
+    fast = parsing.accelerated()
+    return {"pure": parser().parse, **({"cython": fast.parse} if fast is not None else {})}
+
+
+@pytest.mark.parametrize("path", SHEETS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_trees_offsets_and_models_match_larks_own(path: Path, reference: Any) -> None:
+    # one test per file for both backends: the reference parse and build are done once
+    text = _text(path)
+    if text is None:
+        pytest.skip("not UTF-8 (refused before parsing)")
+    try:
+        theirs = reference.parse(text)
+    except LarkError as error:
+        for backend, parse_text in _backends().items():
+            with pytest.raises(type(error) if backend == "pure" else Exception):
+                parse_text(text)
+        return
+    source = SourceFile.from_text(str(path), text)
+    reference_model, reference_diagnostics = build(source, theirs)
+    expected_model = to_json(reference_model)
+    for backend, parse_text in _backends().items():
+        ours = parse_text(text)
+        _same(ours, theirs, f"{path} ({backend})")
+        assert ours.pretty() == theirs.pretty(), backend
+        model, diagnostics = build(source, ours)
+        assert to_json(model) == expected_model, backend
+        assert diagnostics == reference_diagnostics, backend
+
+
+def test_the_accelerated_backend_is_tested_when_installed() -> None:
+    try:
+        import lark_cython  # noqa: F401
+    except ImportError:
+        pytest.skip("lark-cython is not installed")
+    if parsing.PARSER_ENV in os.environ:
+        pytest.skip("the backend is chosen by PROTOCOLC_PARSER")
+    assert parsing.backend() == "cython" and "cython" in _backends()
+
+
+BROKEN = [
+    "# s\ndrug letrozole 2,5 po daily\ndrug zolendronaat 4 mg IV\ndrug anastrozole 1 po daily\n",
+    "# s\nwhen HER2+\n  drug x 1 mg po daily\n    query: y\n  drug y\n",
+    "# s\n  indented first\nrt 5 x\nallow D012 \"open\n",
+    "id: x\n# s\ndose modification paclitaxel by ANC\n  >= 1.5: 100%\n",
+    "# s\ndrug x (Brand 1 mg po\n  when (A or B:\n    drug y 2 mg\n",
+]
+
+
+@pytest.mark.parametrize("text", BROKEN + [_text(p) or "" for p in SHEETS if p.parent.name == "P001"])
+def test_syntax_errors_are_the_same_with_either_backend(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = SourceFile.from_text("x.protocol", text)
+    with_default = parsing.parse(source)
+    monkeypatch.setattr(parsing, "accelerated", lambda: None)
+    pure = parsing.parse(source)
+    assert with_default.problems == pure.problems
+    assert (with_default.tree is None) == (pure.tree is None)
+    if pure.tree is not None and with_default.tree is not None:
+        assert with_default.tree.pretty() == pure.tree.pretty()
+
+
+def test_pure_is_chosen_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parsing.PARSER_ENV, "pure")
+    parsing.accelerated.cache_clear()
+    try:
+        assert parsing.accelerated() is None and parsing.backend() == "pure"
+    finally:
+        parsing.accelerated.cache_clear()
+
+
+@pytest.mark.parametrize("backend", ["pure", "cython"])
+def test_offsets_of_an_inlined_rule_exclude_its_parentheses(backend: str) -> None:
+    # `(A or B)`: the condition covers `A or B`; the line covers the parentheses and the colon.
+    text = "# s\nwhen (HER2+ or ER+):\n  drug x 1 mg po daily\n"
+    tree = _backend(backend)(text)
+    conditions = list(tree.find_data("or_cond"))
+    assert len(conditions) == 1
+    where = offsets(conditions[0])
+    assert where is not None and text[slice(*where)] == "HER2+ or ER+"
+    line = next(tree.find_data("when_line"))
+    where = offsets(line)
+    assert where is not None and text[slice(*where)] == "when (HER2+ or ER+):"
+
+
+@pytest.mark.parametrize("backend", ["pure", "cython"])
+def test_a_node_without_tokens_has_no_offsets(backend: str) -> None:
+    tree = _backend(backend)("# s\ndrug letrozole\n")
+    phase = next(tree.find_data("phase"))
+    assert offsets(phase) is None
