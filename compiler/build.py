@@ -19,7 +19,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
-from compiler.parse import offsets
+from compiler.parse import Node, offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
 
@@ -105,6 +105,11 @@ class _Builder:
 
     # ------------------------------------------------------------ spans and values
     def span_of(self, node: Tree[Token] | Token) -> Span:
+        if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
+            start, end = node.span_start, node.span_end
+            if start is None or end is None:
+                return Span(self.source.path, 1, 1, 1, 1)
+            return self.source.span(start, end)
         if isinstance(node, Token):
             start = node.start_pos or 0
             return self.source.span(start, node.end_pos if node.end_pos is not None else start + len(node))
@@ -134,6 +139,8 @@ class _Builder:
 
     def too_long(self, raw: str, span: Span) -> bool:
         """Report P017 for a number of more digits than any protocol writes."""
+        if len(raw) <= limits.MAX_DIGITS:
+            return False  # no more digits than characters
         digits = sum(1 for ch in raw if ch.isdigit())
         if digits <= limits.MAX_DIGITS:
             return False

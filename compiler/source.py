@@ -11,6 +11,7 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,30 @@ class Span:
         start_ok = (self.line, self.column) <= (other.line, other.column)
         end_ok = (other.end_line, other.end_column) <= (self.end_line, self.end_column)
         return start_ok and end_ok
+
+
+def _span_maker() -> Callable[[str, int, int, int, int], Span]:
+    """`Span(...)` without the frozen dataclass's `object.__setattr__` per field (the same object, a third cheaper).
+
+    The model builder makes a span for nearly every node; this sets the slots directly.
+    """
+    create = object.__new__
+    set_file, set_line, set_column, set_end_line, set_end_column = (
+        getattr(Span, name).__set__ for name in ("file", "line", "column", "end_line", "end_column"))
+
+    def make(file: str, line: int, column: int, end_line: int, end_column: int) -> Span:
+        span: Span = create(Span)
+        set_file(span, file)
+        set_line(span, line)
+        set_column(span, column)
+        set_end_line(span, end_line)
+        set_end_column(span, end_column)
+        return span
+
+    return make
+
+
+new_span = _span_maker()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +102,13 @@ class SourceFile:
         # `position` twice, inlined: the builder makes a span for nearly every node
         starts = self.line_starts
         index = bisect_right(starts, start) - 1
-        end = max(start, end)
-        end_index = bisect_right(starts, end, index) - 1 if index >= 0 else bisect_right(starts, end) - 1
-        return Span(self.path, index + 1, start - starts[index] + 1, end_index + 1, end - starts[end_index] + 1)
+        if end < start:
+            end = start
+        if index >= 0 and (index + 1 == len(starts) or end < starts[index + 1]):
+            end_index = index  # most spans lie on one line: no second search
+        else:
+            end_index = bisect_right(starts, end, index) - 1 if index >= 0 else bisect_right(starts, end) - 1
+        return new_span(self.path, index + 1, start - starts[index] + 1, end_index + 1, end - starts[end_index] + 1)
 
     def line_span(self, line: int) -> Span:
         """The span of a whole line (without the newline)."""
