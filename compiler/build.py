@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 
@@ -271,23 +271,25 @@ class _Builder:
 
     # ------------------------------------------------------------ items
     def items(self, nodes: Iterable[Tree[Token]]) -> tuple[m.Item, ...]:
-        return tuple(self.item(node) for node in nodes)
+        item = self.item
+        return tuple([item(node) for node in nodes])
 
     def item(self, node: Tree[Token]) -> m.Item:
-        head = node.children[0]
+        parts = node.children
+        head = parts[0]
         assert isinstance(head, Tree)
         children: tuple[m.Item, ...] = ()
-        if len(node.children) > 1:
-            block = node.children[1]
+        if len(parts) > 1:
+            block = parts[1]
             assert isinstance(block, Tree)
-            children = self.items(c for c in block.children if isinstance(c, Tree))
+            children = self.items([c for c in block.children if isinstance(c, Tree)])
         return self.head(head, children)
 
     def head(self, node: Tree[Token], children: tuple[m.Item, ...]) -> m.Item:
         span = self.span_of(node)
         kind = node.data
-        tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "prose":
+            tokens = [c for c in node.children if isinstance(c, Token)]
             text = str(tokens[0]).rstrip()
             if text.startswith("\\"):
                 text = text[1:]
@@ -296,8 +298,10 @@ class _Builder:
             content_nodes = [c for c in node.children if isinstance(c, Tree)]
             content = self.head(content_nodes[0], ()) if content_nodes else None
             return m.Bullet(span, children, content)
-        builder = getattr(self, "build_" + str(kind))
-        result: m.Item = builder(node, span, children)
+        builder = HEAD_BUILDERS.get(kind)
+        if builder is None:
+            builder = getattr(type(self), "build_" + str(kind))
+        result: m.Item = builder(self, node, span, children)
         return result
 
     def refs(self, token: Token) -> tuple[m.CrossRef, ...]:
@@ -1012,6 +1016,11 @@ class _Builder:
 
         sections, _ = build(0, 1)
         return tuple(sections)
+
+
+# statement kind -> its builder (`build_<kind>`), looked up once instead of a getattr per statement
+HEAD_BUILDERS: dict[str, Callable[..., m.Item]] = {
+    name[len("build_"):]: method for name, method in vars(_Builder).items() if name.startswith("build_")}
 
 
 def signed(token: Token) -> int:

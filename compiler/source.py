@@ -7,18 +7,54 @@ as a diagnostic, so later stages only ever see well-formed text.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
+T = TypeVar("T")
 
 
+def fast_frozen_init(cls: type[T]) -> type[T]:
+    """Give a frozen slots dataclass an `__init__` that sets its slots directly (the same object, cheaper).
+
+    The generated `__init__` of a frozen dataclass calls `object.__setattr__` once per
+    field; the model builder makes thousands of spans and model objects per sheet, and
+    setting each slot through its descriptor costs about a third less. The signature
+    (names, order, defaults) is the dataclass's own; classes with a default factory,
+    `__post_init__` or fields outside `__init__` keep the generated one.
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if (hasattr(cls, "__post_init__") or "__slots__" not in vars(cls)
+            or any(not f.init or f.default_factory is not dataclasses.MISSING or f.kw_only for f in fields)):
+        return cls
+    namespace: dict[str, object] = {}
+    params, body = ["self"], []
+    for index, f in enumerate(fields):
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            params.append(f"{f.name}=_default{index}")
+            namespace[f"_default{index}"] = f.default
+        namespace[f"_set{index}"] = getattr(cls, f.name).__set__
+        body.append(f"    _set{index}(self, {f.name})")
+    source = f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    exec(source, namespace)  # generated from the dataclass's own field names only
+    init: Any = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = dict(cls.__init__.__annotations__)
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+@fast_frozen_init
 @dataclass(frozen=True, slots=True, order=True)
 class Span:
     """A region of a source file; lines and columns are 1-based, end exclusive."""
@@ -36,30 +72,6 @@ class Span:
         start_ok = (self.line, self.column) <= (other.line, other.column)
         end_ok = (other.end_line, other.end_column) <= (self.end_line, self.end_column)
         return start_ok and end_ok
-
-
-def _span_maker() -> Callable[[str, int, int, int, int], Span]:
-    """`Span(...)` without the frozen dataclass's `object.__setattr__` per field (the same object, a third cheaper).
-
-    The model builder makes a span for nearly every node; this sets the slots directly.
-    """
-    create = object.__new__
-    set_file, set_line, set_column, set_end_line, set_end_column = (
-        getattr(Span, name).__set__ for name in ("file", "line", "column", "end_line", "end_column"))
-
-    def make(file: str, line: int, column: int, end_line: int, end_column: int) -> Span:
-        span: Span = create(Span)
-        set_file(span, file)
-        set_line(span, line)
-        set_column(span, column)
-        set_end_line(span, end_line)
-        set_end_column(span, end_column)
-        return span
-
-    return make
-
-
-new_span = _span_maker()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +120,7 @@ class SourceFile:
             end_index = index  # most spans lie on one line: no second search
         else:
             end_index = bisect_right(starts, end, index) - 1 if index >= 0 else bisect_right(starts, end) - 1
-        return new_span(self.path, index + 1, start - starts[index] + 1, end_index + 1, end - starts[end_index] + 1)
+        return Span(self.path, index + 1, start - starts[index] + 1, end_index + 1, end - starts[end_index] + 1)
 
     def line_span(self, line: int) -> Span:
         """The span of a whole line (without the newline)."""
