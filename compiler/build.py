@@ -127,7 +127,8 @@ class _Builder:
         token = node.children[0] if isinstance(node, Tree) else node
         assert isinstance(token, Token)
         raw = str(token)
-        span = self.span_of(token)
+        start = token.start_pos or 0
+        span = self.source.span(start, token.end_pos if token.end_pos is not None else start + len(token))
         try:
             value = Decimal(raw.replace(",", "."))
         except InvalidOperation:
@@ -331,7 +332,7 @@ class _Builder:
     def joined(self, node: Tree[Token]) -> m.Text:
         tokens = [c for c in node.children if isinstance(c, Token)]
         span = self.source.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
-        return m.Text(" ".join(str(t) for t in tokens), span)
+        return m.Text(" ".join(tokens), span)  # tokens are `str`s: joined as written
 
     def phase(self, node: Tree[Token], extras: dict[str, object]) -> m.Phase:
         values: dict[str, object] = {}
@@ -446,7 +447,7 @@ class _Builder:
     def frequency(self, part: Tree[Token], span: Span) -> m.Frequency:
         kind = str(part.data)[5:]
         tokens = [c for c in part.children if isinstance(c, Token)]
-        text = " ".join(str(t) for t in tokens)
+        text = " ".join(tokens)
         if kind == "weekly":
             return m.Frequency("every", 1, None, "week", text, span)
         if kind == "every":
@@ -793,7 +794,7 @@ class _Builder:
         raise AssertionError(f"unhandled condition {kind}")
 
     def words(self, node: Tree[Token]) -> str:
-        return " ".join(str(t) for t in node.children if isinstance(t, Token))
+        return " ".join([t for t in node.children if isinstance(t, Token)])
 
     # ------------------------------------------------------------ notes, queries, acknowledgements
     def build_note_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Note:
@@ -819,8 +820,18 @@ class _Builder:
     # ------------------------------------------------------------ lab criteria, dose modification (issue 14)
     def between(self, first: Tree[Token] | Token, last: Tree[Token] | Token) -> Span:
         """The span from the start of one node to the end of another (one statement line)."""
+        start, end = self.bounds(first), self.bounds(last)
+        if start is not None and end is not None and end[1] >= end[0] and end[1] >= start[0]:
+            return self.source.span(start[0], end[1])  # one span instead of two and a third
         a, b = self.span_of(first), self.span_of(last)
         return Span(a.file, a.line, a.column, b.end_line, b.end_column)
+
+    def bounds(self, node: Tree[Token] | Token) -> tuple[int, int] | None:
+        """The offsets `span_of` reads for a node or a token (None: a node that covers no token)."""
+        if isinstance(node, Token):
+            start = node.start_pos or 0
+            return start, node.end_pos if node.end_pos is not None else start + len(node)
+        return offsets(node)
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
