@@ -74,6 +74,10 @@ class Span:
         return start_ok and end_ok
 
 
+_new = object.__new__
+_set_file, _set_line, _set_column, _set_end_line, _set_end_column = (
+    getattr(Span, name).__set__ for name in ("file", "line", "column", "end_line", "end_column"))
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """The decoded text of one protocol file with its line index."""
@@ -116,11 +120,21 @@ class SourceFile:
         index = bisect_right(starts, start) - 1
         if end < start:
             end = start
-        if index >= 0 and (index + 1 == len(starts) or end < starts[index + 1]):
+        try:
+            same_line = index >= 0 and end < starts[index + 1]
+        except IndexError:  # the last line
+            same_line = True
+        if same_line:
             end_index = index  # most spans lie on one line: no second search
         else:
             end_index = bisect_right(starts, end, index) - 1 if index >= 0 else bisect_right(starts, end) - 1
-        return Span(self.path, index + 1, start - starts[index] + 1, end_index + 1, end - starts[end_index] + 1)
+        span: Span = _new(Span)  # Span(...) without its __init__ call: the slots set directly
+        _set_file(span, self.path)
+        _set_line(span, index + 1)
+        _set_column(span, start - starts[index] + 1)
+        _set_end_line(span, end_index + 1)
+        _set_end_column(span, end - starts[end_index] + 1)
+        return span
 
     def line_span(self, line: int) -> Span:
         """The span of a whole line (without the newline)."""
