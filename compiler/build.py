@@ -178,7 +178,8 @@ class _Builder:
             key_span = self.source.span(key_token.start_pos or 0, (key_token.start_pos or 0) + len(raw_key))
             if isinstance(value_token, Token):
                 value = str(value_token).strip()
-                value_span = self.text(value_token).span
+                value_start = value_token.start_pos or 0
+                value_span = self.source.span(value_start, value_start + len(str(value_token).rstrip()))
             else:
                 value = ""
                 value_span = Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line, key_span.end_column + 1)
@@ -835,8 +836,6 @@ class _Builder:
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
-        span = self.between(parts[0], parts[-1])
         subtrees = [c for c in row.children if isinstance(c, Tree)]
         kids: tuple[m.Item, ...] = ()
         if subtrees and subtrees[-1].data == "row_children":
@@ -847,12 +846,14 @@ class _Builder:
             builder = getattr(self, "build_" + str(head.data))
             result: m.Item = builder(head, self.span_of(head), kids)
             return result
+        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
+        span = self.between(parts[0], parts[-1])
         built: m.Item = getattr(self, build_row)(row, subtrees, span, kids)
         return built
 
     def rows(self, node: Tree[Token], build_row: str) -> tuple[m.Item, ...]:
-        return tuple(self.row_item(c, build_row) for c in node.children
-                     if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by"))
+        return tuple([self.row_item(c, build_row) for c in node.children
+                      if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by")])
 
     def build_criteria_block(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Criteria:
         return m.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
@@ -1080,13 +1081,15 @@ class DaySet:
     def __init__(self, first: int = 1) -> None:
         self.days: list[int] = []
         self.first = first
-        self.next_unseen = list(range(limits.MAX_DAY - first + 2))
+        self.next_unseen: dict[int, int] = {}  # only the days seen: a missing day points at itself
 
     def _unseen_from(self, index: int) -> int:
         pointers = self.next_unseen
-        while pointers[index] != index:
-            pointers[index] = pointers[pointers[index]]
-            index = pointers[index]
+        following = pointers.get(index, index)
+        while following != index:
+            following = pointers[index] = pointers.get(following, following)
+            index = following
+            following = pointers.get(index, index)
         return index
 
     def add(self, low: int, high: int) -> None:
@@ -1150,8 +1153,11 @@ def slug(title: str) -> str:
 def build(source: SourceFile, tree: Tree[Token]) -> tuple[m.Protocol, list[Diagnostic]]:
     """Build the protocol model from a syntax tree."""
     builder = _Builder(source)
-    fields = [c for c in tree.children if isinstance(c, Tree) and c.data == "meta_field"]
-    body = [c for c in tree.children if isinstance(c, Tree) and c.data != "meta_field"]
+    fields: list[Tree[Token]] = []
+    body: list[Tree[Token]] = []
+    for child in tree.children:  # one pass: a sheet's top level holds most of its lines
+        if isinstance(child, Tree):
+            (fields if child.data == "meta_field" else body).append(child)
     meta = builder.metadata(fields)
     preamble, sections = builder.sections(body)
     protocol = m.Protocol(source.path, source.sha256, meta, preamble, sections)
