@@ -72,6 +72,18 @@ REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
+# patterns used per statement, compiled once
+VERSION_PATTERN = re.compile(r"([0-9]+)\.([0-9]+)")
+DIGITS = re.compile(r"[0-9]+")
+Q_PATTERN = re.compile(r"q([0-9]+)(d|w|wk|mo)")
+OFFSET_PATTERN = re.compile(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+")
+OAR_LEVEL = re.compile(r"[vV](\d+(?:[.,]\d+)?)")
+NADIR = re.compile(r"nadir\s+", re.IGNORECASE)
+DELAY_PATTERN = re.compile(r"([0-9]+)\s*(\w+)")
+LEVEL_PATTERN = re.compile(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])")
+OCCURRENCE_DIGIT = re.compile(r"\s*([1-9])")
+LATER_PATTERN = re.compile(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b")
+SLUG_WORDS = re.compile(r"[a-z0-9]+")
 
 
 # level, title, id, explicit id?, written number, span, items
@@ -240,7 +252,7 @@ class _Builder:
         return m.Metadata(**values)  # type: ignore[arg-type]
 
     def version(self, meta: m.MetaField) -> m.Version | None:
-        match = re.fullmatch(r"([0-9]+)\.([0-9]+)", meta.value)
+        match = VERSION_PATTERN.fullmatch(meta.value)
         if not match:
             shown = meta.value if len(meta.value) <= 40 else f"{meta.value[:20]}…"
             self.report("V001", meta.value_span, f"version `{shown}` is not major.minor",
@@ -389,10 +401,10 @@ class _Builder:
             length = self.period(str(written), unit, self.span_of(written), "a cycle")
             return "cycle_length", m.Duration(length, unit, span)
         if kind == "on_off":
-            on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in re.findall(r"[0-9]+", str(tokens[0])))
+            on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in DIGITS.findall(str(tokens[0])))
             return "on_off", (on, off)
         if kind == "count_cycles":
-            return "cycles", self.integer(re.findall(r"[0-9]+", str(tokens[0]))[0], span, limits.MAX_CYCLES, "cycles")
+            return "cycles", self.integer(DIGITS.findall(str(tokens[0]))[0], span, limits.MAX_CYCLES, "cycles")
         if kind == "count_for":
             return "for_duration", self.duration_of(part)
         if kind == "continuous":
@@ -466,7 +478,7 @@ class _Builder:
         if lower in fixed:
             kind, interval, unit = fixed[lower]
             return m.Frequency(kind, interval, None, unit, raw, span)
-        match = re.fullmatch(r"q([0-9]+)(d|w|wk|mo)", lower)
+        match = Q_PATTERN.fullmatch(lower)
         assert match is not None
         unit = Q_UNITS[match.group(2)]
         return m.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
@@ -504,7 +516,7 @@ class _Builder:
         tokens = [c for c in part.children if isinstance(c, Token)]
         if kind == "relative_timing":
             relation = str(tokens[0])
-            match = re.match(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+", relation)
+            match = OFFSET_PATTERN.match(relation)
             offset = offset_max = offset_text = None
             if match is not None:
                 per = 60 if match.group(3).lower().startswith("h") else 1
@@ -521,7 +533,7 @@ class _Builder:
             reason = self.text(tokens[1]) if len(tokens) > 1 else None
             return "as_needed", m.AsNeeded(reason, span)
         if kind == "max_times":
-            return "daily_max", m.DailyMax(span, times=int(re.findall(r"[0-9]+", str(tokens[0]))[0]))
+            return "daily_max", m.DailyMax(span, times=int(DIGITS.findall(str(tokens[0]))[0]))
         if kind == "max_dose":
             dose = self.dose(part)
             if not any(t.type == "PER_DAY" for t in tokens) and dose.unit_text.rstrip(".").lower() not in (
@@ -660,7 +672,7 @@ class _Builder:
         unit = tokens[-1]
         value = self.number(next(c for c in node.children if isinstance(c, Tree)))
         level = None
-        digits = re.match(r"[vV](\d+(?:[.,]\d+)?)", str(metric))
+        digits = OAR_LEVEL.match(str(metric))
         if digits:
             start = (metric.start_pos or 0) + 1
             level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
@@ -883,7 +895,7 @@ class _Builder:
             cvar = next(c for c in by.children if isinstance(c, Tree) and c.data == "cvar")
             written = self.words(cvar)
             # `by nadir ANC`: the table reads the previous cycle's lowest value (pemetrexed label)
-            nadir_match = re.match(r"nadir\s+", written, re.IGNORECASE)
+            nadir_match = NADIR.match(written)
             if nadir_match is not None:
                 nadir, written = True, written[nadir_match.end():]
             variable = m.Text(written, self.span_of(cvar))
@@ -955,7 +967,7 @@ class _Builder:
             _, dose = self.phase_part(node.children[0])  # type: ignore[arg-type]
             return m.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
         if kind == "delay":
-            match = re.search(r"([0-9]+)\s*(\w+)", str(tokens[0])[5:])
+            match = DELAY_PATTERN.search(str(tokens[0])[5:])
             delay = None
             if match:
                 unit = "week" if match.group(2).lower().startswith("we") else "day"
@@ -1042,7 +1054,7 @@ def signed(token: Token) -> int:
 
 def level_number(text: str) -> int:
     """The number of a dose level as written: `level -1`, `dose level 0`, `niveau −2`."""
-    match = re.search(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])", text)
+    match = LEVEL_PATTERN.search(text)
     if match is None:  # more digits than any dose level has: a level that cannot exist (D022)
         return 999_999
     return -int(match.group(2)) if match.group(1) in ("-", "−") else int(match.group(2))
@@ -1136,17 +1148,17 @@ ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "
 def occurrence_number(text: str) -> tuple[int, bool]:
     """`3rd and later occurrences` → (3, True); `2e keer` → (2, False)."""
     lowered = text.lower()
-    digit = re.match(r"\s*([1-9])", lowered)
+    digit = OCCURRENCE_DIGIT.match(lowered)
     first_word = lowered.split()[0]
     number = int(digit.group(1)) if digit else ORDINAL_WORDS.get(first_word, 1)
-    later = re.search(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b", lowered) is not None
+    later = LATER_PATTERN.search(lowered) is not None
     return number, later
 
 
 def slug(title: str) -> str:
     """A section id from a title: lower case ASCII words joined by hyphens."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
+    words = SLUG_WORDS.findall(ascii_title.lower())
     return "-".join(words) or "section"
 
 
