@@ -381,10 +381,10 @@ class _Builder:
 
     def phase_part(self, part: Tree[Token]) -> tuple[str, object]:
         kind = str(part.data)
+        if kind == "dose_amount":  # the commonest part; `dose` takes its own span
+            return "dose", self.dose(part)
         span = self.span_of(part)
         tokens = [c for c in part.children if isinstance(c, Token)]
-        if kind == "dose_amount":
-            return "dose", self.dose(part)
         if kind == "dose_auc":
             number = self.number(part.children[1])
             return "dose", m.Dose(number, None, "AUC", "AUC", span)
@@ -432,10 +432,13 @@ class _Builder:
             if not isinstance(item, Tree):
                 continue
             numbers = [t for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
-            span = self.span_of(item)
-            if any(self.too_long(str(t), span) for t in numbers):
-                continue
+            if any(len(t) > limits.MAX_DIGITS for t in numbers):  # the span only when a day may be reported
+                span = self.span_of(item)
+                if any(self.too_long(str(t), span) for t in numbers):
+                    continue
             bounds = [signed(t) for t in numbers]
+            if min(bounds) < MIN_DAY or max(bounds) > limits.MAX_DAY:
+                span = self.span_of(item)
             if min(bounds) < MIN_DAY:
                 self.report("S002", span, f"day {min(bounds):,} lies more than {-MIN_DAY} days before day 1",
                             "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
