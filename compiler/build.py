@@ -64,6 +64,7 @@ Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
 # lang-b: drug-line parts that belong to the whole line (administration details)
 ADMIN_PARTS = frozenset({"relative_timing", "prn_plain", "prn_for", "prn_if", "max_times", "max_dose", "diluent",
                          "method"})
+INFUSION_PARTS = frozenset({"infusion_single", "infusion_first_then", "infusion_min", "infusion_max"})
 ADMIN_KEYS = ("timing", "as_needed", "daily_max", "diluent", "method")
 DILUENTS = {"sodium chloride": "sodium chloride", "nacl": "sodium chloride", "glucose": "glucose",
             "dextrose": "glucose", "water for injections": "water for injections",
@@ -356,7 +357,7 @@ class _Builder:
             if kind in ADMIN_PARTS:
                 key, value = self.admin_part(part)
                 self.once(extras, key, value, part)
-            elif kind in ("infusion_single", "infusion_first_then", "infusion_min", "infusion_max"):
+            elif kind in INFUSION_PARTS:
                 self.once(extras, "infusion", self.infusion(part), part)
             elif kind == "max_duration":
                 self.once(extras, "max_duration", self.duration_of(part), part)
@@ -919,7 +920,8 @@ class _Builder:
         cvars = [c for c in band_node.children if isinstance(c, Tree) and c.data == "cvar"]
         written = m.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
         band = next(c for c in band_node.children if isinstance(c, Tree) and c.data != "cvar")
-        name, name_span = written.value if written else "", written.span if written else self.span_of(band)
+        band_span = self.span_of(band)
+        name, name_span = written.value if written else "", written.span if written else band_span
         if table_variable is not None and (written is None or written.value.lower() in ("grade", "graad")):
             name = table_variable.value
         tokens = [c for c in band.children if isinstance(c, Token)]
@@ -929,7 +931,6 @@ class _Builder:
         unit = units[0] if units else (table_unit if table_unit is not None and table_unit.value != "%" else None)
         percent = percent or (table_unit is not None and table_unit.value == "%")
         ops = [normal_op(str(t)) for t in tokens if t.type == "CMP"]
-        band_span = self.span_of(band)
 
         def compare(op: str, number: m.Number) -> m.Compare:
             return m.Compare(band_span, name, name_span, op, number, percent, None, unit)
