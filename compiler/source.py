@@ -117,23 +117,25 @@ class SourceFile:
         """The span covering character offsets [start, end)."""
         # `position` twice, inlined: the builder makes a span for nearly every node
         starts = self.line_starts
-        index = bisect_right(starts, start) - 1
+        line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
         if end < start:
             end = start
         try:
-            same_line = index >= 0 and end < starts[index + 1]
+            same_line = line > 0 and end < starts[line]
         except IndexError:  # the last line
             same_line = True
-        if same_line:
-            end_index = index  # most spans lie on one line: no second search
-        else:
-            end_index = bisect_right(starts, end, index) - 1 if index >= 0 else bisect_right(starts, end) - 1
+        line_start = starts[line - 1]
         span: Span = _new(Span)  # Span(...) without its __init__ call: the slots set directly
         _set_file(span, self.path)
-        _set_line(span, index + 1)
-        _set_column(span, start - starts[index] + 1)
-        _set_end_line(span, end_index + 1)
-        _set_end_column(span, end - starts[end_index] + 1)
+        _set_line(span, line)
+        _set_column(span, start - line_start + 1)
+        if same_line:  # most spans lie on one line: no second search
+            _set_end_line(span, line)
+            _set_end_column(span, end - line_start + 1)
+        else:
+            end_index = bisect_right(starts, end, line - 1) - 1 if line > 0 else bisect_right(starts, end) - 1
+            _set_end_line(span, end_index + 1)
+            _set_end_column(span, end - starts[end_index] + 1)
         return span
 
     def line_span(self, line: int) -> Span:
