@@ -146,7 +146,7 @@ class _Builder:
             value = Decimal(raw.replace(",", "."))
         except InvalidOperation:
             value = Decimal(0)
-        if self.too_long(raw, span):
+        if len(raw) > limits.MAX_DIGITS and self.too_long(raw, span):
             # keep 12 significant digits and at most 12 integer digits: no later stage sees more
             value = min(Context(prec=limits.MAX_DIGITS).create_decimal(value), LARGEST)
         return m.Number(value, raw, span)
@@ -286,8 +286,18 @@ class _Builder:
 
     # ------------------------------------------------------------ items
     def items(self, nodes: Iterable[Tree[Token]]) -> tuple[m.Item, ...]:
-        item = self.item
-        return tuple([item(node) for node in nodes])
+        out: list[m.Item] = []
+        for node in nodes:  # `item`, inlined: one call less per statement
+            parts = node.children
+            head = parts[0]
+            assert isinstance(head, Tree)
+            children: tuple[m.Item, ...] = ()
+            if len(parts) > 1:
+                block = parts[1]
+                assert isinstance(block, Tree)
+                children = self.items([c for c in block.children if isinstance(c, Tree)])
+            out.append(self.head(head, children))
+        return tuple(out)
 
     def item(self, node: Tree[Token]) -> m.Item:
         parts = node.children
