@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
 
@@ -19,7 +19,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
-from compiler.parse import offsets
+from compiler.parse import Node, offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
 
@@ -64,6 +64,7 @@ Q_UNITS = {"d": "day", "w": "week", "wk": "week", "mo": "month"}
 # lang-b: drug-line parts that belong to the whole line (administration details)
 ADMIN_PARTS = frozenset({"relative_timing", "prn_plain", "prn_for", "prn_if", "max_times", "max_dose", "diluent",
                          "method"})
+INFUSION_PARTS = frozenset({"infusion_single", "infusion_first_then", "infusion_min", "infusion_max"})
 ADMIN_KEYS = ("timing", "as_needed", "daily_max", "diluent", "method")
 DILUENTS = {"sodium chloride": "sodium chloride", "nacl": "sodium chloride", "glucose": "glucose",
             "dextrose": "glucose", "water for injections": "water for injections",
@@ -72,6 +73,18 @@ REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
+# patterns used per statement, compiled once
+VERSION_PATTERN = re.compile(r"([0-9]+)\.([0-9]+)")
+DIGITS = re.compile(r"[0-9]+")
+Q_PATTERN = re.compile(r"q([0-9]+)(d|w|wk|mo)")
+OFFSET_PATTERN = re.compile(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+")
+OAR_LEVEL = re.compile(r"[vV](\d+(?:[.,]\d+)?)")
+NADIR = re.compile(r"nadir\s+", re.IGNORECASE)
+DELAY_PATTERN = re.compile(r"([0-9]+)\s*(\w+)")
+LEVEL_PATTERN = re.compile(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])")
+OCCURRENCE_DIGIT = re.compile(r"\s*([1-9])")
+LATER_PATTERN = re.compile(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b")
+SLUG_WORDS = re.compile(r"[a-z0-9]+")
 
 
 # level, title, id, explicit id?, written number, span, items
@@ -105,6 +118,11 @@ class _Builder:
 
     # ------------------------------------------------------------ spans and values
     def span_of(self, node: Tree[Token] | Token) -> Span:
+        if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
+            start, end = node.span_start, node.span_end
+            if start is None or end is None:
+                return Span(self.source.path, 1, 1, 1, 1)
+            return self.source.span(start, end)
         if isinstance(node, Token):
             start = node.start_pos or 0
             return self.source.span(start, node.end_pos if node.end_pos is not None else start + len(node))
@@ -122,18 +140,21 @@ class _Builder:
         token = node.children[0] if isinstance(node, Tree) else node
         assert isinstance(token, Token)
         raw = str(token)
-        span = self.span_of(token)
+        start = token.start_pos or 0
+        span = self.source.span(start, token.end_pos if token.end_pos is not None else start + len(token))
         try:
             value = Decimal(raw.replace(",", "."))
         except InvalidOperation:
             value = Decimal(0)
-        if self.too_long(raw, span):
+        if len(raw) > limits.MAX_DIGITS and self.too_long(raw, span):
             # keep 12 significant digits and at most 12 integer digits: no later stage sees more
             value = min(Context(prec=limits.MAX_DIGITS).create_decimal(value), LARGEST)
         return m.Number(value, raw, span)
 
     def too_long(self, raw: str, span: Span) -> bool:
         """Report P017 for a number of more digits than any protocol writes."""
+        if len(raw) <= limits.MAX_DIGITS:
+            return False  # no more digits than characters
         digits = sum(1 for ch in raw if ch.isdigit())
         if digits <= limits.MAX_DIGITS:
             return False
@@ -170,7 +191,8 @@ class _Builder:
             key_span = self.source.span(key_token.start_pos or 0, (key_token.start_pos or 0) + len(raw_key))
             if isinstance(value_token, Token):
                 value = str(value_token).strip()
-                value_span = self.text(value_token).span
+                value_start = value_token.start_pos or 0
+                value_span = self.source.span(value_start, value_start + len(str(value_token).rstrip()))
             else:
                 value = ""
                 value_span = Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line, key_span.end_column + 1)
@@ -231,7 +253,7 @@ class _Builder:
         return m.Metadata(**values)  # type: ignore[arg-type]
 
     def version(self, meta: m.MetaField) -> m.Version | None:
-        match = re.fullmatch(r"([0-9]+)\.([0-9]+)", meta.value)
+        match = VERSION_PATTERN.fullmatch(meta.value)
         if not match:
             shown = meta.value if len(meta.value) <= 40 else f"{meta.value[:20]}…"
             self.report("V001", meta.value_span, f"version `{shown}` is not major.minor",
@@ -264,23 +286,25 @@ class _Builder:
 
     # ------------------------------------------------------------ items
     def items(self, nodes: Iterable[Tree[Token]]) -> tuple[m.Item, ...]:
-        return tuple(self.item(node) for node in nodes)
+        item = self.item
+        return tuple([item(node) for node in nodes])
 
     def item(self, node: Tree[Token]) -> m.Item:
-        head = node.children[0]
+        parts = node.children
+        head = parts[0]
         assert isinstance(head, Tree)
         children: tuple[m.Item, ...] = ()
-        if len(node.children) > 1:
-            block = node.children[1]
+        if len(parts) > 1:
+            block = parts[1]
             assert isinstance(block, Tree)
-            children = self.items(c for c in block.children if isinstance(c, Tree))
+            children = self.items([c for c in block.children if isinstance(c, Tree)])
         return self.head(head, children)
 
     def head(self, node: Tree[Token], children: tuple[m.Item, ...]) -> m.Item:
         span = self.span_of(node)
         kind = node.data
-        tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "prose":
+            tokens = [c for c in node.children if isinstance(c, Token)]
             text = str(tokens[0]).rstrip()
             if text.startswith("\\"):
                 text = text[1:]
@@ -289,8 +313,10 @@ class _Builder:
             content_nodes = [c for c in node.children if isinstance(c, Tree)]
             content = self.head(content_nodes[0], ()) if content_nodes else None
             return m.Bullet(span, children, content)
-        builder = getattr(self, "build_" + str(kind))
-        result: m.Item = builder(node, span, children)
+        builder = HEAD_BUILDERS.get(kind)
+        if builder is None:
+            builder = getattr(type(self), "build_" + str(kind))
+        result: m.Item = builder(self, node, span, children)
         return result
 
     def refs(self, token: Token) -> tuple[m.CrossRef, ...]:
@@ -320,7 +346,7 @@ class _Builder:
     def joined(self, node: Tree[Token]) -> m.Text:
         tokens = [c for c in node.children if isinstance(c, Token)]
         span = self.source.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
-        return m.Text(" ".join(str(t) for t in tokens), span)
+        return m.Text(" ".join(tokens), span)  # tokens are `str`s: joined as written
 
     def phase(self, node: Tree[Token], extras: dict[str, object]) -> m.Phase:
         values: dict[str, object] = {}
@@ -331,7 +357,7 @@ class _Builder:
             if kind in ADMIN_PARTS:
                 key, value = self.admin_part(part)
                 self.once(extras, key, value, part)
-            elif kind in ("infusion_single", "infusion_first_then", "infusion_min", "infusion_max"):
+            elif kind in INFUSION_PARTS:
                 self.once(extras, "infusion", self.infusion(part), part)
             elif kind == "max_duration":
                 self.once(extras, "max_duration", self.duration_of(part), part)
@@ -356,10 +382,10 @@ class _Builder:
 
     def phase_part(self, part: Tree[Token]) -> tuple[str, object]:
         kind = str(part.data)
+        if kind == "dose_amount":  # the commonest part; `dose` takes its own span
+            return "dose", self.dose(part)
         span = self.span_of(part)
         tokens = [c for c in part.children if isinstance(c, Token)]
-        if kind == "dose_amount":
-            return "dose", self.dose(part)
         if kind == "dose_auc":
             number = self.number(part.children[1])
             return "dose", m.Dose(number, None, "AUC", "AUC", span)
@@ -376,10 +402,10 @@ class _Builder:
             length = self.period(str(written), unit, self.span_of(written), "a cycle")
             return "cycle_length", m.Duration(length, unit, span)
         if kind == "on_off":
-            on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in re.findall(r"[0-9]+", str(tokens[0])))
+            on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in DIGITS.findall(str(tokens[0])))
             return "on_off", (on, off)
         if kind == "count_cycles":
-            return "cycles", self.integer(re.findall(r"[0-9]+", str(tokens[0]))[0], span, limits.MAX_CYCLES, "cycles")
+            return "cycles", self.integer(DIGITS.findall(str(tokens[0]))[0], span, limits.MAX_CYCLES, "cycles")
         if kind == "count_for":
             return "for_duration", self.duration_of(part)
         if kind == "continuous":
@@ -407,10 +433,13 @@ class _Builder:
             if not isinstance(item, Tree):
                 continue
             numbers = [t for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
-            span = self.span_of(item)
-            if any(self.too_long(str(t), span) for t in numbers):
-                continue
+            if any(len(t) > limits.MAX_DIGITS for t in numbers):  # the span only when a day may be reported
+                span = self.span_of(item)
+                if any(self.too_long(str(t), span) for t in numbers):
+                    continue
             bounds = [signed(t) for t in numbers]
+            if min(bounds) < MIN_DAY or max(bounds) > limits.MAX_DAY:
+                span = self.span_of(item)
             if min(bounds) < MIN_DAY:
                 self.report("S002", span, f"day {min(bounds):,} lies more than {-MIN_DAY} days before day 1",
                             "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
@@ -435,7 +464,7 @@ class _Builder:
     def frequency(self, part: Tree[Token], span: Span) -> m.Frequency:
         kind = str(part.data)[5:]
         tokens = [c for c in part.children if isinstance(c, Token)]
-        text = " ".join(str(t) for t in tokens)
+        text = " ".join(tokens)
         if kind == "weekly":
             return m.Frequency("every", 1, None, "week", text, span)
         if kind == "every":
@@ -453,7 +482,7 @@ class _Builder:
         if lower in fixed:
             kind, interval, unit = fixed[lower]
             return m.Frequency(kind, interval, None, unit, raw, span)
-        match = re.fullmatch(r"q([0-9]+)(d|w|wk|mo)", lower)
+        match = Q_PATTERN.fullmatch(lower)
         assert match is not None
         unit = Q_UNITS[match.group(2)]
         return m.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
@@ -491,7 +520,7 @@ class _Builder:
         tokens = [c for c in part.children if isinstance(c, Token)]
         if kind == "relative_timing":
             relation = str(tokens[0])
-            match = re.match(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+", relation)
+            match = OFFSET_PATTERN.match(relation)
             offset = offset_max = offset_text = None
             if match is not None:
                 per = 60 if match.group(3).lower().startswith("h") else 1
@@ -508,7 +537,7 @@ class _Builder:
             reason = self.text(tokens[1]) if len(tokens) > 1 else None
             return "as_needed", m.AsNeeded(reason, span)
         if kind == "max_times":
-            return "daily_max", m.DailyMax(span, times=int(re.findall(r"[0-9]+", str(tokens[0]))[0]))
+            return "daily_max", m.DailyMax(span, times=int(DIGITS.findall(str(tokens[0]))[0]))
         if kind == "max_dose":
             dose = self.dose(part)
             if not any(t.type == "PER_DAY" for t in tokens) and dose.unit_text.rstrip(".").lower() not in (
@@ -647,7 +676,7 @@ class _Builder:
         unit = tokens[-1]
         value = self.number(next(c for c in node.children if isinstance(c, Tree)))
         level = None
-        digits = re.match(r"[vV](\d+(?:[.,]\d+)?)", str(metric))
+        digits = OAR_LEVEL.match(str(metric))
         if digits:
             start = (metric.start_pos or 0) + 1
             level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
@@ -782,7 +811,7 @@ class _Builder:
         raise AssertionError(f"unhandled condition {kind}")
 
     def words(self, node: Tree[Token]) -> str:
-        return " ".join(str(t) for t in node.children if isinstance(t, Token))
+        return " ".join([t for t in node.children if isinstance(t, Token)])
 
     # ------------------------------------------------------------ notes, queries, acknowledgements
     def build_note_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Note:
@@ -808,13 +837,21 @@ class _Builder:
     # ------------------------------------------------------------ lab criteria, dose modification (issue 14)
     def between(self, first: Tree[Token] | Token, last: Tree[Token] | Token) -> Span:
         """The span from the start of one node to the end of another (one statement line)."""
+        start, end = self.bounds(first), self.bounds(last)
+        if start is not None and end is not None and end[1] >= end[0] and end[1] >= start[0]:
+            return self.source.span(start[0], end[1])  # one span instead of two and a third
         a, b = self.span_of(first), self.span_of(last)
         return Span(a.file, a.line, a.column, b.end_line, b.end_column)
 
+    def bounds(self, node: Tree[Token] | Token) -> tuple[int, int] | None:
+        """The offsets `span_of` reads for a node or a token (None: a node that covers no token)."""
+        if isinstance(node, Token):
+            start = node.start_pos or 0
+            return start, node.end_pos if node.end_pos is not None else start + len(node)
+        return offsets(node)
+
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
-        span = self.between(parts[0], parts[-1])
         subtrees = [c for c in row.children if isinstance(c, Tree)]
         kids: tuple[m.Item, ...] = ()
         if subtrees and subtrees[-1].data == "row_children":
@@ -825,12 +862,14 @@ class _Builder:
             builder = getattr(self, "build_" + str(head.data))
             result: m.Item = builder(head, self.span_of(head), kids)
             return result
+        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
+        span = self.between(parts[0], parts[-1])
         built: m.Item = getattr(self, build_row)(row, subtrees, span, kids)
         return built
 
     def rows(self, node: Tree[Token], build_row: str) -> tuple[m.Item, ...]:
-        return tuple(self.row_item(c, build_row) for c in node.children
-                     if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by"))
+        return tuple([self.row_item(c, build_row) for c in node.children
+                      if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by")])
 
     def build_criteria_block(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Criteria:
         return m.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
@@ -860,7 +899,7 @@ class _Builder:
             cvar = next(c for c in by.children if isinstance(c, Tree) and c.data == "cvar")
             written = self.words(cvar)
             # `by nadir ANC`: the table reads the previous cycle's lowest value (pemetrexed label)
-            nadir_match = re.match(r"nadir\s+", written, re.IGNORECASE)
+            nadir_match = NADIR.match(written)
             if nadir_match is not None:
                 nadir, written = True, written[nadir_match.end():]
             variable = m.Text(written, self.span_of(cvar))
@@ -881,7 +920,8 @@ class _Builder:
         cvars = [c for c in band_node.children if isinstance(c, Tree) and c.data == "cvar"]
         written = m.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
         band = next(c for c in band_node.children if isinstance(c, Tree) and c.data != "cvar")
-        name, name_span = written.value if written else "", written.span if written else self.span_of(band)
+        band_span = self.span_of(band)
+        name, name_span = written.value if written else "", written.span if written else band_span
         if table_variable is not None and (written is None or written.value.lower() in ("grade", "graad")):
             name = table_variable.value
         tokens = [c for c in band.children if isinstance(c, Token)]
@@ -891,7 +931,6 @@ class _Builder:
         unit = units[0] if units else (table_unit if table_unit is not None and table_unit.value != "%" else None)
         percent = percent or (table_unit is not None and table_unit.value == "%")
         ops = [normal_op(str(t)) for t in tokens if t.type == "CMP"]
-        band_span = self.span_of(band)
 
         def compare(op: str, number: m.Number) -> m.Compare:
             return m.Compare(band_span, name, name_span, op, number, percent, None, unit)
@@ -932,7 +971,7 @@ class _Builder:
             _, dose = self.phase_part(node.children[0])  # type: ignore[arg-type]
             return m.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
         if kind == "delay":
-            match = re.search(r"([0-9]+)\s*(\w+)", str(tokens[0])[5:])
+            match = DELAY_PATTERN.search(str(tokens[0])[5:])
             delay = None
             if match:
                 unit = "week" if match.group(2).lower().startswith("we") else "day"
@@ -1007,6 +1046,11 @@ class _Builder:
         return tuple(sections)
 
 
+# statement kind -> its builder (`build_<kind>`), looked up once instead of a getattr per statement
+HEAD_BUILDERS: dict[str, Callable[..., m.Item]] = {
+    name[len("build_"):]: method for name, method in vars(_Builder).items() if name.startswith("build_")}
+
+
 def signed(token: Token) -> int:
     """An INT or NEG_INT token (`-7`, `−7`) as an int."""
     return int(str(token).replace("−", "-"))
@@ -1014,7 +1058,7 @@ def signed(token: Token) -> int:
 
 def level_number(text: str) -> int:
     """The number of a dose level as written: `level -1`, `dose level 0`, `niveau −2`."""
-    match = re.search(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])", text)
+    match = LEVEL_PATTERN.search(text)
     if match is None:  # more digits than any dose level has: a level that cannot exist (D022)
         return 999_999
     return -int(match.group(2)) if match.group(1) in ("-", "−") else int(match.group(2))
@@ -1053,13 +1097,15 @@ class DaySet:
     def __init__(self, first: int = 1) -> None:
         self.days: list[int] = []
         self.first = first
-        self.next_unseen = list(range(limits.MAX_DAY - first + 2))
+        self.next_unseen: dict[int, int] = {}  # only the days seen: a missing day points at itself
 
     def _unseen_from(self, index: int) -> int:
         pointers = self.next_unseen
-        while pointers[index] != index:
-            pointers[index] = pointers[pointers[index]]
-            index = pointers[index]
+        following = pointers.get(index, index)
+        while following != index:
+            following = pointers[index] = pointers.get(following, following)
+            index = following
+            following = pointers.get(index, index)
         return index
 
     def add(self, low: int, high: int) -> None:
@@ -1106,25 +1152,28 @@ ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "
 def occurrence_number(text: str) -> tuple[int, bool]:
     """`3rd and later occurrences` → (3, True); `2e keer` → (2, False)."""
     lowered = text.lower()
-    digit = re.match(r"\s*([1-9])", lowered)
+    digit = OCCURRENCE_DIGIT.match(lowered)
     first_word = lowered.split()[0]
     number = int(digit.group(1)) if digit else ORDINAL_WORDS.get(first_word, 1)
-    later = re.search(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b", lowered) is not None
+    later = LATER_PATTERN.search(lowered) is not None
     return number, later
 
 
 def slug(title: str) -> str:
     """A section id from a title: lower case ASCII words joined by hyphens."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
+    words = SLUG_WORDS.findall(ascii_title.lower())
     return "-".join(words) or "section"
 
 
 def build(source: SourceFile, tree: Tree[Token]) -> tuple[m.Protocol, list[Diagnostic]]:
     """Build the protocol model from a syntax tree."""
     builder = _Builder(source)
-    fields = [c for c in tree.children if isinstance(c, Tree) and c.data == "meta_field"]
-    body = [c for c in tree.children if isinstance(c, Tree) and c.data != "meta_field"]
+    fields: list[Tree[Token]] = []
+    body: list[Tree[Token]] = []
+    for child in tree.children:  # one pass: a sheet's top level holds most of its lines
+        if isinstance(child, Tree):
+            (fields if child.data == "meta_field" else body).append(child)
     meta = builder.metadata(fields)
     preamble, sections = builder.sections(body)
     protocol = m.Protocol(source.path, source.sha256, meta, preamble, sections)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from compiler.source import Span
+from compiler.source import Span, fast_frozen_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -754,3 +754,13 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [to_json(v) for v in value]
     return value
+
+
+def _fast_inits() -> None:
+    """Every model class gets `fast_frozen_init` (the builder makes thousands of model objects per sheet)."""
+    for value in list(globals().values()):
+        if isinstance(value, type) and value.__module__ == __name__ and dataclasses.is_dataclass(value):
+            fast_frozen_init(value)
+
+
+_fast_inits()
