@@ -331,6 +331,12 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
     return iter(context.memo("notation.free_text_lines", lambda c: list(_free_text_lines(c))))
 
 
+def _free_texts(context: Context) -> list[tuple[int, str, str]]:
+    """(line, kind, text without comment) of every free-text line (once per check run)."""
+    return context.memo("notation.free_texts", lambda c: [(line, kind, _COMMENT.sub("", c.source.line_text(line)))
+                                                          for line, kind in free_text_lines(c)])
+
+
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
     seen: set[int] = set()
     meta = context.protocol.meta
@@ -471,8 +477,7 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     a structured, checkable form.
     """
     source = context.source
-    for line, kind in free_text_lines(context):
-        raw = _COMMENT.sub("", source.line_text(line))
+    for line, kind, raw in _free_texts(context):
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
             continue
@@ -512,7 +517,16 @@ def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
             yield section.span.line, _COMMENT.sub("", context.source.line_text(section.span.line))
 
 
+def _joined_lines(context: Context) -> str:
+    """Every line of `_all_lines`, joined by newlines (once per check run)."""
+    return context.memo("notation.joined_lines", lambda c: "\n".join(text for _, text in _all_lines(c)))
+
+
 def _findings(context: Context, pattern: re.Pattern[str]) -> Iterator[tuple[Span, str]]:
+    # A match on one line is also a match in the joined text (a newline passes every boundary
+    # these patterns test), so a pattern absent from the joined text is absent from every line.
+    if pattern.search(_joined_lines(context)) is None:
+        return
     for line, text in _all_lines(context):
         for match in pattern.finditer(text):
             yield Span(context.source.path, line, match.start() + 1, line, match.end() + 1), match.group(0)
@@ -602,8 +616,11 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)
     (slash mark; "and" written out).
     """
-    for line, kind in free_text_lines(context):
-        text = _COMMENT.sub("", context.source.line_text(line))
+    texts = _free_texts(context)
+    # the pattern's boundaries pass a newline: absent from the joined lines, absent from each
+    if _SLASH_OR_PLUS.search("\n".join(text for _, _, text in texts)) is None:
+        return
+    for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
             span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)
             yield slash_or_plus_as_and.at(span, f"`{match.group(0)}`: `/` or `+` between doses in {kind}",

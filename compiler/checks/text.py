@@ -43,6 +43,15 @@ def _text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
                     yield phase.until.value, phase.until.span
 
 
+def _joined(context: Context) -> str:
+    """Every text piece, joined by newlines (once per check run).
+
+    The patterns searched in the pieces only test boundaries a newline passes, so a match in one
+    piece is also a match here: a pattern absent from this text is absent from every piece.
+    """
+    return context.memo("text.joined_pieces", lambda c: "\n".join(text for text, _ in text_pieces(c)))
+
+
 def _sub_span(span: Span, text: str, start: int, end: int) -> Span:
     if span.line != span.end_line or "\n" in text:
         return span
@@ -75,6 +84,9 @@ def placeholder(context: Context) -> Iterator[Diagnostic]:
     """
     words, tokens = _placeholder_words(context)
     token_pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(t) for t in tokens) + r")(?![A-Za-z])") if tokens else None
+    joined = _joined(context)
+    if BRACKETED.search(joined) is None and (token_pattern is None or token_pattern.search(joined) is None):
+        return
     for text, span in text_pieces(context):
         for match in BRACKETED.finditer(text):
             inside = match.group(1) if match.group(1) is not None else match.group(2)
@@ -109,6 +121,8 @@ def editorial_note(context: Context) -> Iterator[Diagnostic]:
     Source: seed 000 (kanker.nl page with `[Laatste zin weg]`).
     """
     words, _ = _placeholder_words(context)
+    if BRACKETED.search(_joined(context)) is None:
+        return
     cited = {meta.value_span for meta in context.protocol.meta.fields if meta.key == "reference"}
     for text, span in text_pieces(context):
         if span in cited:
@@ -196,13 +210,15 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     Source: seeds 000, 002, 004 (misspellings found in published texts).
     """
     entries = context.tables.text_rules.get("misspellings") or []
-    patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
-                 str(e["right"])) for e in entries]
     # one search finds the texts where some misspelling occurs (most have none)
     anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
                                                         for e in entries) + ")", re.IGNORECASE) if entries else None
+    if anywhere is None or anywhere.search(_joined(context)) is None:
+        return
+    patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
+                 str(e["right"])) for e in entries]
     for text, span in text_pieces(context):
-        if anywhere is None or anywhere.search(text) is None:
+        if anywhere.search(text) is None:
             continue
         for pattern, right in patterns:
             for match in pattern.finditer(text):
