@@ -7,7 +7,7 @@ then applies the protocol's acknowledgements (`allow CODE "justification"`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -17,6 +17,7 @@ from compiler.source import SourceFile
 from compiler.tables import Tables
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT", bound=m.Item)
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,31 @@ class Context:
             self.shared_values[key] = compute(self)
         return cast(T, self.shared_values[key])
 
-    def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
-        """Every item of a kind."""
-        return (item for item in self.items if isinstance(item, kind))
+    def of_type(self, kind: type[ItemT]) -> list[ItemT]:
+        """Every item of a kind, in sheet order (do not change the list: it is shared by the run's rules)."""
+        return cast(list[ItemT], self.of_types((kind,)))
+
+    def of_types(self, kinds: tuple[type[m.Item], ...]) -> list[m.Item]:
+        """Every item of any of the kinds, in sheet order (shared: do not change the list).
+
+        Most rules read only a few kinds of item; each walking the whole item list multiplied
+        the cost of a check by the rules. The items are indexed by type once per check run.
+        """
+        key = ("of_type", kinds)
+        found = self.shared_values.get(key)
+        if found is None:
+            index: dict[type, list[m.Item]] | None = self.shared_values.get("by_type")
+            if index is None:
+                index = self.shared_values["by_type"] = {}
+                for item in self.items:
+                    index.setdefault(type(item), []).append(item)
+            matching = [kind for kind in index if issubclass(kind, kinds)]
+            if len(matching) <= 1:
+                found = index[matching[0]] if matching else []
+            else:  # several types: keep sheet order
+                found = [item for item in self.items if isinstance(item, kinds)]
+            self.shared_values[key] = found
+        return cast(list[m.Item], found)
 
     @property
     def language(self) -> str:

@@ -727,7 +727,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     lay = _layout(context)
     protocol_texts = lay.all_texts()
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
-    protocol_ids = {i.drug_id for i in context.items if isinstance(i, m.DrugLine) and i.drug_id is not None}
+    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine) if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
     for arm in lay.arms():
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
@@ -781,7 +781,7 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     candidates: list[str] = []  # every drug and class name: built only when a target is unknown
-    for item in context.items:
+    for item in context.of_type(m.WithConstraint):
         if not isinstance(item, m.WithConstraint):
             continue
         ids = item.target_ids or tuple(None for _ in item.targets)

@@ -934,7 +934,7 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 
 def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
     protocol = context.protocol
-    if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.items):
+    if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.of_type(m.RegimenLine)):
         return  # no library regimen: no need to walk the sheet for the conditions around one
 
     def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
@@ -1171,7 +1171,7 @@ def _describe_patterns(patterns: Sequence[dict[str, Any]], unit: str) -> str:
 
 
 def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[m.Item, str]]:
-    for item in context.items:
+    for item in context.of_types(kinds):
         if isinstance(item, kinds):
             if isinstance(item, m.Prose):
                 yield item, item.text
@@ -1180,7 +1180,7 @@ def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[
 
 
 def _has_crcl_condition(context: Context) -> bool:
-    for item in context.items:
+    for item in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
             for atom in m.condition_atoms(item.condition):
                 if isinstance(atom, m.Compare) and normalise(atom.variable) in CRCL_VARIABLES:

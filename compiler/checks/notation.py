@@ -25,7 +25,7 @@ def numbers(context: Context) -> Iterator[m.Number]:
 
 
 def _numbers(context: Context) -> Iterator[m.Number]:
-    for item in context.items:
+    for item in context.of_types((m.DrugLine, m.Fractionation, m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 if phase.dose is not None:
@@ -52,7 +52,7 @@ def doses(context: Context) -> Iterator[m.Dose]:
 
 
 def _doses(context: Context) -> Iterator[m.Dose]:
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 if phase.dose is not None:
@@ -61,7 +61,7 @@ def _doses(context: Context) -> Iterator[m.Dose]:
 
 def routes(context: Context) -> Iterator[m.Route]:
     """Every route of every drug line."""
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 if phase.route is not None:
@@ -112,7 +112,7 @@ def qd_qod(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list.
     """
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if not isinstance(item, m.DrugLine):
             continue
         for phase in item.phases:
@@ -344,7 +344,7 @@ def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
         if text is not None and text.span.line not in seen:
             seen.add(text.span.line)
             yield text.span.line, "metadata"
-    for item in context.items:
+    for item in context.of_types(_FREE_TEXT):
         if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
             seen.add(item.span.line)
             yield item.span.line, type(item).__name__.lower()

@@ -30,7 +30,7 @@ def _text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
         yield value, meta.value_span
     for section in context.protocol.all_sections():
         yield section.title, section.span
-    for item in context.items:
+    for item in context.of_types((m.Prose, m.Note, m.Decision, m.DrugLine)):
         if isinstance(item, m.Prose):
             yield item.text, item.span
         elif isinstance(item, m.Note) and item.text is not None:
@@ -149,7 +149,7 @@ def dangling_reference(context: Context) -> Iterator[Diagnostic]:
     Source: seed 002 ("cfr. categorie 3").
     """
     ids = [s.id for s in context.protocol.all_sections()]
-    for item in context.items:
+    for item in context.of_types((m.Prose, m.Note)):
         refs = item.refs if isinstance(item, (m.Prose, m.Note)) else ()
         for ref in refs:
             if ref.target in ids:
@@ -176,7 +176,7 @@ def unresolved_regimen(context: Context) -> Iterator[Diagnostic]:
     Source: seed 002; NCCN Chemotherapy Order Templates (regimens with doses and days).
     """
     names = context.tables.regimen_names
-    for item in context.items:
+    for item in context.of_type(m.RegimenLine):
         if not isinstance(item, m.RegimenLine) or item.regimen_id is not None:
             continue
         if any(isinstance(c, m.DrugLine) or (isinstance(c, m.Bullet) and isinstance(c.content, m.DrugLine))
@@ -245,7 +245,7 @@ def open_query(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISO 9001:2015 §7.5.2 (review and approval); protocolc review workflow.
     """
-    for item in context.items:
+    for item in context.of_type(m.Query):
         if isinstance(item, m.Query):
             text = item.text.value if item.text is not None else "(empty)"
             yield open_query.at(item.span, f"open review query: {text}",
