@@ -83,6 +83,22 @@ class Context:
         return cast(T, self.shared_values[compute])
 
 
+# The only characters outside ASCII that re.IGNORECASE matches with an ASCII letter (İ ı ſ and
+# the Kelvin sign); found by trying every code point against `[a-z]` with re.IGNORECASE.
+_FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"
+
+
+def folded(text: str) -> str | None:
+    """`text.lower()`, in which a lower-case ASCII literal occurs wherever re.IGNORECASE finds it in `text`;
+    None when the text holds a character that folds to an ASCII letter only under re's rules.
+
+    A check searching many lines for a rare word asks this text first: absent here, absent everywhere.
+    """
+    if any(char in text for char in _FOLDS_TO_ASCII):
+        return None
+    return text.lower()
+
+
 _LOADED: list[bool] = []
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
 from compiler.tables import Tables, normalise
@@ -522,9 +522,20 @@ def _joined_lines(context: Context) -> str:
     return context.memo("notation.joined_lines", lambda c: "\n".join(text for _, text in _all_lines(c)))
 
 
-def _findings(context: Context, pattern: re.Pattern[str]) -> Iterator[tuple[Span, str]]:
-    # A match on one line is also a match in the joined text (a newline passes every boundary
-    # these patterns test), so a pattern absent from the joined text is absent from every line.
+def _folded_lines(context: Context) -> str | None:
+    """`folded` of the joined lines (once per check run)."""
+    return context.memo("notation.folded_lines", lambda c: folded(_joined_lines(c)))
+
+
+def _findings(context: Context, pattern: re.Pattern[str], absent: Callable[[Context], bool] | None = None
+              ) -> Iterator[tuple[Span, str]]:
+    """Every match of a pattern in the lines; `absent` answers cheaply (and only truly) that no line can hold one.
+
+    A match on one line is also a match in the joined text (a newline passes every boundary these
+    patterns test), so a pattern absent from the joined text is absent from every line.
+    """
+    if absent is not None and absent(context):
+        return
     if pattern.search(_joined_lines(context)) is None:
         return
     for line, text in _all_lines(context):
@@ -549,12 +560,18 @@ def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list.
     """
-    for span, text in _findings(context, _MS):
+    # every match holds `MS` or `MgSO4` (the pattern is case-sensitive)
+    for span, text in _findings(context, _MS, lambda c: "MS" not in _joined_lines(c) and "MgSO4" not in _joined_lines(c)):
         yield ms_mso4_mgso4.at(span, f"`{text}` can mean morphine sulfate or magnesium sulfate",
                                "write `morphine sulfate` or `magnesium sulfate`")
 
 
 _DC = re.compile(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+
+
+def _no_d_c(context: Context) -> bool:
+    lowered = _folded_lines(context)
+    return lowered is not None and "d/c" not in lowered
 
 
 @check("N013", "d-c", Severity.WARNING, "`D/C` written for discharge or discontinue")
@@ -570,12 +587,21 @@ def d_c(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
-    for span, text in _findings(context, _DC):
+    for span, text in _findings(context, _DC, _no_d_c):
         yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
 
 
 _TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
                          re.IGNORECASE)
+
+
+# `_TIMES_DAYS` without its boundaries, for lower-case text: every match of it holds one of these
+_TIMES_DAYS_FOLDED = re.compile(r"[x×]\s?[0-9]+\s?d|[0-9]\s?[x×]\s?d")
+
+
+def _no_times_days(context: Context) -> bool:
+    lowered = _folded_lines(context)
+    return lowered is not None and _TIMES_DAYS_FOLDED.search(lowered) is None
 
 
 @check("N014", "times-days", Severity.WARNING, "`x3d` written for a number of days or doses")
@@ -591,7 +617,7 @@ def times_days(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
-    for span, text in _findings(context, _TIMES_DAYS):
+    for span, text in _findings(context, _TIMES_DAYS, _no_times_days):
         yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
 from compiler.suggest import closest
@@ -85,7 +85,8 @@ def placeholder(context: Context) -> Iterator[Diagnostic]:
     words, tokens = _placeholder_words(context)
     token_pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(t) for t in tokens) + r")(?![A-Za-z])") if tokens else None
     joined = _joined(context)
-    if BRACKETED.search(joined) is None and (token_pattern is None or token_pattern.search(joined) is None):
+    if BRACKETED.search(joined) is None and (token_pattern is None or not any(t in joined for t in tokens)
+                                             or token_pattern.search(joined) is None):
         return
     for text, span in text_pieces(context):
         for match in BRACKETED.finditer(text):
@@ -213,7 +214,13 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     # one search finds the texts where some misspelling occurs (most have none)
     anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
                                                         for e in entries) + ")", re.IGNORECASE) if entries else None
-    if anywhere is None or anywhere.search(_joined(context)) is None:
+    if anywhere is None:
+        return
+    words = [str(e["wrong"]).lower() for e in entries]
+    lowered = context.memo("text.folded_pieces", lambda c: folded(_joined(c)))
+    if lowered is not None and all(w.isascii() for w in words) and not any(w in lowered for w in words):
+        return  # no piece holds any of the words in any case
+    if anywhere.search(_joined(context)) is None:
         return
     patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
                  str(e["right"])) for e in entries]
