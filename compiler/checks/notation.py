@@ -317,6 +317,7 @@ DOSE_IN_TEXT = re.compile(
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
+_DIGIT = re.compile(r"[0-9]").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = re.compile(r"[ \t]+//.*$")
 _FREE_TEXT = (m.Prose, m.Note, m.Decision)
@@ -478,6 +479,8 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     """
     source = context.source
     for line, kind, raw in _free_texts(context):
+        if _DIGIT(raw) is None:
+            continue  # every dose quantity holds a digit; most lines of prose hold none
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
             continue
