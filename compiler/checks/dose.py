@@ -20,7 +20,7 @@ from typing import Any
 from compiler import dosing
 from compiler import model as m
 from compiler.arms import other_phase_lines, phase_override, phase_view
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.source import Span
@@ -46,6 +46,9 @@ BSA_CAP = re.compile(
     r"not more than|at most|limit(?:ed)?)\b[^.\n]{0,40}?\b\d+(?:[.,]\d+)?\s*m(?:²|2|\^2)(?![A-Za-z0-9/]))"
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
     re.IGNORECASE)
+# Every match of BSA_CAP holds one of these (lower case): a text without them has no cap.
+BSA_CAP_WORDS = ("max", "cap", "begrens", "afgetopt", "plafond", "tot ten hoogste", "hoogstens", "niet meer dan",
+                 "not more than", "at most", "limit")
 PRIOR_ANTHRACYCLINE = re.compile(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
                                  r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
@@ -1403,7 +1406,11 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    for item, text in _texts(context, (m.Prose, m.Note)):
+    texts = list(_texts(context, (m.Prose, m.Note)))
+    lowered = folded("\n".join(text for _, text in texts))
+    if lowered is not None and not any(word in lowered for word in BSA_CAP_WORDS):
+        return
+    for item, text in texts:
         match = BSA_CAP.search(text)
         if match is None:
             continue
