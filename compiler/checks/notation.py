@@ -320,6 +320,13 @@ DOSE_IN_TEXT = re.compile(
 _DIGIT = re.compile(r"[0-9]").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = re.compile(r"[ \t]+//.*$")
+
+
+def _uncommented(text: str) -> str:
+    """The line without its `// comment` (most lines have none: no regex for them)."""
+    return _COMMENT.sub("", text) if "//" in text else text
+
+
 _FREE_TEXT = (m.Prose, m.Note, m.Decision)
 
 
@@ -334,7 +341,7 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 def _free_texts(context: Context) -> list[tuple[int, str, str]]:
     """(line, kind, text without comment) of every free-text line (once per check run)."""
-    return context.memo("notation.free_texts", lambda c: [(line, kind, _COMMENT.sub("", c.source.line_text(line)))
+    return context.memo("notation.free_texts", lambda c: [(line, kind, _uncommented(c.source.line_text(line)))
                                                           for line, kind in free_text_lines(c)])
 
 
@@ -513,11 +520,11 @@ def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
         if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:
             continue
         seen.add(item.span.line)
-        yield item.span.line, _COMMENT.sub("", context.source.line_text(item.span.line))
+        yield item.span.line, _uncommented(context.source.line_text(item.span.line))
     for section in context.protocol.all_sections():
         if section.span.line not in seen:
             seen.add(section.span.line)
-            yield section.span.line, _COMMENT.sub("", context.source.line_text(section.span.line))
+            yield section.span.line, _uncommented(context.source.line_text(section.span.line))
 
 
 def _joined_lines(context: Context) -> str:
