@@ -52,9 +52,10 @@ patient unless some condition is certainly false for them.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -717,10 +718,13 @@ def _equal(known: str | int | None, value: str) -> Truth:
 
 
 def _compare(left: Decimal, op: str, right: Decimal) -> bool | None:
-    table = {"<": left < right, "<=": left <= right, "≤": left <= right, ">": left > right,
-             ">=": left >= right, "≥": left >= right, "=": left == right, "!=": left != right,
-             "≠": left != right}
-    return table.get(op)
+    compare = _OPERATORS.get(op)  # only the comparison asked for (every arm and scenario asks)
+    return None if compare is None else compare(left, right)
+
+
+_OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "<": operator.lt, "<=": operator.le, "≤": operator.le, ">": operator.gt, ">=": operator.ge, "≥": operator.ge,
+    "=": operator.eq, "!=": operator.ne, "≠": operator.ne}
 
 
 def referenced_variables(conditions: tuple[m.Condition, ...], tables: Tables) -> set[str]:

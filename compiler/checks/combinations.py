@@ -41,9 +41,13 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     """Whether the protocol (id, title, scope) is about one of these tumours; no words: always."""
     if not words:
         return True
-    meta = context.protocol.meta
-    text = " ".join(t.value for t in (meta.id, meta.title, meta.scope) if t is not None).lower()
+    text = context.memo("combinations.tumour_text", _tumour_text)
     return any(str(word).lower() in text for word in words)
+
+
+def _tumour_text(context: Context) -> str:
+    meta = context.protocol.meta
+    return " ".join(t.value for t in (meta.id, meta.title, meta.scope) if t is not None).lower()
 
 
 def region(context: Context) -> str:
