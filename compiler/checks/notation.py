@@ -317,7 +317,9 @@ DOSE_IN_TEXT = re.compile(
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
-_DIGIT = re.compile(r"[0-9]").search
+# What every match of DOSE_IN_TEXT holds: its amount's last digit, spaces, and the first letter of a unit
+# (in any case where the pattern ignores case; µ, μ and Μ fold together), or `AUC`. Cheap to search.
+_DOSE_HINT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]|AUC").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = re.compile(r"[ \t]+//.*$")
 
@@ -486,8 +488,8 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     """
     source = context.source
     for line, kind, raw in _free_texts(context):
-        if _DIGIT(raw) is None:
-            continue  # every dose quantity holds a digit; most lines of prose hold none
+        if _DOSE_HINT(raw) is None:
+            continue  # no digit before a unit's first letter, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
             continue
