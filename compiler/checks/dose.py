@@ -46,9 +46,21 @@ BSA_CAP = re.compile(
     r"not more than|at most|limit(?:ed)?)\b[^.\n]{0,40}?\b\d+(?:[.,]\d+)?\s*m(?:²|2|\^2)(?![A-Za-z0-9/]))"
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
     re.IGNORECASE)
-# Every match of BSA_CAP holds one of these (lower case): a text without them has no cap.
+# What every match of BSA_CAP holds (lower case): a limit word and m²; or a BSA word and a cap word.
 BSA_CAP_WORDS = ("max", "cap", "begrens", "afgetopt", "plafond", "tot ten hoogste", "hoogstens", "niet meer dan",
                  "not more than", "at most", "limit")
+BSA_UNITS = ("m²", "m2", "m^2")
+BSA_WORDS = ("bsa", "lo", "body surface", "lichaamsoppervlak")
+BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
+
+
+def _may_cap(text: str) -> bool:
+    """False only when BSA_CAP cannot match the text (most prose: no regex for it)."""
+    lowered = folded(text)
+    if lowered is None:
+        return True
+    return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
+            or (any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)))
 PRIOR_ANTHRACYCLINE = re.compile(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
                                  r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
@@ -1406,11 +1418,9 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    texts = list(_texts(context, (m.Prose, m.Note)))
-    lowered = folded("\n".join(text for _, text in texts))
-    if lowered is not None and not any(word in lowered for word in BSA_CAP_WORDS):
-        return
-    for item, text in texts:
+    for item, text in _texts(context, (m.Prose, m.Note)):
+        if not _may_cap(text):
+            continue
         match = BSA_CAP.search(text)
         if match is None:
             continue
