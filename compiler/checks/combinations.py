@@ -16,7 +16,7 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.suggest import closest
 from compiler.tables import Tables, normalise
@@ -114,7 +114,23 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
             _MENTIONS.clear()
         parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
         pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
+    stems = _STEMS.get(key)
+    if stems is None:
+        if len(_STEMS) >= 1024:
+            _STEMS.clear()
+        stems = _STEMS[key] = tuple(w.rstrip("*").lower() for w in words)
+    if all(stem.isascii() for stem in stems):
+        # every match holds a word's stem (any case): a text without any stem mentions none
+        texts = [text for text in texts if _may_mention(text, stems)]
     return any(pattern.search(text) for text in texts)
+
+
+def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
+    lowered = folded(text)
+    return lowered is None or any(stem in lowered for stem in stems)
+
+
+_STEMS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 _MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
