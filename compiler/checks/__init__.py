@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
@@ -35,14 +35,23 @@ class Context:
 
     def memo(self, name: str, compute: Callable[[Context], T]) -> T:
         """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
+        # no typing.cast: these are asked thousands of times per sheet, and cast is a call
         key = ("memo", name)
-        if key not in self.shared_values:
-            self.shared_values[key] = compute(self)
-        return cast(T, self.shared_values[key])
+        values = self.shared_values
+        if key not in values:
+            values[key] = compute(self)
+        found: T = values[key]
+        return found
 
     def of_type(self, kind: type[ItemT]) -> list[ItemT]:
         """Every item of a kind, in sheet order (do not change the list: it is shared by the run's rules)."""
-        return cast(list[ItemT], self.of_types((kind,)))
+        key = ("of_type", (kind,))
+        found = self.shared_values.get(key)
+        if found is None:
+            self.of_types((kind,))
+            found = self.shared_values[key]
+        typed: list[ItemT] = found
+        return typed
 
     def of_types(self, kinds: tuple[type[m.Item], ...]) -> list[m.Item]:
         """Every item of any of the kinds, in sheet order (shared: do not change the list).
@@ -64,7 +73,8 @@ class Context:
             else:  # several types: keep sheet order
                 found = [item for item in self.items if isinstance(item, kinds)]
             self.shared_values[key] = found
-        return cast(list[m.Item], found)
+        typed: list[m.Item] = found
+        return typed
 
     @property
     def language(self) -> str:
@@ -78,9 +88,11 @@ class Context:
         rows); walking the model again for each rule multiplied the cost of a check by the rules.
         `compute` must depend on the context only.
         """
-        if compute not in self.shared_values:
-            self.shared_values[compute] = compute(self)
-        return cast(T, self.shared_values[compute])
+        values = self.shared_values
+        if compute not in values:
+            values[compute] = compute(self)
+        found: T = values[compute]
+        return found
 
 
 # The only characters outside ASCII that re.IGNORECASE matches with an ASCII letter (İ ı ſ and
