@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from typing import Any, TypeVar
 
 from compiler import model as m
@@ -48,7 +49,7 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
     """A copy of the protocol with every name resolved that can be."""
 
     def item(node: m.Item) -> m.Item:
-        children = tuple(item(c) for c in node.children)
+        children = tuple(item(c) for c in node.children) if node.children else ()
         if isinstance(node, m.Bullet):
             content = item(node.content) if node.content is not None else None
             return _replace(node, children=children, content=content)
@@ -58,8 +59,7 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
             timing = node.timing
             if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
                 timing = _replace(timing, target_id=resolve_target(timing.target.value, tables))
-            return _replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases,
-                                       timing=timing)
+            return _replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases, timing=timing)
         if isinstance(node, (m.DoseModification, m.DoseLevels)):
             drug_id, _ = resolve_drug(node.drug.value, tables)
             return _replace(node, children=children, drug_id=drug_id)
@@ -69,7 +69,7 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         if isinstance(node, m.WithConstraint):
             ids = tuple(resolve_target(t.value, tables) for t in node.targets)
             return _replace(node, children=children, target_ids=ids)
-        if len(children) == len(node.children) and all(a is b for a, b in zip(children, node.children, strict=True)):
+        if len(children) == len(node.children) and all(map(operator.is_, children, node.children)):
             return node  # nothing to resolve in it or below it: the item itself (frozen) serves both models
         return _replace(node, children=children)
 
