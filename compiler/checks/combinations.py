@@ -125,6 +125,16 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     return any(pattern.search(text) for text in texts)
 
 
+def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
+    """`_mentions` of an arm's texts, once per check run: the arms of one block share their texts."""
+    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", lambda _: {})
+    key = (texts, tuple(words))
+    found = known.get(key)
+    if found is None:
+        found = known[key] = _mentions(texts, words)
+    return found
+
+
 def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
     lowered = folded(text)
     return lowered is None or any(stem in lowered for stem in stems)
@@ -553,7 +563,7 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if not any(_admits(context, arm, s) for s in scenarios):
             continue
-        if _mentions(arm.texts, words):
+        if _arm_mentions(context, arm.texts, words):
             continue
         if arm.focus.span in seen:
             continue
@@ -773,7 +783,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
                 words = [str(w) for w in rule.get("words") or []]
-                if _mentions(arm.texts, words):
+                if _arm_mentions(context, arm.texts, words):
                     continue
                 if entry.index not in protocol_mentions:
                     protocol_mentions[entry.index] = _mentions(protocol_texts, words)
