@@ -384,14 +384,17 @@ class Layout:
             self._child_lists.setdefault(node.parent, []).append(node.index)
             in_regimen[node.index] = node.is_regimen or in_regimen[node.parent]
         self._in_regimen = in_regimen
-        branches = (m.When, m.Otherwise)
+        _, is_branch, _, fixed, _ = self._node_facts()
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
         for parent, children in self._child_lists.items():
+            if not self._has_members(parent):  # nor has any of its children
+                self._fixed_children[parent] = []
+                self._plain_children[parent] = []
+                continue
             with_members = [c for c in children if self._has_members(c)]
-            self._fixed_children[parent] = [c for c in with_members if self._fixed(c)]
-            self._plain_children[parent] = [c for c in with_members
-                                            if not isinstance(self.nodes[c].item, branches)]
+            self._fixed_children[parent] = [c for c in with_members if fixed[c]]
+            self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
         for position in range(len(self.members)):
             self._partners[position] = self._partners_of(position)
 
