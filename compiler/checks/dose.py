@@ -1418,7 +1418,10 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    for item, text in _texts(context, (m.Prose, m.Note)):
+    texts = list(_texts(context, (m.Prose, m.Note)))
+    if not _may_cap("\n".join(text for _, text in texts)):
+        return  # the words a cap needs are not in the texts together, so in none of them
+    for item, text in texts:
         if not _may_cap(text):
             continue
         match = BSA_CAP.search(text)
