@@ -62,16 +62,16 @@ class Context:
         key = ("of_type", kinds)
         found = self.shared_values.get(key)
         if found is None:
-            index: dict[type, list[m.Item]] | None = self.shared_values.get("by_type")
-            if index is None:
+            index: dict[type, list[tuple[int, m.Item]]] | None = self.shared_values.get("by_type")
+            if index is None:  # type → (position, item), in sheet order
                 index = self.shared_values["by_type"] = {}
-                for item in self.items:
-                    index.setdefault(type(item), []).append(item)
+                for position, item in enumerate(self.items):
+                    index.setdefault(type(item), []).append((position, item))
             matching = [kind for kind in index if issubclass(kind, kinds)]
-            if len(matching) <= 1:
-                found = index[matching[0]] if matching else []
-            else:  # several types: keep sheet order
-                found = [item for item in self.items if isinstance(item, kinds)]
+            if len(matching) == 1:
+                found = [item for _, item in index[matching[0]]]
+            else:  # several types: merged back into sheet order (positions are distinct: items never compared)
+                found = [item for _, item in sorted(pair for kind in matching for pair in index[kind])]
             self.shared_values[key] = found
         typed: list[m.Item] = found
         return typed
