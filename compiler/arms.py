@@ -52,9 +52,10 @@ patient unless some condition is certainly false for them.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -180,6 +181,7 @@ class Layout:
         self._otherwise: dict[int, m.Condition | None] = {}
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
+        self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
         self._index_partners()
 
     # ------------------------------------------------------------ building
@@ -223,6 +225,10 @@ class Layout:
     # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
+        return list(self._path(index))
+
+    def _path(self, index: int) -> tuple[int, ...]:
+        """`ancestors`, as the shared tuple (not to be changed)."""
         path = self._ancestor_paths.get(index)
         if path is None:
             out: list[int] = []
@@ -231,7 +237,7 @@ class Layout:
                 out.append(current)
                 current = self.nodes[current].parent
             path = self._ancestor_paths[index] = tuple(out)
-        return list(path)
+        return path
 
     def owner(self, index: int) -> int:
         """The block a constraint, note or prose line belongs to."""
@@ -378,14 +384,17 @@ class Layout:
             self._child_lists.setdefault(node.parent, []).append(node.index)
             in_regimen[node.index] = node.is_regimen or in_regimen[node.parent]
         self._in_regimen = in_regimen
-        branches = (m.When, m.Otherwise)
+        _, is_branch, _, fixed, _ = self._node_facts()
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
         for parent, children in self._child_lists.items():
+            if not self._has_members(parent):  # nor has any of its children
+                self._fixed_children[parent] = []
+                self._plain_children[parent] = []
+                continue
             with_members = [c for c in children if self._has_members(c)]
-            self._fixed_children[parent] = [c for c in with_members if self._fixed(c)]
-            self._plain_children[parent] = [c for c in with_members
-                                            if not isinstance(self.nodes[c].item, branches)]
+            self._fixed_children[parent] = [c for c in with_members if fixed[c]]
+            self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
         for position in range(len(self.members)):
             self._partners[position] = self._partners_of(position)
 
@@ -398,40 +407,47 @@ class Layout:
         return bisect_left(self._member_nodes, start), bisect_left(self._member_nodes, end)
 
     def _partners_of(self, position: int) -> tuple[int, ...]:
+        # Per-node facts (ends, branch/phase/fixed flags) are read from arrays built once in
+        # `_node_facts`; a member's walk up the tree is the hot loop of every layout.
+        ends, is_branch, is_phase, fixed, member_at = self._node_facts()
+        member_nodes = self._member_nodes
+        in_regimen = self._in_regimen
         index = self.members[position].node
         slices: list[tuple[int, int]] = []
         count = -1  # the member itself lies in its own subtree
 
         def add(start: int, end: int) -> None:
             nonlocal count
-            low, high = self._member_slice(start, end)
+            low, high = bisect_left(member_nodes, start), bisect_left(member_nodes, end)
             if high > low:
                 slices.append((low, high))
                 count += high - low
 
-        add(index, self.nodes[index].end)  # in its own subtree, or sharing its node (a library regimen)
+        add(index, ends[index])  # in its own subtree, or sharing its node (a library regimen)
         child = index
-        for ancestor in self.ancestors(index)[1:]:
-            add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
-            end = self.nodes[ancestor].end
-            if self._in_regimen[ancestor] and isinstance(self.nodes[child].item, (m.When, m.Otherwise)):
+        for ancestor in self._path(index)[1:]:
+            if ancestor in member_at:
+                add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
+            end = ends[ancestor]
+            others: list[int]
+            if in_regimen[ancestor] and is_branch[child]:
                 others = self._plain_children[ancestor]
-            elif (self._in_regimen[ancestor] or self._fixed(child)) and isinstance(self.nodes[child].item, m.PhaseLine):
+            elif (in_regimen[ancestor] or fixed[child]) and is_phase[child]:
                 others = self._child_lists.get(ancestor, [])  # every other child, phases filtered out below
-            elif self._in_regimen[ancestor] or self._fixed(child):
+            elif in_regimen[ancestor] or fixed[child]:
                 add(ancestor + 1, child)
-                add(self.nodes[child].end, end)
+                add(ends[child], end)
                 others = []
             else:
                 others = self._fixed_children[ancestor]
-            if isinstance(self.nodes[child].item, m.PhaseLine):
+            if is_phase[child]:
                 # the phases of a regimen follow each other (as `together` says): no partners in the other phases
-                others = [c for c in others if not isinstance(self.nodes[c].item, m.PhaseLine)]
+                others = [c for c in others if not is_phase[c]]
             for other in others:
                 if count > MAX_ARM:
                     break
                 if other != child:
-                    add(other, self.nodes[other].end)
+                    add(other, ends[other])
             if count > MAX_ARM:
                 break
             child = ancestor
@@ -441,6 +457,18 @@ class Layout:
         if count > MAX_ARM:
             self.oversized.append((self.members[position], count))
         return tuple(sorted(found)[:MAX_ARM])
+
+    def _node_facts(self) -> tuple[list[int], list[bool], list[bool], list[bool], set[int]]:
+        """Per node: subtree end, is a `when`/`otherwise`, is a `phase`, is fixed; and the nodes members sit at."""
+        facts = self._facts
+        if facts is None:
+            branches = (m.When, m.Otherwise)
+            facts = self._facts = ([node.end for node in self.nodes],
+                                   [isinstance(node.item, branches) for node in self.nodes],
+                                   [isinstance(node.item, m.PhaseLine) for node in self.nodes],
+                                   [self._fixed(i) for i in range(len(self.nodes))],
+                                   set(self._member_nodes))
+        return facts
 
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
         ids = constraint.target_ids or tuple(None for _ in constraint.targets)
@@ -717,10 +745,13 @@ def _equal(known: str | int | None, value: str) -> Truth:
 
 
 def _compare(left: Decimal, op: str, right: Decimal) -> bool | None:
-    table = {"<": left < right, "<=": left <= right, "≤": left <= right, ">": left > right,
-             ">=": left >= right, "≥": left >= right, "=": left == right, "!=": left != right,
-             "≠": left != right}
-    return table.get(op)
+    compare = _OPERATORS.get(op)  # only the comparison asked for (every arm and scenario asks)
+    return None if compare is None else compare(left, right)
+
+
+_OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "<": operator.lt, "<=": operator.le, "≤": operator.le, ">": operator.gt, ">=": operator.ge, "≥": operator.ge,
+    "=": operator.eq, "!=": operator.ne, "≠": operator.ne}
 
 
 def referenced_variables(conditions: tuple[m.Condition, ...], tables: Tables) -> set[str]:

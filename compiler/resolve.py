@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+import operator
+from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.tables import Tables
@@ -25,43 +26,61 @@ def normalise(name: str) -> str:
 _normalised = functools.lru_cache(maxsize=4096)(_normalise)
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+_T = TypeVar("_T")
+
+
+def _replace(node: _T, **changes: Any) -> _T:
+    """`dataclasses.replace` for the model's frozen dataclasses (no `__post_init__`, no init-only
+    fields): the same object, built without re-validating the changes on every call.
+    """
+    cls = type(node)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(node, name))
+    return new
+
+
 def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
     """A copy of the protocol with every name resolved that can be."""
 
     def item(node: m.Item) -> m.Item:
-        children = tuple(item(c) for c in node.children)
+        children = tuple(item(c) for c in node.children) if node.children else ()
         if isinstance(node, m.Bullet):
             content = item(node.content) if node.content is not None else None
-            return dataclasses.replace(node, children=children, content=content)
+            return _replace(node, children=children, content=content)
         if isinstance(node, m.DrugLine):
             drug_id, how = resolve_product(node, tables)
             phases = tuple(_relative_end(p, tables) for p in node.phases)
             timing = node.timing
             if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
-                timing = dataclasses.replace(timing, target_id=resolve_target(timing.target.value, tables))
-            return dataclasses.replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases,
-                                       timing=timing)
+                timing = _replace(timing, target_id=resolve_target(timing.target.value, tables))
+            return _replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases, timing=timing)
         if isinstance(node, (m.DoseModification, m.DoseLevels)):
             drug_id, _ = resolve_drug(node.drug.value, tables)
-            return dataclasses.replace(node, children=children, drug_id=drug_id)
+            return _replace(node, children=children, drug_id=drug_id)
         if isinstance(node, m.RegimenLine):
             regimen_id = tables.regimen_names.get(normalise(node.name.value))
-            return dataclasses.replace(node, children=children, regimen_id=regimen_id)
+            return _replace(node, children=children, regimen_id=regimen_id)
         if isinstance(node, m.WithConstraint):
             ids = tuple(resolve_target(t.value, tables) for t in node.targets)
-            return dataclasses.replace(node, children=children, target_ids=ids)
-        if len(children) == len(node.children) and all(a is b for a, b in zip(children, node.children, strict=True)):
+            return _replace(node, children=children, target_ids=ids)
+        if len(children) == len(node.children) and all(map(operator.is_, children, node.children)):
             return node  # nothing to resolve in it or below it: the item itself (frozen) serves both models
-        return dataclasses.replace(node, children=children)
+        return _replace(node, children=children)
 
     def section(node: m.Section) -> m.Section:
-        return dataclasses.replace(
+        return _replace(
             node,
             items=tuple(item(i) for i in node.items),
             subsections=tuple(section(s) for s in node.subsections),
         )
 
-    return dataclasses.replace(
+    return _replace(
         protocol,
         preamble=tuple(item(i) for i in protocol.preamble),
         sections=tuple(section(s) for s in protocol.sections),
@@ -73,7 +92,7 @@ def _relative_end(phase: m.Phase, tables: Tables) -> m.Phase:
     if end is None:
         return phase
     drug_id, _ = resolve_drug(end.drug.value, tables)
-    return dataclasses.replace(phase, until_after=dataclasses.replace(end, drug_id=drug_id))
+    return _replace(phase, until_after=_replace(end, drug_id=drug_id))
 
 
 def resolve_drug(name: str, tables: Tables) -> tuple[str | None, str | None]:

@@ -777,6 +777,9 @@ def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None 
     return _Analyser(protocol, translator or Translator(tables), items).run()
 
 
+_CONDITIONAL = (m.When, m.Otherwise, m.OnlyWhen, m.ExcludeWhen, m.Decision)
+
+
 class _Analyser:
     def __init__(self, protocol: m.Protocol, translator: Translator, items: Sequence[m.Item] | None = None) -> None:
         self.protocol = protocol
@@ -784,6 +787,7 @@ class _Analyser:
         self.algebra = self.translator.algebra
         self.result = Analysis(domains=self.translator.domains)
         self.mentioned: dict[str, set[str]] = {}
+        self._conditionals: dict[int, bool] = {}  # by id: the protocol keeps every item alive during the analysis
         for item in protocol.all_items() if items is None else items:
             if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
                 try:
@@ -814,8 +818,8 @@ class _Analyser:
 
     def block(self, items: tuple[m.Item, ...], context: Region, decision: m.Decision | None) -> Region:
         """Walk a block; return the context its `only when`/`exclude when` lines establish."""
-        if not items:
-            return context
+        if not items or not any(map(self.conditional, items)):
+            return context  # no branch, condition or decision in it or below it: nothing to analyse, context unchanged
         nodes = [statement(item) for item in items]
         for node in nodes:
             if isinstance(node, m.OnlyWhen):
@@ -861,6 +865,16 @@ class _Analyser:
             else:
                 self.block(item.children, child_context, None)
         return context
+
+    def conditional(self, item: m.Item) -> bool:
+        """Whether the item, or an item below it, is a `when`, `otherwise`, `only when`, `exclude when` or decision
+        (once per item: the walk asks for every block).
+        """
+        known = self._conditionals.get(id(item))
+        if known is None:
+            known = isinstance(statement(item), _CONDITIONAL) or any(map(self.conditional, item.children))
+            self._conditionals[id(item)] = known
+        return known
 
     def check_alone(self, item: m.Item, condition: m.Condition, region: Region, context: Region) -> None:
         if region.is_empty():

@@ -7,9 +7,9 @@ then applies the protocol's acknowledgements (`allow CODE "justification"`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
@@ -17,6 +17,7 @@ from compiler.source import SourceFile
 from compiler.tables import Tables
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT", bound=m.Item)
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,46 @@ class Context:
 
     def memo(self, name: str, compute: Callable[[Context], T]) -> T:
         """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
+        # no typing.cast: these are asked thousands of times per sheet, and cast is a call
         key = ("memo", name)
-        if key not in self.shared_values:
-            self.shared_values[key] = compute(self)
-        return cast(T, self.shared_values[key])
+        values = self.shared_values
+        if key not in values:
+            values[key] = compute(self)
+        found: T = values[key]
+        return found
 
-    def of_type(self, kind: type[m.Item]) -> Iterator[m.Item]:
-        """Every item of a kind."""
-        return (item for item in self.items if isinstance(item, kind))
+    def of_type(self, kind: type[ItemT]) -> list[ItemT]:
+        """Every item of a kind, in sheet order (do not change the list: it is shared by the run's rules)."""
+        key = ("of_type", (kind,))
+        found = self.shared_values.get(key)
+        if found is None:
+            self.of_types((kind,))
+            found = self.shared_values[key]
+        typed: list[ItemT] = found
+        return typed
+
+    def of_types(self, kinds: tuple[type[m.Item], ...]) -> list[m.Item]:
+        """Every item of any of the kinds, in sheet order (shared: do not change the list).
+
+        Most rules read only a few kinds of item; each walking the whole item list multiplied
+        the cost of a check by the rules. The items are indexed by type once per check run.
+        """
+        key = ("of_type", kinds)
+        found = self.shared_values.get(key)
+        if found is None:
+            index: dict[type, list[tuple[int, m.Item]]] | None = self.shared_values.get("by_type")
+            if index is None:  # type → (position, item), in sheet order
+                index = self.shared_values["by_type"] = {}
+                for position, item in enumerate(self.items):
+                    index.setdefault(type(item), []).append((position, item))
+            matching = [kind for kind in index if issubclass(kind, kinds)]
+            if len(matching) == 1:
+                found = [item for _, item in index[matching[0]]]
+            else:  # several types: merged back into sheet order (positions are distinct: items never compared)
+                found = [item for _, item in sorted(pair for kind in matching for pair in index[kind])]
+            self.shared_values[key] = found
+        typed: list[m.Item] = found
+        return typed
 
     @property
     def language(self) -> str:
@@ -55,9 +88,27 @@ class Context:
         rows); walking the model again for each rule multiplied the cost of a check by the rules.
         `compute` must depend on the context only.
         """
-        if compute not in self.shared_values:
-            self.shared_values[compute] = compute(self)
-        return cast(T, self.shared_values[compute])
+        values = self.shared_values
+        if compute not in values:
+            values[compute] = compute(self)
+        found: T = values[compute]
+        return found
+
+
+# The only characters outside ASCII that re.IGNORECASE matches with an ASCII letter (İ ı ſ and
+# the Kelvin sign); found by trying every code point against `[a-z]` with re.IGNORECASE.
+_FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"
+
+
+def folded(text: str) -> str | None:
+    """`text.lower()`, in which a lower-case ASCII literal occurs wherever re.IGNORECASE finds it in `text`;
+    None when the text holds a character that folds to an ASCII letter only under re's rules.
+
+    A check searching many lines for a rare word asks this text first: absent here, absent everywhere.
+    """
+    if any(char in text for char in _FOLDS_TO_ASCII):
+        return None
+    return text.lower()
 
 
 _LOADED: list[bool] = []

@@ -32,8 +32,20 @@ def extent(item: m.Item) -> Span:
     return Span(item.span.file, item.span.line, item.span.column, end.end_line, end.end_column)
 
 
+_ALLOWANCES: list[tuple[m.Protocol, list[tuple[m.Allow, Span]]]] = []  # the last protocol's (three callers)
+
+
 def allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
-    """Every allow line with the region it covers."""
+    """Every allow line with the region it covers (shared: do not change the list)."""
+    for known, found in _ALLOWANCES:
+        if known is protocol:
+            return found
+    found = _allowances(protocol)
+    _ALLOWANCES[:] = [(protocol, found)]
+    return found
+
+
+def _allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     out: list[tuple[m.Allow, Span]] = []
     extents: dict[int, Span] = {}
 

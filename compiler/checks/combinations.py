@@ -16,7 +16,7 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.suggest import closest
 from compiler.tables import Tables, normalise
@@ -41,9 +41,13 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     """Whether the protocol (id, title, scope) is about one of these tumours; no words: always."""
     if not words:
         return True
-    meta = context.protocol.meta
-    text = " ".join(t.value for t in (meta.id, meta.title, meta.scope) if t is not None).lower()
+    text = context.memo("combinations.tumour_text", _tumour_text)
     return any(str(word).lower() in text for word in words)
+
+
+def _tumour_text(context: Context) -> str:
+    meta = context.protocol.meta
+    return " ".join(t.value for t in (meta.id, meta.title, meta.scope) if t is not None).lower()
 
 
 def region(context: Context) -> str:
@@ -110,7 +114,33 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
             _MENTIONS.clear()
         parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
         pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
+    stems = _STEMS.get(key)
+    if stems is None:
+        if len(_STEMS) >= 1024:
+            _STEMS.clear()
+        stems = _STEMS[key] = tuple(w.rstrip("*").lower() for w in words)
+    if all(stem.isascii() for stem in stems):
+        # every match holds a word's stem (any case): a text without any stem mentions none
+        texts = [text for text in texts if _may_mention(text, stems)]
     return any(pattern.search(text) for text in texts)
+
+
+def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
+    """`_mentions` of an arm's texts, once per check run: the arms of one block share their texts."""
+    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", lambda _: {})
+    key = (texts, tuple(words))
+    found = known.get(key)
+    if found is None:
+        found = known[key] = _mentions(texts, words)
+    return found
+
+
+def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
+    lowered = folded(text)
+    return lowered is None or any(stem in lowered for stem in stems)
+
+
+_STEMS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 _MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
@@ -533,7 +563,7 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if not any(_admits(context, arm, s) for s in scenarios):
             continue
-        if _mentions(arm.texts, words):
+        if _arm_mentions(context, arm.texts, words):
             continue
         if arm.focus.span in seen:
             continue
@@ -727,7 +757,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     lay = _layout(context)
     protocol_texts = lay.all_texts()
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
-    protocol_ids = {i.drug_id for i in context.items if isinstance(i, m.DrugLine) and i.drug_id is not None}
+    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine) if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
     for arm in lay.arms():
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
@@ -753,7 +783,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
                 words = [str(w) for w in rule.get("words") or []]
-                if _mentions(arm.texts, words):
+                if _arm_mentions(context, arm.texts, words):
                     continue
                 if entry.index not in protocol_mentions:
                     protocol_mentions[entry.index] = _mentions(protocol_texts, words)
@@ -781,7 +811,7 @@ def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     candidates: list[str] = []  # every drug and class name: built only when a target is unknown
-    for item in context.items:
+    for item in context.of_type(m.WithConstraint):
         if not isinstance(item, m.WithConstraint):
             continue
         ids = item.target_ids or tuple(None for _ in item.targets)

@@ -137,7 +137,7 @@ def approved_with_open_query(context: Context) -> Iterator[Diagnostic]:
     """
     if context.protocol.meta.status != m.Status.APPROVED:
         return
-    for item in context.items:
+    for item in context.of_type(m.Query):
         if isinstance(item, m.Query):
             yield approved_with_open_query.at(item.span, "open review query in an approved protocol",
                                               "answer and remove the query, or set `status: review`")

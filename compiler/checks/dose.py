@@ -20,7 +20,7 @@ from typing import Any
 from compiler import dosing
 from compiler import model as m
 from compiler.arms import other_phase_lines, phase_override, phase_view
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.source import Span
@@ -46,6 +46,21 @@ BSA_CAP = re.compile(
     r"not more than|at most|limit(?:ed)?)\b[^.\n]{0,40}?\b\d+(?:[.,]\d+)?\s*m(?:²|2|\^2)(?![A-Za-z0-9/]))"
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
     re.IGNORECASE)
+# What every match of BSA_CAP holds (lower case): a limit word and m²; or a BSA word and a cap word.
+BSA_CAP_WORDS = ("max", "cap", "begrens", "afgetopt", "plafond", "tot ten hoogste", "hoogstens", "niet meer dan",
+                 "not more than", "at most", "limit")
+BSA_UNITS = ("m²", "m2", "m^2")
+BSA_WORDS = ("bsa", "lo", "body surface", "lichaamsoppervlak")
+BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
+
+
+def _may_cap(text: str) -> bool:
+    """False only when BSA_CAP cannot match the text (most prose: no regex for it)."""
+    lowered = folded(text)
+    if lowered is None:
+        return True
+    return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
+            or (any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)))
 PRIOR_ANTHRACYCLINE = re.compile(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
                                  r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
@@ -934,7 +949,7 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 
 def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
     protocol = context.protocol
-    if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.items):
+    if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.of_type(m.RegimenLine)):
         return  # no library regimen: no need to walk the sheet for the conditions around one
 
     def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
@@ -1171,7 +1186,7 @@ def _describe_patterns(patterns: Sequence[dict[str, Any]], unit: str) -> str:
 
 
 def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[m.Item, str]]:
-    for item in context.items:
+    for item in context.of_types(kinds):
         if isinstance(item, kinds):
             if isinstance(item, m.Prose):
                 yield item, item.text
@@ -1180,7 +1195,7 @@ def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[
 
 
 def _has_crcl_condition(context: Context) -> bool:
-    for item in context.items:
+    for item in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
             for atom in m.condition_atoms(item.condition):
                 if isinstance(atom, m.Compare) and normalise(atom.variable) in CRCL_VARIABLES:
@@ -1403,7 +1418,12 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    for item, text in _texts(context, (m.Prose, m.Note)):
+    texts = list(_texts(context, (m.Prose, m.Note)))
+    if not _may_cap("\n".join(text for _, text in texts)):
+        return  # the words a cap needs are not in the texts together, so in none of them
+    for item, text in texts:
+        if not _may_cap(text):
+            continue
         match = BSA_CAP.search(text)
         if match is None:
             continue

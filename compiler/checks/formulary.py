@@ -27,7 +27,7 @@ def drug_lines(context: Context) -> tuple[m.DrugLine, ...]:
 
 
 def _drug_lines(context: Context) -> tuple[m.DrugLine, ...]:
-    return tuple(item for item in context.items if isinstance(item, m.DrugLine))
+    return tuple(item for item in context.of_type(m.DrugLine) if isinstance(item, m.DrugLine))
 
 
 def _generic(context: Context, drug_id: str) -> str:
@@ -393,7 +393,7 @@ def _regimen_names(context: Context) -> list[tuple[m.RegimenLine, NameHit | None
     """
     tables = context.tables
     out: list[tuple[m.RegimenLine, NameHit | None, list[tuple[str, NameHit]]]] = []
-    for item in context.items:
+    for item in context.of_type(m.RegimenLine):
         if not isinstance(item, m.RegimenLine):
             continue
         words = [w for w in re.split(r"[\s\-+/,()\"]+", item.name.value) if w]

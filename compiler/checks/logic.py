@@ -34,7 +34,7 @@ def conditions(context: Context) -> Iterator[m.Condition]:
 
 def _atoms(context: Context) -> list[m.Condition]:
     found: list[m.Condition] = []
-    for item in context.items:
+    for item in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
             found.extend(m.condition_atoms(item.condition))
     return found

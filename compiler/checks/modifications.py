@@ -28,7 +28,7 @@ def _tables(context: Context) -> list[TableAnalysis]:
 
 def _analyse_tables(context: Context) -> list[TableAnalysis]:
     found = translator(context)
-    return [analyse_table(item, context.tables, found) for item in context.items if isinstance(item, m.DoseModification)]
+    return [analyse_table(item, context.tables, found) for item in context.of_type(m.DoseModification)]
 
 
 def _band_text(context: Context, band: m.DoseBand) -> str:
@@ -39,7 +39,7 @@ def _band_text(context: Context, band: m.DoseBand) -> str:
 def sheet_drugs(context: Context) -> set[str]:
     """Drug ids the sheet gives: drug lines and the drugs of its library regimens."""
     found: set[str] = set()
-    for item in context.items:
+    for item in context.of_types((m.DrugLine, m.RegimenLine)):
         if isinstance(item, m.DrugLine) and item.drug_id:
             found.add(item.drug_id)
         elif isinstance(item, m.RegimenLine) and item.regimen_id:
@@ -172,7 +172,7 @@ def criteria_contradiction(context: Context) -> Iterator[Diagnostic]:
 
     Source: issue 14; compiler/data/labs.yaml (domains).
     """
-    blocks = [item for item in context.items if isinstance(item, m.Criteria)]
+    blocks = [item for item in context.of_type(m.Criteria) if isinstance(item, m.Criteria)]
     if not blocks:
         return
     shared = translator(context)
@@ -182,7 +182,7 @@ def criteria_contradiction(context: Context) -> Iterator[Diagnostic]:
             yield criteria_contradiction.at(item.span, "these criteria can never all hold",
                                             "check the comparisons: one of them is probably reversed")
     analyses = {id(found.table): found for found in _tables(context)}
-    for table in (item for item in context.items if isinstance(item, m.DoseModification) and not item.nadir):
+    for table in (item for item in context.of_type(m.DoseModification) if isinstance(item, m.DoseModification) and not item.nadir):
         for block in blocks:
             for band, text in criteria_conflicts(block, table, context.tables, shared, analyses[id(table)]):
                 yield criteria_contradiction.at(
@@ -233,7 +233,7 @@ def modified_drug_not_on_sheet(context: Context) -> Iterator[Diagnostic]:
     Source: issue 14.
     """
     given = sheet_drugs(context)
-    for item in context.items:
+    for item in context.of_types((m.DoseModification, m.DoseLevels)):
         if isinstance(item, (m.DoseModification, m.DoseLevels)):
             if item.drug_id is None:
                 yield modified_drug_not_on_sheet.at(item.drug.span, f"unknown drug `{item.drug.value}`",
@@ -261,7 +261,7 @@ def modification_percentage(context: Context) -> Iterator[Diagnostic]:
 
     Source: issue 14.
     """
-    for item in context.items:
+    for item in context.of_type(m.DoseBand):
         if isinstance(item, m.DoseBand):
             for action in item.all_actions():
                 if action.kind == "percent" and action.percent is not None:
@@ -287,7 +287,7 @@ def dose_level_undefined(context: Context) -> Iterator[Diagnostic]:
 
     Source: issue 14.
     """
-    for item in context.items:
+    for item in context.of_types((m.DoseModification, m.DoseLevels)):
         if isinstance(item, m.DoseModification):
             levels = levels_of(context.protocol, item.drug_id, item.drug.value)
             for band in item.bands():
@@ -322,7 +322,7 @@ def dose_levels_order(context: Context) -> Iterator[Diagnostic]:
     Source: issue 14.
     """
     given = _sheet_doses(context)
-    for item in context.items:
+    for item in context.of_type(m.DoseLevels):
         if not isinstance(item, m.DoseLevels):
             continue
         seen: dict[int, m.DoseLevel] = {}
@@ -357,7 +357,7 @@ def dose_levels_order(context: Context) -> Iterator[Diagnostic]:
 def _sheet_doses(context: Context) -> dict[str, set[tuple[str, Decimal]]]:
     """The doses the sheet's drug lines give, per drug id: (unit, amount)."""
     out: dict[str, set[tuple[str, Decimal]]] = {}
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if isinstance(item, m.DrugLine) and item.drug_id:
             for phase in item.phases:
                 if phase.dose is not None:
@@ -392,7 +392,7 @@ def modified_dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/formulary.yaml (per-product `max`, each row sourced).
     """
-    for item in context.items:
+    for item in context.of_types((m.DoseLevels, m.DoseModification)):
         if isinstance(item, m.DoseLevels):
             for level in item.levels():
                 highest = _above_max(context, item.drug_id, level.dose)
@@ -477,7 +477,7 @@ def dose_level_off_label(context: Context) -> Iterator[Diagnostic]:
     Source: compiler/data/administration.yaml `dose_reductions` (Enhertu SmPC 4.2; Kadcyla,
     Ibrance, Kisqali and Verzenio US PI 2.2; each row sourced).
     """
-    for item in context.items:
+    for item in context.of_type(m.DoseLevels):
         if not isinstance(item, m.DoseLevels):
             continue
         for level, problem, row in _off_schedule(item, _reduction_schedules(context, item.drug_id)):
@@ -503,7 +503,7 @@ def relative_end_drug(context: Context) -> Iterator[Diagnostic]:
     dose until 21 days after the last dose).
     """
     given = sheet_drugs(context)
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if not isinstance(item, m.DrugLine):
             continue
         for phase in item.phases:
@@ -536,7 +536,7 @@ def interval_not_whole_cycles(context: Context) -> Iterator[Diagnostic]:
 
     Source: issue 14 (a drug every 9 weeks inside 21-day cycles).
     """
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if not isinstance(item, m.DrugLine):
             continue
         for phase in item.phases:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
 from compiler.tables import Tables, normalise
@@ -25,7 +25,7 @@ def numbers(context: Context) -> Iterator[m.Number]:
 
 
 def _numbers(context: Context) -> Iterator[m.Number]:
-    for item in context.items:
+    for item in context.of_types((m.DrugLine, m.Fractionation, m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 if phase.dose is not None:
@@ -52,7 +52,7 @@ def doses(context: Context) -> Iterator[m.Dose]:
 
 
 def _doses(context: Context) -> Iterator[m.Dose]:
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 if phase.dose is not None:
@@ -61,7 +61,7 @@ def _doses(context: Context) -> Iterator[m.Dose]:
 
 def routes(context: Context) -> Iterator[m.Route]:
     """Every route of every drug line."""
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 if phase.route is not None:
@@ -112,7 +112,7 @@ def qd_qod(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list.
     """
-    for item in context.items:
+    for item in context.of_type(m.DrugLine):
         if not isinstance(item, m.DrugLine):
             continue
         for phase in item.phases:
@@ -317,8 +317,18 @@ DOSE_IN_TEXT = re.compile(
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
+# What every match of DOSE_IN_TEXT holds: its amount's last digit, spaces, and the first letter of a unit
+# (in any case where the pattern ignores case; µ, μ and Μ fold together), or `AUC`. Cheap to search.
+_DOSE_HINT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]|AUC").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = re.compile(r"[ \t]+//.*$")
+
+
+def _uncommented(text: str) -> str:
+    """The line without its `// comment` (most lines have none: no regex for them)."""
+    return _COMMENT.sub("", text) if "//" in text else text
+
+
 _FREE_TEXT = (m.Prose, m.Note, m.Decision)
 
 
@@ -331,6 +341,12 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
     return iter(context.memo("notation.free_text_lines", lambda c: list(_free_text_lines(c))))
 
 
+def _free_texts(context: Context) -> list[tuple[int, str, str]]:
+    """(line, kind, text without comment) of every free-text line (once per check run)."""
+    return context.memo("notation.free_texts", lambda c: [(line, kind, _uncommented(c.source.line_text(line)))
+                                                          for line, kind in free_text_lines(c)])
+
+
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
     seen: set[int] = set()
     meta = context.protocol.meta
@@ -338,7 +354,7 @@ def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
         if text is not None and text.span.line not in seen:
             seen.add(text.span.line)
             yield text.span.line, "metadata"
-    for item in context.items:
+    for item in context.of_types(_FREE_TEXT):
         if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
             seen.add(item.span.line)
             yield item.span.line, type(item).__name__.lower()
@@ -471,8 +487,9 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     a structured, checkable form.
     """
     source = context.source
-    for line, kind in free_text_lines(context):
-        raw = _COMMENT.sub("", source.line_text(line))
+    for line, kind, raw in _free_texts(context):
+        if _DOSE_HINT(raw) is None:
+            continue  # no digit before a unit's first letter, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
             continue
@@ -505,14 +522,34 @@ def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
         if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:
             continue
         seen.add(item.span.line)
-        yield item.span.line, _COMMENT.sub("", context.source.line_text(item.span.line))
+        yield item.span.line, _uncommented(context.source.line_text(item.span.line))
     for section in context.protocol.all_sections():
         if section.span.line not in seen:
             seen.add(section.span.line)
-            yield section.span.line, _COMMENT.sub("", context.source.line_text(section.span.line))
+            yield section.span.line, _uncommented(context.source.line_text(section.span.line))
 
 
-def _findings(context: Context, pattern: re.Pattern[str]) -> Iterator[tuple[Span, str]]:
+def _joined_lines(context: Context) -> str:
+    """Every line of `_all_lines`, joined by newlines (once per check run)."""
+    return context.memo("notation.joined_lines", lambda c: "\n".join(text for _, text in _all_lines(c)))
+
+
+def _folded_lines(context: Context) -> str | None:
+    """`folded` of the joined lines (once per check run)."""
+    return context.memo("notation.folded_lines", lambda c: folded(_joined_lines(c)))
+
+
+def _findings(context: Context, pattern: re.Pattern[str], absent: Callable[[Context], bool] | None = None
+              ) -> Iterator[tuple[Span, str]]:
+    """Every match of a pattern in the lines; `absent` answers cheaply (and only truly) that no line can hold one.
+
+    A match on one line is also a match in the joined text (a newline passes every boundary these
+    patterns test), so a pattern absent from the joined text is absent from every line.
+    """
+    if absent is not None and absent(context):
+        return
+    if pattern.search(_joined_lines(context)) is None:
+        return
     for line, text in _all_lines(context):
         for match in pattern.finditer(text):
             yield Span(context.source.path, line, match.start() + 1, line, match.end() + 1), match.group(0)
@@ -535,12 +572,18 @@ def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list.
     """
-    for span, text in _findings(context, _MS):
+    # every match holds `MS` or `MgSO4` (the pattern is case-sensitive)
+    for span, text in _findings(context, _MS, lambda c: "MS" not in _joined_lines(c) and "MgSO4" not in _joined_lines(c)):
         yield ms_mso4_mgso4.at(span, f"`{text}` can mean morphine sulfate or magnesium sulfate",
                                "write `morphine sulfate` or `magnesium sulfate`")
 
 
 _DC = re.compile(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+
+
+def _no_d_c(context: Context) -> bool:
+    lowered = _folded_lines(context)
+    return lowered is not None and "d/c" not in lowered
 
 
 @check("N013", "d-c", Severity.WARNING, "`D/C` written for discharge or discontinue")
@@ -556,12 +599,21 @@ def d_c(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
-    for span, text in _findings(context, _DC):
+    for span, text in _findings(context, _DC, _no_d_c):
         yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
 
 
 _TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
                          re.IGNORECASE)
+
+
+# `_TIMES_DAYS` without its boundaries, for lower-case text: every match of it holds one of these
+_TIMES_DAYS_FOLDED = re.compile(r"[x×]\s?[0-9]+\s?d|[0-9]\s?[x×]\s?d")
+
+
+def _no_times_days(context: Context) -> bool:
+    lowered = _folded_lines(context)
+    return lowered is not None and _TIMES_DAYS_FOLDED.search(lowered) is None
 
 
 @check("N014", "times-days", Severity.WARNING, "`x3d` written for a number of days or doses")
@@ -577,13 +629,15 @@ def times_days(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
-    for span, text in _findings(context, _TIMES_DAYS):
+    for span, text in _findings(context, _TIMES_DAYS, _no_times_days):
         yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
 
 
 _SLASH_OR_PLUS = re.compile(
     r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)"
     r"(?![A-Za-z0-9])")
+# what every match of _SLASH_OR_PLUS holds, without its leading look-behind (which makes a search slow)
+_SLASH_OR_PLUS_HINT = re.compile(r"[0-9]\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]")
 
 
 @check("N015", "slash-or-plus-as-and", Severity.WARNING, "`/` or `+` used for \"and\" or \"per\" between doses")
@@ -602,8 +656,12 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)
     (slash mark; "and" written out).
     """
-    for line, kind in free_text_lines(context):
-        text = _COMMENT.sub("", context.source.line_text(line))
+    texts = _free_texts(context)
+    # every match holds the hint (its middle, without the slow leading look-behind): absent from the
+    # joined lines, absent from each
+    if _SLASH_OR_PLUS_HINT.search("\n".join(text for _, _, text in texts)) is None:
+        return
+    for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
             span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)
             yield slash_or_plus_as_and.at(span, f"`{match.group(0)}`: `/` or `+` between doses in {kind}",

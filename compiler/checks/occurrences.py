@@ -17,7 +17,7 @@ from compiler.diagnostics import Diagnostic, Related, Severity, check
 
 
 def _bands(context: Context) -> Iterator[m.DoseBand]:
-    for item in context.items:
+    for item in context.of_type(m.DoseBand):
         if isinstance(item, m.DoseBand) and item.occurrences():
             yield item
 

@@ -55,7 +55,7 @@ def _rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
 
 
 def _find_rt_lines(context: Context) -> tuple[m.Fractionation, ...]:
-    return tuple(item for item in context.items if isinstance(item, m.Fractionation))
+    return tuple(item for item in context.of_type(m.Fractionation) if isinstance(item, m.Fractionation))
 
 
 _SCHEMES: list[tuple[Tables, list[tuple[Mapping[str, Any], Fraction, Fraction]]]] = []
@@ -503,7 +503,7 @@ def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
     a 48 or 53 Gy SIB to the tumour bed, all in 15 fractions, against 40 Gy in 15 fractions
     with a sequential 16 Gy in 8 fractions boost).
     """
-    for item in context.items:
+    for item in context.of_type(m.Fractionation):
         if not isinstance(item, m.Fractionation) or not item.sib:
             continue
         base = base_scheme(item)
@@ -551,7 +551,7 @@ def _constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fraction
             if isinstance(child, m.OarConstraint) and id(child) not in claimed:
                 claimed.add(id(child))
                 yield child, line
-    for item in context.items:
+    for item in context.of_type(m.OarConstraint):
         if isinstance(item, m.OarConstraint) and id(item) not in claimed:
             yield item, None
 

@@ -789,7 +789,7 @@ def impossible_schedule(context: Context) -> Iterator[Diagnostic]:
     Source: RULES.md D and S (impossible schedules are always errors); ISMP Guidelines
     for Standard Order Sets (2010).
     """
-    for item in context.items:
+    for item in context.of_types((m.DrugLine, m.RegimenLine)):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
                 for span, problem in _impossible(phase):
@@ -861,7 +861,7 @@ def regimen_schedule_contradicts_library(context: Context) -> Iterator[Diagnosti
     """
     from compiler import dosing
 
-    for item in context.items:
+    for item in context.of_type(m.RegimenLine):
         if not isinstance(item, m.RegimenLine) or item.regimen_id is None:
             continue
         entry = context.tables.regimens.get(item.regimen_id) or {}

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
 from compiler.suggest import closest
@@ -30,7 +30,7 @@ def _text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
         yield value, meta.value_span
     for section in context.protocol.all_sections():
         yield section.title, section.span
-    for item in context.items:
+    for item in context.of_types((m.Prose, m.Note, m.Decision, m.DrugLine)):
         if isinstance(item, m.Prose):
             yield item.text, item.span
         elif isinstance(item, m.Note) and item.text is not None:
@@ -41,6 +41,15 @@ def _text_pieces(context: Context) -> Iterator[tuple[str, Span]]:
             for phase in item.phases:
                 if phase.until is not None:
                     yield phase.until.value, phase.until.span
+
+
+def _joined(context: Context) -> str:
+    """Every text piece, joined by newlines (once per check run).
+
+    The patterns searched in the pieces only test boundaries a newline passes, so a match in one
+    piece is also a match here: a pattern absent from this text is absent from every piece.
+    """
+    return context.memo("text.joined_pieces", lambda c: "\n".join(text for text, _ in text_pieces(c)))
 
 
 def _sub_span(span: Span, text: str, start: int, end: int) -> Span:
@@ -75,6 +84,10 @@ def placeholder(context: Context) -> Iterator[Diagnostic]:
     """
     words, tokens = _placeholder_words(context)
     token_pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(t) for t in tokens) + r")(?![A-Za-z])") if tokens else None
+    joined = _joined(context)
+    if BRACKETED.search(joined) is None and (token_pattern is None or not any(t in joined for t in tokens)
+                                             or token_pattern.search(joined) is None):
+        return
     for text, span in text_pieces(context):
         for match in BRACKETED.finditer(text):
             inside = match.group(1) if match.group(1) is not None else match.group(2)
@@ -109,6 +122,8 @@ def editorial_note(context: Context) -> Iterator[Diagnostic]:
     Source: seed 000 (kanker.nl page with `[Laatste zin weg]`).
     """
     words, _ = _placeholder_words(context)
+    if BRACKETED.search(_joined(context)) is None:
+        return
     cited = {meta.value_span for meta in context.protocol.meta.fields if meta.key == "reference"}
     for text, span in text_pieces(context):
         if span in cited:
@@ -135,7 +150,7 @@ def dangling_reference(context: Context) -> Iterator[Diagnostic]:
     Source: seed 002 ("cfr. categorie 3").
     """
     ids = [s.id for s in context.protocol.all_sections()]
-    for item in context.items:
+    for item in context.of_types((m.Prose, m.Note)):
         refs = item.refs if isinstance(item, (m.Prose, m.Note)) else ()
         for ref in refs:
             if ref.target in ids:
@@ -162,7 +177,7 @@ def unresolved_regimen(context: Context) -> Iterator[Diagnostic]:
     Source: seed 002; NCCN Chemotherapy Order Templates (regimens with doses and days).
     """
     names = context.tables.regimen_names
-    for item in context.items:
+    for item in context.of_type(m.RegimenLine):
         if not isinstance(item, m.RegimenLine) or item.regimen_id is not None:
             continue
         if any(isinstance(c, m.DrugLine) or (isinstance(c, m.Bullet) and isinstance(c.content, m.DrugLine))
@@ -196,13 +211,21 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     Source: seeds 000, 002, 004 (misspellings found in published texts).
     """
     entries = context.tables.text_rules.get("misspellings") or []
-    patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
-                 str(e["right"])) for e in entries]
     # one search finds the texts where some misspelling occurs (most have none)
     anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
                                                         for e in entries) + ")", re.IGNORECASE) if entries else None
+    if anywhere is None:
+        return
+    words = [str(e["wrong"]).lower() for e in entries]
+    lowered = context.memo("text.folded_pieces", lambda c: folded(_joined(c)))
+    if lowered is not None and all(w.isascii() for w in words) and not any(w in lowered for w in words):
+        return  # no piece holds any of the words in any case
+    if anywhere.search(_joined(context)) is None:
+        return
+    patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
+                 str(e["right"])) for e in entries]
     for text, span in text_pieces(context):
-        if anywhere is None or anywhere.search(text) is None:
+        if anywhere.search(text) is None:
             continue
         for pattern, right in patterns:
             for match in pattern.finditer(text):
@@ -229,7 +252,7 @@ def open_query(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISO 9001:2015 §7.5.2 (review and approval); protocolc review workflow.
     """
-    for item in context.items:
+    for item in context.of_type(m.Query):
         if isinstance(item, m.Query):
             text = item.text.value if item.text is not None else "(empty)"
             yield open_query.at(item.span, f"open review query: {text}",
