@@ -145,10 +145,22 @@ def layout(context: Context) -> list[LineInfo]:
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
     infos = [LineInfo(line, ancestors, section, arm_tuples[key])
              for (line, ancestors, section), key in zip(found, keys, strict=True)]
-    if len(_LAYOUT) > 16:
-        _LAYOUT.clear()
+    _forget_other_protocols()
     _LAYOUT[id(protocol)] = (protocol, infos)
     return infos
+
+
+def _forget_other_protocols() -> None:
+    """Drop the per-block answers of earlier sheets when a new sheet is laid out.
+
+    The caches hold their blocks (to guard the ids), so keeping them across sheets kept
+    whole models alive: a 1,000-sheet check grew by every sheet's model. A miss only
+    recomputes, so clearing is always safe; memory stays bounded by the sheet being checked.
+    """
+    _LAYOUT.clear()
+    _ONLY_WHEN.clear()
+    _HAS_RT.clear()
+    _SECTION_ONLY_WHEN.clear()
 
 
 def _conditions(info: LineInfo) -> list[m.Condition]:
