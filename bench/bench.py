@@ -509,12 +509,16 @@ def _family_profile(book: Path) -> None:
         for (file, line, name), (_, _, _, cumulative, _) in entries.items():
             if file == code.co_filename and line == code.co_firstlineno and name == code.co_name:
                 families[rule.family] = families.get(rule.family, 0.0) + cumulative
-    stages = {"parse (Lark)": "compiler/parse.py:parse", "build the model": "compiler/build.py:build",
-              "resolve": "compiler/resolve.py:resolve", "all checks": "compiler/checks/__init__.py:run_checks",
-              "acknowledgements": "compiler/checks/acknowledgements.py:apply_acknowledgements"}
-    for label, where in stages.items():
-        file, name = where.split(":")
-        seconds = sum(v[3] for (f, _, n), v in entries.items() if f.endswith(file) and n == name)
+    from compiler import build, parse, resolve
+    from compiler.checks import acknowledgements, run_checks
+
+    # matched by code object (file, first line, name): parse.py has more than one `parse`
+    stages = {"parse (Lark)": parse.parse, "build the model": build.build, "resolve": resolve.resolve,
+              "all checks": run_checks, "acknowledgements": acknowledgements.apply_acknowledgements}
+    for label, stage in stages.items():
+        code = stage.__code__
+        seconds = sum(v[3] for (f, line, n), v in entries.items()
+                      if f == code.co_filename and line == code.co_firstlineno and n == code.co_name)
         _row(f"profile: {label}", f"{100 * seconds / total:.0f} % of an in-process check")
     for family, seconds in sorted(families.items(), key=lambda kv: -kv[1]):
         _row(f"profile: checks of family {family}", f"{100 * seconds / total:.1f} %")
