@@ -614,6 +614,25 @@ def _sourced(context: Context) -> list[Mapping[str, Any]]:
     return rows
 
 
+def _limits_for(context: Context, organ: str, metric: str, unit: str) -> list[Mapping[str, Any]]:
+    """The sourced limits of one organ, metric and unit (every fractionation)."""
+    return [r for r in _sourced(context) if r.get("organ") == organ and str(r.get("metric")) == metric
+            and str(r.get("unit")) == unit]
+
+
+def _comparable(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation, str, str, bool]]:
+    """Constraints R009 and R012 judge (a known organ, an upper limit, a readable unit, under an rt
+    line): each with its line, organ, metric and whether it is a stereotactic cord Dmax (HyTEC).
+    """
+    for item, line in _constraints(context):
+        organ = oar_organ(item.organ.value, context.tables)
+        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
+            continue
+        metric = _metric(item)
+        hytec = organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables)
+        yield item, line, organ, metric, hytec
+
+
 @check("R009", "oar-limit", Severity.WARNING, "organ-at-risk constraint looser than its sourced limit")
 def oar_limit(context: Context) -> Iterator[Diagnostic]:
     """What it checks: an organ-at-risk constraint under an rt line — `constraint long V20 <
@@ -641,17 +660,11 @@ def oar_limit(context: Context) -> Iterator[Diagnostic]:
     Table 1); Bradley JD et al., Lancet Oncol 2015 (RTOG 0617); Wilkins A et al., Int J
     Radiat Oncol Biol Phys 2020 (CHHiP anorectum); Sahgal A et al. 2021 (HyTEC).
     """
-    for item, line in _constraints(context):
-        organ = oar_organ(item.organ.value, context.tables)
-        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
-            continue
-        metric = _metric(item)
-        if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
+    for item, line, organ, metric, hytec in _comparable(context):
+        if hytec:
             yield from _hytec(item, line, context)
             continue
-        for row in _sourced(context):
-            if row.get("organ") != organ or str(row.get("metric")) != metric or str(row.get("unit")) != item.unit:
-                continue
+        for row in _limits_for(context, organ, metric, item.unit):
             limit = exact(str(row["value"]))
             severity = Severity.ERROR if row.get("severity") == "error" else Severity.WARNING
             source = str(row.get("cite") or row.get("source") or "")
@@ -728,15 +741,10 @@ def oar_not_checked(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/oar_limits.yaml (each limit with its fractionation and source).
     """
-    for item, line in _constraints(context):
-        organ = oar_organ(item.organ.value, context.tables)
-        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
-            continue
-        metric = _metric(item)
-        if organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables):
+    for item, line, organ, metric, hytec in _comparable(context):
+        if hytec:
             continue  # HyTEC, R009
-        rows = [r for r in _sourced(context) if r.get("organ") == organ and str(r.get("metric")) == metric
-                and str(r.get("unit")) == item.unit]
+        rows = _limits_for(context, organ, metric, item.unit)
         if not rows:
             yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value} ({item.unit}): no sourced "
                                      "limit in the data; not checked", "name the constraint's source on the sheet")
