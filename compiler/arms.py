@@ -638,27 +638,9 @@ class _Lookups:
     """
 
     tables: Tables
-    flags: dict[str, dict[str, str] | None] = field(default_factory=dict)
-    variables: dict[str, str | None] = field(default_factory=dict)
     canonical: dict[tuple[str, str], str] = field(default_factory=dict)
     counted: dict[str, frozenset[str]] = field(default_factory=dict)
     satisfied: dict[tuple[str, str], bool] = field(default_factory=dict)
-
-    def flag(self, words: str) -> dict[str, str] | None:
-        if len(words) > _LONG:
-            return find_flag(words, self.tables)
-        if words not in self.flags:
-            _bound(self.flags)
-            self.flags[words] = find_flag(words, self.tables)
-        return self.flags[words]
-
-    def variable(self, name: str) -> str | None:
-        if len(name) > _LONG:
-            return find_variable(name, self.tables)
-        if name not in self.variables:
-            _bound(self.variables)
-            self.variables[name] = find_variable(name, self.tables)
-        return self.variables[name]
 
     def canonical_value(self, variable: str, word: str) -> str:
         key = (variable, word)
@@ -704,7 +686,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return True
         return False if all(v is False for v in values) else None
     if isinstance(condition, m.Flag):
-        meaning = _lookups(tables).flag(condition.words)
+        meaning = find_flag(condition.words, tables)  # memoised per data set in conditions
         if meaning is None:
             return None
         results = [_equal(scenario.get(var), value) for var, value in meaning.items()]
@@ -712,7 +694,7 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
             return False
         return True if all(r is True for r in results) else None
     if isinstance(condition, m.Compare):
-        variable = _lookups(tables).variable(condition.variable)
+        variable = find_variable(condition.variable, tables)
         if variable is None or variable not in scenario:
             return None
         known = scenario[variable]
