@@ -17,9 +17,9 @@ from compiler.diagnostics import Diagnostic, Related, Severity, check
 
 
 def _bands(context: Context) -> Iterator[m.DoseBand]:
-    for item in context.of_type(m.DoseBand):
-        if isinstance(item, m.DoseBand) and item.occurrences():
-            yield item
+    for band in context.of_type(m.DoseBand):
+        if band.occurrences():
+            yield band
 
 
 def _ordinal(number: int) -> str:
@@ -59,8 +59,12 @@ def occurrence_sequence(context: Context) -> Iterator[Diagnostic]:
                     related=(Related(closed.span, "the last reachable row"),))
                 continue
             if occurrence.number != expected:
-                found = "repeated" if occurrence.number < expected else f"after the {_ordinal(expected - 1)}" \
-                    if expected > 1 else "without a 1st occurrence row"
+                if occurrence.number < expected:
+                    found = "repeated"
+                elif expected > 1:
+                    found = f"after the {_ordinal(expected - 1)}"
+                else:
+                    found = "without a 1st occurrence row"
                 yield occurrence_sequence.at(
                     occurrence.span, f"{_ordinal(occurrence.number)} occurrence {found}: the rows must run "
                     f"1st, 2nd, 3rd… in order", f"write the {_ordinal(expected)} occurrence row here")
