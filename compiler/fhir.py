@@ -447,7 +447,7 @@ def ucum_lab_unit(text: str) -> str:
     return compact
 
 
-def cql(condition: m.Condition, tables: Tables | None = None) -> str:
+def cql(condition: m.Condition, tables: Tables) -> str:
     """The condition in CQL over named definitions, one name per concept.
 
     With the data tables, a variable is written by its canonical name (`QTcF` and `QTc`
@@ -456,7 +456,7 @@ def cql(condition: m.Condition, tables: Tables | None = None) -> str:
     expression; words the tables do not know stay as written.
     """
     if isinstance(condition, m.Flag):
-        meaning = find_flag(condition.words, tables) if tables is not None else None
+        meaning = find_flag(condition.words, tables)
         if not meaning:
             return _identifier(condition.words)
         parts = [f"{_identifier(variable)} = {_cql_word(value)}" for variable, value in meaning.items()]
@@ -468,7 +468,7 @@ def cql(condition: m.Condition, tables: Tables | None = None) -> str:
                 value += " '" + ucum_lab_unit(condition.unit.value) + "'"
         else:
             value = _cql_word(condition.word or "")
-        variable = (find_variable(condition.variable, tables) if tables is not None else None) or condition.variable
+        variable = find_variable(condition.variable, tables) or condition.variable
         return f"{_identifier(variable)} {condition.op} {value}"
     if isinstance(condition, m.Not):
         return f"not ({cql(condition.operand, tables)})"
@@ -707,12 +707,11 @@ class _Exporter:
                 action.update(self.band_actions(band.actions, levels, canonical))
             else:
                 # one child per occurrence row, chosen by how often the band has applied
-                action["textEquivalent"] = "; ".join(
-                    f"{w.occurrence(o.number, o.and_later, self.language)}: "
-                    f"{self.band_actions(o.actions, levels, canonical)['textEquivalent']}" for o in occurrences)
+                children = [self.occurrence_action(o, levels, canonical) for o in occurrences]
+                action["textEquivalent"] = "; ".join(f"{c['title']}: {c['textEquivalent']}" for c in children)
                 action["groupingBehavior"] = "logical-group"
                 action["selectionBehavior"] = "exactly-one"
-                action["action"] = [self.occurrence_action(o, levels, canonical) for o in occurrences]
+                action["action"] = children
             bands.append(action)
         out: Json = {"title": title, "textEquivalent": title, "groupingBehavior": "logical-group",
                      "selectionBehavior": "exactly-one", "action": bands}

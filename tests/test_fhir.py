@@ -322,7 +322,7 @@ def test_status_mapping_and_cql() -> None:
 
 def test_cql_of_a_word_comparison() -> None:
     condition = m.Compare(m.Span("", 1, 1, 1, 1), "stage", m.Span("", 1, 1, 1, 1), "=", None, False, "IV")
-    assert cql(condition) == "\"stage\" = 'IV'"
+    assert cql(condition, load()) == "\"stage\" = 'IV'"
 
 
 def test_atc_data_is_sourced_and_covers_the_shipped_drugs() -> None:
