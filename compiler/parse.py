@@ -24,6 +24,7 @@ and every input the accelerated parser refuses is parsed again by it, so syntax 
 from __future__ import annotations
 
 import functools
+import operator
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any, cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
 from lark.indenter import DedentError, Indenter
 from lark.parsers.lalr_analysis import Reduce
 
@@ -70,7 +72,7 @@ class Node(Tree[Token]):
     taken from, as for a token.
     """
 
-    __slots__ = ("end_pos", "span_end", "span_start", "start_pos")
+    __slots__ = ("_meta", "children", "data", "end_pos", "span_end", "span_start", "start_pos")
 
     def __init__(self, data: str, children: list[Any], meta: Any = None,
                  start: int | None = None, end: int | None = None) -> None:
@@ -114,35 +116,72 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
     """Lark's ChildFilterLALR_NoPlaceholders + ExpandSingleChild + PropagatePositions + Tree in one call.
 
     `include` lists the kept children (index, inline a `_rule`'s children); None keeps all.
+    One of three closures, chosen per rule: the parser calls one per reduction (~400 a sheet).
     """
+    if include is None:
+        def keep_all(children: list[Any]) -> Any:
+            if expand1 and len(children) == 1:
+                return children[0]
+            return _node(name, children, children)
+
+        return keep_all
+    if include and not any(inline for _, inline in include):
+        if len(include) == 1:
+            index = include[0][0]
+
+            def keep_one(children: list[Any]) -> Any:
+                only = children[index]
+                if expand1:
+                    if len(children) > 1 and type(only) is Node:
+                        _inline_single(only, children)
+                    return only
+                return _node(name, [only], children)
+
+            return keep_one
+        pick = operator.itemgetter(*[index for index, _ in include])
+
+        def keep_some(children: list[Any]) -> Any:
+            return _node(name, list(pick(children)), children)
+
+        return keep_some
 
     def build(children: list[Any]) -> Any:
-        kept: list[Any]
-        if include is None:
-            kept = children
-        else:
-            kept = []
-            for index, inline in include:
-                if inline:
-                    if kept:
-                        kept += children[index].children
-                    else:  # left recursion (`x+`): extend the inner list, as Lark does
-                        kept = children[index].children
-                else:
-                    kept.append(children[index])
+        kept: list[Any] = []
+        for index, inline in include:
+            if inline:
+                if kept:
+                    kept += children[index].children
+                else:  # left recursion (`x+`): extend the inner list, as Lark does
+                    kept = children[index].children
+            else:
+                kept.append(children[index])
         if expand1 and len(kept) == 1:
             only = kept[0]
             if len(children) > 1 and type(only) is Node:
                 _inline_single(only, children)
             return only
-        if not children:
-            return Node(name, kept)
-        start = children[0].start_pos
-        end = children[-1].end_pos
-        return Node(name, kept, None, _first_start(children) if start is None else start,
-                    _last_end(children) if end is None else end)
+        return _node(name, kept, children)
 
     return build
+
+
+_new = object.__new__
+
+
+def _node(name: str, kept: list[Any], children: list[Any]) -> Node:
+    """A `Node` of the kept children, its offsets from all the children (the dropped tokens too)."""
+    node: Node = _new(Node)  # Node(...) without its __init__ call
+    node.data = name
+    node.children = kept
+    node._meta = None
+    if children:
+        start = children[0].start_pos
+        end = children[-1].end_pos
+        node.start_pos = node.span_start = _first_start(children) if start is None else start
+        node.end_pos = node.span_end = _last_end(children) if end is None else end
+    else:
+        node.start_pos = node.span_start = node.end_pos = node.span_end = None
+    return node
 
 
 def _install_callbacks(lark: Lark) -> bool:
@@ -160,6 +199,7 @@ def _install_callbacks(lark: Lark) -> bool:
 
 
 def _set_rule_callbacks(lark: Lark, callbacks: dict[Any, Any]) -> None:
+    built: list[tuple[Rule, Callable[[list[Any]], Any]]] = []
     for rule in lark.rules:
         keep_all = rule.options.keep_all_tokens
         include = [(index, not symbol.is_term and symbol.name.startswith("_"))
@@ -167,8 +207,41 @@ def _set_rule_callbacks(lark: Lark, callbacks: dict[Any, Any]) -> None:
                    if keep_all or not (symbol.is_term and getattr(symbol, "filter_out", False))]
         filtered = len(include) < len(rule.expansion) or any(inline for _, inline in include)
         name = rule.alias or rule.options.template_source or rule.origin.name
-        callbacks[rule] = _rule_callback(str(name), include if filtered else None,
-                                         bool(rule.options.expand1 and not rule.alias))
+        built.append((rule, _rule_callback(str(name), include if filtered else None,
+                                           bool(rule.options.expand1 and not rule.alias))))
+    for key in [key for key in callbacks if isinstance(key, Rule)]:
+        del callbacks[key]  # in place (the parser holds this dict); an equal older key would stay otherwise
+    _compare_rules_by_identity(lark)
+    callbacks.update(built)
+
+
+class _IdentityRule(Rule):
+    """A grammar rule hashed and compared by identity, in C.
+
+    The LALR loops (Lark's and lark-cython's) test `assert arg != end_state` for every
+    action and look the reduced rule up in the callbacks; with `Rule.__eq__`/`__hash__`
+    in Python that is two Python calls per reduction (a tenth of the tree building).
+    Each rule is one object shared by the parse table and the callbacks, so identity is
+    the same comparison.
+    """
+
+    __slots__ = ()
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
+
+def _compare_rules_by_identity(lark: Lark) -> None:
+    """Make `lark.rules` `_IdentityRule`s when the parse table reduces by those very objects."""
+    table: Any = getattr(getattr(getattr(lark, "parser", None), "parser", None), "_parse_table", None)
+    states = getattr(table, "states", None)
+    if not isinstance(states, dict):
+        return
+    own = {id(rule) for rule in lark.rules}
+    if not all(id(arg) in own for actions in states.values() for action, arg in actions.values() if action is Reduce):
+        return  # the table holds copies: equality, not identity, finds their callbacks
+    for rule in lark.rules:
+        if type(rule) is Rule:
+            rule.__class__ = _IdentityRule
 
 
 def _lark(propagate_positions: bool) -> Lark:
