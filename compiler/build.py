@@ -225,11 +225,10 @@ class _Builder:
         values: dict[str, object] = {"fields": metas}
         refs: list[m.Text] = []
         for meta in metas:
-            text = m.Text(meta.value, meta.value_span)
             if not meta.value:
                 continue  # reported as missing by V001
             if meta.key == "reference":
-                refs.append(text)
+                refs.append(m.Text(meta.value, meta.value_span))
             elif meta.key == "version":
                 values["version"] = self.version(meta)
             elif meta.key == "status":
@@ -247,9 +246,9 @@ class _Builder:
                 if not ID_PATTERN.match(meta.value):
                     self.report("V001", meta.value_span, f"protocol id `{meta.value}` is not a valid id",
                                 "use lower-case letters, digits and hyphens, e.g. `emmaus-borst-gemetastaseerd`")
-                values["id"] = text
+                values["id"] = m.Text(meta.value, meta.value_span)
             else:
-                values[meta.key.replace(" ", "_")] = text
+                values[meta.key.replace(" ", "_")] = m.Text(meta.value, meta.value_span)
         values["references"] = tuple(refs)
         return m.Metadata(**values)  # type: ignore[arg-type]
 
@@ -321,6 +320,8 @@ class _Builder:
         return result
 
     def refs(self, token: Token) -> tuple[m.CrossRef, ...]:
+        if "§" not in token:  # most lines refer to no section
+            return ()
         start = token.start_pos or 0
         out = []
         for match in REF_PATTERN.finditer(str(token)):
