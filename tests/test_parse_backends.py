@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from lark import Token, Tree
 from lark.exceptions import LarkError
+from lark.grammar import Rule
 
 from compiler import parse as parsing
 from compiler.build import build
@@ -152,3 +153,20 @@ def test_a_node_without_tokens_has_no_offsets(backend: str) -> None:
     tree = _backend(backend)("# s\ndrug letrozole\n")
     phase = next(tree.find_data("phase"))
     assert offsets(phase) is None
+
+
+@pytest.mark.parametrize("backend", ["pure", "cython"])
+def test_reductions_compare_rules_without_a_python_call(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both LALR loops test `arg != end_state` for every action and look up the reduced rule's
+    # callback: with Lark's `Rule.__eq__` that was a Python call per reduction.
+    parse_text = _backend(backend)
+    calls: list[object] = []
+    original = Rule.__eq__
+
+    def counting(rule: Rule, other: object) -> bool:
+        calls.append(other)
+        return bool(original(rule, other))
+
+    monkeypatch.setattr(Rule, "__eq__", counting)
+    tree = parse_text("# s\ndrug letrozole 2,5 mg po daily\nwhen (HER2+ or ER+):\n  drug x 1 mg po daily\n")
+    assert isinstance(tree, Node) and calls == []
