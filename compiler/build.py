@@ -399,17 +399,17 @@ class _Builder:
         if kind == "dose_amount":  # the commonest part; `dose` takes its own span
             return "dose", self.dose(part)
         span = self.span_of(part)
-        tokens = [c for c in part.children if isinstance(c, Token)]
-        if kind == "dose_auc":
-            number = self.number(part.children[1])
-            return "dose", m.Dose(number, None, "AUC", "AUC", span)
-        if kind == "route":
-            raw = str(tokens[0])
-            return "route", m.Route(ROUTES.get(" ".join(raw.lower().split()), raw), raw, span)
         if kind.startswith("freq_"):
             return "frequency", self.frequency(part, span)
         if kind == "days":
             return "days", m.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
+        if kind == "dose_auc":
+            number = self.number(part.children[1])
+            return "dose", m.Dose(number, None, "AUC", "AUC", span)
+        tokens = [c for c in part.children if isinstance(c, Token)]
+        if kind == "route":
+            raw = str(tokens[0])
+            return "route", m.Route(ROUTES.get(" ".join(raw.lower().split()), raw), raw, span)
         if kind in ("cycle_len", "cycle_len_of"):
             written = next(t for t in tokens if t.type == "INT")
             unit = "day" if kind == "cycle_len_of" else PERIOD_UNITS[str(tokens[-1]).lower()]
@@ -447,19 +447,20 @@ class _Builder:
             if not isinstance(item, Tree):
                 continue
             numbers = [t for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
-            if any(len(t) > limits.MAX_DIGITS for t in numbers):  # the span only when a day may be reported
+            if max(map(len, numbers), default=0) > limits.MAX_DIGITS:  # the span only when a day may be reported
                 span = self.span_of(item)
                 if any(self.too_long(str(t), span) for t in numbers):
                     continue
             bounds = [signed(t) for t in numbers]
-            if min(bounds) < MIN_DAY or max(bounds) > limits.MAX_DAY:
+            low, high = min(bounds), max(bounds)
+            if low < MIN_DAY or high > limits.MAX_DAY:
                 span = self.span_of(item)
-            if min(bounds) < MIN_DAY:
-                self.report("S002", span, f"day {min(bounds):,} lies more than {-MIN_DAY} days before day 1",
+            if low < MIN_DAY:
+                self.report("S002", span, f"day {low:,} lies more than {-MIN_DAY} days before day 1",
                             "check the day (days before day 1 are a short lead-in: `-7 to -1`)")
                 continue
-            if max(bounds) > limits.MAX_DAY:
-                self.report("P020", span, f"day {max(bounds):,} is beyond day {limits.MAX_DAY}, the longest cycle "
+            if high > limits.MAX_DAY:
+                self.report("P020", span, f"day {high:,} is beyond day {limits.MAX_DAY}, the longest cycle "
                             "protocolc reads", "check the day: cycle days count from 1 within one cycle")
                 continue
             days.add(bounds[0], bounds[-1])
@@ -1124,6 +1125,12 @@ class DaySet:
 
     def add(self, low: int, high: int) -> None:
         """Add the days low..high (none when high < low); both within `first`..366."""
+        if low == high:  # one day, the commonest: seen or not, without walking the pointers
+            index = low - self.first
+            if index not in self.next_unseen:
+                self.days.append(low)
+                self.next_unseen[index] = index + 1
+            return
         index, last = self._unseen_from(low - self.first), high - self.first
         while index <= last:
             self.days.append(index + self.first)
