@@ -220,7 +220,7 @@ class _IdentityRule(Rule):
 
     The LALR loops (Lark's and lark-cython's) test `assert arg != end_state` for every
     action and look the reduced rule up in the callbacks; with `Rule.__eq__`/`__hash__`
-    in Python that is two Python calls per reduction (a tenth of the tree building).
+    in Python that was two Python calls per reduction (~4% of the accelerated parse).
     Each rule is one object shared by the parse table and the callbacks, so identity is
     the same comparison.
     """
