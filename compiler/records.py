@@ -1,0 +1,290 @@
+"""`frozen`: frozen dataclasses without a code generator run per class.
+
+`dataclasses.dataclass` compiles six to nine small functions per class (`__init__`,
+`__repr__`, `__eq__`, `__hash__`, `__setattr__`, `__delattr__`, the order methods), and
+the compiler defines about a hundred frozen dataclasses on the path of one `check`: that
+was a sixth of a one-sheet run. `frozen` makes the same class: the same
+`__dataclass_fields__` (so `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` work),
+the same `repr`, equality, hash, ordering, pickling and `FrozenInstanceError`, but the
+methods are closures over `operator.attrgetter`, and `__init__` is one compiled template
+per field shape with its parameters renamed (no `exec` per class). It sets each slot
+through its descriptor, which is cheaper than `object.__setattr__` (the builder makes
+thousands of model objects per sheet).
+
+Anything the fast path does not cover (base dataclasses, `ClassVar`/`InitVar`/`KW_ONLY`,
+`kw_only` or `init=False` fields, methods the dataclass would refuse to overwrite) is handed
+to `dataclasses.dataclass` unchanged. `tests/test_records.py` compares every class made
+here with what `dataclasses.dataclass` makes of it.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+import dataclasses
+import inspect
+import operator
+import reprlib
+import types
+from collections.abc import Callable
+from typing import Any, TypeVar, dataclass_transform, overload
+
+T = TypeVar("T")
+
+_FIELD = vars(dataclasses)["_FIELD"]  # the marker `dataclasses.fields` keeps
+_HAS_DEFAULT_FACTORY = vars(dataclasses)["_HAS_DEFAULT_FACTORY"]  # `<factory>` in signatures
+_PARAMS = vars(dataclasses)["_DataclassParams"]
+_MISSING: Any = dataclasses.MISSING
+_REFUSED = ("ClassVar", "InitVar", "KW_ONLY")  # annotations the fast path leaves to dataclasses
+_TEMPLATES: dict[tuple[str, int, bool, bool, tuple[bool, ...]], types.CodeType] = {}
+_object_setattr = object.__setattr__
+
+
+@overload
+def frozen(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def frozen(*, slots: bool = False, order: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
+def frozen(cls: type[T] | None = None, /, *, slots: bool = False,
+           order: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
+    """`@dataclass(frozen=True, slots=..., order=...)`, made without `exec`."""
+    def wrap(klass: type[T]) -> type[T]:
+        fields = _own_fields(klass, order)
+        if fields is None:
+            made: type[T] = dataclasses.dataclass(klass, frozen=True, slots=slots, order=order)
+            return made
+        return _make(klass, fields, slots, order)
+    return wrap if cls is None else wrap(cls)
+
+
+def _own_fields(cls: type, order: bool) -> dict[str, dataclasses.Field[Any]] | None:
+    """The class's fields as `dataclasses` records them, or None when the fast path does not apply."""
+    namespace = cls.__dict__
+    if ("__slots__" in namespace or "__setattr__" in namespace or "__delattr__" in namespace
+            or isinstance(cls, abc.ABCMeta)
+            or (order and any(name in namespace for name in ("__lt__", "__le__", "__gt__", "__ge__")))):
+        return None
+    fields: dict[str, dataclasses.Field[Any]] = {}
+    for base in cls.__mro__[-1:0:-1]:  # inherited fields first, in the order dataclasses collects them
+        inherited = base.__dict__.get("__dataclass_fields__")
+        if inherited is not None:
+            if not base.__dict__["__dataclass_params__"].frozen:
+                return None  # dataclasses refuses a frozen class on a mutable base
+            for f in inherited.values():
+                if getattr(f, "_field_type", None) is not _FIELD:
+                    return None
+                fields[f.name] = f
+    for name, annotation in namespace.get("__annotations__", {}).items():
+        text = annotation if isinstance(annotation, str) else repr(annotation)
+        if name == "self" or any(word in text for word in _REFUSED):
+            return None
+        default = namespace.get(name, _MISSING)
+        if isinstance(default, dataclasses.Field):
+            f = default
+            if f.kw_only is not _MISSING or not f.init:
+                return None
+        else:
+            f = dataclasses.field(default=default)
+        if f.default is not _MISSING and f.default.__class__.__hash__ is None:
+            return None  # dataclasses raises its own error for a mutable default
+        f.name, f.type, f.kw_only = name, annotation, False
+        setattr(f, "_field_type", _FIELD)  # noqa: B010 (a private marker of dataclasses)
+        fields[name] = f
+    for name, value in namespace.items():
+        if isinstance(value, dataclasses.Field) and name not in fields:
+            return None  # a field without annotation: dataclasses says so
+    return fields
+
+
+def _make(cls: type[T], fields: dict[str, dataclasses.Field[Any]], slots: bool, order: bool) -> type[T]:
+    names = tuple(fields)
+    if slots:
+        namespace = dict(cls.__dict__)
+        for name in (*names, "__dict__", "__weakref__"):
+            namespace.pop(name, None)
+        inherited = {slot for base in cls.__mro__[1:-1] for slot in _slots(base)}
+        namespace["__slots__"] = tuple(name for name in names if name not in inherited)
+        qualname = cls.__qualname__
+        metaclass: Any = type(cls)
+        cls = metaclass(cls.__name__, cls.__bases__, namespace)
+        cls.__qualname__ = qualname
+    else:
+        for name, f in fields.items():  # as dataclasses does: a `field(...)` leaves its default, or nothing
+            if isinstance(cls.__dict__.get(name), dataclasses.Field):
+                if f.default is _MISSING:
+                    delattr(cls, name)
+                else:
+                    setattr(cls, name, f.default)
+    class_hash = cls.__dict__.get("__hash__", _MISSING)
+    setattr(cls, "__dataclass_params__", _params(order))  # noqa: B010
+    setattr(cls, "__dataclass_fields__", fields)  # noqa: B010
+    compared = tuple(f.name for f in fields.values() if f.compare)
+    methods: dict[str, Any] = {"__init__": _init(cls, fields, slots),
+                               "__repr__": _repr(tuple(f.name for f in fields.values() if f.repr)),
+                               "__eq__": _method("__eq__", cls, compared)}
+    if order:
+        methods.update({name: _method(name, cls, compared) for name in ("__lt__", "__le__", "__gt__", "__ge__")})
+    if slots:
+        methods.update(__getstate__=_getstate(_tuple_of(names)), __setstate__=_setstate(names))
+    for name, method in methods.items():  # as dataclasses does, a method the class defines stays
+        if name not in cls.__dict__:
+            _set_method(cls, name, method)
+    if "__match_args__" not in cls.__dict__:
+        setattr(cls, "__match_args__", names)  # noqa: B010
+    _set_method(cls, "__setattr__", _frozen_setattr(cls, names))
+    _set_method(cls, "__delattr__", _frozen_delattr(cls, names))
+    if class_hash is _MISSING or (class_hash is None and "__eq__" in cls.__dict__):
+        hashed = tuple(f.name for f in fields.values() if (f.compare if f.hash is None else f.hash))
+        setattr(cls, "__hash__", _method("__hash__", cls, hashed))  # noqa: B010
+    if not cls.__doc__:
+        cls.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
+    return cls
+
+
+def _slots(cls: type) -> tuple[str, ...]:
+    slots = cls.__dict__.get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
+
+
+def _set_method(cls: type, name: str, function: Any) -> None:
+    function.__qualname__ = f"{cls.__qualname__}.{name}"
+    setattr(cls, name, function)
+
+
+def _params(order: bool) -> Any:
+    """The `__dataclass_params__` of `dataclass(frozen=True, order=order)` (its fields vary by Python version)."""
+    given = {"init": True, "repr": True, "eq": True, "order": order, "frozen": True, "match_args": True}
+    return _PARAMS(**{name: given.get(name, False) for name in _PARAMS.__slots__})
+
+
+def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The named attributes as a tuple, whatever their number (`attrgetter` of one name is not a tuple)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda self: (one(self),)
+    return lambda self: ()
+
+
+def _init(cls: type, fields: dict[str, dataclasses.Field[Any]], slots: bool) -> Any:
+    """`__init__`: the template for this shape of fields, its parameters renamed to the fields."""
+    values = list(fields.values())
+    defaults: list[Any] = []
+    namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": cls.__module__,
+                                 "_FACTORY": _HAS_DEFAULT_FACTORY, "_setattr": _object_setattr}
+    for index, f in enumerate(values):
+        if f.default is not _MISSING or f.default_factory is not _MISSING:
+            defaults.append(f.default if f.default_factory is _MISSING else _HAS_DEFAULT_FACTORY)
+        elif defaults:
+            raise TypeError(f"non-default argument {f.name!r} follows default argument")
+        namespace[f"_s{index}"] = getattr(cls, f.name).__set__ if slots else f.name
+        namespace[f"_f{index}"] = f.default_factory
+    factories = tuple(f.default_factory is not _MISSING for f in values)
+    template = _template("init", len(values), slots, hasattr(cls, "__post_init__"), factories)
+    code = template.replace(co_varnames=("self", *fields), co_qualname=f"{cls.__qualname__}.__init__")
+    init = types.FunctionType(code, namespace, "__init__", tuple(defaults) or None)
+    init.__annotations__ = {**{f.name: f.type for f in values}, "return": None}
+    return init
+
+
+def _method(kind: str, cls: type, names: tuple[str, ...]) -> Any:
+    """`__eq__`, `__hash__` or an order method over `names`: its template with the attributes renamed."""
+    template = _template(kind, len(names))
+    renamed = tuple(names[int(name[2:])] if name[:2] == "_a" and name[2:].isdigit() else name
+                    for name in template.co_names)
+    code = template.replace(co_names=renamed, co_qualname=f"{cls.__qualname__}.{template.co_name}")
+    return types.FunctionType(code, _GLOBALS)
+
+
+def _template(kind: str, count: int, slots: bool = False, post_init: bool = False,
+              factories: tuple[bool, ...] = ()) -> types.CodeType:
+    """The compiled method of one kind for `count` fields named `_a0`, `_a1`… (parameters `_p0`…).
+
+    The body is what `dataclasses` generates; each shape is compiled once per process and
+    every class of that shape gets a renamed copy of its code.
+    """
+    key = (kind, count, slots, post_init, factories)
+    if key not in _TEMPLATES:
+        source = _SOURCES[kind](count, slots, post_init, factories)
+        module = compile(source, f"<frozen {kind} of {count} fields>", "exec")
+        _TEMPLATES[key] = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+    return _TEMPLATES[key]
+
+
+def _tuple(owner: str, count: int) -> str:
+    return "(" + "".join(f"{owner}._a{index}," for index in range(count)) + ")"
+
+
+def _init_source(count: int, slots: bool, post_init: bool, factories: tuple[bool, ...]) -> str:
+    lines = []
+    for index, factory in enumerate(factories):
+        value = f"_f{index}() if _p{index} is _FACTORY else _p{index}" if factory else f"_p{index}"
+        lines.append(f"    _s{index}(self, {value})" if slots else f"    _setattr(self, _s{index}, {value})")
+    if post_init:
+        lines.append("    self.__post_init__()")
+    params = "".join(f", _p{index}" for index in range(count))
+    return f"def __init__(self{params}):\n" + "\n".join(lines or ["    pass"]) + "\n"
+
+
+def _compare_source(name: str, op: str) -> Callable[..., str]:
+    def source(count: int, *_: object) -> str:
+        return (f"def {name}(self, other):\n    if other.__class__ is self.__class__:\n"
+                f"        return {_tuple('self', count)} {op} {_tuple('other', count)}\n    return NotImplemented\n")
+    return source
+
+
+def _hash_source(count: int, *_: object) -> str:
+    return f"def __hash__(self):\n    return hash({_tuple('self', count)})\n"
+
+
+_SOURCES: dict[str, Callable[..., str]] = {
+    "init": _init_source, "__hash__": _hash_source, "__eq__": _compare_source("__eq__", "=="),
+    "__lt__": _compare_source("__lt__", "<"), "__le__": _compare_source("__le__", "<="),
+    "__gt__": _compare_source("__gt__", ">"), "__ge__": _compare_source("__ge__", ">="),
+}
+_GLOBALS = {"__builtins__": builtins, "__name__": __name__}
+
+
+def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:
+    labels = tuple(f"{name}=" for name in names)
+    values = _tuple_of(names)
+
+    @reprlib.recursive_repr()  # what dataclasses does too: `...` for an object inside itself
+    def __repr__(self: Any) -> str:
+        shown = ", ".join([label + repr(value) for label, value in zip(labels, values(self), strict=True)])
+        return f"{self.__class__.__qualname__}({shown})"
+    return __repr__
+
+
+def _frozen_setattr(owner: type[Any], names: tuple[str, ...]) -> Callable[[Any, str, Any], None]:
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is owner or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(owner, self).__setattr__(name, value)
+    return __setattr__
+
+
+def _frozen_delattr(owner: type[Any], names: tuple[str, ...]) -> Callable[[Any, str], None]:
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is owner or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        super(owner, self).__delattr__(name)
+    return __delattr__
+
+
+def _getstate(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], list[Any]]:
+    def __getstate__(self: Any) -> list[Any]:
+        return list(values(self))  # the list `dataclasses` pickles for a frozen slots class
+    return __getstate__
+
+
+def _setstate(names: tuple[str, ...]) -> Callable[[Any, list[Any]], None]:
+    def __setstate__(self: Any, state: list[Any]) -> None:
+        for name, value in zip(names, state):  # noqa: B905 (dataclasses zips the same way)
+            _object_setattr(self, name, value)
+    return __setstate__
