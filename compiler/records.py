@@ -75,28 +75,26 @@ def _own_fields(cls: type, order: bool) -> dict[str, dataclasses.Field[Any]] | N
             if not base.__dict__["__dataclass_params__"].frozen:
                 return None  # dataclasses refuses a frozen class on a mutable base
             for f in inherited.values():
-                if getattr(f, "_field_type", None) is not _FIELD:
+                if getattr(f, "_field_type", None) is not _FIELD or f.kw_only or not f.init:
                     return None
                 fields[f.name] = f
+    own: list[tuple[str, Any, dataclasses.Field[Any]]] = []
     for name, annotation in namespace.get("__annotations__", {}).items():
         text = annotation if isinstance(annotation, str) else repr(annotation)
         if name == "self" or any(word in text for word in _REFUSED):
             return None
         default = namespace.get(name, _MISSING)
-        if isinstance(default, dataclasses.Field):
-            f = default
-            if f.kw_only is not _MISSING or not f.init:
-                return None
-        else:
-            f = dataclasses.field(default=default)
-        if f.default is not _MISSING and f.default.__class__.__hash__ is None:
-            return None  # dataclasses raises its own error for a mutable default
+        f = default if isinstance(default, dataclasses.Field) else dataclasses.field(default=default)
+        if f.kw_only is not _MISSING or not f.init or (f.default is not _MISSING and f.default.__class__.__hash__ is None):
+            return None  # dataclasses makes these (or raises its own error for a mutable default)
+        own.append((name, annotation, f))
+    if any(isinstance(value, dataclasses.Field) and name not in namespace.get("__annotations__", {})
+           for name, value in namespace.items()):
+        return None  # a field without annotation: dataclasses says so
+    for name, annotation, f in own:  # only now: a class handed to dataclasses keeps its `field(...)`s untouched
         f.name, f.type, f.kw_only = name, annotation, False
         setattr(f, "_field_type", _FIELD)  # noqa: B010 (a private marker of dataclasses)
         fields[name] = f
-    for name, value in namespace.items():
-        if isinstance(value, dataclasses.Field) and name not in fields:
-            return None  # a field without annotation: dataclasses says so
     return fields
 
 
