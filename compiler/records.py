@@ -118,7 +118,7 @@ def _make(cls: type[T], fields: dict[str, dataclasses.Field[Any]], slots: bool, 
                 else:
                     setattr(cls, name, f.default)
     class_hash = cls.__dict__.get("__hash__", _MISSING)
-    setattr(cls, "__dataclass_params__", _params(order))  # noqa: B010
+    setattr(cls, "__dataclass_params__", _params(order, slots))  # noqa: B010
     setattr(cls, "__dataclass_fields__", fields)  # noqa: B010
     compared = tuple(f.name for f in fields.values() if f.compare)
     methods: dict[str, Any] = {"__init__": _init(cls, fields, slots),
@@ -153,9 +153,9 @@ def _set_method(cls: type, name: str, function: Any) -> None:
     setattr(cls, name, function)
 
 
-def _params(order: bool) -> Any:
-    """The `__dataclass_params__` of `dataclass(frozen=True, order=order)` (its fields vary by Python version)."""
-    given = {"init": True, "repr": True, "eq": True, "order": order, "frozen": True, "match_args": True}
+def _params(order: bool, slots: bool) -> Any:
+    """The `__dataclass_params__` of `dataclass(frozen=True, ...)` (its fields vary by Python version)."""
+    given = {"init": True, "repr": True, "eq": True, "order": order, "frozen": True, "match_args": True, "slots": slots}
     return _PARAMS(**{name: given.get(name, False) for name in _PARAMS.__slots__})
 
 
