@@ -25,15 +25,19 @@ import dataclasses
 import inspect
 import operator
 import reprlib
+import sys
 import types
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
 
-_FIELD = vars(dataclasses)["_FIELD"]  # the marker `dataclasses.fields` keeps
-_HAS_DEFAULT_FACTORY = vars(dataclasses)["_HAS_DEFAULT_FACTORY"]  # `<factory>` in signatures
-_PARAMS = vars(dataclasses)["_DataclassParams"]
+_FIELD = vars(dataclasses).get("_FIELD")  # the marker `dataclasses.fields` keeps
+_HAS_DEFAULT_FACTORY = vars(dataclasses).get("_HAS_DEFAULT_FACTORY")  # `<factory>` in signatures
+_PARAMS: Any = vars(dataclasses).get("_DataclassParams")
+# the Pythons whose dataclasses make what the fast path makes (3.13 compares fields one by one,
+# adds `__replace__`); elsewhere `frozen` is `dataclasses.dataclass`
+FAST = sys.version_info[:2] in {(3, 11), (3, 12)} and None not in (_FIELD, _HAS_DEFAULT_FACTORY, _PARAMS)
 _MISSING: Any = dataclasses.MISSING
 _REFUSED = ("ClassVar", "InitVar", "KW_ONLY")  # annotations the fast path leaves to dataclasses
 _TEMPLATES: dict[tuple[int, bool, bool, tuple[bool, ...]], types.CodeType] = {}
@@ -53,7 +57,7 @@ def frozen(cls: type[T] | None = None, /, *, slots: bool = False,
            order: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
     """`@dataclass(frozen=True, slots=..., order=...)`, made without `exec`."""
     def wrap(klass: type[T]) -> type[T]:
-        fields = _own_fields(klass, order)
+        fields = _own_fields(klass, order) if FAST else None
         if fields is None:
             made: type[T] = dataclasses.dataclass(klass, frozen=True, slots=slots, order=order)
             return made
