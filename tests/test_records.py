@@ -77,6 +77,7 @@ def _behaviour(cls: type) -> dict[str, Any]:
         "fields": [(f.name, f.type, repr(f.default), getattr(f.default_factory, "__qualname__", None), f.init,
                     f.repr, f.compare, f.hash, f.kw_only, f.metadata) for f in fields],
         "signature": str(inspect.signature(cls)),
+        "attributes": sorted(vars(cls)),
         "match_args": getattr(cls, "__match_args__", None),
         "slots": cls.__dict__.get("__slots__"),
         "doc": cls.__doc__,
