@@ -268,12 +268,11 @@ class _StateLexers(dict[int, Any]):
         self.extra = frozenset(conf.ignore) | {ProtocolIndenter.NL_type}
 
     def __missing__(self, state: int) -> Any:
-        key = self.accepts[state]
+        key = self.accepts[state] | self.extra
         lexer = self.shared.get(key)
         if lexer is None:
-            names = key | self.extra
             conf = copy.copy(self.conf)
-            conf.terminals = [t for t in self.conf.terminals if t.name in names]
+            conf.terminals = [t for t in self.conf.terminals if t.name in key]
             lexer = self.shared[key] = self.module.BasicLexer(conf)
         self[state] = lexer
         return lexer
@@ -335,7 +334,9 @@ class _Accelerated:
                   for state, (terms, codes) in rows.items()}
         table = IntParseTable(states, dict(plain["start"]), dict(plain["end"]))  # type: ignore[no-untyped-call]
         self.parser: Any = module._Parser(table, callbacks)
-        self.lexers = _StateLexers(module, conf, {state: frozenset(terms) for state, (terms, _) in rows.items()})
+        # a state's lexer matches the terminals it has an action for (its row also names rules)
+        names = frozenset(conf.terminals_by_name)
+        self.lexers = _StateLexers(module, conf, {state: names.intersection(terms) for state, (terms, _) in rows.items()})
 
     def parse(self, text: str) -> Tree[Token]:
         tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexers, text), "start")
