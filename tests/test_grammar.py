@@ -155,3 +155,37 @@ def test_only_the_ignored_blanks_can_start_with_a_space_or_a_tab() -> None:
         assert starting == ["WS"], char
     assert _may_start_with("(?i:(followed\\s+by\\s+)?phase\\b)", "f") and not _may_start_with("x+", " ")
     assert _may_start_with("(?:a)?[^b]", " ") and _may_start_with("\\s", "\t") and not _may_start_with("[^\\s]", "\t")
+
+
+def test_the_text_terminals_match_what_a_look_ahead_at_every_character_matched() -> None:
+    # the grammar's text terminals (META_VALUE, PROSE, …) take blank runs whole; before, each
+    # character looked ahead for blanks and a `//`. Both must match the same text everywhere.
+    import itertools
+    import random
+    import re
+
+    before = [re.compile(r"[^ \t\n](?:(?![ \t]+\/\/)[^\n])*"), re.compile(r"(?!\/\/)[^ \t\n](?:(?![ \t]+\/\/)[^\n])*")]
+    grammar = {t.name: t.pattern.to_regexp() for t in parser().terminals}
+    now = [re.compile(grammar["META_VALUE"]), re.compile(grammar["PROSE"])]
+    assert len({grammar[name] for name in ("META_VALUE", "HEADING_TEXT", "DECISION_TEXT", "NOTE_TEXT")}) == 1
+    alphabet = " \t/a\n\r,\xa0"
+    texts = ["".join(chars) for size in range(7) for chars in itertools.product(" \t/a\n", repeat=size)]
+    chance = random.Random(17)
+    texts += ["".join(chance.choice(alphabet) for _ in range(chance.randrange(1, 30))) for _ in range(20000)]
+    for text in texts:
+        for old, new in zip(before, now, strict=True):
+            for start in {0, len(text) // 2}:
+                found, expected = new.match(text, start), old.match(text, start)
+                assert (found and found.span()) == (expected and expected.span()), (text, start)
+
+
+def test_the_lexer_order_of_the_catch_all_terminals_is_pinned() -> None:
+    # Lark orders terminals by priority, then longest possible match, then the length of the
+    # expression, then name: rewriting an expression can move it. Where two terminals can match
+    # the same text, the first one wins, so this order is part of the language.
+    terminals = parser().terminals
+    ordered = sorted((t for t in terminals if t.priority == 0 and t.pattern.max_width > 1000),
+                     key=lambda t: (-t.pattern.max_width, -len(t.pattern.value), t.name))
+    assert [t.name for t in ordered] == [
+        "WORD", "CWORD", "OAR_ORGAN", "TARGET", "PROSE", "DECISION_TEXT", "HEADING_TEXT", "META_VALUE", "NOTE_TEXT",
+        "_NL", "REASON_TEXT", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "VOLUME_TEXT", "STRING"]
