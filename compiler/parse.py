@@ -1,7 +1,7 @@
 """Parsing: the cached LALR parser and syntax errors as P001 diagnostics.
 
 The grammar lives in `grammar/protocol.lark` (packaged as `compiler/grammar/` in the
-wheel). The parser is built once per process (and cached on disk by Lark). A syntax
+wheel). The parser is built once per process (and cached on disk, see Start-up). A syntax
 error does not stop the parse: the offending line (and its indented block) is blanked
 out and the file re-parsed, so one run reports every broken line and the rest of the
 sheet is still checked.
@@ -19,6 +19,11 @@ post-lexer) and build the same trees with the same callbacks. The pure Python La
 parser is the reference: it parses when lark-cython is missing or PROTOCOLC_PARSER=pure,
 and every input the accelerated parser refuses is parsed again by it, so syntax errors
 (P001, friendly messages, positions, recovery) are exactly those of the pure parser.
+
+Start-up: the accelerated parser is built from a plain copy of the terminals, rules and
+LALR table kept in the cache folder (`accelerated()`), without building a Lark object;
+each state's lexer is made when a parse first reaches the state (`_StateLexers`).
+Compiling the lexers' regular expressions is then most of what a first parse costs.
 """
 
 from __future__ import annotations
@@ -465,7 +470,7 @@ def _read_cache(path: Path, key: bytes) -> dict[str, Any] | None:
         return None
     try:
         plain = marshal.loads(raw[64:])
-    except (ValueError, EOFError, TypeError):
+    except Exception:  # a damaged file is a miss, whatever marshal makes of it
         return None
     return plain if isinstance(plain, dict) else None
 
@@ -476,10 +481,10 @@ def _write_cache(path: Path, key: bytes, plain: dict[str, Any]) -> None:
 
     from compiler.fsutil import write_atomic
 
-    payload = marshal.dumps(plain)
     try:
+        payload = marshal.dumps(plain)
         write_atomic(path, key + hashlib.sha256(payload).digest() + payload, private=True)
-    except OSError:
+    except (OSError, ValueError):  # the cache is only an accelerator
         pass
 
 
