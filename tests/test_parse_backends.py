@@ -242,3 +242,25 @@ def test_an_unwritable_cache_folder_still_parses(fresh_cache: Path) -> None:
     fast = parsing.accelerated()
     assert fast is not None
     assert fast.parse("# s\ndrug x 1 mg po daily\n").pretty() == parser().parse("# s\ndrug x 1 mg po daily\n").pretty()
+
+
+def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> None:
+    # a whole `protocolc check` over a garbage cache file: the same findings, no traceback
+    import subprocess
+    import sys
+
+    module = _cython()
+    sheet = ROOT / "protocols" / "borst" / "emmaus-gemetastaseerd-borstcarcinoom.protocol"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "compiler", "check", "--no-cache", "--format", "json", str(sheet)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    clean = check()
+    path = tmp_path / "protocolc" / _cache_file(module).name
+    assert path.exists()
+    path.write_bytes(path.read_bytes()[:100] + b"\xff" * 100)
+    damaged = check()
+    assert "Traceback" not in damaged.stderr and damaged.returncode == clean.returncode
+    assert damaged.stdout == clean.stdout
