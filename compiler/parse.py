@@ -132,10 +132,21 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
     if include is None and expand1 and size == 1:
         return operator.itemgetter(0)  # `?a: b` passes its one child up: in C, without a Python call
     if include is None:
-        def keep_all(children: list[Any]) -> Any:
+        def keep_all(children: list[Any]) -> Any:  # the commonest: `_node`, inlined
             if expand1 and len(children) == 1:
                 return children[0]
-            return _node(name, children, children)
+            node: Node = _new(Node)
+            node.data = name
+            node.children = children
+            node._meta = None
+            if children:
+                start = children[0].start_pos
+                end = children[-1].end_pos
+                node.start_pos = node.span_start = _first_start(children) if start is None else start
+                node.end_pos = node.span_end = _last_end(children) if end is None else end
+            else:
+                node.start_pos = node.span_start = node.end_pos = node.span_end = None
+            return node
 
         return keep_all
     if include and not any(inline for _, inline in include):
