@@ -240,13 +240,13 @@ def _set_rule_callbacks(lark: Lark, callbacks: dict[Any, Any]) -> None:
 
 
 class _IdentityRule(Rule):
-    """A grammar rule hashed and compared by identity, in C.
+    """A grammar rule hashed and compared by identity, in C (the pure parser's; `_TableRule` is lark-cython's).
 
-    The LALR loops (Lark's and lark-cython's) test `assert arg != end_state` for every
-    action and look the reduced rule up in the callbacks; with `Rule.__eq__`/`__hash__`
-    in Python that was two Python calls per reduction (~4% of the accelerated parse).
-    Each rule is one object shared by the parse table and the callbacks, so identity is
-    the same comparison.
+    Lark's LALR loop tests `assert arg != end_state` for every action and looks the
+    reduced rule up in the callbacks; with `Rule.__eq__`/`__hash__` in Python that was two
+    Python calls per reduction. The pure parser parses every sheet with a syntax error, up
+    to once per error (recovery), and every sheet when lark-cython is missing. Each rule is
+    one object shared by the parse table and the callbacks, so identity is the same test.
     """
 
     __slots__ = ()
