@@ -54,7 +54,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
-from bisect import bisect_left
+from itertools import accumulate
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -74,6 +74,24 @@ A real arm holds a handful of drugs. The limit keeps every check that looks at a
 partners (or all pairs) linear in the size of the sheet: 30,000 bare drug lines in one
 block would otherwise make 900 million pairs.
 """
+
+
+# What a node's item is, as bits (one look-up per type: the layout's loops run per node)
+_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION = 1, 2, 4, 8, 16, 32
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    found = _KINDS.get(cls)
+    if found is None:
+        found = _KINDS[cls] = (
+            (_DRUG if issubclass(cls, m.DrugLine) else 0)
+            | (_REGIMEN if issubclass(cls, m.RegimenLine) else 0)
+            | (_BRANCH if issubclass(cls, (m.When, m.Otherwise)) else 0)
+            | (_PHASE if issubclass(cls, m.PhaseLine) else 0)
+            | (_OWNED if issubclass(cls, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)) else 0)
+            | (_SECTION if issubclass(cls, m.Section) else 0))
+    return found
 
 
 @dataclass(slots=True)
@@ -163,13 +181,23 @@ class Layout:
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
-        self.nodes[0].end = len(self.nodes)
+        nodes = self.nodes
+        nodes[0].end = len(nodes)
+        # what each node's item is, read from one look-up per type (the loops below are per node)
+        self._kinds = [_kind(type(node.item)) for node in nodes]
         self.members: list[Member] = list(self._members())
-        self.treatment_nodes = {mb.node for mb in self.members}
+        self._member_nodes = [mb.node for mb in self.members]
+        self.treatment_nodes = set(self._member_nodes)
+        # members before each node: the members of a subtree [start, end) are positions before[start]..before[end]
+        counts = [0] * (len(nodes) + 1)
+        for index in self._member_nodes:
+            counts[index + 1] += 1
+        self._before = list(accumulate(counts))
         self._global_owners = self._compute_global_owners()
         self._owned: dict[int, list[Node]] = {}
-        for node in self.nodes:
-            if isinstance(node.item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)):
+        kinds = self._kinds
+        for node in nodes:
+            if kinds[node.index] & _OWNED:
                 self._owned.setdefault(self.owner(node.index), []).append(node)
         self.global_conditions = tuple(self._global_conditions())
         # Checks ask for the same arms and pairs many times; answers are memoised here
@@ -185,37 +213,42 @@ class Layout:
         self._index_partners()
 
     # ------------------------------------------------------------ building
-    def _add(self, item: m.Item | m.Section, parent: int, content_of_bullet: bool = False) -> int:
-        node = Node(len(self.nodes), item, parent, content_of_bullet=content_of_bullet)
-        self.nodes.append(node)
-        return node.index
-
     def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
+        nodes = self.nodes
         for item in items:
-            index = self._add(item, parent)
+            index = len(nodes)
+            node = Node(index, item, parent)
+            nodes.append(node)
             if isinstance(item, m.Bullet) and item.content is not None:
-                inner = self._add(item.content, index, content_of_bullet=True)
-                self.nodes[inner].end = len(self.nodes)
-            self._add_items(item.children, index)
-            self.nodes[index].end = len(self.nodes)
+                inner = Node(index + 1, item.content, index, content_of_bullet=True)
+                nodes.append(inner)
+                inner.end = index + 2
+            if item.children:
+                self._add_items(item.children, index)
+            node.end = len(nodes)
 
     def _add_section(self, section: m.Section, parent: int) -> None:
-        index = self._add(section, parent)
-        self._add_items(section.items, index)
+        nodes = self.nodes
+        node = Node(len(nodes), section, parent)
+        nodes.append(node)
+        self._add_items(section.items, node.index)
         for sub in section.subsections:
-            self._add_section(sub, index)
-        self.nodes[index].end = len(self.nodes)
+            self._add_section(sub, node.index)
+        node.end = len(nodes)
 
     def _members(self) -> Iterator[Member]:
-        for node in self.nodes:
+        nodes = self.nodes
+        for node, kind in zip(nodes, self._kinds, strict=True):
+            if not kind & (_DRUG | _REGIMEN):
+                continue
             item = node.item
             if isinstance(item, m.DrugLine):
                 yield Member(item.drug_id, node.index, line=item)
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
-                written = {n.item.drug_id for n in self.nodes[node.index + 1:node.end]
+                written = {n.item.drug_id for n in nodes[node.index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
-                parent = self.nodes[node.parent].item if node.parent is not None else None
+                parent = nodes[node.parent].item if node.parent is not None else None
                 seen = phase_override(item, parent) if isinstance(parent, m.PhaseLine) else item
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
@@ -374,43 +407,56 @@ class Layout:
         members are one slice of the member list: the work is the depth of the sheet
         per member, plus the partners themselves (at most MAX_ARM each).
         """
-        n = len(self.nodes)
+        nodes = self.nodes
+        n = len(nodes)
         self._positions = {id(mb): i for i, mb in enumerate(self.members)}
-        self._member_nodes = [mb.node for mb in self.members]
-        self._child_lists: dict[int, list[int]] = {}
+        kinds = self._kinds
+        before = self._before
+        child_lists: dict[int, list[int]] = {}
         in_regimen = [False] * n
-        for node in self.nodes[1:]:
-            assert node.parent is not None
-            self._child_lists.setdefault(node.parent, []).append(node.index)
-            in_regimen[node.index] = node.is_regimen or in_regimen[node.parent]
+        fixed = [False] * n  # `_fixed` of every node, from the kinds
+        for node in nodes[1:]:
+            index, parent = node.index, node.parent
+            assert parent is not None
+            kind = kinds[index]
+            children = child_lists.get(parent)
+            if children is None:
+                child_lists[parent] = [index]
+            else:
+                children.append(index)
+            in_regimen[index] = bool(kind & _REGIMEN) or in_regimen[parent]
+            if parent and not kinds[parent] & _SECTION:  # not at section level (nor under the root)
+                fixed[index] = node.content_of_bullet or bool(kind & (_DRUG | _REGIMEN))
+        self._child_lists = child_lists
         self._in_regimen = in_regimen
-        _, is_branch, _, fixed, _ = self._node_facts()
+        ends = [node.end for node in nodes]
+        is_branch = [bool(kind & _BRANCH) for kind in kinds]
+        self._facts = (ends, is_branch, [bool(kind & _PHASE) for kind in kinds], fixed, set(self._member_nodes))
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
-        for parent, children in self._child_lists.items():
-            if not self._has_members(parent):  # nor has any of its children
+        for parent, children in child_lists.items():
+            if before[ends[parent]] == before[parent]:  # no member below it, nor below any of its children
                 self._fixed_children[parent] = []
                 self._plain_children[parent] = []
                 continue
-            with_members = [c for c in children if self._has_members(c)]
+            with_members = [c for c in children if before[ends[c]] > before[c]]
             self._fixed_children[parent] = [c for c in with_members if fixed[c]]
             self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
         for position in range(len(self.members)):
             self._partners[position] = self._partners_of(position)
 
     def _has_members(self, index: int) -> bool:
-        low, high = self._member_slice(index, self.nodes[index].end)
-        return high > low
+        return self._before[self.nodes[index].end] > self._before[index]
 
     def _member_slice(self, start: int, end: int) -> tuple[int, int]:
         """The members (positions) whose node lies in [start, end)."""
-        return bisect_left(self._member_nodes, start), bisect_left(self._member_nodes, end)
+        return self._before[start], self._before[end]
 
     def _partners_of(self, position: int) -> tuple[int, ...]:
         # Per-node facts (ends, branch/phase/fixed flags) are read from arrays built once in
-        # `_node_facts`; a member's walk up the tree is the hot loop of every layout.
+        # `_index_partners`; a member's walk up the tree is the hot loop of every layout.
         ends, is_branch, is_phase, fixed, member_at = self._node_facts()
-        member_nodes = self._member_nodes
+        before = self._before
         in_regimen = self._in_regimen
         index = self.members[position].node
         slices: list[tuple[int, int]] = []
@@ -418,7 +464,7 @@ class Layout:
 
         def add(start: int, end: int) -> None:
             nonlocal count
-            low, high = bisect_left(member_nodes, start), bisect_left(member_nodes, end)
+            low, high = before[start], before[end]
             if high > low:
                 slices.append((low, high))
                 count += high - low
@@ -461,13 +507,7 @@ class Layout:
     def _node_facts(self) -> tuple[list[int], list[bool], list[bool], list[bool], set[int]]:
         """Per node: subtree end, is a `when`/`otherwise`, is a `phase`, is fixed; and the nodes members sit at."""
         facts = self._facts
-        if facts is None:
-            branches = (m.When, m.Otherwise)
-            facts = self._facts = ([node.end for node in self.nodes],
-                                   [isinstance(node.item, branches) for node in self.nodes],
-                                   [isinstance(node.item, m.PhaseLine) for node in self.nodes],
-                                   [self._fixed(i) for i in range(len(self.nodes))],
-                                   set(self._member_nodes))
+        assert facts is not None  # built by `_index_partners`
         return facts
 
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
@@ -525,12 +565,10 @@ class Layout:
 
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
-        treatments = sorted(self.treatment_nodes)
-        for node in self.nodes:
-            if isinstance(node.item, m.Section):
-                first = bisect_left(treatments, node.index)
-                if first == len(treatments) or treatments[first] >= node.end:
-                    owners.add(node.index)
+        before = self._before
+        for node, kind in zip(self.nodes, self._kinds, strict=True):
+            if kind & _SECTION and before[node.end] == before[node.index]:  # no drug or regimen line in it
+                owners.add(node.index)
         return owners
 
     def _global_conditions(self) -> Iterator[m.Condition]:
