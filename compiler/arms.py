@@ -208,6 +208,7 @@ class Layout:
         self._partners: dict[int, tuple[int, ...]] = {}
         self._otherwise: dict[int, m.Condition | None] = {}
         self._conjuncts: dict[int, list[m.Condition]] = {}
+        self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
         self._index_partners()
@@ -363,18 +364,10 @@ class Layout:
         partners = tuple(self.members[p] for p in self._partners[position])
         companions: list[CompanionGroup] = []
         texts: list[str] = []
-        for ancestor in self.ancestors(member.node):
-            own = self.nodes[ancestor].item
-            if isinstance(own, m.Prose):
-                texts.append(own.text)  # the label of a block the arm is in
-            for owned in self._owned.get(ancestor, []):
-                item = owned.item
-                if isinstance(item, m.WithConstraint):
-                    companions.append(self._group(item))
-                elif isinstance(item, m.Note) and item.text is not None:
-                    texts.append(item.text.value)
-                elif isinstance(item, m.Prose) and not item.children:
-                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+        for ancestor in self._path(member.node):
+            block = self._blocks.get(ancestor) or self._block(ancestor)
+            companions.extend(block[0])
+            texts.extend(block[1])
         if member.line is not None:
             for child in member.line.children:
                 if isinstance(child, m.Note) and child.text is not None:
@@ -529,19 +522,42 @@ class Layout:
     def conditions(self, index: int) -> tuple[m.Condition, ...]:
         """Every condition that applies at a node (a conjunction)."""
         out: list[m.Condition] = list(self.global_conditions)
-        for ancestor in self.ancestors(index):
-            node = self.nodes[ancestor]
-            if isinstance(node.item, m.When):
-                out.append(node.item.condition)
-            elif isinstance(node.item, m.Otherwise) and node.parent is not None:
-                negated = self._otherwise_condition(ancestor)
-                if negated is not None:
-                    out.append(negated)
-            if ancestor in self._global_owners:
-                continue
-            for owned in self._owned.get(ancestor, []):
-                out.extend(self._conjunct(owned))
+        for ancestor in self._path(index):
+            block = self._blocks.get(ancestor) or self._block(ancestor)
+            out.extend(block[2])
         return tuple(out)
+
+    def _block(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What a node adds to the arms below it: companions, texts, conditions (once per node:
+        every arm in a block read the block's whole list of statements).
+        """
+        companions: list[CompanionGroup] = []
+        texts: list[str] = []
+        conditions: list[m.Condition] = []
+        node = self.nodes[index]
+        own = node.item
+        if isinstance(own, m.Prose):
+            texts.append(own.text)  # the label of a block the arm is in
+        owned_here = self._owned.get(index, [])
+        for owned in owned_here:
+            item = owned.item
+            if isinstance(item, m.WithConstraint):
+                companions.append(self._group(item))
+            elif isinstance(item, m.Note) and item.text is not None:
+                texts.append(item.text.value)
+            elif isinstance(item, m.Prose) and not item.children:
+                texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+        if isinstance(own, m.When):
+            conditions.append(own.condition)
+        elif isinstance(own, m.Otherwise) and node.parent is not None:
+            negated = self._otherwise_condition(index)
+            if negated is not None:
+                conditions.append(negated)
+        if index not in self._global_owners:
+            for owned in owned_here:
+                conditions.extend(self._conjunct(owned))
+        found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
+        return found
 
     def _conjunct(self, owned: Node) -> list[m.Condition]:
         """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
