@@ -70,6 +70,7 @@ class _DrugFacts:
         self.forbidden_hints: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self.duplicates: dict[tuple[str, str], tuple[bool, str | None]] = {}  # (drug, drug): `_duplicate`
         self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
+        self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
@@ -119,6 +120,13 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
         if len(_STEMS) >= 1024:
             _STEMS.clear()
         stems = _STEMS[key] = tuple(w.rstrip("*").lower() for w in words)
+    if len(texts) > 1 and not any("\n" in word for word in words):
+        # One search of the texts joined by newlines answers for all: no word holds a newline, so
+        # a match lies inside one text, and a newline passes both boundaries as a text's end does.
+        joined = "\n".join(texts)
+        if all(stem.isascii() for stem in stems) and not _may_mention(joined, stems):
+            return False
+        return pattern.search(joined) is not None
     if all(stem.isascii() for stem in stems):
         # every match holds a word's stem (any case): a text without any stem mentions none
         texts = [text for text in texts if _may_mention(text, stems)]
@@ -845,17 +853,12 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
     Source: the products' EU SmPCs section 4.1, cited per entry in combinations.yaml `targets`.
     """
     tables = context.tables
-    rules = [r for r in _data(context).get("targets") or [] if isinstance(r, dict)]
     seen: set[object] = set()
     for arm in _layout(context).arms():
         drug_id = arm.focus.drug_id
         if drug_id is None or arm.focus.span in seen:
             continue
-        ids = a.counts_as(drug_id, tables)
-        for rule in rules:
-            if not ids & {str(x) for x in rule.get("drugs") or []}:
-                continue
-            scenario = {str(k): str(v) for k, v in (rule.get("requires") or {}).items()}
+        for rule, scenario in _target_rules(context, drug_id):
             if _admits(context, arm, scenario):
                 continue
             seen.add(arm.focus.span)
@@ -865,6 +868,21 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
                                 f"exclude {target}-positive patients",
                 f"put it under a condition that requires {target}-positive disease ({rule.get('source')})")
             break
+
+
+def _target_rules(context: Context, drug_id: str) -> list[tuple[Mapping[str, Any], dict[str, str]]]:
+    """The `targets` rules of combinations.yaml that name a drug (or what it counts as), in data order,
+    each with the scenario of a patient with the target; once per drug and data set.
+    """
+    facts = _facts(context.tables)
+    found = facts.target_rules.get(drug_id)
+    if found is None:
+        ids = a.counts_as(drug_id, context.tables)
+        found = facts.target_rules[drug_id] = [
+            (rule, {str(k): str(v) for k, v in (rule.get("requires") or {}).items()})
+            for rule in _data(context).get("targets") or []
+            if isinstance(rule, dict) and ids & {str(x) for x in rule.get("drugs") or []}]
+    return found
 
 
 def _name_drugs(context: Context, name: str) -> set[str]:
