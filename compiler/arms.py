@@ -209,6 +209,7 @@ class Layout:
         self._otherwise: dict[int, m.Condition | None] = {}
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
+        self._arm_list: list[Arm] | None = None
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
         self._index_partners()
@@ -378,8 +379,9 @@ class Layout:
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
-        for member in self.members:
-            yield self.arm(member)
+        if self._arm_list is None:  # most C rules walk every arm: listed once
+            self._arm_list = [self.arm(member) for member in self.members]
+        return iter(self._arm_list)
 
     def pairs(self) -> Iterator[tuple[Member, Member]]:
         """Every unordered pair of members given together (each pair once)."""
@@ -531,14 +533,18 @@ class Layout:
         """What a node adds to the arms below it: companions, texts, conditions (once per node:
         every arm in a block read the block's whole list of statements).
         """
+        node = self.nodes[index]
+        own = node.item
+        owned_here = self._owned.get(index)
+        if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
+            found = self._blocks[index] = _NOTHING  # most nodes add nothing
+            return found
         companions: list[CompanionGroup] = []
         texts: list[str] = []
         conditions: list[m.Condition] = []
-        node = self.nodes[index]
-        own = node.item
         if isinstance(own, m.Prose):
             texts.append(own.text)  # the label of a block the arm is in
-        owned_here = self._owned.get(index, [])
+        owned_here = owned_here or []
         for owned in owned_here:
             item = owned.item
             if isinstance(item, m.WithConstraint):
@@ -601,6 +607,9 @@ class Layout:
             elif isinstance(node.item, m.Note) and node.item.text is not None:
                 out.append(node.item.text.value)
         return out
+
+
+_NOTHING: tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]] = ((), (), ())
 
 
 def _as_conjunct(item: m.Item | m.Section | None) -> list[m.Condition]:
