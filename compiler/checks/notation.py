@@ -317,9 +317,12 @@ DOSE_IN_TEXT = re.compile(
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
-# What every match of DOSE_IN_TEXT holds: its amount's last digit, spaces, and the first letter of a unit
-# (in any case where the pattern ignores case; µ, μ and Μ fold together), or `AUC`. Cheap to search.
-_DOSE_HINT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]|AUC").search
+# What every match of DOSE_IN_TEXT holds: its amount's last digit, spaces and a whole unit not run into
+# a letter or digit (DOSE_IN_TEXT's units and look-ahead without the rate test), or `AUC`. Cheap to search,
+# and few prose lines hold one: DOSE_IN_TEXT (a look-behind tried at every position) runs on those only.
+_DOSE_NEEDED = re.compile(
+    r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])|AUC").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = re.compile(r"[ \t]+//.*$")
 
@@ -343,8 +346,18 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 def _free_texts(context: Context) -> list[tuple[int, str, str]]:
     """(line, kind, text without comment) of every free-text line (once per check run)."""
-    return context.memo("notation.free_texts", lambda c: [(line, kind, _uncommented(c.source.line_text(line)))
-                                                          for line, kind in free_text_lines(c)])
+    return context.memo("notation.free_texts", _find_free_texts)
+
+
+def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
+    lines = _source_lines(context)
+    return [(line, kind, _uncommented(lines[line - 1] if 0 < line <= len(lines) else ""))
+            for line, kind in free_text_lines(context)]
+
+
+def _source_lines(context: Context) -> list[str]:
+    """The lines of the source, as `SourceFile.line_text` gives them (split once per check run)."""
+    return context.memo("notation.source_lines", lambda c: c.source.text.split("\n"))
 
 
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -488,8 +501,8 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     """
     source = context.source
     for line, kind, raw in _free_texts(context):
-        if _DOSE_HINT(raw) is None:
-            continue  # no digit before a unit's first letter, no AUC: no dose quantity (most prose lines)
+        if _DOSE_NEEDED(raw) is None:
+            continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
             continue
@@ -517,16 +530,21 @@ def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 
 def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
+    lines = _source_lines(context)
+    count = len(lines)
     seen: set[int] = set()
+    skipped = (m.Query, m.Allow, m.Bullet)
     for item in context.items:
-        if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:
+        line = item.span.line
+        if line in seen or isinstance(item, skipped):
             continue
-        seen.add(item.span.line)
-        yield item.span.line, _uncommented(context.source.line_text(item.span.line))
+        seen.add(line)
+        yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
     for section in context.protocol.all_sections():
-        if section.span.line not in seen:
-            seen.add(section.span.line)
-            yield section.span.line, _uncommented(context.source.line_text(section.span.line))
+        line = section.span.line
+        if line not in seen:
+            seen.add(line)
+            yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
 
 
 def _joined_lines(context: Context) -> str:
