@@ -54,10 +54,10 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
-from itertools import accumulate
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from compiler import model as m
