@@ -257,6 +257,10 @@ class Layout:
                     if drug_id not in written:
                         yield Member(drug_id, node.index, regimen=seen, library=drug)
 
+    def regimen_nodes(self) -> list[Node]:
+        """The nodes of every regimen line, in sheet order."""
+        return [node for node, kind in zip(self.nodes, self._kinds, strict=True) if kind & _REGIMEN]
+
     # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""

@@ -109,27 +109,27 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     if not words:
         return False
     key = tuple(words)
-    pattern = _MENTIONS.get(key)
-    if pattern is None:
+    prepared = _MENTIONS.get(key)
+    if prepared is None:
         if len(_MENTIONS) >= 1024:
             _MENTIONS.clear()
         parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
-        pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
-    stems = _STEMS.get(key)
-    if stems is None:
-        if len(_STEMS) >= 1024:
-            _STEMS.clear()
-        stems = _STEMS[key] = tuple(w.rstrip("*").lower() for w in words)
-    if len(texts) > 1 and not any("\n" in word for word in words):
+        stems = tuple(w.rstrip("*").lower() for w in words)
+        prepared = _MENTIONS[key] = (
+            re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE),
+            stems if all(stem.isascii() for stem in stems) else None,
+            not any("\n" in word for word in words))
+    pattern, ascii_stems, joinable = prepared
+    if len(texts) > 1 and joinable:
         # One search of the texts joined by newlines answers for all: no word holds a newline, so
         # a match lies inside one text, and a newline passes both boundaries as a text's end does.
         joined = "\n".join(texts)
-        if all(stem.isascii() for stem in stems) and not _may_mention(joined, stems):
+        if ascii_stems is not None and not _may_mention(joined, ascii_stems):
             return False
         return pattern.search(joined) is not None
-    if all(stem.isascii() for stem in stems):
+    if ascii_stems is not None:
         # every match holds a word's stem (any case): a text without any stem mentions none
-        texts = [text for text in texts if _may_mention(text, stems)]
+        texts = [text for text in texts if _may_mention(text, ascii_stems)]
     return any(pattern.search(text) for text in texts)
 
 
@@ -148,25 +148,30 @@ def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
     return lowered is None or any(stem in lowered for stem in stems)
 
 
-_STEMS: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-_MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
+# per word list: its pattern, its stems in lower case when all are ASCII, whether no word holds a newline
+_MENTIONS: dict[tuple[str, ...], tuple[re.Pattern[str], tuple[str, ...] | None, bool]] = {}
 
 
 def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
-    """`arms.admits` for an arm, memoised per check run: arms of one block share their conditions."""
-    known: dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]] = context.memo("combinations.admits",
-                                                                                       lambda _: {})
-    # by the conditions' identities: each entry keeps its conditions alive, so no id is reused
-    key = (tuple(id(c) for c in arm.conditions), tuple(scenario.items()))
+    """`arms.admits` for an arm, each condition's truth memoised per check run: the arms of a
+    sheet share most of their conditions (the global ones, those of their blocks).
+    """
+    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits",
+                                                                                     lambda _: {})
+    situation = tuple(scenario.items())
     try:
-        found = known.get(key)
+        hash(situation)
     except TypeError:  # a data value that cannot be a key (a list): ask directly
         return a.admits(arm.conditions, scenario, context.tables)
-    if found is None:
-        found = known[key] = (arm.conditions, a.admits(arm.conditions, scenario, context.tables))
-    return found[1]
+    for condition in arm.conditions:
+        # by the condition's identity: each entry keeps its condition alive, so no id is reused
+        key = (id(condition), situation)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = (condition, a.evaluate(condition, scenario, context.tables) is not False)
+        if not found[1]:
+            return False
+    return True
 
 
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
@@ -663,6 +668,7 @@ class _Supportive:
     id: str
     when_all: tuple[str, ...]
     when: tuple[str, ...]
+    words: list[str]  # the words that say it is given (`words`)
 
 
 def _supportive_rules(context: Context) -> list[_Supportive]:
@@ -670,7 +676,7 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
     if facts.supportive is None:
         facts.supportive = [
             _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
-                        tuple(str(x) for x in rule.get("when") or []))
+                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []])
             for index, rule in enumerate(_data(context).get("supportive") or [])]
     return facts.supportive
 
@@ -790,7 +796,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                         arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
-                words = [str(w) for w in rule.get("words") or []]
+                words = entry.words
                 if _arm_mentions(context, arm.texts, words):
                     continue
                 if entry.index not in protocol_mentions:
@@ -915,7 +921,7 @@ def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     lay = _layout(context)
-    for node in lay.nodes:
+    for node in lay.regimen_nodes():
         regimen = node.item
         if not isinstance(regimen, m.RegimenLine):
             continue
