@@ -184,7 +184,10 @@ class Layout:
         nodes = self.nodes
         nodes[0].end = len(nodes)
         # what each node's item is, read from one look-up per type (the loops below are per node)
-        self._kinds = [_kind(type(node.item)) for node in nodes]
+        types = [type(node.item) for node in nodes]
+        for cls in set(types).difference(_KINDS):
+            _kind(cls)
+        self._kinds = list(map(_KINDS.__getitem__, types))
         self.members: list[Member] = list(self._members())
         self._member_nodes = [mb.node for mb in self.members]
         self.treatment_nodes = set(self._member_nodes)
@@ -369,17 +372,21 @@ class Layout:
         partners = tuple(self.members[p] for p in self._partners[position])
         companions: list[CompanionGroup] = []
         texts: list[str] = []
+        conditions = list(self.global_conditions)  # `conditions(member.node)`, in the same walk
+        blocks = self._blocks
         for ancestor in self._path(member.node):
-            block = self._blocks.get(ancestor) or self._block(ancestor)
-            companions.extend(block[0])
-            texts.extend(block[1])
+            block = blocks.get(ancestor) or self._block(ancestor)
+            if block is not _NOTHING:
+                companions.extend(block[0])
+                texts.extend(block[1])
+                conditions.extend(block[2])
         if member.line is not None:
             for child in member.line.children:
                 if isinstance(child, m.Note) and child.text is not None:
                     texts.append(child.text.value)
         if member.library is not None and member.library.get("note"):
             texts.append(str(member.library.get("note")))
-        return Arm(member, partners, tuple(companions), self.conditions(member.node), tuple(texts))
+        return Arm(member, partners, tuple(companions), tuple(conditions), tuple(texts))
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
