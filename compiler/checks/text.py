@@ -54,6 +54,11 @@ def _joined(context: Context) -> str:
     return context.memo("text.joined_pieces", lambda c: "\n".join(text for text, _ in text_pieces(c)))
 
 
+def _bracketed(context: Context) -> bool:
+    """Whether some text piece holds a bracketed text (X001 and X002 ask; searched once per check run)."""
+    return context.memo("text.bracketed", lambda c: BRACKETED.search(_joined(c)) is not None)
+
+
 def _sub_span(span: Span, text: str, start: int, end: int) -> Span:
     if span.line != span.end_line or "\n" in text:
         return span
@@ -111,7 +116,7 @@ def placeholder(context: Context) -> Iterator[Diagnostic]:
     """
     words, tokens, token_pattern = _placeholder_rules(context)
     joined = _joined(context)
-    if BRACKETED.search(joined) is None and (token_pattern is None or not any(t in joined for t in tokens)
+    if not _bracketed(context) and (token_pattern is None or not any(t in joined for t in tokens)
                                              or token_pattern.search(joined) is None):
         return
     for text, span in text_pieces(context):
@@ -147,9 +152,9 @@ def editorial_note(context: Context) -> Iterator[Diagnostic]:
 
     Source: seed 000 (kanker.nl page with `[Laatste zin weg]`).
     """
-    words, _ = _placeholder_words(context)
-    if BRACKETED.search(_joined(context)) is None:
+    if not _bracketed(context):
         return
+    words, _, _ = _placeholder_rules(context)
     cited = {meta.value_span for meta in context.protocol.meta.fields if meta.key == "reference"}
     for text, span in text_pieces(context):
         if span in cited:
