@@ -213,6 +213,7 @@ class Layout:
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self._arm_list: list[Arm] | None = None
+        self._texts: list[str] | None = None
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
         self._index_partners()
@@ -611,13 +612,17 @@ class Layout:
 
     def all_texts(self) -> list[str]:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
-        out: list[str] = []
-        for node in self.nodes:
-            if isinstance(node.item, m.Prose):
-                out.append(node.item.text)
-            elif isinstance(node.item, m.Note) and node.item.text is not None:
-                out.append(node.item.text.value)
-        return out
+        if self._texts is None:  # listed once (only prose and note nodes are looked at)
+            out: list[str] = []
+            for node, kind in zip(self.nodes, self._kinds, strict=True):
+                if not kind & _OWNED:
+                    continue
+                if isinstance(node.item, m.Prose):
+                    out.append(node.item.text)
+                elif isinstance(node.item, m.Note) and node.item.text is not None:
+                    out.append(node.item.text.value)
+            self._texts = out
+        return list(self._texts)
 
 
 _NOTHING: tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]] = ((), (), ())

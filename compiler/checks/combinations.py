@@ -108,6 +108,30 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     """
     if not words:
         return False
+    pattern, ascii_stems, joinable = prepared = _prepared_words(words)
+    if len(texts) > 1 and not joinable:
+        if ascii_stems is not None:
+            # every match holds a word's stem (any case): a text without any stem mentions none
+            texts = [text for text in texts if _may_mention(text, ascii_stems)]
+        return any(pattern.search(text) for text in texts)
+    if not texts:
+        return False
+    # One search of the texts joined by newlines answers for all: no word holds a newline, so
+    # a match lies inside one text, and a newline passes both boundaries as a text's end does.
+    joined = "\n".join(texts)
+    return _mentioned(joined, folded(joined) if ascii_stems is not None else None, prepared)
+
+
+def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
+    """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
+    pattern, ascii_stems, _ = prepared
+    if ascii_stems is not None and lowered is not None and not any(stem in lowered for stem in ascii_stems):
+        return False  # every match holds a word's stem (any case)
+    return pattern.search(joined) is not None
+
+
+def _prepared_words(words: list[str]) -> tuple[re.Pattern[str], tuple[str, ...] | None, bool]:
+    """A word list's pattern, its stems in lower case when all are ASCII, and whether no word holds a newline."""
     key = tuple(words)
     prepared = _MENTIONS.get(key)
     if prepared is None:
@@ -119,18 +143,18 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
             re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE),
             stems if all(stem.isascii() for stem in stems) else None,
             not any("\n" in word for word in words))
-    pattern, ascii_stems, joinable = prepared
-    if len(texts) > 1 and joinable:
-        # One search of the texts joined by newlines answers for all: no word holds a newline, so
-        # a match lies inside one text, and a newline passes both boundaries as a text's end does.
-        joined = "\n".join(texts)
-        if ascii_stems is not None and not _may_mention(joined, ascii_stems):
-            return False
-        return pattern.search(joined) is not None
-    if ascii_stems is not None:
-        # every match holds a word's stem (any case): a text without any stem mentions none
-        texts = [text for text in texts if _may_mention(text, ascii_stems)]
-    return any(pattern.search(text) for text in texts)
+    return prepared
+
+
+def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
+    """`_mentions(lay.all_texts(), words)`, from the texts joined by newlines (and folded) once."""
+    texts = lay.all_texts()
+    if not words or not texts:
+        return False
+    prepared = _prepared_words(words)
+    if not prepared[2]:  # a word holds a newline: text by text
+        return _mentions(texts, words)
+    return _mentioned(joined[0], joined[1], prepared)
 
 
 def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
@@ -769,7 +793,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     lay = _layout(context)
-    protocol_texts = lay.all_texts()
+    protocol_text: tuple[str, str | None] | None = None  # every note and prose line joined, and folded
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine) if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
@@ -800,7 +824,10 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 if _arm_mentions(context, arm.texts, words):
                     continue
                 if entry.index not in protocol_mentions:
-                    protocol_mentions[entry.index] = _mentions(protocol_texts, words)
+                    if protocol_text is None:  # the protocol's texts, joined once for every rule that asks
+                        joined = "\n".join(lay.all_texts())
+                        protocol_text = (joined, folded(joined))
+                    protocol_mentions[entry.index] = _protocol_mentions(lay, protocol_text, words)
                 if protocol_mentions[entry.index]:
                     continue
             done.add(rule_id)
