@@ -139,6 +139,8 @@ def trailing_zero(context: Context) -> Iterator[Diagnostic]:
     Source: The Joint Commission "Do Not Use" list (trailing zero).
     """
     for number in numbers(context):
+        if "." not in number.text and "," not in number.text:
+            continue  # no separator: nothing after one (most numbers)
         match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
         if match and not THOUSANDS.fullmatch(number.text):  # `2,500` is N018's ambiguity, not a trailing zero
             whole, fraction = match.group(1) or "0", match.group(2)
