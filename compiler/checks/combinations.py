@@ -71,6 +71,7 @@ class _DrugFacts:
         self.duplicates: dict[tuple[str, str], tuple[bool, str | None]] = {}  # (drug, drug): `_duplicate`
         self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
         self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
+        self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
@@ -199,7 +200,18 @@ def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> 
 
 
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
-    return any(_is(option, member.drug_id, tables) for option in ids)
+    """`_is(option, member.drug_id)` for any option (one look-up of the memo, not one per option)."""
+    drug_id = member.drug_id
+    if drug_id is None:
+        return False
+    known = _facts(tables).satisfied
+    for option in ids:
+        found = known.get((option, drug_id))
+        if found is None:
+            found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
+        if found:
+            return True
+    return False
 
 
 def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
@@ -275,19 +287,34 @@ def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], M
 
 
 def _find_requirements(context: Context, drug_id: str) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
-    tables = context.tables
-    covered = False
-    for rule in _data(context).get("companions") or []:
-        applies = rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))
-        if not applies:
-            continue
-        covered = True
-        if tumour_matches(context, rule.get("tumour")):
-            yield [str(x) for x in rule.get("requires") or []], rule
-    if covered:
+    covered, found = _drug_requirements(context, drug_id)
+    if not covered:
+        yield from found
         return
-    for element in (tables.drugs.get(drug_id) or {}).get("requires") or []:
-        yield [x.strip() for x in str(element).split("|") if x.strip()], {"source": "formulary.yaml requires"}
+    for options, rule in found:
+        if tumour_matches(context, rule.get("tumour")):
+            yield options, rule
+
+
+def _drug_requirements(context: Context, drug_id: str) -> tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]:
+    """Whether a companion rule of combinations.yaml covers the drug, and then those rules (the protocol's
+    tumour decides which apply), else the formulary's `requires`; once per drug and data set.
+    """
+    facts = _facts(context.tables)
+    known = facts.requirements.get(drug_id)
+    if known is None:
+        tables = context.tables
+        rules = [([str(x) for x in rule.get("requires") or []], rule)
+                 for rule in _data(context).get("companions") or []
+                 if rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))]
+        if rules:
+            known = (True, rules)
+        else:
+            known = (False, [([x.strip() for x in str(element).split("|") if x.strip()],
+                              {"source": "formulary.yaml requires"})
+                             for element in (tables.drugs.get(drug_id) or {}).get("requires") or []])
+        facts.requirements[drug_id] = known
+    return known
 
 
 @check("C001", "companion-missing", Severity.ERROR, "required companion drug missing from the arm")
