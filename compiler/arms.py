@@ -431,14 +431,14 @@ class Layout:
                 child_lists[parent] = [index]
             else:
                 children.append(index)
-            in_regimen[index] = bool(kind & _REGIMEN) or in_regimen[parent]
+            in_regimen[index] = (kind & _REGIMEN) != 0 or in_regimen[parent]
             if parent and not kinds[parent] & _SECTION:  # not at section level (nor under the root)
-                fixed[index] = node.content_of_bullet or bool(kind & (_DRUG | _REGIMEN))
+                fixed[index] = node.content_of_bullet or (kind & (_DRUG | _REGIMEN)) != 0
         self._child_lists = child_lists
         self._in_regimen = in_regimen
         ends = [node.end for node in nodes]
-        is_branch = [bool(kind & _BRANCH) for kind in kinds]
-        self._facts = (ends, is_branch, [bool(kind & _PHASE) for kind in kinds], fixed, set(self._member_nodes))
+        is_branch = [(kind & _BRANCH) != 0 for kind in kinds]
+        self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, set(self._member_nodes))
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
         for parent, children in child_lists.items():
