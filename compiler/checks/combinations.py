@@ -72,6 +72,7 @@ class _DrugFacts:
         self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
         self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
         self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
+        self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
@@ -949,7 +950,16 @@ def _name_drugs(context: Context, name: str) -> set[str]:
     """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
     from compiler.checks.notation import drug_names_in
 
-    return {d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context) for d in ids}
+    known = _facts(context.tables).name_drugs  # the answer depends on the name and the data set only
+    found = known.get(name)
+    if found is None:
+        found = frozenset(d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context)
+                          for d in ids)
+        if len(name) <= 200:  # sheet words: bounded, and long ones never kept
+            if len(known) >= 4096:
+                known.clear()
+            known[name] = found
+    return set(found)
 
 
 @check("C009", "regimen-contradicts-name", Severity.ERROR,
