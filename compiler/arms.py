@@ -438,7 +438,7 @@ class Layout:
         self._in_regimen = in_regimen
         ends = [node.end for node in nodes]
         is_branch = [(kind & _BRANCH) != 0 for kind in kinds]
-        self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, set(self._member_nodes))
+        self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, self.treatment_nodes)
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
         for parent, children in child_lists.items():
