@@ -418,7 +418,6 @@ class Layout:
         n = len(nodes)
         self._positions = {id(mb): i for i, mb in enumerate(self.members)}
         kinds = self._kinds
-        before = self._before
         child_lists: dict[int, list[int]] = {}
         in_regimen = [False] * n
         fixed = [False] * n  # `_fixed` of every node, from the kinds
@@ -439,16 +438,10 @@ class Layout:
         ends = [node.end for node in nodes]
         is_branch = [(kind & _BRANCH) != 0 for kind in kinds]
         self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, self.treatment_nodes)
+        # per parent, its children with members below them: the fixed ones, and the non-branch ones
+        # (listed when a member's walk first reaches the parent: only members' ancestors are asked)
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
-        for parent, children in child_lists.items():
-            if before[ends[parent]] == before[parent]:  # no member below it, nor below any of its children
-                self._fixed_children[parent] = []
-                self._plain_children[parent] = []
-                continue
-            with_members = [c for c in children if before[ends[c]] > before[c]]
-            self._fixed_children[parent] = [c for c in with_members if fixed[c]]
-            self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
         for position in range(len(self.members)):
             self._partners[position] = self._partners_of(position)
 
@@ -483,6 +476,8 @@ class Layout:
                 add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
             end = ends[ancestor]
             others: list[int]
+            if ancestor not in self._fixed_children:
+                self._list_children(ancestor)
             if in_regimen[ancestor] and is_branch[child]:
                 others = self._plain_children[ancestor]
             elif (in_regimen[ancestor] or fixed[child]) and is_phase[child]:
@@ -510,6 +505,13 @@ class Layout:
         if count > MAX_ARM:
             self.oversized.append((self.members[position], count))
         return tuple(sorted(found)[:MAX_ARM])
+
+    def _list_children(self, parent: int) -> None:
+        ends, is_branch, _, fixed, _ = self._node_facts()
+        before = self._before
+        with_members = [c for c in self._child_lists.get(parent, []) if before[ends[c]] > before[c]]
+        self._fixed_children[parent] = [c for c in with_members if fixed[c]]
+        self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
 
     def _node_facts(self) -> tuple[list[int], list[bool], list[bool], list[bool], set[int]]:
         """Per node: subtree end, is a `when`/`otherwise`, is a `phase`, is fixed; and the nodes members sit at."""
