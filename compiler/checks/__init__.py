@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
+from compiler.records import frozen
 from compiler.source import SourceFile
 from compiler.tables import Tables
 
@@ -21,7 +22,7 @@ _MISSING: Any = object()  # a memo's value may be None
 ItemT = TypeVar("ItemT", bound=m.Item)
 
 
-@dataclass(frozen=True)
+@frozen
 class Context:
     """What a check may read: the resolved protocol, its source, the data tables, today."""
 
