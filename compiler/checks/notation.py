@@ -319,12 +319,13 @@ DOSE_IN_TEXT = re.compile(
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
-# What every match of DOSE_IN_TEXT holds: its amount's last digit, spaces and a whole unit not run into
-# a letter or digit (DOSE_IN_TEXT's units and look-ahead without the rate test), or `AUC`. Cheap to search,
-# and few prose lines hold one: DOSE_IN_TEXT (a look-behind tried at every position) runs on those only.
+# What every match of DOSE_IN_TEXT holds, unless it holds `AUC` (tested apart, as a plain substring): its
+# amount's last digit, spaces and a whole unit not run into a letter or digit (DOSE_IN_TEXT's units and
+# look-ahead without the rate test). Cheap to search (one character class first), and few prose lines
+# hold one: DOSE_IN_TEXT (a look-behind tried at every position) runs on those only.
 _DOSE_NEEDED = re.compile(
     r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
-    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])|AUC").search
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = re.compile(r"[ \t]+//.*$")
 
@@ -503,7 +504,7 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     """
     source = context.source
     for line, kind, raw in _free_texts(context):
-        if _DOSE_NEEDED(raw) is None:
+        if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
             continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
@@ -628,7 +629,9 @@ _TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<
 
 
 # `_TIMES_DAYS` without its boundaries, for lower-case text: every match of it holds one of these
-_TIMES_DAYS_FOLDED = re.compile(r"[x×]\s?[0-9]+\s?d|[0-9]\s?[x×]\s?d")
+# (`[x×]\s?[0-9]+\s?d` or `[0-9]\s?[x×]\s?d`), written to start at the `x`: a pattern that starts with one
+# character class is searched several times faster than two alternatives
+_TIMES_DAYS_FOLDED = re.compile(r"[x×](?:\s?[0-9]+\s?d|(?<=[0-9][x×])\s?d|(?<=[0-9]\s[x×])\s?d)")
 
 
 def _no_times_days(context: Context) -> bool:
