@@ -682,8 +682,9 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     texts = _free_texts(context)
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
-    if _SLASH_OR_PLUS_HINT.search("\n".join(text for _, _, text in texts)) is None:
-        return
+    joined = "\n".join(text for _, _, text in texts)
+    if ("/" not in joined and "+" not in joined) or _SLASH_OR_PLUS_HINT.search(joined) is None:
+        return  # (the hint holds a `/` or `+`: a text without either has no match)
     for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
             span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)
