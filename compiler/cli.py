@@ -111,7 +111,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from compiler import report
     from compiler.batch import check_files
     from compiler.pipeline import book_diagnostics, compile_file, find_protocols
-    from compiler.versions.transaction import recover_books
+    from compiler.versions.root import recover_books
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:

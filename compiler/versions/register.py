@@ -21,7 +21,6 @@ other bytes than recorded). Releases are written by `compiler.versions.transacti
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -34,22 +33,21 @@ from typing import Any
 from compiler.fsutil import write_atomic
 from compiler.records import frozen
 
-REGISTER_NAME = "RELEASES.jsonl"
-ARCHIVE_DIR = ".archive"
+# the lookups every `check` makes live in `root` (which does not import this module); named here as before
+from compiler.versions.root import ARCHIVE_DIR as ARCHIVE_DIR
+from compiler.versions.root import PENDING_DIR, _find_root_of
+from compiler.versions.root import REGISTER_NAME as REGISTER_NAME
+from compiler.versions.root import VERSION as VERSION
+from compiler.versions.root import find_root as find_root
+from compiler.versions.root import parse_version as parse_version
+
 GENESIS = "0" * 64
 MAX_REGISTER_BYTES = 100_000_000
 MAX_ARCHIVED_BYTES = 2_000_000
 MAX_PDF_BYTES = 200_000_000
 RELEASED = "approved"
 SUPERSEDED = "superseded"
-VERSION = re.compile(r"^(\d+)\.(\d+)$")
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-def parse_version(text: str) -> tuple[int, int] | None:
-    """`2.1` → (2, 1); None for anything else."""
-    match = VERSION.match(text.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @frozen
@@ -162,23 +160,6 @@ class Register:
 
 
 # ---------------------------------------------------------------- finding and reading
-
-
-def find_root(start: Path) -> Path | None:
-    """The nearest folder at or above `start` (a file or a folder) that holds RELEASES.jsonl."""
-    folder = start if start.is_dir() else start.parent
-    return _find_root_of(os.path.abspath(folder))
-
-
-@functools.lru_cache(maxsize=256)
-def _find_root_of(folder_name: str) -> Path | None:
-    folder = Path(folder_name)
-    for candidate in (folder, *folder.parents):
-        # an archive without its register is a lost register (found, and reported); a pending
-        # folder without one is a first release that was interrupted (found, and recovered)
-        if any((candidate / name).exists() for name in (REGISTER_NAME, ARCHIVE_DIR, ".release-pending")):
-            return candidate
-    return None
 
 
 def default_root(protocol: Path) -> Path:
@@ -467,7 +448,7 @@ def register_state(protocol: Path) -> str:
     except OSError:
         digest.update(b"unreadable")
     folder = root / ARCHIVE_DIR
-    for extra in (folder / "HEAD", root / ".release-pending" / "journal.json"):
+    for extra in (folder / "HEAD", root / PENDING_DIR / "journal.json"):
         with contextlib.suppress(OSError):
             digest.update(f"{extra.name}:{extra.stat().st_mtime_ns}\n".encode())
     if folder.is_dir():
