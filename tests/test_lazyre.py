@@ -58,9 +58,10 @@ def test_the_module_patterns_compile() -> None:
 
 
 def test_the_other_lazy_patterns_compile() -> None:
-    from compiler import i18n
+    from compiler import build, i18n
     from compiler.checks import schedule
 
     patterns = [p for p, _ in i18n.MESSAGES] + [i18n.DECIMAL_POINT, schedule._EXPLICIT_DAY_ZERO]
+    patterns += [value for value in vars(build).values() if isinstance(value, LazyPattern)]
     for pattern in patterns:
         assert isinstance(pattern.compiled(), re.Pattern)
