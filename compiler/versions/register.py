@@ -20,7 +20,6 @@ other bytes than recorded). Releases are written by `compiler.versions.transacti
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -35,11 +34,12 @@ from compiler.records import frozen
 
 # the lookups every `check` makes live in `root` (which does not import this module); named here as before
 from compiler.versions.root import ARCHIVE_DIR as ARCHIVE_DIR
-from compiler.versions.root import PENDING_DIR, _find_root_of
 from compiler.versions.root import REGISTER_NAME as REGISTER_NAME
 from compiler.versions.root import VERSION as VERSION
+from compiler.versions.root import _find_root_of
 from compiler.versions.root import find_root as find_root
 from compiler.versions.root import parse_version as parse_version
+from compiler.versions.root import register_state as register_state
 
 GENESIS = "0" * 64
 MAX_REGISTER_BYTES = 100_000_000
@@ -431,31 +431,3 @@ def append(register: Register, records: Sequence[ReleaseRecord]) -> Register:
 def history(book_root: Path, protocol_id: str) -> list[dict[str, Any]]:
     """Every record of one protocol as JSON objects, oldest first (for the book's history page)."""
     return [r.as_json() for r in load_register(book_root).of(protocol_id)]
-
-
-def register_state(protocol: Path) -> str:
-    """A fingerprint of the register and archive a protocol's V checks read ("" without a register).
-
-    Check results depend on these files as well as on the protocol's own bytes, so a
-    result cache must include this in its key.
-    """
-    root = find_root(protocol)
-    if root is None:
-        return ""
-    digest = hashlib.sha256(str(root).encode())
-    try:
-        digest.update((root / REGISTER_NAME).read_bytes())
-    except OSError:
-        digest.update(b"unreadable")
-    folder = root / ARCHIVE_DIR
-    for extra in (folder / "HEAD", root / PENDING_DIR / "journal.json"):
-        with contextlib.suppress(OSError):
-            digest.update(f"{extra.name}:{extra.stat().st_mtime_ns}\n".encode())
-    if folder.is_dir():
-        for path in sorted(folder.glob("*/*")):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            digest.update(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()

@@ -1,14 +1,16 @@
-"""Where a book's release register is, without reading it.
+"""Where a book's release register is, and its state for cache keys, without reading it.
 
-Every `check` asks (the V rules, the recovery of an interrupted release) while most books
-checked have no register at all; this module keeps that question from importing the
-register's record types and the release transaction (`register` re-exports these names).
+Every `check` asks (the V rules, the recovery of an interrupted release, the result cache
+key) while most books checked have no register at all; this module keeps that question
+from importing the register's record types and the release transaction (`register`
+re-exports these names).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -56,3 +58,31 @@ def recover_books(paths: Sequence[Path]) -> list[str]:
     from compiler.versions.transaction import recover
 
     return [m for m in (recover(root) for root in roots) if m]
+
+
+def register_state(protocol: Path) -> str:
+    """A fingerprint of the register and archive a protocol's V checks read ("" without a register).
+
+    Check results depend on these files as well as on the protocol's own bytes, so a
+    result cache must include this in its key.
+    """
+    root = find_root(protocol)
+    if root is None:
+        return ""
+    digest = hashlib.sha256(str(root).encode())
+    try:
+        digest.update((root / REGISTER_NAME).read_bytes())
+    except OSError:
+        digest.update(b"unreadable")
+    folder = root / ARCHIVE_DIR
+    for extra in (folder / "HEAD", root / PENDING_DIR / "journal.json"):
+        with contextlib.suppress(OSError):
+            digest.update(f"{extra.name}:{extra.stat().st_mtime_ns}\n".encode())
+    if folder.is_dir():
+        for path in sorted(folder.glob("*/*")):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            digest.update(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
