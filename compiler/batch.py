@@ -18,6 +18,7 @@ import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,8 +28,6 @@ from compiler.fsutil import read_limited
 from compiler.source import MAX_BYTES, SourceFile
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future  # the pool (and this) only for a book of many files
-
     from compiler.pipeline import Compiled
 
 PARALLEL_THRESHOLD = 16  # below this, starting worker processes costs more than it saves

@@ -108,6 +108,12 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     if not words:
         return False
     key = tuple(words)
+    pattern = _MENTIONS.get(key)
+    if pattern is None:
+        if len(_MENTIONS) >= 1024:
+            _MENTIONS.clear()
+        parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
+        pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
     stems = _STEMS.get(key)
     if stems is None:
         if len(_STEMS) >= 1024:
@@ -116,14 +122,6 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     if all(stem.isascii() for stem in stems):
         # every match holds a word's stem (any case): a text without any stem mentions none
         texts = [text for text in texts if _may_mention(text, stems)]
-    if not texts:  # nothing to search: the pattern is not even compiled (a few ms a sheet)
-        return False
-    pattern = _MENTIONS.get(key)
-    if pattern is None:
-        if len(_MENTIONS) >= 1024:
-            _MENTIONS.clear()
-        parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
-        pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
     return any(pattern.search(text) for text in texts)
 
 

@@ -211,15 +211,15 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     Source: seeds 000, 002, 004 (misspellings found in published texts).
     """
     entries = context.tables.text_rules.get("misspellings") or []
-    if not entries:
+    # one search finds the texts where some misspelling occurs (most have none)
+    anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
+                                                        for e in entries) + ")", re.IGNORECASE) if entries else None
+    if anywhere is None:
         return
     words = [str(e["wrong"]).lower() for e in entries]
     lowered = context.memo("text.folded_pieces", lambda c: folded(_joined(c)))
     if lowered is not None and all(w.isascii() for w in words) and not any(w in lowered for w in words):
-        return  # no piece holds any of the words in any case (and the pattern below is not even compiled)
-    # one search finds the texts where some misspelling occurs (most have none)
-    anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
-                                                        for e in entries) + ")", re.IGNORECASE)
+        return  # no piece holds any of the words in any case
     if anywhere.search(_joined(context)) is None:
         return
     patterns = [(re.compile(r"(?<![A-Za-zÀ-ÿ])" + re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])", re.IGNORECASE),
