@@ -5,14 +5,14 @@
 the compiler defines about a hundred frozen dataclasses on the path of one `check`: that
 was a sixth of a one-sheet run. `frozen` makes the same class: the same
 `__dataclass_fields__` (so `dataclasses.fields`, `replace`, `asdict`, `is_dataclass` work),
-the same `repr`, equality, hash, ordering, pickling and `FrozenInstanceError`, but the
-methods are closures over `operator.attrgetter`, and `__init__` is one compiled template
-per field shape with its parameters renamed (no `exec` per class). It sets each slot
-through its descriptor, which is cheaper than `object.__setattr__` (the builder makes
-thousands of model objects per sheet).
+the same `repr`, equality, hash, ordering, pickling and `FrozenInstanceError`. Its methods
+are closures over `operator.attrgetter` (compiling them cost more per process than they
+are called); only `__init__` is compiled, once per shape of fields, and each class gets a
+copy with its own parameter names. It sets each slot through its descriptor, cheaper than
+`object.__setattr__` (the builder makes thousands of model objects per sheet).
 
-Anything the fast path does not cover (base dataclasses, `ClassVar`/`InitVar`/`KW_ONLY`,
-`kw_only` or `init=False` fields, methods the dataclass would refuse to overwrite) is handed
+What the fast path does not cover (a mutable base dataclass, `ClassVar`/`InitVar`/`KW_ONLY`,
+`kw_only` or `init=False` fields, methods dataclasses would refuse to overwrite) is handed
 to `dataclasses.dataclass` unchanged. `tests/test_records.py` compares every class made
 here with what `dataclasses.dataclass` makes of it.
 """
@@ -25,18 +25,22 @@ import dataclasses
 import inspect
 import operator
 import reprlib
+import sys
 import types
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
 
-_FIELD = vars(dataclasses)["_FIELD"]  # the marker `dataclasses.fields` keeps
-_HAS_DEFAULT_FACTORY = vars(dataclasses)["_HAS_DEFAULT_FACTORY"]  # `<factory>` in signatures
-_PARAMS = vars(dataclasses)["_DataclassParams"]
+_FIELD = vars(dataclasses).get("_FIELD")  # the marker `dataclasses.fields` keeps
+_HAS_DEFAULT_FACTORY = vars(dataclasses).get("_HAS_DEFAULT_FACTORY")  # `<factory>` in signatures
+_PARAMS: Any = vars(dataclasses).get("_DataclassParams")
+# the Pythons whose dataclasses make what the fast path makes (3.13 compares fields one by one,
+# adds `__replace__`); elsewhere `frozen` is `dataclasses.dataclass`
+FAST = sys.version_info[:2] in {(3, 11), (3, 12)} and None not in (_FIELD, _HAS_DEFAULT_FACTORY, _PARAMS)
 _MISSING: Any = dataclasses.MISSING
 _REFUSED = ("ClassVar", "InitVar", "KW_ONLY")  # annotations the fast path leaves to dataclasses
-_TEMPLATES: dict[tuple[str, int, bool, bool, tuple[bool, ...]], types.CodeType] = {}
+_TEMPLATES: dict[tuple[int, bool, bool, tuple[bool, ...]], types.CodeType] = {}
 _object_setattr = object.__setattr__
 
 
@@ -53,7 +57,7 @@ def frozen(cls: type[T] | None = None, /, *, slots: bool = False,
            order: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
     """`@dataclass(frozen=True, slots=..., order=...)`, made without `exec`."""
     def wrap(klass: type[T]) -> type[T]:
-        fields = _own_fields(klass, order)
+        fields = _own_fields(klass, order) if FAST else None
         if fields is None:
             made: type[T] = dataclasses.dataclass(klass, frozen=True, slots=slots, order=order)
             return made
@@ -123,9 +127,9 @@ def _make(cls: type[T], fields: dict[str, dataclasses.Field[Any]], slots: bool, 
     compared = tuple(f.name for f in fields.values() if f.compare)
     methods: dict[str, Any] = {"__init__": _init(cls, fields, slots),
                                "__repr__": _repr(tuple(f.name for f in fields.values() if f.repr)),
-                               "__eq__": _method("__eq__", cls, compared)}
+                               "__eq__": _eq(_tuple_of(compared))}
     if order:
-        methods.update({name: _method(name, cls, compared) for name in ("__lt__", "__le__", "__gt__", "__ge__")})
+        methods.update(_order(_tuple_of(compared)))
     if slots:
         methods.update(__getstate__=_getstate(_tuple_of(names)), __setstate__=_setstate(names))
     for name, method in methods.items():  # as dataclasses does, a method the class defines stays
@@ -137,7 +141,7 @@ def _make(cls: type[T], fields: dict[str, dataclasses.Field[Any]], slots: bool, 
     _set_method(cls, "__delattr__", _frozen_delattr(cls, names))
     if class_hash is _MISSING or (class_hash is None and "__eq__" in cls.__dict__):
         hashed = tuple(f.name for f in fields.values() if (f.compare if f.hash is None else f.hash))
-        setattr(cls, "__hash__", _method("__hash__", cls, hashed))  # noqa: B010
+        _set_method(cls, "__hash__", _hash(_tuple_of(hashed)))
     if not cls.__doc__:
         cls.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
     return cls
@@ -183,69 +187,32 @@ def _init(cls: type, fields: dict[str, dataclasses.Field[Any]], slots: bool) -> 
         namespace[f"_s{index}"] = getattr(cls, f.name).__set__ if slots else f.name
         namespace[f"_f{index}"] = f.default_factory
     factories = tuple(f.default_factory is not _MISSING for f in values)
-    template = _template("init", len(values), slots, hasattr(cls, "__post_init__"), factories)
+    template = _template(len(values), slots, hasattr(cls, "__post_init__"), factories)
     code = template.replace(co_varnames=("self", *fields), co_qualname=f"{cls.__qualname__}.__init__")
     init = types.FunctionType(code, namespace, "__init__", tuple(defaults) or None)
     init.__annotations__ = {**{f.name: f.type for f in values}, "return": None}
     return init
 
 
-def _method(kind: str, cls: type, names: tuple[str, ...]) -> Any:
-    """`__eq__`, `__hash__` or an order method over `names`: its template with the attributes renamed."""
-    template = _template(kind, len(names))
-    renamed = tuple(names[int(name[2:])] if name[:2] == "_a" and name[2:].isdigit() else name
-                    for name in template.co_names)
-    code = template.replace(co_names=renamed, co_qualname=f"{cls.__qualname__}.{template.co_name}")
-    return types.FunctionType(code, _GLOBALS)
+def _template(count: int, slots: bool, post_init: bool, factories: tuple[bool, ...]) -> types.CodeType:
+    """The compiled `__init__` for `count` fields, parameters `_p0`, `_p1`… (what dataclasses generates).
 
-
-def _template(kind: str, count: int, slots: bool = False, post_init: bool = False,
-              factories: tuple[bool, ...] = ()) -> types.CodeType:
-    """The compiled method of one kind for `count` fields named `_a0`, `_a1`… (parameters `_p0`…).
-
-    The body is what `dataclasses` generates; each shape is compiled once per process and
-    every class of that shape gets a renamed copy of its code.
+    Each shape is compiled once per process; every class of that shape gets a copy of the
+    code with its own parameter names.
     """
-    key = (kind, count, slots, post_init, factories)
+    key = (count, slots, post_init, factories)
     if key not in _TEMPLATES:
-        source = _SOURCES[kind](count, slots, post_init, factories)
-        module = compile(source, f"<frozen {kind} of {count} fields>", "exec")
+        lines = []
+        for index, factory in enumerate(factories):
+            value = f"_f{index}() if _p{index} is _FACTORY else _p{index}" if factory else f"_p{index}"
+            lines.append(f"    _s{index}(self, {value})" if slots else f"    _setattr(self, _s{index}, {value})")
+        if post_init:
+            lines.append("    self.__post_init__()")
+        params = "".join(f", _p{index}" for index in range(count))
+        source = f"def __init__(self{params}):\n" + "\n".join(lines or ["    pass"]) + "\n"
+        module = compile(source, f"<frozen __init__ of {count} fields>", "exec")
         _TEMPLATES[key] = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     return _TEMPLATES[key]
-
-
-def _tuple(owner: str, count: int) -> str:
-    return "(" + "".join(f"{owner}._a{index}," for index in range(count)) + ")"
-
-
-def _init_source(count: int, slots: bool, post_init: bool, factories: tuple[bool, ...]) -> str:
-    lines = []
-    for index, factory in enumerate(factories):
-        value = f"_f{index}() if _p{index} is _FACTORY else _p{index}" if factory else f"_p{index}"
-        lines.append(f"    _s{index}(self, {value})" if slots else f"    _setattr(self, _s{index}, {value})")
-    if post_init:
-        lines.append("    self.__post_init__()")
-    params = "".join(f", _p{index}" for index in range(count))
-    return f"def __init__(self{params}):\n" + "\n".join(lines or ["    pass"]) + "\n"
-
-
-def _compare_source(name: str, op: str) -> Callable[..., str]:
-    def source(count: int, *_: object) -> str:
-        return (f"def {name}(self, other):\n    if other.__class__ is self.__class__:\n"
-                f"        return {_tuple('self', count)} {op} {_tuple('other', count)}\n    return NotImplemented\n")
-    return source
-
-
-def _hash_source(count: int, *_: object) -> str:
-    return f"def __hash__(self):\n    return hash({_tuple('self', count)})\n"
-
-
-_SOURCES: dict[str, Callable[..., str]] = {
-    "init": _init_source, "__hash__": _hash_source, "__eq__": _compare_source("__eq__", "=="),
-    "__lt__": _compare_source("__lt__", "<"), "__le__": _compare_source("__le__", "<="),
-    "__gt__": _compare_source("__gt__", ">"), "__ge__": _compare_source("__ge__", ">="),
-}
-_GLOBALS = {"__builtins__": builtins, "__name__": __name__}
 
 
 def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:
@@ -257,6 +224,35 @@ def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:
         shown = ", ".join([label + repr(value) for label, value in zip(labels, values(self), strict=True)])
         return f"{self.__class__.__qualname__}({shown})"
     return __repr__
+
+
+def _eq(key: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, Any], Any]:
+    def __eq__(self: Any, other: Any) -> Any:
+        if other.__class__ is self.__class__:
+            return key(self) == key(other)
+        return NotImplemented
+    return __eq__
+
+
+def _order(key: Callable[[Any], tuple[Any, ...]]) -> dict[str, Callable[[Any, Any], Any]]:
+    def __lt__(self: Any, other: Any) -> Any:
+        return key(self) < key(other) if other.__class__ is self.__class__ else NotImplemented
+
+    def __le__(self: Any, other: Any) -> Any:
+        return key(self) <= key(other) if other.__class__ is self.__class__ else NotImplemented
+
+    def __gt__(self: Any, other: Any) -> Any:
+        return key(self) > key(other) if other.__class__ is self.__class__ else NotImplemented
+
+    def __ge__(self: Any, other: Any) -> Any:
+        return key(self) >= key(other) if other.__class__ is self.__class__ else NotImplemented
+    return {"__lt__": __lt__, "__le__": __le__, "__gt__": __gt__, "__ge__": __ge__}
+
+
+def _hash(key: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
+    def __hash__(self: Any) -> int:
+        return hash(key(self))
+    return __hash__
 
 
 def _frozen_setattr(owner: type[Any], names: tuple[str, ...]) -> Callable[[Any, str, Any], None]:
