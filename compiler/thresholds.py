@@ -288,6 +288,9 @@ class Region:
     """A union of boxes over declared variables (empty tuple = nothing, `({},)` = everything)."""
 
     boxes: tuple[Box, ...]
+    # Set by the algebra on what `simplify` (or a single box) produced: simplifying it again
+    # gives the same boxes, so intersecting it with everything can return it as it is.
+    simple: bool = field(default=False, compare=False, repr=False, kw_only=True)
 
     def is_empty(self) -> bool:
         """True when no case lies in the region."""
@@ -298,8 +301,8 @@ class Region:
         return {v for box in self.boxes for v in box}
 
 
-EVERYTHING = Region(({},))
-NOTHING = Region(())
+EVERYTHING = Region(({},), simple=True)
+NOTHING = Region((), simple=True)
 
 
 class RegionAlgebra:
@@ -317,7 +320,7 @@ class RegionAlgebra:
                 return NOTHING
             if not facts_subset(self.domains[variable].full(), facts):
                 out[variable] = facts
-        return Region((out,))
+        return Region((out,), simple=True)
 
     def _meet_boxes(self, a: Box, b: Box) -> Box | None:
         out = dict(a)
@@ -331,11 +334,19 @@ class RegionAlgebra:
 
     def intersect(self, a: Region, b: Region) -> Region:
         """Cases in both regions."""
+        # Meeting every box with the unconstrained box copies it; simplifying a simplified region
+        # changes nothing. Most contexts are "everything", so this is the common case.
+        if a.simple and len(b.boxes) == 1 and not b.boxes[0]:
+            return a
+        if b.simple and len(a.boxes) == 1 and not a.boxes[0]:
+            return b
         boxes = [box for x in a.boxes for y in b.boxes if (box := self._meet_boxes(x, y)) is not None]
         return self.simplify(boxes)
 
     def union(self, *regions: Region) -> Region:
         """Cases in any region."""
+        if len(regions) == 1 and regions[0].simple:
+            return regions[0]
         return self.simplify([box for region in regions for box in region.boxes])
 
     def complement(self, region: Region) -> Region:
@@ -364,7 +375,7 @@ class RegionAlgebra:
         """Drop boxes inside other boxes; merge boxes that differ in one variable only."""
         work = [dict(b) for b in boxes]
         if len(work) <= 1:
-            return Region(tuple(work))  # nothing to drop or merge
+            return Region(tuple(work), simple=True)  # nothing to drop or merge
         changed = True
         while changed:
             changed = False
@@ -384,7 +395,7 @@ class RegionAlgebra:
                     work = [b for k, b in enumerate(work) if k not in (i, j)] + [merged]
                     changed = True
                     break
-        return Region(tuple(work))
+        return Region(tuple(work), simple=True)
 
     def _merge(self, a: dict[str, Facts], b: dict[str, Facts]) -> dict[str, Facts] | None:
         keys = set(a) | set(b)
@@ -504,14 +515,31 @@ class Translator:
         """The cases where a condition holds; raises Unresolvable for what L004 reports."""
         cached = self._regions.get(id(condition))
         if cached is None:
-            try:
-                found: Region | None = self._region(condition)
-            except Unresolvable:
-                found = None
-            cached = self._regions[id(condition)] = (condition, found)
+            cached = self._regions[id(condition)] = (condition, self._shared_region(condition))
         if cached[1] is None:
             raise Unresolvable(type(condition).__name__)
         return cached[1]
+
+    def _shared_region(self, condition: m.Condition) -> Region | None:
+        """The region (None: unresolvable), shared by every protocol checked with the same data:
+        `HER2+ and ER+` or `PD-L1 TPS >= 50% and not squamous` recur from sheet to sheet.
+        """
+        if isinstance(condition, (m.Flag, m.Compare)):
+            key: tuple[object, ...] | None = None  # _atom shares it already
+        else:
+            key = condition_key(condition)
+        memo = _CONDITION_REGIONS.setdefault(self.tables.fingerprint, {})
+        if key is not None and key in memo:
+            return memo[key]
+        try:
+            found: Region | None = self._region(condition)
+        except Unresolvable:
+            found = None
+        if key is not None:
+            if len(memo) >= _ATOM_MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
 
     def _region(self, condition: m.Condition) -> Region:
         if isinstance(condition, (m.Flag, m.Compare)):
@@ -591,6 +619,37 @@ _ATOM_MEMO_SIZE = 8192
 # Regions of flags and comparisons by what they say (not where), per data fingerprint: the
 # same `HER2+` or `ANC >= 1.5 x10^9/L` recurs in every sheet. Regions are never mutated.
 _ATOM_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+
+
+# Regions of whole conditions (and/or/not of atoms) by what they say, as _ATOM_REGIONS.
+_CONDITION_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+_KEY_NODES = 64  # a longer condition is translated each time (its key would cost as much at every level)
+
+
+def condition_key(condition: m.Condition) -> tuple[object, ...] | None:
+    """Everything a condition's region depends on (None for a condition of more than _KEY_NODES nodes)."""
+    budget = [_KEY_NODES]
+
+    def key(node: m.Condition) -> tuple[object, ...] | None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        if isinstance(node, (m.Flag, m.Compare)):
+            return atom_key(node)
+        if isinstance(node, m.Not):
+            inner = key(node.operand)
+            return None if inner is None else ("not", inner)
+        if isinstance(node, (m.All, m.Any_)):
+            parts: list[tuple[object, ...]] = []
+            for operand in node.operands:
+                part = key(operand)
+                if part is None:
+                    return None
+                parts.append(part)
+            return ("all" if isinstance(node, m.All) else "any", tuple(parts))
+        return None
+
+    return key(condition)
 
 
 def atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
