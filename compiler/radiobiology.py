@@ -42,6 +42,8 @@ def eqd2(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction)
 
 def exact(value: Decimal | int | str) -> Fraction:
     """An exact Fraction from a Decimal as written."""
+    if isinstance(value, (Decimal, int)):
+        return Fraction(value)  # exact already: no round trip through text
     return Fraction(Decimal(str(value)))
 
 
