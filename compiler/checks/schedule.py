@@ -429,14 +429,27 @@ def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> boo
     meaning = find_flag(setting, context.tables) or {}
     if not meaning:
         return False
-    if all(a.entails(arm.conditions, var, value, context.tables) for var, value in meaning.items()):
+    conditions = _bearing_on(context, arm.conditions, meaning)
+    if all(a.entails(conditions, var, value, context.tables) for var, value in meaning.items()):
         return True
-    if not a.admits(arm.conditions, meaning, context.tables):
+    if not a.admits(conditions, meaning, context.tables):
         return False
     words = (_data(context).get("setting_words") or {}).get(setting) or []
     meta = context.protocol.meta
     text = " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
     return any(str(w).lower() in text for w in words)
+
+
+def _bearing_on(context: Context, conditions: tuple[m.Condition, ...], meaning: Mapping[str, str]) -> tuple[m.Condition, ...]:
+    """The conditions whose truth may depend on the variables of `meaning`.
+
+    A condition that names none of them is as true for every value of them as for a patient
+    of whom nothing is known; it is kept only when that is false (then nothing is admitted).
+    `entails` asks every condition once per value of the variable: the others cost nothing.
+    """
+    tables = context.tables
+    return tuple(c for c in conditions
+                 if not a.referenced_variables((c,), tables).isdisjoint(meaning) or a.evaluate(c, {}, tables) is False)
 
 
 @check("S004", "duration-exceeded", Severity.ERROR, "maximum treatment duration exceeded for the product and setting")
