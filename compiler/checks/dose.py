@@ -269,9 +269,11 @@ def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
             schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
                                                 regimen.frequency if regimen else None)
             chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule)
-            before_more = len(line.phases) > 1 or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))
-            loading = (index == 0 and before_more
-                       and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit))
+            # the dearest question last: most first doses are not the product's loading dose
+            loading = (index == 0
+                       and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit)
+                       and (len(line.phases) > 1
+                            or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))))
             yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading)
 
 
