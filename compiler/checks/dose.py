@@ -387,11 +387,22 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
     """
     use = stated_use(info.line, phase)
     implied = frozenset() if use else context_uses(context, info)
+    # The answer depends on these alone; the same drug, route and schedule recur in every sheet.
+    key = (info.line.drug_id, use, implied, route, unit, schedule)
+    known = _USE_MATCHES.get(key)
+    if known is not None and known[0] is rows:
+        return known[1]
     chosen = dosing.rows_for_use(rows, use, implied)
     match = dosing.lookup(chosen, route, unit, schedule)
     if (use or implied) and chosen != rows and match.how in ("none", "unmatched"):
-        return rows, dosing.lookup(rows, route, unit, schedule)
+        chosen, match = rows, dosing.lookup(rows, route, unit, schedule)
+    if len(_USE_MATCHES) >= 10_000:
+        _USE_MATCHES.clear()
+    _USE_MATCHES[key] = (rows, (chosen, match))
     return chosen, match
+
+
+_USE_MATCHES: dict[tuple[object, ...], tuple[tuple[DoseRow, ...], tuple[tuple[DoseRow, ...], RangeMatch]]] = {}
 
 
 def _as_strength(line: m.DrugLine, dose: m.Dose | None) -> m.Dose | None:
