@@ -447,9 +447,21 @@ def _bearing_on(context: Context, conditions: tuple[m.Condition, ...], meaning: 
     of whom nothing is known; it is kept only when that is false (then nothing is admitted).
     `entails` asks every condition once per value of the variable: the others cost nothing.
     """
-    tables = context.tables
-    return tuple(c for c in conditions
-                 if not a.referenced_variables((c,), tables).isdisjoint(meaning) or a.evaluate(c, {}, tables) is False)
+    known = context.shared(_condition_facts)
+    out: list[m.Condition] = []
+    for condition in conditions:
+        found = known.get(id(condition))
+        if found is None or found[0] is not condition:  # the arms of a sheet share their conditions: once each
+            found = known[id(condition)] = (
+                condition, frozenset(a.referenced_variables((condition,), context.tables)),
+                a.evaluate(condition, {}, context.tables) is False)
+        if found[2] or not found[1].isdisjoint(meaning):
+            out.append(condition)
+    return tuple(out)
+
+
+def _condition_facts(context: Context) -> dict[int, tuple[m.Condition, frozenset[str], bool]]:
+    return {}
 
 
 @check("S004", "duration-exceeded", Severity.ERROR, "maximum treatment duration exceeded for the product and setting")
