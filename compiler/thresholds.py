@@ -147,7 +147,18 @@ class IntervalSet:
 
     def issubset(self, other: IntervalSet) -> bool:
         """Whether every number of this set is in `other`."""
-        return self.difference(other).is_empty()
+        if self.integer != other.integer:
+            return self.difference(other).is_empty()
+        # Both are normalised (`of`): an interval of this set lies in `other` only when it lies in
+        # one interval of it — between two of them there is always a number (an integer) missing.
+        return all(any(_within(inner, outer) for outer in other.intervals) for inner in self.intervals)
+
+
+def _within(inner: Interval, outer: Interval) -> bool:
+    """Whether interval `inner` lies in interval `outer`."""
+    above = outer.low < inner.low or (outer.low == inner.low and (outer.low_closed or not inner.low_closed))
+    below = inner.high < outer.high or (inner.high == outer.high and (outer.high_closed or not inner.high_closed))
+    return above and below
 
 
 Facts = IntervalSet | frozenset[str]
@@ -280,7 +291,11 @@ def facts_empty(facts: Facts) -> bool:
 
 def facts_subset(a: Facts, b: Facts) -> bool:
     """Whether every value of `a` is in `b`."""
-    return facts_empty(minus_facts(a, b))
+    if isinstance(a, IntervalSet) and isinstance(b, IntervalSet):
+        return a.issubset(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a <= b
+    raise TypeError("numeric and categorical facts do not mix")
 
 
 @dataclass(frozen=True)
