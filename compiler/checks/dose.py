@@ -321,6 +321,23 @@ def _context_uses(info: LineInfo) -> frozenset[str]:
         words.append(info.section.title)
     siblings = info.ancestors[-1].children if info.ancestors else (info.section.items if info.section else ())
     has_rt = _has_fractionation(siblings)
+    # The same conditions, regimen names and titles recur from sheet to sheet: searched once
+    # (long ones each time: the memo outlives the sheet and must stay small).
+    if sum(map(len, words)) > 1_000:
+        return _uses_of_words(words, has_rt)
+    key = (has_rt, *words)
+    found = _USES.get(key)
+    if found is None:
+        if len(_USES) >= 10_000:
+            _USES.clear()
+        found = _USES[key] = _uses_of_words(words, has_rt)
+    return found
+
+
+_USES: dict[tuple[object, ...], frozenset[str]] = {}
+
+
+def _uses_of_words(words: list[str], has_rt: bool) -> frozenset[str]:
     concurrent = [w for w in words if not AFTER_WORDS.search(w)]
     uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in concurrent) else set()
     lowered = " ".join(words).lower()
@@ -396,9 +413,10 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
     match = dosing.lookup(chosen, route, unit, schedule)
     if (use or implied) and chosen != rows and match.how in ("none", "unmatched"):
         chosen, match = rows, dosing.lookup(rows, route, unit, schedule)
-    if len(_USE_MATCHES) >= 10_000:
-        _USE_MATCHES.clear()
-    _USE_MATCHES[key] = (rows, (chosen, match))
+    if schedule.days is None or len(schedule.days) <= 100:  # the memo outlives the sheet: small keys only
+        if len(_USE_MATCHES) >= 10_000:
+            _USE_MATCHES.clear()
+        _USE_MATCHES[key] = (rows, (chosen, match))
     return chosen, match
 
 
