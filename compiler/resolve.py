@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from compiler import model as m
@@ -26,8 +27,6 @@ def normalise(name: str) -> str:
 _normalised = functools.lru_cache(maxsize=4096)(_normalise)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
 _T = TypeVar("_T")
 
 
@@ -36,13 +35,35 @@ def _replace(node: _T, **changes: Any) -> _T:
     fields): the same object, built without re-validating the changes on every call.
     """
     cls = type(node)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    get, position, positional = plan
+    values = list(get(node))
+    if positional:  # the class's own __init__ takes every field in order: the quickest way to build it
+        for name, value in changes.items():
+            values[position[name]] = value
+        return cls(*values)
     new = object.__new__(cls)
-    for name in names:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(node, name))
+    for name, value in zip(position, values, strict=True):
+        object.__setattr__(new, name, changes[name] if name in changes else value)
     return new
+
+
+_Plan = tuple[Callable[[Any], tuple[Any, ...]], dict[str, int], bool]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    """How `_replace` copies an instance of a class: its fields read at once, and whether its
+    `__init__` takes them all in order (a plain dataclass: no init-only, keyword-only or post-init).
+    """
+    fields = dataclasses.fields(cls)
+    names = tuple(f.name for f in fields)
+    getter = operator.attrgetter(*names)
+    get: Callable[[Any], tuple[Any, ...]] = getter if len(names) > 1 else (lambda node: (getter(node),))
+    positional = all(f.init and not f.kw_only for f in fields) and not hasattr(cls, "__post_init__")
+    return get, {name: index for index, name in enumerate(names)}, positional
 
 
 def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
