@@ -1157,7 +1157,6 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         routes = [str(r) for r in entry.get("routes") or []]
         if line.route is not None and routes and line.route.code not in routes:
             continue
-        name = _name(context, line.drug_id)
         dosed = [p for p in line.phases if p.dose is not None]
         loading = entry.get("loading")
         if not isinstance(loading, dict):
@@ -1165,12 +1164,13 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
                 continue  # a first dose then smaller doses as needed is the symptom schedule (loperamide 4 → 2 mg)
             if len(dosed) > 1 and dosed[0].dose is not None and dosed[1].dose is not None \
                     and dosed[0].dose.unit == dosed[1].dose.unit and dosed[0].dose.amount.value > dosed[1].dose.amount.value:
-                yield loading_pattern.at(dosed[0].dose.span, f"{name} has no loading dose: "
+                yield loading_pattern.at(dosed[0].dose.span, f"{_name(context, line.drug_id)} has no loading dose: "
                                          f"{_amount(dosed[0].dose)} then {_amount(dosed[1].dose)}",
                                          f"give the fixed dose throughout ({entry.get('source') or 'SmPC'})")
             continue
         if not dosed:
             continue
+        name = _name(context, line.drug_id)
         first = dosed[0]
         assert first.dose is not None
         unit = first.dose.unit
