@@ -106,8 +106,21 @@ class LineInfo:
         phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
         regimen = next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
         if regimen is not None and phase is not None:
-            return phase_view(regimen, phase)
+            return _phase_view(regimen, phase)
         return regimen
+
+
+# The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it.
+_PHASE_VIEWS: dict[tuple[int, int], tuple[m.RegimenLine, m.PhaseLine, m.RegimenLine]] = {}
+
+
+def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
+    known = _PHASE_VIEWS.get((id(regimen), id(phase)))
+    if known is None or known[0] is not regimen or known[1] is not phase:
+        if len(_PHASE_VIEWS) > 10_000:
+            _PHASE_VIEWS.clear()
+        known = _PHASE_VIEWS[(id(regimen), id(phase))] = (regimen, phase, phase_view(regimen, phase))
+    return known[2]
 
 
 _LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo]]] = {}
@@ -158,6 +171,7 @@ def _forget_other_protocols() -> None:
     recomputes, so clearing is always safe; memory stays bounded by the sheet being checked.
     """
     _LAYOUT.clear()
+    _PHASE_VIEWS.clear()
     _ONLY_WHEN.clear()
     _HAS_RT.clear()
     _SECTION_ONLY_WHEN.clear()
