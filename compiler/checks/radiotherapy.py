@@ -84,6 +84,19 @@ def _scheme(item: m.Fractionation) -> str:
 
 def _highest(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
     """Highest fractions, dose per fraction and total a line allows (ranges: their upper ends)."""
+    # Several rules ask for every line: the exact numbers are made once per line.
+    known = _HIGHEST.get(id(item))
+    if known is None or known[0] is not item:
+        if len(_HIGHEST) >= 2_000:  # it keeps its lines: a few sheets' worth
+            _HIGHEST.clear()
+        known = _HIGHEST[id(item)] = (item, _highest_of(item))
+    return known[1]
+
+
+_HIGHEST: dict[int, tuple[m.Fractionation, tuple[Fraction | None, Fraction | None, Fraction | None]]] = {}
+
+
+def _highest_of(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
     n = item.fractions_max or item.fractions
     d = item.dose_per_fraction_max or item.dose_per_fraction
     n_value = exact(n.value) if n else None
