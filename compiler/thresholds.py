@@ -984,7 +984,6 @@ class _Analyser:
         return out
 
     def group(self, members: list[m.Item], context: Region, decision: m.Decision | None) -> DecisionAnalysis:
-        algebra = self.algebra
         branches: list[Branch] = []
         for item in members:
             node = statement(item)
@@ -1003,20 +1002,59 @@ class _Analyser:
                                         variables=tuple(used))
             self.result.decisions.append(analysis)
             return analysis
-        regions = [algebra.intersect(b.region, context) for b in whens if b.region is not None]
-        unreachable = tuple(b for b, r in zip(whens, regions, strict=True) if r.is_empty())
+        has_otherwise = any(b.is_otherwise for b in branches)
+        key = self.shape_key(whens, has_otherwise, context, used)
+        shape = _GROUP_SHAPES.get(key) if key is not None else None
+        if shape is None:
+            shape = self.shape(whens, has_otherwise, context, used)
+            if key is not None:
+                if len(_GROUP_SHAPES) >= _GROUP_MEMO_SIZE:
+                    _GROUP_SHAPES.clear()
+                _GROUP_SHAPES[key] = shape
+        unreachable = tuple(whens[i] for i in shape.unreachable)
         for branch in unreachable:
             assert branch.region is not None and branch.condition is not None
             self.result.contradictions.append(Contradiction(branch.item, branch.condition, branch.region.is_empty()))
-        overlaps: list[Overlap] = []
+        overlaps = tuple(Overlap(whens[i], whens[j], both, shared) for i, j, both, shared in shape.overlaps)
+        analysis = DecisionAnalysis(
+            anchor, decision, tuple(branches), context, True, overlaps, shape.gaps, shape.uncovered, unreachable,
+            shape.otherwise_unreachable, mixed, tuple(used))
+        self.result.decisions.append(analysis)
+        return analysis
+
+    def shape_key(self, whens: list[Branch], has_otherwise: bool, context: Region,
+                  used: list[str]) -> tuple[object, ...] | None:
+        """Everything a group's shape depends on: what its branches say (in order), whether it has an
+        `otherwise`, its context as written (`1.50` is not `1.5`) and the optional values the sheet names;
+        None when a condition or the context is too large to keep.
+        """
+        conditions: list[tuple[object, ...]] = []
+        for branch in whens:
+            assert branch.condition is not None
+            found = condition_key(branch.condition)
+            if found is None:
+                return None
+            conditions.append(found)
+        written = repr(context.boxes)
+        if len(written) > 2_000:
+            return None
+        named = tuple(frozenset(self.mentioned.get(v, set()) & self.translator.domains[v].optional) for v in used)
+        return (self.translator.tables.fingerprint, tuple(conditions), has_otherwise, written, named)
+
+    def shape(self, whens: list[Branch], has_otherwise: bool, context: Region, used: list[str]) -> _GroupShape:
+        """What the analysis finds for a group of branches, with the branches as positions in `whens`."""
+        algebra = self.algebra
+        regions = [algebra.intersect(b.region, context) for b in whens if b.region is not None]
+        unreachable = tuple(i for i, r in enumerate(regions) if r.is_empty())
+        overlaps: list[tuple[int, int, Region, tuple[str, ...]]] = []
         for (i, a), (j, b) in itertools.combinations(enumerate(whens), 2):
             both = algebra.intersect(regions[i], regions[j])
             if not both.is_empty():
                 shared = tuple(sorted(v for v in a.variables & b.variables if self.translator.domains[v].numeric))
-                overlaps.append(Overlap(a, b, both, shared))
-        has_otherwise = any(b.is_otherwise for b in branches)
+                overlaps.append((i, j, both, shared))
         covered = algebra.union(*regions)
-        uncovered = algebra.difference(context, covered)
+        outside = algebra.difference(context, covered)
+        uncovered = outside
         gaps: list[ThresholdGap] = []
         if not has_otherwise:
             for variable in used:
@@ -1033,12 +1071,8 @@ class _Analyser:
             uncovered = self.optional_values_removed(uncovered, used)
         else:
             uncovered = NOTHING
-        analysis = DecisionAnalysis(
-            anchor, decision, tuple(branches), context, True, tuple(overlaps), tuple(gaps),
-            algebra.disjoint(uncovered), unreachable,
-            has_otherwise and algebra.difference(context, covered).is_empty(), mixed, tuple(used))
-        self.result.decisions.append(analysis)
-        return analysis
+        return _GroupShape(unreachable, tuple(overlaps), tuple(gaps), algebra.disjoint(uncovered),
+                           has_otherwise and outside.is_empty())
 
     def optional_values_removed(self, region: Region, used: list[str]) -> Region:
         """Drop `coverage_optional` values the protocol never names (small-cell in an NSCLC sheet)."""
@@ -1057,6 +1091,23 @@ class _Analyser:
                 if marker is not None:
                     by_marker.setdefault(marker, set()).add(variable)
         return tuple((marker, tuple(sorted(found))) for marker, found in sorted(by_marker.items()) if len(found) > 1)
+
+
+@dataclass(frozen=True)
+class _GroupShape:
+    """A group's findings with its `when` branches as positions (kept across sheets: no items in it)."""
+
+    unreachable: tuple[int, ...]
+    overlaps: tuple[tuple[int, int, Region, tuple[str, ...]], ...]
+    gaps: tuple[ThresholdGap, ...]
+    uncovered: Region
+    otherwise_unreachable: bool
+
+
+_GROUP_MEMO_SIZE = 4096
+# Group shapes by what the group says and where it stands (see `_Analyser.shape_key`): the same
+# decisions (`when HER2+` / `otherwise`) recur from sheet to sheet. Regions are never mutated.
+_GROUP_SHAPES: dict[tuple[object, ...], _GroupShape] = {}
 
 
 @dataclass(frozen=True)
