@@ -18,6 +18,7 @@ from compiler.checks.combinations import region, tumour_matches
 from compiler.conditions import find_flag
 from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
 from compiler.source import Span
+from compiler.thresholds import condition_key
 
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
 MONTHS_PER = {"day": 1 / 30.4375, "week": 7 / 30.4375, "month": 1.0, "year": 12.0}
@@ -430,14 +431,39 @@ def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> boo
     if not meaning:
         return False
     conditions = _bearing_on(context, arm.conditions, meaning)
-    if all(a.entails(conditions, var, value, context.tables) for var, value in meaning.items()):
-        return True
-    if not a.admits(conditions, meaning, context.tables):
-        return False
+    verdict = _setting_verdict(context, conditions, meaning, setting)
+    if verdict != _ADMITTED:
+        return verdict == _ENTAILED
     words = (_data(context).get("setting_words") or {}).get(setting) or []
     meta = context.protocol.meta
     text = " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
     return any(str(w).lower() in text for w in words)
+
+
+_EXCLUDED, _ENTAILED, _ADMITTED = range(3)
+# What conditions say about a setting, by what they say (thresholds.condition_key): the same few
+# conditions (`when metastatic`, `only when after-chemoradiation`) recur from sheet to sheet.
+_SETTING_VERDICTS: dict[tuple[object, ...], int] = {}
+
+
+def _setting_verdict(context: Context, conditions: tuple[m.Condition, ...], meaning: Mapping[str, str],
+                     setting: str) -> int:
+    """Whether the conditions entail the setting, exclude it, or admit it (then the scope decides)."""
+    keys = [condition_key(c) for c in conditions]
+    key = None if any(k is None for k in keys) else (context.tables.fingerprint, setting, *keys)
+    if key is not None and key in _SETTING_VERDICTS:
+        return _SETTING_VERDICTS[key]
+    if all(a.entails(conditions, var, value, context.tables) for var, value in meaning.items()):
+        verdict = _ENTAILED
+    elif not a.admits(conditions, meaning, context.tables):
+        verdict = _EXCLUDED
+    else:
+        verdict = _ADMITTED
+    if key is not None:
+        if len(_SETTING_VERDICTS) >= 4096:
+            _SETTING_VERDICTS.clear()
+        _SETTING_VERDICTS[key] = verdict
+    return verdict
 
 
 def _bearing_on(context: Context, conditions: tuple[m.Condition, ...], meaning: Mapping[str, str]) -> tuple[m.Condition, ...]:
