@@ -24,7 +24,7 @@ from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.source import Span
-from compiler.tables import normalise
+from compiler.tables import Tables, normalise
 
 UNVERIFIED = " (reference unverified: check the SmPC)"
 FLAT, PER_M2, PER_KG, AUC = "as a flat dose", "per m²", "per kg", "by AUC"
@@ -1324,6 +1324,21 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- D031 bone-modifying agents
 
 
+_NEEDS: list[tuple[Tables, dict[tuple[str, str, str], bool]]] = []
+
+
+def _product_needs(tables: Tables, drug_id: str, wanted: str, field: str) -> bool:
+    """Whether a product's `field` list names `wanted` (asked for every line, twice): once per tables object."""
+    if not _NEEDS or _NEEDS[0][0] is not tables:
+        _NEEDS[:] = [(tables, {})]
+    known = _NEEDS[0][1]
+    key = (drug_id, wanted, field)
+    found = known.get(key)
+    if found is None:
+        found = known[key] = any(wanted in str(x) for x in tables.drugs[drug_id].get(field) or [])
+    return found
+
+
 def _products(context: Context, line: m.DrugLine) -> list[str]:
     """The product of a line, or every product its name may mean when it is ambiguous (`denosumab`)."""
     if line.drug_id is not None:
@@ -1430,8 +1445,7 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
 
     def needs(info: LineInfo, wanted: str, field: str) -> bool:
         products = _products(context, info.line)
-        return bool(products) and all(any(wanted in str(x) for x in tables.drugs[p].get(field) or [])
-                                      for p in products)
+        return bool(products) and all(_product_needs(tables, p, wanted, field) for p in products)
 
     need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
                     and needs(i, "calcium_vitamin_d", "supportive")]
