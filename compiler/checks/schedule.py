@@ -150,6 +150,8 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
             elif not _has_count(context, line, regimen):
                 yield schedule_incomplete.at(where, f"{_name(context, line)}: cyclic without a number of cycles or end",
                                              "add `6 cycles`, `for 1 year` or `until progression`")
+    if all(regimen.regimen_id is not None for regimen in context.of_type(m.RegimenLine)):
+        return  # no inline regimen (the index holds bullets' content too)
     for node in lay.nodes:
         inline = node.item
         if not isinstance(inline, m.RegimenLine) or inline.regimen_id is not None:
