@@ -146,13 +146,12 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
         d_max = item.dose_per_fraction_max or d
         if item.fractions_max is None and item.dose_per_fraction_max is None:
             holds = total_consistent(n.value, d.value, total.value)
-            product = exact(n.value) * exact(d.value)
         else:
             holds = (total_consistent(n.value, d.value, total.value) or total_consistent(n_max.value, d_max.value,
                                                                                           total.value)
                      or exact(n.value) * exact(d.value) <= exact(total.value) <= exact(n_max.value) * exact(d_max.value))
-            product = exact(n_max.value) * exact(d_max.value)
         if not holds:
+            product = exact(n_max.value) * exact(d_max.value)  # n_max, d_max: n and d when no range is written
             yield fraction_arithmetic.at(total.span, f"{_scheme(item)} is {_gy(product)} Gy, not {total.text} Gy",
                                          "correct the total or the fractionation")
 
