@@ -143,7 +143,8 @@ def layout(context: Context) -> list[LineInfo]:
             statement = _statement(item)
             if isinstance(statement, m.DrugLine):
                 found.append((statement, ancestors, section))
-            walk(item.children, (*ancestors, statement), section)
+            if item.children:  # a leaf needs no ancestors tuple of its own
+                walk(item.children, (*ancestors, statement), section)
 
     walk(protocol.preamble, (), None)
     for section in protocol.all_sections():
@@ -1014,8 +1015,12 @@ def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, li
         own = conditions + [c.condition for c in (_statement(x) for x in items) if isinstance(c, m.OnlyWhen)]
         for item in items:
             statement = _statement(item)
+            library = isinstance(statement, m.RegimenLine) and statement.regimen_id is not None
+            if not library and not item.children:
+                continue  # a leaf that is no library regimen: nothing in it or below it
             here = own + ([statement.condition] if isinstance(statement, m.When) else [])
-            if isinstance(statement, m.RegimenLine) and statement.regimen_id is not None:
+            if library:
+                assert isinstance(statement, m.RegimenLine)
                 # lang-b: a library regimen in a phase takes the phase's count
                 yield (phase_override(statement, phase) if phase is not None else statement), here
             yield from walk(item.children, here, statement if isinstance(statement, m.PhaseLine) else None)
