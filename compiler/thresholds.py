@@ -917,7 +917,9 @@ class _Analyser:
         for group in groups:
             analysis = self.group(group, context, decision)
             for branch in analysis.branches:
-                if branch.is_otherwise:
+                if not branch.item.children:
+                    branch_contexts[id(branch.item)] = context  # a branch, but nothing below it takes its context
+                elif branch.is_otherwise:
                     taken = self.algebra.union(*(b.region for b in analysis.branches if b.region is not None))
                     branch_contexts[id(branch.item)] = self.algebra.difference(context, taken) \
                         if analysis.resolved else context
@@ -932,6 +934,8 @@ class _Analyser:
                 if region is not None:
                     self.check_alone(item, node.condition, region, context)
                     child_context = self.algebra.intersect(context, region)
+            if not item.children:
+                continue  # nothing below it to analyse
             if isinstance(node, m.Decision):
                 self.block(item.children, child_context, node)
             elif child_context.is_empty():
