@@ -72,10 +72,12 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
     """
     declared = variables(context.tables)
     labs = lab_variables(context.tables)
+    spellings: list[str] = []  # the flag and variable spellings, gathered at the first unknown flag
     for atom in conditions(context):
         if isinstance(atom, m.Flag):
             if find_flag(atom.words, context.tables) is None:
-                suggestion = closest(atom.words, known_words(context.tables))
+                spellings = spellings or known_words(context.tables)
+                suggestion = closest(atom.words, spellings)
                 hint = f"did you mean `{suggestion}`?" if suggestion else "declared flags and variables: see docs/language.md"
                 yield unknown_condition.at(atom.span, f"unknown condition `{atom.words}`", hint)
             continue
