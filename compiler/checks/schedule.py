@@ -492,6 +492,21 @@ def _condition_facts(context: Context) -> dict[int, tuple[m.Condition, frozenset
     return {}
 
 
+_CAPS: list[tuple[list[Any], dict[str, list[dict[str, Any]]]]] = []
+
+
+def _caps_by_drug(context: Context) -> dict[str, list[dict[str, Any]]]:
+    """The `max_duration` entries of each drug, in table order (indexed once per table: every arm asked each entry)."""
+    table = _data(context).get("max_duration") or []
+    if not _CAPS or _CAPS[0][0] is not table:
+        index: dict[str, list[dict[str, Any]]] = {}
+        for entry in table:
+            for drug in dict.fromkeys(entry.get("drug") or []):
+                index.setdefault(drug, []).append(entry)
+        _CAPS[:] = [(table, index)]
+    return _CAPS[0][1]
+
+
 @check("S004", "duration-exceeded", Severity.ERROR, "maximum treatment duration exceeded for the product and setting")
 def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     """What it checks: a stated maximum or fixed duration (`max 3 years`, `for 2 years`,
@@ -518,14 +533,14 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     labels; seed 004; seed 000), per entry.
     """
     lay = _layout(context)
-    table = _data(context).get("max_duration") or []
+    by_drug = _caps_by_drug(context)
     seen: set[object] = set()
     for arm in lay.arms():
         member = arm.focus
-        if member.drug_id is None:
+        if member.drug_id is None or member.drug_id not in by_drug:
             continue
-        caps = [e for e in table if member.drug_id in (e.get("drug") or [])
-                and tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
+        caps = [e for e in by_drug[member.drug_id]
+                if tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
         if not caps or member.span in seen:
             continue
         stated, duration = _stated_months(context, member)
