@@ -62,6 +62,7 @@ from typing import Any
 
 from compiler import model as m
 from compiler.conditions import find_flag, find_variable, variables
+from compiler.records import frozen
 from compiler.source import SourceFile, Span
 from compiler.tables import Tables
 
@@ -92,7 +93,7 @@ class Node:
         return isinstance(self.item, m.RegimenLine)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Member:
     """A drug of an arm: a written drug line, or a drug of a library regimen."""
 
@@ -119,7 +120,7 @@ class Member:
         return f"{self.drug_id} (regimen {self.regimen.name.value})"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Target:
     """One target of an `only with` / `preferably with` constraint."""
 
@@ -127,7 +128,7 @@ class Target:
     target_id: str | None  # a drug id or class:<id>; None when unknown
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CompanionGroup:
     """The targets of one constraint: alternatives (`or`) or all given (`and`)."""
 
@@ -136,7 +137,7 @@ class CompanionGroup:
     any_of: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Arm:
     """The arm of one drug: the drug, what is given with it, and who it is for."""
 

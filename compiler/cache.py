@@ -13,11 +13,11 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler import __version__
+from compiler.records import frozen
 
 
 def default_cache_dir() -> Path:
@@ -86,7 +86,7 @@ def _write(path: Path, data: bytes, durable: bool) -> None:
         raise
 
 
-@dataclass(frozen=True)
+@frozen
 class Cache:
     """A directory of cache entries: `<key>.json` results and `<key>.<ext>` documents."""
 

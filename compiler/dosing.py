@@ -13,11 +13,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from compiler import model as m
+from compiler.records import frozen
 from compiler.tables import Tables
 
 DAYS_PER_UNIT: dict[str, tuple[int, int]] = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "year": (365, 366)}
@@ -34,7 +35,7 @@ def dec(value: object) -> Decimal:
 # ---------------------------------------------------------------- schedules
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Schedule:
     """How often a dose is given, normalised so that protocol lines and data rows compare.
 
@@ -236,7 +237,7 @@ def exact(line: Schedule, row: Schedule) -> bool:
 # ---------------------------------------------------------------- dose rows
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseRow:
     """One formulary dose row: product + route + unit + frequency (+ setting) → usual and max."""
 
@@ -318,7 +319,7 @@ def rows_for_use(rows: tuple[DoseRow, ...], use: str | None, context: frozenset[
     return chosen or rows
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RangeMatch:
     """The rows that apply to a stated dose, and the range they give.
 
@@ -331,12 +332,13 @@ class RangeMatch:
     how: str
     rows: tuple[DoseRow, ...]
     # Read by most D rules for every dose (and a match serves every sheet with the same dose
-    # line): computed once, with the match. Not part of its identity.
-    usual_low: Decimal | None = field(init=False, repr=False, compare=False)
+    # line): computed once, from the rows, when the match is made (whatever is passed for them).
+    # Not part of its identity.
+    usual_low: Decimal | None = field(default=None, repr=False, compare=False)
     """Lowest usual dose of the rows."""
-    usual_high: Decimal | None = field(init=False, repr=False, compare=False)
+    usual_high: Decimal | None = field(default=None, repr=False, compare=False)
     """Highest usual dose of the rows."""
-    hard_max: Decimal | None = field(init=False, repr=False, compare=False)
+    hard_max: Decimal | None = field(default=None, repr=False, compare=False)
     """The highest hard maximum — None when any row has none (no hard limit can be claimed)."""
 
     def __post_init__(self) -> None:
@@ -391,7 +393,7 @@ def lookup(rows: Iterable[DoseRow], route: str | None, unit: str, schedule: Sche
 # ---------------------------------------------------------------- carboplatin (Calvert)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CalvertParameters:
     """Calvert formula constants from the data: dose = AUC × (GFR + offset), GFR capped."""
 
@@ -423,7 +425,7 @@ def calvert_cap(auc: Decimal, parameters: CalvertParameters) -> Decimal:
 # ---------------------------------------------------------------- anthracyclines
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CumulativeLimit:
     """A product's lifetime cumulative entry: limit(s) and doxorubicin-equivalence factor."""
 
@@ -480,7 +482,7 @@ def cumulative_dose(per_administration: Decimal, administrations_per_cycle: int,
     return per_administration * administrations_per_cycle * cycles
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Exposure:
     """One planned anthracycline exposure of an arm."""
 
@@ -500,7 +502,7 @@ class Exposure:
         return doxorubicin_equivalent(self.total, self.limit.factor)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CumulativeResult:
     """An arm's planned lifetime anthracycline exposure against the applicable limit."""
 
@@ -550,7 +552,7 @@ def cycles_to_reach(limit: Decimal, per_cycle_equivalent: Decimal) -> int | None
 # ---------------------------------------------------------------- renal adjustment
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RenalBand:
     """One row of a renal adjustment table: CrCl band (mL/min) and dose (None: not recommended)."""
 

@@ -14,12 +14,12 @@ never hold it is a contradiction (L010).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from compiler import model as m
 from compiler.conditions import find_variable
 from compiler.labs import domain_key, lab_variables, scale_of_key
+from compiler.records import frozen
 from compiler.tables import Tables
 from compiler.thresholds import (
     EVERYTHING,
@@ -34,7 +34,7 @@ from compiler.thresholds import (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class BandGap:
     """Values of the table's variable that no band covers."""
 
@@ -44,7 +44,7 @@ class BandGap:
     reportable: bool  # a value at the reporting resolution falls in the gap (always, without a resolution)
 
 
-@dataclass(frozen=True)
+@frozen
 class BandOverlap:
     """Two bands that both apply to some values."""
 
@@ -53,7 +53,7 @@ class BandOverlap:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class TableAnalysis:
     """What the band analysis found in one dose-modification table."""
 
@@ -100,7 +100,7 @@ def analyse_table(table: m.DoseModification, tables: Tables, translator: Transla
 _SHAPES_SIZE = 2048
 
 
-@dataclass(frozen=True)
+@frozen
 class _Shape:
     """A table analysis with rows as row numbers (`table.bands()` positions)."""
 

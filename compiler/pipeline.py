@@ -7,11 +7,12 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler.diagnostics import Diagnostic, rule
+from compiler.records import frozen
 from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 # (the model's ~120 dataclasses alone cost a warm run a quarter of its time).
 
 
-@dataclass(frozen=True)
+@frozen
 class Compiled:
     """The outcome of compiling one file."""
 

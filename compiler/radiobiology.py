@@ -21,12 +21,12 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
 from compiler import model as m
+from compiler.records import frozen
 from compiler.tables import Tables
 
 
@@ -79,7 +79,7 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
-@dataclass(frozen=True)
+@frozen
 class SiteInfo:
     """What a written `site` means: its indications (R004) and the organ its dose describes (R005)."""
 
@@ -145,7 +145,7 @@ def is_stereotactic(item: m.Fractionation, tables: Tables) -> bool:
     return item.technique.value.lower() in names
 
 
-@dataclass(frozen=True)
+@frozen
 class AlphaBeta:
     """An α/β value with the tissue it belongs to and its source."""
 
@@ -188,7 +188,7 @@ def _alpha_beta(tables: Tables, indications: tuple[str, ...], organ: str | None)
 # ---------------------------------------------------------------- the report
 
 
-@dataclass(frozen=True)
+@frozen
 class FractionationValues:
     """The computed values of one fractionation, for R003 and the validation report."""
 
@@ -239,7 +239,7 @@ def course_parts(item: m.Fractionation) -> list[m.Fractionation]:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class CourseValues:
     """lang-b: per-part and cumulative BED/EQD2 of a course in parts (one α/β: the site's)."""
 

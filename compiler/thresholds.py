@@ -30,6 +30,7 @@ from typing import Any
 from compiler import model as m
 from compiler.conditions import find_flag, find_variable, variables
 from compiler.labs import domain_key, lab_variables
+from compiler.records import frozen
 from compiler.tables import Tables
 
 NUMERIC_KINDS = ("integer", "number", "percent")
@@ -38,7 +39,7 @@ NUMERIC_KINDS = ("integer", "number", "percent")
 # ---------------------------------------------------------------- intervals
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Interval:
     """A non-empty interval of numbers with open or closed ends."""
 
@@ -93,7 +94,7 @@ def _integral(interval: Interval) -> Interval:
     return Interval(low, True, high, True)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class IntervalSet:
     """A finite union of disjoint intervals, sorted; over the integers when `integer`."""
 
@@ -168,7 +169,7 @@ Box = Mapping[str, Facts]
 # ---------------------------------------------------------------- domains
 
 
-@dataclass(frozen=True)
+@frozen
 class Domain:
     """What a declared variable can be: an interval of numbers or a set of values."""
 
@@ -298,14 +299,14 @@ def facts_subset(a: Facts, b: Facts) -> bool:
     raise TypeError("numeric and categorical facts do not mix")
 
 
-@dataclass(frozen=True)
+@frozen
 class Region:
     """A union of boxes over declared variables (empty tuple = nothing, `({},)` = everything)."""
 
     boxes: tuple[Box, ...]
     # Set by the algebra on what `simplify` (or a single box) produced: simplifying it again
     # gives the same boxes, so intersecting it with everything can return it as it is.
-    simple: bool = field(default=False, compare=False, repr=False, kw_only=True)
+    simple: bool = field(default=False, compare=False, repr=False)
 
     def is_empty(self) -> bool:
         """True when no case lies in the region."""
@@ -760,7 +761,7 @@ def describe_region(region: Region, doms: Mapping[str, Domain], only: Iterable[s
 # ---------------------------------------------------------------- decision analysis
 
 
-@dataclass(frozen=True)
+@frozen
 class Branch:
     """One sibling branch: a `when` (with its region) or the `otherwise`."""
 
@@ -775,7 +776,7 @@ class Branch:
         return self.condition is None
 
 
-@dataclass(frozen=True)
+@frozen
 class Overlap:
     """Two sibling branches that both apply to some cases."""
 
@@ -785,7 +786,7 @@ class Overlap:
     thresholds: tuple[str, ...]  # numeric variables both branches compare (L001) — empty: L002
 
 
-@dataclass(frozen=True)
+@frozen
 class ThresholdGap:
     """Values of one numeric variable that no sibling threshold covers."""
 
@@ -798,7 +799,7 @@ class ThresholdGap:
         return describe_facts(self.variable, self.uncovered, self.domain)
 
 
-@dataclass(frozen=True)
+@frozen
 class DecisionAnalysis:
     """What the analysis found for one group of sibling branches."""
 
@@ -816,7 +817,7 @@ class DecisionAnalysis:
     variables: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Contradiction:
     """A `when` or `only when` that can never hold (alone, or within its context)."""
 
@@ -1097,7 +1098,7 @@ class _Analyser:
         return tuple((marker, tuple(sorted(found))) for marker, found in sorted(by_marker.items()) if len(found) > 1)
 
 
-@dataclass(frozen=True)
+@frozen
 class _GroupShape:
     """A group's findings with its `when` branches as positions (kept across sheets: no items in it)."""
 
@@ -1114,7 +1115,7 @@ _GROUP_MEMO_SIZE = 4096
 _GROUP_SHAPES: dict[tuple[object, ...], _GroupShape] = {}
 
 
-@dataclass(frozen=True)
+@frozen
 class DecisionMark:
     """A finding of the analysis in plain words, for marking a flowchart (renderer)."""
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
+from compiler.records import frozen
 from compiler.source import SourceFile
 from compiler.tables import Tables
 
@@ -20,7 +21,7 @@ T = TypeVar("T")
 ItemT = TypeVar("ItemT", bound=m.Item)
 
 
-@dataclass(frozen=True)
+@frozen
 class Context:
     """What a check may read: the resolved protocol, its source, the data tables, today."""
 

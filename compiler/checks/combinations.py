@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Related, Severity, check
+from compiler.records import frozen
 from compiler.suggest import closest
 from compiler.tables import Tables, normalise
 
@@ -646,7 +646,7 @@ def _auc(member: a.Member) -> float | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class _Supportive:
     """One `supportive` rule of combinations.yaml, its lists read once per data set."""
 

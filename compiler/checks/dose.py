@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +22,7 @@ from compiler.arms import other_phase_lines, phase_override, phase_view
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
+from compiler.records import frozen
 from compiler.source import Span
 from compiler.tables import Tables, normalise
 
@@ -91,7 +91,7 @@ def is_gross(value: Decimal, hard: Decimal | None, usual_high: Decimal | None) -
 # ---------------------------------------------------------------- where each line sits
 
 
-@dataclass(frozen=True)
+@frozen
 class LineInfo:
     """A drug line with the statements that enclose it (outermost first) and its arm."""
 
@@ -218,7 +218,7 @@ def _compares(condition: m.Condition) -> Iterator[m.Compare]:
 # ---------------------------------------------------------------- per-phase assessment
 
 
-@dataclass(frozen=True)
+@frozen
 class PhaseDose:
     """One dosed phase of a drug line, with the formulary rows that apply to it."""
 
@@ -506,7 +506,7 @@ def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool
 # ---------------------------------------------------------------- the decision per phase
 
 
-@dataclass(frozen=True)
+@frozen
 class Verdict:
     """Which rule speaks for a phase: one of D005, D012, D030 (renal band), range, or none."""
 
@@ -924,7 +924,7 @@ def carboplatin_above_calvert_cap(context: Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- D011 anthracyclines
 
 
-@dataclass(frozen=True)
+@frozen
 class ArmExposure:
     """The anthracycline exposures planned in one arm, where the arm is stated."""
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from compiler.records import frozen
 from compiler.versions.register import parse_version
 
 if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imports `register` only
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imp
     from compiler.versions.diff import Change
 
 
-@dataclass(frozen=True)
+@frozen
 class Verdict:
     """The version policy applied to a version raise and the changes it carries."""
 

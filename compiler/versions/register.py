@@ -27,11 +27,12 @@ import json
 import os
 import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field, fields
 from pathlib import Path
 from typing import Any
 
 from compiler.fsutil import write_atomic
+from compiler.records import frozen
 
 REGISTER_NAME = "RELEASES.jsonl"
 ARCHIVE_DIR = ".archive"
@@ -51,7 +52,7 @@ def parse_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-@dataclass(frozen=True)
+@frozen
 class ReleaseRecord:
     """One line of the register: a status transition of one version of one protocol."""
 
@@ -95,7 +96,7 @@ def canonical_json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-@dataclass(frozen=True)
+@frozen
 class RegisterProblem:
     """Why the register cannot be trusted: a line that is not a record, or a broken chain.
 
@@ -109,7 +110,7 @@ class RegisterProblem:
     orphan: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Register:
     """The parsed register of one book, with the problems found while reading it."""
 

@@ -32,11 +32,11 @@ import shutil
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.fsutil import Busy, locked, read_limited, sync_folder, write_atomic
+from compiler.records import frozen
 
 PENDING_DIR = ".release-pending"
 JOURNAL = "journal.json"
@@ -67,7 +67,7 @@ class Incomplete(Exception):
     """
 
 
-@dataclass(frozen=True)
+@frozen
 class ArchivedFile:
     """A file a release adds to the archive."""
 
