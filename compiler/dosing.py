@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
@@ -331,24 +330,26 @@ class RangeMatch:
 
     how: str
     rows: tuple[DoseRow, ...]
-    # Read by most D rules for every dose (and a match serves every sheet with the same dose
-    # line): computed once, from the rows, when the match is made (whatever is passed for them).
-    # Not part of its identity.
-    usual_low: Decimal | None = field(default=None, repr=False, compare=False)
-    """Lowest usual dose of the rows."""
-    usual_high: Decimal | None = field(default=None, repr=False, compare=False)
-    """Highest usual dose of the rows."""
-    hard_max: Decimal | None = field(default=None, repr=False, compare=False)
-    """The highest hard maximum — None when any row has none (no hard limit can be claimed)."""
 
-    def __post_init__(self) -> None:
+    @property
+    def usual_low(self) -> Decimal | None:
+        """Lowest usual dose of the rows."""
         lows = [r.usual[0] for r in self.rows if r.usual is not None]
+        return min(lows) if lows else None
+
+    @property
+    def usual_high(self) -> Decimal | None:
+        """Highest usual dose of the rows."""
         highs = [r.usual[1] for r in self.rows if r.usual is not None]
+        return max(highs) if highs else None
+
+    @property
+    def hard_max(self) -> Decimal | None:
+        """The highest hard maximum — None when any row has none (no hard limit can be claimed)."""
         maxima = [r.max for r in self.rows]
-        object.__setattr__(self, "usual_low", min(lows) if lows else None)
-        object.__setattr__(self, "usual_high", max(highs) if highs else None)
-        object.__setattr__(self, "hard_max", None if not maxima or any(x is None for x in maxima)
-                           else max(x for x in maxima if x is not None))
+        if not maxima or any(x is None for x in maxima):
+            return None
+        return max(x for x in maxima if x is not None)
 
     def within_usual(self, value: Decimal) -> bool:
         """Whether a dose lies in the usual range of at least one row."""
