@@ -22,6 +22,7 @@ from compiler.arms import other_phase_lines, phase_override, phase_view
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
+from compiler.lazyre import LazyPattern, lazy
 from compiler.records import frozen
 from compiler.source import Span
 from compiler.tables import Tables, normalise
@@ -31,17 +32,17 @@ FLAT, PER_M2, PER_KG, AUC = "as a flat dose", "per m²", "per kg", "by AUC"
 BASIS = {"mg": FLAT, "g": FLAT, "mcg": FLAT, "units": FLAT, "mg/m2": PER_M2, "mg/kg": PER_KG, "mcg/kg": PER_KG,
          "AUC": AUC}
 CRCL_VARIABLES = {"crcl", "creatinine clearance", "creatinineklaring", "egfr", "gfr", "klaring"}
-RENAL_WORDS = re.compile(r"crcl|creatinine|creatinine ?klaring|nierfunctie|nierinsuffici|renal|kidney|klaring|egfr",
-                         re.IGNORECASE)
+RENAL_WORDS = lazy(r"crcl|creatinine|creatinine ?klaring|nierfunctie|nierinsuffici|renal|kidney|klaring|egfr",
+                   re.IGNORECASE)
 CALCIUM_WORDS = re.compile(r"calcium|kalk", re.IGNORECASE)
 VITAMIN_D_WORDS = re.compile(r"vitamine?\s*-?\s*d|colecalciferol|cholecalciferol", re.IGNORECASE)
 DENTAL_WORDS = re.compile(r"tandsanering|tandarts|tandheelkund|dental|dentist|mondhygi|gebit|kaakosteonecrose|"
                           r"osteonecrosis of the jaw|osteonecrose van de kaak|\bONJ\b", re.IGNORECASE)
-INDICATION_WORDS: dict[str, re.Pattern[str]] = {
-    "bone metastases": re.compile(r"bot\s*-?\s*metast|botmeta|bone\s+metast|skeletal\s+metast|skeletmetast|"
-                                  r"ossale\s+metast|osseous\s+metast", re.IGNORECASE),
+INDICATION_WORDS: dict[str, LazyPattern] = {
+    "bone metastases": lazy(r"bot\s*-?\s*metast|botmeta|bone\s+metast|skeletal\s+metast|skeletmetast|"
+                            r"ossale\s+metast|osseous\s+metast", re.IGNORECASE),
 }
-BSA_CAP = re.compile(
+BSA_CAP = lazy(  # rare: asked only of a text `_may_cap` lets through
     r"(?:\b(?:max(?:imum|imaal|\.)?|cap(?:ped)?|begrens\w*|afgetopt|plafond|tot ten hoogste|hoogstens|niet meer dan|"
     r"not more than|at most|limit(?:ed)?)\b[^.\n]{0,40}?\b\d+(?:[.,]\d+)?\s*m(?:²|2|\^2)(?![A-Za-z0-9/]))"
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
@@ -61,8 +62,8 @@ def _may_cap(text: str) -> bool:
         return True
     return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
             or (any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)))
-PRIOR_ANTHRACYCLINE = re.compile(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
-                                 r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
+PRIOR_ANTHRACYCLINE = lazy(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
+                           r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
 
 SOFTENED = " (softened to a warning only because the reference is unverified: check the SmPC)"

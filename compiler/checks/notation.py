@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from compiler import model as m
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.lazyre import LazyPattern, lazy
 from compiler.source import Span
 from compiler.tables import Tables, normalise
 
@@ -321,7 +322,7 @@ DOSE_IN_TEXT = re.compile(
 # (in any case where the pattern ignores case; µ, μ and Μ fold together), or `AUC`. Cheap to search.
 _DOSE_HINT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]|AUC").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
-_COMMENT = re.compile(r"[ \t]+//.*$")
+_COMMENT = lazy(r"[ \t]+//.*$")
 
 
 def _uncommented(text: str) -> str:
@@ -428,15 +429,15 @@ def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str
     return found
 
 
-_ROUTE_WORDS = re.compile(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
+_ROUTE_WORDS = lazy(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
 _ROUTE_CODES = {"po": "po", "iv": "IV", "im": "IM", "subcut": "subcut", "oraal": "po", "per os": "po",
                 "intraveneus": "IV", "intramusculair": "IM", "subcutaan": "subcut",
                 "sc": "subcut"}
-_FREQUENCY_WORDS = ((re.compile(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
-                    (re.compile(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
+_FREQUENCY_WORDS = ((lazy(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
+                    (lazy(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
                      "three times daily"),
-                    (re.compile(r"\b(dagelijks|daily|per dag|/\s*dag|daags)\b", re.I), "daily"),
-                    (re.compile(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
+                    (lazy(r"\b(dagelijks|daily|per dag|/\s*dag|daags)\b", re.I), "daily"),
+                    (lazy(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
 
 
 _UNIT_WORDS = {"mg/m²": "mg/m2", "mg/m^2": "mg/m2", "ml": "mL", "cc": "mL", "gram": "g", "grams": "g", "unit": "units",
@@ -539,7 +540,7 @@ def _folded_lines(context: Context) -> str | None:
     return context.memo("notation.folded_lines", lambda c: folded(_joined_lines(c)))
 
 
-def _findings(context: Context, pattern: re.Pattern[str], absent: Callable[[Context], bool] | None = None
+def _findings(context: Context, pattern: re.Pattern[str] | LazyPattern, absent: Callable[[Context], bool] | None = None
               ) -> Iterator[tuple[Span, str]]:
     """Every match of a pattern in the lines; `absent` answers cheaply (and only truly) that no line can hold one.
 
@@ -555,7 +556,7 @@ def _findings(context: Context, pattern: re.Pattern[str], absent: Callable[[Cont
             yield Span(context.source.path, line, match.start() + 1, line, match.end() + 1), match.group(0)
 
 
-_MS = re.compile(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
+_MS = lazy(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
 
 
 @check("N005", "ms-mso4-mgso4", Severity.ERROR, "`MS`, `MSO4` or `MgSO4` written for a drug")
@@ -578,7 +579,7 @@ def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
                                "write `morphine sulfate` or `magnesium sulfate`")
 
 
-_DC = re.compile(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+_DC = lazy(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
 
 
 def _no_d_c(context: Context) -> bool:
@@ -603,8 +604,8 @@ def d_c(context: Context) -> Iterator[Diagnostic]:
         yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
 
 
-_TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
-                         re.IGNORECASE)
+_TIMES_DAYS = lazy(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
+                   re.IGNORECASE)
 
 
 # `_TIMES_DAYS` without its boundaries, for lower-case text: every match of it holds one of these
@@ -633,7 +634,7 @@ def times_days(context: Context) -> Iterator[Diagnostic]:
         yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
 
 
-_SLASH_OR_PLUS = re.compile(
+_SLASH_OR_PLUS = lazy(
     r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)"
     r"(?![A-Za-z0-9])")
 # what every match of _SLASH_OR_PLUS holds, without its leading look-behind (which makes a search slow)

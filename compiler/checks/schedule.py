@@ -17,6 +17,7 @@ from compiler.checks import Context
 from compiler.checks.combinations import region, tumour_matches
 from compiler.conditions import find_flag
 from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
+from compiler.lazyre import lazy
 from compiler.source import Span
 from compiler.thresholds import condition_key
 
@@ -806,7 +807,7 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
 _DAY_RANGE = re.compile(r"(?<![0-9])([0-9]{1,12})\s*(?:-|–|to)\s*([0-9]{1,12})(?![0-9])")
 # A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
 # falls inside a range such as `-1 to 1` is a guess about which convention is meant.
-_EXPLICIT_DAY_ZERO = re.compile(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
+_EXPLICIT_DAY_ZERO = lazy(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
 
 
 def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, str]]:
