@@ -446,6 +446,22 @@ class CumulativeLimit:
 
 def cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     """The `cumulative:` entry of a product (None for drugs without a lifetime limit entry)."""
+    # Asked for every dosed phase of a sheet by D010/D011: read once per product and tables object.
+    if not _CUMULATIVE or _CUMULATIVE[0][0] is not tables:
+        _CUMULATIVE[:] = [(tables, {})]
+    known = _CUMULATIVE[0][1]
+    if drug_id in known:
+        return known[drug_id]
+    if len(known) > 10_000:
+        known.clear()
+    found = known[drug_id] = _cumulative_limit(tables, drug_id)
+    return found
+
+
+_CUMULATIVE: list[tuple[Tables, dict[str, CumulativeLimit | None]]] = []
+
+
+def _cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     entry = (tables.drugs.get(drug_id) or {}).get("cumulative")
     if not isinstance(entry, dict) or entry.get("doxorubicin_equivalent_factor") is None:
         return None

@@ -13,6 +13,7 @@ never hold it is a contradiction (L010).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from compiler import model as m
@@ -242,10 +243,15 @@ def criteria_region(block: m.Criteria, tables: Tables, translator: Translator | 
     return region
 
 
-def levels_of(protocol: m.Protocol, drug_id: str | None, name: str) -> dict[int, m.DoseLevel]:
-    """The dose levels a protocol declares for a drug (by id, or by name when unresolved)."""
+def levels_of(protocol: m.Protocol, drug_id: str | None, name: str,
+              items: Sequence[m.Item] | None = None) -> dict[int, m.DoseLevel]:
+    """The dose levels a protocol declares for a drug (by id, or by name when unresolved).
+
+    `items` are the protocol's items (or only its dose-level lists) when the caller has them:
+    a check asks once per table, and walking the sheet each time made it tables × items.
+    """
     out: dict[int, m.DoseLevel] = {}
-    for item in protocol.all_items():
+    for item in protocol.all_items() if items is None else items:
         if isinstance(item, m.DoseLevels) and (item.drug_id == drug_id if drug_id else item.drug.value == name):
             for level in item.levels():
                 out.setdefault(level.level, level)

@@ -69,6 +69,8 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
     Source: ASCO/ONS chemotherapy administration safety standards (2016): one cycle
     length per regimen order; NCCN order templates (cycle header above the drug lines).
     """
+    if not context.of_types((m.PhaseLine, m.RegimenLine)):
+        return  # no regimen or phase: no line is written in one
     lay = _layout(context)
     for node in lay.nodes:
         line = node.item

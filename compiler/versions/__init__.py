@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from compiler.records import frozen
-from compiler.versions.register import parse_version
+from compiler.versions.root import parse_version
 
-if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imports `register` only
+if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imports `root` only
     from compiler import model as m
     from compiler.versions.diff import Change
 
