@@ -22,8 +22,9 @@ and every input the accelerated parser refuses is parsed again by it, so syntax 
 
 Start-up: the accelerated parser is built from a plain copy of the terminals, rules and
 LALR table kept in the cache folder (`accelerated()`), without building a Lark object;
-each state's lexer is made when a parse first reaches the state (`_StateLexers`).
-Compiling the lexers' regular expressions is then most of what a first parse costs.
+each state's lexer is made when a parse first reaches the state (`_StateLexers`), and
+its scanner is rebuilt from the code kept in the same cache instead of being compiled
+again (`compiler.regex_code`: compiling them was most of what a first parse cost).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import copy
 import functools
 import operator
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,8 @@ from lark.indenter import DedentError, Indenter
 from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef
 from lark.parsers.lalr_analysis import IntParseTable, Reduce, Shift
 
+from compiler import regex_code
+from compiler.regex_code import Entry, KeptPatterns, Recorder
 from compiler.source import SourceFile, SourceProblem, Span
 
 MAX_ERRORS = 20
@@ -363,11 +365,25 @@ class _StateLexers(dict[int, Any]):
         key = self.accepts[state] | self.extra
         lexer = self.shared.get(key)
         if lexer is None:
-            conf = copy.copy(self.conf)
-            conf.terminals = [t for t in self.conf.terminals if t.name in key]
-            lexer = self.shared[key] = self.module.BasicLexer(conf)
+            lexer = self.shared[key] = self._lexer(key, self.conf)
         self[state] = lexer
         return lexer
+
+    def _lexer(self, key: frozenset[str], conf: LexerConf) -> Any:
+        conf = copy.copy(conf)
+        conf.terminals = [t for t in conf.terminals if t.name in key]
+        return self.module.BasicLexer(conf)
+
+    def scanner_code(self) -> dict[tuple[str, int], Entry]:
+        """The code of every state's scanner (for the cache): compiled here once, so that a
+        later process builds each scanner it needs from its code (see `compiler.regex_code`).
+        """
+        recorder = Recorder()
+        conf = copy.copy(self.conf)
+        conf.re_module = cast("Any", recorder)
+        for key in {accepts | self.extra for accepts in self.accepts.values()}:
+            self._lexer(key, conf).scanner  # noqa: B018 (building the scanner compiles its expression)
+        return recorder.kept
 
     def make_lexer_state(self, text: str) -> Any:
         return self.module.LexerState(text, self.module.LineCounter("\n"))
@@ -408,8 +424,9 @@ class _Accelerated:
 
     def __init__(self, module: Any, plain: dict[str, Any]) -> None:
         terminals, rules = _terminals(plain["terminals"]), _rules(plain["rules"])
-        conf = LexerConf(terminals, re, ignore=list(plain["ignore"]), g_regex_flags=int(plain["g_regex_flags"]),
-                         skip_validation=True)
+        # the scanners are built from the code kept with the plain parser (compiled when it is missing)
+        conf = LexerConf(terminals, cast("Any", KeptPatterns(dict(plain.get("regex") or {}))),
+                         ignore=list(plain["ignore"]), g_regex_flags=int(plain["g_regex_flags"]), skip_validation=True)
         by_rule: dict[Any, Any] = {}
         _set_rule_callbacks(cast("Lark", _RulesOf(rules)), by_rule)
         table_rules = [_TableRule(rule) for rule in rules]
@@ -522,7 +539,7 @@ def _rules(plain: Sequence[Any]) -> list[Rule]:
     return out
 
 
-_CACHE_FORMAT = b"protocolc-parser-1"
+_CACHE_FORMAT = b"protocolc-parser-2"
 
 
 def _cache_path(module: Any) -> tuple[Path, bytes]:
@@ -535,8 +552,9 @@ def _cache_path(module: Any) -> tuple[Path, bytes]:
     from compiler.cache import default_cache_dir
 
     digest = hashlib.sha256(_CACHE_FORMAT)
-    for part in (grammar_path().read_bytes(), Path(__file__).read_bytes(), lark.__version__.encode(),
-                 str(getattr(module, "__version__", "")).encode(), sys.version.encode()):
+    for part in (grammar_path().read_bytes(), Path(__file__).read_bytes(), Path(regex_code.__file__).read_bytes(),
+                 lark.__version__.encode(), str(getattr(module, "__version__", "")).encode(), sys.version.encode(),
+                 regex_code.VERSION):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     key = digest.digest()
@@ -619,6 +637,7 @@ def accelerated() -> _Accelerated | None:
         fast = _Accelerated(module, plain)
         if not _working(fast):
             return None
+        plain["regex"] = fast.lexers.scanner_code()
     except Exception:  # a lark-cython that does not fit this Lark: the pure parser parses
         return None
     if path is not None:

@@ -10,6 +10,7 @@ model and builder diagnostics, and the same syntax errors (P001) from `parse()`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from lark.exceptions import LarkError
 from lark.grammar import Rule
 
 from compiler import parse as parsing
+from compiler import regex_code
 from compiler.build import build
 from compiler.model import to_json
 from compiler.parse import Node, offsets, parser, reference_parser
@@ -219,6 +221,55 @@ def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatc
     cached = parsing.accelerated()
     assert cached is not None and cached is not built
     assert _shipped_trees(cached.parse) == _shipped_trees(built.parse)
+
+
+
+def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _cython()
+    built = parsing.accelerated()
+    assert built is not None
+    reference = _shipped_trees(built.parse)
+    parsing.accelerated.cache_clear()
+    compiled: list[str] = []
+    original = regex_code.re.compile
+
+    def counting(pattern: str, flags: int = 0) -> Any:
+        compiled.append(pattern)
+        return original(pattern, flags)
+
+    monkeypatch.setattr(regex_code.re, "compile", counting)
+    cached = parsing.accelerated()
+    assert cached is not None and cached is not built
+    assert _shipped_trees(cached.parse) == reference
+    scanners = [p for p in compiled if "(?P<" in p]
+    assert not scanners, f"{len(scanners)} scanners compiled although their code was kept"
+    assert parsing._read_cache(*parsing._cache_path(module))["regex"]  # type: ignore[index]
+
+
+def test_kept_code_rebuilds_the_very_pattern_re_compiles() -> None:
+    patterns = [(r"(?P<A>a+)|(?P<B>b[0-9]*)", 0), (r"(?i:caf\u00e9)\s+(x|y)?", 0), ("(?P<X>[À-ÿ]+)", re.IGNORECASE),
+                (r"^\s*$", re.MULTILINE)]
+    for pattern, flags in patterns:
+        entry = regex_code.record(pattern, flags)
+        assert entry is not None
+        built = regex_code.KeptPatterns({(pattern, flags): entry}).compile(pattern, flags)
+        reference = re.compile(pattern, flags)
+        assert built == reference and built.groupindex == reference.groupindex
+        for text in ("aaa", "b12", "CAFÉ y", "Éé", "", "  \n"):
+            found, expected = built.match(text), reference.match(text)
+            assert (found and (found.span(), found.lastgroup)) == (expected and (expected.span(), expected.lastgroup))
+
+
+def test_damaged_kept_code_is_compiled_instead() -> None:
+    pattern = r"(?P<A>a+)|(?P<B>b)"
+    entry = regex_code.record(pattern, 0)
+    assert entry is not None
+    flags, code, groups, names, by_number = entry
+    for damaged in ((flags, code[: len(code) // 2], groups, names, by_number), (flags, b"\xff" * 64, groups, names,
+                                                                                by_number)):
+        kept = regex_code.KeptPatterns({(pattern, 0): damaged})
+        assert kept.compile(pattern, 0) == re.compile(pattern)
+        assert (pattern, 0) not in kept.kept
 
 
 
