@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from compiler import __version__
+from compiler import __version__, startup
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -264,6 +264,7 @@ COMMANDS = {"check": cmd_check, "build": cmd_build, "explain": cmd_explain, "rul
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; never lets a traceback reach the user."""
+    startup.begin()
     arguments = list(sys.argv[1:] if argv is None else argv)
     # The built-in commands need none of the plugin modules (serve, release, …): not
     # importing them keeps `protocolc check` quick to start.

@@ -11,6 +11,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from compiler import startup
 from compiler.diagnostics import Diagnostic, rule
 from compiler.records import frozen
 from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
@@ -71,6 +72,7 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
                                                "write the metadata (id, title, version, …) and the sections"))
         return Compiled(source.path, source, protocol, tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
     tables = active_tables()
+    startup.settled()  # modules, parser and tables are loaded: out of the collector's sight from here
     resolved = resolve(protocol, tables)
     diagnostics.extend(run_checks(resolved, source, tables, today))
     final = apply_acknowledgements(resolved, diagnostics)
