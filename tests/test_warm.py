@@ -92,3 +92,38 @@ def test_a_warm_check_imports_neither_parser_nor_checks_nor_model(tmp_path: Path
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-300:] + result.stderr
+
+
+def test_book_findings_spilled_to_sorted_runs_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler import pipeline
+
+    files = [*find_protocols([FIXTURES / "P008", FIXTURES / "V008"]), *SHIPPED[:3], SHIPPED[0], SHIPPED[1]]
+    results = check_files(files, TODAY, jobs=1)
+    in_memory = book_diagnostics(results)
+    assert {d.code for d in in_memory} == {"P008", "V008"}
+    monkeypatch.setattr(pipeline, "RUN_LIMIT", 2)  # every other fact goes to a temporary file
+    assert book_diagnostics(results) == in_memory
+
+
+def test_a_block_file_holds_the_result_for_the_other_formats(book: list[Path], tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    check_document(book, TODAY, "human", cache=cache, jobs=1)
+    assert not list(cache.directory.glob("*.json"))  # one cache file per sheet: its block file
+    for fmt in ("json", "sarif"):
+        assert check_document(book, TODAY, fmt, cache=cache, jobs=1)[0] == classic(book, fmt)  # type: ignore[index]
+    cached = check_files(book, TODAY, cache=cache, jobs=1)
+    assert [(r.diagnostics, r.summary) for r in cached] == [(r.diagnostics, r.summary) for r in check_files(book, TODAY)]
+
+
+@pytest.mark.parametrize("damage", [b"", b"{}", b"[]\n[]\nx", b'{"counts": {"errors": "1"}, "summary": {}}\n[]\nx',
+                                    b'{"counts": {}, "summary": {}}\n[', b'{"counts": {}, "summary": {}}\n[]\n\xff'])
+def test_a_damaged_block_file_is_a_miss(tmp_path: Path, damage: bytes) -> None:
+    cache = Cache(tmp_path / "cache")
+    sheet = [SHIPPED[0]]
+    expected = check_document(sheet, TODAY, "json", cache=cache, jobs=1)
+    [stored] = cache.directory.glob("*.json.block")
+    stored.write_bytes(damage)
+    assert check_document(sheet, TODAY, "json", cache=cache, jobs=1) == expected
+    stored.write_bytes(damage)
+    [cached], [fresh] = check_files(sheet, TODAY, cache=cache, jobs=1), check_files(sheet, TODAY)
+    assert (cached.diagnostics, cached.summary) == (fresh.diagnostics, fresh.summary)
