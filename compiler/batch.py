@@ -73,14 +73,16 @@ def entry_of(result: Compiled) -> dict[str, Any]:
     return {"diagnostics": [d.to_json() for d in result.diagnostics], "summary": summarize(result)}
 
 
-def cached_entry(cache: Cache, key: str) -> dict[str, Any] | None:
-    """A file's cached result: its entry, or the one a `check` block file holds (`warm.block_file`)."""
+def cached_entry(cache: Cache, key: str, tried: str = "") -> dict[str, Any] | None:
+    """A file's cached result: its entry, or the one a `check` block file holds (`warm.block_file`);
+    `tried`: a format whose block file the caller found missing or damaged.
+    """
     entry = cache.read_json(key)
     if entry is not None:
         return entry
     from compiler.warm import entry_of_block_file
 
-    for fmt in BLOCK_FORMATS:
+    for fmt in (f for f in BLOCK_FORMATS if f != tried):
         data = cache.read_bytes(key, f"{fmt}.block")
         entry = entry_of_block_file(data) if data is not None else None
         if entry is not None:

@@ -1,15 +1,19 @@
 """`check` output from per-file blocks: a warm run reads, hashes and prints.
 
-Each file's share of the output (see `report.block`) is cached next to its check result,
-under the same key, one block per output format. A run that finds every block reads
-each file, hashes it, reads its block and prints — it imports neither the parser nor
-the checks nor the model. Files without a block are checked (in worker processes, which
-send back the block, not the result) and their blocks stored. Findings about the book as
-a whole (`book_diagnostics`) are merged into the blocks of the files they concern.
+Each file's share of the output (see `report.block`) is cached under the key of its check
+result, one block file per output format, which also holds the result (its diagnostics
+and summary, for the other formats and `batch.check_files`): a cold run creates one cache
+file per sheet, and creating a file is the dearest thing a cold run does besides checking.
+A run that finds every block reads each file, hashes it, reads its block and prints — it
+imports neither the parser nor the checks nor the model. Files without a block are checked
+in worker processes, which store the block file and send back only the block, the counts
+and the few summary fields the book findings need. Findings about the book as a whole
+(`pipeline.BookFacts`) are merged into the blocks of the files they concern.
 
-Memory does not grow with the book: blocks go to a temporary spool file as they come and
-are copied to the output at the end, and of each file only the few summary fields the
-book findings need are kept.
+Memory does not grow with the book: blocks and reference lines go to a temporary spool
+file as they come and are copied to the output at the end; per file the parent keeps a
+few bytes in arrays (where its block is, its cache key); the book facts spill to sorted
+runs on disk.
 """
 
 from __future__ import annotations
@@ -149,17 +153,15 @@ class _Spool:
         if extra:
             self.file.write(extra)
 
-    def _read(self, index: int) -> tuple[bytes, bytes]:
-        self.file.seek(self.offset[index])
-        data = self.file.read(self.size[index] + self.extra[index])
-        return data[:self.size[index]], data[self.size[index]:]
-
     def block(self, index: int) -> str:
-        return self._read(index)[0].decode("utf-8")
+        self.file.seek(self.offset[index])
+        return self.file.read(self.size[index]).decode("utf-8")
 
     def references(self, index: int) -> str | None:
-        extra = self._read(index)[1] if self.extra[index] else b""
-        return extra.decode("utf-8") if extra else None
+        if not self.extra[index]:
+            return None
+        self.file.seek(self.offset[index] + self.size[index])
+        return self.file.read(self.extra[index]).decode("utf-8")
 
 
 class _Run:
@@ -251,7 +253,7 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         if parts is not None and _whole(*parts):
             run.add_head(index, parts[0], parts[2])
             continue
-        entry = cached_entry(cache, key)
+        entry = cached_entry(cache, key, run.fmt)
         if entry is not None:  # checked before, printed in another format: the block from the result
             result = from_entry(path, raw, entry)
             if any(d.span.file != result.path for d in result.diagnostics):

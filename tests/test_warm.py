@@ -42,7 +42,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     # the same id twice (a book finding, P008), an unreadable encoding (P002), and clean fixtures
     (folder / "zz-copy.protocol").write_bytes(SHIPPED[0].read_bytes())
     (folder / "a-latin1.protocol").write_bytes("id: x\ntitle: caf\xe9\n".encode("latin-1"))
-    return [*find_protocols([folder]), *find_protocols([FIXTURES / "F001"])]
+    return [*find_protocols([folder]), *find_protocols([FIXTURES / "F001", FIXTURES / "V008"])]
 
 
 @pytest.fixture(scope="module")
