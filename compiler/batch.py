@@ -84,7 +84,7 @@ def cached_entry(cache: Cache, key: str, tried: str = "") -> dict[str, Any] | No
 
     for fmt in (f for f in BLOCK_FORMATS if f != tried):
         data = cache.read_bytes(key, f"{fmt}.block")
-        entry = entry_of_block_file(data) if data is not None else None
+        entry = entry_of_block_file(data, key) if data is not None else None
         if entry is not None:
             return entry
     return None
@@ -116,23 +116,29 @@ def _run_chunk(work: Callable[[Task], Result], tasks: list[Task]) -> list[Result
     return [work(task) for task in tasks]
 
 
-def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int,
-                count: int | None = None) -> Iterator[Result]:
+def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int, count: int | None = None,
+                chunk_work: Callable[[list[Task]], list[Result]] | None = None) -> Iterator[Result]:
     """`work` over `tasks`, results in task order: in this process when there are few, else in `jobs` workers.
 
     `work` must be a module-level function (it is sent to the workers by name). `tasks` are
     taken as they are handed out; `count`: how many there are, when `tasks` has no length.
+    `chunk_work`: a module-level function doing `work` for a few tasks at once (up to `CHUNK`).
     """
     total = count if count is not None else len(tasks) if isinstance(tasks, Sized) else None
     if total is None:
         tasks = list(tasks)
         total = len(tasks)
-    if jobs <= 1 or total < PARALLEL_THRESHOLD:
-        yield from map(work, tasks)
-        return
     feed = iter(tasks)
+    if jobs <= 1 or total < PARALLEL_THRESHOLD:
+        if chunk_work is None:
+            yield from map(work, feed)
+            return
+        while chunk := list(islice(feed, CHUNK)):
+            yield from chunk_work(chunk)
+        return
     # the first file here: imports, tables, parser and lexers are then inherited by the forked workers
-    yield work(next(feed))
+    first = next(feed)
+    yield from chunk_work([first]) if chunk_work is not None else [work(first)]
     import gc
 
     from compiler.overrides import active_overrides, use_overrides
@@ -148,7 +154,8 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
         def submit() -> None:
             chunk = list(islice(feed, size))
             if chunk:
-                pending.append(executor.submit(_run_chunk, work, chunk))
+                pending.append(executor.submit(chunk_work, chunk) if chunk_work is not None
+                               else executor.submit(_run_chunk, work, chunk))
 
         for _ in range(jobs * IN_FLIGHT):
             submit()

@@ -60,9 +60,32 @@ def _read(path: Path, max_bytes: int) -> bytes | None:
 
 def block_file(head: dict[str, Any], diagnostics: bytes, block: bytes) -> bytes:
     """A file's cached block: its head (summary, counts), its diagnostics as JSON (the result, for the
-    other formats and `check_files`), and the block itself — one cache file per file checked.
+    other formats and `check_files`), and the block itself.
     """
     return json.dumps(head).encode("utf-8") + b"\n" + diagnostics + b"\n" + block
+
+
+def _records(records: Sequence[tuple[str, bytes]]) -> bytes:
+    """Block files of a few sheets in one cache file (linked under each one's key): each after a
+    line with its key and its length.
+    """
+    return b"".join(f"{key} {len(data)}\n".encode("ascii") + data for key, data in records)
+
+
+def record_of(data: bytes, key: str) -> bytes | None:
+    """The block file of `key` in a cache file of records, or None (a damaged file is a miss)."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        if end < 0:
+            return None
+        name, _, size = data[start:end].partition(b" ")
+        if not size.isdigit() or end + 1 + int(size) > len(data):
+            return None
+        start = end + 1 + int(size)
+        if name == key.encode("ascii"):
+            return data[end + 1:start]
+    return None
 
 
 def _split_block_file(data: bytes) -> tuple[dict[str, Any], bytes, bytes] | None:
@@ -91,9 +114,10 @@ def _whole(head: dict[str, Any], diagnostics: bytes, block: bytes) -> bool:
     return True
 
 
-def entry_of_block_file(data: bytes) -> dict[str, Any] | None:
-    """The cache entry (`batch.entry_of`) a block file holds, or None when it is damaged."""
-    parts = _split_block_file(data)
+def entry_of_block_file(data: bytes, key: str) -> dict[str, Any] | None:
+    """The cache entry (`batch.entry_of`) that a cache file of block files holds for `key`, or None."""
+    record = record_of(data, key)
+    parts = _split_block_file(record) if record is not None else None
     if parts is None or not _whole(*parts):
         return None
     try:
@@ -106,30 +130,43 @@ def entry_of_block_file(data: bytes) -> dict[str, Any] | None:
     return {"diagnostics": diagnostics, "summary": summary}
 
 
+Task = tuple[str, str, int, str, "str | None", "str | None"]  # path, today, max bytes, format, key, cache folder
 Done = tuple[tuple[int, int, int], dict[str, str], bytes, bool]  # counts, book fields, block, foreign
 
 
-def _block_task(task: tuple[str, str, int, str, str | None, str | None]) -> Done:
-    """Check one file (in a worker) and store its block file in the cache: what the parent needs back is
-    small — the counts, the book fields, the block, and whether a finding is about another file.
+def _block_task(task: Task) -> Done:
+    return _block_chunk([task])[0]
+
+
+def _block_chunk(tasks: list[Task]) -> list[Done]:
+    """Check a few files (in a worker) and store their block files in the cache, as one file linked
+    under each key: what goes back to the parent is small — the counts, the book fields, the block,
+    and whether a finding is about another file.
     """
     from compiler.pipeline import compile_file, summarize
 
-    path, today, max_bytes, fmt, key, directory = task
-    result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
-    summary, counts = summarize(result), _counts(result.diagnostics)
-    cache = Cache(Path(directory)) if directory is not None and key is not None else None
-    fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
-    if any(d.span.file != result.path for d in result.diagnostics):  # printed the classic way
-        if cache is not None and key is not None:
-            cache.write_json(key, entry_of(result))
-        return (0, 0, 0), fields, b"", True
-    block = report.block(fmt, result).encode("utf-8")
-    if cache is not None and key is not None:
-        diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
-        cache.write_bytes(key, f"{fmt}.block", block_file({"summary": summary, "counts": counts}, diagnostics, block),
-                          durable=False)
-    return (counts["errors"], counts["warnings"], counts["infos"]), fields, block, False
+    out: list[Done] = []
+    records: list[tuple[str, bytes]] = []
+    directory: str | None = None
+    for path, today, max_bytes, fmt, key, folder in tasks:
+        result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
+        summary, counts = summarize(result), _counts(result.diagnostics)
+        fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
+        if any(d.span.file != result.path for d in result.diagnostics):  # printed the classic way
+            if folder is not None and key is not None:
+                Cache(Path(folder)).write_json(key, entry_of(result))
+            out.append(((0, 0, 0), fields, b"", True))
+            continue
+        block = report.block(fmt, result).encode("utf-8")
+        if folder is not None and key is not None:
+            diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
+            records.append((key, block_file({"summary": summary, "counts": counts}, diagnostics, block)))
+            directory = folder
+        out.append(((counts["errors"], counts["warnings"], counts["infos"]), fields, block, False))
+    if directory is not None:
+        fmt = tasks[0][3]
+        Cache(Path(directory)).write_shared([f"{key}.{fmt}.block" for key, _ in records], _records(records))
+    return out
 
 
 class _Spool:
@@ -249,7 +286,8 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
             continue
         keys[index] = key = check_key(path, raw, today, max_bytes, states)
         data = cache.read_bytes(key, extension)
-        parts = _split_block_file(data) if data is not None else None
+        record = record_of(data, key) if data is not None else None
+        parts = _split_block_file(record) if record is not None else None
         if parts is not None and _whole(*parts):
             run.add_head(index, parts[0], parts[2])
             continue
@@ -271,7 +309,7 @@ def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | N
     # the tasks are made as the workers take them: the parent never holds the whole book's
     tasks = ((str(run.files[i]), day, max_bytes, run.fmt, keys[i], directory) for i in _indices(missing))
     workers = jobs if jobs is not None else default_jobs()
-    done = ordered_map(_block_task, tasks, workers, sum(missing))
+    done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk)
     for index, (counts, fields, block, foreign) in zip(_indices(missing), done, strict=True):
         if foreign:
             return False
@@ -290,8 +328,8 @@ def _add_result(run: _Run, index: int, result: Compiled, cache: Cache | None, ke
     block = report.block(run.fmt, result).encode("utf-8")
     if cache is not None and key is not None:
         diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
-        cache.write_bytes(key, f"{run.fmt}.block", block_file({"summary": summary, "counts": counts}, diagnostics,
-                                                               block), durable=False)
+        record = block_file({"summary": summary, "counts": counts}, diagnostics, block)
+        cache.write_bytes(key, f"{run.fmt}.block", _records([(key, record)]), durable=False)
     run.add(index, [counts[name] for name in COUNTS], summary, block)
 
 

@@ -127,3 +127,23 @@ def test_a_damaged_block_file_is_a_miss(tmp_path: Path, damage: bytes) -> None:
     stored.write_bytes(damage)
     [cached], [fresh] = check_files(sheet, TODAY, cache=cache, jobs=1), check_files(sheet, TODAY)
     assert (cached.diagnostics, cached.summary) == (fresh.diagnostics, fresh.summary)
+
+
+def test_a_cold_check_stores_a_few_sheets_in_one_private_file(book: list[Path], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = Cache(tmp_path / "cache")
+    expected = check_document(book, TODAY, "json", cache=cache, jobs=1)
+    stored = list(cache.directory.glob("*.json.block"))
+    assert any(p.stat().st_nlink > 1 for p in stored)  # linked under each key
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in stored)
+    assert not list(cache.directory.glob(".*"))  # no temporary file left
+    assert check_document(book, TODAY, "json", cache=cache, jobs=1) == expected
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError("no hard links here")
+
+    monkeypatch.setattr("os.link", no_links)  # a file system without hard links: a file per sheet
+    other = Cache(tmp_path / "other")
+    assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
+    assert all(p.stat().st_nlink == 1 for p in other.directory.glob("*.json.block"))
+    assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
