@@ -8,10 +8,11 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, overload
 
 from compiler.diagnostics import Diagnostic, rule
 from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
@@ -141,6 +142,38 @@ def find_protocols(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+class PathList(Sequence[Path]):
+    """Paths in one string, a NUL after each (no path holds one): a book's list of files costs
+    the bytes of its names, not a `Path` object (~300 bytes) per file.
+    """
+
+    def __init__(self, paths: Iterable[Path | str]) -> None:
+        texts = [str(path) for path in paths]
+        self.offsets = array("q", [0]) * (len(texts) + 1)
+        for index, text in enumerate(texts):
+            self.offsets[index + 1] = self.offsets[index] + len(text) + 1
+        self.blob = "".join(text + "\0" for text in texts)
+
+    def text(self, index: int) -> str:
+        """`str(self[index])`, without making the `Path`."""
+        index = range(len(self))[index]
+        return self.blob[self.offsets[index]:self.offsets[index + 1] - 1]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Path]: ...
+
+    def __getitem__(self, index: int | slice) -> Path | list[Path]:
+        if isinstance(index, slice):
+            return [Path(self.text(i)) for i in range(len(self))[index]]
+        return Path(self.text(index))
 
 
 def _walk(top: Path) -> list[Path]:

@@ -23,7 +23,7 @@ import io
 import json
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
@@ -241,8 +241,9 @@ def write_check(files: Sequence[Path], today: datetime.date | None, fmt: str, st
     """
     today = today or datetime.date.today()
     # path order (the output's) as an array of indices; the same path twice is printed the classic way
-    order = array("q", sorted(range(len(files)), key=lambda i: str(files[i])))
-    if any(str(files[a]) == str(files[b]) for a, b in pairwise(order)):
+    text = _texts(files)
+    order = array("q", sorted(range(len(files)), key=text))
+    if any(text(a) == text(b) for a, b in pairwise(order)):
         return None
     run = _Run(files, fmt)
     with run.spool.file:
@@ -250,12 +251,19 @@ def write_check(files: Sequence[Path], today: datetime.date | None, fmt: str, st
         if not _check_misses(run, keys, today, cache, jobs, max_bytes):
             return None
         concerned: dict[int, list[Diagnostic]] = {}
-        for index, d in run.book.findings(len(files), lambda i: str(files[i]), run.spool.references):
+        for index, d in run.book.findings(len(files), text, run.spool.references):
             concerned.setdefault(index, []).append(d)
             run.counts[SEVERITY_COUNT[d.severity.value]] += 1
         blocks = _blocks(run, order, concerned, today, cache, max_bytes)
         report.write_document(fmt, blocks, run.counts, stream, _sarif_frame(cache) if fmt == "sarif" else None)
     return run.counts
+
+
+def _texts(files: Sequence[Path]) -> Callable[[int], str]:
+    """`str(files[i])` as a function of `i` (a `PathList` answers without making a `Path`)."""
+    from compiler.pipeline import PathList
+
+    return files.text if isinstance(files, PathList) else lambda i: str(files[i])
 
 
 class _Keys:
@@ -307,7 +315,8 @@ def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | N
     directory = str(cache.directory) if cache is not None else None
     day = today.isoformat()
     # the tasks are made as the workers take them: the parent never holds the whole book's
-    tasks = ((str(run.files[i]), day, max_bytes, run.fmt, keys[i], directory) for i in _indices(missing))
+    text = _texts(run.files)
+    tasks = ((text(i), day, max_bytes, run.fmt, keys[i], directory) for i in _indices(missing))
     workers = jobs if jobs is not None else default_jobs()
     done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk)
     for index, (counts, fields, block, foreign) in zip(_indices(missing), done, strict=True):

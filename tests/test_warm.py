@@ -147,3 +147,15 @@ def test_a_cold_check_stores_a_few_sheets_in_one_private_file(book: list[Path], 
     assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
     assert all(p.stat().st_nlink == 1 for p in other.directory.glob("*.json.block"))
     assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
+
+
+def test_a_path_list_is_its_paths() -> None:
+    from compiler.pipeline import PathList
+
+    paths = [Path("a/b.protocol"), Path("/tmp/é x.protocol"), Path("c.protocol")]
+    listed = PathList(paths)
+    assert list(listed) == paths and len(listed) == 3 and listed[-1] == paths[-1] and listed[1:] == paths[1:]
+    assert [listed.text(i) for i in range(3)] == [str(p) for p in paths]
+    assert not PathList([])
+    with pytest.raises(IndexError):
+        listed.text(3)
