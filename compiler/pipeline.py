@@ -201,7 +201,7 @@ def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
 
 
 WITHDRAWN = ("superseded", "retired")  # m.Status.SUPERSEDED, m.Status.RETIRED (a test keeps them equal)
-RUN_LIMIT = 4096  # P008 facts held in memory before a sorted run of them goes to a temporary file
+RUN_LIMIT = 1024  # P008 facts held in memory before a sorted run of them goes to a temporary file
 IdFact = tuple[str, int, int, int, int]  # protocol id, file index, line, column, end column of the id
 
 
