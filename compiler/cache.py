@@ -90,7 +90,9 @@ def _write(path: Path, data: bytes, durable: bool) -> None:
 
 @dataclass(frozen=True)
 class Cache:
-    """A directory of cache entries: `<key>.json` results and `<key>.<ext>` documents."""
+    """A directory of cache entries: `<key>.json` results and `<key>.<ext>` documents (a cold
+    `check` links one file of a few sheets' blocks under each one's `<key>.<format>.block`).
+    """
 
     directory: Path
 
