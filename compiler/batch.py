@@ -117,12 +117,12 @@ def _run_chunk(work: Callable[[Task], Result], tasks: list[Task]) -> list[Result
 
 
 def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int, count: int | None = None,
-                chunk_work: Callable[[list[Task]], list[Result]] | None = None) -> Iterator[Result]:
+                chunk_work: Callable[[list[Task]], list[Result]] | None = None, chunk: int = CHUNK) -> Iterator[Result]:
     """`work` over `tasks`, results in task order: in this process when there are few, else in `jobs` workers.
 
     `work` must be a module-level function (it is sent to the workers by name). `tasks` are
     taken as they are handed out; `count`: how many there are, when `tasks` has no length.
-    `chunk_work`: a module-level function doing `work` for a few tasks at once (up to `CHUNK`).
+    `chunk_work`: a module-level function doing `work` for a few tasks at once (up to `chunk`).
     """
     total = count if count is not None else len(tasks) if isinstance(tasks, Sized) else None
     if total is None:
@@ -133,8 +133,8 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
         if chunk_work is None:
             yield from map(work, feed)
             return
-        while chunk := list(islice(feed, CHUNK)):
-            yield from chunk_work(chunk)
+        while few := list(islice(feed, chunk)):
+            yield from chunk_work(few)
         return
     # the first file here: imports, tables, parser and lexers are then inherited by the forked workers
     first = next(feed)
@@ -147,15 +147,15 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
     # the imported modules and tables live as long as the process: out of the collector's sight in the
     # workers, which then neither traverse them nor copy the pages they sit on
     gc.freeze()
-    size = max(1, min(CHUNK, (total - 1) // (jobs * IN_FLIGHT)))
+    size = max(1, min(chunk, (total - 1) // (jobs * IN_FLIGHT)))
     with pool(jobs, use_overrides, (active_overrides(),)) as executor:
         pending: deque[Future[list[Result]]] = deque()
 
         def submit() -> None:
-            chunk = list(islice(feed, size))
-            if chunk:
-                pending.append(executor.submit(chunk_work, chunk) if chunk_work is not None
-                               else executor.submit(_run_chunk, work, chunk))
+            few = list(islice(feed, size))
+            if few:
+                pending.append(executor.submit(chunk_work, few) if chunk_work is not None
+                               else executor.submit(_run_chunk, work, few))
 
         for _ in range(jobs * IN_FLIGHT):
             submit()

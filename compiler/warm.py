@@ -41,6 +41,9 @@ SEVERITY_COUNT = {"error": "errors", "warning": "warnings", "info": "infos"}
 # the summary fields the book findings read (P008 duplicate ids, V008 withdrawn references)
 BOOK_FIELDS = ("id", "status", "references", "id_line", "id_column", "id_end_column")
 COUNTS = ("errors", "warnings", "infos")
+# files per worker task: a check takes milliseconds, so a larger hand-over than `batch.CHUNK` costs
+# little at the end of the run and saves messages and cache files (8 % less CPU than 4 on issue 17's book)
+CHECK_CHUNK = 16
 
 
 def _counts(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
@@ -318,7 +321,7 @@ def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | N
     text = _texts(run.files)
     tasks = ((text(i), day, max_bytes, run.fmt, keys[i], directory) for i in _indices(missing))
     workers = jobs if jobs is not None else default_jobs()
-    done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk)
+    done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk, CHECK_CHUNK)
     for index, (counts, fields, block, foreign) in zip(_indices(missing), done, strict=True):
         if foreign:
             return False
