@@ -54,14 +54,15 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from compiler import model as m
 from compiler.conditions import find_flag, find_variable, variables
+from compiler.records import frozen
 from compiler.source import SourceFile, Span
 from compiler.tables import Tables
 
@@ -74,6 +75,24 @@ A real arm holds a handful of drugs. The limit keeps every check that looks at a
 partners (or all pairs) linear in the size of the sheet: 30,000 bare drug lines in one
 block would otherwise make 900 million pairs.
 """
+
+
+# What a node's item is, as bits (one look-up per type: the layout's loops run per node)
+_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION = 1, 2, 4, 8, 16, 32
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    found = _KINDS.get(cls)
+    if found is None:
+        found = _KINDS[cls] = (
+            (_DRUG if issubclass(cls, m.DrugLine) else 0)
+            | (_REGIMEN if issubclass(cls, m.RegimenLine) else 0)
+            | (_BRANCH if issubclass(cls, (m.When, m.Otherwise)) else 0)
+            | (_PHASE if issubclass(cls, m.PhaseLine) else 0)
+            | (_OWNED if issubclass(cls, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)) else 0)
+            | (_SECTION if issubclass(cls, m.Section) else 0))
+    return found
 
 
 @dataclass(slots=True)
@@ -92,7 +111,7 @@ class Node:
         return isinstance(self.item, m.RegimenLine)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Member:
     """A drug of an arm: a written drug line, or a drug of a library regimen."""
 
@@ -119,7 +138,7 @@ class Member:
         return f"{self.drug_id} (regimen {self.regimen.name.value})"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Target:
     """One target of an `only with` / `preferably with` constraint."""
 
@@ -127,7 +146,7 @@ class Target:
     target_id: str | None  # a drug id or class:<id>; None when unknown
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CompanionGroup:
     """The targets of one constraint: alternatives (`or`) or all given (`and`)."""
 
@@ -136,7 +155,7 @@ class CompanionGroup:
     any_of: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Arm:
     """The arm of one drug: the drug, what is given with it, and who it is for."""
 
@@ -163,13 +182,26 @@ class Layout:
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
-        self.nodes[0].end = len(self.nodes)
+        nodes = self.nodes
+        nodes[0].end = len(nodes)
+        # what each node's item is, read from one look-up per type (the loops below are per node)
+        types = [type(node.item) for node in nodes]
+        for cls in set(types).difference(_KINDS):
+            _kind(cls)
+        self._kinds = list(map(_KINDS.__getitem__, types))
         self.members: list[Member] = list(self._members())
-        self.treatment_nodes = {mb.node for mb in self.members}
+        self._member_nodes = [mb.node for mb in self.members]
+        self.treatment_nodes = set(self._member_nodes)
+        # members before each node: the members of a subtree [start, end) are positions before[start]..before[end]
+        counts = [0] * (len(nodes) + 1)
+        for index in self._member_nodes:
+            counts[index + 1] += 1
+        self._before = list(accumulate(counts))
         self._global_owners = self._compute_global_owners()
         self._owned: dict[int, list[Node]] = {}
-        for node in self.nodes:
-            if isinstance(node.item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)):
+        kinds = self._kinds
+        for node in nodes:
+            if kinds[node.index] & _OWNED:
                 self._owned.setdefault(self.owner(node.index), []).append(node)
         self.global_conditions = tuple(self._global_conditions())
         # Checks ask for the same arms and pairs many times; answers are memoised here
@@ -180,47 +212,59 @@ class Layout:
         self._partners: dict[int, tuple[int, ...]] = {}
         self._otherwise: dict[int, m.Condition | None] = {}
         self._conjuncts: dict[int, list[m.Condition]] = {}
+        self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
+        self._arm_list: list[Arm] | None = None
+        self._texts: list[str] | None = None
         self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
         self._index_partners()
 
     # ------------------------------------------------------------ building
-    def _add(self, item: m.Item | m.Section, parent: int, content_of_bullet: bool = False) -> int:
-        node = Node(len(self.nodes), item, parent, content_of_bullet=content_of_bullet)
-        self.nodes.append(node)
-        return node.index
-
     def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
+        nodes = self.nodes
         for item in items:
-            index = self._add(item, parent)
+            index = len(nodes)
+            node = Node(index, item, parent)
+            nodes.append(node)
             if isinstance(item, m.Bullet) and item.content is not None:
-                inner = self._add(item.content, index, content_of_bullet=True)
-                self.nodes[inner].end = len(self.nodes)
-            self._add_items(item.children, index)
-            self.nodes[index].end = len(self.nodes)
+                inner = Node(index + 1, item.content, index, content_of_bullet=True)
+                nodes.append(inner)
+                inner.end = index + 2
+            if item.children:
+                self._add_items(item.children, index)
+            node.end = len(nodes)
 
     def _add_section(self, section: m.Section, parent: int) -> None:
-        index = self._add(section, parent)
-        self._add_items(section.items, index)
+        nodes = self.nodes
+        node = Node(len(nodes), section, parent)
+        nodes.append(node)
+        self._add_items(section.items, node.index)
         for sub in section.subsections:
-            self._add_section(sub, index)
-        self.nodes[index].end = len(self.nodes)
+            self._add_section(sub, node.index)
+        node.end = len(nodes)
 
     def _members(self) -> Iterator[Member]:
-        for node in self.nodes:
+        nodes = self.nodes
+        for node, kind in zip(nodes, self._kinds, strict=True):
+            if not kind & (_DRUG | _REGIMEN):
+                continue
             item = node.item
             if isinstance(item, m.DrugLine):
                 yield Member(item.drug_id, node.index, line=item)
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
-                written = {n.item.drug_id for n in self.nodes[node.index + 1:node.end]
+                written = {n.item.drug_id for n in nodes[node.index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
-                parent = self.nodes[node.parent].item if node.parent is not None else None
+                parent = nodes[node.parent].item if node.parent is not None else None
                 seen = phase_override(item, parent) if isinstance(parent, m.PhaseLine) else item
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
                         yield Member(drug_id, node.index, regimen=seen, library=drug)
+
+    def regimen_nodes(self) -> list[Node]:
+        """The nodes of every regimen line, in sheet order."""
+        return [node for node, kind in zip(self.nodes, self._kinds, strict=True) if kind & _REGIMEN]
 
     # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
@@ -330,30 +374,27 @@ class Layout:
         partners = tuple(self.members[p] for p in self._partners[position])
         companions: list[CompanionGroup] = []
         texts: list[str] = []
-        for ancestor in self.ancestors(member.node):
-            own = self.nodes[ancestor].item
-            if isinstance(own, m.Prose):
-                texts.append(own.text)  # the label of a block the arm is in
-            for owned in self._owned.get(ancestor, []):
-                item = owned.item
-                if isinstance(item, m.WithConstraint):
-                    companions.append(self._group(item))
-                elif isinstance(item, m.Note) and item.text is not None:
-                    texts.append(item.text.value)
-                elif isinstance(item, m.Prose) and not item.children:
-                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+        conditions = list(self.global_conditions)  # `conditions(member.node)`, in the same walk
+        blocks = self._blocks
+        for ancestor in self._path(member.node):
+            block = blocks.get(ancestor) or self._block(ancestor)
+            if block is not _NOTHING:
+                companions.extend(block[0])
+                texts.extend(block[1])
+                conditions.extend(block[2])
         if member.line is not None:
             for child in member.line.children:
                 if isinstance(child, m.Note) and child.text is not None:
                     texts.append(child.text.value)
         if member.library is not None and member.library.get("note"):
             texts.append(str(member.library.get("note")))
-        return Arm(member, partners, tuple(companions), self.conditions(member.node), tuple(texts))
+        return Arm(member, partners, tuple(companions), tuple(conditions), tuple(texts))
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
-        for member in self.members:
-            yield self.arm(member)
+        if self._arm_list is None:  # most C rules walk every arm: listed once
+            self._arm_list = [self.arm(member) for member in self.members]
+        return iter(self._arm_list)
 
     def pairs(self) -> Iterator[tuple[Member, Member]]:
         """Every unordered pair of members given together (each pair once)."""
@@ -374,43 +415,49 @@ class Layout:
         members are one slice of the member list: the work is the depth of the sheet
         per member, plus the partners themselves (at most MAX_ARM each).
         """
-        n = len(self.nodes)
+        nodes = self.nodes
+        n = len(nodes)
         self._positions = {id(mb): i for i, mb in enumerate(self.members)}
-        self._member_nodes = [mb.node for mb in self.members]
-        self._child_lists: dict[int, list[int]] = {}
+        kinds = self._kinds
+        child_lists: dict[int, list[int]] = {}
         in_regimen = [False] * n
-        for node in self.nodes[1:]:
-            assert node.parent is not None
-            self._child_lists.setdefault(node.parent, []).append(node.index)
-            in_regimen[node.index] = node.is_regimen or in_regimen[node.parent]
+        fixed = [False] * n  # `_fixed` of every node, from the kinds
+        for node in nodes[1:]:
+            index, parent = node.index, node.parent
+            assert parent is not None
+            kind = kinds[index]
+            children = child_lists.get(parent)
+            if children is None:
+                child_lists[parent] = [index]
+            else:
+                children.append(index)
+            in_regimen[index] = (kind & _REGIMEN) != 0 or in_regimen[parent]
+            if parent and not kinds[parent] & _SECTION:  # not at section level (nor under the root)
+                fixed[index] = node.content_of_bullet or (kind & (_DRUG | _REGIMEN)) != 0
+        self._child_lists = child_lists
         self._in_regimen = in_regimen
-        _, is_branch, _, fixed, _ = self._node_facts()
+        ends = [node.end for node in nodes]
+        is_branch = [(kind & _BRANCH) != 0 for kind in kinds]
+        self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, self.treatment_nodes)
+        # per parent, its children with members below them: the fixed ones, and the non-branch ones
+        # (listed when a member's walk first reaches the parent: only members' ancestors are asked)
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
-        for parent, children in self._child_lists.items():
-            if not self._has_members(parent):  # nor has any of its children
-                self._fixed_children[parent] = []
-                self._plain_children[parent] = []
-                continue
-            with_members = [c for c in children if self._has_members(c)]
-            self._fixed_children[parent] = [c for c in with_members if fixed[c]]
-            self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
         for position in range(len(self.members)):
             self._partners[position] = self._partners_of(position)
 
     def _has_members(self, index: int) -> bool:
-        low, high = self._member_slice(index, self.nodes[index].end)
-        return high > low
+        return self._before[self.nodes[index].end] > self._before[index]
 
     def _member_slice(self, start: int, end: int) -> tuple[int, int]:
         """The members (positions) whose node lies in [start, end)."""
-        return bisect_left(self._member_nodes, start), bisect_left(self._member_nodes, end)
+        return self._before[start], self._before[end]
 
     def _partners_of(self, position: int) -> tuple[int, ...]:
         # Per-node facts (ends, branch/phase/fixed flags) are read from arrays built once in
-        # `_node_facts`; a member's walk up the tree is the hot loop of every layout.
+        # `_index_partners`; a member's walk up the tree is the hot loop of every layout.
         ends, is_branch, is_phase, fixed, member_at = self._node_facts()
-        member_nodes = self._member_nodes
+        before = self._before
         in_regimen = self._in_regimen
         index = self.members[position].node
         slices: list[tuple[int, int]] = []
@@ -418,7 +465,7 @@ class Layout:
 
         def add(start: int, end: int) -> None:
             nonlocal count
-            low, high = bisect_left(member_nodes, start), bisect_left(member_nodes, end)
+            low, high = before[start], before[end]
             if high > low:
                 slices.append((low, high))
                 count += high - low
@@ -430,6 +477,8 @@ class Layout:
                 add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
             end = ends[ancestor]
             others: list[int]
+            if ancestor not in self._fixed_children:
+                self._list_children(ancestor)
             if in_regimen[ancestor] and is_branch[child]:
                 others = self._plain_children[ancestor]
             elif (in_regimen[ancestor] or fixed[child]) and is_phase[child]:
@@ -458,16 +507,17 @@ class Layout:
             self.oversized.append((self.members[position], count))
         return tuple(sorted(found)[:MAX_ARM])
 
+    def _list_children(self, parent: int) -> None:
+        ends, is_branch, _, fixed, _ = self._node_facts()
+        before = self._before
+        with_members = [c for c in self._child_lists.get(parent, []) if before[ends[c]] > before[c]]
+        self._fixed_children[parent] = [c for c in with_members if fixed[c]]
+        self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
+
     def _node_facts(self) -> tuple[list[int], list[bool], list[bool], list[bool], set[int]]:
         """Per node: subtree end, is a `when`/`otherwise`, is a `phase`, is fixed; and the nodes members sit at."""
         facts = self._facts
-        if facts is None:
-            branches = (m.When, m.Otherwise)
-            facts = self._facts = ([node.end for node in self.nodes],
-                                   [isinstance(node.item, branches) for node in self.nodes],
-                                   [isinstance(node.item, m.PhaseLine) for node in self.nodes],
-                                   [self._fixed(i) for i in range(len(self.nodes))],
-                                   set(self._member_nodes))
+        assert facts is not None  # built by `_index_partners`
         return facts
 
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
@@ -489,19 +539,46 @@ class Layout:
     def conditions(self, index: int) -> tuple[m.Condition, ...]:
         """Every condition that applies at a node (a conjunction)."""
         out: list[m.Condition] = list(self.global_conditions)
-        for ancestor in self.ancestors(index):
-            node = self.nodes[ancestor]
-            if isinstance(node.item, m.When):
-                out.append(node.item.condition)
-            elif isinstance(node.item, m.Otherwise) and node.parent is not None:
-                negated = self._otherwise_condition(ancestor)
-                if negated is not None:
-                    out.append(negated)
-            if ancestor in self._global_owners:
-                continue
-            for owned in self._owned.get(ancestor, []):
-                out.extend(self._conjunct(owned))
+        for ancestor in self._path(index):
+            block = self._blocks.get(ancestor) or self._block(ancestor)
+            out.extend(block[2])
         return tuple(out)
+
+    def _block(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What a node adds to the arms below it: companions, texts, conditions (once per node:
+        every arm in a block read the block's whole list of statements).
+        """
+        node = self.nodes[index]
+        own = node.item
+        owned_here = self._owned.get(index)
+        if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
+            found = self._blocks[index] = _NOTHING  # most nodes add nothing
+            return found
+        companions: list[CompanionGroup] = []
+        texts: list[str] = []
+        conditions: list[m.Condition] = []
+        if isinstance(own, m.Prose):
+            texts.append(own.text)  # the label of a block the arm is in
+        owned_here = owned_here or []
+        for owned in owned_here:
+            item = owned.item
+            if isinstance(item, m.WithConstraint):
+                companions.append(self._group(item))
+            elif isinstance(item, m.Note) and item.text is not None:
+                texts.append(item.text.value)
+            elif isinstance(item, m.Prose) and not item.children:
+                texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+        if isinstance(own, m.When):
+            conditions.append(own.condition)
+        elif isinstance(own, m.Otherwise) and node.parent is not None:
+            negated = self._otherwise_condition(index)
+            if negated is not None:
+                conditions.append(negated)
+        if index not in self._global_owners:
+            for owned in owned_here:
+                conditions.extend(self._conjunct(owned))
+        found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
+        return found
 
     def _conjunct(self, owned: Node) -> list[m.Condition]:
         """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
@@ -525,12 +602,10 @@ class Layout:
 
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
-        treatments = sorted(self.treatment_nodes)
-        for node in self.nodes:
-            if isinstance(node.item, m.Section):
-                first = bisect_left(treatments, node.index)
-                if first == len(treatments) or treatments[first] >= node.end:
-                    owners.add(node.index)
+        before = self._before
+        for node, kind in zip(self.nodes, self._kinds, strict=True):
+            if kind & _SECTION and before[node.end] == before[node.index]:  # no drug or regimen line in it
+                owners.add(node.index)
         return owners
 
     def _global_conditions(self) -> Iterator[m.Condition]:
@@ -540,13 +615,20 @@ class Layout:
 
     def all_texts(self) -> list[str]:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
-        out: list[str] = []
-        for node in self.nodes:
-            if isinstance(node.item, m.Prose):
-                out.append(node.item.text)
-            elif isinstance(node.item, m.Note) and node.item.text is not None:
-                out.append(node.item.text.value)
-        return out
+        if self._texts is None:  # listed once (only prose and note nodes are looked at)
+            out: list[str] = []
+            for node, kind in zip(self.nodes, self._kinds, strict=True):
+                if not kind & _OWNED:
+                    continue
+                if isinstance(node.item, m.Prose):
+                    out.append(node.item.text)
+                elif isinstance(node.item, m.Note) and node.item.text is not None:
+                    out.append(node.item.text.value)
+            self._texts = out
+        return list(self._texts)
+
+
+_NOTHING: tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]] = ((), (), ())
 
 
 def _as_conjunct(item: m.Item | m.Section | None) -> list[m.Condition]:

@@ -52,7 +52,7 @@ def default_jobs() -> int:
 def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int, states: dict[str, str] | None = None) -> str:
     """The cache key of one file's check result (`states`: the register states read so far in this run, by folder)."""
     from compiler.overrides import active_fingerprint
-    from compiler.versions.register import register_state
+    from compiler.versions.root import register_state
 
     # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/);
     # the state depends on the file's folder only, so a run reads it once per folder

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from compiler.overrides import FormularyOverride, OverrideError, parse_overrides, placed
+from compiler.records import frozen
 from compiler.tables import load
 
 CONFIG_NAME = "book.yaml"
@@ -41,7 +42,7 @@ class ConfigError(Exception):
     """The book configuration cannot be used (reported, exit 2)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class BookConfig:
     """Settings of one procedure book."""
 

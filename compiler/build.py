@@ -19,6 +19,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
+from compiler.lazyre import lazy
 from compiler.parse import Node, offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
@@ -73,18 +74,18 @@ REF_PATTERN = re.compile(r"§([A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9])
 HEADING_PATTERN = re.compile(r"^(?:(?P<number>[0-9]+(?:\.[0-9]+)*)\.?\s+)?(?P<title>.*?)\s*(?:\{(?P<id>[^}]*)\})?\s*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TARGET_JOINER = re.compile(r"\s+(?:or|of|and|en)\s+", re.IGNORECASE)
-# patterns used per statement, compiled once
+# patterns used per statement, compiled once (the rarer ones on first use)
 VERSION_PATTERN = re.compile(r"([0-9]+)\.([0-9]+)")
-DIGITS = re.compile(r"[0-9]+")
-Q_PATTERN = re.compile(r"q([0-9]+)(d|w|wk|mo)")
-OFFSET_PATTERN = re.compile(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+")
-OAR_LEVEL = re.compile(r"[vV](\d+(?:[.,]\d+)?)")
-NADIR = re.compile(r"nadir\s+", re.IGNORECASE)
-DELAY_PATTERN = re.compile(r"([0-9]+)\s*(\w+)")
-LEVEL_PATTERN = re.compile(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])")
-OCCURRENCE_DIGIT = re.compile(r"\s*([1-9])")
-LATER_PATTERN = re.compile(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b")
-SLUG_WORDS = re.compile(r"[a-z0-9]+")
+DIGITS = lazy(r"[0-9]+")
+Q_PATTERN = lazy(r"q([0-9]+)(d|w|wk|mo)")
+OFFSET_PATTERN = lazy(r"\s*([0-9]+)(?:\s*(?:-|–|to)\s*([0-9]+))?\s*([A-Za-z]+)\s+")
+OAR_LEVEL = lazy(r"[vV](\d+(?:[.,]\d+)?)")
+NADIR = lazy(r"nadir\s+", re.IGNORECASE)
+DELAY_PATTERN = lazy(r"([0-9]+)\s*(\w+)")
+LEVEL_PATTERN = lazy(r"([-−+]?)\s*([0-9]{1,6})(?![0-9])")
+OCCURRENCE_DIGIT = lazy(r"\s*([1-9])")
+LATER_PATTERN = lazy(r"\b(?:and|or|en|of)\s+(?:later|subsequent|volgende|after|daarna)\b")
+SLUG_WORDS = lazy(r"[a-z0-9]+")
 
 
 # level, title, id, explicit id?, written number, span, items

@@ -15,11 +15,11 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler import __version__
+from compiler.records import frozen
 
 
 def default_cache_dir() -> Path:
@@ -88,7 +88,7 @@ def _write(path: Path, data: bytes, durable: bool) -> None:
         raise
 
 
-@dataclass(frozen=True)
+@frozen
 class Cache:
     """A directory of cache entries: `<key>.json` results and `<key>.<ext>` documents (a cold
     `check` links one file of a few sheets' blocks under each one's `<key>.<format>.block`).

@@ -6,11 +6,11 @@ import argparse
 import datetime
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from compiler import __version__
+from compiler import __version__, startup
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -43,13 +43,7 @@ def _cache(args: argparse.Namespace) -> Any:
     return Cache((args.cache_dir or default_cache_dir()) / "results")
 
 
-def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="protocolc", description="Compile and validate clinical protocol sheets.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"protocolc {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_check(commands: Any) -> None:
     check = commands.add_parser("check", help="check protocol files or folders",
                                 description="Check protocols and report findings.")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -64,6 +58,8 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     check.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
     _performance_options(check)
 
+
+def _add_build(commands: Any) -> None:
     build = commands.add_parser("build", help="build HTML and PDF for every protocol",
                                 description="Check and render protocols to HTML and A4 PDF.")
     build.add_argument("paths", nargs="*", type=Path, default=[Path("protocols")], metavar="PATH")
@@ -74,17 +70,39 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     build.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
     _performance_options(build)
 
+
+def _add_explain(commands: Any) -> None:
     explain = commands.add_parser("explain", help="show the documentation of a rule code")
     explain.add_argument("code")
 
+
+def _add_rules(commands: Any) -> None:
     rules = commands.add_parser("rules", help="list every rule code")
     rules.add_argument("--format", choices=("human", "json"), default="human")
 
+
+def _add_model(commands: Any) -> None:
     model = commands.add_parser("model", help="print the resolved model of a protocol")
     model.add_argument("path", type=Path)
     model.add_argument("--format", choices=("json",), default="json")
     model.add_argument("--today", type=datetime.date.fromisoformat, help=argparse.SUPPRESS)
 
+
+# in the order `--help` lists them
+_BUILTIN: dict[str, Callable[[Any], None]] = {"check": _add_check, "build": _add_build, "explain": _add_explain,
+                                             "rules": _add_rules, "model": _add_model}
+
+
+def _parser(with_plugins: bool = True, only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; `only`: just that built-in command's sub-parser (see `main`)."""
+    parser = argparse.ArgumentParser(
+        prog="protocolc", description="Compile and validate clinical protocol sheets.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"protocolc {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, add in _BUILTIN.items():
+        if only is None or only == name:
+            add(commands)
     if not with_plugins:  # the built-in commands do not import the plugin package (~10 ms)
         return parser
     from compiler.commands import discover
@@ -111,7 +129,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from compiler import report
     from compiler.batch import check_files
     from compiler.pipeline import PathList, book_diagnostics, compile_file, find_protocols
-    from compiler.versions.transaction import recover_books
+    from compiler.versions.root import recover_books
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:
@@ -247,11 +265,15 @@ COMMANDS = {"check": cmd_check, "build": cmd_build, "explain": cmd_explain, "rul
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; never lets a traceback reach the user."""
+    startup.begin()
     arguments = list(sys.argv[1:] if argv is None else argv)
     # The built-in commands need none of the plugin modules (serve, release, …): not
     # importing them keeps `protocolc check` quick to start.
     builtin = next((a for a in arguments if not a.startswith("-")), None) in COMMANDS
-    parser = _parser(with_plugins=not builtin)
+    # A built-in command given first is all argparse will parse: its sub-parser alone answers
+    # the same (help, usage and errors name `protocolc COMMAND`) without building the others.
+    first = arguments[0] if arguments and arguments[0] in COMMANDS else None
+    parser = _parser(with_plugins=not builtin, only=first)
     args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help()

@@ -6,15 +6,16 @@ variables, so checks can test the domain (L004) and, later, coverage and overlap
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from compiler.labs import lab_specs
+from compiler.records import frozen
 from compiler.tables import Tables
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Atom:
     """One resolved comparison: variable op value (value is a Decimal or a word)."""
 
@@ -43,7 +44,7 @@ def variables(tables: Tables) -> dict[str, dict[str, Any]]:
 _MERGED: dict[str, dict[str, dict[str, Any]]] = {}
 
 
-@dataclass(frozen=True)
+@frozen
 class _Index:
     """Normalised look-up tables of one data set (built once per data fingerprint)."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 import inspect
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from compiler.records import frozen
 from compiler.source import Span
 
 
@@ -44,7 +45,7 @@ FAMILIES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Fix:
     """A suggested replacement of the text at `span`.
 
@@ -58,7 +59,7 @@ class Fix:
     safe: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Related:
     """A secondary location that explains a finding."""
 
@@ -66,7 +67,7 @@ class Related:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Diagnostic:
     """One finding: code, severity, message, where, what to do."""
 
@@ -135,7 +136,7 @@ def diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:
                       fix, related, data.get("acknowledged"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Rule:
     """A registered code: its name, family, default severity, summary and documentation."""
 

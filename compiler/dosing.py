@@ -13,11 +13,11 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from compiler import model as m
+from compiler.records import frozen
 from compiler.tables import Tables
 
 DAYS_PER_UNIT: dict[str, tuple[int, int]] = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "year": (365, 366)}
@@ -34,7 +34,7 @@ def dec(value: object) -> Decimal:
 # ---------------------------------------------------------------- schedules
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Schedule:
     """How often a dose is given, normalised so that protocol lines and data rows compare.
 
@@ -236,7 +236,7 @@ def exact(line: Schedule, row: Schedule) -> bool:
 # ---------------------------------------------------------------- dose rows
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseRow:
     """One formulary dose row: product + route + unit + frequency (+ setting) → usual and max."""
 
@@ -318,7 +318,7 @@ def rows_for_use(rows: tuple[DoseRow, ...], use: str | None, context: frozenset[
     return chosen or rows
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RangeMatch:
     """The rows that apply to a stated dose, and the range they give.
 
@@ -394,7 +394,7 @@ def lookup(rows: Iterable[DoseRow], route: str | None, unit: str, schedule: Sche
 # ---------------------------------------------------------------- carboplatin (Calvert)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CalvertParameters:
     """Calvert formula constants from the data: dose = AUC × (GFR + offset), GFR capped."""
 
@@ -426,7 +426,7 @@ def calvert_cap(auc: Decimal, parameters: CalvertParameters) -> Decimal:
 # ---------------------------------------------------------------- anthracyclines
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CumulativeLimit:
     """A product's lifetime cumulative entry: limit(s) and doxorubicin-equivalence factor."""
 
@@ -446,6 +446,22 @@ class CumulativeLimit:
 
 def cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     """The `cumulative:` entry of a product (None for drugs without a lifetime limit entry)."""
+    # Asked for every dosed phase of a sheet by D010/D011: read once per product and tables object.
+    if not _CUMULATIVE or _CUMULATIVE[0][0] is not tables:
+        _CUMULATIVE[:] = [(tables, {})]
+    known = _CUMULATIVE[0][1]
+    if drug_id in known:
+        return known[drug_id]
+    if len(known) > 10_000:
+        known.clear()
+    found = known[drug_id] = _cumulative_limit(tables, drug_id)
+    return found
+
+
+_CUMULATIVE: list[tuple[Tables, dict[str, CumulativeLimit | None]]] = []
+
+
+def _cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     entry = (tables.drugs.get(drug_id) or {}).get("cumulative")
     if not isinstance(entry, dict) or entry.get("doxorubicin_equivalent_factor") is None:
         return None
@@ -467,7 +483,7 @@ def cumulative_dose(per_administration: Decimal, administrations_per_cycle: int,
     return per_administration * administrations_per_cycle * cycles
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Exposure:
     """One planned anthracycline exposure of an arm."""
 
@@ -487,7 +503,7 @@ class Exposure:
         return doxorubicin_equivalent(self.total, self.limit.factor)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CumulativeResult:
     """An arm's planned lifetime anthracycline exposure against the applicable limit."""
 
@@ -537,7 +553,7 @@ def cycles_to_reach(limit: Decimal, per_cycle_equivalent: Decimal) -> int | None
 # ---------------------------------------------------------------- renal adjustment
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RenalBand:
     """One row of a renal adjustment table: CrCl band (mL/min) and dose (None: not recommended)."""
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from compiler.lazyre import LazyPattern, lazy
+
 LANGUAGES = ("nl", "en")
 
 # framing words: key → text per language (the `en` text is also the key's meaning)
@@ -67,55 +69,55 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 # the most visible diagnostic messages, by pattern (English source → Dutch)
-MESSAGES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^open review query: (?P<text>.*)$", re.DOTALL), "open vraag voor de reviewer: {text}"),
-    (re.compile(r"^thresholds leave a gap: not covered: (?P<text>.*)$"), "drempels laten een gat: niet gedekt: {text}"),
-    (re.compile(r"^(?P<drug>.+): no menopausal status stated and no ovarian suppression$"),
+MESSAGES: list[tuple[LazyPattern, str]] = [  # compiled when a Dutch message is first asked for
+    (lazy(r"^open review query: (?P<text>.*)$", re.DOTALL), "open vraag voor de reviewer: {text}"),
+    (lazy(r"^thresholds leave a gap: not covered: (?P<text>.*)$"), "drempels laten een gat: niet gedekt: {text}"),
+    (lazy(r"^(?P<drug>.+): no menopausal status stated and no ovarian suppression$"),
      "{drug}: geen menopauzale status vermeld en geen ovariële suppressie"),
-    (re.compile(r"^(?P<what>.+) without a planned number of cycles: (?P<rest>.*)$"),
+    (lazy(r"^(?P<what>.+) without a planned number of cycles: (?P<rest>.*)$"),
      "{what} zonder gepland aantal cycli: {rest}"),
-    (re.compile(r"^(?P<what>.+) threshold without its scoring method$"), "{what}-drempel zonder scoringsmethode"),
-    (re.compile(r"^dose limit without a number: (?P<text>.*)$"), "dosislimiet zonder getal: {text}"),
-    (re.compile(r"^eligibility for chemotherapy or immunotherapy without a performance-status criterion$"),
+    (lazy(r"^(?P<what>.+) threshold without its scoring method$"), "{what}-drempel zonder scoringsmethode"),
+    (lazy(r"^dose limit without a number: (?P<text>.*)$"), "dosislimiet zonder getal: {text}"),
+    (lazy(r"^eligibility for chemotherapy or immunotherapy without a performance-status criterion$"),
      "geschiktheid voor chemotherapie of immunotherapie zonder criterium voor de algemene toestand"),
-    (re.compile(r"^(?P<drug>.+): no DPD deficiency testing stated before a fluoropyrimidine$"),
+    (lazy(r"^(?P<drug>.+): no DPD deficiency testing stated before a fluoropyrimidine$"),
      "{drug}: geen DPD-deficiëntietest vermeld vóór een fluoropyrimidine"),
-    (re.compile(r"^decision does not cover: (?P<text>.*)$"), "beslissing dekt niet: {text}"),
-    (re.compile(r"^BED (?P<bed>\S+) Gy, EQD2 (?P<eqd2>\S+) Gy \(α/β (?P<ab>\S+) Gy, tumour \(most, early effects\)\)"
-                r"(?P<rest>.*)$", re.DOTALL),
+    (lazy(r"^decision does not cover: (?P<text>.*)$"), "beslissing dekt niet: {text}"),
+    (lazy(r"^BED (?P<bed>\S+) Gy, EQD2 (?P<eqd2>\S+) Gy \(α/β (?P<ab>\S+) Gy, tumour \(most, early effects\)\)"
+          r"(?P<rest>.*)$", re.DOTALL),
      "BED {bed} Gy, EQD2 {eqd2} Gy (α/β {ab} Gy, tumor (meeste, vroege reacties)){rest}"),
-    (re.compile(r"^(?P<what>.+) is below the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
+    (lazy(r"^(?P<what>.+) is below the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
      "{what} ligt onder de gebruikelijke {usual}{rest}"),
-    (re.compile(r"^(?P<what>.+) is above the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
+    (lazy(r"^(?P<what>.+) is above the usual (?P<usual>.+?)(?P<rest> \(.*)?$"),
      "{what} ligt boven de gebruikelijke {usual}{rest}"),
-    (re.compile(r"^`monthly`: calendar month or every 4 weeks\?$"), "`monthly`: kalendermaand of elke 4 weken?"),
+    (lazy(r"^`monthly`: calendar month or every 4 weeks\?$"), "`monthly`: kalendermaand of elke 4 weken?"),
     # the version policy (diff, release)
-    (re.compile(r"^clinical change with a minor raise (?P<old>\S+) → (?P<new>\S+): a clinical change needs "
-                r"a major version \((?P<major>\S+)\)$"),
+    (lazy(r"^clinical change with a minor raise (?P<old>\S+) → (?P<new>\S+): a clinical change needs "
+          r"a major version \((?P<major>\S+)\)$"),
      "klinische wijziging met een kleine verhoging {old} → {new}: een klinische wijziging vraagt een nieuwe "
      "hoofdversie ({major})"),
-    (re.compile(r"^editorial changes only, yet a major raise (?P<old>\S+) → (?P<new>\S+): (?P<minor>\S+) would do$"),
+    (lazy(r"^editorial changes only, yet a major raise (?P<old>\S+) → (?P<new>\S+): (?P<minor>\S+) would do$"),
      "enkel redactionele wijzigingen, toch een hoofdversie {old} → {new}: {minor} volstaat"),
-    (re.compile(r"^(?P<old>\S+) → (?P<new>\S+) fits the clinical change$"), "{old} → {new} past bij de klinische wijziging"),
-    (re.compile(r"^(?P<old>\S+) → (?P<new>\S+) fits the editorial change$"),
+    (lazy(r"^(?P<old>\S+) → (?P<new>\S+) fits the clinical change$"), "{old} → {new} past bij de klinische wijziging"),
+    (lazy(r"^(?P<old>\S+) → (?P<new>\S+) fits the editorial change$"),
      "{old} → {new} past bij de redactionele wijziging"),
-    (re.compile(r"^(?P<old>\S+) → (?P<new>\S+) fits the no change$"), "{old} → {new}: geen wijziging"),
-    (re.compile(r"^version (?P<new>\S+) is not above (?P<old>\S+)$"), "versie {new} is niet hoger dan {old}"),
-    (re.compile(r"^version (?P<new>\S+) cannot be compared with (?P<old>\S+)$"),
+    (lazy(r"^(?P<old>\S+) → (?P<new>\S+) fits the no change$"), "{old} → {new}: geen wijziging"),
+    (lazy(r"^version (?P<new>\S+) is not above (?P<old>\S+)$"), "versie {new} is niet hoger dan {old}"),
+    (lazy(r"^version (?P<new>\S+) cannot be compared with (?P<old>\S+)$"),
      "versie {new} is niet te vergelijken met {old}"),
     # hints
-    (re.compile(r"^resolve it with the reviewer, then remove the query line$"),
+    (lazy(r"^resolve it with the reviewer, then remove the query line$"),
      "los ze op met de reviewer en verwijder dan de query-regel"),
-    (re.compile(r"^add a branch for these (?:values|cases), or an `otherwise:`(?P<rest>.*)$"),
+    (lazy(r"^add a branch for these (?:values|cases), or an `otherwise:`(?P<rest>.*)$"),
      "voeg een tak toe voor deze waarden, of een `otherwise:`{rest}"),
-    (re.compile(r"^add `only when postmenopausal or castrated`, or give an LHRH agonist in the same arm$"),
+    (lazy(r"^add `only when postmenopausal or castrated`, or give an LHRH agonist in the same arm$"),
      "voeg `only when postmenopausal or castrated` toe, of geef een LHRH-agonist in dezelfde arm"),
-    (re.compile(r"^computed with the linear-quadratic model; (?P<rest>.*)$"),
+    (lazy(r"^computed with the linear-quadratic model; (?P<rest>.*)$"),
      "berekend met het lineair-kwadratisch model; {rest}"),
-    (re.compile(r"^state the number of cycles \(`6 cycles`\) or a maximum cumulative dose in the protocol$"),
+    (lazy(r"^state the number of cycles \(`6 cycles`\) or a maximum cumulative dose in the protocol$"),
      "vermeld het aantal cycli (`6 cycles`) of een maximale cumulatieve dosis in het protocol"),
 ]
-DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+DECIMAL_POINT = lazy(r"(?<=\d)\.(?=\d)")  # Dutch output only
 
 
 def language_or_default(language: str | None) -> str:

@@ -10,10 +10,10 @@ that is not one of the variable's spellings is L004.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from compiler.records import frozen
 from compiler.tables import Tables
 
 _UNIT_FOLD = str.maketrans({"×": "x", "⁹": "9", "²": "2", "μ": "µ", ",": ".", " ": None, "\t": None})
@@ -24,7 +24,7 @@ def unit_key(text: str) -> str:
     return text.translate(_UNIT_FOLD).replace("^", "")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Scale:
     """One unit of a lab variable, with the domain of a written threshold and the reporting step."""
 
@@ -36,7 +36,7 @@ class Scale:
     default: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class LabVariable:
     """A declared laboratory value or CTCAE grade."""
 

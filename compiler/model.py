@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from compiler.source import Span, fast_frozen_init
+from compiler.records import frozen
+from compiler.source import Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Text:
     """A piece of source text with its span."""
 
@@ -25,7 +25,7 @@ class Text:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Number:
     """A number as written (`2,5`) and as read (Decimal 2.5)."""
 
@@ -42,7 +42,7 @@ class Number:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Version:
     """A document version, major.minor."""
 
@@ -63,7 +63,7 @@ class Status(enum.Enum):
     RETIRED = "retired"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class MetaField:
     """One `key: value` metadata line."""
 
@@ -74,7 +74,7 @@ class MetaField:
     value_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Metadata:
     """Document metadata, typed; `fields` keeps every line as written."""
 
@@ -106,7 +106,7 @@ class Metadata:
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CrossRef:
     """A `§id` reference to a section."""
 
@@ -114,7 +114,7 @@ class CrossRef:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Item:
     """A line of the sheet with its indented children."""
 
@@ -122,7 +122,7 @@ class Item:
     children: tuple[Item, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Prose(Item):
     """A line of free text; consecutive lines render as one paragraph."""
 
@@ -130,14 +130,14 @@ class Prose(Item):
     refs: tuple[CrossRef, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Bullet(Item):
     """A bullet; its content is prose or a statement (or nothing)."""
 
     content: Item | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Dose:
     """Amount (or range) and unit: `2,5 mg`, `400-800 mg`, `AUC 5`."""
 
@@ -148,7 +148,7 @@ class Dose:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Route:
     """An administration route; `code` is canonical (po, IV, IM, subcut, …)."""
 
@@ -157,7 +157,7 @@ class Route:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Frequency:
     """How often: daily, twice daily, weekly, every N days/weeks/months, q3w, …"""
 
@@ -175,7 +175,7 @@ class Frequency:
         return self.interval * {"day": 1, "week": 7}.get(self.unit, 0) or None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Duration:
     """A length of time: `28 days`, `2 years`."""
 
@@ -184,7 +184,7 @@ class Duration:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class CycleDays:
     """Administration days within a cycle (ranges expanded), as written."""
 
@@ -193,7 +193,7 @@ class CycleDays:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Phase:
     """One phase of a drug line; `then` starts the next (loading → maintenance)."""
 
@@ -214,7 +214,7 @@ class Phase:
     time: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RelativeEnd:
     """An end relative to another drug: `until 21 days after the last pemetrexed`."""
 
@@ -228,7 +228,7 @@ class RelativeEnd:
         return self.amount * (7 if self.unit == "week" else 1)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Infusion:
     """Infusion time in minutes: single, first-then, a minimum or (`infusion max 3 hours`) a maximum.
 
@@ -256,7 +256,7 @@ class Infusion:
         return self.then_min, self.then_upto if self.then_upto is not None else self.then_min
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Form:
     """Pharmaceutical form, with concentration for liquids (`syrup (500 mg/5 mL)`)."""
 
@@ -268,7 +268,7 @@ class Form:
 # ---------------------------------------------------------------- lang-b: administration details
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RelativeTiming:
     """`30 min before paclitaxel`, `1 hour before chemotherapy`, `after carboplatin`.
 
@@ -286,7 +286,7 @@ class RelativeTiming:
     offset_max: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class AsNeeded:
     """`as needed`, `as needed for nausea`, `if nausea`: a PRN drug, with its reason."""
 
@@ -294,7 +294,7 @@ class AsNeeded:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DailyMax:
     """`up to 3 times daily`, `max 16 mg per day`: the maximum per day."""
 
@@ -303,7 +303,7 @@ class DailyMax:
     dose: Dose | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Diluent:
     """`in 250 mL sodium chloride 0,9 %`: volume, canonical fluid and its strength (%)."""
 
@@ -315,7 +315,7 @@ class Diluent:
     strength: Number | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DrugLine(Item):
     """`drug <name> (<brand>) <dose> <route> <schedule> …` — a checkable drug statement."""
 
@@ -340,7 +340,7 @@ class DrugLine(Item):
         return next((p.route for p in self.phases if p.route is not None), None)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RegimenLine(Item):
     """`regimen <name>`: a library regimen by name, or an inline one with drug lines as children."""
 
@@ -355,7 +355,7 @@ class RegimenLine(Item):
     for_duration: Duration | None = None  # `regimen "…" for 2 years`: a fixed duration
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class PhaseLine(Item):
     """lang-b: `[followed by] phase <name>: <cycle data>` — one part of an inline regimen.
 
@@ -372,7 +372,7 @@ class PhaseLine(Item):
     frequency: Frequency | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Fractionation(Item):
     """`rt 5 x 4 Gy`: fractions × dose per fraction, with optional total, site, technique."""
 
@@ -397,7 +397,7 @@ class Fractionation(Item):
     sib_part: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RtPart:
     """lang-b: one part of a radiotherapy course: `19 x 2 Gy boost (tumour bed)`."""
 
@@ -408,7 +408,7 @@ class RtPart:
     volume: Text | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class RtSib:
     """rt14: a simultaneous integrated boost of an rt line: `SIB 25 x 2,4 Gy = 60 Gy (tumorbed)`."""
 
@@ -419,7 +419,7 @@ class RtSib:
     volume: Text | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class OarConstraint(Item):
     """rt14: an organ-at-risk constraint under an rt line: `constraint lung V20 < 35 %`.
 
@@ -438,21 +438,21 @@ class OarConstraint(Item):
 # ---------------------------------------------------------------- conditions
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Condition:
     """Base of condition expressions."""
 
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Flag(Condition):
     """A named state: `premenopausal`, `HER2+`, `EGFR+`, `squamous`."""
 
     words: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Compare(Condition):
     """`PD-L1 TPS >= 50%`, `line = 1`, `menopause = post`."""
 
@@ -465,21 +465,21 @@ class Compare(Condition):
     unit: Text | None = None  # a lab unit as written (`x10^9/L`, `x ULN`, `mL/min`)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Not(Condition):
     """Negation."""
 
     operand: Condition
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class All(Condition):
     """Conjunction (`and`)."""
 
     operands: tuple[Condition, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Any_(Condition):
     """Disjunction (`or`)."""
 
@@ -501,40 +501,40 @@ def condition_atoms(condition: Condition) -> list[Flag | Compare]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class When(Item):
     """`when <condition>:` — a branch; siblings under a `decision:` form one decision."""
 
     condition: Condition
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Otherwise(Item):
     """`otherwise:` — the branch taken when no sibling `when` applies."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Decision(Item):
     """`decision: <question>` — groups the `when`/`otherwise` branches below it."""
 
     title: Text | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class OnlyWhen(Item):
     """`only when <condition>` — restricts the enclosing block."""
 
     condition: Condition
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class ExcludeWhen(Item):
     """`exclude when <condition>` — a contraindication for the enclosing block."""
 
     condition: Condition
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class WithConstraint(Item):
     """`preferably with …` / `only with …` / `not with …` — combination constraints of the enclosing block."""
 
@@ -543,7 +543,7 @@ class WithConstraint(Item):
     target_ids: tuple[str | None, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Note(Item):
     """`note: …` (also `NOTA:`): a highlighted remark."""
 
@@ -551,14 +551,14 @@ class Note(Item):
     refs: tuple[CrossRef, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Query(Item):
     """`query: …` — an open review question; blocks approval until resolved."""
 
     text: Text | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Allow(Item):
     """`allow CODE "justification"` — acknowledges a finding on the parent statement."""
 
@@ -569,7 +569,7 @@ class Allow(Item):
 # ---------------------------------------------------------------- lab criteria and dose modification
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Criteria(Item):
     """`criteria before each cycle:` — its `Criterion` children must all hold before a cycle starts."""
 
@@ -578,14 +578,14 @@ class Criteria(Item):
         return tuple(c for c in self.children if isinstance(c, Criterion))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Criterion(Item):
     """One row of a criteria block: `ANC >= 1.5 x10^9/L`."""
 
     condition: Condition
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseAction:
     """What a band of a dose-modification table does.
 
@@ -602,7 +602,7 @@ class DoseAction:
     until: Text | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseBand(Item):
     """One row of a dose-modification table: a band of the table's variable and its actions.
 
@@ -628,7 +628,7 @@ class DoseBand(Item):
         return tuple(a for actions in self.action_lists() for a in actions)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Occurrence(Item):
     """`2nd occurrence: withhold then 75%` under a band: what the table does the nth time the band applies.
 
@@ -640,7 +640,7 @@ class Occurrence(Item):
     actions: tuple[DoseAction, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseModification(Item):
     """`dose modification <drug> by <variable> (<unit>):` with its `DoseBand` rows as children."""
 
@@ -655,7 +655,7 @@ class DoseModification(Item):
         return tuple(c for c in self.children if isinstance(c, DoseBand))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseLevel(Item):
     """`level -1: 150 mg/m2` — one row of a `dose levels` list."""
 
@@ -663,7 +663,7 @@ class DoseLevel(Item):
     dose: Dose
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class DoseLevels(Item):
     """`dose levels <drug>:` — the doses that `level 0`, `level -1` … stand for."""
 
@@ -678,7 +678,7 @@ class DoseLevels(Item):
 # ---------------------------------------------------------------- document
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Section:
     """A numbered section with a stable id; subsections nest by heading level."""
 
@@ -692,7 +692,7 @@ class Section:
     subsections: tuple[Section, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Protocol:
     """One protocol sheet."""
 
@@ -755,12 +755,3 @@ def to_json(value: Any) -> Any:
         return [to_json(v) for v in value]
     return value
 
-
-def _fast_inits() -> None:
-    """Every model class gets `fast_frozen_init` (the builder makes thousands of model objects per sheet)."""
-    for value in list(globals().values()):
-        if isinstance(value, type) and value.__module__ == __name__ and dataclasses.is_dataclass(value):
-            fast_frozen_init(value)
-
-
-_fast_inits()

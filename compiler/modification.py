@@ -13,12 +13,13 @@ never hold it is a contradiction (L010).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from decimal import Decimal
 
 from compiler import model as m
 from compiler.conditions import find_variable
 from compiler.labs import domain_key, lab_variables, scale_of_key
+from compiler.records import frozen
 from compiler.tables import Tables
 from compiler.thresholds import (
     EVERYTHING,
@@ -33,7 +34,7 @@ from compiler.thresholds import (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class BandGap:
     """Values of the table's variable that no band covers."""
 
@@ -43,7 +44,7 @@ class BandGap:
     reportable: bool  # a value at the reporting resolution falls in the gap (always, without a resolution)
 
 
-@dataclass(frozen=True)
+@frozen
 class BandOverlap:
     """Two bands that both apply to some values."""
 
@@ -52,7 +53,7 @@ class BandOverlap:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class TableAnalysis:
     """What the band analysis found in one dose-modification table."""
 
@@ -99,7 +100,7 @@ def analyse_table(table: m.DoseModification, tables: Tables, translator: Transla
 _SHAPES_SIZE = 2048
 
 
-@dataclass(frozen=True)
+@frozen
 class _Shape:
     """A table analysis with rows as row numbers (`table.bands()` positions)."""
 
@@ -242,10 +243,15 @@ def criteria_region(block: m.Criteria, tables: Tables, translator: Translator | 
     return region
 
 
-def levels_of(protocol: m.Protocol, drug_id: str | None, name: str) -> dict[int, m.DoseLevel]:
-    """The dose levels a protocol declares for a drug (by id, or by name when unresolved)."""
+def levels_of(protocol: m.Protocol, drug_id: str | None, name: str,
+              items: Sequence[m.Item] | None = None) -> dict[int, m.DoseLevel]:
+    """The dose levels a protocol declares for a drug (by id, or by name when unresolved).
+
+    `items` are the protocol's items (or only its dose-level lists) when the caller has them:
+    a check asks once per table, and walking the sheet each time made it tables × items.
+    """
     out: dict[int, m.DoseLevel] = {}
-    for item in protocol.all_items():
+    for item in protocol.all_items() if items is None else items:
         if isinstance(item, m.DoseLevels) and (item.drug_id == drug_id if drug_id else item.drug.value == name):
             for level in item.levels():
                 out.setdefault(level.level, level)

@@ -30,9 +30,10 @@ import datetime
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
+from compiler.records import frozen
 from compiler.tables import Tables
 
 
@@ -51,7 +52,7 @@ REQUIRED = ("route", "unit", "usual", "frequency", "source", "last_verified")
 OVERRIDE_KEYS = frozenset({"drug", "action", "row", "reason", "dose"})
 
 
-@dataclass(frozen=True)
+@frozen
 class FormularyOverride:
     """One hospital row: added to a drug, or replacing one of its rows."""
 

@@ -1,7 +1,7 @@
 """Parsing: the cached LALR parser and syntax errors as P001 diagnostics.
 
 The grammar lives in `grammar/protocol.lark` (packaged as `compiler/grammar/` in the
-wheel). The parser is built once per process (and cached on disk by Lark). A syntax
+wheel). The parser is built once per process (and cached on disk, see Start-up). A syntax
 error does not stop the parse: the offending line (and its indented block) is blanked
 out and the file re-parsed, so one run reports every broken line and the rest of the
 sheet is still checked.
@@ -19,10 +19,17 @@ post-lexer) and build the same trees with the same callbacks. The pure Python La
 parser is the reference: it parses when lark-cython is missing or PROTOCOLC_PARSER=pure,
 and every input the accelerated parser refuses is parsed again by it, so syntax errors
 (P001, friendly messages, positions, recovery) are exactly those of the pure parser.
+
+Start-up: the accelerated parser is built from a plain copy of the terminals, rules and
+LALR table kept in the cache folder (`accelerated()`), without building a Lark object;
+each state's lexer is made when a parse first reaches the state (`_StateLexers`), and
+its scanner is rebuilt from the code kept in the same cache instead of being compiled
+again (`compiler.regex_code`: compiling them was most of what a first parse cost).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Callable, Sequence
@@ -31,10 +38,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from lark import Lark, Token, Tree
+from lark.common import LexerConf
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.grammar import NonTerminal, Rule, RuleOptions, Symbol, Terminal
 from lark.indenter import DedentError, Indenter
-from lark.parsers.lalr_analysis import Reduce
+from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef
+from lark.parsers.lalr_analysis import IntParseTable, Reduce, Shift
 
+from compiler import regex_code
+from compiler.regex_code import Entry, KeptPatterns, Recorder
 from compiler.source import SourceFile, SourceProblem, Span
 
 MAX_ERRORS = 20
@@ -200,14 +212,16 @@ class _IndentingLexer:
     """ProtocolIndenter for the lark-cython parser, which takes no post-lexer.
 
     The parser asks this object for each next token; after a line end it hands out the
-    `_INDENT`/`_DEDENT` tokens the Indenter would, with the line end's position.
+    `_INDENT`/`_DEDENT` tokens the Indenter would, with the line end's position. Each
+    token comes from the lark-cython lexer of the parser's state (`_StateLexers`), as
+    lark-cython's contextual lexer would hand it out.
     """
 
-    __slots__ = ("levels", "lexer", "pending", "state")
+    __slots__ = ("levels", "lexers", "pending", "state")
 
-    def __init__(self, lexer: Any, text: str) -> None:
-        self.lexer = lexer
-        self.state = lexer.make_lexer_state(text)
+    def __init__(self, lexers: _StateLexers, text: str) -> None:
+        self.lexers = lexers
+        self.state = lexers.make_lexer_state(text)
         self.pending: list[Any] = []
         self.levels = [0]
 
@@ -216,7 +230,7 @@ class _IndentingLexer:
         if pending:
             return pending.pop()
         try:
-            token = self.lexer.next_token(self.state, parser_state)
+            token = self.lexers[parser_state.position].next_token(self.state, parser_state)
         except EOFError:
             if len(self.levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
                 raise _Unsupported from None
@@ -242,11 +256,58 @@ class _Unsupported(Exception):
     """Input the accelerated parser leaves to the pure one."""
 
 
+class _StateLexers(dict[int, Any]):
+    """The lark-cython lexer of each parser state, built when a parse first reaches the state.
+
+    lark-cython's `ContextualLexer` builds a lexer for every state up front (545 states,
+    154 terminal sets); a sheet reaches a third of them. A lexer is shared by the states
+    that accept the same terminals, as there; its scanner (one regular expression) is
+    compiled on first use, as there. The tokens are the same: each is the first match in
+    Lark's order among the terminals the state accepts, the ignored ones and `_NL`.
+    """
+
+    def __init__(self, module: Any, conf: LexerConf, accepts: dict[int, frozenset[str]]) -> None:
+        super().__init__()
+        self.module = module
+        self.conf = conf
+        self.accepts = accepts
+        self.shared: dict[frozenset[str], Any] = {}
+        self.extra = frozenset(conf.ignore) | {ProtocolIndenter.NL_type}
+
+    def __missing__(self, state: int) -> Any:
+        key = self.accepts[state] | self.extra
+        lexer = self.shared.get(key)
+        if lexer is None:
+            lexer = self.shared[key] = self._lexer(key, self.conf)
+        self[state] = lexer
+        return lexer
+
+    def _lexer(self, key: frozenset[str], conf: LexerConf) -> Any:
+        conf = copy.copy(conf)
+        conf.terminals = [t for t in conf.terminals if t.name in key]
+        return self.module.BasicLexer(conf)
+
+    def scanner_code(self) -> dict[tuple[str, int], Entry]:
+        """The code of every state's scanner (for the cache): compiled here once, so that a
+        later process builds each scanner it needs from its code (see `compiler.regex_code`).
+        """
+        recorder = Recorder()
+        conf = copy.copy(self.conf)
+        conf.re_module = cast("Any", recorder)
+        for key in {accepts | self.extra for accepts in self.accepts.values()}:
+            self._lexer(key, conf).scanner  # noqa: B018 (building the scanner compiles its expression)
+        return recorder.kept
+
+    def make_lexer_state(self, text: str) -> Any:
+        return self.module.LexerState(text, self.module.LineCounter("\n"))
+
+
 def _lark_token(token: Any) -> Token:
     """A lark-cython token as Lark's own `Token` (a `str`), as the builder and the formatter expect."""
-    new: Token = str.__new__(Token, token.value)
+    value = token.value
+    new: Token = str.__new__(Token, value)
     new.type = token.type
-    new.value = token.value
+    new.value = value
     new.start_pos = token.start_pos
     new.line = token.line
     new.column = token.column
@@ -256,64 +317,245 @@ def _lark_token(token: Any) -> Token:
     return new
 
 
+class _TableRule:
+    """A rule as the lark-cython parser loop reads it (`len(expansion)`, `origin.name`).
+
+    The loop looks a reduction's callback up by the rule: hashed by identity, this is
+    one C-level lookup, where Lark's `Rule` hashes and compares in Python.
+    """
+
+    __slots__ = ("expansion", "origin", "rule")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.expansion = rule.expansion
+        self.origin = rule.origin
+
+
 class _Accelerated:
     """Lark's LALR tables run by lark-cython's lexer and parser loop, building the same `Node` trees."""
 
-    def __init__(self, lark: Lark) -> None:
-        connector: Any = lark.parser.lexer
-        self.lexer = connector.lexer  # the cython contextual lexer under Lark's post-lexer connector
-        self.parser: Any = getattr(lark.parser.parser, "parser")  # noqa: B009 (the cython parser loop)
-        callbacks: dict[Any, Any] = getattr(lark, "_callbacks")  # noqa: B009 (the dict the parser loop reads)
-        _set_rule_callbacks(lark, callbacks)
-        # a shifted token goes through callbacks[type]: kept tokens become Lark tokens there
-        for terminal in lark.terminals:
-            if terminal.name not in ("_NL", "_INDENT", "_DEDENT"):
-                callbacks[terminal.name] = _lark_token
-        _key_by_table_rules(callbacks, getattr(lark.parser.parser, "_parse_table", None))
+    def __init__(self, module: Any, plain: dict[str, Any]) -> None:
+        terminals, rules = _terminals(plain["terminals"]), _rules(plain["rules"])
+        # the scanners are built from the code kept with the plain parser (compiled when it is missing)
+        conf = LexerConf(terminals, cast("Any", KeptPatterns(dict(plain.get("regex") or {}))),
+                         ignore=list(plain["ignore"]), g_regex_flags=int(plain["g_regex_flags"]), skip_validation=True)
+        by_rule: dict[Any, Any] = {}
+        _set_rule_callbacks(cast("Lark", _RulesOf(rules)), by_rule)
+        table_rules = [_TableRule(rule) for rule in rules]
+        callbacks: dict[Any, Any] = {table_rule: by_rule[table_rule.rule] for table_rule in table_rules}
+        # a shifted token goes through callbacks[type]: a token a rule keeps becomes a Lark token there
+        for name in _kept_terminals(rules):
+            callbacks[name] = _lark_token
+        rows: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = plain["states"]
+        # action codes: 2 * state + 0 shifts to the state, 2 * rule + 1 reduces by the rule
+        actions: list[tuple[Any, Any]] = [(Shift, 0)] * (2 * max(len(rows), len(table_rules)))
+        actions[0::2] = [(Shift, state) for state in range(len(actions) // 2)]
+        actions[1:2 * len(table_rules):2] = [(Reduce, rule) for rule in table_rules]
+        states = {state: dict(zip(terms, map(actions.__getitem__, codes), strict=True))
+                  for state, (terms, codes) in rows.items()}
+        table = IntParseTable(states, dict(plain["start"]), dict(plain["end"]))  # type: ignore[no-untyped-call]
+        self.parser: Any = module._Parser(table, callbacks)
+        # a state's lexer matches the terminals it has an action for (its row also names rules)
+        names = frozenset(conf.terminals_by_name)
+        self.lexers = _StateLexers(module, conf, {state: names.intersection(terms) for state, (terms, _) in rows.items()})
 
     def parse(self, text: str) -> Tree[Token]:
-        tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexer, text), "start")
+        tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexers, text), "start")
         return tree
 
 
-def _key_by_table_rules(callbacks: dict[Any, Any], table: Any) -> None:
-    """Key the callbacks by the very rule objects of the parse table (lark-cython loads its own
-    copies): a reduction then finds its callback by identity, not by `Rule.__eq__` in Python.
+class _RulesOf:
+    """What `_set_rule_callbacks` reads of a `Lark`: its rules."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+
+
+def _kept_terminals(rules: list[Rule]) -> set[str]:
+    """The terminals some rule keeps in its tree; the others (`(`, `:`, line ends) stay lark-cython
+    tokens, read only for their offsets.
     """
-    states = getattr(table, "states", None)
-    if not isinstance(states, dict):
-        return
-    table_rules = {id(arg): arg for actions in states.values() for action, arg in actions.values() if action is Reduce}
-    entries = list(callbacks.items())
-    by_rule = dict(entries)
-    callbacks.clear()  # in place: the parser holds this dict
-    for rule in table_rules.values():
-        if rule in by_rule:
-            callbacks[rule] = by_rule[rule]
-    for key, value in entries:
-        callbacks.setdefault(key, value)
+    return {symbol.name for rule in rules for symbol in rule.expansion
+            if symbol.is_term and (rule.options.keep_all_tokens or not getattr(symbol, "filter_out", False))}
+
+
+# The plain form of the parser (what `_Accelerated` is built from and what the cache holds):
+# ints, strings, tuples and dicts only, so `marshal` reads it back without running code.
+
+def _plain(lark: Lark) -> dict[str, Any]:
+    """The terminals, rules and LALR table of a `Lark` in plain form."""
+    terminals = []
+    for terminal in lark.lexer_conf.terminals:
+        pattern = terminal.pattern
+        width = (pattern.min_width, pattern.max_width) if isinstance(pattern, PatternRE) else None
+        terminals.append((str(terminal.name), str(pattern.type), str(pattern.value), tuple(sorted(pattern.flags)),
+                          None if pattern.raw is None else str(pattern.raw), width, int(terminal.priority)))
+    rules = []
+    index: dict[Rule, int] = {}
+    for number, rule in enumerate(lark.rules):
+        options = rule.options
+        rules.append((str(rule.origin.name),
+                      tuple((str(s.name), bool(s.is_term), bool(getattr(s, "filter_out", False))) for s in rule.expansion),
+                      int(rule.order), None if rule.alias is None else str(rule.alias),
+                      (bool(options.keep_all_tokens), bool(options.expand1), options.priority,
+                       None if options.template_source is None else str(options.template_source),
+                       tuple(bool(x) for x in options.empty_indices))))
+        index[rule] = number
+    table = lark.parser.parser.parser.parse_table
+    states = {int(state): (tuple(str(term) for term in row),
+                           tuple(2 * index[arg] + 1 if action is Reduce else 2 * int(arg) for action, arg in row.values()))
+              for state, row in table.states.items()}
+    return {"terminals": tuple(terminals), "ignore": tuple(str(x) for x in lark.lexer_conf.ignore),
+            "g_regex_flags": int(lark.lexer_conf.g_regex_flags), "rules": tuple(rules), "states": states,
+            "start": {str(k): int(v) for k, v in table.start_states.items()},
+            "end": {str(k): int(v) for k, v in table.end_states.items()}}
+
+
+def _terminals(plain: Sequence[Any]) -> list[TerminalDef]:
+    out = []
+    for name, kind, value, flags, raw, width, priority in plain:
+        pattern: Pattern
+        if kind == "re":
+            pattern = PatternRE(value, flags, raw)
+            pattern._width = tuple(width)  # measured when the cache was written (Lark's cache keeps it too)
+        elif kind == "str":
+            pattern = PatternStr(value, flags, raw)
+        else:
+            raise ValueError(kind)
+        out.append(TerminalDef(name, pattern, priority))
+    return out
+
+
+def _rules(plain: Sequence[Any]) -> list[Rule]:
+    nonterminals: dict[str, NonTerminal] = {}
+    terminals: dict[tuple[str, bool], Terminal] = {}
+
+    def nonterminal(name: str) -> NonTerminal:
+        found = nonterminals.get(name)
+        if found is None:
+            found = nonterminals[name] = NonTerminal(name)
+        return found
+
+    def terminal(name: str, filter_out: bool) -> Terminal:
+        found = terminals.get((name, filter_out))
+        if found is None:
+            found = terminals[(name, filter_out)] = Terminal(name, filter_out)
+        return found
+
+    out = []
+    for origin, expansion, order, alias, (keep_all, expand1, priority, template, empty) in plain:
+        symbols: list[Symbol] = [terminal(name, filter_out) if is_term else nonterminal(name)
+                                 for name, is_term, filter_out in expansion]
+        options = RuleOptions(keep_all, expand1, priority, template, tuple(empty))
+        out.append(Rule(nonterminal(origin), symbols, order, alias, options))
+    return out
+
+
+_CACHE_FORMAT = b"protocolc-parser-2"
+
+
+def _cache_path(module: Any) -> tuple[Path, bytes]:
+    """The cache file of this grammar, Lark, lark-cython, Python and this module, and its key."""
+    import hashlib
+    import sys
+
+    import lark
+
+    from compiler.cache import default_cache_dir
+
+    digest = hashlib.sha256(_CACHE_FORMAT)
+    for part in (grammar_path().read_bytes(), Path(__file__).read_bytes(), Path(regex_code.__file__).read_bytes(),
+                 lark.__version__.encode(), str(getattr(module, "__version__", "")).encode(), sys.version.encode(),
+                 regex_code.VERSION):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    key = digest.digest()
+    return default_cache_dir() / f"parser-{key.hex()[:24]}.marshal", key
+
+
+def _read_cache(path: Path, key: bytes) -> dict[str, Any] | None:
+    """The plain parser from the cache, None when missing, damaged or not this one's."""
+    import hashlib
+    import marshal
+
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    if raw[:32] != key or hashlib.sha256(raw[64:]).digest() != raw[32:64]:
+        return None
+    try:
+        plain = marshal.loads(raw[64:])
+    except Exception:  # a damaged file is a miss, whatever marshal makes of it
+        return None
+    return plain if isinstance(plain, dict) else None
+
+
+def _write_cache(path: Path, key: bytes, plain: dict[str, Any]) -> None:
+    import hashlib
+    import marshal
+
+    from compiler.fsutil import write_atomic
+
+    try:
+        payload = marshal.dumps(plain)
+        write_atomic(path, key + hashlib.sha256(payload).digest() + payload, private=True)
+    except (OSError, ValueError):  # the cache is only an accelerator
+        pass
+
+
+_PROBE = "# s\ndrug x 1 mg po daily\n  query: y\n"
+
+
+def _working(fast: _Accelerated) -> bool:
+    """lark-cython parses a small sheet into `Node`s with Lark tokens (else it does not fit this Lark)."""
+    probe = fast.parse(_PROBE)
+    first = probe.children[0] if isinstance(probe, Node) else None
+    return isinstance(first, Node) and isinstance(first.children[-1], Token)
 
 
 @functools.lru_cache(maxsize=1)
 def accelerated() -> _Accelerated | None:
-    """The lark-cython parser when it is installed and not switched off (PROTOCOLC_PARSER=pure), else None."""
+    """The lark-cython parser when it is installed and not switched off (PROTOCOLC_PARSER=pure), else None.
+
+    It is built from the plain form of the parser kept in the cache folder (written
+    0600, replaced atomically, named by the grammar, this module and the versions of
+    Lark, lark-cython and Python, checked by a hash); any problem with the cache builds
+    it from the pure parser's Lark (which Lark caches itself) and writes the cache again.
+    """
     if os.environ.get(PARSER_ENV, "").strip().lower() == "pure":
         return None
     try:
         import lark_cython
     except ImportError:
         return None
+    module: Any = getattr(lark_cython, "lark_cython", lark_cython)
     try:
-        path = grammar_path()
-        lark = Lark.open(path.name, rel_to=str(path), parser="lalr", lexer="contextual", postlex=ProtocolIndenter(),
-                         propagate_positions=False, maybe_placeholders=False, cache=True,
-                         _plugins=lark_cython.plugins)
-        fast = _Accelerated(lark)
-        probe = fast.parse("# s\ndrug x 1 mg po daily\n  query: y\n")
+        path, key = _cache_path(module)
+    except Exception:  # no cache folder (no home): build it each time
+        path, key = None, b""
+    if path is not None:
+        plain = _read_cache(path, key)
+        if plain is not None:
+            try:
+                fast = _Accelerated(module, plain)
+                if _working(fast):
+                    return fast
+            except Exception:  # a damaged or foreign cache: build it again below
+                pass
+    try:
+        plain = _plain(parser())
+        fast = _Accelerated(module, plain)
+        if not _working(fast):
+            return None
+        plain["regex"] = fast.lexers.scanner_code()
     except Exception:  # a lark-cython that does not fit this Lark: the pure parser parses
         return None
-    first = probe.children[0] if isinstance(probe, Node) else None
-    return fast if isinstance(first, Node) and isinstance(first.children[-1], Token) else None
+    if path is not None:
+        _write_cache(path, key, plain)
+    return fast
 
 
 def backend() -> str:

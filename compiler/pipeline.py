@@ -10,11 +10,13 @@ import re
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, overload
 
+from compiler import startup
 from compiler.diagnostics import Diagnostic, rule
+from compiler.records import frozen
 from compiler.source import MAX_BYTES, SourceFile, SourceProblem, Span, decode, read_source, scan_indentation, scan_invisible
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 # (the model's ~120 dataclasses alone cost a warm run a quarter of its time).
 
 
-@dataclass(frozen=True)
+@frozen
 class Compiled:
     """The outcome of compiling one file."""
 
@@ -73,6 +75,7 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
                                                "write the metadata (id, title, version, …) and the sections"))
         return Compiled(source.path, source, protocol, tuple(sorted(diagnostics, key=Diagnostic.sort_key)))
     tables = active_tables()
+    startup.settled()  # modules, parser and tables are loaded: out of the collector's sight from here
     resolved = resolve(protocol, tables)
     diagnostics.extend(run_checks(resolved, source, tables, today))
     final = apply_acknowledgements(resolved, diagnostics)

@@ -21,12 +21,12 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
 from compiler import model as m
+from compiler.records import frozen
 from compiler.tables import Tables
 
 
@@ -42,6 +42,8 @@ def eqd2(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction)
 
 def exact(value: Decimal | int | str) -> Fraction:
     """An exact Fraction from a Decimal as written."""
+    if isinstance(value, (Decimal, int)):
+        return Fraction(value)  # exact already: no round trip through text
     return Fraction(Decimal(str(value)))
 
 
@@ -77,7 +79,7 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
-@dataclass(frozen=True)
+@frozen
 class SiteInfo:
     """What a written `site` means: its indications (R004) and the organ its dose describes (R005)."""
 
@@ -143,7 +145,7 @@ def is_stereotactic(item: m.Fractionation, tables: Tables) -> bool:
     return item.technique.value.lower() in names
 
 
-@dataclass(frozen=True)
+@frozen
 class AlphaBeta:
     """An α/β value with the tissue it belongs to and its source."""
 
@@ -154,6 +156,23 @@ class AlphaBeta:
 
 def alpha_beta(tables: Tables, indications: tuple[str, ...] = (), organ: str | None = None) -> AlphaBeta:
     """α/β for a fractionation: by organ (spinal cord), else by indication (breast), else the default."""
+    # Asked for every fractionation by several rules, with a few distinct questions: answered once each.
+    if not _ALPHA_BETA or _ALPHA_BETA[0][0] is not tables:
+        _ALPHA_BETA[:] = [(tables, {})]
+    known = _ALPHA_BETA[0][1]
+    key = (indications, organ)
+    found = known.get(key)
+    if found is None:
+        if len(known) >= 4096:
+            known.clear()
+        found = known[key] = _alpha_beta(tables, indications, organ)
+    return found
+
+
+_ALPHA_BETA: list[tuple[Tables, dict[tuple[tuple[str, ...], str | None], AlphaBeta]]] = []
+
+
+def _alpha_beta(tables: Tables, indications: tuple[str, ...], organ: str | None) -> AlphaBeta:
     entries = tables.rt_schemes.get("alpha_beta") or []
     wanted = [organ] if organ else list(indications)
     for entry in entries:
@@ -169,7 +188,7 @@ def alpha_beta(tables: Tables, indications: tuple[str, ...] = (), organ: str | N
 # ---------------------------------------------------------------- the report
 
 
-@dataclass(frozen=True)
+@frozen
 class FractionationValues:
     """The computed values of one fractionation, for R003 and the validation report."""
 
@@ -220,7 +239,7 @@ def course_parts(item: m.Fractionation) -> list[m.Fractionation]:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class CourseValues:
     """lang-b: per-part and cumulative BED/EQD2 of a course in parts (one α/β: the site's)."""
 
@@ -283,6 +302,8 @@ def base_scheme(item: m.Fractionation) -> tuple[m.Number, m.Number] | None:
 
 def sib_values(item: m.Fractionation, tables: Tables) -> list[tuple[m.RtSib, FractionationValues]]:
     """rt14: BED and EQD2 of every SIB volume at the line's site α/β."""
+    if not item.sib:
+        return []
     out = []
     for sib, view in zip(item.sib, sib_views(item), strict=True):
         values = values_of(view, tables)

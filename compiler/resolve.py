@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from compiler import model as m
@@ -26,8 +27,6 @@ def normalise(name: str) -> str:
 _normalised = functools.lru_cache(maxsize=4096)(_normalise)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
 _T = TypeVar("_T")
 
 
@@ -36,42 +35,75 @@ def _replace(node: _T, **changes: Any) -> _T:
     fields): the same object, built without re-validating the changes on every call.
     """
     cls = type(node)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    get, position, positional = plan
+    values = list(get(node))
+    if positional:  # the class's own __init__ takes every field in order: the quickest way to build it
+        for name, value in changes.items():
+            values[position[name]] = value
+        return cls(*values)
     new = object.__new__(cls)
-    for name in names:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(node, name))
+    for name, value in zip(position, values, strict=True):
+        object.__setattr__(new, name, changes[name] if name in changes else value)
     return new
+
+
+_Plan = tuple[Callable[[Any], tuple[Any, ...]], dict[str, int], bool]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    """How `_replace` copies an instance of a class: its fields read at once, and whether its
+    `__init__` takes them all in order (a plain dataclass: no init-only, keyword-only or post-init).
+    """
+    fields = dataclasses.fields(cls)
+    names = tuple(f.name for f in fields)
+    getter = operator.attrgetter(*names)
+    get: Callable[[Any], tuple[Any, ...]] = getter if len(names) > 1 else (lambda node: (getter(node),))
+    positional = all(f.init and not f.kw_only for f in fields) and not hasattr(cls, "__post_init__")
+    return get, {name: index for index, name in enumerate(names)}, positional
 
 
 def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
     """A copy of the protocol with every name resolved that can be."""
 
     def item(node: m.Item) -> m.Item:
-        children = tuple(item(c) for c in node.children) if node.children else ()
-        if isinstance(node, m.Bullet):
+        given = node.children
+        children = tuple(map(item, given)) if given else ()
+        kind = _KINDS.get(type(node))
+        if kind is None:
+            kind = _kind(type(node))
+        if kind == _OTHER:
+            if not given or all(map(operator.is_, children, given)):
+                return node  # nothing to resolve in it or below it: the item itself (frozen) serves both models
+            return _replace(node, children=children)
+        if kind == _BULLET:
+            assert isinstance(node, m.Bullet)
             content = item(node.content) if node.content is not None else None
+            if content is node.content and (not given or all(map(operator.is_, children, given))):
+                return node
             return _replace(node, children=children, content=content)
-        if isinstance(node, m.DrugLine):
+        if kind == _DRUG:
+            assert isinstance(node, m.DrugLine)
             drug_id, how = resolve_product(node, tables)
             phases = tuple(_relative_end(p, tables) for p in node.phases)
             timing = node.timing
             if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
                 timing = _replace(timing, target_id=resolve_target(timing.target.value, tables))
             return _replace(node, children=children, drug_id=drug_id, resolved_by=how, phases=phases, timing=timing)
-        if isinstance(node, (m.DoseModification, m.DoseLevels)):
+        if kind == _MODIFICATION:
+            assert isinstance(node, (m.DoseModification, m.DoseLevels))
             drug_id, _ = resolve_drug(node.drug.value, tables)
             return _replace(node, children=children, drug_id=drug_id)
-        if isinstance(node, m.RegimenLine):
+        if kind == _REGIMEN:
+            assert isinstance(node, m.RegimenLine)
             regimen_id = tables.regimen_names.get(normalise(node.name.value))
             return _replace(node, children=children, regimen_id=regimen_id)
-        if isinstance(node, m.WithConstraint):
-            ids = tuple(resolve_target(t.value, tables) for t in node.targets)
-            return _replace(node, children=children, target_ids=ids)
-        if len(children) == len(node.children) and all(map(operator.is_, children, node.children)):
-            return node  # nothing to resolve in it or below it: the item itself (frozen) serves both models
-        return _replace(node, children=children)
+        assert isinstance(node, m.WithConstraint)
+        ids = tuple(resolve_target(t.value, tables) for t in node.targets)
+        return _replace(node, children=children, target_ids=ids)
 
     def section(node: m.Section) -> m.Section:
         return _replace(
@@ -85,6 +117,28 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         preamble=tuple(item(i) for i in protocol.preamble),
         sections=tuple(section(s) for s in protocol.sections),
     )
+
+
+_OTHER, _BULLET, _DRUG, _MODIFICATION, _REGIMEN, _WITH = range(6)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    """What `resolve` does with an item of this class (asked once per class: every item of a sheet passes)."""
+    if issubclass(cls, m.Bullet):
+        kind = _BULLET
+    elif issubclass(cls, m.DrugLine):
+        kind = _DRUG
+    elif issubclass(cls, (m.DoseModification, m.DoseLevels)):
+        kind = _MODIFICATION
+    elif issubclass(cls, m.RegimenLine):
+        kind = _REGIMEN
+    elif issubclass(cls, m.WithConstraint):
+        kind = _WITH
+    else:
+        kind = _OTHER
+    _KINDS[cls] = kind
+    return kind
 
 
 def _relative_end(phase: m.Phase, tables: Tables) -> m.Phase:

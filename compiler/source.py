@@ -7,55 +7,20 @@ as a diagnostic, so later stages only ever see well-formed text.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any, TypeVar
+
+from compiler.records import frozen
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
-T = TypeVar("T")
 
 
-def fast_frozen_init(cls: type[T]) -> type[T]:
-    """Give a frozen slots dataclass an `__init__` that sets its slots directly (the same object, cheaper).
-
-    The generated `__init__` of a frozen dataclass calls `object.__setattr__` once per
-    field; the model builder makes thousands of spans and model objects per sheet, and
-    setting each slot through its descriptor costs about a third less. The signature
-    (names, order, defaults) is the dataclass's own; classes with a default factory,
-    `__post_init__` or fields outside `__init__` keep the generated one.
-    """
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if (hasattr(cls, "__post_init__") or "__slots__" not in vars(cls)
-            or any(not f.init or f.default_factory is not dataclasses.MISSING or f.kw_only for f in fields)):
-        return cls
-    namespace: dict[str, object] = {}
-    params, body = ["self"], []
-    for index, f in enumerate(fields):
-        if f.default is dataclasses.MISSING:
-            params.append(f.name)
-        else:
-            params.append(f"{f.name}=_default{index}")
-            namespace[f"_default{index}"] = f.default
-        namespace[f"_set{index}"] = getattr(cls, f.name).__set__
-        body.append(f"    _set{index}(self, {f.name})")
-    source = f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(source, namespace)  # generated from the dataclass's own field names only
-    init: Any = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = dict(cls.__init__.__annotations__)
-    init.__doc__ = cls.__init__.__doc__
-    setattr(cls, "__init__", init)  # noqa: B010 (a generated method replaces the generated one)
-    return cls
-
-
-@fast_frozen_init
-@dataclass(frozen=True, slots=True, order=True)
+@frozen(slots=True, order=True)
 class Span:
     """A region of a source file; lines and columns are 1-based, end exclusive."""
 
@@ -78,7 +43,8 @@ _new = object.__new__
 _set_file, _set_line, _set_column, _set_end_line, _set_end_column = (
     getattr(Span, name).__set__ for name in ("file", "line", "column", "end_line", "end_column"))
 
-@dataclass(frozen=True, slots=True)
+
+@frozen(slots=True)
 class SourceFile:
     """The decoded text of one protocol file with its line index."""
 
@@ -145,7 +111,7 @@ class SourceFile:
         return Span(self.path, line, indent + 1, line, max(len(text), indent) + 1)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class SourceProblem:
     """A problem found before parsing: code, message, span, hint."""
 

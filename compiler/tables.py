@@ -12,9 +12,11 @@ import json
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
+
+from compiler.records import frozen
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("formulary.yaml", "regimens.yaml", "abbreviations.yaml", "tallman.yaml", "conditions.yaml",
@@ -34,7 +36,7 @@ def normalise(name: str) -> str:
     return " ".join(text.split())
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class NameHit:
     """What a written drug name resolves to, and how."""
 
@@ -44,7 +46,7 @@ class NameHit:
     note: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Tables:
     """All data tables, with look-up indexes."""
 

@@ -30,6 +30,7 @@ from typing import Any
 from compiler import model as m
 from compiler.conditions import find_flag, find_variable, variables
 from compiler.labs import domain_key, lab_variables
+from compiler.records import frozen
 from compiler.tables import Tables
 
 NUMERIC_KINDS = ("integer", "number", "percent")
@@ -38,7 +39,7 @@ NUMERIC_KINDS = ("integer", "number", "percent")
 # ---------------------------------------------------------------- intervals
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Interval:
     """A non-empty interval of numbers with open or closed ends."""
 
@@ -93,7 +94,7 @@ def _integral(interval: Interval) -> Interval:
     return Interval(low, True, high, True)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class IntervalSet:
     """A finite union of disjoint intervals, sorted; over the integers when `integer`."""
 
@@ -147,7 +148,18 @@ class IntervalSet:
 
     def issubset(self, other: IntervalSet) -> bool:
         """Whether every number of this set is in `other`."""
-        return self.difference(other).is_empty()
+        if self.integer != other.integer:
+            return self.difference(other).is_empty()
+        # Both are normalised (`of`): an interval of this set lies in `other` only when it lies in
+        # one interval of it — between two of them there is always a number (an integer) missing.
+        return all(any(_within(inner, outer) for outer in other.intervals) for inner in self.intervals)
+
+
+def _within(inner: Interval, outer: Interval) -> bool:
+    """Whether interval `inner` lies in interval `outer`."""
+    above = outer.low < inner.low or (outer.low == inner.low and (outer.low_closed or not inner.low_closed))
+    below = inner.high < outer.high or (inner.high == outer.high and (outer.high_closed or not inner.high_closed))
+    return above and below
 
 
 Facts = IntervalSet | frozenset[str]
@@ -157,7 +169,7 @@ Box = Mapping[str, Facts]
 # ---------------------------------------------------------------- domains
 
 
-@dataclass(frozen=True)
+@frozen
 class Domain:
     """What a declared variable can be: an interval of numbers or a set of values."""
 
@@ -280,14 +292,21 @@ def facts_empty(facts: Facts) -> bool:
 
 def facts_subset(a: Facts, b: Facts) -> bool:
     """Whether every value of `a` is in `b`."""
-    return facts_empty(minus_facts(a, b))
+    if isinstance(a, IntervalSet) and isinstance(b, IntervalSet):
+        return a.issubset(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a <= b
+    raise TypeError("numeric and categorical facts do not mix")
 
 
-@dataclass(frozen=True)
+@frozen
 class Region:
     """A union of boxes over declared variables (empty tuple = nothing, `({},)` = everything)."""
 
     boxes: tuple[Box, ...]
+    # Set by the algebra on what `simplify` (or a single box) produced: simplifying it again
+    # gives the same boxes, so intersecting it with everything can return it as it is.
+    simple: bool = field(default=False, compare=False, repr=False)
 
     def is_empty(self) -> bool:
         """True when no case lies in the region."""
@@ -298,8 +317,8 @@ class Region:
         return {v for box in self.boxes for v in box}
 
 
-EVERYTHING = Region(({},))
-NOTHING = Region(())
+EVERYTHING = Region(({},), simple=True)
+NOTHING = Region((), simple=True)
 
 
 class RegionAlgebra:
@@ -317,7 +336,7 @@ class RegionAlgebra:
                 return NOTHING
             if not facts_subset(self.domains[variable].full(), facts):
                 out[variable] = facts
-        return Region((out,))
+        return Region((out,), simple=True)
 
     def _meet_boxes(self, a: Box, b: Box) -> Box | None:
         out = dict(a)
@@ -331,11 +350,19 @@ class RegionAlgebra:
 
     def intersect(self, a: Region, b: Region) -> Region:
         """Cases in both regions."""
+        # Meeting every box with the unconstrained box copies it; simplifying a simplified region
+        # changes nothing. Most contexts are "everything", so this is the common case.
+        if a.simple and len(b.boxes) == 1 and not b.boxes[0]:
+            return a
+        if b.simple and len(a.boxes) == 1 and not a.boxes[0]:
+            return b
         boxes = [box for x in a.boxes for y in b.boxes if (box := self._meet_boxes(x, y)) is not None]
         return self.simplify(boxes)
 
     def union(self, *regions: Region) -> Region:
         """Cases in any region."""
+        if len(regions) == 1 and regions[0].simple:
+            return regions[0]
         return self.simplify([box for region in regions for box in region.boxes])
 
     def complement(self, region: Region) -> Region:
@@ -364,7 +391,7 @@ class RegionAlgebra:
         """Drop boxes inside other boxes; merge boxes that differ in one variable only."""
         work = [dict(b) for b in boxes]
         if len(work) <= 1:
-            return Region(tuple(work))  # nothing to drop or merge
+            return Region(tuple(work), simple=True)  # nothing to drop or merge
         changed = True
         while changed:
             changed = False
@@ -384,7 +411,7 @@ class RegionAlgebra:
                     work = [b for k, b in enumerate(work) if k not in (i, j)] + [merged]
                     changed = True
                     break
-        return Region(tuple(work))
+        return Region(tuple(work), simple=True)
 
     def _merge(self, a: dict[str, Facts], b: dict[str, Facts]) -> dict[str, Facts] | None:
         keys = set(a) | set(b)
@@ -504,14 +531,31 @@ class Translator:
         """The cases where a condition holds; raises Unresolvable for what L004 reports."""
         cached = self._regions.get(id(condition))
         if cached is None:
-            try:
-                found: Region | None = self._region(condition)
-            except Unresolvable:
-                found = None
-            cached = self._regions[id(condition)] = (condition, found)
+            cached = self._regions[id(condition)] = (condition, self._shared_region(condition))
         if cached[1] is None:
             raise Unresolvable(type(condition).__name__)
         return cached[1]
+
+    def _shared_region(self, condition: m.Condition) -> Region | None:
+        """The region (None: unresolvable), shared by every protocol checked with the same data:
+        `HER2+ and ER+` or `PD-L1 TPS >= 50% and not squamous` recur from sheet to sheet.
+        """
+        if isinstance(condition, (m.Flag, m.Compare)):
+            key: tuple[object, ...] | None = None  # _atom shares it already
+        else:
+            key = condition_key(condition)
+        memo = _CONDITION_REGIONS.setdefault(self.tables.fingerprint, {})
+        if key is not None and key in memo:
+            return memo[key]
+        try:
+            found: Region | None = self._region(condition)
+        except Unresolvable:
+            found = None
+        if key is not None:
+            if len(memo) >= _ATOM_MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
 
     def _region(self, condition: m.Condition) -> Region:
         if isinstance(condition, (m.Flag, m.Compare)):
@@ -591,6 +635,37 @@ _ATOM_MEMO_SIZE = 8192
 # Regions of flags and comparisons by what they say (not where), per data fingerprint: the
 # same `HER2+` or `ANC >= 1.5 x10^9/L` recurs in every sheet. Regions are never mutated.
 _ATOM_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+
+
+# Regions of whole conditions (and/or/not of atoms) by what they say, as _ATOM_REGIONS.
+_CONDITION_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+_KEY_NODES = 64  # a longer condition is translated each time (its key would cost as much at every level)
+
+
+def condition_key(condition: m.Condition) -> tuple[object, ...] | None:
+    """Everything a condition's region depends on (None for a condition of more than _KEY_NODES nodes)."""
+    budget = [_KEY_NODES]
+
+    def key(node: m.Condition) -> tuple[object, ...] | None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        if isinstance(node, (m.Flag, m.Compare)):
+            return atom_key(node)
+        if isinstance(node, m.Not):
+            inner = key(node.operand)
+            return None if inner is None else ("not", inner)
+        if isinstance(node, (m.All, m.Any_)):
+            parts: list[tuple[object, ...]] = []
+            for operand in node.operands:
+                part = key(operand)
+                if part is None:
+                    return None
+                parts.append(part)
+            return ("all" if isinstance(node, m.All) else "any", tuple(parts))
+        return None
+
+    return key(condition)
 
 
 def atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
@@ -686,7 +761,7 @@ def describe_region(region: Region, doms: Mapping[str, Domain], only: Iterable[s
 # ---------------------------------------------------------------- decision analysis
 
 
-@dataclass(frozen=True)
+@frozen
 class Branch:
     """One sibling branch: a `when` (with its region) or the `otherwise`."""
 
@@ -701,7 +776,7 @@ class Branch:
         return self.condition is None
 
 
-@dataclass(frozen=True)
+@frozen
 class Overlap:
     """Two sibling branches that both apply to some cases."""
 
@@ -711,7 +786,7 @@ class Overlap:
     thresholds: tuple[str, ...]  # numeric variables both branches compare (L001) — empty: L002
 
 
-@dataclass(frozen=True)
+@frozen
 class ThresholdGap:
     """Values of one numeric variable that no sibling threshold covers."""
 
@@ -724,7 +799,7 @@ class ThresholdGap:
         return describe_facts(self.variable, self.uncovered, self.domain)
 
 
-@dataclass(frozen=True)
+@frozen
 class DecisionAnalysis:
     """What the analysis found for one group of sibling branches."""
 
@@ -742,7 +817,7 @@ class DecisionAnalysis:
     variables: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Contradiction:
     """A `when` or `only when` that can never hold (alone, or within its context)."""
 
@@ -843,7 +918,9 @@ class _Analyser:
         for group in groups:
             analysis = self.group(group, context, decision)
             for branch in analysis.branches:
-                if branch.is_otherwise:
+                if not branch.item.children:
+                    branch_contexts[id(branch.item)] = context  # a branch, but nothing below it takes its context
+                elif branch.is_otherwise:
                     taken = self.algebra.union(*(b.region for b in analysis.branches if b.region is not None))
                     branch_contexts[id(branch.item)] = self.algebra.difference(context, taken) \
                         if analysis.resolved else context
@@ -858,6 +935,8 @@ class _Analyser:
                 if region is not None:
                     self.check_alone(item, node.condition, region, context)
                     child_context = self.algebra.intersect(context, region)
+            if not item.children:
+                continue  # nothing below it to analyse
             if isinstance(node, m.Decision):
                 self.block(item.children, child_context, node)
             elif child_context.is_empty():
@@ -910,7 +989,6 @@ class _Analyser:
         return out
 
     def group(self, members: list[m.Item], context: Region, decision: m.Decision | None) -> DecisionAnalysis:
-        algebra = self.algebra
         branches: list[Branch] = []
         for item in members:
             node = statement(item)
@@ -929,20 +1007,59 @@ class _Analyser:
                                         variables=tuple(used))
             self.result.decisions.append(analysis)
             return analysis
-        regions = [algebra.intersect(b.region, context) for b in whens if b.region is not None]
-        unreachable = tuple(b for b, r in zip(whens, regions, strict=True) if r.is_empty())
+        has_otherwise = any(b.is_otherwise for b in branches)
+        key = self.shape_key(whens, has_otherwise, context, used)
+        shape = _GROUP_SHAPES.get(key) if key is not None else None
+        if shape is None:
+            shape = self.shape(whens, has_otherwise, context, used)
+            if key is not None:
+                if len(_GROUP_SHAPES) >= _GROUP_MEMO_SIZE:
+                    _GROUP_SHAPES.clear()
+                _GROUP_SHAPES[key] = shape
+        unreachable = tuple(whens[i] for i in shape.unreachable)
         for branch in unreachable:
             assert branch.region is not None and branch.condition is not None
             self.result.contradictions.append(Contradiction(branch.item, branch.condition, branch.region.is_empty()))
-        overlaps: list[Overlap] = []
+        overlaps = tuple(Overlap(whens[i], whens[j], both, shared) for i, j, both, shared in shape.overlaps)
+        analysis = DecisionAnalysis(
+            anchor, decision, tuple(branches), context, True, overlaps, shape.gaps, shape.uncovered, unreachable,
+            shape.otherwise_unreachable, mixed, tuple(used))
+        self.result.decisions.append(analysis)
+        return analysis
+
+    def shape_key(self, whens: list[Branch], has_otherwise: bool, context: Region,
+                  used: list[str]) -> tuple[object, ...] | None:
+        """Everything a group's shape depends on: what its branches say (in order), whether it has an
+        `otherwise`, its context as written (`1.50` is not `1.5`) and the optional values the sheet names;
+        None when a condition or the context is too large to keep.
+        """
+        conditions: list[tuple[object, ...]] = []
+        for branch in whens:
+            assert branch.condition is not None
+            found = condition_key(branch.condition)
+            if found is None:
+                return None
+            conditions.append(found)
+        written = repr(context.boxes)
+        if len(written) > 2_000:
+            return None
+        named = tuple(frozenset(self.mentioned.get(v, set()) & self.translator.domains[v].optional) for v in used)
+        return (self.translator.tables.fingerprint, tuple(conditions), has_otherwise, written, named)
+
+    def shape(self, whens: list[Branch], has_otherwise: bool, context: Region, used: list[str]) -> _GroupShape:
+        """What the analysis finds for a group of branches, with the branches as positions in `whens`."""
+        algebra = self.algebra
+        regions = [algebra.intersect(b.region, context) for b in whens if b.region is not None]
+        unreachable = tuple(i for i, r in enumerate(regions) if r.is_empty())
+        overlaps: list[tuple[int, int, Region, tuple[str, ...]]] = []
         for (i, a), (j, b) in itertools.combinations(enumerate(whens), 2):
             both = algebra.intersect(regions[i], regions[j])
             if not both.is_empty():
                 shared = tuple(sorted(v for v in a.variables & b.variables if self.translator.domains[v].numeric))
-                overlaps.append(Overlap(a, b, both, shared))
-        has_otherwise = any(b.is_otherwise for b in branches)
+                overlaps.append((i, j, both, shared))
         covered = algebra.union(*regions)
-        uncovered = algebra.difference(context, covered)
+        outside = algebra.difference(context, covered)
+        uncovered = outside
         gaps: list[ThresholdGap] = []
         if not has_otherwise:
             for variable in used:
@@ -959,12 +1076,8 @@ class _Analyser:
             uncovered = self.optional_values_removed(uncovered, used)
         else:
             uncovered = NOTHING
-        analysis = DecisionAnalysis(
-            anchor, decision, tuple(branches), context, True, tuple(overlaps), tuple(gaps),
-            algebra.disjoint(uncovered), unreachable,
-            has_otherwise and algebra.difference(context, covered).is_empty(), mixed, tuple(used))
-        self.result.decisions.append(analysis)
-        return analysis
+        return _GroupShape(unreachable, tuple(overlaps), tuple(gaps), algebra.disjoint(uncovered),
+                           has_otherwise and outside.is_empty())
 
     def optional_values_removed(self, region: Region, used: list[str]) -> Region:
         """Drop `coverage_optional` values the protocol never names (small-cell in an NSCLC sheet)."""
@@ -985,7 +1098,24 @@ class _Analyser:
         return tuple((marker, tuple(sorted(found))) for marker, found in sorted(by_marker.items()) if len(found) > 1)
 
 
-@dataclass(frozen=True)
+@frozen
+class _GroupShape:
+    """A group's findings with its `when` branches as positions (kept across sheets: no items in it)."""
+
+    unreachable: tuple[int, ...]
+    overlaps: tuple[tuple[int, int, Region, tuple[str, ...]], ...]
+    gaps: tuple[ThresholdGap, ...]
+    uncovered: Region
+    otherwise_unreachable: bool
+
+
+_GROUP_MEMO_SIZE = 4096
+# Group shapes by what the group says and where it stands (see `_Analyser.shape_key`): the same
+# decisions (`when HER2+` / `otherwise`) recur from sheet to sheet. Regions are never mutated.
+_GROUP_SHAPES: dict[tuple[object, ...], _GroupShape] = {}
+
+
+@frozen
 class DecisionMark:
     """A finding of the analysis in plain words, for marking a flowchart (renderer)."""
 

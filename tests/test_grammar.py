@@ -77,3 +77,115 @@ def test_keyword_line_never_silently_becomes_prose() -> None:
     assert any(code in ("P001", "F001") for _, code, _ in found)
     escaped = _codes("# s\n\\drug holidays are allowed\n")
     assert all(code not in ("P001", "F001") for _, code, _ in escaped)
+
+
+def _may_start_with(pattern: str, char: str) -> bool:
+    """Whether a regular expression can match a text that starts with `char` (an over-estimate:
+    lookarounds are ignored). Reads the expression with the `re` module's own parser."""
+    import re
+
+    sre_parse = pytest.importorskip("re._parser")
+    constants = pytest.importorskip("re._constants")
+    categories = {constants.CATEGORY_SPACE: r"\s", constants.CATEGORY_NOT_SPACE: r"\S",
+                  constants.CATEGORY_DIGIT: r"\d", constants.CATEGORY_NOT_DIGIT: r"\D",
+                  constants.CATEGORY_WORD: r"\w", constants.CATEGORY_NOT_WORD: r"\W"}
+    code = ord(char)
+
+    def in_set(items: list[tuple[object, object]], ignore_case: bool) -> bool:
+        negate, found = False, False
+        for op, av in items:
+            if op is constants.NEGATE:
+                negate = True
+            elif op is constants.LITERAL:
+                found |= av == code or (ignore_case and chr(int(str(av))).lower() == char.lower())
+            elif op is constants.RANGE:
+                low, high = av  # type: ignore[misc]
+                found |= low <= code <= high
+            elif op is constants.CATEGORY:
+                found |= re.fullmatch(categories[av], char) is not None
+            else:
+                return True  # anything else: assume it may
+        return found != negate
+
+    def first(items: object, ignore_case: bool) -> tuple[bool, bool]:
+        """(may start with `char`, may match the empty text) for a sequence of items."""
+        for op, av in items:  # type: ignore[attr-defined]
+            may, empty = item(op, av, ignore_case)
+            if may:
+                return True, False
+            if not empty:
+                return False, False
+        return False, True
+
+    def item(op: object, av: object, ignore_case: bool) -> tuple[bool, bool]:
+        if op is constants.LITERAL:
+            return av == code or (ignore_case and chr(int(str(av))).lower() == char.lower()), False
+        if op is constants.NOT_LITERAL:
+            return av != code, False
+        if op is constants.IN:
+            return in_set(av, ignore_case), False  # type: ignore[arg-type]
+        if op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+            return False, True  # zero width
+        if op is constants.SUBPATTERN:
+            _, add, _, body = av  # type: ignore[misc]
+            return first(body, ignore_case or bool(add & constants.SRE_FLAG_IGNORECASE))
+        if op is constants.BRANCH:
+            results = [first(branch, ignore_case) for branch in av[1]]  # type: ignore[index]
+            return any(m for m, _ in results), any(e for _, e in results)
+        if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
+            low, _, body = av  # type: ignore[misc]
+            may, empty = first(body, ignore_case)
+            return may, empty or low == 0
+        if op is constants.ATOMIC_GROUP:
+            return first(av, ignore_case)
+        return True, True  # ANY, group references, …: assume it may
+
+    parsed = sre_parse.parse(pattern)
+    return first(parsed, bool(parsed.state.flags & constants.SRE_FLAG_IGNORECASE))[0]
+
+
+def test_only_the_ignored_blanks_can_start_with_a_space_or_a_tab() -> None:
+    # WS has the highest priority so each scanner tries it first; that gives the same tokens as
+    # trying it last only because no other terminal can match at a space or a tab.
+    lark = parser()
+    terminals = {t.name: t.pattern.to_regexp() for t in lark.terminals}
+    assert terminals["WS"] in ("[ \t]+", "[ \\t]+") and "WS" in lark.lexer_conf.ignore  # Lark reads `\t` as a tab
+    for char in " \t":
+        starting = sorted(name for name, pattern in terminals.items() if _may_start_with(pattern, char))
+        assert starting == ["WS"], char
+    assert _may_start_with("(?i:(followed\\s+by\\s+)?phase\\b)", "f") and not _may_start_with("x+", " ")
+    assert _may_start_with("(?:a)?[^b]", " ") and _may_start_with("\\s", "\t") and not _may_start_with("[^\\s]", "\t")
+
+
+def test_the_text_terminals_match_what_a_look_ahead_at_every_character_matched() -> None:
+    # the grammar's text terminals (META_VALUE, PROSE, …) take blank runs whole; before, each
+    # character looked ahead for blanks and a `//`. Both must match the same text everywhere.
+    import itertools
+    import random
+    import re
+
+    before = [re.compile(r"[^ \t\n](?:(?![ \t]+\/\/)[^\n])*"), re.compile(r"(?!\/\/)[^ \t\n](?:(?![ \t]+\/\/)[^\n])*")]
+    grammar = {t.name: t.pattern.to_regexp() for t in parser().terminals}
+    now = [re.compile(grammar["META_VALUE"]), re.compile(grammar["PROSE"])]
+    assert len({grammar[name] for name in ("META_VALUE", "HEADING_TEXT", "DECISION_TEXT", "NOTE_TEXT")}) == 1
+    alphabet = " \t/a\n\r,\xa0"
+    texts = ["".join(chars) for size in range(7) for chars in itertools.product(" \t/a\n", repeat=size)]
+    chance = random.Random(17)
+    texts += ["".join(chance.choice(alphabet) for _ in range(chance.randrange(1, 30))) for _ in range(20000)]
+    for text in texts:
+        for old, new in zip(before, now, strict=True):
+            for start in {0, len(text) // 2}:
+                found, expected = new.match(text, start), old.match(text, start)
+                assert (found and found.span()) == (expected and expected.span()), (text, start)
+
+
+def test_the_lexer_order_of_the_catch_all_terminals_is_pinned() -> None:
+    # Lark orders terminals by priority, then longest possible match, then the length of the
+    # expression, then name: rewriting an expression can move it. Where two terminals can match
+    # the same text, the first one wins, so this order is part of the language.
+    terminals = parser().terminals
+    ordered = sorted((t for t in terminals if t.priority == 0 and t.pattern.max_width > 1000),
+                     key=lambda t: (-t.pattern.max_width, -len(t.pattern.value), t.name))
+    assert [t.name for t in ordered] == [
+        "WORD", "CWORD", "OAR_ORGAN", "TARGET", "PROSE", "DECISION_TEXT", "HEADING_TEXT", "META_VALUE", "NOTE_TEXT",
+        "_NL", "REASON_TEXT", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "VOLUME_TEXT", "STRING"]

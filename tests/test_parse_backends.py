@@ -10,6 +10,7 @@ model and builder diagnostics, and the same syntax errors (P001) from `parse()`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from lark import Token, Tree
 from lark.exceptions import LarkError
 
 from compiler import parse as parsing
+from compiler import regex_code
 from compiler.build import build
 from compiler.model import to_json
 from compiler.parse import Node, offsets, parser, reference_parser
@@ -152,3 +154,164 @@ def test_a_node_without_tokens_has_no_offsets(backend: str) -> None:
     tree = _backend(backend)("# s\ndrug letrozole\n")
     phase = next(tree.find_data("phase"))
     assert offsets(phase) is None
+
+
+# The accelerated parser is built from a plain copy of the parser kept in the cache folder;
+# any problem with that copy builds it again from Lark, as without a cache.
+
+def _cython() -> Any:
+    try:
+        import lark_cython
+    except ImportError:
+        pytest.skip("lark-cython is not installed")
+    if os.environ.get(parsing.PARSER_ENV, "").strip().lower() == "pure":
+        pytest.skip("the backend is chosen by PROTOCOLC_PARSER")
+    return lark_cython.lark_cython
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty cache folder; `accelerated()` is built again in it (and once more after the test)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parsing.accelerated.cache_clear()
+    yield tmp_path / "protocolc"
+    parsing.accelerated.cache_clear()
+
+
+def _cache_file(module: Any) -> Path:
+    path, _ = parsing._cache_path(module)
+    return path
+
+
+def _shipped_trees(parse_text: Callable[[str], Any]) -> list[str]:
+    return [parse_text(text).pretty() for path in sorted(ROOT.glob("protocols/**/*.protocol"))
+            if (text := _text(path)) is not None]
+
+
+def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _cython()
+    built = parsing.accelerated()
+    assert built is not None
+    path = _cache_file(module)
+    assert path.parent == fresh_cache and path.exists() and path.stat().st_mode & 0o777 == 0o600
+    parsing.accelerated.cache_clear()
+
+    def no_lark() -> Any:
+        raise AssertionError("read from the cache, not built from Lark")
+
+    monkeypatch.setattr(parsing, "parser", no_lark)
+    cached = parsing.accelerated()
+    assert cached is not None and cached is not built
+    assert _shipped_trees(cached.parse) == _shipped_trees(built.parse)
+
+
+
+def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _cython()
+    built = parsing.accelerated()
+    assert built is not None
+    reference = _shipped_trees(built.parse)
+    parsing.accelerated.cache_clear()
+    compiled: list[str] = []
+    original = regex_code.re.compile
+
+    def counting(pattern: str, flags: int = 0) -> Any:
+        compiled.append(pattern)
+        return original(pattern, flags)
+
+    monkeypatch.setattr(regex_code.re, "compile", counting)
+    cached = parsing.accelerated()
+    assert cached is not None and cached is not built
+    assert _shipped_trees(cached.parse) == reference
+    scanners = [p for p in compiled if "(?P<" in p]
+    assert not scanners, f"{len(scanners)} scanners compiled although their code was kept"
+    assert parsing._read_cache(*parsing._cache_path(module))["regex"]  # type: ignore[index]
+
+
+def test_kept_code_rebuilds_the_very_pattern_re_compiles() -> None:
+    patterns = [(r"(?P<A>a+)|(?P<B>b[0-9]*)", 0), (r"(?i:caf\u00e9)\s+(x|y)?", 0), ("(?P<X>[À-ÿ]+)", re.IGNORECASE),
+                (r"^\s*$", re.MULTILINE)]
+    for pattern, flags in patterns:
+        entry = regex_code.record(pattern, flags)
+        assert entry is not None
+        built = regex_code.KeptPatterns({(pattern, flags): entry}).compile(pattern, flags)
+        reference = re.compile(pattern, flags)
+        assert built == reference and built.groupindex == reference.groupindex
+        for text in ("aaa", "b12", "CAFÉ y", "Éé", "", "  \n"):
+            found, expected = built.match(text), reference.match(text)
+            assert (found and (found.span(), found.lastgroup)) == (expected and (expected.span(), expected.lastgroup))
+
+
+def test_damaged_kept_code_is_compiled_instead() -> None:
+    pattern = r"(?P<A>a+)|(?P<B>b)"
+    entry = regex_code.record(pattern, 0)
+    assert entry is not None
+    flags, code, groups, names, by_number = entry
+    for damaged in ((flags, code[: len(code) // 2], groups, names, by_number), (flags, b"\xff" * 64, groups, names,
+                                                                                by_number)):
+        kept = regex_code.KeptPatterns({(pattern, 0): damaged})
+        assert kept.compile(pattern, 0) == re.compile(pattern)
+        assert (pattern, 0) not in kept.kept
+
+
+
+
+def _damaged(module: Any) -> list[bytes]:
+    import hashlib
+    import marshal
+
+    _, key = parsing._cache_path(module)
+    plain = parsing._plain(parser())
+    good = marshal.dumps(plain)
+    short = dict(plain, states={state: row for state, row in plain["states"].items() if state % 2})
+    wrong = dict(plain, rules=plain["rules"][:10])
+    signed = [key + hashlib.sha256(payload).digest() + payload
+              for payload in (marshal.dumps(short), marshal.dumps(wrong), marshal.dumps([1, 2]), b"\x00garbage")]
+    return [b"", b"not a cache", key + b"\x00" * 32 + good, (b"\x01" * 32) + hashlib.sha256(good).digest() + good,
+            key + hashlib.sha256(good).digest() + good[: len(good) // 2], *signed]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_a_damaged_or_foreign_parser_cache_is_built_again(case: int, fresh_cache: Path) -> None:
+    module = _cython()
+    content = _damaged(module)[case]
+    path = _cache_file(module)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    fast = parsing.accelerated()
+    assert fast is not None and parsing.backend() == "cython"
+    assert _shipped_trees(fast.parse) == _shipped_trees(parser().parse)
+    assert path.read_bytes() != content  # written again, whole
+    parsing.accelerated.cache_clear()
+    assert parsing._read_cache(*parsing._cache_path(module)) is not None
+
+
+def test_an_unwritable_cache_folder_still_parses(fresh_cache: Path) -> None:
+    _cython()
+    fresh_cache.parent.mkdir(parents=True, exist_ok=True)
+    fresh_cache.write_text("a file where the folder should be")
+    fast = parsing.accelerated()
+    assert fast is not None
+    assert fast.parse("# s\ndrug x 1 mg po daily\n").pretty() == parser().parse("# s\ndrug x 1 mg po daily\n").pretty()
+
+
+def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> None:
+    # a whole `protocolc check` over a garbage cache file: the same findings, no traceback
+    import subprocess
+    import sys
+
+    module = _cython()
+    sheet = ROOT / "protocols" / "borst" / "emmaus-gemetastaseerd-borstcarcinoom.protocol"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "compiler", "check", "--no-cache", "--format", "json", str(sheet)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    clean = check()
+    path = tmp_path / "protocolc" / _cache_file(module).name
+    assert path.exists()
+    path.write_bytes(path.read_bytes()[:100] + b"\xff" * 100)
+    damaged = check()
+    assert "Traceback" not in damaged.stderr and damaged.returncode == clean.returncode
+    assert damaged.stdout == clean.stdout

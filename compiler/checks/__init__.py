@@ -7,20 +7,22 @@ then applies the protocol's acknowledgements (`allow CODE "justification"`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import field
 from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.diagnostics import REGISTRY, Diagnostic
+from compiler.records import frozen
 from compiler.source import SourceFile
 from compiler.tables import Tables
 
 T = TypeVar("T")
+_MISSING: Any = object()  # a memo's value may be None
 ItemT = TypeVar("ItemT", bound=m.Item)
 
 
-@dataclass(frozen=True)
+@frozen
 class Context:
     """What a check may read: the resolved protocol, its source, the data tables, today."""
 
@@ -38,9 +40,9 @@ class Context:
         # no typing.cast: these are asked thousands of times per sheet, and cast is a call
         key = ("memo", name)
         values = self.shared_values
-        if key not in values:
-            values[key] = compute(self)
-        found: T = values[key]
+        found: T = values.get(key, _MISSING)
+        if found is _MISSING:
+            found = values[key] = compute(self)
         return found
 
     def of_type(self, kind: type[ItemT]) -> list[ItemT]:
@@ -60,19 +62,27 @@ class Context:
         the cost of a check by the rules. The items are indexed by type once per check run.
         """
         key = ("of_type", kinds)
-        found = self.shared_values.get(key)
+        values = self.shared_values
+        found = values.get(key)
         if found is None:
-            index: dict[type, list[tuple[int, m.Item]]] | None = self.shared_values.get("by_type")
-            if index is None:  # type → (position, item), in sheet order
-                index = self.shared_values["by_type"] = {}
-                for position, item in enumerate(self.items):
-                    index.setdefault(type(item), []).append((position, item))
+            index: dict[type, list[m.Item]] | None = values.get("by_type")
+            if index is None:  # type → its items, in sheet order
+                index = values["by_type"] = {}
+                for item in self.items:
+                    bucket = index.get(type(item))
+                    if bucket is None:
+                        index[type(item)] = [item]
+                    else:
+                        bucket.append(item)
             matching = [kind for kind in index if issubclass(kind, kinds)]
             if len(matching) == 1:
-                found = [item for _, item in index[matching[0]]]
-            else:  # several types: merged back into sheet order (positions are distinct: items never compared)
-                found = [item for _, item in sorted(pair for kind in matching for pair in index[kind])]
-            self.shared_values[key] = found
+                found = list(index[matching[0]])
+            elif not matching:
+                found = []
+            else:  # several types: one pass over the items keeps sheet order
+                wanted = frozenset(matching)
+                found = [item for item in self.items if type(item) in wanted]
+            values[key] = found
         typed: list[m.Item] = found
         return typed
 
@@ -89,9 +99,9 @@ class Context:
         `compute` must depend on the context only.
         """
         values = self.shared_values
-        if compute not in values:
-            values[compute] = compute(self)
-        found: T = values[compute]
+        found: T = values.get(compute, _MISSING)
+        if found is _MISSING:
+            found = values[compute] = compute(self)
         return found
 
 
@@ -131,7 +141,19 @@ def run_checks(protocol: m.Protocol, source: SourceFile, tables: Tables, today: 
     load_rules()
     context = Context(protocol, source, tables, today, protocol.all_items())
     found: list[Diagnostic] = []
-    for rule in REGISTRY.values():
-        if rule.check is not None and rule.status == "active":
-            found.extend(rule.check(context))
+    for check_rule in _active_checks():
+        found.extend(check_rule(context))
     return found
+
+
+_ACTIVE: list[tuple[int, list[Callable[[Context], Iterable[Diagnostic]]]]] = []
+
+
+def _active_checks() -> list[Callable[[Context], Iterable[Diagnostic]]]:
+    """The check function of every active rule, in registry order (listed again only when a rule is
+    registered: rules are frozen and never leave the registry).
+    """
+    if not _ACTIVE or _ACTIVE[0][0] != len(REGISTRY):
+        _ACTIVE[:] = [(len(REGISTRY), [rule.check for rule in REGISTRY.values()
+                                       if rule.check is not None and rule.status == "active"])]
+    return _ACTIVE[0][1]

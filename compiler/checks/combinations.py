@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Related, Severity, check
+from compiler.records import frozen
 from compiler.suggest import closest
 from compiler.tables import Tables, normalise
 
@@ -70,6 +70,9 @@ class _DrugFacts:
         self.forbidden_hints: dict[tuple[str | None, str | None, str | None], str | None] = {}
         self.duplicates: dict[tuple[str, str], tuple[bool, str | None]] = {}  # (drug, drug): `_duplicate`
         self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
+        self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
+        self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
+        self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
@@ -107,22 +110,53 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     """
     if not words:
         return False
+    pattern, ascii_stems, joinable = prepared = _prepared_words(words)
+    if len(texts) > 1 and not joinable:
+        if ascii_stems is not None:
+            # every match holds a word's stem (any case): a text without any stem mentions none
+            texts = [text for text in texts if _may_mention(text, ascii_stems)]
+        return any(pattern.search(text) for text in texts)
+    if not texts:
+        return False
+    # One search of the texts joined by newlines answers for all: no word holds a newline, so
+    # a match lies inside one text, and a newline passes both boundaries as a text's end does.
+    joined = "\n".join(texts)
+    return _mentioned(joined, folded(joined) if ascii_stems is not None else None, prepared)
+
+
+def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
+    """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
+    pattern, ascii_stems, _ = prepared
+    if ascii_stems is not None and lowered is not None and not any(stem in lowered for stem in ascii_stems):
+        return False  # every match holds a word's stem (any case)
+    return pattern.search(joined) is not None
+
+
+def _prepared_words(words: list[str]) -> tuple[re.Pattern[str], tuple[str, ...] | None, bool]:
+    """A word list's pattern, its stems in lower case when all are ASCII, and whether no word holds a newline."""
     key = tuple(words)
-    pattern = _MENTIONS.get(key)
-    if pattern is None:
+    prepared = _MENTIONS.get(key)
+    if prepared is None:
         if len(_MENTIONS) >= 1024:
             _MENTIONS.clear()
         parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
-        pattern = _MENTIONS[key] = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE)
-    stems = _STEMS.get(key)
-    if stems is None:
-        if len(_STEMS) >= 1024:
-            _STEMS.clear()
-        stems = _STEMS[key] = tuple(w.rstrip("*").lower() for w in words)
-    if all(stem.isascii() for stem in stems):
-        # every match holds a word's stem (any case): a text without any stem mentions none
-        texts = [text for text in texts if _may_mention(text, stems)]
-    return any(pattern.search(text) for text in texts)
+        stems = tuple(w.rstrip("*").lower() for w in words)
+        prepared = _MENTIONS[key] = (
+            re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE),
+            stems if all(stem.isascii() for stem in stems) else None,
+            not any("\n" in word for word in words))
+    return prepared
+
+
+def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
+    """`_mentions(lay.all_texts(), words)`, from the texts joined by newlines (and folded) once."""
+    texts = lay.all_texts()
+    if not words or not texts:
+        return False
+    prepared = _prepared_words(words)
+    if not prepared[2]:  # a word holds a newline: text by text
+        return _mentions(texts, words)
+    return _mentioned(joined[0], joined[1], prepared)
 
 
 def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
@@ -140,29 +174,45 @@ def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
     return lowered is None or any(stem in lowered for stem in stems)
 
 
-_STEMS: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-_MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
+# per word list: its pattern, its stems in lower case when all are ASCII, whether no word holds a newline
+_MENTIONS: dict[tuple[str, ...], tuple[re.Pattern[str], tuple[str, ...] | None, bool]] = {}
 
 
 def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
-    """`arms.admits` for an arm, memoised per check run: arms of one block share their conditions."""
-    known: dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]] = context.memo("combinations.admits",
-                                                                                       lambda _: {})
-    # by the conditions' identities: each entry keeps its conditions alive, so no id is reused
-    key = (tuple(id(c) for c in arm.conditions), tuple(scenario.items()))
+    """`arms.admits` for an arm, each condition's truth memoised per check run: the arms of a
+    sheet share most of their conditions (the global ones, those of their blocks).
+    """
+    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits",
+                                                                                     lambda _: {})
+    situation = tuple(scenario.items())
     try:
-        found = known.get(key)
+        hash(situation)
     except TypeError:  # a data value that cannot be a key (a list): ask directly
         return a.admits(arm.conditions, scenario, context.tables)
-    if found is None:
-        found = known[key] = (arm.conditions, a.admits(arm.conditions, scenario, context.tables))
-    return found[1]
+    for condition in arm.conditions:
+        # by the condition's identity: each entry keeps its condition alive, so no id is reused
+        key = (id(condition), situation)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = (condition, a.evaluate(condition, scenario, context.tables) is not False)
+        if not found[1]:
+            return False
+    return True
 
 
 def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
-    return any(_is(option, member.drug_id, tables) for option in ids)
+    """`_is(option, member.drug_id)` for any option (one look-up of the memo, not one per option)."""
+    drug_id = member.drug_id
+    if drug_id is None:
+        return False
+    known = _facts(tables).satisfied
+    for option in ids:
+        found = known.get((option, drug_id))
+        if found is None:
+            found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
+        if found:
+            return True
+    return False
 
 
 def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
@@ -238,19 +288,34 @@ def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], M
 
 
 def _find_requirements(context: Context, drug_id: str) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
-    tables = context.tables
-    covered = False
-    for rule in _data(context).get("companions") or []:
-        applies = rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))
-        if not applies:
-            continue
-        covered = True
-        if tumour_matches(context, rule.get("tumour")):
-            yield [str(x) for x in rule.get("requires") or []], rule
-    if covered:
+    covered, found = _drug_requirements(context, drug_id)
+    if not covered:
+        yield from found
         return
-    for element in (tables.drugs.get(drug_id) or {}).get("requires") or []:
-        yield [x.strip() for x in str(element).split("|") if x.strip()], {"source": "formulary.yaml requires"}
+    for options, rule in found:
+        if tumour_matches(context, rule.get("tumour")):
+            yield options, rule
+
+
+def _drug_requirements(context: Context, drug_id: str) -> tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]:
+    """Whether a companion rule of combinations.yaml covers the drug, and then those rules (the protocol's
+    tumour decides which apply), else the formulary's `requires`; once per drug and data set.
+    """
+    facts = _facts(context.tables)
+    known = facts.requirements.get(drug_id)
+    if known is None:
+        tables = context.tables
+        rules = [([str(x) for x in rule.get("requires") or []], rule)
+                 for rule in _data(context).get("companions") or []
+                 if rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))]
+        if rules:
+            known = (True, rules)
+        else:
+            known = (False, [([x.strip() for x in str(element).split("|") if x.strip()],
+                              {"source": "formulary.yaml requires"})
+                             for element in (tables.drugs.get(drug_id) or {}).get("requires") or []])
+        facts.requirements[drug_id] = known
+    return known
 
 
 @check("C001", "companion-missing", Severity.ERROR, "required companion drug missing from the arm")
@@ -646,7 +711,7 @@ def _auc(member: a.Member) -> float | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class _Supportive:
     """One `supportive` rule of combinations.yaml, its lists read once per data set."""
 
@@ -655,6 +720,7 @@ class _Supportive:
     id: str
     when_all: tuple[str, ...]
     when: tuple[str, ...]
+    words: list[str]  # the words that say it is given (`words`)
 
 
 def _supportive_rules(context: Context) -> list[_Supportive]:
@@ -662,7 +728,7 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
     if facts.supportive is None:
         facts.supportive = [
             _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
-                        tuple(str(x) for x in rule.get("when") or []))
+                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []])
             for index, rule in enumerate(_data(context).get("supportive") or [])]
     return facts.supportive
 
@@ -755,7 +821,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     lay = _layout(context)
-    protocol_texts = lay.all_texts()
+    protocol_text: tuple[str, str | None] | None = None  # every note and prose line joined, and folded
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine) if isinstance(i, m.DrugLine) and i.drug_id is not None}
     done: set[str] = set()
@@ -782,11 +848,14 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                         arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
-                words = [str(w) for w in rule.get("words") or []]
+                words = entry.words
                 if _arm_mentions(context, arm.texts, words):
                     continue
                 if entry.index not in protocol_mentions:
-                    protocol_mentions[entry.index] = _mentions(protocol_texts, words)
+                    if protocol_text is None:  # the protocol's texts, joined once for every rule that asks
+                        joined = "\n".join(lay.all_texts())
+                        protocol_text = (joined, folded(joined))
+                    protocol_mentions[entry.index] = _protocol_mentions(lay, protocol_text, words)
                 if protocol_mentions[entry.index]:
                     continue
             done.add(rule_id)
@@ -845,17 +914,12 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
     Source: the products' EU SmPCs section 4.1, cited per entry in combinations.yaml `targets`.
     """
     tables = context.tables
-    rules = [r for r in _data(context).get("targets") or [] if isinstance(r, dict)]
     seen: set[object] = set()
     for arm in _layout(context).arms():
         drug_id = arm.focus.drug_id
         if drug_id is None or arm.focus.span in seen:
             continue
-        ids = a.counts_as(drug_id, tables)
-        for rule in rules:
-            if not ids & {str(x) for x in rule.get("drugs") or []}:
-                continue
-            scenario = {str(k): str(v) for k, v in (rule.get("requires") or {}).items()}
+        for rule, scenario in _target_rules(context, drug_id):
             if _admits(context, arm, scenario):
                 continue
             seen.add(arm.focus.span)
@@ -867,11 +931,35 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
             break
 
 
+def _target_rules(context: Context, drug_id: str) -> list[tuple[Mapping[str, Any], dict[str, str]]]:
+    """The `targets` rules of combinations.yaml that name a drug (or what it counts as), in data order,
+    each with the scenario of a patient with the target; once per drug and data set.
+    """
+    facts = _facts(context.tables)
+    found = facts.target_rules.get(drug_id)
+    if found is None:
+        ids = a.counts_as(drug_id, context.tables)
+        found = facts.target_rules[drug_id] = [
+            (rule, {str(k): str(v) for k, v in (rule.get("requires") or {}).items()})
+            for rule in _data(context).get("targets") or []
+            if isinstance(rule, dict) and ids & {str(x) for x in rule.get("drugs") or []}]
+    return found
+
+
 def _name_drugs(context: Context, name: str) -> set[str]:
     """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
     from compiler.checks.notation import drug_names_in
 
-    return {d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context) for d in ids}
+    known = _facts(context.tables).name_drugs  # the answer depends on the name and the data set only
+    found = known.get(name)
+    if found is None:
+        found = frozenset(d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context)
+                          for d in ids)
+        if len(name) <= 200:  # sheet words: bounded, and long ones never kept
+            if len(known) >= 4096:
+                known.clear()
+            known[name] = found
+    return set(found)
 
 
 @check("C009", "regimen-contradicts-name", Severity.ERROR,
@@ -897,7 +985,7 @@ def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     lay = _layout(context)
-    for node in lay.nodes:
+    for node in lay.regimen_nodes():
         regimen = node.item
         if not isinstance(regimen, m.RegimenLine):
             continue

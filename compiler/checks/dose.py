@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,25 +22,27 @@ from compiler.arms import other_phase_lines, phase_override, phase_view
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
+from compiler.lazyre import LazyPattern, lazy
+from compiler.records import frozen
 from compiler.source import Span
-from compiler.tables import normalise
+from compiler.tables import Tables, normalise
 
 UNVERIFIED = " (reference unverified: check the SmPC)"
 FLAT, PER_M2, PER_KG, AUC = "as a flat dose", "per m²", "per kg", "by AUC"
 BASIS = {"mg": FLAT, "g": FLAT, "mcg": FLAT, "units": FLAT, "mg/m2": PER_M2, "mg/kg": PER_KG, "mcg/kg": PER_KG,
          "AUC": AUC}
 CRCL_VARIABLES = {"crcl", "creatinine clearance", "creatinineklaring", "egfr", "gfr", "klaring"}
-RENAL_WORDS = re.compile(r"crcl|creatinine|creatinine ?klaring|nierfunctie|nierinsuffici|renal|kidney|klaring|egfr",
-                         re.IGNORECASE)
+RENAL_WORDS = lazy(r"crcl|creatinine|creatinine ?klaring|nierfunctie|nierinsuffici|renal|kidney|klaring|egfr",
+                   re.IGNORECASE)
 CALCIUM_WORDS = re.compile(r"calcium|kalk", re.IGNORECASE)
 VITAMIN_D_WORDS = re.compile(r"vitamine?\s*-?\s*d|colecalciferol|cholecalciferol", re.IGNORECASE)
 DENTAL_WORDS = re.compile(r"tandsanering|tandarts|tandheelkund|dental|dentist|mondhygi|gebit|kaakosteonecrose|"
                           r"osteonecrosis of the jaw|osteonecrose van de kaak|\bONJ\b", re.IGNORECASE)
-INDICATION_WORDS: dict[str, re.Pattern[str]] = {
-    "bone metastases": re.compile(r"bot\s*-?\s*metast|botmeta|bone\s+metast|skeletal\s+metast|skeletmetast|"
-                                  r"ossale\s+metast|osseous\s+metast", re.IGNORECASE),
+INDICATION_WORDS: dict[str, LazyPattern] = {
+    "bone metastases": lazy(r"bot\s*-?\s*metast|botmeta|bone\s+metast|skeletal\s+metast|skeletmetast|"
+                            r"ossale\s+metast|osseous\s+metast", re.IGNORECASE),
 }
-BSA_CAP = re.compile(
+BSA_CAP = lazy(  # rare: asked only of a text `_may_cap` lets through
     r"(?:\b(?:max(?:imum|imaal|\.)?|cap(?:ped)?|begrens\w*|afgetopt|plafond|tot ten hoogste|hoogstens|niet meer dan|"
     r"not more than|at most|limit(?:ed)?)\b[^.\n]{0,40}?\b\d+(?:[.,]\d+)?\s*m(?:²|2|\^2)(?![A-Za-z0-9/]))"
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
@@ -61,8 +62,8 @@ def _may_cap(text: str) -> bool:
         return True
     return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
             or (any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)))
-PRIOR_ANTHRACYCLINE = re.compile(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
-                                 r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
+PRIOR_ANTHRACYCLINE = lazy(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
+                           r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
 
 SOFTENED = " (softened to a warning only because the reference is unverified: check the SmPC)"
@@ -91,7 +92,7 @@ def is_gross(value: Decimal, hard: Decimal | None, usual_high: Decimal | None) -
 # ---------------------------------------------------------------- where each line sits
 
 
-@dataclass(frozen=True)
+@frozen
 class LineInfo:
     """A drug line with the statements that enclose it (outermost first) and its arm."""
 
@@ -106,8 +107,21 @@ class LineInfo:
         phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
         regimen = next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
         if regimen is not None and phase is not None:
-            return phase_view(regimen, phase)
+            return _phase_view(regimen, phase)
         return regimen
+
+
+# The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it.
+_PHASE_VIEWS: dict[tuple[int, int], tuple[m.RegimenLine, m.PhaseLine, m.RegimenLine]] = {}
+
+
+def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
+    known = _PHASE_VIEWS.get((id(regimen), id(phase)))
+    if known is None or known[0] is not regimen or known[1] is not phase:
+        if len(_PHASE_VIEWS) > 10_000:
+            _PHASE_VIEWS.clear()
+        known = _PHASE_VIEWS[(id(regimen), id(phase))] = (regimen, phase, phase_view(regimen, phase))
+    return known[2]
 
 
 _LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo]]] = {}
@@ -130,7 +144,8 @@ def layout(context: Context) -> list[LineInfo]:
             statement = _statement(item)
             if isinstance(statement, m.DrugLine):
                 found.append((statement, ancestors, section))
-            walk(item.children, (*ancestors, statement), section)
+            if item.children:  # a leaf needs no ancestors tuple of its own
+                walk(item.children, (*ancestors, statement), section)
 
     walk(protocol.preamble, (), None)
     for section in protocol.all_sections():
@@ -158,6 +173,7 @@ def _forget_other_protocols() -> None:
     recomputes, so clearing is always safe; memory stays bounded by the sheet being checked.
     """
     _LAYOUT.clear()
+    _PHASE_VIEWS.clear()
     _ONLY_WHEN.clear()
     _HAS_RT.clear()
     _SECTION_ONLY_WHEN.clear()
@@ -203,7 +219,7 @@ def _compares(condition: m.Condition) -> Iterator[m.Compare]:
 # ---------------------------------------------------------------- per-phase assessment
 
 
-@dataclass(frozen=True)
+@frozen
 class PhaseDose:
     """One dosed phase of a drug line, with the formulary rows that apply to it."""
 
@@ -269,9 +285,11 @@ def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
             schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
                                                 regimen.frequency if regimen else None)
             chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule)
-            before_more = len(line.phases) > 1 or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))
-            loading = (index == 0 and before_more
-                       and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit))
+            # the dearest question last: most first doses are not the product's loading dose
+            loading = (index == 0
+                       and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit)
+                       and (len(line.phases) > 1
+                            or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))))
             yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading)
 
 
@@ -319,6 +337,23 @@ def _context_uses(info: LineInfo) -> frozenset[str]:
         words.append(info.section.title)
     siblings = info.ancestors[-1].children if info.ancestors else (info.section.items if info.section else ())
     has_rt = _has_fractionation(siblings)
+    # The same conditions, regimen names and titles recur from sheet to sheet: searched once
+    # (long ones each time: the memo outlives the sheet and must stay small).
+    if sum(map(len, words)) > 1_000:
+        return _uses_of_words(words, has_rt)
+    key = (has_rt, *words)
+    found = _USES.get(key)
+    if found is None:
+        if len(_USES) >= 10_000:
+            _USES.clear()
+        found = _USES[key] = _uses_of_words(words, has_rt)
+    return found
+
+
+_USES: dict[tuple[object, ...], frozenset[str]] = {}
+
+
+def _uses_of_words(words: list[str], has_rt: bool) -> frozenset[str]:
     concurrent = [w for w in words if not AFTER_WORDS.search(w)]
     uses = {"chemoradiation"} if has_rt or any(RADIOTHERAPY_WORDS.search(w) for w in concurrent) else set()
     lowered = " ".join(words).lower()
@@ -385,11 +420,23 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
     """
     use = stated_use(info.line, phase)
     implied = frozenset() if use else context_uses(context, info)
+    # The answer depends on these alone; the same drug, route and schedule recur in every sheet.
+    key = (info.line.drug_id, use, implied, route, unit, schedule)
+    known = _USE_MATCHES.get(key)
+    if known is not None and known[0] is rows:
+        return known[1]
     chosen = dosing.rows_for_use(rows, use, implied)
     match = dosing.lookup(chosen, route, unit, schedule)
     if (use or implied) and chosen != rows and match.how in ("none", "unmatched"):
-        return rows, dosing.lookup(rows, route, unit, schedule)
+        chosen, match = rows, dosing.lookup(rows, route, unit, schedule)
+    if schedule.days is None or len(schedule.days) <= 100:  # the memo outlives the sheet: small keys only
+        if len(_USE_MATCHES) >= 10_000:
+            _USE_MATCHES.clear()
+        _USE_MATCHES[key] = (rows, (chosen, match))
     return chosen, match
+
+
+_USE_MATCHES: dict[tuple[object, ...], tuple[tuple[DoseRow, ...], tuple[tuple[DoseRow, ...], RangeMatch]]] = {}
 
 
 def _as_strength(line: m.DrugLine, dose: m.Dose | None) -> m.Dose | None:
@@ -460,7 +507,7 @@ def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool
 # ---------------------------------------------------------------- the decision per phase
 
 
-@dataclass(frozen=True)
+@frozen
 class Verdict:
     """Which rule speaks for a phase: one of D005, D012, D030 (renal band), range, or none."""
 
@@ -878,7 +925,7 @@ def carboplatin_above_calvert_cap(context: Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- D011 anthracyclines
 
 
-@dataclass(frozen=True)
+@frozen
 class ArmExposure:
     """The anthracycline exposures planned in one arm, where the arm is stated."""
 
@@ -969,8 +1016,12 @@ def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, li
         own = conditions + [c.condition for c in (_statement(x) for x in items) if isinstance(c, m.OnlyWhen)]
         for item in items:
             statement = _statement(item)
+            library = isinstance(statement, m.RegimenLine) and statement.regimen_id is not None
+            if not library and not item.children:
+                continue  # a leaf that is no library regimen: nothing in it or below it
             here = own + ([statement.condition] if isinstance(statement, m.When) else [])
-            if isinstance(statement, m.RegimenLine) and statement.regimen_id is not None:
+            if library:
+                assert isinstance(statement, m.RegimenLine)
                 # lang-b: a library regimen in a phase takes the phase's count
                 yield (phase_override(statement, phase) if phase is not None else statement), here
             yield from walk(item.children, here, statement if isinstance(statement, m.PhaseLine) else None)
@@ -1126,7 +1177,6 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         routes = [str(r) for r in entry.get("routes") or []]
         if line.route is not None and routes and line.route.code not in routes:
             continue
-        name = _name(context, line.drug_id)
         dosed = [p for p in line.phases if p.dose is not None]
         loading = entry.get("loading")
         if not isinstance(loading, dict):
@@ -1134,12 +1184,13 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
                 continue  # a first dose then smaller doses as needed is the symptom schedule (loperamide 4 → 2 mg)
             if len(dosed) > 1 and dosed[0].dose is not None and dosed[1].dose is not None \
                     and dosed[0].dose.unit == dosed[1].dose.unit and dosed[0].dose.amount.value > dosed[1].dose.amount.value:
-                yield loading_pattern.at(dosed[0].dose.span, f"{name} has no loading dose: "
+                yield loading_pattern.at(dosed[0].dose.span, f"{_name(context, line.drug_id)} has no loading dose: "
                                          f"{_amount(dosed[0].dose)} then {_amount(dosed[1].dose)}",
                                          f"give the fixed dose throughout ({entry.get('source') or 'SmPC'})")
             continue
         if not dosed:
             continue
+        name = _name(context, line.drug_id)
         first = dosed[0]
         assert first.dose is not None
         unit = first.dose.unit
@@ -1279,6 +1330,21 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- D031 bone-modifying agents
 
 
+_NEEDS: list[tuple[Tables, dict[tuple[str, str, str], bool]]] = []
+
+
+def _product_needs(tables: Tables, drug_id: str, wanted: str, field: str) -> bool:
+    """Whether a product's `field` list names `wanted` (asked for every line, twice): once per tables object."""
+    if not _NEEDS or _NEEDS[0][0] is not tables:
+        _NEEDS[:] = [(tables, {})]
+    known = _NEEDS[0][1]
+    key = (drug_id, wanted, field)
+    found = known.get(key)
+    if found is None:
+        found = known[key] = any(wanted in str(x) for x in tables.drugs[drug_id].get(field) or [])
+    return found
+
+
 def _products(context: Context, line: m.DrugLine) -> list[str]:
     """The product of a line, or every product its name may mean when it is ambiguous (`denosumab`)."""
     if line.drug_id is not None:
@@ -1385,8 +1451,7 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
 
     def needs(info: LineInfo, wanted: str, field: str) -> bool:
         products = _products(context, info.line)
-        return bool(products) and all(any(wanted in str(x) for x in tables.drugs[p].get(field) or [])
-                                      for p in products)
+        return bool(products) and all(_product_needs(tables, p, wanted, field) for p in products)
 
     need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
                     and needs(i, "calcium_vitamin_d", "supportive")]

@@ -15,7 +15,7 @@ from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.resolve import normalise  # remembered per name: the same names recur
 from compiler.suggest import closest
-from compiler.tables import NameHit
+from compiler.tables import NameHit, Tables
 from compiler.tables import _cache_dir as tables_cache_dir
 
 KNOWN_UNITS = {"mg", "g", "mcg", "mg/m2", "mg/kg", "mcg/kg", "AUC", "units", "mL", "mmol", "MBq"}
@@ -391,26 +391,47 @@ def _regimen_names(context: Context) -> list[tuple[m.RegimenLine, NameHit | None
     """Each regimen line with what its whole name means and, when that is not jargon, the names read in it
     word by word (F002 and F003 both ask; read once).
     """
-    tables = context.tables
     out: list[tuple[m.RegimenLine, NameHit | None, list[tuple[str, NameHit]]]] = []
     for item in context.of_type(m.RegimenLine):
         if not isinstance(item, m.RegimenLine):
             continue
-        words = [w for w in re.split(r"[\s\-+/,()\"]+", item.name.value) if w]
-        whole = tables.names.get(normalise(item.name.value))
-        hits: list[tuple[str, NameHit]] = []
-        index = 0
-        while index < len(words):  # longest name first: `sacituzumab govitecan` is one name, not `sacituzumab`
-            for size in range(min(4, len(words) - index), 0, -1):
-                written = " ".join(words[index:index + size])
-                hit = tables.names.get(normalise(written))
-                if hit is not None:
-                    break
-            if hit is not None:
-                hits.append((written, hit))
-            index += size if hit is not None else 1
-        out.append((item, whole, hits))
+        whole, hits = _read_name(context.tables, item.name.value)
+        out.append((item, whole, list(hits)))
     return out
+
+
+_NAMES_READ: list[tuple[Tables, dict[str, tuple[NameHit | None, tuple[tuple[str, NameHit], ...]]]]] = []
+
+
+def _read_name(tables: Tables, name: str) -> tuple[NameHit | None, tuple[tuple[str, NameHit], ...]]:
+    """What a regimen name means whole, and the names read in it word by word; once per name and data set
+    (the same regimen names recur from sheet to sheet).
+    """
+    if not _NAMES_READ or _NAMES_READ[0][0] is not tables:
+        _NAMES_READ[:] = [(tables, {})]
+    known = _NAMES_READ[0][1]
+    found = known.get(name)
+    if found is not None:
+        return found
+    words = [w for w in re.split(r"[\s\-+/,()\"]+", name) if w]
+    whole = tables.names.get(normalise(name))
+    hits: list[tuple[str, NameHit]] = []
+    index = 0
+    while index < len(words):  # longest name first: `sacituzumab govitecan` is one name, not `sacituzumab`
+        for size in range(min(4, len(words) - index), 0, -1):
+            written = " ".join(words[index:index + size])
+            hit = tables.names.get(normalise(written))
+            if hit is not None:
+                break
+        if hit is not None:
+            hits.append((written, hit))
+        index += size if hit is not None else 1
+    found = (whole, tuple(hits))
+    if len(name) <= 200:  # sheet words: the memo is bounded, and long ones are never kept
+        if len(known) >= 4096:
+            known.clear()
+        known[name] = found
+    return found
 
 
 def _meaning(context: Context, ids: tuple[str, ...]) -> str:

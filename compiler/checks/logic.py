@@ -72,10 +72,12 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
     """
     declared = variables(context.tables)
     labs = lab_variables(context.tables)
+    spellings: list[str] = []  # the flag and variable spellings, gathered at the first unknown flag
     for atom in conditions(context):
         if isinstance(atom, m.Flag):
             if find_flag(atom.words, context.tables) is None:
-                suggestion = closest(atom.words, known_words(context.tables))
+                spellings = spellings or known_words(context.tables)
+                suggestion = closest(atom.words, spellings)
                 hint = f"did you mean `{suggestion}`?" if suggestion else "declared flags and variables: see docs/language.md"
                 yield unknown_condition.at(atom.span, f"unknown condition `{atom.words}`", hint)
             continue
@@ -358,12 +360,13 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
     Source: RULES.md L005; seed 004 (Richtlijn NSCLC: performance score 0–1); ECOG
     performance status (Oken 1982).
     """
-    for item in context.items:
-        node = statement(item)
-        if isinstance(node, (m.When, m.OnlyWhen, m.ExcludeWhen)):
-            for atom in atoms(node.condition):
-                if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
-                    return
+    if not context.of_type(m.OnlyWhen):
+        return  # no eligibility line (the index holds bullets' content too): nothing to report
+    for node in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen)):
+        assert isinstance(node, (m.When, m.OnlyWhen, m.ExcludeWhen))
+        for atom in atoms(node.condition):
+            if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
+                return
     reported: set[int] = set()  # items inside a reported scope: one info per outermost eligibility line
     for parent, block in _blocks(context.protocol, context.items):
         for item in block:

@@ -272,6 +272,24 @@ def modification_percentage(context: Context) -> Iterator[Diagnostic]:
                                                          "for no dose write `withhold`")
 
 
+def _level_lists(context: Context, table: m.DoseModification) -> list[m.DoseLevels]:
+    """The `dose levels` lists that may belong to a table's drug (of its id, or of its name), in sheet order:
+    indexed once per check run, so that many tables do not each go through every list.
+    """
+    by_id, by_name = context.memo("modifications.level_lists", _index_level_lists)
+    return by_id.get(table.drug_id, []) if table.drug_id else by_name.get(table.drug.value, [])
+
+
+def _index_level_lists(context: Context) -> tuple[dict[str, list[m.DoseLevels]], dict[str, list[m.DoseLevels]]]:
+    by_id: dict[str, list[m.DoseLevels]] = {}
+    by_name: dict[str, list[m.DoseLevels]] = {}
+    for item in context.of_type(m.DoseLevels):
+        if item.drug_id is not None:
+            by_id.setdefault(item.drug_id, []).append(item)
+        by_name.setdefault(item.drug.value, []).append(item)
+    return by_id, by_name
+
+
 @check("D022", "dose-level-undefined", Severity.ERROR, "dose level without a dose")
 def dose_level_undefined(context: Context) -> Iterator[Diagnostic]:
     """What it checks: every `level -1` in a dose-modification table is defined in a
@@ -289,7 +307,7 @@ def dose_level_undefined(context: Context) -> Iterator[Diagnostic]:
     """
     for item in context.of_types((m.DoseModification, m.DoseLevels)):
         if isinstance(item, m.DoseModification):
-            levels = levels_of(context.protocol, item.drug_id, item.drug.value)
+            levels = levels_of(context.protocol, item.drug_id, item.drug.value, _level_lists(context, item))
             for band in item.bands():
                 for action in band.all_actions():
                     if action.kind == "level" and action.level is not None and action.level not in levels:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from compiler import model as m
 from compiler.checks import Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.lazyre import LazyPattern, lazy
 from compiler.source import Span
 from compiler.tables import Tables, normalise
 
@@ -139,6 +140,8 @@ def trailing_zero(context: Context) -> Iterator[Diagnostic]:
     Source: The Joint Commission "Do Not Use" list (trailing zero).
     """
     for number in numbers(context):
+        if "." not in number.text and "," not in number.text:
+            continue  # no separator: nothing after one (most numbers)
         match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
         if match and not THOUSANDS.fullmatch(number.text):  # `2,500` is N018's ambiguity, not a trailing zero
             whole, fraction = match.group(1) or "0", match.group(2)
@@ -317,11 +320,15 @@ DOSE_IN_TEXT = re.compile(
     r"|\bAUC\s*=?\s*(?P<auc>[0-9]+(?:[.,][0-9]+)?)", re.UNICODE)
 """A dose quantity in free text: a number with a mass, volume or unit (not a rate such as mL/min), or AUC N."""
 
-# What every match of DOSE_IN_TEXT holds: its amount's last digit, spaces, and the first letter of a unit
-# (in any case where the pattern ignores case; µ, μ and Μ fold together), or `AUC`. Cheap to search.
-_DOSE_HINT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]|AUC").search
+# What every match of DOSE_IN_TEXT holds, unless it holds `AUC` (tested apart, as a plain substring): its
+# amount's last digit, spaces and a whole unit not run into a letter or digit (DOSE_IN_TEXT's units and
+# look-ahead without the rate test). Cheap to search (one character class first), and few prose lines
+# hold one: DOSE_IN_TEXT (a look-behind tried at every position) runs on those only.
+_DOSE_NEEDED = re.compile(
+    r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
-_COMMENT = re.compile(r"[ \t]+//.*$")
+_COMMENT = lazy(r"[ \t]+//.*$")
 
 
 def _uncommented(text: str) -> str:
@@ -343,8 +350,18 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 def _free_texts(context: Context) -> list[tuple[int, str, str]]:
     """(line, kind, text without comment) of every free-text line (once per check run)."""
-    return context.memo("notation.free_texts", lambda c: [(line, kind, _uncommented(c.source.line_text(line)))
-                                                          for line, kind in free_text_lines(c)])
+    return context.memo("notation.free_texts", _find_free_texts)
+
+
+def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
+    lines = _source_lines(context)
+    return [(line, kind, _uncommented(lines[line - 1] if 0 < line <= len(lines) else ""))
+            for line, kind in free_text_lines(context)]
+
+
+def _source_lines(context: Context) -> list[str]:
+    """The lines of the source, as `SourceFile.line_text` gives them (split once per check run)."""
+    return context.memo("notation.source_lines", lambda c: c.source.text.split("\n"))
 
 
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -428,15 +445,15 @@ def drug_names_in(text: str, context: Context) -> list[tuple[int, int, tuple[str
     return found
 
 
-_ROUTE_WORDS = re.compile(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
+_ROUTE_WORDS = lazy(r"\b(po|oraal|per os|IV|intraveneus|IM|intramusculair|subcut|subcutaan|sc)\b", re.IGNORECASE)
 _ROUTE_CODES = {"po": "po", "iv": "IV", "im": "IM", "subcut": "subcut", "oraal": "po", "per os": "po",
                 "intraveneus": "IV", "intramusculair": "IM", "subcutaan": "subcut",
                 "sc": "subcut"}
-_FREQUENCY_WORDS = ((re.compile(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
-                    (re.compile(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
+_FREQUENCY_WORDS = ((lazy(r"\b(2\s*(x|maal)\s*(per|/)\s*dag|twice daily|tweemaal daags)\b", re.I), "twice daily"),
+                    (lazy(r"\b(3\s*(x|maal)\s*(per|/)\s*dag|three times daily|driemaal daags)\b", re.I),
                      "three times daily"),
-                    (re.compile(r"\b(dagelijks|daily|per dag|/\s*dag|daags)\b", re.I), "daily"),
-                    (re.compile(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
+                    (lazy(r"\b(dagelijks|daily|per dag|/\s*dag|daags)\b", re.I), "daily"),
+                    (lazy(r"\b(wekelijks|weekly)\b", re.I), "weekly"))
 
 
 _UNIT_WORDS = {"mg/m²": "mg/m2", "mg/m^2": "mg/m2", "ml": "mL", "cc": "mL", "gram": "g", "grams": "g", "unit": "units",
@@ -488,8 +505,8 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     """
     source = context.source
     for line, kind, raw in _free_texts(context):
-        if _DOSE_HINT(raw) is None:
-            continue  # no digit before a unit's first letter, no AUC: no dose quantity (most prose lines)
+        if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
+            continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
             continue
@@ -517,16 +534,21 @@ def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 
 def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
+    lines = _source_lines(context)
+    count = len(lines)
     seen: set[int] = set()
+    skipped = (m.Query, m.Allow, m.Bullet)
     for item in context.items:
-        if isinstance(item, (m.Query, m.Allow, m.Bullet)) or item.span.line in seen:
+        line = item.span.line
+        if line in seen or isinstance(item, skipped):
             continue
-        seen.add(item.span.line)
-        yield item.span.line, _uncommented(context.source.line_text(item.span.line))
+        seen.add(line)
+        yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
     for section in context.protocol.all_sections():
-        if section.span.line not in seen:
-            seen.add(section.span.line)
-            yield section.span.line, _uncommented(context.source.line_text(section.span.line))
+        line = section.span.line
+        if line not in seen:
+            seen.add(line)
+            yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
 
 
 def _joined_lines(context: Context) -> str:
@@ -539,7 +561,7 @@ def _folded_lines(context: Context) -> str | None:
     return context.memo("notation.folded_lines", lambda c: folded(_joined_lines(c)))
 
 
-def _findings(context: Context, pattern: re.Pattern[str], absent: Callable[[Context], bool] | None = None
+def _findings(context: Context, pattern: re.Pattern[str] | LazyPattern, absent: Callable[[Context], bool] | None = None
               ) -> Iterator[tuple[Span, str]]:
     """Every match of a pattern in the lines; `absent` answers cheaply (and only truly) that no line can hold one.
 
@@ -555,7 +577,7 @@ def _findings(context: Context, pattern: re.Pattern[str], absent: Callable[[Cont
             yield Span(context.source.path, line, match.start() + 1, line, match.end() + 1), match.group(0)
 
 
-_MS = re.compile(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
+_MS = lazy(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
 
 
 @check("N005", "ms-mso4-mgso4", Severity.ERROR, "`MS`, `MSO4` or `MgSO4` written for a drug")
@@ -578,7 +600,7 @@ def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
                                "write `morphine sulfate` or `magnesium sulfate`")
 
 
-_DC = re.compile(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+_DC = lazy(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
 
 
 def _no_d_c(context: Context) -> bool:
@@ -603,12 +625,14 @@ def d_c(context: Context) -> Iterator[Diagnostic]:
         yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
 
 
-_TIMES_DAYS = re.compile(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
-                         re.IGNORECASE)
+_TIMES_DAYS = lazy(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za-z0-9])[0-9]+\s?[x×]\s?d(?![A-Za-z0-9])",
+                   re.IGNORECASE)
 
 
 # `_TIMES_DAYS` without its boundaries, for lower-case text: every match of it holds one of these
-_TIMES_DAYS_FOLDED = re.compile(r"[x×]\s?[0-9]+\s?d|[0-9]\s?[x×]\s?d")
+# (`[x×]\s?[0-9]+\s?d` or `[0-9]\s?[x×]\s?d`), written to start at the `x`: a pattern that starts with one
+# character class is searched several times faster than two alternatives
+_TIMES_DAYS_FOLDED = re.compile(r"[x×](?:\s?[0-9]+\s?d|(?<=[0-9][x×])\s?d|(?<=[0-9]\s[x×])\s?d)")
 
 
 def _no_times_days(context: Context) -> bool:
@@ -633,7 +657,7 @@ def times_days(context: Context) -> Iterator[Diagnostic]:
         yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
 
 
-_SLASH_OR_PLUS = re.compile(
+_SLASH_OR_PLUS = lazy(
     r"(?<![A-Za-z0-9])[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]+(?:[.,][0-9]+)?\s*(?:mg|g|mcg|mL|units?)"
     r"(?![A-Za-z0-9])")
 # what every match of _SLASH_OR_PLUS holds, without its leading look-behind (which makes a search slow)
@@ -659,8 +683,9 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     texts = _free_texts(context)
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
-    if _SLASH_OR_PLUS_HINT.search("\n".join(text for _, _, text in texts)) is None:
-        return
+    joined = "\n".join(text for _, _, text in texts)
+    if ("/" not in joined and "+" not in joined) or _SLASH_OR_PLUS_HINT.search(joined) is None:
+        return  # (the hint holds a `/` or `+`: a text without either has no match)
     for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
             span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)

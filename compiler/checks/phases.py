@@ -11,12 +11,12 @@ contradicts the cycle of its regimen or phase, and a cap that spans the phases.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Related, Severity, check
+from compiler.records import frozen
 
 DAYS = {"day": 1, "week": 7}
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
@@ -69,6 +69,8 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
     Source: ASCO/ONS chemotherapy administration safety standards (2016): one cycle
     length per regimen order; NCCN order templates (cycle header above the drug lines).
     """
+    if not context.of_types((m.PhaseLine, m.RegimenLine)):
+        return  # no regimen or phase: no line is written in one
     lay = _layout(context)
     for node in lay.nodes:
         line = node.item
@@ -105,7 +107,7 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
                 break
 
 
-@dataclass(frozen=True)
+@frozen
 class _Planned:
     line: m.DrugLine
     phase: m.PhaseLine

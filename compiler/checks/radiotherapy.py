@@ -84,6 +84,19 @@ def _scheme(item: m.Fractionation) -> str:
 
 def _highest(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
     """Highest fractions, dose per fraction and total a line allows (ranges: their upper ends)."""
+    # Several rules ask for every line: the exact numbers are made once per line.
+    known = _HIGHEST.get(id(item))
+    if known is None or known[0] is not item:
+        if len(_HIGHEST) >= 2_000:  # it keeps its lines: a few sheets' worth
+            _HIGHEST.clear()
+        known = _HIGHEST[id(item)] = (item, _highest_of(item))
+    return known[1]
+
+
+_HIGHEST: dict[int, tuple[m.Fractionation, tuple[Fraction | None, Fraction | None, Fraction | None]]] = {}
+
+
+def _highest_of(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
     n = item.fractions_max or item.fractions
     d = item.dose_per_fraction_max or item.dose_per_fraction
     n_value = exact(n.value) if n else None
@@ -133,13 +146,12 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
         d_max = item.dose_per_fraction_max or d
         if item.fractions_max is None and item.dose_per_fraction_max is None:
             holds = total_consistent(n.value, d.value, total.value)
-            product = exact(n.value) * exact(d.value)
         else:
             holds = (total_consistent(n.value, d.value, total.value) or total_consistent(n_max.value, d_max.value,
                                                                                           total.value)
                      or exact(n.value) * exact(d.value) <= exact(total.value) <= exact(n_max.value) * exact(d_max.value))
-            product = exact(n_max.value) * exact(d_max.value)
         if not holds:
+            product = exact(n_max.value) * exact(d_max.value)  # n_max, d_max: n and d when no range is written
             yield fraction_arithmetic.at(total.span, f"{_scheme(item)} is {_gy(product)} Gy, not {total.text} Gy",
                                          "correct the total or the fractionation")
 

@@ -17,7 +17,9 @@ from compiler.checks import Context
 from compiler.checks.combinations import region, tumour_matches
 from compiler.conditions import find_flag
 from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
+from compiler.lazyre import lazy
 from compiler.source import Span
+from compiler.thresholds import condition_key
 
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
 MONTHS_PER = {"day": 1 / 30.4375, "week": 7 / 30.4375, "month": 1.0, "year": 12.0}
@@ -149,6 +151,8 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
             elif not _has_count(context, line, regimen):
                 yield schedule_incomplete.at(where, f"{_name(context, line)}: cyclic without a number of cycles or end",
                                              "add `6 cycles`, `for 1 year` or `until progression`")
+    if all(regimen.regimen_id is not None for regimen in context.of_type(m.RegimenLine)):
+        return  # no inline regimen (the index holds bullets' content too)
     for node in lay.nodes:
         inline = node.item
         if not isinstance(inline, m.RegimenLine) or inline.regimen_id is not None:
@@ -429,14 +433,79 @@ def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> boo
     meaning = find_flag(setting, context.tables) or {}
     if not meaning:
         return False
-    if all(a.entails(arm.conditions, var, value, context.tables) for var, value in meaning.items()):
-        return True
-    if not a.admits(arm.conditions, meaning, context.tables):
-        return False
+    conditions = _bearing_on(context, arm.conditions, meaning)
+    verdict = _setting_verdict(context, conditions, meaning, setting)
+    if verdict != _ADMITTED:
+        return verdict == _ENTAILED
     words = (_data(context).get("setting_words") or {}).get(setting) or []
     meta = context.protocol.meta
     text = " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
     return any(str(w).lower() in text for w in words)
+
+
+_EXCLUDED, _ENTAILED, _ADMITTED = range(3)
+# What conditions say about a setting, by what they say (thresholds.condition_key): the same few
+# conditions (`when metastatic`, `only when after-chemoradiation`) recur from sheet to sheet.
+_SETTING_VERDICTS: dict[tuple[object, ...], int] = {}
+
+
+def _setting_verdict(context: Context, conditions: tuple[m.Condition, ...], meaning: Mapping[str, str],
+                     setting: str) -> int:
+    """Whether the conditions entail the setting, exclude it, or admit it (then the scope decides)."""
+    keys = [condition_key(c) for c in conditions]
+    key = None if any(k is None for k in keys) else (context.tables.fingerprint, setting, *keys)
+    if key is not None and key in _SETTING_VERDICTS:
+        return _SETTING_VERDICTS[key]
+    if all(a.entails(conditions, var, value, context.tables) for var, value in meaning.items()):
+        verdict = _ENTAILED
+    elif not a.admits(conditions, meaning, context.tables):
+        verdict = _EXCLUDED
+    else:
+        verdict = _ADMITTED
+    if key is not None:
+        if len(_SETTING_VERDICTS) >= 4096:
+            _SETTING_VERDICTS.clear()
+        _SETTING_VERDICTS[key] = verdict
+    return verdict
+
+
+def _bearing_on(context: Context, conditions: tuple[m.Condition, ...], meaning: Mapping[str, str]) -> tuple[m.Condition, ...]:
+    """The conditions whose truth may depend on the variables of `meaning`.
+
+    A condition that names none of them is as true for every value of them as for a patient
+    of whom nothing is known; it is kept only when that is false (then nothing is admitted).
+    `entails` asks every condition once per value of the variable: the others cost nothing.
+    """
+    known = context.shared(_condition_facts)
+    out: list[m.Condition] = []
+    for condition in conditions:
+        found = known.get(id(condition))
+        if found is None or found[0] is not condition:  # the arms of a sheet share their conditions: once each
+            found = known[id(condition)] = (
+                condition, frozenset(a.referenced_variables((condition,), context.tables)),
+                a.evaluate(condition, {}, context.tables) is False)
+        if found[2] or not found[1].isdisjoint(meaning):
+            out.append(condition)
+    return tuple(out)
+
+
+def _condition_facts(context: Context) -> dict[int, tuple[m.Condition, frozenset[str], bool]]:
+    return {}
+
+
+_CAPS: list[tuple[list[Any], dict[str, list[dict[str, Any]]]]] = []
+
+
+def _caps_by_drug(context: Context) -> dict[str, list[dict[str, Any]]]:
+    """The `max_duration` entries of each drug, in table order (indexed once per table: every arm asked each entry)."""
+    table = _data(context).get("max_duration") or []
+    if not _CAPS or _CAPS[0][0] is not table:
+        index: dict[str, list[dict[str, Any]]] = {}
+        for entry in table:
+            for drug in dict.fromkeys(entry.get("drug") or []):
+                index.setdefault(drug, []).append(entry)
+        _CAPS[:] = [(table, index)]
+    return _CAPS[0][1]
 
 
 @check("S004", "duration-exceeded", Severity.ERROR, "maximum treatment duration exceeded for the product and setting")
@@ -465,14 +534,14 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     labels; seed 004; seed 000), per entry.
     """
     lay = _layout(context)
-    table = _data(context).get("max_duration") or []
+    by_drug = _caps_by_drug(context)
     seen: set[object] = set()
     for arm in lay.arms():
         member = arm.focus
-        if member.drug_id is None:
+        if member.drug_id is None or member.drug_id not in by_drug:
             continue
-        caps = [e for e in table if member.drug_id in (e.get("drug") or [])
-                and tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
+        caps = [e for e in by_drug[member.drug_id]
+                if tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
         if not caps or member.span in seen:
             continue
         stated, duration = _stated_months(context, member)
@@ -738,7 +807,7 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
 _DAY_RANGE = re.compile(r"(?<![0-9])([0-9]{1,12})\s*(?:-|–|to)\s*([0-9]{1,12})(?![0-9])")
 # A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
 # falls inside a range such as `-1 to 1` is a guess about which convention is meant.
-_EXPLICIT_DAY_ZERO = re.compile(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
+_EXPLICIT_DAY_ZERO = lazy(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
 
 
 def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, str]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.checks import Context, folded
@@ -13,6 +14,7 @@ from compiler.suggest import closest
 from compiler.tables import normalise
 
 QUOTED = re.compile(r'"[^"]*"|“[^”]*”|„[^”"]*[”"]|‘[^’]*’')
+T = TypeVar("T")
 BRACKETED = re.compile(r"\[([^\[\]\n]*)\]|<([a-zA-Z][^<>\n]{0,40})>")
 
 
@@ -52,6 +54,17 @@ def _joined(context: Context) -> str:
     return context.memo("text.joined_pieces", lambda c: "\n".join(text for text, _ in text_pieces(c)))
 
 
+def _bracketed(context: Context) -> bool:
+    """Whether some text piece holds a bracketed text (X001 and X002 ask; searched once per check run)."""
+    return context.memo("text.bracketed", _find_bracketed)
+
+
+def _find_bracketed(context: Context) -> bool:
+    joined = _joined(context)
+    # every match opens with `[` or `<`: most sheets hold neither (a substring test, not a scan of the pattern)
+    return ("[" in joined or "<" in joined) and BRACKETED.search(joined) is not None
+
+
 def _sub_span(span: Span, text: str, start: int, end: int) -> Span:
     if span.line != span.end_line or "\n" in text:
         return span
@@ -61,6 +74,31 @@ def _sub_span(span: Span, text: str, start: int, end: int) -> Span:
 def _placeholder_words(context: Context) -> tuple[list[str], list[str]]:
     rules = context.tables.text_rules.get("placeholders") or {}
     return [str(w).lower() for w in rules.get("bracket_words") or []], [str(t) for t in rules.get("tokens") or []]
+
+
+_PREPARED: dict[str, tuple[object, Any]] = {}  # per rule list: (the data it was read from, what was read)
+
+
+def _prepared(name: str, data: object, prepare: Callable[[], T]) -> T:
+    """What `prepare` reads from a data list, once per data set (the tables' list itself is the key)."""
+    known = _PREPARED.get(name)
+    if known is None or known[0] is not data:
+        known = _PREPARED[name] = (data, prepare())
+    found: T = known[1]
+    return found
+
+
+def _placeholder_rules(context: Context) -> tuple[list[str], list[str], re.Pattern[str] | None]:
+    """The bracket words, the tokens and the tokens' pattern (once per data set)."""
+    rules = context.tables.text_rules.get("placeholders")
+
+    def prepare() -> tuple[list[str], list[str], re.Pattern[str] | None]:
+        words, tokens = _placeholder_words(context)
+        pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(t) for t in tokens) + r")(?![A-Za-z])") \
+            if tokens else None
+        return words, tokens, pattern
+
+    return _prepared("placeholders", rules, prepare)
 
 
 def _is_placeholder(inside: str, words: list[str]) -> bool:
@@ -82,10 +120,9 @@ def placeholder(context: Context) -> Iterator[Diagnostic]:
 
     Source: seed 002 (Emmaüs procedure footer); ISO 9001:2015 §7.5.2.
     """
-    words, tokens = _placeholder_words(context)
-    token_pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(t) for t in tokens) + r")(?![A-Za-z])") if tokens else None
+    words, tokens, token_pattern = _placeholder_rules(context)
     joined = _joined(context)
-    if BRACKETED.search(joined) is None and (token_pattern is None or not any(t in joined for t in tokens)
+    if not _bracketed(context) and (token_pattern is None or not any(t in joined for t in tokens)
                                              or token_pattern.search(joined) is None):
         return
     for text, span in text_pieces(context):
@@ -121,9 +158,9 @@ def editorial_note(context: Context) -> Iterator[Diagnostic]:
 
     Source: seed 000 (kanker.nl page with `[Laatste zin weg]`).
     """
-    words, _ = _placeholder_words(context)
-    if BRACKETED.search(_joined(context)) is None:
+    if not _bracketed(context):
         return
+    words, _, _ = _placeholder_rules(context)
     cited = {meta.value_span for meta in context.protocol.meta.fields if meta.key == "reference"}
     for text, span in text_pieces(context):
         if span in cited:
@@ -211,14 +248,11 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     Source: seeds 000, 002, 004 (misspellings found in published texts).
     """
     entries = context.tables.text_rules.get("misspellings") or []
-    # one search finds the texts where some misspelling occurs (most have none)
-    anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
-                                                        for e in entries) + ")", re.IGNORECASE) if entries else None
+    anywhere, words, ascii_words = _prepared("misspellings", entries, lambda: _misspelling_words(entries))
     if anywhere is None:
         return
-    words = [str(e["wrong"]).lower() for e in entries]
     lowered = context.memo("text.folded_pieces", lambda c: folded(_joined(c)))
-    if lowered is not None and all(w.isascii() for w in words) and not any(w in lowered for w in words):
+    if lowered is not None and ascii_words and not any(w in lowered for w in words):
         return  # no piece holds any of the words in any case
     if anywhere.search(_joined(context)) is None:
         return
@@ -234,6 +268,17 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
                 where = _sub_span(span, text, match.start(), match.end())
                 yield misspelling.at(where, f"misspelling `{found}`", f"write `{fixed}`",
                                      Fix(where, fixed, f"write {fixed}", safe=True))
+
+
+def _misspelling_words(entries: list[dict[str, Any]]) -> tuple[re.Pattern[str] | None, list[str], bool]:
+    """One pattern of every misspelling (a search finds the texts where some occurs: most have none),
+    the words in lower case, and whether all of them are ASCII.
+    """
+    # one search finds the texts where some misspelling occurs (most have none)
+    anywhere = re.compile(r"(?<![A-Za-zÀ-ÿ])(?:" + "|".join(re.escape(str(e["wrong"])) + r"(?![A-Za-zÀ-ÿ])"
+                                                        for e in entries) + ")", re.IGNORECASE) if entries else None
+    words = [str(e["wrong"]).lower() for e in entries]
+    return anywhere, words, all(w.isascii() for w in words)
 
 
 @check("X006", "open-review-query", Severity.WARNING, "open review query")

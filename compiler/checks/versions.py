@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.source import Span
-from compiler.versions.register import ARCHIVE_DIR, Register, find_root, load_register, parse_version
+from compiler.versions.root import ARCHIVE_DIR, find_root, parse_version
+
+if TYPE_CHECKING:  # the register is read (and its module imported) only in a book that has one
+    from compiler.versions.register import Register
 
 
 def _register(context: Context) -> Register | None:
@@ -29,7 +33,11 @@ def _find_register(context: Context) -> Register | None:
     if ARCHIVE_DIR in path.parts:
         return None
     root = find_root(path)
-    return load_register(root) if root is not None else None
+    if root is None:
+        return None
+    from compiler.versions.register import load_register
+
+    return load_register(root)
 
 
 def _version_span(context: Context) -> Span:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from compiler.versions.register import parse_version
+from compiler.records import frozen
+from compiler.versions.root import parse_version
 
-if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imports `register` only
+if TYPE_CHECKING:  # the model and the diff are imported where used: `check` imports `root` only
     from compiler import model as m
     from compiler.versions.diff import Change
 
 
-@dataclass(frozen=True)
+@frozen
 class Verdict:
     """The version policy applied to a version raise and the changes it carries."""
 

@@ -20,38 +20,37 @@ other bytes than recorded). Releases are written by `compiler.versions.transacti
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import json
 import os
 import re
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field, fields
 from pathlib import Path
 from typing import Any
 
 from compiler.fsutil import write_atomic
+from compiler.records import frozen
 
-REGISTER_NAME = "RELEASES.jsonl"
-ARCHIVE_DIR = ".archive"
+# the lookups every `check` makes live in `root` (which does not import this module); named here as before
+from compiler.versions.root import ARCHIVE_DIR as ARCHIVE_DIR
+from compiler.versions.root import REGISTER_NAME as REGISTER_NAME
+from compiler.versions.root import VERSION as VERSION
+from compiler.versions.root import _find_root_of
+from compiler.versions.root import find_root as find_root
+from compiler.versions.root import parse_version as parse_version
+from compiler.versions.root import register_state as register_state
+
 GENESIS = "0" * 64
 MAX_REGISTER_BYTES = 100_000_000
 MAX_ARCHIVED_BYTES = 2_000_000
 MAX_PDF_BYTES = 200_000_000
 RELEASED = "approved"
 SUPERSEDED = "superseded"
-VERSION = re.compile(r"^(\d+)\.(\d+)$")
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def parse_version(text: str) -> tuple[int, int] | None:
-    """`2.1` → (2, 1); None for anything else."""
-    match = VERSION.match(text.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-@dataclass(frozen=True)
+@frozen
 class ReleaseRecord:
     """One line of the register: a status transition of one version of one protocol."""
 
@@ -95,7 +94,7 @@ def canonical_json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-@dataclass(frozen=True)
+@frozen
 class RegisterProblem:
     """Why the register cannot be trusted: a line that is not a record, or a broken chain.
 
@@ -109,7 +108,7 @@ class RegisterProblem:
     orphan: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Register:
     """The parsed register of one book, with the problems found while reading it."""
 
@@ -161,23 +160,6 @@ class Register:
 
 
 # ---------------------------------------------------------------- finding and reading
-
-
-def find_root(start: Path) -> Path | None:
-    """The nearest folder at or above `start` (a file or a folder) that holds RELEASES.jsonl."""
-    folder = start if start.is_dir() else start.parent
-    return _find_root_of(os.path.abspath(folder))
-
-
-@functools.lru_cache(maxsize=256)
-def _find_root_of(folder_name: str) -> Path | None:
-    folder = Path(folder_name)
-    for candidate in (folder, *folder.parents):
-        # an archive without its register is a lost register (found, and reported); a pending
-        # folder without one is a first release that was interrupted (found, and recovered)
-        if any((candidate / name).exists() for name in (REGISTER_NAME, ARCHIVE_DIR, ".release-pending")):
-            return candidate
-    return None
 
 
 def default_root(protocol: Path) -> Path:
@@ -449,31 +431,3 @@ def append(register: Register, records: Sequence[ReleaseRecord]) -> Register:
 def history(book_root: Path, protocol_id: str) -> list[dict[str, Any]]:
     """Every record of one protocol as JSON objects, oldest first (for the book's history page)."""
     return [r.as_json() for r in load_register(book_root).of(protocol_id)]
-
-
-def register_state(protocol: Path) -> str:
-    """A fingerprint of the register and archive a protocol's V checks read ("" without a register).
-
-    Check results depend on these files as well as on the protocol's own bytes, so a
-    result cache must include this in its key.
-    """
-    root = find_root(protocol)
-    if root is None:
-        return ""
-    digest = hashlib.sha256(str(root).encode())
-    try:
-        digest.update((root / REGISTER_NAME).read_bytes())
-    except OSError:
-        digest.update(b"unreadable")
-    folder = root / ARCHIVE_DIR
-    for extra in (folder / "HEAD", root / ".release-pending" / "journal.json"):
-        with contextlib.suppress(OSError):
-            digest.update(f"{extra.name}:{extra.stat().st_mtime_ns}\n".encode())
-    if folder.is_dir():
-        for path in sorted(folder.glob("*/*")):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            digest.update(f"{path.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()

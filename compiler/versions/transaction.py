@@ -32,13 +32,14 @@ import shutil
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.fsutil import Busy, locked, read_limited, sync_folder, write_atomic
+from compiler.records import frozen
+from compiler.versions.root import PENDING_DIR
+from compiler.versions.root import recover_books as recover_books  # the lookup that needs no transaction
 
-PENDING_DIR = ".release-pending"
 JOURNAL = "journal.json"
 LOCK_NAME = ".releases.lock"
 HEAD_NAME = "HEAD"
@@ -67,7 +68,7 @@ class Incomplete(Exception):
     """
 
 
-@dataclass(frozen=True)
+@frozen
 class ArchivedFile:
     """A file a release adds to the archive."""
 
@@ -258,16 +259,3 @@ def _describe(journal: dict[str, Any]) -> str:
         except (ValueError, KeyError, TypeError):
             continue
     return ", ".join(names) or "an unknown version"
-
-
-def recover_books(paths: Sequence[Path]) -> list[str]:
-    """Recover interrupted releases in the books the paths belong to (messages for the user)."""
-    from compiler.versions.register import find_root
-
-    roots: list[Path] = []
-    for path in paths:
-        with contextlib.suppress(OSError):
-            root = find_root(path)
-            if root is not None and root not in roots:
-                roots.append(root)
-    return [m for m in (recover(root) for root in roots) if m]

@@ -1,0 +1,40 @@
+"""Start-up and the garbage collector (compiler/startup.py): collected less often while a
+process loads, never switched off, and the usual thresholds back once it has settled."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from compiler import startup
+from compiler.cli import main
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def thresholds() -> Iterator[tuple[int, int, int]]:
+    before = gc.get_threshold()
+    yield before
+    startup._saved.clear()
+    gc.set_threshold(*before)
+    gc.unfreeze()
+
+
+def test_start_up_collects_less_often_then_as_before(thresholds: tuple[int, int, int]) -> None:
+    startup.begin()
+    assert gc.isenabled() and gc.get_threshold()[0] >= startup.START_UP_THRESHOLD
+    startup.begin()  # a second start changes nothing
+    startup.settled()
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() > 0
+    frozen = gc.get_freeze_count()
+    startup.settled()  # settled once only
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == frozen
+
+
+def test_a_check_settles_start_up(thresholds: tuple[int, int, int], capsys: pytest.CaptureFixture[str]) -> None:
+    sheet = ROOT / "protocols" / "regimes" / "borst" / "ac-q21d.protocol"
+    assert main(["check", "--no-cache", "--format", "json", str(sheet)]) == 0
+    assert gc.get_threshold() == thresholds
+    assert capsys.readouterr().out.startswith("{")
