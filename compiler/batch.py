@@ -17,9 +17,10 @@ import datetime
 import hashlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 PARALLEL_THRESHOLD = 16  # below this, starting worker processes costs more than it saves
 CHUNK = 4  # files per task: small enough to balance the last tasks, large enough to amortise the hand-over
 IN_FLIGHT = 4  # tasks queued per worker: the parent never holds the whole book's tasks or results
+
+BLOCK_FORMATS = ("json", "human", "sarif")  # `check --format`: each stores its block file under a result's key
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -70,6 +73,23 @@ def entry_of(result: Compiled) -> dict[str, Any]:
     return {"diagnostics": [d.to_json() for d in result.diagnostics], "summary": summarize(result)}
 
 
+def cached_entry(cache: Cache, key: str, tried: str = "") -> dict[str, Any] | None:
+    """A file's cached result: its entry, or the one a `check` block file holds (`warm.block_file`);
+    `tried`: a format whose block file the caller found missing or damaged.
+    """
+    entry = cache.read_json(key)
+    if entry is not None:
+        return entry
+    from compiler.warm import entry_of_block_file
+
+    for fmt in (f for f in BLOCK_FORMATS if f != tried):
+        data = cache.read_bytes(key, f"{fmt}.block")
+        entry = entry_of_block_file(data, key) if data is not None else None
+        if entry is not None:
+            return entry
+    return None
+
+
 def from_entry(path: Path, raw: bytes | None, entry: dict[str, Any]) -> Compiled:
     """A result (without its model) from a cache entry and the file's bytes."""
     from compiler.diagnostics import diagnostic_from_json
@@ -96,16 +116,29 @@ def _run_chunk(work: Callable[[Task], Result], tasks: list[Task]) -> list[Result
     return [work(task) for task in tasks]
 
 
-def ordered_map(work: Callable[[Task], Result], tasks: Sequence[Task], jobs: int) -> Iterator[Result]:
+def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int, count: int | None = None,
+                chunk_work: Callable[[list[Task]], list[Result]] | None = None, chunk: int = CHUNK) -> Iterator[Result]:
     """`work` over `tasks`, results in task order: in this process when there are few, else in `jobs` workers.
 
-    `work` must be a module-level function (it is sent to the workers by name).
+    `work` must be a module-level function (it is sent to the workers by name). `tasks` are
+    taken as they are handed out; `count`: how many there are, when `tasks` has no length.
+    `chunk_work`: a module-level function doing `work` for a few tasks at once (up to `chunk`).
     """
-    if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
-        yield from map(work, tasks)
+    total = count if count is not None else len(tasks) if isinstance(tasks, Sized) else None
+    if total is None:
+        tasks = list(tasks)
+        total = len(tasks)
+    feed = iter(tasks)
+    if jobs <= 1 or total < PARALLEL_THRESHOLD:
+        if chunk_work is None:
+            yield from map(work, feed)
+            return
+        while few := list(islice(feed, chunk)):
+            yield from chunk_work(few)
         return
     # the first file here: imports, tables, parser and lexers are then inherited by the forked workers
-    yield work(tasks[0])
+    first = next(feed)
+    yield from chunk_work([first]) if chunk_work is not None else [work(first)]
     import gc
 
     from compiler.overrides import active_overrides, use_overrides
@@ -114,16 +147,15 @@ def ordered_map(work: Callable[[Task], Result], tasks: Sequence[Task], jobs: int
     # the imported modules and tables live as long as the process: out of the collector's sight in the
     # workers, which then neither traverse them nor copy the pages they sit on
     gc.freeze()
-    rest = tasks[1:]
-    size = max(1, min(CHUNK, len(rest) // (jobs * IN_FLIGHT)))
-    starts = iter(range(0, len(rest), size))
+    size = max(1, min(chunk, (total - 1) // (jobs * IN_FLIGHT)))
     with pool(jobs, use_overrides, (active_overrides(),)) as executor:
         pending: deque[Future[list[Result]]] = deque()
 
         def submit() -> None:
-            start = next(starts, None)
-            if start is not None:
-                pending.append(executor.submit(_run_chunk, work, list(rest[start:start + size])))
+            few = list(islice(feed, size))
+            if few:
+                pending.append(executor.submit(chunk_work, few) if chunk_work is not None
+                               else executor.submit(_run_chunk, work, few))
 
         for _ in range(jobs * IN_FLIGHT):
             submit()
@@ -151,7 +183,7 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
         raws.append(raw)
         key = check_key(path, raw, today, max_bytes, states) if raw is not None and cache is not None else None
         keys.append(key)
-        entry = cache.read_json(key) if cache is not None and key is not None else None
+        entry = cached_entry(cache, key) if cache is not None and key is not None else None
         if entry is not None and raw is not None:
             results[index] = from_entry(path, raw, entry)
             if progress:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import heapq
 import json
 import os
 import re
-from collections.abc import Iterable
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, overload
 
 from compiler import startup
 from compiler.diagnostics import Diagnostic, rule
@@ -144,6 +147,38 @@ def find_protocols(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+class PathList(Sequence[Path]):
+    """Paths in one string, a NUL after each (no path holds one): a book's list of files costs
+    the bytes of its names, not a `Path` object (~300 bytes) per file.
+    """
+
+    def __init__(self, paths: Iterable[Path | str]) -> None:
+        texts = [str(path) for path in paths]
+        self.offsets = array("q", [0]) * (len(texts) + 1)
+        for index, text in enumerate(texts):
+            self.offsets[index + 1] = self.offsets[index] + len(text) + 1
+        self.blob = "".join(text + "\0" for text in texts)
+
+    def text(self, index: int) -> str:
+        """`str(self[index])`, without making the `Path`."""
+        index = range(len(self))[index]
+        return self.blob[self.offsets[index]:self.offsets[index + 1] - 1]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Path]: ...
+
+    def __getitem__(self, index: int | slice) -> Path | list[Path]:
+        if isinstance(index, slice):
+            return [Path(self.text(i)) for i in range(len(self))[index]]
+        return Path(self.text(index))
+
+
 def _walk(top: Path) -> list[Path]:
     unreadable: list[Path] = []
 
@@ -159,44 +194,110 @@ def _walk(top: Path) -> list[Path]:
 
 def book_diagnostics(results: list[Compiled]) -> list[Diagnostic]:
     """Findings that concern the book as a whole (P008 duplicate ids, V008 references to withdrawn protocols)."""
-    seen: dict[str, Compiled] = {}
-    out: list[Diagnostic] = []
-    for result in results:
-        summary = summarize(result)
-        pid = summary.get("id")
-        if not pid or "id_line" not in summary:
-            continue
-        if pid in seen:
-            first = seen[pid]
-            line = int(summary["id_line"])
-            span = Span(result.path, line, int(summary["id_column"]), line, int(summary["id_end_column"]))
-            out.append(rule("P008").at(span, f"protocol id `{pid}` is also used by {first.path}",
-                                       "give each protocol its own id"))
-        else:
-            seen[pid] = result
-    out.extend(withdrawn_references(results))
-    return out
+    facts = BookFacts()
+    kept = [facts.add(index, summarize(result)) for index, result in enumerate(results)]
+
+    def references(index: int) -> str | None:
+        return summarize(results[index]).get("references") if kept[index] else None
+
+    return [d for _, d in facts.findings(len(results), lambda i: results[i].path, references)]
 
 
 WITHDRAWN = ("superseded", "retired")  # m.Status.SUPERSEDED, m.Status.RETIRED (a test keeps them equal)
+RUN_LIMIT = 1024  # P008 facts held in memory before a sorted run of them goes to a temporary file
+IdFact = tuple[str, int, int, int, int]  # protocol id, file index, line, column, end column of the id
 
 
-def withdrawn_references(results: list[Compiled]) -> list[Diagnostic]:
-    """V008: a current protocol names, in a `reference:` line, the id of a superseded or retired one."""
-    summaries = [(result, summarize(result)) for result in results]
-    withdrawn = {summary["id"]: summary["status"] for _, summary in summaries
-                 if summary.get("id") and summary.get("status") in WITHDRAWN}
-    if not withdrawn:
-        return []
-    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(withdrawn, key=len, reverse=True))
-                         + r")(?![\w-])")
-    out: list[Diagnostic] = []
-    for result, summary in summaries:
-        if not summary or summary.get("status") in WITHDRAWN:
-            continue
-        for line, column, end_line, end_column, text in json.loads(summary.get("references") or "[]"):
-            for match in pattern.finditer(text):
-                out.append(rule("V008").at(Span(result.path, line, column, end_line, end_column),
-                                           f"reference to `{match.group(1)}`, a {withdrawn[match.group(1)]} protocol",
-                                           "refer to the protocol that replaces it, or remove the reference"))
-    return out
+class BookFacts:
+    """What the book-level rules need of each file, noted file by file in any order.
+
+    Memory does not grow with the book: P008's (id, position) facts go to sorted runs in
+    temporary files past `RUN_LIMIT` and are merged at the end; of V008 only the ids of
+    withdrawn protocols are held, the reference lines are asked for again at the end.
+    """
+
+    def __init__(self) -> None:
+        self.buffer: list[IdFact] = []
+        self.runs: list[IO[bytes]] = []
+        self.withdrawn: dict[str, tuple[int, str]] = {}  # id → (index of the last file with it, its status)
+
+    def add(self, index: int, summary: Mapping[str, str]) -> bool:
+        """Note file `index`'s summary; True when its `references` field will be asked for by `findings`."""
+        pid, status = summary.get("id"), summary.get("status")
+        if pid and "id_line" in summary:
+            self.buffer.append((pid, index, int(summary["id_line"]), int(summary["id_column"]),
+                                int(summary["id_end_column"])))
+            if len(self.buffer) >= RUN_LIMIT:
+                self._spill()
+        if pid and status in WITHDRAWN and index >= self.withdrawn.get(pid, (-1, ""))[0]:
+            self.withdrawn[pid] = (index, str(status))
+        return bool(summary.get("references")) and status not in WITHDRAWN
+
+    def _spill(self) -> None:
+        try:
+            run: IO[bytes] = tempfile.TemporaryFile()
+        except OSError:  # no writable temporary folder: the facts stay in memory
+            return
+        try:
+            self.buffer.sort()
+            run.writelines(json.dumps(fact, ensure_ascii=False).encode("utf-8") + b"\n" for fact in self.buffer)
+            run.seek(0)
+        except OSError:
+            run.close()
+            return
+        self.runs.append(run)
+        self.buffer = []
+
+    def _merged(self) -> Iterator[IdFact]:
+        self.buffer.sort()
+        streams: list[Iterator[IdFact]] = [iter(self.buffer)]
+        streams.extend(_read_run(run) for run in self.runs)
+        return heapq.merge(*streams)
+
+    def findings(self, count: int, path_of: Callable[[int], str],
+                 references: Callable[[int], str | None]) -> Iterator[tuple[int, Diagnostic]]:
+        """The book findings, each with the index of the file it concerns: every P008 in file order, then
+        every V008 in file order. `references(index)`: the `references` field of a file `add` said True of
+        (asked only when a protocol of the book is withdrawn).
+        """
+        duplicates: list[tuple[int, Diagnostic]] = []
+        try:
+            first: tuple[str, int] | None = None
+            for pid, index, line, column, end_column in self._merged():
+                if first is None or first[0] != pid:
+                    first = (pid, index)
+                    continue
+                span = Span(path_of(index), line, column, line, end_column)
+                duplicates.append((index, rule("P008").at(span, f"protocol id `{pid}` is also used by {path_of(first[1])}",
+                                                          "give each protocol its own id")))
+        finally:
+            for run in self.runs:
+                run.close()
+            self.runs, self.buffer = [], []
+        duplicates.sort(key=lambda found: found[0])
+        yield from duplicates
+        yield from self._withdrawn_references(count, path_of, references)
+
+    def _withdrawn_references(self, count: int, path_of: Callable[[int], str],
+                              references: Callable[[int], str | None]) -> Iterator[tuple[int, Diagnostic]]:
+        """V008: a current protocol names, in a `reference:` line, the id of a superseded or retired one."""
+        if not self.withdrawn:
+            return
+        withdrawn = {pid: status for pid, (_, status) in self.withdrawn.items()}
+        pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(withdrawn, key=len, reverse=True))
+                             + r")(?![\w-])")
+        for index in range(count):
+            found = references(index)
+            if not found:
+                continue
+            for line, column, end_line, end_column, text in json.loads(found):
+                for match in pattern.finditer(text):
+                    span = Span(path_of(index), line, column, end_line, end_column)
+                    yield index, rule("V008").at(span, f"reference to `{match.group(1)}`, a {withdrawn[match.group(1)]} protocol",
+                                                 "refer to the protocol that replaces it, or remove the reference")
+
+
+def _read_run(run: IO[bytes]) -> Iterator[IdFact]:
+    for line in run:
+        pid, index, row, column, end_column = json.loads(line)
+        yield str(pid), int(index), int(row), int(column), int(end_column)

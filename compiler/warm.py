@@ -1,15 +1,19 @@
 """`check` output from per-file blocks: a warm run reads, hashes and prints.
 
-Each file's share of the output (see `report.block`) is cached next to its check result,
-under the same key, one block per output format. A run that finds every block reads
-each file, hashes it, reads its block and prints — it imports neither the parser nor
-the checks nor the model. Files without a block are checked (in worker processes, which
-send back the block, not the result) and their blocks stored. Findings about the book as
-a whole (`book_diagnostics`) are merged into the blocks of the files they concern.
+Each file's share of the output (see `report.block`) is cached under the key of its check
+result, one block file per output format, which also holds the result (its diagnostics
+and summary, for the other formats and `batch.check_files`): a cold run creates one cache
+file per sheet, and creating a file is the dearest thing a cold run does besides checking.
+A run that finds every block reads each file, hashes it, reads its block and prints — it
+imports neither the parser nor the checks nor the model. Files without a block are checked
+in worker processes, which store the block file and send back only the block, the counts
+and the few summary fields the book findings need. Findings about the book as a whole
+(`pipeline.BookFacts`) are merged into the blocks of the files they concern.
 
-Memory does not grow with the book: blocks go to a temporary spool file as they come and
-are copied to the output at the end, and of each file only the few summary fields the
-book findings need are kept.
+Memory does not grow with the book: blocks and reference lines go to a temporary spool
+file as they come and are copied to the output at the end; per file the parent keeps a
+few bytes in arrays (where its block is, its cache key); the book facts spill to sorted
+runs on disk.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import io
 import json
 import tempfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from compiler import report
-from compiler.batch import check_files, check_key, default_jobs, entry_of, from_entry, ordered_map
+from compiler.batch import cached_entry, check_files, check_key, default_jobs, entry_of, from_entry, ordered_map
 from compiler.cache import Cache, compiler_fingerprint, key_for
 from compiler.source import MAX_BYTES
 
@@ -33,8 +38,12 @@ if TYPE_CHECKING:
     from compiler.pipeline import Compiled
 
 SEVERITY_COUNT = {"error": "errors", "warning": "warnings", "info": "infos"}
-# the summary fields `book_diagnostics` reads (P008 duplicate ids, V008 withdrawn references)
+# the summary fields the book findings read (P008 duplicate ids, V008 withdrawn references)
 BOOK_FIELDS = ("id", "status", "references", "id_line", "id_column", "id_end_column")
+COUNTS = ("errors", "warnings", "infos")
+# files per worker task: a check takes milliseconds, so a larger hand-over than `batch.CHUNK` costs
+# little at the end of the run and saves messages and cache files (8 % less CPU than 4 on issue 17's book)
+CHECK_CHUNK = 16
 
 
 def _counts(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
@@ -52,66 +61,170 @@ def _read(path: Path, max_bytes: int) -> bytes | None:
         return None
 
 
-def _block_task(task: tuple[str, str, int, str]) -> dict[str, Any]:
-    """Check one file (in a worker): its cache entry, output block, block head, and whether it is self-contained."""
+def block_file(head: dict[str, Any], diagnostics: bytes, block: bytes) -> bytes:
+    """A file's cached block: its head (summary, counts), its diagnostics as JSON (the result, for the
+    other formats and `check_files`), and the block itself.
+    """
+    return json.dumps(head).encode("utf-8") + b"\n" + diagnostics + b"\n" + block
+
+
+def _records(records: Sequence[tuple[str, bytes]]) -> bytes:
+    """Block files of a few sheets in one cache file (linked under each one's key): each after a
+    line with its key and its length.
+    """
+    return b"".join(f"{key} {len(data)}\n".encode("ascii") + data for key, data in records)
+
+
+def record_of(data: bytes, key: str) -> bytes | None:
+    """The block file of `key` in a cache file of records, or None (a damaged file is a miss)."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        if end < 0:
+            return None
+        name, _, size = data[start:end].partition(b" ")
+        if not size.isdigit() or end + 1 + int(size) > len(data):
+            return None
+        start = end + 1 + int(size)
+        if name == key.encode("ascii"):
+            return data[end + 1:start]
+    return None
+
+
+def _split_block_file(data: bytes) -> tuple[dict[str, Any], bytes, bytes] | None:
+    first, _, rest = data.partition(b"\n")
+    diagnostics, newline, block = rest.partition(b"\n")
+    if not newline:
+        return None
+    try:
+        head = json.loads(first)
+    except ValueError:
+        return None
+    return (head, diagnostics, block) if isinstance(head, dict) else None
+
+
+def _whole(head: dict[str, Any], diagnostics: bytes, block: bytes) -> bool:
+    """Whether a cached block file's head and block can be used (a damaged one is a miss)."""
+    counts, summary = head.get("counts"), head.get("summary")
+    if not isinstance(counts, dict) or not isinstance(summary, dict):
+        return False
+    if not all(isinstance(counts.get(name, 0), int) for name in COUNTS):
+        return False
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def entry_of_block_file(data: bytes, key: str) -> dict[str, Any] | None:
+    """The cache entry (`batch.entry_of`) that a cache file of block files holds for `key`, or None."""
+    record = record_of(data, key)
+    parts = _split_block_file(record) if record is not None else None
+    if parts is None or not _whole(*parts):
+        return None
+    try:
+        diagnostics = json.loads(parts[1])
+    except ValueError:
+        return None
+    summary = parts[0].get("summary")
+    if not isinstance(diagnostics, list) or not isinstance(summary, dict):
+        return None
+    return {"diagnostics": diagnostics, "summary": summary}
+
+
+Task = tuple[str, str, int, str, "str | None", "str | None"]  # path, today, max bytes, format, key, cache folder
+Done = tuple[tuple[int, int, int], dict[str, str], bytes, bool]  # counts, book fields, block, foreign
+
+
+def _block_task(task: Task) -> Done:
+    return _block_chunk([task])[0]
+
+
+def _block_chunk(tasks: list[Task]) -> list[Done]:
+    """Check a few files (in a worker) and store their block files in the cache, as one file linked
+    under each key: what goes back to the parent is small — the counts, the book fields, the block,
+    and whether a finding is about another file.
+    """
     from compiler.pipeline import compile_file, summarize
 
-    path, today, max_bytes, fmt = task
-    result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
-    return {"entry": entry_of(result), "block": report.block(fmt, result),
-            "head": {"summary": summarize(result), "counts": _counts(result.diagnostics)},
-            "foreign": any(d.span.file != result.path for d in result.diagnostics)}
+    out: list[Done] = []
+    records: list[tuple[str, bytes]] = []
+    directory: str | None = None
+    for path, today, max_bytes, fmt, key, folder in tasks:
+        result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
+        summary, counts = summarize(result), _counts(result.diagnostics)
+        fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
+        if any(d.span.file != result.path for d in result.diagnostics):  # printed the classic way
+            if folder is not None and key is not None:
+                Cache(Path(folder)).write_json(key, entry_of(result))
+            out.append(((0, 0, 0), fields, b"", True))
+            continue
+        block = report.block(fmt, result).encode("utf-8")
+        if folder is not None and key is not None:
+            diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
+            records.append((key, block_file({"summary": summary, "counts": counts}, diagnostics, block)))
+            directory = folder
+        out.append(((counts["errors"], counts["warnings"], counts["infos"]), fields, block, False))
+    if directory is not None:
+        fmt = tasks[0][3]
+        Cache(Path(directory)).write_shared([f"{key}.{fmt}.block" for key, _ in records], _records(records))
+    return out
 
 
 class _Spool:
-    """The files' blocks (and the cache entries of those checked in this run) in a temporary file."""
+    """The files' blocks, and the reference lines V008 reads, in a temporary file."""
 
     def __init__(self, count: int) -> None:
         try:
             self.file: IO[bytes] = tempfile.TemporaryFile()
         except OSError:  # no writable temporary folder: keep the blocks in memory, as before
             self.file = io.BytesIO()
-        # where each file's block is (offset -1: not yet), in arrays: a few bytes per file
+        # where each file's block and references are (offset -1: not yet), in arrays: a few bytes per file
         self.offset, self.size, self.extra = array("q", [-1]) * count, array("q", [0]) * count, array("q", [0]) * count
 
     def has(self, index: int) -> bool:
         return self.offset[index] >= 0
 
-    def put(self, index: int, block: str, entry: dict[str, Any] | None) -> None:
-        data = block.encode("utf-8")
-        extra = json.dumps(entry, ensure_ascii=False).encode("utf-8") if entry is not None else b""
+    def put(self, index: int, block: bytes, extra: bytes) -> None:
         self.offset[index] = self.file.seek(0, io.SEEK_END)
-        self.size[index], self.extra[index] = len(data), len(extra)
-        self.file.write(data + extra)
-
-    def _read(self, index: int) -> tuple[bytes, bytes]:
-        self.file.seek(self.offset[index])
-        data = self.file.read(self.size[index] + self.extra[index])
-        return data[:self.size[index]], data[self.size[index]:]
+        self.size[index], self.extra[index] = len(block), len(extra)
+        self.file.write(block)
+        if extra:
+            self.file.write(extra)
 
     def block(self, index: int) -> str:
-        return self._read(index)[0].decode("utf-8")
+        self.file.seek(self.offset[index])
+        return self.file.read(self.size[index]).decode("utf-8")
 
-    def entry(self, index: int) -> dict[str, Any] | None:
-        extra = self._read(index)[1]
-        return dict(json.loads(extra)) if extra else None
+    def references(self, index: int) -> str | None:
+        if not self.extra[index]:
+            return None
+        self.file.seek(self.offset[index] + self.size[index])
+        return self.file.read(self.extra[index]).decode("utf-8")
 
 
 class _Run:
-    """One `check` run's state: the spool, the counts, and each file's book-finding fields."""
+    """One `check` run's state: the spool, the counts, and the book facts."""
 
     def __init__(self, files: Sequence[Path], fmt: str) -> None:
+        from compiler.pipeline import BookFacts
+
         self.files, self.fmt = files, fmt
         self.spool = _Spool(len(files))
         self.counts = {"files": len(files), "errors": 0, "warnings": 0, "infos": 0}
-        self.book: list[dict[str, str]] = [{} for _ in files]
+        self.book = BookFacts()
 
-    def add(self, index: int, head: dict[str, Any], block: str, entry: dict[str, Any] | None = None) -> None:
-        for name, value in (head.get("counts") or {}).items():
+    def add(self, index: int, counts: Sequence[int], summary: dict[str, Any], block: bytes) -> None:
+        for name, value in zip(COUNTS, counts, strict=True):
             self.counts[name] += int(value)
-        summary = dict(head.get("summary") or {})
-        self.book[index] = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
-        self.spool.put(index, block, entry)
+        fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
+        references = fields["references"].encode("utf-8") if self.book.add(index, fields) else b""
+        self.spool.put(index, block, references)
+
+    def add_head(self, index: int, head: dict[str, Any], block: bytes) -> None:
+        counts = head.get("counts") or {}
+        self.add(index, [counts.get(name, 0) for name in COUNTS], dict(head.get("summary") or {}), block)
 
 
 def check_document(files: Sequence[Path], today: datetime.date | None, fmt: str, *, cache: Cache | None = None,
@@ -130,34 +243,50 @@ def write_check(files: Sequence[Path], today: datetime.date | None, fmt: str, st
     None, with nothing written, when the findings cannot be cut into per-file blocks.
     """
     today = today or datetime.date.today()
-    paths = [str(p) for p in files]
-    if len(set(paths)) != len(paths):
+    # path order (the output's) as an array of indices; the same path twice is printed the classic way
+    text = _texts(files)
+    order = array("q", sorted(range(len(files)), key=text))
+    if any(text(a) == text(b) for a, b in pairwise(order)):
         return None
     run = _Run(files, fmt)
     with run.spool.file:
         keys = _from_cache(run, today, cache, max_bytes)
         if not _check_misses(run, keys, today, cache, jobs, max_bytes):
             return None
-        from compiler.pipeline import Compiled, book_diagnostics
-
-        extra = book_diagnostics([Compiled(p, None, None, (), fields) for p, fields in zip(paths, run.book, strict=True)])
-        for name, value in _counts(extra).items():
-            run.counts[name] += value
-        where = {p: i for i, p in enumerate(paths)}
-        if any(d.span.file not in where for d in extra):
-            return None
         concerned: dict[int, list[Diagnostic]] = {}
-        for d in extra:
-            concerned.setdefault(where[d.span.file], []).append(d)
-        order = sorted(range(len(paths)), key=paths.__getitem__)
+        for index, d in run.book.findings(len(files), text, run.spool.references):
+            concerned.setdefault(index, []).append(d)
+            run.counts[SEVERITY_COUNT[d.severity.value]] += 1
         blocks = _blocks(run, order, concerned, today, cache, max_bytes)
         report.write_document(fmt, blocks, run.counts, stream, _sarif_frame(cache) if fmt == "sarif" else None)
     return run.counts
 
 
-def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes: int) -> list[str | None]:
+def _texts(files: Sequence[Path]) -> Callable[[int], str]:
+    """`str(files[i])` as a function of `i` (a `PathList` answers without making a `Path`)."""
+    from compiler.pipeline import PathList
+
+    return files.text if isinstance(files, PathList) else lambda i: str(files[i])
+
+
+class _Keys:
+    """The files' cache keys, 32 bytes each in one buffer (a hex string costs over 110)."""
+
+    def __init__(self, count: int) -> None:
+        self.data = bytearray(32 * count)
+        self.known = bytearray(count)
+
+    def __setitem__(self, index: int, key: str) -> None:
+        self.data[32 * index:32 * index + 32] = bytes.fromhex(key)
+        self.known[index] = 1
+
+    def __getitem__(self, index: int) -> str | None:
+        return self.data[32 * index:32 * index + 32].hex() if self.known[index] else None
+
+
+def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes: int) -> _Keys:
     """Spool every block the cache has (or can make from a cached result); the keys of all files."""
-    keys: list[str | None] = [None] * len(run.files)
+    keys = _Keys(len(run.files))
     if cache is None:
         return keys
     extension = f"{run.fmt}.block"
@@ -168,16 +297,12 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
             continue
         keys[index] = key = check_key(path, raw, today, max_bytes, states)
         data = cache.read_bytes(key, extension)
-        if data is not None:
-            first, _, body = data.partition(b"\n")
-            try:
-                head, block = json.loads(first), body.decode("utf-8")
-            except ValueError:
-                pass
-            else:
-                run.add(index, head, block)
-                continue
-        entry = cache.read_json(key)
+        record = record_of(data, key) if data is not None else None
+        parts = _split_block_file(record) if record is not None else None
+        if parts is not None and _whole(*parts):
+            run.add_head(index, parts[0], parts[2])
+            continue
+        entry = cached_entry(cache, key, run.fmt)
         if entry is not None:  # checked before, printed in another format: the block from the result
             result = from_entry(path, raw, entry)
             if any(d.span.file != result.path for d in result.diagnostics):
@@ -186,38 +311,41 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
     return keys
 
 
-def _check_misses(run: _Run, keys: list[str | None], today: datetime.date, cache: Cache | None, jobs: int | None,
+def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | None, jobs: int | None,
                   max_bytes: int) -> bool:
     """Check the files the cache could not answer for; False when one has findings outside itself."""
-    misses = [i for i in range(len(run.files)) if not run.spool.has(i)]
-    tasks = [(str(run.files[i]), today.isoformat(), max_bytes, run.fmt) for i in misses]
+    missing = bytearray(not run.spool.has(i) for i in range(len(run.files)))  # a byte per file
+    directory = str(cache.directory) if cache is not None else None
+    day = today.isoformat()
+    # the tasks are made as the workers take them: the parent never holds the whole book's
+    text = _texts(run.files)
+    tasks = ((text(i), day, max_bytes, run.fmt, keys[i], directory) for i in _indices(missing))
     workers = jobs if jobs is not None else default_jobs()
-    for index, done in zip(misses, ordered_map(_block_task, tasks, workers), strict=True):
-        if done["foreign"]:
+    done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk, CHECK_CHUNK)
+    for index, (counts, fields, block, foreign) in zip(_indices(missing), done, strict=True):
+        if foreign:
             return False
-        stored = keys[index]
-        if cache is not None and stored is not None:
-            cache.write_json(stored, done["entry"])
-            _store_block(cache, stored, run.fmt, done["head"], done["block"])
-        run.add(index, done["head"], done["block"], done["entry"])
+        run.add(index, counts, fields, block)
     return True
+
+
+def _indices(missing: bytearray) -> Iterator[int]:
+    return (i for i, miss in enumerate(missing) if miss)
 
 
 def _add_result(run: _Run, index: int, result: Compiled, cache: Cache | None, key: str | None) -> None:
     from compiler.pipeline import summarize
 
-    head = {"summary": summarize(result), "counts": _counts(result.diagnostics)}
-    block = report.block(run.fmt, result)
+    summary, counts = summarize(result), _counts(result.diagnostics)
+    block = report.block(run.fmt, result).encode("utf-8")
     if cache is not None and key is not None:
-        _store_block(cache, key, run.fmt, head, block)
-    run.add(index, head, block)
+        diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
+        record = block_file({"summary": summary, "counts": counts}, diagnostics, block)
+        cache.write_bytes(key, f"{run.fmt}.block", _records([(key, record)]), durable=False)
+    run.add(index, [counts[name] for name in COUNTS], summary, block)
 
 
-def _store_block(cache: Cache, key: str, fmt: str, head: dict[str, Any], block: str) -> None:
-    cache.write_bytes(key, f"{fmt}.block", json.dumps(head).encode("utf-8") + b"\n" + block.encode("utf-8"), durable=False)
-
-
-def _blocks(run: _Run, order: list[int], concerned: dict[int, list[Diagnostic]], today: datetime.date,
+def _blocks(run: _Run, order: Sequence[int], concerned: dict[int, list[Diagnostic]], today: datetime.date,
             cache: Cache | None, max_bytes: int) -> Iterator[str]:
     """The blocks in path order, read from the spool one at a time; a file with book findings gets a new block."""
     for index in order:
@@ -225,12 +353,7 @@ def _blocks(run: _Run, order: list[int], concerned: dict[int, list[Diagnostic]],
         if own is None:
             yield run.spool.block(index)
             continue
-        path = run.files[index]
-        entry = run.spool.entry(index)
-        if entry is not None:
-            result = from_entry(path, _read(path, max_bytes), entry)
-        else:
-            result = check_files([path], today, cache=cache, jobs=1, max_bytes=max_bytes)[0]
+        result = check_files([run.files[index]], today, cache=cache, jobs=1, max_bytes=max_bytes)[0]
         yield report.block(run.fmt, result, own)
 
 

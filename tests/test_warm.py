@@ -42,7 +42,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     # the same id twice (a book finding, P008), an unreadable encoding (P002), and clean fixtures
     (folder / "zz-copy.protocol").write_bytes(SHIPPED[0].read_bytes())
     (folder / "a-latin1.protocol").write_bytes("id: x\ntitle: caf\xe9\n".encode("latin-1"))
-    return [*find_protocols([folder]), *find_protocols([FIXTURES / "F001"])]
+    return [*find_protocols([folder]), *find_protocols([FIXTURES / "F001", FIXTURES / "V008"])]
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,70 @@ def test_a_warm_check_imports_neither_parser_nor_checks_nor_model(tmp_path: Path
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout[-300:] + result.stderr
+
+
+def test_book_findings_spilled_to_sorted_runs_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler import pipeline
+
+    files = [*find_protocols([FIXTURES / "P008", FIXTURES / "V008"]), *SHIPPED[:3], SHIPPED[0], SHIPPED[1]]
+    results = check_files(files, TODAY, jobs=1)
+    in_memory = book_diagnostics(results)
+    assert {d.code for d in in_memory} == {"P008", "V008"}
+    monkeypatch.setattr(pipeline, "RUN_LIMIT", 2)  # every other fact goes to a temporary file
+    assert book_diagnostics(results) == in_memory
+
+
+def test_a_block_file_holds_the_result_for_the_other_formats(book: list[Path], tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    check_document(book, TODAY, "human", cache=cache, jobs=1)
+    assert not list(cache.directory.glob("*.json"))  # one cache file per sheet: its block file
+    for fmt in ("json", "sarif"):
+        assert check_document(book, TODAY, fmt, cache=cache, jobs=1)[0] == classic(book, fmt)  # type: ignore[index]
+    cached = check_files(book, TODAY, cache=cache, jobs=1)
+    assert [(r.diagnostics, r.summary) for r in cached] == [(r.diagnostics, r.summary) for r in check_files(book, TODAY)]
+
+
+@pytest.mark.parametrize("damage", [b"", b"{}", b"[]\n[]\nx", b'{"counts": {"errors": "1"}, "summary": {}}\n[]\nx',
+                                    b'{"counts": {}, "summary": {}}\n[', b'{"counts": {}, "summary": {}}\n[]\n\xff'])
+def test_a_damaged_block_file_is_a_miss(tmp_path: Path, damage: bytes) -> None:
+    cache = Cache(tmp_path / "cache")
+    sheet = [SHIPPED[0]]
+    expected = check_document(sheet, TODAY, "json", cache=cache, jobs=1)
+    [stored] = cache.directory.glob("*.json.block")
+    stored.write_bytes(damage)
+    assert check_document(sheet, TODAY, "json", cache=cache, jobs=1) == expected
+    stored.write_bytes(damage)
+    [cached], [fresh] = check_files(sheet, TODAY, cache=cache, jobs=1), check_files(sheet, TODAY)
+    assert (cached.diagnostics, cached.summary) == (fresh.diagnostics, fresh.summary)
+
+
+def test_a_cold_check_stores_a_few_sheets_in_one_private_file(book: list[Path], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = Cache(tmp_path / "cache")
+    expected = check_document(book, TODAY, "json", cache=cache, jobs=1)
+    stored = list(cache.directory.glob("*.json.block"))
+    assert any(p.stat().st_nlink > 1 for p in stored)  # linked under each key
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in stored)
+    assert not list(cache.directory.glob(".*"))  # no temporary file left
+    assert check_document(book, TODAY, "json", cache=cache, jobs=1) == expected
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError("no hard links here")
+
+    monkeypatch.setattr("os.link", no_links)  # a file system without hard links: a file per sheet
+    other = Cache(tmp_path / "other")
+    assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
+    assert all(p.stat().st_nlink == 1 for p in other.directory.glob("*.json.block"))
+    assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
+
+
+def test_a_path_list_is_its_paths() -> None:
+    from compiler.pipeline import PathList
+
+    paths = [Path("a/b.protocol"), Path("/tmp/é x.protocol"), Path("c.protocol")]
+    listed = PathList(paths)
+    assert list(listed) == paths and len(listed) == 3 and listed[-1] == paths[-1] and listed[1:] == paths[1:]
+    assert [listed.text(i) for i in range(3)] == [str(p) for p in paths]
+    assert not PathList([])
+    with pytest.raises(IndexError):
+        listed.text(3)
