@@ -233,3 +233,24 @@ def test_errors_read_as_dataclasses_write_them() -> None:
     assert dataclasses.replace(span, line=2) == Span("f", 2, 2, 3, 4)
     assert dataclasses.asdict(span) == {"file": "f", "line": 1, "column": 2, "end_line": 3, "end_column": 4}
     assert sorted([Span("f", 2, 1, 2, 2), span]) == [span, Span("f", 2, 1, 2, 2)]
+
+
+def test_an_inherited_class_attribute_is_the_default() -> None:
+    # dataclasses reads a field's default with getattr: a field declared again without a value keeps
+    # the base's default, and a plain base class's attribute of that name is one too
+    def body(decorator: Callable[..., Any]) -> type:
+        class Mixin:
+            b = 5
+
+        @decorator
+        class Base:
+            a: int = 1
+
+        @decorator
+        class Again(Base, Mixin):
+            a: int
+            b: int
+        return Again
+    got, expected = _both(body)
+    assert got == expected
+    assert repr(body(frozen)()).endswith("Again(a=1, b=5)")
