@@ -551,9 +551,11 @@ def _cache_path(module: Any) -> tuple[Path, bytes]:
 
     from compiler.cache import default_cache_dir
 
+    # the version is the package's (`module` is its compiled submodule, which has none)
+    package = sys.modules.get(module.__name__.partition(".")[0], module)
     digest = hashlib.sha256(_CACHE_FORMAT)
     for part in (grammar_path().read_bytes(), Path(__file__).read_bytes(), Path(regex_code.__file__).read_bytes(),
-                 lark.__version__.encode(), str(getattr(module, "__version__", "")).encode(), sys.version.encode(),
+                 lark.__version__.encode(), str(getattr(package, "__version__", "")).encode(), sys.version.encode(),
                  regex_code.VERSION):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)

@@ -87,6 +87,8 @@ def _own_fields(cls: type, order: bool) -> dict[str, dataclasses.Field[Any]] | N
         text = annotation if isinstance(annotation, str) else repr(annotation)
         if name == "self" or any(word in text for word in _REFUSED):
             return None
+        if name not in namespace and hasattr(cls, name):
+            return None  # dataclasses takes an inherited class attribute as the default (or a slot as none)
         default = namespace.get(name, _MISSING)
         f = default if isinstance(default, dataclasses.Field) else dataclasses.field(default=default)
         if f.kw_only is not _MISSING or not f.init or (f.default is not _MISSING and f.default.__class__.__hash__ is None):

@@ -29,6 +29,9 @@ def begin() -> None:
 
 def settled() -> None:
     """Start-up is over (modules, parser and tables loaded): freeze them, collect as usual."""
-    if _saved:
-        gc.freeze()
-        gc.set_threshold(*_saved.pop())
+    try:
+        saved = _saved.pop()  # one step: two threads' first compiles may settle at once (`serve`)
+    except IndexError:
+        return
+    gc.freeze()
+    gc.set_threshold(*saved)

@@ -333,3 +333,12 @@ def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> No
     damaged = check()
     assert "Traceback" not in damaged.stderr and damaged.returncode == clean.returncode
     assert damaged.stdout == clean.stdout
+
+
+def test_the_parser_cache_is_keyed_by_the_lark_cython_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lark_cython
+
+    module = _cython()
+    before = parsing._cache_path(module)
+    monkeypatch.setattr(lark_cython, "__version__", "0.0.0-another", raising=False)
+    assert parsing._cache_path(module) != before

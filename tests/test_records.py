@@ -7,6 +7,7 @@ repr, equality, hash, ordering, pickling, frozenness.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import importlib
@@ -101,6 +102,8 @@ def _behaviour(cls: type) -> dict[str, Any]:
     if "<locals>" not in cls.__qualname__:
         out["pickle"] = [pickle.loads(pickle.dumps(s)) == s for s in samples]
     out["state"] = [s.__getstate__() if "__getstate__" in type(s).__dict__ else None for s in samples]
+    out["copies"] = [(repr(copy.copy(s)), repr(copy.deepcopy(s)), repr(dataclasses.replace(s)), dataclasses.asdict(s),
+                      copy.copy(s) == s, copy.deepcopy(s) == s) for s in samples]
     out["frozen"] = _frozen_errors(samples[0])
     return out
 
@@ -233,3 +236,40 @@ def test_errors_read_as_dataclasses_write_them() -> None:
     assert dataclasses.replace(span, line=2) == Span("f", 2, 2, 3, 4)
     assert dataclasses.asdict(span) == {"file": "f", "line": 1, "column": 2, "end_line": 3, "end_column": 4}
     assert sorted([Span("f", 2, 1, 2, 2), span]) == [span, Span("f", 2, 1, 2, 2)]
+
+
+def test_an_inherited_class_attribute_is_the_default() -> None:
+    # dataclasses reads a field's default with getattr: a field declared again without a value keeps
+    # the base's default, and a plain base class's attribute of that name is one too
+    def body(decorator: Callable[..., Any]) -> type:
+        class Mixin:
+            b = 5
+
+        @decorator
+        class Base:
+            a: int = 1
+
+        @decorator
+        class Again(Base, Mixin):
+            a: int
+            b: int
+        return Again
+    got, expected = _both(body)
+    assert got == expected
+    assert repr(body(frozen)()).endswith("Again(a=1, b=5)")
+
+
+def test_nan_and_signed_zero_compare_as_dataclasses_compare_them() -> None:
+    # dataclasses (3.11, 3.12) compare tuples of the fields: a NaN field equals itself by identity
+    nan = float("nan")
+
+    def facts(decorator: Callable[..., Any]) -> list[Any]:
+        @decorator
+        class Dose:
+            amount: float
+            unit: str = "mg"
+        same, other = Dose(nan), Dose(float("nan"))
+        return [same == Dose(nan), same == other, Dose(0.0) == Dose(-0.0), hash(Dose(0.0)) == hash(Dose(-0.0)),
+                hash(same) == hash(Dose(nan)), same != Dose(nan)]
+    for options in ({}, {"slots": True}, {"order": True}):
+        assert facts(frozen(**options)) == facts(_reference(**options))
