@@ -49,8 +49,24 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int, states: dict[str, str] | None = None) -> str:
-    """The cache key of one file's check result (`states`: the register states read so far in this run, by folder)."""
+def content_digest(raw: bytes) -> str:
+    """The digest of a file's bytes, as in its cache key and in `SourceFile.sha256`."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def same_text(result: Compiled, digest: str | None) -> bool:
+    """The result is of the very bytes the key was made of: a file saved again between the
+    read that made the key and the compile would otherwise leave the new text's findings
+    under the old text's key (and an undo would be answered with them).
+    """
+    return digest is not None and result.source is not None and result.source.sha256 == digest
+
+
+def check_key(path: Path, digest: str, today: datetime.date, max_bytes: int,
+              states: dict[str, str] | None = None) -> str:
+    """The cache key of one file's check result, from the digest of its bytes (`states`: the
+    register states read so far in this run, by folder).
+    """
     from compiler.overrides import active_fingerprint
     from compiler.versions.root import register_state
 
@@ -62,8 +78,8 @@ def check_key(path: Path, raw: bytes, today: datetime.date, max_bytes: int, stat
         state = register_state(path)
         if states is not None:
             states[folder] = state
-    return key_for(compiler_fingerprint(), str(path), hashlib.sha256(raw).hexdigest(), today.isoformat(), str(max_bytes),
-                   state, active_fingerprint())
+    return key_for(compiler_fingerprint(), str(path), digest, today.isoformat(), str(max_bytes), state,
+                   active_fingerprint())
 
 
 def entry_of(result: Compiled) -> dict[str, Any]:
@@ -105,11 +121,13 @@ def from_entry(path: Path, raw: bytes | None, entry: dict[str, Any]) -> Compiled
     return Compiled(str(path), source, None, diagnostics, dict(entry.get("summary") or {}))
 
 
-def _worker(task: tuple[str, str, int]) -> dict[str, Any]:
+def _worker(task: tuple[str, str, int, str | None]) -> tuple[dict[str, Any], bool]:
+    """The cache entry of one file, and whether it is of the bytes the key was made of."""
     from compiler.pipeline import compile_file
 
-    path, today, max_bytes = task
-    return entry_of(compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes))
+    path, today, max_bytes, digest = task
+    result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
+    return entry_of(result), same_text(result, digest)
 
 
 def _run_chunk(work: Callable[[Task], Result], tasks: list[Task]) -> list[Result]:
@@ -173,6 +191,7 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
     results: list[Compiled | None] = [None] * len(files)
     raws: list[bytes | None] = []
     keys: list[str | None] = []
+    digests: list[str | None] = []
     misses: list[int] = []
     states: dict[str, str] = {}
     for index, path in enumerate(files):
@@ -181,7 +200,9 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
         except OSError:  # not a regular file, too large, unreadable: compiled below, which reports why
             raw = None
         raws.append(raw)
-        key = check_key(path, raw, today, max_bytes, states) if raw is not None and cache is not None else None
+        digest = content_digest(raw) if raw is not None else None
+        digests.append(digest)
+        key = check_key(path, digest, today, max_bytes, states) if digest is not None and cache is not None else None
         keys.append(key)
         entry = cached_entry(cache, key) if cache is not None and key is not None else None
         if entry is not None and raw is not None:
@@ -192,10 +213,10 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
             misses.append(index)
     workers = jobs if jobs is not None else default_jobs()
     if workers > 1 and len(misses) >= PARALLEL_THRESHOLD:
-        tasks = [(str(files[i]), today.isoformat(), max_bytes) for i in misses]
-        for index, entry in zip(misses, ordered_map(_worker, tasks, workers), strict=True):
+        tasks = [(str(files[i]), today.isoformat(), max_bytes, digests[i]) for i in misses]
+        for index, (entry, fresh) in zip(misses, ordered_map(_worker, tasks, workers), strict=True):
             results[index] = from_entry(files[index], raws[index], entry)
-            _store(cache, keys[index], entry)
+            _store(cache, keys[index] if fresh else None, entry)
             if progress:
                 progress(1)
     else:
@@ -205,7 +226,7 @@ def check_files(files: Sequence[Path], today: datetime.date | None = None, *, ca
             result = compile_file(files[index], today, max_bytes)
             entry = entry_of(result)
             results[index] = replace(result, summary=entry["summary"])
-            _store(cache, keys[index], entry)
+            _store(cache, keys[index] if same_text(result, digests[index]) else None, entry)
             if progress:
                 progress(1)
     return [r for r in results if r is not None]

@@ -29,7 +29,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from compiler import report
-from compiler.batch import cached_entry, check_files, check_key, default_jobs, entry_of, from_entry, ordered_map
+from compiler.batch import (
+    cached_entry,
+    check_files,
+    check_key,
+    content_digest,
+    default_jobs,
+    entry_of,
+    from_entry,
+    ordered_map,
+    same_text,
+)
 from compiler.cache import Cache, compiler_fingerprint, key_for
 from compiler.source import MAX_BYTES
 
@@ -133,7 +143,8 @@ def entry_of_block_file(data: bytes, key: str) -> dict[str, Any] | None:
     return {"diagnostics": diagnostics, "summary": summary}
 
 
-Task = tuple[str, str, int, str, "str | None", "str | None"]  # path, today, max bytes, format, key, cache folder
+# path, today, max bytes, format, key, cache folder, digest of the bytes the key was made of
+Task = tuple[str, str, int, str, "str | None", "str | None", "str | None"]
 Done = tuple[tuple[int, int, int], dict[str, str], bytes, bool]  # counts, book fields, block, foreign
 
 
@@ -151,8 +162,9 @@ def _block_chunk(tasks: list[Task]) -> list[Done]:
     out: list[Done] = []
     records: list[tuple[str, bytes]] = []
     directory: str | None = None
-    for path, today, max_bytes, fmt, key, folder in tasks:
+    for path, today, max_bytes, fmt, given_key, folder, digest in tasks:
         result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
+        key = given_key if same_text(result, digest) else None  # saved again since the key was made: not kept
         summary, counts = summarize(result), _counts(result.diagnostics)
         fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
         if any(d.span.file != result.path for d in result.diagnostics):  # printed the classic way
@@ -270,18 +282,25 @@ def _texts(files: Sequence[Path]) -> Callable[[int], str]:
 
 
 class _Keys:
-    """The files' cache keys, 32 bytes each in one buffer (a hex string costs over 110)."""
+    """The files' cache keys and the digests of the bytes each was made of, 32 bytes each in two
+    buffers (a hex string costs over 110).
+    """
 
     def __init__(self, count: int) -> None:
         self.data = bytearray(32 * count)
+        self.digests = bytearray(32 * count)
         self.known = bytearray(count)
 
-    def __setitem__(self, index: int, key: str) -> None:
+    def set(self, index: int, key: str, digest: str) -> None:
         self.data[32 * index:32 * index + 32] = bytes.fromhex(key)
+        self.digests[32 * index:32 * index + 32] = bytes.fromhex(digest)
         self.known[index] = 1
 
     def __getitem__(self, index: int) -> str | None:
         return self.data[32 * index:32 * index + 32].hex() if self.known[index] else None
+
+    def digest(self, index: int) -> str | None:
+        return self.digests[32 * index:32 * index + 32].hex() if self.known[index] else None
 
 
 def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes: int) -> _Keys:
@@ -295,7 +314,9 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         raw = _read(path, max_bytes)
         if raw is None:
             continue
-        keys[index] = key = check_key(path, raw, today, max_bytes, states)
+        digest = content_digest(raw)
+        key = check_key(path, digest, today, max_bytes, states)
+        keys.set(index, key, digest)
         data = cache.read_bytes(key, extension)
         record = record_of(data, key) if data is not None else None
         parts = _split_block_file(record) if record is not None else None
@@ -319,7 +340,7 @@ def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | N
     day = today.isoformat()
     # the tasks are made as the workers take them: the parent never holds the whole book's
     text = _texts(run.files)
-    tasks = ((text(i), day, max_bytes, run.fmt, keys[i], directory) for i in _indices(missing))
+    tasks = ((text(i), day, max_bytes, run.fmt, keys[i], directory, keys.digest(i)) for i in _indices(missing))
     workers = jobs if jobs is not None else default_jobs()
     done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk, CHECK_CHUNK)
     for index, (counts, fields, block, foreign) in zip(_indices(missing), done, strict=True):

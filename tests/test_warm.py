@@ -159,3 +159,37 @@ def test_a_path_list_is_its_paths() -> None:
     assert not PathList([])
     with pytest.raises(IndexError):
         listed.text(3)
+
+
+def _saved_while_checking(monkeypatch: pytest.MonkeyPatch, sheet: Path, edited: str) -> None:
+    """The sheet is saved again after the check read it and before it is compiled."""
+    import compiler.pipeline
+
+    real = compiler.pipeline.compile_file
+
+    def saving_first(path: Path, *args: object, **kwargs: object) -> Compiled:
+        sheet.write_text(edited, encoding="utf-8")
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compiler.pipeline, "compile_file", saving_first)
+
+
+@pytest.mark.parametrize("path", ["blocks", "classic"])
+def test_findings_of_a_text_saved_during_the_check_are_not_kept_for_the_text_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    # the cache key is made of the bytes read first; findings of other bytes must not be stored under it,
+    # or going back to the first text (an undo) would later be answered with the edited text's findings
+    sheet = tmp_path / "p.protocol"
+    first = SHIPPED[0].read_text(encoding="utf-8")
+    edited = first.replace("drug ", "drug onbekendmiddel ", 1)
+    sheet.write_text(first, encoding="utf-8")
+    cache = Cache(tmp_path / "cache")
+    with monkeypatch.context() as patch:
+        _saved_while_checking(patch, sheet, edited)
+        if path == "blocks":
+            check_document([sheet], TODAY, "json", cache=cache, jobs=1)
+        else:
+            check_files([sheet], TODAY, cache=cache, jobs=1)
+    sheet.write_text(first, encoding="utf-8")
+    again = check_document([sheet], TODAY, "json", cache=cache, jobs=1)
+    assert again is not None and again[0] == classic([sheet], "json")
