@@ -19,6 +19,7 @@ runs on disk.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import json
 import tempfile
@@ -80,9 +81,14 @@ def block_file(head: dict[str, Any], diagnostics: bytes, block: bytes) -> bytes:
 
 def _records(records: Sequence[tuple[str, bytes]]) -> bytes:
     """Block files of a few sheets in one cache file (linked under each one's key): each after a
-    line with its key and its length.
+    line with its key, its length and its digest. The files are not synced to disk: after a crash
+    one may hold a page of zeros where its text was, which only the digest tells apart.
     """
-    return b"".join(f"{key} {len(data)}\n".encode("ascii") + data for key, data in records)
+    return b"".join(f"{key} {len(data)} {_digest(data)}\n".encode("ascii") + data for key, data in records)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def record_of(data: bytes, key: str) -> bytes | None:
@@ -92,12 +98,13 @@ def record_of(data: bytes, key: str) -> bytes | None:
         end = data.find(b"\n", start)
         if end < 0:
             return None
-        name, _, size = data[start:end].partition(b" ")
+        name, size, digest = [*data[start:end].split(b" "), b"", b""][:3]
         if not size.isdigit() or end + 1 + int(size) > len(data):
             return None
         start = end + 1 + int(size)
         if name == key.encode("ascii"):
-            return data[end + 1:start]
+            record = data[end + 1:start]
+            return record if digest == _digest(record).encode("ascii") else None
     return None
 
 

@@ -193,3 +193,15 @@ def test_findings_of_a_text_saved_during_the_check_are_not_kept_for_the_text_rea
     sheet.write_text(first, encoding="utf-8")
     again = check_document([sheet], TODAY, "json", cache=cache, jobs=1)
     assert again is not None and again[0] == classic([sheet], "json")
+
+
+def test_a_block_file_with_zeros_where_its_text_was_is_a_miss(tmp_path: Path) -> None:
+    # block files are not synced: after a crash a page of one may read back as zeros, lengths intact
+    cache = Cache(tmp_path / "cache")
+    sheet = [SHIPPED[0]]
+    expected = check_document(sheet, TODAY, "json", cache=cache, jobs=1)
+    [stored] = cache.directory.glob("*.json.block")
+    data = stored.read_bytes()
+    tail = len(data) - 200  # in the printed block, the file's last part
+    stored.write_bytes(data[:tail] + b"\x00" * 200)
+    assert check_document(sheet, TODAY, "json", cache=cache, jobs=1) == expected
