@@ -50,6 +50,7 @@ def exact(value: Decimal | int | str) -> Fraction:
     return Fraction(Decimal(str(value)))
 
 
+@functools.lru_cache(maxsize=4096)
 def shown(value: Fraction, places: int = 1) -> str:
     """A value rounded half-up for display (`23.3`), without trailing `.0`."""
     quantum = Decimal(1).scaleb(-places)
