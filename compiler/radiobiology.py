@@ -30,16 +30,19 @@ from compiler.records import frozen
 from compiler.tables import Tables
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and the same few values recur on every sheet
 def bed(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction) -> Fraction:
     """Biologically effective dose, Gy: n·d·(1 + d/(α/β))."""
     return fractions * dose_per_fraction * (1 + dose_per_fraction / alpha_beta)
 
 
+@functools.lru_cache(maxsize=4096)
 def eqd2(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction) -> Fraction:
     """Equivalent dose in 2 Gy fractions, Gy: n·d·(d + α/β)/(2 + α/β)."""
     return fractions * dose_per_fraction * (dose_per_fraction + alpha_beta) / (2 + alpha_beta)
 
 
+@functools.lru_cache(maxsize=4096)
 def exact(value: Decimal | int | str) -> Fraction:
     """An exact Fraction from a Decimal as written."""
     if isinstance(value, (Decimal, int)):
@@ -47,6 +50,7 @@ def exact(value: Decimal | int | str) -> Fraction:
     return Fraction(Decimal(str(value)))
 
 
+@functools.lru_cache(maxsize=4096)
 def shown(value: Fraction, places: int = 1) -> str:
     """A value rounded half-up for display (`23.3`), without trailing `.0`."""
     quantum = Decimal(1).scaleb(-places)

@@ -286,7 +286,7 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
             continue
         assert item.fractions is not None and item.dose_per_fraction is not None
         n, d = exact(item.fractions.value), exact(item.dose_per_fraction.value)
-        plausible = [(f, g) for s, f, g in schemes if str(s.get("indication")) in info.indications]
+        plausible = _plausible(context.tables, schemes, info.indications)
         if any(f == n and g == d for f, g in plausible):
             continue
         listed = sorted(set(plausible))
@@ -294,6 +294,25 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
         yield implausible_scheme.at(item.span, f"{_scheme(item)} is not a usual scheme for {item.site.value} "
                                     f"({', '.join(info.indications)})",
                                     f"usual: {shown_list} Gy; or acknowledge a local scheme with `allow R004 \"…\"`")
+
+
+_PLAUSIBLE: list[tuple[Tables, dict[tuple[str, ...], list[tuple[Fraction, Fraction]]]]] = []
+
+
+def _plausible(tables: Tables, schemes: list[tuple[Mapping[str, Any], Fraction, Fraction]],
+               indications: tuple[str, ...]) -> list[tuple[Fraction, Fraction]]:
+    """The schemes (fractions, dose per fraction) of any of the indications, in table order (once per
+    tables object and set of indications: every rt line of a site walked the whole scheme table).
+    """
+    if not _PLAUSIBLE or _PLAUSIBLE[0][0] is not tables:
+        _PLAUSIBLE[:] = [(tables, {})]
+    known = _PLAUSIBLE[0][1]
+    found = known.get(indications)
+    if found is None:
+        found = [(f, g) for s, f, g in schemes if str(s.get("indication")) in indications]
+        if len(known) < 1024:
+            known[indications] = found
+    return found
 
 
 def _cord(context: Context) -> Mapping[str, Any]:

@@ -17,7 +17,7 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.source import Span
-from compiler.versions.root import ARCHIVE_DIR, find_root, parse_version
+from compiler.versions.root import ARCHIVE_DIR, find_root_of_name, parse_version
 
 if TYPE_CHECKING:  # the register is read (and its module imported) only in a book that has one
     from compiler.versions.register import Register
@@ -29,10 +29,10 @@ def _register(context: Context) -> Register | None:
 
 
 def _find_register(context: Context) -> Register | None:
-    path = Path(context.source.path)
-    if ARCHIVE_DIR in path.parts:
+    name = context.source.path
+    if ARCHIVE_DIR in name and ARCHIVE_DIR in Path(name).parts:
         return None
-    root = find_root(path)
+    root = find_root_of_name(name)
     if root is None:
         return None
     from compiler.versions.register import load_register

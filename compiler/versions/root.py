@@ -34,6 +34,13 @@ def find_root(start: Path) -> Path | None:
     return _find_root_of(os.path.abspath(folder))
 
 
+def find_root_of_name(name: str) -> Path | None:
+    """`find_root(Path(name))`, asked with the name as it is (every check asks for its sheet:
+    the same folders and stat, without building paths).
+    """
+    return _find_root_of(os.path.abspath(name if os.path.isdir(name) else os.path.dirname(name)))
+
+
 @functools.lru_cache(maxsize=256)
 def _find_root_of(folder_name: str) -> Path | None:
     folder = Path(folder_name)
