@@ -1,6 +1,7 @@
 """Benchmarks (not tests): protocolc as whole processes and in-process.
 
     .venv/bin/python bench/bench.py [--quick] [--scale 100,1000] [--pdf] [--pdf-book N] [--lsp] [--profile] [--tests]
+                                [--instructions]
     .venv/bin/python bench/bench.py --table [--quick] [--books N] [--pdf-sample N]
 
 The default prints the figures of issue 17, each as a ratio measured in the same run
@@ -23,6 +24,8 @@ figure to compare; wall time is shown too):
 6. (--lsp) language server: diagnostics after an edit of a 31 kB sheet — target < 100 ms;
 7. (--profile) the share of each check family in an in-process check of the book;
 8. (--tests) the README's test command against the 4-minute target.
+9. (--instructions) goals 1 and 2 again in instructions executed (valgrind): the steady
+   companion of the CPU figures on a machine whose speed drifts.
 
 `--table` prints the older table (issues 3 and 5: one protocol < 0.25 s; 1,000-protocol
 cold check < 5 s on 2 cores, warm < 0.5 s; one-edit rebuild < 1.5 s; PDF overhead).
@@ -35,6 +38,7 @@ import datetime
 import functools
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -111,6 +115,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also each check family's share (cProfile)")
     parser.add_argument("--tests", action="store_true", help="also the README's test command (slow: minutes)")
     parser.add_argument("--no-book", action="store_true", help="skip the figures that check a generated book (1, 3, 4)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also goals 1 and 2 in instructions executed (valgrind; a few minutes)")
     args = parser.parse_args()
     if not args.table:
         figures(args)
@@ -400,6 +406,45 @@ def _optional_figures(args: argparse.Namespace, temp: Path, env: dict[str, str],
         _family_profile(book)
     if args.tests:
         _test_suite_figure(env)
+    if args.instructions:
+        _instruction_figures(temp, env)
+
+
+def _instruction_figures(temp: Path, env: dict[str, str]) -> None:
+    """Goals 1 and 2 in instructions executed (valgrind's callgrind), fresh processes.
+
+    The same ratios without the drift of a shared virtual machine, whose speed changes by a
+    third within minutes. Instructions leave out memory stalls and the kernel's share, so
+    they read lower than CPU time: the targets are in time, this is the steady companion.
+    Goal 1 is per sheet: the difference between books of 300 and 100 sheets, one process
+    (`-j 1`), so that start-up, which both sides pay once, cancels out.
+    """
+    if shutil.which("valgrind") is None:
+        _row("instructions (valgrind)", "valgrind is not installed: skipped")
+        return
+
+    def count(command: list[str]) -> int:
+        run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command], cwd=ROOT,
+                             env=env, capture_output=True, text=True, check=False)
+        found = re.search(r"Collected : (\d+)", run.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count from valgrind: {run.stderr[-300:]}")
+        return int(found.group(1))
+
+    exe = [sys.executable, "-m", "compiler"]
+    emmaus = ROOT / "protocols" / "borst" / "emmaus-gemetastaseerd-borstcarcinoom.protocol"
+    baseline = count([sys.executable, "-c", "import lark, yaml, jinja2"])
+    one = count([*exe, "check", "--no-cache", str(emmaus)])
+    _row("instructions: check Emmaüs, whole process", f"{one / baseline:.2f}x the import baseline (target in time <= 1.6x)")
+    books = {size: copies_book(temp / f"instructions{size}", size) for size in (100, 300)}
+    bare = {size: count([sys.executable, "-c", BARE_PARSE.format(root=str(ROOT), book=str(book))])
+            for size, book in books.items()}
+    check = {size: count([*exe, "check", "--no-cache", "--format", "json", "-j", "1", str(book)])
+             for size, book in books.items()}
+    per_sheet = (check[300] - check[100]) / (bare[300] - bare[100])
+    _row("instructions: a sheet's check, against its bare parse",
+         f"{per_sheet:.2f}x (300 - 100 sheets; target in time <= 2x); whole process at 300 sheets "
+         f"{check[300] / bare[300]:.2f}x")
 
 
 def _test_suite_figure(env: dict[str, str]) -> None:
