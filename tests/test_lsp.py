@@ -277,3 +277,18 @@ def test_hover_text_for_every_drug_and_regimen() -> None:
             assert tables.drug_name(drug_id, "en") in drug_markdown(drug_id, tables, language)
     for regimen_id in tables.regimens:
         assert "regimen" in regimen_markdown(regimen_id, tables, "nl")
+
+
+def test_a_register_made_by_another_process_is_seen_by_the_next_analysis(tmp_path: Path) -> None:
+    # `protocolc check` runs in a fresh process and finds a book's release register each time;
+    # the language server, which lives on, must not keep answering "no register" for that folder
+    from compiler.lsp.analysis import analyse
+    from compiler.versions.root import REGISTER_NAME, find_root_of_name
+
+    sheet = tmp_path / "p.protocol"
+    text = "id: x\ntitle: X\n"
+    analyse(sheet.as_uri(), text)
+    assert find_root_of_name(str(sheet)) is None
+    (tmp_path / REGISTER_NAME).write_text("", encoding="utf-8")  # released meanwhile, by another process
+    analyse(sheet.as_uri(), text)
+    assert find_root_of_name(str(sheet)) == tmp_path

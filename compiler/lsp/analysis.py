@@ -11,6 +11,7 @@ from compiler import model as m
 from compiler.diagnostics import Diagnostic
 from compiler.lsp.positions import split_lines
 from compiler.pipeline import Compiled, compile_text
+from compiler.versions.root import forget_roots
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def path_of(uri: str) -> str:
 def analyse(uri: str, text: str, version: int | None = None, today: datetime.date | None = None) -> Analysis:
     """Compile a document's text exactly as `protocolc check` compiles the file."""
     start = time.perf_counter()
+    forget_roots()  # a release made by another process since the last analysis counts, as in a check
     compiled = compile_text(path_of(uri), text.encode("utf-8", errors="surrogatepass"), today)
     elapsed = (time.perf_counter() - start) * 1000
     return Analysis(uri, version, text, split_lines(text), compiled, elapsed)

@@ -41,6 +41,13 @@ def find_root_of_name(name: str) -> Path | None:
     return _find_root_of(os.path.abspath(name if os.path.isdir(name) else os.path.dirname(name)))
 
 
+def forget_roots() -> None:
+    """Forget the registers found so far: a long-running process (the language server) asks
+    again, so that a book another process released since is seen as `protocolc check` sees it.
+    """
+    _find_root_of.cache_clear()
+
+
 @functools.lru_cache(maxsize=256)
 def _find_root_of(folder_name: str) -> Path | None:
     folder = Path(folder_name)
