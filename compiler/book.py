@@ -34,6 +34,7 @@ from compiler.overrides import use_overrides
 from compiler.pipeline import Compiled, book_diagnostics, compile_file, find_protocols, summarize
 from compiler.tables import Tables, load
 from compiler.validation import render_report
+from compiler.versions.root import forget_roots
 from compiler.workers import pool
 
 SITE = Path(__file__).resolve().parent / "site"
@@ -315,6 +316,7 @@ def build_book(paths: Sequence[Path], output: Path, pdf: bool = True, today: dat
     """
     shown, output = output, Path(os.path.abspath(output))
     check_output(output, paths)
+    forget_roots()  # `serve` builds again and again: a release another process made since counts
     load_rules()
     tables = load()
     today = today or datetime.date.today()

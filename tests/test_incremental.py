@@ -193,3 +193,20 @@ def test_pdf_key_names_what_the_pdf_is_made_of(monkeypatch: pytest.MonkeyPatch) 
         assert pdf_key("<p>a</p>", {**identity, key: value}) != base
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the fonts' timestamps are in the bytes
     assert pdf_key("<p>a</p>", identity) != base
+
+
+def test_a_register_made_since_the_last_build_is_seen_by_the_next(tmp_path: Path) -> None:
+    # `serve` builds again in one process on every change: the register another process created
+    # (a release) in between must count, as it does for a fresh `protocolc build`
+    from compiler.book import build_book
+    from compiler.versions.root import REGISTER_NAME, find_root_of_name
+
+    folder = tmp_path / "book"
+    folder.mkdir()
+    sheet = folder / "rt.protocol"
+    sheet.write_bytes((ROOT / "protocols" / "regimes" / "long" / "rt-long-palliatief-17gy.protocol").read_bytes())
+    build_book([folder], tmp_path / "out", pdf=False, use_cache=False, jobs=1, quiet=True)
+    assert find_root_of_name(str(sheet)) is None
+    (folder / REGISTER_NAME).write_text("", encoding="utf-8")
+    build_book([folder], tmp_path / "out", pdf=False, use_cache=False, jobs=1, quiet=True)
+    assert find_root_of_name(str(sheet)) == folder
