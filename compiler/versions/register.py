@@ -36,8 +36,8 @@ from compiler.records import frozen
 from compiler.versions.root import ARCHIVE_DIR as ARCHIVE_DIR
 from compiler.versions.root import REGISTER_NAME as REGISTER_NAME
 from compiler.versions.root import VERSION as VERSION
-from compiler.versions.root import _find_root_of
 from compiler.versions.root import find_root as find_root
+from compiler.versions.root import forget_roots
 from compiler.versions.root import parse_version as parse_version
 from compiler.versions.root import register_state as register_state
 
@@ -424,7 +424,7 @@ def append(register: Register, records: Sequence[ReleaseRecord]) -> Register:
     data = existing + b"".join(r.canonical() + b"\n" for r in records)
     write_atomic(path, data)
     _CACHE.pop(path, None)
-    _find_root_of.cache_clear()  # a first release creates the register a folder search may have missed
+    forget_roots()  # a first release creates the register a folder search may have missed
     return read_register(register.root)
 
 

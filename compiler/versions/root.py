@@ -42,8 +42,8 @@ def find_root_of_name(name: str) -> Path | None:
 
 
 def forget_roots() -> None:
-    """Forget the registers found so far: a long-running process (the language server) asks
-    again, so that a book another process released since is seen as `protocolc check` sees it.
+    """Forget the registers found so far: the next search looks again (after a first release
+    here, and in a long-running process, where another process may have released the book since).
     """
     _find_root_of.cache_clear()
 
