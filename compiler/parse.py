@@ -242,9 +242,9 @@ def _set_rule_callbacks(lark: Lark, callbacks: dict[Any, Any]) -> None:
 
 
 class _IdentityRule(Rule):
-    """A grammar rule hashed and compared by identity, in C (the pure parser's; `_TableRule` is lark-cython's).
+    """A grammar rule hashed and compared by identity, in C (both parsers' rules).
 
-    Lark's LALR loop tests `assert arg != end_state` for every action and looks the
+    Lark's LALR loop (and lark-cython's) tests `assert arg != end_state` for every action and looks the
     reduced rule up in the callbacks; with `Rule.__eq__`/`__hash__` in Python that was two
     Python calls per reduction. The pure parser parses every sheet with a syntax error, up
     to once per error (recovery), and every sheet when lark-cython is missing. Each rule is
@@ -404,21 +404,6 @@ def _lark_token(token: Any) -> Token:
     return new
 
 
-class _TableRule:
-    """A rule as the lark-cython parser loop reads it (`len(expansion)`, `origin.name`).
-
-    The loop looks a reduction's callback up by the rule: hashed by identity, this is
-    one C-level lookup, where Lark's `Rule` hashes and compares in Python.
-    """
-
-    __slots__ = ("expansion", "origin", "rule")
-
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
-        self.expansion = rule.expansion
-        self.origin = rule.origin
-
-
 class _Accelerated:
     """Lark's LALR tables run by lark-cython's lexer and parser loop, building the same `Node` trees."""
 
@@ -427,18 +412,16 @@ class _Accelerated:
         # the scanners are built from the code kept with the plain parser (compiled when it is missing)
         conf = LexerConf(terminals, cast("Any", KeptPatterns(dict(plain.get("regex") or {}))),
                          ignore=list(plain["ignore"]), g_regex_flags=int(plain["g_regex_flags"]), skip_validation=True)
-        by_rule: dict[Any, Any] = {}
-        _set_rule_callbacks(cast("Lark", _RulesOf(rules)), by_rule)
-        table_rules = [_TableRule(rule) for rule in rules]
-        callbacks: dict[Any, Any] = {table_rule: by_rule[table_rule.rule] for table_rule in table_rules}
+        callbacks: dict[Any, Any] = {}
+        _set_rule_callbacks(cast("Lark", _RulesOf(rules)), callbacks)
         # a shifted token goes through callbacks[type]: a token a rule keeps becomes a Lark token there
         for name in _kept_terminals(rules):
             callbacks[name] = _lark_token
         rows: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = plain["states"]
         # action codes: 2 * state + 0 shifts to the state, 2 * rule + 1 reduces by the rule
-        actions: list[tuple[Any, Any]] = [(Shift, 0)] * (2 * max(len(rows), len(table_rules)))
+        actions: list[tuple[Any, Any]] = [(Shift, 0)] * (2 * max(len(rows), len(rules)))
         actions[0::2] = [(Shift, state) for state in range(len(actions) // 2)]
-        actions[1:2 * len(table_rules):2] = [(Reduce, rule) for rule in table_rules]
+        actions[1:2 * len(rules):2] = [(Reduce, rule) for rule in rules]
         states = {state: dict(zip(terms, map(actions.__getitem__, codes), strict=True))
                   for state, (terms, codes) in rows.items()}
         table = IntParseTable(states, dict(plain["start"]), dict(plain["end"]))  # type: ignore[no-untyped-call]
@@ -515,6 +498,7 @@ def _terminals(plain: Sequence[Any]) -> list[TerminalDef]:
 
 
 def _rules(plain: Sequence[Any]) -> list[Rule]:
+    """The rules, each one object shared by the parse table and the callbacks (compared by identity)."""
     nonterminals: dict[str, NonTerminal] = {}
     terminals: dict[tuple[str, bool], Terminal] = {}
 
@@ -530,12 +514,12 @@ def _rules(plain: Sequence[Any]) -> list[Rule]:
             found = terminals[(name, filter_out)] = Terminal(name, filter_out)
         return found
 
-    out = []
+    out: list[Rule] = []
     for origin, expansion, order, alias, (keep_all, expand1, priority, template, empty) in plain:
         symbols: list[Symbol] = [terminal(name, filter_out) if is_term else nonterminal(name)
                                  for name, is_term, filter_out in expansion]
         options = RuleOptions(keep_all, expand1, priority, template, tuple(empty))
-        out.append(Rule(nonterminal(origin), symbols, order, alias, options))
+        out.append(_IdentityRule(nonterminal(origin), symbols, order, alias, options))
     return out
 
 
