@@ -245,14 +245,7 @@ def test_changes_are_debounced() -> None:
     text = EMMAUS.read_text(encoding="utf-8")
     server, uri = open_text(text)
     server.debounce_seconds = 0.05
-    published: list[int | None] = []
-    original = server.publish
-
-    def counting(target: str) -> list[t.Diagnostic]:
-        published.append(server.documents.get_text_document(target).version)
-        return original(target)
-
-    server.publish = counting  # type: ignore[method-assign]
+    published = count_publishes(server)
 
     async def burst() -> None:
         for version in range(2, 7):
@@ -292,3 +285,16 @@ def test_a_register_made_by_another_process_is_seen_by_the_next_analysis(tmp_pat
     (tmp_path / REGISTER_NAME).write_text("", encoding="utf-8")  # released meanwhile, by another process
     analyse(sheet.as_uri(), text)
     assert find_root_of_name(str(sheet)) == tmp_path
+
+
+def count_publishes(server: ProtocolServer) -> list[int | None]:
+    """The document versions the server publishes diagnostics for, in order, from now on."""
+    published: list[int | None] = []
+    original = server.publish
+
+    def counting(target: str) -> list[t.Diagnostic]:
+        published.append(server.documents.get_text_document(target).version)
+        return original(target)
+
+    server.publish = counting  # type: ignore[method-assign]
+    return published

@@ -20,6 +20,7 @@ import pytest
 from lsprotocol import types as t
 
 from compiler.lsp.server import ProtocolServer
+from tests.test_lsp import count_publishes
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "protocols").rglob("*.protocol"))
@@ -167,14 +168,7 @@ def test_changes_during_a_compile_are_compiled_once_as_the_newest_text(monkeypat
     server.did_open(t.DidOpenTextDocumentParams(
         text_document=t.TextDocumentItem(uri=uri, language_id="protocol", version=0, text="id: x\n")))
     server.debounce_seconds = 0.01
-    published: list[int | None] = []
-    original = server.publish
-
-    def counting(target: str) -> list[t.Diagnostic]:
-        published.append(server.documents.get_text_document(target).version)
-        return original(target)
-
-    server.publish = counting  # type: ignore[method-assign]
+    published = count_publishes(server)
 
     def type_at_end(version: int) -> None:
         end = t.Position(line=1, character=0)
