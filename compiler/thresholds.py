@@ -852,6 +852,42 @@ def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None 
     return _Analyser(protocol, translator or Translator(tables), items).run()
 
 
+def analyse_restrictions(only_when: Sequence[m.OnlyWhen], exclude_when: Sequence[m.ExcludeWhen],
+                         translator: Translator) -> Analysis | None:
+    """`analyse` of a protocol that has no `when`, `otherwise` or `decision` (the caller has counted them),
+    given its `only when` and `exclude when` lines; None when `analyse` has to walk the protocol.
+
+    Without branches there is no group to analyse, and only an `only when` can be found
+    contradictory. A single one is found so exactly when its condition is empty, or when it misses
+    its context: everything less some of the `exclude when` regions (those the walk meets before it
+    in its block or above it), which cannot happen when it keeps a case outside all of them. Most
+    sheets have one eligibility line and no branch: walking every block for it cost more than the
+    rest of the analysis.
+    """
+    result = Analysis(domains=translator.domains)
+    if not only_when:
+        return result
+    if len(only_when) > 1:
+        return None
+    (node,) = only_when
+    try:
+        region = translator.region(node.condition)
+    except Unresolvable:
+        return result
+    if region.is_empty():
+        result.contradictions.append(Contradiction(node, node.condition, True))
+        return result
+    rest = region
+    for exclude in exclude_when:
+        try:
+            excluded = translator.region(exclude.condition)
+        except Unresolvable:
+            continue
+        if not excluded.is_empty():
+            rest = translator.algebra.difference(rest, excluded)
+    return result if not rest.is_empty() else None
+
+
 _CONDITIONAL = (m.When, m.Otherwise, m.OnlyWhen, m.ExcludeWhen, m.Decision)
 
 
@@ -861,18 +897,28 @@ class _Analyser:
         self.translator = translator
         self.algebra = self.translator.algebra
         self.result = Analysis(domains=self.translator.domains)
-        self.mentioned: dict[str, set[str]] = {}
+        self._items = items
+        self._mentioned: dict[str, set[str]] | None = None
         self._conditionals: dict[int, bool] = {}  # by id: the protocol keeps every item alive during the analysis
-        for item in protocol.all_items() if items is None else items:
-            if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
-                try:
-                    region = self.translator.region(item.condition)
-                except Unresolvable:
-                    continue
-                for box in region.boxes:
-                    for variable, facts in box.items():
-                        if isinstance(facts, frozenset):
-                            self.mentioned.setdefault(variable, set()).update(facts)
+
+    def mentioned(self, variable: str) -> set[str]:
+        """The values of a categorical variable some `when`, `only when` or `exclude when` of the protocol
+        names (found at the first question: only variables with `coverage_optional` values ask).
+        """
+        found = self._mentioned
+        if found is None:
+            found = self._mentioned = {}
+            for item in self.protocol.all_items() if self._items is None else self._items:
+                if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
+                    try:
+                        region = self.translator.region(item.condition)
+                    except Unresolvable:
+                        continue
+                    for box in region.boxes:
+                        for name, facts in box.items():
+                            if isinstance(facts, frozenset):
+                                found.setdefault(name, set()).update(facts)
+        return found.get(variable, set())
 
     def run(self) -> Analysis:
         context = self.block(self.protocol.preamble, EVERYTHING, None)
@@ -1043,7 +1089,9 @@ class _Analyser:
         written = repr(context.boxes)
         if len(written) > 2_000:
             return None
-        named = tuple(frozenset(self.mentioned.get(v, set()) & self.translator.domains[v].optional) for v in used)
+        domains = self.translator.domains
+        named = tuple(frozenset(self.mentioned(v) & domains[v].optional) if domains[v].optional else frozenset()
+                      for v in used)
         return (self.translator.tables.fingerprint, tuple(conditions), has_otherwise, written, named)
 
     def shape(self, whens: list[Branch], has_otherwise: bool, context: Region, used: list[str]) -> _GroupShape:
@@ -1083,7 +1131,9 @@ class _Analyser:
         """Drop `coverage_optional` values the protocol never names (small-cell in an NSCLC sheet)."""
         for variable in used:
             domain = self.translator.domains[variable]
-            unnamed = domain.optional - self.mentioned.get(variable, set())
+            if not domain.optional:
+                continue
+            unnamed = domain.optional - self.mentioned(variable)
             if unnamed:
                 region = self.algebra.intersect(region, self.algebra.box({variable: domain.values - unnamed}))
         return region

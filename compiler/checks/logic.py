@@ -18,6 +18,7 @@ from compiler.thresholds import (
     Region,
     Translator,
     analyse,
+    analyse_restrictions,
     atoms,
     describe_region,
     number_text,
@@ -164,7 +165,15 @@ def translator(context: Context) -> Translator:
 
 def _analysis(context: Context) -> Analysis:
     """The protocol's decision analysis (computed once per check run, shared by L001-L003 and L006)."""
-    return context.memo("logic.analysis", lambda c: analyse(c.protocol, c.tables, translator(c), c.items))
+    return context.memo("logic.analysis", _analyse)
+
+
+def _analyse(context: Context) -> Analysis:
+    if not (context.of_type(m.When) or context.of_type(m.Otherwise) or context.of_type(m.Decision)):
+        found = analyse_restrictions(context.of_type(m.OnlyWhen), context.of_type(m.ExcludeWhen), translator(context))
+        if found is not None:
+            return found
+    return analyse(context.protocol, context.tables, translator(context), context.items)
 
 
 def _text(context: Context, span: Span) -> str:
