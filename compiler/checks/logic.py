@@ -11,6 +11,7 @@ from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.labs import LabVariable, find_scale, lab_variables
 from compiler.source import Span
 from compiler.suggest import closest
+from compiler.tables import Tables
 from compiler.thresholds import (
     Analysis,
     DecisionAnalysis,
@@ -19,7 +20,6 @@ from compiler.thresholds import (
     Translator,
     analyse,
     analyse_restrictions,
-    atoms,
     describe_region,
     number_text,
     statement,
@@ -71,57 +71,88 @@ def unknown_condition(context: Context) -> Iterator[Diagnostic]:
     Source: compiler/data/conditions.yaml and compiler/data/labs.yaml (variables, units
     and domains, each sourced); ECOG performance status (Oken 1982); CTCAE v5.0 (grades).
     """
-    declared = variables(context.tables)
-    labs = lab_variables(context.tables)
-    spellings: list[str] = []  # the flag and variable spellings, gathered at the first unknown flag
+    fingerprint = context.tables.fingerprint
     for atom in conditions(context):
         if isinstance(atom, m.Flag):
-            if find_flag(atom.words, context.tables) is None:
-                spellings = spellings or known_words(context.tables)
-                suggestion = closest(atom.words, spellings)
-                hint = f"did you mean `{suggestion}`?" if suggestion else "declared flags and variables: see docs/language.md"
-                yield unknown_condition.at(atom.span, f"unknown condition `{atom.words}`", hint)
-            continue
-        if not isinstance(atom, m.Compare):
-            continue
-        variable = find_variable(atom.variable, context.tables)
-        if variable is None:
-            suggestion = closest(atom.variable, list(declared))
-            hint = f"did you mean `{suggestion}`?" if suggestion else "see the condition variables in docs/language.md"
-            same = [name for name in declared if name.lower() == atom.variable.lower()]
-            if len(same) > 1:
-                hint = "case matters here: " + " or ".join(f"`{name}` ({_label(declared[name])})" for name in same)
-            yield unknown_condition.at(atom.variable_span, f"unknown condition variable `{atom.variable}`", hint)
-            continue
-        if variable in labs:
-            yield from _lab_condition(atom, labs[variable])
-            continue
-        if atom.unit is not None:
-            yield unknown_condition.at(atom.unit.span, f"{variable} takes no unit (`{atom.unit.value}`)",
-                                       f"write `{atom.variable} {atom.op} {atom.number.text if atom.number else ''}`")
-            continue
-        spec = declared[variable]
-        kind = spec.get("kind")
-        if kind in NUMERIC_KINDS:
-            if atom.number is None:
-                yield unknown_condition.at(atom.span, f"`{variable}` takes a number, not `{atom.word}`",
-                                           f"compare with a number, e.g. `{variable} >= 1`")
-                continue
-            low, high = (spec.get("range") or [None, None])[:2]
-            value = atom.number.value
-            if (low is not None and value < low) or (high is not None and value > high):
-                unit = "%" if kind == "percent" else ""
-                yield unknown_condition.at(atom.number.span, f"{variable} {value}{unit} is outside {low}–{high}{unit}",
-                                           "check the threshold")
+            key: tuple[object, ...] = (fingerprint, atom.words)
+        elif isinstance(atom, m.Compare):
+            number = atom.number
+            key = (fingerprint, atom.variable, atom.op, None if number is None else (number.text, str(number.value)),
+                   atom.percent, atom.word, None if atom.unit is None else atom.unit.value)
         else:
-            allowed = [str(v) for v in spec.get("values") or []]
-            if atom.word is None or atom.word.lower() not in [a.lower() for a in allowed]:
-                shown = atom.word if atom.word is not None else (atom.number.text if atom.number else "")
-                yield unknown_condition.at(atom.span, f"`{shown}` is not a value of {variable}",
-                                           "values: " + ", ".join(allowed))
-            elif atom.op not in ("=", "!="):
-                yield unknown_condition.at(atom.span, f"{variable} has no order; `{atom.op}` cannot compare it",
-                                           "use `=` or `!=`")
+            continue
+        found = _VERDICTS.get(key)
+        if found is None:
+            found = tuple(_verdicts(atom, context.tables))
+            if len(_VERDICTS) >= _VERDICTS_SIZE:
+                _VERDICTS.clear()
+            _VERDICTS[key] = found
+        for where, message, hint in found:
+            yield unknown_condition.at(_where(atom, where), message, hint)
+
+
+_VERDICTS_SIZE = 4096
+# L004's findings for a flag or comparison by what it says (not where), as (span, message, hint),
+# with the span named: the same `ANC >= 1.5 x10^9/L` or `HER2+` recurs in every sheet.
+_VERDICTS: dict[tuple[object, ...], tuple[tuple[str, str, str], ...]] = {}
+
+
+def _where(atom: m.Flag | m.Compare, where: str) -> Span:
+    """The span a finding names: the atom, or its variable, unit or number."""
+    if isinstance(atom, m.Compare):
+        if where == "variable":
+            return atom.variable_span
+        if where == "unit" and atom.unit is not None:
+            return atom.unit.span
+        if where == "number" and atom.number is not None:
+            return atom.number.span
+    return atom.span
+
+
+def _verdicts(atom: m.Flag | m.Compare, tables: Tables) -> Iterator[tuple[str, str, str]]:
+    """L004's findings for one atom, each as (span: atom | variable | unit | number, message, hint)."""
+    if isinstance(atom, m.Flag):
+        if find_flag(atom.words, tables) is None:
+            suggestion = closest(atom.words, known_words(tables))
+            hint = f"did you mean `{suggestion}`?" if suggestion else "declared flags and variables: see docs/language.md"
+            yield "atom", f"unknown condition `{atom.words}`", hint
+        return
+    declared = variables(tables)
+    variable = find_variable(atom.variable, tables)
+    if variable is None:
+        suggestion = closest(atom.variable, list(declared))
+        hint = f"did you mean `{suggestion}`?" if suggestion else "see the condition variables in docs/language.md"
+        same = [name for name in declared if name.lower() == atom.variable.lower()]
+        if len(same) > 1:
+            hint = "case matters here: " + " or ".join(f"`{name}` ({_label(declared[name])})" for name in same)
+        yield "variable", f"unknown condition variable `{atom.variable}`", hint
+        return
+    labs = lab_variables(tables)
+    if variable in labs:
+        yield from _lab_condition(atom, labs[variable])
+        return
+    if atom.unit is not None:
+        yield "unit", f"{variable} takes no unit (`{atom.unit.value}`)", \
+            f"write `{atom.variable} {atom.op} {atom.number.text if atom.number else ''}`"
+        return
+    spec = declared[variable]
+    kind = spec.get("kind")
+    if kind in NUMERIC_KINDS:
+        if atom.number is None:
+            yield "atom", f"`{variable}` takes a number, not `{atom.word}`", f"compare with a number, e.g. `{variable} >= 1`"
+            return
+        low, high = (spec.get("range") or [None, None])[:2]
+        value = atom.number.value
+        if (low is not None and value < low) or (high is not None and value > high):
+            unit = "%" if kind == "percent" else ""
+            yield "number", f"{variable} {value}{unit} is outside {low}–{high}{unit}", "check the threshold"
+    else:
+        allowed = [str(v) for v in spec.get("values") or []]
+        if atom.word is None or atom.word.lower() not in [a.lower() for a in allowed]:
+            shown = atom.word if atom.word is not None else (atom.number.text if atom.number else "")
+            yield "atom", f"`{shown}` is not a value of {variable}", "values: " + ", ".join(allowed)
+        elif atom.op not in ("=", "!="):
+            yield "atom", f"{variable} has no order; `{atom.op}` cannot compare it", "use `=` or `!=`"
 
 
 def _label(spec: Mapping[str, object]) -> str:
@@ -129,30 +160,28 @@ def _label(spec: Mapping[str, object]) -> str:
     return str(labels.get("en", "")) if isinstance(labels, dict) else ""
 
 
-def _lab_condition(atom: m.Compare, lab: LabVariable) -> Iterator[Diagnostic]:
+def _lab_condition(atom: m.Compare, lab: LabVariable) -> Iterator[tuple[str, str, str]]:
     """L004 for a laboratory value or CTCAE grade: a number, a unit of the variable, a value in its scale."""
     if atom.number is None:
-        yield unknown_condition.at(atom.span, f"`{lab.name}` takes a number, not `{atom.word}`",
-                                   f"compare with a number, e.g. `{lab.name} >= 1`")
+        yield "atom", f"`{lab.name}` takes a number, not `{atom.word}`", f"compare with a number, e.g. `{lab.name} >= 1`"
         return
     scale = find_scale(lab, atom.unit.value if atom.unit else None, atom.percent)
     if scale is None:
-        where = atom.unit.span if atom.unit is not None else atom.span
+        where = "unit" if atom.unit is not None else "atom"
         if atom.unit is None and not atom.percent:
-            yield unknown_condition.at(where, f"{lab.name} needs a unit: {lab.units_text()}",
-                                       f"write e.g. `{lab.name} {atom.op} {atom.number.text} {lab.scales[0].unit}`")
+            yield where, f"{lab.name} needs a unit: {lab.units_text()}", \
+                f"write e.g. `{lab.name} {atom.op} {atom.number.text} {lab.scales[0].unit}`"
         else:
             written = atom.unit.value if atom.unit is not None else "%"
-            yield unknown_condition.at(where, f"unit `{written}` does not fit {lab.name}",
-                                       f"{lab.name} is measured in {lab.units_text()}")
+            yield where, f"unit `{written}` does not fit {lab.name}", f"{lab.name} is measured in {lab.units_text()}"
         return
     value = atom.number.value
     if not scale.low <= value <= scale.high:
         unit = "" if scale.unit == "grade" else f" {scale.unit}"
         what = "grade" if lab.grade else "value"
-        yield unknown_condition.at(atom.number.span, f"{lab.name} {what} {value}{unit} is outside "
-                                   f"{number_text(scale.low)}–{number_text(scale.high)}{unit}",
-                                   "check the threshold" + (" (CTCAE grades 0–4)" if lab.grade else ""))
+        yield "number", f"{lab.name} {what} {value}{unit} is outside " \
+            f"{number_text(scale.low)}–{number_text(scale.high)}{unit}", \
+            "check the threshold" + (" (CTCAE grades 0–4)" if lab.grade else "")
 
 
 # ---------------------------------------------------------------- L001-L003, L005, L006
@@ -169,7 +198,8 @@ def _analysis(context: Context) -> Analysis:
 
 
 def _analyse(context: Context) -> Analysis:
-    if not (context.of_type(m.When) or context.of_type(m.Otherwise) or context.of_type(m.Decision)):
+    branches: tuple[type[m.Item], ...] = (m.When, m.Otherwise, m.Decision)
+    if not any(context.of_type(kind) for kind in branches):
         found = analyse_restrictions(context.of_type(m.OnlyWhen), context.of_type(m.ExcludeWhen), translator(context))
         if found is not None:
             return found
@@ -326,6 +356,7 @@ def unreachable_branch(context: Context) -> Iterator[Diagnostic]:
 
 
 SYSTEMIC_CLASSES = ("chemotherapy", "immunotherapy")
+_SYSTEMIC = frozenset(SYSTEMIC_CLASSES)
 
 
 def _systemic(item: m.Item, context: Context) -> bool:
@@ -337,7 +368,7 @@ def _systemic(item: m.Item, context: Context) -> bool:
     elif isinstance(node, m.RegimenLine) and node.regimen_id is not None:
         entry = context.tables.regimens.get(node.regimen_id) or {}
         drug_ids.extend(str(d.get("drug")) for d in entry.get("drugs") or [])
-    return any(set(SYSTEMIC_CLASSES) & context.tables.drug_classes(d) for d in drug_ids)
+    return any(not _SYSTEMIC.isdisjoint(context.tables.drug_classes(d)) for d in drug_ids)
 
 
 def _descendants(items: tuple[m.Item, ...]) -> Iterator[m.Item]:
@@ -369,19 +400,23 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
     Source: RULES.md L005; seed 004 (Richtlijn NSCLC: performance score 0–1); ECOG
     performance status (Oken 1982).
     """
-    if not context.of_type(m.OnlyWhen):
+    eligibility = context.of_type(m.OnlyWhen)
+    if not eligibility:
         return  # no eligibility line (the index holds bullets' content too): nothing to report
-    for node in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen)):
-        assert isinstance(node, (m.When, m.OnlyWhen, m.ExcludeWhen))
-        for atom in atoms(node.condition):
-            if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
-                return
+    for kind in (m.When, m.OnlyWhen, m.ExcludeWhen):
+        for node in context.of_type(kind):
+            assert isinstance(node, (m.When, m.OnlyWhen, m.ExcludeWhen))
+            for atom in m.condition_atoms(node.condition):
+                if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
+                    return
+    wanted = {id(node) for node in eligibility}
     reported: set[int] = set()  # items inside a reported scope: one info per outermost eligibility line
     for parent, block in _blocks(context.protocol, context.items):
         for item in block:
-            node = statement(item)
-            if not isinstance(node, m.OnlyWhen) or id(item) in reported:
+            node = item.content if isinstance(item, m.Bullet) and item.content is not None else item
+            if id(node) not in wanted or id(item) in reported:
                 continue
+            assert isinstance(node, m.OnlyWhen)
             scope = list(_descendants(block)) if parent is None else [parent, *_descendants(block)]
             if any(_systemic(x, context) for x in scope):
                 reported.update(id(x) for x in scope)
