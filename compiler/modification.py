@@ -13,7 +13,7 @@ never hold it is a contradiction (L010).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 from compiler import model as m
@@ -233,14 +233,32 @@ def _reportable(interval: Interval, resolution: Decimal | None) -> bool:
 
 def criteria_region(block: m.Criteria, tables: Tables, translator: Translator | None = None) -> Region | None:
     """The cases where every criterion of a block holds (None when one cannot be read: L004)."""
+    key = _criteria_key(block, tables)
+    if key in _CRITERIA:
+        return _CRITERIA[key]
     translator = translator or Translator(tables)
-    region = EVERYTHING
-    for criterion in block.criteria():
-        try:
-            region = translator.algebra.intersect(region, translator.region(criterion.condition))
-        except Unresolvable:
-            return None
+    found = EVERYTHING
+    try:
+        for criterion in block.criteria():
+            found = translator.algebra.intersect(found, translator.region(criterion.condition))
+        region: Region | None = found
+    except Unresolvable:
+        region = None
+    if len(_CRITERIA) >= _SHAPES_SIZE:
+        _CRITERIA.clear()
+    _CRITERIA[key] = region
     return region
+
+
+def _criteria_key(block: m.Criteria, tables: Tables) -> tuple[object, ...]:
+    return (tables.fingerprint, tuple(_condition_key(criterion.condition) for criterion in block.criteria()))
+
+
+# Criteria regions and criteria-against-table findings by what the block and the table say
+# (bounded): the same `ANC >= 1.5 x10^9/L` / `platelets >= 100 x10^9/L` blocks and tables
+# recur from sheet to sheet. Regions are never mutated.
+_CRITERIA: dict[tuple[object, ...], Region | None] = {}
+_CONFLICTS: dict[tuple[object, ...], tuple[tuple[int, str], ...]] = {}
 
 
 def levels_of(protocol: m.Protocol, drug_id: str | None, name: str,
@@ -281,19 +299,35 @@ def criteria_conflicts(block: m.Criteria, table: m.DoseModification, tables: Tab
 
     `translator` and `analysis` (the table's, from `analyse_table`) reuse work already done.
     """
+    bands = table.bands()
+    full = tuple(full_dose(band) for band in bands)
+    key = (_criteria_key(block, tables), _table_key(table, tables), full)
+    outside = _CONFLICTS.get(key)
+    if outside is None:
+        outside = tuple(_outside_criteria(block, table, tables, full, translator, analysis))
+        if len(_CONFLICTS) >= _SHAPES_SIZE:
+            _CONFLICTS.clear()
+        _CONFLICTS[key] = outside
+    return [(bands[n], text) for n, text in outside]
+
+
+def _outside_criteria(block: m.Criteria, table: m.DoseModification, tables: Tables, full: tuple[bool, ...],
+                      translator: Translator | None, analysis: TableAnalysis | None) -> Iterator[tuple[int, str]]:
+    """Each full-dose band (`full`: by row number) with the values it holds that the criteria exclude, in words:
+    what the block and the table say decides it.
+    """
     translator = translator or Translator(tables)
     region = criteria_region(block, tables, translator)
     analysis = analysis or analyse_table(table, tables, translator)
     if region is None or region.is_empty() or not analysis.resolved or analysis.variable is None:
-        return []
+        return
     variable = analysis.variable
     if variable not in region.variables():
-        return []
+        return
     allowed = translator.algebra.project(region, variable)
     domain = translator.domains[variable]
-    out: list[tuple[m.DoseBand, str]] = []
-    for band in table.bands():
-        if not full_dose(band):
+    for n, band in enumerate(table.bands()):
+        if not full[n]:
             continue
         try:
             facts = translator.algebra.project(translator.region(band.condition), variable)
@@ -302,5 +336,4 @@ def criteria_conflicts(block: m.Criteria, table: m.DoseModification, tables: Tab
         assert isinstance(facts, IntervalSet) and isinstance(allowed, IntervalSet)
         outside = facts.difference(allowed)
         if not outside.is_empty():
-            out.append((band, describe_facts(variable, outside, domain)))
-    return out
+            yield n, describe_facts(variable, outside, domain)

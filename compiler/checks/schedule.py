@@ -430,11 +430,7 @@ def _settings(context: Context) -> dict[tuple[object, ...], tuple[tuple[m.Condit
 
 
 def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> bool:
-    meaning = find_flag(setting, context.tables) or {}
-    if not meaning:
-        return False
-    conditions = _bearing_on(context, arm.conditions, meaning)
-    verdict = _setting_verdict(context, conditions, meaning, setting)
+    verdict = _arm_verdict(context, arm.conditions, setting)
     if verdict != _ADMITTED:
         return verdict == _ENTAILED
     words = (_data(context).get("setting_words") or {}).get(setting) or []
@@ -444,6 +440,37 @@ def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> boo
 
 
 _EXCLUDED, _ENTAILED, _ADMITTED = range(3)
+# What an arm's conditions say about a setting, by what they all say and the setting: the conditions
+# bearing on the setting (and so the verdict) follow from them and the data.
+_ARM_VERDICTS: dict[tuple[object, ...], int] = {}
+
+
+def _arm_verdict(context: Context, conditions: tuple[m.Condition, ...], setting: str) -> int:
+    """Whether an arm's conditions entail the setting, exclude it (or the setting is no flag), or admit it."""
+    keys = context.shared(_condition_keys)
+    written: list[tuple[object, ...] | None] = []
+    for condition in conditions:
+        found = keys.get(id(condition))
+        if found is None or found[0] is not condition:  # the arms of a sheet share their conditions: once each
+            found = keys[id(condition)] = (condition, condition_key(condition))
+        written.append(found[1])
+    key = None if None in written else (context.tables.fingerprint, setting, *written)
+    if key is not None:
+        known = _ARM_VERDICTS.get(key)
+        if known is not None:
+            return known
+    meaning = find_flag(setting, context.tables) or {}
+    verdict = _setting_verdict(context, _bearing_on(context, conditions, meaning), meaning, setting) \
+        if meaning else _EXCLUDED
+    if key is not None:
+        if len(_ARM_VERDICTS) >= 4096:
+            _ARM_VERDICTS.clear()
+        _ARM_VERDICTS[key] = verdict
+    return verdict
+
+
+def _condition_keys(context: Context) -> dict[int, tuple[m.Condition, tuple[object, ...] | None]]:
+    return {}
 # What conditions say about a setting, by what they say (thresholds.condition_key): the same few
 # conditions (`when metastatic`, `only when after-chemoradiation`) recur from sheet to sheet.
 _SETTING_VERDICTS: dict[tuple[object, ...], int] = {}
