@@ -941,7 +941,7 @@ class _Analyser:
         """Walk a block; return the context its `only when`/`exclude when` lines establish."""
         if not items or not any(map(self.conditional, items)):
             return context  # no branch, condition or decision in it or below it: nothing to analyse, context unchanged
-        nodes = [statement(item) for item in items]
+        nodes = [item.content if isinstance(item, m.Bullet) and item.content is not None else item for item in items]
         for node in nodes:
             if isinstance(node, m.OnlyWhen):
                 region = self.region_or_none(node.condition)
@@ -972,7 +972,10 @@ class _Analyser:
                         if analysis.resolved else context
                 elif branch.region is not None:
                     branch_contexts[id(branch.item)] = self.algebra.intersect(context, branch.region)
+        conditional = self.conditional
         for item, node in zip(items, nodes, strict=True):
+            if not conditional(item):
+                continue  # neither a branch nor above one: its context is this block's, and nothing below asks for it
             child_context = context
             if id(item) in branch_contexts:
                 child_context = branch_contexts[id(item)]
@@ -997,7 +1000,8 @@ class _Analyser:
         """
         known = self._conditionals.get(id(item))
         if known is None:
-            known = isinstance(statement(item), _CONDITIONAL) or any(map(self.conditional, item.children))
+            node = item.content if isinstance(item, m.Bullet) and item.content is not None else item  # statement()
+            known = isinstance(node, _CONDITIONAL) or (bool(item.children) and any(map(self.conditional, item.children)))
             self._conditionals[id(item)] = known
         return known
 
