@@ -42,6 +42,21 @@ def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
     return tuple((node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine))
 
 
+def _regimen_at(context: Context, index: int) -> m.RegimenLine | None:
+    """`enclosing_regimen` of a node, once per node and check run (five rules ask it of every line, and a
+    line in a phase gets a fresh view of its regimen each time).
+    """
+    known = context.shared(_regimens_at)
+    if index in known:
+        return known[index]
+    found = known[index] = _layout(context).enclosing_regimen(index)
+    return found
+
+
+def _regimens_at(context: Context) -> dict[int, m.RegimenLine | None]:
+    return {}
+
+
 def _name(context: Context, line: m.DrugLine) -> str:
     return context.tables.drug_name(line.drug_id, "en") if line.drug_id else line.name.value
 
@@ -130,7 +145,7 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
         dosed = [p for p in line.phases if p.dose is not None]
         if not dosed:
             continue
-        regimen = lay.enclosing_regimen(index)
+        regimen = _regimen_at(context, index)
         where = line.name.span
         if line.route is None and not _inherited(lay, index, line, "schedule"):
             yield schedule_incomplete.at(where, f"{_name(context, line)}: no route", "write the route: po, IV, IM, subcut …")
@@ -191,9 +206,8 @@ def day_outside_cycle(context: Context) -> Iterator[Diagnostic]:
 
     Source: ASCO/ONS chemotherapy administration safety standards (2016).
     """
-    lay = _layout(context)
     for index, line in _lines(context):
-        cycle = _cycle_days(context, line, lay.enclosing_regimen(index))
+        cycle = _cycle_days(context, line, _regimen_at(context, index))
         if cycle is None:
             continue
         for phase in line.phases:
@@ -227,6 +241,19 @@ TOKEN = re.compile(r"^q(\d+)(w|d|mo)(?:-q(\d+)(w|d|mo))?$")
 
 def row_interval(token: str) -> Interval | None:
     """A formulary frequency token as an interval in days: q3w, q3w-q4w, q6mo, weekly."""
+    if token in _ROW_INTERVALS:
+        return _ROW_INTERVALS[token]
+    if len(_ROW_INTERVALS) >= 1024:
+        _ROW_INTERVALS.clear()
+    found = _ROW_INTERVALS[token] = _row_interval(token)
+    return found
+
+
+# The formulary's few frequency tokens, read once each (S003 reads every dose row of a drug per phase).
+_ROW_INTERVALS: dict[str, Interval | None] = {}
+
+
+def _row_interval(token: str) -> Interval | None:
     text = token.strip().lower()
     if text == "weekly":
         return 7.0, 7.0
@@ -280,11 +307,22 @@ def _paired(context: Context, drug_id: str | None) -> bool:
     more than one interval. Single-interval products (epirubicin q3w, denosumab 120 mg
     q4w) are left to the dose-dense (D012) and product (D031) rules.
     """
-    entry = context.tables.drugs.get(drug_id or "") or {}
-    if entry.get("allowed_pairs"):
-        return True
-    intervals = {row_interval(str(r.get("frequency") or "")) for r in entry.get("doses") or []}
-    return len(intervals - {None}) > 1
+    key = (context.tables.fingerprint, drug_id)
+    found = _PAIRED.get(key)
+    if found is None:
+        entry = context.tables.drugs.get(drug_id or "") or {}
+        if entry.get("allowed_pairs"):
+            found = True
+        else:
+            intervals = {row_interval(str(r.get("frequency") or "")) for r in entry.get("doses") or []}
+            found = len(intervals - {None}) > 1
+        if len(_PAIRED) >= 4096:
+            _PAIRED.clear()
+        _PAIRED[key] = found
+    return found
+
+
+_PAIRED: dict[tuple[str, str | None], bool] = {}
 
 
 def _interval_known(context: Context, line: m.DrugLine, phase: m.Phase, interval: Interval) -> bool:
@@ -377,7 +415,7 @@ def _stated_months(context: Context, member: a.Member) -> tuple[float | None, m.
         if spans:
             longest = max(spans, key=_months)
             return _months(longest), longest
-    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    regimen = member.regimen or _regimen_at(context, member.node)
     if regimen is not None and regimen.max_duration is not None:
         return _months(regimen.max_duration), regimen.max_duration
     if regimen is not None and regimen.for_duration is not None:
@@ -394,7 +432,7 @@ def _cycle_length(context: Context, member: a.Member) -> m.Duration | None:
     lengths = [p.cycle_length for p in line.phases if p.cycle_length is not None] if line is not None else []
     if lengths:
         return lengths[0]
-    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    regimen = member.regimen or _regimen_at(context, member.node)
     return regimen.cycle_length if regimen is not None else None
 
 
@@ -407,7 +445,7 @@ def _stated_cycles(context: Context, member: a.Member) -> int | None:
     counts = [p.cycles for p in line.phases if p.cycles is not None] if line is not None else []
     if counts:
         return sum(counts)
-    regimen = member.regimen or _layout(context).enclosing_regimen(member.node)
+    regimen = member.regimen or _regimen_at(context, member.node)
     return regimen.cycles if regimen is not None else None
 
 
@@ -565,8 +603,8 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     seen: set[object] = set()
     for arm in lay.arms():
         member = arm.focus
-        if member.drug_id is None or member.drug_id not in by_drug:
-            continue
+        if member.drug_id is None or member.drug_id not in by_drug or member.span in seen:
+            continue  # (a span already reported on is skipped whatever its caps: asking them first cost more)
         caps = [e for e in by_drug[member.drug_id]
                 if tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
         if not caps or member.span in seen:
