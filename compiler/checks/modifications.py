@@ -37,7 +37,13 @@ def _band_text(context: Context, band: m.DoseBand) -> str:
 
 
 def sheet_drugs(context: Context) -> set[str]:
-    """Drug ids the sheet gives: drug lines and the drugs of its library regimens."""
+    """Drug ids the sheet gives: drug lines and the drugs of its library regimens (once per check run:
+    shared, do not change it).
+    """
+    return context.memo("modifications.sheet_drugs", _sheet_drugs)
+
+
+def _sheet_drugs(context: Context) -> set[str]:
     found: set[str] = set()
     for item in context.of_types((m.DrugLine, m.RegimenLine)):
         if isinstance(item, m.DrugLine) and item.drug_id:
@@ -232,13 +238,12 @@ def modified_drug_not_on_sheet(context: Context) -> Iterator[Diagnostic]:
 
     Source: issue 14.
     """
-    given = sheet_drugs(context)
     for item in context.of_types((m.DoseModification, m.DoseLevels)):
         if isinstance(item, (m.DoseModification, m.DoseLevels)):
             if item.drug_id is None:
                 yield modified_drug_not_on_sheet.at(item.drug.span, f"unknown drug `{item.drug.value}`",
                                                     "write the generic name as on the drug line")
-            elif item.drug_id not in given:
+            elif item.drug_id not in sheet_drugs(context):
                 yield modified_drug_not_on_sheet.at(item.drug.span, f"{item.drug.value} is not given on this sheet",
                                                     "check the drug name, or add its drug line or regimen")
 
@@ -410,7 +415,7 @@ def modified_dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
 
     Source: compiler/data/formulary.yaml (per-product `max`, each row sourced).
     """
-    for item in context.of_types((m.DoseLevels, m.DoseModification)):
+    for item in context.of_types((m.DoseModification, m.DoseLevels)):
         if isinstance(item, m.DoseLevels):
             for level in item.levels():
                 highest = _above_max(context, item.drug_id, level.dose)
@@ -520,7 +525,6 @@ def relative_end_drug(context: Context) -> Iterator[Diagnostic]:
     Source: pemetrexed (Alimta) SmPC section 4.2 (folic acid from 7 days before the first
     dose until 21 days after the last dose).
     """
-    given = sheet_drugs(context)
     for item in context.of_type(m.DrugLine):
         if not isinstance(item, m.DrugLine):
             continue
@@ -531,7 +535,7 @@ def relative_end_drug(context: Context) -> Iterator[Diagnostic]:
             if end.drug_id is None:
                 yield relative_end_drug.at(end.drug.span, f"unknown drug `{end.drug.value}`",
                                            "write the generic name of the drug the end refers to")
-            elif end.drug_id not in given:
+            elif end.drug_id not in sheet_drugs(context):
                 yield relative_end_drug.at(end.drug.span, f"{end.drug.value} is not given on this sheet",
                                            "check the name, or add the drug line or regimen")
 
