@@ -508,12 +508,31 @@ class Translator:
         # Memos by object identity; each entry keeps its condition alive so an id is never reused.
         self._regions: dict[int, tuple[m.Condition, Region | None]] = {}
         self._variables: dict[int, tuple[m.Condition, frozenset[str]]] = {}
+        self._keys: dict[int, tuple[m.Condition, tuple[object, ...] | None]] = {}
+
+    def key_of(self, condition: m.Condition) -> tuple[object, ...] | None:
+        """`condition_key` of a condition, once per condition (its region, its variables and the group
+        shapes ask for it).
+        """
+        cached = self._keys.get(id(condition))
+        if cached is None:
+            cached = self._keys[id(condition)] = (condition, condition_key(condition))
+        return cached[1]
 
     def variables_of(self, condition: m.Condition) -> set[str]:
         """The declared variables a condition mentions (unknown ones left out)."""
         cached = self._variables.get(id(condition))
         if cached is None:
-            cached = self._variables[id(condition)] = (condition, frozenset(self._variables_of(condition)))
+            key = self.key_of(condition)
+            memo = _CONDITION_VARIABLES.setdefault(self.tables.fingerprint, {})
+            found = memo.get(key) if key is not None else None
+            if found is None:
+                found = frozenset(self._variables_of(condition))
+                if key is not None:
+                    if len(memo) >= _ATOM_MEMO_SIZE:
+                        memo.clear()
+                    memo[key] = found
+            cached = self._variables[id(condition)] = (condition, found)
         return set(cached[1])
 
     def _variables_of(self, condition: m.Condition) -> set[str]:
@@ -543,7 +562,7 @@ class Translator:
         if isinstance(condition, (m.Flag, m.Compare)):
             key: tuple[object, ...] | None = None  # _atom shares it already
         else:
-            key = condition_key(condition)
+            key = self.key_of(condition)
         memo = _CONDITION_REGIONS.setdefault(self.tables.fingerprint, {})
         if key is not None and key in memo:
             return memo[key]
@@ -639,6 +658,8 @@ _ATOM_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
 
 # Regions of whole conditions (and/or/not of atoms) by what they say, as _ATOM_REGIONS.
 _CONDITION_REGIONS: dict[str, dict[tuple[object, ...], Region | None]] = {}
+# The declared variables a condition mentions, by what it says, as _ATOM_REGIONS.
+_CONDITION_VARIABLES: dict[str, dict[tuple[object, ...], frozenset[str]]] = {}
 _KEY_NODES = 64  # a longer condition is translated each time (its key would cost as much at every level)
 
 
@@ -1086,7 +1107,7 @@ class _Analyser:
         conditions: list[tuple[object, ...]] = []
         for branch in whens:
             assert branch.condition is not None
-            found = condition_key(branch.condition)
+            found = self.translator.key_of(branch.condition)
             if found is None:
                 return None
             conditions.append(found)

@@ -168,7 +168,7 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
                                              "add `6 cycles`, `for 1 year` or `until progression`")
     if all(regimen.regimen_id is not None for regimen in context.of_type(m.RegimenLine)):
         return  # no inline regimen (the index holds bullets' content too)
-    for node in lay.nodes:
+    for node in lay.regimen_nodes():
         inline = node.item
         if not isinstance(inline, m.RegimenLine) or inline.regimen_id is not None:
             continue
