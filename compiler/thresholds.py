@@ -993,10 +993,7 @@ class _Analyser:
                         if analysis.resolved else context
                 elif branch.region is not None:
                     branch_contexts[id(branch.item)] = self.algebra.intersect(context, branch.region)
-        conditional = self.conditional
         for item, node in zip(items, nodes, strict=True):
-            if not conditional(item):
-                continue  # neither a branch nor above one: its context is this block's, and nothing below asks for it
             child_context = context
             if id(item) in branch_contexts:
                 child_context = branch_contexts[id(item)]
@@ -1005,6 +1002,8 @@ class _Analyser:
                 if region is not None:
                     self.check_alone(item, node.condition, region, context)
                     child_context = self.algebra.intersect(context, region)
+            elif not item.children or not self.conditional(item):
+                continue  # no branch at or below it: nothing to analyse (asking here spares walking into it)
             if not item.children:
                 continue  # nothing below it to analyse
             if isinstance(node, m.Decision):
