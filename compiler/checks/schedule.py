@@ -601,12 +601,16 @@ def duration_exceeded(context: Context) -> Iterator[Diagnostic]:
     lay = _layout(context)
     by_drug = _caps_by_drug(context)
     seen: set[object] = set()
+    tumoured: dict[str, list[dict[str, Any]]] = {}  # a drug's entries for this sheet's tumour (the same for every arm)
     for arm in lay.arms():
         member = arm.focus
         if member.drug_id is None or member.drug_id not in by_drug or member.span in seen:
             continue  # (a span already reported on is skipped whatever its caps: asking them first cost more)
-        caps = [e for e in by_drug[member.drug_id]
-                if tumour_matches(context, e.get("tumour")) and _setting_applies(context, arm, str(e.get("setting")))]
+        entries = tumoured.get(member.drug_id)
+        if entries is None:
+            entries = tumoured[member.drug_id] = [e for e in by_drug[member.drug_id]
+                                                  if tumour_matches(context, e.get("tumour"))]
+        caps = [e for e in entries if _setting_applies(context, arm, str(e.get("setting")))]
         if not caps or member.span in seen:
             continue
         stated, duration = _stated_months(context, member)
