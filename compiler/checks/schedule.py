@@ -307,22 +307,25 @@ def _paired(context: Context, drug_id: str | None) -> bool:
     more than one interval. Single-interval products (epirubicin q3w, denosumab 120 mg
     q4w) are left to the dose-dense (D012) and product (D031) rules.
     """
-    key = (context.tables.fingerprint, drug_id)
-    found = _PAIRED.get(key)
-    if found is None:
-        entry = context.tables.drugs.get(drug_id or "") or {}
-        if entry.get("allowed_pairs"):
-            found = True
-        else:
-            intervals = {row_interval(str(r.get("frequency") or "")) for r in entry.get("doses") or []}
-            found = len(intervals - {None}) > 1
-        if len(_PAIRED) >= 4096:
-            _PAIRED.clear()
-        _PAIRED[key] = found
+    entry = context.tables.drugs.get(drug_id or "") or _NO_ENTRY
+    known = _PAIRED.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
+    if entry.get("allowed_pairs"):
+        found = True
+    else:
+        intervals = {row_interval(str(r.get("frequency") or "")) for r in entry.get("doses") or []}
+        found = len(intervals - {None}) > 1
+    if len(_PAIRED) >= 4096:
+        _PAIRED.clear()
+    _PAIRED[id(entry)] = (entry, found)
     return found
 
 
-_PAIRED: dict[tuple[str, str | None], bool] = {}
+# The answer for each formulary entry, by the entry itself (kept alive here, so its id is not reused):
+# it follows the tables object, as the other drug look-ups do.
+_PAIRED: dict[int, tuple[dict[str, Any], bool]] = {}
+_NO_ENTRY: dict[str, Any] = {}
 
 
 def _interval_known(context: Context, line: m.DrugLine, phase: m.Phase, interval: Interval) -> bool:
