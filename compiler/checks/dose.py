@@ -10,6 +10,7 @@ reported as a warning and the message says that the reference is unverified.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,11 @@ CALCIUM_WORDS = re.compile(r"calcium|kalk", re.IGNORECASE)
 VITAMIN_D_WORDS = re.compile(r"vitamine?\s*-?\s*d|colecalciferol|cholecalciferol", re.IGNORECASE)
 DENTAL_WORDS = re.compile(r"tandsanering|tandarts|tandheelkund|dental|dentist|mondhygi|gebit|kaakosteonecrose|"
                           r"osteonecrosis of the jaw|osteonecrose van de kaak|\bONJ\b", re.IGNORECASE)
+# What every match of each pattern above holds, in lower case (keep in step with the pattern).
+RENAL_LITERALS = ("crcl", "creatinine", "nierfunctie", "nierinsuffici", "renal", "kidney", "klaring", "egfr")
+CALCIUM_LITERALS = ("calcium", "kalk")
+VITAMIN_D_LITERALS = ("vitamin", "calciferol")
+DENTAL_LITERALS = ("tand", "dent", "mondhygi", "gebit", "kaakosteonecrose", "osteonecros", "onj")
 INDICATION_WORDS: dict[str, LazyPattern] = {
     "bone metastases": lazy(r"bot\s*-?\s*metast|botmeta|bone\s+metast|skeletal\s+metast|skeletmetast|"
                             r"ossale\s+metast|osseous\s+metast", re.IGNORECASE),
@@ -48,6 +54,7 @@ BSA_CAP = lazy(  # rare: asked only of a text `_may_cap` lets through
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
     re.IGNORECASE)
 # What every match of BSA_CAP holds (lower case): a limit word and m²; or a BSA word and a cap word.
+# Every match holds one of BSA_CAP_WORDS (the stems are among them).
 BSA_CAP_WORDS = ("max", "cap", "begrens", "afgetopt", "plafond", "tot ten hoogste", "hoogstens", "niet meer dan",
                  "not more than", "at most", "limit")
 BSA_UNITS = ("m²", "m2", "m^2")
@@ -55,9 +62,8 @@ BSA_WORDS = ("bsa", "lo", "body surface", "lichaamsoppervlak")
 BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
 
 
-def _may_cap(text: str) -> bool:
-    """False only when BSA_CAP cannot match the text (most prose: no regex for it)."""
-    lowered = folded(text)
+def _may_cap(lowered: str | None) -> bool:
+    """False only when BSA_CAP cannot match a text of this folded form (most prose: no regex for it)."""
     if lowered is None:
         return True
     return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
@@ -1248,13 +1254,59 @@ def _describe_patterns(patterns: Sequence[dict[str, Any]], unit: str) -> str:
 # ---------------------------------------------------------------- D030 renal
 
 
-def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[m.Item, str]]:
-    for item in context.of_types(kinds):
-        if isinstance(item, kinds):
-            if isinstance(item, m.Prose):
-                yield item, item.text
-            elif isinstance(item, (m.Note, m.Query)) and item.text is not None:
-                yield item, item.text.value
+def _all_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
+    """Every prose, note and query text, in sheet order (found once per check run: D030, D031 and D032 read them)."""
+    return context.shared(_find_texts)
+
+
+def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
+    out: list[tuple[m.Item, str]] = []
+    for item in context.of_types((m.Prose, m.Note, m.Query)):
+        if isinstance(item, m.Prose):
+            out.append((item, item.text))
+        elif isinstance(item, (m.Note, m.Query)) and item.text is not None:
+            out.append((item, item.text.value))
+    return tuple(out)
+
+
+def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> list[tuple[m.Item, str]]:
+    return [(item, text) for item, text in _all_texts(context) if isinstance(item, kinds)]
+
+
+def _fold(text: str) -> str | None:
+    """`checks.folded(text)`; an ASCII text (the most common) holds none of the characters it looks for."""
+    return text.lower() if text.isascii() else folded(text)
+
+
+def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
+    """The indexes of the texts, ascending, whose folded form may hold one of the lower-case `literals`
+    (every text when folding cannot tell).
+
+    The texts are folded and searched joined, once: no literal holds a newline, so a hit lies in one text,
+    and most sheets hold no literal at all (one search of each instead of a loop over the texts).
+    """
+    joined = "\n".join(texts)
+    lowered = _fold(joined)
+    if lowered is None or len(lowered) != len(joined):
+        return list(range(len(texts)))
+    starts: list[int] = []
+    at = 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + 1
+    found: set[int] = set()
+    for word in literals:
+        hit = lowered.find(word)
+        while hit >= 0:
+            index = bisect.bisect_right(starts, hit) - 1
+            found.add(index)
+            hit = lowered.find(word, starts[index] + len(texts[index]) + 1)
+    return sorted(found)
+
+
+def _candidates(texts: Sequence[str], literals: tuple[str, ...]) -> list[str]:
+    """The texts whose folded form may hold one of the lower-case `literals` (every match of their pattern does)."""
+    return [texts[index] for index in _holding(texts, literals)]
 
 
 def _has_crcl_condition(context: Context) -> bool:
@@ -1293,7 +1345,8 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
     def adjusted() -> bool:
         if not stated:
             stated.append(_has_crcl_condition(context)
-                          or any(RENAL_WORDS.search(text) for _, text in _texts(context, (m.Note, m.Query))))
+                          or any(RENAL_WORDS.search(text) for text in
+                                 _candidates([text for _, text in _texts(context, (m.Note, m.Query))], RENAL_LITERALS)))
         return stated[0]
 
     reported: set[str] = set()
@@ -1413,8 +1466,8 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     infos = layout(context)
     present = {info.line.drug_id for info in infos if info.line.drug_id}
 
-    def texts() -> list[str]:  # read only when a line needs supplementation or a dental check
-        return [text for _, text in _texts(context, (m.Prose, m.Note, m.Query))]
+    def texts(literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
+        return _candidates([text for _, text in _all_texts(context)], literals)
 
     groups = [g for g in tables.product_groups.values() if g.get("default") is None]
     # One finding per line (the fixture runner and the editor key findings by line and code).
@@ -1455,10 +1508,11 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
 
     need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
                     and needs(i, "calcium_vitamin_d", "supportive")]
-    if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t) for t in texts()):
+    if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
+                            for t in _candidates(texts(CALCIUM_LITERALS), VITAMIN_D_LITERALS)):
         need_calcium = []
     need_dental = [i for i in infos if needs(i, "dental", "prerequisites")]
-    if need_dental and any(DENTAL_WORDS.search(t) for t in texts()):
+    if need_dental and any(DENTAL_WORDS.search(t) for t in texts(DENTAL_LITERALS)):
         need_dental = []
     if need_calcium:
         missing.append(("calcium and vitamin D supplementation",
@@ -1495,11 +1549,13 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    texts = list(_texts(context, (m.Prose, m.Note)))
-    if not _may_cap("\n".join(text for _, text in texts)):
+    texts = _texts(context, (m.Prose, m.Note))
+    raw = [text for _, text in texts]
+    if not _may_cap(_fold("\n".join(raw))):
         return  # the words a cap needs are not in the texts together, so in none of them
-    for item, text in texts:
-        if not _may_cap(text):
+    for index in _holding(raw, BSA_CAP_WORDS):  # (in sheet order)
+        item, text = texts[index]
+        if not _may_cap(_fold(text)):
             continue
         match = BSA_CAP.search(text)
         if match is None:
