@@ -106,12 +106,13 @@ class LineInfo:
     ancestors: tuple[m.Item, ...]
     section: m.Section | None
     arm: tuple[m.DrugLine, ...]
+    # the nearest enclosing regimen and phase lines (None when there is none), found by the walk
+    enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None] = (None, None)
 
     @functools.cached_property
     def regimen(self) -> m.RegimenLine | None:
         """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
-        phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
-        regimen = next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
+        regimen, phase = self.enclosing
         if regimen is not None and phase is not None:
             return _phase_view(regimen, phase)
         return regimen
@@ -143,29 +144,38 @@ def layout(context: Context) -> list[LineInfo]:
     cached = _LAYOUT.get(id(protocol))
     if cached is not None and cached[0] is protocol:
         return cached[1]
-    found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None]] = []
+    found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
+                      tuple[m.RegimenLine | None, m.PhaseLine | None]]] = []
+    bullet, drug_line, regimen_line, phase_line = m.Bullet, m.DrugLine, m.RegimenLine, m.PhaseLine
 
-    def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None) -> None:
+    def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
+             enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None]) -> None:
         for item in items:
-            statement = _statement(item)
-            if isinstance(statement, m.DrugLine):
-                found.append((statement, ancestors, section))
+            # (`_statement`, inline: every item of the sheet passes here)
+            statement = item.content if isinstance(item, bullet) and item.content is not None else item
+            if isinstance(statement, drug_line):
+                found.append((statement, ancestors, section, enclosing))
             if item.children:  # a leaf needs no ancestors tuple of its own
-                walk(item.children, (*ancestors, statement), section)
+                if isinstance(statement, regimen_line):
+                    inner = (statement, enclosing[1])
+                elif isinstance(statement, phase_line):
+                    inner = (enclosing[0], statement)
+                else:
+                    inner = enclosing
+                walk(item.children, (*ancestors, statement), section, inner)
 
-    walk(protocol.preamble, (), None)
+    walk(protocol.preamble, (), None, (None, None))
     for section in protocol.all_sections():
-        walk(section.items, (), section)
+        walk(section.items, (), section, (None, None))
     arms: dict[int, list[m.DrugLine]] = {}
     keys: list[int] = []
-    for line, ancestors, _ in found:
-        regimen = next((a for a in reversed(ancestors) if isinstance(a, m.RegimenLine)), None)
+    for line, ancestors, _, (regimen, _) in found:
         key = id(regimen) if regimen is not None else (id(ancestors[-1]) if ancestors else id(line))
         arms.setdefault(key, []).append(line)
         keys.append(key)
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
-    infos = [LineInfo(line, ancestors, section, arm_tuples[key])
-             for (line, ancestors, section), key in zip(found, keys, strict=True)]
+    infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
+             for (line, ancestors, section, enclosing), key in zip(found, keys, strict=True)]
     _forget_other_protocols()
     _LAYOUT[id(protocol)] = (protocol, infos)
     return infos
@@ -502,8 +512,10 @@ def _crcl_interval(info: LineInfo) -> tuple[Decimal | None, Decimal | None] | No
 def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool] | None:
     """The renal band a line sits in (when it sits under a CrCl condition and the drug has a table)."""
     table = dosing.renal_table(context.tables, pd.drug_id)
+    if table is None:
+        return None  # most products: no need to read the conditions around the line
     interval = _crcl_interval(pd.info)
-    if table is None or interval is None:
+    if interval is None:
         return None
     bands, source, unverified = table
     band = dosing.renal_band(bands, *interval)
