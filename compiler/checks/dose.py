@@ -131,7 +131,10 @@ def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
     return known[2]
 
 
-_LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo]]] = {}
+# a library regimen line, the phase it is written in, and the levels of items around it (`_library_conditions`)
+_Levels = tuple[tuple[tuple[m.Item, ...], m.Item | None], ...]
+_Library = tuple[m.RegimenLine, m.PhaseLine | None, _Levels]
+_LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo], list[_Library]]] = {}
 
 
 def _statement(item: m.Item) -> m.Item:
@@ -140,21 +143,31 @@ def _statement(item: m.Item) -> m.Item:
 
 def layout(context: Context) -> list[LineInfo]:
     """Every drug line with its ancestors and arm, computed once per protocol."""
-    protocol = context.protocol
+    return _laid_out(context.protocol)[1]
+
+
+def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_Library]]:
+    """The drug lines with where they sit, and the library regimen lines with theirs (D011): one walk of the sheet."""
     cached = _LAYOUT.get(id(protocol))
     if cached is not None and cached[0] is protocol:
-        return cached[1]
+        return cached
     found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
                       tuple[m.RegimenLine | None, m.PhaseLine | None]]] = []
+    libraries: list[_Library] = []
+    # The items of each level above the one walked, with the statement walked into: the conditions around
+    # a library regimen are gathered from them for the few there are, not for every block.
+    path: list[tuple[tuple[m.Item, ...], m.Item | None]] = []
     bullet, drug_line, regimen_line, phase_line = m.Bullet, m.DrugLine, m.RegimenLine, m.PhaseLine
 
     def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
-             enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None]) -> None:
+             enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None], phase: m.PhaseLine | None) -> None:
         for item in items:
             # (`_statement`, inline: every item of the sheet passes here)
             statement = item.content if isinstance(item, bullet) and item.content is not None else item
             if isinstance(statement, drug_line):
                 found.append((statement, ancestors, section, enclosing))
+            elif isinstance(statement, regimen_line) and statement.regimen_id is not None:
+                libraries.append((statement, phase, (*path, (items, None))))
             if item.children:  # a leaf needs no ancestors tuple of its own
                 if isinstance(statement, regimen_line):
                     inner = (statement, enclosing[1])
@@ -162,11 +175,14 @@ def layout(context: Context) -> list[LineInfo]:
                     inner = (enclosing[0], statement)
                 else:
                     inner = enclosing
-                walk(item.children, (*ancestors, statement), section, inner)
+                path.append((items, statement))
+                walk(item.children, (*ancestors, statement), section, inner,
+                     statement if isinstance(statement, phase_line) else None)
+                path.pop()
 
-    walk(protocol.preamble, (), None, (None, None))
+    walk(protocol.preamble, (), None, (None, None), None)
     for section in protocol.all_sections():
-        walk(section.items, (), section, (None, None))
+        walk(section.items, (), section, (None, None), None)
     arms: dict[int, list[m.DrugLine]] = {}
     keys: list[int] = []
     for line, ancestors, _, (regimen, _) in found:
@@ -177,8 +193,20 @@ def layout(context: Context) -> list[LineInfo]:
     infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
              for (line, ancestors, section, enclosing), key in zip(found, keys, strict=True)]
     _forget_other_protocols()
-    _LAYOUT[id(protocol)] = (protocol, infos)
-    return infos
+    laid_out = _LAYOUT[id(protocol)] = (protocol, infos, libraries)
+    return laid_out
+
+
+def _library_conditions(levels: _Levels) -> list[m.Condition]:
+    """The conditions around a statement: the `only when` lines beside it and beside each enclosing statement,
+    and the enclosing `when`s, outermost first.
+    """
+    out: list[m.Condition] = []
+    for level, through in levels:
+        out.extend(c.condition for c in map(_statement, level) if isinstance(c, m.OnlyWhen))
+        if isinstance(through, m.When):
+            out.append(through.condition)
+    return out
 
 
 def _forget_other_protocols() -> None:
@@ -388,7 +416,10 @@ def _has_fractionation(siblings: tuple[m.Item, ...]) -> bool:
     if known is None or known[0] is not siblings:
         if len(_HAS_RT) > 10_000:
             _HAS_RT.clear()
-        known = _HAS_RT[id(siblings)] = (siblings, any(isinstance(_statement(s), m.Fractionation) for s in siblings))
+        fractionation, bullet = m.Fractionation, m.Bullet  # (`_statement`, inline)
+        known = _HAS_RT[id(siblings)] = (siblings, any(
+            isinstance(s.content if isinstance(s, bullet) and s.content is not None else s, fractionation)
+            for s in siblings))
     return known[1]
 
 
@@ -400,7 +431,9 @@ def _section_conditions(info: LineInfo) -> list[m.Condition]:
     if known is None or known[0] is not section:
         if len(_SECTION_ONLY_WHEN) > 10_000:
             _SECTION_ONLY_WHEN.clear()
-        conditions = [s.condition for s in map(_statement, section.items) if isinstance(s, m.OnlyWhen)]
+        only_when, bullet = m.OnlyWhen, m.Bullet  # (`_statement`, inline)
+        conditions = [s.condition for s in (x.content if isinstance(x, bullet) and x.content is not None else x
+                                            for x in section.items) if isinstance(s, only_when)]
         known = _SECTION_ONLY_WHEN[id(section)] = (section, conditions)
     return known[1]
 
@@ -1000,10 +1033,14 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
         yield ArmExposure(first.info.line.span, "this arm", tuple(planned), tuple(unplanned),
                           frozenset(line.drug_id for line in first.info.arm if line.drug_id), prior or Decimal(0),
                           prior is not None)
-    for info_regimen, conditions in _library_regimen_lines(context):
-        entry = tables.regimens.get(info_regimen.regimen_id or "")
-        if not entry or any(isinstance(_statement(c), m.DrugLine) for c in info_regimen.children):
+    for written, phase, levels in _library_regimen_lines(context):
+        entry = tables.regimens.get(written.regimen_id or "")
+        if not entry or any(isinstance(_statement(c), m.DrugLine) for c in written.children):
             continue
+        if not any(dosing.cumulative_limit(tables, str(drug.get("drug"))) is not None for drug in entry.get("drugs") or []):
+            continue  # no anthracycline in it (most regimens): nothing below would be planned
+        # lang-b: a library regimen in a phase takes the phase's count
+        info_regimen = phase_override(written, phase) if phase is not None else written
         planned, unplanned = [], []
         drug_ids = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [])
         for drug in entry.get("drugs") or []:
@@ -1019,34 +1056,16 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
             else:
                 unplanned.append((limit, value, per_cycle))
         if planned or unplanned:
-            prior = _prior(conditions + _regimen_children_conditions(info_regimen))
+            prior = _prior(_library_conditions(levels) + _regimen_children_conditions(info_regimen))
             yield ArmExposure(info_regimen.name.span, f"regimen {info_regimen.name.value}", tuple(planned),
                               tuple(unplanned), drug_ids, prior or Decimal(0), prior is not None)
 
 
-def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
-    protocol = context.protocol
+def _library_regimen_lines(context: Context) -> list[_Library]:
+    """Each library regimen line with the phase it is written in (if any) and the conditions around it."""
     if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.of_type(m.RegimenLine)):
-        return  # no library regimen: no need to walk the sheet for the conditions around one
-
-    def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
-             phase: m.PhaseLine | None = None) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
-        own = conditions + [c.condition for c in (_statement(x) for x in items) if isinstance(c, m.OnlyWhen)]
-        for item in items:
-            statement = _statement(item)
-            library = isinstance(statement, m.RegimenLine) and statement.regimen_id is not None
-            if not library and not item.children:
-                continue  # a leaf that is no library regimen: nothing in it or below it
-            here = own + ([statement.condition] if isinstance(statement, m.When) else [])
-            if library:
-                assert isinstance(statement, m.RegimenLine)
-                # lang-b: a library regimen in a phase takes the phase's count
-                yield (phase_override(statement, phase) if phase is not None else statement), here
-            yield from walk(item.children, here, statement if isinstance(statement, m.PhaseLine) else None)
-
-    yield from walk(protocol.preamble, [])
-    for section in protocol.all_sections():
-        yield from walk(section.items, [])
+        return []  # no library regimen: no need to walk the sheet for the conditions around one
+    return _laid_out(context.protocol)[2]
 
 
 @check("D011", "anthracycline-cumulative-dose", Severity.ERROR, "planned cumulative anthracycline dose near or above the limit")
