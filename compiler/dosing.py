@@ -502,6 +502,16 @@ def _cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
         bool(entry.get("unverified", True)))
 
 
+def regimen_has_cumulative(tables: Tables, regimen_id: str) -> bool:
+    """Whether a library regimen holds a drug with a `cumulative:` entry (asked of every library regimen line)."""
+    return _per_product(tables, "regimen-cumulative", regimen_id, _regimen_has_cumulative)
+
+
+def _regimen_has_cumulative(tables: Tables, regimen_id: str) -> bool:
+    entry = tables.regimens.get(regimen_id) or {}
+    return any(cumulative_limit(tables, str(drug.get("drug"))) is not None for drug in entry.get("drugs") or [])
+
+
 def doxorubicin_equivalent(dose_mg_m2: Decimal, factor: Decimal) -> Decimal:
     """A cumulative dose of one anthracycline in doxorubicin-equivalent mg/m² (linear)."""
     return dose_mg_m2 * factor

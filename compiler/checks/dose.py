@@ -169,6 +169,7 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
             elif isinstance(statement, regimen_line) and statement.regimen_id is not None:
                 libraries.append((statement, phase, (*path, (items, None))))
             if item.children:  # a leaf needs no ancestors tuple of its own
+                inner: tuple[m.RegimenLine | None, m.PhaseLine | None]
                 if isinstance(statement, regimen_line):
                     inner = (statement, enclosing[1])
                 elif isinstance(statement, phase_line):
@@ -1034,31 +1035,58 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
                           frozenset(line.drug_id for line in first.info.arm if line.drug_id), prior or Decimal(0),
                           prior is not None)
     for written, phase, levels in _library_regimen_lines(context):
+        if not dosing.regimen_has_cumulative(tables, written.regimen_id or ""):
+            continue  # no anthracycline in it (most regimens): nothing below would be planned
         entry = tables.regimens.get(written.regimen_id or "")
         if not entry or any(isinstance(_statement(c), m.DrugLine) for c in written.children):
             continue
-        if not any(dosing.cumulative_limit(tables, str(drug.get("drug"))) is not None for drug in entry.get("drugs") or []):
-            continue  # no anthracycline in it (most regimens): nothing below would be planned
         # lang-b: a library regimen in a phase takes the phase's count
         info_regimen = phase_override(written, phase) if phase is not None else written
-        planned, unplanned = [], []
-        drug_ids = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [])
-        for drug in entry.get("drugs") or []:
-            limit = dosing.cumulative_limit(tables, str(drug.get("drug")))
-            if limit is None or str(drug.get("unit")) != "mg/m2" or drug.get("dose") is None:
-                continue
-            dose = drug["dose"]
-            value = dosing.dec(max(dose) if isinstance(dose, list) else dose)
-            per_cycle = len(dosing.schedule_of_regimen_drug(drug, entry.get("cycle_days")).days or (1,))
-            cycles = drug.get("cycles") or info_regimen.cycles or entry.get("cycles")
-            if cycles:
-                planned.append(dosing.Exposure(limit, value, per_cycle, int(cycles)))
-            else:
-                unplanned.append((limit, value, per_cycle))
-        if planned or unplanned:
+        exposures, open_ended, drug_ids = _library_exposures(tables, info_regimen.regimen_id or "", info_regimen.cycles)
+        if exposures or open_ended:
             prior = _prior(_library_conditions(levels) + _regimen_children_conditions(info_regimen))
-            yield ArmExposure(info_regimen.name.span, f"regimen {info_regimen.name.value}", tuple(planned),
-                              tuple(unplanned), drug_ids, prior or Decimal(0), prior is not None)
+            yield ArmExposure(info_regimen.name.span, f"regimen {info_regimen.name.value}", exposures,
+                              open_ended, drug_ids, prior or Decimal(0), prior is not None)
+
+
+_Planned = tuple[tuple[dosing.Exposure, ...], tuple[tuple[dosing.CumulativeLimit, Decimal, int], ...], frozenset[str]]
+_LIBRARY_EXPOSURES: list[tuple[Tables, dict[tuple[str, int | None], _Planned]]] = []
+
+
+def _library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None) -> _Planned:
+    """The planned and unplanned anthracycline exposures of a library regimen, and its drugs: they depend on the
+    regimen and the cycles its line states only (read once per tables object: the same regimens recur).
+    """
+    if not _LIBRARY_EXPOSURES or _LIBRARY_EXPOSURES[0][0] is not tables:
+        _LIBRARY_EXPOSURES[:] = [(tables, {})]
+    known = _LIBRARY_EXPOSURES[0][1]
+    key = (regimen_id, line_cycles)
+    found = known.get(key)
+    if found is None:
+        if len(known) > 10_000:
+            known.clear()
+        found = known[key] = _read_library_exposures(tables, regimen_id, line_cycles)
+    return found
+
+
+def _read_library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None) -> _Planned:
+    entry = tables.regimens.get(regimen_id) or {}
+    planned: list[dosing.Exposure] = []
+    unplanned: list[tuple[dosing.CumulativeLimit, Decimal, int]] = []
+    drug_ids = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [])
+    for drug in entry.get("drugs") or []:
+        limit = dosing.cumulative_limit(tables, str(drug.get("drug")))
+        if limit is None or str(drug.get("unit")) != "mg/m2" or drug.get("dose") is None:
+            continue
+        dose = drug["dose"]
+        value = dosing.dec(max(dose) if isinstance(dose, list) else dose)
+        per_cycle = len(dosing.schedule_of_regimen_drug(drug, entry.get("cycle_days")).days or (1,))
+        cycles = drug.get("cycles") or line_cycles or entry.get("cycles")
+        if cycles:
+            planned.append(dosing.Exposure(limit, value, per_cycle, int(cycles)))
+        else:
+            unplanned.append((limit, value, per_cycle))
+    return tuple(planned), tuple(unplanned), drug_ids
 
 
 def _library_regimen_lines(context: Context) -> list[_Library]:
