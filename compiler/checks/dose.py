@@ -469,7 +469,9 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
     unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
     """
     use = stated_use(info.line, phase)
-    implied = frozenset() if use else context_uses(context, info)
+    # Only rows bound to a use can be chosen by an implied one: for a product without such rows (most), the
+    # surroundings of the line are not read (`rows_for_use` gives every row whatever they imply).
+    implied = frozenset() if use or not _has_use_rows(rows) else context_uses(context, info)
     # The answer depends on these alone; the same drug, route and schedule recur in every sheet.
     key = (info.line.drug_id, use, implied, route, unit, schedule)
     known = _USE_MATCHES.get(key)
@@ -484,6 +486,13 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
             _USE_MATCHES.clear()
         _USE_MATCHES[key] = (rows, (chosen, match))
     return chosen, match
+
+
+def _has_use_rows(rows: tuple[DoseRow, ...]) -> bool:
+    for row in rows:
+        if row.use:
+            return True
+    return False
 
 
 _USE_MATCHES: dict[tuple[object, ...], tuple[tuple[DoseRow, ...], tuple[tuple[DoseRow, ...], RangeMatch]]] = {}
