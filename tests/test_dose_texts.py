@@ -1,0 +1,51 @@
+"""The D rules' text prefilters (compiler/checks/dose.py) answer as the regexes they stand in front of."""
+
+from __future__ import annotations
+
+import re
+
+from compiler.checks import dose, folded
+
+TEXTS = [
+    "", "Tandsanering vóór de start", "BSA max 2,0 m²", "Lichaamsoppervlakte BEGRENZEN tot 2 M2",
+    "CrCl ≥ 60 mL/min – renal function", "Calcium en VITAMINE-D3 dagelijks", "İstanbul kalk", "ONJ risico",
+    "Kelvin \u212a sign", "long \u017f s and dotless \u0131", "Σίσυφος ΣΑΣ max 3 m^2", "no match here at all",
+    "capped at 2.0 m2 (ASCO)", "eGFR < 30: niet meer dan 1,8 m²", "dental\ncheck", "a\x00b", "\ud800 lone surrogate",
+]
+LITERALS = (dose.RENAL_LITERALS + dose.CALCIUM_LITERALS + dose.VITAMIN_D_LITERALS + dose.DENTAL_LITERALS
+            + dose.BSA_CAP_WORDS + dose.BSA_UNITS + dose.BSA_WORDS)
+
+
+def test_fold_finds_the_literals_folded_finds() -> None:
+    for text in TEXTS:
+        ours, theirs = dose._fold(text), folded(text)
+        assert (ours is None) == (theirs is None), text
+        if ours is not None and theirs is not None:
+            assert len(ours) == len(text)
+            for word in LITERALS:
+                assert (word in ours) == (word in theirs), (text, word)
+                assert [m.start() for m in re.finditer(re.escape(word), ours)] == \
+                    [m.start() for m in re.finditer(re.escape(word), theirs)], (text, word)
+
+
+def test_holding_is_the_texts_one_by_one() -> None:
+    for literals in (dose.RENAL_LITERALS, dose.DENTAL_LITERALS, dose.BSA_CAP_WORDS, dose.CALCIUM_LITERALS):
+        for texts in (TEXTS, [t for t in TEXTS if folded(t) is not None], TEXTS[:1], []):
+            expected = [i for i, t in enumerate(texts)
+                        if folded(t) is None or any(w in (folded(t) or "") for w in literals)]
+            found = dose._holding(texts, literals)
+            if any(folded(t) is None for t in texts):
+                assert found == list(range(len(texts)))
+            else:
+                assert found == expected, (literals, texts)
+
+
+def test_the_literals_hold_every_match() -> None:
+    """Each literal list is a necessary condition of its pattern: every match holds one of them, folded."""
+    for pattern, literals in ((dose.RENAL_WORDS, dose.RENAL_LITERALS), (dose.CALCIUM_WORDS, dose.CALCIUM_LITERALS),
+                              (dose.VITAMIN_D_WORDS, dose.VITAMIN_D_LITERALS), (dose.DENTAL_WORDS, dose.DENTAL_LITERALS),
+                              (dose.BSA_CAP, dose.BSA_CAP_WORDS)):
+        for text in TEXTS:
+            lowered = folded(text)
+            if lowered is not None and pattern.search(text):
+                assert any(word in lowered for word in literals), (pattern, text)
