@@ -221,14 +221,87 @@ def _indented(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.split("\n"))
 
 
+def indented_json(value: Any, prefix: str) -> str:
+    """`_indented(json.dumps(value, indent=2, ensure_ascii=False), prefix)`, the same characters.
+
+    `json.dumps` with an indent runs the encoder's pure-Python path, the dearest part of a
+    file's block; this writes the same layout directly (a JSON string never holds a raw
+    newline, so every line break is the layout's). A value of a type it does not know is
+    left to `json.dumps`.
+    """
+    parts: list[str] = [prefix]
+    try:
+        _encode(value, "\n" + prefix, parts)
+    except _Unknown:
+        return _indented(json.dumps(value, indent=2, ensure_ascii=False), prefix)
+    return "".join(parts)
+
+
+class _Unknown(Exception):
+    """A value `indented_json` leaves to `json.dumps`."""
+
+
+_KEYS: dict[str, str] = {}  # a key's JSON text (the keys are the few fixed names of the formats)
+
+
+def _encode(value: Any, newline: str, parts: list[str]) -> None:
+    """Append the JSON text of `value` (indent 2) whose lines after the first start with `newline`."""
+    kind = type(value)
+    if kind is str:
+        parts.append(_string(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif kind is int:
+        parts.append(int.__repr__(value))
+    elif kind is dict:
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Unknown
+            text = _KEYS.get(key)
+            if text is None:
+                text = _string(key) + ": "
+                if len(_KEYS) < 256:
+                    _KEYS[key] = text
+            parts.append(separator)
+            parts.append(text)
+            _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:  # floats (nan, infinity), subclasses: as json writes them
+        raise _Unknown
+
+
+_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes a string with
+
+
 def block(fmt: str, result: Compiled, extra: Sequence[Diagnostic] = ()) -> str:
     """The share of one file in a document of format `fmt` (without colour)."""
     diagnostics = sorted([*result.diagnostics, *extra], key=Diagnostic.sort_key)
     if fmt == "json":
-        return ",\n".join(_indented(json.dumps(d.to_json(), indent=2, ensure_ascii=False), "    ") for d in diagnostics)
+        return ",\n".join(indented_json(d.to_json(), "    ") for d in diagnostics)
     if fmt == "sarif":
         results = as_sarif([result], list(extra))["runs"][0]["results"]
-        return ",\n".join(_indented(json.dumps(r, indent=2, ensure_ascii=False), "        ") for r in results)
+        return ",\n".join(indented_json(r, "        ") for r in results)
     import io
 
     stream = io.StringIO()
