@@ -125,8 +125,36 @@ def as_sarif(results: Sequence[Compiled], extra: Sequence[Diagnostic], root: Pat
     load_rules()  # results may all come from the cache, which does not import the rules
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     index = {r.code: i for i, r in enumerate(rules)}
+    sarif_results = _sarif_results(sorted([d for r in results for d in r.diagnostics] + list(extra),
+                                          key=Diagnostic.sort_key), index)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "protocolc",
+                "version": __version__,
+                "informationUri": "https://example.org/protocolc",
+                "rules": [{
+                    "id": r.code,
+                    "name": "".join(part.capitalize() for part in r.name.split("-")),
+                    "shortDescription": {"text": r.summary},
+                    "fullDescription": {"text": r.doc.split("\n\n")[0] if r.doc else r.summary},
+                    "help": {"text": r.doc or r.summary},
+                    "defaultConfiguration": {"level": SARIF_LEVEL[r.severity]},
+                    "properties": {"family": r.family, "status": r.status},
+                } for r in rules],
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": sarif_results,
+        }],
+    }
+
+
+def _sarif_results(diagnostics: Sequence[Diagnostic], index: dict[str, int]) -> list[dict[str, Any]]:
+    """The SARIF results of sorted diagnostics; `index`: each rule's place in the tool's rule list."""
     sarif_results = []
-    for d in sorted([d for r in results for d in r.diagnostics] + list(extra), key=Diagnostic.sort_key):
+    for d in diagnostics:
         path = Path(d.span.file)
         uri = path.as_uri() if path.is_absolute() else path.as_posix()
         region = {"startLine": d.span.line, "startColumn": d.span.column,
@@ -150,28 +178,7 @@ def as_sarif(results: Sequence[Compiled], extra: Sequence[Diagnostic], root: Pat
         if d.acknowledged is not None:
             result["suppressions"] = [{"kind": "inSource", "justification": d.acknowledged}]
         sarif_results.append(result)
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "protocolc",
-                "version": __version__,
-                "informationUri": "https://example.org/protocolc",
-                "rules": [{
-                    "id": r.code,
-                    "name": "".join(part.capitalize() for part in r.name.split("-")),
-                    "shortDescription": {"text": r.summary},
-                    "fullDescription": {"text": r.doc.split("\n\n")[0] if r.doc else r.summary},
-                    "help": {"text": r.doc or r.summary},
-                    "defaultConfiguration": {"level": SARIF_LEVEL[r.severity]},
-                    "properties": {"family": r.family, "status": r.status},
-                } for r in rules],
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": sarif_results,
-        }],
-    }
+    return sarif_results
 
 
 def dump(data: Any, stream: TextIO) -> None:
@@ -300,8 +307,11 @@ def block(fmt: str, result: Compiled, extra: Sequence[Diagnostic] = ()) -> str:
     if fmt == "json":
         return ",\n".join(indented_json(d.to_json(), "    ") for d in diagnostics)
     if fmt == "sarif":
-        results = as_sarif([result], list(extra))["runs"][0]["results"]
-        return ",\n".join(indented_json(r, "        ") for r in results)
+        from compiler.checks import load_rules
+
+        load_rules()  # as `as_sarif`: the rule indices are those of every registered rule
+        index = {code: i for i, code in enumerate(sorted(REGISTRY))}
+        return ",\n".join(indented_json(r, "        ") for r in _sarif_results(diagnostics, index))
     import io
 
     stream = io.StringIO()
