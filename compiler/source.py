@@ -12,14 +12,12 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import field
-from itertools import accumulate
 from pathlib import Path
 
 from compiler.records import frozen
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
-_PLUS_ONE = (1).__add__
 
 
 @frozen(slots=True, order=True)
@@ -58,12 +56,11 @@ class SourceFile:
     @classmethod
     def from_text(cls, path: str, text: str, raw: bytes | None = None) -> SourceFile:
         """Build a source file from already decoded text."""
-        lines = text.split("\n")
-        lines.pop()
-        # each line's start: the running sum of the lengths (+ 1 for its newline) of the lines before it
-        starts = tuple(accumulate(map(_PLUS_ONE, map(len, lines)), initial=0))
+        starts = [0]
+        for line in text.split("\n")[:-1]:  # one step per line, not per character
+            starts.append(starts[-1] + len(line) + 1)
         digest = hashlib.sha256(raw if raw is not None else text.encode("utf-8")).hexdigest()
-        return cls(path=path, text=text, sha256=digest, line_starts=starts)
+        return cls(path=path, text=text, sha256=digest, line_starts=tuple(starts))
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
@@ -296,17 +293,15 @@ def scan_invisible(source: SourceFile) -> list[SourceProblem]:
     it is reported where it stands, never removed or ignored.
     """
     problems: list[SourceProblem] = []
-    starts = source.line_starts
-    for match in _SUSPECT.finditer(source.text):  # the whole text at once: most sheets have no such character
-        char = match.group(0)
-        if unicodedata.category(char) not in INVISIBLE_CATEGORIES:
-            continue
-        offset = match.start()
-        number = bisect_right(starts, offset)
-        column = offset - starts[number - 1] + 1
-        name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"
-        problems.append(SourceProblem(
-            "P011", f"invisible or control character U+{ord(char):04X} ({name.lower()}) at column {column}",
-            Span(source.path, number, column, number, column + 1),
-            "delete the character (retype the text around it); it can hide a statement from the checks"))
+    for number, line in enumerate(source.text.split("\n"), start=1):
+        for match in _SUSPECT.finditer(line):
+            char = match.group(0)
+            if unicodedata.category(char) not in INVISIBLE_CATEGORIES:
+                continue
+            column = match.start() + 1
+            name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"
+            problems.append(SourceProblem(
+                "P011", f"invisible or control character U+{ord(char):04X} ({name.lower()}) at column {column}",
+                Span(source.path, number, column, number, column + 1),
+                "delete the character (retype the text around it); it can hide a statement from the checks"))
     return problems

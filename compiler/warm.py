@@ -317,6 +317,8 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         return keys
     extension = f"{run.fmt}.block"
     states: dict[str, str] = {}
+    # no cache folder yet (a first run): nothing to look up, only the keys to store the results under
+    present = cache.directory.is_dir()
     for index, path in enumerate(run.files):
         raw = _read(path, max_bytes)
         if raw is None:
@@ -324,6 +326,8 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         digest = content_digest(raw)
         key = check_key(path, digest, today, max_bytes, states)
         keys.set(index, key, digest)
+        if not present:
+            continue
         data = cache.read_bytes(key, extension)
         record = record_of(data, key) if data is not None else None
         parts = _split_block_file(record) if record is not None else None
