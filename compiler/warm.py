@@ -29,7 +29,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from compiler import report
+from compiler import report, startup
 from compiler.batch import (
     cached_entry,
     check_files,
@@ -164,6 +164,11 @@ def _block_chunk(tasks: list[Task]) -> list[Done]:
     under each key: what goes back to the parent is small — the counts, the book fields, the block,
     and whether a finding is about another file.
     """
+    with startup.checking():
+        return _check_and_store(tasks)
+
+
+def _check_and_store(tasks: list[Task]) -> list[Done]:
     from compiler.pipeline import compile_file, summarize
 
     out: list[Done] = []
