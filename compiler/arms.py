@@ -78,7 +78,9 @@ block would otherwise make 900 million pairs.
 
 
 # What a node's item is, as bits (one look-up per type: the layout's loops run per node)
-_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION = 1, 2, 4, 8, 16, 32
+_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION, _BULLET = 1, 2, 4, 8, 16, 32, 64
+_LINE = _DRUG | _REGIMEN
+_NOTED = _LINE | _OWNED | _BULLET  # the kinds the walk that makes the nodes lists
 _KINDS: dict[type, int] = {}
 
 
@@ -91,7 +93,8 @@ def _kind(cls: type) -> int:
             | (_BRANCH if issubclass(cls, (m.When, m.Otherwise)) else 0)
             | (_PHASE if issubclass(cls, m.PhaseLine) else 0)
             | (_OWNED if issubclass(cls, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)) else 0)
-            | (_SECTION if issubclass(cls, m.Section) else 0))
+            | (_SECTION if issubclass(cls, m.Section) else 0)
+            | (_BULLET if issubclass(cls, m.Bullet) else 0))
     return found
 
 
@@ -179,16 +182,18 @@ class Layout:
         self.tables = tables
         self.source = source
         self.nodes: list[Node] = [Node(0, None, None)]
+        # Filled in by the one walk that makes the nodes (most nodes are neither of these, and
+        # a sheet has far more nodes than drugs: no later pass over every node)
+        self._kinds: list[int] = [0]  # what each node's item is (`_kind`)
+        self._lines: list[int] = []  # the nodes of drug and regimen lines
+        self._sections: list[int] = []  # the nodes of sections
+        self._owned_nodes: list[Node] = []  # constraints, notes and prose lines, in sheet order
+        self._owned: dict[int, list[Node]] = {}  # the same, by the block they belong to (`owner`)
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
         nodes = self.nodes
         nodes[0].end = len(nodes)
-        # what each node's item is, read from one look-up per type (the loops below are per node)
-        types = [type(node.item) for node in nodes]
-        for cls in set(types).difference(_KINDS):
-            _kind(cls)
-        self._kinds = list(map(_KINDS.__getitem__, types))
         self.members: list[Member] = list(self._members())
         self._member_nodes = [mb.node for mb in self.members]
         self.treatment_nodes = set(self._member_nodes)
@@ -198,12 +203,7 @@ class Layout:
             counts[index + 1] += 1
         self._before = list(accumulate(counts))
         self._global_owners = self._compute_global_owners()
-        self._owned: dict[int, list[Node]] = {}
-        kinds = self._kinds
-        for node in nodes:
-            if kinds[node.index] & _OWNED:
-                self._owned.setdefault(self.owner(node.index), []).append(node)
-        self.global_conditions = tuple(self._global_conditions())
+        self._global: tuple[m.Condition, ...] | None = None
         # Checks ask for the same arms and pairs many times; answers are memoised here
         # (a Layout is built once per protocol and never changes).
         self._ancestor_paths: dict[int, tuple[int, ...]] = {}
@@ -214,30 +214,80 @@ class Layout:
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self._arm_list: list[Arm] | None = None
+        self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
-        self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
-        self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
-        self._index_partners()
+        self._views: dict[tuple[int, int], m.RegimenLine] = {}
+        self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
+        self._indexed = False  # the partner index is built when first asked for (`_index_partners`)
+
+    @property
+    def global_conditions(self) -> tuple[m.Condition, ...]:
+        """The `only when` / `exclude when` that apply to the whole protocol (see the module doc)."""
+        found = self._global
+        if found is None:
+            found = self._global = tuple(self._global_conditions())
+        return found
+
+    @property
+    def oversized(self) -> list[tuple[Member, int]]:
+        """The members with more than MAX_ARM partners, and how many they have."""
+        if not self._indexed:
+            self._index_partners()
+        return self._oversized
 
     # ------------------------------------------------------------ building
     def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
         nodes = self.nodes
+        kinds = self._kinds
+        known = _KINDS
         for item in items:
             index = len(nodes)
             node = Node(index, item, parent)
             nodes.append(node)
-            if isinstance(item, m.Bullet) and item.content is not None:
-                inner = Node(index + 1, item.content, index, content_of_bullet=True)
-                nodes.append(inner)
-                inner.end = index + 2
+            cls = type(item)
+            kind = known.get(cls)
+            if kind is None:
+                kind = _kind(cls)
+            kinds.append(kind)
+            if kind & _NOTED:
+                if kind & _LINE:
+                    self._lines.append(index)
+                elif kind & _OWNED:
+                    self._own(parent, node)
+                elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
+                    # the bullet's own statement: a node of its own (its owner is the bullet's block)
+                    content = item.content  # type: ignore[attr-defined]
+                    inner = Node(index + 1, content, index, index + 2, True)
+                    nodes.append(inner)
+                    cls = type(content)
+                    inner_kind = known.get(cls)
+                    if inner_kind is None:
+                        inner_kind = _kind(cls)
+                    kinds.append(inner_kind)
+                    if inner_kind & _LINE:
+                        self._lines.append(index + 1)
+                    elif inner_kind & _OWNED:
+                        self._own(parent, inner)
             if item.children:
                 self._add_items(item.children, index)
             node.end = len(nodes)
+
+    def _own(self, owner: int, node: Node) -> None:
+        self._owned_nodes.append(node)
+        found = self._owned.get(owner)
+        if found is None:
+            self._owned[owner] = [node]
+        else:
+            found.append(node)
 
     def _add_section(self, section: m.Section, parent: int) -> None:
         nodes = self.nodes
         node = Node(len(nodes), section, parent)
         nodes.append(node)
+        cls = type(section)
+        kind = _KINDS.get(cls)
+        self._kinds.append(_kind(cls) if kind is None else kind)
+        self._sections.append(node.index)
         self._add_items(section.items, node.index)
         for sub in section.subsections:
             self._add_section(sub, node.index)
@@ -245,14 +295,13 @@ class Layout:
 
     def _members(self) -> Iterator[Member]:
         nodes = self.nodes
-        for node, kind in zip(nodes, self._kinds, strict=True):
-            if not kind & (_DRUG | _REGIMEN):
-                continue
+        for index in self._lines:
+            node = nodes[index]
             item = node.item
             if isinstance(item, m.DrugLine):
-                yield Member(item.drug_id, node.index, line=item)
+                yield Member(item.drug_id, index, line=item)
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
-                written = {n.item.drug_id for n in nodes[node.index + 1:node.end]
+                written = {n.item.drug_id for n in nodes[index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
                 parent = nodes[node.parent].item if node.parent is not None else None
@@ -260,13 +309,13 @@ class Layout:
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
-                        yield Member(drug_id, node.index, regimen=seen, library=drug)
+                        yield Member(drug_id, index, regimen=seen, library=drug)
 
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""
-        return [node for node, kind in zip(self.nodes, self._kinds, strict=True) if kind & _REGIMEN]
+        kinds = self._kinds
+        return [self.nodes[index] for index in self._lines if kinds[index] & _REGIMEN]
 
-    # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
         return list(self._path(index))
@@ -304,14 +353,29 @@ class Layout:
         end, maximum, frequency) take the place of the regimen's: the checks that ask
         for "the regimen's cycle" then see the phase the line is given in.
         """
-        phase: m.PhaseLine | None = None
-        for ancestor in self.ancestors(index):
-            item = self.nodes[ancestor].item
-            if isinstance(item, m.PhaseLine) and phase is None:
-                phase = item
-            if isinstance(item, m.RegimenLine):
-                return item if phase is None else phase_view(item, phase)
+        phase: int | None = None
+        kinds = self._kinds
+        for ancestor in self._path(index):
+            kind = kinds[ancestor]
+            if not kind & (_PHASE | _REGIMEN):
+                continue
+            if kind & _PHASE and phase is None:
+                phase = ancestor
+            if kind & _REGIMEN:
+                item = self.nodes[ancestor].item
+                assert isinstance(item, m.RegimenLine)
+                return item if phase is None else self._phase_view(ancestor, phase)
         return None
+
+    def _phase_view(self, regimen: int, phase: int) -> m.RegimenLine:
+        """`phase_view` of a regimen node from one of its phase nodes, made once (a pure function of the two)."""
+        key = (regimen, phase)
+        found = self._views.get(key)
+        if found is None:
+            line, seen = self.nodes[regimen].item, self.nodes[phase].item
+            assert isinstance(line, m.RegimenLine) and isinstance(seen, m.PhaseLine)
+            found = self._views[key] = phase_view(line, seen)
+        return found
 
     def ancestor_items(self, index: int) -> list[m.Item]:
         """lang-b: the items around a node (not sections), outermost first."""
@@ -370,6 +434,8 @@ class Layout:
         return known
 
     def _arm_uncached(self, member: Member) -> Arm:
+        if not self._indexed:
+            self._index_partners()
         position = self._positions[id(member)]
         partners = tuple(self.members[p] for p in self._partners[position])
         companions: list[CompanionGroup] = []
@@ -398,10 +464,13 @@ class Layout:
 
     def pairs(self) -> Iterator[tuple[Member, Member]]:
         """Every unordered pair of members given together (each pair once)."""
-        for i, first in enumerate(self.members):
-            for j in self._partners[i]:
-                if j > i:
-                    yield first, self.members[j]
+        if self._pair_list is None:  # several families walk every pair: listed once
+            if not self._indexed:
+                self._index_partners()
+            members = self.members
+            partners = self._partners
+            self._pair_list = [(first, members[j]) for i, first in enumerate(members) for j in partners[i] if j > i]
+        return iter(self._pair_list)
 
     # ------------------------------------------------------------ the partner index
     def _index_partners(self) -> None:
@@ -415,35 +484,17 @@ class Layout:
         members are one slice of the member list: the work is the depth of the sheet
         per member, plus the partners themselves (at most MAX_ARM each).
         """
-        nodes = self.nodes
-        n = len(nodes)
-        self._positions = {id(mb): i for i, mb in enumerate(self.members)}
-        kinds = self._kinds
-        child_lists: dict[int, list[int]] = {}
-        in_regimen = [False] * n
-        fixed = [False] * n  # `_fixed` of every node, from the kinds
-        for node in nodes[1:]:
-            index, parent = node.index, node.parent
-            assert parent is not None
-            kind = kinds[index]
-            children = child_lists.get(parent)
-            if children is None:
-                child_lists[parent] = [index]
-            else:
-                children.append(index)
-            in_regimen[index] = (kind & _REGIMEN) != 0 or in_regimen[parent]
-            if parent and not kinds[parent] & _SECTION:  # not at section level (nor under the root)
-                fixed[index] = node.content_of_bullet or (kind & (_DRUG | _REGIMEN)) != 0
-        self._child_lists = child_lists
-        self._in_regimen = in_regimen
-        ends = [node.end for node in nodes]
-        is_branch = [(kind & _BRANCH) != 0 for kind in kinds]
-        self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, self.treatment_nodes)
+        self._indexed = True
+        members = self.members
+        self._positions = {id(mb): i for i, mb in enumerate(members)}
         # per parent, its children with members below them: the fixed ones, and the non-branch ones
         # (listed when a member's walk first reaches the parent: only members' ancestors are asked)
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
-        for position in range(len(self.members)):
+        if len(members) == 1:
+            self._partners[0] = ()  # alone: nothing to walk for
+            return
+        for position in range(len(members)):
             self._partners[position] = self._partners_of(position)
 
     def _has_members(self, index: int) -> bool:
@@ -454,49 +505,60 @@ class Layout:
         return self._before[start], self._before[end]
 
     def _partners_of(self, position: int) -> tuple[int, ...]:
-        # Per-node facts (ends, branch/phase/fixed flags) are read from arrays built once in
-        # `_index_partners`; a member's walk up the tree is the hot loop of every layout.
-        ends, is_branch, is_phase, fixed, member_at = self._node_facts()
+        # The hot loop of every layout: a member's walk up the tree, reading the few nodes on
+        # its path (a sheet has many more nodes than drugs: nothing is computed per node).
+        nodes = self.nodes
+        kinds = self._kinds
         before = self._before
-        in_regimen = self._in_regimen
+        member_at = self.treatment_nodes
         index = self.members[position].node
-        slices: list[tuple[int, int]] = []
-        count = -1  # the member itself lies in its own subtree
-
-        def add(start: int, end: int) -> None:
-            nonlocal count
-            low, high = before[start], before[end]
-            if high > low:
-                slices.append((low, high))
-                count += high - low
-
-        add(index, ends[index])  # in its own subtree, or sharing its node (a library regimen)
+        path = self._path(index)
+        outer = 0  # the ancestors path[1:outer] lie inside a regimen (a regimen is on their path up)
+        for depth in range(len(path) - 1, -1, -1):
+            if kinds[path[depth]] & _REGIMEN:
+                outer = depth + 1
+                break
+        end = nodes[index].end
+        low, high = before[index], before[end]
+        # in its own subtree, or sharing its node (a library regimen); the member itself is one of them
+        slices: list[tuple[int, int]] = [(low, high)]
+        count = high - low - 1
         child = index
-        for ancestor in self._path(index)[1:]:
-            if ancestor in member_at:
-                add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
-            end = ends[ancestor]
+        for depth in range(1, len(path)):
+            ancestor = path[depth]
+            if ancestor in member_at:  # at an enclosing node (a regimen line)
+                low, high = before[ancestor], before[ancestor + 1]
+                if high > low:
+                    slices.append((low, high))
+                    count += high - low
+            end = nodes[ancestor].end
+            child_kind = kinds[child]
+            in_regimen = depth < outer
             others: list[int]
-            if ancestor not in self._fixed_children:
-                self._list_children(ancestor)
-            if in_regimen[ancestor] and is_branch[child]:
-                others = self._plain_children[ancestor]
-            elif (in_regimen[ancestor] or fixed[child]) and is_phase[child]:
-                others = self._child_lists.get(ancestor, [])  # every other child, phases filtered out below
-            elif in_regimen[ancestor] or fixed[child]:
-                add(ancestor + 1, child)
-                add(ends[child], end)
-                others = []
+            if in_regimen and child_kind & _BRANCH:
+                others = self._plain_children.get(ancestor) or self._list_children(ancestor)[1]
+            elif in_regimen or self._fixed_at(child, ancestor):
+                if child_kind & _PHASE:
+                    others = self._children(ancestor)  # every other child, phases filtered out below
+                else:
+                    others = []
+                    for low, high in ((before[ancestor + 1], before[child]), (before[nodes[child].end], before[end])):
+                        if high > low:
+                            slices.append((low, high))
+                            count += high - low
             else:
-                others = self._fixed_children[ancestor]
-            if is_phase[child]:
+                others = self._fixed_children.get(ancestor) or self._list_children(ancestor)[0]
+            if child_kind & _PHASE:
                 # the phases of a regimen follow each other (as `together` says): no partners in the other phases
-                others = [c for c in others if not is_phase[c]]
+                others = [c for c in others if not kinds[c] & _PHASE]
             for other in others:
                 if count > MAX_ARM:
                     break
                 if other != child:
-                    add(other, ends[other])
+                    low, high = before[other], before[nodes[other].end]
+                    if high > low:
+                        slices.append((low, high))
+                        count += high - low
             if count > MAX_ARM:
                 break
             child = ancestor
@@ -504,21 +566,24 @@ class Layout:
         for low, high in slices:
             found.extend(p for p in range(low, min(high, low + MAX_ARM + 2)) if p != position)
         if count > MAX_ARM:
-            self.oversized.append((self.members[position], count))
+            self._oversized.append((self.members[position], count))
         return tuple(sorted(found)[:MAX_ARM])
 
-    def _list_children(self, parent: int) -> None:
-        ends, is_branch, _, fixed, _ = self._node_facts()
-        before = self._before
-        with_members = [c for c in self._child_lists.get(parent, []) if before[ends[c]] > before[c]]
-        self._fixed_children[parent] = [c for c in with_members if fixed[c]]
-        self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
+    def _fixed_at(self, child: int, parent: int) -> bool:
+        """`_fixed(child)`, its parent known: a bare drug or regimen line, or a bullet's own statement, in a block."""
+        if not parent or self._kinds[parent] & _SECTION:
+            return False  # section level (or the preamble): a list of independent entries
+        return self.nodes[child].content_of_bullet or (self._kinds[child] & _LINE) != 0
 
-    def _node_facts(self) -> tuple[list[int], list[bool], list[bool], list[bool], set[int]]:
-        """Per node: subtree end, is a `when`/`otherwise`, is a `phase`, is fixed; and the nodes members sit at."""
-        facts = self._facts
-        assert facts is not None  # built by `_index_partners`
-        return facts
+    def _list_children(self, parent: int) -> tuple[list[int], list[int]]:
+        """A parent's children with members below them: the fixed ones, and the non-branch ones."""
+        before = self._before
+        nodes = self.nodes
+        kinds = self._kinds
+        with_members = [c for c in self._children(parent) if before[nodes[c].end] > before[c]]
+        fixed = self._fixed_children[parent] = [c for c in with_members if self._fixed_at(c, parent)]
+        plain = self._plain_children[parent] = [c for c in with_members if not kinds[c] & _BRANCH]
+        return fixed, plain
 
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
         ids = constraint.target_ids or tuple(None for _ in constraint.targets)
@@ -588,7 +653,14 @@ class Layout:
         return found
 
     def _children(self, index: int) -> list[int]:
-        return self._child_lists.get(index, [])
+        """A node's children, in order (a child's subtree ends where the next child begins)."""
+        nodes = self.nodes
+        out: list[int] = []
+        child, end = index + 1, nodes[index].end
+        while child < end:
+            out.append(child)
+            child = nodes[child].end
+        return out
 
     def _otherwise_condition(self, index: int) -> m.Condition | None:
         """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
@@ -603,9 +675,10 @@ class Layout:
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
         before = self._before
-        for node, kind in zip(self.nodes, self._kinds, strict=True):
-            if kind & _SECTION and before[node.end] == before[node.index]:  # no drug or regimen line in it
-                owners.add(node.index)
+        nodes = self.nodes
+        for index in self._sections:
+            if before[nodes[index].end] == before[index]:  # no drug or regimen line in it
+                owners.add(index)
         return owners
 
     def _global_conditions(self) -> Iterator[m.Condition]:
@@ -617,9 +690,7 @@ class Layout:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
         if self._texts is None:  # listed once (only prose and note nodes are looked at)
             out: list[str] = []
-            for node, kind in zip(self.nodes, self._kinds, strict=True):
-                if not kind & _OWNED:
-                    continue
+            for node in self._owned_nodes:
                 if isinstance(node.item, m.Prose):
                     out.append(node.item.text)
                 elif isinstance(node.item, m.Note) and node.item.text is not None:
