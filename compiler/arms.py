@@ -54,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -494,8 +495,22 @@ class Layout:
         if len(members) == 1:
             self._partners[0] = ()  # alone: nothing to walk for
             return
-        for position in range(len(members)):
-            self._partners[position] = self._partners_of(position)
+        walked = -1  # the members of a library regimen share its node: one walk for all of them
+        slices: list[tuple[int, int]] = []
+        count = 0
+        partners = self._partners
+        for position, member in enumerate(members):
+            if member.node != walked:
+                walked = member.node
+                slices, count = self._slices_of(walked)
+            found: list[int] = []
+            for low, high in slices:
+                found.extend(range(low, min(high, low + MAX_ARM + 2)))
+            found.sort()
+            del found[bisect_left(found, position):bisect_right(found, position)]  # not its own partner
+            if count > MAX_ARM:
+                self._oversized.append((member, count))
+            partners[position] = tuple(found[:MAX_ARM])
 
     def _has_members(self, index: int) -> bool:
         return self._before[self.nodes[index].end] > self._before[index]
@@ -504,50 +519,62 @@ class Layout:
         """The members (positions) whose node lies in [start, end)."""
         return self._before[start], self._before[end]
 
-    def _partners_of(self, position: int) -> tuple[int, ...]:
+    def _slices_of(self, index: int) -> tuple[list[tuple[int, int]], int]:
+        """The partners of a member at a node, as slices of the member list (the member itself
+        among them), and how many partners that makes.
+        """
         # The hot loop of every layout: a member's walk up the tree, reading the few nodes on
         # its path (a sheet has many more nodes than drugs: nothing is computed per node).
         nodes = self.nodes
         kinds = self._kinds
         before = self._before
         member_at = self.treatment_nodes
-        index = self.members[position].node
         path = self._path(index)
+        # The walk stops at the first section (or the root): at section level no branch is
+        # fixed and no regimen encloses, so nothing above it meets the member.
+        top = 1
         outer = 0  # the ancestors path[1:outer] lie inside a regimen (a regimen is on their path up)
-        for depth in range(len(path) - 1, -1, -1):
-            if kinds[path[depth]] & _REGIMEN:
-                outer = depth + 1
+        for ancestor in path[1:]:
+            kind = kinds[ancestor]
+            if not ancestor or kind & _SECTION:
                 break
+            top += 1
+            if kind & _REGIMEN:
+                outer = top
         end = nodes[index].end
         low, high = before[index], before[end]
         # in its own subtree, or sharing its node (a library regimen); the member itself is one of them
         slices: list[tuple[int, int]] = [(low, high)]
         count = high - low - 1
         child = index
-        for depth in range(1, len(path)):
+        for depth in range(1, top):
             ancestor = path[depth]
             if ancestor in member_at:  # at an enclosing node (a regimen line)
                 low, high = before[ancestor], before[ancestor + 1]
                 if high > low:
                     slices.append((low, high))
                     count += high - low
-            end = nodes[ancestor].end
             child_kind = kinds[child]
-            in_regimen = depth < outer
             others: list[int]
-            if in_regimen and child_kind & _BRANCH:
-                others = self._plain_children.get(ancestor) or self._list_children(ancestor)[1]
-            elif in_regimen or self._fixed_at(child, ancestor):
+            if depth < outer and child_kind & _BRANCH:
+                others = (self._plain_children[ancestor] if ancestor in self._plain_children
+                          else self._list_children(ancestor)[1])
+            elif depth < outer or child_kind & _LINE or nodes[child].content_of_bullet:  # its branch is fixed
                 if child_kind & _PHASE:
                     others = self._children(ancestor)  # every other child, phases filtered out below
                 else:
                     others = []
-                    for low, high in ((before[ancestor + 1], before[child]), (before[nodes[child].end], before[end])):
-                        if high > low:
-                            slices.append((low, high))
-                            count += high - low
+                    low, high = before[ancestor + 1], before[child]
+                    if high > low:
+                        slices.append((low, high))
+                        count += high - low
+                    low, high = before[nodes[child].end], before[nodes[ancestor].end]
+                    if high > low:
+                        slices.append((low, high))
+                        count += high - low
             else:
-                others = self._fixed_children.get(ancestor) or self._list_children(ancestor)[0]
+                others = (self._fixed_children[ancestor] if ancestor in self._fixed_children
+                          else self._list_children(ancestor)[0])
             if child_kind & _PHASE:
                 # the phases of a regimen follow each other (as `together` says): no partners in the other phases
                 others = [c for c in others if not kinds[c] & _PHASE]
@@ -562,26 +589,26 @@ class Layout:
             if count > MAX_ARM:
                 break
             child = ancestor
-        found: list[int] = []
-        for low, high in slices:
-            found.extend(p for p in range(low, min(high, low + MAX_ARM + 2)) if p != position)
-        if count > MAX_ARM:
-            self._oversized.append((self.members[position], count))
-        return tuple(sorted(found)[:MAX_ARM])
-
-    def _fixed_at(self, child: int, parent: int) -> bool:
-        """`_fixed(child)`, its parent known: a bare drug or regimen line, or a bullet's own statement, in a block."""
-        if not parent or self._kinds[parent] & _SECTION:
-            return False  # section level (or the preamble): a list of independent entries
-        return self.nodes[child].content_of_bullet or (self._kinds[child] & _LINE) != 0
+        return slices, count
 
     def _list_children(self, parent: int) -> tuple[list[int], list[int]]:
         """A parent's children with members below them: the fixed ones, and the non-branch ones."""
         before = self._before
         nodes = self.nodes
         kinds = self._kinds
-        with_members = [c for c in self._children(parent) if before[nodes[c].end] > before[c]]
-        fixed = self._fixed_children[parent] = [c for c in with_members if self._fixed_at(c, parent)]
+        # the children with members below them (a child's subtree ends where the next begins)
+        with_members: list[int] = []
+        child, end = parent + 1, nodes[parent].end
+        while child < end:
+            after = nodes[child].end
+            if before[after] > before[child]:
+                with_members.append(child)
+            child = after
+        if not parent or kinds[parent] & _SECTION:
+            fixed: list[int] = []  # section level (or the preamble): a list of independent entries
+        else:
+            fixed = [c for c in with_members if nodes[c].content_of_bullet or kinds[c] & _LINE]
+        self._fixed_children[parent] = fixed
         plain = self._plain_children[parent] = [c for c in with_members if not kinds[c] & _BRANCH]
         return fixed, plain
 
