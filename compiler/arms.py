@@ -214,6 +214,7 @@ class Layout:
         self._otherwise: dict[int, m.Condition | None] = {}
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
+        self._arounds: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self._arm_list: list[Arm] | None = None
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
@@ -239,17 +240,17 @@ class Layout:
     # ------------------------------------------------------------ building
     def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
         nodes = self.nodes
-        kinds = self._kinds
+        add_node = nodes.append
+        add_kind = self._kinds.append
         known = _KINDS
         for item in items:
             index = len(nodes)
-            node = Node(index, item, parent)
-            nodes.append(node)
-            cls = type(item)
-            kind = known.get(cls)
+            node = Node(index, item, parent, index + 1)
+            add_node(node)
+            kind = known.get(type(item))
             if kind is None:
-                kind = _kind(cls)
-            kinds.append(kind)
+                kind = _kind(type(item))
+            add_kind(kind)
             if kind & _NOTED:
                 if kind & _LINE:
                     self._lines.append(index)
@@ -258,20 +259,20 @@ class Layout:
                 elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
                     # the bullet's own statement: a node of its own (its owner is the bullet's block)
                     content = item.content  # type: ignore[attr-defined]
-                    inner = Node(index + 1, content, index, index + 2, True)
-                    nodes.append(inner)
-                    cls = type(content)
-                    inner_kind = known.get(cls)
+                    add_node(Node(index + 1, content, index, index + 2, True))
+                    node.end = index + 2
+                    inner_kind = known.get(type(content))
                     if inner_kind is None:
-                        inner_kind = _kind(cls)
-                    kinds.append(inner_kind)
+                        inner_kind = _kind(type(content))
+                    add_kind(inner_kind)
                     if inner_kind & _LINE:
                         self._lines.append(index + 1)
                     elif inner_kind & _OWNED:
-                        self._own(parent, inner)
-            if item.children:
-                self._add_items(item.children, index)
-            node.end = len(nodes)
+                        self._own(parent, nodes[index + 1])
+            children = item.children
+            if children:
+                self._add_items(children, index)
+                node.end = len(nodes)
 
     def _own(self, owner: int, node: Node) -> None:
         self._owned_nodes.append(node)
@@ -437,30 +438,63 @@ class Layout:
     def _arm_uncached(self, member: Member) -> Arm:
         if not self._indexed:
             self._index_partners()
-        position = self._positions[id(member)]
-        partners = tuple(self.members[p] for p in self._partners[position])
-        companions: list[CompanionGroup] = []
-        texts: list[str] = []
-        conditions = list(self.global_conditions)  # `conditions(member.node)`, in the same walk
-        blocks = self._blocks
-        for ancestor in self._path(member.node):
-            block = blocks.get(ancestor) or self._block(ancestor)
-            if block is not _NOTHING:
-                companions.extend(block[0])
-                texts.extend(block[1])
-                conditions.extend(block[2])
+        return self._make_arm(self._positions[id(member)], member)
+
+    def _make_arm(self, position: int, member: Member) -> Arm:
+        members = self.members
+        partners = tuple([members[p] for p in self._partners[position]])
+        # what the blocks around it add (`_around`), then what the member's own line adds
+        companions, texts, conditions = self._around(member.node)
+        extra: list[str] = []
         if member.line is not None:
             for child in member.line.children:
                 if isinstance(child, m.Note) and child.text is not None:
-                    texts.append(child.text.value)
+                    extra.append(child.text.value)
         if member.library is not None and member.library.get("note"):
-            texts.append(str(member.library.get("note")))
-        return Arm(member, partners, tuple(companions), tuple(conditions), tuple(texts))
+            extra.append(str(member.library.get("note")))
+        if extra:
+            texts = texts + tuple(extra)
+        return Arm(member, partners, companions, self.global_conditions + conditions, texts)
+
+    def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What the node and its ancestors add to an arm (`_block` of each, innermost first).
+
+        Built once per node from its parent's: the members of a block share all of it, and
+        most nodes add nothing (their parent's tuples are then shared as they are).
+        """
+        arounds = self._arounds
+        found = arounds.get(index)
+        if found is not None:
+            return found
+        pending: list[int] = []
+        base = _NOTHING
+        for ancestor in self._path(index):
+            known = arounds.get(ancestor)
+            if known is not None:
+                base = known
+                break
+            pending.append(ancestor)
+        blocks = self._blocks
+        for ancestor in reversed(pending):  # outermost first: each node's block goes before its parent's
+            block = blocks.get(ancestor) or self._block(ancestor)
+            if block is not _NOTHING:
+                base = (block[0] + base[0], block[1] + base[1], block[2] + base[2])
+            arounds[ancestor] = base
+        return base
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
         if self._arm_list is None:  # most C rules walk every arm: listed once
-            self._arm_list = [self.arm(member) for member in self.members]
+            if not self._indexed:
+                self._index_partners()
+            known = self._arms
+            out: list[Arm] = []
+            for position, member in enumerate(self.members):
+                found = known.get(id(member))
+                if found is None:
+                    found = known[id(member)] = self._make_arm(position, member)
+                out.append(found)
+            self._arm_list = out
         return iter(self._arm_list)
 
     def pairs(self) -> Iterator[tuple[Member, Member]]:

@@ -73,14 +73,18 @@ class _DrugFacts:
         self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
         self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
         self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
+        self.duplicate_classes: list[str] | None = None  # combinations.yaml `duplicate_classes`
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
 
 
 def _facts(tables: Tables) -> _DrugFacts:
-    if not _FACTS or _FACTS[0].tables is not tables:
-        _FACTS[:] = [_DrugFacts(tables)]
+    if _FACTS:
+        facts = _FACTS[0]
+        if facts.tables is tables:
+            return facts
+    _FACTS[:] = [_DrugFacts(tables)]
     return _FACTS[0]
 
 
@@ -347,11 +351,13 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     seen: set[tuple[object, str]] = set()
+    requirements: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo(
+        "combinations.requirements", lambda _: {})  # `_requirements`, its memo read once
     for arm in _layout(context).arms():
         focus = arm.focus
         if focus.drug_id is None:
             continue
-        unmet = _unmet_only_with(arm, tables)
+        unmet = _unmet_only_with(arm, tables) if arm.partners else None
         if unmet is not None:
             key = (focus.span, "only with")
             if key not in seen:
@@ -361,7 +367,10 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
                     focus.span, f"{_name(tables, focus.drug_id)}: `only with {unmet}` but its arm gives {given}",
                     "give the named companion in the same regimen, or correct the `only with` statement")
                 continue
-        for options, rule in _requirements(context, focus):
+        needs = requirements.get(focus.drug_id)
+        if needs is None:
+            needs = _requirements(context, focus)
+        for options, rule in needs:
             extra: list[str] = []
             for item in rule.get("extra_in_setting") or []:
                 if item.get("drug") == focus.drug_id and a.entails(arm.conditions, "setting", str(item.get("setting")),
@@ -450,7 +459,10 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
     2022, seed 004 and others, per entry).
     """
     tables = context.tables
-    classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
+    facts = _facts(tables)
+    classes = facts.duplicate_classes
+    if classes is None:
+        classes = facts.duplicate_classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
     lay = _layout(context)
     for first, second in lay.pairs():
         if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
@@ -823,12 +835,19 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     lay = _layout(context)
     protocol_text: tuple[str, str | None] | None = None  # every note and prose line joined, and folded
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
-    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine) if isinstance(i, m.DrugLine) and i.drug_id is not None}
+    protocol_ids: set[str] | None = None  # the drugs of every drug line: listed when a rule first asks
     done: set[str] = set()
+    triggers = _facts(tables).triggers
     for arm in lay.arms():
+        drug_id = arm.focus.drug_id
+        entries = triggers.get(drug_id) if drug_id is not None else None
+        if entries is None:
+            entries = _supportive_for(context, arm.focus)
+        if not entries:
+            continue  # most drugs trigger no supportive rule
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
         cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
-        for entry in _supportive_for(context, arm.focus):
+        for entry in entries:
             rule, rule_id = entry.rule, entry.id
             if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
@@ -837,6 +856,9 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 if not _admits(context, arm, dict(scenario)):
                     continue
             else:
+                if protocol_ids is None:
+                    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine)
+                                    if isinstance(i, m.DrugLine) and i.drug_id is not None}
                 given = _supportive_ids(arm, protocol_ids)
                 drugs = [str(x) for x in rule.get("drugs") or []]
                 if drugs and any(_is(d, drug_id, tables) for d in drugs for drug_id in given):
@@ -917,9 +939,12 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
     seen: set[object] = set()
     for arm in _layout(context).arms():
         drug_id = arm.focus.drug_id
-        if drug_id is None or arm.focus.span in seen:
+        if drug_id is None:
             continue
-        for rule, scenario in _target_rules(context, drug_id):
+        rules = _target_rules(context, drug_id)
+        if not rules or arm.focus.span in seen:
+            continue
+        for rule, scenario in rules:
             if _admits(context, arm, scenario):
                 continue
             seen.add(arm.focus.span)
