@@ -219,6 +219,7 @@ class Layout:
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
         self._views: dict[tuple[int, int], m.RegimenLine] = {}
+        self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
         self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._indexed = False  # the partner index is built when first asked for (`_index_partners`)
 
@@ -355,6 +356,13 @@ class Layout:
         end, maximum, frequency) take the place of the regimen's: the checks that ask
         for "the regimen's cycle" then see the phase the line is given in.
         """
+        memo = self._enclosing
+        if index in memo:
+            return memo[index]
+        found = memo[index] = self._enclosing_regimen(index)
+        return found
+
+    def _enclosing_regimen(self, index: int) -> m.RegimenLine | None:
         phase: int | None = None
         kinds = self._kinds
         for ancestor in self._path(index):
@@ -386,8 +394,9 @@ class Layout:
 
     def enclosing_phase(self, index: int) -> int | None:
         """lang-b: the node of the innermost `phase` around a node, if any."""
-        for ancestor in self.ancestors(index):
-            if isinstance(self.nodes[ancestor].item, m.PhaseLine):
+        kinds = self._kinds
+        for ancestor in self._path(index):
+            if kinds[ancestor] & _PHASE:
                 return ancestor
         return None
 
@@ -830,7 +839,8 @@ def other_phase_lines(ancestors: Sequence[m.Item], drug_id: str | None, earlier:
 
 def layout(protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> Layout:
     """The layout of a protocol, built once and shared by every check of a run."""
-    for cached, value in _CACHE:
+    if _CACHE:  # every rule of a family asks: one look at the one entry
+        cached, value = _CACHE[0]
         if cached is protocol and value.tables is tables:
             return value
     value = Layout(protocol, tables, source)

@@ -92,7 +92,7 @@ def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
     """`arms.satisfies`, memoised per data set."""
     if drug_id is None:
         return False
-    known = _facts(tables).satisfied
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).satisfied
     found = known.get((option, drug_id))
     if found is None:
         found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
@@ -101,7 +101,7 @@ def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
 
 def _target_is(option: str, target_id: str, tables: Tables) -> bool:
     """`arms.target_satisfies`, memoised per data set."""
-    known = _facts(tables).target_satisfied
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).target_satisfied
     found = known.get((option, target_id))
     if found is None:
         found = known[(option, target_id)] = a.target_satisfies(option, target_id, tables)
@@ -209,7 +209,7 @@ def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
     drug_id = member.drug_id
     if drug_id is None:
         return False
-    known = _facts(tables).satisfied
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).satisfied
     for option in ids:
         found = known.get((option, drug_id))
         if found is None:
@@ -413,7 +413,7 @@ def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second
 
 def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> tuple[bool, str | None]:
     """Whether two drugs are one molecule, else the never-combined class they share (memoised per data set)."""
-    known = _facts(tables).duplicates
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).duplicates
     found = known.get((first, second))
     if found is None:
         if _molecules(first, tables) & _molecules(second, tables):
@@ -425,7 +425,7 @@ def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> t
 
 
 def _molecules(drug_id: str, tables: Tables) -> frozenset[str]:
-    known = _facts(tables).molecules
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).molecules
     found = known.get(drug_id)
     if found is None:
         ids = a.counts_as(drug_id, tables)
@@ -565,7 +565,7 @@ def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, ta
     target), "" when it has none; None when the two may be given together. Memoised per data set.
     """
     tables = context.tables
-    known = _facts(tables).forbidden_hints
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).forbidden_hints
     key = (drug_id, other, target_id)
     if key in known:
         return known[key]
