@@ -244,6 +244,7 @@ class Layout:
         add_node = nodes.append
         add_kind = self._kinds.append
         known = _KINDS
+        owned: list[Node] | None = None  # the statements of this block (`_owned[parent]`), once one is met
         for item in items:
             index = len(nodes)
             node = Node(index, item, parent, index + 1)
@@ -256,7 +257,10 @@ class Layout:
                 if kind & _LINE:
                     self._lines.append(index)
                 elif kind & _OWNED:
-                    self._own(parent, node)
+                    self._owned_nodes.append(node)
+                    if owned is None:
+                        owned = self._owned.setdefault(parent, [])
+                    owned.append(node)
                 elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
                     # the bullet's own statement: a node of its own (its owner is the bullet's block)
                     content = item.content  # type: ignore[attr-defined]
@@ -268,20 +272,15 @@ class Layout:
                     add_kind(inner_kind)
                     if inner_kind & _LINE:
                         self._lines.append(index + 1)
-                    elif inner_kind & _OWNED:
-                        self._own(parent, nodes[index + 1])
+                    elif inner_kind & _OWNED:  # its owner is the bullet's block
+                        self._owned_nodes.append(nodes[index + 1])
+                        if owned is None:
+                            owned = self._owned.setdefault(parent, [])
+                        owned.append(nodes[index + 1])
             children = item.children
             if children:
                 self._add_items(children, index)
                 node.end = len(nodes)
-
-    def _own(self, owner: int, node: Node) -> None:
-        self._owned_nodes.append(node)
-        found = self._owned.get(owner)
-        if found is None:
-            self._owned[owner] = [node]
-        else:
-            found.append(node)
 
     def _add_section(self, section: m.Section, parent: int) -> None:
         nodes = self.nodes
@@ -539,17 +538,22 @@ class Layout:
             self._partners[0] = ()  # alone: nothing to walk for
             return
         walked = -1  # the members of a library regimen share its node: one walk for all of them
-        slices: list[tuple[int, int]] = []
         count = 0
+        base: list[int] = []  # the positions met by the walk (the member among them), in order
         partners = self._partners
         for position, member in enumerate(members):
             if member.node != walked:
                 walked = member.node
                 slices, count = self._slices_of(walked)
-            found: list[int] = []
-            for low, high in slices:
-                found.extend(range(low, min(high, low + MAX_ARM + 2)))
-            found.sort()
+                base = []
+                if count:
+                    for low, high in slices:
+                        base.extend(range(low, min(high, low + MAX_ARM + 2)))
+                    base.sort()
+            if not count:
+                partners[position] = ()  # the walk met only the member itself
+                continue
+            found = base.copy()
             del found[bisect_left(found, position):bisect_right(found, position)]  # not its own partner
             if count > MAX_ARM:
                 self._oversized.append((member, count))
