@@ -89,10 +89,13 @@ def test_the_views_agree_with_a_plain_walk() -> None:
         assert [(n.item, n.parent, n.end, n.content_of_bullet) for n in nodes] == plain_nodes(result.protocol)
         assert [n.index for n in nodes] == list(range(len(nodes)))
         assert lay.regimen_nodes() == [n for n in nodes if isinstance(n.item, m.RegimenLine)]
-        assert lay.all_texts() == [n.item.text if isinstance(n.item, m.Prose) else n.item.text.value
-                                   for n in nodes
-                                   if isinstance(n.item, m.Prose)
-                                   or (isinstance(n.item, m.Note) and n.item.text is not None)]
+        texts: list[str] = []
+        for node in nodes:
+            if isinstance(node.item, m.Prose):
+                texts.append(node.item.text)
+            elif isinstance(node.item, m.Note) and node.item.text is not None:
+                texts.append(node.item.text.value)
+        assert lay.all_texts() == texts
         for node in nodes:
             assert lay.ancestors(node.index) == plain_path(lay, node.index)
             regimen = next((x for x in plain_path(lay, node.index) if isinstance(nodes[x].item, m.RegimenLine)), None)
@@ -101,8 +104,9 @@ def test_the_views_agree_with_a_plain_walk() -> None:
             if regimen is not None and phase is not None and phase < regimen:
                 pass  # a phase outside its regimen cannot be written
             elif regimen is not None and phase is not None:
-                assert isinstance(expected, m.RegimenLine) and isinstance(nodes[phase].item, m.PhaseLine)
-                expected = a.phase_view(expected, nodes[phase].item)
+                seen = nodes[phase].item
+                assert isinstance(expected, m.RegimenLine) and isinstance(seen, m.PhaseLine)
+                expected = a.phase_view(expected, seen)
             assert lay.enclosing_regimen(node.index) == expected
             assert lay.enclosing_phase(node.index) == phase
         # the statements of each block: by their owner, from every node
@@ -114,7 +118,7 @@ def test_the_views_agree_with_a_plain_walk() -> None:
         for member in lay.members:
             arm = lay.arm(member)
             companions: list[a.CompanionGroup] = []
-            texts: list[str] = []
+            texts = []
             for ancestor in plain_path(lay, member.node):
                 block = lay._block(ancestor)
                 companions.extend(block[0])
