@@ -115,6 +115,20 @@ class Node:
         return isinstance(self.item, m.RegimenLine)
 
 
+_new_node = object.__new__  # `Node(...)` without a call of its __init__ (a layout makes one per statement)
+
+
+def _node(index: int, item: m.Item | m.Section | None, parent: int | None, end: int, content_of_bullet: bool) -> Node:
+    """`Node(index, item, parent, end, content_of_bullet)`, made as its __init__ would make it."""
+    node: Node = _new_node(Node)
+    node.index = index
+    node.item = item
+    node.parent = parent
+    node.end = end
+    node.content_of_bullet = content_of_bullet
+    return node
+
+
 @frozen(slots=True)
 class Member:
     """A drug of an arm: a written drug line, or a drug of a library regimen."""
@@ -247,7 +261,12 @@ class Layout:
         owned: list[Node] | None = None  # the statements of this block (`_owned[parent]`), once one is met
         for item in items:
             index = len(nodes)
-            node = Node(index, item, parent, index + 1)
+            node = _new_node(Node)  # `Node(index, item, parent, index + 1)`, the hottest line of a layout
+            node.index = index
+            node.item = item
+            node.parent = parent
+            node.end = index + 1
+            node.content_of_bullet = False
             add_node(node)
             kind = known.get(type(item))
             if kind is None:
@@ -264,7 +283,7 @@ class Layout:
                 elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
                     # the bullet's own statement: a node of its own (its owner is the bullet's block)
                     content = item.content  # type: ignore[attr-defined]
-                    add_node(Node(index + 1, content, index, index + 2, True))
+                    add_node(_node(index + 1, content, index, index + 2, True))
                     node.end = index + 2
                     inner_kind = known.get(type(content))
                     if inner_kind is None:
@@ -284,7 +303,7 @@ class Layout:
 
     def _add_section(self, section: m.Section, parent: int) -> None:
         nodes = self.nodes
-        node = Node(len(nodes), section, parent)
+        node = _node(len(nodes), section, parent, 0, False)
         nodes.append(node)
         cls = type(section)
         kind = _KINDS.get(cls)
