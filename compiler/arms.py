@@ -173,7 +173,7 @@ class CompanionGroup:
     any_of: bool
 
 
-@frozen
+@frozen(slots=True)
 class Arm:
     """The arm of one drug: the drug, what is given with it, and who it is for."""
 
