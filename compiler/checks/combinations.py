@@ -131,9 +131,18 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
 def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
     """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
     pattern, ascii_stems, _ = prepared
-    if ascii_stems is not None and lowered is not None and not any(stem in lowered for stem in ascii_stems):
-        return False  # every match holds a word's stem (any case)
-    return pattern.search(joined) is not None
+    if ascii_stems is None or lowered is None or "" in ascii_stems:
+        return pattern.search(joined) is not None
+    # Every match holds a word's stem (any case) where it starts, at the same place in `lowered`
+    # (`folded` keeps the length): the pattern is tried only there, not at every character.
+    match = pattern.match  # anchored at `at`; the look-behind still sees the text before it
+    for stem in ascii_stems:
+        at = lowered.find(stem)
+        while at >= 0:
+            if match(joined, at) is not None:
+                return True
+            at = lowered.find(stem, at + 1)
+    return False
 
 
 def _prepared_words(words: list[str]) -> tuple[re.Pattern[str], tuple[str, ...] | None, bool]:
@@ -165,12 +174,30 @@ def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: lis
 
 def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
     """`_mentions` of an arm's texts, once per check run: the arms of one block share their texts."""
-    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", lambda _: {})
+    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", _new_memo)
     key = (texts, tuple(words))
     found = known.get(key)
     if found is None:
-        found = known[key] = _mentions(texts, words)
+        if not words or not texts:
+            found = False
+        else:
+            prepared = _prepared_words(words)
+            if len(texts) > 1 and not prepared[2]:
+                found = _mentions(texts, words)
+            else:  # `_mentions`, the texts joined (and folded) once for every word list asked of them
+                joins: dict[tuple[str, ...], tuple[str, str | None]] = context.memo("combinations.joined", _new_memo)
+                joined = joins.get(texts)
+                if joined is None:
+                    text = "\n".join(texts)
+                    joined = joins[texts] = (text, folded(text))
+                found = _mentioned(joined[0], joined[1] if prepared[1] is not None else None, prepared)
+        known[key] = found
     return found
+
+
+def _new_memo(_: Context) -> dict[Any, Any]:
+    """An empty memo for one check run (one function for every memo: no closure made per call)."""
+    return {}
 
 
 def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
@@ -186,8 +213,7 @@ def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> 
     """`arms.admits` for an arm, each condition's truth memoised per check run: the arms of a
     sheet share most of their conditions (the global ones, those of their blocks).
     """
-    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits",
-                                                                                     lambda _: {})
+    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits", _new_memo)
     situation = tuple(scenario.items())
     try:
         hash(situation)
@@ -284,7 +310,7 @@ def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], M
     """The companion requirements of a drug: (options, rule) pairs (once per drug and check run)."""
     assert member.drug_id is not None
     known: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo("combinations.requirements",
-                                                                              lambda _: {})
+                                                                              _new_memo)
     found = known.get(member.drug_id)
     if found is None:
         found = known[member.drug_id] = list(_find_requirements(context, member.drug_id))
@@ -352,7 +378,7 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     seen: set[tuple[object, str]] = set()
     requirements: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo(
-        "combinations.requirements", lambda _: {})  # `_requirements`, its memo read once
+        "combinations.requirements", _new_memo)  # `_requirements`, its memo read once
     for arm in _layout(context).arms():
         focus = arm.focus
         if focus.drug_id is None:
