@@ -42,7 +42,10 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     if not words:
         return True
     text = context.memo("combinations.tumour_text", _tumour_text)
-    return any(str(word).lower() in text for word in words)
+    for word in words:  # a loop, not a generator: asked for every rule of every arm
+        if str(word).lower() in text:
+            return True
+    return False
 
 
 def _tumour_text(context: Context) -> str:
@@ -253,9 +256,10 @@ def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
     aromataseremmer` beside tamoxifen does not make tamoxifen an aromatase inhibitor), and
     `preferably with` never satisfies a requirement.
     """
-    if any(_member_matches(p, options, tables) for p in arm.partners):
-        return True
     if arm.partners:
+        for partner in arm.partners:
+            if _member_matches(partner, options, tables):
+                return True
         return False
     for group in arm.companions:
         if group.constraint.kind != "only":
@@ -613,8 +617,11 @@ def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, ta
 def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
     if _member_matches(arm.focus, needs, tables):
         return True
-    if arm.focus.line is None or any(_member_matches(p, needs, tables) for p in arm.partners):
-        return False  # the partner that needs it is reported itself
+    if arm.focus.line is None:
+        return False
+    for partner in arm.partners:
+        if _member_matches(partner, needs, tables):
+            return False  # the partner that needs it is reported itself
     for group in arm.companions:
         for target in group.targets:
             if target.target_id and any(_target_is(n, target.target_id, tables) for n in needs):
@@ -664,8 +671,11 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if _satisfied(arm, provided, tables) or _member_matches(arm.focus, provided, tables):
             continue
-        if not any(_admits(context, arm, s) for s in scenarios):
-            continue
+        for scenario in scenarios:
+            if _admits(context, arm, scenario):
+                break
+        else:
+            continue  # no scenario admits the arm
         if _arm_mentions(context, arm.texts, words):
             continue
         if arm.focus.span in seen:
