@@ -343,14 +343,24 @@ class Layout:
 
     def _path(self, index: int) -> tuple[int, ...]:
         """`ancestors`, as the shared tuple (not to be changed)."""
-        path = self._ancestor_paths.get(index)
+        paths = self._ancestor_paths
+        path = paths.get(index)
         if path is None:
-            out: list[int] = []
+            # up to the first ancestor whose path is known, then each node's path from its parent's
+            # (the drugs of one block share all but their own node)
+            nodes = self.nodes
+            pending: list[int] = []
             current: int | None = index
+            path = ()
             while current is not None:
-                out.append(current)
-                current = self.nodes[current].parent
-            path = self._ancestor_paths[index] = tuple(out)
+                known = paths.get(current)
+                if known is not None:
+                    path = known
+                    break
+                pending.append(current)
+                current = nodes[current].parent
+            for node in reversed(pending):
+                path = paths[node] = (node, *path)
         return path
 
     def owner(self, index: int) -> int:
@@ -717,24 +727,27 @@ class Layout:
         conditions: list[m.Condition] = []
         if isinstance(own, m.Prose):
             texts.append(own.text)  # the label of a block the arm is in
-        owned_here = owned_here or []
-        for owned in owned_here:
+        local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
+        conjuncts: list[m.Condition] = []
+        for owned in owned_here or ():
             item = owned.item
             if isinstance(item, m.WithConstraint):
                 companions.append(self._group(item))
-            elif isinstance(item, m.Note) and item.text is not None:
-                texts.append(item.text.value)
-            elif isinstance(item, m.Prose) and not item.children:
-                texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+            elif isinstance(item, m.Note):
+                if item.text is not None:
+                    texts.append(item.text.value)
+            elif isinstance(item, m.Prose):
+                if not item.children:
+                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+            elif local:  # `only when` / `exclude when` (nothing else is owned)
+                conjuncts.extend(self._conjunct(owned))
         if isinstance(own, m.When):
             conditions.append(own.condition)
         elif isinstance(own, m.Otherwise) and node.parent is not None:
             negated = self._otherwise_condition(index)
             if negated is not None:
                 conditions.append(negated)
-        if index not in self._global_owners:
-            for owned in owned_here:
-                conditions.extend(self._conjunct(owned))
+        conditions.extend(conjuncts)
         found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
         return found
 
