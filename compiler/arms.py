@@ -343,24 +343,14 @@ class Layout:
 
     def _path(self, index: int) -> tuple[int, ...]:
         """`ancestors`, as the shared tuple (not to be changed)."""
-        paths = self._ancestor_paths
-        path = paths.get(index)
+        path = self._ancestor_paths.get(index)
         if path is None:
-            # up to the first ancestor whose path is known, then each node's path from its parent's
-            # (the drugs of one block share all but their own node)
-            nodes = self.nodes
-            pending: list[int] = []
+            out: list[int] = []
             current: int | None = index
-            path = ()
             while current is not None:
-                known = paths.get(current)
-                if known is not None:
-                    path = known
-                    break
-                pending.append(current)
-                current = nodes[current].parent
-            for node in reversed(pending):
-                path = paths[node] = (node, *path)
+                out.append(current)
+                current = self.nodes[current].parent
+            path = self._ancestor_paths[index] = tuple(out)
         return path
 
     def owner(self, index: int) -> int:
