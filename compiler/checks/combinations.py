@@ -769,6 +769,7 @@ class _Supportive:
     when_all: tuple[str, ...]
     when: tuple[str, ...]
     words: list[str]  # the words that say it is given (`words`)
+    drugs: list[str]  # the drugs that give it (`drugs`)
 
 
 def _supportive_rules(context: Context) -> list[_Supportive]:
@@ -776,7 +777,8 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
     if facts.supportive is None:
         facts.supportive = [
             _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
-                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []])
+                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []],
+                        [str(x) for x in rule.get("drugs") or []])
             for index, rule in enumerate(_data(context).get("supportive") or [])]
     return facts.supportive
 
@@ -809,6 +811,16 @@ def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: in
         if auc is None or auc < float(rule["when_auc_at_least"]):
             return False
     return True
+
+
+def _member_matches_any(arm: a.Arm, option: str, tables: Tables) -> bool:
+    """Whether a member of the arm (the focus drug or a partner) is the drug or class `option`."""
+    if _is(option, arm.focus.drug_id, tables):
+        return True
+    for partner in arm.partners:
+        if _is(option, partner.drug_id, tables):
+            return True
+    return False
 
 
 def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
@@ -872,6 +884,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     protocol_text: tuple[str, str | None] | None = None  # every note and prose line joined, and folded
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids: set[str] | None = None  # the drugs of every drug line: listed when a rule first asks
+    on_lines: dict[str, bool] = {}  # per drug or class: one of `protocol_ids` is it
     done: set[str] = set()
     triggers = _facts(tables).triggers
     for arm in lay.arms():
@@ -895,9 +908,17 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 if protocol_ids is None:
                     protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine)
                                     if isinstance(i, m.DrugLine) and i.drug_id is not None}
-                given = _supportive_ids(arm, protocol_ids)
-                drugs = [str(x) for x in rule.get("drugs") or []]
-                if drugs and any(_is(d, drug_id, tables) for d in drugs for drug_id in given):
+                # one of the rule's drugs given: on a drug line of the protocol (asked once per drug), or in the arm
+                given_here = False
+                for option in entry.drugs:
+                    found = on_lines.get(option)
+                    if found is None:
+                        found = on_lines[option] = any(_is(option, drug_id, tables) for drug_id in protocol_ids)
+                    if found or _member_matches_any(arm, option, tables):
+                        given_here = True
+                        break
+                if given_here:
+                    given = _supportive_ids(arm, protocol_ids)
                     missing = _missing_parts(rule, given, tables)
                     if not missing:
                         continue
