@@ -120,7 +120,7 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     pattern, ascii_stems, joinable = prepared = _prepared_words(words)
     if len(texts) > 1 and not joinable:
         if ascii_stems is not None:
-            # every match holds a word's stem (any case): a text without any stem mentions none
+            # every match starts with a word's probe (any case): a text without any probe mentions none
             texts = [text for text in texts if _may_mention(text, ascii_stems)]
         return any(pattern.search(text) for text in texts)
     if not texts:
@@ -133,13 +133,13 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
 
 def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
     """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
-    pattern, ascii_stems, _ = prepared
-    if ascii_stems is None or lowered is None or "" in ascii_stems:
+    pattern, probes, _ = prepared
+    if probes is None or lowered is None:
         return pattern.search(joined) is not None
-    # Every match holds a word's stem (any case) where it starts, at the same place in `lowered`
-    # (`folded` keeps the length): the pattern is tried only there, not at every character.
+    # Every match starts with a word's probe (any case), at the same place in `lowered` (`folded`
+    # keeps the length): the pattern is tried only there, not at every character.
     match = pattern.match  # anchored at `at`; the look-behind still sees the text before it
-    for stem in ascii_stems:
+    for stem in probes:
         at = lowered.find(stem)
         while at >= 0:
             if match(joined, at) is not None:
@@ -149,19 +149,33 @@ def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str]
 
 
 def _prepared_words(words: list[str]) -> tuple[re.Pattern[str], tuple[str, ...] | None, bool]:
-    """A word list's pattern, its stems in lower case when all are ASCII, and whether no word holds a newline."""
+    """A word list's pattern, each word's probe (`_ascii_head` of its stem; None when one is empty:
+    a word that starts outside ASCII) and whether no word holds a newline.
+    """
     key = tuple(words)
     prepared = _MENTIONS.get(key)
     if prepared is None:
         if len(_MENTIONS) >= 1024:
             _MENTIONS.clear()
         parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
-        stems = tuple(w.rstrip("*").lower() for w in words)
+        probes = tuple(_ascii_head(w.rstrip("*")) for w in words)
         prepared = _MENTIONS[key] = (
             re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE),
-            stems if all(stem.isascii() for stem in stems) else None,
+            probes if all(probes) else None,
             not any("\n" in word for word in words))
     return prepared
+
+
+def _ascii_head(stem: str) -> str:
+    """The stem's leading ASCII characters in lower case: where re.IGNORECASE finds the stem in a
+    text, `folded(text)` holds these at the same place (the whole stem when it is ASCII).
+    """
+    head = []
+    for char in stem:
+        if not char.isascii():
+            break
+        head.append(char.lower())
+    return "".join(head)
 
 
 def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
