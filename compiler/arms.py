@@ -236,6 +236,7 @@ class Layout:
         self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
         self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
         self._indexed = False  # the partner index is built when first asked for (`_index_partners`)
+        self._positions: dict[int, int] | None = None  # member (by identity): its position in `members`
 
     @property
     def global_conditions(self) -> tuple[m.Condition, ...]:
@@ -465,7 +466,10 @@ class Layout:
     def _arm_uncached(self, member: Member) -> Arm:
         if not self._indexed:
             self._index_partners()
-        return self._make_arm(self._positions[id(member)], member)
+        positions = self._positions
+        if positions is None:  # only a single arm asked for needs a member's position (`arms` counts them)
+            positions = self._positions = {id(mb): i for i, mb in enumerate(self.members)}
+        return self._make_arm(positions[id(member)], member)
 
     def _make_arm(self, position: int, member: Member) -> Arm:
         members = self.members
@@ -548,7 +552,6 @@ class Layout:
         """
         self._indexed = True
         members = self.members
-        self._positions = {id(mb): i for i, mb in enumerate(members)}
         # per parent, its children with members below them: the fixed ones, and the non-branch ones
         # (listed when a member's walk first reaches the parent: only members' ancestors are asked)
         self._fixed_children: dict[int, list[int]] = {}
