@@ -134,8 +134,8 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
 def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
     """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
     pattern, probes, _ = prepared
-    if probes is None or lowered is None:
-        return pattern.search(joined) is not None
+    if probes is None or lowered is None or len(lowered) != len(joined):
+        return pattern.search(joined) is not None  # (a fold that moved characters: positions differ)
     # Every match starts with a word's probe (any case), at the same place in `lowered` (`folded`
     # keeps the length): the pattern is tried only there, not at every character.
     match = pattern.match  # anchored at `at`; the look-behind still sees the text before it
