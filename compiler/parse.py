@@ -382,10 +382,11 @@ class _StateLexers(dict[int, Any]):
         recorder = Recorder()
         conf = copy.copy(self.conf)
         conf.re_module = cast("Any", recorder)
+        chars = regex_code.alphabet([str(t.pattern.to_regexp()) for t in conf.terminals])  # one for all the scanners
         for key in sorted({accepts | self.extra for accepts in self.accepts.values()}, key=sorted):
             scanner = self._lexer(key, conf).scanner  # building the scanner compiles its expression
             recorder.record_dispatch([(str(t.name), str(t.pattern.to_regexp())) for t in scanner.terminals],
-                                     int(conf.g_regex_flags))
+                                     int(conf.g_regex_flags), chars)
         return recorder.kept, recorder.dispatch
 
     def make_lexer_state(self, text: str) -> Any:

@@ -41,10 +41,12 @@ from typing import Any
 _sre: Any
 _compiler: Any
 _parser: Any
+_constants: Any
 try:
-    _sre, _compiler, _parser = (importlib.import_module(name) for name in ("_sre", "re._compiler", "re._parser"))
+    _sre, _compiler, _parser, _constants = (importlib.import_module(name) for name in (
+        "_sre", "re._compiler", "re._parser", "re._constants"))
 except ImportError:  # another implementation of `re`: nothing is kept, everything compiled
-    _sre = _compiler = _parser = None
+    _sre = _compiler = _parser = _constants = None
 
 # What a kept pattern depends on besides its text and flags (part of the cache key).
 VERSION = f"{sys.version}|{getattr(_sre, 'MAGIC', None)}|{getattr(_sre, 'CODESIZE', None)}".encode()
@@ -140,23 +142,27 @@ class _Dispatch:
     anything else is the whole alternation's.
     """
 
-    __slots__ = ("_built", "_whole", "alphabet", "flags_", "groupindex", "indices", "patterns", "source", "subs",
-                 "table")
+    __slots__ = ("_built", "_whole", "alphabet", "entry", "flags_", "groupindex", "indices", "layout", "members",
+                 "patterns", "source", "table", "tables")
 
     def __init__(self, patterns: KeptPatterns, pattern: str, flags: int, table: Dispatch) -> None:
         self.patterns = patterns
         self.source = pattern
         self.flags_ = flags
-        self.alphabet, indices, self.subs = table
-        self.indices = array("H")
+        self.tables = table
+        self.alphabet, indices, self.members, _, _, _ = table
+        self.indices = array("B" if len(self.members) < 256 else "H")
         self.indices.frombytes(indices)
-        if len(self.indices) != len(self.alphabet) or max(self.indices, default=0) >= len(self.subs):
-            raise ValueError("a damaged dispatch table")
         entry = patterns.kept.get((pattern, flags))
+        if entry is None or len(self.indices) != len(self.alphabet) or max(self.indices, default=0) >= len(
+                self.members):
+            raise ValueError("a damaged dispatch table")
+        self.entry = entry
         # the groups are the whole alternation's (Lark reads them once, to name the matches)
-        self.groupindex = dict(entry[3]) if entry is not None else self.whole().groupindex
+        self.groupindex = dict(entry[3])
         self._whole: re.Pattern[str] | None = None
         self._built: dict[int, Any] = {}
+        self.layout: _Layout | None = None
         self.table = _Table(self)
 
     def whole(self) -> re.Pattern[str]:
@@ -173,8 +179,16 @@ class _Dispatch:
         number = self.indices[index]
         found = self._built.get(number)
         if found is None:
-            found = self._built[number] = self.patterns.plain(self.subs[number], self.flags_)
+            found = self._built[number] = self._smaller(number)
         return found
+
+    def _smaller(self, number: int) -> Any:
+        if self.layout is None:
+            self.layout = _Layout(self.source, self.entry, self.tables)
+        members = array("H")
+        members.frombytes(self.members[number])
+        built = self.layout.build(members.tolist())
+        return self.whole() if built is None else built
 
     def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
         """`re.Pattern.match` from `pos`, as the whole alternation would match."""
@@ -187,6 +201,102 @@ class _Dispatch:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.whole(), name)
+
+
+class _Layout:
+    """Where each alternative of a scanner is, in its text and in its code; builds its smaller alternations."""
+
+    def __init__(self, pattern: str, entry: Entry, table: Dispatch) -> None:
+        c = _constants
+        _, _, _, widths, numbers, starts = table
+        self.entry = entry
+        flat, self.numbers, offsets = array("I"), array("I"), array("I")
+        flat.frombytes(widths)
+        self.numbers.frombytes(numbers)
+        offsets.frombytes(starts)
+        self.lows, self.highs = flat[0::2].tolist(), flat[1::2].tolist()
+        ends = [start - 1 for start in offsets[1:]] + [len(pattern)]
+        self.texts = [pattern[start:end] for start, end in zip(offsets, ends, strict=True)]
+        words = array("I")
+        words.frombytes(entry[1])
+        code = words.tolist()
+        self.bodies = [code[start:end] for start, end in _bodies(code)]
+        by_number = entry[4]
+        if (len(self.bodies) != len(self.texts) or pattern != "|".join(self.texts) or len(self.lows) != len(
+                self.texts) or len(self.numbers) != len(self.texts)):
+            raise ValueError("a dispatch table that does not fit its scanner")
+        self.groups = len(by_number)
+        # each group, empty, for the branches that hold the absent alternatives' groups
+        self.skeletons = [f"(?P<{name}>)" if name else "()" for name in by_number]
+        self.marks = [c.MARK, 0, c.MARK, 1] * self.groups
+        self.marks[1::4] = range(-2, 2 * self.groups - 2, 2)
+        self.marks[3::4] = range(-1, 2 * self.groups - 1, 2)
+        self.filler = [c.LITERAL, ord(FILLER), c.ASSERT_NOT, 3, 0, c.SUCCESS]
+
+    def build(self, members: list[int]) -> re.Pattern[str] | None:
+        """The smaller alternation of `members` (None when there is none)."""
+        if not members or len(members) == len(self.texts):
+            return None
+        text, code = self.assemble(members)
+        whole_flags, _, groups, names, by_number = self.entry
+        built: re.Pattern[str] = _sre.compile(text, whole_flags, code, groups, names, by_number)
+        return built
+
+    def assemble(self, members: list[int]) -> tuple[str, list[int]]:
+        """The text and the code of the smaller alternation of `members` (indices, ascending): the code
+        `re.compile` gives that text (checked for every one when the table was made), put together from
+        the whole one's.
+        """
+        c = _constants
+        texts, numbers = self.texts, self.numbers
+        parts: list[str] = []
+        bodies: list[list[int]] = []
+        low, high = (1 << 32) - 1, 0
+        after = 0
+        for index in [*members, len(texts)]:
+            if index > after:  # a branch for the groups of the absent alternatives before it
+                first, last = numbers[after], numbers[index] if index < len(texts) else self.groups
+                parts.append(FILLER + "(?!)" + "".join(self.skeletons[first:last]))
+                bodies.append(self.filler + self.marks[4 * first:4 * last])
+                low, high = min(low, 1), max(high, 1)
+            if index < len(texts):
+                parts.append(texts[index])
+                bodies.append(self.bodies[index])
+                low, high = min(low, self.lows[index]), max(high, self.highs[index])
+            after = index + 1
+        # BRANCH, then each body as `skip body JUMP offset` (to the end of the FAILURE that closes it)
+        code = [c.INFO, 4, 0, low, high, c.BRANCH]
+        left = sum(map(len, bodies)) + 3 * len(bodies)
+        for body in bodies:
+            left -= len(body) + 3
+            code.append(len(body) + 3)
+            code += body
+            code += (c.JUMP, left + 2)
+        code += (c.FAILURE, c.SUCCESS)
+        return "|".join(parts), code
+
+
+def _bodies(code: Sequence[int]) -> list[tuple[int, int]]:
+    """Where the code of each alternative of a top-level alternation is:
+    `INFO .. BRANCH (skip body JUMP x)* FAILURE SUCCESS`.
+    """
+    c = _constants
+    if not code or code[0] != c.INFO:
+        raise ValueError("no info block")
+    at = 1 + code[1]
+    if code[at] != c.BRANCH:
+        raise ValueError("not an alternation")
+    at += 1
+    bodies = []
+    while code[at]:
+        skip = code[at]
+        if code[at + skip - 2] != c.JUMP:
+            raise ValueError("not an alternative")
+        bodies.append((at + 1, at + skip - 2))
+        at += skip
+    if len(code) != at + 2 or code[at + 1] != c.SUCCESS:
+        raise ValueError("more after the alternation")
+    return bodies
 
 
 class Recorder:
@@ -206,32 +316,43 @@ class Recorder:
             self.kept[(pattern, int(flags))] = entry
         return re.compile(pattern, flags)
 
-    def record_dispatch(self, alternatives: Sequence[tuple[str, str]], flags: int) -> bool:
+    def record_dispatch(self, alternatives: Sequence[tuple[str, str]], flags: int, chars: str) -> bool:
         """Keeps the dispatch table of the scanner of `alternatives` (already compiled here) and the
         code of its smaller alternations; False (nothing kept) when any of them cannot be kept.
         """
         pattern = "|".join(f"(?P<{name}>{regexp})" for name, regexp in alternatives)
         whole = self.kept.get((pattern, int(flags)))
-        table = dispatch_table(alternatives, int(flags)) if whole is not None else None
+        table = dispatch_table(alternatives, int(flags), chars) if whole is not None else None
         if whole is None or table is None:
             return False
-        entries = {}
-        for sub in table[2]:
-            entry = whole if sub == pattern else record(sub, int(flags))
-            # the same groups, numbered the same, as the whole alternation
-            if entry is None or (entry[2], entry[3], entry[4]) != (whole[2], whole[3], whole[4]):
-                return False
-            entries[(sub, int(flags))] = (entry[0], entry[1], whole[2], whole[3], whole[4])  # shared when written
-        self.kept.update(entries)
+        try:
+            layout = _Layout(pattern, whole, table)
+            for packed in table[2]:
+                members = array("H")
+                members.frombytes(packed)
+                if not members or len(members) == len(alternatives):
+                    continue  # no smaller alternation: the whole one
+                text, _ = layout.assemble(members.tolist())
+                built, reference = layout.build(members.tolist()), re.compile(text, int(flags))
+                # the very pattern re.compile makes of the text, with the whole alternation's groups
+                if built is None or built != reference or (built.groups, built.groupindex) != (
+                        reference.groups, reference.groupindex) or reference.groupindex != dict(whole[3]):
+                    return False
+        except Exception:  # a private API that is not what this module expects: no dispatch
+            return False
         self.dispatch[(pattern, int(flags))] = table
         return True
 
 # The characters a scanner dispatches on: Latin script, punctuation, and every character a
 # terminal names (with its case variants); any other character is matched by the whole alternation.
-FILLER = "\uffff"  # starts the branches that hold the groups of absent alternatives; never in ALPHABET
+FILLER = "\uffff"  # starts the branches that hold the groups of absent alternatives; never in the alphabet
 
-# alphabet, the index of each of its characters' alternation in `subs`, the smaller alternations
-Dispatch = tuple[str, bytes, tuple[str, ...]]
+# (alphabet, for each of its characters the index of its alternatives in `members` (array "B" or, from
+#  256 on, "H", as bytes), members: the alternatives that can start with a character, in order (array "H"),
+#  widths: each alternative's (min, max) width, numbers: the number of its group, starts: where it
+#  starts in the scanner's text (arrays "I");
+#  kept small for the cache, which every process reads)
+Dispatch = tuple[str, bytes, tuple[bytes, ...], bytes, bytes, bytes]
 
 
 class _AnyFirst(Exception):
@@ -242,8 +363,7 @@ def _firsts(items: Any, flags: int, out: list[tuple[int, Any]]) -> bool:
     """Adds to `out` the (flags, item) that can match the first character a match of `items`
     consumes; True when `items` can also match without consuming any character.
     """
-    from re import _constants as c  # type: ignore[attr-defined]
-
+    c = _constants
     for op, av in items:
         if op in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY):
             out.append((flags, (op, av)))
@@ -290,59 +410,45 @@ def _first_tests(alternative: Any, flags: int) -> list[re.Pattern[str]] | None:
     return tests
 
 
-def _alphabet(patterns: Sequence[str]) -> str:
+def alphabet(patterns: Sequence[str]) -> str:
+    """The characters to dispatch on for scanners of these terminal patterns."""
     chars = {chr(code) for code in range(0x250)}
     for char in {char for pattern in patterns for char in pattern}:
         chars.update((char, char.lower(), char.upper(), char.casefold()))
     return "".join(sorted(char for char in chars if len(char) == 1 and char != FILLER))
 
 
-def dispatch_table(alternatives: Sequence[tuple[str, str]], flags: int) -> Dispatch | None:
-    """The smaller alternations of the scanner `|`.join of `(?P<name>regexp)` per alternative
-    (see the module's docstring); None when it cannot be analysed.
+def dispatch_table(alternatives: Sequence[tuple[str, str]], flags: int, chars: str) -> Dispatch | None:
+    """The dispatch table of the scanner `|`.join of `(?P<name>regexp)` per alternative (see the
+    module's docstring); None when it cannot be analysed.
     """
-    if _sre is None or len(alternatives) < 2 or any(FILLER in regexp for _, regexp in alternatives):
+    if _sre is None or len(alternatives) < 2:
         return None
     texts = [f"(?P<{name}>{regexp})" for name, regexp in alternatives]
     try:
         parsed = _parser.parse("|".join(texts), flags)
         op, (_, branches) = parsed.data[0]
-        numbers = [branch[0][1][0] for branch in branches]
-        if len(parsed.data) != 1 or op.name != "BRANCH" or len(branches) != len(texts) or numbers != [
+        numbers = tuple(int(branch[0][1][0]) for branch in branches)
+        if len(parsed.data) != 1 or op is not _constants.BRANCH or len(branches) != len(texts) or list(numbers) != [
                 parsed.state.groupdict[name] for name, _ in alternatives]:
             return None
         tests = [_first_tests(branch, flags | parsed.state.flags) for branch in branches]
+        maxcode = (1 << (8 * _sre.CODESIZE)) - 1  # the code holds no wider width
+        widths = tuple((min(int(low), maxcode), min(int(high), maxcode)) for low, high in (
+            branch.getwidth() for branch in branches))
     except Exception:  # a private API that is not what this module expects: no dispatch
         return None
-    by_number: list[str | None] = [None] * parsed.state.groups
-    for name, number in parsed.state.groupdict.items():
-        by_number[number] = name
-    # the groups of each alternative (its own and those inside it): numbered one after the other
-    ends = [*numbers[1:], parsed.state.groups]
-    skeletons = ["".join(f"(?P<{by_number[n]}>)" if by_number[n] else "()" for n in range(start, end))
-                 for start, end in zip(numbers, ends, strict=True)]
-    alphabet = _alphabet([regexp for _, regexp in alternatives])
-    subs: dict[tuple[int, ...], int] = {}
-    indices = array("H")
-    for char in alphabet:
-        members = tuple(i for i, found in enumerate(tests) if found is None or any(t.match(char) for t in found))
-        indices.append(subs.setdefault(members, len(subs)))
-    order = sorted(subs, key=subs.__getitem__)
-    return alphabet, indices.tobytes(), tuple(_smaller(texts, skeletons, set(members)) for members in order)
-
-
-def _smaller(texts: Sequence[str], skeletons: Sequence[str], members: set[int]) -> str:
-    """The alternatives in `members`, the groups of the others in never-matching branches between them."""
-    parts: list[str] = []
-    absent: list[str] = []
-    for index, text in enumerate(texts):
-        if index in members:
-            if absent:
-                parts.append(FILLER + "(?!)" + "".join(absent))
-                absent = []
-            parts.append(text)
-        else:
-            absent.append(skeletons[index])
-    if absent:
-        parts.append(FILLER + "(?!)" + "".join(absent))
-    return "|".join(parts)
+    if FILLER in chars:
+        return None
+    found: dict[tuple[int, ...], int] = {}
+    indices: list[int] = []
+    for char in chars:
+        members = tuple(i for i, firsts in enumerate(tests) if firsts is None or any(t.match(char) for t in firsts))
+        indices.append(found.setdefault(members, len(found)))
+    members_of = [array("H", members).tobytes() for members in sorted(found, key=found.__getitem__)]
+    starts = [0]
+    for text in texts[:-1]:
+        starts.append(starts[-1] + len(text) + 1)
+    return (chars, array("B" if len(found) < 256 else "H", indices).tobytes(), tuple(members_of),
+            array("I", [width for pair in widths for width in pair]).tobytes(), array("I", numbers).tobytes(),
+            array("I", starts).tobytes())
