@@ -340,7 +340,9 @@ class Recorder:
                     return False
         except Exception:  # a private API that is not what this module expects: no dispatch
             return False
-        self.dispatch[(pattern, int(flags))] = table
+        # under the very key of the whole alternation's code: the cache holds its text once
+        key = next(key for key in self.kept if key == (pattern, int(flags)))
+        self.dispatch[key] = table
         return True
 
 # The characters a scanner dispatches on: Latin script, punctuation, and every character a
