@@ -74,17 +74,17 @@ def _differences(dispatch: Any, whole: re.Pattern[str], texts: Iterator[tuple[st
 
 
 OUTSIDE = "\u212a\u0130\u0131\u017f\u1e9e\u03bc\u2013\u2022\u00b5\u00d7\u00b2\u20ac\u4e2d\U0001f600\uffff\x00"
-CONTINUATIONS = ["", "\n", " ", "  x", "0", "1 mg", "ay", "rug x", "g/m2", "//c", ":", "Gy", "x", "-", ")", "(",
-                 "\u00e9", "ULN", "5 x 4 Gy", "aily\n", "ose level -1"]
-LEFT = ["", " ", "a", "\n", "1", "/"]
+# what may follow the character (a terminal can fail or succeed on it) and what may precede it (look-behinds)
+AFTER = ["", "\n", " x", "1 mg", "rug x", "aily\n", "g/m2:"]
+BEFORE = ["a", " ", "1"]
 
 
 def _adversarial(chars: str) -> Iterator[tuple[str, int]]:
     for char in chars:
-        for after in CONTINUATIONS:
-            for before in LEFT:
-                yield before + char + after, len(before)
-            yield char + char.upper() + char.lower() + after, 0
+        for after in AFTER:
+            yield char + after, 0
+        for before, after in zip(BEFORE, ["x", "Gy", ")"], strict=True):
+            yield before + char + after, len(before)
 
 
 def test_every_character_at_every_state_finds_what_the_whole_alternation_finds(
@@ -94,15 +94,17 @@ def test_every_character_at_every_state_finds_what_the_whole_alternation_finds(
         assert not _differences(dispatch, whole, _adversarial(chars)), whole.pattern[:200]
 
 
-def test_every_token_of_every_sheet_is_the_same(scanners: list[tuple[Any, re.Pattern[str]]]) -> None:
-    # every position where a token can start in a sheet (after a space, a line start, a punctuation
-    # mark, a letter after a digit...), with every scanner: a superset of the positions the parser asks
-    texts = [text for path in SHEETS if (text := _text(path)) is not None]
-    starts = re.compile(r"(?<![A-Za-z0-9_])|(?<=[0-9])(?=[^0-9])|(?<=[^0-9])(?=[0-9])")
-    positions = [(text, sorted({m.start() for m in starts.finditer(text)} - {len(text)})) for text in texts]
+def test_every_scanner_at_every_token_start_of_the_shipped_sheets(scanners: list[tuple[Any, re.Pattern[str]]]) -> None:
+    # every position where a token can start in a shipped sheet (after a space, a line start, a
+    # punctuation mark, a unit after a number), with every scanner, whatever state would ask there
+    # (the parser's own questions, on every sheet, are the next test's)
+    texts = [text for path in SHEETS if path.is_relative_to(ROOT / "protocols") and (text := _text(path)) is not None]
+    starts = re.compile(r"(?<![A-Za-z0-9_])|(?<=[0-9])(?=[^0-9 ])")
+    # each start once: the character before it and the 40 after (time: long lines match slowly)
+    cases = {(text[max(0, found.start() - 1):found.start() + 40], min(found.start(), 1))
+             for text in texts for found in starts.finditer(text) if found.start() < len(text)}
     for dispatch, whole in scanners:
-        assert not _differences(dispatch, whole, ((text, pos) for text, at in positions for pos in at)), \
-            whole.pattern[:200]
+        assert not _differences(dispatch, whole, iter(cases)), whole.pattern[:200]
 
 
 class _Recording(parsing._IndentingLexer):
@@ -192,7 +194,7 @@ def test_first_characters_of_a_pattern(pattern: str, yes: str, no: str) -> None:
             assert _starts(pattern, char)
 
 
-@pytest.mark.parametrize("pattern", ["(a)\\1", "(?P<x>a)?(?(x)b|c)", "a?", "(?=a)", ""])
+@pytest.mark.parametrize("pattern", ["()\\1a", "(?P<x>a)?(?(x)b|c)", "a?", "(?=a)", ""])
 def test_what_cannot_be_told_may_start_with_anything(pattern: str) -> None:
     assert _firsts(pattern) is None
 
