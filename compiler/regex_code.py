@@ -121,20 +121,6 @@ class KeptPatterns:
         return re.compile(pattern, flags)
 
 
-class _Table(dict[str, Any]):
-    """A dispatch's pattern for each character, found on first use."""
-
-    __slots__ = ("owner",)
-
-    def __init__(self, owner: _Dispatch) -> None:
-        super().__init__()
-        self.owner = owner
-
-    def __missing__(self, char: str) -> Any:
-        found = self[char] = self.owner.for_char(char)
-        return found
-
-
 class _Dispatch:
     """A scanner's alternation, matched with the smaller alternation of the character at the position.
 
@@ -163,7 +149,7 @@ class _Dispatch:
         self._whole: re.Pattern[str] | None = None
         self._built: dict[int, Any] = {}
         self.layout: _Layout | None = None
-        self.table = _Table(self)
+        self.table: dict[str, Any] = {}  # the pattern for each character met so far (a plain dict: fastest)
 
     def whole(self) -> re.Pattern[str]:
         """The whole alternation."""
@@ -172,14 +158,17 @@ class _Dispatch:
         return self._whole
 
     def for_char(self, char: str) -> Any:
-        """The pattern matched at a position holding `char`."""
+        """The pattern matched at a position holding `char` (and kept for it in `table`)."""
         index = self.alphabet.find(char) if isinstance(char, str) and len(char) == 1 else -1
+        found: Any
         if index < 0:
-            return self.whole()
-        number = self.indices[index]
-        found = self._built.get(number)
-        if found is None:
-            found = self._built[number] = self._smaller(number)
+            found = self.whole()
+        else:
+            number = self.indices[index]
+            found = self._built.get(number)
+            if found is None:
+                found = self._built[number] = self._smaller(number)
+        self.table[char] = found
         return found
 
     def _smaller(self, number: int) -> Any:
@@ -195,6 +184,8 @@ class _Dispatch:
         if pos >= 0:
             try:
                 return self.table[text[pos]].match(text, pos)  # type: ignore[no-any-return]
+            except KeyError:  # a character met for the first time
+                return self.for_char(text[pos]).match(text, pos)  # type: ignore[no-any-return]
             except IndexError:  # at the end: nothing to dispatch on
                 pass
         return self.whole().match(text, pos)
