@@ -25,6 +25,11 @@ LALR table kept in the cache folder (`accelerated()`), without building a Lark o
 each state's lexer is made when a parse first reaches the state (`_StateLexers`), and
 its scanner is rebuilt from the code kept in the same cache instead of being compiled
 again (`compiler.regex_code`: compiling them was most of what a first parse cost).
+
+Scanning: a scanner is one alternation of the state's terminals, tried one by one at
+every token; the cache also keeps, for each scanner, which terminals can start with
+each character (`regex_code.dispatch_table`), and the scanner matches with the smaller
+alternation of those (in the same order: the same first match, the same token).
 """
 
 from __future__ import annotations

@@ -19,14 +19,23 @@ First-character dispatch: a scanner is one alternation `(?P<A>..)|(?P<B>..)|...`
 `_sre` tries alternative by alternative at every token, most of them failing on the very
 first character (more than a third of a parse went there). `dispatch_table` works out,
 from each alternative's parsed pattern, the characters a match of it can start with
-(anything it cannot analyse for certain: any character), and for every character of
-`ALPHABET` keeps a smaller alternation: the alternatives that can start with that
+(anything it cannot analyse for certain: any character; look-arounds and anchors consume
+nothing, so the first character is what comes after them), and for every character of
+the alphabet (`alphabet`) keeps a smaller alternation: the alternatives that can start with that
 character, in the same order, so the first one that matches is the same. The others stay
 as empty groups behind a branch that can never match (`FILLER` then `(?!)`), so that every
 group keeps its number and a match tells the same terminal (`lastindex`) as the whole
 alternation's. `_Dispatch` stands in for the scanner's compiled pattern and matches with
 the smaller alternation of the character at the position (the whole one for a character
-outside `ALPHABET`). Each smaller alternation is kept and checked like any other pattern.
+outside the alphabet).
+
+The cache keeps only the tables (which alternatives for which character, and each
+alternative's place and width): a smaller alternation's code is put together from the
+whole one's code when a parse first meets the character (`_Layout.assemble`), and the
+table is only recorded after every smaller alternation put together that way compared
+equal to `re.compile`'s pattern of its text, with the same groups. Keeping the smaller
+alternations' code instead made the cache, which every process reads and hashes, five
+times larger.
 """
 
 from __future__ import annotations
