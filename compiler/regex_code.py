@@ -305,6 +305,7 @@ class Recorder:
     def __init__(self) -> None:
         self.kept: dict[tuple[str, int], Entry] = {}
         self.dispatch: dict[tuple[str, int], Dispatch] = {}
+        self.starting: dict[tuple[str, int, str], frozenset[str]] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(re, name)
@@ -322,7 +323,7 @@ class Recorder:
         """
         pattern = "|".join(f"(?P<{name}>{regexp})" for name, regexp in alternatives)
         whole = self.kept.get((pattern, int(flags)))
-        table = dispatch_table(alternatives, int(flags), chars) if whole is not None else None
+        table = dispatch_table(alternatives, int(flags), chars, self.starting) if whole is not None else None
         if whole is None or table is None:
             return False
         try:
@@ -420,10 +421,13 @@ def alphabet(patterns: Sequence[str]) -> str:
     return "".join(sorted(char for char in chars if len(char) == 1 and char != FILLER))
 
 
-def dispatch_table(alternatives: Sequence[tuple[str, str]], flags: int, chars: str) -> Dispatch | None:
+def dispatch_table(alternatives: Sequence[tuple[str, str]], flags: int, chars: str,
+                   memo: dict[tuple[str, int, str], frozenset[str]] | None = None) -> Dispatch | None:
     """The dispatch table of the scanner `|`.join of `(?P<name>regexp)` per alternative (see the
-    module's docstring); None when it cannot be analysed.
+    module's docstring); None when it cannot be analysed. `memo` keeps the characters each
+    alternative can start with, for the next scanners that have it too.
     """
+    memo = {} if memo is None else memo
     if _sre is None or len(alternatives) < 2:
         return None
     texts = [f"(?P<{name}>{regexp})" for name, regexp in alternatives]
@@ -434,7 +438,13 @@ def dispatch_table(alternatives: Sequence[tuple[str, str]], flags: int, chars: s
         if len(parsed.data) != 1 or op is not _constants.BRANCH or len(branches) != len(texts) or list(numbers) != [
                 parsed.state.groupdict[name] for name, _ in alternatives]:
             return None
-        tests = [_first_tests(branch, flags | parsed.state.flags) for branch in branches]
+        starting = []  # the characters of `chars` each alternative can start with
+        for text, branch in zip(texts, branches, strict=True):
+            key = (text, flags | parsed.state.flags, chars)
+            if key not in memo:
+                firsts = _first_tests(branch, flags | parsed.state.flags)
+                memo[key] = frozenset(char for char in chars if firsts is None or any(t.match(char) for t in firsts))
+            starting.append(memo[key])
         maxcode = (1 << (8 * _sre.CODESIZE)) - 1  # the code holds no wider width
         widths = tuple((min(int(low), maxcode), min(int(high), maxcode)) for low, high in (
             branch.getwidth() for branch in branches))
@@ -442,11 +452,12 @@ def dispatch_table(alternatives: Sequence[tuple[str, str]], flags: int, chars: s
         return None
     if FILLER in chars:
         return None
+    of_char: dict[str, list[int]] = {char: [] for char in chars}
+    for index, first_chars in enumerate(starting):
+        for char in first_chars:
+            of_char[char].append(index)
     found: dict[tuple[int, ...], int] = {}
-    indices: list[int] = []
-    for char in chars:
-        members = tuple(i for i, firsts in enumerate(tests) if firsts is None or any(t.match(char) for t in firsts))
-        indices.append(found.setdefault(members, len(found)))
+    indices = [found.setdefault(tuple(of_char[char]), len(found)) for char in chars]
     members_of = [array("H", members).tobytes() for members in sorted(found, key=found.__getitem__)]
     starts = [0]
     for text in texts[:-1]:
