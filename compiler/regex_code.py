@@ -217,17 +217,17 @@ class _Layout:
         self.lows, self.highs = flat[0::2].tolist(), flat[1::2].tolist()
         ends = [start - 1 for start in offsets[1:]] + [len(pattern)]
         self.texts = [pattern[start:end] for start, end in zip(offsets, ends, strict=True)]
-        words = array("I")
-        words.frombytes(entry[1])
-        code = words.tolist()
-        self.bodies = [code[start:end] for start, end in _bodies(code)]
+        self.words = array("I")
+        self.words.frombytes(entry[1])
+        self.spans = _bodies(self.words)
+        self.bodies: dict[int, list[int]] = {}  # an alternative's code, as a list when first needed
         by_number = entry[4]
-        if (len(self.bodies) != len(self.texts) or pattern != "|".join(self.texts) or len(self.lows) != len(
+        if (len(self.spans) != len(self.texts) or pattern != "|".join(self.texts) or len(self.lows) != len(
                 self.texts) or len(self.numbers) != len(self.texts)):
             raise ValueError("a dispatch table that does not fit its scanner")
         self.groups = len(by_number)
         # each group, empty, for the branches that hold the absent alternatives' groups
-        self.skeletons = [f"(?P<{name}>)" if name else "()" for name in by_number]
+        self.skeletons = [_SKELETONS.get(name) or _skeleton(name) for name in by_number]
         self.marks = [c.MARK, 0, c.MARK, 1] * self.groups
         self.marks[1::4] = range(-2, 2 * self.groups - 2, 2)
         self.marks[3::4] = range(-1, 2 * self.groups - 1, 2)
@@ -261,7 +261,11 @@ class _Layout:
                 low, high = min(low, 1), max(high, 1)
             if index < len(texts):
                 parts.append(texts[index])
-                bodies.append(self.bodies[index])
+                body = self.bodies.get(index)
+                if body is None:
+                    start, end = self.spans[index]
+                    body = self.bodies[index] = self.words[start:end].tolist()
+                bodies.append(body)
                 low, high = min(low, self.lows[index]), max(high, self.highs[index])
             after = index + 1
         # BRANCH, then each body as `skip body JUMP offset` (to the end of the FAILURE that closes it)
@@ -274,6 +278,15 @@ class _Layout:
             code += (c.JUMP, left + 2)
         code += (c.FAILURE, c.SUCCESS)
         return "|".join(parts), code
+
+
+_SKELETONS: dict[str | None, str] = {}
+
+
+def _skeleton(name: str | None) -> str:
+    """A group as it stands for an absent alternative's group: empty, with its name."""
+    found = _SKELETONS[name] = f"(?P<{name}>)" if name else "()"
+    return found
 
 
 def _bodies(code: Sequence[int]) -> list[tuple[int, int]]:
