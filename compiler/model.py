@@ -704,31 +704,60 @@ class Protocol:
 
     def all_sections(self) -> list[Section]:
         """Every section, depth first."""
-        out: list[Section] = []
-
-        def walk(sections: tuple[Section, ...]) -> None:
-            for section in sections:
-                out.append(section)
-                walk(section.subsections)
-
-        walk(self.sections)
-        return out
+        return list(_walked(self)[1])
 
     def all_items(self) -> list[Item]:
         """Every item (depth first, bullets' content included)."""
-        out: list[Item] = []
+        walked = _walked(self)
+        items = walked[2]
+        if items is None:
+            items = walked[2] = _all_items(self.preamble, walked[1])
+        return list(items)
 
-        def walk(items: tuple[Item, ...]) -> None:
-            for item in items:
-                out.append(item)
-                if isinstance(item, Bullet) and item.content is not None:
-                    out.append(item.content)
-                walk(item.children)
 
-        walk(self.preamble)
-        for section in self.all_sections():
-            walk(section.items)
-        return out
+# The walks of the last few protocols (by identity: the model is frozen, so a protocol's sections and
+# items never change; the entry holds the protocol, so its id is not reused while it is here). A check
+# run asks for every section about ten times, and the checks, the report and the book entry each walk
+# every item: once per protocol is enough. Each caller gets a list of its own.
+_WALKS: dict[int, list[Any]] = {}
+_MAX_WALKS = 8
+
+
+def _walked(protocol: Protocol) -> list[Any]:
+    """[protocol, its sections (depth first), its items or None until asked]."""
+    known = _WALKS.get(id(protocol))
+    if known is None or known[0] is not protocol:
+        if len(_WALKS) >= _MAX_WALKS:
+            _WALKS.clear()
+        known = _WALKS[id(protocol)] = [protocol, _all_sections(protocol.sections), None]
+    return known
+
+
+def _all_sections(top: tuple[Section, ...]) -> tuple[Section, ...]:
+    out: list[Section] = []
+    stack = list(reversed(top))
+    while stack:
+        section = stack.pop()
+        out.append(section)
+        if section.subsections:
+            stack.extend(reversed(section.subsections))
+    return tuple(out)
+
+
+def _all_items(preamble: tuple[Item, ...], sections: tuple[Section, ...]) -> tuple[Item, ...]:
+    out: list[Item] = []
+    append = out.append
+    stack: list[Item] = []
+    for items in (preamble, *(section.items for section in sections)):
+        stack.extend(reversed(items))
+        while stack:
+            item = stack.pop()
+            append(item)
+            if isinstance(item, Bullet) and item.content is not None:
+                append(item.content)
+            if item.children:
+                stack.extend(reversed(item.children))
+    return tuple(out)
 
 
 def to_json(value: Any) -> Any:
