@@ -747,16 +747,18 @@ def _all_sections(top: tuple[Section, ...]) -> tuple[Section, ...]:
 def _all_items(preamble: tuple[Item, ...], sections: tuple[Section, ...]) -> tuple[Item, ...]:
     out: list[Item] = []
     append = out.append
-    stack: list[Item] = []
-    for items in (preamble, *(section.items for section in sections)):
-        stack.extend(reversed(items))
-        while stack:
-            item = stack.pop()
+
+    def walk(items: tuple[Item, ...]) -> None:
+        for item in items:
             append(item)
             if isinstance(item, Bullet) and item.content is not None:
                 append(item.content)
-            if item.children:
-                stack.extend(reversed(item.children))
+            if item.children:  # most items have none: no call for them
+                walk(item.children)
+
+    walk(preamble)
+    for section in sections:
+        walk(section.items)
     return tuple(out)
 
 
