@@ -354,14 +354,24 @@ def _free_texts(context: Context) -> list[tuple[int, str, str]]:
 
 
 def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
-    lines = _source_lines(context)
-    return [(line, kind, _uncommented(lines[line - 1] if 0 < line <= len(lines) else ""))
-            for line, kind in free_text_lines(context)]
+    text, starts = context.source.text, context.source.line_starts
+    return [(line, kind, _uncommented(_line_text(text, starts, line))) for line, kind in free_text_lines(context)]
 
 
-def _source_lines(context: Context) -> list[str]:
-    """The lines of the source, as `SourceFile.line_text` gives them (split once per check run)."""
-    return context.memo("notation.source_lines", lambda c: c.source.text.split("\n"))
+def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
+    """Line `line` (1-based) of the source, as splitting the text at its newlines gives it ("" outside the text).
+
+    Sliced from the source's line index: the checks read a few lines of a sheet, and splitting
+    the whole text made a string of every line.
+    """
+    if 0 < line < len(starts):
+        return text[starts[line - 1]:starts[line] - 1]
+    return text[starts[line - 1]:] if line == len(starts) and line > 0 else ""
+
+
+def _free_texts_joined(context: Context) -> str:
+    """The free-text lines of `_free_texts`, joined by newlines (once per check run)."""
+    return context.memo("notation.free_texts_joined", lambda c: "\n".join(raw for _, _, raw in _free_texts(c)))
 
 
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -504,6 +514,11 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     a structured, checkable form.
     """
     source = context.source
+    # a line holding a dose quantity holds it in the joined lines too (a newline passes the unit's
+    # look-ahead as the end of a line does): one search answers for most sheets, which have none
+    joined = _free_texts_joined(context)
+    if _DOSE_NEEDED(joined) is None and "AUC" not in joined:
+        return
     for line, kind, raw in _free_texts(context):
         if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
             continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
@@ -534,8 +549,7 @@ def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 
 def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
-    lines = _source_lines(context)
-    count = len(lines)
+    text, starts = context.source.text, context.source.line_starts
     seen: set[int] = set()
     skipped = (m.Query, m.Allow, m.Bullet)
     for item in context.items:
@@ -543,12 +557,12 @@ def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
         if line in seen or isinstance(item, skipped):
             continue
         seen.add(line)
-        yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
+        yield line, _uncommented(_line_text(text, starts, line))
     for section in context.protocol.all_sections():
         line = section.span.line
         if line not in seen:
             seen.add(line)
-            yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
+            yield line, _uncommented(_line_text(text, starts, line))
 
 
 def _joined_lines(context: Context) -> str:
@@ -635,9 +649,17 @@ _TIMES_DAYS = lazy(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za
 _TIMES_DAYS_FOLDED = re.compile(r"[x×](?:\s?[0-9]+\s?d|(?<=[0-9][x×])\s?d|(?<=[0-9]\s[x×])\s?d)")
 
 
+# `_TIMES_DAYS_FOLDED` for a text without `×` (most sheets): a pattern that starts with one literal is
+# searched by a scan for that character, several times faster than a scan for a class of two
+_TIMES_DAYS_X = re.compile(r"x(?:\s?[0-9]+\s?d|(?<=[0-9]x)\s?d|(?<=[0-9]\sx)\s?d)")
+
+
 def _no_times_days(context: Context) -> bool:
     lowered = _folded_lines(context)
-    return lowered is not None and _TIMES_DAYS_FOLDED.search(lowered) is None
+    if lowered is None:
+        return False
+    pattern = _TIMES_DAYS_FOLDED if "×" in lowered else _TIMES_DAYS_X
+    return pattern.search(lowered) is None
 
 
 @check("N014", "times-days", Severity.WARNING, "`x3d` written for a number of days or doses")
@@ -683,7 +705,7 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     texts = _free_texts(context)
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
-    joined = "\n".join(text for _, _, text in texts)
+    joined = _free_texts_joined(context)
     if ("/" not in joined and "+" not in joined) or _SLASH_OR_PLUS_HINT.search(joined) is None:
         return  # (the hint holds a `/` or `+`: a text without either has no match)
     for line, kind, text in texts:
