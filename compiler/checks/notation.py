@@ -594,6 +594,22 @@ def _findings(context: Context, pattern: re.Pattern[str] | LazyPattern, absent: 
 _MS = lazy(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
 
 
+def _word_start(text: str, word: str) -> bool:
+    """Whether `word` occurs in `text` where no ASCII letter, digit or hyphen precedes it.
+
+    Asked of the whole source before the lines N005, N013 and N014 search are listed: each line
+    is a start of a source line, so a match in a line is such an occurrence in the source (found
+    by `str.find`, far cheaper than listing the lines, let alone folding their case).
+    """
+    start = text.find(word)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        if not (before.isascii() and (before.isalnum() or before == "-")):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
 @check("N005", "ms-mso4-mgso4", Severity.ERROR, "`MS`, `MSO4` or `MgSO4` written for a drug")
 def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
     """What it checks: `MS`, `MSO4` and `MgSO4` do not appear as words in the sheet
@@ -608,7 +624,10 @@ def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list.
     """
-    # every match holds `MS` or `MgSO4` (the pattern is case-sensitive)
+    # every match holds `MS` or `MgSO4` (the pattern is case-sensitive), not run into what precedes it
+    source = context.source.text
+    if not _word_start(source, "MS") and not _word_start(source, "MgSO4"):
+        return  # nor does any line of the sheet (most sheets): the lines are not listed
     for span, text in _findings(context, _MS, lambda c: "MS" not in _joined_lines(c) and "MgSO4" not in _joined_lines(c)):
         yield ms_mso4_mgso4.at(span, f"`{text}` can mean morphine sulfate or magnesium sulfate",
                                "write `morphine sulfate` or `magnesium sulfate`")
@@ -635,6 +654,9 @@ def d_c(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
+    source = context.source.text
+    if "/" not in source or not any(spelling in source for spelling in ("d/c", "D/C", "d/C", "D/c")):
+        return  # `D/C` in any case (only d, D, c and C fold to these letters) is nowhere in the sheet
     for span, text in _findings(context, _DC, _no_d_c):
         yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
 
@@ -652,6 +674,12 @@ _TIMES_DAYS_FOLDED = re.compile(r"[x×](?:\s?[0-9]+\s?d|(?<=[0-9][x×])\s?d|(?<=
 # `_TIMES_DAYS_FOLDED` for a text without `×` (most sheets): a pattern that starts with one literal is
 # searched by a scan for that character, several times faster than a scan for a class of two
 _TIMES_DAYS_X = re.compile(r"x(?:\s?[0-9]+\s?d|(?<=[0-9]x)\s?d|(?<=[0-9]\sx)\s?d)")
+
+
+# `_TIMES_DAYS_X` for the text as written (x and d in either case, no `×`): one pattern led by each
+# literal is searched in the whole source faster than its lines are listed and folded
+_TIMES_DAYS_LOWER = re.compile(r"x(?:\s?[0-9]+\s?[dD]|(?<=[0-9]x)\s?[dD]|(?<=[0-9]\sx)\s?[dD])")
+_TIMES_DAYS_UPPER = re.compile(r"X(?:\s?[0-9]+\s?[dD]|(?<=[0-9]X)\s?[dD]|(?<=[0-9]\sX)\s?[dD])")
 
 
 def _no_times_days(context: Context) -> bool:
@@ -675,6 +703,9 @@ def times_days(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
+    source = context.source.text
+    if "×" not in source and _TIMES_DAYS_LOWER.search(source) is None and _TIMES_DAYS_UPPER.search(source) is None:
+        return  # every match holds one of these (in the case it is written in): none in the sheet
     for span, text in _findings(context, _TIMES_DAYS, _no_times_days):
         yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
 
