@@ -47,6 +47,8 @@ def allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
 
 def _allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     out: list[tuple[m.Allow, Span]] = []
+    if not any(isinstance(item, m.Allow) for item in protocol.all_items()):
+        return out  # most sheets acknowledge nothing: no walk (the items are listed once per protocol)
     extents: dict[int, Span] = {}
 
     def region(owner: m.Item) -> Span:
