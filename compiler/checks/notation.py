@@ -327,6 +327,10 @@ DOSE_IN_TEXT = re.compile(
 _DOSE_NEEDED = re.compile(
     r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
     r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])").search
+# What every match of _DOSE_NEEDED holds: a digit, spaces and the first letter of a unit in any of the
+# cases its pattern accepts (µ also folds to Greek mu, capital or small). Most digits in prose (days,
+# dates, lab values) fail this at their next character; the full pattern tries its twenty units there.
+_UNIT_AFTER_DIGIT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = lazy(r"[ \t]+//.*$")
 
@@ -517,7 +521,7 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     # a line holding a dose quantity holds it in the joined lines too (a newline passes the unit's
     # look-ahead as the end of a line does): one search answers for most sheets, which have none
     joined = _free_texts_joined(context)
-    if _DOSE_NEEDED(joined) is None and "AUC" not in joined:
+    if (_UNIT_AFTER_DIGIT(joined) is None or _DOSE_NEEDED(joined) is None) and "AUC" not in joined:
         return
     for line, kind, raw in _free_texts(context):
         if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
