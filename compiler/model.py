@@ -616,6 +616,8 @@ class DoseBand(Item):
 
     def occurrences(self) -> tuple[Occurrence, ...]:
         """The `1st occurrence: …` rows under the band (empty when the band has one action list)."""
+        if not self.children:  # most bands: asked by several rules, answered without a generator
+            return ()
         return tuple(c for c in self.children if isinstance(c, Occurrence))
 
     def action_lists(self) -> tuple[tuple[DoseAction, ...], ...]:
@@ -625,6 +627,8 @@ class DoseBand(Item):
 
     def all_actions(self) -> tuple[DoseAction, ...]:
         """Every action of the band, its occurrence rows' included (for the checks of each action)."""
+        if not self.children:
+            return self.actions  # the band's own list (a tuple: the same actions, in the same order)
         return tuple(a for actions in self.action_lists() for a in actions)
 
 

@@ -741,7 +741,8 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
     joined = _free_texts_joined(context)
-    if ("/" not in joined and "+" not in joined) or _SLASH_OR_PLUS_HINT.search(joined) is None:
+    if (("/" not in joined and "+" not in joined) or _UNIT_AFTER_DIGIT(joined) is None
+            or _SLASH_OR_PLUS_HINT.search(joined) is None):
         return  # (the hint holds a `/` or `+`: a text without either has no match)
     for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
