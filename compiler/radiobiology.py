@@ -369,6 +369,23 @@ def sib_values(item: m.Fractionation, tables: Tables) -> list[tuple[m.RtSib, Fra
 
 def oar_organ(text: str, tables: Tables) -> str | None:
     """rt14: the organ key of a constraint's organ words (`long` → lung), from oar_limits.yaml."""
+    # R008, R009 and R012 ask for every constraint: each organ text is read once per tables object
+    if not _ORGANS or _ORGANS[0][0] is not tables:
+        _ORGANS[:] = [(tables, {})]
+    known = _ORGANS[0][1]
+    if len(text) > 200:
+        return _oar_organ(text, tables)  # only short texts are remembered: memory stays bounded over a book
+    if text not in known:
+        if len(known) >= 4096:
+            known.clear()
+        known[text] = _oar_organ(text, tables)
+    return known[text]
+
+
+_ORGANS: list[tuple[Tables, dict[str, str | None]]] = []
+
+
+def _oar_organ(text: str, tables: Tables) -> str | None:
     plain = f" {_plain(text)} "
     for entry in (tables.oar_limits.get("constraints") or {}).get("organs") or []:
         if any(f" {_plain(str(w))} " in plain for w in entry.get("words") or [] if _plain(str(w))):
