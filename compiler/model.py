@@ -172,7 +172,10 @@ class Frequency:
         """The interval in days where it is exact (None for months, daily, …)."""
         if self.interval is None or self.unit is None:
             return None
-        return self.interval * {"day": 1, "week": 7}.get(self.unit, 0) or None
+        return self.interval * _DAYS_PER_UNIT.get(self.unit, 0) or None
+
+
+_DAYS_PER_UNIT = {"day": 1, "week": 7}
 
 
 @frozen(slots=True)
@@ -337,7 +340,10 @@ class DrugLine(Item):
     @property
     def route(self) -> Route | None:
         """The route of the first phase that states one."""
-        return next((p.route for p in self.phases if p.route is not None), None)
+        for phase in self.phases:  # a loop, not a generator: asked for every line by many rules
+            if phase.route is not None:
+                return phase.route
+        return None
 
 
 @frozen(slots=True)
