@@ -130,6 +130,8 @@ def allow_unused(context: Context) -> Iterator[Diagnostic]:
 def apply_acknowledgements(protocol: m.Protocol, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Mark acknowledged findings and report allow lines that silence nothing."""
     regions = allowances(protocol)
+    if not regions:
+        return list(diagnostics)  # nothing acknowledged (most sheets): every finding as it is
     index_of = RegionIndex(regions)
     used: set[int] = set()
     out: list[Diagnostic] = []
