@@ -494,6 +494,8 @@ class Any_(Condition):
 
 def condition_atoms(condition: Condition) -> list[Flag | Compare]:
     """The flags and comparisons of a condition, in source order (through and/or/not)."""
+    if isinstance(condition, (Flag, Compare)):
+        return [condition]  # most conditions: one atom
     out: list[Flag | Compare] = []
     stack: list[Condition] = [condition]
     while stack:

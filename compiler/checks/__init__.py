@@ -78,7 +78,10 @@ class Context:
                     else:
                         bucket.append(position)
                     position += 1
-            matching = [index[kind] for kind in index if issubclass(kind, kinds)]
+            if len(kinds) == 1 and not kinds[0].__subclasses__():  # most asks: one kind, with no subclass
+                matching = [index[kinds[0]]] if kinds[0] in index else []
+            else:
+                matching = [index[kind] for kind in index if issubclass(kind, kinds)]
             if len(matching) == 1:
                 found = [items[position] for position in matching[0]]
             elif not matching:

@@ -47,7 +47,10 @@ def allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
 
 def _allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     out: list[tuple[m.Allow, Span]] = []
-    if not any(isinstance(item, m.Allow) for item in protocol.all_items()):
+    for item in protocol.all_items():
+        if isinstance(item, m.Allow):
+            break
+    else:
         return out  # most sheets acknowledge nothing: no walk (the items are listed once per protocol)
     extents: dict[int, Span] = {}
 
