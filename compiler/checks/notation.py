@@ -25,6 +25,14 @@ def numbers(context: Context) -> Iterator[m.Number]:
     return iter(context.memo("notation.numbers", lambda c: list(_numbers(c))))
 
 
+def _separated(context: Context) -> list[m.Number]:
+    """The numbers written with a `.` or `,` (or with no text at all): the only ones N003, N004, N018 and
+    N020 can report (listed once per check run; most numbers are whole).
+    """
+    return context.memo("notation.separated", lambda c: [n for n in numbers(c)
+                                                          if not n.text or "." in n.text or "," in n.text])
+
+
 def _numbers(context: Context) -> Iterator[m.Number]:
     for item in context.of_types((m.DrugLine, m.Fractionation, m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, m.DrugLine):
@@ -139,7 +147,7 @@ def trailing_zero(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list (trailing zero).
     """
-    for number in numbers(context):
+    for number in _separated(context):
         if "." not in number.text and "," not in number.text:
             continue  # no separator: nothing after one (most numbers)
         match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
@@ -162,7 +170,7 @@ def naked_decimal(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list (lack of leading zero).
     """
-    for number in numbers(context):
+    for number in _separated(context):
         if number.text[:1] in ",.":
             fixed = "0" + number.text
             yield naked_decimal.at(number.span, f"no leading zero in `{number.text}`", f"write `{fixed}`",
@@ -280,7 +288,7 @@ def ambiguous_thousands(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone dose designations (2021): avoid commas in large numbers; RULES.md N018.
     """
-    for number in numbers(context):
+    for number in _separated(context):
         if THOUSANDS.fullmatch(number.text):
             yield ambiguous_thousands.at(number.span, f"`{number.text}` can be read as a decimal or as thousands",
                                          "write the number without a separator (2500) or with one decimal part (2,5)")
@@ -302,7 +310,7 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
     Source: RULES.md N020; seed 002 (`2,5 mg` and `8x7.5 Gy`).
     """
     expected = _decimal_mark(context)
-    for number in numbers(context):
+    for number in _separated(context):
         mark = number.decimal_separator
         if mark is not None and mark != expected and not re.fullmatch(r"[0-9]{1,3}[.,][0-9]{3}", number.text):
             fixed = number.text.replace(mark, expected)
