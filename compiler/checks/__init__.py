@@ -66,10 +66,10 @@ class Context:
         values = self.shared_values
         found = values.get(key)
         if found is None:
-            index: dict[type, list[int]] | None = values.get("by_type")
+            index: dict[type, list[int]] | None = values.get("positions_by_type")
             items = self.items
             if index is None:  # type → the positions of its items, in sheet order
-                index = values["by_type"] = {}
+                index = values["positions_by_type"] = {}
                 position = 0
                 for item in items:
                     bucket = index.get(type(item))
