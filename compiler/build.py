@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import datetime
 import re
+import sys
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from lark import Token, Tree
 
 from compiler import limits
 from compiler import model as m
+from compiler import source as source_module
+from compiler._shadow import Makers
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
 from compiler.lazyre import lazy
 from compiler.parse import Node, offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
+
+if TYPE_CHECKING:
+    from compiler import model as mk  # the model's classes, to make objects with
+    from compiler import source as ms  # and `Span`
+else:  # the same, each object made without its slot-by-slot `__init__` (see `_shadow`)
+    mk, ms = Makers(m), Makers(source_module)
 
 # canonical key -> accepted spellings (English keywords, Dutch aliases)
 META_KEYS: dict[str, tuple[str, ...]] = {
@@ -112,38 +122,80 @@ def time_of(raw: str) -> str:
     return "night" if words == "bedtime" else words
 
 
-@dataclass
+_new = object.__new__
+
+
+def spans(source: SourceFile) -> Callable[[int, int], Span]:
+    """`source.span` for one file, with its line starts at hand: the builder makes a span for nearly every node.
+
+    The same span for the same offsets (end before start: an empty span at the start). Offsets
+    are never negative (they come from the lexer's tokens). Each span is made as `shadow`'s twin
+    makes one, its fields stored inline.
+    """
+    starts = source.line_starts
+    path = source.path
+    # next_starts[i]: where the line after line i + 1 starts (the last line: never reached)
+    next_starts = (*starts[1:], sys.maxsize)
+    twin = ms.Span
+    real = Span
+
+    def span(start: int, end: int) -> Span:
+        line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
+        line_start = starts[line - 1]
+        made: Any = _new(twin)
+        made.file = path
+        made.line = line
+        made.column = start - line_start + 1
+        if end < next_starts[line - 1]:  # most spans lie on one line: no second search
+            made.end_line = line
+            made.end_column = (end if end > start else start) - line_start + 1
+        else:
+            end_index = bisect_right(starts, end, line - 1) - 1
+            made.end_line = end_index + 1
+            made.end_column = end - starts[end_index] + 1
+        made.__class__ = real
+        result: Span = made
+        return result
+
+    return span
+
+
 class _Builder:
-    source: SourceFile
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    table: tuple[m.Text | None, m.Text | None] = (None, None)  # the dose-modification table being built
+    __slots__ = ("diagnostics", "path", "source", "span", "table")
+
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self.table: tuple[m.Text | None, m.Text | None] = (None, None)  # the dose-modification table being built
+        self.path = source.path
+        self.span = spans(source)
 
     # ------------------------------------------------------------ spans and values
     def span_of(self, node: Tree[Token] | Token) -> Span:
         if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
             start, end = node.span_start, node.span_end
             if start is None or end is None:
-                return Span(self.source.path, 1, 1, 1, 1)
-            return self.source.span(start, end)
+                return ms.Span(self.path, 1, 1, 1, 1)
+            return self.span(start, end)
         if isinstance(node, Token):
             start = node.start_pos or 0
-            return self.source.span(start, node.end_pos if node.end_pos is not None else start + len(node))
+            return self.span(start, node.end_pos if node.end_pos is not None else start + len(node))
         where = offsets(node)
         if where is None:
-            return Span(self.source.path, 1, 1, 1, 1)
-        return self.source.span(*where)
+            return ms.Span(self.path, 1, 1, 1, 1)
+        return self.span(*where)
 
     def text(self, token: Token) -> m.Text:
         stripped = str(token).rstrip()
         start = token.start_pos or 0
-        return m.Text(stripped, self.source.span(start, start + len(stripped)))
+        return mk.Text(stripped, self.span(start, start + len(stripped)))
 
     def number(self, node: Tree[Token] | Token) -> m.Number:
         token = node.children[0] if isinstance(node, Tree) else node
         assert isinstance(token, Token)
         raw = str(token)
         start = token.start_pos or 0
-        span = self.source.span(start, token.end_pos if token.end_pos is not None else start + len(token))
+        span = self.span(start, token.end_pos if token.end_pos is not None else start + len(token))
         try:
             value = Decimal(raw.replace(",", "."))
         except InvalidOperation:
@@ -151,7 +203,7 @@ class _Builder:
         if len(raw) > limits.MAX_DIGITS and self.too_long(raw, span):
             # keep 12 significant digits and at most 12 integer digits: no later stage sees more
             value = min(Context(prec=limits.MAX_DIGITS).create_decimal(value), LARGEST)
-        return m.Number(value, raw, span)
+        return mk.Number(value, raw, span)
 
     def too_long(self, raw: str, span: Span) -> bool:
         """Report P017 for a number of more digits than any protocol writes."""
@@ -190,16 +242,16 @@ class _Builder:
             assert isinstance(key_token, Token)
             raw_key = str(key_token)[:-1].strip()
             value_token = node.children[1] if len(node.children) > 1 else None
-            key_span = self.source.span(key_token.start_pos or 0, (key_token.start_pos or 0) + len(raw_key))
+            key_span = self.span(key_token.start_pos or 0, (key_token.start_pos or 0) + len(raw_key))
             if isinstance(value_token, Token):
                 value = str(value_token).strip()
                 value_start = value_token.start_pos or 0
-                value_span = self.source.span(value_start, value_start + len(str(value_token).rstrip()))
+                value_span = self.span(value_start, value_start + len(str(value_token).rstrip()))
             else:
                 value = ""
-                value_span = Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line, key_span.end_column + 1)
+                value_span = ms.Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line, key_span.end_column + 1)
             key = KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
-            line_span = Span(key_span.file, key_span.line, key_span.column, value_span.end_line, value_span.end_column)
+            line_span = ms.Span(key_span.file, key_span.line, key_span.column, value_span.end_line, value_span.end_column)
             if key is None:
                 suggestion = closest(raw_key.lower(), KEY_BY_SPELLING)
                 hint = (f"did you mean `{KEY_BY_SPELLING[suggestion]}`?" if suggestion
@@ -217,7 +269,7 @@ class _Builder:
                     f"remove one of the two; the first (line {first.span.line}) is used",
                     related=(m_related(first.span, "first given here"),)))
                 continue
-            meta = m.MetaField(key, value, line_span, key_span, value_span)
+            meta = mk.MetaField(key, value, line_span, key_span, value_span)
             seen[key] = meta
             metas.append(meta)
         return self.typed_metadata(tuple(metas))
@@ -229,7 +281,7 @@ class _Builder:
             if not meta.value:
                 continue  # reported as missing by V001
             if meta.key == "reference":
-                refs.append(m.Text(meta.value, meta.value_span))
+                refs.append(mk.Text(meta.value, meta.value_span))
             elif meta.key == "version":
                 values["version"] = self.version(meta)
             elif meta.key == "status":
@@ -247,11 +299,11 @@ class _Builder:
                 if not ID_PATTERN.match(meta.value):
                     self.report("V001", meta.value_span, f"protocol id `{meta.value}` is not a valid id",
                                 "use lower-case letters, digits and hyphens, e.g. `emmaus-borst-gemetastaseerd`")
-                values["id"] = m.Text(meta.value, meta.value_span)
+                values["id"] = mk.Text(meta.value, meta.value_span)
             else:
-                values[meta.key.replace(" ", "_")] = m.Text(meta.value, meta.value_span)
+                values[meta.key.replace(" ", "_")] = mk.Text(meta.value, meta.value_span)
         values["references"] = tuple(refs)
-        return m.Metadata(**values)  # type: ignore[arg-type]
+        return mk.Metadata(**values)  # type: ignore[arg-type]
 
     def version(self, meta: m.MetaField) -> m.Version | None:
         match = VERSION_PATTERN.fullmatch(meta.value)
@@ -262,11 +314,11 @@ class _Builder:
             return None
         if self.too_long(match.group(1), meta.value_span) or self.too_long(match.group(2), meta.value_span):
             return None
-        return m.Version(int(match.group(1)), int(match.group(2)))
+        return mk.Version(int(match.group(1)), int(match.group(2)))
 
     def status(self, meta: m.MetaField) -> m.Status | None:
         try:
-            return m.Status(meta.value.lower())
+            return mk.Status(meta.value.lower())
         except ValueError:
             names = [s.value for s in m.Status]
             suggestion = closest(meta.value.lower(), names)
@@ -309,11 +361,11 @@ class _Builder:
             text = str(tokens[0]).rstrip()
             if text.startswith("\\"):
                 text = text[1:]
-            return m.Prose(span, children, text, self.refs(tokens[0]))
+            return mk.Prose(span, children, text, self.refs(tokens[0]))
         if kind == "bullet":
             content_nodes = [c for c in node.children if isinstance(c, Tree)]
             content = self.head(content_nodes[0], ()) if content_nodes else None
-            return m.Bullet(span, children, content)
+            return mk.Bullet(span, children, content)
         builder = HEAD_BUILDERS.get(kind)
         if builder is None:
             builder = getattr(type(self), "build_" + str(kind))
@@ -326,7 +378,7 @@ class _Builder:
         start = token.start_pos or 0
         out = []
         for match in REF_PATTERN.finditer(str(token)):
-            out.append(m.CrossRef(match.group(1), self.source.span(start + match.start(), start + match.end())))
+            out.append(mk.CrossRef(match.group(1), self.span(start + match.start(), start + match.end())))
         return tuple(out)
 
     # ------------------------------------------------------------ drug lines
@@ -348,7 +400,7 @@ class _Builder:
         extras: dict[str, object] = {}
         phases = [self.phase(phase_node, extras) for phase_node in phase_nodes]
         admin = {key: extras[key] for key in ADMIN_KEYS if key in extras}
-        return m.DrugLine(span, children, name, brand, tuple(phases),
+        return mk.DrugLine(span, children, name, brand, tuple(phases),
                           infusion=extras.get("infusion"),  # type: ignore[arg-type]
                           max_duration=extras.get("max_duration"),  # type: ignore[arg-type]
                           form=extras.get("form"),  # type: ignore[arg-type]
@@ -356,8 +408,8 @@ class _Builder:
 
     def joined(self, node: Tree[Token]) -> m.Text:
         tokens = [c for c in node.children if isinstance(c, Token)]
-        span = self.source.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
-        return m.Text(" ".join(tokens), span)  # tokens are `str`s: joined as written
+        span = self.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
+        return mk.Text(" ".join(tokens), span)  # tokens are `str`s: joined as written
 
     def phase(self, node: Tree[Token], extras: dict[str, object]) -> m.Phase:
         values: dict[str, object] = {}
@@ -386,7 +438,7 @@ class _Builder:
             relative = relative_end(until)
             if relative is not None:
                 values["until_after"] = relative
-        return m.Phase(self.span_of(node), **values)  # type: ignore[arg-type]
+        return mk.Phase(self.span_of(node), **values)  # type: ignore[arg-type]
 
     def once(self, values: dict[str, object], key: str, value: object, node: Tree[Token]) -> None:
         if key in values:
@@ -403,19 +455,19 @@ class _Builder:
         if kind.startswith("freq_"):
             return "frequency", self.frequency(part, span)
         if kind == "days":
-            return "days", m.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
+            return "days", mk.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
         if kind == "dose_auc":
             number = self.number(part.children[1])
-            return "dose", m.Dose(number, None, "AUC", "AUC", span)
+            return "dose", mk.Dose(number, None, "AUC", "AUC", span)
         tokens = [c for c in part.children if isinstance(c, Token)]
         if kind == "route":
             raw = str(tokens[0])
-            return "route", m.Route(ROUTES.get(" ".join(raw.lower().split()), raw), raw, span)
+            return "route", mk.Route(ROUTES.get(" ".join(raw.lower().split()), raw), raw, span)
         if kind in ("cycle_len", "cycle_len_of"):
             written = next(t for t in tokens if t.type == "INT")
             unit = "day" if kind == "cycle_len_of" else PERIOD_UNITS[str(tokens[-1]).lower()]
             length = self.period(str(written), unit, self.span_of(written), "a cycle")
-            return "cycle_length", m.Duration(length, unit, span)
+            return "cycle_length", mk.Duration(length, unit, span)
         if kind == "on_off":
             on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in DIGITS.findall(str(tokens[0])))
             return "on_off", (on, off)
@@ -475,21 +527,21 @@ class _Builder:
         unit_token = unit_node.children[0]
         assert isinstance(unit_token, Token)
         raw = str(unit_token)
-        return m.Dose(low, high, UNITS.get(raw.rstrip("."), raw), raw, self.span_of(part))
+        return mk.Dose(low, high, UNITS.get(raw.rstrip("."), raw), raw, self.span_of(part))
 
     def frequency(self, part: Tree[Token], span: Span) -> m.Frequency:
         kind = str(part.data)[5:]
         tokens = [c for c in part.children if isinstance(c, Token)]
         text = " ".join(tokens)
         if kind == "weekly":
-            return m.Frequency("every", 1, None, "week", text, span)
+            return mk.Frequency("every", 1, None, "week", text, span)
         if kind == "every":
             unit = PERIOD_UNITS[str(tokens[-1]).lower()]
             ints = [self.period(str(t), unit, self.span_of(t), "an interval") for t in tokens if t.type == "INT"]
-            return m.Frequency("every", ints[0] if ints else 1, ints[1] if len(ints) > 1 else None, unit, text, span)
+            return mk.Frequency("every", ints[0] if ints else 1, ints[1] if len(ints) > 1 else None, unit, text, span)
         if kind == "q":
             return self.q_notation(str(tokens[0]), span)
-        return m.Frequency(kind.replace("_", " ").replace("three daily", "three times daily"), None, None, None, text, span)
+        return mk.Frequency(kind.replace("_", " ").replace("three daily", "three times daily"), None, None, None, text, span)
 
     def q_notation(self, raw: str, span: Span) -> m.Frequency:
         lower = raw.lower().replace(".", "")
@@ -497,25 +549,25 @@ class _Builder:
                  "tid": ("three times daily", None, None)}
         if lower in fixed:
             kind, interval, unit = fixed[lower]
-            return m.Frequency(kind, interval, None, unit, raw, span)
+            return mk.Frequency(kind, interval, None, unit, raw, span)
         match = Q_PATTERN.fullmatch(lower)
         assert match is not None
         unit = Q_UNITS[match.group(2)]
-        return m.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
+        return mk.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
 
     def duration_of(self, part: Tree[Token]) -> m.Duration:
         tokens = [c for c in part.children if isinstance(c, Token)]
         number = next(t for t in tokens if t.type == "INT")
         unit = PERIOD_UNITS[str(tokens[-1]).lower()]
         value = self.period(str(number), unit, self.span_of(number), "a duration")
-        return m.Duration(value, unit, self.span_of(part))
+        return mk.Duration(value, unit, self.span_of(part))
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
         durations = [d for d in part.children if isinstance(d, Tree)]
         hours = [str(d.children[-1]).lower().startswith("h") for d in durations]
         times = [self.duration_minutes(d, h) for d, h in zip(durations, hours, strict=True)]
         first, then = times[0], times[1] if len(times) > 1 else None
-        return m.Infusion(first[0], then[0] if then else None,
+        return mk.Infusion(first[0], then[0] if then else None,
                           str(part.data) == "infusion_min", self.span_of(part),
                           at_most=str(part.data) == "infusion_max", hours=any(hours),
                           first_upto=first[1], then_upto=then[1] if then else None)
@@ -547,20 +599,20 @@ class _Builder:
                 offset_text = " ".join(relation.split()[:-1])
             target_node = next(c for c in part.children if isinstance(c, Tree))
             word = relation.split()[-1].lower()
-            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span,
+            return "timing", mk.RelativeTiming(word, offset, offset_text, self.joined(target_node), span,
                                               offset_max=offset_max)
         if kind in ("prn_plain", "prn_for", "prn_if"):
             reason = self.text(tokens[1]) if len(tokens) > 1 else None
-            return "as_needed", m.AsNeeded(reason, span)
+            return "as_needed", mk.AsNeeded(reason, span)
         if kind == "max_times":
-            return "daily_max", m.DailyMax(span, times=int(DIGITS.findall(str(tokens[0]))[0]))
+            return "daily_max", mk.DailyMax(span, times=int(DIGITS.findall(str(tokens[0]))[0]))
         if kind == "max_dose":
             dose = self.dose(part)
             if not any(t.type == "PER_DAY" for t in tokens) and dose.unit_text.rstrip(".").lower() not in (
                     "mg/day", "mg/dag", "mg/d"):
                 self.report("P006", span, "a maximum dose without `per day`",
                             "write `max 16 mg per day`; a maximum per administration is the dose itself")
-            return "daily_max", m.DailyMax(span, dose=dose)
+            return "daily_max", mk.DailyMax(span, dose=dose)
         if kind == "diluent":
             volume, _ = self.amount(next(c for c in part.children if isinstance(c, Tree) and c.data == "amount"),
                                     limits.MAX_VOLUME_ML, "mL")
@@ -572,10 +624,10 @@ class _Builder:
             fluid = DILUENTS.get(" ".join(str(fluid_token).lower().split()), str(fluid_token).lower())
             if UNITS.get(unit_raw.rstrip("."), unit_raw) != "mL":
                 self.report("P006", span, f"a diluent volume in {unit_raw}", "give the volume in mL: `in 250 mL …`")
-            return "diluent", m.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
+            return "diluent", mk.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
                                         str(fluid_token), span, strength)
         # method: push / bolus / slow push
-        return "method", m.Text(" ".join(str(tokens[0]).lower().split()), span)
+        return "method", mk.Text(" ".join(str(tokens[0]).lower().split()), span)
 
     def form(self, part: Tree[Token]) -> m.Form:
         tokens = [c for c in part.children if isinstance(c, Token)]
@@ -583,7 +635,7 @@ class _Builder:
         units = [UNITS.get(str(t).rstrip("."), str(t)) for t in tokens if t.type == "UNIT"]
         concentration = (numbers[0], units[0], numbers[1], units[1]) if len(numbers) == 2 else None
         name = " ".join(str(tokens[0]).lower().split())
-        return m.Form(name, self.span_of(part), concentration)
+        return mk.Form(name, self.span_of(part), concentration)
 
     # ------------------------------------------------------------ regimens, radiotherapy
     def build_regimen_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.RegimenLine:
@@ -592,9 +644,9 @@ class _Builder:
         token = name_node.children[0]
         assert isinstance(token, Token)
         quoted = token.type == "STRING"
-        name = m.Text(str(token).strip('"'), self.span_of(token))
+        name = mk.Text(str(token).strip('"'), self.span_of(token))
         values = self.cycle_fields(node.children[2:])
-        return m.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
+        return mk.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
 
     def cycle_fields(self, parts: list[Tree[Token] | Token]) -> dict[str, object]:
         """The cycle data written after a regimen or phase name (cycle, count, until, maximum …), each once."""
@@ -616,12 +668,12 @@ class _Builder:
         name_node = next(c for c in node.children if isinstance(c, Tree) and c.data == "phase_name")
         first = name_node.children[0]
         if isinstance(first, Token) and first.type == "STRING":
-            name = m.Text(str(first).strip('"'), self.span_of(first))
+            name = mk.Text(str(first).strip('"'), self.span_of(first))
         else:
             name = self.joined(name_node)
         values = self.cycle_fields(node.children)
         followed = str(keyword).lower().startswith("followed")
-        return m.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
+        return mk.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
 
     def build_rt_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Fractionation:
         dose_node = node.children[1]
@@ -668,7 +720,7 @@ class _Builder:
                 self.once(values, "laterality", self.text(tokens[0]), part)
             elif part.data == "rt_sib":
                 sibs.append(self.rt_sib(part))
-        return m.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
+        return mk.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
                                up_to=up_to, tolerance=tolerance, parts=parts, sib=tuple(sibs),
                                **values)  # type: ignore[arg-type]
 
@@ -681,7 +733,7 @@ class _Builder:
         for child in node.children:
             if isinstance(child, Tree) and child.data == "rt_volume" and volume is None:
                 volume = self.text(next(c for c in child.children if isinstance(c, Token)))
-        return m.RtSib(part.fractions, part.dose_per_fraction, self.span_of(node), total, volume)
+        return mk.RtSib(part.fractions, part.dose_per_fraction, self.span_of(node), total, volume)
 
     def build_oar_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OarConstraint:
         """rt14: `constraint lung V20 < 35 %`, `constraint spinal cord Dmax < 50 Gy`."""
@@ -695,10 +747,10 @@ class _Builder:
         digits = OAR_LEVEL.match(str(metric))
         if digits:
             start = (metric.start_pos or 0) + 1
-            level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
-                             self.source.span(start, start + len(digits.group(1))))
+            level = mk.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
+                             self.span(start, start + len(digits.group(1))))
         unit_text = {"gy": "Gy", "%": "%", "cc": "cc"}.get(str(unit).lower(), str(unit))  # another unit: R010
-        return m.OarConstraint(span, children, self.text(organ), self.text(metric), level,
+        return mk.OarConstraint(span, children, self.text(organ), self.text(metric), level,
                                {"<=": "≤", ">=": "≥", "!=": "≠"}.get(str(op), str(op)), value, unit_text)
 
     def rt_part(self, node: Tree[Token]) -> m.RtPart:
@@ -715,7 +767,7 @@ class _Builder:
         if volume_nodes:
             token = next(c for c in volume_nodes[0].children if isinstance(c, Token))
             volume = self.text(token)
-        return m.RtPart(fractions, per, self.span_of(node), boost, volume)
+        return mk.RtPart(fractions, per, self.span_of(node), boost, volume)
 
     def amount(self, node: Tree[Token], limit: int, what: str) -> tuple[m.Number, m.Number | None]:
         numbers = [self.bounded(self.number(c), limit, what) for c in node.children if isinstance(c, Tree)]
@@ -728,33 +780,33 @@ class _Builder:
         if sum(1 for ch in number.text if ch.isdigit()) <= limits.MAX_DIGITS:  # else P017 is reported
             self.report("P018", number.span, f"{what}: {number.text} is beyond the limit of {limit:,}",
                         f"check the number; protocolc reads {what} up to {limit:,}")
-        return m.Number(Decimal(limit), number.text, number.span)
+        return mk.Number(Decimal(limit), number.text, number.span)
 
     # ------------------------------------------------------------ conditions
     def build_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.When:
-        return m.When(span, children, self.shallow_condition(node.children[1]))
+        return mk.When(span, children, self.shallow_condition(node.children[1]))
 
     def build_otherwise_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Otherwise:
-        return m.Otherwise(span, children)
+        return mk.Otherwise(span, children)
 
     def build_decision_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Decision:
         texts = [c for c in node.children if isinstance(c, Token) and c.type == "DECISION_TEXT"]
-        return m.Decision(span, children, self.text(texts[0]) if texts else None)
+        return mk.Decision(span, children, self.text(texts[0]) if texts else None)
 
     def build_only_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OnlyWhen:
-        return m.OnlyWhen(span, children, self.shallow_condition(node.children[1]))
+        return mk.OnlyWhen(span, children, self.shallow_condition(node.children[1]))
 
     def build_exclude_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.ExcludeWhen:
-        return m.ExcludeWhen(span, children, self.shallow_condition(node.children[1]))
+        return mk.ExcludeWhen(span, children, self.shallow_condition(node.children[1]))
 
     def build_preferably_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
-        return m.WithConstraint(span, children, "preferably", self.targets(node))
+        return mk.WithConstraint(span, children, "preferably", self.targets(node))
 
     def build_only_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
-        return m.WithConstraint(span, children, "only", self.targets(node))
+        return mk.WithConstraint(span, children, "only", self.targets(node))
 
     def build_not_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
-        return m.WithConstraint(span, children, "not", self.targets(node))
+        return mk.WithConstraint(span, children, "not", self.targets(node))
 
     def targets(self, node: Tree[Token]) -> tuple[m.Text, ...]:
         out: list[m.Text] = []
@@ -772,7 +824,7 @@ class _Builder:
                 stripped = piece.strip()
                 if stripped:
                     offset = base + start + (len(piece) - len(piece.lstrip()))
-                    out.append(m.Text(stripped, self.source.span(offset, offset + len(stripped))))
+                    out.append(mk.Text(stripped, self.span(offset, offset + len(stripped))))
                 start = separator.end() if separator is not None else len(text)
         return tuple(out)
 
@@ -797,20 +849,20 @@ class _Builder:
         kind = str(node.data)
         subtrees = [c for c in node.children if isinstance(c, Tree)]
         if kind == "or_cond":
-            return m.Any_(span, tuple(self.condition(c, pair_nots) for c in subtrees))
+            return mk.Any_(span, tuple(self.condition(c, pair_nots) for c in subtrees))
         if kind == "and_cond":
-            return m.All(span, tuple(self.condition(c, pair_nots) for c in subtrees))
+            return mk.All(span, tuple(self.condition(c, pair_nots) for c in subtrees))
         if kind == "cond_not" and pair_nots:
             count = 0
             while node.data == "cond_not":
                 count += 1
                 node = next(c for c in node.children if isinstance(c, Tree))
             inner = self.condition(node, pair_nots)
-            return m.Not(span, inner) if count % 2 else inner
+            return mk.Not(span, inner) if count % 2 else inner
         if kind == "cond_not":
-            return m.Not(span, self.condition(subtrees[0]))
+            return mk.Not(span, self.condition(subtrees[0]))
         if kind == "cond_flag":
-            return m.Flag(span, self.words(subtrees[0]))
+            return mk.Flag(span, self.words(subtrees[0]))
         if kind == "cond_compare":
             variable, value = subtrees
             op_token = next(c for c in node.children if isinstance(c, Token))
@@ -819,9 +871,9 @@ class _Builder:
                 number = self.number(value.children[0])
                 percent = any(isinstance(c, Token) and c.type == "PERCENT" for c in value.children)
                 units = [self.text(c) for c in value.children if isinstance(c, Token) and c.type == "LAB_UNIT"]
-                return m.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None,
+                return mk.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None,
                                  units[0] if units else None)
-            return m.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
+            return mk.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
         if len(subtrees) == 1:
             return self.condition(subtrees[0], pair_nots)
         raise AssertionError(f"unhandled condition {kind}")
@@ -833,11 +885,11 @@ class _Builder:
     def build_note_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Note:
         texts = [c for c in node.children if isinstance(c, Token) and c.type == "NOTE_TEXT"]
         text = self.text(texts[0]) if texts else None
-        return m.Note(span, children, text, self.refs(texts[0]) if texts else ())
+        return mk.Note(span, children, text, self.refs(texts[0]) if texts else ())
 
     def build_query_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Query:
         texts = [c for c in node.children if isinstance(c, Token) and c.type == "NOTE_TEXT"]
-        return m.Query(span, children, self.text(texts[0]) if texts else None)
+        return mk.Query(span, children, self.text(texts[0]) if texts else None)
 
     def build_allow_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Allow:
         tokens = [c for c in node.children if isinstance(c, Token)]
@@ -847,17 +899,17 @@ class _Builder:
         if strings:
             raw = self.text(strings[0])
             inner = raw.value.strip('"').strip()
-            justification = m.Text(inner, raw.span) if inner else None
-        return m.Allow(span, children, code, justification)
+            justification = mk.Text(inner, raw.span) if inner else None
+        return mk.Allow(span, children, code, justification)
 
     # ------------------------------------------------------------ lab criteria, dose modification (issue 14)
     def between(self, first: Tree[Token] | Token, last: Tree[Token] | Token) -> Span:
         """The span from the start of one node to the end of another (one statement line)."""
         start, end = self.bounds(first), self.bounds(last)
         if start is not None and end is not None and end[1] >= end[0] and end[1] >= start[0]:
-            return self.source.span(start[0], end[1])  # one span instead of two and a third
+            return self.span(start[0], end[1])  # one span instead of two and a third
         a, b = self.span_of(first), self.span_of(last)
-        return Span(a.file, a.line, a.column, b.end_line, b.end_column)
+        return ms.Span(a.file, a.line, a.column, b.end_line, b.end_column)
 
     def bounds(self, node: Tree[Token] | Token) -> tuple[int, int] | None:
         """The offsets `span_of` reads for a node or a token (None: a node that covers no token)."""
@@ -888,22 +940,22 @@ class _Builder:
                       if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by")])
 
     def build_criteria_block(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Criteria:
-        return m.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
+        return mk.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
 
     def criterion_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                       kids: tuple[m.Item, ...]) -> m.Criterion:
-        return m.Criterion(span, kids, self.condition(subtrees[0]))
+        return mk.Criterion(span, kids, self.condition(subtrees[0]))
 
     def build_dose_levels(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.DoseLevels:
         drug = self.joined(next(c for c in node.children if isinstance(c, Tree) and c.data == "dm_drug"))
-        return m.DoseLevels(self.between(node.children[0], node.children[1]), self.rows(node, "level_row"), drug)
+        return mk.DoseLevels(self.between(node.children[0], node.children[1]), self.rows(node, "level_row"), drug)
 
     def level_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                   kids: tuple[m.Item, ...]) -> m.DoseLevel:
         token = next(c for c in row.children if isinstance(c, Token) and c.type == "DOSE_LEVEL")
         _, dose = self.phase_part(subtrees[0])
         assert isinstance(dose, m.Dose)
-        return m.DoseLevel(span, kids, level_number(str(token)), dose)
+        return mk.DoseLevel(span, kids, level_number(str(token)), dose)
 
     def build_dose_modification(self, node: Tree[Token], span: Span,
                                 children: tuple[m.Item, ...]) -> m.DoseModification:
@@ -918,7 +970,7 @@ class _Builder:
             nadir_match = NADIR.match(written)
             if nadir_match is not None:
                 nadir, written = True, written[nadir_match.end():]
-            variable = m.Text(written, self.span_of(cvar))
+            variable = mk.Text(written, self.span_of(cvar))
             unit_nodes = [c for c in by.children if isinstance(c, Tree) and c.data == "dm_unit"]
             if unit_nodes:
                 token = unit_nodes[0].children[0]
@@ -927,14 +979,14 @@ class _Builder:
         self.table = (variable, unit)
         rows = self.rows(node, "band_row")
         head = self.between(node.children[0], by if by is not None else node.children[1])
-        return m.DoseModification(head, rows, drug, variable, unit, nadir=nadir)
+        return mk.DoseModification(head, rows, drug, variable, unit, nadir=nadir)
 
     def band_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                  kids: tuple[m.Item, ...]) -> m.DoseBand:
         band_node, *action_nodes = subtrees
         table_variable, table_unit = self.table
         cvars = [c for c in band_node.children if isinstance(c, Tree) and c.data == "cvar"]
-        written = m.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
+        written = mk.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
         band = next(c for c in band_node.children if isinstance(c, Tree) and c.data != "cvar")
         band_span = self.span_of(band)
         name, name_span = written.value if written else "", written.span if written else band_span
@@ -949,7 +1001,7 @@ class _Builder:
         ops = [normal_op(str(t)) for t in tokens if t.type == "CMP"]
 
         def compare(op: str, number: m.Number) -> m.Compare:
-            return m.Compare(band_span, name, name_span, op, number, percent, None, unit)
+            return mk.Compare(band_span, name, name_span, op, number, percent, None, unit)
 
         condition: m.Condition
         if band.data == "band_compare":
@@ -958,44 +1010,44 @@ class _Builder:
             # `> 2.5 to <= 5`: an operator written before the first number bounds it from below.
             lower_written = isinstance(band.children[0], Token) and band.children[0].type == "CMP"
             lower, upper_ops = (ops[0], ops[1:]) if lower_written else (">=", ops)
-            condition = m.All(band_span, (compare(lower, numbers[0]), compare(upper_ops[0] if upper_ops else "<=",
+            condition = mk.All(band_span, (compare(lower, numbers[0]), compare(upper_ops[0] if upper_ops else "<=",
                                                                                numbers[1])))
         else:
             condition = compare("=", numbers[0])
         if row.data == "dm_occurrence_row":
             occurrences = tuple(self.row_item(c, "occurrence_row") for c in row.children
                                 if isinstance(c, Tree) and c.data in ("occurrence_action_row", "occurrence_note_row"))
-            return m.DoseBand(span, occurrences + kids, written, condition, ())
+            return mk.DoseBand(span, occurrences + kids, written, condition, ())
         actions = tuple(self.dose_action(a) for a in action_nodes)
-        return m.DoseBand(span, kids, written, condition, actions)
+        return mk.DoseBand(span, kids, written, condition, actions)
 
     def occurrence_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                        kids: tuple[m.Item, ...]) -> m.Occurrence:
         token = next(c for c in row.children if isinstance(c, Token) and c.type == "OCCURRENCE")
         number, and_later = occurrence_number(str(token))
-        return m.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
+        return mk.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
 
     def dose_action(self, node: Tree[Token]) -> m.DoseAction:
         kind = str(node.data)[3:]
         span = self.span_of(node)
         tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "percent":
-            return m.DoseAction("percent", span, percent=self.number(node.children[0]))
+            return mk.DoseAction("percent", span, percent=self.number(node.children[0]))
         if kind == "level":
-            return m.DoseAction("level", span, level=level_number(str(tokens[0])))
+            return mk.DoseAction("level", span, level=level_number(str(tokens[0])))
         if kind == "dose":
             _, dose = self.phase_part(node.children[0])  # type: ignore[arg-type]
-            return m.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
+            return mk.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
         if kind == "delay":
             match = DELAY_PATTERN.search(str(tokens[0])[5:])
             delay = None
             if match:
                 unit = "week" if match.group(2).lower().startswith("we") else "day"
-                delay = m.Duration(self.period(match.group(1), unit, self.span_of(tokens[0]), "delay"), unit,
+                delay = mk.Duration(self.period(match.group(1), unit, self.span_of(tokens[0]), "delay"), unit,
                                    self.span_of(tokens[0]))
             until = self.text(tokens[-1]) if len(tokens) > 2 else None
-            return m.DoseAction("delay", span, delay=delay, until=until)
-        return m.DoseAction(kind, span)
+            return mk.DoseAction("delay", span, delay=delay, until=until)
+        return mk.DoseAction(kind, span)
 
     # ------------------------------------------------------------ sections
     def sections(self, nodes: list[Tree[Token]]) -> tuple[tuple[m.Item, ...], tuple[m.Section, ...]]:
@@ -1055,7 +1107,7 @@ class _Builder:
             while i < len(numbered) and numbered[i][0] >= depth:
                 d, title, sid, explicit, _, span, items, number = numbered[i]
                 subs, i = build(i + 1, d + 1)
-                out.append(m.Section(sid, explicit, title, number, d, span, items, tuple(subs)))
+                out.append(mk.Section(sid, explicit, title, number, d, span, items, tuple(subs)))
             return out, i
 
         sections, _ = build(0, 1)
@@ -1099,8 +1151,8 @@ def relative_end(until: m.Text) -> m.RelativeEnd | None:
         return None
     unit = "week" if match.group("unit").lower().startswith("we") else "day"
     start = until.span.column + match.start("drug")
-    drug_span = Span(until.span.file, until.span.line, start, until.span.line, start + len(match.group("drug")))
-    return m.RelativeEnd(int(match.group("n")), unit, m.Text(match.group("drug"), drug_span))
+    drug_span = ms.Span(until.span.file, until.span.line, start, until.span.line, start + len(match.group("drug")))
+    return mk.RelativeEnd(int(match.group("n")), unit, mk.Text(match.group("drug"), drug_span))
 
 
 class DaySet:
@@ -1198,7 +1250,7 @@ def build(source: SourceFile, tree: Tree[Token]) -> tuple[m.Protocol, list[Diagn
             (fields if child.data == "meta_field" else body).append(child)
     meta = builder.metadata(fields)
     preamble, sections = builder.sections(body)
-    protocol = m.Protocol(source.path, source.sha256, meta, preamble, sections)
+    protocol = mk.Protocol(source.path, source.sha256, meta, preamble, sections)
     ids: dict[str, m.Section] = {}
     for section in protocol.all_sections():
         if section.id in ids:
