@@ -104,6 +104,20 @@ LARGEST = Decimal(10**limits.MAX_DIGITS - 1)
 SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
 
 
+DECIMALS: dict[str, Decimal] = {}  # a number as written -> its value (bounded: short numbers only)
+
+
+def decimal_of(raw: str) -> Decimal:
+    """The value of a number as written (`2,5` → 2.5; 0 for what is no number), remembered when short."""
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        value = Decimal(0)
+    if len(raw) <= 8:  # at most ~10^8 spellings, in practice a few hundred
+        DECIMALS[raw] = value
+    return value
+
+
 def use_of(raw: str) -> str:
     """The canonical use of a `for …` / `with radiotherapy` phrase (`for anti-emetic prophylaxis` → `antiemetic`)."""
     words = " ".join(raw.lower().split())
@@ -186,7 +200,7 @@ class _Builder:
         return self.span(*where)
 
     def text(self, token: Token) -> m.Text:
-        stripped = str(token).rstrip()
+        stripped = token.rstrip()  # a `str` (a token's `str` methods return plain strings)
         start = token.start_pos or 0
         return mk.Text(stripped, self.span(start, start + len(stripped)))
 
@@ -196,10 +210,9 @@ class _Builder:
         raw = str(token)
         start = token.start_pos or 0
         span = self.span(start, token.end_pos if token.end_pos is not None else start + len(token))
-        try:
-            value = Decimal(raw.replace(",", "."))
-        except InvalidOperation:
-            value = Decimal(0)
+        value = DECIMALS.get(raw)
+        if value is None:
+            value = decimal_of(raw)
         if len(raw) > limits.MAX_DIGITS and self.too_long(raw, span):
             # keep 12 significant digits and at most 12 integer digits: no later stage sees more
             value = min(Context(prec=limits.MAX_DIGITS).create_decimal(value), LARGEST)
@@ -237,21 +250,30 @@ class _Builder:
     def metadata(self, fields: list[Tree[Token]]) -> m.Metadata:
         metas: list[m.MetaField] = []
         seen: dict[str, m.MetaField] = {}
+        span = self.span
+        make = mk.MetaField
         for node in fields:
-            key_token = node.children[0]
+            children = node.children
+            key_token = children[0]
             assert isinstance(key_token, Token)
-            raw_key = str(key_token)[:-1].strip()
-            value_token = node.children[1] if len(node.children) > 1 else None
-            key_span = self.span(key_token.start_pos or 0, (key_token.start_pos or 0) + len(raw_key))
+            raw_key = key_token[:-1].strip()
+            key_start = key_token.start_pos or 0
+            key_end = key_start + len(raw_key)
+            key_span = span(key_start, key_end)
+            value_token = children[1] if len(children) > 1 else None
             if isinstance(value_token, Token):
-                value = str(value_token).strip()
+                value = value_token.strip()
                 value_start = value_token.start_pos or 0
-                value_span = self.span(value_start, value_start + len(str(value_token).rstrip()))
+                value_end = value_start + len(value_token.rstrip())
+                value_span = span(value_start, value_end)
+                line_span = span(key_start, value_end)  # from the key's start to the value's end
             else:
                 value = ""
-                value_span = ms.Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line, key_span.end_column + 1)
-            key = KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
-            line_span = ms.Span(key_span.file, key_span.line, key_span.column, value_span.end_line, value_span.end_column)
+                value_span = ms.Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line,
+                                     key_span.end_column + 1)
+                line_span = ms.Span(key_span.file, key_span.line, key_span.column, key_span.line,
+                                    key_span.end_column + 1)
+            key = KEY_BY_SPELLING.get(raw_key) or KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
             if key is None:
                 suggestion = closest(raw_key.lower(), KEY_BY_SPELLING)
                 hint = (f"did you mean `{KEY_BY_SPELLING[suggestion]}`?" if suggestion
@@ -269,7 +291,7 @@ class _Builder:
                     f"remove one of the two; the first (line {first.span.line}) is used",
                     related=(m_related(first.span, "first given here"),)))
                 continue
-            meta = mk.MetaField(key, value, line_span, key_span, value_span)
+            meta = make(key, value, line_span, key_span, value_span)
             seen[key] = meta
             metas.append(meta)
         return self.typed_metadata(tuple(metas))
@@ -344,10 +366,10 @@ class _Builder:
         for node in nodes:  # `item`, inlined: one call less per statement
             parts = node.children
             children: tuple[m.Item, ...] = ()
-            if len(parts) > 1:
+            if len(parts) > 1:  # `children: _INDENT line_item+ _DEDENT`: line items only
                 block = parts[1]
                 assert isinstance(block, Tree)
-                children = items([c for c in block.children if isinstance(c, Tree)])
+                children = items(block.children)
             first = parts[0]
             assert isinstance(first, Tree)
             out.append(head(first, children))
@@ -356,15 +378,16 @@ class _Builder:
     def head(self, node: Tree[Token], children: tuple[m.Item, ...]) -> m.Item:
         span = self.span_of(node)
         kind = node.data
-        if kind == "prose":
-            tokens = [c for c in node.children if isinstance(c, Token)]
-            text = str(tokens[0]).rstrip()
+        if kind == "prose":  # `prose: PROSE`
+            token = node.children[0]
+            assert isinstance(token, Token)
+            text = token.rstrip()
             if text.startswith("\\"):
                 text = text[1:]
-            return mk.Prose(span, children, text, self.refs(tokens[0]))
-        if kind == "bullet":
-            content_nodes = [c for c in node.children if isinstance(c, Tree)]
-            content = self.head(content_nodes[0], ()) if content_nodes else None
+            return mk.Prose(span, children, text, self.refs(token) if "§" in token else ())
+        if kind == "bullet":  # `bullet: BULLET (statement | prose)?`
+            parts = node.children
+            content = self.head(parts[-1], ()) if len(parts) > 1 else None  # type: ignore[arg-type]
             return mk.Bullet(span, children, content)
         builder = HEAD_BUILDERS.get(kind)
         if builder is None:
@@ -407,9 +430,14 @@ class _Builder:
                           **admin)  # type: ignore[arg-type]
 
     def joined(self, node: Tree[Token]) -> m.Text:
-        tokens = [c for c in node.children if isinstance(c, Token)]
+        tokens: list[Any] = node.children  # `WORD+` as a rule (a brand's parentheses are anonymous)
+        try:
+            text = " ".join(tokens)  # tokens are `str`s: joined as written
+        except TypeError:  # a node among them
+            tokens = [c for c in tokens if isinstance(c, Token)]
+            text = " ".join(tokens)
         span = self.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
-        return mk.Text(" ".join(tokens), span)  # tokens are `str`s: joined as written
+        return mk.Text(text, span)
 
     def phase(self, node: Tree[Token], extras: dict[str, object]) -> m.Phase:
         values: dict[str, object] = {}
@@ -879,7 +907,10 @@ class _Builder:
         raise AssertionError(f"unhandled condition {kind}")
 
     def words(self, node: Tree[Token]) -> str:
-        return " ".join([t for t in node.children if isinstance(t, Token)])
+        try:
+            return " ".join(node.children)  # type: ignore[arg-type]  # `cvar: CWORD+`: tokens only, as a rule
+        except TypeError:  # a node among them
+            return " ".join([t for t in node.children if isinstance(t, Token)])
 
     # ------------------------------------------------------------ notes, queries, acknowledgements
     def build_note_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Note:
