@@ -21,7 +21,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler import source as source_module
-from compiler._shadow import Makers
+from compiler._shadow import Makers, twin
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
 from compiler.lazyre import lazy
 from compiler.parse import Node, offsets
@@ -139,28 +139,38 @@ def time_of(raw: str) -> str:
 _new = object.__new__
 
 
+SPAN_TWIN = twin(Span)
+
+
 def spans(source: SourceFile) -> Callable[[int, int], Span]:
     """`source.span` for one file, with its line starts at hand: the builder makes a span for nearly every node.
 
     The same span for the same offsets (end before start: an empty span at the start). Offsets
-    are never negative (they come from the lexer's tokens). Each span is made as `shadow`'s twin
-    makes one, its fields stored inline.
+    are never negative (they come from the lexer's tokens). The builder asks mostly in the
+    order of the text, so the line of the last span is tried before a search; each span is
+    made as `_shadow` makes model objects, its fields stored inline.
     """
     starts = source.line_starts
     path = source.path
     # next_starts[i]: where the line after line i + 1 starts (the last line: never reached)
     next_starts = (*starts[1:], sys.maxsize)
-    twin = ms.Span
+    made_twin: Any = SPAN_TWIN
+    if made_twin is None:  # a Span that no twin can stand for (another Python's dataclasses)
+        return source.span
     real = Span
+    line, line_start, line_next = 1, 0, next_starts[0]  # the line of the last span
 
     def span(start: int, end: int) -> Span:
-        line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
-        line_start = starts[line - 1]
-        made: Any = _new(twin)
+        nonlocal line, line_start, line_next
+        if not line_start <= start < line_next:
+            line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
+            line_start = starts[line - 1]
+            line_next = next_starts[line - 1]
+        made = _new(made_twin)
         made.file = path
         made.line = line
         made.column = start - line_start + 1
-        if end < next_starts[line - 1]:  # most spans lie on one line: no second search
+        if end < line_next:  # most spans lie on one line: no second search
             made.end_line = line
             made.end_column = (end if end > start else start) - line_start + 1
         else:
@@ -369,7 +379,7 @@ class _Builder:
             if len(parts) > 1:  # `children: _INDENT line_item+ _DEDENT`: line items only
                 block = parts[1]
                 assert isinstance(block, Tree)
-                children = items(block.children)
+                children = items(block.children)  # type: ignore[arg-type]
             first = parts[0]
             assert isinstance(first, Tree)
             out.append(head(first, children))

@@ -57,3 +57,14 @@ def test_a_class_the_twin_cannot_stand_for_is_kept() -> None:
     assert shadow(Plain) is Plain
     assert shadow(Checked) is Checked
     assert Makers(m).Status is m.Status  # not a dataclass
+
+
+def test_a_class_with_its_own_init_is_kept() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True, init=False)
+    class Own:
+        value: int
+
+        def __init__(self, value: int) -> None:
+            object.__setattr__(self, "value", abs(value))
+
+    assert shadow(Own) is Own

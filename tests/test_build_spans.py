@@ -1,0 +1,23 @@
+"""The builder's span maker (`compiler.build.spans`) gives the spans `SourceFile.span` gives."""
+
+from __future__ import annotations
+
+import random
+
+from compiler.build import spans
+from compiler.source import SourceFile, Span
+
+TEXTS = ["", "x", "one\ntwo\n", "a\n\n\nbb\nccc", "\n", "id: x\n# Title {t}\n  drug a 5 mg iv\n\n", "é€\n😀 x\n"]
+
+
+def test_every_pair_of_offsets_in_any_order() -> None:
+    for text in TEXTS:
+        source = SourceFile.from_text("f.protocol", text)
+        pairs = [(start, end) for start in range(len(text) + 2) for end in range(len(text) + 2)]
+        for order in (pairs, pairs[::-1], random.Random(7).sample(pairs, len(pairs))):
+            span = spans(source)  # a fresh maker: its remembered line starts at line 1
+            for start, end in order:
+                made = span(start, end)
+                assert type(made) is Span
+                assert repr(made) == repr(source.span(start, end)), (text, start, end)
+                assert made == source.span(start, end)
