@@ -24,11 +24,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _TEMPLATES: dict[int, types.CodeType] = {}
-_new = object.__new__
 
 
 def _template(count: int) -> types.CodeType:
-    """`def make(_p0, …): self = _NEW(_TWIN); self._a0 = _p0; …; self.__class__ = _REAL; return self`.
+    """`def make(_p0, …): self = _TWIN(); self._a0 = _p0; …; self.__class__ = _REAL; return self`.
 
     Compiled once per count of fields. A function, not a class with an `__init__`: calling
     a class runs `__init__` through C (`type_call`, `slot_tp_init`), a Python function is
@@ -38,7 +37,7 @@ def _template(count: int) -> types.CodeType:
     if found is None:
         params = ", ".join(f"_p{index}" for index in range(count))
         body = "".join(f"    self._a{index} = _p{index}\n" for index in range(count))
-        source = f"def make({params}):\n    self = _NEW(_TWIN)\n{body}    self.__class__ = _REAL\n    return self\n"
+        source = f"def make({params}):\n    self = _TWIN()\n{body}    self.__class__ = _REAL\n    return self\n"
         module = compile(source, f"<shadow of {count} fields>", "exec")
         found = _TEMPLATES[count] = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     return found
@@ -61,8 +60,9 @@ def twin(cls: type) -> type | None:
     assert base is not None
     # the base's frozen `__setattr__` would refuse the stores: the twin stores as `object` does (both
     # methods: they share one slot, which is `object`'s own C function only when neither is overridden)
+    # and `object`'s `__init__`: `twin()` makes an empty object (cheaper than `object.__new__(twin)`)
     return type(cls.__name__, (base,), {"__slots__": slots, "__setattr__": object.__setattr__,
-                                        "__delattr__": object.__delattr__})
+                                        "__delattr__": object.__delattr__, "__init__": object.__init__})
 
 
 def shadow(cls: type[T]) -> type[T]:
@@ -83,18 +83,25 @@ def shadow(cls: type[T]) -> type[T]:
     code = template.replace(co_varnames=tuple(params.get(n, n) for n in template.co_varnames),
                             co_names=tuple(attributes.get(n, n) for n in template.co_names),
                             co_name=cls.__name__, co_qualname=cls.__qualname__)
-    namespace = {"_NEW": _new, "_TWIN": made_twin, "_REAL": cls, "__builtins__": {}}
+    namespace = {"_TWIN": made_twin, "_REAL": cls, "__builtins__": {}}
     make: type[T] = types.FunctionType(code, namespace, cls.__name__, defaults or None)  # type: ignore[assignment]
     return make
 
 
-class Makers:
-    """A module's classes as their twins (`shadow`), each made on first use: `Makers(model).Text(...)`."""
+def makers(module: types.ModuleType) -> types.ModuleType:
+    """A module of `module`'s classes as `shadow`s, each made on first use: `makers(model).Text(...)`.
 
-    def __init__(self, module: types.ModuleType) -> None:
-        self._module = module
+    A module, not an object with `__getattr__`: a module asks its `__getattr__` only for a
+    name it does not hold (an object's `__getattr__` hook costs on every lookup).
+    """
+    made = types.ModuleType(f"{module.__name__}:made")
 
-    def __getattr__(self, name: str) -> Any:
-        made = shadow(getattr(self._module, name))
-        setattr(self, name, made)  # later lookups find it without `__getattr__`
-        return made
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        maker = shadow(getattr(module, name))
+        setattr(made, name, maker)  # later lookups find it without `__getattr__`
+        return maker
+
+    made.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return made

@@ -21,7 +21,7 @@ from lark import Token, Tree
 from compiler import limits
 from compiler import model as m
 from compiler import source as source_module
-from compiler._shadow import Makers, twin
+from compiler._shadow import makers, twin
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
 from compiler.lazyre import lazy
 from compiler.parse import Node, offsets
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from compiler import model as mk  # the model's classes, to make objects with
     from compiler import source as ms  # and `Span`
 else:  # the same, each object made without its slot-by-slot `__init__` (see `_shadow`)
-    mk, ms = Makers(m), Makers(source_module)
+    mk, ms = makers(m), makers(source_module)
 
 # canonical key -> accepted spellings (English keywords, Dutch aliases)
 META_KEYS: dict[str, tuple[str, ...]] = {
@@ -136,7 +136,6 @@ def time_of(raw: str) -> str:
     return "night" if words == "bedtime" else words
 
 
-_new = object.__new__
 
 
 SPAN_TWIN = twin(Span)
@@ -166,7 +165,7 @@ def spans(source: SourceFile) -> Callable[[int, int], Span]:
             line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
             line_start = starts[line - 1]
             line_next = next_starts[line - 1]
-        made = _new(made_twin)
+        made = made_twin()
         made.file = path
         made.line = line
         made.column = start - line_start + 1

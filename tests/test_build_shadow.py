@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from compiler import model as m
-from compiler._shadow import Makers, shadow
+from compiler._shadow import makers, shadow
 from compiler.source import Span
 
 CLASSES = [Span, *(c for _, c in inspect.getmembers(m, inspect.isclass)
@@ -56,7 +56,7 @@ def test_a_class_the_twin_cannot_stand_for_is_kept() -> None:
 
     assert shadow(Plain) is Plain
     assert shadow(Checked) is Checked
-    assert Makers(m).Status is m.Status  # not a dataclass
+    assert makers(m).Status is m.Status  # not a dataclass
 
 
 def test_a_class_with_its_own_init_is_kept() -> None:
