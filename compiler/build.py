@@ -136,8 +136,6 @@ def time_of(raw: str) -> str:
     return "night" if words == "bedtime" else words
 
 
-
-
 SPAN_TWIN = twin(Span)
 
 
