@@ -483,10 +483,14 @@ class _Builder:
         values[key] = value
 
     def phase_part(self, part: Tree[Token]) -> tuple[str, object]:
-        kind = str(part.data)
+        kind = part.data
         if kind == "dose_amount":  # the commonest part; `dose` takes its own span
             return "dose", self.dose(part)
         span = self.span_of(part)
+        if kind == "route":  # `route: ROUTE`
+            raw = str(part.children[0])
+            route = ROUTES.get(raw) or ROUTES.get(" ".join(raw.lower().split()), raw)
+            return "route", mk.Route(route, raw, span)
         if kind.startswith("freq_"):
             return "frequency", self.frequency(part, span)
         if kind == "days":
@@ -494,10 +498,7 @@ class _Builder:
         if kind == "dose_auc":
             number = self.number(part.children[1])
             return "dose", mk.Dose(number, None, "AUC", "AUC", span)
-        tokens = [c for c in part.children if isinstance(c, Token)]
-        if kind == "route":
-            raw = str(tokens[0])
-            return "route", mk.Route(ROUTES.get(" ".join(raw.lower().split()), raw), raw, span)
+        tokens: list[Token] = part.children  # type: ignore[assignment]  # the other parts: tokens only
         if kind in ("cycle_len", "cycle_len_of"):
             written = next(t for t in tokens if t.type == "INT")
             unit = "day" if kind == "cycle_len_of" else PERIOD_UNITS[str(tokens[-1]).lower()]
@@ -555,18 +556,23 @@ class _Builder:
         return tuple(days.days)
 
     def dose(self, part: Tree[Token]) -> m.Dose:
-        amount_node, unit_node = (c for c in part.children if isinstance(c, Tree))
-        numbers = [c for c in amount_node.children if isinstance(c, Tree)]
+        parts = part.children
+        if len(parts) == 2:  # `amount unit -> dose_amount`
+            amount_node, unit_node = parts
+        else:  # `MAX amount unit PER_DAY?` and the like
+            amount_node, unit_node = [c for c in parts if isinstance(c, Tree)]
+        assert isinstance(amount_node, Tree) and isinstance(unit_node, Tree)
+        numbers = amount_node.children  # `number (RANGE_SEP number)?`
         low = self.number(numbers[0])
-        high = self.number(numbers[1]) if len(numbers) > 1 else None
+        high = self.number(numbers[-1]) if len(numbers) > 1 else None
         unit_token = unit_node.children[0]
         assert isinstance(unit_token, Token)
         raw = str(unit_token)
         return mk.Dose(low, high, UNITS.get(raw.rstrip("."), raw), raw, self.span_of(part))
 
     def frequency(self, part: Tree[Token], span: Span) -> m.Frequency:
-        kind = str(part.data)[5:]
-        tokens = [c for c in part.children if isinstance(c, Token)]
+        kind = part.data[5:]
+        tokens: list[Token] = part.children  # type: ignore[assignment]  # a frequency is tokens only
         text = " ".join(tokens)
         if kind == "weekly":
             return mk.Frequency("every", 1, None, "week", text, span)
@@ -881,7 +887,20 @@ class _Builder:
     def condition(self, node: Tree[Token] | Token, pair_nots: bool = False) -> m.Condition:
         assert isinstance(node, Tree)
         span = self.span_of(node)
-        kind = str(node.data)
+        kind = node.data
+        if kind == "cond_flag":  # `cvar -> cond_flag`, the commonest
+            return mk.Flag(span, self.words(node.children[0]))  # type: ignore[arg-type]
+        if kind == "cond_compare":  # `cvar CMP cvalue`
+            variable, op_token, value = node.children
+            assert isinstance(variable, Tree) and isinstance(op_token, Token) and isinstance(value, Tree)
+            op = CONDITION_OPS.get(op_token) or str(op_token)
+            if value.data == "cvalue_number":  # `number (PERCENT | LAB_UNIT)?`
+                number = self.number(value.children[0])
+                mark = value.children[-1] if len(value.children) > 1 else None
+                percent = isinstance(mark, Token) and mark.type == "PERCENT"
+                unit = self.text(mark) if isinstance(mark, Token) and mark.type == "LAB_UNIT" else None
+                return mk.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None, unit)
+            return mk.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
         subtrees = [c for c in node.children if isinstance(c, Tree)]
         if kind == "or_cond":
             return mk.Any_(span, tuple(self.condition(c, pair_nots) for c in subtrees))
@@ -896,19 +915,6 @@ class _Builder:
             return mk.Not(span, inner) if count % 2 else inner
         if kind == "cond_not":
             return mk.Not(span, self.condition(subtrees[0]))
-        if kind == "cond_flag":
-            return mk.Flag(span, self.words(subtrees[0]))
-        if kind == "cond_compare":
-            variable, value = subtrees
-            op_token = next(c for c in node.children if isinstance(c, Token))
-            op = {"≥": ">=", "≤": "<=", "≠": "!=", "=": "="}.get(str(op_token), str(op_token))
-            if value.data == "cvalue_number":
-                number = self.number(value.children[0])
-                percent = any(isinstance(c, Token) and c.type == "PERCENT" for c in value.children)
-                units = [self.text(c) for c in value.children if isinstance(c, Token) and c.type == "LAB_UNIT"]
-                return mk.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None,
-                                 units[0] if units else None)
-            return mk.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
         if len(subtrees) == 1:
             return self.condition(subtrees[0], pair_nots)
         raise AssertionError(f"unhandled condition {kind}")
@@ -1241,6 +1247,7 @@ def condition_depth(node: Tree[Token]) -> int:
 
 
 CONDITION_NODES = frozenset({"or_cond", "and_cond", "cond_not"})
+CONDITION_OPS = {"≥": ">=", "≤": "<=", "≠": "!=", "=": "="}  # a condition's operator in its ASCII spelling
 
 
 def m_related(span: Span, message: str) -> Related:
