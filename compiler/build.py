@@ -139,8 +139,8 @@ def time_of(raw: str) -> str:
 SPAN_TWIN = twin(Span)
 
 
-def spans(source: SourceFile) -> Callable[[int, int], Span]:
-    """`source.span` for one file, with its line starts at hand: the builder makes a span for nearly every node.
+def spans(source: SourceFile) -> tuple[Callable[[int, int], Span], Callable[[Tree[Token] | Token], Span]]:
+    """`source.span` for one file, and the span of a node or token: the builder makes one for nearly every node.
 
     The same span for the same offsets (end before start: an empty span at the start). Offsets
     are never negative (they come from the lexer's tokens). The builder asks mostly in the
@@ -152,9 +152,6 @@ def spans(source: SourceFile) -> Callable[[int, int], Span]:
     # next_starts[i]: where the line after line i + 1 starts (the last line: never reached)
     next_starts = (*starts[1:], sys.maxsize)
     made_twin: Any = SPAN_TWIN
-    if made_twin is None:  # a Span that no twin can stand for (another Python's dataclasses)
-        return source.span
-    real = Span
     line, line_start, line_next = 1, 0, next_starts[0]  # the line of the last span
 
     def span(start: int, end: int) -> Span:
@@ -174,37 +171,66 @@ def spans(source: SourceFile) -> Callable[[int, int], Span]:
             end_index = bisect_right(starts, end, line - 1) - 1
             made.end_line = end_index + 1
             made.end_column = end - starts[end_index] + 1
-        made.__class__ = real
+        made.__class__ = Span
         result: Span = made
         return result
 
-    return span
+    def span_of(node: Tree[Token] | Token) -> Span:
+        nonlocal line, line_start, line_next
+        if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
+            start, end = node.span_start, node.span_end
+            if start is None or end is None:
+                return ms.Span(path, 1, 1, 1, 1)
+            if not line_start <= start < line_next or end >= line_next:
+                return span(start, end)
+            # `span(start, end)` inlined for a node on the line of the last span: one call less per node
+            made = made_twin()
+            made.file = path
+            made.line = line
+            made.column = start - line_start + 1
+            made.end_line = line
+            made.end_column = (end if end > start else start) - line_start + 1
+            made.__class__ = Span
+            result: Span = made
+            return result
+        if isinstance(node, Token):
+            start = node.start_pos or 0
+            return span(start, node.end_pos if node.end_pos is not None else start + len(node))
+        where = offsets(node)
+        if where is None:
+            return ms.Span(path, 1, 1, 1, 1)
+        return span(*where)
+
+    if made_twin is None:  # a Span that no twin can stand for (another Python's dataclasses)
+        return plain_spans(source)
+    return span, span_of
+
+
+def plain_spans(source: SourceFile) -> tuple[Callable[[int, int], Span], Callable[[Tree[Token] | Token], Span]]:
+    """What `spans` makes, by way of `SourceFile.span`."""
+    span = source.span
+
+    def span_of(node: Tree[Token] | Token) -> Span:
+        if isinstance(node, Token):
+            start = node.start_pos or 0
+            return span(start, node.end_pos if node.end_pos is not None else start + len(node))
+        where = offsets(node)
+        return Span(source.path, 1, 1, 1, 1) if where is None else span(*where)
+
+    return span, span_of
 
 
 class _Builder:
-    __slots__ = ("diagnostics", "path", "source", "span", "table")
+    __slots__ = ("diagnostics", "path", "source", "span", "span_of", "table")
 
     def __init__(self, source: SourceFile) -> None:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.table: tuple[m.Text | None, m.Text | None] = (None, None)  # the dose-modification table being built
         self.path = source.path
-        self.span = spans(source)
+        self.span, self.span_of = spans(source)
 
     # ------------------------------------------------------------ spans and values
-    def span_of(self, node: Tree[Token] | Token) -> Span:
-        if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
-            start, end = node.span_start, node.span_end
-            if start is None or end is None:
-                return ms.Span(self.path, 1, 1, 1, 1)
-            return self.span(start, end)
-        if isinstance(node, Token):
-            start = node.start_pos or 0
-            return self.span(start, node.end_pos if node.end_pos is not None else start + len(node))
-        where = offsets(node)
-        if where is None:
-            return ms.Span(self.path, 1, 1, 1, 1)
-        return self.span(*where)
 
     def text(self, token: Token) -> m.Text:
         stripped = token.rstrip()  # a `str` (a token's `str` methods return plain strings)
@@ -212,8 +238,7 @@ class _Builder:
         return mk.Text(stripped, self.span(start, start + len(stripped)))
 
     def number(self, node: Tree[Token] | Token) -> m.Number:
-        token = node.children[0] if isinstance(node, Tree) else node
-        assert isinstance(token, Token)
+        token: Token = node.children[0] if isinstance(node, Tree) else node  # type: ignore[assignment]
         raw = str(token)
         start = token.start_pos or 0
         span = self.span(start, token.end_pos if token.end_pos is not None else start + len(token))
