@@ -454,6 +454,8 @@ class _Builder:
         brand = self.joined(brand_node) if brand_node is not None else None
         extras: dict[str, object] = {}
         phases = [self.phase(phase_node, extras) for phase_node in phase_nodes]
+        if not extras:  # the commonest: no details of the whole line
+            return mk.DrugLine(span, children, name, brand, tuple(phases))
         admin = {key: extras[key] for key in ADMIN_KEYS if key in extras}
         return mk.DrugLine(span, children, name, brand, tuple(phases),
                           infusion=extras.get("infusion"),  # type: ignore[arg-type]
@@ -836,8 +838,9 @@ class _Builder:
         return mk.RtPart(fractions, per, self.span_of(node), boost, volume)
 
     def amount(self, node: Tree[Token], limit: int, what: str) -> tuple[m.Number, m.Number | None]:
-        numbers = [self.bounded(self.number(c), limit, what) for c in node.children if isinstance(c, Tree)]
-        return numbers[0], (numbers[1] if len(numbers) > 1 else None)
+        numbers = node.children  # `number (RANGE_SEP number)?`
+        low = self.bounded(self.number(numbers[0]), limit, what)
+        return low, (self.bounded(self.number(numbers[-1]), limit, what) if len(numbers) > 1 else None)
 
     def bounded(self, number: m.Number, limit: int, what: str) -> m.Number:
         """A number at most `limit` (P018 beyond it): radiotherapy arithmetic stays small."""
@@ -952,9 +955,11 @@ class _Builder:
 
     # ------------------------------------------------------------ notes, queries, acknowledgements
     def build_note_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Note:
-        texts = [c for c in node.children if isinstance(c, Token) and c.type == "NOTE_TEXT"]
-        text = self.text(texts[0]) if texts else None
-        return mk.Note(span, children, text, self.refs(texts[0]) if texts else ())
+        parts = node.children  # `NOTE NOTE_TEXT?`
+        if len(parts) < 2:
+            return mk.Note(span, children, None, ())
+        token: Token = parts[1]  # type: ignore[assignment]
+        return mk.Note(span, children, self.text(token), self.refs(token) if "§" in token else ())
 
     def build_query_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Query:
         texts = [c for c in node.children if isinstance(c, Token) and c.type == "NOTE_TEXT"]
@@ -1133,17 +1138,12 @@ class _Builder:
         return self.items(preamble), self.nest(drafts)
 
     def section_head(self, heading: Tree[Token], body: list[Tree[Token]]) -> SectionDraft:
-        mark = heading.children[0]
-        assert isinstance(mark, Token)
-        level = len(str(mark))
-        texts = [c for c in heading.children[1:] if isinstance(c, Token)]
-        raw = str(texts[0]).strip() if texts else ""
+        parts = heading.children  # `HEADING_MARK HEADING_TEXT?`
+        level = len(parts[0])  # type: ignore[arg-type]
+        raw = parts[1].strip() if len(parts) > 1 else ""  # type: ignore[union-attr]
         span = self.span_of(heading)
-        match = HEADING_PATTERN.match(raw)
-        assert match is not None
-        title = match.group("title").strip()
-        explicit_number = match.group("number")
-        section_id = match.group("id")
+        explicit_number, title, section_id = heading_parts(raw)
+        title = title.strip()
         explicit = section_id is not None
         if section_id is not None:
             section_id = section_id.strip().lstrip("#")
@@ -1164,7 +1164,7 @@ class _Builder:
             while len(counters) < depth:
                 counters.append(0)
             counters[depth - 1] += 1
-            number = ".".join(str(c) for c in counters)
+            number = ".".join(map(str, counters))
             if explicit_number is not None and explicit_number != number:
                 self.report("P012", span, f"section number {explicit_number} does not match its position ({number})",
                             "remove the number (sections are numbered automatically) or renumber")
@@ -1266,8 +1266,11 @@ def condition_depth(node: Tree[Token]) -> int:
     stack = [(node, 1)]
     while stack:
         current, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((c, depth + 1) for c in current.children if isinstance(c, Tree) and c.data in CONDITION_NODES)
+        if depth > deepest:
+            deepest = depth
+        for child in current.children:
+            if isinstance(child, Tree) and child.data in CONDITION_NODES:
+                stack.append((child, depth + 1))
     return deepest
 
 
@@ -1301,6 +1304,23 @@ def occurrence_number(text: str) -> tuple[int, bool]:
     number = int(digit.group(1)) if digit else ORDINAL_WORDS.get(first_word, 1)
     later = LATER_PATTERN.search(lowered) is not None
     return number, later
+
+
+def heading_parts(raw: str) -> tuple[str | None, str, str | None]:
+    """A heading's text (stripped) as `HEADING_PATTERN` reads it: number, title, id (`2. Dosering {dosis}`).
+
+    A heading without a leading digit is read without the pattern: its lazy title tries
+    the rest of the pattern at every character.
+    """
+    if raw[:1] in "0123456789":  # a written number, perhaps (and the empty heading)
+        match = HEADING_PATTERN.match(raw)
+        assert match is not None
+        return match.group("number"), match.group("title"), match.group("id")
+    if raw.endswith("}"):  # `title {id}`: the id from the first `{` after the last `}` before the end
+        brace = raw.find("{", raw.rfind("}", 0, -1) + 1)
+        if brace >= 0:
+            return None, raw[:brace].rstrip(), raw[brace + 1:-1]
+    return None, raw, None
 
 
 def slug(title: str) -> str:
