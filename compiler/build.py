@@ -54,6 +54,10 @@ META_KEYS: dict[str, tuple[str, ...]] = {
 }
 KEY_BY_SPELLING = {spelling: key for key, spellings in META_KEYS.items() for spelling in spellings}
 REPEATABLE_KEYS = {"reference"}
+# the fields kept as written (text), by key -> their name in `Metadata`
+TEXT_FIELDS = {key: key.replace(" ", "_") for key in META_KEYS
+               if key not in ("reference", "version", "status", "language", "authored", "approved", "next review",
+                              "id")}
 LANGUAGES = {"nl", "en"}
 
 UNITS: dict[str, str] = {
@@ -285,15 +289,14 @@ class _Builder:
         span = self.span
         make = mk.MetaField
         for node in fields:
-            children = node.children
+            children: list[Token] = node.children  # type: ignore[assignment]  # `META_KEY META_VALUE?`
             key_token = children[0]
-            assert isinstance(key_token, Token)
             raw_key = key_token[:-1].strip()
             key_start = key_token.start_pos or 0
             key_end = key_start + len(raw_key)
             key_span = span(key_start, key_end)
-            value_token = children[1] if len(children) > 1 else None
-            if isinstance(value_token, Token):
+            if len(children) > 1:
+                value_token = children[1]
                 value = value_token.strip()
                 value_start = value_token.start_pos or 0
                 value_end = value_start + len(value_token.rstrip())
@@ -334,7 +337,10 @@ class _Builder:
         for meta in metas:
             if not meta.value:
                 continue  # reported as missing by V001
-            if meta.key == "reference":
+            plain = TEXT_FIELDS.get(meta.key)
+            if plain is not None:  # the commonest: a field kept as written
+                values[plain] = mk.Text(meta.value, meta.value_span)
+            elif meta.key == "reference":
                 refs.append(mk.Text(meta.value, meta.value_span))
             elif meta.key == "version":
                 values["version"] = self.version(meta)
@@ -994,18 +1000,25 @@ class _Builder:
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        subtrees = [c for c in row.children if isinstance(c, Tree)]
+        subtrees: list[Tree[Token]] = []
+        first = last = None  # the first and last part of the row's own line
+        for child in row.children:
+            if isinstance(child, Tree):
+                subtrees.append(child)
+                if child.data in ROW_BLOCKS:
+                    continue
+            if first is None:
+                first = child
+            last = child
         kids: tuple[m.Item, ...] = ()
-        if subtrees and subtrees[-1].data == "row_children":
-            kids = self.items(c for c in subtrees[-1].children if isinstance(c, Tree))
-            subtrees = subtrees[:-1]
+        if subtrees and subtrees[-1].data == "row_children":  # `_INDENT line_item+ _DEDENT`: line items only
+            kids = self.items(subtrees.pop().children)  # type: ignore[arg-type]
         if len(subtrees) == 1 and subtrees[0].data in ("note_line", "query_line", "allow_line"):
             head = subtrees[0]
-            builder = getattr(self, "build_" + str(head.data))
-            result: m.Item = builder(head, self.span_of(head), kids)
+            result: m.Item = HEAD_BUILDERS[head.data](self, head, self.span_of(head), kids)
             return result
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
-        span = self.between(parts[0], parts[-1])
+        assert first is not None and last is not None
+        span = self.between(first, last)
         built: m.Item = getattr(self, build_row)(row, subtrees, span, kids)
         return built
 
@@ -1057,42 +1070,55 @@ class _Builder:
 
     def band_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                  kids: tuple[m.Item, ...]) -> m.DoseBand:
-        band_node, *action_nodes = subtrees
+        band_node = subtrees[0]
         table_variable, table_unit = self.table
-        cvars = [c for c in band_node.children if isinstance(c, Tree) and c.data == "cvar"]
-        written = mk.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
-        band = next(c for c in band_node.children if isinstance(c, Tree) and c.data != "cvar")
+        band_parts = band_node.children  # `cvar? band`
+        written = None
+        if len(band_parts) > 1:
+            cvar: Tree[Token] = band_parts[0]  # type: ignore[assignment]
+            written = mk.Text(self.words(cvar), self.span_of(cvar))
+        band: Tree[Token] = band_parts[-1]  # type: ignore[assignment]
         band_span = self.span_of(band)
         name, name_span = written.value if written else "", written.span if written else band_span
         if table_variable is not None and (written is None or written.value.lower() in ("grade", "graad")):
             name = table_variable.value
-        tokens = [c for c in band.children if isinstance(c, Token)]
-        numbers = [self.number(c) for c in band.children if isinstance(c, Tree)]
-        percent = any(t.type == "PERCENT" for t in tokens)
-        units = [self.text(t) for t in tokens if t.type == "LAB_UNIT"]
-        unit = units[0] if units else (table_unit if table_unit is not None and table_unit.value != "%" else None)
+        numbers: list[m.Number] = []
+        ops: list[str] = []
+        percent = False
+        unit = None
+        for part in band.children:  # one pass: the numbers, operators, the percent sign, the unit
+            if isinstance(part, Token):
+                kind = part.type
+                if kind == "CMP":
+                    ops.append(NORMAL_OPS.get(part) or str(part))
+                elif kind == "PERCENT":
+                    percent = True
+                elif kind == "LAB_UNIT" and unit is None:
+                    unit = self.text(part)
+            else:
+                numbers.append(self.number(part))
+        if unit is None and table_unit is not None and table_unit.value != "%":
+            unit = table_unit
         percent = percent or (table_unit is not None and table_unit.value == "%")
-        ops = [normal_op(str(t)) for t in tokens if t.type == "CMP"]
-
-        def compare(op: str, number: m.Number) -> m.Compare:
-            return mk.Compare(band_span, name, name_span, op, number, percent, None, unit)
-
+        make = mk.Compare
         condition: m.Condition
         if band.data == "band_compare":
-            condition = compare(ops[0], numbers[0])
+            condition = make(band_span, name, name_span, ops[0], numbers[0], percent, None, unit)
         elif band.data == "band_between":
             # `> 2.5 to <= 5`: an operator written before the first number bounds it from below.
             lower_written = isinstance(band.children[0], Token) and band.children[0].type == "CMP"
             lower, upper_ops = (ops[0], ops[1:]) if lower_written else (">=", ops)
-            condition = mk.All(band_span, (compare(lower, numbers[0]), compare(upper_ops[0] if upper_ops else "<=",
-                                                                               numbers[1])))
+            condition = mk.All(band_span, (
+                make(band_span, name, name_span, lower, numbers[0], percent, None, unit),
+                make(band_span, name, name_span, upper_ops[0] if upper_ops else "<=", numbers[1], percent, None,
+                     unit)))
         else:
-            condition = compare("=", numbers[0])
+            condition = make(band_span, name, name_span, "=", numbers[0], percent, None, unit)
         if row.data == "dm_occurrence_row":
-            occurrences = tuple(self.row_item(c, "occurrence_row") for c in row.children
-                                if isinstance(c, Tree) and c.data in ("occurrence_action_row", "occurrence_note_row"))
+            occurrences = tuple([self.row_item(c, "occurrence_row") for c in row.children if isinstance(c, Tree)
+                                 and c.data in ("occurrence_action_row", "occurrence_note_row")])
             return mk.DoseBand(span, occurrences + kids, written, condition, ())
-        actions = tuple(self.dose_action(a) for a in action_nodes)
+        actions = tuple(map(self.dose_action, subtrees[1:]))
         return mk.DoseBand(span, kids, written, condition, actions)
 
     def occurrence_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
@@ -1102,11 +1128,13 @@ class _Builder:
         return mk.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
 
     def dose_action(self, node: Tree[Token]) -> m.DoseAction:
-        kind = str(node.data)[3:]
+        kind = node.data[3:]
         span = self.span_of(node)
-        tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "percent":
             return mk.DoseAction("percent", span, percent=self.number(node.children[0]))
+        if kind in ("withhold", "discontinue", "then"):  # keywords only
+            return mk.DoseAction(kind, span)
+        tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "level":
             return mk.DoseAction("level", span, level=level_number(str(tokens[0])))
         if kind == "dose":
@@ -1201,9 +1229,12 @@ def level_number(text: str) -> int:
     return -int(match.group(2)) if match.group(1) in ("-", "−") else int(match.group(2))
 
 
+NORMAL_OPS = {"≥": ">=", "≤": "<=", "≠": "!="}
+
+
 def normal_op(text: str) -> str:
     """A comparison operator in its ASCII spelling."""
-    return {"≥": ">=", "≤": "<=", "≠": "!="}.get(text, text)
+    return NORMAL_OPS.get(text, text)
 
 
 RELATIVE_END = re.compile(
@@ -1333,11 +1364,13 @@ def slug(title: str) -> str:
 def build(source: SourceFile, tree: Tree[Token]) -> tuple[m.Protocol, list[Diagnostic]]:
     """Build the protocol model from a syntax tree."""
     builder = _Builder(source)
-    fields: list[Tree[Token]] = []
-    body: list[Tree[Token]] = []
-    for child in tree.children:  # one pass: a sheet's top level holds most of its lines
-        if isinstance(child, Tree):
-            (fields if child.data == "meta_field" else body).append(child)
+    top: list[Tree[Token]] = tree.children  # type: ignore[assignment]  # `meta_field* item*`: nodes only
+    count = 0
+    for child in top:  # the metadata comes first
+        if child.data != "meta_field":
+            break
+        count += 1
+    fields, body = top[:count], top[count:]
     meta = builder.metadata(fields)
     preamble, sections = builder.sections(body)
     protocol = mk.Protocol(source.path, source.sha256, meta, preamble, sections)
