@@ -161,7 +161,10 @@ def spans(source: SourceFile) -> tuple[Callable[[int, int], Span], Callable[[Tre
     def span(start: int, end: int) -> Span:
         nonlocal line, line_start, line_next
         if not line_start <= start < line_next:
-            line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
+            if line_next <= start < next_starts[line]:  # the next line (line_next is a line's start here)
+                line += 1
+            else:
+                line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
             line_start = starts[line - 1]
             line_next = next_starts[line - 1]
         made = made_twin()
@@ -402,23 +405,18 @@ class _Builder:
         head, items = self.head, self.items
         out: list[m.Item] = []
         for node in nodes:  # `item`, inlined: one call less per statement
-            parts = node.children
+            parts: list[Tree[Token]] = node.children  # type: ignore[assignment]  # `line_head children?`
             children: tuple[m.Item, ...] = ()
             if len(parts) > 1:  # `children: _INDENT line_item+ _DEDENT`: line items only
-                block = parts[1]
-                assert isinstance(block, Tree)
-                children = items(block.children)  # type: ignore[arg-type]
-            first = parts[0]
-            assert isinstance(first, Tree)
-            out.append(head(first, children))
+                children = items(parts[1].children)  # type: ignore[arg-type]
+            out.append(head(parts[0], children))
         return tuple(out)
 
     def head(self, node: Tree[Token], children: tuple[m.Item, ...]) -> m.Item:
         span = self.span_of(node)
         kind = node.data
         if kind == "prose":  # `prose: PROSE`
-            token = node.children[0]
-            assert isinstance(token, Token)
+            token: Token = node.children[0]  # type: ignore[assignment]
             text = token.rstrip()
             if text.startswith("\\"):
                 text = text[1:]
