@@ -59,6 +59,7 @@ TEXT_FIELDS = {key: key.replace(" ", "_") for key in META_KEYS
                if key not in ("reference", "version", "status", "language", "authored", "approved", "next review",
                               "id")}
 LANGUAGES = {"nl", "en"}
+STATUSES = {status.value: status for status in m.Status}  # `m.Status(value)` without the enum's call
 
 UNITS: dict[str, str] = {
     "mg/m2": "mg/m2", "mg/m²": "mg/m2", "mg/m^2": "mg/m2", "mg/kg": "mg/kg", "mcg/kg": "mcg/kg",
@@ -380,14 +381,13 @@ class _Builder:
         return mk.Version(int(match.group(1)), int(match.group(2)))
 
     def status(self, meta: m.MetaField) -> m.Status | None:
-        try:
-            return mk.Status(meta.value.lower())
-        except ValueError:
+        status = STATUSES.get(meta.value.lower())
+        if status is None:
             names = [s.value for s in m.Status]
             suggestion = closest(meta.value.lower(), names)
             hint = f"did you mean `{suggestion}`?" if suggestion else "use one of: " + ", ".join(names)
             self.report("V001", meta.value_span, f"status `{meta.value}` is not one of {', '.join(names)}", hint)
-            return None
+        return status
 
     def date(self, meta: m.MetaField) -> datetime.date | None:
         try:
@@ -566,13 +566,16 @@ class _Builder:
         for item in part.children:
             if not isinstance(item, Tree):
                 continue
-            numbers = [t for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
-            if max(map(len, numbers), default=0) > limits.MAX_DIGITS:  # the span only when a day may be reported
+            written = item.children  # `INT | NEG_INT`, or a range: `… RANGE_SEP …`
+            numbers: list[Token] = [written[0]] if len(written) == 1 else [written[0], written[-1]]  # type: ignore[list-item]
+            if max(map(len, numbers)) > limits.MAX_DIGITS:  # the span only when a day may be reported
                 span = self.span_of(item)
-                if any(self.too_long(str(t), span) for t in numbers):
+                if any(self.too_long(str(t), span) for t in numbers):  # the first too long one only
                     continue
-            bounds = [signed(t) for t in numbers]
-            low, high = min(bounds), max(bounds)
+            first = last = signed(numbers[0])
+            if len(numbers) > 1:
+                last = signed(numbers[1])
+            low, high = (first, last) if first <= last else (last, first)
             if low < MIN_DAY or high > limits.MAX_DAY:
                 span = self.span_of(item)
             if low < MIN_DAY:
@@ -583,7 +586,7 @@ class _Builder:
                 self.report("P020", span, f"day {high:,} is beyond day {limits.MAX_DAY}, the longest cycle "
                             "protocolc reads", "check the day: cycle days count from 1 within one cycle")
                 continue
-            days.add(bounds[0], bounds[-1])
+            days.add(first, last)
         return tuple(days.days)
 
     def dose(self, part: Tree[Token]) -> m.Dose:
@@ -1153,13 +1156,13 @@ class _Builder:
     def sections(self, nodes: list[Tree[Token]]) -> tuple[tuple[m.Item, ...], tuple[m.Section, ...]]:
         preamble: list[Tree[Token]] = []
         flat: list[tuple[Tree[Token], list[Tree[Token]]]] = []
+        body = preamble  # the lines before the first heading, then each section's
         for node in nodes:
             if node.data == "heading":
-                flat.append((node, []))
-            elif flat:
-                flat[-1][1].append(node)
+                body = []
+                flat.append((node, body))
             else:
-                preamble.append(node)
+                body.append(node)
         drafts = [self.section_head(heading, body) for heading, body in flat]
         return self.items(preamble), self.nest(drafts)
 
