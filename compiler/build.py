@@ -109,7 +109,8 @@ LARGEST = Decimal(10**limits.MAX_DIGITS - 1)
 SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
 
 
-DECIMALS: dict[str, Decimal] = {}  # a number as written -> its value (bounded: short numbers only)
+DECIMALS: dict[str, Decimal] = {}  # a short number as written -> its value (at most DECIMALS_KEPT of them)
+DECIMALS_KEPT = 4096
 
 
 def decimal_of(raw: str) -> Decimal:
@@ -118,7 +119,9 @@ def decimal_of(raw: str) -> Decimal:
         value = Decimal(raw.replace(",", "."))
     except InvalidOperation:
         value = Decimal(0)
-    if len(raw) <= 8:  # at most ~10^8 spellings, in practice a few hundred
+    if len(raw) <= 8:  # sheets write the same few hundred numbers
+        if len(DECIMALS) >= DECIMALS_KEPT:  # a book of many distinct numbers: memory stays bounded
+            DECIMALS.clear()
         DECIMALS[raw] = value
     return value
 
