@@ -5,10 +5,11 @@ its slot descriptor's `__set__`, a method-wrapper call (an argument tuple, unpac
 that costs about ten times a plain attribute store. The builder makes a few hundred model
 objects and spans per sheet, so that was a sixth of building.
 
-`shadow(cls)` makes `cls` objects by way of a twin of `cls` (the same base and the same
-slots, `object`'s own `__setattr__`): a function of the same parameters and defaults makes
+`shadow(cls)` makes `cls` objects by way of a twin of `cls` (a subclass that adds no slot,
+with `object`'s own `__setattr__`): a function of the same parameters and defaults makes
 a twin, stores each field as a plain attribute, then turns the object into a `cls`
-(`__class__` assignment, allowed between classes of the same layout).
+(`__class__` assignment, allowed between classes of the same layout). No twin outlives
+the function that made it.
 The object made is a `cls` in every way (type, fields, repr, equality, hash, pickling):
 only the way its slots were filled differs. A class the twin cannot stand for (a field
 with a default factory, a `__post_init__`, an own `__init__`, not slotted) is returned as
@@ -44,7 +45,7 @@ def _template(count: int) -> types.CodeType:
 
 
 def twin(cls: type) -> type | None:
-    """A class of the same base and slots as `cls` that stores as `object` does; None when none can stand for it.
+    """A subclass of `cls` of the same slots that stores as `object` does; None when none can stand for it.
 
     An object of the twin, its fields stored, becomes a `cls` by `__class__` assignment.
     """
@@ -56,13 +57,13 @@ def twin(cls: type) -> type | None:
         return None  # not a frozen slotted class with a made `__init__` (the class's own does more)
     if any(f.default_factory is not dataclasses.MISSING or not f.init for f in fields.values()):
         return None
-    base = cls.__base__
-    assert base is not None
-    # the base's frozen `__setattr__` would refuse the stores: the twin stores as `object` does (both
-    # methods: they share one slot, which is `object`'s own C function only when neither is overridden)
-    # and `object`'s `__init__`: `twin()` makes an empty object (cheaper than `object.__new__(twin)`)
-    return type(cls.__name__, (base,), {"__slots__": slots, "__setattr__": object.__setattr__,
-                                        "__delattr__": object.__delattr__, "__init__": object.__init__})
+    # A subclass that adds no slot: the same layout, and `__class__` assignment finds the two
+    # classes alike without comparing their slots. The class's frozen `__setattr__` would refuse
+    # the stores: the twin stores as `object` does (both methods: they share one slot, which is
+    # `object`'s own C function only when neither is overridden), and its `__init__` is
+    # `object`'s: `twin()` makes an empty object (cheaper than `object.__new__(twin)`).
+    return type(cls.__name__, (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
+                                       "__delattr__": object.__delattr__, "__init__": object.__init__})
 
 
 def shadow(cls: type[T]) -> type[T]:
