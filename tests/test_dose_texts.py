@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from re import _parser as re_parser  # type: ignore[attr-defined]
+from re._constants import BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN  # type: ignore[import-not-found]
+from typing import Any
 
 from compiler.checks import dose, folded
 
@@ -49,3 +52,36 @@ def test_the_literals_hold_every_match() -> None:
             lowered = folded(text)
             if lowered is not None and pattern.search(text):
                 assert any(word in lowered for word in literals), (pattern, text)
+
+
+def _covered(items: Any, literals: tuple[str, ...]) -> bool:
+    """Every match of the parsed pattern `items` holds one of `literals` (lower case): some run of
+    literal characters in the sequence holds one, or some part every match goes through is covered
+    (a group, a repeat of at least one, an alternation whose branches all are).
+    """
+    run = ""
+    for op, value in [*list(items), (None, None)]:
+        if op is LITERAL:
+            run += chr(value).lower()
+            continue
+        if any(word in run for word in literals):
+            return True
+        run = ""
+        if op is SUBPATTERN and _covered(value[-1], literals):
+            return True
+        if op in (MAX_REPEAT, MIN_REPEAT) and value[0] >= 1 and _covered(value[2], literals):
+            return True
+        if op is BRANCH and all(_covered(branch, literals) for branch in value[1]):
+            return True
+    return False
+
+
+def test_every_branch_of_each_pattern_holds_a_literal() -> None:
+    """Read from the patterns themselves, not from sample texts: a word added to a pattern without its
+    literal (so that the prefilter would hide its matches) fails here.
+    """
+    for pattern, literals in ((dose.RENAL_WORDS, dose.RENAL_LITERALS), (dose.CALCIUM_WORDS, dose.CALCIUM_LITERALS),
+                              (dose.VITAMIN_D_WORDS, dose.VITAMIN_D_LITERALS), (dose.DENTAL_WORDS, dose.DENTAL_LITERALS),
+                              (dose.BSA_CAP, dose.BSA_CAP_WORDS)):
+        assert _covered(re_parser.parse(pattern.pattern, re.IGNORECASE), literals), pattern.pattern
+    assert not _covered(re_parser.parse(dose.DENTAL_WORDS.pattern + "|mondzorg", re.IGNORECASE), dose.DENTAL_LITERALS)
