@@ -54,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -78,7 +79,9 @@ block would otherwise make 900 million pairs.
 
 
 # What a node's item is, as bits (one look-up per type: the layout's loops run per node)
-_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION = 1, 2, 4, 8, 16, 32
+_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION, _BULLET = 1, 2, 4, 8, 16, 32, 64
+_LINE = _DRUG | _REGIMEN
+_NOTED = _LINE | _OWNED | _BULLET  # the kinds the walk that makes the nodes lists
 _KINDS: dict[type, int] = {}
 
 
@@ -91,7 +94,8 @@ def _kind(cls: type) -> int:
             | (_BRANCH if issubclass(cls, (m.When, m.Otherwise)) else 0)
             | (_PHASE if issubclass(cls, m.PhaseLine) else 0)
             | (_OWNED if issubclass(cls, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)) else 0)
-            | (_SECTION if issubclass(cls, m.Section) else 0))
+            | (_SECTION if issubclass(cls, m.Section) else 0)
+            | (_BULLET if issubclass(cls, m.Bullet) else 0))
     return found
 
 
@@ -109,6 +113,20 @@ class Node:
     def is_regimen(self) -> bool:
         """A regimen line (its subtree is one arm)."""
         return isinstance(self.item, m.RegimenLine)
+
+
+_new_node = object.__new__  # `Node(...)` without a call of its __init__ (a layout makes one per statement)
+
+
+def _node(index: int, item: m.Item | m.Section | None, parent: int | None, end: int, content_of_bullet: bool) -> Node:
+    """`Node(index, item, parent, end, content_of_bullet)`, made as its __init__ would make it."""
+    node: Node = _new_node(Node)
+    node.index = index
+    node.item = item
+    node.parent = parent
+    node.end = end
+    node.content_of_bullet = content_of_bullet
+    return node
 
 
 @frozen(slots=True)
@@ -155,7 +173,7 @@ class CompanionGroup:
     any_of: bool
 
 
-@frozen
+@frozen(slots=True)
 class Arm:
     """The arm of one drug: the drug, what is given with it, and who it is for."""
 
@@ -179,16 +197,18 @@ class Layout:
         self.tables = tables
         self.source = source
         self.nodes: list[Node] = [Node(0, None, None)]
+        # Filled in by the one walk that makes the nodes (most nodes are neither of these, and
+        # a sheet has far more nodes than drugs: no later pass over every node)
+        self._kinds: list[int] = [0]  # what each node's item is (`_kind`)
+        self._lines: list[int] = []  # the nodes of drug and regimen lines
+        self._sections: list[int] = []  # the nodes of sections
+        self._owned_nodes: list[Node] = []  # constraints, notes and prose lines, in sheet order
+        self._owned: dict[int, list[Node]] = {}  # the same, by the block they belong to (`owner`)
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
         nodes = self.nodes
         nodes[0].end = len(nodes)
-        # what each node's item is, read from one look-up per type (the loops below are per node)
-        types = [type(node.item) for node in nodes]
-        for cls in set(types).difference(_KINDS):
-            _kind(cls)
-        self._kinds = list(map(_KINDS.__getitem__, types))
         self.members: list[Member] = list(self._members())
         self._member_nodes = [mb.node for mb in self.members]
         self.treatment_nodes = set(self._member_nodes)
@@ -198,12 +218,7 @@ class Layout:
             counts[index + 1] += 1
         self._before = list(accumulate(counts))
         self._global_owners = self._compute_global_owners()
-        self._owned: dict[int, list[Node]] = {}
-        kinds = self._kinds
-        for node in nodes:
-            if kinds[node.index] & _OWNED:
-                self._owned.setdefault(self.owner(node.index), []).append(node)
-        self.global_conditions = tuple(self._global_conditions())
+        self._global: tuple[m.Condition, ...] | None = None
         # Checks ask for the same arms and pairs many times; answers are memoised here
         # (a Layout is built once per protocol and never changes).
         self._ancestor_paths: dict[int, tuple[int, ...]] = {}
@@ -213,31 +228,88 @@ class Layout:
         self._otherwise: dict[int, m.Condition | None] = {}
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
+        self._arounds: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self._arm_list: list[Arm] | None = None
+        self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
-        self.oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
-        self._facts: tuple[list[int], list[bool], list[bool], list[bool], set[int]] | None = None
-        self._index_partners()
+        self._views: dict[tuple[int, int], m.RegimenLine] = {}
+        self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
+        self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
+        self._indexed = False  # the partner index is built when first asked for (`_index_partners`)
+        self._positions: dict[int, int] | None = None  # member (by identity): its position in `members`
+
+    @property
+    def global_conditions(self) -> tuple[m.Condition, ...]:
+        """The `only when` / `exclude when` that apply to the whole protocol (see the module doc)."""
+        found = self._global
+        if found is None:
+            found = self._global = tuple(self._global_conditions())
+        return found
+
+    @property
+    def oversized(self) -> list[tuple[Member, int]]:
+        """The members with more than MAX_ARM partners, and how many they have."""
+        if not self._indexed:
+            self._index_partners()
+        return self._oversized
 
     # ------------------------------------------------------------ building
     def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
         nodes = self.nodes
+        add_node = nodes.append
+        add_kind = self._kinds.append
+        known = _KINDS
+        owned: list[Node] | None = None  # the statements of this block (`_owned[parent]`), once one is met
         for item in items:
             index = len(nodes)
-            node = Node(index, item, parent)
-            nodes.append(node)
-            if isinstance(item, m.Bullet) and item.content is not None:
-                inner = Node(index + 1, item.content, index, content_of_bullet=True)
-                nodes.append(inner)
-                inner.end = index + 2
-            if item.children:
-                self._add_items(item.children, index)
-            node.end = len(nodes)
+            node = _new_node(Node)  # `Node(index, item, parent, index + 1)`, the hottest line of a layout
+            node.index = index
+            node.item = item
+            node.parent = parent
+            node.end = index + 1
+            node.content_of_bullet = False
+            add_node(node)
+            kind = known.get(type(item))
+            if kind is None:
+                kind = _kind(type(item))
+            add_kind(kind)
+            if kind & _NOTED:
+                if kind & _LINE:
+                    self._lines.append(index)
+                elif kind & _OWNED:
+                    self._owned_nodes.append(node)
+                    if owned is None:
+                        owned = self._owned.setdefault(parent, [])
+                    owned.append(node)
+                elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
+                    # the bullet's own statement: a node of its own (its owner is the bullet's block)
+                    content = item.content  # type: ignore[attr-defined]
+                    add_node(_node(index + 1, content, index, index + 2, True))
+                    node.end = index + 2
+                    inner_kind = known.get(type(content))
+                    if inner_kind is None:
+                        inner_kind = _kind(type(content))
+                    add_kind(inner_kind)
+                    if inner_kind & _LINE:
+                        self._lines.append(index + 1)
+                    elif inner_kind & _OWNED:  # its owner is the bullet's block
+                        self._owned_nodes.append(nodes[index + 1])
+                        if owned is None:
+                            owned = self._owned.setdefault(parent, [])
+                        owned.append(nodes[index + 1])
+            children = item.children
+            if children:
+                self._add_items(children, index)
+                node.end = len(nodes)
 
     def _add_section(self, section: m.Section, parent: int) -> None:
         nodes = self.nodes
-        node = Node(len(nodes), section, parent)
+        node = _node(len(nodes), section, parent, 0, False)
         nodes.append(node)
+        cls = type(section)
+        kind = _KINDS.get(cls)
+        self._kinds.append(_kind(cls) if kind is None else kind)
+        self._sections.append(node.index)
         self._add_items(section.items, node.index)
         for sub in section.subsections:
             self._add_section(sub, node.index)
@@ -245,14 +317,13 @@ class Layout:
 
     def _members(self) -> Iterator[Member]:
         nodes = self.nodes
-        for node, kind in zip(nodes, self._kinds, strict=True):
-            if not kind & (_DRUG | _REGIMEN):
-                continue
+        for index in self._lines:
+            node = nodes[index]
             item = node.item
             if isinstance(item, m.DrugLine):
-                yield Member(item.drug_id, node.index, line=item)
+                yield Member(item.drug_id, index, line=item)
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
-                written = {n.item.drug_id for n in nodes[node.index + 1:node.end]
+                written = {n.item.drug_id for n in nodes[index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
                 parent = nodes[node.parent].item if node.parent is not None else None
@@ -260,13 +331,13 @@ class Layout:
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
-                        yield Member(drug_id, node.index, regimen=seen, library=drug)
+                        yield Member(drug_id, index, regimen=seen, library=drug)
 
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""
-        return [node for node, kind in zip(self.nodes, self._kinds, strict=True) if kind & _REGIMEN]
+        kinds = self._kinds
+        return [self.nodes[index] for index in self._lines if kinds[index] & _REGIMEN]
 
-    # ------------------------------------------------------------ structure queries
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
         return list(self._path(index))
@@ -304,14 +375,36 @@ class Layout:
         end, maximum, frequency) take the place of the regimen's: the checks that ask
         for "the regimen's cycle" then see the phase the line is given in.
         """
-        phase: m.PhaseLine | None = None
-        for ancestor in self.ancestors(index):
-            item = self.nodes[ancestor].item
-            if isinstance(item, m.PhaseLine) and phase is None:
-                phase = item
-            if isinstance(item, m.RegimenLine):
-                return item if phase is None else phase_view(item, phase)
+        memo = self._enclosing
+        if index in memo:
+            return memo[index]
+        found = memo[index] = self._enclosing_regimen(index)
+        return found
+
+    def _enclosing_regimen(self, index: int) -> m.RegimenLine | None:
+        phase: int | None = None
+        kinds = self._kinds
+        for ancestor in self._path(index):
+            kind = kinds[ancestor]
+            if not kind & (_PHASE | _REGIMEN):
+                continue
+            if kind & _PHASE and phase is None:
+                phase = ancestor
+            if kind & _REGIMEN:
+                item = self.nodes[ancestor].item
+                assert isinstance(item, m.RegimenLine)
+                return item if phase is None else self._phase_view(ancestor, phase)
         return None
+
+    def _phase_view(self, regimen: int, phase: int) -> m.RegimenLine:
+        """`phase_view` of a regimen node from one of its phase nodes, made once (a pure function of the two)."""
+        key = (regimen, phase)
+        found = self._views.get(key)
+        if found is None:
+            line, seen = self.nodes[regimen].item, self.nodes[phase].item
+            assert isinstance(line, m.RegimenLine) and isinstance(seen, m.PhaseLine)
+            found = self._views[key] = phase_view(line, seen)
+        return found
 
     def ancestor_items(self, index: int) -> list[m.Item]:
         """lang-b: the items around a node (not sections), outermost first."""
@@ -320,8 +413,9 @@ class Layout:
 
     def enclosing_phase(self, index: int) -> int | None:
         """lang-b: the node of the innermost `phase` around a node, if any."""
-        for ancestor in self.ancestors(index):
-            if isinstance(self.nodes[ancestor].item, m.PhaseLine):
+        kinds = self._kinds
+        for ancestor in self._path(index):
+            if kinds[ancestor] & _PHASE:
                 return ancestor
         return None
 
@@ -370,38 +464,79 @@ class Layout:
         return known
 
     def _arm_uncached(self, member: Member) -> Arm:
-        position = self._positions[id(member)]
-        partners = tuple(self.members[p] for p in self._partners[position])
-        companions: list[CompanionGroup] = []
-        texts: list[str] = []
-        conditions = list(self.global_conditions)  # `conditions(member.node)`, in the same walk
-        blocks = self._blocks
-        for ancestor in self._path(member.node):
-            block = blocks.get(ancestor) or self._block(ancestor)
-            if block is not _NOTHING:
-                companions.extend(block[0])
-                texts.extend(block[1])
-                conditions.extend(block[2])
+        if not self._indexed:
+            self._index_partners()
+        positions = self._positions
+        if positions is None:  # only a single arm asked for needs a member's position (`arms` counts them)
+            positions = self._positions = {id(mb): i for i, mb in enumerate(self.members)}
+        return self._make_arm(positions[id(member)], member)
+
+    def _make_arm(self, position: int, member: Member) -> Arm:
+        members = self.members
+        partners = tuple([members[p] for p in self._partners[position]])
+        # what the blocks around it add (`_around`), then what the member's own line adds
+        companions, texts, conditions = self._around(member.node)
+        extra: list[str] = []
         if member.line is not None:
             for child in member.line.children:
                 if isinstance(child, m.Note) and child.text is not None:
-                    texts.append(child.text.value)
+                    extra.append(child.text.value)
         if member.library is not None and member.library.get("note"):
-            texts.append(str(member.library.get("note")))
-        return Arm(member, partners, tuple(companions), tuple(conditions), tuple(texts))
+            extra.append(str(member.library.get("note")))
+        if extra:
+            texts = texts + tuple(extra)
+        return Arm(member, partners, companions, self.global_conditions + conditions, texts)
+
+    def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What the node and its ancestors add to an arm (`_block` of each, innermost first).
+
+        Built once per node from its parent's: the members of a block share all of it, and
+        most nodes add nothing (their parent's tuples are then shared as they are).
+        """
+        arounds = self._arounds
+        found = arounds.get(index)
+        if found is not None:
+            return found
+        pending: list[int] = []
+        base = _NOTHING
+        for ancestor in self._path(index):
+            known = arounds.get(ancestor)
+            if known is not None:
+                base = known
+                break
+            pending.append(ancestor)
+        blocks = self._blocks
+        for ancestor in reversed(pending):  # outermost first: each node's block goes before its parent's
+            block = blocks.get(ancestor) or self._block(ancestor)
+            if block is not _NOTHING:
+                base = (block[0] + base[0], block[1] + base[1], block[2] + base[2])
+            arounds[ancestor] = base
+        return base
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
         if self._arm_list is None:  # most C rules walk every arm: listed once
-            self._arm_list = [self.arm(member) for member in self.members]
+            if not self._indexed:
+                self._index_partners()
+            known = self._arms
+            out: list[Arm] = []
+            for position, member in enumerate(self.members):
+                found = known.get(id(member))
+                if found is None:
+                    found = known[id(member)] = self._make_arm(position, member)
+                out.append(found)
+            self._arm_list = out
         return iter(self._arm_list)
 
     def pairs(self) -> Iterator[tuple[Member, Member]]:
         """Every unordered pair of members given together (each pair once)."""
-        for i, first in enumerate(self.members):
-            for j in self._partners[i]:
-                if j > i:
-                    yield first, self.members[j]
+        if self._pair_list is None:  # several families walk every pair: listed once
+            if not self._indexed:
+                self._index_partners()
+            members = self.members
+            partners = self._partners
+            self._pair_list = [(first, members[j]) for i, first in enumerate(members) for j in partners[i] if j > i]
+        return iter(self._pair_list)
 
     # ------------------------------------------------------------ the partner index
     def _index_partners(self) -> None:
@@ -415,36 +550,36 @@ class Layout:
         members are one slice of the member list: the work is the depth of the sheet
         per member, plus the partners themselves (at most MAX_ARM each).
         """
-        nodes = self.nodes
-        n = len(nodes)
-        self._positions = {id(mb): i for i, mb in enumerate(self.members)}
-        kinds = self._kinds
-        child_lists: dict[int, list[int]] = {}
-        in_regimen = [False] * n
-        fixed = [False] * n  # `_fixed` of every node, from the kinds
-        for node in nodes[1:]:
-            index, parent = node.index, node.parent
-            assert parent is not None
-            kind = kinds[index]
-            children = child_lists.get(parent)
-            if children is None:
-                child_lists[parent] = [index]
-            else:
-                children.append(index)
-            in_regimen[index] = (kind & _REGIMEN) != 0 or in_regimen[parent]
-            if parent and not kinds[parent] & _SECTION:  # not at section level (nor under the root)
-                fixed[index] = node.content_of_bullet or (kind & (_DRUG | _REGIMEN)) != 0
-        self._child_lists = child_lists
-        self._in_regimen = in_regimen
-        ends = [node.end for node in nodes]
-        is_branch = [(kind & _BRANCH) != 0 for kind in kinds]
-        self._facts = (ends, is_branch, [(kind & _PHASE) != 0 for kind in kinds], fixed, self.treatment_nodes)
+        self._indexed = True
+        members = self.members
         # per parent, its children with members below them: the fixed ones, and the non-branch ones
         # (listed when a member's walk first reaches the parent: only members' ancestors are asked)
         self._fixed_children: dict[int, list[int]] = {}
         self._plain_children: dict[int, list[int]] = {}
-        for position in range(len(self.members)):
-            self._partners[position] = self._partners_of(position)
+        if len(members) == 1:
+            self._partners[0] = ()  # alone: nothing to walk for
+            return
+        walked = -1  # the members of a library regimen share its node: one walk for all of them
+        count = 0
+        base: list[int] = []  # the positions met by the walk (the member among them), in order
+        partners = self._partners
+        for position, member in enumerate(members):
+            if member.node != walked:
+                walked = member.node
+                slices, count = self._slices_of(walked)
+                base = []
+                if count:
+                    for low, high in slices:
+                        base.extend(range(low, min(high, low + MAX_ARM + 2)))
+                    base.sort()
+            if not count:
+                partners[position] = ()  # the walk met only the member itself
+                continue
+            found = base.copy()
+            del found[bisect_left(found, position):bisect_right(found, position)]  # not its own partner
+            if count > MAX_ARM:
+                self._oversized.append((member, count))
+            partners[position] = tuple(found[:MAX_ARM])
 
     def _has_members(self, index: int) -> bool:
         return self._before[self.nodes[index].end] > self._before[index]
@@ -453,72 +588,98 @@ class Layout:
         """The members (positions) whose node lies in [start, end)."""
         return self._before[start], self._before[end]
 
-    def _partners_of(self, position: int) -> tuple[int, ...]:
-        # Per-node facts (ends, branch/phase/fixed flags) are read from arrays built once in
-        # `_index_partners`; a member's walk up the tree is the hot loop of every layout.
-        ends, is_branch, is_phase, fixed, member_at = self._node_facts()
+    def _slices_of(self, index: int) -> tuple[list[tuple[int, int]], int]:
+        """The partners of a member at a node, as slices of the member list (the member itself
+        among them), and how many partners that makes.
+        """
+        # The hot loop of every layout: a member's walk up the tree, reading the few nodes on
+        # its path (a sheet has many more nodes than drugs: nothing is computed per node).
+        nodes = self.nodes
+        kinds = self._kinds
         before = self._before
-        in_regimen = self._in_regimen
-        index = self.members[position].node
-        slices: list[tuple[int, int]] = []
-        count = -1  # the member itself lies in its own subtree
-
-        def add(start: int, end: int) -> None:
-            nonlocal count
-            low, high = before[start], before[end]
-            if high > low:
-                slices.append((low, high))
-                count += high - low
-
-        add(index, ends[index])  # in its own subtree, or sharing its node (a library regimen)
+        member_at = self.treatment_nodes
+        path = self._path(index)
+        # The walk stops at the first section (or the root): at section level no branch is
+        # fixed and no regimen encloses, so nothing above it meets the member.
+        top = 1
+        outer = 0  # the ancestors path[1:outer] lie inside a regimen (a regimen is on their path up)
+        for ancestor in path[1:]:
+            kind = kinds[ancestor]
+            if not ancestor or kind & _SECTION:
+                break
+            top += 1
+            if kind & _REGIMEN:
+                outer = top
+        end = nodes[index].end
+        low, high = before[index], before[end]
+        # in its own subtree, or sharing its node (a library regimen); the member itself is one of them
+        slices: list[tuple[int, int]] = [(low, high)]
+        count = high - low - 1
         child = index
-        for ancestor in self._path(index)[1:]:
-            if ancestor in member_at:
-                add(ancestor, ancestor + 1)  # at an enclosing node (a regimen line)
-            end = ends[ancestor]
+        for depth in range(1, top):
+            ancestor = path[depth]
+            if ancestor in member_at:  # at an enclosing node (a regimen line)
+                low, high = before[ancestor], before[ancestor + 1]
+                if high > low:
+                    slices.append((low, high))
+                    count += high - low
+            child_kind = kinds[child]
             others: list[int]
-            if ancestor not in self._fixed_children:
-                self._list_children(ancestor)
-            if in_regimen[ancestor] and is_branch[child]:
-                others = self._plain_children[ancestor]
-            elif (in_regimen[ancestor] or fixed[child]) and is_phase[child]:
-                others = self._child_lists.get(ancestor, [])  # every other child, phases filtered out below
-            elif in_regimen[ancestor] or fixed[child]:
-                add(ancestor + 1, child)
-                add(ends[child], end)
-                others = []
+            if depth < outer and child_kind & _BRANCH:
+                others = (self._plain_children[ancestor] if ancestor in self._plain_children
+                          else self._list_children(ancestor)[1])
+            elif depth < outer or child_kind & _LINE or nodes[child].content_of_bullet:  # its branch is fixed
+                if child_kind & _PHASE:
+                    others = self._children(ancestor)  # every other child, phases filtered out below
+                else:
+                    others = []
+                    low, high = before[ancestor + 1], before[child]
+                    if high > low:
+                        slices.append((low, high))
+                        count += high - low
+                    low, high = before[nodes[child].end], before[nodes[ancestor].end]
+                    if high > low:
+                        slices.append((low, high))
+                        count += high - low
             else:
-                others = self._fixed_children[ancestor]
-            if is_phase[child]:
+                others = (self._fixed_children[ancestor] if ancestor in self._fixed_children
+                          else self._list_children(ancestor)[0])
+            if child_kind & _PHASE:
                 # the phases of a regimen follow each other (as `together` says): no partners in the other phases
-                others = [c for c in others if not is_phase[c]]
+                others = [c for c in others if not kinds[c] & _PHASE]
             for other in others:
                 if count > MAX_ARM:
                     break
                 if other != child:
-                    add(other, ends[other])
+                    low, high = before[other], before[nodes[other].end]
+                    if high > low:
+                        slices.append((low, high))
+                        count += high - low
             if count > MAX_ARM:
                 break
             child = ancestor
-        found: list[int] = []
-        for low, high in slices:
-            found.extend(p for p in range(low, min(high, low + MAX_ARM + 2)) if p != position)
-        if count > MAX_ARM:
-            self.oversized.append((self.members[position], count))
-        return tuple(sorted(found)[:MAX_ARM])
+        return slices, count
 
-    def _list_children(self, parent: int) -> None:
-        ends, is_branch, _, fixed, _ = self._node_facts()
+    def _list_children(self, parent: int) -> tuple[list[int], list[int]]:
+        """A parent's children with members below them: the fixed ones, and the non-branch ones."""
         before = self._before
-        with_members = [c for c in self._child_lists.get(parent, []) if before[ends[c]] > before[c]]
-        self._fixed_children[parent] = [c for c in with_members if fixed[c]]
-        self._plain_children[parent] = [c for c in with_members if not is_branch[c]]
-
-    def _node_facts(self) -> tuple[list[int], list[bool], list[bool], list[bool], set[int]]:
-        """Per node: subtree end, is a `when`/`otherwise`, is a `phase`, is fixed; and the nodes members sit at."""
-        facts = self._facts
-        assert facts is not None  # built by `_index_partners`
-        return facts
+        nodes = self.nodes
+        kinds = self._kinds
+        # the children with members below them (a child's subtree ends where the next begins)
+        with_members: list[int] = []
+        child, end = parent + 1, nodes[parent].end
+        while child < end:
+            after = nodes[child].end
+            if before[after] > before[child]:
+                with_members.append(child)
+            child = after
+        if not parent or kinds[parent] & _SECTION:
+            fixed: list[int] = []  # section level (or the preamble): a list of independent entries
+        else:
+            fixed = [c for c in with_members if nodes[c].content_of_bullet or kinds[c] & _LINE]
+        self._fixed_children[parent] = fixed
+        plain = self._plain_children[parent] = [c for c in with_members if not kinds[c] & _BRANCH]
+        return fixed, plain
 
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
         ids = constraint.target_ids or tuple(None for _ in constraint.targets)
@@ -559,24 +720,27 @@ class Layout:
         conditions: list[m.Condition] = []
         if isinstance(own, m.Prose):
             texts.append(own.text)  # the label of a block the arm is in
-        owned_here = owned_here or []
-        for owned in owned_here:
+        local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
+        conjuncts: list[m.Condition] = []
+        for owned in owned_here or ():
             item = owned.item
             if isinstance(item, m.WithConstraint):
                 companions.append(self._group(item))
-            elif isinstance(item, m.Note) and item.text is not None:
-                texts.append(item.text.value)
-            elif isinstance(item, m.Prose) and not item.children:
-                texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+            elif isinstance(item, m.Note):
+                if item.text is not None:
+                    texts.append(item.text.value)
+            elif isinstance(item, m.Prose):
+                if not item.children:
+                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+            elif local:  # `only when` / `exclude when` (nothing else is owned)
+                conjuncts.extend(self._conjunct(owned))
         if isinstance(own, m.When):
             conditions.append(own.condition)
         elif isinstance(own, m.Otherwise) and node.parent is not None:
             negated = self._otherwise_condition(index)
             if negated is not None:
                 conditions.append(negated)
-        if index not in self._global_owners:
-            for owned in owned_here:
-                conditions.extend(self._conjunct(owned))
+        conditions.extend(conjuncts)
         found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
         return found
 
@@ -588,7 +752,14 @@ class Layout:
         return found
 
     def _children(self, index: int) -> list[int]:
-        return self._child_lists.get(index, [])
+        """A node's children, in order (a child's subtree ends where the next child begins)."""
+        nodes = self.nodes
+        out: list[int] = []
+        child, end = index + 1, nodes[index].end
+        while child < end:
+            out.append(child)
+            child = nodes[child].end
+        return out
 
     def _otherwise_condition(self, index: int) -> m.Condition | None:
         """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
@@ -603,9 +774,10 @@ class Layout:
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
         before = self._before
-        for node, kind in zip(self.nodes, self._kinds, strict=True):
-            if kind & _SECTION and before[node.end] == before[node.index]:  # no drug or regimen line in it
-                owners.add(node.index)
+        nodes = self.nodes
+        for index in self._sections:
+            if before[nodes[index].end] == before[index]:  # no drug or regimen line in it
+                owners.add(index)
         return owners
 
     def _global_conditions(self) -> Iterator[m.Condition]:
@@ -617,9 +789,7 @@ class Layout:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
         if self._texts is None:  # listed once (only prose and note nodes are looked at)
             out: list[str] = []
-            for node, kind in zip(self.nodes, self._kinds, strict=True):
-                if not kind & _OWNED:
-                    continue
+            for node in self._owned_nodes:
                 if isinstance(node.item, m.Prose):
                     out.append(node.item.text)
                 elif isinstance(node.item, m.Note) and node.item.text is not None:
@@ -698,7 +868,8 @@ def other_phase_lines(ancestors: Sequence[m.Item], drug_id: str | None, earlier:
 
 def layout(protocol: m.Protocol, tables: Tables, source: SourceFile | None = None) -> Layout:
     """The layout of a protocol, built once and shared by every check of a run."""
-    for cached, value in _CACHE:
+    if _CACHE:  # every rule of a family asks: one look at the one entry
+        cached, value = _CACHE[0]
         if cached is protocol and value.tables is tables:
             return value
     value = Layout(protocol, tables, source)

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import datetime
 import re
+import sys
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from lark import Token, Tree
 
 from compiler import limits
 from compiler import model as m
+from compiler import source as source_module
+from compiler._shadow import makers, twin
 from compiler.diagnostics import Diagnostic, Fix, Related, rule
 from compiler.lazyre import lazy
 from compiler.parse import Node, offsets
 from compiler.source import SourceFile, Span
 from compiler.suggest import closest
+
+if TYPE_CHECKING:
+    from compiler import model as mk  # the model's classes, to make objects with
+    from compiler import source as ms  # and `Span`
+else:  # the same, each object made without its slot-by-slot `__init__` (see `_shadow`)
+    mk, ms = makers(m), makers(source_module)
 
 # canonical key -> accepted spellings (English keywords, Dutch aliases)
 META_KEYS: dict[str, tuple[str, ...]] = {
@@ -44,7 +54,12 @@ META_KEYS: dict[str, tuple[str, ...]] = {
 }
 KEY_BY_SPELLING = {spelling: key for key, spellings in META_KEYS.items() for spelling in spellings}
 REPEATABLE_KEYS = {"reference"}
+# the fields kept as written (text), by key -> their name in `Metadata`
+TEXT_FIELDS = {key: key.replace(" ", "_") for key in META_KEYS
+               if key not in ("reference", "version", "status", "language", "authored", "approved", "next review",
+                              "id")}
 LANGUAGES = {"nl", "en"}
+STATUSES = {status.value: status for status in m.Status}  # `m.Status(value)` without the enum's call
 
 UNITS: dict[str, str] = {
     "mg/m2": "mg/m2", "mg/m²": "mg/m2", "mg/m^2": "mg/m2", "mg/kg": "mg/kg", "mcg/kg": "mcg/kg",
@@ -94,6 +109,23 @@ LARGEST = Decimal(10**limits.MAX_DIGITS - 1)
 SectionDraft = tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...]]
 
 
+DECIMALS: dict[str, Decimal] = {}  # a short number as written -> its value (at most DECIMALS_KEPT of them)
+DECIMALS_KEPT = 4096
+
+
+def decimal_of(raw: str) -> Decimal:
+    """The value of a number as written (`2,5` → 2.5; 0 for what is no number), remembered when short."""
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        value = Decimal(0)
+    if len(raw) <= 8:  # sheets write the same few hundred numbers
+        if len(DECIMALS) >= DECIMALS_KEPT:  # a book of many distinct numbers: memory stays bounded
+            DECIMALS.clear()
+        DECIMALS[raw] = value
+    return value
+
+
 def use_of(raw: str) -> str:
     """The canonical use of a `for …` / `with radiotherapy` phrase (`for anti-emetic prophylaxis` → `antiemetic`)."""
     words = " ".join(raw.lower().split())
@@ -112,46 +144,122 @@ def time_of(raw: str) -> str:
     return "night" if words == "bedtime" else words
 
 
-@dataclass
-class _Builder:
-    source: SourceFile
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    table: tuple[m.Text | None, m.Text | None] = (None, None)  # the dose-modification table being built
+SPAN_TWIN = twin(Span)
 
-    # ------------------------------------------------------------ spans and values
-    def span_of(self, node: Tree[Token] | Token) -> Span:
+
+def spans(source: SourceFile) -> tuple[Callable[[int, int], Span], Callable[[Tree[Token] | Token], Span]]:
+    """`source.span` for one file, and the span of a node or token: the builder makes one for nearly every node.
+
+    The same span for the same offsets (end before start: an empty span at the start). Offsets
+    are never negative (they come from the lexer's tokens). The builder asks mostly in the
+    order of the text, so the line of the last span is tried before a search; each span is
+    made as `_shadow` makes model objects, its fields stored inline.
+    """
+    starts = source.line_starts
+    path = source.path
+    # next_starts[i]: where the line after line i + 1 starts (the last line: never reached)
+    next_starts = (*starts[1:], sys.maxsize)
+    made_twin: Any = SPAN_TWIN
+    line, line_start, line_next = 1, 0, next_starts[0]  # the line of the last span
+
+    def span(start: int, end: int) -> Span:
+        nonlocal line, line_start, line_next
+        if not line_start <= start < line_next:
+            if line_next <= start < next_starts[line]:  # the next line (line_next is a line's start here)
+                line += 1
+            else:
+                line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
+            line_start = starts[line - 1]
+            line_next = next_starts[line - 1]
+        made = made_twin()
+        made.file = path
+        made.line = line
+        made.column = start - line_start + 1
+        if end < line_next:  # most spans lie on one line: no second search
+            made.end_line = line
+            made.end_column = (end if end > start else start) - line_start + 1
+        else:
+            end_index = bisect_right(starts, end, line - 1) - 1
+            made.end_line = end_index + 1
+            made.end_column = end - starts[end_index] + 1
+        made.__class__ = Span
+        result: Span = made
+        return result
+
+    def span_of(node: Tree[Token] | Token) -> Span:
+        nonlocal line, line_start, line_next
         if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
             start, end = node.span_start, node.span_end
             if start is None or end is None:
-                return Span(self.source.path, 1, 1, 1, 1)
-            return self.source.span(start, end)
+                return ms.Span(path, 1, 1, 1, 1)
+            if not line_start <= start < line_next or end >= line_next:
+                return span(start, end)
+            # `span(start, end)` inlined for a node on the line of the last span: one call less per node
+            made = made_twin()
+            made.file = path
+            made.line = line
+            made.column = start - line_start + 1
+            made.end_line = line
+            made.end_column = (end if end > start else start) - line_start + 1
+            made.__class__ = Span
+            result: Span = made
+            return result
         if isinstance(node, Token):
             start = node.start_pos or 0
-            return self.source.span(start, node.end_pos if node.end_pos is not None else start + len(node))
+            return span(start, node.end_pos if node.end_pos is not None else start + len(node))
         where = offsets(node)
         if where is None:
-            return Span(self.source.path, 1, 1, 1, 1)
-        return self.source.span(*where)
+            return ms.Span(path, 1, 1, 1, 1)
+        return span(*where)
+
+    if made_twin is None:  # a Span that no twin can stand for (another Python's dataclasses)
+        return plain_spans(source)
+    return span, span_of
+
+
+def plain_spans(source: SourceFile) -> tuple[Callable[[int, int], Span], Callable[[Tree[Token] | Token], Span]]:
+    """What `spans` makes, by way of `SourceFile.span`."""
+    span = source.span
+
+    def span_of(node: Tree[Token] | Token) -> Span:
+        if isinstance(node, Token):
+            start = node.start_pos or 0
+            return span(start, node.end_pos if node.end_pos is not None else start + len(node))
+        where = offsets(node)
+        return Span(source.path, 1, 1, 1, 1) if where is None else span(*where)
+
+    return span, span_of
+
+
+class _Builder:
+    __slots__ = ("diagnostics", "path", "source", "span", "span_of", "table")
+
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self.table: tuple[m.Text | None, m.Text | None] = (None, None)  # the dose-modification table being built
+        self.path = source.path
+        self.span, self.span_of = spans(source)
+
+    # ------------------------------------------------------------ spans and values
 
     def text(self, token: Token) -> m.Text:
-        stripped = str(token).rstrip()
+        stripped = token.rstrip()  # a `str` (a token's `str` methods return plain strings)
         start = token.start_pos or 0
-        return m.Text(stripped, self.source.span(start, start + len(stripped)))
+        return mk.Text(stripped, self.span(start, start + len(stripped)))
 
     def number(self, node: Tree[Token] | Token) -> m.Number:
-        token = node.children[0] if isinstance(node, Tree) else node
-        assert isinstance(token, Token)
+        token: Token = node.children[0] if isinstance(node, Tree) else node  # type: ignore[assignment]
         raw = str(token)
         start = token.start_pos or 0
-        span = self.source.span(start, token.end_pos if token.end_pos is not None else start + len(token))
-        try:
-            value = Decimal(raw.replace(",", "."))
-        except InvalidOperation:
-            value = Decimal(0)
+        span = self.span(start, token.end_pos if token.end_pos is not None else start + len(token))
+        value = DECIMALS.get(raw)
+        if value is None:
+            value = decimal_of(raw)
         if len(raw) > limits.MAX_DIGITS and self.too_long(raw, span):
             # keep 12 significant digits and at most 12 integer digits: no later stage sees more
             value = min(Context(prec=limits.MAX_DIGITS).create_decimal(value), LARGEST)
-        return m.Number(value, raw, span)
+        return mk.Number(value, raw, span)
 
     def too_long(self, raw: str, span: Span) -> bool:
         """Report P017 for a number of more digits than any protocol writes."""
@@ -185,21 +293,29 @@ class _Builder:
     def metadata(self, fields: list[Tree[Token]]) -> m.Metadata:
         metas: list[m.MetaField] = []
         seen: dict[str, m.MetaField] = {}
+        span = self.span
+        make = mk.MetaField
         for node in fields:
-            key_token = node.children[0]
-            assert isinstance(key_token, Token)
-            raw_key = str(key_token)[:-1].strip()
-            value_token = node.children[1] if len(node.children) > 1 else None
-            key_span = self.source.span(key_token.start_pos or 0, (key_token.start_pos or 0) + len(raw_key))
-            if isinstance(value_token, Token):
-                value = str(value_token).strip()
+            children: list[Token] = node.children  # type: ignore[assignment]  # `META_KEY META_VALUE?`
+            key_token = children[0]
+            raw_key = key_token[:-1].strip()
+            key_start = key_token.start_pos or 0
+            key_end = key_start + len(raw_key)
+            key_span = span(key_start, key_end)
+            if len(children) > 1:
+                value_token = children[1]
+                value = value_token.strip()
                 value_start = value_token.start_pos or 0
-                value_span = self.source.span(value_start, value_start + len(str(value_token).rstrip()))
+                value_end = value_start + len(value_token.rstrip())
+                value_span = span(value_start, value_end)
+                line_span = span(key_start, value_end)  # from the key's start to the value's end
             else:
                 value = ""
-                value_span = Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line, key_span.end_column + 1)
-            key = KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
-            line_span = Span(key_span.file, key_span.line, key_span.column, value_span.end_line, value_span.end_column)
+                value_span = ms.Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line,
+                                     key_span.end_column + 1)
+                line_span = ms.Span(key_span.file, key_span.line, key_span.column, key_span.line,
+                                    key_span.end_column + 1)
+            key = KEY_BY_SPELLING.get(raw_key) or KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
             if key is None:
                 suggestion = closest(raw_key.lower(), KEY_BY_SPELLING)
                 hint = (f"did you mean `{KEY_BY_SPELLING[suggestion]}`?" if suggestion
@@ -217,7 +333,7 @@ class _Builder:
                     f"remove one of the two; the first (line {first.span.line}) is used",
                     related=(m_related(first.span, "first given here"),)))
                 continue
-            meta = m.MetaField(key, value, line_span, key_span, value_span)
+            meta = make(key, value, line_span, key_span, value_span)
             seen[key] = meta
             metas.append(meta)
         return self.typed_metadata(tuple(metas))
@@ -228,8 +344,11 @@ class _Builder:
         for meta in metas:
             if not meta.value:
                 continue  # reported as missing by V001
-            if meta.key == "reference":
-                refs.append(m.Text(meta.value, meta.value_span))
+            plain = TEXT_FIELDS.get(meta.key)
+            if plain is not None:  # the commonest: a field kept as written
+                values[plain] = mk.Text(meta.value, meta.value_span)
+            elif meta.key == "reference":
+                refs.append(mk.Text(meta.value, meta.value_span))
             elif meta.key == "version":
                 values["version"] = self.version(meta)
             elif meta.key == "status":
@@ -247,11 +366,11 @@ class _Builder:
                 if not ID_PATTERN.match(meta.value):
                     self.report("V001", meta.value_span, f"protocol id `{meta.value}` is not a valid id",
                                 "use lower-case letters, digits and hyphens, e.g. `emmaus-borst-gemetastaseerd`")
-                values["id"] = m.Text(meta.value, meta.value_span)
+                values["id"] = mk.Text(meta.value, meta.value_span)
             else:
-                values[meta.key.replace(" ", "_")] = m.Text(meta.value, meta.value_span)
+                values[meta.key.replace(" ", "_")] = mk.Text(meta.value, meta.value_span)
         values["references"] = tuple(refs)
-        return m.Metadata(**values)  # type: ignore[arg-type]
+        return mk.Metadata(**values)  # type: ignore[arg-type]
 
     def version(self, meta: m.MetaField) -> m.Version | None:
         match = VERSION_PATTERN.fullmatch(meta.value)
@@ -262,17 +381,16 @@ class _Builder:
             return None
         if self.too_long(match.group(1), meta.value_span) or self.too_long(match.group(2), meta.value_span):
             return None
-        return m.Version(int(match.group(1)), int(match.group(2)))
+        return mk.Version(int(match.group(1)), int(match.group(2)))
 
     def status(self, meta: m.MetaField) -> m.Status | None:
-        try:
-            return m.Status(meta.value.lower())
-        except ValueError:
+        status = STATUSES.get(meta.value.lower())
+        if status is None:
             names = [s.value for s in m.Status]
             suggestion = closest(meta.value.lower(), names)
             hint = f"did you mean `{suggestion}`?" if suggestion else "use one of: " + ", ".join(names)
             self.report("V001", meta.value_span, f"status `{meta.value}` is not one of {', '.join(names)}", hint)
-            return None
+        return status
 
     def date(self, meta: m.MetaField) -> datetime.date | None:
         try:
@@ -290,30 +408,26 @@ class _Builder:
         head, items = self.head, self.items
         out: list[m.Item] = []
         for node in nodes:  # `item`, inlined: one call less per statement
-            parts = node.children
+            parts: list[Tree[Token]] = node.children  # type: ignore[assignment]  # `line_head children?`
             children: tuple[m.Item, ...] = ()
-            if len(parts) > 1:
-                block = parts[1]
-                assert isinstance(block, Tree)
-                children = items([c for c in block.children if isinstance(c, Tree)])
-            first = parts[0]
-            assert isinstance(first, Tree)
-            out.append(head(first, children))
+            if len(parts) > 1:  # `children: _INDENT line_item+ _DEDENT`: line items only
+                children = items(parts[1].children)  # type: ignore[arg-type]
+            out.append(head(parts[0], children))
         return tuple(out)
 
     def head(self, node: Tree[Token], children: tuple[m.Item, ...]) -> m.Item:
         span = self.span_of(node)
         kind = node.data
-        if kind == "prose":
-            tokens = [c for c in node.children if isinstance(c, Token)]
-            text = str(tokens[0]).rstrip()
+        if kind == "prose":  # `prose: PROSE`
+            token: Token = node.children[0]  # type: ignore[assignment]
+            text = token.rstrip()
             if text.startswith("\\"):
                 text = text[1:]
-            return m.Prose(span, children, text, self.refs(tokens[0]))
-        if kind == "bullet":
-            content_nodes = [c for c in node.children if isinstance(c, Tree)]
-            content = self.head(content_nodes[0], ()) if content_nodes else None
-            return m.Bullet(span, children, content)
+            return mk.Prose(span, children, text, self.refs(token) if "§" in token else ())
+        if kind == "bullet":  # `bullet: BULLET (statement | prose)?`
+            parts = node.children
+            content = self.head(parts[-1], ()) if len(parts) > 1 else None  # type: ignore[arg-type]
+            return mk.Bullet(span, children, content)
         builder = HEAD_BUILDERS.get(kind)
         if builder is None:
             builder = getattr(type(self), "build_" + str(kind))
@@ -326,7 +440,7 @@ class _Builder:
         start = token.start_pos or 0
         out = []
         for match in REF_PATTERN.finditer(str(token)):
-            out.append(m.CrossRef(match.group(1), self.source.span(start + match.start(), start + match.end())))
+            out.append(mk.CrossRef(match.group(1), self.span(start + match.start(), start + match.end())))
         return tuple(out)
 
     # ------------------------------------------------------------ drug lines
@@ -347,17 +461,24 @@ class _Builder:
         brand = self.joined(brand_node) if brand_node is not None else None
         extras: dict[str, object] = {}
         phases = [self.phase(phase_node, extras) for phase_node in phase_nodes]
+        if not extras:  # the commonest: no details of the whole line
+            return mk.DrugLine(span, children, name, brand, tuple(phases))
         admin = {key: extras[key] for key in ADMIN_KEYS if key in extras}
-        return m.DrugLine(span, children, name, brand, tuple(phases),
+        return mk.DrugLine(span, children, name, brand, tuple(phases),
                           infusion=extras.get("infusion"),  # type: ignore[arg-type]
                           max_duration=extras.get("max_duration"),  # type: ignore[arg-type]
                           form=extras.get("form"),  # type: ignore[arg-type]
                           **admin)  # type: ignore[arg-type]
 
     def joined(self, node: Tree[Token]) -> m.Text:
-        tokens = [c for c in node.children if isinstance(c, Token)]
-        span = self.source.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
-        return m.Text(" ".join(tokens), span)  # tokens are `str`s: joined as written
+        tokens: list[Any] = node.children  # `WORD+` as a rule (a brand's parentheses are anonymous)
+        try:
+            text = " ".join(tokens)  # tokens are `str`s: joined as written
+        except TypeError:  # a node among them
+            tokens = [c for c in tokens if isinstance(c, Token)]
+            text = " ".join(tokens)
+        span = self.span(tokens[0].start_pos or 0, tokens[-1].end_pos or 0)
+        return mk.Text(text, span)
 
     def phase(self, node: Tree[Token], extras: dict[str, object]) -> m.Phase:
         values: dict[str, object] = {}
@@ -386,7 +507,7 @@ class _Builder:
             relative = relative_end(until)
             if relative is not None:
                 values["until_after"] = relative
-        return m.Phase(self.span_of(node), **values)  # type: ignore[arg-type]
+        return mk.Phase(self.span_of(node), **values)  # type: ignore[arg-type]
 
     def once(self, values: dict[str, object], key: str, value: object, node: Tree[Token]) -> None:
         if key in values:
@@ -396,26 +517,27 @@ class _Builder:
         values[key] = value
 
     def phase_part(self, part: Tree[Token]) -> tuple[str, object]:
-        kind = str(part.data)
+        kind = part.data
         if kind == "dose_amount":  # the commonest part; `dose` takes its own span
             return "dose", self.dose(part)
         span = self.span_of(part)
+        if kind == "route":  # `route: ROUTE`
+            raw = str(part.children[0])
+            route = ROUTES.get(raw) or ROUTES.get(" ".join(raw.lower().split()), raw)
+            return "route", mk.Route(route, raw, span)
         if kind.startswith("freq_"):
             return "frequency", self.frequency(part, span)
         if kind == "days":
-            return "days", m.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
+            return "days", mk.CycleDays(self.cycle_days(part), self.source.text[span_offsets(self.source, span)], span)
         if kind == "dose_auc":
             number = self.number(part.children[1])
-            return "dose", m.Dose(number, None, "AUC", "AUC", span)
-        tokens = [c for c in part.children if isinstance(c, Token)]
-        if kind == "route":
-            raw = str(tokens[0])
-            return "route", m.Route(ROUTES.get(" ".join(raw.lower().split()), raw), raw, span)
+            return "dose", mk.Dose(number, None, "AUC", "AUC", span)
+        tokens: list[Token] = part.children  # type: ignore[assignment]  # the other parts: tokens only
         if kind in ("cycle_len", "cycle_len_of"):
             written = next(t for t in tokens if t.type == "INT")
             unit = "day" if kind == "cycle_len_of" else PERIOD_UNITS[str(tokens[-1]).lower()]
             length = self.period(str(written), unit, self.span_of(written), "a cycle")
-            return "cycle_length", m.Duration(length, unit, span)
+            return "cycle_length", mk.Duration(length, unit, span)
         if kind == "on_off":
             on, off = (self.integer(x, span, limits.MAX_DAY, "days") for x in DIGITS.findall(str(tokens[0])))
             return "on_off", (on, off)
@@ -447,13 +569,16 @@ class _Builder:
         for item in part.children:
             if not isinstance(item, Tree):
                 continue
-            numbers = [t for t in item.children if isinstance(t, Token) and t.type in ("INT", "NEG_INT")]
-            if max(map(len, numbers), default=0) > limits.MAX_DIGITS:  # the span only when a day may be reported
+            written = item.children  # `INT | NEG_INT`, or a range: `… RANGE_SEP …`
+            numbers: list[Token] = [written[0]] if len(written) == 1 else [written[0], written[-1]]  # type: ignore[list-item]
+            if max(map(len, numbers)) > limits.MAX_DIGITS:  # the span only when a day may be reported
                 span = self.span_of(item)
-                if any(self.too_long(str(t), span) for t in numbers):
+                if any(self.too_long(str(t), span) for t in numbers):  # the first too long one only
                     continue
-            bounds = [signed(t) for t in numbers]
-            low, high = min(bounds), max(bounds)
+            first = last = signed(numbers[0])
+            if len(numbers) > 1:
+                last = signed(numbers[1])
+            low, high = (first, last) if first <= last else (last, first)
             if low < MIN_DAY or high > limits.MAX_DAY:
                 span = self.span_of(item)
             if low < MIN_DAY:
@@ -464,32 +589,37 @@ class _Builder:
                 self.report("P020", span, f"day {high:,} is beyond day {limits.MAX_DAY}, the longest cycle "
                             "protocolc reads", "check the day: cycle days count from 1 within one cycle")
                 continue
-            days.add(bounds[0], bounds[-1])
+            days.add(first, last)
         return tuple(days.days)
 
     def dose(self, part: Tree[Token]) -> m.Dose:
-        amount_node, unit_node = (c for c in part.children if isinstance(c, Tree))
-        numbers = [c for c in amount_node.children if isinstance(c, Tree)]
+        parts = part.children
+        if len(parts) == 2:  # `amount unit -> dose_amount`
+            amount_node, unit_node = parts
+        else:  # `MAX amount unit PER_DAY?` and the like
+            amount_node, unit_node = [c for c in parts if isinstance(c, Tree)]
+        assert isinstance(amount_node, Tree) and isinstance(unit_node, Tree)
+        numbers = amount_node.children  # `number (RANGE_SEP number)?`
         low = self.number(numbers[0])
-        high = self.number(numbers[1]) if len(numbers) > 1 else None
+        high = self.number(numbers[-1]) if len(numbers) > 1 else None
         unit_token = unit_node.children[0]
         assert isinstance(unit_token, Token)
         raw = str(unit_token)
-        return m.Dose(low, high, UNITS.get(raw.rstrip("."), raw), raw, self.span_of(part))
+        return mk.Dose(low, high, UNITS.get(raw.rstrip("."), raw), raw, self.span_of(part))
 
     def frequency(self, part: Tree[Token], span: Span) -> m.Frequency:
-        kind = str(part.data)[5:]
-        tokens = [c for c in part.children if isinstance(c, Token)]
+        kind = part.data[5:]
+        tokens: list[Token] = part.children  # type: ignore[assignment]  # a frequency is tokens only
         text = " ".join(tokens)
         if kind == "weekly":
-            return m.Frequency("every", 1, None, "week", text, span)
+            return mk.Frequency("every", 1, None, "week", text, span)
         if kind == "every":
             unit = PERIOD_UNITS[str(tokens[-1]).lower()]
             ints = [self.period(str(t), unit, self.span_of(t), "an interval") for t in tokens if t.type == "INT"]
-            return m.Frequency("every", ints[0] if ints else 1, ints[1] if len(ints) > 1 else None, unit, text, span)
+            return mk.Frequency("every", ints[0] if ints else 1, ints[1] if len(ints) > 1 else None, unit, text, span)
         if kind == "q":
             return self.q_notation(str(tokens[0]), span)
-        return m.Frequency(kind.replace("_", " ").replace("three daily", "three times daily"), None, None, None, text, span)
+        return mk.Frequency(kind.replace("_", " ").replace("three daily", "three times daily"), None, None, None, text, span)
 
     def q_notation(self, raw: str, span: Span) -> m.Frequency:
         lower = raw.lower().replace(".", "")
@@ -497,25 +627,25 @@ class _Builder:
                  "tid": ("three times daily", None, None)}
         if lower in fixed:
             kind, interval, unit = fixed[lower]
-            return m.Frequency(kind, interval, None, unit, raw, span)
+            return mk.Frequency(kind, interval, None, unit, raw, span)
         match = Q_PATTERN.fullmatch(lower)
         assert match is not None
         unit = Q_UNITS[match.group(2)]
-        return m.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
+        return mk.Frequency("every", self.period(match.group(1), unit, span, "an interval"), None, unit, raw, span)
 
     def duration_of(self, part: Tree[Token]) -> m.Duration:
         tokens = [c for c in part.children if isinstance(c, Token)]
         number = next(t for t in tokens if t.type == "INT")
         unit = PERIOD_UNITS[str(tokens[-1]).lower()]
         value = self.period(str(number), unit, self.span_of(number), "a duration")
-        return m.Duration(value, unit, self.span_of(part))
+        return mk.Duration(value, unit, self.span_of(part))
 
     def infusion(self, part: Tree[Token]) -> m.Infusion:
         durations = [d for d in part.children if isinstance(d, Tree)]
         hours = [str(d.children[-1]).lower().startswith("h") for d in durations]
         times = [self.duration_minutes(d, h) for d, h in zip(durations, hours, strict=True)]
         first, then = times[0], times[1] if len(times) > 1 else None
-        return m.Infusion(first[0], then[0] if then else None,
+        return mk.Infusion(first[0], then[0] if then else None,
                           str(part.data) == "infusion_min", self.span_of(part),
                           at_most=str(part.data) == "infusion_max", hours=any(hours),
                           first_upto=first[1], then_upto=then[1] if then else None)
@@ -547,20 +677,20 @@ class _Builder:
                 offset_text = " ".join(relation.split()[:-1])
             target_node = next(c for c in part.children if isinstance(c, Tree))
             word = relation.split()[-1].lower()
-            return "timing", m.RelativeTiming(word, offset, offset_text, self.joined(target_node), span,
+            return "timing", mk.RelativeTiming(word, offset, offset_text, self.joined(target_node), span,
                                               offset_max=offset_max)
         if kind in ("prn_plain", "prn_for", "prn_if"):
             reason = self.text(tokens[1]) if len(tokens) > 1 else None
-            return "as_needed", m.AsNeeded(reason, span)
+            return "as_needed", mk.AsNeeded(reason, span)
         if kind == "max_times":
-            return "daily_max", m.DailyMax(span, times=int(DIGITS.findall(str(tokens[0]))[0]))
+            return "daily_max", mk.DailyMax(span, times=int(DIGITS.findall(str(tokens[0]))[0]))
         if kind == "max_dose":
             dose = self.dose(part)
             if not any(t.type == "PER_DAY" for t in tokens) and dose.unit_text.rstrip(".").lower() not in (
                     "mg/day", "mg/dag", "mg/d"):
                 self.report("P006", span, "a maximum dose without `per day`",
                             "write `max 16 mg per day`; a maximum per administration is the dose itself")
-            return "daily_max", m.DailyMax(span, dose=dose)
+            return "daily_max", mk.DailyMax(span, dose=dose)
         if kind == "diluent":
             volume, _ = self.amount(next(c for c in part.children if isinstance(c, Tree) and c.data == "amount"),
                                     limits.MAX_VOLUME_ML, "mL")
@@ -572,10 +702,10 @@ class _Builder:
             fluid = DILUENTS.get(" ".join(str(fluid_token).lower().split()), str(fluid_token).lower())
             if UNITS.get(unit_raw.rstrip("."), unit_raw) != "mL":
                 self.report("P006", span, f"a diluent volume in {unit_raw}", "give the volume in mL: `in 250 mL …`")
-            return "diluent", m.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
+            return "diluent", mk.Diluent(volume, UNITS.get(unit_raw.rstrip("."), unit_raw), fluid,
                                         str(fluid_token), span, strength)
         # method: push / bolus / slow push
-        return "method", m.Text(" ".join(str(tokens[0]).lower().split()), span)
+        return "method", mk.Text(" ".join(str(tokens[0]).lower().split()), span)
 
     def form(self, part: Tree[Token]) -> m.Form:
         tokens = [c for c in part.children if isinstance(c, Token)]
@@ -583,7 +713,7 @@ class _Builder:
         units = [UNITS.get(str(t).rstrip("."), str(t)) for t in tokens if t.type == "UNIT"]
         concentration = (numbers[0], units[0], numbers[1], units[1]) if len(numbers) == 2 else None
         name = " ".join(str(tokens[0]).lower().split())
-        return m.Form(name, self.span_of(part), concentration)
+        return mk.Form(name, self.span_of(part), concentration)
 
     # ------------------------------------------------------------ regimens, radiotherapy
     def build_regimen_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.RegimenLine:
@@ -592,9 +722,9 @@ class _Builder:
         token = name_node.children[0]
         assert isinstance(token, Token)
         quoted = token.type == "STRING"
-        name = m.Text(str(token).strip('"'), self.span_of(token))
+        name = mk.Text(str(token).strip('"'), self.span_of(token))
         values = self.cycle_fields(node.children[2:])
-        return m.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
+        return mk.RegimenLine(span, children, name, quoted, **values)  # type: ignore[arg-type]
 
     def cycle_fields(self, parts: list[Tree[Token] | Token]) -> dict[str, object]:
         """The cycle data written after a regimen or phase name (cycle, count, until, maximum …), each once."""
@@ -616,12 +746,12 @@ class _Builder:
         name_node = next(c for c in node.children if isinstance(c, Tree) and c.data == "phase_name")
         first = name_node.children[0]
         if isinstance(first, Token) and first.type == "STRING":
-            name = m.Text(str(first).strip('"'), self.span_of(first))
+            name = mk.Text(str(first).strip('"'), self.span_of(first))
         else:
             name = self.joined(name_node)
         values = self.cycle_fields(node.children)
         followed = str(keyword).lower().startswith("followed")
-        return m.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
+        return mk.PhaseLine(span, children, name, followed, **values)  # type: ignore[arg-type]
 
     def build_rt_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Fractionation:
         dose_node = node.children[1]
@@ -668,7 +798,7 @@ class _Builder:
                 self.once(values, "laterality", self.text(tokens[0]), part)
             elif part.data == "rt_sib":
                 sibs.append(self.rt_sib(part))
-        return m.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
+        return mk.Fractionation(span, children, fractions, fractions_max, per, per_max, total=total,
                                up_to=up_to, tolerance=tolerance, parts=parts, sib=tuple(sibs),
                                **values)  # type: ignore[arg-type]
 
@@ -681,7 +811,7 @@ class _Builder:
         for child in node.children:
             if isinstance(child, Tree) and child.data == "rt_volume" and volume is None:
                 volume = self.text(next(c for c in child.children if isinstance(c, Token)))
-        return m.RtSib(part.fractions, part.dose_per_fraction, self.span_of(node), total, volume)
+        return mk.RtSib(part.fractions, part.dose_per_fraction, self.span_of(node), total, volume)
 
     def build_oar_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OarConstraint:
         """rt14: `constraint lung V20 < 35 %`, `constraint spinal cord Dmax < 50 Gy`."""
@@ -695,10 +825,10 @@ class _Builder:
         digits = OAR_LEVEL.match(str(metric))
         if digits:
             start = (metric.start_pos or 0) + 1
-            level = m.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
-                             self.source.span(start, start + len(digits.group(1))))
+            level = mk.Number(Decimal(digits.group(1).replace(",", ".")), digits.group(1),
+                             self.span(start, start + len(digits.group(1))))
         unit_text = {"gy": "Gy", "%": "%", "cc": "cc"}.get(str(unit).lower(), str(unit))  # another unit: R010
-        return m.OarConstraint(span, children, self.text(organ), self.text(metric), level,
+        return mk.OarConstraint(span, children, self.text(organ), self.text(metric), level,
                                {"<=": "≤", ">=": "≥", "!=": "≠"}.get(str(op), str(op)), value, unit_text)
 
     def rt_part(self, node: Tree[Token]) -> m.RtPart:
@@ -715,11 +845,12 @@ class _Builder:
         if volume_nodes:
             token = next(c for c in volume_nodes[0].children if isinstance(c, Token))
             volume = self.text(token)
-        return m.RtPart(fractions, per, self.span_of(node), boost, volume)
+        return mk.RtPart(fractions, per, self.span_of(node), boost, volume)
 
     def amount(self, node: Tree[Token], limit: int, what: str) -> tuple[m.Number, m.Number | None]:
-        numbers = [self.bounded(self.number(c), limit, what) for c in node.children if isinstance(c, Tree)]
-        return numbers[0], (numbers[1] if len(numbers) > 1 else None)
+        numbers = node.children  # `number (RANGE_SEP number)?`
+        low = self.bounded(self.number(numbers[0]), limit, what)
+        return low, (self.bounded(self.number(numbers[-1]), limit, what) if len(numbers) > 1 else None)
 
     def bounded(self, number: m.Number, limit: int, what: str) -> m.Number:
         """A number at most `limit` (P018 beyond it): radiotherapy arithmetic stays small."""
@@ -728,33 +859,33 @@ class _Builder:
         if sum(1 for ch in number.text if ch.isdigit()) <= limits.MAX_DIGITS:  # else P017 is reported
             self.report("P018", number.span, f"{what}: {number.text} is beyond the limit of {limit:,}",
                         f"check the number; protocolc reads {what} up to {limit:,}")
-        return m.Number(Decimal(limit), number.text, number.span)
+        return mk.Number(Decimal(limit), number.text, number.span)
 
     # ------------------------------------------------------------ conditions
     def build_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.When:
-        return m.When(span, children, self.shallow_condition(node.children[1]))
+        return mk.When(span, children, self.shallow_condition(node.children[1]))
 
     def build_otherwise_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Otherwise:
-        return m.Otherwise(span, children)
+        return mk.Otherwise(span, children)
 
     def build_decision_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Decision:
         texts = [c for c in node.children if isinstance(c, Token) and c.type == "DECISION_TEXT"]
-        return m.Decision(span, children, self.text(texts[0]) if texts else None)
+        return mk.Decision(span, children, self.text(texts[0]) if texts else None)
 
     def build_only_when_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.OnlyWhen:
-        return m.OnlyWhen(span, children, self.shallow_condition(node.children[1]))
+        return mk.OnlyWhen(span, children, self.shallow_condition(node.children[1]))
 
     def build_exclude_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.ExcludeWhen:
-        return m.ExcludeWhen(span, children, self.shallow_condition(node.children[1]))
+        return mk.ExcludeWhen(span, children, self.shallow_condition(node.children[1]))
 
     def build_preferably_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
-        return m.WithConstraint(span, children, "preferably", self.targets(node))
+        return mk.WithConstraint(span, children, "preferably", self.targets(node))
 
     def build_only_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
-        return m.WithConstraint(span, children, "only", self.targets(node))
+        return mk.WithConstraint(span, children, "only", self.targets(node))
 
     def build_not_with(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.WithConstraint:
-        return m.WithConstraint(span, children, "not", self.targets(node))
+        return mk.WithConstraint(span, children, "not", self.targets(node))
 
     def targets(self, node: Tree[Token]) -> tuple[m.Text, ...]:
         out: list[m.Text] = []
@@ -772,7 +903,7 @@ class _Builder:
                 stripped = piece.strip()
                 if stripped:
                     offset = base + start + (len(piece) - len(piece.lstrip()))
-                    out.append(m.Text(stripped, self.source.span(offset, offset + len(stripped))))
+                    out.append(mk.Text(stripped, self.span(offset, offset + len(stripped))))
                 start = separator.end() if separator is not None else len(text)
         return tuple(out)
 
@@ -794,50 +925,55 @@ class _Builder:
     def condition(self, node: Tree[Token] | Token, pair_nots: bool = False) -> m.Condition:
         assert isinstance(node, Tree)
         span = self.span_of(node)
-        kind = str(node.data)
+        kind = node.data
+        if kind == "cond_flag":  # `cvar -> cond_flag`, the commonest
+            return mk.Flag(span, self.words(node.children[0]))  # type: ignore[arg-type]
+        if kind == "cond_compare":  # `cvar CMP cvalue`
+            variable, op_token, value = node.children
+            assert isinstance(variable, Tree) and isinstance(op_token, Token) and isinstance(value, Tree)
+            op = CONDITION_OPS.get(op_token) or str(op_token)
+            if value.data == "cvalue_number":  # `number (PERCENT | LAB_UNIT)?`
+                number = self.number(value.children[0])
+                mark = value.children[-1] if len(value.children) > 1 else None
+                percent = isinstance(mark, Token) and mark.type == "PERCENT"
+                unit = self.text(mark) if isinstance(mark, Token) and mark.type == "LAB_UNIT" else None
+                return mk.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None, unit)
+            return mk.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
         subtrees = [c for c in node.children if isinstance(c, Tree)]
         if kind == "or_cond":
-            return m.Any_(span, tuple(self.condition(c, pair_nots) for c in subtrees))
+            return mk.Any_(span, tuple(self.condition(c, pair_nots) for c in subtrees))
         if kind == "and_cond":
-            return m.All(span, tuple(self.condition(c, pair_nots) for c in subtrees))
+            return mk.All(span, tuple(self.condition(c, pair_nots) for c in subtrees))
         if kind == "cond_not" and pair_nots:
             count = 0
             while node.data == "cond_not":
                 count += 1
                 node = next(c for c in node.children if isinstance(c, Tree))
             inner = self.condition(node, pair_nots)
-            return m.Not(span, inner) if count % 2 else inner
+            return mk.Not(span, inner) if count % 2 else inner
         if kind == "cond_not":
-            return m.Not(span, self.condition(subtrees[0]))
-        if kind == "cond_flag":
-            return m.Flag(span, self.words(subtrees[0]))
-        if kind == "cond_compare":
-            variable, value = subtrees
-            op_token = next(c for c in node.children if isinstance(c, Token))
-            op = {"≥": ">=", "≤": "<=", "≠": "!=", "=": "="}.get(str(op_token), str(op_token))
-            if value.data == "cvalue_number":
-                number = self.number(value.children[0])
-                percent = any(isinstance(c, Token) and c.type == "PERCENT" for c in value.children)
-                units = [self.text(c) for c in value.children if isinstance(c, Token) and c.type == "LAB_UNIT"]
-                return m.Compare(span, self.words(variable), self.span_of(variable), op, number, percent, None,
-                                 units[0] if units else None)
-            return m.Compare(span, self.words(variable), self.span_of(variable), op, None, False, self.words(value))
+            return mk.Not(span, self.condition(subtrees[0]))
         if len(subtrees) == 1:
             return self.condition(subtrees[0], pair_nots)
         raise AssertionError(f"unhandled condition {kind}")
 
     def words(self, node: Tree[Token]) -> str:
-        return " ".join([t for t in node.children if isinstance(t, Token)])
+        try:
+            return " ".join(node.children)  # type: ignore[arg-type]  # `cvar: CWORD+`: tokens only, as a rule
+        except TypeError:  # a node among them
+            return " ".join([t for t in node.children if isinstance(t, Token)])
 
     # ------------------------------------------------------------ notes, queries, acknowledgements
     def build_note_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Note:
-        texts = [c for c in node.children if isinstance(c, Token) and c.type == "NOTE_TEXT"]
-        text = self.text(texts[0]) if texts else None
-        return m.Note(span, children, text, self.refs(texts[0]) if texts else ())
+        parts = node.children  # `NOTE NOTE_TEXT?`
+        if len(parts) < 2:
+            return mk.Note(span, children, None, ())
+        token: Token = parts[1]  # type: ignore[assignment]
+        return mk.Note(span, children, self.text(token), self.refs(token) if "§" in token else ())
 
     def build_query_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Query:
         texts = [c for c in node.children if isinstance(c, Token) and c.type == "NOTE_TEXT"]
-        return m.Query(span, children, self.text(texts[0]) if texts else None)
+        return mk.Query(span, children, self.text(texts[0]) if texts else None)
 
     def build_allow_line(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Allow:
         tokens = [c for c in node.children if isinstance(c, Token)]
@@ -847,17 +983,17 @@ class _Builder:
         if strings:
             raw = self.text(strings[0])
             inner = raw.value.strip('"').strip()
-            justification = m.Text(inner, raw.span) if inner else None
-        return m.Allow(span, children, code, justification)
+            justification = mk.Text(inner, raw.span) if inner else None
+        return mk.Allow(span, children, code, justification)
 
     # ------------------------------------------------------------ lab criteria, dose modification (issue 14)
     def between(self, first: Tree[Token] | Token, last: Tree[Token] | Token) -> Span:
         """The span from the start of one node to the end of another (one statement line)."""
         start, end = self.bounds(first), self.bounds(last)
         if start is not None and end is not None and end[1] >= end[0] and end[1] >= start[0]:
-            return self.source.span(start[0], end[1])  # one span instead of two and a third
+            return self.span(start[0], end[1])  # one span instead of two and a third
         a, b = self.span_of(first), self.span_of(last)
-        return Span(a.file, a.line, a.column, b.end_line, b.end_column)
+        return ms.Span(a.file, a.line, a.column, b.end_line, b.end_column)
 
     def bounds(self, node: Tree[Token] | Token) -> tuple[int, int] | None:
         """The offsets `span_of` reads for a node or a token (None: a node that covers no token)."""
@@ -868,18 +1004,25 @@ class _Builder:
 
     def row_item(self, row: Tree[Token], build_row: str) -> m.Item:
         """A row of a criteria/dose-modification/dose-levels block: a note/query/allow, or the block's own row."""
-        subtrees = [c for c in row.children if isinstance(c, Tree)]
+        subtrees: list[Tree[Token]] = []
+        first = last = None  # the first and last part of the row's own line
+        for child in row.children:
+            if isinstance(child, Tree):
+                subtrees.append(child)
+                if child.data in ROW_BLOCKS:
+                    continue
+            if first is None:
+                first = child
+            last = child
         kids: tuple[m.Item, ...] = ()
-        if subtrees and subtrees[-1].data == "row_children":
-            kids = self.items(c for c in subtrees[-1].children if isinstance(c, Tree))
-            subtrees = subtrees[:-1]
+        if subtrees and subtrees[-1].data == "row_children":  # `_INDENT line_item+ _DEDENT`: line items only
+            kids = self.items(subtrees.pop().children)  # type: ignore[arg-type]
         if len(subtrees) == 1 and subtrees[0].data in ("note_line", "query_line", "allow_line"):
             head = subtrees[0]
-            builder = getattr(self, "build_" + str(head.data))
-            result: m.Item = builder(head, self.span_of(head), kids)
+            result: m.Item = HEAD_BUILDERS[head.data](self, head, self.span_of(head), kids)
             return result
-        parts = [c for c in row.children if not (isinstance(c, Tree) and c.data in ROW_BLOCKS)]
-        span = self.between(parts[0], parts[-1])
+        assert first is not None and last is not None
+        span = self.between(first, last)
         built: m.Item = getattr(self, build_row)(row, subtrees, span, kids)
         return built
 
@@ -888,22 +1031,22 @@ class _Builder:
                       if isinstance(c, Tree) and c.data not in ("dm_drug", "dm_by")])
 
     def build_criteria_block(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.Criteria:
-        return m.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
+        return mk.Criteria(self.span_of(node.children[0]), self.rows(node, "criterion_row"))
 
     def criterion_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                       kids: tuple[m.Item, ...]) -> m.Criterion:
-        return m.Criterion(span, kids, self.condition(subtrees[0]))
+        return mk.Criterion(span, kids, self.condition(subtrees[0]))
 
     def build_dose_levels(self, node: Tree[Token], span: Span, children: tuple[m.Item, ...]) -> m.DoseLevels:
         drug = self.joined(next(c for c in node.children if isinstance(c, Tree) and c.data == "dm_drug"))
-        return m.DoseLevels(self.between(node.children[0], node.children[1]), self.rows(node, "level_row"), drug)
+        return mk.DoseLevels(self.between(node.children[0], node.children[1]), self.rows(node, "level_row"), drug)
 
     def level_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                   kids: tuple[m.Item, ...]) -> m.DoseLevel:
         token = next(c for c in row.children if isinstance(c, Token) and c.type == "DOSE_LEVEL")
         _, dose = self.phase_part(subtrees[0])
         assert isinstance(dose, m.Dose)
-        return m.DoseLevel(span, kids, level_number(str(token)), dose)
+        return mk.DoseLevel(span, kids, level_number(str(token)), dose)
 
     def build_dose_modification(self, node: Tree[Token], span: Span,
                                 children: tuple[m.Item, ...]) -> m.DoseModification:
@@ -918,7 +1061,7 @@ class _Builder:
             nadir_match = NADIR.match(written)
             if nadir_match is not None:
                 nadir, written = True, written[nadir_match.end():]
-            variable = m.Text(written, self.span_of(cvar))
+            variable = mk.Text(written, self.span_of(cvar))
             unit_nodes = [c for c in by.children if isinstance(c, Tree) and c.data == "dm_unit"]
             if unit_nodes:
                 token = unit_nodes[0].children[0]
@@ -927,102 +1070,112 @@ class _Builder:
         self.table = (variable, unit)
         rows = self.rows(node, "band_row")
         head = self.between(node.children[0], by if by is not None else node.children[1])
-        return m.DoseModification(head, rows, drug, variable, unit, nadir=nadir)
+        return mk.DoseModification(head, rows, drug, variable, unit, nadir=nadir)
 
     def band_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                  kids: tuple[m.Item, ...]) -> m.DoseBand:
-        band_node, *action_nodes = subtrees
+        band_node = subtrees[0]
         table_variable, table_unit = self.table
-        cvars = [c for c in band_node.children if isinstance(c, Tree) and c.data == "cvar"]
-        written = m.Text(self.words(cvars[0]), self.span_of(cvars[0])) if cvars else None
-        band = next(c for c in band_node.children if isinstance(c, Tree) and c.data != "cvar")
+        band_parts = band_node.children  # `cvar? band`
+        written = None
+        if len(band_parts) > 1:
+            cvar: Tree[Token] = band_parts[0]  # type: ignore[assignment]
+            written = mk.Text(self.words(cvar), self.span_of(cvar))
+        band: Tree[Token] = band_parts[-1]  # type: ignore[assignment]
         band_span = self.span_of(band)
         name, name_span = written.value if written else "", written.span if written else band_span
         if table_variable is not None and (written is None or written.value.lower() in ("grade", "graad")):
             name = table_variable.value
-        tokens = [c for c in band.children if isinstance(c, Token)]
-        numbers = [self.number(c) for c in band.children if isinstance(c, Tree)]
-        percent = any(t.type == "PERCENT" for t in tokens)
-        units = [self.text(t) for t in tokens if t.type == "LAB_UNIT"]
-        unit = units[0] if units else (table_unit if table_unit is not None and table_unit.value != "%" else None)
+        numbers: list[m.Number] = []
+        ops: list[str] = []
+        percent = False
+        unit = None
+        for part in band.children:  # one pass: the numbers, operators, the percent sign, the unit
+            if isinstance(part, Token):
+                kind = part.type
+                if kind == "CMP":
+                    ops.append(NORMAL_OPS.get(part) or str(part))
+                elif kind == "PERCENT":
+                    percent = True
+                elif kind == "LAB_UNIT" and unit is None:
+                    unit = self.text(part)
+            else:
+                numbers.append(self.number(part))
+        if unit is None and table_unit is not None and table_unit.value != "%":
+            unit = table_unit
         percent = percent or (table_unit is not None and table_unit.value == "%")
-        ops = [normal_op(str(t)) for t in tokens if t.type == "CMP"]
-
-        def compare(op: str, number: m.Number) -> m.Compare:
-            return m.Compare(band_span, name, name_span, op, number, percent, None, unit)
-
+        make = mk.Compare
         condition: m.Condition
         if band.data == "band_compare":
-            condition = compare(ops[0], numbers[0])
+            condition = make(band_span, name, name_span, ops[0], numbers[0], percent, None, unit)
         elif band.data == "band_between":
             # `> 2.5 to <= 5`: an operator written before the first number bounds it from below.
             lower_written = isinstance(band.children[0], Token) and band.children[0].type == "CMP"
             lower, upper_ops = (ops[0], ops[1:]) if lower_written else (">=", ops)
-            condition = m.All(band_span, (compare(lower, numbers[0]), compare(upper_ops[0] if upper_ops else "<=",
-                                                                               numbers[1])))
+            condition = mk.All(band_span, (
+                make(band_span, name, name_span, lower, numbers[0], percent, None, unit),
+                make(band_span, name, name_span, upper_ops[0] if upper_ops else "<=", numbers[1], percent, None,
+                     unit)))
         else:
-            condition = compare("=", numbers[0])
+            condition = make(band_span, name, name_span, "=", numbers[0], percent, None, unit)
         if row.data == "dm_occurrence_row":
-            occurrences = tuple(self.row_item(c, "occurrence_row") for c in row.children
-                                if isinstance(c, Tree) and c.data in ("occurrence_action_row", "occurrence_note_row"))
-            return m.DoseBand(span, occurrences + kids, written, condition, ())
-        actions = tuple(self.dose_action(a) for a in action_nodes)
-        return m.DoseBand(span, kids, written, condition, actions)
+            occurrences = tuple([self.row_item(c, "occurrence_row") for c in row.children if isinstance(c, Tree)
+                                 and c.data in ("occurrence_action_row", "occurrence_note_row")])
+            return mk.DoseBand(span, occurrences + kids, written, condition, ())
+        actions = tuple(map(self.dose_action, subtrees[1:]))
+        return mk.DoseBand(span, kids, written, condition, actions)
 
     def occurrence_row(self, row: Tree[Token], subtrees: list[Tree[Token]], span: Span,
                        kids: tuple[m.Item, ...]) -> m.Occurrence:
         token = next(c for c in row.children if isinstance(c, Token) and c.type == "OCCURRENCE")
         number, and_later = occurrence_number(str(token))
-        return m.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
+        return mk.Occurrence(span, kids, number, and_later, tuple(self.dose_action(a) for a in subtrees))
 
     def dose_action(self, node: Tree[Token]) -> m.DoseAction:
-        kind = str(node.data)[3:]
+        kind = node.data[3:]
         span = self.span_of(node)
-        tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "percent":
-            return m.DoseAction("percent", span, percent=self.number(node.children[0]))
+            return mk.DoseAction("percent", span, percent=self.number(node.children[0]))
+        if kind in ("withhold", "discontinue", "then"):  # keywords only
+            return mk.DoseAction(kind, span)
+        tokens = [c for c in node.children if isinstance(c, Token)]
         if kind == "level":
-            return m.DoseAction("level", span, level=level_number(str(tokens[0])))
+            return mk.DoseAction("level", span, level=level_number(str(tokens[0])))
         if kind == "dose":
             _, dose = self.phase_part(node.children[0])  # type: ignore[arg-type]
-            return m.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
+            return mk.DoseAction("dose", span, dose=dose)  # type: ignore[arg-type]
         if kind == "delay":
             match = DELAY_PATTERN.search(str(tokens[0])[5:])
             delay = None
             if match:
                 unit = "week" if match.group(2).lower().startswith("we") else "day"
-                delay = m.Duration(self.period(match.group(1), unit, self.span_of(tokens[0]), "delay"), unit,
+                delay = mk.Duration(self.period(match.group(1), unit, self.span_of(tokens[0]), "delay"), unit,
                                    self.span_of(tokens[0]))
             until = self.text(tokens[-1]) if len(tokens) > 2 else None
-            return m.DoseAction("delay", span, delay=delay, until=until)
-        return m.DoseAction(kind, span)
+            return mk.DoseAction("delay", span, delay=delay, until=until)
+        return mk.DoseAction(kind, span)
 
     # ------------------------------------------------------------ sections
     def sections(self, nodes: list[Tree[Token]]) -> tuple[tuple[m.Item, ...], tuple[m.Section, ...]]:
         preamble: list[Tree[Token]] = []
         flat: list[tuple[Tree[Token], list[Tree[Token]]]] = []
+        body = preamble  # the lines before the first heading, then each section's
         for node in nodes:
             if node.data == "heading":
-                flat.append((node, []))
-            elif flat:
-                flat[-1][1].append(node)
+                body = []
+                flat.append((node, body))
             else:
-                preamble.append(node)
+                body.append(node)
         drafts = [self.section_head(heading, body) for heading, body in flat]
         return self.items(preamble), self.nest(drafts)
 
     def section_head(self, heading: Tree[Token], body: list[Tree[Token]]) -> SectionDraft:
-        mark = heading.children[0]
-        assert isinstance(mark, Token)
-        level = len(str(mark))
-        texts = [c for c in heading.children[1:] if isinstance(c, Token)]
-        raw = str(texts[0]).strip() if texts else ""
+        parts = heading.children  # `HEADING_MARK HEADING_TEXT?`
+        level = len(parts[0])  # type: ignore[arg-type]
+        raw = parts[1].strip() if len(parts) > 1 else ""  # type: ignore[union-attr]
         span = self.span_of(heading)
-        match = HEADING_PATTERN.match(raw)
-        assert match is not None
-        title = match.group("title").strip()
-        explicit_number = match.group("number")
-        section_id = match.group("id")
+        explicit_number, title, section_id = heading_parts(raw)
+        title = title.strip()
         explicit = section_id is not None
         if section_id is not None:
             section_id = section_id.strip().lstrip("#")
@@ -1043,7 +1196,7 @@ class _Builder:
             while len(counters) < depth:
                 counters.append(0)
             counters[depth - 1] += 1
-            number = ".".join(str(c) for c in counters)
+            number = ".".join(map(str, counters))
             if explicit_number is not None and explicit_number != number:
                 self.report("P012", span, f"section number {explicit_number} does not match its position ({number})",
                             "remove the number (sections are numbered automatically) or renumber")
@@ -1055,7 +1208,7 @@ class _Builder:
             while i < len(numbered) and numbered[i][0] >= depth:
                 d, title, sid, explicit, _, span, items, number = numbered[i]
                 subs, i = build(i + 1, d + 1)
-                out.append(m.Section(sid, explicit, title, number, d, span, items, tuple(subs)))
+                out.append(mk.Section(sid, explicit, title, number, d, span, items, tuple(subs)))
             return out, i
 
         sections, _ = build(0, 1)
@@ -1080,9 +1233,12 @@ def level_number(text: str) -> int:
     return -int(match.group(2)) if match.group(1) in ("-", "−") else int(match.group(2))
 
 
+NORMAL_OPS = {"≥": ">=", "≤": "<=", "≠": "!="}
+
+
 def normal_op(text: str) -> str:
     """A comparison operator in its ASCII spelling."""
-    return {"≥": ">=", "≤": "<=", "≠": "!="}.get(text, text)
+    return NORMAL_OPS.get(text, text)
 
 
 RELATIVE_END = re.compile(
@@ -1099,8 +1255,8 @@ def relative_end(until: m.Text) -> m.RelativeEnd | None:
         return None
     unit = "week" if match.group("unit").lower().startswith("we") else "day"
     start = until.span.column + match.start("drug")
-    drug_span = Span(until.span.file, until.span.line, start, until.span.line, start + len(match.group("drug")))
-    return m.RelativeEnd(int(match.group("n")), unit, m.Text(match.group("drug"), drug_span))
+    drug_span = ms.Span(until.span.file, until.span.line, start, until.span.line, start + len(match.group("drug")))
+    return mk.RelativeEnd(int(match.group("n")), unit, mk.Text(match.group("drug"), drug_span))
 
 
 class DaySet:
@@ -1145,12 +1301,16 @@ def condition_depth(node: Tree[Token]) -> int:
     stack = [(node, 1)]
     while stack:
         current, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((c, depth + 1) for c in current.children if isinstance(c, Tree) and c.data in CONDITION_NODES)
+        if depth > deepest:
+            deepest = depth
+        for child in current.children:
+            if isinstance(child, Tree) and child.data in CONDITION_NODES:
+                stack.append((child, depth + 1))
     return deepest
 
 
 CONDITION_NODES = frozenset({"or_cond", "and_cond", "cond_not"})
+CONDITION_OPS = {"≥": ">=", "≤": "<=", "≠": "!=", "=": "="}  # a condition's operator in its ASCII spelling
 
 
 def m_related(span: Span, message: str) -> Related:
@@ -1181,6 +1341,23 @@ def occurrence_number(text: str) -> tuple[int, bool]:
     return number, later
 
 
+def heading_parts(raw: str) -> tuple[str | None, str, str | None]:
+    """A heading's text (stripped) as `HEADING_PATTERN` reads it: number, title, id (`2. Dosering {dosis}`).
+
+    A heading without a leading digit is read without the pattern: its lazy title tries
+    the rest of the pattern at every character.
+    """
+    if raw[:1] in "0123456789":  # a written number, perhaps (and the empty heading)
+        match = HEADING_PATTERN.match(raw)
+        assert match is not None
+        return match.group("number"), match.group("title"), match.group("id")
+    if raw.endswith("}"):  # `title {id}`: the id from the first `{` after the last `}` before the end
+        brace = raw.find("{", raw.rfind("}", 0, -1) + 1)
+        if brace >= 0:
+            return None, raw[:brace].rstrip(), raw[brace + 1:-1]
+    return None, raw, None
+
+
 def slug(title: str) -> str:
     """A section id from a title: lower case ASCII words joined by hyphens."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
@@ -1191,14 +1368,16 @@ def slug(title: str) -> str:
 def build(source: SourceFile, tree: Tree[Token]) -> tuple[m.Protocol, list[Diagnostic]]:
     """Build the protocol model from a syntax tree."""
     builder = _Builder(source)
-    fields: list[Tree[Token]] = []
-    body: list[Tree[Token]] = []
-    for child in tree.children:  # one pass: a sheet's top level holds most of its lines
-        if isinstance(child, Tree):
-            (fields if child.data == "meta_field" else body).append(child)
+    top: list[Tree[Token]] = tree.children  # type: ignore[assignment]  # `meta_field* item*`: nodes only
+    count = 0
+    for child in top:  # the metadata comes first
+        if child.data != "meta_field":
+            break
+        count += 1
+    fields, body = top[:count], top[count:]
     meta = builder.metadata(fields)
     preamble, sections = builder.sections(body)
-    protocol = m.Protocol(source.path, source.sha256, meta, preamble, sections)
+    protocol = mk.Protocol(source.path, source.sha256, meta, preamble, sections)
     ids: dict[str, m.Section] = {}
     for section in protocol.all_sections():
         if section.id in ids:

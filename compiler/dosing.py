@@ -10,11 +10,12 @@ number lives here: dose ranges, Calvert parameters and equivalence factors come 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.records import frozen
@@ -318,7 +319,7 @@ def rows_for_use(rows: tuple[DoseRow, ...], use: str | None, context: frozenset[
     return chosen or rows
 
 
-@frozen(slots=True)
+@frozen
 class RangeMatch:
     """The rows that apply to a stated dose, and the range they give.
 
@@ -331,19 +332,22 @@ class RangeMatch:
     how: str
     rows: tuple[DoseRow, ...]
 
-    @property
+    # Cached: the D rules ask each of these several times per dose, and a match is shared by every
+    # dose of the same product, use, route, unit and schedule (checks.dose memoises the look-up).
+
+    @functools.cached_property
     def usual_low(self) -> Decimal | None:
         """Lowest usual dose of the rows."""
         lows = [r.usual[0] for r in self.rows if r.usual is not None]
         return min(lows) if lows else None
 
-    @property
+    @functools.cached_property
     def usual_high(self) -> Decimal | None:
         """Highest usual dose of the rows."""
         highs = [r.usual[1] for r in self.rows if r.usual is not None]
         return max(highs) if highs else None
 
-    @property
+    @functools.cached_property
     def hard_max(self) -> Decimal | None:
         """The highest hard maximum — None when any row has none (no hard limit can be claimed)."""
         maxima = [r.max for r in self.rows]
@@ -406,6 +410,10 @@ class CalvertParameters:
 
 def calvert_parameters(tables: Tables, drug_id: str = "carboplatin") -> CalvertParameters | None:
     """The Calvert parameters of a drug's formulary entry (`calvert:`), if it has them."""
+    return _per_product(tables, "calvert", drug_id, _calvert_parameters)
+
+
+def _calvert_parameters(tables: Tables, drug_id: str) -> CalvertParameters | None:
     entry = (tables.drugs.get(drug_id) or {}).get("calvert")
     if not isinstance(entry, dict):
         return None
@@ -461,6 +469,27 @@ def cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
 _CUMULATIVE: list[tuple[Tables, dict[str, CumulativeLimit | None]]] = []
 
 
+_T = TypeVar("_T")
+_PER_PRODUCT: list[tuple[Tables, dict[tuple[str, str], Any]]] = []
+
+
+def _per_product(tables: Tables, what: str, drug_id: str, read: Callable[[Tables, str], _T]) -> _T:
+    """`read(tables, drug_id)`, once per product and tables object: the D rules ask it for every dosed phase of a
+    sheet, and it parses the product's entry anew (the values are frozen, so one answer serves every caller).
+    """
+    if not _PER_PRODUCT or _PER_PRODUCT[0][0] is not tables:
+        _PER_PRODUCT[:] = [(tables, {})]
+    known = _PER_PRODUCT[0][1]
+    key = (what, drug_id)
+    if key in known:
+        found: _T = known[key]
+        return found
+    if len(known) > 10_000:
+        known.clear()
+    value = known[key] = read(tables, drug_id)
+    return value
+
+
 def _cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     entry = (tables.drugs.get(drug_id) or {}).get("cumulative")
     if not isinstance(entry, dict) or entry.get("doxorubicin_equivalent_factor") is None:
@@ -471,6 +500,16 @@ def _cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
         dec(entry["reduced_limit_mg_m2"]) if entry.get("reduced_limit_mg_m2") is not None else None,
         tuple(str(x) for x in entry.get("reduced_with") or ()), str(entry.get("source") or ""),
         bool(entry.get("unverified", True)))
+
+
+def regimen_has_cumulative(tables: Tables, regimen_id: str) -> bool:
+    """Whether a library regimen holds a drug with a `cumulative:` entry (asked of every library regimen line)."""
+    return _per_product(tables, "regimen-cumulative", regimen_id, _regimen_has_cumulative)
+
+
+def _regimen_has_cumulative(tables: Tables, regimen_id: str) -> bool:
+    entry = tables.regimens.get(regimen_id) or {}
+    return any(cumulative_limit(tables, str(drug.get("drug"))) is not None for drug in entry.get("drugs") or [])
 
 
 def doxorubicin_equivalent(dose_mg_m2: Decimal, factor: Decimal) -> Decimal:
@@ -570,6 +609,10 @@ class RenalBand:
 
 def renal_table(tables: Tables, drug_id: str) -> tuple[tuple[RenalBand, ...], str, bool] | None:
     """A product's renal adjustment table with its source and unverified flag."""
+    return _per_product(tables, "renal", drug_id, _renal_table)
+
+
+def _renal_table(tables: Tables, drug_id: str) -> tuple[tuple[RenalBand, ...], str, bool] | None:
     entry = (tables.drugs.get(drug_id) or {}).get("renal_adjustment")
     if not isinstance(entry, dict):
         return None

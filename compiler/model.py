@@ -172,7 +172,10 @@ class Frequency:
         """The interval in days where it is exact (None for months, daily, …)."""
         if self.interval is None or self.unit is None:
             return None
-        return self.interval * {"day": 1, "week": 7}.get(self.unit, 0) or None
+        return self.interval * _DAYS_PER_UNIT.get(self.unit, 0) or None
+
+
+_DAYS_PER_UNIT = {"day": 1, "week": 7}
 
 
 @frozen(slots=True)
@@ -337,7 +340,10 @@ class DrugLine(Item):
     @property
     def route(self) -> Route | None:
         """The route of the first phase that states one."""
-        return next((p.route for p in self.phases if p.route is not None), None)
+        for phase in self.phases:  # a loop, not a generator: asked for every line by many rules
+            if phase.route is not None:
+                return phase.route
+        return None
 
 
 @frozen(slots=True)
@@ -488,6 +494,8 @@ class Any_(Condition):
 
 def condition_atoms(condition: Condition) -> list[Flag | Compare]:
     """The flags and comparisons of a condition, in source order (through and/or/not)."""
+    if isinstance(condition, (Flag, Compare)):
+        return [condition]  # most conditions: one atom
     out: list[Flag | Compare] = []
     stack: list[Condition] = [condition]
     while stack:
@@ -616,6 +624,8 @@ class DoseBand(Item):
 
     def occurrences(self) -> tuple[Occurrence, ...]:
         """The `1st occurrence: …` rows under the band (empty when the band has one action list)."""
+        if not self.children:  # most bands: asked by several rules, answered without a generator
+            return ()
         return tuple(c for c in self.children if isinstance(c, Occurrence))
 
     def action_lists(self) -> tuple[tuple[DoseAction, ...], ...]:
@@ -625,6 +635,8 @@ class DoseBand(Item):
 
     def all_actions(self) -> tuple[DoseAction, ...]:
         """Every action of the band, its occurrence rows' included (for the checks of each action)."""
+        if not self.children:
+            return self.actions  # the band's own list (a tuple: the same actions, in the same order)
         return tuple(a for actions in self.action_lists() for a in actions)
 
 
@@ -704,31 +716,62 @@ class Protocol:
 
     def all_sections(self) -> list[Section]:
         """Every section, depth first."""
-        out: list[Section] = []
-
-        def walk(sections: tuple[Section, ...]) -> None:
-            for section in sections:
-                out.append(section)
-                walk(section.subsections)
-
-        walk(self.sections)
-        return out
+        return list(_walked(self)[1])
 
     def all_items(self) -> list[Item]:
         """Every item (depth first, bullets' content included)."""
-        out: list[Item] = []
+        walked = _walked(self)
+        items = walked[2]
+        if items is None:
+            items = walked[2] = _all_items(self.preamble, walked[1])
+        return list(items)
 
-        def walk(items: tuple[Item, ...]) -> None:
-            for item in items:
-                out.append(item)
-                if isinstance(item, Bullet) and item.content is not None:
-                    out.append(item.content)
+
+# The walks of the last few protocols (by identity: the model is frozen, so a protocol's sections and
+# items never change; the entry holds the protocol, so its id is not reused while it is here). A check
+# run asks for every section about ten times, and the checks, the report and the book entry each walk
+# every item: once per protocol is enough. Each caller gets a list of its own.
+_WALKS: dict[int, list[Any]] = {}
+_MAX_WALKS = 8
+
+
+def _walked(protocol: Protocol) -> list[Any]:
+    """[protocol, its sections (depth first), its items or None until asked]."""
+    known = _WALKS.get(id(protocol))
+    if known is None or known[0] is not protocol:
+        if len(_WALKS) >= _MAX_WALKS:
+            _WALKS.clear()
+        known = _WALKS[id(protocol)] = [protocol, _all_sections(protocol.sections), None]
+    return known
+
+
+def _all_sections(top: tuple[Section, ...]) -> tuple[Section, ...]:
+    out: list[Section] = []
+    stack = list(reversed(top))
+    while stack:
+        section = stack.pop()
+        out.append(section)
+        if section.subsections:
+            stack.extend(reversed(section.subsections))
+    return tuple(out)
+
+
+def _all_items(preamble: tuple[Item, ...], sections: tuple[Section, ...]) -> tuple[Item, ...]:
+    out: list[Item] = []
+    append = out.append
+
+    def walk(items: tuple[Item, ...]) -> None:
+        for item in items:
+            append(item)
+            if isinstance(item, Bullet) and item.content is not None:
+                append(item.content)
+            if item.children:  # most items have none: no call for them
                 walk(item.children)
 
-        walk(self.preamble)
-        for section in self.all_sections():
-            walk(section.items)
-        return out
+    walk(preamble)
+    for section in sections:
+        walk(section.items)
+    return tuple(out)
 
 
 def to_json(value: Any) -> Any:

@@ -25,6 +25,11 @@ LALR table kept in the cache folder (`accelerated()`), without building a Lark o
 each state's lexer is made when a parse first reaches the state (`_StateLexers`), and
 its scanner is rebuilt from the code kept in the same cache instead of being compiled
 again (`compiler.regex_code`: compiling them was most of what a first parse cost).
+
+Scanning: a scanner is one alternation of the state's terminals, tried one by one at
+every token; the cache also keeps, for each scanner, which terminals can start with
+each character (`regex_code.dispatch_table`), and the scanner matches with the smaller
+alternation of those (in the same order: the same first match, the same token).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef
 from lark.parsers.lalr_analysis import IntParseTable, Reduce, Shift
 
 from compiler import regex_code
-from compiler.regex_code import Entry, KeptPatterns, Recorder
+from compiler.regex_code import Dispatch, Entry, KeptPatterns, Recorder
 from compiler.source import SourceFile, SourceProblem, Span
 
 MAX_ERRORS = 20
@@ -374,16 +379,20 @@ class _StateLexers(dict[int, Any]):
         conf.terminals = [t for t in conf.terminals if t.name in key]
         return self.module.BasicLexer(conf)
 
-    def scanner_code(self) -> dict[tuple[str, int], Entry]:
-        """The code of every state's scanner (for the cache): compiled here once, so that a
-        later process builds each scanner it needs from its code (see `compiler.regex_code`).
+    def scanner_code(self) -> tuple[dict[tuple[str, int], Entry], dict[tuple[str, int], Dispatch]]:
+        """The code of every state's scanner and its dispatch table on the first character (for the
+        cache): compiled here once, so that a later process builds each scanner it needs from its
+        code (see `compiler.regex_code`).
         """
         recorder = Recorder()
         conf = copy.copy(self.conf)
         conf.re_module = cast("Any", recorder)
-        for key in {accepts | self.extra for accepts in self.accepts.values()}:
-            self._lexer(key, conf).scanner  # noqa: B018 (building the scanner compiles its expression)
-        return recorder.kept
+        chars = regex_code.alphabet([str(t.pattern.to_regexp()) for t in conf.terminals])  # one for all the scanners
+        for key in sorted({accepts | self.extra for accepts in self.accepts.values()}, key=sorted):
+            scanner = self._lexer(key, conf).scanner  # building the scanner compiles its expression
+            recorder.record_dispatch([(str(t.name), str(t.pattern.to_regexp())) for t in scanner.terminals],
+                                     int(conf.g_regex_flags), chars)
+        return recorder.kept, recorder.dispatch
 
     def make_lexer_state(self, text: str) -> Any:
         return self.module.LexerState(text, self.module.LineCounter("\n"))
@@ -410,7 +419,8 @@ class _Accelerated:
     def __init__(self, module: Any, plain: dict[str, Any]) -> None:
         terminals, rules = _terminals(plain["terminals"]), _rules(plain["rules"])
         # the scanners are built from the code kept with the plain parser (compiled when it is missing)
-        conf = LexerConf(terminals, cast("Any", KeptPatterns(dict(plain.get("regex") or {}))),
+        kept = KeptPatterns(dict(plain.get("regex") or {}), dict(plain.get("dispatch") or {}))
+        conf = LexerConf(terminals, cast("Any", kept),
                          ignore=list(plain["ignore"]), g_regex_flags=int(plain["g_regex_flags"]), skip_validation=True)
         callbacks: dict[Any, Any] = {}
         _set_rule_callbacks(cast("Lark", _RulesOf(rules)), callbacks)
@@ -523,7 +533,7 @@ def _rules(plain: Sequence[Any]) -> list[Rule]:
     return out
 
 
-_CACHE_FORMAT = b"protocolc-parser-2"
+_CACHE_FORMAT = b"protocolc-parser-3"
 
 
 def _cache_path(module: Any) -> tuple[Path, bytes]:
@@ -623,7 +633,10 @@ def accelerated() -> _Accelerated | None:
         fast = _Accelerated(module, plain)
         if not _working(fast):
             return None
-        plain["regex"] = fast.lexers.scanner_code()
+        plain["regex"], plain["dispatch"] = fast.lexers.scanner_code()
+        fast = _Accelerated(module, plain)  # its scanners dispatch on the first character, as a later process's
+        if not _working(fast):
+            return None
     except Exception:  # a lark-cython that does not fit this Lark: the pure parser parses
         return None
     if path is not None:

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -145,8 +145,18 @@ def is_stereotactic(item: m.Fractionation, tables: Tables) -> bool:
     """Whether the technique is stereotactic (SRS, SRT, SBRT, SABR…)."""
     if item.technique is None:
         return False
-    names = {str(t).lower() for t in limits(tables).get("stereotactic_techniques") or []}
-    return item.technique.value.lower() in names
+    return item.technique.value.lower() in _stereotactic_names(tables)
+
+
+_STEREOTACTIC: list[tuple[Tables, frozenset[str]]] = []
+
+
+def _stereotactic_names(tables: Tables) -> frozenset[str]:
+    """The stereotactic technique names in lower case (read once per tables object: every rt rule asks)."""
+    if not _STEREOTACTIC or _STEREOTACTIC[0][0] is not tables:
+        _STEREOTACTIC[:] = [(tables, frozenset(str(t).lower() for t in limits(tables).get("stereotactic_techniques")
+                                               or []))]
+    return _STEREOTACTIC[0][1]
 
 
 @frozen
@@ -221,6 +231,20 @@ def computable(item: m.Fractionation) -> bool:
 
 def values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | None:
     """BED and EQD2 of one fractionation (None when it has no single n × d)."""
+    # R003, the course and SIB values and the report ask for the same lines (and, through
+    # `course_parts`/`sib_views`, the same views): computed once per line and tables object.
+    known = _VALUES.get(id(item))
+    if known is None or known[0] is not item or known[1] is not tables:
+        if len(_VALUES) >= 2_000:  # the entry keeps its line (its id is not reused): a few sheets' worth
+            _VALUES.clear()
+        known = _VALUES[id(item)] = (item, tables, _values_of(item, tables))
+    return known[2]
+
+
+_VALUES: dict[int, tuple[m.Fractionation, Tables, FractionationValues | None]] = {}
+
+
+def _values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | None:
     if not computable(item):
         return None
     assert item.fractions is not None and item.dose_per_fraction is not None
@@ -235,6 +259,29 @@ def values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | No
 
 def course_parts(item: m.Fractionation) -> list[m.Fractionation]:
     """lang-b: the parts of a course as single fractionations (site, technique of the course)."""
+    return list(_views(item, "parts", _course_parts))
+
+
+def _views(item: m.Fractionation, kind: str,
+           make: Callable[[m.Fractionation], list[m.Fractionation]]) -> tuple[m.Fractionation, ...]:
+    """`make(item)`, once per line: the rules, the report and the sheet each ask for the views of a line,
+    and each view is a `dataclasses.replace` of it. The same views also find their values in `values_of`'s memo.
+    """
+    if not item.parts and not item.sib:
+        return ()  # most lines: no parts, no SIB (and no view made)
+    key = (id(item), kind)
+    known = _VIEWS.get(key)
+    if known is None or known[0] is not item:
+        if len(_VIEWS) >= 2_000:  # the entry keeps its line (its id is not reused): a few sheets' worth
+            _VIEWS.clear()
+        known = _VIEWS[key] = (item, tuple(make(item)))
+    return known[1]
+
+
+_VIEWS: dict[tuple[int, str], tuple[m.Fractionation, tuple[m.Fractionation, ...]]] = {}
+
+
+def _course_parts(item: m.Fractionation) -> list[m.Fractionation]:
     out = []
     for index, part in enumerate(item.parts, start=1):
         out.append(dataclasses.replace(item, span=part.span, fractions=part.fractions, fractions_max=None,
@@ -287,6 +334,10 @@ def fractionation_values(protocol: m.Protocol, tables: Tables) -> Iterator[Fract
 
 def sib_views(item: m.Fractionation) -> list[m.Fractionation]:
     """rt14: each simultaneous integrated boost of a line as a single fractionation (site of the line)."""
+    return list(_views(item, "sib", _sib_views))
+
+
+def _sib_views(item: m.Fractionation) -> list[m.Fractionation]:
     return [dataclasses.replace(item, span=sib.span, fractions=sib.fractions, fractions_max=None,
                                 dose_per_fraction=sib.dose_per_fraction, dose_per_fraction_max=None,
                                 total=sib.total, up_to=False, tolerance=None, parts=(), sib=(), course_part=None,
@@ -318,6 +369,23 @@ def sib_values(item: m.Fractionation, tables: Tables) -> list[tuple[m.RtSib, Fra
 
 def oar_organ(text: str, tables: Tables) -> str | None:
     """rt14: the organ key of a constraint's organ words (`long` → lung), from oar_limits.yaml."""
+    # R008, R009 and R012 ask for every constraint: each organ text is read once per tables object
+    if not _ORGANS or _ORGANS[0][0] is not tables:
+        _ORGANS[:] = [(tables, {})]
+    known = _ORGANS[0][1]
+    if len(text) > 200:
+        return _oar_organ(text, tables)  # only short texts are remembered: memory stays bounded over a book
+    if text not in known:
+        if len(known) >= 4096:
+            known.clear()
+        known[text] = _oar_organ(text, tables)
+    return known[text]
+
+
+_ORGANS: list[tuple[Tables, dict[str, str | None]]] = []
+
+
+def _oar_organ(text: str, tables: Tables) -> str | None:
     plain = f" {_plain(text)} "
     for entry in (tables.oar_limits.get("constraints") or {}).get("organs") or []:
         if any(f" {_plain(str(w))} " in plain for w in entry.get("words") or [] if _plain(str(w))):

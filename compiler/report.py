@@ -125,8 +125,36 @@ def as_sarif(results: Sequence[Compiled], extra: Sequence[Diagnostic], root: Pat
     load_rules()  # results may all come from the cache, which does not import the rules
     rules = sorted(REGISTRY.values(), key=lambda r: r.code)
     index = {r.code: i for i, r in enumerate(rules)}
+    sarif_results = _sarif_results(sorted([d for r in results for d in r.diagnostics] + list(extra),
+                                          key=Diagnostic.sort_key), index)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "protocolc",
+                "version": __version__,
+                "informationUri": "https://example.org/protocolc",
+                "rules": [{
+                    "id": r.code,
+                    "name": "".join(part.capitalize() for part in r.name.split("-")),
+                    "shortDescription": {"text": r.summary},
+                    "fullDescription": {"text": r.doc.split("\n\n")[0] if r.doc else r.summary},
+                    "help": {"text": r.doc or r.summary},
+                    "defaultConfiguration": {"level": SARIF_LEVEL[r.severity]},
+                    "properties": {"family": r.family, "status": r.status},
+                } for r in rules],
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": sarif_results,
+        }],
+    }
+
+
+def _sarif_results(diagnostics: Sequence[Diagnostic], index: dict[str, int]) -> list[dict[str, Any]]:
+    """The SARIF results of sorted diagnostics; `index`: each rule's place in the tool's rule list."""
     sarif_results = []
-    for d in sorted([d for r in results for d in r.diagnostics] + list(extra), key=Diagnostic.sort_key):
+    for d in diagnostics:
         path = Path(d.span.file)
         uri = path.as_uri() if path.is_absolute() else path.as_posix()
         region = {"startLine": d.span.line, "startColumn": d.span.column,
@@ -150,28 +178,7 @@ def as_sarif(results: Sequence[Compiled], extra: Sequence[Diagnostic], root: Pat
         if d.acknowledged is not None:
             result["suppressions"] = [{"kind": "inSource", "justification": d.acknowledged}]
         sarif_results.append(result)
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "protocolc",
-                "version": __version__,
-                "informationUri": "https://example.org/protocolc",
-                "rules": [{
-                    "id": r.code,
-                    "name": "".join(part.capitalize() for part in r.name.split("-")),
-                    "shortDescription": {"text": r.summary},
-                    "fullDescription": {"text": r.doc.split("\n\n")[0] if r.doc else r.summary},
-                    "help": {"text": r.doc or r.summary},
-                    "defaultConfiguration": {"level": SARIF_LEVEL[r.severity]},
-                    "properties": {"family": r.family, "status": r.status},
-                } for r in rules],
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": sarif_results,
-        }],
-    }
+    return sarif_results
 
 
 def dump(data: Any, stream: TextIO) -> None:
@@ -221,14 +228,90 @@ def _indented(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.split("\n"))
 
 
+def indented_json(value: Any, prefix: str) -> str:
+    """`_indented(json.dumps(value, indent=2, ensure_ascii=False), prefix)`, the same characters.
+
+    `json.dumps` with an indent runs the encoder's pure-Python path, the dearest part of a
+    file's block; this writes the same layout directly (a JSON string never holds a raw
+    newline, so every line break is the layout's). A value of a type it does not know is
+    left to `json.dumps`.
+    """
+    parts: list[str] = [prefix]
+    try:
+        _encode(value, "\n" + prefix, parts)
+    except _Unknown:
+        return _indented(json.dumps(value, indent=2, ensure_ascii=False), prefix)
+    return "".join(parts)
+
+
+class _Unknown(Exception):
+    """A value `indented_json` leaves to `json.dumps`."""
+
+
+_KEYS: dict[str, str] = {}  # a key's JSON text (the keys are the few fixed names of the formats)
+
+
+def _encode(value: Any, newline: str, parts: list[str]) -> None:
+    """Append the JSON text of `value` (indent 2) whose lines after the first start with `newline`."""
+    kind = type(value)
+    if kind is str:
+        parts.append(_string(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif kind is int:
+        parts.append(int.__repr__(value))
+    elif kind is dict:
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Unknown
+            text = _KEYS.get(key)
+            if text is None:
+                text = _string(key) + ": "
+                if len(_KEYS) < 256:
+                    _KEYS[key] = text
+            parts.append(separator)
+            parts.append(text)
+            _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:  # floats (nan, infinity), subclasses: as json writes them
+        raise _Unknown
+
+
+_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes a string with
+
+
 def block(fmt: str, result: Compiled, extra: Sequence[Diagnostic] = ()) -> str:
     """The share of one file in a document of format `fmt` (without colour)."""
     diagnostics = sorted([*result.diagnostics, *extra], key=Diagnostic.sort_key)
     if fmt == "json":
-        return ",\n".join(_indented(json.dumps(d.to_json(), indent=2, ensure_ascii=False), "    ") for d in diagnostics)
+        return ",\n".join(indented_json(d.to_json(), "    ") for d in diagnostics)
     if fmt == "sarif":
-        results = as_sarif([result], list(extra))["runs"][0]["results"]
-        return ",\n".join(_indented(json.dumps(r, indent=2, ensure_ascii=False), "        ") for r in results)
+        from compiler.checks import load_rules
+
+        load_rules()  # as `as_sarif`: the rule indices are those of every registered rule
+        index = {code: i for i, code in enumerate(sorted(REGISTRY))}
+        return ",\n".join(indented_json(r, "        ") for r in _sarif_results(diagnostics, index))
     import io
 
     stream = io.StringIO()

@@ -88,7 +88,9 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         if kind == _DRUG:
             assert isinstance(node, m.DrugLine)
             drug_id, how = resolve_product(node, tables)
-            phases = tuple(_relative_end(p, tables) for p in node.phases)
+            phases = node.phases
+            if any(p.until_after is not None for p in phases):  # rare: most phases have nothing to resolve
+                phases = tuple(_relative_end(p, tables) for p in phases)
             timing = node.timing
             if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
                 timing = _replace(timing, target_id=resolve_target(timing.target.value, tables))
@@ -106,17 +108,17 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         return _replace(node, children=children, target_ids=ids)
 
     def section(node: m.Section) -> m.Section:
-        return _replace(
-            node,
-            items=tuple(item(i) for i in node.items),
-            subsections=tuple(section(s) for s in node.subsections),
-        )
+        items = tuple(map(item, node.items))
+        subsections = tuple(map(section, node.subsections))
+        if all(map(operator.is_, items, node.items)) and all(map(operator.is_, subsections, node.subsections)):
+            return node  # nothing resolved in it: the section itself (frozen) serves both models
+        return _replace(node, items=items, subsections=subsections)
 
-    return _replace(
-        protocol,
-        preamble=tuple(item(i) for i in protocol.preamble),
-        sections=tuple(section(s) for s in protocol.sections),
-    )
+    preamble = tuple(map(item, protocol.preamble))
+    sections = tuple(map(section, protocol.sections))
+    if all(map(operator.is_, preamble, protocol.preamble)) and all(map(operator.is_, sections, protocol.sections)):
+        return protocol
+    return _replace(protocol, preamble=preamble, sections=sections)
 
 
 _OTHER, _BULLET, _DRUG, _MODIFICATION, _REGIMEN, _WITH = range(6)

@@ -8,13 +8,22 @@ they are made; `settled()` moves what exists out of the collector's sight
 (`gc.freeze`) and puts the thresholds back, so later collections see only what the
 work itself makes. The collector is never switched off: a process that never settles
 (a command that compiles nothing) still collects, only less often.
+
+Checking a book's sheets one after another, `checking()` raises the first threshold a
+sheet at a time: a sheet's model lives until its checks are done, so a collection in
+the middle of a sheet walks thousands of live objects to find little garbage.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 START_UP_THRESHOLD = 100_000
+# while a book's sheet is checked: 1.4 % fewer instructions per sheet than 700 on issue 17's book
+# (collections walk memory, so more of the time); cyclic garbage waits for at most this many objects
+CHECKING_THRESHOLD = 20_000
 
 _saved: list[tuple[int, int, int]] = []  # the thresholds to put back, while start-up lasts
 
@@ -35,3 +44,17 @@ def settled() -> None:
         return
     gc.freeze()
     gc.set_threshold(*saved)
+
+
+@contextlib.contextmanager
+def checking() -> Iterator[None]:
+    """One sheet of a book is checked: the collector runs less often meanwhile (then as before)."""
+    if _saved:  # start-up is not over: its threshold holds, and `settled()` puts the usual one back
+        yield
+        return
+    first, second, third = gc.get_threshold()
+    gc.set_threshold(max(first, CHECKING_THRESHOLD), second, third)
+    try:
+        yield
+    finally:
+        gc.set_threshold(first, second, third)

@@ -29,7 +29,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from compiler import report
+from compiler import report, startup
 from compiler.batch import (
     cached_entry,
     check_files,
@@ -164,6 +164,11 @@ def _block_chunk(tasks: list[Task]) -> list[Done]:
     under each key: what goes back to the parent is small — the counts, the book fields, the block,
     and whether a finding is about another file.
     """
+    with startup.checking():
+        return _check_and_store(tasks)
+
+
+def _check_and_store(tasks: list[Task]) -> list[Done]:
     from compiler.pipeline import compile_file, summarize
 
     out: list[Done] = []
@@ -317,6 +322,8 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         return keys
     extension = f"{run.fmt}.block"
     states: dict[str, str] = {}
+    # no cache folder yet (a first run): nothing to look up, only the keys to store the results under
+    present = cache.directory.is_dir()
     for index, path in enumerate(run.files):
         raw = _read(path, max_bytes)
         if raw is None:
@@ -324,6 +331,8 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         digest = content_digest(raw)
         key = check_key(path, digest, today, max_bytes, states)
         keys.set(index, key, digest)
+        if not present:
+            continue
         data = cache.read_bytes(key, extension)
         record = record_of(data, key) if data is not None else None
         parts = _split_block_file(record) if record is not None else None

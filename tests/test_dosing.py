@@ -162,3 +162,25 @@ def test_renal_band_placement() -> None:
     assert dose(40, 50) == Decimal("3.3")
     assert dose(30, 40) == Decimal(3)
     assert dose(None, 30) is None
+
+
+def test_per_product_reads_follow_the_tables_object() -> None:
+    """Renal tables, Calvert parameters and a regimen's anthracyclines are read once per tables object: a
+    hospital's overrides (another object) never see another's answers."""
+    import dataclasses
+
+    tables = load()
+    assert dosing.renal_table(tables, "zoledronic_acid") is not None
+    assert dosing.calvert_parameters(tables) is not None
+    drugs = dict(tables.drugs)
+    drugs["zoledronic_acid"] = {k: v for k, v in drugs["zoledronic_acid"].items() if k != "renal_adjustment"}
+    drugs["carboplatin"] = {k: v for k, v in drugs["carboplatin"].items() if k != "calvert"}
+    other = dataclasses.replace(tables, drugs=drugs)
+    assert dosing.renal_table(other, "zoledronic_acid") is None
+    assert dosing.calvert_parameters(other) is None
+    assert dosing.renal_table(tables, "zoledronic_acid") is not None  # asked again of the first: read again
+    with_anthracycline = [r for r in tables.regimens if dosing.regimen_has_cumulative(tables, r)]
+    assert with_anthracycline
+    drugs = {d: {k: v for k, v in e.items() if k != "cumulative"} for d, e in tables.drugs.items()}
+    bare = dataclasses.replace(tables, drugs=drugs)
+    assert not any(dosing.regimen_has_cumulative(bare, r) for r in with_anthracycline)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import field
+from itertools import chain
 from typing import Any, TypeVar
 
 from compiler import model as m
@@ -65,23 +66,28 @@ class Context:
         values = self.shared_values
         found = values.get(key)
         if found is None:
-            index: dict[type, list[m.Item]] | None = values.get("by_type")
-            if index is None:  # type → its items, in sheet order
-                index = values["by_type"] = {}
-                for item in self.items:
+            index: dict[type, list[int]] | None = values.get("positions_by_type")
+            items = self.items
+            if index is None:  # type → the positions of its items, in sheet order
+                index = values["positions_by_type"] = {}
+                position = 0
+                for item in items:
                     bucket = index.get(type(item))
                     if bucket is None:
-                        index[type(item)] = [item]
+                        index[type(item)] = [position]
                     else:
-                        bucket.append(item)
-            matching = [kind for kind in index if issubclass(kind, kinds)]
+                        bucket.append(position)
+                    position += 1
+            if len(kinds) == 1 and not kinds[0].__subclasses__():  # most asks: one kind, with no subclass
+                matching = [index[kinds[0]]] if kinds[0] in index else []
+            else:
+                matching = [index[kind] for kind in index if issubclass(kind, kinds)]
             if len(matching) == 1:
-                found = list(index[matching[0]])
+                found = [items[position] for position in matching[0]]
             elif not matching:
                 found = []
-            else:  # several types: one pass over the items keeps sheet order
-                wanted = frozenset(matching)
-                found = [item for item in self.items if type(item) in wanted]
+            else:  # several types: their positions merged keep sheet order (not a pass over every item)
+                found = [items[position] for position in sorted(chain.from_iterable(matching))]
             values[key] = found
         typed: list[m.Item] = found
         return typed

@@ -47,6 +47,11 @@ def allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
 
 def _allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     out: list[tuple[m.Allow, Span]] = []
+    for item in protocol.all_items():
+        if isinstance(item, m.Allow):
+            break
+    else:
+        return out  # most sheets acknowledge nothing: no walk (the items are listed once per protocol)
     extents: dict[int, Span] = {}
 
     def region(owner: m.Item) -> Span:
@@ -128,6 +133,8 @@ def allow_unused(context: Context) -> Iterator[Diagnostic]:
 def apply_acknowledgements(protocol: m.Protocol, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Mark acknowledged findings and report allow lines that silence nothing."""
     regions = allowances(protocol)
+    if not regions:
+        return list(diagnostics)  # nothing acknowledged (most sheets): every finding as it is
     index_of = RegionIndex(regions)
     used: set[int] = set()
     out: list[Diagnostic] = []

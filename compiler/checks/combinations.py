@@ -42,7 +42,10 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     if not words:
         return True
     text = context.memo("combinations.tumour_text", _tumour_text)
-    return any(str(word).lower() in text for word in words)
+    for word in words:  # a loop, not a generator: asked for every rule of every arm
+        if str(word).lower() in text:
+            return True
+    return False
 
 
 def _tumour_text(context: Context) -> str:
@@ -73,14 +76,18 @@ class _DrugFacts:
         self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
         self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
         self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
+        self.duplicate_classes: list[str] | None = None  # combinations.yaml `duplicate_classes`
 
 
 _FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
 
 
 def _facts(tables: Tables) -> _DrugFacts:
-    if not _FACTS or _FACTS[0].tables is not tables:
-        _FACTS[:] = [_DrugFacts(tables)]
+    if _FACTS:
+        facts = _FACTS[0]
+        if facts.tables is tables:
+            return facts
+    _FACTS[:] = [_DrugFacts(tables)]
     return _FACTS[0]
 
 
@@ -88,7 +95,7 @@ def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
     """`arms.satisfies`, memoised per data set."""
     if drug_id is None:
         return False
-    known = _facts(tables).satisfied
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).satisfied
     found = known.get((option, drug_id))
     if found is None:
         found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
@@ -97,7 +104,7 @@ def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
 
 def _target_is(option: str, target_id: str, tables: Tables) -> bool:
     """`arms.target_satisfies`, memoised per data set."""
-    known = _facts(tables).target_satisfied
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).target_satisfied
     found = known.get((option, target_id))
     if found is None:
         found = known[(option, target_id)] = a.target_satisfies(option, target_id, tables)
@@ -113,7 +120,7 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
     pattern, ascii_stems, joinable = prepared = _prepared_words(words)
     if len(texts) > 1 and not joinable:
         if ascii_stems is not None:
-            # every match holds a word's stem (any case): a text without any stem mentions none
+            # every match starts with a word's probe (any case): a text without any probe mentions none
             texts = [text for text in texts if _may_mention(text, ascii_stems)]
         return any(pattern.search(text) for text in texts)
     if not texts:
@@ -126,26 +133,49 @@ def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
 
 def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
     """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
-    pattern, ascii_stems, _ = prepared
-    if ascii_stems is not None and lowered is not None and not any(stem in lowered for stem in ascii_stems):
-        return False  # every match holds a word's stem (any case)
-    return pattern.search(joined) is not None
+    pattern, probes, _ = prepared
+    if probes is None or lowered is None or len(lowered) != len(joined):
+        return pattern.search(joined) is not None  # (a fold that moved characters: positions differ)
+    # Every match starts with a word's probe (any case), at the same place in `lowered` (`folded`
+    # keeps the length): the pattern is tried only there, not at every character.
+    match = pattern.match  # anchored at `at`; the look-behind still sees the text before it
+    for stem in probes:
+        at = lowered.find(stem)
+        while at >= 0:
+            if match(joined, at) is not None:
+                return True
+            at = lowered.find(stem, at + 1)
+    return False
 
 
 def _prepared_words(words: list[str]) -> tuple[re.Pattern[str], tuple[str, ...] | None, bool]:
-    """A word list's pattern, its stems in lower case when all are ASCII, and whether no word holds a newline."""
+    """A word list's pattern, each word's probe (`_ascii_head` of its stem; None when one is empty:
+    a word that starts outside ASCII) and whether no word holds a newline.
+    """
     key = tuple(words)
     prepared = _MENTIONS.get(key)
     if prepared is None:
         if len(_MENTIONS) >= 1024:
             _MENTIONS.clear()
         parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
-        stems = tuple(w.rstrip("*").lower() for w in words)
+        probes = tuple(_ascii_head(w.rstrip("*")) for w in words)
         prepared = _MENTIONS[key] = (
             re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE),
-            stems if all(stem.isascii() for stem in stems) else None,
+            probes if all(probes) else None,
             not any("\n" in word for word in words))
     return prepared
+
+
+def _ascii_head(stem: str) -> str:
+    """The stem's leading ASCII characters in lower case: where re.IGNORECASE finds the stem in a
+    text, `folded(text)` holds these at the same place (the whole stem when it is ASCII).
+    """
+    head = []
+    for char in stem:
+        if not char.isascii():
+            break
+        head.append(char.lower())
+    return "".join(head)
 
 
 def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
@@ -161,12 +191,30 @@ def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: lis
 
 def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
     """`_mentions` of an arm's texts, once per check run: the arms of one block share their texts."""
-    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", lambda _: {})
+    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", _new_memo)
     key = (texts, tuple(words))
     found = known.get(key)
     if found is None:
-        found = known[key] = _mentions(texts, words)
+        if not words or not texts:
+            found = False
+        else:
+            prepared = _prepared_words(words)
+            if len(texts) > 1 and not prepared[2]:
+                found = _mentions(texts, words)
+            else:  # `_mentions`, the texts joined (and folded) once for every word list asked of them
+                joins: dict[tuple[str, ...], tuple[str, str | None]] = context.memo("combinations.joined", _new_memo)
+                joined = joins.get(texts)
+                if joined is None:
+                    text = "\n".join(texts)
+                    joined = joins[texts] = (text, folded(text))
+                found = _mentioned(joined[0], joined[1] if prepared[1] is not None else None, prepared)
+        known[key] = found
     return found
+
+
+def _new_memo(_: Context) -> dict[Any, Any]:
+    """An empty memo for one check run (one function for every memo: no closure made per call)."""
+    return {}
 
 
 def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
@@ -182,8 +230,7 @@ def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> 
     """`arms.admits` for an arm, each condition's truth memoised per check run: the arms of a
     sheet share most of their conditions (the global ones, those of their blocks).
     """
-    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits",
-                                                                                     lambda _: {})
+    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits", _new_memo)
     situation = tuple(scenario.items())
     try:
         hash(situation)
@@ -205,7 +252,7 @@ def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
     drug_id = member.drug_id
     if drug_id is None:
         return False
-    known = _facts(tables).satisfied
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).satisfied
     for option in ids:
         found = known.get((option, drug_id))
         if found is None:
@@ -223,9 +270,10 @@ def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
     aromataseremmer` beside tamoxifen does not make tamoxifen an aromatase inhibitor), and
     `preferably with` never satisfies a requirement.
     """
-    if any(_member_matches(p, options, tables) for p in arm.partners):
-        return True
     if arm.partners:
+        for partner in arm.partners:
+            if _member_matches(partner, options, tables):
+                return True
         return False
     for group in arm.companions:
         if group.constraint.kind != "only":
@@ -280,7 +328,7 @@ def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], M
     """The companion requirements of a drug: (options, rule) pairs (once per drug and check run)."""
     assert member.drug_id is not None
     known: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo("combinations.requirements",
-                                                                              lambda _: {})
+                                                                              _new_memo)
     found = known.get(member.drug_id)
     if found is None:
         found = known[member.drug_id] = list(_find_requirements(context, member.drug_id))
@@ -347,11 +395,13 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     seen: set[tuple[object, str]] = set()
+    requirements: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo(
+        "combinations.requirements", _new_memo)  # `_requirements`, its memo read once
     for arm in _layout(context).arms():
         focus = arm.focus
         if focus.drug_id is None:
             continue
-        unmet = _unmet_only_with(arm, tables)
+        unmet = _unmet_only_with(arm, tables) if arm.partners else None
         if unmet is not None:
             key = (focus.span, "only with")
             if key not in seen:
@@ -361,7 +411,10 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
                     focus.span, f"{_name(tables, focus.drug_id)}: `only with {unmet}` but its arm gives {given}",
                     "give the named companion in the same regimen, or correct the `only with` statement")
                 continue
-        for options, rule in _requirements(context, focus):
+        needs = requirements.get(focus.drug_id)
+        if needs is None:
+            needs = _requirements(context, focus)
+        for options, rule in needs:
             extra: list[str] = []
             for item in rule.get("extra_in_setting") or []:
                 if item.get("drug") == focus.drug_id and a.entails(arm.conditions, "setting", str(item.get("setting")),
@@ -404,7 +457,7 @@ def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second
 
 def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> tuple[bool, str | None]:
     """Whether two drugs are one molecule, else the never-combined class they share (memoised per data set)."""
-    known = _facts(tables).duplicates
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).duplicates
     found = known.get((first, second))
     if found is None:
         if _molecules(first, tables) & _molecules(second, tables):
@@ -416,7 +469,7 @@ def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> t
 
 
 def _molecules(drug_id: str, tables: Tables) -> frozenset[str]:
-    known = _facts(tables).molecules
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).molecules
     found = known.get(drug_id)
     if found is None:
         ids = a.counts_as(drug_id, tables)
@@ -450,7 +503,10 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
     2022, seed 004 and others, per entry).
     """
     tables = context.tables
-    classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
+    facts = _facts(tables)
+    classes = facts.duplicate_classes
+    if classes is None:
+        classes = facts.duplicate_classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
     lay = _layout(context)
     for first, second in lay.pairs():
         if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
@@ -553,7 +609,7 @@ def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, ta
     target), "" when it has none; None when the two may be given together. Memoised per data set.
     """
     tables = context.tables
-    known = _facts(tables).forbidden_hints
+    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).forbidden_hints
     key = (drug_id, other, target_id)
     if key in known:
         return known[key]
@@ -575,8 +631,11 @@ def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, ta
 def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
     if _member_matches(arm.focus, needs, tables):
         return True
-    if arm.focus.line is None or any(_member_matches(p, needs, tables) for p in arm.partners):
-        return False  # the partner that needs it is reported itself
+    if arm.focus.line is None:
+        return False
+    for partner in arm.partners:
+        if _member_matches(partner, needs, tables):
+            return False  # the partner that needs it is reported itself
     for group in arm.companions:
         for target in group.targets:
             if target.target_id and any(_target_is(n, target.target_id, tables) for n in needs):
@@ -626,8 +685,11 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
             continue
         if _satisfied(arm, provided, tables) or _member_matches(arm.focus, provided, tables):
             continue
-        if not any(_admits(context, arm, s) for s in scenarios):
-            continue
+        for scenario in scenarios:
+            if _admits(context, arm, scenario):
+                break
+        else:
+            continue  # no scenario admits the arm
         if _arm_mentions(context, arm.texts, words):
             continue
         if arm.focus.span in seen:
@@ -721,6 +783,7 @@ class _Supportive:
     when_all: tuple[str, ...]
     when: tuple[str, ...]
     words: list[str]  # the words that say it is given (`words`)
+    drugs: list[str]  # the drugs that give it (`drugs`)
 
 
 def _supportive_rules(context: Context) -> list[_Supportive]:
@@ -728,7 +791,8 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
     if facts.supportive is None:
         facts.supportive = [
             _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
-                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []])
+                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []],
+                        [str(x) for x in rule.get("drugs") or []])
             for index, rule in enumerate(_data(context).get("supportive") or [])]
     return facts.supportive
 
@@ -761,6 +825,16 @@ def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: in
         if auc is None or auc < float(rule["when_auc_at_least"]):
             return False
     return True
+
+
+def _member_matches_any(arm: a.Arm, option: str, tables: Tables) -> bool:
+    """Whether a member of the arm (the focus drug or a partner) is the drug or class `option`."""
+    if _is(option, arm.focus.drug_id, tables):
+        return True
+    for partner in arm.partners:
+        if _is(option, partner.drug_id, tables):
+            return True
+    return False
 
 
 def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
@@ -823,12 +897,20 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     lay = _layout(context)
     protocol_text: tuple[str, str | None] | None = None  # every note and prose line joined, and folded
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
-    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine) if isinstance(i, m.DrugLine) and i.drug_id is not None}
+    protocol_ids: set[str] | None = None  # the drugs of every drug line: listed when a rule first asks
+    on_lines: dict[str, bool] = {}  # per drug or class: one of `protocol_ids` is it
     done: set[str] = set()
+    triggers = _facts(tables).triggers
     for arm in lay.arms():
+        drug_id = arm.focus.drug_id
+        entries = triggers.get(drug_id) if drug_id is not None else None
+        if entries is None:
+            entries = _supportive_for(context, arm.focus)
+        if not entries:
+            continue  # most drugs trigger no supportive rule
         regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
         cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
-        for entry in _supportive_for(context, arm.focus):
+        for entry in entries:
             rule, rule_id = entry.rule, entry.id
             if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
@@ -837,9 +919,20 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 if not _admits(context, arm, dict(scenario)):
                     continue
             else:
-                given = _supportive_ids(arm, protocol_ids)
-                drugs = [str(x) for x in rule.get("drugs") or []]
-                if drugs and any(_is(d, drug_id, tables) for d in drugs for drug_id in given):
+                if protocol_ids is None:
+                    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine)
+                                    if isinstance(i, m.DrugLine) and i.drug_id is not None}
+                # one of the rule's drugs given: on a drug line of the protocol (asked once per drug), or in the arm
+                given_here = False
+                for option in entry.drugs:
+                    found = on_lines.get(option)
+                    if found is None:
+                        found = on_lines[option] = any(_is(option, drug_id, tables) for drug_id in protocol_ids)
+                    if found or _member_matches_any(arm, option, tables):
+                        given_here = True
+                        break
+                if given_here:
+                    given = _supportive_ids(arm, protocol_ids)
                     missing = _missing_parts(rule, given, tables)
                     if not missing:
                         continue
@@ -917,9 +1010,12 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
     seen: set[object] = set()
     for arm in _layout(context).arms():
         drug_id = arm.focus.drug_id
-        if drug_id is None or arm.focus.span in seen:
+        if drug_id is None:
             continue
-        for rule, scenario in _target_rules(context, drug_id):
+        rules = _target_rules(context, drug_id)
+        if not rules or arm.focus.span in seen:
+            continue
+        for rule, scenario in rules:
             if _admits(context, arm, scenario):
                 continue
             seen.add(arm.focus.span)

@@ -10,6 +10,7 @@ reported as a warning and the message says that the reference is unverified.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 from compiler import dosing
 from compiler import model as m
 from compiler.arms import other_phase_lines, phase_override, phase_view
-from compiler.checks import Context, folded
+from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.lazyre import LazyPattern, lazy
@@ -38,6 +39,11 @@ CALCIUM_WORDS = re.compile(r"calcium|kalk", re.IGNORECASE)
 VITAMIN_D_WORDS = re.compile(r"vitamine?\s*-?\s*d|colecalciferol|cholecalciferol", re.IGNORECASE)
 DENTAL_WORDS = re.compile(r"tandsanering|tandarts|tandheelkund|dental|dentist|mondhygi|gebit|kaakosteonecrose|"
                           r"osteonecrosis of the jaw|osteonecrose van de kaak|\bONJ\b", re.IGNORECASE)
+# What every match of each pattern above holds, in lower case (keep in step with the pattern).
+RENAL_LITERALS = ("crcl", "creatinine", "nierfunctie", "nierinsuffici", "renal", "kidney", "klaring", "egfr")
+CALCIUM_LITERALS = ("calcium", "kalk")
+VITAMIN_D_LITERALS = ("vitamin", "calciferol")
+DENTAL_LITERALS = ("tand", "dent", "mondhygi", "gebit", "kaakosteonecrose", "osteonecros", "onj")
 INDICATION_WORDS: dict[str, LazyPattern] = {
     "bone metastases": lazy(r"bot\s*-?\s*metast|botmeta|bone\s+metast|skeletal\s+metast|skeletmetast|"
                             r"ossale\s+metast|osseous\s+metast", re.IGNORECASE),
@@ -48,6 +54,7 @@ BSA_CAP = lazy(  # rare: asked only of a text `_may_cap` lets through
     r"|(?:\b(?:BSA|LO|body surface|lichaamsoppervlak\w*)\b[^.\n]{0,40}?\b(?:max|cap|begrens|afgetopt|plafond)\w*)",
     re.IGNORECASE)
 # What every match of BSA_CAP holds (lower case): a limit word and m²; or a BSA word and a cap word.
+# Every match holds one of BSA_CAP_WORDS (the stems are among them).
 BSA_CAP_WORDS = ("max", "cap", "begrens", "afgetopt", "plafond", "tot ten hoogste", "hoogstens", "niet meer dan",
                  "not more than", "at most", "limit")
 BSA_UNITS = ("m²", "m2", "m^2")
@@ -55,9 +62,8 @@ BSA_WORDS = ("bsa", "lo", "body surface", "lichaamsoppervlak")
 BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
 
 
-def _may_cap(text: str) -> bool:
-    """False only when BSA_CAP cannot match the text (most prose: no regex for it)."""
-    lowered = folded(text)
+def _may_cap(lowered: str | None) -> bool:
+    """False only when BSA_CAP cannot match a text of this folded form (most prose: no regex for it)."""
     if lowered is None:
         return True
     return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
@@ -100,12 +106,13 @@ class LineInfo:
     ancestors: tuple[m.Item, ...]
     section: m.Section | None
     arm: tuple[m.DrugLine, ...]
+    # the nearest enclosing regimen and phase lines (None when there is none), found by the walk
+    enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None] = (None, None)
 
     @functools.cached_property
     def regimen(self) -> m.RegimenLine | None:
         """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
-        phase = next((a for a in reversed(self.ancestors) if isinstance(a, m.PhaseLine)), None)
-        regimen = next((a for a in reversed(self.ancestors) if isinstance(a, m.RegimenLine)), None)
+        regimen, phase = self.enclosing
         if regimen is not None and phase is not None:
             return _phase_view(regimen, phase)
         return regimen
@@ -124,7 +131,10 @@ def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
     return known[2]
 
 
-_LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo]]] = {}
+# a library regimen line, the phase it is written in, and the levels of items around it (`_library_conditions`)
+_Levels = tuple[tuple[tuple[m.Item, ...], m.Item | None], ...]
+_Library = tuple[m.RegimenLine, m.PhaseLine | None, _Levels]
+_LAYOUT: dict[int, tuple[m.Protocol, list[LineInfo], list[_Library]]] = {}
 
 
 def _statement(item: m.Item) -> m.Item:
@@ -133,36 +143,71 @@ def _statement(item: m.Item) -> m.Item:
 
 def layout(context: Context) -> list[LineInfo]:
     """Every drug line with its ancestors and arm, computed once per protocol."""
-    protocol = context.protocol
+    return _laid_out(context.protocol)[1]
+
+
+def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_Library]]:
+    """The drug lines with where they sit, and the library regimen lines with theirs (D011): one walk of the sheet."""
     cached = _LAYOUT.get(id(protocol))
     if cached is not None and cached[0] is protocol:
-        return cached[1]
-    found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None]] = []
+        return cached
+    found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
+                      tuple[m.RegimenLine | None, m.PhaseLine | None]]] = []
+    libraries: list[_Library] = []
+    # The items of each level above the one walked, with the statement walked into: the conditions around
+    # a library regimen are gathered from them for the few there are, not for every block.
+    path: list[tuple[tuple[m.Item, ...], m.Item | None]] = []
+    bullet, drug_line, regimen_line, phase_line = m.Bullet, m.DrugLine, m.RegimenLine, m.PhaseLine
 
-    def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None) -> None:
+    def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
+             enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None], phase: m.PhaseLine | None) -> None:
         for item in items:
-            statement = _statement(item)
-            if isinstance(statement, m.DrugLine):
-                found.append((statement, ancestors, section))
+            # (`_statement`, inline: every item of the sheet passes here)
+            statement = item.content if isinstance(item, bullet) and item.content is not None else item
+            if isinstance(statement, drug_line):
+                found.append((statement, ancestors, section, enclosing))
+            elif isinstance(statement, regimen_line) and statement.regimen_id is not None:
+                libraries.append((statement, phase, (*path, (items, None))))
             if item.children:  # a leaf needs no ancestors tuple of its own
-                walk(item.children, (*ancestors, statement), section)
+                inner: tuple[m.RegimenLine | None, m.PhaseLine | None]
+                if isinstance(statement, regimen_line):
+                    inner = (statement, enclosing[1])
+                elif isinstance(statement, phase_line):
+                    inner = (enclosing[0], statement)
+                else:
+                    inner = enclosing
+                path.append((items, statement))
+                walk(item.children, (*ancestors, statement), section, inner,
+                     statement if isinstance(statement, phase_line) else None)
+                path.pop()
 
-    walk(protocol.preamble, (), None)
+    walk(protocol.preamble, (), None, (None, None), None)
     for section in protocol.all_sections():
-        walk(section.items, (), section)
+        walk(section.items, (), section, (None, None), None)
     arms: dict[int, list[m.DrugLine]] = {}
     keys: list[int] = []
-    for line, ancestors, _ in found:
-        regimen = next((a for a in reversed(ancestors) if isinstance(a, m.RegimenLine)), None)
+    for line, ancestors, _, (regimen, _) in found:
         key = id(regimen) if regimen is not None else (id(ancestors[-1]) if ancestors else id(line))
         arms.setdefault(key, []).append(line)
         keys.append(key)
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
-    infos = [LineInfo(line, ancestors, section, arm_tuples[key])
-             for (line, ancestors, section), key in zip(found, keys, strict=True)]
+    infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
+             for (line, ancestors, section, enclosing), key in zip(found, keys, strict=True)]
     _forget_other_protocols()
-    _LAYOUT[id(protocol)] = (protocol, infos)
-    return infos
+    laid_out = _LAYOUT[id(protocol)] = (protocol, infos, libraries)
+    return laid_out
+
+
+def _library_conditions(levels: _Levels) -> list[m.Condition]:
+    """The conditions around a statement: the `only when` lines beside it and beside each enclosing statement,
+    and the enclosing `when`s, outermost first.
+    """
+    out: list[m.Condition] = []
+    for level, through in levels:
+        out.extend(c.condition for c in map(_statement, level) if isinstance(c, m.OnlyWhen))
+        if isinstance(through, m.When):
+            out.append(through.condition)
+    return out
 
 
 def _forget_other_protocols() -> None:
@@ -372,7 +417,10 @@ def _has_fractionation(siblings: tuple[m.Item, ...]) -> bool:
     if known is None or known[0] is not siblings:
         if len(_HAS_RT) > 10_000:
             _HAS_RT.clear()
-        known = _HAS_RT[id(siblings)] = (siblings, any(isinstance(_statement(s), m.Fractionation) for s in siblings))
+        fractionation, bullet = m.Fractionation, m.Bullet  # (`_statement`, inline)
+        known = _HAS_RT[id(siblings)] = (siblings, any(
+            isinstance(s.content if isinstance(s, bullet) and s.content is not None else s, fractionation)
+            for s in siblings))
     return known[1]
 
 
@@ -384,7 +432,9 @@ def _section_conditions(info: LineInfo) -> list[m.Condition]:
     if known is None or known[0] is not section:
         if len(_SECTION_ONLY_WHEN) > 10_000:
             _SECTION_ONLY_WHEN.clear()
-        conditions = [s.condition for s in map(_statement, section.items) if isinstance(s, m.OnlyWhen)]
+        only_when, bullet = m.OnlyWhen, m.Bullet  # (`_statement`, inline)
+        conditions = [s.condition for s in (x.content if isinstance(x, bullet) and x.content is not None else x
+                                            for x in section.items) if isinstance(s, only_when)]
         known = _SECTION_ONLY_WHEN[id(section)] = (section, conditions)
     return known[1]
 
@@ -419,7 +469,9 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
     unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
     """
     use = stated_use(info.line, phase)
-    implied = frozenset() if use else context_uses(context, info)
+    # Only rows bound to a use can be chosen by an implied one: for a product without such rows (most), the
+    # surroundings of the line are not read (`rows_for_use` gives every row whatever they imply).
+    implied = frozenset() if use or not _has_use_rows(rows) else context_uses(context, info)
     # The answer depends on these alone; the same drug, route and schedule recur in every sheet.
     key = (info.line.drug_id, use, implied, route, unit, schedule)
     known = _USE_MATCHES.get(key)
@@ -434,6 +486,13 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
             _USE_MATCHES.clear()
         _USE_MATCHES[key] = (rows, (chosen, match))
     return chosen, match
+
+
+def _has_use_rows(rows: tuple[DoseRow, ...]) -> bool:
+    for row in rows:
+        if row.use:
+            return True
+    return False
 
 
 _USE_MATCHES: dict[tuple[object, ...], tuple[tuple[DoseRow, ...], tuple[tuple[DoseRow, ...], RangeMatch]]] = {}
@@ -496,8 +555,10 @@ def _crcl_interval(info: LineInfo) -> tuple[Decimal | None, Decimal | None] | No
 def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool] | None:
     """The renal band a line sits in (when it sits under a CrCl condition and the drug has a table)."""
     table = dosing.renal_table(context.tables, pd.drug_id)
+    if table is None:
+        return None  # most products: no need to read the conditions around the line
     interval = _crcl_interval(pd.info)
-    if table is None or interval is None:
+    if interval is None:
         return None
     bands, source, unverified = table
     band = dosing.renal_band(bands, *interval)
@@ -982,53 +1043,66 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
         yield ArmExposure(first.info.line.span, "this arm", tuple(planned), tuple(unplanned),
                           frozenset(line.drug_id for line in first.info.arm if line.drug_id), prior or Decimal(0),
                           prior is not None)
-    for info_regimen, conditions in _library_regimen_lines(context):
-        entry = tables.regimens.get(info_regimen.regimen_id or "")
-        if not entry or any(isinstance(_statement(c), m.DrugLine) for c in info_regimen.children):
+    for written, phase, levels in _library_regimen_lines(context):
+        if not dosing.regimen_has_cumulative(tables, written.regimen_id or ""):
+            continue  # no anthracycline in it (most regimens): nothing below would be planned
+        entry = tables.regimens.get(written.regimen_id or "")
+        if not entry or any(isinstance(_statement(c), m.DrugLine) for c in written.children):
             continue
-        planned, unplanned = [], []
-        drug_ids = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [])
-        for drug in entry.get("drugs") or []:
-            limit = dosing.cumulative_limit(tables, str(drug.get("drug")))
-            if limit is None or str(drug.get("unit")) != "mg/m2" or drug.get("dose") is None:
-                continue
-            dose = drug["dose"]
-            value = dosing.dec(max(dose) if isinstance(dose, list) else dose)
-            per_cycle = len(dosing.schedule_of_regimen_drug(drug, entry.get("cycle_days")).days or (1,))
-            cycles = drug.get("cycles") or info_regimen.cycles or entry.get("cycles")
-            if cycles:
-                planned.append(dosing.Exposure(limit, value, per_cycle, int(cycles)))
-            else:
-                unplanned.append((limit, value, per_cycle))
-        if planned or unplanned:
-            prior = _prior(conditions + _regimen_children_conditions(info_regimen))
-            yield ArmExposure(info_regimen.name.span, f"regimen {info_regimen.name.value}", tuple(planned),
-                              tuple(unplanned), drug_ids, prior or Decimal(0), prior is not None)
+        # lang-b: a library regimen in a phase takes the phase's count
+        info_regimen = phase_override(written, phase) if phase is not None else written
+        exposures, open_ended, drug_ids = _library_exposures(tables, info_regimen.regimen_id or "", info_regimen.cycles)
+        if exposures or open_ended:
+            prior = _prior(_library_conditions(levels) + _regimen_children_conditions(info_regimen))
+            yield ArmExposure(info_regimen.name.span, f"regimen {info_regimen.name.value}", exposures,
+                              open_ended, drug_ids, prior or Decimal(0), prior is not None)
 
 
-def _library_regimen_lines(context: Context) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
-    protocol = context.protocol
+_Planned = tuple[tuple[dosing.Exposure, ...], tuple[tuple[dosing.CumulativeLimit, Decimal, int], ...], frozenset[str]]
+_LIBRARY_EXPOSURES: list[tuple[Tables, dict[tuple[str, int | None], _Planned]]] = []
+
+
+def _library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None) -> _Planned:
+    """The planned and unplanned anthracycline exposures of a library regimen, and its drugs: they depend on the
+    regimen and the cycles its line states only (read once per tables object: the same regimens recur).
+    """
+    if not _LIBRARY_EXPOSURES or _LIBRARY_EXPOSURES[0][0] is not tables:
+        _LIBRARY_EXPOSURES[:] = [(tables, {})]
+    known = _LIBRARY_EXPOSURES[0][1]
+    key = (regimen_id, line_cycles)
+    found = known.get(key)
+    if found is None:
+        if len(known) > 10_000:
+            known.clear()
+        found = known[key] = _read_library_exposures(tables, regimen_id, line_cycles)
+    return found
+
+
+def _read_library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None) -> _Planned:
+    entry = tables.regimens.get(regimen_id) or {}
+    planned: list[dosing.Exposure] = []
+    unplanned: list[tuple[dosing.CumulativeLimit, Decimal, int]] = []
+    drug_ids = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [])
+    for drug in entry.get("drugs") or []:
+        limit = dosing.cumulative_limit(tables, str(drug.get("drug")))
+        if limit is None or str(drug.get("unit")) != "mg/m2" or drug.get("dose") is None:
+            continue
+        dose = drug["dose"]
+        value = dosing.dec(max(dose) if isinstance(dose, list) else dose)
+        per_cycle = len(dosing.schedule_of_regimen_drug(drug, entry.get("cycle_days")).days or (1,))
+        cycles = drug.get("cycles") or line_cycles or entry.get("cycles")
+        if cycles:
+            planned.append(dosing.Exposure(limit, value, per_cycle, int(cycles)))
+        else:
+            unplanned.append((limit, value, per_cycle))
+    return tuple(planned), tuple(unplanned), drug_ids
+
+
+def _library_regimen_lines(context: Context) -> list[_Library]:
+    """Each library regimen line with the phase it is written in (if any) and the conditions around it."""
     if not any(isinstance(item, m.RegimenLine) and item.regimen_id is not None for item in context.of_type(m.RegimenLine)):
-        return  # no library regimen: no need to walk the sheet for the conditions around one
-
-    def walk(items: tuple[m.Item, ...], conditions: list[m.Condition],
-             phase: m.PhaseLine | None = None) -> Iterator[tuple[m.RegimenLine, list[m.Condition]]]:
-        own = conditions + [c.condition for c in (_statement(x) for x in items) if isinstance(c, m.OnlyWhen)]
-        for item in items:
-            statement = _statement(item)
-            library = isinstance(statement, m.RegimenLine) and statement.regimen_id is not None
-            if not library and not item.children:
-                continue  # a leaf that is no library regimen: nothing in it or below it
-            here = own + ([statement.condition] if isinstance(statement, m.When) else [])
-            if library:
-                assert isinstance(statement, m.RegimenLine)
-                # lang-b: a library regimen in a phase takes the phase's count
-                yield (phase_override(statement, phase) if phase is not None else statement), here
-            yield from walk(item.children, here, statement if isinstance(statement, m.PhaseLine) else None)
-
-    yield from walk(protocol.preamble, [])
-    for section in protocol.all_sections():
-        yield from walk(section.items, [])
+        return []  # no library regimen: no need to walk the sheet for the conditions around one
+    return _laid_out(context.protocol)[2]
 
 
 @check("D011", "anthracycline-cumulative-dose", Severity.ERROR, "planned cumulative anthracycline dose near or above the limit")
@@ -1248,13 +1322,72 @@ def _describe_patterns(patterns: Sequence[dict[str, Any]], unit: str) -> str:
 # ---------------------------------------------------------------- D030 renal
 
 
-def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> Iterator[tuple[m.Item, str]]:
-    for item in context.of_types(kinds):
-        if isinstance(item, kinds):
-            if isinstance(item, m.Prose):
-                yield item, item.text
-            elif isinstance(item, (m.Note, m.Query)) and item.text is not None:
-                yield item, item.text.value
+def _all_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
+    """Every prose, note and query text, in sheet order (found once per check run: D030, D031 and D032 read them)."""
+    return context.shared(_find_texts)
+
+
+def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
+    out: list[tuple[m.Item, str]] = []
+    for item in context.of_types((m.Prose, m.Note, m.Query)):
+        if isinstance(item, m.Prose):
+            out.append((item, item.text))
+        elif isinstance(item, (m.Note, m.Query)) and item.text is not None:
+            out.append((item, item.text.value))
+    return tuple(out)
+
+
+def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> list[tuple[m.Item, str]]:
+    return [(item, text) for item, text in _all_texts(context) if isinstance(item, kinds)]
+
+
+_FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"  # as in `checks.folded`
+
+
+def _fold(text: str) -> str | None:
+    """The text with its ASCII letters lowered: a lower-case ASCII literal (or `m²`) occurs in it wherever it
+    occurs in `checks.folded(text)`, at the same place; None where `folded` gives None.
+
+    `str.lower` goes character by character through the Unicode tables for a text with an `é` or a `≥`;
+    the UTF-8 round trip runs at memory speed. Outside ASCII only İ and the Kelvin sign lower to an ASCII
+    letter, and `folded` refuses both.
+    """
+    if text.isascii():
+        return text.lower()
+    if any(char in text for char in _FOLDS_TO_ASCII):
+        return None
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
+    """The indexes of the texts, ascending, whose folded form may hold one of the lower-case `literals`
+    (every text when folding cannot tell).
+
+    The texts are folded and searched joined, once: no literal holds a newline, so a hit lies in one text,
+    and most sheets hold no literal at all (one search of each instead of a loop over the texts).
+    """
+    joined = "\n".join(texts)
+    lowered = _fold(joined)
+    if lowered is None or len(lowered) != len(joined):
+        return list(range(len(texts)))
+    starts: list[int] = []
+    at = 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + 1
+    found: set[int] = set()
+    for word in literals:
+        hit = lowered.find(word)
+        while hit >= 0:
+            index = bisect.bisect_right(starts, hit) - 1
+            found.add(index)
+            hit = lowered.find(word, starts[index] + len(texts[index]) + 1)
+    return sorted(found)
+
+
+def _candidates(texts: Sequence[str], literals: tuple[str, ...]) -> list[str]:
+    """The texts whose folded form may hold one of the lower-case `literals` (every match of their pattern does)."""
+    return [texts[index] for index in _holding(texts, literals)]
 
 
 def _has_crcl_condition(context: Context) -> bool:
@@ -1293,7 +1426,8 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
     def adjusted() -> bool:
         if not stated:
             stated.append(_has_crcl_condition(context)
-                          or any(RENAL_WORDS.search(text) for _, text in _texts(context, (m.Note, m.Query))))
+                          or any(RENAL_WORDS.search(text) for text in
+                                 _candidates([text for _, text in _texts(context, (m.Note, m.Query))], RENAL_LITERALS)))
         return stated[0]
 
     reported: set[str] = set()
@@ -1413,8 +1547,8 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     infos = layout(context)
     present = {info.line.drug_id for info in infos if info.line.drug_id}
 
-    def texts() -> list[str]:  # read only when a line needs supplementation or a dental check
-        return [text for _, text in _texts(context, (m.Prose, m.Note, m.Query))]
+    def texts(literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
+        return _candidates([text for _, text in _all_texts(context)], literals)
 
     groups = [g for g in tables.product_groups.values() if g.get("default") is None]
     # One finding per line (the fixture runner and the editor key findings by line and code).
@@ -1455,10 +1589,11 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
 
     need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
                     and needs(i, "calcium_vitamin_d", "supportive")]
-    if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t) for t in texts()):
+    if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
+                            for t in _candidates(texts(CALCIUM_LITERALS), VITAMIN_D_LITERALS)):
         need_calcium = []
     need_dental = [i for i in infos if needs(i, "dental", "prerequisites")]
-    if need_dental and any(DENTAL_WORDS.search(t) for t in texts()):
+    if need_dental and any(DENTAL_WORDS.search(t) for t in texts(DENTAL_LITERALS)):
         need_dental = []
     if need_calcium:
         missing.append(("calcium and vitamin D supplementation",
@@ -1495,11 +1630,13 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    texts = list(_texts(context, (m.Prose, m.Note)))
-    if not _may_cap("\n".join(text for _, text in texts)):
+    texts = _texts(context, (m.Prose, m.Note))
+    raw = [text for _, text in texts]
+    if not _may_cap(_fold("\n".join(raw))):
         return  # the words a cap needs are not in the texts together, so in none of them
-    for item, text in texts:
-        if not _may_cap(text):
+    for index in _holding(raw, BSA_CAP_WORDS):  # (in sheet order)
+        item, text = texts[index]
+        if not _may_cap(_fold(text)):
             continue
         match = BSA_CAP.search(text)
         if match is None:

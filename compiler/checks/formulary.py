@@ -264,17 +264,28 @@ def look_alike_pair(context: Context) -> Iterator[Diagnostic]:
     for line in drug_lines(context):
         if line.drug_id is not None:
             first_line.setdefault(line.drug_id, line)
+    if len(first_line) < 2:
+        return  # one drug (or none): no pair
     reported: set[frozenset[str]] = set()
-    for entry in context.tables.tallman:
-        drug = str(entry.get("drug"))
-        for other in entry.get("pair") or []:
-            pair = frozenset((drug, str(other)))
-            if drug in first_line and str(other) in first_line and pair not in reported:
-                reported.add(pair)
-                later = max(first_line[drug], first_line[str(other)], key=lambda x: x.span)
-                yield look_alike_pair.at(
-                    later.name.span, f"look-alike names in one protocol: {drug} and {other}",
-                    "double-check each line; the printed sheet uses tall-man letters")
+    for drug, other, pair in _tallman_pairs(context.tables):
+        if drug in first_line and other in first_line and pair not in reported:
+            reported.add(pair)
+            later = max(first_line[drug], first_line[other], key=lambda x: x.span)
+            yield look_alike_pair.at(
+                later.name.span, f"look-alike names in one protocol: {drug} and {other}",
+                "double-check each line; the printed sheet uses tall-man letters")
+
+
+_TALLMAN: list[tuple[Tables, tuple[tuple[str, str, frozenset[str]], ...]]] = []
+
+
+def _tallman_pairs(tables: Tables) -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """Every look-alike pair of the tall-man table, in table order, listed once per tables object."""
+    if not _TALLMAN or _TALLMAN[0][0] is not tables:
+        pairs = tuple((str(entry.get("drug")), str(other), frozenset((str(entry.get("drug")), str(other))))
+                      for entry in tables.tallman for other in entry.get("pair") or [])
+        _TALLMAN[:] = [(tables, pairs)]
+    return _TALLMAN[0][1]
 
 
 ATC_FILE = Path(__file__).resolve().parent.parent / "data" / "atc.yaml"

@@ -25,6 +25,14 @@ def numbers(context: Context) -> Iterator[m.Number]:
     return iter(context.memo("notation.numbers", lambda c: list(_numbers(c))))
 
 
+def _separated(context: Context) -> list[m.Number]:
+    """The numbers written with a `.` or `,` (or with no text at all): the only ones N003, N004, N018 and
+    N020 can report (listed once per check run; most numbers are whole).
+    """
+    return context.memo("notation.separated", lambda c: [n for n in numbers(c)
+                                                          if not n.text or "." in n.text or "," in n.text])
+
+
 def _numbers(context: Context) -> Iterator[m.Number]:
     for item in context.of_types((m.DrugLine, m.Fractionation, m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, m.DrugLine):
@@ -139,7 +147,7 @@ def trailing_zero(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list (trailing zero).
     """
-    for number in numbers(context):
+    for number in _separated(context):
         if "." not in number.text and "," not in number.text:
             continue  # no separator: nothing after one (most numbers)
         match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
@@ -162,7 +170,7 @@ def naked_decimal(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list (lack of leading zero).
     """
-    for number in numbers(context):
+    for number in _separated(context):
         if number.text[:1] in ",.":
             fixed = "0" + number.text
             yield naked_decimal.at(number.span, f"no leading zero in `{number.text}`", f"write `{fixed}`",
@@ -280,7 +288,7 @@ def ambiguous_thousands(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone dose designations (2021): avoid commas in large numbers; RULES.md N018.
     """
-    for number in numbers(context):
+    for number in _separated(context):
         if THOUSANDS.fullmatch(number.text):
             yield ambiguous_thousands.at(number.span, f"`{number.text}` can be read as a decimal or as thousands",
                                          "write the number without a separator (2500) or with one decimal part (2,5)")
@@ -302,7 +310,7 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
     Source: RULES.md N020; seed 002 (`2,5 mg` and `8x7.5 Gy`).
     """
     expected = _decimal_mark(context)
-    for number in numbers(context):
+    for number in _separated(context):
         mark = number.decimal_separator
         if mark is not None and mark != expected and not re.fullmatch(r"[0-9]{1,3}[.,][0-9]{3}", number.text):
             fixed = number.text.replace(mark, expected)
@@ -327,6 +335,10 @@ DOSE_IN_TEXT = re.compile(
 _DOSE_NEEDED = re.compile(
     r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
     r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])").search
+# What every match of _DOSE_NEEDED holds: a digit, spaces and the first letter of a unit in any of the
+# cases its pattern accepts (µ also folds to Greek mu, capital or small). Most digits in prose (days,
+# dates, lab values) fail this at their next character; the full pattern tries its twenty units there.
+_UNIT_AFTER_DIGIT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]").search
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = lazy(r"[ \t]+//.*$")
 
@@ -354,14 +366,24 @@ def _free_texts(context: Context) -> list[tuple[int, str, str]]:
 
 
 def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
-    lines = _source_lines(context)
-    return [(line, kind, _uncommented(lines[line - 1] if 0 < line <= len(lines) else ""))
-            for line, kind in free_text_lines(context)]
+    text, starts = context.source.text, context.source.line_starts
+    return [(line, kind, _uncommented(_line_text(text, starts, line))) for line, kind in free_text_lines(context)]
 
 
-def _source_lines(context: Context) -> list[str]:
-    """The lines of the source, as `SourceFile.line_text` gives them (split once per check run)."""
-    return context.memo("notation.source_lines", lambda c: c.source.text.split("\n"))
+def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
+    """Line `line` (1-based) of the source, as splitting the text at its newlines gives it ("" outside the text).
+
+    Sliced from the source's line index: the checks read a few lines of a sheet, and splitting
+    the whole text made a string of every line.
+    """
+    if 0 < line < len(starts):
+        return text[starts[line - 1]:starts[line] - 1]
+    return text[starts[line - 1]:] if line == len(starts) and line > 0 else ""
+
+
+def _free_texts_joined(context: Context) -> str:
+    """The free-text lines of `_free_texts`, joined by newlines (once per check run)."""
+    return context.memo("notation.free_texts_joined", lambda c: "\n".join(raw for _, _, raw in _free_texts(c)))
 
 
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -504,6 +526,11 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     a structured, checkable form.
     """
     source = context.source
+    # a line holding a dose quantity holds it in the joined lines too (a newline passes the unit's
+    # look-ahead as the end of a line does): one search answers for most sheets, which have none
+    joined = _free_texts_joined(context)
+    if (_UNIT_AFTER_DIGIT(joined) is None or _DOSE_NEEDED(joined) is None) and "AUC" not in joined:
+        return
     for line, kind, raw in _free_texts(context):
         if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
             continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
@@ -534,8 +561,7 @@ def _all_lines(context: Context) -> Iterator[tuple[int, str]]:
 
 
 def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
-    lines = _source_lines(context)
-    count = len(lines)
+    text, starts = context.source.text, context.source.line_starts
     seen: set[int] = set()
     skipped = (m.Query, m.Allow, m.Bullet)
     for item in context.items:
@@ -543,12 +569,12 @@ def _find_all_lines(context: Context) -> Iterator[tuple[int, str]]:
         if line in seen or isinstance(item, skipped):
             continue
         seen.add(line)
-        yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
+        yield line, _uncommented(_line_text(text, starts, line))
     for section in context.protocol.all_sections():
         line = section.span.line
         if line not in seen:
             seen.add(line)
-            yield line, _uncommented(lines[line - 1] if 0 < line <= count else "")
+            yield line, _uncommented(_line_text(text, starts, line))
 
 
 def _joined_lines(context: Context) -> str:
@@ -580,6 +606,22 @@ def _findings(context: Context, pattern: re.Pattern[str] | LazyPattern, absent: 
 _MS = lazy(r"(?<![A-Za-z0-9-])(MSO4|MgSO4|MS)(?![A-Za-z0-9-])")
 
 
+def _word_start(text: str, word: str) -> bool:
+    """Whether `word` occurs in `text` where no ASCII letter, digit or hyphen precedes it.
+
+    Asked of the whole source before the lines N005, N013 and N014 search are listed: each line
+    is a start of a source line, so a match in a line is such an occurrence in the source (found
+    by `str.find`, far cheaper than listing the lines, let alone folding their case).
+    """
+    start = text.find(word)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        if not (before.isascii() and (before.isalnum() or before == "-")):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
 @check("N005", "ms-mso4-mgso4", Severity.ERROR, "`MS`, `MSO4` or `MgSO4` written for a drug")
 def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
     """What it checks: `MS`, `MSO4` and `MgSO4` do not appear as words in the sheet
@@ -594,13 +636,21 @@ def ms_mso4_mgso4(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list.
     """
-    # every match holds `MS` or `MgSO4` (the pattern is case-sensitive)
+    # every match holds `MS` or `MgSO4` (the pattern is case-sensitive), not run into what precedes it
+    source = context.source.text
+    if not _word_start(source, "MS") and not _word_start(source, "MgSO4"):
+        return  # nor does any line of the sheet (most sheets): the lines are not listed
     for span, text in _findings(context, _MS, lambda c: "MS" not in _joined_lines(c) and "MgSO4" not in _joined_lines(c)):
         yield ms_mso4_mgso4.at(span, f"`{text}` can mean morphine sulfate or magnesium sulfate",
                                "write `morphine sulfate` or `magnesium sulfate`")
 
 
 _DC = lazy(r"(?<![A-Za-z0-9/])D/C(?![A-Za-z0-9/])", re.IGNORECASE)
+
+
+# `D/C` in any case, led by its literal slash: searched by a scan for `/` (one pass over the source,
+# where four substring tests made four)
+_D_SLASH_C = re.compile(r"/(?<=[dD]/)[cC]")
 
 
 def _no_d_c(context: Context) -> bool:
@@ -621,6 +671,8 @@ def d_c(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
+    if _D_SLASH_C.search(context.source.text) is None:
+        return  # `D/C` in any case (only d, D, c and C fold to these letters) is nowhere in the sheet
     for span, text in _findings(context, _DC, _no_d_c):
         yield d_c.at(span, f"`{text}` means discharge or discontinue", "write `discontinue` or `discharge`")
 
@@ -635,9 +687,23 @@ _TIMES_DAYS = lazy(r"(?<![A-Za-z0-9])[x×]\s?[0-9]+\s?d(?![A-Za-z0-9])|(?<![A-Za
 _TIMES_DAYS_FOLDED = re.compile(r"[x×](?:\s?[0-9]+\s?d|(?<=[0-9][x×])\s?d|(?<=[0-9]\s[x×])\s?d)")
 
 
+# `_TIMES_DAYS_FOLDED` for a text without `×` (most sheets): a pattern that starts with one literal is
+# searched by a scan for that character, several times faster than a scan for a class of two
+_TIMES_DAYS_X = re.compile(r"x(?:\s?[0-9]+\s?d|(?<=[0-9]x)\s?d|(?<=[0-9]\sx)\s?d)")
+
+
+# `_TIMES_DAYS_X` for the text as written (x and d in either case, no `×`): one pattern led by each
+# literal is searched in the whole source faster than its lines are listed and folded
+_TIMES_DAYS_LOWER = re.compile(r"x(?:\s?[0-9]+\s?[dD]|(?<=[0-9]x)\s?[dD]|(?<=[0-9]\sx)\s?[dD])")
+_TIMES_DAYS_UPPER = re.compile(r"X(?:\s?[0-9]+\s?[dD]|(?<=[0-9]X)\s?[dD]|(?<=[0-9]\sX)\s?[dD])")
+
+
 def _no_times_days(context: Context) -> bool:
     lowered = _folded_lines(context)
-    return lowered is not None and _TIMES_DAYS_FOLDED.search(lowered) is None
+    if lowered is None:
+        return False
+    pattern = _TIMES_DAYS_FOLDED if "×" in lowered else _TIMES_DAYS_X
+    return pattern.search(lowered) is None
 
 
 @check("N014", "times-days", Severity.WARNING, "`x3d` written for a number of days or doses")
@@ -653,6 +719,9 @@ def times_days(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021).
     """
+    source = context.source.text
+    if "×" not in source and _TIMES_DAYS_LOWER.search(source) is None and _TIMES_DAYS_UPPER.search(source) is None:
+        return  # every match holds one of these (in the case it is written in): none in the sheet
     for span, text in _findings(context, _TIMES_DAYS, _no_times_days):
         yield times_days.at(span, f"`{text}`: days or doses?", "write `for 3 days` or `3 doses`")
 
@@ -683,8 +752,9 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     texts = _free_texts(context)
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
-    joined = "\n".join(text for _, _, text in texts)
-    if ("/" not in joined and "+" not in joined) or _SLASH_OR_PLUS_HINT.search(joined) is None:
+    joined = _free_texts_joined(context)
+    if (("/" not in joined and "+" not in joined) or _UNIT_AFTER_DIGIT(joined) is None
+            or _SLASH_OR_PLUS_HINT.search(joined) is None):
         return  # (the hint holds a `/` or `+`: a text without either has no match)
     for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):

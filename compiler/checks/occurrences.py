@@ -17,9 +17,12 @@ from compiler.diagnostics import Diagnostic, Related, Severity, check
 
 
 def _bands(context: Context) -> Iterator[m.DoseBand]:
-    for band in context.of_type(m.DoseBand):
-        if band.occurrences():
-            yield band
+    """The bands with occurrence rows (found once per check run: three rules ask, and most bands have none)."""
+    return iter(context.shared(_find_bands))
+
+
+def _find_bands(context: Context) -> list[m.DoseBand]:
+    return [band for band in context.of_type(m.DoseBand) if band.occurrences()]
 
 
 def _ordinal(number: int) -> str:

@@ -154,6 +154,8 @@ def cap_across_phases(context: Context) -> Iterator[Diagnostic]:
     every 3 weeks × 9 adjuvant, Keytruda SmPC 4.2); caps per product: formulary
     `max_duration`.
     """
+    if not context.of_type(m.PhaseLine):
+        return  # no phase (most sheets): no drug is planned in phases
     lay = _layout(context)
     for node in lay.nodes:
         regimen = node.item
@@ -213,6 +215,8 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
     Source: NZ SACT regimen library (regimens in parts, each with its own cycle table);
     FHIR PlanDefinition nested actions (a phase is an action of its regimen).
     """
+    if not context.of_type(m.PhaseLine):
+        return  # no phase (most sheets): nothing is placed (a regimen's phases are among the items too)
     lay = _layout(context)
     for node in lay.nodes:
         item = node.item

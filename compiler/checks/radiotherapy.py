@@ -572,7 +572,19 @@ def _metric(item: m.OarConstraint) -> str:
 
 
 def _constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation | None]]:
-    """Every constraint line with the rt line it stands under (None when not under one)."""
+    """Every constraint line with the rt line it stands under (None when not under one); found once per
+    check run (four rules ask; each walked every item).
+    """
+    return iter(context.shared(_find_constraints))
+
+
+def _find_constraints(context: Context) -> list[tuple[m.OarConstraint, m.Fractionation | None]]:
+    if not context.of_type(m.Fractionation):  # no rt line (an rt line in a bullet is among the items too)
+        return [(item, None) for item in context.of_type(m.OarConstraint)]
+    return list(_walk_constraints(context))
+
+
+def _walk_constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation | None]]:
     claimed: set[int] = set()
     for item in context.items:
         line = item.content if isinstance(item, m.Bullet) else item

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from compiler import model as m
-from compiler.checks import Context, folded
+from compiler.checks import _FOLDS_TO_ASCII, Context, folded
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.source import Span
 from compiler.suggest import closest
@@ -59,7 +59,35 @@ def _bracketed(context: Context) -> bool:
     return context.memo("text.bracketed", _find_bracketed)
 
 
+# Every text piece is a part of one line of the source (metadata values, titles and texts are the tokens
+# as written; a change note's quotes become spaces), so what the source cannot hold no piece holds: the
+# source is asked first (substring tests and a literal-led pattern, far cheaper than listing the pieces).
+_ANGLE = re.compile(r"<[a-zA-Z]")  # how BRACKETED's `<naam>` begins
+
+
+def _source_may_bracket(context: Context) -> bool:
+    """Whether the source holds `[` or `<` before a letter: every match of BRACKETED begins so."""
+    text = context.source.text
+    return "[" in text or ("<" in text and _ANGLE.search(text) is not None)
+
+
+def _source_may_hold(context: Context, words: list[str]) -> bool:
+    """Whether the source may hold one of the lower-case words in any case (as re.IGNORECASE finds them)."""
+    return context.memo("text.source_holds", lambda c: _may_hold(c.source.text, words))  # one word list per run
+
+
+def _may_hold(text: str, words: list[str]) -> bool:
+    if any(char in text for char in _FOLDS_TO_ASCII):
+        return True  # a character that folds to an ASCII letter only under re's rules: not decided here
+    # ASCII letters lowered in the UTF-8 bytes (far cheaper than str.lower of a text with accents): an ASCII
+    # word occurs there exactly where it occurs in the text in any case
+    lowered = text.encode("utf-8", "surrogatepass").lower()
+    return any(word.encode("utf-8") in lowered for word in words)
+
+
 def _find_bracketed(context: Context) -> bool:
+    if not _source_may_bracket(context):
+        return False
     joined = _joined(context)
     # every match opens with `[` or `<`: most sheets hold neither (a substring test, not a scan of the pattern)
     return ("[" in joined or "<" in joined) and BRACKETED.search(joined) is not None
@@ -121,9 +149,8 @@ def placeholder(context: Context) -> Iterator[Diagnostic]:
     Source: seed 002 (Emmaüs procedure footer); ISO 9001:2015 §7.5.2.
     """
     words, tokens, token_pattern = _placeholder_rules(context)
-    joined = _joined(context)
-    if not _bracketed(context) and (token_pattern is None or not any(t in joined for t in tokens)
-                                             or token_pattern.search(joined) is None):
+    if not _bracketed(context) and (token_pattern is None or not any(t in context.source.text for t in tokens)
+                                     or token_pattern.search(_joined(context)) is None):
         return
     for text, span in text_pieces(context):
         for match in BRACKETED.finditer(text):
@@ -251,6 +278,8 @@ def misspelling(context: Context) -> Iterator[Diagnostic]:
     anywhere, words, ascii_words = _prepared("misspellings", entries, lambda: _misspelling_words(entries))
     if anywhere is None:
         return
+    if ascii_words and not _source_may_hold(context, words):
+        return  # no line of the sheet holds any of the words in any case
     lowered = context.memo("text.folded_pieces", lambda c: folded(_joined(c)))
     if lowered is not None and ascii_words and not any(w in lowered for w in words):
         return  # no piece holds any of the words in any case

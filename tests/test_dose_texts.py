@@ -1,0 +1,87 @@
+"""The D rules' text prefilters (compiler/checks/dose.py) answer as the regexes they stand in front of."""
+
+from __future__ import annotations
+
+import re
+from re import _parser as re_parser  # type: ignore[attr-defined]
+from re._constants import BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN  # type: ignore[import-not-found]
+from typing import Any
+
+from compiler.checks import dose, folded
+
+TEXTS = [
+    "", "Tandsanering vóór de start", "BSA max 2,0 m²", "Lichaamsoppervlakte BEGRENZEN tot 2 M2",
+    "CrCl ≥ 60 mL/min – renal function", "Calcium en VITAMINE-D3 dagelijks", "İstanbul kalk", "ONJ risico",
+    "Kelvin \u212a sign", "long \u017f s and dotless \u0131", "Σίσυφος ΣΑΣ max 3 m^2", "no match here at all",
+    "capped at 2.0 m2 (ASCO)", "eGFR < 30: niet meer dan 1,8 m²", "dental\ncheck", "a\x00b", "\ud800 lone surrogate",
+]
+LITERALS = (dose.RENAL_LITERALS + dose.CALCIUM_LITERALS + dose.VITAMIN_D_LITERALS + dose.DENTAL_LITERALS
+            + dose.BSA_CAP_WORDS + dose.BSA_UNITS + dose.BSA_WORDS)
+
+
+def test_fold_finds_the_literals_folded_finds() -> None:
+    for text in TEXTS:
+        ours, theirs = dose._fold(text), folded(text)
+        assert (ours is None) == (theirs is None), text
+        if ours is not None and theirs is not None:
+            assert len(ours) == len(text)
+            for word in LITERALS:
+                assert (word in ours) == (word in theirs), (text, word)
+                assert [m.start() for m in re.finditer(re.escape(word), ours)] == \
+                    [m.start() for m in re.finditer(re.escape(word), theirs)], (text, word)
+
+
+def test_holding_is_the_texts_one_by_one() -> None:
+    for literals in (dose.RENAL_LITERALS, dose.DENTAL_LITERALS, dose.BSA_CAP_WORDS, dose.CALCIUM_LITERALS):
+        for texts in (TEXTS, [t for t in TEXTS if folded(t) is not None], TEXTS[:1], []):
+            expected = [i for i, t in enumerate(texts)
+                        if folded(t) is None or any(w in (folded(t) or "") for w in literals)]
+            found = dose._holding(texts, literals)
+            if any(folded(t) is None for t in texts):
+                assert found == list(range(len(texts)))
+            else:
+                assert found == expected, (literals, texts)
+
+
+def test_the_literals_hold_every_match() -> None:
+    """Each literal list is a necessary condition of its pattern: every match holds one of them, folded."""
+    for pattern, literals in ((dose.RENAL_WORDS, dose.RENAL_LITERALS), (dose.CALCIUM_WORDS, dose.CALCIUM_LITERALS),
+                              (dose.VITAMIN_D_WORDS, dose.VITAMIN_D_LITERALS), (dose.DENTAL_WORDS, dose.DENTAL_LITERALS),
+                              (dose.BSA_CAP, dose.BSA_CAP_WORDS)):
+        for text in TEXTS:
+            lowered = folded(text)
+            if lowered is not None and pattern.search(text):
+                assert any(word in lowered for word in literals), (pattern, text)
+
+
+def _covered(items: Any, literals: tuple[str, ...]) -> bool:
+    """Every match of the parsed pattern `items` holds one of `literals` (lower case): some run of
+    literal characters in the sequence holds one, or some part every match goes through is covered
+    (a group, a repeat of at least one, an alternation whose branches all are).
+    """
+    run = ""
+    for op, value in [*list(items), (None, None)]:
+        if op is LITERAL:
+            run += chr(value).lower()
+            continue
+        if any(word in run for word in literals):
+            return True
+        run = ""
+        if op is SUBPATTERN and _covered(value[-1], literals):
+            return True
+        if op in (MAX_REPEAT, MIN_REPEAT) and value[0] >= 1 and _covered(value[2], literals):
+            return True
+        if op is BRANCH and all(_covered(branch, literals) for branch in value[1]):
+            return True
+    return False
+
+
+def test_every_branch_of_each_pattern_holds_a_literal() -> None:
+    """Read from the patterns themselves, not from sample texts: a word added to a pattern without its
+    literal (so that the prefilter would hide its matches) fails here.
+    """
+    for pattern, literals in ((dose.RENAL_WORDS, dose.RENAL_LITERALS), (dose.CALCIUM_WORDS, dose.CALCIUM_LITERALS),
+                              (dose.VITAMIN_D_WORDS, dose.VITAMIN_D_LITERALS), (dose.DENTAL_WORDS, dose.DENTAL_LITERALS),
+                              (dose.BSA_CAP, dose.BSA_CAP_WORDS)):
+        assert _covered(re_parser.parse(pattern.pattern, re.IGNORECASE), literals), pattern.pattern
+    assert not _covered(re_parser.parse(dose.DENTAL_WORDS.pattern + "|mondzorg", re.IGNORECASE), dose.DENTAL_LITERALS)
