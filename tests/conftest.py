@@ -124,6 +124,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 SHIPPED = sorted((ROOT / "protocols").rglob("*.protocol"))
 SHIPPED_GROUP = "shipped-book"
+# every sheet the parser tests read: the shipped ones and every fixture
+PARSER_SHEETS = sorted(p for p in [*ROOT.glob("protocols/**/*.protocol"), *FIXTURES.glob("**/*.protocol")] if p.is_file())
+
+
+def parser_text(path: Path) -> str | None:
+    """A sheet's text as the parser is given it (line ends made `\\n`, one at the end); None if not UTF-8."""
+    try:
+        text = path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError:
+        return None
+    return text if text.endswith("\n") else text + "\n"
 
 
 def build_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

@@ -26,17 +26,7 @@ from compiler.build import build
 from compiler.model import to_json
 from compiler.parse import Node, offsets, parser, reference_parser
 from compiler.source import SourceFile
-from tests.conftest import FIXTURES, ROOT
-
-SHEETS = sorted(p for p in [*ROOT.glob("protocols/**/*.protocol"), *FIXTURES.glob("**/*.protocol")] if p.is_file())
-
-
-def _text(path: Path) -> str | None:
-    try:
-        text = path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError:
-        return None
-    return text if text.endswith("\n") else text + "\n"
+from tests.conftest import PARSER_SHEETS, ROOT, parser_text
 
 
 def _same(ours: Any, theirs: Any, where: str) -> None:
@@ -71,10 +61,10 @@ def _backends() -> dict[str, Callable[[str], Any]]:
     return {"pure": parser().parse, **({"cython": fast.parse} if fast is not None else {})}
 
 
-@pytest.mark.parametrize("path", SHEETS, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", PARSER_SHEETS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_trees_offsets_and_models_match_larks_own(path: Path, reference: Any) -> None:
     # one test per file for both backends: the reference parse and build are done once
-    text = _text(path)
+    text = parser_text(path)
     if text is None:
         pytest.skip("not UTF-8 (refused before parsing)")
     try:
@@ -115,7 +105,7 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize("text", BROKEN + [_text(p) or "" for p in SHEETS if p.parent.name == "P001"])
+@pytest.mark.parametrize("text", BROKEN + [parser_text(p) or "" for p in PARSER_SHEETS if p.parent.name == "P001"])
 def test_syntax_errors_are_the_same_with_either_backend(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     source = SourceFile.from_text("x.protocol", text)
     with_default = parsing.parse(source)
@@ -203,7 +193,7 @@ def _cache_file(module: Any) -> Path:
 
 def _shipped_trees(parse_text: Callable[[str], Any]) -> list[str]:
     return [parse_text(text).pretty() for path in sorted(ROOT.glob("protocols/**/*.protocol"))
-            if (text := _text(path)) is not None]
+            if (text := parser_text(path)) is not None]
 
 
 def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,24 +15,13 @@ import os
 import re
 from array import array
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compiler import parse as parsing
 from compiler import regex_code
-from tests.conftest import FIXTURES, ROOT
-
-SHEETS = sorted(p for p in [*ROOT.glob("protocols/**/*.protocol"), *FIXTURES.glob("**/*.protocol")] if p.is_file())
-
-
-def _text(path: Path) -> str | None:
-    try:
-        text = path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError:
-        return None
-    return text if text.endswith("\n") else text + "\n"
+from tests.conftest import PARSER_SHEETS, ROOT, parser_text
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +87,7 @@ def test_every_scanner_at_every_token_start_of_the_shipped_sheets(scanners: list
     # every position where a token can start in a shipped sheet (after a space, a line start, a
     # punctuation mark, a unit after a number), with every scanner, whatever state would ask there
     # (the parser's own questions, on every sheet, are the next test's)
-    texts = [text for path in SHEETS if path.is_relative_to(ROOT / "protocols") and (text := _text(path)) is not None]
+    texts = [text for path in PARSER_SHEETS if path.is_relative_to(ROOT / "protocols") and (text := parser_text(path)) is not None]
     starts = re.compile(r"(?<![A-Za-z0-9_])|(?<=[0-9])(?=[^0-9 ])")
     # each start once: the character before it and the 40 after (time: long lines match slowly)
     cases = {(text[max(0, found.start() - 1):found.start() + 40], min(found.start(), 1))
@@ -133,8 +122,8 @@ def test_the_parser_sees_the_same_tokens_with_and_without_dispatch(fast: Any) ->
     assert plain is not None and plain.get("dispatch")
     without = parsing._Accelerated(module, dict(plain, dispatch={}))
     assert not without.lexers.conf.re_module.dispatch
-    for path in SHEETS:
-        text = _text(path)
+    for path in PARSER_SHEETS:
+        text = parser_text(path)
         if text is not None:
             assert _tokens(fast, text) == _tokens(without, text), path
 
