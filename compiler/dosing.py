@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from compiler import model as m
 from compiler.records import frozen
-from compiler.tables import Tables
+from compiler.tables import Tables, TablesMemo
 
 DAYS_PER_UNIT: dict[str, tuple[int, int]] = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "year": (365, 366)}
 """Calendar arithmetic (not clinical data): the length of a period unit in days, as a range."""
@@ -455,37 +455,29 @@ class CumulativeLimit:
 def cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     """The `cumulative:` entry of a product (None for drugs without a lifetime limit entry)."""
     # Asked for every dosed phase of a sheet by D010/D011: read once per product and tables object.
-    if not _CUMULATIVE or _CUMULATIVE[0][0] is not tables:
-        _CUMULATIVE[:] = [(tables, {})]
-    known = _CUMULATIVE[0][1]
+    known = _CUMULATIVE.answers(tables)
     if drug_id in known:
         return known[drug_id]
-    if len(known) > 10_000:
-        known.clear()
     found = known[drug_id] = _cumulative_limit(tables, drug_id)
     return found
 
 
-_CUMULATIVE: list[tuple[Tables, dict[str, CumulativeLimit | None]]] = []
+_CUMULATIVE: TablesMemo[str, CumulativeLimit | None] = TablesMemo(10_000)
 
 
 _T = TypeVar("_T")
-_PER_PRODUCT: list[tuple[Tables, dict[tuple[str, str], Any]]] = []
+_PER_PRODUCT: TablesMemo[tuple[str, str], Any] = TablesMemo(10_000)
 
 
 def _per_product(tables: Tables, what: str, drug_id: str, read: Callable[[Tables, str], _T]) -> _T:
     """`read(tables, drug_id)`, once per product and tables object: the D rules ask it for every dosed phase of a
     sheet, and it parses the product's entry anew (the values are frozen, so one answer serves every caller).
     """
-    if not _PER_PRODUCT or _PER_PRODUCT[0][0] is not tables:
-        _PER_PRODUCT[:] = [(tables, {})]
-    known = _PER_PRODUCT[0][1]
+    known = _PER_PRODUCT.answers(tables)
     key = (what, drug_id)
     if key in known:
         found: _T = known[key]
         return found
-    if len(known) > 10_000:
-        known.clear()
     value = known[key] = read(tables, drug_id)
     return value
 

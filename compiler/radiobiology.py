@@ -27,7 +27,7 @@ from typing import Any
 
 from compiler import model as m
 from compiler.records import frozen
-from compiler.tables import Tables
+from compiler.tables import Tables, TablesMemo
 
 
 @functools.lru_cache(maxsize=4096)  # pure, and the same few values recur on every sheet
@@ -171,19 +171,15 @@ class AlphaBeta:
 def alpha_beta(tables: Tables, indications: tuple[str, ...] = (), organ: str | None = None) -> AlphaBeta:
     """α/β for a fractionation: by organ (spinal cord), else by indication (breast), else the default."""
     # Asked for every fractionation by several rules, with a few distinct questions: answered once each.
-    if not _ALPHA_BETA or _ALPHA_BETA[0][0] is not tables:
-        _ALPHA_BETA[:] = [(tables, {})]
-    known = _ALPHA_BETA[0][1]
+    known = _ALPHA_BETA.answers(tables)
     key = (indications, organ)
     found = known.get(key)
     if found is None:
-        if len(known) >= 4096:
-            known.clear()
         found = known[key] = _alpha_beta(tables, indications, organ)
     return found
 
 
-_ALPHA_BETA: list[tuple[Tables, dict[tuple[tuple[str, ...], str | None], AlphaBeta]]] = []
+_ALPHA_BETA: TablesMemo[tuple[tuple[str, ...], str | None], AlphaBeta] = TablesMemo(4096)
 
 
 def _alpha_beta(tables: Tables, indications: tuple[str, ...], organ: str | None) -> AlphaBeta:
@@ -370,19 +366,15 @@ def sib_values(item: m.Fractionation, tables: Tables) -> list[tuple[m.RtSib, Fra
 def oar_organ(text: str, tables: Tables) -> str | None:
     """rt14: the organ key of a constraint's organ words (`long` → lung), from oar_limits.yaml."""
     # R008, R009 and R012 ask for every constraint: each organ text is read once per tables object
-    if not _ORGANS or _ORGANS[0][0] is not tables:
-        _ORGANS[:] = [(tables, {})]
-    known = _ORGANS[0][1]
+    known = _ORGANS.answers(tables)
     if len(text) > 200:
         return _oar_organ(text, tables)  # only short texts are remembered: memory stays bounded over a book
     if text not in known:
-        if len(known) >= 4096:
-            known.clear()
         known[text] = _oar_organ(text, tables)
     return known[text]
 
 
-_ORGANS: list[tuple[Tables, dict[str, str | None]]] = []
+_ORGANS: TablesMemo[str, str | None] = TablesMemo(4096)
 
 
 def _oar_organ(text: str, tables: Tables) -> str | None:

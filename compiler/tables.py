@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from compiler.records import frozen
 
@@ -249,3 +249,33 @@ def _tables(raw: dict[str, Any], index: dict[str, Any], fingerprint: str) -> Tab
                   oar_limits=raw.get("oar_limits.yaml") or {}, schedules=raw.get("schedules.yaml") or {},
                   combinations=raw.get("combinations.yaml") or {}, labs=raw.get("labs.yaml") or {},
                   administration=raw.get("administration.yaml") or {})
+
+
+Key = TypeVar("Key")
+Answer = TypeVar("Answer")
+
+
+class TablesMemo(Generic[Key, Answer]):
+    """Answers worked out from one tables object, kept while that object is the one asked about.
+
+    The rules ask the same questions of the data for every line of every sheet; the answers hold
+    as long as the tables do. Another tables object (other overrides, a test's tables) starts
+    afresh, and at most `limit` answers are kept: a full memo is emptied before it takes more, so
+    memory stays bounded over a book of any size.
+    """
+
+    __slots__ = ("_known", "_limit", "_tables")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._tables: object = None
+        self._known: dict[Key, Answer] = {}
+        self._limit = limit
+
+    def answers(self, tables: object) -> dict[Key, Answer]:
+        """The answers kept for `tables` (the caller adds to it)."""
+        if self._tables is not tables:
+            self._tables = tables
+            self._known = {}
+        elif len(self._known) >= self._limit:
+            self._known.clear()
+        return self._known

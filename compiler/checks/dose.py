@@ -26,7 +26,7 @@ from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.lazyre import LazyPattern, lazy
 from compiler.records import frozen
 from compiler.source import Span
-from compiler.tables import Tables, normalise
+from compiler.tables import Tables, TablesMemo, normalise
 
 UNVERIFIED = " (reference unverified: check the SmPC)"
 FLAT, PER_M2, PER_KG, AUC = "as a flat dose", "per m²", "per kg", "by AUC"
@@ -1059,21 +1059,17 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
 
 
 _Planned = tuple[tuple[dosing.Exposure, ...], tuple[tuple[dosing.CumulativeLimit, Decimal, int], ...], frozenset[str]]
-_LIBRARY_EXPOSURES: list[tuple[Tables, dict[tuple[str, int | None], _Planned]]] = []
+_LIBRARY_EXPOSURES: TablesMemo[tuple[str, int | None], _Planned] = TablesMemo(10_000)
 
 
 def _library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None) -> _Planned:
     """The planned and unplanned anthracycline exposures of a library regimen, and its drugs: they depend on the
     regimen and the cycles its line states only (read once per tables object: the same regimens recur).
     """
-    if not _LIBRARY_EXPOSURES or _LIBRARY_EXPOSURES[0][0] is not tables:
-        _LIBRARY_EXPOSURES[:] = [(tables, {})]
-    known = _LIBRARY_EXPOSURES[0][1]
+    known = _LIBRARY_EXPOSURES.answers(tables)
     key = (regimen_id, line_cycles)
     found = known.get(key)
     if found is None:
-        if len(known) > 10_000:
-            known.clear()
         found = known[key] = _read_library_exposures(tables, regimen_id, line_cycles)
     return found
 
@@ -1464,14 +1460,12 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- D031 bone-modifying agents
 
 
-_NEEDS: list[tuple[Tables, dict[tuple[str, str, str], bool]]] = []
+_NEEDS: TablesMemo[tuple[str, str, str], bool] = TablesMemo(10_000)
 
 
 def _product_needs(tables: Tables, drug_id: str, wanted: str, field: str) -> bool:
     """Whether a product's `field` list names `wanted` (asked for every line, twice): once per tables object."""
-    if not _NEEDS or _NEEDS[0][0] is not tables:
-        _NEEDS[:] = [(tables, {})]
-    known = _NEEDS[0][1]
+    known = _NEEDS.answers(tables)
     key = (drug_id, wanted, field)
     found = known.get(key)
     if found is None:

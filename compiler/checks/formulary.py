@@ -15,7 +15,7 @@ from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.resolve import normalise  # remembered per name: the same names recur
 from compiler.suggest import closest
-from compiler.tables import NameHit, Tables
+from compiler.tables import NameHit, Tables, TablesMemo
 from compiler.tables import _cache_dir as tables_cache_dir
 
 KNOWN_UNITS = {"mg", "g", "mcg", "mg/m2", "mg/kg", "mcg/kg", "AUC", "units", "mL", "mmol", "MBq"}
@@ -411,16 +411,14 @@ def _regimen_names(context: Context) -> list[tuple[m.RegimenLine, NameHit | None
     return out
 
 
-_NAMES_READ: list[tuple[Tables, dict[str, tuple[NameHit | None, tuple[tuple[str, NameHit], ...]]]]] = []
+_NAMES_READ: TablesMemo[str, tuple[NameHit | None, tuple[tuple[str, NameHit], ...]]] = TablesMemo(4096)
 
 
 def _read_name(tables: Tables, name: str) -> tuple[NameHit | None, tuple[tuple[str, NameHit], ...]]:
     """What a regimen name means whole, and the names read in it word by word; once per name and data set
     (the same regimen names recur from sheet to sheet).
     """
-    if not _NAMES_READ or _NAMES_READ[0][0] is not tables:
-        _NAMES_READ[:] = [(tables, {})]
-    known = _NAMES_READ[0][1]
+    known = _NAMES_READ.answers(tables)
     found = known.get(name)
     if found is not None:
         return found
@@ -439,8 +437,6 @@ def _read_name(tables: Tables, name: str) -> tuple[NameHit | None, tuple[tuple[s
         index += size if hit is not None else 1
     found = (whole, tuple(hits))
     if len(name) <= 200:  # sheet words: the memo is bounded, and long ones are never kept
-        if len(known) >= 4096:
-            known.clear()
         known[name] = found
     return found
 

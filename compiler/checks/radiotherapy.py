@@ -31,7 +31,7 @@ from compiler.radiobiology import (
     total_consistent,
     values_of,
 )
-from compiler.tables import Tables
+from compiler.tables import Tables, TablesMemo
 
 
 def fractionations(context: Context) -> tuple[m.Fractionation, ...]:
@@ -296,7 +296,7 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
                                     f"usual: {shown_list} Gy; or acknowledge a local scheme with `allow R004 \"…\"`")
 
 
-_PLAUSIBLE: list[tuple[Tables, dict[tuple[str, ...], list[tuple[Fraction, Fraction]]]]] = []
+_PLAUSIBLE: TablesMemo[tuple[str, ...], list[tuple[Fraction, Fraction]]] = TablesMemo(1024)
 
 
 def _plausible(tables: Tables, schemes: list[tuple[Mapping[str, Any], Fraction, Fraction]],
@@ -304,14 +304,11 @@ def _plausible(tables: Tables, schemes: list[tuple[Mapping[str, Any], Fraction, 
     """The schemes (fractions, dose per fraction) of any of the indications, in table order (once per
     tables object and set of indications: every rt line of a site walked the whole scheme table).
     """
-    if not _PLAUSIBLE or _PLAUSIBLE[0][0] is not tables:
-        _PLAUSIBLE[:] = [(tables, {})]
-    known = _PLAUSIBLE[0][1]
+    known = _PLAUSIBLE.answers(tables)
     found = known.get(indications)
     if found is None:
         found = [(f, g) for s, f, g in schemes if str(s.get("indication")) in indications]
-        if len(known) < 1024:
-            known[indications] = found
+        known[indications] = found
     return found
 
 

@@ -1,0 +1,26 @@
+"""TablesMemo: the answers the rules keep per data set (compiler/tables.py)."""
+
+from __future__ import annotations
+
+from compiler.tables import TablesMemo
+
+
+def test_answers_are_kept_for_the_same_tables_and_forgotten_for_others() -> None:
+    memo: TablesMemo[str, int] = TablesMemo(limit=10)
+    first, second = object(), object()
+    memo.answers(first)["a"] = 1
+    assert memo.answers(first) == {"a": 1}
+    assert memo.answers(second) == {}  # another data set: nothing carries over
+    assert memo.answers(first) == {}  # and back: the first one's answers are gone, never mixed
+
+
+def test_a_full_memo_is_emptied_before_it_takes_more() -> None:
+    memo: TablesMemo[int, int] = TablesMemo(limit=3)
+    tables = object()
+    for number in range(3):
+        memo.answers(tables)[number] = number
+    assert len(memo.answers(tables)) == 0
+    for number in range(100):
+        known = memo.answers(tables)
+        known[number] = number
+        assert len(known) <= 3
