@@ -9,9 +9,9 @@ they are made; `settled()` moves what exists out of the collector's sight
 work itself makes. The collector is never switched off: a process that never settles
 (a command that compiles nothing) still collects, only less often.
 
-Checking a book's sheets one after another, `checking()` raises the first threshold a
-sheet at a time: a sheet's model lives until its checks are done, so a collection in
-the middle of a sheet walks thousands of live objects to find little garbage.
+Checking a book's sheets one after another, `checking()` raises the first threshold
+around each batch of sheets: a sheet's model lives until its checks are done, so a
+collection in the middle of a sheet walks thousands of live objects to find little garbage.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def settled() -> None:
 
 @contextlib.contextmanager
 def checking() -> Iterator[None]:
-    """One sheet of a book is checked: the collector runs less often meanwhile (then as before)."""
+    """A batch of a book's sheets is checked: the collector runs less often meanwhile (then as before)."""
     if _saved:  # start-up is not over: its threshold holds, and `settled()` puts the usual one back
         yield
         return
