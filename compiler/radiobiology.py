@@ -26,7 +26,7 @@ from fractions import Fraction
 from typing import Any
 
 from compiler import model as m
-from compiler.records import frozen
+from compiler.records import IdentityMemo, frozen
 from compiler.tables import Tables, TablesMemo
 
 
@@ -229,15 +229,10 @@ def values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | No
     """BED and EQD2 of one fractionation (None when it has no single n × d)."""
     # R003, the course and SIB values and the report ask for the same lines (and, through
     # `course_parts`/`sib_views`, the same views): computed once per line and tables object.
-    known = _VALUES.get(id(item))
-    if known is None or known[0] is not item or known[1] is not tables:
-        if len(_VALUES) >= 2_000:  # the entry keeps its line (its id is not reused): a few sheets' worth
-            _VALUES.clear()
-        known = _VALUES[id(item)] = (item, tables, _values_of(item, tables))
-    return known[2]
+    return _VALUES.answer((item, tables), lambda: _values_of(item, tables))
 
 
-_VALUES: dict[int, tuple[m.Fractionation, Tables, FractionationValues | None]] = {}
+_VALUES: IdentityMemo[FractionationValues | None] = IdentityMemo(2_000)
 
 
 def _values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | None:
@@ -255,26 +250,21 @@ def _values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | N
 
 def course_parts(item: m.Fractionation) -> list[m.Fractionation]:
     """lang-b: the parts of a course as single fractionations (site, technique of the course)."""
-    return list(_views(item, "parts", _course_parts))
+    return list(_views(item, _PARTS, _course_parts))
 
 
-def _views(item: m.Fractionation, kind: str,
+def _views(item: m.Fractionation, memo: IdentityMemo[tuple[m.Fractionation, ...]],
            make: Callable[[m.Fractionation], list[m.Fractionation]]) -> tuple[m.Fractionation, ...]:
     """`make(item)`, once per line: the rules, the report and the sheet each ask for the views of a line,
     and each view is a `dataclasses.replace` of it. The same views also find their values in `values_of`'s memo.
     """
     if not item.parts and not item.sib:
         return ()  # most lines: no parts, no SIB (and no view made)
-    key = (id(item), kind)
-    known = _VIEWS.get(key)
-    if known is None or known[0] is not item:
-        if len(_VIEWS) >= 2_000:  # the entry keeps its line (its id is not reused): a few sheets' worth
-            _VIEWS.clear()
-        known = _VIEWS[key] = (item, tuple(make(item)))
-    return known[1]
+    return memo.answer((item,), lambda: tuple(make(item)))
 
 
-_VIEWS: dict[tuple[int, str], tuple[m.Fractionation, tuple[m.Fractionation, ...]]] = {}
+_PARTS: IdentityMemo[tuple[m.Fractionation, ...]] = IdentityMemo(1_000)  # a course's parts, per line
+_SIBS: IdentityMemo[tuple[m.Fractionation, ...]] = IdentityMemo(1_000)  # its SIB views, per line
 
 
 def _course_parts(item: m.Fractionation) -> list[m.Fractionation]:
@@ -330,7 +320,7 @@ def fractionation_values(protocol: m.Protocol, tables: Tables) -> Iterator[Fract
 
 def sib_views(item: m.Fractionation) -> list[m.Fractionation]:
     """rt14: each simultaneous integrated boost of a line as a single fractionation (site of the line)."""
-    return list(_views(item, "sib", _sib_views))
+    return list(_views(item, _SIBS, _sib_views))
 
 
 def _sib_views(item: m.Fractionation) -> list[m.Fractionation]:

@@ -28,7 +28,7 @@ import reprlib
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import Any, Generic, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
 
@@ -284,3 +284,36 @@ def _setstate(names: tuple[str, ...]) -> Callable[[Any, list[Any]], None]:
         for name, value in zip(names, state):  # noqa: B905 (dataclasses zips the same way)
             _object_setattr(self, name, value)
     return __setstate__
+
+
+Answer = TypeVar("Answer")
+
+
+class IdentityMemo(Generic[Answer]):
+    """Answers about particular frozen objects (a line, a regimen and its phase), found by identity.
+
+    A frozen record never changes, so an answer about it holds as long as it lives; hashing it
+    by value would cost more than the answer. Each entry keeps its objects, so their ids are not
+    given to other objects while it is kept; at most `limit` entries (a few sheets' worth), then
+    the memo is emptied before it takes more.
+    """
+
+    __slots__ = ("_known", "_limit")
+
+    def __init__(self, limit: int) -> None:
+        self._known: dict[tuple[int, ...], tuple[tuple[object, ...], Answer]] = {}
+        self._limit = limit
+
+    def answer(self, about: tuple[object, ...], compute: Callable[[], Answer]) -> Answer:
+        """The answer kept about exactly these objects, else `compute()`, kept."""
+        key = tuple(map(id, about))
+        known = self._known.get(key)
+        if known is None or any(kept is not given for kept, given in zip(known[0], about, strict=True)):
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            known = self._known[key] = (about, compute())
+        return known[1]
+
+    def clear(self) -> None:
+        """Forget every answer (and let go of the objects they were about)."""
+        self._known.clear()

@@ -24,7 +24,7 @@ from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.lazyre import LazyPattern, lazy
-from compiler.records import frozen
+from compiler.records import IdentityMemo, frozen
 from compiler.source import Span
 from compiler.tables import Tables, TablesMemo, normalise
 
@@ -119,16 +119,11 @@ class LineInfo:
 
 
 # The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it.
-_PHASE_VIEWS: dict[tuple[int, int], tuple[m.RegimenLine, m.PhaseLine, m.RegimenLine]] = {}
+_PHASE_VIEWS: IdentityMemo[m.RegimenLine] = IdentityMemo(10_000)
 
 
 def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
-    known = _PHASE_VIEWS.get((id(regimen), id(phase)))
-    if known is None or known[0] is not regimen or known[1] is not phase:
-        if len(_PHASE_VIEWS) > 10_000:
-            _PHASE_VIEWS.clear()
-        known = _PHASE_VIEWS[(id(regimen), id(phase))] = (regimen, phase, phase_view(regimen, phase))
-    return known[2]
+    return _PHASE_VIEWS.answer((regimen, phase), lambda: phase_view(regimen, phase))
 
 
 # a library regimen line, the phase it is written in, and the levels of items around it (`_library_conditions`)

@@ -31,6 +31,7 @@ from compiler.radiobiology import (
     total_consistent,
     values_of,
 )
+from compiler.records import IdentityMemo
 from compiler.tables import Tables, TablesMemo
 
 
@@ -85,15 +86,10 @@ def _scheme(item: m.Fractionation) -> str:
 def _highest(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
     """Highest fractions, dose per fraction and total a line allows (ranges: their upper ends)."""
     # Several rules ask for every line: the exact numbers are made once per line.
-    known = _HIGHEST.get(id(item))
-    if known is None or known[0] is not item:
-        if len(_HIGHEST) >= 2_000:  # it keeps its lines: a few sheets' worth
-            _HIGHEST.clear()
-        known = _HIGHEST[id(item)] = (item, _highest_of(item))
-    return known[1]
+    return _HIGHEST.answer((item,), lambda: _highest_of(item))
 
 
-_HIGHEST: dict[int, tuple[m.Fractionation, tuple[Fraction | None, Fraction | None, Fraction | None]]] = {}
+_HIGHEST: IdentityMemo[tuple[Fraction | None, Fraction | None, Fraction | None]] = IdentityMemo(2_000)
 
 
 def _highest_of(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
