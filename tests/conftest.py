@@ -128,6 +128,21 @@ SHIPPED_GROUP = "shipped-book"
 PARSER_SHEETS = sorted(p for p in [*ROOT.glob("protocols/**/*.protocol"), *FIXTURES.glob("**/*.protocol")] if p.is_file())
 
 
+def lark_cython_or_skip() -> Any:
+    """lark-cython's module, for the tests of the accelerated parser; skipped when it is not installed
+    or when PROTOCOLC_PARSER chooses the backend.
+    """
+    from compiler import parse as parsing
+
+    try:
+        import lark_cython
+    except ImportError:
+        pytest.skip("lark-cython is not installed")
+    if os.environ.get(parsing.PARSER_ENV, "").strip().lower() == "pure":
+        pytest.skip("the backend is chosen by PROTOCOLC_PARSER")
+    return lark_cython.lark_cython
+
+
 def parser_text(path: Path) -> str | None:
     """A sheet's text as the parser is given it (line ends made `\\n`, one at the end); None if not UTF-8."""
     try:

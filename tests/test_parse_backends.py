@@ -26,7 +26,7 @@ from compiler.build import build
 from compiler.model import to_json
 from compiler.parse import Node, offsets, parser, reference_parser
 from compiler.source import SourceFile
-from tests.conftest import PARSER_SHEETS, ROOT, parser_text
+from tests.conftest import PARSER_SHEETS, ROOT, lark_cython_or_skip, parser_text
 
 
 def _same(ours: Any, theirs: Any, where: str) -> None:
@@ -167,14 +167,7 @@ def test_reductions_compare_rules_without_a_python_call(backend: str, monkeypatc
 # The accelerated parser is built from a plain copy of the parser kept in the cache folder;
 # any problem with that copy builds it again from Lark, as without a cache.
 
-def _cython() -> Any:
-    try:
-        import lark_cython
-    except ImportError:
-        pytest.skip("lark-cython is not installed")
-    if os.environ.get(parsing.PARSER_ENV, "").strip().lower() == "pure":
-        pytest.skip("the backend is chosen by PROTOCOLC_PARSER")
-    return lark_cython.lark_cython
+
 
 
 @pytest.fixture
@@ -197,7 +190,7 @@ def _shipped_trees(parse_text: Callable[[str], Any]) -> list[str]:
 
 
 def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _cython()
+    module = lark_cython_or_skip()
     built = parsing.accelerated()
     assert built is not None
     path = _cache_file(module)
@@ -215,7 +208,7 @@ def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatc
 
 
 def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _cython()
+    module = lark_cython_or_skip()
     built = parsing.accelerated()
     assert built is not None
     reference = _shipped_trees(built.parse)
@@ -281,7 +274,7 @@ def _damaged(module: Any) -> list[bytes]:
 
 @pytest.mark.parametrize("case", range(9))
 def test_a_damaged_or_foreign_parser_cache_is_built_again(case: int, fresh_cache: Path) -> None:
-    module = _cython()
+    module = lark_cython_or_skip()
     content = _damaged(module)[case]
     path = _cache_file(module)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -295,7 +288,7 @@ def test_a_damaged_or_foreign_parser_cache_is_built_again(case: int, fresh_cache
 
 
 def test_an_unwritable_cache_folder_still_parses(fresh_cache: Path) -> None:
-    _cython()
+    lark_cython_or_skip()
     fresh_cache.parent.mkdir(parents=True, exist_ok=True)
     fresh_cache.write_text("a file where the folder should be")
     fast = parsing.accelerated()
@@ -308,7 +301,7 @@ def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> No
     import subprocess
     import sys
 
-    module = _cython()
+    module = lark_cython_or_skip()
     sheet = ROOT / "protocols" / "borst" / "emmaus-gemetastaseerd-borstcarcinoom.protocol"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
 
@@ -328,7 +321,7 @@ def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> No
 def test_the_parser_cache_is_keyed_by_the_lark_cython_version(monkeypatch: pytest.MonkeyPatch) -> None:
     import lark_cython
 
-    module = _cython()
+    module = lark_cython_or_skip()
     before = parsing._cache_path(module)
     monkeypatch.setattr(lark_cython, "__version__", "0.0.0-another", raising=False)
     assert parsing._cache_path(module) != before

@@ -11,7 +11,6 @@ first characters on patterns it must treat with care.
 
 from __future__ import annotations
 
-import os
 import re
 from array import array
 from collections.abc import Iterator
@@ -21,17 +20,12 @@ import pytest
 
 from compiler import parse as parsing
 from compiler import regex_code
-from tests.conftest import PARSER_SHEETS, ROOT, parser_text
+from tests.conftest import PARSER_SHEETS, ROOT, lark_cython_or_skip, parser_text
 
 
 @pytest.fixture(scope="module")
 def fast() -> Any:
-    try:
-        import lark_cython  # noqa: F401
-    except ImportError:
-        pytest.skip("lark-cython is not installed")
-    if os.environ.get(parsing.PARSER_ENV, "").strip().lower() == "pure":
-        pytest.skip("the backend is chosen by PROTOCOLC_PARSER")
+    lark_cython_or_skip()
     found = parsing.accelerated()
     assert found is not None
     return found
