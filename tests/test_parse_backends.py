@@ -168,8 +168,6 @@ def test_reductions_compare_rules_without_a_python_call(backend: str, monkeypatc
 # any problem with that copy builds it again from Lark, as without a cache.
 
 
-
-
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An empty cache folder; `accelerated()` is built again in it (and once more after the test)."""
@@ -204,7 +202,6 @@ def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatc
     cached = parsing.accelerated()
     assert cached is not None and cached is not built
     assert _shipped_trees(cached.parse) == _shipped_trees(built.parse)
-
 
 
 def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,8 +250,6 @@ def test_damaged_kept_code_is_compiled_instead() -> None:
         kept = regex_code.KeptPatterns({(pattern, 0): damaged})
         assert kept.compile(pattern, 0) == re.compile(pattern)
         assert (pattern, 0) not in kept.kept
-
-
 
 
 def _damaged(module: Any) -> list[bytes]:
