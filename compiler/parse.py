@@ -313,6 +313,9 @@ _UNLESS = 8  # a string terminal it also matches takes its place (Lark's `Unless
 _LINE_END = 16  # `_NL`: the Indenter's _INDENT/_DEDENT tokens follow it
 
 
+BLANKS = "[ \t]+"  # the grammar's WS
+
+
 class _Undispatched:
     """A scanner without a dispatch table, as `_Dispatch` is used by the token loop."""
 
@@ -335,7 +338,7 @@ class _Scanner:
     alternation (its scanner's very text: its code and dispatch table come from the cache).
     """
 
-    __slots__ = ("codes", "dispatch", "names", "table", "unless")
+    __slots__ = ("blanks", "codes", "dispatch", "names", "table", "unless")
 
     def __init__(self, terminals: list[TerminalDef], conf: LexerConf, kept: frozenset[str]) -> None:
         terminals = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
@@ -354,6 +357,11 @@ class _Scanner:
             self.codes[number] = ((_IGNORED if name in ignore else 0) | (_NEWLINES if name in newline_types else 0)
                                   | _code(name, kept) | (_UNLESS if name in callbacks else 0))
         self.unless: dict[str, Any] = {name: callback.scanner for name, callback in callbacks.items()}
+        # The first alternative wins: when it is an ignored `[ \t]+`, a blank starts a match of it, which
+        # ends where the blanks end; the token loop skips them without matching.
+        first = remaining[0] if remaining else None
+        plain_blanks = first is not None and isinstance(first.pattern, PatternRE) and first.pattern.value == BLANKS
+        self.blanks = " \t" if plain_blanks and self.codes[1] == _IGNORED and self.names[1] == first.name else ""
 
 
 def _code(name: str, kept: frozenset[str]) -> int:
@@ -398,15 +406,22 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
         state = parser_state.position
         scanner = by_state[state] or make(state)
         table, codes = scanner.table, scanner.codes
+        blanks = scanner.blanks
         while True:
             if pos >= size:
                 if len(levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
                     raise _Unsupported
                 raise EOFError
+            char = text[pos]
+            if char in blanks:  # the ignored blanks, skipped without a match (see `_Scanner.blanks`)
+                pos += 1
+                while pos < size and text[pos] in blanks:
+                    pos += 1
+                continue
             try:
-                match = table[text[pos]].match(text, pos)
+                match = table[char].match(text, pos)
             except KeyError:  # a character this scanner meets for the first time
-                match = scanner.dispatch.for_char(text[pos]).match(text, pos)
+                match = scanner.dispatch.for_char(char).match(text, pos)
             if match is None:
                 raise _Unsupported
             index = match.lastindex
