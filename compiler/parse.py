@@ -395,7 +395,9 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     kept = lexers.kept
     small = lexers.module.Token
     carrier = small("", "")
-    new = str.__new__
+    new, lark = str.__new__, Token
+    # the flags as local variables (the loop runs for every token)
+    ignored, newlines, keep, unless, line_end = _IGNORED, _NEWLINES, _KEPT, _UNLESS, _LINE_END
     tab_len = ProtocolIndenter.tab_len
     size = len(text)
     pos = line_start = 0
@@ -403,10 +405,8 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     levels = [0]
     parser_state = yield None
     while True:
-        state = parser_state.position
-        scanner = by_state[state] or make(state)
-        table, codes = scanner.table, scanner.codes
-        blanks = scanner.blanks
+        scanner = by_state[parser_state.position] or make(parser_state.position)
+        table, codes, blanks = scanner.table, scanner.codes, scanner.blanks
         while True:
             if pos >= size:
                 if len(levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
@@ -426,9 +426,9 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
                 raise _Unsupported
             index = match.lastindex
             code = codes[index]
-            if not code & _IGNORED:
+            if not code & ignored:
                 break
-            if code & _NEWLINES:
+            if code & newlines:
                 value = match.group()
                 count = value.count("\n")
                 if count:
@@ -437,25 +437,22 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             pos = match.end()
         end = match.end()
         value = match.group()
-        first_line, column = line, pos - line_start + 1
-        if code & _NEWLINES:
-            count = value.count("\n")
-            if count:
-                line += count
-                line_start = pos + value.rindex("\n") + 1
         name = scanner.names[index]
-        if code & _UNLESS:
+        if code & unless:
             found = scanner.unless[name].fullmatch(value)
             if found is not None:
                 name = found
-                code = _code(name, kept)
-        if code & _KEPT:
-            token = new(Token, value)
+                code = _code(name, kept) | (code & newlines)
+        if code & keep:
+            token = new(lark, value)
             token.type = name
             token.value = value
             token.start_pos = pos
-            token.line = first_line
-            token.column = column
+            token.line = line
+            token.column = pos - line_start + 1
+            if code & newlines and "\n" in value:
+                line += value.count("\n")
+                line_start = pos + value.rindex("\n") + 1
             token.end_line = line
             token.end_column = end - line_start + 1
             token.end_pos = end
@@ -464,9 +461,13 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             pos = end
             parser_state = yield carrier
             continue
+        first_line, column = line, pos - line_start + 1
+        if code & newlines and "\n" in value:
+            line += value.count("\n")
+            line_start = pos + value.rindex("\n") + 1
         token = small(name, value, pos, first_line, column, line, end - line_start + 1, end)
         pos = end
-        if not code & _LINE_END:
+        if not code & line_end:
             parser_state = yield token
             continue
         indent_str = value[value.rfind("\n") + 1:]
@@ -483,11 +484,11 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
                 raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
         parser_state = yield token
         if after < 0:
-            parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, token.line,
-                                       token.column, token.end_line, token.end_column, token.end_pos)
+            parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
+                                       line, token.end_column, end)
         for _ in range(after):
-            parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, token.line,
-                                       token.column, token.end_line, token.end_column, token.end_pos)
+            parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
+                                       line, token.end_column, end)
 
 
 # the shift callback of a kept terminal: the Lark token `_tokens` handed over in the carrier
