@@ -403,10 +403,9 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     pos = line_start = 0
     line = 1
     levels = [0]
-    # the parser's stack of states: one list for the whole parse, its last item the state
-    stack = (yield None).state_stack
+    parser_state = yield None
     while True:
-        scanner = by_state[stack[-1]] or make(stack[-1])
+        scanner = by_state[parser_state.position] or make(parser_state.position)
         table, codes, blanks = scanner.table, scanner.codes, scanner.blanks
         while True:
             if pos >= size:
@@ -460,7 +459,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             carrier.type = name
             carrier.end_line = token
             pos = end
-            yield carrier
+            parser_state = yield carrier
             continue
         first_line, column = line, pos - line_start + 1
         if code & newlines and "\n" in value:
@@ -469,7 +468,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
         token = small(name, value, pos, first_line, column, line, end - line_start + 1, end)
         pos = end
         if not code & line_end:
-            yield token
+            parser_state = yield token
             continue
         indent_str = value[value.rfind("\n") + 1:]
         indent = indent_str.count(" ") + indent_str.count("\t") * tab_len
@@ -483,12 +482,12 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
                 after += 1
             if indent != levels[-1]:
                 raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
-        yield token
+        parser_state = yield token
         if after < 0:
-            yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
+            parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
                                        line, token.end_column, end)
         for _ in range(after):
-            yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
+            parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
                                        line, token.end_column, end)
 
 
