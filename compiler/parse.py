@@ -13,9 +13,10 @@ filters the children, builds a `Node` and records the same offsets Lark would
 which include tokens the tree drops, such as `(`, `:` and line ends). Trees, spans and
 every output are identical; tests/test_parse_backends.py compares them with Lark's own.
 
-Backends: when `lark-cython` is installed, its lexer and LALR loop run Lark's tables
-(the indentation tokens come from `_IndentingLexer`, as lark-cython takes no
-post-lexer) and build the same trees with the same callbacks. The pure Python Lark
+Backends: when `lark-cython` is installed, its LALR loop runs Lark's tables and builds the
+same trees with the same callbacks; its tokens come from `_tokens`, one generator per
+parse that lexes as lark-cython's contextual lexer would and adds the Indenter's tokens
+(lark-cython takes no post-lexer), without a Python call per token. The pure Python Lark
 parser is the reference: it parses when lark-cython is missing or PROTOCOLC_PARSER=pure,
 and every input the accelerated parser refuses is parsed again by it, so syntax errors
 (P001, friendly messages, positions, recovery) are exactly those of the pure parser.
@@ -343,7 +344,8 @@ class _Scanner:
     def __init__(self, terminals: list[TerminalDef], conf: LexerConf, kept: frozenset[str]) -> None:
         terminals = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
         newline_types = {t.name for t in terminals if _regexp_has_newline(t.pattern.to_regexp())}
-        remaining, callbacks = _create_unless(terminals, conf.g_regex_flags, conf.re_module, conf.use_bytes)
+        remaining, callbacks = cast("Any", _create_unless)(terminals, conf.g_regex_flags, conf.re_module,
+                                                           conf.use_bytes)
         pattern = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in remaining)
         compiled: Any = conf.re_module.compile(pattern, conf.g_regex_flags)
         self.dispatch: Any = compiled if isinstance(compiled, regex_code._Dispatch) else _Undispatched(compiled)
@@ -360,8 +362,9 @@ class _Scanner:
         # The first alternative wins: when it is an ignored `[ \t]+`, a blank starts a match of it, which
         # ends where the blanks end; the token loop skips them without matching.
         first = remaining[0] if remaining else None
-        plain_blanks = first is not None and isinstance(first.pattern, PatternRE) and first.pattern.value == BLANKS
-        self.blanks = " \t" if plain_blanks and self.codes[1] == _IGNORED and self.names[1] == first.name else ""
+        blanks = (first is not None and isinstance(first.pattern, PatternRE) and first.pattern.value == BLANKS
+                  and not first.pattern.flags and self.names[1] == first.name and self.codes[1] == _IGNORED)
+        self.blanks = " \t" if blanks else ""
 
 
 def _code(name: str, kept: frozenset[str]) -> int:
@@ -496,7 +499,9 @@ _from_carrier = operator.attrgetter("end_line")
 
 
 class _StateLexers(dict[int, Any]):
-    """The lark-cython lexer of each parser state, built when a parse first reaches the state.
+    """The scanner of each parser state for the token loop (`scanner`), made when a parse first
+    reaches the state; and (as items) lark-cython's lexer of each state, which `scanner_code`
+    compiles the scanners with and the tests compare `_Scanner` with.
 
     lark-cython's `ContextualLexer` builds a lexer for every state up front (545 states,
     154 terminal sets); a sheet reaches a third of them. A lexer is shared by the states
@@ -555,9 +560,6 @@ class _StateLexers(dict[int, Any]):
             recorder.record_dispatch([(str(t.name), str(t.pattern.to_regexp())) for t in scanner.terminals],
                                      int(conf.g_regex_flags), chars)
         return recorder.kept, recorder.dispatch
-
-    def make_lexer_state(self, text: str) -> Any:
-        return self.module.LexerState(text, self.module.LineCounter("\n"))
 
 
 class _Accelerated:
