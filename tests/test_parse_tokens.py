@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 from lark import Token
+from lark.exceptions import UnexpectedToken
 
 from compiler import parse as parsing
+from compiler import regex_code
 from compiler.parse import Node
 from tests.conftest import PARSER_SHEETS, lark_cython_or_skip, parser_text
 
@@ -103,6 +105,8 @@ def test_each_scanner_is_lark_cythons(fast: Any) -> None:
         ours = lexers.by_state[state] or lexers.scanner(state)
         theirs = lexers[state].scanner  # lark-cython's BasicLexer of the state
         assert [name for name in ours.names if name is not None] == [t.name for t in theirs.terminals]
+        assert isinstance(ours.dispatch, regex_code._Dispatch)  # the very text the cache keeps a table for
+        assert ours.blanks == " \t"  # WS comes first: blanks are skipped without a match
         names = {t.name for t in theirs.terminals}
         for number, name in enumerate(ours.names):
             if name is None or name not in names:
@@ -111,3 +115,24 @@ def test_each_scanner_is_lark_cythons(fast: Any) -> None:
             assert bool(code & parsing._IGNORED) == (name in lexers.conf.ignore)
             assert bool(code & parsing._KEPT) == (name in lexers.kept)
             assert bool(code & parsing._LINE_END) == (name == "_NL")
+
+
+def test_a_string_terminal_takes_the_place_of_an_expression_matching_it(fast: Any) -> None:
+    """`,` alone as a heading's text is the ignored `,` terminal (Lark's `UnlessCallback`): the
+    parser is handed that terminal, as the pure parser's lexer hands it, and stops there."""
+    comma = next(t.name for t in fast.lexers.conf.terminals if t.pattern.value == ",")
+    text = "# ,\n"
+    seen: list[str] = []
+    tokens = parsing._tokens(text, fast.lexers)
+    next(tokens)
+
+    def next_token(parser_state: Any) -> Any:
+        token = tokens.send(parser_state)
+        seen.append(token.type)
+        return token
+
+    with pytest.raises(UnexpectedToken):
+        fast.parser.parse(parsing._TokenSource(next_token), "start")
+    with pytest.raises(UnexpectedToken) as pure:
+        parsing.parser().parse(text)
+    assert seen == ["HEADING_MARK", comma] and pure.value.token.type == comma
