@@ -1035,18 +1035,22 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
     `skip_lines` (1-based) are blanked before parsing: lines already reported by the
     indentation scan, which the Indenter could not handle.
     """
-    lines = source.text.split("\n")
-    for number in sorted(skip_lines):
-        if 0 < number <= len(lines):
-            _blank(lines, _line_block(lines, number - 1))
+    lines: list[str] | None = None  # split only to blank lines out (a sheet without errors needs none)
+    if skip_lines:
+        lines = source.text.split("\n")
+        for number in sorted(skip_lines):
+            if 0 < number <= len(lines):
+                _blank(lines, _line_block(lines, number - 1))
     problems: list[SourceProblem] = []
     for _ in range(MAX_ERRORS + 1):
-        text = "\n".join(lines)
+        text = source.text if lines is None else "\n".join(lines)
         if not text.endswith("\n"):
             text += "\n"
         try:
             return ParseResult(_parse_text(text), tuple(problems))
         except DedentError:
+            if lines is None:
+                lines = source.text.split("\n")
             # Blanking a broken line can leave the lines under it dedenting to no block;
             # the Indenter says so without a position, so find the line here.
             bad = _bad_dedent(lines)
@@ -1057,6 +1061,8 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
                 "indent this line like the statement it belongs to (the line above it could not be read)"))
             _blank(lines, _line_block(lines, bad))
         except UnexpectedInput as error:
+            if lines is None:
+                lines = source.text.split("\n")
             problem = _describe(error, source, text)
             problems.append(problem)
             index = min(problem.span.line, len(lines)) - 1
