@@ -398,7 +398,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     kept = lexers.kept
     small = lexers.module.Token
     carrier = small("", "")
-    new, lark = str.__new__, Token
+    new, lark_token = str.__new__, Token
     # the flags as local variables (the loop runs for every token)
     ignored, newlines, keep, unless, line_end = _IGNORED, _NEWLINES, _KEPT, _UNLESS, _LINE_END
     tab_len = ProtocolIndenter.tab_len
@@ -447,7 +447,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
                 name = found
                 code = _code(name, kept) | (code & newlines)
         if code & keep:
-            token = new(lark, value)
+            token = new(lark_token, value)
             token.type = name
             token.value = value
             token.start_pos = pos
