@@ -13,9 +13,10 @@ filters the children, builds a `Node` and records the same offsets Lark would
 which include tokens the tree drops, such as `(`, `:` and line ends). Trees, spans and
 every output are identical; tests/test_parse_backends.py compares them with Lark's own.
 
-Backends: when `lark-cython` is installed, its lexer and LALR loop run Lark's tables
-(the indentation tokens come from `_IndentingLexer`, as lark-cython takes no
-post-lexer) and build the same trees with the same callbacks. The pure Python Lark
+Backends: when `lark-cython` is installed, its LALR loop runs Lark's tables and builds the
+same trees with the same callbacks; its tokens come from `_tokens`, one generator per
+parse that lexes as lark-cython's contextual lexer would and adds the Indenter's tokens
+(lark-cython takes no post-lexer), without a Python call per token. The pure Python Lark
 parser is the reference: it parses when lark-cython is missing or PROTOCOLC_PARSER=pure,
 and every input the accelerated parser refuses is parsed again by it, so syntax errors
 (P001, friendly messages, positions, recovery) are exactly those of the pure parser.
@@ -38,7 +39,8 @@ import copy
 import functools
 import operator
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -48,7 +50,7 @@ from lark.common import LexerConf
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.grammar import NonTerminal, Rule, RuleOptions, Symbol, Terminal
 from lark.indenter import DedentError, Indenter
-from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef
+from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef, _create_unless, _regexp_has_newline
 from lark.parsers.lalr_analysis import IntParseTable, Reduce, Shift
 
 from compiler import regex_code
@@ -300,56 +302,207 @@ def parser() -> Lark:
     return lark if _install_callbacks(lark) else _lark(propagate_positions=True)
 
 
-class _IndentingLexer:
-    """ProtocolIndenter for the lark-cython parser, which takes no post-lexer.
-
-    The parser asks this object for each next token; after a line end it hands out the
-    `_INDENT`/`_DEDENT` tokens the Indenter would, with the line end's position. Each
-    token comes from the lark-cython lexer of the parser's state (`_StateLexers`), as
-    lark-cython's contextual lexer would hand it out.
-    """
-
-    __slots__ = ("levels", "lexers", "pending", "state")
-
-    def __init__(self, lexers: _StateLexers, text: str) -> None:
-        self.lexers = lexers
-        self.state = lexers.make_lexer_state(text)
-        self.pending: list[Any] = []
-        self.levels = [0]
-
-    def next_token(self, parser_state: Any) -> Any:
-        pending = self.pending
-        if pending:
-            return pending.pop()
-        try:
-            token = self.lexers[parser_state.position].next_token(self.state, parser_state)
-        except EOFError:
-            if len(self.levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
-                raise _Unsupported from None
-            raise
-        if token.type == "_NL":
-            value = token.value
-            indent_str = value[value.rfind("\n") + 1:]
-            indent = indent_str.count(" ") + indent_str.count("\t") * ProtocolIndenter.tab_len
-            levels = self.levels
-            if indent > levels[-1]:
-                levels.append(indent)
-                pending.append(token.new_borrow_pos("_INDENT", indent_str, token))
-            elif indent < levels[-1]:
-                while indent < levels[-1]:
-                    levels.pop()
-                    pending.append(token.new_borrow_pos("_DEDENT", indent_str, token))
-                if indent != levels[-1]:
-                    raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
-        return token
-
-
 class _Unsupported(Exception):
     """Input the accelerated parser leaves to the pure one."""
 
 
+# What the token loop does with a match of a terminal (bits of `_Scanner.codes`, by group number)
+_IGNORED = 1  # skipped (%ignore)
+_NEWLINES = 2  # may hold line ends: the line count moves (Lark's `newline_types`)
+_KEPT = 4  # a rule keeps it: a Lark `Token` in the tree
+_UNLESS = 8  # a string terminal it also matches takes its place (Lark's `UnlessCallback`)
+_LINE_END = 16  # `_NL`: the Indenter's _INDENT/_DEDENT tokens follow it
+
+
+BLANKS = "[ \t]+"  # the grammar's WS
+
+
+class _Undispatched:
+    """A scanner without a dispatch table, as `_Dispatch` is used by the token loop."""
+
+    __slots__ = ("pattern", "table")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.table: dict[str, Any] = {}
+
+    def for_char(self, char: str) -> re.Pattern[str]:
+        self.table[char] = self.pattern
+        return self.pattern
+
+
+class _Scanner:
+    """What lark-cython's `BasicLexer` of a terminal set does, as tables for the token loop (`_tokens`).
+
+    The same terminals in the same order (the lexer's sort), the same `_create_unless`
+    folding of string terminals into the expressions that match them, the same
+    alternation (its scanner's very text: its code and dispatch table come from the cache).
+    """
+
+    __slots__ = ("blanks", "codes", "dispatch", "names", "table", "unless")
+
+    def __init__(self, terminals: list[TerminalDef], conf: LexerConf, kept: frozenset[str]) -> None:
+        terminals = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
+        newline_types = {t.name for t in terminals if _regexp_has_newline(t.pattern.to_regexp())}
+        remaining, callbacks = cast("Any", _create_unless)(terminals, conf.g_regex_flags, conf.re_module,
+                                                           conf.use_bytes)
+        pattern = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in remaining)
+        compiled: Any = conf.re_module.compile(pattern, conf.g_regex_flags)
+        self.dispatch: Any = compiled if isinstance(compiled, regex_code._Dispatch) else _Undispatched(compiled)
+        self.table: dict[str, Any] = self.dispatch.table
+        groups: dict[str, int] = dict(compiled.groupindex)
+        self.names: list[str | None] = [None] * (max(groups.values(), default=0) + 1)
+        self.codes = [0] * len(self.names)
+        ignore = frozenset(conf.ignore)
+        for name, number in groups.items():
+            self.names[number] = name
+            self.codes[number] = ((_IGNORED if name in ignore else 0) | (_NEWLINES if name in newline_types else 0)
+                                  | _code(name, kept) | (_UNLESS if name in callbacks else 0))
+        self.unless: dict[str, Any] = {name: callback.scanner for name, callback in callbacks.items()}
+        # The first alternative wins: when it is an ignored `[ \t]+`, a blank starts a match of it, which
+        # ends where the blanks end; the token loop skips them without matching.
+        first = remaining[0] if remaining else None
+        blanks = (first is not None and isinstance(first.pattern, PatternRE) and first.pattern.value == BLANKS
+                  and not first.pattern.flags and self.names[1] == first.name and self.codes[1] == _IGNORED)
+        self.blanks = " \t" if blanks else ""
+
+
+def _code(name: str, kept: frozenset[str]) -> int:
+    """How a token of this type is handed to the parser."""
+    return (_KEPT if name in kept else 0) | (_LINE_END if name == ProtocolIndenter.NL_type else 0)
+
+
+class _TokenSource:
+    """What lark-cython's parser loop asks for tokens: `next_token(parser_state)`."""
+
+    __slots__ = ("next_token",)
+
+    def __init__(self, next_token: Callable[[Any], Any]) -> None:
+        self.next_token = next_token
+
+
+def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
+    """The tokens of `text`, each for the parser state sent in: lark-cython's contextual lexer and
+    Lark's Indenter (the `_INDENT`/`_DEDENT` tokens after a line end) in one loop.
+
+    The parser resumes this generator for each token (`send`): no Python call, and its
+    state stays in local variables. A kept token is a Lark `Token` made here, handed over
+    in the `end_line` of one lark-cython token reused for all of them (`carrier`), which the
+    parser only reads the type of and turns into the Lark token with the shift callback
+    (`_from_carrier`); the others are lark-cython tokens the rule callbacks read offsets of.
+    Anything this loop does not handle exactly as Lark would (no match, a dedent to no open
+    block) raises, and the pure parser parses the text instead. tests/test_parse_tokens.py
+    compares every token and node with the pure parser's.
+    """
+    by_state = lexers.by_state
+    make = lexers.scanner
+    kept = lexers.kept
+    small = lexers.module.Token
+    carrier = small("", "")
+    new, lark_token = str.__new__, Token
+    # the flags as local variables (the loop runs for every token)
+    ignored, newlines, keep, unless, line_end = _IGNORED, _NEWLINES, _KEPT, _UNLESS, _LINE_END
+    tab_len = ProtocolIndenter.tab_len
+    size = len(text)
+    pos = line_start = 0
+    line = 1
+    levels = [0]
+    parser_state = yield None
+    while True:
+        scanner = by_state[parser_state.position] or make(parser_state.position)
+        table, codes, blanks = scanner.table, scanner.codes, scanner.blanks
+        while True:
+            if pos >= size:
+                if len(levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
+                    raise _Unsupported
+                raise EOFError
+            char = text[pos]
+            if char in blanks:  # the ignored blanks, skipped without a match (see `_Scanner.blanks`)
+                pos += 1
+                while pos < size and text[pos] in blanks:
+                    pos += 1
+                continue
+            try:
+                match = table[char].match(text, pos)
+            except KeyError:  # a character this scanner meets for the first time
+                match = scanner.dispatch.for_char(char).match(text, pos)
+            if match is None:
+                raise _Unsupported
+            index = match.lastindex
+            code = codes[index]
+            if not code & ignored:
+                break
+            if code & newlines:
+                value = match.group()
+                count = value.count("\n")
+                if count:
+                    line += count
+                    line_start = pos + value.rindex("\n") + 1
+            pos = match.end()
+        end = match.end()
+        value = match.group()
+        name = scanner.names[index]
+        if code & unless:
+            found = scanner.unless[name].fullmatch(value)
+            if found is not None:
+                name = found
+                code = _code(name, kept) | (code & newlines)
+        if code & keep:
+            token = new(lark_token, value)
+            token.type = name
+            token.value = value
+            token.start_pos = pos
+            token.line = line
+            token.column = pos - line_start + 1
+            if code & newlines and "\n" in value:
+                line += value.count("\n")
+                line_start = pos + value.rindex("\n") + 1
+            token.end_line = line
+            token.end_column = end - line_start + 1
+            token.end_pos = end
+            carrier.type = name
+            carrier.end_line = token
+            pos = end
+            parser_state = yield carrier
+            continue
+        first_line, column = line, pos - line_start + 1
+        if code & newlines and "\n" in value:
+            line += value.count("\n")
+            line_start = pos + value.rindex("\n") + 1
+        token = small(name, value, pos, first_line, column, line, end - line_start + 1, end)
+        pos = end
+        if not code & line_end:
+            parser_state = yield token
+            continue
+        indent_str = value[value.rfind("\n") + 1:]
+        indent = indent_str.count(" ") + indent_str.count("\t") * tab_len
+        after = 0
+        if indent > levels[-1]:
+            levels.append(indent)
+            after = -1
+        elif indent < levels[-1]:
+            while indent < levels[-1]:
+                levels.pop()
+                after += 1
+            if indent != levels[-1]:
+                raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
+        parser_state = yield token
+        if after < 0:
+            parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
+                                       line, token.end_column, end)
+        for _ in range(after):
+            parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
+                                       line, token.end_column, end)
+
+
+# the shift callback of a kept terminal: the Lark token `_tokens` handed over in the carrier
+_from_carrier = operator.attrgetter("end_line")
+
+
 class _StateLexers(dict[int, Any]):
-    """The lark-cython lexer of each parser state, built when a parse first reaches the state.
+    """The scanner of each parser state for the token loop (`scanner`), made when a parse first
+    reaches the state; and (as items) lark-cython's lexer of each state, which `scanner_code`
+    compiles the scanners with and the tests compare `_Scanner` with.
 
     lark-cython's `ContextualLexer` builds a lexer for every state up front (545 states,
     154 terminal sets); a sheet reaches a third of them. A lexer is shared by the states
@@ -358,13 +511,28 @@ class _StateLexers(dict[int, Any]):
     Lark's order among the terminals the state accepts, the ignored ones and `_NL`.
     """
 
-    def __init__(self, module: Any, conf: LexerConf, accepts: dict[int, frozenset[str]]) -> None:
+    def __init__(self, module: Any, conf: LexerConf, accepts: dict[int, frozenset[str]],
+                 kept: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.module = module
         self.conf = conf
         self.accepts = accepts
+        self.kept = kept
         self.shared: dict[frozenset[str], Any] = {}
         self.extra = frozenset(conf.ignore) | {ProtocolIndenter.NL_type}
+        # the token loop's scanner of each state (a list: read for every token), made when first needed
+        self.by_state: list[_Scanner | None] = [None] * (max(accepts, default=0) + 1)
+        self.scanners: dict[frozenset[str], _Scanner] = {}
+
+    def scanner(self, state: int) -> _Scanner:
+        """The scanner of a parser state (shared by the states that accept the same terminals)."""
+        key = self.accepts[state] | self.extra
+        found = self.scanners.get(key)
+        if found is None:
+            found = self.scanners[key] = _Scanner([t for t in self.conf.terminals if t.name in key], self.conf,
+                                                  self.kept)
+        self.by_state[state] = found
+        return found
 
     def __missing__(self, state: int) -> Any:
         key = self.accepts[state] | self.extra
@@ -394,24 +562,6 @@ class _StateLexers(dict[int, Any]):
                                      int(conf.g_regex_flags), chars)
         return recorder.kept, recorder.dispatch
 
-    def make_lexer_state(self, text: str) -> Any:
-        return self.module.LexerState(text, self.module.LineCounter("\n"))
-
-
-def _lark_token(token: Any) -> Token:
-    """A lark-cython token as Lark's own `Token` (a `str`), as the builder and the formatter expect."""
-    value = token.value
-    new: Token = str.__new__(Token, value)
-    new.type = token.type
-    new.value = value
-    new.start_pos = token.start_pos
-    new.line = token.line
-    new.column = token.column
-    new.end_line = token.end_line
-    new.end_column = token.end_column
-    new.end_pos = token.end_pos
-    return new
-
 
 class _Accelerated:
     """Lark's LALR tables run by lark-cython's lexer and parser loop, building the same `Node` trees."""
@@ -426,7 +576,7 @@ class _Accelerated:
         _set_rule_callbacks(cast("Lark", _RulesOf(rules)), callbacks)
         # a shifted token goes through callbacks[type]: a token a rule keeps becomes a Lark token there
         for name in _kept_terminals(rules):
-            callbacks[name] = _lark_token
+            callbacks[name] = _from_carrier
         rows: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = plain["states"]
         # action codes: 2 * state + 0 shifts to the state, 2 * rule + 1 reduces by the rule
         actions: list[tuple[Any, Any]] = [(Shift, 0)] * (2 * max(len(rows), len(rules)))
@@ -438,10 +588,13 @@ class _Accelerated:
         self.parser: Any = module._Parser(table, callbacks)
         # a state's lexer matches the terminals it has an action for (its row also names rules)
         names = frozenset(conf.terminals_by_name)
-        self.lexers = _StateLexers(module, conf, {state: names.intersection(terms) for state, (terms, _) in rows.items()})
+        self.lexers = _StateLexers(module, conf, {state: names.intersection(terms) for state, (terms, _) in rows.items()},
+                                   frozenset(_kept_terminals(rules)))
 
     def parse(self, text: str) -> Tree[Token]:
-        tree: Tree[Token] = self.parser.parse(_IndentingLexer(self.lexers, text), "start")
+        tokens = _tokens(text, self.lexers)
+        next(tokens)
+        tree: Tree[Token] = self.parser.parse(_TokenSource(tokens.send), "start")
         return tree
 
 
@@ -883,18 +1036,22 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
     `skip_lines` (1-based) are blanked before parsing: lines already reported by the
     indentation scan, which the Indenter could not handle.
     """
-    lines = source.text.split("\n")
-    for number in sorted(skip_lines):
-        if 0 < number <= len(lines):
-            _blank(lines, _line_block(lines, number - 1))
+    lines: list[str] | None = None  # split only to blank lines out (a sheet without errors needs none)
+    if skip_lines:
+        lines = source.text.split("\n")
+        for number in sorted(skip_lines):
+            if 0 < number <= len(lines):
+                _blank(lines, _line_block(lines, number - 1))
     problems: list[SourceProblem] = []
     for _ in range(MAX_ERRORS + 1):
-        text = "\n".join(lines)
+        text = source.text if lines is None else "\n".join(lines)
         if not text.endswith("\n"):
             text += "\n"
         try:
             return ParseResult(_parse_text(text), tuple(problems))
         except DedentError:
+            if lines is None:
+                lines = source.text.split("\n")
             # Blanking a broken line can leave the lines under it dedenting to no block;
             # the Indenter says so without a position, so find the line here.
             bad = _bad_dedent(lines)
@@ -905,6 +1062,8 @@ def parse(source: SourceFile, skip_lines: frozenset[int] = frozenset()) -> Parse
                 "indent this line like the statement it belongs to (the line above it could not be read)"))
             _blank(lines, _line_block(lines, bad))
         except UnexpectedInput as error:
+            if lines is None:
+                lines = source.text.split("\n")
             problem = _describe(error, source, text)
             problems.append(problem)
             index = min(problem.span.line, len(lines)) - 1
