@@ -173,20 +173,271 @@ class CompanionGroup:
     any_of: bool
 
 
-@frozen(slots=True)
+_Views = tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]
+"""What a node and its ancestors add to the arms below it: companions, texts, conditions."""
+
+
 class Arm:
-    """The arm of one drug: the drug, what is given with it, and who it is for."""
+    """The arm of one drug: the drug, what is given with it, and who it is for.
+
+    Its texts and conditions are read from the blocks around the drug when first asked
+    for: most arms are only looked at for their drug and partners (the rules that read
+    conditions or texts ask only once a cheap test on the drug has passed).
+    """
+
+    __slots__ = ("_conditions", "_texts", "_tree", "companions", "focus", "partners")
 
     focus: Member
     partners: tuple[Member, ...]
     companions: tuple[CompanionGroup, ...]
-    conditions: tuple[m.Condition, ...]
-    texts: tuple[str, ...]
+    _tree: _Tree | None  # where the texts and conditions are read from (not the layout: no cycle through its arms)
+    _conditions: tuple[m.Condition, ...] | None
+    _texts: tuple[str, ...] | None
+
+    def __init__(self, focus: Member, partners: tuple[Member, ...], companions: tuple[CompanionGroup, ...],
+                 conditions: tuple[m.Condition, ...], texts: tuple[str, ...]) -> None:
+        self.focus = focus
+        self.partners = partners
+        self.companions = companions
+        self._tree = None
+        self._conditions = conditions
+        self._texts = texts
+
+    @property
+    def conditions(self) -> tuple[m.Condition, ...]:
+        """The conditions of the patients the arm is for (a conjunction: global ones first)."""
+        found = self._conditions
+        if found is None:
+            assert self._tree is not None
+            tree = self._tree
+            found = self._conditions = tree.global_conditions + tree._around(self.focus.node)[2]
+        return found
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The prose and notes around the drug, its line's notes and its library entry's note."""
+        found = self._texts
+        if found is None:
+            assert self._tree is not None
+            found = self._texts = _arm_texts(self._tree._around(self.focus.node)[1], self.focus)
+        return found
 
     @property
     def members(self) -> tuple[Member, ...]:
         """The focus drug and its partners."""
         return (self.focus, *self.partners)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.focus, self.partners, self.companions, self.conditions, self.texts)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Arm)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Arm(focus={self.focus!r}, partners={self.partners!r}, companions={self.companions!r}, "
+                f"conditions={self.conditions!r}, texts={self.texts!r})")
+
+
+_new_arm = object.__new__
+
+
+def _lazy_arm(focus: Member, partners: tuple[Member, ...], companions: tuple[CompanionGroup, ...],
+              tree: _Tree) -> Arm:
+    """An arm whose texts and conditions are read from `tree` when first asked for."""
+    arm: Arm = _new_arm(Arm)
+    arm.focus = focus
+    arm.partners = partners
+    arm.companions = companions
+    arm._tree = tree
+    arm._conditions = None
+    arm._texts = None
+    return arm
+
+
+def _arm_texts(around: tuple[str, ...], member: Member) -> tuple[str, ...]:
+    """The texts of a member's arm: those of the blocks around it, then what its own line adds."""
+    extra: list[str] = []
+    if member.line is not None:
+        for child in member.line.children:
+            if isinstance(child, m.Note) and child.text is not None:
+                extra.append(child.text.value)
+    if member.library is not None and member.library.get("note"):
+        extra.append(str(member.library.get("note")))
+    return around + tuple(extra) if extra else around
+
+
+class _Tree:
+    """What the blocks of a layout add to the arms below them (companions, texts, conditions),
+    read from the layout's nodes and memoised per node. The arms keep this, not the layout:
+    a layout holds its arms, so an arm holding the layout would make a cycle of every sheet's
+    layout, freed only by the garbage collector.
+    """
+
+    def __init__(self, nodes: list[Node], owned: dict[int, list[Node]], global_owners: set[int],
+                 source: SourceFile | None, ancestor_paths: dict[int, tuple[int, ...]]) -> None:
+        self.nodes = nodes
+        self.source = source
+        self._owned = owned
+        self._global_owners = global_owners
+        self._ancestor_paths = ancestor_paths
+        self._global: tuple[m.Condition, ...] | None = None
+        self._otherwise: dict[int, m.Condition | None] = {}
+        self._conjuncts: dict[int, list[m.Condition]] = {}
+        self._blocks: dict[int, _Views] = {}
+        self._arounds: dict[int, _Views] = {}
+
+    def _path(self, index: int) -> tuple[int, ...]:
+        """`ancestors`, as the shared tuple (not to be changed)."""
+        path = self._ancestor_paths.get(index)
+        if path is None:
+            out: list[int] = []
+            current: int | None = index
+            while current is not None:
+                out.append(current)
+                current = self.nodes[current].parent
+            path = self._ancestor_paths[index] = tuple(out)
+        return path
+
+
+    def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What the node and its ancestors add to an arm (`_block` of each, innermost first).
+
+        Built once per node from its parent's: the members of a block share all of it, and
+        most nodes add nothing (their parent's tuples are then shared as they are).
+        """
+        arounds = self._arounds
+        found = arounds.get(index)
+        if found is not None:
+            return found
+        pending: list[int] = []
+        base = _NOTHING
+        for ancestor in self._path(index):
+            known = arounds.get(ancestor)
+            if known is not None:
+                base = known
+                break
+            pending.append(ancestor)
+        blocks = self._blocks
+        for ancestor in reversed(pending):  # outermost first: each node's block goes before its parent's
+            block = blocks.get(ancestor) or self._block(ancestor)
+            if block is not _NOTHING:
+                base = (block[0] + base[0], block[1] + base[1], block[2] + base[2])
+            arounds[ancestor] = base
+        return base
+
+
+    def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
+        ids = constraint.target_ids or tuple(None for _ in constraint.targets)
+        targets = tuple(Target(t, i) for t, i in zip(constraint.targets, ids, strict=False))
+        any_of = True
+        if self.source is not None and len(constraint.targets) > 1:
+            first, second = constraint.targets[0].span, constraint.targets[1].span
+            between = self._text_between(first, second).lower().split()
+            any_of = not any(word in ("and", "en", "+") for word in between)
+        return CompanionGroup(constraint, targets, any_of)
+
+    def _text_between(self, first: Span, second: Span) -> str:
+        assert self.source is not None
+        if first.end_line != second.line:
+            return ""
+        return self.source.line_text(first.end_line)[first.end_column - 1:second.column - 1]
+
+
+    def conditions(self, index: int) -> tuple[m.Condition, ...]:
+        """Every condition that applies at a node (a conjunction)."""
+        out: list[m.Condition] = list(self.global_conditions)
+        for ancestor in self._path(index):
+            block = self._blocks.get(ancestor) or self._block(ancestor)
+            out.extend(block[2])
+        return tuple(out)
+
+    def _block(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What a node adds to the arms below it: companions, texts, conditions (once per node:
+        every arm in a block read the block's whole list of statements).
+        """
+        node = self.nodes[index]
+        own = node.item
+        owned_here = self._owned.get(index)
+        if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
+            found = self._blocks[index] = _NOTHING  # most nodes add nothing
+            return found
+        companions: list[CompanionGroup] = []
+        texts: list[str] = []
+        conditions: list[m.Condition] = []
+        if isinstance(own, m.Prose):
+            texts.append(own.text)  # the label of a block the arm is in
+        local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
+        conjuncts: list[m.Condition] = []
+        for owned in owned_here or ():
+            item = owned.item
+            if isinstance(item, m.WithConstraint):
+                companions.append(self._group(item))
+            elif isinstance(item, m.Note):
+                if item.text is not None:
+                    texts.append(item.text.value)
+            elif isinstance(item, m.Prose):
+                if not item.children:
+                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+            elif local:  # `only when` / `exclude when` (nothing else is owned)
+                conjuncts.extend(self._conjunct(owned))
+        if isinstance(own, m.When):
+            conditions.append(own.condition)
+        elif isinstance(own, m.Otherwise) and node.parent is not None:
+            negated = self._otherwise_condition(index)
+            if negated is not None:
+                conditions.append(negated)
+        conditions.extend(conjuncts)
+        found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
+        return found
+
+
+    def _conjunct(self, owned: Node) -> list[m.Condition]:
+        """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
+        found = self._conjuncts.get(owned.index)
+        if found is None:
+            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
+        return found
+
+    def _children(self, index: int) -> list[int]:
+        """A node's children, in order (a child's subtree ends where the next child begins)."""
+        nodes = self.nodes
+        out: list[int] = []
+        child, end = index + 1, nodes[index].end
+        while child < end:
+            out.append(child)
+            child = nodes[child].end
+        return out
+
+    def _otherwise_condition(self, index: int) -> m.Condition | None:
+        """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
+        if index not in self._otherwise:
+            node = self.nodes[index]
+            assert node.parent is not None and node.item is not None
+            siblings = [self.nodes[i].item for i in self._children(node.parent)]
+            whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
+            self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
+        return self._otherwise[index]
+
+
+    def _global_conditions(self) -> Iterator[m.Condition]:
+        for owner in sorted(self._global_owners):
+            for owned in self._owned.get(owner, []):
+                yield from _as_conjunct(owned.item)
+
+
+    @property
+    def global_conditions(self) -> tuple[m.Condition, ...]:
+        """The `only when` / `exclude when` that apply to the whole protocol (see the module doc)."""
+        found = self._global
+        if found is None:
+            found = self._global = tuple(self._global_conditions())
+        return found
 
 
 class Layout:
@@ -218,17 +469,22 @@ class Layout:
             counts[index + 1] += 1
         self._before = list(accumulate(counts))
         self._global_owners = self._compute_global_owners()
-        self._global: tuple[m.Condition, ...] | None = None
         # Checks ask for the same arms and pairs many times; answers are memoised here
         # (a Layout is built once per protocol and never changes).
         self._ancestor_paths: dict[int, tuple[int, ...]] = {}
+        tree = self._tree = _Tree(nodes, self._owned, self._global_owners, source, self._ancestor_paths)
+        # the tree's views, as the layout's own (bound once: `_path` is asked per member and per line)
+        self._path: Callable[[int], tuple[int, ...]] = tree._path
+        self._children: Callable[[int], list[int]] = tree._children
+        self._around: Callable[[int], _Views] = tree._around
+        self._block: Callable[[int], _Views] = tree._block
+        self._group: Callable[[m.WithConstraint], CompanionGroup] = tree._group
+        self.conditions: Callable[[int], tuple[m.Condition, ...]] = tree.conditions
+        self._blocks = tree._blocks
+        self._constrained = any(isinstance(node.item, m.WithConstraint) for node in self._owned_nodes)
         self._together: dict[tuple[int, int], bool] = {}
         self._arms: dict[int, Arm] = {}
         self._partners: dict[int, tuple[int, ...]] = {}
-        self._otherwise: dict[int, m.Condition | None] = {}
-        self._conjuncts: dict[int, list[m.Condition]] = {}
-        self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
-        self._arounds: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self._arm_list: list[Arm] | None = None
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
@@ -241,10 +497,7 @@ class Layout:
     @property
     def global_conditions(self) -> tuple[m.Condition, ...]:
         """The `only when` / `exclude when` that apply to the whole protocol (see the module doc)."""
-        found = self._global
-        if found is None:
-            found = self._global = tuple(self._global_conditions())
-        return found
+        return self._tree.global_conditions
 
     @property
     def oversized(self) -> list[tuple[Member, int]]:
@@ -341,18 +594,6 @@ class Layout:
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
         return list(self._path(index))
-
-    def _path(self, index: int) -> tuple[int, ...]:
-        """`ancestors`, as the shared tuple (not to be changed)."""
-        path = self._ancestor_paths.get(index)
-        if path is None:
-            out: list[int] = []
-            current: int | None = index
-            while current is not None:
-                out.append(current)
-                current = self.nodes[current].parent
-            path = self._ancestor_paths[index] = tuple(out)
-        return path
 
     def owner(self, index: int) -> int:
         """The block a constraint, note or prose line belongs to."""
@@ -474,44 +715,10 @@ class Layout:
     def _make_arm(self, position: int, member: Member) -> Arm:
         members = self.members
         partners = tuple([members[p] for p in self._partners[position]])
-        # what the blocks around it add (`_around`), then what the member's own line adds
-        companions, texts, conditions = self._around(member.node)
-        extra: list[str] = []
-        if member.line is not None:
-            for child in member.line.children:
-                if isinstance(child, m.Note) and child.text is not None:
-                    extra.append(child.text.value)
-        if member.library is not None and member.library.get("note"):
-            extra.append(str(member.library.get("note")))
-        if extra:
-            texts = texts + tuple(extra)
-        return Arm(member, partners, companions, self.global_conditions + conditions, texts)
-
-    def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
-        """What the node and its ancestors add to an arm (`_block` of each, innermost first).
-
-        Built once per node from its parent's: the members of a block share all of it, and
-        most nodes add nothing (their parent's tuples are then shared as they are).
-        """
-        arounds = self._arounds
-        found = arounds.get(index)
-        if found is not None:
-            return found
-        pending: list[int] = []
-        base = _NOTHING
-        for ancestor in self._path(index):
-            known = arounds.get(ancestor)
-            if known is not None:
-                base = known
-                break
-            pending.append(ancestor)
-        blocks = self._blocks
-        for ancestor in reversed(pending):  # outermost first: each node's block goes before its parent's
-            block = blocks.get(ancestor) or self._block(ancestor)
-            if block is not _NOTHING:
-                base = (block[0] + base[0], block[1] + base[1], block[2] + base[2])
-            arounds[ancestor] = base
-        return base
+        # the companions stated around it: none on a sheet without `only with` / `preferably with`;
+        # its texts and conditions are read when first asked for (`Arm`)
+        companions = self._tree._around(member.node)[0] if self._constrained else ()
+        return _lazy_arm(member, partners, companions, self._tree)
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
@@ -681,96 +888,6 @@ class Layout:
         plain = self._plain_children[parent] = [c for c in with_members if not kinds[c] & _BRANCH]
         return fixed, plain
 
-    def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
-        ids = constraint.target_ids or tuple(None for _ in constraint.targets)
-        targets = tuple(Target(t, i) for t, i in zip(constraint.targets, ids, strict=False))
-        any_of = True
-        if self.source is not None and len(constraint.targets) > 1:
-            first, second = constraint.targets[0].span, constraint.targets[1].span
-            between = self._text_between(first, second).lower().split()
-            any_of = not any(word in ("and", "en", "+") for word in between)
-        return CompanionGroup(constraint, targets, any_of)
-
-    def _text_between(self, first: Span, second: Span) -> str:
-        assert self.source is not None
-        if first.end_line != second.line:
-            return ""
-        return self.source.line_text(first.end_line)[first.end_column - 1:second.column - 1]
-
-    def conditions(self, index: int) -> tuple[m.Condition, ...]:
-        """Every condition that applies at a node (a conjunction)."""
-        out: list[m.Condition] = list(self.global_conditions)
-        for ancestor in self._path(index):
-            block = self._blocks.get(ancestor) or self._block(ancestor)
-            out.extend(block[2])
-        return tuple(out)
-
-    def _block(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
-        """What a node adds to the arms below it: companions, texts, conditions (once per node:
-        every arm in a block read the block's whole list of statements).
-        """
-        node = self.nodes[index]
-        own = node.item
-        owned_here = self._owned.get(index)
-        if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
-            found = self._blocks[index] = _NOTHING  # most nodes add nothing
-            return found
-        companions: list[CompanionGroup] = []
-        texts: list[str] = []
-        conditions: list[m.Condition] = []
-        if isinstance(own, m.Prose):
-            texts.append(own.text)  # the label of a block the arm is in
-        local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
-        conjuncts: list[m.Condition] = []
-        for owned in owned_here or ():
-            item = owned.item
-            if isinstance(item, m.WithConstraint):
-                companions.append(self._group(item))
-            elif isinstance(item, m.Note):
-                if item.text is not None:
-                    texts.append(item.text.value)
-            elif isinstance(item, m.Prose):
-                if not item.children:
-                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
-            elif local:  # `only when` / `exclude when` (nothing else is owned)
-                conjuncts.extend(self._conjunct(owned))
-        if isinstance(own, m.When):
-            conditions.append(own.condition)
-        elif isinstance(own, m.Otherwise) and node.parent is not None:
-            negated = self._otherwise_condition(index)
-            if negated is not None:
-                conditions.append(negated)
-        conditions.extend(conjuncts)
-        found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
-        return found
-
-    def _conjunct(self, owned: Node) -> list[m.Condition]:
-        """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
-        found = self._conjuncts.get(owned.index)
-        if found is None:
-            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
-        return found
-
-    def _children(self, index: int) -> list[int]:
-        """A node's children, in order (a child's subtree ends where the next child begins)."""
-        nodes = self.nodes
-        out: list[int] = []
-        child, end = index + 1, nodes[index].end
-        while child < end:
-            out.append(child)
-            child = nodes[child].end
-        return out
-
-    def _otherwise_condition(self, index: int) -> m.Condition | None:
-        """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
-        if index not in self._otherwise:
-            node = self.nodes[index]
-            assert node.parent is not None and node.item is not None
-            siblings = [self.nodes[i].item for i in self._children(node.parent)]
-            whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
-            self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
-        return self._otherwise[index]
-
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
         before = self._before
@@ -779,11 +896,6 @@ class Layout:
             if before[nodes[index].end] == before[index]:  # no drug or regimen line in it
                 owners.add(index)
         return owners
-
-    def _global_conditions(self) -> Iterator[m.Condition]:
-        for owner in sorted(self._global_owners):
-            for owned in self._owned.get(owner, []):
-                yield from _as_conjunct(owned.item)
 
     def all_texts(self) -> list[str]:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
