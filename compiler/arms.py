@@ -209,8 +209,7 @@ class Arm:
         found = self._conditions
         if found is None:
             assert self._tree is not None
-            tree = self._tree
-            found = self._conditions = tree.global_conditions + tree._around(self.focus.node)[2]
+            found = self._conditions = self._tree.arm_conditions(self.focus.node)
         return found
 
     @property
@@ -261,7 +260,16 @@ def _lazy_arm(focus: Member, partners: tuple[Member, ...], companions: tuple[Com
 
 
 def _arm_texts(around: tuple[str, ...], member: Member) -> tuple[str, ...]:
-    """The texts of a member's arm: those of the blocks around it, then what its own line adds."""
+    """The texts of a member's arm: those of the blocks around it, then what the member adds."""
+    own = member_texts(member)
+    return around + own if own else around
+
+
+def member_texts(member: Member) -> tuple[str, ...]:
+    """What a member adds to its arm's texts: its line's notes, its library entry's note.
+
+    The arm's other texts are notes and prose lines of the protocol (`Layout.all_texts`).
+    """
     extra: list[str] = []
     if member.line is not None:
         for child in member.line.children:
@@ -269,7 +277,7 @@ def _arm_texts(around: tuple[str, ...], member: Member) -> tuple[str, ...]:
                 extra.append(child.text.value)
     if member.library is not None and member.library.get("note"):
         extra.append(str(member.library.get("note")))
-    return around + tuple(extra) if extra else around
+    return tuple(extra) if extra else ()
 
 
 class _Tree:
@@ -291,6 +299,17 @@ class _Tree:
         self._conjuncts: dict[int, list[m.Condition]] = {}
         self._blocks: dict[int, _Views] = {}
         self._arounds: dict[int, _Views] = {}
+        self._conditioned: dict[int, tuple[m.Condition, ...]] = {}  # by the block's conditions (`arm_conditions`)
+
+    def arm_conditions(self, index: int) -> tuple[m.Condition, ...]:
+        """The conditions of an arm at a node: the global ones, then those of its blocks (innermost
+        first). One tuple for every arm of a block (the blocks' tuple is shared by them, `_around`).
+        """
+        local = self._around(index)[2]
+        found = self._conditioned.get(id(local))  # (`_arounds` keeps `local` alive: its id is not reused)
+        if found is None:
+            found = self._conditioned[id(local)] = self.global_conditions + local
+        return found
 
     def _path(self, index: int) -> tuple[int, ...]:
         """`ancestors`, as the shared tuple (not to be changed)."""

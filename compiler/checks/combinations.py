@@ -227,16 +227,29 @@ _MENTIONS: dict[tuple[str, ...], tuple[re.Pattern[str], tuple[str, ...] | None, 
 
 
 def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
-    """`arms.admits` for an arm, each condition's truth memoised per check run: the arms of a
-    sheet share most of their conditions (the global ones, those of their blocks).
+    """`arms.admits` for an arm, memoised per check run by the identity of its conditions and of the
+    scenario (the arms of a block share their conditions; a rule asks its same few scenarios of every arm).
+    """
+    known: dict[tuple[int, int], tuple[object, object, bool]] = context.memo("combinations.admitted", _new_memo)
+    conditions = arm.conditions
+    key = (id(conditions), id(scenario))
+    found = known.get(key)
+    if found is None:  # each entry keeps its conditions and scenario alive: no id is reused while it is here
+        found = known[key] = (conditions, scenario, _conditions_admit(context, conditions, scenario))
+    return found[2]
+
+
+def _conditions_admit(context: Context, conditions: tuple[m.Condition, ...], scenario: Mapping[str, str | int]) -> bool:
+    """`arms.admits`, each condition's truth memoised per check run: the arms of a sheet share most of
+    their conditions (the global ones, those of their blocks).
     """
     known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits", _new_memo)
     situation = tuple(scenario.items())
     try:
         hash(situation)
     except TypeError:  # a data value that cannot be a key (a list): ask directly
-        return a.admits(arm.conditions, scenario, context.tables)
-    for condition in arm.conditions:
+        return a.admits(conditions, scenario, context.tables)
+    for condition in conditions:
         # by the condition's identity: each entry keeps its condition alive, so no id is reused
         key = (id(condition), situation)
         found = known.get(key)
@@ -784,6 +797,7 @@ class _Supportive:
     when: tuple[str, ...]
     words: list[str]  # the words that say it is given (`words`)
     drugs: list[str]  # the drugs that give it (`drugs`)
+    excluded: dict[str, str | int] | None  # `excluded_scenario`: the patient it is not needed for
 
 
 def _supportive_rules(context: Context) -> list[_Supportive]:
@@ -792,7 +806,8 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
         facts.supportive = [
             _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
                         tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []],
-                        [str(x) for x in rule.get("drugs") or []])
+                        [str(x) for x in rule.get("drugs") or []],
+                        None if rule.get("excluded_scenario") is None else dict(rule["excluded_scenario"]))
             for index, rule in enumerate(_data(context).get("supportive") or [])]
     return facts.supportive
 
@@ -842,6 +857,17 @@ def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
     (an antiemetic or premedication block is usually written once, in its own section).
     """
     return {mb.drug_id for mb in arm.members if mb.drug_id is not None} | protocol_ids
+
+
+def _off_lines(arm: a.Arm, protocol_ids: set[str]) -> tuple[str, ...]:
+    """The drugs of an arm's members that no drug line of the protocol gives (a library regimen's)."""
+    focus = arm.focus.drug_id
+    out: tuple[str, ...] = () if focus is None or focus in protocol_ids else (focus,)
+    for partner in arm.partners:
+        drug_id = partner.drug_id
+        if drug_id is not None and drug_id not in protocol_ids:
+            out += (drug_id,)
+    return out
 
 
 def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> list[str]:
@@ -899,6 +925,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids: set[str] | None = None  # the drugs of every drug line: listed when a rule first asks
     on_lines: dict[str, bool] = {}  # per drug or class: one of `protocol_ids` is it
+    parts_missing: dict[tuple[int, tuple[str, ...]], list[str]] = {}  # `_missing_parts`, per rule and drugs given
     done: set[str] = set()
     triggers = _facts(tables).triggers
     for arm in lay.arms():
@@ -914,9 +941,9 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
             rule, rule_id = entry.rule, entry.id
             if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
-            scenario = rule.get("excluded_scenario")
+            scenario = entry.excluded
             if scenario is not None:
-                if not _admits(context, arm, dict(scenario)):
+                if not _admits(context, arm, scenario):
                     continue
             else:
                 if protocol_ids is None:
@@ -932,8 +959,12 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                         given_here = True
                         break
                 if given_here:
-                    given = _supportive_ids(arm, protocol_ids)
-                    missing = _missing_parts(rule, given, tables)
+                    # what is missing depends on the drugs given only: the protocol's lines, and those of the
+                    # arm's members that are not on a line (a library regimen's drugs); the same for most arms
+                    key = (entry.index, _off_lines(arm, protocol_ids))
+                    missing = parts_missing.get(key)
+                    if missing is None:
+                        missing = parts_missing[key] = _missing_parts(rule, _supportive_ids(arm, protocol_ids), tables)
                     if not missing:
                         continue
                     done.add(rule_id)
@@ -941,15 +972,19 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                         arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
+                # Named in the arm's texts or in any note or prose line of the protocol: the arm's texts are
+                # such lines (its blocks' labels, notes and prose), but for what its drug adds itself (its
+                # line's notes, its library entry's note); so the protocol is asked first, once per rule.
                 words = entry.words
-                if _arm_mentions(context, arm.texts, words):
-                    continue
                 if entry.index not in protocol_mentions:
                     if protocol_text is None:  # the protocol's texts, joined once for every rule that asks
                         joined = "\n".join(lay.all_texts())
                         protocol_text = (joined, folded(joined))
                     protocol_mentions[entry.index] = _protocol_mentions(lay, protocol_text, words)
                 if protocol_mentions[entry.index]:
+                    continue
+                own = a.member_texts(arm.focus)
+                if own and _mentions(own, words):
                     continue
             done.add(rule_id)
             yield supportive_care_missing.at(arm.focus.span, f"{arm.focus.label}: {rule.get('message')}",
