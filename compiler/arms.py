@@ -1155,6 +1155,11 @@ def counts_as(drug_id: str | None, tables: Tables) -> set[str]:
     return set(_counts_as(drug_id, tables))
 
 
+def counted(drug_id: str, tables: Tables) -> frozenset[str]:
+    """`counts_as` of a drug id, as the shared frozen set (looked up once per data set)."""
+    return _counts_as(drug_id, tables)
+
+
 def _counts_as(drug_id: str, tables: Tables) -> frozenset[str]:
     known = _lookups(tables).counted
     found = known.get(drug_id)

@@ -76,6 +76,7 @@ class _DrugFacts:
         self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
         self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
         self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
+        self.library_drugs: dict[str, frozenset[str]] = {}  # regimen id: `_library_drugs`
         self.duplicate_classes: list[str] | None = None  # combinations.yaml `duplicate_classes`
 
 
@@ -1077,20 +1078,33 @@ def _target_rules(context: Context, drug_id: str) -> list[tuple[Mapping[str, Any
     return found
 
 
-def _name_drugs(context: Context, name: str) -> set[str]:
+def _name_drugs(context: Context, name: str) -> frozenset[str]:
     """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
-    from compiler.checks.notation import drug_names_in
-
     known = _facts(context.tables).name_drugs  # the answer depends on the name and the data set only
     found = known.get(name)
     if found is None:
+        from compiler.checks.notation import drug_names_in
+
         found = frozenset(d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context)
                           for d in ids)
         if len(name) <= 200:  # sheet words: bounded, and long ones never kept
             if len(known) >= 4096:
                 known.clear()
             known[name] = found
-    return set(found)
+    return found
+
+
+def _library_drugs(tables: Tables, regimen_id: str | None) -> frozenset[str]:
+    """The drugs of a library regimen (regimens.yaml), once per regimen and data set."""
+    known = _facts(tables).library_drugs
+    key = regimen_id or ""
+    found = known.get(key)
+    if found is None:
+        entry = tables.regimens.get(key) or {}
+        found = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict))
+        if key in tables.regimens:  # ids of the data set only: bounded over a book
+            known[key] = found
+    return found
 
 
 @check("C009", "regimen-contradicts-name", Severity.ERROR,
@@ -1121,21 +1135,23 @@ def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
         if not isinstance(regimen, m.RegimenLine):
             continue
         lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
-        given = set().union(*(a.counts_as(x.drug_id, tables) for x in lines if x.drug_id)) if lines else set()
-        entry = tables.regimens.get(regimen.regimen_id or "") or {}
-        library = {str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict)}
-        if library and lines:
+        if not lines:
+            continue  # nothing written under it to contradict anything
+        given: set[str] = set()
+        for line in lines:
+            if line.drug_id:
+                given |= a.counted(line.drug_id, tables)
+        library = _library_drugs(tables, regimen.regimen_id)
+        if library:
             for line in lines:
-                if line.drug_id is None or a.counts_as(line.drug_id, tables) & library:
+                if line.drug_id is None or a.counted(line.drug_id, tables) & library:
                     continue
                 yield regimen_contradicts_name.at(
                     line.name.span, f"{_name(tables, line.drug_id)} is not a drug of regimen {regimen.name.value} "
                                     f"({', '.join(_name(tables, d) for d in sorted(library))})",
                     "give the regimen's own drugs, or name the regimen for what it gives")
-        if not lines:
-            continue
         missing = sorted(d for d in _name_drugs(context, regimen.name.value)
-                         if d in tables.drugs and not a.counts_as(d, tables) & given)
+                         if d in tables.drugs and not a.counted(d, tables) & given)
         if missing:
             yield regimen_contradicts_name.at(
                 regimen.name.span, f"regimen {regimen.name.value} names {', '.join(_name(tables, d) for d in missing)} "
