@@ -62,7 +62,7 @@ from itertools import accumulate
 from typing import Any
 
 from compiler import model as m
-from compiler.conditions import find_flag, find_variable, variables
+from compiler.conditions import find_flag, find_variable, flag_meaning, variables
 from compiler.records import frozen
 from compiler.source import SourceFile, Span
 from compiler.tables import Tables
@@ -1056,44 +1056,62 @@ def _lookups(tables: Tables) -> _Lookups:
 
 def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Truth:
     """Kleene three-valued truth of a condition for a partially known patient."""
+    # Loops that stop at the first operand deciding the answer: the truth is the same as that of
+    # every operand weighed (nothing is evaluated for its effects), with less asked.
+    if isinstance(condition, m.Flag):
+        meaning = flag_meaning(condition.words, tables)  # memoised per data set in conditions
+        if meaning is None:
+            return None
+        result: Truth = True
+        for var, value in meaning.items():
+            known = scenario.get(var)
+            if known is None:
+                result = None
+            elif str(known).lower() != value.lower():
+                return False
+        return result
+    if isinstance(condition, m.Compare):
+        return _evaluate_compare(condition, scenario, tables)
     if isinstance(condition, m.Not):
         inner = evaluate(condition.operand, scenario, tables)
         return None if inner is None else not inner
     if isinstance(condition, m.All):
-        values = [evaluate(c, scenario, tables) for c in condition.operands]
-        if any(v is False for v in values):
-            return False
-        return True if all(v is True for v in values) else None
+        result = True
+        for operand in condition.operands:
+            truth = evaluate(operand, scenario, tables)
+            if truth is False:
+                return False
+            if truth is None:
+                result = None
+        return result
     if isinstance(condition, m.Any_):
-        values = [evaluate(c, scenario, tables) for c in condition.operands]
-        if any(v is True for v in values):
-            return True
-        return False if all(v is False for v in values) else None
-    if isinstance(condition, m.Flag):
-        meaning = find_flag(condition.words, tables)  # memoised per data set in conditions
-        if meaning is None:
-            return None
-        results = [_equal(scenario.get(var), value) for var, value in meaning.items()]
-        if any(r is False for r in results):
-            return False
-        return True if all(r is True for r in results) else None
-    if isinstance(condition, m.Compare):
-        variable = find_variable(condition.variable, tables)
-        if variable is None or variable not in scenario:
-            return None
-        known = scenario[variable]
-        if condition.number is not None:
-            if not isinstance(known, int):
-                return None
-            return _compare(Decimal(known), condition.op, condition.number.value)
-        if condition.word is None:
-            return None
-        same = str(known).lower() == _lookups(tables).canonical_value(variable, condition.word).lower()
-        if condition.op in ("=",):
-            return same
-        if condition.op in ("!=", "≠"):
-            return not same
+        result = False
+        for operand in condition.operands:
+            truth = evaluate(operand, scenario, tables)
+            if truth is True:
+                return True
+            if truth is None:
+                result = None
+        return result
+    return None
+
+
+def _evaluate_compare(condition: m.Compare, scenario: Scenario, tables: Tables) -> Truth:
+    variable = find_variable(condition.variable, tables)
+    if variable is None or variable not in scenario:
         return None
+    known = scenario[variable]
+    if condition.number is not None:
+        if not isinstance(known, int):
+            return None
+        return _compare(Decimal(known), condition.op, condition.number.value)
+    if condition.word is None:
+        return None
+    same = str(known).lower() == _lookups(tables).canonical_value(variable, condition.word).lower()
+    if condition.op in ("=",):
+        return same
+    if condition.op in ("!=", "≠"):
+        return not same
     return None
 
 
@@ -1102,12 +1120,6 @@ def _canonical_value(variable: str, word: str, tables: Tables) -> str:
         if str(value).lower() == word.lower():
             return str(value)
     return word
-
-
-def _equal(known: str | int | None, value: str) -> Truth:
-    if known is None:
-        return None
-    return str(known).lower() == value.lower()
 
 
 def _compare(left: Decimal, op: str, right: Decimal) -> bool | None:

@@ -1,4 +1,5 @@
-"""The arms' lazy views and the C rules' shortcuts over them answer as the plain ones (issue 17).
+"""The arms' lazy views, their conditions' evaluation and the C rules' shortcuts over them
+answer as the plain ones (issue 17).
 
 An arm reads its texts and conditions from the blocks around its drug only when asked;
 it keeps the layout's block views, not the layout (a layout holds its arms: no cycle).
@@ -18,10 +19,14 @@ import pytest
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context, combinations
+from compiler.conditions import find_flag, variables
 from compiler.pipeline import compile_text
-from compiler.tables import load
+from compiler.source import Span
+from compiler.tables import Tables, load
 from tests.conftest import PARSER_SHEETS, TODAY
 from tests.test_arms_views import random_sheet
+
+SPAN = Span("test.protocol", 1, 1, 1, 2)
 
 
 def layouts() -> list[a.Layout]:
@@ -115,3 +120,52 @@ def test_a_sheet_without_constraints_gives_no_companions(all_layouts: list[a.Lay
     for lay in all_layouts:
         if not any(isinstance(node.item, m.WithConstraint) for node in lay.nodes):
             assert all(arm.companions == () for arm in lay.arms())
+
+
+def weighed(condition: m.Condition, scenario: a.Scenario, tables: Tables) -> a.Truth:
+    """Kleene truth with every operand weighed (what `arms.evaluate` answered before it stopped early)."""
+    if isinstance(condition, m.Not):
+        inner = weighed(condition.operand, scenario, tables)
+        return None if inner is None else not inner
+    if isinstance(condition, (m.All, m.Any_)):
+        values = [weighed(c, scenario, tables) for c in condition.operands]
+        decisive = isinstance(condition, m.Any_)
+        if any(v is decisive for v in values):
+            return decisive
+        return (not decisive) if all(v is (not decisive) for v in values) else None
+    if isinstance(condition, m.Flag):
+        meaning = find_flag(condition.words, tables)
+        if meaning is None:
+            return None
+        results = [None if scenario.get(var) is None else str(scenario.get(var)).lower() == value.lower()
+                   for var, value in meaning.items()]
+        if any(r is False for r in results):
+            return False
+        return True if all(r is True for r in results) else None
+    return a.evaluate(condition, scenario, tables)  # a comparison: unchanged
+
+
+def test_evaluate_answers_as_every_operand_weighed(all_layouts: list[a.Layout]) -> None:
+    tables = load()
+    values: dict[str, list[str | int]] = {name: [*(spec.get("values") or []), "other"]
+                                          for name, spec in variables(tables).items()}
+    values["line"] = [1, 2, 3]
+    rng = random.Random(5)
+    names = sorted(values)
+    conditions: list[m.Condition] = []
+    for lay in all_layouts:
+        conditions.extend(lay.global_conditions)
+        for arm in lay.arms():
+            conditions.extend(arm.conditions)
+    mixed: list[m.Condition] = []
+    for _ in range(300):  # and/or/not of the sheets' conditions: deeper than any sheet writes
+        parts = tuple(rng.sample(conditions, rng.randint(0, 3)))
+        made: m.Condition = rng.choice([m.All, m.Any_])(parts[0].span if parts else SPAN, parts)
+        mixed.append(m.Not(made.span, made) if rng.random() < 0.3 else made)
+    checked = 0
+    for condition in [*conditions, *mixed]:
+        for _ in range(4):
+            scenario = {name: rng.choice(values[name]) for name in rng.sample(names, rng.randint(0, 4))}
+            assert a.evaluate(condition, scenario, tables) == weighed(condition, scenario, tables), (condition, scenario)
+            checked += 1
+    assert checked > 2000
