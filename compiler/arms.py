@@ -79,7 +79,7 @@ block would otherwise make 900 million pairs.
 
 
 # What a node's item is, as bits (one look-up per type: the layout's loops run per node)
-_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION, _BULLET = 1, 2, 4, 8, 16, 32, 64
+_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION, _BULLET, _WITH = 1, 2, 4, 8, 16, 32, 64, 128
 _LINE = _DRUG | _REGIMEN
 _NOTED = _LINE | _OWNED | _BULLET  # the kinds the walk that makes the nodes lists
 _KINDS: dict[type, int] = {}
@@ -95,7 +95,8 @@ def _kind(cls: type) -> int:
             | (_PHASE if issubclass(cls, m.PhaseLine) else 0)
             | (_OWNED if issubclass(cls, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)) else 0)
             | (_SECTION if issubclass(cls, m.Section) else 0)
-            | (_BULLET if issubclass(cls, m.Bullet) else 0))
+            | (_BULLET if issubclass(cls, m.Bullet) else 0)
+            | (_WITH if issubclass(cls, m.WithConstraint) else 0))
     return found
 
 
@@ -474,6 +475,7 @@ class Layout:
         self._sections: list[int] = []  # the nodes of sections
         self._owned_nodes: list[Node] = []  # constraints, notes and prose lines, in sheet order
         self._owned: dict[int, list[Node]] = {}  # the same, by the block they belong to (`owner`)
+        self._constrained = False  # an `only with` / `preferably with` among them: arms may have companions
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
@@ -500,7 +502,6 @@ class Layout:
         self._group: Callable[[m.WithConstraint], CompanionGroup] = tree._group
         self.conditions: Callable[[int], tuple[m.Condition, ...]] = tree.conditions
         self._blocks = tree._blocks
-        self._constrained = any(isinstance(node.item, m.WithConstraint) for node in self._owned_nodes)
         self._together: dict[tuple[int, int], bool] = {}
         self._arms: dict[int, Arm] = {}
         self._partners: dict[int, tuple[int, ...]] = {}
@@ -550,6 +551,8 @@ class Layout:
                     self._lines.append(index)
                 elif kind & _OWNED:
                     self._owned_nodes.append(node)
+                    if kind & _WITH:
+                        self._constrained = True
                     if owned is None:
                         owned = self._owned.setdefault(parent, [])
                     owned.append(node)
@@ -566,6 +569,8 @@ class Layout:
                         self._lines.append(index + 1)
                     elif inner_kind & _OWNED:  # its owner is the bullet's block
                         self._owned_nodes.append(nodes[index + 1])
+                        if inner_kind & _WITH:
+                            self._constrained = True
                         if owned is None:
                             owned = self._owned.setdefault(parent, [])
                         owned.append(nodes[index + 1])

@@ -41,11 +41,13 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     """Whether the protocol (id, title, scope) is about one of these tumours; no words: always."""
     if not words:
         return True
-    text = context.memo("combinations.tumour_text", _tumour_text)
-    for word in words:  # a loop, not a generator: asked for every rule of every arm
-        if str(word).lower() in text:
-            return True
-    return False
+    # asked for every rule of every arm, with the data's few lists: answered once per list and check run
+    known: dict[int, tuple[list[str], bool]] = context.memo("combinations.tumours", _new_memo)
+    found = known.get(id(words))
+    if found is None:  # the entry keeps the list alive: its id is not reused while it is here
+        text = context.memo("combinations.tumour_text", _tumour_text)
+        found = known[id(words)] = (words, any(str(word).lower() in text for word in words))
+    return found[1]
 
 
 def _tumour_text(context: Context) -> str:
