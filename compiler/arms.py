@@ -481,7 +481,7 @@ class Layout:
             self._add_section(section, 0)
         nodes = self.nodes
         nodes[0].end = len(nodes)
-        self.members: list[Member] = list(self._members())
+        self.members: list[Member] = self._members()
         self._member_nodes = [mb.node for mb in self.members]
         self.treatment_nodes = set(self._member_nodes)
         # members before each node: the members of a subtree [start, end) are positions before[start]..before[end]
@@ -592,13 +592,14 @@ class Layout:
             self._add_section(sub, node.index)
         node.end = len(nodes)
 
-    def _members(self) -> Iterator[Member]:
+    def _members(self) -> list[Member]:
         nodes = self.nodes
+        out: list[Member] = []
         for index in self._lines:
             node = nodes[index]
             item = node.item
             if isinstance(item, m.DrugLine):
-                yield Member(item.drug_id, index, line=item)
+                out.append(Member(item.drug_id, index, item))
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
                 written = {n.item.drug_id for n in nodes[index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
@@ -608,7 +609,8 @@ class Layout:
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
-                        yield Member(drug_id, index, regimen=seen, library=drug)
+                        out.append(Member(drug_id, index, None, seen, drug))
+        return out
 
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""
@@ -750,11 +752,17 @@ class Layout:
             if not self._indexed:
                 self._index_partners()
             known = self._arms
+            members = self.members
+            partners = self._partners
+            tree = self._tree
+            around = tree._around if self._constrained else None
             out: list[Arm] = []
-            for position, member in enumerate(self.members):
+            for position, member in enumerate(members):
                 found = known.get(id(member))
-                if found is None:
-                    found = known[id(member)] = self._make_arm(position, member)
+                if found is None:  # `_make_arm`, in the loop (one call fewer per arm)
+                    found = known[id(member)] = _lazy_arm(
+                        member, tuple([members[p] for p in partners[position]]),
+                        () if around is None else around(member.node)[0], tree)
                 out.append(found)
             self._arm_list = out
         return iter(self._arm_list)
