@@ -931,6 +931,10 @@ class Layout:
 
     def all_texts(self) -> list[str]:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
+        return list(self.texts_view())
+
+    def texts_view(self) -> list[str]:
+        """`all_texts`, as the layout's own list (not to be changed)."""
         if self._texts is None:  # listed once (only prose and note nodes are looked at)
             out: list[str] = []
             for node in self._owned_nodes:
@@ -939,7 +943,7 @@ class Layout:
                 elif isinstance(node.item, m.Note) and node.item.text is not None:
                     out.append(node.item.text.value)
             self._texts = out
-        return list(self._texts)
+        return self._texts
 
 
 _NOTHING: tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]] = ((), (), ())

@@ -183,7 +183,7 @@ def _ascii_head(stem: str) -> str:
 
 def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
     """`_mentions(lay.all_texts(), words)`, from the texts joined by newlines (and folded) once."""
-    texts = lay.all_texts()
+    texts = lay.texts_view()
     if not words or not texts:
         return False
     prepared = _prepared_words(words)
@@ -981,7 +981,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                 words = entry.words
                 if entry.index not in protocol_mentions:
                     if protocol_text is None:  # the protocol's texts, joined once for every rule that asks
-                        joined = "\n".join(lay.all_texts())
+                        joined = "\n".join(lay.texts_view())
                         protocol_text = (joined, folded(joined))
                     protocol_mentions[entry.index] = _protocol_mentions(lay, protocol_text, words)
                 if protocol_mentions[entry.index]:
@@ -1046,11 +1046,14 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     seen: set[object] = set()
+    known = _facts(tables).target_rules  # `_target_rules`, its memo read once
     for arm in _layout(context).arms():
         drug_id = arm.focus.drug_id
         if drug_id is None:
             continue
-        rules = _target_rules(context, drug_id)
+        rules = known.get(drug_id)
+        if rules is None:
+            rules = _target_rules(context, drug_id)
         if not rules or arm.focus.span in seen:
             continue
         for rule, scenario in rules:
