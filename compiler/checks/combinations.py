@@ -46,7 +46,23 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     found = known.get(id(words))
     if found is None:  # the entry keeps the list alive: its id is not reused while it is here
         text = context.memo("combinations.tumour_text", _tumour_text)
-        found = known[id(words)] = (words, any(str(word).lower() in text for word in words))
+        matched = False
+        for word in _lowered(context.tables, words):
+            if word in text:
+                matched = True
+                break
+        found = known[id(words)] = (words, matched)
+    return found[1]
+
+
+def _lowered(tables: Tables, words: list[str]) -> tuple[str, ...]:
+    """A data list of tumour words in lower case, once per list and data set (bounded)."""
+    known = _facts(tables).lowered
+    found = known.get(id(words))
+    if found is None or found[0] is not words:
+        if len(known) >= 1024:
+            known.clear()
+        found = known[id(words)] = (words, tuple(str(word).lower() for word in words))
     return found[1]
 
 
@@ -79,6 +95,7 @@ class _DrugFacts:
         self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
         self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
         self.library_drugs: dict[str, frozenset[str]] = {}  # regimen id: `_library_drugs`
+        self.lowered: dict[int, tuple[list[str], tuple[str, ...]]] = {}  # a word list (by identity): `_lowered`
         self.duplicate_classes: list[str] | None = None  # combinations.yaml `duplicate_classes`
 
 
