@@ -434,7 +434,7 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
         focus = arm.focus
         if focus.drug_id is None:
             continue
-        unmet = _unmet_only_with(arm, tables) if arm.partners else None
+        unmet = _unmet_only_with(arm, tables) if arm.partners and arm.companions else None
         if unmet is not None:
             key = (focus.span, "only with")
             if key not in seen:
