@@ -324,7 +324,6 @@ class _Tree:
             path = self._ancestor_paths[index] = tuple(out)
         return path
 
-
     def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
         """What the node and its ancestors add to an arm (`_block` of each, innermost first).
 
@@ -351,7 +350,6 @@ class _Tree:
             arounds[ancestor] = base
         return base
 
-
     def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
         ids = constraint.target_ids or tuple(None for _ in constraint.targets)
         targets = tuple(Target(t, i) for t, i in zip(constraint.targets, ids, strict=False))
@@ -367,7 +365,6 @@ class _Tree:
         if first.end_line != second.line:
             return ""
         return self.source.line_text(first.end_line)[first.end_column - 1:second.column - 1]
-
 
     def conditions(self, index: int) -> tuple[m.Condition, ...]:
         """Every condition that applies at a node (a conjunction)."""
@@ -416,7 +413,6 @@ class _Tree:
         found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
         return found
 
-
     def _conjunct(self, owned: Node) -> list[m.Condition]:
         """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
         found = self._conjuncts.get(owned.index)
@@ -444,12 +440,10 @@ class _Tree:
             self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
         return self._otherwise[index]
 
-
     def _global_conditions(self) -> Iterator[m.Condition]:
         for owner in sorted(self._global_owners):
             for owned in self._owned.get(owner, []):
                 yield from _as_conjunct(owned.item)
-
 
     @property
     def global_conditions(self) -> tuple[m.Condition, ...]:
