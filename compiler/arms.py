@@ -62,7 +62,7 @@ from itertools import accumulate
 from typing import Any
 
 from compiler import model as m
-from compiler.conditions import find_flag, find_variable, variables
+from compiler.conditions import find_flag, find_variable, flag_meaning, variables
 from compiler.records import frozen
 from compiler.source import SourceFile, Span
 from compiler.tables import Tables
@@ -79,7 +79,7 @@ block would otherwise make 900 million pairs.
 
 
 # What a node's item is, as bits (one look-up per type: the layout's loops run per node)
-_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION, _BULLET = 1, 2, 4, 8, 16, 32, 64
+_DRUG, _REGIMEN, _BRANCH, _PHASE, _OWNED, _SECTION, _BULLET, _WITH = 1, 2, 4, 8, 16, 32, 64, 128
 _LINE = _DRUG | _REGIMEN
 _NOTED = _LINE | _OWNED | _BULLET  # the kinds the walk that makes the nodes lists
 _KINDS: dict[type, int] = {}
@@ -95,7 +95,8 @@ def _kind(cls: type) -> int:
             | (_PHASE if issubclass(cls, m.PhaseLine) else 0)
             | (_OWNED if issubclass(cls, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)) else 0)
             | (_SECTION if issubclass(cls, m.Section) else 0)
-            | (_BULLET if issubclass(cls, m.Bullet) else 0))
+            | (_BULLET if issubclass(cls, m.Bullet) else 0)
+            | (_WITH if issubclass(cls, m.WithConstraint) else 0))
     return found
 
 
@@ -173,20 +174,284 @@ class CompanionGroup:
     any_of: bool
 
 
-@frozen(slots=True)
+_Views = tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]
+"""What a node and its ancestors add to the arms below it: companions, texts, conditions."""
+
+
 class Arm:
-    """The arm of one drug: the drug, what is given with it, and who it is for."""
+    """The arm of one drug: the drug, what is given with it, and who it is for.
+
+    Its texts and conditions are read from the blocks around the drug when first asked
+    for: most arms are only looked at for their drug and partners (the rules that read
+    conditions or texts ask only once a cheap test on the drug has passed).
+    """
+
+    __slots__ = ("_conditions", "_texts", "_tree", "companions", "focus", "partners")
 
     focus: Member
     partners: tuple[Member, ...]
     companions: tuple[CompanionGroup, ...]
-    conditions: tuple[m.Condition, ...]
-    texts: tuple[str, ...]
+    _tree: _Tree | None  # where the texts and conditions are read from (not the layout: no cycle through its arms)
+    _conditions: tuple[m.Condition, ...] | None
+    _texts: tuple[str, ...] | None
+
+    def __init__(self, focus: Member, partners: tuple[Member, ...], companions: tuple[CompanionGroup, ...],
+                 conditions: tuple[m.Condition, ...], texts: tuple[str, ...]) -> None:
+        self.focus = focus
+        self.partners = partners
+        self.companions = companions
+        self._tree = None
+        self._conditions = conditions
+        self._texts = texts
+
+    @property
+    def conditions(self) -> tuple[m.Condition, ...]:
+        """The conditions of the patients the arm is for (a conjunction: global ones first)."""
+        found = self._conditions
+        if found is None:
+            assert self._tree is not None
+            found = self._conditions = self._tree.arm_conditions(self.focus.node)
+        return found
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The prose and notes around the drug, its line's notes and its library entry's note."""
+        found = self._texts
+        if found is None:
+            assert self._tree is not None
+            found = self._texts = _arm_texts(self._tree._around(self.focus.node)[1], self.focus)
+        return found
 
     @property
     def members(self) -> tuple[Member, ...]:
         """The focus drug and its partners."""
         return (self.focus, *self.partners)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.focus, self.partners, self.companions, self.conditions, self.texts)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Arm)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Arm(focus={self.focus!r}, partners={self.partners!r}, companions={self.companions!r}, "
+                f"conditions={self.conditions!r}, texts={self.texts!r})")
+
+
+_new_arm = object.__new__
+
+
+def _lazy_arm(focus: Member, partners: tuple[Member, ...], companions: tuple[CompanionGroup, ...],
+              tree: _Tree) -> Arm:
+    """An arm whose texts and conditions are read from `tree` when first asked for."""
+    arm: Arm = _new_arm(Arm)
+    arm.focus = focus
+    arm.partners = partners
+    arm.companions = companions
+    arm._tree = tree
+    arm._conditions = None
+    arm._texts = None
+    return arm
+
+
+def _arm_texts(around: tuple[str, ...], member: Member) -> tuple[str, ...]:
+    """The texts of a member's arm: those of the blocks around it, then what the member adds."""
+    own = member_texts(member)
+    return around + own if own else around
+
+
+def member_texts(member: Member) -> tuple[str, ...]:
+    """What a member adds to its arm's texts: its line's notes, its library entry's note.
+
+    The arm's other texts are notes and prose lines of the protocol (`Layout.all_texts`).
+    """
+    extra: list[str] = []
+    if member.line is not None:
+        for child in member.line.children:
+            if isinstance(child, m.Note) and child.text is not None:
+                extra.append(child.text.value)
+    if member.library is not None and member.library.get("note"):
+        extra.append(str(member.library.get("note")))
+    return tuple(extra) if extra else ()
+
+
+class _Tree:
+    """What the blocks of a layout add to the arms below them (companions, texts, conditions),
+    read from the layout's nodes and memoised per node. The arms keep this, not the layout:
+    a layout holds its arms, so an arm holding the layout would make a cycle of every sheet's
+    layout, freed only by the garbage collector.
+    """
+
+    def __init__(self, nodes: list[Node], owned: dict[int, list[Node]], global_owners: set[int],
+                 source: SourceFile | None, ancestor_paths: dict[int, tuple[int, ...]]) -> None:
+        self.nodes = nodes
+        self.source = source
+        self._owned = owned
+        self._global_owners = global_owners
+        self._ancestor_paths = ancestor_paths
+        self._global: tuple[m.Condition, ...] | None = None
+        self._otherwise: dict[int, m.Condition | None] = {}
+        self._conjuncts: dict[int, list[m.Condition]] = {}
+        self._blocks: dict[int, _Views] = {}
+        self._arounds: dict[int, _Views] = {}
+        self._conditioned: dict[int, tuple[m.Condition, ...]] = {}  # by the block's conditions (`arm_conditions`)
+
+    def arm_conditions(self, index: int) -> tuple[m.Condition, ...]:
+        """The conditions of an arm at a node: the global ones, then those of its blocks (innermost
+        first). One tuple for every arm of a block (the blocks' tuple is shared by them, `_around`).
+        """
+        local = self._around(index)[2]
+        found = self._conditioned.get(id(local))  # (`_arounds` keeps `local` alive: its id is not reused)
+        if found is None:
+            found = self._conditioned[id(local)] = self.global_conditions + local
+        return found
+
+    def _path(self, index: int) -> tuple[int, ...]:
+        """`ancestors`, as the shared tuple (not to be changed)."""
+        path = self._ancestor_paths.get(index)
+        if path is None:
+            out: list[int] = []
+            current: int | None = index
+            while current is not None:
+                out.append(current)
+                current = self.nodes[current].parent
+            path = self._ancestor_paths[index] = tuple(out)
+        return path
+
+    def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What the node and its ancestors add to an arm (`_block` of each, innermost first).
+
+        Built once per node from its parent's: the members of a block share all of it, and
+        most nodes add nothing (their parent's tuples are then shared as they are).
+        """
+        arounds = self._arounds
+        found = arounds.get(index)
+        if found is not None:
+            return found
+        pending: list[int] = []
+        base = _NOTHING
+        for ancestor in self._path(index):
+            known = arounds.get(ancestor)
+            if known is not None:
+                base = known
+                break
+            pending.append(ancestor)
+        blocks = self._blocks
+        for ancestor in reversed(pending):  # outermost first: each node's block goes before its parent's
+            block = blocks.get(ancestor) or self._block(ancestor)
+            if block is not _NOTHING:
+                base = (block[0] + base[0], block[1] + base[1], block[2] + base[2])
+            arounds[ancestor] = base
+        return base
+
+    def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
+        ids = constraint.target_ids or tuple(None for _ in constraint.targets)
+        targets = tuple(Target(t, i) for t, i in zip(constraint.targets, ids, strict=False))
+        any_of = True
+        if self.source is not None and len(constraint.targets) > 1:
+            first, second = constraint.targets[0].span, constraint.targets[1].span
+            between = self._text_between(first, second).lower().split()
+            any_of = not any(word in ("and", "en", "+") for word in between)
+        return CompanionGroup(constraint, targets, any_of)
+
+    def _text_between(self, first: Span, second: Span) -> str:
+        assert self.source is not None
+        if first.end_line != second.line:
+            return ""
+        return self.source.line_text(first.end_line)[first.end_column - 1:second.column - 1]
+
+    def conditions(self, index: int) -> tuple[m.Condition, ...]:
+        """Every condition that applies at a node (a conjunction)."""
+        out: list[m.Condition] = list(self.global_conditions)
+        for ancestor in self._path(index):
+            block = self._blocks.get(ancestor) or self._block(ancestor)
+            out.extend(block[2])
+        return tuple(out)
+
+    def _block(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
+        """What a node adds to the arms below it: companions, texts, conditions (once per node:
+        every arm in a block read the block's whole list of statements).
+        """
+        node = self.nodes[index]
+        own = node.item
+        owned_here = self._owned.get(index)
+        if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
+            found = self._blocks[index] = _NOTHING  # most nodes add nothing
+            return found
+        companions: list[CompanionGroup] = []
+        texts: list[str] = []
+        conditions: list[m.Condition] = []
+        if isinstance(own, m.Prose):
+            texts.append(own.text)  # the label of a block the arm is in
+        local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
+        conjuncts: list[m.Condition] = []
+        for owned in owned_here or ():
+            item = owned.item
+            if isinstance(item, m.WithConstraint):
+                companions.append(self._group(item))
+            elif isinstance(item, m.Note):
+                if item.text is not None:
+                    texts.append(item.text.value)
+            elif isinstance(item, m.Prose):
+                if not item.children:
+                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
+            elif local:  # `only when` / `exclude when` (nothing else is owned)
+                conjuncts.extend(self._conjunct(owned))
+        if isinstance(own, m.When):
+            conditions.append(own.condition)
+        elif isinstance(own, m.Otherwise) and node.parent is not None:
+            negated = self._otherwise_condition(index)
+            if negated is not None:
+                conditions.append(negated)
+        conditions.extend(conjuncts)
+        found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
+        return found
+
+    def _conjunct(self, owned: Node) -> list[m.Condition]:
+        """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
+        found = self._conjuncts.get(owned.index)
+        if found is None:
+            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
+        return found
+
+    def _children(self, index: int) -> list[int]:
+        """A node's children, in order (a child's subtree ends where the next child begins)."""
+        nodes = self.nodes
+        out: list[int] = []
+        child, end = index + 1, nodes[index].end
+        while child < end:
+            out.append(child)
+            child = nodes[child].end
+        return out
+
+    def _otherwise_condition(self, index: int) -> m.Condition | None:
+        """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
+        if index not in self._otherwise:
+            node = self.nodes[index]
+            assert node.parent is not None and node.item is not None
+            siblings = [self.nodes[i].item for i in self._children(node.parent)]
+            whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
+            self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
+        return self._otherwise[index]
+
+    def _global_conditions(self) -> Iterator[m.Condition]:
+        for owner in sorted(self._global_owners):
+            for owned in self._owned.get(owner, []):
+                yield from _as_conjunct(owned.item)
+
+    @property
+    def global_conditions(self) -> tuple[m.Condition, ...]:
+        """The `only when` / `exclude when` that apply to the whole protocol (see the module doc)."""
+        found = self._global
+        if found is None:
+            found = self._global = tuple(self._global_conditions())
+        return found
 
 
 class Layout:
@@ -204,12 +469,13 @@ class Layout:
         self._sections: list[int] = []  # the nodes of sections
         self._owned_nodes: list[Node] = []  # constraints, notes and prose lines, in sheet order
         self._owned: dict[int, list[Node]] = {}  # the same, by the block they belong to (`owner`)
+        self._constrained = False  # an `only with` / `preferably with` among them: arms may have companions
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
         nodes = self.nodes
         nodes[0].end = len(nodes)
-        self.members: list[Member] = list(self._members())
+        self.members: list[Member] = self._members()
         self._member_nodes = [mb.node for mb in self.members]
         self.treatment_nodes = set(self._member_nodes)
         # members before each node: the members of a subtree [start, end) are positions before[start]..before[end]
@@ -218,17 +484,21 @@ class Layout:
             counts[index + 1] += 1
         self._before = list(accumulate(counts))
         self._global_owners = self._compute_global_owners()
-        self._global: tuple[m.Condition, ...] | None = None
         # Checks ask for the same arms and pairs many times; answers are memoised here
         # (a Layout is built once per protocol and never changes).
         self._ancestor_paths: dict[int, tuple[int, ...]] = {}
+        tree = self._tree = _Tree(nodes, self._owned, self._global_owners, source, self._ancestor_paths)
+        # the tree's views, as the layout's own (bound once: `_path` is asked per member and per line)
+        self._path: Callable[[int], tuple[int, ...]] = tree._path
+        self._children: Callable[[int], list[int]] = tree._children
+        self._around: Callable[[int], _Views] = tree._around
+        self._block: Callable[[int], _Views] = tree._block
+        self._group: Callable[[m.WithConstraint], CompanionGroup] = tree._group
+        self.conditions: Callable[[int], tuple[m.Condition, ...]] = tree.conditions
+        self._blocks = tree._blocks
         self._together: dict[tuple[int, int], bool] = {}
         self._arms: dict[int, Arm] = {}
         self._partners: dict[int, tuple[int, ...]] = {}
-        self._otherwise: dict[int, m.Condition | None] = {}
-        self._conjuncts: dict[int, list[m.Condition]] = {}
-        self._blocks: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
-        self._arounds: dict[int, tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]] = {}
         self._arm_list: list[Arm] | None = None
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
@@ -241,10 +511,7 @@ class Layout:
     @property
     def global_conditions(self) -> tuple[m.Condition, ...]:
         """The `only when` / `exclude when` that apply to the whole protocol (see the module doc)."""
-        found = self._global
-        if found is None:
-            found = self._global = tuple(self._global_conditions())
-        return found
+        return self._tree.global_conditions
 
     @property
     def oversized(self) -> list[tuple[Member, int]]:
@@ -278,6 +545,8 @@ class Layout:
                     self._lines.append(index)
                 elif kind & _OWNED:
                     self._owned_nodes.append(node)
+                    if kind & _WITH:
+                        self._constrained = True
                     if owned is None:
                         owned = self._owned.setdefault(parent, [])
                     owned.append(node)
@@ -294,6 +563,8 @@ class Layout:
                         self._lines.append(index + 1)
                     elif inner_kind & _OWNED:  # its owner is the bullet's block
                         self._owned_nodes.append(nodes[index + 1])
+                        if inner_kind & _WITH:
+                            self._constrained = True
                         if owned is None:
                             owned = self._owned.setdefault(parent, [])
                         owned.append(nodes[index + 1])
@@ -315,13 +586,14 @@ class Layout:
             self._add_section(sub, node.index)
         node.end = len(nodes)
 
-    def _members(self) -> Iterator[Member]:
+    def _members(self) -> list[Member]:
         nodes = self.nodes
+        out: list[Member] = []
         for index in self._lines:
             node = nodes[index]
             item = node.item
             if isinstance(item, m.DrugLine):
-                yield Member(item.drug_id, index, line=item)
+                out.append(Member(item.drug_id, index, item))
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
                 written = {n.item.drug_id for n in nodes[index + 1:node.end]
                            if isinstance(n.item, m.DrugLine)}
@@ -331,7 +603,8 @@ class Layout:
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
                     if drug_id not in written:
-                        yield Member(drug_id, index, regimen=seen, library=drug)
+                        out.append(Member(drug_id, index, None, seen, drug))
+        return out
 
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""
@@ -341,18 +614,6 @@ class Layout:
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
         return list(self._path(index))
-
-    def _path(self, index: int) -> tuple[int, ...]:
-        """`ancestors`, as the shared tuple (not to be changed)."""
-        path = self._ancestor_paths.get(index)
-        if path is None:
-            out: list[int] = []
-            current: int | None = index
-            while current is not None:
-                out.append(current)
-                current = self.nodes[current].parent
-            path = self._ancestor_paths[index] = tuple(out)
-        return path
 
     def owner(self, index: int) -> int:
         """The block a constraint, note or prose line belongs to."""
@@ -474,44 +735,10 @@ class Layout:
     def _make_arm(self, position: int, member: Member) -> Arm:
         members = self.members
         partners = tuple([members[p] for p in self._partners[position]])
-        # what the blocks around it add (`_around`), then what the member's own line adds
-        companions, texts, conditions = self._around(member.node)
-        extra: list[str] = []
-        if member.line is not None:
-            for child in member.line.children:
-                if isinstance(child, m.Note) and child.text is not None:
-                    extra.append(child.text.value)
-        if member.library is not None and member.library.get("note"):
-            extra.append(str(member.library.get("note")))
-        if extra:
-            texts = texts + tuple(extra)
-        return Arm(member, partners, companions, self.global_conditions + conditions, texts)
-
-    def _around(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
-        """What the node and its ancestors add to an arm (`_block` of each, innermost first).
-
-        Built once per node from its parent's: the members of a block share all of it, and
-        most nodes add nothing (their parent's tuples are then shared as they are).
-        """
-        arounds = self._arounds
-        found = arounds.get(index)
-        if found is not None:
-            return found
-        pending: list[int] = []
-        base = _NOTHING
-        for ancestor in self._path(index):
-            known = arounds.get(ancestor)
-            if known is not None:
-                base = known
-                break
-            pending.append(ancestor)
-        blocks = self._blocks
-        for ancestor in reversed(pending):  # outermost first: each node's block goes before its parent's
-            block = blocks.get(ancestor) or self._block(ancestor)
-            if block is not _NOTHING:
-                base = (block[0] + base[0], block[1] + base[1], block[2] + base[2])
-            arounds[ancestor] = base
-        return base
+        # the companions stated around it: none on a sheet without `only with` / `preferably with`;
+        # its texts and conditions are read when first asked for (`Arm`)
+        companions = self._tree._around(member.node)[0] if self._constrained else ()
+        return _lazy_arm(member, partners, companions, self._tree)
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
@@ -519,11 +746,17 @@ class Layout:
             if not self._indexed:
                 self._index_partners()
             known = self._arms
+            members = self.members
+            partners = self._partners
+            tree = self._tree
+            around = tree._around if self._constrained else None
             out: list[Arm] = []
-            for position, member in enumerate(self.members):
+            for position, member in enumerate(members):
                 found = known.get(id(member))
-                if found is None:
-                    found = known[id(member)] = self._make_arm(position, member)
+                if found is None:  # `_make_arm`, in the loop (one call fewer per arm)
+                    found = known[id(member)] = _lazy_arm(
+                        member, tuple([members[p] for p in partners[position]]),
+                        () if around is None else around(member.node)[0], tree)
                 out.append(found)
             self._arm_list = out
         return iter(self._arm_list)
@@ -681,96 +914,6 @@ class Layout:
         plain = self._plain_children[parent] = [c for c in with_members if not kinds[c] & _BRANCH]
         return fixed, plain
 
-    def _group(self, constraint: m.WithConstraint) -> CompanionGroup:
-        ids = constraint.target_ids or tuple(None for _ in constraint.targets)
-        targets = tuple(Target(t, i) for t, i in zip(constraint.targets, ids, strict=False))
-        any_of = True
-        if self.source is not None and len(constraint.targets) > 1:
-            first, second = constraint.targets[0].span, constraint.targets[1].span
-            between = self._text_between(first, second).lower().split()
-            any_of = not any(word in ("and", "en", "+") for word in between)
-        return CompanionGroup(constraint, targets, any_of)
-
-    def _text_between(self, first: Span, second: Span) -> str:
-        assert self.source is not None
-        if first.end_line != second.line:
-            return ""
-        return self.source.line_text(first.end_line)[first.end_column - 1:second.column - 1]
-
-    def conditions(self, index: int) -> tuple[m.Condition, ...]:
-        """Every condition that applies at a node (a conjunction)."""
-        out: list[m.Condition] = list(self.global_conditions)
-        for ancestor in self._path(index):
-            block = self._blocks.get(ancestor) or self._block(ancestor)
-            out.extend(block[2])
-        return tuple(out)
-
-    def _block(self, index: int) -> tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]]:
-        """What a node adds to the arms below it: companions, texts, conditions (once per node:
-        every arm in a block read the block's whole list of statements).
-        """
-        node = self.nodes[index]
-        own = node.item
-        owned_here = self._owned.get(index)
-        if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
-            found = self._blocks[index] = _NOTHING  # most nodes add nothing
-            return found
-        companions: list[CompanionGroup] = []
-        texts: list[str] = []
-        conditions: list[m.Condition] = []
-        if isinstance(own, m.Prose):
-            texts.append(own.text)  # the label of a block the arm is in
-        local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
-        conjuncts: list[m.Condition] = []
-        for owned in owned_here or ():
-            item = owned.item
-            if isinstance(item, m.WithConstraint):
-                companions.append(self._group(item))
-            elif isinstance(item, m.Note):
-                if item.text is not None:
-                    texts.append(item.text.value)
-            elif isinstance(item, m.Prose):
-                if not item.children:
-                    texts.append(item.text)  # a statement of the block, not a sibling sub-block's label
-            elif local:  # `only when` / `exclude when` (nothing else is owned)
-                conjuncts.extend(self._conjunct(owned))
-        if isinstance(own, m.When):
-            conditions.append(own.condition)
-        elif isinstance(own, m.Otherwise) and node.parent is not None:
-            negated = self._otherwise_condition(index)
-            if negated is not None:
-                conditions.append(negated)
-        conditions.extend(conjuncts)
-        found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
-        return found
-
-    def _conjunct(self, owned: Node) -> list[m.Condition]:
-        """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
-        found = self._conjuncts.get(owned.index)
-        if found is None:
-            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
-        return found
-
-    def _children(self, index: int) -> list[int]:
-        """A node's children, in order (a child's subtree ends where the next child begins)."""
-        nodes = self.nodes
-        out: list[int] = []
-        child, end = index + 1, nodes[index].end
-        while child < end:
-            out.append(child)
-            child = nodes[child].end
-        return out
-
-    def _otherwise_condition(self, index: int) -> m.Condition | None:
-        """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
-        if index not in self._otherwise:
-            node = self.nodes[index]
-            assert node.parent is not None and node.item is not None
-            siblings = [self.nodes[i].item for i in self._children(node.parent)]
-            whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
-            self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
-        return self._otherwise[index]
-
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
         before = self._before
@@ -780,13 +923,12 @@ class Layout:
                 owners.add(index)
         return owners
 
-    def _global_conditions(self) -> Iterator[m.Condition]:
-        for owner in sorted(self._global_owners):
-            for owned in self._owned.get(owner, []):
-                yield from _as_conjunct(owned.item)
-
     def all_texts(self) -> list[str]:
         """Every prose line and note of the protocol (queries excluded: they ask, not state)."""
+        return list(self.texts_view())
+
+    def texts_view(self) -> list[str]:
+        """`all_texts`, as the layout's own list (not to be changed)."""
         if self._texts is None:  # listed once (only prose and note nodes are looked at)
             out: list[str] = []
             for node in self._owned_nodes:
@@ -795,7 +937,7 @@ class Layout:
                 elif isinstance(node.item, m.Note) and node.item.text is not None:
                     out.append(node.item.text.value)
             self._texts = out
-        return list(self._texts)
+        return self._texts
 
 
 _NOTHING: tuple[tuple[CompanionGroup, ...], tuple[str, ...], tuple[m.Condition, ...]] = ((), (), ())
@@ -925,44 +1067,62 @@ def _lookups(tables: Tables) -> _Lookups:
 
 def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Truth:
     """Kleene three-valued truth of a condition for a partially known patient."""
+    # Loops that stop at the first operand deciding the answer: the truth is the same as that of
+    # every operand weighed (nothing is evaluated for its effects), with less asked.
+    if isinstance(condition, m.Flag):
+        meaning = flag_meaning(condition.words, tables)  # memoised per data set in conditions
+        if meaning is None:
+            return None
+        result: Truth = True
+        for var, value in meaning.items():
+            known = scenario.get(var)
+            if known is None:
+                result = None
+            elif str(known).lower() != value.lower():
+                return False
+        return result
+    if isinstance(condition, m.Compare):
+        return _evaluate_compare(condition, scenario, tables)
     if isinstance(condition, m.Not):
         inner = evaluate(condition.operand, scenario, tables)
         return None if inner is None else not inner
     if isinstance(condition, m.All):
-        values = [evaluate(c, scenario, tables) for c in condition.operands]
-        if any(v is False for v in values):
-            return False
-        return True if all(v is True for v in values) else None
+        result = True
+        for operand in condition.operands:
+            truth = evaluate(operand, scenario, tables)
+            if truth is False:
+                return False
+            if truth is None:
+                result = None
+        return result
     if isinstance(condition, m.Any_):
-        values = [evaluate(c, scenario, tables) for c in condition.operands]
-        if any(v is True for v in values):
-            return True
-        return False if all(v is False for v in values) else None
-    if isinstance(condition, m.Flag):
-        meaning = find_flag(condition.words, tables)  # memoised per data set in conditions
-        if meaning is None:
-            return None
-        results = [_equal(scenario.get(var), value) for var, value in meaning.items()]
-        if any(r is False for r in results):
-            return False
-        return True if all(r is True for r in results) else None
-    if isinstance(condition, m.Compare):
-        variable = find_variable(condition.variable, tables)
-        if variable is None or variable not in scenario:
-            return None
-        known = scenario[variable]
-        if condition.number is not None:
-            if not isinstance(known, int):
-                return None
-            return _compare(Decimal(known), condition.op, condition.number.value)
-        if condition.word is None:
-            return None
-        same = str(known).lower() == _lookups(tables).canonical_value(variable, condition.word).lower()
-        if condition.op in ("=",):
-            return same
-        if condition.op in ("!=", "≠"):
-            return not same
+        result = False
+        for operand in condition.operands:
+            truth = evaluate(operand, scenario, tables)
+            if truth is True:
+                return True
+            if truth is None:
+                result = None
+        return result
+    return None
+
+
+def _evaluate_compare(condition: m.Compare, scenario: Scenario, tables: Tables) -> Truth:
+    variable = find_variable(condition.variable, tables)
+    if variable is None or variable not in scenario:
         return None
+    known = scenario[variable]
+    if condition.number is not None:
+        if not isinstance(known, int):
+            return None
+        return _compare(Decimal(known), condition.op, condition.number.value)
+    if condition.word is None:
+        return None
+    same = str(known).lower() == _lookups(tables).canonical_value(variable, condition.word).lower()
+    if condition.op in ("=",):
+        return same
+    if condition.op in ("!=", "≠"):
+        return not same
     return None
 
 
@@ -971,12 +1131,6 @@ def _canonical_value(variable: str, word: str, tables: Tables) -> str:
         if str(value).lower() == word.lower():
             return str(value)
     return word
-
-
-def _equal(known: str | int | None, value: str) -> Truth:
-    if known is None:
-        return None
-    return str(known).lower() == value.lower()
 
 
 def _compare(left: Decimal, op: str, right: Decimal) -> bool | None:
@@ -1022,6 +1176,11 @@ def counts_as(drug_id: str | None, tables: Tables) -> set[str]:
     if drug_id is None:
         return set()
     return set(_counts_as(drug_id, tables))
+
+
+def counted(drug_id: str, tables: Tables) -> frozenset[str]:
+    """`counts_as` of a drug id, as the shared frozen set (looked up once per data set)."""
+    return _counts_as(drug_id, tables)
 
 
 def _counts_as(drug_id: str, tables: Tables) -> frozenset[str]:

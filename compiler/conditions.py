@@ -6,6 +6,7 @@ variables, so checks can test the domain (L004) and, later, coverage and overlap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import field
 from decimal import Decimal
 from typing import Any
@@ -112,14 +113,25 @@ def find_variable(name: str, tables: Tables) -> str | None:
 
 def find_flag(words: str, tables: Tables) -> dict[str, str] | None:
     """The assignments a flag stands for, or None when the words are not a known flag."""
+    meaning = flag_meaning(words, tables)
+    return None if meaning is None else dict(meaning)
+
+
+_UNKNOWN: Any = object()  # not asked yet (a memo's answer may be None)
+
+
+def flag_meaning(words: str, tables: Tables) -> Mapping[str, str] | None:
+    """`find_flag`, as the memo's own mapping (not to be changed): conditions are evaluated for
+    every arm and scenario, and a copy each time cost more than the look-up.
+    """
     index = _index(tables)
     memo = index.found_flags
-    if words not in memo:
+    found: dict[str, str] | None = memo.get(words, _UNKNOWN)
+    if found is _UNKNOWN:
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
-        memo[words] = _find_flag(words, index, tables)
-    meaning = memo[words]
-    return None if meaning is None else dict(meaning)
+        found = memo[words] = _find_flag(words, index, tables)
+    return found
 
 
 def _find_flag(words: str, index: _Index, tables: Tables) -> dict[str, str] | None:

@@ -41,11 +41,29 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     """Whether the protocol (id, title, scope) is about one of these tumours; no words: always."""
     if not words:
         return True
-    text = context.memo("combinations.tumour_text", _tumour_text)
-    for word in words:  # a loop, not a generator: asked for every rule of every arm
-        if str(word).lower() in text:
-            return True
-    return False
+    # asked for every rule of every arm, with the data's few lists: answered once per list and check run
+    known: dict[int, tuple[list[str], bool]] = context.memo("combinations.tumours", _new_memo)
+    found = known.get(id(words))
+    if found is None:  # the entry keeps the list alive: its id is not reused while it is here
+        text = context.memo("combinations.tumour_text", _tumour_text)
+        matched = False
+        for word in _lowered(context.tables, words):
+            if word in text:
+                matched = True
+                break
+        found = known[id(words)] = (words, matched)
+    return found[1]
+
+
+def _lowered(tables: Tables, words: list[str]) -> tuple[str, ...]:
+    """A data list of tumour words in lower case, once per list and data set (bounded)."""
+    known = _facts(tables).lowered
+    found = known.get(id(words))
+    if found is None or found[0] is not words:
+        if len(known) >= 1024:
+            known.clear()
+        found = known[id(words)] = (words, tuple(str(word).lower() for word in words))
+    return found[1]
 
 
 def _tumour_text(context: Context) -> str:
@@ -76,6 +94,8 @@ class _DrugFacts:
         self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
         self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
         self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
+        self.library_drugs: dict[str, frozenset[str]] = {}  # regimen id: `_library_drugs`
+        self.lowered: dict[int, tuple[list[str], tuple[str, ...]]] = {}  # a word list (by identity): `_lowered`
         self.duplicate_classes: list[str] | None = None  # combinations.yaml `duplicate_classes`
 
 
@@ -180,7 +200,7 @@ def _ascii_head(stem: str) -> str:
 
 def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
     """`_mentions(lay.all_texts(), words)`, from the texts joined by newlines (and folded) once."""
-    texts = lay.all_texts()
+    texts = lay.texts_view()
     if not words or not texts:
         return False
     prepared = _prepared_words(words)
@@ -227,16 +247,29 @@ _MENTIONS: dict[tuple[str, ...], tuple[re.Pattern[str], tuple[str, ...] | None, 
 
 
 def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
-    """`arms.admits` for an arm, each condition's truth memoised per check run: the arms of a
-    sheet share most of their conditions (the global ones, those of their blocks).
+    """`arms.admits` for an arm, memoised per check run by the identity of its conditions and of the
+    scenario (the arms of a block share their conditions; a rule asks its same few scenarios of every arm).
+    """
+    known: dict[tuple[int, int], tuple[object, object, bool]] = context.memo("combinations.admitted", _new_memo)
+    conditions = arm.conditions
+    key = (id(conditions), id(scenario))
+    found = known.get(key)
+    if found is None:  # each entry keeps its conditions and scenario alive: no id is reused while it is here
+        found = known[key] = (conditions, scenario, _conditions_admit(context, conditions, scenario))
+    return found[2]
+
+
+def _conditions_admit(context: Context, conditions: tuple[m.Condition, ...], scenario: Mapping[str, str | int]) -> bool:
+    """`arms.admits`, each condition's truth memoised per check run: the arms of a sheet share most of
+    their conditions (the global ones, those of their blocks).
     """
     known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits", _new_memo)
     situation = tuple(scenario.items())
     try:
         hash(situation)
     except TypeError:  # a data value that cannot be a key (a list): ask directly
-        return a.admits(arm.conditions, scenario, context.tables)
-    for condition in arm.conditions:
+        return a.admits(conditions, scenario, context.tables)
+    for condition in conditions:
         # by the condition's identity: each entry keeps its condition alive, so no id is reused
         key = (id(condition), situation)
         found = known.get(key)
@@ -401,7 +434,7 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
         focus = arm.focus
         if focus.drug_id is None:
             continue
-        unmet = _unmet_only_with(arm, tables) if arm.partners else None
+        unmet = _unmet_only_with(arm, tables) if arm.partners and arm.companions else None
         if unmet is not None:
             key = (focus.span, "only with")
             if key not in seen:
@@ -784,6 +817,7 @@ class _Supportive:
     when: tuple[str, ...]
     words: list[str]  # the words that say it is given (`words`)
     drugs: list[str]  # the drugs that give it (`drugs`)
+    excluded: dict[str, str | int] | None  # `excluded_scenario`: the patient it is not needed for
 
 
 def _supportive_rules(context: Context) -> list[_Supportive]:
@@ -792,7 +826,8 @@ def _supportive_rules(context: Context) -> list[_Supportive]:
         facts.supportive = [
             _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
                         tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []],
-                        [str(x) for x in rule.get("drugs") or []])
+                        [str(x) for x in rule.get("drugs") or []],
+                        None if rule.get("excluded_scenario") is None else dict(rule["excluded_scenario"]))
             for index, rule in enumerate(_data(context).get("supportive") or [])]
     return facts.supportive
 
@@ -842,6 +877,17 @@ def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
     (an antiemetic or premedication block is usually written once, in its own section).
     """
     return {mb.drug_id for mb in arm.members if mb.drug_id is not None} | protocol_ids
+
+
+def _off_lines(arm: a.Arm, protocol_ids: set[str]) -> tuple[str, ...]:
+    """The drugs of an arm's members that no drug line of the protocol gives (a library regimen's)."""
+    focus = arm.focus.drug_id
+    out: tuple[str, ...] = () if focus is None or focus in protocol_ids else (focus,)
+    for partner in arm.partners:
+        drug_id = partner.drug_id
+        if drug_id is not None and drug_id not in protocol_ids:
+            out += (drug_id,)
+    return out
 
 
 def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> list[str]:
@@ -899,6 +945,7 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
     protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
     protocol_ids: set[str] | None = None  # the drugs of every drug line: listed when a rule first asks
     on_lines: dict[str, bool] = {}  # per drug or class: one of `protocol_ids` is it
+    parts_missing: dict[tuple[int, tuple[str, ...]], list[str]] = {}  # `_missing_parts`, per rule and drugs given
     done: set[str] = set()
     triggers = _facts(tables).triggers
     for arm in lay.arms():
@@ -914,9 +961,9 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
             rule, rule_id = entry.rule, entry.id
             if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
                 continue
-            scenario = rule.get("excluded_scenario")
+            scenario = entry.excluded
             if scenario is not None:
-                if not _admits(context, arm, dict(scenario)):
+                if not _admits(context, arm, scenario):
                     continue
             else:
                 if protocol_ids is None:
@@ -932,8 +979,12 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                         given_here = True
                         break
                 if given_here:
-                    given = _supportive_ids(arm, protocol_ids)
-                    missing = _missing_parts(rule, given, tables)
+                    # what is missing depends on the drugs given only: the protocol's lines, and those of the
+                    # arm's members that are not on a line (a library regimen's drugs); the same for most arms
+                    key = (entry.index, _off_lines(arm, protocol_ids))
+                    missing = parts_missing.get(key)
+                    if missing is None:
+                        missing = parts_missing[key] = _missing_parts(rule, _supportive_ids(arm, protocol_ids), tables)
                     if not missing:
                         continue
                     done.add(rule_id)
@@ -941,15 +992,19 @@ def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
                         arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
                                         f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
                     continue
+                # Named in the arm's texts or in any note or prose line of the protocol: the arm's texts are
+                # such lines (its blocks' labels, notes and prose), but for what its drug adds itself (its
+                # line's notes, its library entry's note); so the protocol is asked first, once per rule.
                 words = entry.words
-                if _arm_mentions(context, arm.texts, words):
-                    continue
                 if entry.index not in protocol_mentions:
                     if protocol_text is None:  # the protocol's texts, joined once for every rule that asks
-                        joined = "\n".join(lay.all_texts())
+                        joined = "\n".join(lay.texts_view())
                         protocol_text = (joined, folded(joined))
                     protocol_mentions[entry.index] = _protocol_mentions(lay, protocol_text, words)
                 if protocol_mentions[entry.index]:
+                    continue
+                own = a.member_texts(arm.focus)
+                if own and _mentions(own, words):
                     continue
             done.add(rule_id)
             yield supportive_care_missing.at(arm.focus.span, f"{arm.focus.label}: {rule.get('message')}",
@@ -1008,11 +1063,14 @@ def target_excluded(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     seen: set[object] = set()
+    known = _facts(tables).target_rules  # `_target_rules`, its memo read once
     for arm in _layout(context).arms():
         drug_id = arm.focus.drug_id
         if drug_id is None:
             continue
-        rules = _target_rules(context, drug_id)
+        rules = known.get(drug_id)
+        if rules is None:
+            rules = _target_rules(context, drug_id)
         if not rules or arm.focus.span in seen:
             continue
         for rule, scenario in rules:
@@ -1042,20 +1100,33 @@ def _target_rules(context: Context, drug_id: str) -> list[tuple[Mapping[str, Any
     return found
 
 
-def _name_drugs(context: Context, name: str) -> set[str]:
+def _name_drugs(context: Context, name: str) -> frozenset[str]:
     """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
-    from compiler.checks.notation import drug_names_in
-
     known = _facts(context.tables).name_drugs  # the answer depends on the name and the data set only
     found = known.get(name)
     if found is None:
+        from compiler.checks.notation import drug_names_in
+
         found = frozenset(d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context)
                           for d in ids)
         if len(name) <= 200:  # sheet words: bounded, and long ones never kept
             if len(known) >= 4096:
                 known.clear()
             known[name] = found
-    return set(found)
+    return found
+
+
+def _library_drugs(tables: Tables, regimen_id: str | None) -> frozenset[str]:
+    """The drugs of a library regimen (regimens.yaml), once per regimen and data set."""
+    known = _facts(tables).library_drugs
+    key = regimen_id or ""
+    found = known.get(key)
+    if found is None:
+        entry = tables.regimens.get(key) or {}
+        found = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict))
+        if key in tables.regimens:  # ids of the data set only: bounded over a book
+            known[key] = found
+    return found
 
 
 @check("C009", "regimen-contradicts-name", Severity.ERROR,
@@ -1086,21 +1157,23 @@ def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
         if not isinstance(regimen, m.RegimenLine):
             continue
         lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
-        given = set().union(*(a.counts_as(x.drug_id, tables) for x in lines if x.drug_id)) if lines else set()
-        entry = tables.regimens.get(regimen.regimen_id or "") or {}
-        library = {str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict)}
-        if library and lines:
+        if not lines:
+            continue  # nothing written under it to contradict anything
+        given: set[str] = set()
+        for line in lines:
+            if line.drug_id:
+                given |= a.counted(line.drug_id, tables)
+        library = _library_drugs(tables, regimen.regimen_id)
+        if library:
             for line in lines:
-                if line.drug_id is None or a.counts_as(line.drug_id, tables) & library:
+                if line.drug_id is None or a.counted(line.drug_id, tables) & library:
                     continue
                 yield regimen_contradicts_name.at(
                     line.name.span, f"{_name(tables, line.drug_id)} is not a drug of regimen {regimen.name.value} "
                                     f"({', '.join(_name(tables, d) for d in sorted(library))})",
                     "give the regimen's own drugs, or name the regimen for what it gives")
-        if not lines:
-            continue
         missing = sorted(d for d in _name_drugs(context, regimen.name.value)
-                         if d in tables.drugs and not a.counts_as(d, tables) & given)
+                         if d in tables.drugs and not a.counted(d, tables) & given)
         if missing:
             yield regimen_contradicts_name.at(
                 regimen.name.span, f"regimen {regimen.name.value} names {', '.join(_name(tables, d) for d in missing)} "
