@@ -67,30 +67,55 @@ def _plan(cls: type) -> _Plan:
 
 
 def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
-    """A copy of the protocol with every name resolved that can be."""
+    """A copy of the protocol with every name resolved that can be.
 
-    def item(node: m.Item) -> m.Item:
+    What holds nothing to resolve is not copied: the item itself (frozen) serves both models, and so
+    does a tuple of items none of which changed. Leaves (most items) are passed over without a call.
+    """
+    kinds = _KINDS
+
+    def items(given: tuple[m.Item, ...]) -> tuple[m.Item, ...]:
+        """The items resolved: `given` itself when none of them changed."""
+        out: list[m.Item] | None = None
+        index = 0
+        for node in given:
+            kind = kinds.get(node.__class__)
+            if kind is None:
+                kind = _kind(node.__class__)
+            if kind != _OTHER or node.children:  # a leaf with nothing to resolve: itself
+                new = item(node, kind)
+                if new is not node:
+                    if out is None:
+                        out = list(given)
+                    out[index] = new
+            index += 1
+        return given if out is None else tuple(out)
+
+    def item(node: m.Item, kind: int) -> m.Item:
         given = node.children
-        children = tuple(map(item, given)) if given else ()
-        kind = _KINDS.get(type(node))
-        if kind is None:
-            kind = _kind(type(node))
+        children = items(given) if given else given
         if kind == _OTHER:
-            if not given or all(map(operator.is_, children, given)):
-                return node  # nothing to resolve in it or below it: the item itself (frozen) serves both models
-            return _replace(node, children=children)
+            return node if children is given else _replace(node, children=children)
         if kind == _BULLET:
             assert isinstance(node, m.Bullet)
-            content = item(node.content) if node.content is not None else None
-            if content is node.content and (not given or all(map(operator.is_, children, given))):
+            content = given_content = node.content
+            if content is not None:
+                inner = kinds.get(content.__class__)
+                if inner is None:
+                    inner = _kind(content.__class__)
+                if inner != _OTHER or content.children:
+                    content = item(content, inner)
+            if content is given_content and children is given:
                 return node
             return _replace(node, children=children, content=content)
         if kind == _DRUG:
             assert isinstance(node, m.DrugLine)
             drug_id, how = resolve_product(node, tables)
             phases = node.phases
-            if any(p.until_after is not None for p in phases):  # rare: most phases have nothing to resolve
-                phases = tuple(_relative_end(p, tables) for p in phases)
+            for phase in phases:
+                if phase.until_after is not None:  # rare: most phases have nothing to resolve
+                    phases = tuple(_relative_end(p, tables) for p in phases)
+                    break
             timing = node.timing
             if timing is not None:  # lang-b: `30 min before paclitaxel` names a drug or a class
                 timing = _replace(timing, target_id=resolve_target(timing.target.value, tables))
@@ -108,17 +133,22 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         return _replace(node, children=children, target_ids=ids)
 
     def section(node: m.Section) -> m.Section:
-        items = tuple(map(item, node.items))
-        subsections = tuple(map(section, node.subsections))
-        if all(map(operator.is_, items, node.items)) and all(map(operator.is_, subsections, node.subsections)):
+        resolved = items(node.items)
+        given = node.subsections
+        subsections = sections(given) if given else given
+        if resolved is node.items and subsections is given:
             return node  # nothing resolved in it: the section itself (frozen) serves both models
-        return _replace(node, items=items, subsections=subsections)
+        return _replace(node, items=resolved, subsections=subsections)
 
-    preamble = tuple(map(item, protocol.preamble))
-    sections = tuple(map(section, protocol.sections))
-    if all(map(operator.is_, preamble, protocol.preamble)) and all(map(operator.is_, sections, protocol.sections)):
+    def sections(given: tuple[m.Section, ...]) -> tuple[m.Section, ...]:
+        out = tuple(map(section, given))
+        return given if all(map(operator.is_, out, given)) else out
+
+    preamble = items(protocol.preamble)
+    resolved_sections = sections(protocol.sections)
+    if preamble is protocol.preamble and resolved_sections is protocol.sections:
         return protocol
-    return _replace(protocol, preamble=preamble, sections=sections)
+    return _replace(protocol, preamble=preamble, sections=resolved_sections)
 
 
 _OTHER, _BULLET, _DRUG, _MODIFICATION, _REGIMEN, _WITH = range(6)
