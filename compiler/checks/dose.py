@@ -11,7 +11,6 @@ reported as a warning and the message says that the reference is unverified.
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -98,7 +97,7 @@ def is_gross(value: Decimal, hard: Decimal | None, usual_high: Decimal | None) -
 # ---------------------------------------------------------------- where each line sits
 
 
-@frozen
+@frozen(slots=True)
 class LineInfo:
     """A drug line with the statements that enclose it (outermost first) and its arm."""
 
@@ -109,12 +108,12 @@ class LineInfo:
     # the nearest enclosing regimen and phase lines (None when there is none), found by the walk
     enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None] = (None, None)
 
-    @functools.cached_property
+    @property
     def regimen(self) -> m.RegimenLine | None:
         """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
         regimen, phase = self.enclosing
         if regimen is not None and phase is not None:
-            return _phase_view(regimen, phase)
+            return _phase_view(regimen, phase)  # (built once per phase: `_PHASE_VIEWS`)
         return regimen
 
 
@@ -259,9 +258,14 @@ def _compares(condition: m.Condition) -> Iterator[m.Compare]:
 # ---------------------------------------------------------------- per-phase assessment
 
 
-@frozen
+@frozen(slots=True)
 class PhaseDose:
-    """One dosed phase of a drug line, with the formulary rows that apply to it."""
+    """One dosed phase of a drug line, with the formulary rows that apply to it.
+
+    `drug_id` is the line's product; `high` and `low` the highest and lowest dose written (the ends of a
+    range); `verdict` which dose rule speaks for the phase (`verdict`). Every D rule reads them for every
+    phase: they are found once, with the phase.
+    """
 
     info: LineInfo
     index: int
@@ -272,22 +276,10 @@ class PhaseDose:
     rows: tuple[DoseRow, ...]
     match: RangeMatch
     loading: bool
-
-    @property
-    def high(self) -> Decimal:
-        """The highest dose written (the upper end of a range)."""
-        return (self.dose.amount_max or self.dose.amount).value
-
-    @property
-    def low(self) -> Decimal:
-        """The lowest dose written."""
-        return self.dose.amount.value
-
-    @property
-    def drug_id(self) -> str:
-        """The product id."""
-        assert self.info.line.drug_id is not None
-        return self.info.line.drug_id
+    drug_id: str
+    high: Decimal
+    low: Decimal
+    verdict: Verdict
 
 
 def _loading_doses(entry: dict[str, Any], unit: str) -> set[Decimal]:
@@ -311,26 +303,33 @@ def _phase_doses(context: Context) -> tuple[PhaseDose, ...]:
 
 
 def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
+    drugs = context.tables.drugs
     for info in layout(context):
         line = info.line
-        if line.drug_id is None or line.drug_id not in context.tables.drugs:
+        drug_id = line.drug_id
+        if drug_id is None or drug_id not in drugs:
             continue
-        rows = dosing.dose_rows(context.tables, line.drug_id)
+        rows = dosing.dose_rows(context.tables, drug_id)
         regimen = info.regimen
+        cycle_length, frequency = (regimen.cycle_length, regimen.frequency) if regimen else (None, None)
+        line_route = line.route
+        line_code = line_route.code if line_route else None
         for index, phase in enumerate(line.phases):
             dose = _as_strength(line, phase.dose)
             if dose is None:
                 continue
-            route = phase.route.code if phase.route is not None else (line.route.code if line.route else None)
-            schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
-                                                regimen.frequency if regimen else None)
+            route = phase.route.code if phase.route is not None else line_code
+            schedule = dosing.schedule_of_phase(phase, cycle_length, frequency)
             chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule)
             # the dearest question last: most first doses are not the product's loading dose
+            low = dose.amount.value
             loading = (index == 0
-                       and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit)
+                       and low in _loading_doses(drugs[drug_id], dose.unit)
                        and (len(line.phases) > 1
-                            or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))))
-            yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading)
+                            or bool(other_phase_lines(info.ancestors, drug_id, earlier=False))))
+            high = dose.amount_max.value if dose.amount_max else low
+            yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading, drug_id, high, low,
+                            _verdict(context, info, drug_id, dose, high, schedule, match, loading))
 
 
 # ---------------------------------------------------------------- which rows: the dose's use
@@ -342,7 +341,12 @@ RADIOTHERAPY_WORDS = re.compile(r"radiother|radiation|chemoradi|radiotherap|best
 
 def stated_use(line: m.DrugLine, phase: m.Phase) -> str | None:
     """The use the sheet writes for a phase (`for antiemetic`), or for the line's other phases."""
-    return phase.use or next((p.use for p in line.phases if p.use), None)
+    if phase.use:
+        return phase.use
+    for other in line.phases:  # (a loop, not a generator: asked for every dosed phase)
+        if other.use:
+            return other.use
+    return None
 
 
 def context_uses(context: Context, info: LineInfo) -> frozenset[str]:
@@ -467,8 +471,10 @@ def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phas
     # Only rows bound to a use can be chosen by an implied one: for a product without such rows (most), the
     # surroundings of the line are not read (`rows_for_use` gives every row whatever they imply).
     implied = frozenset() if use or not _has_use_rows(rows) else context_uses(context, info)
-    # The answer depends on these alone; the same drug, route and schedule recur in every sheet.
-    key = (info.line.drug_id, use, implied, route, unit, schedule)
+    # The answer depends on these alone; the same drug, route and schedule recur in every sheet. (The schedule
+    # by its fields: a tuple of plain values hashes and compares without a call of the Schedule's methods.)
+    key = (info.line.drug_id, use, implied, route, unit, schedule.per_day, schedule.spacing, schedule.days,
+           schedule.cycle_days)
     known = _USE_MATCHES.get(key)
     if known is not None and known[0] is rows:
         return known[1]
@@ -549,10 +555,14 @@ def _crcl_interval(info: LineInfo) -> tuple[Decimal | None, Decimal | None] | No
 
 def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool] | None:
     """The renal band a line sits in (when it sits under a CrCl condition and the drug has a table)."""
-    table = dosing.renal_table(context.tables, pd.drug_id)
+    return _renal_band(context, pd.drug_id, pd.info)
+
+
+def _renal_band(context: Context, drug_id: str, info: LineInfo) -> tuple[dosing.RenalBand, str, bool] | None:
+    table = dosing.renal_table(context.tables, drug_id)
     if table is None:
         return None  # most products: no need to read the conditions around the line
-    interval = _crcl_interval(pd.info)
+    interval = _crcl_interval(info)
     if interval is None:
         return None
     bands, source, unverified = table
@@ -577,31 +587,29 @@ def _within(rows: Sequence[DoseRow], value: Decimal) -> tuple[DoseRow, ...]:
 
 
 def verdict(context: Context, pd: PhaseDose) -> Verdict:
-    """Decide which dose rule applies to a phase, so that one slip gets one finding (decided once per phase)."""
-    decided = context.shared(_verdicts)
-    known = decided.get(id(pd))
-    if known is None or known[0] is not pd:
-        known = decided[id(pd)] = (pd, _verdict(context, pd))
-    return known[1]
+    """Decide which dose rule applies to a phase, so that one slip gets one finding (decided once per phase,
+    with the phase: `PhaseDose.verdict`).
+    """
+    return pd.verdict
 
 
-def _verdicts(context: Context) -> dict[int, tuple[PhaseDose, Verdict]]:
-    return {}
+_NO_VERDICT, _RANGE = Verdict(""), Verdict("range")  # (shared: most phases get one of these)
 
 
-def _verdict(context: Context, pd: PhaseDose) -> Verdict:
-    if pd.loading or pd.match.how == "none":
-        return Verdict("")
-    renal = _renal(context, pd)
-    if renal is not None and not is_gross(pd.high, pd.match.hard_max, pd.match.usual_high):  # gross: D002, an error
+def _verdict(context: Context, info: LineInfo, drug_id: str, dose: m.Dose, value: Decimal, schedule: Schedule,
+             match: RangeMatch, loading: bool) -> Verdict:
+    """The verdict of a dosed phase, from its parts (`PhaseDose` holds it; `value` is its highest dose)."""
+    if loading or match.how == "none":
+        return _NO_VERDICT
+    renal = _renal_band(context, drug_id, info)
+    if renal is not None and not is_gross(value, match.hard_max, match.usual_high):  # gross: D002, an error
         band = renal[0]
-        if band.dose is not None and band.dose == pd.high and pd.dose.unit == "mg":
-            return Verdict("")
+        if band.dose is not None and band.dose == value and dose.unit == "mg":
+            return _NO_VERDICT
         return Verdict("D030")
-    schedule, value = pd.schedule, pd.high
-    same = pd.match.rows
-    if pd.match.how in ("exact", "schedule") and not pd.match.within_usual(value) and pd.match.usual_high is not None \
-            and value > pd.match.usual_high:
+    same = match.rows
+    if match.how in ("exact", "schedule") and not match.within_usual(value) and match.usual_high is not None \
+            and value > match.usual_high:
         divisors: list[tuple[int, str]] = []
         if (schedule.per_day or 1) > 1:
             divisors.append((schedule.per_day or 1, "the whole day's dose written as one administration "
@@ -612,13 +620,13 @@ def _verdict(context: Context, pd: PhaseDose) -> Verdict:
         for divisor, detail in divisors:
             rows = _within(same, value / divisor)
             if rows:
-                return Verdict("D005", f"{detail}: {_value(value / divisor, pd.dose.unit)} per administration "
+                return Verdict("D005", f"{detail}: {_value(value / divisor, dose.unit)} per administration "
                                        "is the usual dose", rows)
-    if pd.match.how == "unmatched" and schedule.spacing is not None:
+    if match.how == "unmatched" and schedule.spacing is not None:
         if schedule.is_daily:
             rows = tuple(r for r in _within(same, value) if any(s.spacing and s.spacing[0] >= 7 for s in r.schedules))
             if rows:
-                return Verdict("D005", f"{_value(value, pd.dose.unit)} is the dose of a single administration "
+                return Verdict("D005", f"{_value(value, dose.unit)} is the dose of a single administration "
                                        f"({rows[0].frequency}), written as a daily dose", rows)
         else:
             for row in same:
@@ -630,15 +638,15 @@ def _verdict(context: Context, pd: PhaseDose) -> Verdict:
                 per_interval = cycle_doses if same_cycle and cycle_doses else \
                     schedule.spacing[0] * (daily[0].per_day or 1)
                 if row.usual is not None and row.usual[0] <= value / per_interval <= row.usual[1]:
-                    return Verdict("D005", f"{_value(value, pd.dose.unit)} every {schedule.spacing[0]} days is "
-                                           f"{_value(value / per_interval, pd.dose.unit)} per administration: "
+                    return Verdict("D005", f"{_value(value, dose.unit)} every {schedule.spacing[0]} days is "
+                                           f"{_value(value / per_interval, dose.unit)} per administration: "
                                            f"a {row.frequency} dose written as a total", (row,))
             shorter = tuple(r for r in _within(same, value)
                             if any(s.spacing is not None and s.spacing[0] > schedule.spacing[1] for s in r.schedules))
             if shorter:
-                return Verdict("D012", f"{_value(value, pd.dose.unit)} is the dose for {shorter[0].frequency}; "
+                return Verdict("D012", f"{_value(value, dose.unit)} is the dose for {shorter[0].frequency}; "
                                        f"given every {_interval(schedule)} it is dose-dense", shorter)
-    return Verdict("range")
+    return _RANGE
 
 
 def _interval(schedule: Schedule) -> str:
