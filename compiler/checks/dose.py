@@ -151,28 +151,38 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
     # The items of each level above the one walked, with the statement walked into: the conditions around
     # a library regimen are gathered from them for the few there are, not for every block.
     path: list[tuple[tuple[m.Item, ...], m.Item | None]] = []
-    bullet, drug_line, regimen_line, phase_line = m.Bullet, m.DrugLine, m.RegimenLine, m.PhaseLine
+    kinds = _WALK_KINDS
 
     def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
              enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None], phase: m.PhaseLine | None) -> None:
         for item in items:
-            # (`_statement`, inline: every item of the sheet passes here)
-            statement = item.content if isinstance(item, bullet) and item.content is not None else item
-            if isinstance(statement, drug_line):
-                found.append((statement, ancestors, section, enclosing))
-            elif isinstance(statement, regimen_line) and statement.regimen_id is not None:
-                libraries.append((statement, phase, (*path, (items, None))))
+            # (`_statement`, inline, and what the statement is by one look-up: every item of the sheet passes here)
+            kind = kinds.get(item.__class__)
+            if kind is None:
+                kind = _walk_kind(item.__class__)
+            statement = item
+            if kind == _W_BULLET:
+                content = item.content  # type: ignore[attr-defined]
+                if content is not None:
+                    statement = content
+                    kind = kinds.get(content.__class__)
+                    if kind is None:
+                        kind = _walk_kind(content.__class__)
+            if kind == _W_DRUG:
+                found.append((statement, ancestors, section, enclosing))  # type: ignore[arg-type]
+            elif kind == _W_REGIMEN and statement.regimen_id is not None:  # type: ignore[attr-defined]
+                libraries.append((statement, phase, (*path, (items, None))))  # type: ignore[arg-type]
             if item.children:  # a leaf needs no ancestors tuple of its own
                 inner: tuple[m.RegimenLine | None, m.PhaseLine | None]
-                if isinstance(statement, regimen_line):
-                    inner = (statement, enclosing[1])
-                elif isinstance(statement, phase_line):
-                    inner = (enclosing[0], statement)
+                if kind == _W_REGIMEN:
+                    inner = (statement, enclosing[1])  # type: ignore[assignment]
+                elif kind == _W_PHASE:
+                    inner = (enclosing[0], statement)  # type: ignore[assignment]
                 else:
                     inner = enclosing
                 path.append((items, statement))
                 walk(item.children, (*ancestors, statement), section, inner,
-                     statement if isinstance(statement, phase_line) else None)
+                     statement if kind == _W_PHASE else None)  # type: ignore[arg-type]
                 path.pop()
 
     walk(protocol.preamble, (), None, (None, None), None)
@@ -190,6 +200,19 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
     _forget_other_protocols()
     laid_out = _LAYOUT[id(protocol)] = (protocol, infos, libraries)
     return laid_out
+
+
+_W_OTHER, _W_DRUG, _W_REGIMEN, _W_PHASE, _W_BULLET = range(5)
+_WALK_KINDS: dict[type, int] = {}
+
+
+def _walk_kind(cls: type) -> int:
+    """What the layout's walk does with an item of this class (asked once per class)."""
+    kind = (_W_BULLET if issubclass(cls, m.Bullet) else _W_DRUG if issubclass(cls, m.DrugLine)
+            else _W_REGIMEN if issubclass(cls, m.RegimenLine) else _W_PHASE if issubclass(cls, m.PhaseLine)
+            else _W_OTHER)
+    _WALK_KINDS[cls] = kind
+    return kind
 
 
 def _library_conditions(levels: _Levels) -> list[m.Condition]:
@@ -1476,6 +1499,32 @@ def _product_needs(tables: Tables, drug_id: str, wanted: str, field: str) -> boo
     return found
 
 
+_NEEDING: TablesMemo[tuple[str, str], frozenset[str]] = TablesMemo(64)
+
+
+def _needing(tables: Tables, wanted: str, field: str) -> frozenset[str]:
+    """The products whose `field` list names `wanted` (`_product_needs` of every product), once per tables object:
+    D031 asks it of every line of every sheet, and few products need anything.
+    """
+    known = _NEEDING.answers(tables)
+    found = known.get((wanted, field))
+    if found is None:
+        found = known[(wanted, field)] = frozenset(d for d in tables.drugs if _product_needs(tables, d, wanted, field))
+    return found
+
+
+_NO_DEFAULT: TablesMemo[str, list[dict[str, Any]]] = TablesMemo(4)
+
+
+def _groups_without_default(tables: Tables) -> list[dict[str, Any]]:
+    """The product groups without a default product (D031 reads them for every sheet), once per tables object."""
+    known = _NO_DEFAULT.answers(tables)
+    found = known.get("")
+    if found is None:
+        found = known[""] = [g for g in tables.product_groups.values() if g.get("default") is None]
+    return found
+
+
 def _products(context: Context, line: m.DrugLine) -> list[str]:
     """The product of a line, or every product its name may mean when it is ambiguous (`denosumab`)."""
     if line.drug_id is not None:
@@ -1547,7 +1596,7 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     def texts(literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
         return _candidates([text for _, text in _all_texts(context)], literals)
 
-    groups = [g for g in tables.product_groups.values() if g.get("default") is None]
+    groups = _groups_without_default(tables)
     # One finding per line (the fixture runner and the editor key findings by line and code).
     found: dict[int, tuple[m.DrugLine, list[str], list[str], Severity]] = {}
 
@@ -1580,16 +1629,23 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
                         f"({group.get('source') or 'SmPC'})", Severity.ERROR)
     missing: list[tuple[str, str, list[LineInfo]]] = []
 
-    def needs(info: LineInfo, wanted: str, field: str) -> bool:
-        products = _products(context, info.line)
+    def needs(info: LineInfo, wanted: str, field: str, needing: frozenset[str]) -> bool:
+        line = info.line
+        if line.drug_id is not None:  # (`_products` is the product itself, when the formulary has it)
+            return line.drug_id in needing
+        if line.resolved_by != "ambiguous-product":
+            return False  # (no product: `_products` is empty)
+        products = _products(context, line)
         return bool(products) and all(_product_needs(tables, p, wanted, field) for p in products)
 
-    need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
-                    and needs(i, "calcium_vitamin_d", "supportive")]
+    calcium = _needing(tables, "calcium_vitamin_d", "supportive")
+    dental = _needing(tables, "dental", "prerequisites")
+    need_calcium = [] if "calcium_vitamin_d" in present else \
+        [i for i in infos if needs(i, "calcium_vitamin_d", "supportive", calcium)]
     if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
                             for t in _candidates(texts(CALCIUM_LITERALS), VITAMIN_D_LITERALS)):
         need_calcium = []
-    need_dental = [i for i in infos if needs(i, "dental", "prerequisites")]
+    need_dental = [i for i in infos if needs(i, "dental", "prerequisites", dental)]
     if need_dental and any(DENTAL_WORDS.search(t) for t in texts(DENTAL_LITERALS)):
         need_dental = []
     if need_calcium:
