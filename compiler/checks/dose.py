@@ -23,9 +23,10 @@ from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.lazyre import LazyPattern, lazy
-from compiler.records import IdentityMemo, frozen
+from compiler.records import frozen
+from compiler.resolve import normalise  # remembered per name: the same variables and names recur
 from compiler.source import Span
-from compiler.tables import Tables, TablesMemo, normalise
+from compiler.tables import Tables, TablesMemo
 
 UNVERIFIED = " (reference unverified: check the SmPC)"
 FLAT, PER_M2, PER_KG, AUC = "as a flat dose", "per m²", "per kg", "by AUC"
@@ -117,12 +118,19 @@ class LineInfo:
         return regimen
 
 
-# The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it.
-_PHASE_VIEWS: IdentityMemo[m.RegimenLine] = IdentityMemo(10_000)
+# The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it. Keyed by
+# identity; each entry keeps its regimen and phase (their ids are not reused while kept), at most 10,000.
+_PHASE_VIEWS: dict[tuple[int, int], tuple[m.RegimenLine, m.PhaseLine, m.RegimenLine]] = {}
 
 
 def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
-    return _PHASE_VIEWS.answer((regimen, phase), lambda: phase_view(regimen, phase))
+    key = (id(regimen), id(phase))
+    known = _PHASE_VIEWS.get(key)
+    if known is None or known[0] is not regimen or known[1] is not phase:
+        if len(_PHASE_VIEWS) >= 10_000:
+            _PHASE_VIEWS.clear()
+        known = _PHASE_VIEWS[key] = (regimen, phase, phase_view(regimen, phase))
+    return known[2]
 
 
 # a library regimen line, the phase it is written in, and the levels of items around it (`_library_conditions`)
@@ -305,6 +313,18 @@ class PhaseDose:
     verdict: Verdict
 
 
+_LOADING: TablesMemo[tuple[str, str], frozenset[Decimal]] = TablesMemo(10_000)
+
+
+def _product_loading_doses(tables: Tables, drug_id: str, unit: str) -> frozenset[Decimal]:
+    """`_loading_doses` of a product's entry, once per product, unit and tables object (asked of every line)."""
+    known = _LOADING.answers(tables)
+    found = known.get((drug_id, unit))
+    if found is None:
+        found = known[(drug_id, unit)] = frozenset(_loading_doses(tables.drugs[drug_id], unit))
+    return found
+
+
 def _loading_doses(entry: dict[str, Any], unit: str) -> set[Decimal]:
     loading = entry.get("loading")
     if not isinstance(loading, dict):
@@ -347,7 +367,7 @@ def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
             # the dearest question last: most first doses are not the product's loading dose
             low = dose.amount.value
             loading = (index == 0
-                       and low in _loading_doses(drugs[drug_id], dose.unit)
+                       and low in _product_loading_doses(context.tables, drug_id, dose.unit)
                        and (len(line.phases) > 1
                             or bool(other_phase_lines(info.ancestors, drug_id, earlier=False))))
             high = dose.amount_max.value if dose.amount_max else low
@@ -631,8 +651,8 @@ def _verdict(context: Context, info: LineInfo, drug_id: str, dose: m.Dose, value
             return _NO_VERDICT
         return Verdict("D030")
     same = match.rows
-    if match.how in ("exact", "schedule") and not match.within_usual(value) and match.usual_high is not None \
-            and value > match.usual_high:
+    # (above the highest usual dose is within no row's usual range: `within_usual` need not be asked)
+    if match.how in ("exact", "schedule") and match.usual_high is not None and value > match.usual_high:
         divisors: list[tuple[int, str]] = []
         if (schedule.per_day or 1) > 1:
             divisors.append((schedule.per_day or 1, "the whole day's dose written as one administration "
