@@ -62,12 +62,17 @@ BSA_WORDS = ("bsa", "lo", "body surface", "lichaamsoppervlak")
 BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
 
 
-def _may_cap(lowered: str | None) -> bool:
-    """False only when BSA_CAP cannot match a text of this folded form (most prose: no regex for it)."""
+# The same, UTF-8 encoded: `_may_cap` searches a text's folded bytes (`_fold_bytes`)
+_CAP_WORDS_UTF8, _UNITS_UTF8, _BSA_WORDS_UTF8, _CAP_STEMS_UTF8 = (
+    tuple(word.encode() for word in words) for words in (BSA_CAP_WORDS, BSA_UNITS, BSA_WORDS, BSA_CAP_STEMS))
+
+
+def _may_cap(lowered: bytes | None) -> bool:
+    """False only when BSA_CAP cannot match a text of this folded form (`_fold_bytes`; most prose: no regex for it)."""
     if lowered is None:
         return True
-    return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
-            or (any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)))
+    return ((any(w in lowered for w in _CAP_WORDS_UTF8) and any(u in lowered for u in _UNITS_UTF8))
+            or (any(w in lowered for w in _CAP_STEMS_UTF8) and any(w in lowered for w in _BSA_WORDS_UTF8)))
 PRIOR_ANTHRACYCLINE = lazy(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
                            r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
@@ -1401,6 +1406,49 @@ def _fold(text: str) -> str | None:
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
+# What the characters `folded` refuses are in UTF-8 (no other character's encoding holds these bytes in a row)
+_FOLDS_TO_ASCII_UTF8 = tuple(char.encode() for char in _FOLDS_TO_ASCII)
+
+
+def _fold_bytes(text: str) -> bytes | None:
+    """`_fold(text)` in UTF-8 (None where `_fold` gives None): a lower-case literal, encoded, occurs in it wherever
+    the literal occurs in `_fold(text)`.
+
+    Searched as bytes, at memory speed: a `str` with a character beyond Latin-1 (`≥`, `–`, `€`) is stored two or
+    four bytes a character and searched several times slower; and `bytes.lower` lowers ASCII letters only, as
+    `_fold` does.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) != len(text):  # (not ASCII)
+        for refused in _FOLDS_TO_ASCII_UTF8:
+            if refused in data:
+                return None
+    return data.lower()
+
+
+def _fold_joined(texts: Sequence[str]) -> tuple[bytes | None, list[int]]:
+    """The texts joined by newlines, folded (`_fold_bytes`), and where each text starts in it (with the end of
+    the last, plus one, at the end); None when folding cannot tell.
+    """
+    joined = "\n".join(texts)
+    if joined.isascii():
+        data = joined.encode("ascii")
+        lengths = list(map(len, texts))
+    else:
+        parts = [text.encode("utf-8", "surrogatepass") for text in texts]
+        data = b"\n".join(parts)
+        if any(refused in data for refused in _FOLDS_TO_ASCII_UTF8):
+            return None, []
+        lengths = list(map(len, parts))
+    starts: list[int] = []
+    at = 0
+    for length in lengths:
+        starts.append(at)
+        at += length + 1
+    starts.append(at)
+    return data.lower(), starts
+
+
 def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
     """The indexes of the texts, ascending, whose folded form may hold one of the lower-case `literals`
     (every text when folding cannot tell).
@@ -1408,22 +1456,22 @@ def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
     The texts are folded and searched joined, once: no literal holds a newline, so a hit lies in one text,
     and most sheets hold no literal at all (one search of each instead of a loop over the texts).
     """
-    joined = "\n".join(texts)
-    lowered = _fold(joined)
-    if lowered is None or len(lowered) != len(joined):
+    lowered, starts = _fold_joined(texts)
+    if lowered is None:
         return list(range(len(texts)))
-    starts: list[int] = []
-    at = 0
-    for text in texts:
-        starts.append(at)
-        at += len(text) + 1
+    return _holding_in(lowered, starts, literals)
+
+
+def _holding_in(lowered: bytes, starts: list[int], literals: tuple[str, ...]) -> list[int]:
+    """`_holding`, of texts already folded and joined (`_fold_joined`)."""
     found: set[int] = set()
     for word in literals:
-        hit = lowered.find(word)
+        encoded = word.encode()
+        hit = lowered.find(encoded)
         while hit >= 0:
             index = bisect.bisect_right(starts, hit) - 1
             found.add(index)
-            hit = lowered.find(word, starts[index] + len(texts[index]) + 1)
+            hit = lowered.find(encoded, starts[index + 1])
     return sorted(found)
 
 
@@ -1705,11 +1753,13 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     """
     texts = _texts(context, (m.Prose, m.Note))
     raw = [text for _, text in texts]
-    if not _may_cap(_fold("\n".join(raw))):
+    lowered, starts = _fold_joined(raw)
+    if not _may_cap(lowered):
         return  # the words a cap needs are not in the texts together, so in none of them
-    for index in _holding(raw, BSA_CAP_WORDS):  # (in sheet order)
+    # (in sheet order; every text when folding cannot tell)
+    for index in range(len(raw)) if lowered is None else _holding_in(lowered, starts, BSA_CAP_WORDS):
         item, text = texts[index]
-        if not _may_cap(_fold(text)):
+        if not _may_cap(_fold_bytes(text) if lowered is None else lowered[starts[index]:starts[index + 1] - 1]):
             continue
         match = BSA_CAP.search(text)
         if match is None:
