@@ -117,3 +117,8 @@ def test_may_cap_is_the_words_of_the_cap() -> None:
         assert dose._may_cap(dose._fold_bytes(text)) == expected, text
         if dose.BSA_CAP.search(text):
             assert dose._may_cap(dose._fold_bytes(text)), text
+
+
+def test_every_cap_stem_is_a_limit_word() -> None:
+    """`_may_cap` lets a limit word decide alone when a unit is present: that holds only while every stem is one."""
+    assert all(stem in dose.BSA_CAP_WORDS for stem in dose.BSA_CAP_STEMS)
