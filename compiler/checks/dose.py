@@ -1401,8 +1401,28 @@ def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
     return tuple(out)
 
 
-def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> list[tuple[m.Item, str]]:
-    return [(item, text) for item, text in _all_texts(context) if isinstance(item, kinds)]
+def _folded_texts(context: Context) -> tuple[bytes | None, list[int]]:
+    """Every prose, note and query text (`_all_texts`), folded and joined (`_fold_joined`), once per check run:
+    D030, D031 and D032 each look for their words in them.
+    """
+    return context.shared(_fold_all_texts)
+
+
+def _fold_all_texts(context: Context) -> tuple[bytes | None, list[int]]:
+    return _fold_joined([text for _, text in _all_texts(context)])
+
+
+def _texts_holding(context: Context, literals: tuple[str, ...],
+                   kinds: tuple[type[m.Item], ...] | None = None) -> list[int]:
+    """The positions in `_all_texts`, ascending, of the texts (of these kinds) whose folded form may hold one of
+    the lower-case `literals` (`_holding`; every text of the kinds when folding cannot tell).
+    """
+    lowered, starts = _folded_texts(context)
+    texts = _all_texts(context)
+    found = range(len(texts)) if lowered is None else _holding_in(lowered, starts, literals)
+    if kinds is None:
+        return list(found)
+    return [index for index in found if isinstance(texts[index][0], kinds)]
 
 
 _FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"  # as in `checks.folded`
@@ -1448,15 +1468,14 @@ def _fold_joined(texts: Sequence[str]) -> tuple[bytes | None, list[int]]:
     the last, plus one, at the end); None when folding cannot tell.
     """
     joined = "\n".join(texts)
-    if joined.isascii():
-        data = joined.encode("ascii")
+    data = joined.encode("utf-8", "surrogatepass")
+    if len(data) == len(joined):  # ASCII: a character is a byte
         lengths = list(map(len, texts))
     else:
-        parts = [text.encode("utf-8", "surrogatepass") for text in texts]
-        data = b"\n".join(parts)
         if any(refused in data for refused in _FOLDS_TO_ASCII_UTF8):
             return None, []
-        lengths = list(map(len, parts))
+        # (`isascii` is a flag the text keeps: only the texts beyond ASCII are encoded for their length)
+        lengths = [len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")) for text in texts]
     starts: list[int] = []
     at = 0
     for length in lengths:
@@ -1491,11 +1510,6 @@ def _holding_in(lowered: bytes, starts: list[int], literals: tuple[str, ...]) ->
             found.add(index)
             hit = lowered.find(encoded, starts[index + 1])
     return sorted(found)
-
-
-def _candidates(texts: Sequence[str], literals: tuple[str, ...]) -> list[str]:
-    """The texts whose folded form may hold one of the lower-case `literals` (every match of their pattern does)."""
-    return [texts[index] for index in _holding(texts, literals)]
 
 
 def _has_crcl_condition(context: Context) -> bool:
@@ -1533,9 +1547,10 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
 
     def adjusted() -> bool:
         if not stated:
+            texts = _all_texts(context)
             stated.append(_has_crcl_condition(context)
-                          or any(RENAL_WORDS.search(text) for text in
-                                 _candidates([text for _, text in _texts(context, (m.Note, m.Query))], RENAL_LITERALS)))
+                          or any(RENAL_WORDS.search(texts[index][1])
+                                 for index in _texts_holding(context, RENAL_LITERALS, (m.Note, m.Query))))
         return stated[0]
 
     reported: set[str] = set()
@@ -1679,8 +1694,14 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     infos = layout(context)
     present = {info.line.drug_id for info in infos if info.line.drug_id}
 
-    def texts(literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
-        return _candidates([text for _, text in _all_texts(context)], literals)
+    def texts(*literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
+        """The texts that may hold one of each of the literal lists (`_texts_holding`), in sheet order."""
+        found = _texts_holding(context, literals[0])
+        for more in literals[1:]:
+            also = set(_texts_holding(context, more))
+            found = [index for index in found if index in also]
+        every = _all_texts(context)
+        return [every[index][1] for index in found]
 
     groups = _groups_without_default(tables)
     # One finding per line (the fixture runner and the editor key findings by line and code).
@@ -1729,7 +1750,7 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     need_calcium = [] if "calcium_vitamin_d" in present else \
         [i for i in infos if needs(i, "calcium_vitamin_d", "supportive", calcium)]
     if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
-                            for t in _candidates(texts(CALCIUM_LITERALS), VITAMIN_D_LITERALS)):
+                            for t in texts(CALCIUM_LITERALS, VITAMIN_D_LITERALS)):
         need_calcium = []
     need_dental = [i for i in infos if needs(i, "dental", "prerequisites", dental)]
     if need_dental and any(DENTAL_WORDS.search(t) for t in texts(DENTAL_LITERALS)):
@@ -1769,13 +1790,11 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    texts = _texts(context, (m.Prose, m.Note))
-    raw = [text for _, text in texts]
-    lowered, starts = _fold_joined(raw)
+    lowered, starts = _folded_texts(context)  # (every text, queries too: a cap word in a query only costs a look)
     if not _may_cap(lowered):
         return  # the words a cap needs are not in the texts together, so in none of them
-    # (in sheet order; every text when folding cannot tell)
-    for index in range(len(raw)) if lowered is None else _holding_in(lowered, starts, BSA_CAP_WORDS):
+    texts = _all_texts(context)
+    for index in _texts_holding(context, BSA_CAP_WORDS, (m.Prose, m.Note)):  # (in sheet order)
         item, text = texts[index]
         if not _may_cap(_fold_bytes(text) if lowered is None else lowered[starts[index]:starts[index + 1] - 1]):
             continue
