@@ -872,6 +872,18 @@ def dose_below_usual(context: Context) -> Iterator[Diagnostic]:
             "for the reduction")
 
 
+_UNITS: TablesMemo[str, tuple[str, ...]] = TablesMemo(10_000)
+
+
+def _allowed_units(tables: Tables, drug_id: str) -> tuple[str, ...]:
+    """The units the formulary allows a product (`units`), read once per product and tables object."""
+    known = _UNITS.answers(tables)
+    found = known.get(drug_id)
+    if found is None:
+        found = known[drug_id] = tuple(str(u) for u in tables.drugs[drug_id].get("units") or [])
+    return found
+
+
 @check("D004", "wrong-dose-basis", Severity.ERROR, "flat dose for a drug dosed per m² or per kg, or vice versa")
 def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
     """What it checks: the dose basis (flat mg, per m², per kg, AUC) is one the formulary
@@ -893,8 +905,7 @@ def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     for pd in phase_doses(context):
-        entry = tables.drugs[pd.drug_id]
-        allowed = [str(u) for u in entry.get("units") or []]
+        allowed = _allowed_units(tables, pd.drug_id)
         if pd.dose.unit not in BASIS or (allowed and pd.dose.unit not in allowed):
             continue  # F004/F006 speak for units the drug never has
         by_route = tuple(r for r in pd.rows if pd.route is None or r.route == pd.route)
@@ -1312,11 +1323,13 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         if line.drug_id is None or line.drug_id not in tables.drugs:
             continue
         entry = tables.drugs[line.drug_id]
+        loading = entry.get("loading")
+        if not isinstance(loading, dict) and len(line.phases) < 2:
+            continue  # no loading dose and one phase (most lines): no first dose then another to compare
         routes = [str(r) for r in entry.get("routes") or []]
         if line.route is not None and routes and line.route.code not in routes:
             continue
         dosed = [p for p in line.phases if p.dose is not None]
-        loading = entry.get("loading")
         if not isinstance(loading, dict):
             if _stepped_for_use(line) or line.as_needed is not None:
                 continue  # a first dose then smaller doses as needed is the symptom schedule (loperamide 4 → 2 mg)
