@@ -395,6 +395,28 @@ def lookup(rows: Iterable[DoseRow], route: str | None, unit: str, schedule: Sche
     return RangeMatch("unmatched", same)
 
 
+def allowed_units(tables: Tables, drug_id: str) -> tuple[str, ...]:
+    """The units the formulary allows a product (`units`; empty: not stated), read once per product and tables
+    object (F004 and D004 ask it of every dose).
+    """
+    return _per_product(tables, "units", drug_id, _allowed_units)
+
+
+def _allowed_units(tables: Tables, drug_id: str) -> tuple[str, ...]:
+    return tuple(str(u) for u in tables.drugs[drug_id].get("units") or [])
+
+
+def allowed_routes(tables: Tables, drug_id: str) -> tuple[str, ...]:
+    """The routes the formulary gives a product by (`routes`; empty: not stated), read once per product and
+    tables object (F005 asks it of every line).
+    """
+    return _per_product(tables, "routes", drug_id, _allowed_routes)
+
+
+def _allowed_routes(tables: Tables, drug_id: str) -> tuple[str, ...]:
+    return tuple(str(r) for r in tables.drugs[drug_id].get("routes") or [])
+
+
 # ---------------------------------------------------------------- carboplatin (Calvert)
 
 

@@ -872,18 +872,6 @@ def dose_below_usual(context: Context) -> Iterator[Diagnostic]:
             "for the reduction")
 
 
-_UNITS: TablesMemo[str, tuple[str, ...]] = TablesMemo(10_000)
-
-
-def _allowed_units(tables: Tables, drug_id: str) -> tuple[str, ...]:
-    """The units the formulary allows a product (`units`), read once per product and tables object."""
-    known = _UNITS.answers(tables)
-    found = known.get(drug_id)
-    if found is None:
-        found = known[drug_id] = tuple(str(u) for u in tables.drugs[drug_id].get("units") or [])
-    return found
-
-
 @check("D004", "wrong-dose-basis", Severity.ERROR, "flat dose for a drug dosed per m² or per kg, or vice versa")
 def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
     """What it checks: the dose basis (flat mg, per m², per kg, AUC) is one the formulary
@@ -905,7 +893,7 @@ def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     for pd in phase_doses(context):
-        allowed = _allowed_units(tables, pd.drug_id)
+        allowed = dosing.allowed_units(tables, pd.drug_id)
         if pd.dose.unit not in BASIS or (allowed and pd.dose.unit not in allowed):
             continue  # F004/F006 speak for units the drug never has
         by_route = tuple(r for r in pd.rows if pd.route is None or r.route == pd.route)
