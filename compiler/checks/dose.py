@@ -167,6 +167,8 @@ def _statement(item: m.Item) -> m.Item:
 
 def layout(context: Context) -> list[LineInfo]:
     """Every drug line with its ancestors and arm, computed once per protocol."""
+    if not context.of_type(m.DrugLine):
+        return []  # no drug line (a radiotherapy sheet): no walk of the sheet (the context's items are all of them)
     return _laid_out(context.protocol)[1]
 
 
@@ -1030,8 +1032,10 @@ def carboplatin_above_calvert_cap(context: Context) -> Iterator[Diagnostic]:
     parameters in formulary.yaml `carboplatin.calvert`.
     """
     for pd in phase_doses(context):
+        if pd.dose.unit != "mg":
+            continue
         parameters = dosing.calvert_parameters(context.tables, pd.drug_id)
-        if parameters is None or pd.dose.unit != "mg":
+        if parameters is None:
             continue
         stated = _stated_auc(context, pd)
         if stated is None:
@@ -1084,7 +1088,7 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
     tables = context.tables
     grouped: dict[int, list[PhaseDose]] = {}
     for pd in phase_doses(context):
-        if dosing.cumulative_limit(tables, pd.drug_id) is not None and pd.dose.unit == "mg/m2":
+        if pd.dose.unit == "mg/m2" and dosing.cumulative_limit(tables, pd.drug_id) is not None:
             grouped.setdefault(id(pd.info.arm), []).append(pd)
     for pds in grouped.values():
         first = pds[0]
