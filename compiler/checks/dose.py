@@ -1406,15 +1406,24 @@ def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
     return tuple(out)
 
 
-def _folded_texts(context: Context) -> tuple[bytes | None, list[int]]:
-    """Every prose, note and query text (`_all_texts`), folded and joined (`_fold_joined`), once per check run:
+def _folded_texts(context: Context) -> bytes | None:
+    """Every prose, note and query text (`_all_texts`), folded and joined (`_fold_join`), once per check run:
     D030, D031 and D032 each look for their words in them.
     """
     return context.shared(_fold_all_texts)
 
 
-def _fold_all_texts(context: Context) -> tuple[bytes | None, list[int]]:
-    return _fold_joined([text for _, text in _all_texts(context)])
+def _fold_all_texts(context: Context) -> bytes | None:
+    return _fold_join([text for _, text in _all_texts(context)])
+
+
+def _text_starts(context: Context) -> list[int]:
+    """Where each text starts in `_folded_texts` (`_starts`): asked only when a word is found (most sheets: never)."""
+    return context.shared(_find_text_starts)
+
+
+def _find_text_starts(context: Context) -> list[int]:
+    return _starts([text for _, text in _all_texts(context)])
 
 
 def _texts_holding(context: Context, literals: tuple[str, ...],
@@ -1422,9 +1431,9 @@ def _texts_holding(context: Context, literals: tuple[str, ...],
     """The positions in `_all_texts`, ascending, of the texts (of these kinds) whose folded form may hold one of
     the lower-case `literals` (`_holding`; every text of the kinds when folding cannot tell).
     """
-    lowered, starts = _folded_texts(context)
+    lowered = _folded_texts(context)
     texts = _all_texts(context)
-    found = range(len(texts)) if lowered is None else _holding_in(lowered, starts, literals)
+    found = range(len(texts)) if lowered is None else _holding_in(lowered, _text_starts(context), literals)
     if kinds is None:
         return list(found)
     return [index for index in found if isinstance(texts[index][0], kinds)]
@@ -1469,25 +1478,37 @@ def _fold_bytes(text: str) -> bytes | None:
 
 
 def _fold_joined(texts: Sequence[str]) -> tuple[bytes | None, list[int]]:
-    """The texts joined by newlines, folded (`_fold_bytes`), and where each text starts in it (with the end of
-    the last, plus one, at the end); None when folding cannot tell.
+    """The texts joined by newlines, folded (`_fold_bytes`), and where each text starts in it (`_starts`);
+    None (and no starts) when folding cannot tell.
     """
+    lowered = _fold_join(texts)
+    return (lowered, _starts(texts)) if lowered is not None else (None, [])
+
+
+def _fold_join(texts: Sequence[str]) -> bytes | None:
+    """`_fold_bytes` of the texts joined by newlines."""
     joined = "\n".join(texts)
     data = joined.encode("utf-8", "surrogatepass")
-    if len(data) == len(joined):  # ASCII: a character is a byte
-        lengths = list(map(len, texts))
-    else:
-        if any(refused in data for refused in _FOLDS_TO_ASCII_UTF8):
-            return None, []
-        # (`isascii` is a flag the text keeps: only the texts beyond ASCII are encoded for their length)
-        lengths = [len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")) for text in texts]
+    if len(data) != len(joined) and _REFUSED_UTF8.search(data) is not None:  # (ASCII: none of them)
+        return None
+    return data.lower()
+
+
+_REFUSED_UTF8 = re.compile(b"|".join(map(re.escape, _FOLDS_TO_ASCII_UTF8)))  # (one pass, not one per character)
+
+
+def _starts(texts: Sequence[str]) -> list[int]:
+    """Where each text starts in the UTF-8 of the texts joined by newlines, with the end of the last, plus one,
+    at the end.
+    """
+    # (`isascii` is a flag a text keeps: only the texts beyond ASCII are encoded for their length)
     starts: list[int] = []
     at = 0
-    for length in lengths:
+    for text in texts:
         starts.append(at)
-        at += length + 1
+        at += (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) + 1
     starts.append(at)
-    return data.lower(), starts
+    return starts
 
 
 def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
@@ -1795,10 +1816,11 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    lowered, starts = _folded_texts(context)  # (every text, queries too: a cap word in a query only costs a look)
+    lowered = _folded_texts(context)  # (every text, queries too: a cap word in a query only costs a look)
     if not _may_cap(lowered):
         return  # the words a cap needs are not in the texts together, so in none of them
     texts = _all_texts(context)
+    starts = _text_starts(context)
     for index in _texts_holding(context, BSA_CAP_WORDS, (m.Prose, m.Note)):  # (in sheet order)
         item, text = texts[index]
         if not _may_cap(_fold_bytes(text) if lowered is None else lowered[starts[index]:starts[index + 1] - 1]):
