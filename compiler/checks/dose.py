@@ -11,6 +11,7 @@ reported as a warning and the message says that the reference is unverified.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -1398,12 +1399,16 @@ def _all_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
 
 def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
     out: list[tuple[m.Item, str]] = []
+    append, prose, note_or_query = out.append, m.Prose, (m.Note, m.Query)
     for item in context.of_types((m.Prose, m.Note, m.Query)):
-        if isinstance(item, m.Prose):
-            out.append((item, item.text))
-        elif isinstance(item, (m.Note, m.Query)) and item.text is not None:
-            out.append((item, item.text.value))
+        if isinstance(item, prose):
+            append((item, item.text))
+        elif isinstance(item, note_or_query) and item.text is not None:
+            append((item, item.text.value))
     return tuple(out)
+
+
+_TEXT = operator.itemgetter(1)  # the text of an (item, text) pair
 
 
 def _folded_texts(context: Context) -> bytes | None:
@@ -1414,7 +1419,7 @@ def _folded_texts(context: Context) -> bytes | None:
 
 
 def _fold_all_texts(context: Context) -> bytes | None:
-    return _fold_join([text for _, text in _all_texts(context)])
+    return _fold_join(list(map(_TEXT, _all_texts(context))))
 
 
 def _text_starts(context: Context) -> list[int]:
@@ -1423,7 +1428,7 @@ def _text_starts(context: Context) -> list[int]:
 
 
 def _find_text_starts(context: Context) -> list[int]:
-    return _starts([text for _, text in _all_texts(context)])
+    return _starts(list(map(_TEXT, _all_texts(context))))
 
 
 def _texts_holding(context: Context, literals: tuple[str, ...],
