@@ -378,17 +378,22 @@ def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
         if drug_id is None or drug_id not in drugs:
             continue
         rows = dosing.dose_rows(context.tables, drug_id)
+        use_rows = _has_use_rows(rows)
+        renal = dosing.renal_table(context.tables, drug_id)
         regimen = info.regimen
         cycle_length, frequency = (regimen.cycle_length, regimen.frequency) if regimen else (None, None)
         line_route = line.route
         line_code = line_route.code if line_route else None
         for index, phase in enumerate(line.phases):
-            dose = _as_strength(line, phase.dose)
+            dose = phase.dose
             if dose is None:
                 continue
+            if dose.unit == "mL":  # (`_as_strength` changes only a volume)
+                dose = _as_strength(line, dose)
+                assert dose is not None
             route = phase.route.code if phase.route is not None else line_code
             schedule = dosing.schedule_of_phase(phase, cycle_length, frequency)
-            chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule)
+            chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule, use_rows)
             # the dearest question last: most first doses are not the product's loading dose
             low = dose.amount.value
             loading = (index == 0
@@ -397,7 +402,7 @@ def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
                             or bool(other_phase_lines(info.ancestors, drug_id, earlier=False))))
             high = dose.amount_max.value if dose.amount_max else low
             yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading, drug_id, high, low,
-                            _verdict(context, info, drug_id, dose, high, schedule, match, loading))
+                            _verdict(renal, info, dose, high, schedule, match, loading))
 
 
 # ---------------------------------------------------------------- which rows: the dose's use
@@ -531,14 +536,14 @@ def _stepped_for_use(line: m.DrugLine) -> bool:
 
 
 def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
-               schedule: Schedule) -> tuple[tuple[DoseRow, ...], RangeMatch]:
+               schedule: Schedule, use_rows: bool) -> tuple[tuple[DoseRow, ...], RangeMatch]:
     """The rows of the dose's use and their match. A stated or implied use whose rows do not fit the line's route,
     unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
     """
     use = stated_use(info.line, phase)
     # Only rows bound to a use can be chosen by an implied one: for a product without such rows (most), the
     # surroundings of the line are not read (`rows_for_use` gives every row whatever they imply).
-    implied = frozenset() if use or not _has_use_rows(rows) else context_uses(context, info)
+    implied = frozenset() if use or not use_rows else context_uses(context, info)  # (`use_rows`: `_has_use_rows`)
     # The answer depends on these alone; the same drug, route and schedule recur in every sheet. (The schedule
     # by its fields: a tuple of plain values hashes and compares without a call of the Schedule's methods.)
     key = (info.line.drug_id, use, implied, route, unit, schedule.per_day, schedule.spacing, schedule.days,
@@ -627,7 +632,12 @@ def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool
 
 
 def _renal_band(context: Context, drug_id: str, info: LineInfo) -> tuple[dosing.RenalBand, str, bool] | None:
-    table = dosing.renal_table(context.tables, drug_id)
+    return _renal_band_in(dosing.renal_table(context.tables, drug_id), info)
+
+
+def _renal_band_in(table: tuple[tuple[dosing.RenalBand, ...], str, bool] | None,
+                   info: LineInfo) -> tuple[dosing.RenalBand, str, bool] | None:
+    """`_renal_band`, given the product's renal table."""
     if table is None:
         return None  # most products: no need to read the conditions around the line
     interval = _crcl_interval(info)
@@ -664,12 +674,14 @@ def verdict(context: Context, pd: PhaseDose) -> Verdict:
 _NO_VERDICT, _RANGE = Verdict(""), Verdict("range")  # (shared: most phases get one of these)
 
 
-def _verdict(context: Context, info: LineInfo, drug_id: str, dose: m.Dose, value: Decimal, schedule: Schedule,
-             match: RangeMatch, loading: bool) -> Verdict:
-    """The verdict of a dosed phase, from its parts (`PhaseDose` holds it; `value` is its highest dose)."""
+def _verdict(table: tuple[tuple[dosing.RenalBand, ...], str, bool] | None, info: LineInfo, dose: m.Dose,
+             value: Decimal, schedule: Schedule, match: RangeMatch, loading: bool) -> Verdict:
+    """The verdict of a dosed phase, from its parts (`PhaseDose` holds it; `value` is its highest dose, `table` the
+    product's renal table).
+    """
     if loading or match.how == "none":
         return _NO_VERDICT
-    renal = _renal_band(context, drug_id, info)
+    renal = _renal_band_in(table, info)
     if renal is not None and not is_gross(value, match.hard_max, match.usual_high):  # gross: D002, an error
         band = renal[0]
         if band.dose is not None and band.dose == value and dose.unit == "mg":
