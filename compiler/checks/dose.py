@@ -179,7 +179,9 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
     if cached is not None and cached[0] is protocol:
         return cached
     found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
-                      tuple[m.RegimenLine | None, m.PhaseLine | None]]] = []
+                      tuple[m.RegimenLine | None, m.PhaseLine | None], int]] = []
+    # the lines of each arm: of a regimen, else of a block, else the line alone (by the key's identity)
+    arms: dict[int, list[m.DrugLine]] = {}
     libraries: list[_Library] = []
     # The items of each level above the one walked, with the statement walked into: the conditions around
     # a library regimen are gathered from them for the few there are, not for every block.
@@ -202,7 +204,13 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
                     if kind is None:
                         kind = _walk_kind(content.__class__)
             if kind == _W_DRUG:
-                found.append((statement, ancestors, section, enclosing))  # type: ignore[arg-type]
+                regimen = enclosing[0]
+                key = id(regimen) if regimen is not None else (id(ancestors[-1]) if ancestors else id(statement))
+                lines = arms.get(key)
+                if lines is None:
+                    lines = arms[key] = []
+                lines.append(statement)  # type: ignore[arg-type]
+                found.append((statement, ancestors, section, enclosing, key))  # type: ignore[arg-type]
             elif kind == _W_REGIMEN and statement.regimen_id is not None:  # type: ignore[attr-defined]
                 libraries.append((statement, phase, (*path, (items, None))))  # type: ignore[arg-type]
             if item.children:  # a leaf needs no ancestors tuple of its own
@@ -221,15 +229,9 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
     walk(protocol.preamble, (), None, (None, None), None)
     for section in protocol.all_sections():
         walk(section.items, (), section, (None, None), None)
-    arms: dict[int, list[m.DrugLine]] = {}
-    keys: list[int] = []
-    for line, ancestors, _, (regimen, _) in found:
-        key = id(regimen) if regimen is not None else (id(ancestors[-1]) if ancestors else id(line))
-        arms.setdefault(key, []).append(line)
-        keys.append(key)
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
     infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
-             for (line, ancestors, section, enclosing), key in zip(found, keys, strict=True)]
+             for line, ancestors, section, enclosing, key in found]
     _forget_other_protocols()
     laid_out = _LAYOUT[id(protocol)] = (protocol, infos, libraries)
     return laid_out
