@@ -1737,7 +1737,9 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     infos = layout(context)
-    present = {info.line.drug_id for info in infos if info.line.drug_id}
+    ids = {info.line.drug_id for info in infos}
+    unresolved = None in ids  # (a line without a product: an ambiguous product name may be among them)
+    present = {drug_id for drug_id in ids if drug_id}
 
     def texts(*literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
         """The texts that may hold one of each of the literal lists (`_texts_holding`), in sheet order."""
@@ -1792,12 +1794,14 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
 
     calcium = _needing(tables, "calcium_vitamin_d", "supportive")
     dental = _needing(tables, "dental", "prerequisites")
-    need_calcium = [] if "calcium_vitamin_d" in present else \
+    # (no line asked about when no product of the sheet needs it and every line has its product: most sheets)
+    need_calcium = [] if "calcium_vitamin_d" in present or (not unresolved and calcium.isdisjoint(present)) else \
         [i for i in infos if needs(i, "calcium_vitamin_d", "supportive", calcium)]
     if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
                             for t in texts(CALCIUM_LITERALS, VITAMIN_D_LITERALS)):
         need_calcium = []
-    need_dental = [i for i in infos if needs(i, "dental", "prerequisites", dental)]
+    need_dental = [] if not unresolved and dental.isdisjoint(present) else \
+        [i for i in infos if needs(i, "dental", "prerequisites", dental)]
     if need_dental and any(DENTAL_WORDS.search(t) for t in texts(DENTAL_LITERALS)):
         need_dental = []
     if need_calcium:
