@@ -282,26 +282,46 @@ def resolve_product(line: m.DrugLine, tables: Tables) -> tuple[str | None, str |
     key = normalise(line.name.value)
     group = _product_groups(tables).get(key)
     if group is not None:
-        members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
-        branded = resolve_drug(line.brand.value, tables)[0] if line.brand is not None else None
-        if branded in members:
-            return branded, "generic"  # `denosumab (Xgeva)`: the brand names the product
-        fitting = [x for x in members if _routes_fit(line, tables.drugs[x])]
-        by_dose = [x for x in fitting if _doses_fit(line, tables, x)]
-        if by_dose:
-            fitting = by_dose
-        if len(fitting) > 1:
-            # Prefer products whose own name begins with the written one: "trastuzumab"
-            # subcut is trastuzumab SC, not the pertuzumab + trastuzumab combination.
-            named = [x for x in fitting if normalise(tables.drug_name(x, "en")).startswith(key)]
-            fitting = named or fitting
-        if len(fitting) == 1:
-            return fitting[0], "generic"
-        default = group.get("default")
-        if default is not None and str(default) in fitting:
-            return str(default), "generic"
-        return None, "ambiguous-product"
+        # The answer depends on the name, the brand, the route and the doses alone; the same lines recur from
+        # sheet to sheet (a line of many phases is not kept: the memo outlives the sheet and must stay small).
+        route = line.route
+        written = (key, line.brand.value if line.brand is not None else None, route.code if route is not None else None,
+                   tuple((p.dose.unit, p.dose.amount.value) for p in line.phases if p.dose is not None))
+        known = _PRODUCTS.answers(tables)
+        found = known.get(written)
+        if found is None:
+            found = _choose_product(line, tables, key, group)
+            if len(written[3]) <= 20 and len(line.name.value) <= 200 and len(written[1] or "") <= 200:
+                known[written] = found
+        return found
     return _drug_of_key(key, tables)
+
+
+_PRODUCTS: TablesMemo[tuple[object, ...], tuple[str | None, str | None]] = TablesMemo(4096)
+
+
+def _choose_product(line: m.DrugLine, tables: Tables, key: str,
+                    group: dict[str, object]) -> tuple[str | None, str | None]:
+    """`resolve_product` of a line whose name is a product group's."""
+    members = [str(x) for x in group.get("members") or [] if str(x) in tables.drugs]  # type: ignore[attr-defined]
+    branded = resolve_drug(line.brand.value, tables)[0] if line.brand is not None else None
+    if branded in members:
+        return branded, "generic"  # `denosumab (Xgeva)`: the brand names the product
+    fitting = [x for x in members if _routes_fit(line, tables.drugs[x])]
+    by_dose = [x for x in fitting if _doses_fit(line, tables, x)]
+    if by_dose:
+        fitting = by_dose
+    if len(fitting) > 1:
+        # Prefer products whose own name begins with the written one: "trastuzumab"
+        # subcut is trastuzumab SC, not the pertuzumab + trastuzumab combination.
+        named = [x for x in fitting if normalise(tables.drug_name(x, "en")).startswith(key)]
+        fitting = named or fitting
+    if len(fitting) == 1:
+        return fitting[0], "generic"
+    default = group.get("default")
+    if default is not None and str(default) in fitting:
+        return str(default), "generic"
+    return None, "ambiguous-product"
 
 
 _GROUPS: list[tuple[Tables, dict[str, dict[str, object]]]] = []
