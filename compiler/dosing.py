@@ -395,26 +395,26 @@ def lookup(rows: Iterable[DoseRow], route: str | None, unit: str, schedule: Sche
     return RangeMatch("unmatched", same)
 
 
-def allowed_units(tables: Tables, drug_id: str) -> tuple[str, ...]:
-    """The units the formulary allows a product (`units`; empty: not stated), read once per product and tables
-    object (F004 and D004 ask it of every dose).
+def allowed_units(tables: Tables) -> dict[str, tuple[str, ...]]:
+    """The units the formulary allows each product (`units`; empty: not stated), read once per tables object
+    (F004 and D004 ask them of every dose).
     """
-    return _per_product(tables, "units", drug_id, _allowed_units)
+    return _per_product(tables, "units", "", _every_units)
 
 
-def _allowed_units(tables: Tables, drug_id: str) -> tuple[str, ...]:
-    return tuple(str(u) for u in tables.drugs[drug_id].get("units") or [])
+def _every_units(tables: Tables, _: str) -> dict[str, tuple[str, ...]]:
+    return {drug_id: tuple(str(u) for u in entry.get("units") or []) for drug_id, entry in tables.drugs.items()}
 
 
-def allowed_routes(tables: Tables, drug_id: str) -> tuple[str, ...]:
-    """The routes the formulary gives a product by (`routes`; empty: not stated), read once per product and
-    tables object (F005 asks it of every line).
+def allowed_routes(tables: Tables) -> dict[str, tuple[str, ...]]:
+    """The routes the formulary gives each product by (`routes`; empty: not stated), read once per tables
+    object (F005 asks them of every line).
     """
-    return _per_product(tables, "routes", drug_id, _allowed_routes)
+    return _per_product(tables, "routes", "", _every_routes)
 
 
-def _allowed_routes(tables: Tables, drug_id: str) -> tuple[str, ...]:
-    return tuple(str(r) for r in tables.drugs[drug_id].get("routes") or [])
+def _every_routes(tables: Tables, _: str) -> dict[str, tuple[str, ...]]:
+    return {drug_id: tuple(str(r) for r in entry.get("routes") or []) for drug_id, entry in tables.drugs.items()}
 
 
 # ---------------------------------------------------------------- carboplatin (Calvert)

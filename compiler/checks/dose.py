@@ -909,8 +909,9 @@ def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
     Guidelines for Standard Order Sets (2010): state the dose basis.
     """
     tables = context.tables
+    allowed_units = dosing.allowed_units(tables)
     for pd in phase_doses(context):
-        allowed = dosing.allowed_units(tables, pd.drug_id)
+        allowed = allowed_units[pd.drug_id]
         if pd.dose.unit not in BASIS or (allowed and pd.dose.unit not in allowed):
             continue  # F004/F006 speak for units the drug never has
         by_route = tuple(r for r in pd.rows if pd.route is None or r.route == pd.route)

@@ -182,10 +182,11 @@ def unit_not_allowed(context: Context) -> Iterator[Diagnostic]:
 
     Source: the drug's SmPC, section 4.2 (cited per drug in formulary.yaml).
     """
+    units = allowed_units(context.tables)
     for line in drug_lines(context):
         if line.drug_id is None:
             continue
-        allowed = allowed_units(context.tables, line.drug_id)
+        allowed = units[line.drug_id]
         for phase in line.phases:
             dose = phase.dose
             if dose is None or dose.unit not in KNOWN_UNITS or not allowed or dose.unit in allowed:
@@ -213,10 +214,11 @@ def route_not_allowed(context: Context) -> Iterator[Diagnostic]:
 
     Source: the product's SmPC, sections 4.2 and 6.6 (cited per drug in formulary.yaml).
     """
+    routes = allowed_routes(context.tables)
     for line in drug_lines(context):
         if line.drug_id is None:
             continue
-        allowed = allowed_routes(context.tables, line.drug_id)
+        allowed = routes[line.drug_id]
         for phase in line.phases:
             route = phase.route
             if route is None or not allowed or route.code in allowed:
