@@ -11,7 +11,6 @@ reported as a warning and the message says that the reference is unverified.
 from __future__ import annotations
 
 import bisect
-import operator
 import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -63,34 +62,18 @@ BSA_WORDS = ("bsa", "lo", "body surface", "lichaamsoppervlak")
 BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
 
 
-# The same, UTF-8 encoded: `_may_cap` searches a text's folded bytes (`_fold_bytes`)
-_CAP_WORDS_UTF8, _UNITS_UTF8, _BSA_WORDS_UTF8, _CAP_STEMS_UTF8 = (
-    tuple(word.encode() for word in words) for words in (BSA_CAP_WORDS, BSA_UNITS, BSA_WORDS, BSA_CAP_STEMS))
-
-
-def _may_cap(lowered: bytes | None) -> bool:
-    """False only when BSA_CAP cannot match a text of this folded form (`_fold_bytes`; most prose: no regex for it):
-    when it holds no limit word with a unit (`max … m²`) and no cap stem with a BSA word (`BSA … begrensd`).
+def _may_cap(lowered: str | None) -> bool:
+    """False only when BSA_CAP cannot match a text of this folded form (most prose: no regex for it): when it
+    holds no limit word with a unit (`max … m²`) and no cap stem with a BSA word (`BSA … begrensd`).
     """
     if lowered is None:
         return True
-    # A word absent (most words, most sheets) is a read of the whole text: the units first (most prose has
-    # none), each list in one pass of a pattern where that is quicker than a pass per word. With a unit, a
-    # limit word decides alone: every stem is a limit word, so a stem with a BSA word has one too.
-    if _words_pattern(_UNITS_UTF8).search(lowered) is not None:
-        return _words_pattern(_CAP_WORDS_UTF8).search(lowered) is not None
-    return any(w in lowered for w in _CAP_STEMS_UTF8) and any(w in lowered for w in _BSA_WORDS_UTF8)
-
-
-_WORD_PATTERNS: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
-
-
-def _words_pattern(words: tuple[bytes, ...]) -> re.Pattern[bytes]:
-    """A pattern matching any of the words (as they are: no case folding), compiled once per list."""
-    found = _WORD_PATTERNS.get(words)
-    if found is None:
-        found = _WORD_PATTERNS[words] = re.compile(b"|".join(map(re.escape, words)))
-    return found
+    # A word absent (most words, most sheets) is a read of the whole text: the three units first (most prose
+    # has none). With a unit, a limit word decides alone: every stem is a limit word, so a stem with a BSA
+    # word has one too (tests/test_dose_texts.py).
+    if any(u in lowered for u in BSA_UNITS):
+        return any(w in lowered for w in BSA_CAP_WORDS)
+    return any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)
 PRIOR_ANTHRACYCLINE = lazy(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
                            r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
@@ -1423,40 +1406,8 @@ def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
     return tuple(out)
 
 
-_TEXT = operator.itemgetter(1)  # the text of an (item, text) pair
-
-
-def _folded_texts(context: Context) -> bytes | None:
-    """Every prose, note and query text (`_all_texts`), folded and joined (`_fold_join`), once per check run:
-    D030, D031 and D032 each look for their words in them.
-    """
-    return context.shared(_fold_all_texts)
-
-
-def _fold_all_texts(context: Context) -> bytes | None:
-    return _fold_join(list(map(_TEXT, _all_texts(context))))
-
-
-def _text_starts(context: Context) -> list[int]:
-    """Where each text starts in `_folded_texts` (`_starts`): asked only when a word is found (most sheets: never)."""
-    return context.shared(_find_text_starts)
-
-
-def _find_text_starts(context: Context) -> list[int]:
-    return _starts(list(map(_TEXT, _all_texts(context))))
-
-
-def _texts_holding(context: Context, literals: tuple[str, ...],
-                   kinds: tuple[type[m.Item], ...] | None = None) -> list[int]:
-    """The positions in `_all_texts`, ascending, of the texts (of these kinds) whose folded form may hold one of
-    the lower-case `literals` (`_holding`; every text of the kinds when folding cannot tell).
-    """
-    lowered = _folded_texts(context)
-    texts = _all_texts(context)
-    found = range(len(texts)) if lowered is None else _holding_in(lowered, _text_starts(context), literals)
-    if kinds is None:
-        return list(found)
-    return [index for index in found if isinstance(texts[index][0], kinds)]
+def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> list[tuple[m.Item, str]]:
+    return [(item, text) for item, text in _all_texts(context) if isinstance(item, kinds)]
 
 
 _FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"  # as in `checks.folded`
@@ -1477,60 +1428,6 @@ def _fold(text: str) -> str | None:
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
-# What the characters `folded` refuses are in UTF-8 (no other character's encoding holds these bytes in a row)
-_FOLDS_TO_ASCII_UTF8 = tuple(char.encode() for char in _FOLDS_TO_ASCII)
-
-
-def _fold_bytes(text: str) -> bytes | None:
-    """`_fold(text)` in UTF-8 (None where `_fold` gives None): a lower-case literal, encoded, occurs in it wherever
-    the literal occurs in `_fold(text)`.
-
-    Searched as bytes, at memory speed: a `str` with a character beyond Latin-1 (`≥`, `–`, `€`) is stored two or
-    four bytes a character and searched several times slower; and `bytes.lower` lowers ASCII letters only, as
-    `_fold` does.
-    """
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) != len(text):  # (not ASCII)
-        for refused in _FOLDS_TO_ASCII_UTF8:
-            if refused in data:
-                return None
-    return data.lower()
-
-
-def _fold_joined(texts: Sequence[str]) -> tuple[bytes | None, list[int]]:
-    """The texts joined by newlines, folded (`_fold_bytes`), and where each text starts in it (`_starts`);
-    None (and no starts) when folding cannot tell.
-    """
-    lowered = _fold_join(texts)
-    return (lowered, _starts(texts)) if lowered is not None else (None, [])
-
-
-def _fold_join(texts: Sequence[str]) -> bytes | None:
-    """`_fold_bytes` of the texts joined by newlines."""
-    joined = "\n".join(texts)
-    data = joined.encode("utf-8", "surrogatepass")
-    if len(data) != len(joined) and _REFUSED_UTF8.search(data) is not None:  # (ASCII: none of them)
-        return None
-    return data.lower()
-
-
-_REFUSED_UTF8 = re.compile(b"|".join(map(re.escape, _FOLDS_TO_ASCII_UTF8)))  # (one pass, not one per character)
-
-
-def _starts(texts: Sequence[str]) -> list[int]:
-    """Where each text starts in the UTF-8 of the texts joined by newlines, with the end of the last, plus one,
-    at the end.
-    """
-    # (`isascii` is a flag a text keeps: only the texts beyond ASCII are encoded for their length)
-    starts: list[int] = []
-    at = 0
-    for text in texts:
-        starts.append(at)
-        at += (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) + 1
-    starts.append(at)
-    return starts
-
-
 def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
     """The indexes of the texts, ascending, whose folded form may hold one of the lower-case `literals`
     (every text when folding cannot tell).
@@ -1538,24 +1435,28 @@ def _holding(texts: Sequence[str], literals: tuple[str, ...]) -> list[int]:
     The texts are folded and searched joined, once: no literal holds a newline, so a hit lies in one text,
     and most sheets hold no literal at all (one search of each instead of a loop over the texts).
     """
-    lowered, starts = _fold_joined(texts)
-    if lowered is None:
+    joined = "\n".join(texts)
+    lowered = _fold(joined)
+    if lowered is None or len(lowered) != len(joined):
         return list(range(len(texts)))
-    return _holding_in(lowered, starts, literals)
-
-
-def _holding_in(lowered: bytes, starts: list[int], literals: tuple[str, ...]) -> list[int]:
-    """`_holding`, of texts already folded and joined (`_fold_joined`)."""
-    # (a pass per literal: quicker than one pass of a pattern of them all, measured on the shipped sheets)
+    starts: list[int] = []
+    at = 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + 1
     found: set[int] = set()
     for word in literals:
-        encoded = word.encode()
-        hit = lowered.find(encoded)
+        hit = lowered.find(word)
         while hit >= 0:
             index = bisect.bisect_right(starts, hit) - 1
             found.add(index)
-            hit = lowered.find(encoded, starts[index + 1])
+            hit = lowered.find(word, starts[index] + len(texts[index]) + 1)
     return sorted(found)
+
+
+def _candidates(texts: Sequence[str], literals: tuple[str, ...]) -> list[str]:
+    """The texts whose folded form may hold one of the lower-case `literals` (every match of their pattern does)."""
+    return [texts[index] for index in _holding(texts, literals)]
 
 
 def _has_crcl_condition(context: Context) -> bool:
@@ -1593,10 +1494,9 @@ def renal_adjustment(context: Context) -> Iterator[Diagnostic]:
 
     def adjusted() -> bool:
         if not stated:
-            texts = _all_texts(context)
             stated.append(_has_crcl_condition(context)
-                          or any(RENAL_WORDS.search(texts[index][1])
-                                 for index in _texts_holding(context, RENAL_LITERALS, (m.Note, m.Query))))
+                          or any(RENAL_WORDS.search(text) for text in
+                                 _candidates([text for _, text in _texts(context, (m.Note, m.Query))], RENAL_LITERALS)))
         return stated[0]
 
     reported: set[str] = set()
@@ -1742,14 +1642,8 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     unresolved = None in ids  # (a line without a product: an ambiguous product name may be among them)
     present = {drug_id for drug_id in ids if drug_id}
 
-    def texts(*literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
-        """The texts that may hold one of each of the literal lists (`_texts_holding`), in sheet order."""
-        found = _texts_holding(context, literals[0])
-        for more in literals[1:]:
-            also = set(_texts_holding(context, more))
-            found = [index for index in found if index in also]
-        every = _all_texts(context)
-        return [every[index][1] for index in found]
+    def texts(literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
+        return _candidates([text for _, text in _all_texts(context)], literals)
 
     groups = _groups_without_default(tables)
     # One finding per line (the fixture runner and the editor key findings by line and code).
@@ -1799,7 +1693,7 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     need_calcium = [] if "calcium_vitamin_d" in present or (not unresolved and calcium.isdisjoint(present)) else \
         [i for i in infos if needs(i, "calcium_vitamin_d", "supportive", calcium)]
     if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
-                            for t in texts(CALCIUM_LITERALS, VITAMIN_D_LITERALS)):
+                            for t in _candidates(texts(CALCIUM_LITERALS), VITAMIN_D_LITERALS)):
         need_calcium = []
     need_dental = [] if not unresolved and dental.isdisjoint(present) else \
         [i for i in infos if needs(i, "dental", "prerequisites", dental)]
@@ -1840,14 +1734,13 @@ def bsa_cap(context: Context) -> Iterator[Diagnostic]:
     Source: Griggs JJ et al. J Clin Oncol 2021;39:2037-48 (ASCO guideline update,
     appropriate chemotherapy dosing for obese adults).
     """
-    lowered = _folded_texts(context)  # (every text, queries too: a cap word in a query only costs a look)
-    if not _may_cap(lowered):
+    texts = _texts(context, (m.Prose, m.Note))
+    raw = [text for _, text in texts]
+    if not _may_cap(_fold("\n".join(raw))):
         return  # the words a cap needs are not in the texts together, so in none of them
-    texts = _all_texts(context)
-    starts = _text_starts(context)
-    for index in _texts_holding(context, BSA_CAP_WORDS, (m.Prose, m.Note)):  # (in sheet order)
+    for index in _holding(raw, BSA_CAP_WORDS):  # (in sheet order)
         item, text = texts[index]
-        if not _may_cap(_fold_bytes(text) if lowered is None else lowered[starts[index]:starts[index + 1] - 1]):
+        if not _may_cap(_fold(text)):
             continue
         match = BSA_CAP.search(text)
         if match is None:
