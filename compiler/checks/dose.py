@@ -756,7 +756,7 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
     Source: the product's SmPC section 4.2, cited per dose row in formulary.yaml.
     """
     for pd in phase_doses(context):
-        if verdict(context, pd).code != "range":
+        if pd.verdict.code != "range":
             continue
         match = pd.match
         high, hard = match.usual_high, match.hard_max
@@ -794,7 +794,7 @@ def dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
     Source: the product's SmPC section 4.2 (maximum dose), cited per row in formulary.yaml.
     """
     for pd in phase_doses(context):
-        if verdict(context, pd).code != "range":
+        if pd.verdict.code != "range":
             continue
         hard, usual = pd.match.hard_max, pd.match.usual_high
         gross = is_gross(pd.high, hard, usual)
@@ -859,7 +859,7 @@ def dose_below_usual(context: Context) -> Iterator[Diagnostic]:
     Source: the product's SmPC section 4.2, cited per dose row in formulary.yaml.
     """
     for pd in phase_doses(context):
-        if verdict(context, pd).code != "range":
+        if pd.verdict.code != "range":
             continue
         low = pd.match.usual_low
         if low is None or pd.low >= low or pd.match.within_usual(pd.low):
@@ -940,7 +940,7 @@ def whole_cycle_as_daily(context: Context) -> Iterator[Diagnostic]:
     administration; Xeloda EU SmPC section 4.2 (dose per administration, twice daily).
     """
     for pd in phase_doses(context):
-        result = verdict(context, pd)
+        result = pd.verdict
         if result.code != "D005":
             continue
         unverified = _rows_unverified(result.rows)
@@ -973,7 +973,7 @@ def daily_total_above_maximum(context: Context) -> Iterator[Diagnostic]:
     """
     for pd in phase_doses(context):
         per_day = pd.schedule.per_day or 1
-        if not pd.schedule.is_daily or verdict(context, pd).code != "range":
+        if not pd.schedule.is_daily or pd.verdict.code != "range":
             continue
         hard = pd.match.hard_max
         if (hard is not None and pd.high > hard) or is_gross(pd.high, hard, pd.match.usual_high):
@@ -1264,7 +1264,7 @@ def dose_dense(context: Context) -> Iterator[Diagnostic]:
     the product's SmPC section 4.2 for the usual interval.
     """
     for pd in phase_doses(context):
-        result = verdict(context, pd)
+        result = pd.verdict
         if result.code != "D012":
             continue
         unverified = _rows_unverified(result.rows)
