@@ -73,11 +73,22 @@ class Schedule:
 
 
 def _spacing_of_days(days: Sequence[int], cycle: tuple[int, int] | None) -> tuple[int, int] | None:
+    gap = _GAPS.get(days) if isinstance(days, tuple) else None  # (the same days recur on every line and sheet)
+    if gap is None:
+        gap = _smallest_gap(days)
+        if isinstance(days, tuple) and len(days) <= 100:  # the memo outlives the sheet: small keys only
+            if len(_GAPS) >= 10_000:
+                _GAPS.clear()
+            _GAPS[days] = gap
+    return (gap, gap) if gap else cycle
+
+
+_GAPS: dict[tuple[int, ...], int] = {}  # days → the smallest gap between two of them (0: fewer than two days)
+
+
+def _smallest_gap(days: Sequence[int]) -> int:
     ordered = sorted(set(days))
-    if len(ordered) > 1:
-        gap = min(b - a for a, b in itertools.pairwise(ordered))
-        return (gap, gap)
-    return cycle
+    return min(b - a for a, b in itertools.pairwise(ordered)) if len(ordered) > 1 else 0
 
 
 def _days_from_text(text: str) -> tuple[int, ...]:
