@@ -73,11 +73,22 @@ class Schedule:
 
 
 def _spacing_of_days(days: Sequence[int], cycle: tuple[int, int] | None) -> tuple[int, int] | None:
+    gap = _GAPS.get(days) if isinstance(days, tuple) else None  # (the same days recur on every line and sheet)
+    if gap is None:
+        gap = _smallest_gap(days)
+        if isinstance(days, tuple) and len(days) <= 100:  # the memo outlives the sheet: small keys only
+            if len(_GAPS) >= 10_000:
+                _GAPS.clear()
+            _GAPS[days] = gap
+    return (gap, gap) if gap else cycle
+
+
+_GAPS: dict[tuple[int, ...], int] = {}  # days → the smallest gap between two of them (0: fewer than two days)
+
+
+def _smallest_gap(days: Sequence[int]) -> int:
     ordered = sorted(set(days))
-    if len(ordered) > 1:
-        gap = min(b - a for a, b in itertools.pairwise(ordered))
-        return (gap, gap)
-    return cycle
+    return min(b - a for a, b in itertools.pairwise(ordered)) if len(ordered) > 1 else 0
 
 
 def _days_from_text(text: str) -> tuple[int, ...]:
@@ -393,6 +404,28 @@ def lookup(rows: Iterable[DoseRow], route: str | None, unit: str, schedule: Sche
     if fitting:
         return RangeMatch("schedule", fitting)
     return RangeMatch("unmatched", same)
+
+
+def allowed_units(tables: Tables) -> dict[str, tuple[str, ...]]:
+    """The units the formulary allows each product (`units`; empty: not stated), read once per tables object
+    (F004 and D004 ask them of every dose).
+    """
+    return _per_product(tables, "units", "", _every_units)
+
+
+def _every_units(tables: Tables, _: str) -> dict[str, tuple[str, ...]]:
+    return {drug_id: tuple(str(u) for u in entry.get("units") or []) for drug_id, entry in tables.drugs.items()}
+
+
+def allowed_routes(tables: Tables) -> dict[str, tuple[str, ...]]:
+    """The routes the formulary gives each product by (`routes`; empty: not stated), read once per tables
+    object (F005 asks them of every line).
+    """
+    return _per_product(tables, "routes", "", _every_routes)
+
+
+def _every_routes(tables: Tables, _: str) -> dict[str, tuple[str, ...]]:
+    return {drug_id: tuple(str(r) for r in entry.get("routes") or []) for drug_id, entry in tables.drugs.items()}
 
 
 # ---------------------------------------------------------------- carboplatin (Calvert)

@@ -85,3 +85,22 @@ def test_every_branch_of_each_pattern_holds_a_literal() -> None:
                               (dose.BSA_CAP, dose.BSA_CAP_WORDS)):
         assert _covered(re_parser.parse(pattern.pattern, re.IGNORECASE), literals), pattern.pattern
     assert not _covered(re_parser.parse(dose.DENTAL_WORDS.pattern + "|mondzorg", re.IGNORECASE), dose.DENTAL_LITERALS)
+
+
+
+def test_may_cap_is_the_words_of_the_cap() -> None:
+    """`_may_cap` (units first, then a limit word alone) answers as the two word conditions of BSA_CAP do, and lets
+    every match through.
+    """
+    for text in [*TEXTS, "Lichaamsoppervlakte maximaal 2,0 m²", "BSA afgetopt op 2", "max 4 m2", "BSA begrensd"]:
+        lowered = dose._fold(text)
+        expected = lowered is None or (
+            (any(w in lowered for w in dose.BSA_CAP_WORDS) and any(u in lowered for u in dose.BSA_UNITS))
+            or (any(w in lowered for w in dose.BSA_CAP_STEMS) and any(w in lowered for w in dose.BSA_WORDS)))
+        assert dose._may_cap(lowered) == expected, text
+        if dose.BSA_CAP.search(text):
+            assert dose._may_cap(lowered), text
+
+def test_every_cap_stem_is_a_limit_word() -> None:
+    """`_may_cap` lets a limit word decide alone when a unit is present: that holds only while every stem is one."""
+    assert all(stem in dose.BSA_CAP_WORDS for stem in dose.BSA_CAP_STEMS)

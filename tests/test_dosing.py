@@ -184,3 +184,18 @@ def test_per_product_reads_follow_the_tables_object() -> None:
     drugs = {d: {k: v for k, v in e.items() if k != "cumulative"} for d, e in tables.drugs.items()}
     bare = dataclasses.replace(tables, drugs=drugs)
     assert not any(dosing.regimen_has_cumulative(bare, r) for r in with_anthracycline)
+
+
+def test_spacing_of_days_is_remembered_with_the_same_answer() -> None:
+    """The smallest gap between the days, remembered per days tuple, is the gap computed afresh."""
+    from compiler import dosing
+
+    for days, cycle in (((1, 8), (21, 21)), ((8, 1, 1), None), ((1,), (28, 28)), ((), None), ((1, 15, 29), None),
+                        ((-7, 1), (21, 21)), (tuple(range(1, 22)), (28, 28))):
+        dosing._GAPS.clear()
+        first = dosing._spacing_of_days(days, cycle)
+        again = dosing._spacing_of_days(days, cycle)
+        ordered = sorted(set(days))
+        gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]  # noqa: RUF007
+        expected = (min(gaps), min(gaps)) if gaps else cycle
+        assert first == again == expected, days

@@ -11,7 +11,6 @@ reported as a warning and the message says that the reference is unverified.
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -24,9 +23,10 @@ from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
 from compiler.dosing import DoseRow, RangeMatch, Schedule, plain
 from compiler.lazyre import LazyPattern, lazy
-from compiler.records import IdentityMemo, frozen
+from compiler.records import frozen
+from compiler.resolve import normalise  # remembered per name: the same variables and names recur
 from compiler.source import Span
-from compiler.tables import Tables, TablesMemo, normalise
+from compiler.tables import Tables, TablesMemo
 
 UNVERIFIED = " (reference unverified: check the SmPC)"
 FLAT, PER_M2, PER_KG, AUC = "as a flat dose", "per m²", "per kg", "by AUC"
@@ -63,11 +63,17 @@ BSA_CAP_STEMS = ("max", "cap", "begrens", "afgetopt", "plafond")
 
 
 def _may_cap(lowered: str | None) -> bool:
-    """False only when BSA_CAP cannot match a text of this folded form (most prose: no regex for it)."""
+    """False only when BSA_CAP cannot match a text of this folded form (most prose: no regex for it): when it
+    holds no limit word with a unit (`max … m²`) and no cap stem with a BSA word (`BSA … begrensd`).
+    """
     if lowered is None:
         return True
-    return ((any(w in lowered for w in BSA_CAP_WORDS) and any(u in lowered for u in BSA_UNITS))
-            or (any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)))
+    # A word absent (most words, most sheets) is a read of the whole text: the three units first (most prose
+    # has none). With a unit, a limit word decides alone: every stem is a limit word, so a stem with a BSA
+    # word has one too (tests/test_dose_texts.py).
+    if any(u in lowered for u in BSA_UNITS):
+        return any(w in lowered for w in BSA_CAP_WORDS)
+    return any(w in lowered for w in BSA_CAP_STEMS) and any(w in lowered for w in BSA_WORDS)
 PRIOR_ANTHRACYCLINE = lazy(r"prior.*(anthracycl|antracycl|doxorubicin)|eerder.*(antracycl|doxorubicine)|"
                            r"cumulative.*(anthracycl|doxorubicin)", re.IGNORECASE)
 
@@ -98,7 +104,7 @@ def is_gross(value: Decimal, hard: Decimal | None, usual_high: Decimal | None) -
 # ---------------------------------------------------------------- where each line sits
 
 
-@frozen
+@frozen(slots=True)
 class LineInfo:
     """A drug line with the statements that enclose it (outermost first) and its arm."""
 
@@ -109,21 +115,28 @@ class LineInfo:
     # the nearest enclosing regimen and phase lines (None when there is none), found by the walk
     enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None] = (None, None)
 
-    @functools.cached_property
+    @property
     def regimen(self) -> m.RegimenLine | None:
         """The nearest enclosing regimen line (seen from inside its `phase`, when the line is in one)."""
         regimen, phase = self.enclosing
         if regimen is not None and phase is not None:
-            return _phase_view(regimen, phase)
+            return _phase_view(regimen, phase)  # (built once per phase: `_PHASE_VIEWS`)
         return regimen
 
 
-# The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it.
-_PHASE_VIEWS: IdentityMemo[m.RegimenLine] = IdentityMemo(10_000)
+# The regimen seen from one of its phases, built once per phase: the drug lines of a phase share it. Keyed by
+# identity; each entry keeps its regimen and phase (their ids are not reused while kept), at most 10,000.
+_PHASE_VIEWS: dict[tuple[int, int], tuple[m.RegimenLine, m.PhaseLine, m.RegimenLine]] = {}
 
 
 def _phase_view(regimen: m.RegimenLine, phase: m.PhaseLine) -> m.RegimenLine:
-    return _PHASE_VIEWS.answer((regimen, phase), lambda: phase_view(regimen, phase))
+    key = (id(regimen), id(phase))
+    known = _PHASE_VIEWS.get(key)
+    if known is None or known[0] is not regimen or known[1] is not phase:
+        if len(_PHASE_VIEWS) >= 10_000:
+            _PHASE_VIEWS.clear()
+        known = _PHASE_VIEWS[key] = (regimen, phase, phase_view(regimen, phase))
+    return known[2]
 
 
 # a library regimen line, the phase it is written in, and the levels of items around it (`_library_conditions`)
@@ -138,6 +151,8 @@ def _statement(item: m.Item) -> m.Item:
 
 def layout(context: Context) -> list[LineInfo]:
     """Every drug line with its ancestors and arm, computed once per protocol."""
+    if not context.of_type(m.DrugLine):
+        return []  # no drug line (a radiotherapy sheet): no walk of the sheet (the context's items are all of them)
     return _laid_out(context.protocol)[1]
 
 
@@ -147,50 +162,75 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
     if cached is not None and cached[0] is protocol:
         return cached
     found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
-                      tuple[m.RegimenLine | None, m.PhaseLine | None]]] = []
+                      tuple[m.RegimenLine | None, m.PhaseLine | None], int]] = []
+    # the lines of each arm: of a regimen, else of a block, else the line alone (by the key's identity)
+    arms: dict[int, list[m.DrugLine]] = {}
     libraries: list[_Library] = []
     # The items of each level above the one walked, with the statement walked into: the conditions around
     # a library regimen are gathered from them for the few there are, not for every block.
     path: list[tuple[tuple[m.Item, ...], m.Item | None]] = []
-    bullet, drug_line, regimen_line, phase_line = m.Bullet, m.DrugLine, m.RegimenLine, m.PhaseLine
+    kinds = _WALK_KINDS
 
     def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
              enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None], phase: m.PhaseLine | None) -> None:
         for item in items:
-            # (`_statement`, inline: every item of the sheet passes here)
-            statement = item.content if isinstance(item, bullet) and item.content is not None else item
-            if isinstance(statement, drug_line):
-                found.append((statement, ancestors, section, enclosing))
-            elif isinstance(statement, regimen_line) and statement.regimen_id is not None:
-                libraries.append((statement, phase, (*path, (items, None))))
+            # (`_statement`, inline, and what the statement is by one look-up: every item of the sheet passes here)
+            kind = kinds.get(item.__class__)
+            if kind is None:
+                kind = _walk_kind(item.__class__)
+            statement = item
+            if kind == _W_BULLET:
+                content = item.content  # type: ignore[attr-defined]
+                if content is not None:
+                    statement = content
+                    kind = kinds.get(content.__class__)
+                    if kind is None:
+                        kind = _walk_kind(content.__class__)
+            if kind == _W_DRUG:
+                regimen = enclosing[0]
+                key = id(regimen) if regimen is not None else (id(ancestors[-1]) if ancestors else id(statement))
+                lines = arms.get(key)
+                if lines is None:
+                    lines = arms[key] = []
+                lines.append(statement)  # type: ignore[arg-type]
+                found.append((statement, ancestors, section, enclosing, key))  # type: ignore[arg-type]
+            elif kind == _W_REGIMEN and statement.regimen_id is not None:  # type: ignore[attr-defined]
+                libraries.append((statement, phase, (*path, (items, None))))  # type: ignore[arg-type]
             if item.children:  # a leaf needs no ancestors tuple of its own
                 inner: tuple[m.RegimenLine | None, m.PhaseLine | None]
-                if isinstance(statement, regimen_line):
-                    inner = (statement, enclosing[1])
-                elif isinstance(statement, phase_line):
-                    inner = (enclosing[0], statement)
+                if kind == _W_REGIMEN:
+                    inner = (statement, enclosing[1])  # type: ignore[assignment]
+                elif kind == _W_PHASE:
+                    inner = (enclosing[0], statement)  # type: ignore[assignment]
                 else:
                     inner = enclosing
                 path.append((items, statement))
                 walk(item.children, (*ancestors, statement), section, inner,
-                     statement if isinstance(statement, phase_line) else None)
+                     statement if kind == _W_PHASE else None)  # type: ignore[arg-type]
                 path.pop()
 
     walk(protocol.preamble, (), None, (None, None), None)
     for section in protocol.all_sections():
         walk(section.items, (), section, (None, None), None)
-    arms: dict[int, list[m.DrugLine]] = {}
-    keys: list[int] = []
-    for line, ancestors, _, (regimen, _) in found:
-        key = id(regimen) if regimen is not None else (id(ancestors[-1]) if ancestors else id(line))
-        arms.setdefault(key, []).append(line)
-        keys.append(key)
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
     infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
-             for (line, ancestors, section, enclosing), key in zip(found, keys, strict=True)]
+             for line, ancestors, section, enclosing, key in found]
     _forget_other_protocols()
     laid_out = _LAYOUT[id(protocol)] = (protocol, infos, libraries)
     return laid_out
+
+
+_W_OTHER, _W_DRUG, _W_REGIMEN, _W_PHASE, _W_BULLET = range(5)
+_WALK_KINDS: dict[type, int] = {}
+
+
+def _walk_kind(cls: type) -> int:
+    """What the layout's walk does with an item of this class (asked once per class)."""
+    kind = (_W_BULLET if issubclass(cls, m.Bullet) else _W_DRUG if issubclass(cls, m.DrugLine)
+            else _W_REGIMEN if issubclass(cls, m.RegimenLine) else _W_PHASE if issubclass(cls, m.PhaseLine)
+            else _W_OTHER)
+    _WALK_KINDS[cls] = kind
+    return kind
 
 
 def _library_conditions(levels: _Levels) -> list[m.Condition]:
@@ -259,9 +299,14 @@ def _compares(condition: m.Condition) -> Iterator[m.Compare]:
 # ---------------------------------------------------------------- per-phase assessment
 
 
-@frozen
+@frozen(slots=True)
 class PhaseDose:
-    """One dosed phase of a drug line, with the formulary rows that apply to it."""
+    """One dosed phase of a drug line, with the formulary rows that apply to it.
+
+    `drug_id` is the line's product; `high` and `low` the highest and lowest dose written (the ends of a
+    range); `verdict` which dose rule speaks for the phase (`verdict`). Every D rule reads them for every
+    phase: they are found once, with the phase.
+    """
 
     info: LineInfo
     index: int
@@ -272,22 +317,22 @@ class PhaseDose:
     rows: tuple[DoseRow, ...]
     match: RangeMatch
     loading: bool
+    drug_id: str
+    high: Decimal
+    low: Decimal
+    verdict: Verdict
 
-    @property
-    def high(self) -> Decimal:
-        """The highest dose written (the upper end of a range)."""
-        return (self.dose.amount_max or self.dose.amount).value
 
-    @property
-    def low(self) -> Decimal:
-        """The lowest dose written."""
-        return self.dose.amount.value
+_LOADING: TablesMemo[tuple[str, str], frozenset[Decimal]] = TablesMemo(10_000)
 
-    @property
-    def drug_id(self) -> str:
-        """The product id."""
-        assert self.info.line.drug_id is not None
-        return self.info.line.drug_id
+
+def _product_loading_doses(tables: Tables, drug_id: str, unit: str) -> frozenset[Decimal]:
+    """`_loading_doses` of a product's entry, once per product, unit and tables object (asked of every line)."""
+    known = _LOADING.answers(tables)
+    found = known.get((drug_id, unit))
+    if found is None:
+        found = known[(drug_id, unit)] = frozenset(_loading_doses(tables.drugs[drug_id], unit))
+    return found
 
 
 def _loading_doses(entry: dict[str, Any], unit: str) -> set[Decimal]:
@@ -311,26 +356,38 @@ def _phase_doses(context: Context) -> tuple[PhaseDose, ...]:
 
 
 def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
+    drugs = context.tables.drugs
     for info in layout(context):
         line = info.line
-        if line.drug_id is None or line.drug_id not in context.tables.drugs:
+        drug_id = line.drug_id
+        if drug_id is None or drug_id not in drugs:
             continue
-        rows = dosing.dose_rows(context.tables, line.drug_id)
+        rows = dosing.dose_rows(context.tables, drug_id)
+        use_rows = _has_use_rows(rows)
+        renal = dosing.renal_table(context.tables, drug_id)
         regimen = info.regimen
+        cycle_length, frequency = (regimen.cycle_length, regimen.frequency) if regimen else (None, None)
+        line_route = line.route
+        line_code = line_route.code if line_route else None
         for index, phase in enumerate(line.phases):
-            dose = _as_strength(line, phase.dose)
+            dose = phase.dose
             if dose is None:
                 continue
-            route = phase.route.code if phase.route is not None else (line.route.code if line.route else None)
-            schedule = dosing.schedule_of_phase(phase, regimen.cycle_length if regimen else None,
-                                                regimen.frequency if regimen else None)
-            chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule)
+            if dose.unit == "mL":  # (`_as_strength` changes only a volume)
+                dose = _as_strength(line, dose)
+                assert dose is not None
+            route = phase.route.code if phase.route is not None else line_code
+            schedule = dosing.schedule_of_phase(phase, cycle_length, frequency)
+            chosen, match = _use_match(context, rows, info, phase, route, dose.unit, schedule, use_rows)
             # the dearest question last: most first doses are not the product's loading dose
+            low = dose.amount.value
             loading = (index == 0
-                       and dose.amount.value in _loading_doses(context.tables.drugs[line.drug_id], dose.unit)
+                       and low in _product_loading_doses(context.tables, drug_id, dose.unit)
                        and (len(line.phases) > 1
-                            or bool(other_phase_lines(info.ancestors, line.drug_id, earlier=False))))
-            yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading)
+                            or bool(other_phase_lines(info.ancestors, drug_id, earlier=False))))
+            high = dose.amount_max.value if dose.amount_max else low
+            yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading, drug_id, high, low,
+                            _verdict(renal, info, dose, high, schedule, match, loading))
 
 
 # ---------------------------------------------------------------- which rows: the dose's use
@@ -342,7 +399,12 @@ RADIOTHERAPY_WORDS = re.compile(r"radiother|radiation|chemoradi|radiotherap|best
 
 def stated_use(line: m.DrugLine, phase: m.Phase) -> str | None:
     """The use the sheet writes for a phase (`for antiemetic`), or for the line's other phases."""
-    return phase.use or next((p.use for p in line.phases if p.use), None)
+    if phase.use:
+        return phase.use
+    for other in line.phases:  # (a loop, not a generator: asked for every dosed phase)
+        if other.use:
+            return other.use
+    return None
 
 
 def context_uses(context: Context, info: LineInfo) -> frozenset[str]:
@@ -459,16 +521,18 @@ def _stepped_for_use(line: m.DrugLine) -> bool:
 
 
 def _use_match(context: Context, rows: tuple[DoseRow, ...], info: LineInfo, phase: m.Phase, route: str | None, unit: str,
-               schedule: Schedule) -> tuple[tuple[DoseRow, ...], RangeMatch]:
+               schedule: Schedule, use_rows: bool) -> tuple[tuple[DoseRow, ...], RangeMatch]:
     """The rows of the dose's use and their match. A stated or implied use whose rows do not fit the line's route,
     unit or schedule gives way to all rows; without a use, rows bound to a use (chemoradiation) stay out.
     """
     use = stated_use(info.line, phase)
     # Only rows bound to a use can be chosen by an implied one: for a product without such rows (most), the
     # surroundings of the line are not read (`rows_for_use` gives every row whatever they imply).
-    implied = frozenset() if use or not _has_use_rows(rows) else context_uses(context, info)
-    # The answer depends on these alone; the same drug, route and schedule recur in every sheet.
-    key = (info.line.drug_id, use, implied, route, unit, schedule)
+    implied = frozenset() if use or not use_rows else context_uses(context, info)  # (`use_rows`: `_has_use_rows`)
+    # The answer depends on these alone; the same drug, route and schedule recur in every sheet. (The schedule
+    # by its fields: a tuple of plain values hashes and compares without a call of the Schedule's methods.)
+    key = (info.line.drug_id, use, implied, route, unit, schedule.per_day, schedule.spacing, schedule.days,
+           schedule.cycle_days)
     known = _USE_MATCHES.get(key)
     if known is not None and known[0] is rows:
         return known[1]
@@ -549,10 +613,19 @@ def _crcl_interval(info: LineInfo) -> tuple[Decimal | None, Decimal | None] | No
 
 def _renal(context: Context, pd: PhaseDose) -> tuple[dosing.RenalBand, str, bool] | None:
     """The renal band a line sits in (when it sits under a CrCl condition and the drug has a table)."""
-    table = dosing.renal_table(context.tables, pd.drug_id)
+    return _renal_band(context, pd.drug_id, pd.info)
+
+
+def _renal_band(context: Context, drug_id: str, info: LineInfo) -> tuple[dosing.RenalBand, str, bool] | None:
+    return _renal_band_in(dosing.renal_table(context.tables, drug_id), info)
+
+
+def _renal_band_in(table: tuple[tuple[dosing.RenalBand, ...], str, bool] | None,
+                   info: LineInfo) -> tuple[dosing.RenalBand, str, bool] | None:
+    """`_renal_band`, given the product's renal table."""
     if table is None:
         return None  # most products: no need to read the conditions around the line
-    interval = _crcl_interval(pd.info)
+    interval = _crcl_interval(info)
     if interval is None:
         return None
     bands, source, unverified = table
@@ -577,31 +650,31 @@ def _within(rows: Sequence[DoseRow], value: Decimal) -> tuple[DoseRow, ...]:
 
 
 def verdict(context: Context, pd: PhaseDose) -> Verdict:
-    """Decide which dose rule applies to a phase, so that one slip gets one finding (decided once per phase)."""
-    decided = context.shared(_verdicts)
-    known = decided.get(id(pd))
-    if known is None or known[0] is not pd:
-        known = decided[id(pd)] = (pd, _verdict(context, pd))
-    return known[1]
+    """Decide which dose rule applies to a phase, so that one slip gets one finding (decided once per phase,
+    with the phase: `PhaseDose.verdict`).
+    """
+    return pd.verdict
 
 
-def _verdicts(context: Context) -> dict[int, tuple[PhaseDose, Verdict]]:
-    return {}
+_NO_VERDICT, _RANGE = Verdict(""), Verdict("range")  # (shared: most phases get one of these)
 
 
-def _verdict(context: Context, pd: PhaseDose) -> Verdict:
-    if pd.loading or pd.match.how == "none":
-        return Verdict("")
-    renal = _renal(context, pd)
-    if renal is not None and not is_gross(pd.high, pd.match.hard_max, pd.match.usual_high):  # gross: D002, an error
+def _verdict(table: tuple[tuple[dosing.RenalBand, ...], str, bool] | None, info: LineInfo, dose: m.Dose,
+             value: Decimal, schedule: Schedule, match: RangeMatch, loading: bool) -> Verdict:
+    """The verdict of a dosed phase, from its parts (`PhaseDose` holds it; `value` is its highest dose, `table` the
+    product's renal table).
+    """
+    if loading or match.how == "none":
+        return _NO_VERDICT
+    renal = _renal_band_in(table, info)
+    if renal is not None and not is_gross(value, match.hard_max, match.usual_high):  # gross: D002, an error
         band = renal[0]
-        if band.dose is not None and band.dose == pd.high and pd.dose.unit == "mg":
-            return Verdict("")
+        if band.dose is not None and band.dose == value and dose.unit == "mg":
+            return _NO_VERDICT
         return Verdict("D030")
-    schedule, value = pd.schedule, pd.high
-    same = pd.match.rows
-    if pd.match.how in ("exact", "schedule") and not pd.match.within_usual(value) and pd.match.usual_high is not None \
-            and value > pd.match.usual_high:
+    same = match.rows
+    # (above the highest usual dose is within no row's usual range: `within_usual` need not be asked)
+    if match.how in ("exact", "schedule") and match.usual_high is not None and value > match.usual_high:
         divisors: list[tuple[int, str]] = []
         if (schedule.per_day or 1) > 1:
             divisors.append((schedule.per_day or 1, "the whole day's dose written as one administration "
@@ -612,13 +685,13 @@ def _verdict(context: Context, pd: PhaseDose) -> Verdict:
         for divisor, detail in divisors:
             rows = _within(same, value / divisor)
             if rows:
-                return Verdict("D005", f"{detail}: {_value(value / divisor, pd.dose.unit)} per administration "
+                return Verdict("D005", f"{detail}: {_value(value / divisor, dose.unit)} per administration "
                                        "is the usual dose", rows)
-    if pd.match.how == "unmatched" and schedule.spacing is not None:
+    if match.how == "unmatched" and schedule.spacing is not None:
         if schedule.is_daily:
             rows = tuple(r for r in _within(same, value) if any(s.spacing and s.spacing[0] >= 7 for s in r.schedules))
             if rows:
-                return Verdict("D005", f"{_value(value, pd.dose.unit)} is the dose of a single administration "
+                return Verdict("D005", f"{_value(value, dose.unit)} is the dose of a single administration "
                                        f"({rows[0].frequency}), written as a daily dose", rows)
         else:
             for row in same:
@@ -630,15 +703,15 @@ def _verdict(context: Context, pd: PhaseDose) -> Verdict:
                 per_interval = cycle_doses if same_cycle and cycle_doses else \
                     schedule.spacing[0] * (daily[0].per_day or 1)
                 if row.usual is not None and row.usual[0] <= value / per_interval <= row.usual[1]:
-                    return Verdict("D005", f"{_value(value, pd.dose.unit)} every {schedule.spacing[0]} days is "
-                                           f"{_value(value / per_interval, pd.dose.unit)} per administration: "
+                    return Verdict("D005", f"{_value(value, dose.unit)} every {schedule.spacing[0]} days is "
+                                           f"{_value(value / per_interval, dose.unit)} per administration: "
                                            f"a {row.frequency} dose written as a total", (row,))
             shorter = tuple(r for r in _within(same, value)
                             if any(s.spacing is not None and s.spacing[0] > schedule.spacing[1] for s in r.schedules))
             if shorter:
-                return Verdict("D012", f"{_value(value, pd.dose.unit)} is the dose for {shorter[0].frequency}; "
+                return Verdict("D012", f"{_value(value, dose.unit)} is the dose for {shorter[0].frequency}; "
                                        f"given every {_interval(schedule)} it is dose-dense", shorter)
-    return Verdict("range")
+    return _RANGE
 
 
 def _interval(schedule: Schedule) -> str:
@@ -683,7 +756,7 @@ def dose_above_usual(context: Context) -> Iterator[Diagnostic]:
     Source: the product's SmPC section 4.2, cited per dose row in formulary.yaml.
     """
     for pd in phase_doses(context):
-        if verdict(context, pd).code != "range":
+        if pd.verdict.code != "range":
             continue
         match = pd.match
         high, hard = match.usual_high, match.hard_max
@@ -721,7 +794,7 @@ def dose_above_maximum(context: Context) -> Iterator[Diagnostic]:
     Source: the product's SmPC section 4.2 (maximum dose), cited per row in formulary.yaml.
     """
     for pd in phase_doses(context):
-        if verdict(context, pd).code != "range":
+        if pd.verdict.code != "range":
             continue
         hard, usual = pd.match.hard_max, pd.match.usual_high
         gross = is_gross(pd.high, hard, usual)
@@ -786,7 +859,7 @@ def dose_below_usual(context: Context) -> Iterator[Diagnostic]:
     Source: the product's SmPC section 4.2, cited per dose row in formulary.yaml.
     """
     for pd in phase_doses(context):
-        if verdict(context, pd).code != "range":
+        if pd.verdict.code != "range":
             continue
         low = pd.match.usual_low
         if low is None or pd.low >= low or pd.match.within_usual(pd.low):
@@ -819,9 +892,9 @@ def wrong_dose_basis(context: Context) -> Iterator[Diagnostic]:
     Guidelines for Standard Order Sets (2010): state the dose basis.
     """
     tables = context.tables
+    allowed_units = dosing.allowed_units(tables)
     for pd in phase_doses(context):
-        entry = tables.drugs[pd.drug_id]
-        allowed = [str(u) for u in entry.get("units") or []]
+        allowed = allowed_units[pd.drug_id]
         if pd.dose.unit not in BASIS or (allowed and pd.dose.unit not in allowed):
             continue  # F004/F006 speak for units the drug never has
         by_route = tuple(r for r in pd.rows if pd.route is None or r.route == pd.route)
@@ -867,7 +940,7 @@ def whole_cycle_as_daily(context: Context) -> Iterator[Diagnostic]:
     administration; Xeloda EU SmPC section 4.2 (dose per administration, twice daily).
     """
     for pd in phase_doses(context):
-        result = verdict(context, pd)
+        result = pd.verdict
         if result.code != "D005":
             continue
         unverified = _rows_unverified(result.rows)
@@ -900,7 +973,7 @@ def daily_total_above_maximum(context: Context) -> Iterator[Diagnostic]:
     """
     for pd in phase_doses(context):
         per_day = pd.schedule.per_day or 1
-        if not pd.schedule.is_daily or verdict(context, pd).code != "range":
+        if not pd.schedule.is_daily or pd.verdict.code != "range":
             continue
         hard = pd.match.hard_max
         if (hard is not None and pd.high > hard) or is_gross(pd.high, hard, pd.match.usual_high):
@@ -958,8 +1031,10 @@ def carboplatin_above_calvert_cap(context: Context) -> Iterator[Diagnostic]:
     parameters in formulary.yaml `carboplatin.calvert`.
     """
     for pd in phase_doses(context):
+        if pd.dose.unit != "mg":
+            continue
         parameters = dosing.calvert_parameters(context.tables, pd.drug_id)
-        if parameters is None or pd.dose.unit != "mg":
+        if parameters is None:
             continue
         stated = _stated_auc(context, pd)
         if stated is None:
@@ -1012,7 +1087,7 @@ def arm_exposures(context: Context) -> Iterator[ArmExposure]:
     tables = context.tables
     grouped: dict[int, list[PhaseDose]] = {}
     for pd in phase_doses(context):
-        if dosing.cumulative_limit(tables, pd.drug_id) is not None and pd.dose.unit == "mg/m2":
+        if pd.dose.unit == "mg/m2" and dosing.cumulative_limit(tables, pd.drug_id) is not None:
             grouped.setdefault(id(pd.info.arm), []).append(pd)
     for pds in grouped.values():
         first = pds[0]
@@ -1189,7 +1264,7 @@ def dose_dense(context: Context) -> Iterator[Diagnostic]:
     the product's SmPC section 4.2 for the usual interval.
     """
     for pd in phase_doses(context):
-        result = verdict(context, pd)
+        result = pd.verdict
         if result.code != "D012":
             continue
         unverified = _rows_unverified(result.rows)
@@ -1239,11 +1314,13 @@ def loading_pattern(context: Context) -> Iterator[Diagnostic]:
         if line.drug_id is None or line.drug_id not in tables.drugs:
             continue
         entry = tables.drugs[line.drug_id]
+        loading = entry.get("loading")
+        if not isinstance(loading, dict) and len(line.phases) < 2:
+            continue  # no loading dose and one phase (most lines): no first dose then another to compare
         routes = [str(r) for r in entry.get("routes") or []]
         if line.route is not None and routes and line.route.code not in routes:
             continue
         dosed = [p for p in line.phases if p.dose is not None]
-        loading = entry.get("loading")
         if not isinstance(loading, dict):
             if _stepped_for_use(line) or line.as_needed is not None:
                 continue  # a first dose then smaller doses as needed is the symptom schedule (loperamide 4 → 2 mg)
@@ -1320,11 +1397,12 @@ def _all_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
 
 def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
     out: list[tuple[m.Item, str]] = []
+    append, prose, note_or_query = out.append, m.Prose, (m.Note, m.Query)
     for item in context.of_types((m.Prose, m.Note, m.Query)):
-        if isinstance(item, m.Prose):
-            out.append((item, item.text))
-        elif isinstance(item, (m.Note, m.Query)) and item.text is not None:
-            out.append((item, item.text.value))
+        if isinstance(item, prose):
+            append((item, item.text))
+        elif isinstance(item, note_or_query) and item.text is not None:
+            append((item, item.text.value))
     return tuple(out)
 
 
@@ -1468,6 +1546,32 @@ def _product_needs(tables: Tables, drug_id: str, wanted: str, field: str) -> boo
     return found
 
 
+_NEEDING: TablesMemo[tuple[str, str], frozenset[str]] = TablesMemo(64)
+
+
+def _needing(tables: Tables, wanted: str, field: str) -> frozenset[str]:
+    """The products whose `field` list names `wanted` (`_product_needs` of every product), once per tables object:
+    D031 asks it of every line of every sheet, and few products need anything.
+    """
+    known = _NEEDING.answers(tables)
+    found = known.get((wanted, field))
+    if found is None:
+        found = known[(wanted, field)] = frozenset(d for d in tables.drugs if _product_needs(tables, d, wanted, field))
+    return found
+
+
+_NO_DEFAULT: TablesMemo[str, list[dict[str, Any]]] = TablesMemo(4)
+
+
+def _groups_without_default(tables: Tables) -> list[dict[str, Any]]:
+    """The product groups without a default product (D031 reads them for every sheet), once per tables object."""
+    known = _NO_DEFAULT.answers(tables)
+    found = known.get("")
+    if found is None:
+        found = known[""] = [g for g in tables.product_groups.values() if g.get("default") is None]
+    return found
+
+
 def _products(context: Context, line: m.DrugLine) -> list[str]:
     """The product of a line, or every product its name may mean when it is ambiguous (`denosumab`)."""
     if line.drug_id is not None:
@@ -1534,12 +1638,14 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     infos = layout(context)
-    present = {info.line.drug_id for info in infos if info.line.drug_id}
+    ids = {info.line.drug_id for info in infos}
+    unresolved = None in ids  # (a line without a product: an ambiguous product name may be among them)
+    present = {drug_id for drug_id in ids if drug_id}
 
     def texts(literals: tuple[str, ...]) -> list[str]:  # read only when a line needs supplementation or a dental check
         return _candidates([text for _, text in _all_texts(context)], literals)
 
-    groups = [g for g in tables.product_groups.values() if g.get("default") is None]
+    groups = _groups_without_default(tables)
     # One finding per line (the fixture runner and the editor key findings by line and code).
     found: dict[int, tuple[m.DrugLine, list[str], list[str], Severity]] = {}
 
@@ -1572,16 +1678,25 @@ def bone_modifying_agent(context: Context) -> Iterator[Diagnostic]:
                         f"({group.get('source') or 'SmPC'})", Severity.ERROR)
     missing: list[tuple[str, str, list[LineInfo]]] = []
 
-    def needs(info: LineInfo, wanted: str, field: str) -> bool:
-        products = _products(context, info.line)
+    def needs(info: LineInfo, wanted: str, field: str, needing: frozenset[str]) -> bool:
+        line = info.line
+        if line.drug_id is not None:  # (`_products` is the product itself, when the formulary has it)
+            return line.drug_id in needing
+        if line.resolved_by != "ambiguous-product":
+            return False  # (no product: `_products` is empty)
+        products = _products(context, line)
         return bool(products) and all(_product_needs(tables, p, wanted, field) for p in products)
 
-    need_calcium = [i for i in infos if "calcium_vitamin_d" not in present
-                    and needs(i, "calcium_vitamin_d", "supportive")]
+    calcium = _needing(tables, "calcium_vitamin_d", "supportive")
+    dental = _needing(tables, "dental", "prerequisites")
+    # (no line asked about when no product of the sheet needs it and every line has its product: most sheets)
+    need_calcium = [] if "calcium_vitamin_d" in present or (not unresolved and calcium.isdisjoint(present)) else \
+        [i for i in infos if needs(i, "calcium_vitamin_d", "supportive", calcium)]
     if need_calcium and any(CALCIUM_WORDS.search(t) and VITAMIN_D_WORDS.search(t)
                             for t in _candidates(texts(CALCIUM_LITERALS), VITAMIN_D_LITERALS)):
         need_calcium = []
-    need_dental = [i for i in infos if needs(i, "dental", "prerequisites")]
+    need_dental = [] if not unresolved and dental.isdisjoint(present) else \
+        [i for i in infos if needs(i, "dental", "prerequisites", dental)]
     if need_dental and any(DENTAL_WORDS.search(t) for t in texts(DENTAL_LITERALS)):
         need_dental = []
     if need_calcium:

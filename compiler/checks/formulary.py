@@ -13,6 +13,7 @@ from typing import Any
 from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
+from compiler.dosing import allowed_routes, allowed_units
 from compiler.resolve import normalise  # remembered per name: the same names recur
 from compiler.suggest import closest
 from compiler.tables import NameHit, Tables, TablesMemo
@@ -181,10 +182,11 @@ def unit_not_allowed(context: Context) -> Iterator[Diagnostic]:
 
     Source: the drug's SmPC, section 4.2 (cited per drug in formulary.yaml).
     """
+    units = allowed_units(context.tables)
     for line in drug_lines(context):
         if line.drug_id is None:
             continue
-        allowed = [str(u) for u in context.tables.drugs[line.drug_id].get("units") or []]
+        allowed = units[line.drug_id]
         for phase in line.phases:
             dose = phase.dose
             if dose is None or dose.unit not in KNOWN_UNITS or not allowed or dose.unit in allowed:
@@ -212,10 +214,11 @@ def route_not_allowed(context: Context) -> Iterator[Diagnostic]:
 
     Source: the product's SmPC, sections 4.2 and 6.6 (cited per drug in formulary.yaml).
     """
+    routes = allowed_routes(context.tables)
     for line in drug_lines(context):
         if line.drug_id is None:
             continue
-        allowed = [str(r) for r in context.tables.drugs[line.drug_id].get("routes") or []]
+        allowed = routes[line.drug_id]
         for phase in line.phases:
             route = phase.route
             if route is None or not allowed or route.code in allowed:
