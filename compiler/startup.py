@@ -9,9 +9,15 @@ they are made; `settled()` moves what exists out of the collector's sight
 work itself makes. The collector is never switched off: a process that never settles
 (a command that compiles nothing) still collects, only less often.
 
-Checking a book's sheets one after another, `checking()` raises the first threshold
-around each batch of sheets: a sheet's model lives until its checks are done, so a
-collection in the middle of a sheet walks thousands of live objects to find little garbage.
+Checking a book's sheets one after another (`checking()`), the collector runs between
+sheets instead of by allocation counts: a sheet's objects mostly die by reference counting
+when its check ends, but a collection in the middle of a sheet walks thousands of live
+objects, and the few cycles a sheet leaves (recursive helper closures) hold on to parts of
+its model once the per-sheet caches let go of it. So `sheet()`, as each sheet begins,
+collects the young generation (and the older ones on the collector's own schedule: every
+tenth young collection the middle one, every tenth of those all): it walks only what the
+sheets before left, and memory stays bounded by a sheet. The first threshold stays raised
+meanwhile, as a safety net for one very large sheet, which is still collected as it goes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ START_UP_THRESHOLD = 100_000
 CHECKING_THRESHOLD = 20_000
 
 _saved: list[tuple[int, int, int]] = []  # the thresholds to put back, while start-up lasts
+_books: list[None] = []  # one entry per `checking()` in progress: sheets are collected between
 
 
 def begin() -> None:
@@ -54,7 +61,20 @@ def checking() -> Iterator[None]:
         return
     first, second, third = gc.get_threshold()
     gc.set_threshold(max(first, CHECKING_THRESHOLD), second, third)
+    _books.append(None)
     try:
         yield
     finally:
+        _books.pop()
         gc.set_threshold(first, second, third)
+
+
+def sheet() -> None:
+    """A sheet's check begins: within `checking()`, collect what the sheets before it left."""
+    if not _books or not gc.isenabled():
+        return
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    # the collector's own rule for its older generations: each is collected once the younger
+    # one has been collected more often than its threshold since
+    generation = 2 if counts[2] > thresholds[2] else 1 if counts[1] > thresholds[1] else 0
+    gc.collect(generation)

@@ -4,6 +4,7 @@ process loads, never switched off, and the usual thresholds back once it has set
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -76,3 +77,52 @@ def test_checking_a_sheet_collects_less_often_then_as_before(thresholds: tuple[i
     with pytest.raises(ValueError), startup.checking():
         raise ValueError
     assert gc.get_threshold() == thresholds
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _cycle() -> weakref.ref[_Cycle]:
+    return weakref.ref(_Cycle())
+
+
+def test_between_a_books_sheets_the_garbage_of_the_sheets_before_is_collected(thresholds: tuple[int, int, int]) -> None:
+    gc.collect()
+    left = _cycle()
+    startup.sheet()  # not within `checking()`: the collector keeps its own schedule
+    assert left() is not None
+    with startup.checking():
+        startup.sheet()
+        assert left() is None
+        kept = _Cycle()
+        gc.collect(1)  # it survives into the oldest generation, then dies there
+        old = weakref.ref(kept)
+        del kept
+        for _ in range((thresholds[1] + 1) * (thresholds[2] + 1) + 1):  # the collector's schedule, by sheets
+            startup.sheet()
+            assert gc.get_count()[0] < 100
+        assert old() is None  # memory stays bounded: the older generations are collected too
+    assert gc.get_threshold() == thresholds
+
+
+def test_a_books_check_collects_between_sheets(thresholds: tuple[int, int, int]) -> None:
+    from compiler.pipeline import compile_text
+
+    sheet = (ROOT / "protocols" / "regimes" / "borst" / "ac-q21d.protocol").read_bytes()
+    compile_text("a.protocol", sheet)  # imports and tables: start-up
+    collections: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        with startup.checking():
+            for _ in range(3):
+                compile_text("a.protocol", sheet)
+    finally:
+        gc.callbacks.remove(note)
+    assert len(collections) == 3  # one as each sheet begins, none in the middle of one
