@@ -42,6 +42,7 @@ from compiler.batch import (
     same_text,
 )
 from compiler.cache import Cache, compiler_fingerprint, key_for
+from compiler.fsutil import read_limited
 from compiler.source import MAX_BYTES
 
 if TYPE_CHECKING:
@@ -66,9 +67,12 @@ def _counts(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
 
 
 def _read(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a regular file of at most `max_bytes` (None: anything else). The type and size are
+    read from the opened file, not asked of the path twice before: a system call costs more than the hash.
+    """
     try:
-        return path.read_bytes() if path.is_file() and path.stat().st_size <= max_bytes else None
-    except OSError:
+        return read_limited(path, max_bytes)
+    except OSError:  # also not a regular file, or too large
         return None
 
 
