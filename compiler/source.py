@@ -12,6 +12,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import field
+from itertools import repeat
 from pathlib import Path
 
 from compiler.records import frozen
@@ -276,25 +277,24 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
     return problems
 
 
-# where the lines of `scan_indentation` would need a look: a tab or non-breaking space leading
-# a line, the indentation of each line that is neither blank nor a comment, a line with more `(`
-# than any depth limit could allow (the quick test below runs for the default limit only)
-_BAD_LEAD = re.compile("^ *[\t\u00a0\u202f\u2007\u3000]", re.MULTILINE)
-_INDENTS = re.compile(r"^( *)(?!//)[^ \n]", re.MULTILINE)
-_MANY_OPEN = re.compile(r"^(?:[^\n(]*\(){" + str(MAX_DEPTH + 1) + "}", re.MULTILINE)
+# what a line of `scan_indentation` is walked for: a tab or non-breaking space (wherever it stands: its
+# mere absence rules P009 out), the indentation of each line that is neither blank nor a comment (each
+# line found after its newline: a pattern anchored with `^` is tried at every character)
+_LEADS = ("\t", "\u00a0", "\u202f", "\u2007", "\u3000")
+_INDENTS = re.compile(r"\n( *)(?!//)[^ \n]")
 
 
 def _well_indented(text: str, max_depth: int) -> bool:
     """True when `scan_indentation` would find nothing: the same bookkeeping on the indentation
     widths alone (False is not a finding: the lines are walked to find and place it).
     """
-    if max_depth != MAX_DEPTH or _BAD_LEAD.search(text) is not None:
+    if any(lead in text for lead in _LEADS):
         return False
-    if text.count("(") > MAX_DEPTH and _MANY_OPEN.search(text) is not None:
-        return False
+    if text.count("(") > max_depth and max(map(str.count, text.split("\n"), repeat("("))) > max_depth:
+        return False  # a line with that many `(` may nest too deep
     stack = [0]
     top = 0
-    for indent in map(len, _INDENTS.findall(text)):
+    for indent in map(len, _INDENTS.findall("\n" + text)):
         if indent == top:
             continue
         if indent > top:
