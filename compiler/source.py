@@ -12,6 +12,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import field
+from itertools import repeat
 from pathlib import Path
 
 from compiler.records import frozen
@@ -210,6 +211,8 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
     problem a line and a hint, and refuses pathological nesting before the parser
     and the recursive model builder ever see it.
     """
+    if _well_indented(source.text, max_depth):
+        return []  # most sheets: no line to report, found without walking the lines in Python
     problems: list[SourceProblem] = []
     stack = [0]
     for number, line in enumerate(source.text.split("\n"), start=1):
@@ -274,6 +277,39 @@ def scan_indentation(source: SourceFile, max_depth: int = MAX_DEPTH) -> list[Sou
     return problems
 
 
+# what a line of `scan_indentation` is walked for: a tab or non-breaking space (wherever it stands: its
+# mere absence rules P009 out), the indentation of each line that is neither blank nor a comment (each
+# line found after its newline: a pattern anchored with `^` is tried at every character)
+_LEADS = ("\t", "\u00a0", "\u202f", "\u2007", "\u3000")
+_INDENTS = re.compile(r"\n( *)(?!//)[^ \n]")
+
+
+def _well_indented(text: str, max_depth: int) -> bool:
+    """True when `scan_indentation` would find nothing: the same bookkeeping on the indentation
+    widths alone (False is not a finding: the lines are walked to find and place it).
+    """
+    if any(lead in text for lead in _LEADS):
+        return False
+    if text.count("(") > max_depth and max(map(str.count, text.split("\n"), repeat("("))) > max_depth:
+        return False  # a line with that many `(` may nest too deep
+    stack = [0]
+    top = 0
+    for indent in map(len, _INDENTS.findall("\n" + text)):
+        if indent == top:
+            continue
+        if indent > top:
+            stack.append(indent)
+            if len(stack) > max_depth + 1:
+                return False
+        else:
+            while indent < stack[-1]:
+                stack.pop()
+            if indent != stack[-1]:
+                return False
+        top = indent
+    return True
+
+
 _SUSPECT = re.compile(r"[^\t\n\x20-\x7e]")
 INVISIBLE_CATEGORIES = ("Cf", "Cc", "Zl", "Zp")
 """Format and control characters, and the line/paragraph separators U+2028/U+2029 (shown as line breaks by some viewers only)."""
@@ -293,15 +329,14 @@ def scan_invisible(source: SourceFile) -> list[SourceProblem]:
     it is reported where it stands, never removed or ignored.
     """
     problems: list[SourceProblem] = []
-    for number, line in enumerate(source.text.split("\n"), start=1):
-        for match in _SUSPECT.finditer(line):
-            char = match.group(0)
-            if unicodedata.category(char) not in INVISIBLE_CATEGORIES:
-                continue
-            column = match.start() + 1
-            name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"
-            problems.append(SourceProblem(
-                "P011", f"invisible or control character U+{ord(char):04X} ({name.lower()}) at column {column}",
-                Span(source.path, number, column, number, column + 1),
-                "delete the character (retype the text around it); it can hide a statement from the checks"))
+    for match in _SUSPECT.finditer(source.text):  # one pass over the text, not one per line: such characters are rare
+        char = match.group(0)
+        if unicodedata.category(char) not in INVISIBLE_CATEGORIES:
+            continue
+        number, column = source.position(match.start())
+        name: str = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "") or "control character"
+        problems.append(SourceProblem(
+            "P011", f"invisible or control character U+{ord(char):04X} ({name.lower()}) at column {column}",
+            Span(source.path, number, column, number, column + 1),
+            "delete the character (retype the text around it); it can hide a statement from the checks"))
     return problems

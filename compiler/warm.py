@@ -42,6 +42,7 @@ from compiler.batch import (
     same_text,
 )
 from compiler.cache import Cache, compiler_fingerprint, key_for
+from compiler.fsutil import read_limited
 from compiler.source import MAX_BYTES
 
 if TYPE_CHECKING:
@@ -66,9 +67,12 @@ def _counts(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
 
 
 def _read(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a regular file of at most `max_bytes` (None: anything else). The type and size are
+    read from the opened file, not asked of the path twice before: a system call costs more than the hash.
+    """
     try:
-        return path.read_bytes() if path.is_file() and path.stat().st_size <= max_bytes else None
-    except OSError:
+        return read_limited(path, max_bytes)
+    except OSError:  # also not a regular file, or too large
         return None
 
 
@@ -169,31 +173,40 @@ def _block_chunk(tasks: list[Task]) -> list[Done]:
 
 
 def _check_and_store(tasks: list[Task]) -> list[Done]:
-    from compiler.pipeline import compile_file, summarize
-
     out: list[Done] = []
     records: list[tuple[str, bytes]] = []
     directory: str | None = None
-    for path, today, max_bytes, fmt, given_key, folder, digest in tasks:
-        result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
-        key = given_key if same_text(result, digest) else None  # saved again since the key was made: not kept
-        summary, counts = summarize(result), _counts(result.diagnostics)
-        fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
-        if any(d.span.file != result.path for d in result.diagnostics):  # printed the classic way
-            if folder is not None and key is not None:
-                Cache(Path(folder)).write_json(key, entry_of(result))
-            out.append(((0, 0, 0), fields, b"", True))
-            continue
-        block = report.block(fmt, result).encode("utf-8")
-        if folder is not None and key is not None:
-            diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
-            records.append((key, block_file({"summary": summary, "counts": counts}, diagnostics, block)))
-            directory = folder
-        out.append(((counts["errors"], counts["warnings"], counts["infos"]), fields, block, False))
+    for task in tasks:
+        done, record = _check_one(task)  # the result dies with the call: the next sheet's collection sees none of it
+        out.append(done)
+        if record is not None:
+            records.append(record)
+            directory = task[5]
     if directory is not None:
         fmt = tasks[0][3]
         Cache(Path(directory)).write_shared([f"{key}.{fmt}.block" for key, _ in records], _records(records))
     return out
+
+
+def _check_one(task: Task) -> tuple[Done, tuple[str, bytes] | None]:
+    """One file's outcome, and its block file to store under its key (None: nothing to store together)."""
+    from compiler.pipeline import compile_file, summarize
+
+    path, today, max_bytes, fmt, given_key, folder, digest = task
+    result = compile_file(Path(path), datetime.date.fromisoformat(today), max_bytes)
+    key = given_key if same_text(result, digest) else None  # saved again since the key was made: not kept
+    summary, counts = summarize(result), _counts(result.diagnostics)
+    fields = {k: str(summary[k]) for k in BOOK_FIELDS if k in summary}
+    if any(d.span.file != result.path for d in result.diagnostics):  # printed the classic way
+        if folder is not None and key is not None:
+            Cache(Path(folder)).write_json(key, entry_of(result))
+        return ((0, 0, 0), fields, b"", True), None
+    block = report.block(fmt, result).encode("utf-8")
+    record = None
+    if folder is not None and key is not None:
+        diagnostics = json.dumps([d.to_json() for d in result.diagnostics], ensure_ascii=False).encode("utf-8")
+        record = (key, block_file({"summary": summary, "counts": counts}, diagnostics, block))
+    return ((counts["errors"], counts["warnings"], counts["infos"]), fields, block, False), record
 
 
 class _Spool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from compiler import model as m
 from compiler.checks import Context
@@ -45,6 +45,29 @@ def allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     return found
 
 
+def _walk_allows(items: tuple[m.Item, ...], owner: m.Item | None, top: Span, out: list[tuple[m.Allow, Span]],
+         region: Callable[[m.Item], Span]) -> None:
+    """Note each allow line below `items` with its region (not a nested function: one that calls
+    itself is a reference cycle, left to the garbage collector).
+    """
+    for item in items:
+        if isinstance(item, m.Allow):
+            # the region is measured only where an allow line needs it (extent walks a subtree)
+            out.append((item, region(owner) if owner is not None else top))
+        _walk_allows(item.children, item, top, out, region)
+
+
+def _allowances_of(context: Context) -> list[tuple[m.Allow, Span]]:
+    """`allowances(context.protocol)`, asked of the run's index of items by type first: most sheets
+    acknowledge nothing, and the index answers that without a pass over the items.
+    """
+    if context.of_type(m.Allow):
+        return allowances(context.protocol)
+    if not _ALLOWANCES or _ALLOWANCES[0][0] is not context.protocol:
+        _ALLOWANCES[:] = [(context.protocol, [])]  # what `apply_acknowledgements` asks next
+    return _ALLOWANCES[0][1]
+
+
 def _allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
     out: list[tuple[m.Allow, Span]] = []
     for item in protocol.all_items():
@@ -60,16 +83,9 @@ def _allowances(protocol: m.Protocol) -> list[tuple[m.Allow, Span]]:
             extents[id(owner)] = extent(owner)
         return extents[id(owner)]
 
-    def walk(items: tuple[m.Item, ...], owner: m.Item | None, top: Span) -> None:
-        for item in items:
-            if isinstance(item, m.Allow):
-                # the region is measured only where an allow line needs it (extent walks a subtree)
-                out.append((item, region(owner) if owner is not None else top))
-            walk(item.children, item, top)
-
-    walk(protocol.preamble, None, Span(protocol.path, 1, 1, 1, 1))
+    _walk_allows(protocol.preamble, None, Span(protocol.path, 1, 1, 1, 1), out, region)
     for section in protocol.all_sections():
-        walk(section.items, None, section.span)
+        _walk_allows(section.items, None, section.span, out, region)
     return out
 
 
@@ -86,7 +102,7 @@ def allow_without_justification(context: Context) -> Iterator[Diagnostic]:
 
     Source: RULES.md (acknowledgements); Rust RFC 2383 (lint reasons).
     """
-    for allow, _ in allowances(context.protocol):
+    for allow, _ in _allowances_of(context):
         if allow.justification is None:
             yield allow_without_justification.at(allow.span, f"`allow {allow.code.value}` without a justification",
                                                  'add the reason in quotes: allow CODE "why this is acceptable"')
@@ -104,7 +120,7 @@ def allow_unknown_code(context: Context) -> Iterator[Diagnostic]:
 
     Source: protocolc.
     """
-    for allow, _ in allowances(context.protocol):
+    for allow, _ in _allowances_of(context):
         if allow.code.value not in REGISTRY:
             yield allow_unknown_code.at(allow.code.span, f"unknown rule code `{allow.code.value}`",
                                         "use a code from `protocolc rules`")
