@@ -176,6 +176,9 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
 
     preamble = items(protocol.preamble)
     resolved_sections = sections(protocol.sections)
+    # The nested functions reach each other through this call's cells: emptied, they leave no reference
+    # cycle (each sheet's would otherwise wait for the collector, which then runs in the middle of a sheet).
+    del items, item, section, sections
     if preamble is protocol.preamble and resolved_sections is protocol.sections:
         return protocol
     return _replace(protocol, preamble=preamble, sections=resolved_sections)

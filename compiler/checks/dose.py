@@ -212,6 +212,7 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
     walk(protocol.preamble, (), None, (None, None), None)
     for section in protocol.all_sections():
         walk(section.items, (), section, (None, None), None)
+    del walk  # it calls itself through this call's cell: emptied, no reference cycle is left (see resolve)
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
     infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
              for line, ancestors, section, enclosing, key in found]
