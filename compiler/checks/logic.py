@@ -33,9 +33,12 @@ def conditions(context: Context) -> Iterator[m.Condition]:
     return iter(context.memo("logic.atoms", _atoms))
 
 
+_CONDITIONED = (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)
+
+
 def _atoms(context: Context) -> list[m.Condition]:
     found: list[m.Condition] = []
-    for item in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
+    for item in context.of_types(_CONDITIONED):
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
             found.extend(m.condition_atoms(item.condition))
     return found
@@ -203,7 +206,7 @@ def _analyse(context: Context) -> Analysis:
         found = analyse_restrictions(context.of_type(m.OnlyWhen), context.of_type(m.ExcludeWhen), translator(context))
         if found is not None:
             return found
-    return analyse(context.protocol, context.tables, translator(context), context.items)
+    return analyse(context.protocol, context.tables, translator(context), context.of_types(_CONDITIONED))
 
 
 def _text(context: Context, span: Span) -> str:
