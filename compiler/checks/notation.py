@@ -332,13 +332,36 @@ DOSE_IN_TEXT = re.compile(
 # amount's last digit, spaces and a whole unit not run into a letter or digit (DOSE_IN_TEXT's units and
 # look-ahead without the rate test). Cheap to search (one character class first), and few prose lines
 # hold one: DOSE_IN_TEXT (a look-behind tried at every position) runs on those only.
-_DOSE_NEEDED = re.compile(
+_DOSE_NEEDED_PATTERN = re.compile(
     r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
-    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])").search
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])")
+_DOSE_NEEDED = _DOSE_NEEDED_PATTERN.search
+_DOSE_NEEDED_AT = _DOSE_NEEDED_PATTERN.match
 # What every match of _DOSE_NEEDED holds: a digit, spaces and the first letter of a unit in any of the
 # cases its pattern accepts (µ also folds to Greek mu, capital or small). Most digits in prose (days,
 # dates, lab values) fail this at their next character; the full pattern tries its twenty units there.
-_UNIT_AFTER_DIGIT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]").search
+_UNIT_AFTER_DIGIT_PATTERN = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]")
+_UNIT_AFTER_DIGIT = _UNIT_AFTER_DIGIT_PATTERN.search
+
+
+def _unit_starts(text: str) -> list[int]:
+    """Where `_UNIT_AFTER_DIGIT` matches in a text (its digits), found in one scan.
+
+    Every match of `_DOSE_NEEDED` or `_SLASH_OR_PLUS_HINT` starts at one of these: it starts with a
+    digit, spaces and the first letter of a unit, and the matches found here cannot hold that digit
+    unless they start at it (after their digit come only spaces and a letter). So such a pattern,
+    tried only at these positions (`match`), finds what its search over the whole text finds, and
+    the slow scan (a character class first) is made once for both rules.
+    """
+    return [hit.start() for hit in _UNIT_AFTER_DIGIT_PATTERN.finditer(text)]
+
+
+def _holds_dose_unit(text: str, starts: list[int] | None = None) -> bool:
+    """`_DOSE_NEEDED(text) is not None`, trying the pattern only where `_unit_starts` are."""
+    for start in _unit_starts(text) if starts is None else starts:
+        if _DOSE_NEEDED_AT(text, start) is not None:
+            return True
+    return False
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = lazy(r"[ \t]+//.*$")
 
@@ -349,6 +372,7 @@ def _uncommented(text: str) -> str:
 
 
 _FREE_TEXT = (m.Prose, m.Note, m.Decision)
+_KIND_NAMES = {kind: kind.__name__.lower() for kind in _FREE_TEXT}
 
 
 def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -357,7 +381,7 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
 
     Queries are not free text here: they already block approval (X006, V010).
     """
-    return iter(context.memo("notation.free_text_lines", lambda c: list(_free_text_lines(c))))
+    return iter([(line, kind) for line, kind, _ in _free_texts(context)])
 
 
 def _free_texts(context: Context) -> list[tuple[int, str, str]]:
@@ -367,7 +391,7 @@ def _free_texts(context: Context) -> list[tuple[int, str, str]]:
 
 def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
     text, starts = context.source.text, context.source.line_starts
-    return [(line, kind, _uncommented(_line_text(text, starts, line))) for line, kind in free_text_lines(context)]
+    return [(line, kind, _uncommented(_line_text(text, starts, line))) for line, kind in _free_text_lines(context)]
 
 
 def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
@@ -383,7 +407,12 @@ def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
 
 def _free_texts_joined(context: Context) -> str:
     """The free-text lines of `_free_texts`, joined by newlines (once per check run)."""
-    return context.memo("notation.free_texts_joined", lambda c: "\n".join(raw for _, _, raw in _free_texts(c)))
+    return context.memo("notation.free_texts_joined", lambda c: "\n".join([raw for _, _, raw in _free_texts(c)]))
+
+
+def _free_unit_starts(context: Context) -> list[int]:
+    """`_unit_starts` of the joined free-text lines (once per check run: N030 and N015 ask)."""
+    return context.memo("notation.free_unit_starts", lambda c: _unit_starts(_free_texts_joined(c)))
 
 
 def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -393,10 +422,13 @@ def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
         if text is not None and text.span.line not in seen:
             seen.add(text.span.line)
             yield text.span.line, "metadata"
+    names = _KIND_NAMES
     for item in context.of_types(_FREE_TEXT):
-        if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
-            seen.add(item.span.line)
-            yield item.span.line, type(item).__name__.lower()
+        line = item.span.line
+        if line not in seen:
+            seen.add(line)
+            kind = names.get(type(item))
+            yield line, type(item).__name__.lower() if kind is None else kind
     for section in context.protocol.all_sections():
         if section.span.line not in seen:
             seen.add(section.span.line)
@@ -529,10 +561,10 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     # a line holding a dose quantity holds it in the joined lines too (a newline passes the unit's
     # look-ahead as the end of a line does): one search answers for most sheets, which have none
     joined = _free_texts_joined(context)
-    if (_UNIT_AFTER_DIGIT(joined) is None or _DOSE_NEEDED(joined) is None) and "AUC" not in joined:
+    if "AUC" not in joined and not _holds_dose_unit(joined, _free_unit_starts(context)):
         return
     for line, kind, raw in _free_texts(context):
-        if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
+        if "AUC" not in raw and not _holds_dose_unit(raw):
             continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
@@ -731,6 +763,7 @@ _SLASH_OR_PLUS = lazy(
     r"(?![A-Za-z0-9])")
 # what every match of _SLASH_OR_PLUS holds, without its leading look-behind (which makes a search slow)
 _SLASH_OR_PLUS_HINT = re.compile(r"[0-9]\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]")
+_SLASH_OR_PLUS_HINT_AT = _SLASH_OR_PLUS_HINT.match
 
 
 @check("N015", "slash-or-plus-as-and", Severity.WARNING, "`/` or `+` used for \"and\" or \"per\" between doses")
@@ -753,9 +786,9 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
     joined = _free_texts_joined(context)
-    if (("/" not in joined and "+" not in joined) or _UNIT_AFTER_DIGIT(joined) is None
-            or _SLASH_OR_PLUS_HINT.search(joined) is None):
-        return  # (the hint holds a `/` or `+`: a text without either has no match)
+    if ("/" not in joined and "+" not in joined) or not any(
+            _SLASH_OR_PLUS_HINT_AT(joined, start) for start in _free_unit_starts(context)):
+        return  # (the hint holds a `/` or `+`: a text without either has no match; it starts at a unit start)
     for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
             span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)
