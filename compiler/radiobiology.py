@@ -68,6 +68,16 @@ def total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Deci
     """
     exponent = dose_per_fraction.as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if fractions.is_finite() and dose_per_fraction.is_finite() and total.is_finite():
+        # the same comparison in whole numbers (n = a/b, d = c/e, t = g/h, half = 1/(2s)): Fraction
+        # arithmetic made a Python object per step, and every `rt` line of a sheet asks this
+        a, b = fractions.as_integer_ratio()
+        c, e = dose_per_fraction.as_integer_ratio()
+        g, h = total.as_integer_ratio()
+        if not places:  # n·d = t
+            return a * c * h == g * b * e
+        twice = 2 * 10**places  # n·(d ∓ half) = a·(twice·c ∓ e) / (b·e·twice); b, e, h are positive
+        return a * (twice * c - e) * h <= g * b * e * twice <= a * (twice * c + e) * h
     half = Fraction(1, 2 * 10**places) if places else Fraction(0)
     n, d, t = exact(fractions), exact(dose_per_fraction), exact(total)
     return n * (d - half) <= t <= n * (d + half)

@@ -7,6 +7,10 @@ sheets and the fixtures and over texts made to sit on its edges.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
+from compiler import radiobiology
 from compiler.checks import notation
 from tests.conftest import FIXTURES, ROOT
 
@@ -46,3 +50,23 @@ def test_tried_at_the_unit_starts_the_patterns_find_what_their_search_finds() ->
         assert notation._holds_dose_unit(text, starts) == notation._holds_dose_unit(text), text
         hint = any(notation._SLASH_OR_PLUS_HINT_AT(text, start) for start in starts)
         assert hint == (notation._SLASH_OR_PLUS_HINT.search(text) is not None), text
+
+
+def _old_total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Decimal) -> bool:
+    """`radiobiology.total_consistent` as it was written with Fractions (main at 545dc4b)."""
+    exponent = dose_per_fraction.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    half = Fraction(1, 2 * 10**places) if places else Fraction(0)
+    n, d, t = Fraction(fractions), Fraction(dose_per_fraction), Fraction(total)
+    return n * (d - half) <= t <= n * (d + half)
+
+
+def test_the_total_in_whole_numbers_holds_where_the_fractions_held() -> None:
+    texts = ["0", "1", "2", "3", "5", "8", "15", "25", "0.5", "2.5", "2.50", "2.67", "2.666", "2.7", "4", "4.0",
+             "4.00", "13.3", "40", "40.0", "40.1", "39.975", "40.125", "40.13", "26", "5.2", "60", "-1", "-2.5", "1E+1",
+             "1E-3", "0.001", "100", "1.8", "3.25", "12.5", "48", "3.2", "15.5", "0.0", "7.14", "50"]
+    values = [Decimal(t) for t in texts]
+    for n in values:
+        for d in values:
+            for total in values:
+                assert radiobiology.total_consistent(n, d, total) == _old_total_consistent(n, d, total), (n, d, total)

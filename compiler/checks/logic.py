@@ -413,8 +413,13 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
                 if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
                     return
     wanted = {id(node) for node in eligibility}
+    # the items that are eligibility lines or bullets holding one: a block holding none is passed over
+    # in one test (most blocks), where looking at each of its items cost a step per item of the sheet
+    holders = wanted | {id(bullet) for bullet in context.of_type(m.Bullet) if id(bullet.content) in wanted}
     reported: set[int] = set()  # items inside a reported scope: one info per outermost eligibility line
     for parent, block in _blocks(context.protocol, context.items):
+        if holders.isdisjoint(map(id, block)):
+            continue
         for item in block:
             node = item.content if isinstance(item, m.Bullet) and item.content is not None else item
             if id(node) not in wanted or id(item) in reported:
@@ -435,9 +440,7 @@ def _blocks(protocol: m.Protocol, items: list[m.Item]) -> Iterator[tuple[m.Item 
     yield None, protocol.preamble
     for section in protocol.all_sections():
         yield None, section.items
-    for item in items:
-        if item.children:
-            yield item, item.children
+    yield from [(item, item.children) for item in items if item.children]
 
 
 @check("L006", "score-not-stated", Severity.WARNING, "biomarker threshold without its scoring method, or scores mixed")
