@@ -11,7 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from compiler import radiobiology
-from compiler.checks import notation
+from compiler.checks import notation, text
 from tests.conftest import FIXTURES, ROOT
 
 EDGE_TEXTS = ["", "5", "5 mg", "5mg", "5  MG", "1,5 µg", "2 Μg", "2 μg", "3 G", "3 g", "10 IU", "10 iu", "10 E",
@@ -70,3 +70,12 @@ def test_the_total_in_whole_numbers_holds_where_the_fractions_held() -> None:
         for d in values:
             for total in values:
                 assert radiobiology.total_consistent(n, d, total) == _old_total_consistent(n, d, total), (n, d, total)
+
+
+def test_a_text_holds_a_token_exactly_when_the_keyed_test_says_so() -> None:
+    tokens = ["TODO", "TBD", "XXX", "FIXME", "???", "", "a", "ë", "≥5", "x y"]
+    keyed = [(token, text._rarest(token)) for token in tokens]
+    assert all(char in token for token, char in keyed if token)
+    for sample in TEXTS:
+        for token, char in keyed:
+            assert text._holds_any(sample, [(token, char)]) == (token in sample), (token, sample)
