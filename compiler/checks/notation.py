@@ -391,7 +391,13 @@ def _free_texts(context: Context) -> list[tuple[int, str, str]]:
 
 def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
     text, starts = context.source.text, context.source.line_starts
-    return [(line, kind, _uncommented(_line_text(text, starts, line))) for line, kind in _free_text_lines(context)]
+    last = len(starts)
+    found: list[tuple[int, str, str]] = []
+    for line, kind in _free_text_lines(context):
+        # `_uncommented(_line_text(…))` written out: a step per free-text line of every sheet
+        raw = text[starts[line - 1]:starts[line] - 1] if 0 < line < last else _line_text(text, starts, line)
+        found.append((line, kind, _COMMENT.sub("", raw) if "//" in raw else raw))
+    return found
 
 
 def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
@@ -415,24 +421,27 @@ def _free_unit_starts(context: Context) -> list[int]:
     return context.memo("notation.free_unit_starts", lambda c: _unit_starts(_free_texts_joined(c)))
 
 
-def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
+def _free_text_lines(context: Context) -> list[tuple[int, str]]:
     seen: set[int] = set()
+    found: list[tuple[int, str]] = []
     meta = context.protocol.meta
     for text in (meta.title, meta.scope, meta.change_note):  # printed on the sheet too
         if text is not None and text.span.line not in seen:
             seen.add(text.span.line)
-            yield text.span.line, "metadata"
+            found.append((text.span.line, "metadata"))
     names = _KIND_NAMES
     for item in context.of_types(_FREE_TEXT):
         line = item.span.line
         if line not in seen:
             seen.add(line)
             kind = names.get(type(item))
-            yield line, type(item).__name__.lower() if kind is None else kind
+            found.append((line, type(item).__name__.lower() if kind is None else kind))
     for section in context.protocol.all_sections():
-        if section.span.line not in seen:
-            seen.add(section.span.line)
-            yield section.span.line, "heading"
+        line = section.span.line
+        if line not in seen:
+            seen.add(line)
+            found.append((line, "heading"))
+    return found
 
 
 _NAME_INDEX: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str], int]] = {}
