@@ -17,12 +17,15 @@ from compiler.tables import Tables, normalise
 
 TJC = "The Joint Commission, Official \"Do Not Use\" List (2004, reaffirmed)"
 THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
+# compiled once: `re.fullmatch(pattern, …)` looked its pattern up in re's cache for every number
+_TRAILING_ZERO = re.compile(r"([0-9]*)[.,]([0-9]*?)0+").fullmatch
+_THOUSANDS_SHAPE = re.compile(r"[0-9]{1,3}[.,][0-9]{3}").fullmatch
 ISMP = "ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)"
 
 
 def numbers(context: Context) -> Iterator[m.Number]:
     """Every number written in a structured statement (listed once per check run)."""
-    return iter(context.memo("notation.numbers", lambda c: list(_numbers(c))))
+    return iter(context.memo("notation.numbers", _numbers))
 
 
 def _separated(context: Context) -> list[m.Number]:
@@ -33,26 +36,30 @@ def _separated(context: Context) -> list[m.Number]:
                                                           if not n.text or "." in n.text or "," in n.text])
 
 
-def _numbers(context: Context) -> Iterator[m.Number]:
+def _numbers(context: Context) -> list[m.Number]:
+    found: list[m.Number] = []
+    add = found.append
     for item in context.of_types((m.DrugLine, m.Fractionation, m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
-                if phase.dose is not None:
-                    yield phase.dose.amount
-                    if phase.dose.amount_max is not None:
-                        yield phase.dose.amount_max
+                dose = phase.dose
+                if dose is not None:
+                    add(dose.amount)
+                    if dose.amount_max is not None:
+                        add(dose.amount_max)
             if item.form is not None and item.form.concentration is not None:
-                yield item.form.concentration[0]
-                yield item.form.concentration[2]
+                add(item.form.concentration[0])
+                add(item.form.concentration[2])
         elif isinstance(item, m.Fractionation):
             for number in (item.fractions, item.fractions_max, item.dose_per_fraction, item.dose_per_fraction_max,
                            item.total):
                 if number is not None:
-                    yield number
+                    add(number)
         elif isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
             for atom in m.condition_atoms(item.condition):
                 if isinstance(atom, m.Compare) and atom.number is not None:
-                    yield atom.number
+                    add(atom.number)
+    return found
 
 
 def doses(context: Context) -> Iterator[m.Dose]:
@@ -150,7 +157,7 @@ def trailing_zero(context: Context) -> Iterator[Diagnostic]:
     for number in _separated(context):
         if "." not in number.text and "," not in number.text:
             continue  # no separator: nothing after one (most numbers)
-        match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
+        match = _TRAILING_ZERO(number.text)
         if match and not THOUSANDS.fullmatch(number.text):  # `2,500` is N018's ambiguity, not a trailing zero
             whole, fraction = match.group(1) or "0", match.group(2)
             fixed = whole + (_decimal_mark(context) + fraction if fraction else "")
@@ -312,7 +319,7 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
     expected = _decimal_mark(context)
     for number in _separated(context):
         mark = number.decimal_separator
-        if mark is not None and mark != expected and not re.fullmatch(r"[0-9]{1,3}[.,][0-9]{3}", number.text):
+        if mark is not None and mark != expected and _THOUSANDS_SHAPE(number.text) is None:
             fixed = number.text.replace(mark, expected)
             yield mixed_decimal_separators.at(
                 number.span, f"`{number.text}` uses `{mark}` in a document whose decimal mark is `{expected}`",
