@@ -11,7 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from compiler import radiobiology
-from compiler.checks import notation, text
+from compiler.checks import notation, schedule, text
 from tests.conftest import FIXTURES, ROOT
 
 EDGE_TEXTS = ["", "5", "5 mg", "5mg", "5  MG", "1,5 µg", "2 Μg", "2 μg", "3 G", "3 g", "10 IU", "10 iu", "10 E",
@@ -79,3 +79,10 @@ def test_a_text_holds_a_token_exactly_when_the_keyed_test_says_so() -> None:
     for sample in TEXTS:
         for token, char in keyed:
             assert text._holds_any(sample, [(token, char)]) == (token in sample), (token, sample)
+
+
+def test_the_day_ranges_are_the_patterns_matches() -> None:
+    days = ["1", "1-14", "1 - 14", "14-1", "1–8", "1 to 5", "-7 to -1", "1, 8, 15", "0", "1,8", "2 tot 5", "1\u20138"]
+    for sample in TEXTS + days:
+        found = [(m.span(), m.groups()) for m in schedule._day_ranges(sample)]
+        assert found == [(m.span(), m.groups()) for m in schedule._DAY_RANGE.finditer(sample)], sample

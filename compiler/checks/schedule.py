@@ -877,6 +877,17 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
 
 # at most 12 digits: a longer number is P017 (and Python refuses to convert one of 4,300 digits)
 _DAY_RANGE = re.compile(r"(?<![0-9])([0-9]{1,12})\s*(?:-|–|to)\s*([0-9]{1,12})(?![0-9])")
+
+
+def _day_ranges(text: str) -> Iterator[re.Match[str]]:
+    """`_DAY_RANGE.finditer(text)`, asked only of texts holding a range's `-`, `–` or `to` (most day lists
+    have none, and the pattern's look-behind is tried at every position).
+    """
+    if "-" in text or "–" in text or "to" in text:
+        return _DAY_RANGE.finditer(text)
+    return iter(())
+
+
 # A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
 # falls inside a range such as `-1 to 1` is a guess about which convention is meant.
 _EXPLICIT_DAY_ZERO = lazy(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
@@ -900,7 +911,7 @@ def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, 
             if 0 in days.days and not _EXPLICIT_DAY_ZERO.search(days.text):
                 yield days.span, (f"`{days.text}`: the range crosses day 0, which this sheet never names (day 1 is the "
                                   "first day of the cycle, the day before it day -1)")
-            for match in _DAY_RANGE.finditer(days.text):
+            for match in _day_ranges(days.text):
                 if int(match.group(2)) < int(match.group(1)):
                     yield days.span, f"`{days.text}`: the day range {match.group(0)} runs backwards"
         if phase_or_line.on_off is not None and phase_or_line.on_off[0] == 0:
