@@ -86,3 +86,20 @@ def test_the_day_ranges_are_the_patterns_matches() -> None:
     for sample in TEXTS + days:
         found = [(m.span(), m.groups()) for m in schedule._day_ranges(sample)]
         assert found == [(m.span(), m.groups()) for m in schedule._DAY_RANGE.finditer(sample)], sample
+
+
+def test_a_reference_is_read_only_from_a_sheet_holding_the_section_sign() -> None:
+    from compiler import model as m
+    from compiler.pipeline import compile_text
+    from tests.conftest import TODAY
+
+    sheets = sorted((ROOT / "protocols").glob("**/*.protocol")) + sorted(FIXTURES.glob("X003/*.protocol"))
+    seen = 0
+    for path in sheets:
+        result = compile_text(str(path), path.read_bytes(), TODAY)
+        if result.protocol is None or result.source is None:
+            continue
+        refs = [ref for item in result.protocol.all_items() if isinstance(item, (m.Prose, m.Note)) for ref in item.refs]
+        seen += len(refs)
+        assert "§" in result.source.text or not refs, path
+    assert seen  # the sheets do hold references

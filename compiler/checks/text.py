@@ -232,6 +232,8 @@ def dangling_reference(context: Context) -> Iterator[Diagnostic]:
 
     Source: seed 002 ("cfr. categorie 3").
     """
+    if "§" not in context.source.text:
+        return  # a reference is read only from a text holding `§` (the builder's test): most sheets hold none
     ids = [s.id for s in context.protocol.all_sections()]
     for item in context.of_types((m.Prose, m.Note)):
         refs = item.refs if isinstance(item, (m.Prose, m.Note)) else ()
