@@ -76,7 +76,7 @@ def total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Deci
         g, h = total.as_integer_ratio()
         if not places:  # n·d = t
             return a * c * h == g * b * e
-        twice = 2 * 10**places  # n·(d ∓ half) = a·(twice·c ∓ e) / (b·e·twice); b, e, h are positive
+        twice: int = 2 * 10**places  # n·(d ∓ half) = a·(twice·c ∓ e) / (b·e·twice); b, e, h are positive
         return a * (twice * c - e) * h <= g * b * e * twice <= a * (twice * c + e) * h
     half = Fraction(1, 2 * 10**places) if places else Fraction(0)
     n, d, t = exact(fractions), exact(dose_per_fraction), exact(total)

@@ -26,6 +26,7 @@ def forget() -> None:
     """Empty every memo that outlives one check run."""
     thresholds._ATOM_REGIONS.clear()
     thresholds._DOMAINS.clear()
+    thresholds._ALGEBRAS.clear()
     conditions._INDEXES.clear()
     combinations._FACTS.clear()
     combinations._MENTIONS.clear()

@@ -35,21 +35,21 @@ TEXTS = _texts()
 
 
 def test_the_unit_starts_hold_every_start_of_the_dose_and_slash_patterns() -> None:
-    for text in TEXTS:
-        starts = set(notation._unit_starts(text))
+    for sample in TEXTS:
+        starts = set(notation._unit_starts(sample))
         for pattern in (notation._DOSE_NEEDED_PATTERN, notation._SLASH_OR_PLUS_HINT):
-            for position in range(len(text)):
-                if pattern.match(text, position):
-                    assert position in starts, (pattern.pattern, text, position)
+            for position in range(len(sample)):
+                if pattern.match(sample, position):
+                    assert position in starts, (pattern.pattern, sample, position)
 
 
 def test_tried_at_the_unit_starts_the_patterns_find_what_their_search_finds() -> None:
-    for text in TEXTS:
-        starts = notation._unit_starts(text)
-        assert notation._holds_dose_unit(text) == (notation._DOSE_NEEDED(text) is not None), text
-        assert notation._holds_dose_unit(text, starts) == notation._holds_dose_unit(text), text
-        hint = any(notation._SLASH_OR_PLUS_HINT_AT(text, start) for start in starts)
-        assert hint == (notation._SLASH_OR_PLUS_HINT.search(text) is not None), text
+    for sample in TEXTS:
+        starts = notation._unit_starts(sample)
+        assert notation._holds_dose_unit(sample) == (notation._DOSE_NEEDED(sample) is not None), sample
+        assert notation._holds_dose_unit(sample, starts) == notation._holds_dose_unit(sample), sample
+        hint = any(notation._SLASH_OR_PLUS_HINT_AT(sample, start) for start in starts)
+        assert hint == (notation._SLASH_OR_PLUS_HINT.search(sample) is not None), sample
 
 
 def _old_total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Decimal) -> bool:

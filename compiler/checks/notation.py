@@ -379,7 +379,7 @@ def _uncommented(text: str) -> str:
 
 
 _FREE_TEXT = (m.Prose, m.Note, m.Decision)
-_KIND_NAMES = {kind: kind.__name__.lower() for kind in _FREE_TEXT}
+_KIND_NAMES: dict[type[m.Item], str] = {kind: kind.__name__.lower() for kind in _FREE_TEXT}
 
 
 def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
