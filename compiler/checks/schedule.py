@@ -39,7 +39,7 @@ def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
 
 
 def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
-    return tuple((node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine))
+    return tuple([(node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine)])
 
 
 def _regimen_at(context: Context, index: int) -> m.RegimenLine | None:
@@ -474,10 +474,25 @@ def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> boo
     verdict = _arm_verdict(context, arm.conditions, setting)
     if verdict != _ADMITTED:
         return verdict == _ENTAILED
-    words = (_data(context).get("setting_words") or {}).get(setting) or []
+    known = context.shared(_scope_words)
+    found = known.get(setting)
+    if found is None:
+        words = (_data(context).get("setting_words") or {}).get(setting) or []
+        found = known[setting] = _scope_text(context), [str(w).lower() for w in words]
+    text, lowered = found
+    return any(w in text for w in lowered)
+
+
+def _scope_words(context: Context) -> dict[str, tuple[str, list[str]]]:
+    """Per setting: the protocol's title and scope in lower case, and the setting's words in lower case
+    (filled as rules ask, once per check run: every arm of a sheet asked again).
+    """
+    return {}
+
+
+def _scope_text(context: Context) -> str:
     meta = context.protocol.meta
-    text = " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
-    return any(str(w).lower() in text for w in words)
+    return " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
 
 
 _EXCLUDED, _ENTAILED, _ADMITTED = range(3)
