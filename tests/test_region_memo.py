@@ -63,3 +63,22 @@ def test_every_kept_answer_holds_its_operands() -> None:
         assert tuple(key[1:]) == tuple(id(x) for x in held)
     for key, (region, _) in algebra._written.items():
         assert key == id(region)
+
+
+def test_the_kept_keys_of_tables_and_criteria_are_the_keys_computed_afresh() -> None:
+    from compiler import modification
+
+    tables = load()
+    for path in sorted((ROOT / "protocols").glob("**/*.protocol")):
+        result = compile_text(str(path), path.read_bytes(), TODAY)
+        assert result.protocol is not None
+        for item in result.protocol.all_items():
+            if isinstance(item, m.DoseModification):
+                first = modification._table_key(item, tables)
+                modification._KEYS.clear()
+                assert modification._table_key(item, tables) == first
+                assert modification._table_key(item, tables) is modification._table_key(item, tables)
+            elif isinstance(item, m.Criteria):
+                first = modification._criteria_key(item, tables)
+                modification._KEYS.clear()
+                assert modification._criteria_key(item, tables) == first
