@@ -12,7 +12,7 @@ import pytest
 
 from compiler import arms, conditions, modification, thresholds
 from compiler import model as m
-from compiler.checks import combinations
+from compiler.checks import combinations, schedule
 from compiler.pipeline import compile_text
 from compiler.source import Span
 from compiler.tables import load
@@ -31,6 +31,8 @@ def forget() -> None:
     combinations._FACTS.clear()
     combinations._MENTIONS.clear()
     modification._SHAPES.clear()
+    modification._KEYS.clear()
+    schedule._ROWS.clear()
 
 
 def findings(path: str, raw: bytes) -> tuple[object, ...]:

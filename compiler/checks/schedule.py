@@ -272,16 +272,30 @@ def _rows(context: Context, line: m.DrugLine, phase: m.Phase) -> list[Mapping[st
     if dose is None or line.drug_id is None:
         return []
     route = phase.route or line.route
+    code = None if route is None else route.code
+    # what the rows depend on: the same doses (`200 mg IV`) recur from sheet to sheet
+    key = (context.tables.fingerprint, line.drug_id, dose.unit, code, dose.amount.value)
+    known = _ROWS.get(key)
+    if known is not None:
+        return known
     out = []
+    amount = float(dose.amount.value)
     for row in (context.tables.drugs.get(line.drug_id) or {}).get("doses") or []:
         usual = row.get("usual") or []
         if row.get("unit") != dose.unit or len(usual) != 2:
             continue
-        if route is not None and row.get("route") not in (None, route.code):
+        if code is not None and row.get("route") not in (None, code):
             continue
-        if float(usual[0]) <= float(dose.amount.value) <= float(usual[1]):
+        if float(usual[0]) <= amount <= float(usual[1]):
             out.append(row)
+    if len(_ROWS) >= 4096:
+        _ROWS.clear()
+    _ROWS[key] = out
     return out
+
+
+# The fitting rows of a dose by everything `_rows` reads of it (shared: never change a list).
+_ROWS: dict[tuple[object, ...], list[Mapping[str, Any]]] = {}
 
 
 def _arm_has_class(lay: a.Layout, index: int, class_id: str, context: Context) -> bool:
