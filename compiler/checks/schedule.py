@@ -142,9 +142,11 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
     """
     lay = _layout(context)
     for index, line in _lines(context):
-        dosed = [p for p in line.phases if p.dose is not None]
-        if not dosed:
-            continue
+        for phase in line.phases:
+            if phase.dose is not None:
+                break
+        else:
+            continue  # no dose
         regimen = _regimen_at(context, index)
         where = line.name.span
         if line.route is None and not _inherited(lay, index, line, "schedule"):
