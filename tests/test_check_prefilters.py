@@ -103,3 +103,18 @@ def test_a_reference_is_read_only_from_a_sheet_holding_the_section_sign() -> Non
         seen += len(refs)
         assert "§" in result.source.text or not refs, path
     assert seen  # the sheets do hold references
+
+
+def test_bed_eqd2_and_shown_kept_by_whole_numbers_are_the_formulas() -> None:
+    values = [Fraction(1), Fraction(5), Fraction(25), Fraction(267, 100), Fraction(2), Fraction(35, 10), Fraction(18, 10),
+              Fraction(40, 15), Fraction(10), Fraction(1, 3), 3]
+    for n in values:
+        for d in values:
+            for ab in values:
+                assert radiobiology.bed(n, d, ab) == n * d * (1 + Fraction(d) / ab)
+                assert radiobiology.eqd2(n, d, ab) == n * d * (d + ab) / (2 + Fraction(ab))
+        for places in (0, 1, 2):
+            quantum = Decimal(1).scaleb(-places)
+            exact = Fraction(n)
+            text = str((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(quantum, rounding="ROUND_HALF_UP"))
+            assert radiobiology.shown(n, places) == (text.rstrip("0").rstrip(".") if "." in text else text)
