@@ -75,6 +75,18 @@ def _doses(context: Context) -> Iterator[m.Dose]:
                     yield phase.dose
 
 
+def _unit_texts(context: Context) -> frozenset[str]:
+    """The units of the doses as written (`mg`, `U.`), once per check run: N001, N010, N011 and N017 ask
+    first whether one they report is written at all (most sheets write none), where each looked at every dose.
+    """
+    return context.memo("notation.unit_texts", lambda c: frozenset([dose.unit_text for dose in doses(c)]))
+
+
+def _writes_unit(context: Context, units: tuple[str, ...]) -> bool:
+    """Whether some dose is written in one of the units, with or without periods after it."""
+    return any(text.rstrip(".") in units for text in _unit_texts(context))
+
+
 def routes(context: Context) -> Iterator[m.Route]:
     """Every route of every drug line."""
     for item in context.of_type(m.DrugLine):
@@ -108,6 +120,8 @@ def u_or_iu(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list; ISMP error-prone abbreviations (2021).
     """
+    if not _writes_unit(context, ("U", "IU")):
+        return
     for dose in doses(context):
         if dose.unit_text.rstrip(".") in ("U", "IU"):
             where = unit_span(dose)
@@ -196,6 +210,8 @@ def microgram_symbol(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone abbreviations (2021).
     """
+    if not _writes_unit(context, ("µg", "μg", "ug")):
+        return
     for dose in doses(context):
         if dose.unit_text.rstrip(".") in ("µg", "μg", "ug"):
             where = unit_span(dose)
@@ -215,6 +231,8 @@ def cc_for_ml(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone abbreviations (2021).
     """
+    if not _writes_unit(context, ("cc",)):
+        return
     for dose in doses(context):
         if dose.unit_text.rstrip(".") == "cc":
             where = unit_span(dose)
@@ -273,6 +291,8 @@ def period_after_unit(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone dose designations (2021).
     """
+    if not any(text.endswith(".") for text in _unit_texts(context)):
+        return
     for dose in doses(context):
         if dose.unit_text.endswith("."):
             where = unit_span(dose)
