@@ -127,9 +127,26 @@ def _condition_key(condition: m.Condition) -> tuple[object, ...]:
 
 
 def _table_key(table: m.DoseModification, tables: Tables) -> tuple[object, ...]:
-    return (tables.fingerprint, None if table.variable is None else table.variable.value,
-            None if table.unit is None else table.unit.value,
-            tuple(_condition_key(band.condition) for band in table.bands()))
+    known = _KEYS.get(id(table))
+    if known is not None and known[0] is table and known[1] == tables.fingerprint:
+        return known[2]
+    found = (tables.fingerprint, None if table.variable is None else table.variable.value,
+             None if table.unit is None else table.unit.value,
+             tuple(_condition_key(band.condition) for band in table.bands()))
+    _keep_key(table, tables, found)
+    return found
+
+
+def _keep_key(node: m.Item, tables: Tables, key: tuple[object, ...]) -> None:
+    if len(_KEYS) >= _KEYS_SIZE:
+        _KEYS.clear()
+    _KEYS[id(node)] = (node, tables.fingerprint, key)
+
+
+_KEYS_SIZE = 512
+# The keys of tables and criteria blocks by the block itself (kept here, so its id is not reused): a
+# sheet's table is keyed for its analysis and again for each criteria block it is compared with.
+_KEYS: dict[int, tuple[m.Item, str, tuple[object, ...]]] = {}
 
 
 def _shape_of(analysis: TableAnalysis) -> _Shape:
@@ -251,7 +268,12 @@ def criteria_region(block: m.Criteria, tables: Tables, translator: Translator | 
 
 
 def _criteria_key(block: m.Criteria, tables: Tables) -> tuple[object, ...]:
-    return (tables.fingerprint, tuple(_condition_key(criterion.condition) for criterion in block.criteria()))
+    known = _KEYS.get(id(block))
+    if known is not None and known[0] is block and known[1] == tables.fingerprint:
+        return known[2]
+    found = (tables.fingerprint, tuple(_condition_key(criterion.condition) for criterion in block.criteria()))
+    _keep_key(block, tables, found)
+    return found
 
 
 # Criteria regions and criteria-against-table findings by what the block and the table say

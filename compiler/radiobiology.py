@@ -29,16 +29,32 @@ from compiler import model as m
 from compiler.records import IdentityMemo, frozen
 from compiler.tables import Tables, TablesMemo
 
+# The memos below are pure, and the same few values recur on every sheet. They are kept by the
+# numerators and denominators: hashing a Fraction is Python code (a modular inverse each time),
+# hashing whole numbers is not, and a Fraction is its numerator over its denominator.
 
-@functools.lru_cache(maxsize=4096)  # pure, and the same few values recur on every sheet
+
 def bed(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction) -> Fraction:
     """Biologically effective dose, Gy: n·d·(1 + d/(α/β))."""
-    return fractions * dose_per_fraction * (1 + dose_per_fraction / alpha_beta)
+    return _bed(fractions.numerator, fractions.denominator, dose_per_fraction.numerator,
+                dose_per_fraction.denominator, alpha_beta.numerator, alpha_beta.denominator)
 
 
 @functools.lru_cache(maxsize=4096)
+def _bed(n: int, n_over: int, d: int, d_over: int, ab: int, ab_over: int) -> Fraction:
+    fractions, dose_per_fraction, alpha_beta = Fraction(n, n_over), Fraction(d, d_over), Fraction(ab, ab_over)
+    return fractions * dose_per_fraction * (1 + dose_per_fraction / alpha_beta)
+
+
 def eqd2(fractions: Fraction, dose_per_fraction: Fraction, alpha_beta: Fraction) -> Fraction:
     """Equivalent dose in 2 Gy fractions, Gy: n·d·(d + α/β)/(2 + α/β)."""
+    return _eqd2(fractions.numerator, fractions.denominator, dose_per_fraction.numerator,
+                 dose_per_fraction.denominator, alpha_beta.numerator, alpha_beta.denominator)
+
+
+@functools.lru_cache(maxsize=4096)
+def _eqd2(n: int, n_over: int, d: int, d_over: int, ab: int, ab_over: int) -> Fraction:
+    fractions, dose_per_fraction, alpha_beta = Fraction(n, n_over), Fraction(d, d_over), Fraction(ab, ab_over)
     return fractions * dose_per_fraction * (dose_per_fraction + alpha_beta) / (2 + alpha_beta)
 
 
@@ -50,11 +66,15 @@ def exact(value: Decimal | int | str) -> Fraction:
     return Fraction(Decimal(str(value)))
 
 
-@functools.lru_cache(maxsize=4096)
 def shown(value: Fraction, places: int = 1) -> str:
     """A value rounded half-up for display (`23.3`), without trailing `.0`."""
+    return _shown(value.numerator, value.denominator, places)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown(numerator: int, denominator: int, places: int) -> str:
     quantum = Decimal(1).scaleb(-places)
-    text = str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_UP))
+    text = str((Decimal(numerator) / Decimal(denominator)).quantize(quantum, rounding=ROUND_HALF_UP))
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -68,6 +88,16 @@ def total_consistent(fractions: Decimal, dose_per_fraction: Decimal, total: Deci
     """
     exponent = dose_per_fraction.as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if fractions.is_finite() and dose_per_fraction.is_finite() and total.is_finite():
+        # the same comparison in whole numbers (n = a/b, d = c/e, t = g/h, half = 1/(2s)): Fraction
+        # arithmetic made a Python object per step, and every `rt` line of a sheet asks this
+        a, b = fractions.as_integer_ratio()
+        c, e = dose_per_fraction.as_integer_ratio()
+        g, h = total.as_integer_ratio()
+        if not places:  # n·d = t
+            return a * c * h == g * b * e
+        twice: int = 2 * 10**places  # n·(d ∓ half) = a·(twice·c ∓ e) / (b·e·twice); b, e, h are positive
+        return a * (twice * c - e) * h <= g * b * e * twice <= a * (twice * c + e) * h
     half = Fraction(1, 2 * 10**places) if places else Fraction(0)
     n, d, t = exact(fractions), exact(dose_per_fraction), exact(total)
     return n * (d - half) <= t <= n * (d + half)

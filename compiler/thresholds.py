@@ -319,13 +319,43 @@ class Region:
 
 EVERYTHING = Region(({},), simple=True)
 NOTHING = Region((), simple=True)
+_OPERATION_MEMO_SIZE = 8192
+
+
+def _algebra(tables: Tables) -> RegionAlgebra:
+    """The region algebra of the data's domains, one per data fingerprint (its memo shared by every sheet)."""
+    found = _ALGEBRAS.get(tables.fingerprint)
+    if found is None:
+        if len(_ALGEBRAS) >= 4:
+            _ALGEBRAS.clear()
+        found = _ALGEBRAS[tables.fingerprint] = RegionAlgebra(_domains(tables))
+    return found
+
+
+_ALGEBRAS: dict[str, RegionAlgebra] = {}
 
 
 class RegionAlgebra:
-    """Region operations over a fixed set of domains."""
+    """Region operations over a fixed set of domains.
+
+    `intersect`, `union` and `complement` keep their answers by the identity of their operands (each
+    entry holds its operands, so an identity is never reused while it is kept). Regions are never
+    mutated, and the regions of conditions are shared between sheets (`Translator`): the same
+    context met with the same `only when` or `exclude when` recurs from sheet to sheet, and so,
+    through this memo, do the regions derived from them.
+    """
 
     def __init__(self, doms: Mapping[str, Domain]) -> None:
         self.domains = doms
+        self._answers: dict[tuple[object, ...], tuple[object, Region]] = {}
+        self._written: dict[int, tuple[Region, str]] = {}
+
+    def _kept(self, key: tuple[object, ...], operands: object, answer: Region) -> Region:
+        answers = self._answers
+        if len(answers) >= _OPERATION_MEMO_SIZE:
+            answers.clear()
+        answers[key] = (operands, answer)
+        return answer
 
     def box(self, constraints: Mapping[str, Facts]) -> Region:
         """A region of one box, dropping no-op constraints; empty when a constraint is."""
@@ -356,17 +386,32 @@ class RegionAlgebra:
             return a
         if b.simple and len(a.boxes) == 1 and not a.boxes[0]:
             return b
+        key = ("and", id(a), id(b))
+        known = self._answers.get(key)
+        if known is not None:
+            return known[1]
         boxes = [box for x in a.boxes for y in b.boxes if (box := self._meet_boxes(x, y)) is not None]
-        return self.simplify(boxes)
+        return self._kept(key, (a, b), self.simplify(boxes))
 
     def union(self, *regions: Region) -> Region:
         """Cases in any region."""
         if len(regions) == 1 and regions[0].simple:
             return regions[0]
-        return self.simplify([box for region in regions for box in region.boxes])
+        key = ("or", *map(id, regions))
+        known = self._answers.get(key)
+        if known is not None:
+            return known[1]
+        return self._kept(key, regions, self.simplify([box for region in regions for box in region.boxes]))
 
     def complement(self, region: Region) -> Region:
         """Cases outside the region (within the declared domains)."""
+        key = ("not", id(region))
+        known = self._answers.get(key)
+        if known is not None:
+            return known[1]
+        return self._kept(key, region, self._complement(region))
+
+    def _complement(self, region: Region) -> Region:
         result = EVERYTHING
         for box in region.boxes:
             outside = [{v: rest} for v, facts in box.items()
@@ -428,6 +473,18 @@ class RegionAlgebra:
         else:
             out[variable] = joined
         return out
+
+    def written(self, region: Region) -> str:
+        """`repr(region.boxes)`: the region as written (`1.50` is not `1.5`), kept as the answers are."""
+        key = id(region)
+        known = self._written.get(key)
+        if known is not None:
+            return known[1]
+        text = repr(region.boxes)
+        if len(self._written) >= _OPERATION_MEMO_SIZE:
+            self._written.clear()
+        self._written[key] = (region, text)
+        return text
 
     def disjoint(self, region: Region) -> Region:
         """The same cases as boxes that do not overlap (for describing a region to a reader)."""
@@ -504,7 +561,7 @@ class Translator:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
         self.domains = _domains(tables)
-        self.algebra = RegionAlgebra(self.domains)
+        self.algebra = _algebra(tables)
         # Memos by object identity; each entry keeps its condition alive so an id is never reused.
         self._regions: dict[int, tuple[m.Condition, Region | None]] = {}
         self._variables: dict[int, tuple[m.Condition, frozenset[str]]] = {}
@@ -521,6 +578,10 @@ class Translator:
 
     def variables_of(self, condition: m.Condition) -> set[str]:
         """The declared variables a condition mentions (unknown ones left out)."""
+        return set(self.frozen_variables_of(condition))
+
+    def frozen_variables_of(self, condition: m.Condition) -> frozenset[str]:
+        """`variables_of`, as the memo keeps it (shared: no copy)."""
         cached = self._variables.get(id(condition))
         if cached is None:
             key = self.key_of(condition)
@@ -533,7 +594,7 @@ class Translator:
                         memo.clear()
                     memo[key] = found
             cached = self._variables[id(condition)] = (condition, found)
-        return set(cached[1])
+        return cached[1]
 
     def _variables_of(self, condition: m.Condition) -> set[str]:
         found: set[str] = set()
@@ -868,7 +929,8 @@ def analyse(protocol: m.Protocol, tables: Tables, translator: Translator | None 
     """Analyse every group of sibling branches of a protocol (for the L checks and the renderer).
 
     `translator` (of the same tables) shares its translated conditions with other analyses;
-    `items` is `protocol.all_items()` when the caller already has it.
+    `items` is `protocol.all_items()` when the caller already has it, or any list of its items that
+    holds every `when`, `only when` and `exclude when` of it (only those are read from it).
     """
     return _Analyser(protocol, translator or Translator(tables), items).run()
 
@@ -1060,15 +1122,20 @@ class _Analyser:
 
     def group(self, members: list[m.Item], context: Region, decision: m.Decision | None) -> DecisionAnalysis:
         branches: list[Branch] = []
+        whens: list[Branch] = []
+        has_otherwise = False
+        translator = self.translator
         for item in members:
-            node = statement(item)
+            node = item.content if isinstance(item, m.Bullet) and item.content is not None else item  # statement()
             if isinstance(node, m.When):
-                branches.append(Branch(item, node.condition, self.region_or_none(node.condition),
-                                       frozenset(self.translator.variables_of(node.condition))))
+                branch = Branch(item, node.condition, self.region_or_none(node.condition),
+                                translator.frozen_variables_of(node.condition))
+                whens.append(branch)
             else:
-                branches.append(Branch(item, None, None))
+                branch = Branch(item, None, None)
+                has_otherwise = True
+            branches.append(branch)
         anchor: m.Item = decision if decision is not None else members[0]
-        whens = [b for b in branches if not b.is_otherwise]
         used = sorted(set().union(*(b.variables for b in whens)) if whens else set(), key=str.lower)
         mixed = self.mixed_scores(whens)
         resolved = all(b.region is not None for b in whens)
@@ -1077,7 +1144,6 @@ class _Analyser:
                                         variables=tuple(used))
             self.result.decisions.append(analysis)
             return analysis
-        has_otherwise = any(b.is_otherwise for b in branches)
         key = self.shape_key(whens, has_otherwise, context, used)
         shape = _GROUP_SHAPES.get(key) if key is not None else None
         if shape is None:
@@ -1110,7 +1176,7 @@ class _Analyser:
             if found is None:
                 return None
             conditions.append(found)
-        written = repr(context.boxes)
+        written = self.algebra.written(context)
         if len(written) > 2_000:
             return None
         domains = self.translator.domains

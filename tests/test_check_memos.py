@@ -12,7 +12,7 @@ import pytest
 
 from compiler import arms, conditions, modification, thresholds
 from compiler import model as m
-from compiler.checks import combinations
+from compiler.checks import combinations, schedule
 from compiler.pipeline import compile_text
 from compiler.source import Span
 from compiler.tables import load
@@ -26,10 +26,13 @@ def forget() -> None:
     """Empty every memo that outlives one check run."""
     thresholds._ATOM_REGIONS.clear()
     thresholds._DOMAINS.clear()
+    thresholds._ALGEBRAS.clear()
     conditions._INDEXES.clear()
     combinations._FACTS.clear()
     combinations._MENTIONS.clear()
     modification._SHAPES.clear()
+    modification._KEYS.clear()
+    schedule._ROWS.clear()
 
 
 def findings(path: str, raw: bytes) -> tuple[object, ...]:

@@ -33,9 +33,12 @@ def conditions(context: Context) -> Iterator[m.Condition]:
     return iter(context.memo("logic.atoms", _atoms))
 
 
+_CONDITIONED = (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)
+
+
 def _atoms(context: Context) -> list[m.Condition]:
     found: list[m.Condition] = []
-    for item in context.of_types((m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
+    for item in context.of_types(_CONDITIONED):
         if isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen, m.Criterion, m.DoseBand)):
             found.extend(m.condition_atoms(item.condition))
     return found
@@ -203,7 +206,7 @@ def _analyse(context: Context) -> Analysis:
         found = analyse_restrictions(context.of_type(m.OnlyWhen), context.of_type(m.ExcludeWhen), translator(context))
         if found is not None:
             return found
-    return analyse(context.protocol, context.tables, translator(context), context.items)
+    return analyse(context.protocol, context.tables, translator(context), context.of_types(_CONDITIONED))
 
 
 def _text(context: Context, span: Span) -> str:
@@ -371,10 +374,16 @@ def _systemic(item: m.Item, context: Context) -> bool:
     return any(not _SYSTEMIC.isdisjoint(context.tables.drug_classes(d)) for d in drug_ids)
 
 
-def _descendants(items: tuple[m.Item, ...]) -> Iterator[m.Item]:
-    for item in items:
-        yield item
-        yield from _descendants(item.children)
+def _descendants(items: tuple[m.Item, ...]) -> list[m.Item]:
+    """The items and everything below them, depth first (a stack: nested generators cost a step per level)."""
+    found: list[m.Item] = []
+    stack = list(reversed(items))
+    while stack:
+        item = stack.pop()
+        found.append(item)
+        if item.children:
+            stack.extend(reversed(item.children))
+    return found
 
 
 @check("L005", "no-performance-status", Severity.INFO, "eligibility for chemotherapy or immunotherapy without a PS criterion")
@@ -410,14 +419,19 @@ def no_performance_status(context: Context) -> Iterator[Diagnostic]:
                 if isinstance(atom, m.Compare) and find_variable(atom.variable, context.tables) == "PS":
                     return
     wanted = {id(node) for node in eligibility}
+    # the items that are eligibility lines or bullets holding one: a block holding none is passed over
+    # in one test (most blocks), where looking at each of its items cost a step per item of the sheet
+    holders = wanted | {id(bullet) for bullet in context.of_type(m.Bullet) if id(bullet.content) in wanted}
     reported: set[int] = set()  # items inside a reported scope: one info per outermost eligibility line
     for parent, block in _blocks(context.protocol, context.items):
+        if holders.isdisjoint(map(id, block)):
+            continue
         for item in block:
             node = item.content if isinstance(item, m.Bullet) and item.content is not None else item
             if id(node) not in wanted or id(item) in reported:
                 continue
             assert isinstance(node, m.OnlyWhen)
-            scope = list(_descendants(block)) if parent is None else [parent, *_descendants(block)]
+            scope = _descendants(block) if parent is None else [parent, *_descendants(block)]
             if any(_systemic(x, context) for x in scope):
                 reported.update(id(x) for x in scope)
                 yield no_performance_status.at(node.span, "eligibility for chemotherapy or immunotherapy without a "
@@ -432,9 +446,7 @@ def _blocks(protocol: m.Protocol, items: list[m.Item]) -> Iterator[tuple[m.Item 
     yield None, protocol.preamble
     for section in protocol.all_sections():
         yield None, section.items
-    for item in items:
-        if item.children:
-            yield item, item.children
+    yield from [(item, item.children) for item in items if item.children]
 
 
 @check("L006", "score-not-stated", Severity.WARNING, "biomarker threshold without its scoring method, or scores mixed")

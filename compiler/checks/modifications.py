@@ -344,8 +344,11 @@ def dose_levels_order(context: Context) -> Iterator[Diagnostic]:
 
     Source: issue 14.
     """
+    lists = context.of_type(m.DoseLevels)
+    if not lists:
+        return  # most sheets: no dose levels, so no need for the doses of their drug lines
     given = _sheet_doses(context)
-    for item in context.of_type(m.DoseLevels):
+    for item in lists:
         if not isinstance(item, m.DoseLevels):
             continue
         seen: dict[int, m.DoseLevel] = {}

@@ -17,12 +17,15 @@ from compiler.tables import Tables, normalise
 
 TJC = "The Joint Commission, Official \"Do Not Use\" List (2004, reaffirmed)"
 THOUSANDS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
+# compiled once: `re.fullmatch(pattern, …)` looked its pattern up in re's cache for every number
+_TRAILING_ZERO = re.compile(r"([0-9]*)[.,]([0-9]*?)0+").fullmatch
+_THOUSANDS_SHAPE = re.compile(r"[0-9]{1,3}[.,][0-9]{3}").fullmatch
 ISMP = "ISMP List of Error-Prone Abbreviations, Symbols, and Dose Designations (2021)"
 
 
 def numbers(context: Context) -> Iterator[m.Number]:
     """Every number written in a structured statement (listed once per check run)."""
-    return iter(context.memo("notation.numbers", lambda c: list(_numbers(c))))
+    return iter(context.memo("notation.numbers", _numbers))
 
 
 def _separated(context: Context) -> list[m.Number]:
@@ -33,26 +36,30 @@ def _separated(context: Context) -> list[m.Number]:
                                                           if not n.text or "." in n.text or "," in n.text])
 
 
-def _numbers(context: Context) -> Iterator[m.Number]:
+def _numbers(context: Context) -> list[m.Number]:
+    found: list[m.Number] = []
+    add = found.append
     for item in context.of_types((m.DrugLine, m.Fractionation, m.When, m.OnlyWhen, m.ExcludeWhen)):
         if isinstance(item, m.DrugLine):
             for phase in item.phases:
-                if phase.dose is not None:
-                    yield phase.dose.amount
-                    if phase.dose.amount_max is not None:
-                        yield phase.dose.amount_max
+                dose = phase.dose
+                if dose is not None:
+                    add(dose.amount)
+                    if dose.amount_max is not None:
+                        add(dose.amount_max)
             if item.form is not None and item.form.concentration is not None:
-                yield item.form.concentration[0]
-                yield item.form.concentration[2]
+                add(item.form.concentration[0])
+                add(item.form.concentration[2])
         elif isinstance(item, m.Fractionation):
             for number in (item.fractions, item.fractions_max, item.dose_per_fraction, item.dose_per_fraction_max,
                            item.total):
                 if number is not None:
-                    yield number
+                    add(number)
         elif isinstance(item, (m.When, m.OnlyWhen, m.ExcludeWhen)):
             for atom in m.condition_atoms(item.condition):
                 if isinstance(atom, m.Compare) and atom.number is not None:
-                    yield atom.number
+                    add(atom.number)
+    return found
 
 
 def doses(context: Context) -> Iterator[m.Dose]:
@@ -66,6 +73,18 @@ def _doses(context: Context) -> Iterator[m.Dose]:
             for phase in item.phases:
                 if phase.dose is not None:
                     yield phase.dose
+
+
+def _unit_texts(context: Context) -> frozenset[str]:
+    """The units of the doses as written (`mg`, `U.`), once per check run: N001, N010, N011 and N017 ask
+    first whether one they report is written at all (most sheets write none), where each looked at every dose.
+    """
+    return context.memo("notation.unit_texts", lambda c: frozenset([dose.unit_text for dose in doses(c)]))
+
+
+def _writes_unit(context: Context, units: tuple[str, ...]) -> bool:
+    """Whether some dose is written in one of the units, with or without periods after it."""
+    return any(text.rstrip(".") in units for text in _unit_texts(context))
 
 
 def routes(context: Context) -> Iterator[m.Route]:
@@ -101,6 +120,8 @@ def u_or_iu(context: Context) -> Iterator[Diagnostic]:
 
     Source: The Joint Commission "Do Not Use" list; ISMP error-prone abbreviations (2021).
     """
+    if not _writes_unit(context, ("U", "IU")):
+        return
     for dose in doses(context):
         if dose.unit_text.rstrip(".") in ("U", "IU"):
             where = unit_span(dose)
@@ -150,7 +171,7 @@ def trailing_zero(context: Context) -> Iterator[Diagnostic]:
     for number in _separated(context):
         if "." not in number.text and "," not in number.text:
             continue  # no separator: nothing after one (most numbers)
-        match = re.fullmatch(r"([0-9]*)[.,]([0-9]*?)0+", number.text)
+        match = _TRAILING_ZERO(number.text)
         if match and not THOUSANDS.fullmatch(number.text):  # `2,500` is N018's ambiguity, not a trailing zero
             whole, fraction = match.group(1) or "0", match.group(2)
             fixed = whole + (_decimal_mark(context) + fraction if fraction else "")
@@ -189,6 +210,8 @@ def microgram_symbol(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone abbreviations (2021).
     """
+    if not _writes_unit(context, ("µg", "μg", "ug")):
+        return
     for dose in doses(context):
         if dose.unit_text.rstrip(".") in ("µg", "μg", "ug"):
             where = unit_span(dose)
@@ -208,6 +231,8 @@ def cc_for_ml(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone abbreviations (2021).
     """
+    if not _writes_unit(context, ("cc",)):
+        return
     for dose in doses(context):
         if dose.unit_text.rstrip(".") == "cc":
             where = unit_span(dose)
@@ -266,6 +291,8 @@ def period_after_unit(context: Context) -> Iterator[Diagnostic]:
 
     Source: ISMP error-prone dose designations (2021).
     """
+    if not any(text.endswith(".") for text in _unit_texts(context)):
+        return
     for dose in doses(context):
         if dose.unit_text.endswith("."):
             where = unit_span(dose)
@@ -312,7 +339,7 @@ def mixed_decimal_separators(context: Context) -> Iterator[Diagnostic]:
     expected = _decimal_mark(context)
     for number in _separated(context):
         mark = number.decimal_separator
-        if mark is not None and mark != expected and not re.fullmatch(r"[0-9]{1,3}[.,][0-9]{3}", number.text):
+        if mark is not None and mark != expected and _THOUSANDS_SHAPE(number.text) is None:
             fixed = number.text.replace(mark, expected)
             yield mixed_decimal_separators.at(
                 number.span, f"`{number.text}` uses `{mark}` in a document whose decimal mark is `{expected}`",
@@ -332,13 +359,36 @@ DOSE_IN_TEXT = re.compile(
 # amount's last digit, spaces and a whole unit not run into a letter or digit (DOSE_IN_TEXT's units and
 # look-ahead without the rate test). Cheap to search (one character class first), and few prose lines
 # hold one: DOSE_IN_TEXT (a look-behind tried at every position) runs on those only.
-_DOSE_NEEDED = re.compile(
+_DOSE_NEEDED_PATTERN = re.compile(
     r"[0-9]\s*(?:(?i:mg/m²|mg/m2|mg/m\^2|mg/kg|mcg/kg|µg/kg|μg/kg|mg|mcg|µg|μg|ug|grams?|ml|cc|units?|eenheden|mmol)"
-    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])").search
+    r"|g|IU|IE|E|U)(?![A-Za-z0-9²µμ])")
+_DOSE_NEEDED = _DOSE_NEEDED_PATTERN.search
+_DOSE_NEEDED_AT = _DOSE_NEEDED_PATTERN.match
 # What every match of _DOSE_NEEDED holds: a digit, spaces and the first letter of a unit in any of the
 # cases its pattern accepts (µ also folds to Greek mu, capital or small). Most digits in prose (days,
 # dates, lab values) fail this at their next character; the full pattern tries its twenty units there.
-_UNIT_AFTER_DIGIT = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]").search
+_UNIT_AFTER_DIGIT_PATTERN = re.compile(r"[0-9]\s*[mMuUgGcCeEIµμΜ]")
+_UNIT_AFTER_DIGIT = _UNIT_AFTER_DIGIT_PATTERN.search
+
+
+def _unit_starts(text: str) -> list[int]:
+    """Where `_UNIT_AFTER_DIGIT` matches in a text (its digits), found in one scan.
+
+    Every match of `_DOSE_NEEDED` or `_SLASH_OR_PLUS_HINT` starts at one of these: it starts with a
+    digit, spaces and the first letter of a unit, and the matches found here cannot hold that digit
+    unless they start at it (after their digit come only spaces and a letter). So such a pattern,
+    tried only at these positions (`match`), finds what its search over the whole text finds, and
+    the slow scan (a character class first) is made once for both rules.
+    """
+    return [hit.start() for hit in _UNIT_AFTER_DIGIT_PATTERN.finditer(text)]
+
+
+def _holds_dose_unit(text: str, starts: list[int] | None = None) -> bool:
+    """`_DOSE_NEEDED(text) is not None`, trying the pattern only where `_unit_starts` are."""
+    for start in _unit_starts(text) if starts is None else starts:
+        if _DOSE_NEEDED_AT(text, start) is not None:
+            return True
+    return False
 _TEXT_WORD = re.compile(r"[^\s()\[\]{},;:!?\"“”‘’/|=<>≥≤]+")
 _COMMENT = lazy(r"[ \t]+//.*$")
 
@@ -349,6 +399,7 @@ def _uncommented(text: str) -> str:
 
 
 _FREE_TEXT = (m.Prose, m.Note, m.Decision)
+_KIND_NAMES: dict[type[m.Item], str] = {kind: kind.__name__.lower() for kind in _FREE_TEXT}
 
 
 def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
@@ -357,7 +408,7 @@ def free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
 
     Queries are not free text here: they already block approval (X006, V010).
     """
-    return iter(context.memo("notation.free_text_lines", lambda c: list(_free_text_lines(c))))
+    return iter([(line, kind) for line, kind, _ in _free_texts(context)])
 
 
 def _free_texts(context: Context) -> list[tuple[int, str, str]]:
@@ -367,7 +418,13 @@ def _free_texts(context: Context) -> list[tuple[int, str, str]]:
 
 def _find_free_texts(context: Context) -> list[tuple[int, str, str]]:
     text, starts = context.source.text, context.source.line_starts
-    return [(line, kind, _uncommented(_line_text(text, starts, line))) for line, kind in free_text_lines(context)]
+    last = len(starts)
+    found: list[tuple[int, str, str]] = []
+    for line, kind in _free_text_lines(context):
+        # `_uncommented(_line_text(…))` written out: a step per free-text line of every sheet
+        raw = text[starts[line - 1]:starts[line] - 1] if 0 < line < last else _line_text(text, starts, line)
+        found.append((line, kind, _COMMENT.sub("", raw) if "//" in raw else raw))
+    return found
 
 
 def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
@@ -383,24 +440,35 @@ def _line_text(text: str, starts: tuple[int, ...], line: int) -> str:
 
 def _free_texts_joined(context: Context) -> str:
     """The free-text lines of `_free_texts`, joined by newlines (once per check run)."""
-    return context.memo("notation.free_texts_joined", lambda c: "\n".join(raw for _, _, raw in _free_texts(c)))
+    return context.memo("notation.free_texts_joined", lambda c: "\n".join([raw for _, _, raw in _free_texts(c)]))
 
 
-def _free_text_lines(context: Context) -> Iterator[tuple[int, str]]:
+def _free_unit_starts(context: Context) -> list[int]:
+    """`_unit_starts` of the joined free-text lines (once per check run: N030 and N015 ask)."""
+    return context.memo("notation.free_unit_starts", lambda c: _unit_starts(_free_texts_joined(c)))
+
+
+def _free_text_lines(context: Context) -> list[tuple[int, str]]:
     seen: set[int] = set()
+    found: list[tuple[int, str]] = []
     meta = context.protocol.meta
     for text in (meta.title, meta.scope, meta.change_note):  # printed on the sheet too
         if text is not None and text.span.line not in seen:
             seen.add(text.span.line)
-            yield text.span.line, "metadata"
+            found.append((text.span.line, "metadata"))
+    names = _KIND_NAMES
     for item in context.of_types(_FREE_TEXT):
-        if isinstance(item, _FREE_TEXT) and item.span.line not in seen:
-            seen.add(item.span.line)
-            yield item.span.line, type(item).__name__.lower()
+        line = item.span.line
+        if line not in seen:
+            seen.add(line)
+            kind = names.get(type(item))
+            found.append((line, type(item).__name__.lower() if kind is None else kind))
     for section in context.protocol.all_sections():
-        if section.span.line not in seen:
-            seen.add(section.span.line)
-            yield section.span.line, "heading"
+        line = section.span.line
+        if line not in seen:
+            seen.add(line)
+            found.append((line, "heading"))
+    return found
 
 
 _NAME_INDEX: dict[str, tuple[dict[str, tuple[str, ...]], frozenset[str], int]] = {}
@@ -529,10 +597,10 @@ def dose_in_prose(context: Context) -> Iterator[Diagnostic]:
     # a line holding a dose quantity holds it in the joined lines too (a newline passes the unit's
     # look-ahead as the end of a line does): one search answers for most sheets, which have none
     joined = _free_texts_joined(context)
-    if (_UNIT_AFTER_DIGIT(joined) is None or _DOSE_NEEDED(joined) is None) and "AUC" not in joined:
+    if "AUC" not in joined and not _holds_dose_unit(joined, _free_unit_starts(context)):
         return
     for line, kind, raw in _free_texts(context):
-        if _DOSE_NEEDED(raw) is None and "AUC" not in raw:
+        if "AUC" not in raw and not _holds_dose_unit(raw):
             continue  # no digit before a whole unit, no AUC: no dose quantity (most prose lines)
         doses = list(DOSE_IN_TEXT.finditer(raw))
         if not doses:
@@ -731,6 +799,7 @@ _SLASH_OR_PLUS = lazy(
     r"(?![A-Za-z0-9])")
 # what every match of _SLASH_OR_PLUS holds, without its leading look-behind (which makes a search slow)
 _SLASH_OR_PLUS_HINT = re.compile(r"[0-9]\s*(?:mg|g|mcg|mL|units?)\s*[/+]\s*[0-9]")
+_SLASH_OR_PLUS_HINT_AT = _SLASH_OR_PLUS_HINT.match
 
 
 @check("N015", "slash-or-plus-as-and", Severity.WARNING, "`/` or `+` used for \"and\" or \"per\" between doses")
@@ -753,9 +822,9 @@ def slash_or_plus_as_and(context: Context) -> Iterator[Diagnostic]:
     # every match holds the hint (its middle, without the slow leading look-behind): absent from the
     # joined lines, absent from each
     joined = _free_texts_joined(context)
-    if (("/" not in joined and "+" not in joined) or _UNIT_AFTER_DIGIT(joined) is None
-            or _SLASH_OR_PLUS_HINT.search(joined) is None):
-        return  # (the hint holds a `/` or `+`: a text without either has no match)
+    if ("/" not in joined and "+" not in joined) or not any(
+            _SLASH_OR_PLUS_HINT_AT(joined, start) for start in _free_unit_starts(context)):
+        return  # (the hint holds a `/` or `+`: a text without either has no match; it starts at a unit start)
     for line, kind, text in texts:
         for match in _SLASH_OR_PLUS.finditer(text):
             span = Span(context.source.path, line, match.start() + 1, line, match.end() + 1)

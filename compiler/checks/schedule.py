@@ -39,7 +39,7 @@ def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
 
 
 def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
-    return tuple((node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine))
+    return tuple([(node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine)])
 
 
 def _regimen_at(context: Context, index: int) -> m.RegimenLine | None:
@@ -142,9 +142,11 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
     """
     lay = _layout(context)
     for index, line in _lines(context):
-        dosed = [p for p in line.phases if p.dose is not None]
-        if not dosed:
-            continue
+        for phase in line.phases:
+            if phase.dose is not None:
+                break
+        else:
+            continue  # no dose
         regimen = _regimen_at(context, index)
         where = line.name.span
         if line.route is None and not _inherited(lay, index, line, "schedule"):
@@ -272,16 +274,30 @@ def _rows(context: Context, line: m.DrugLine, phase: m.Phase) -> list[Mapping[st
     if dose is None or line.drug_id is None:
         return []
     route = phase.route or line.route
+    code = None if route is None else route.code
+    # what the rows depend on: the same doses (`200 mg IV`) recur from sheet to sheet
+    key = (context.tables.fingerprint, line.drug_id, dose.unit, code, dose.amount.value)
+    known = _ROWS.get(key)
+    if known is not None:
+        return known
     out = []
+    amount = float(dose.amount.value)
     for row in (context.tables.drugs.get(line.drug_id) or {}).get("doses") or []:
         usual = row.get("usual") or []
         if row.get("unit") != dose.unit or len(usual) != 2:
             continue
-        if route is not None and row.get("route") not in (None, route.code):
+        if code is not None and row.get("route") not in (None, code):
             continue
-        if float(usual[0]) <= float(dose.amount.value) <= float(usual[1]):
+        if float(usual[0]) <= amount <= float(usual[1]):
             out.append(row)
+    if len(_ROWS) >= 4096:
+        _ROWS.clear()
+    _ROWS[key] = out
     return out
+
+
+# The fitting rows of a dose by everything `_rows` reads of it (shared: never change a list).
+_ROWS: dict[tuple[object, ...], list[Mapping[str, Any]]] = {}
 
 
 def _arm_has_class(lay: a.Layout, index: int, class_id: str, context: Context) -> bool:
@@ -474,10 +490,25 @@ def _setting_applies_uncached(context: Context, arm: a.Arm, setting: str) -> boo
     verdict = _arm_verdict(context, arm.conditions, setting)
     if verdict != _ADMITTED:
         return verdict == _ENTAILED
-    words = (_data(context).get("setting_words") or {}).get(setting) or []
+    known = context.shared(_scope_words)
+    found = known.get(setting)
+    if found is None:
+        words = (_data(context).get("setting_words") or {}).get(setting) or []
+        found = known[setting] = _scope_text(context), [str(w).lower() for w in words]
+    text, lowered = found
+    return any(w in text for w in lowered)
+
+
+def _scope_words(context: Context) -> dict[str, tuple[str, list[str]]]:
+    """Per setting: the protocol's title and scope in lower case, and the setting's words in lower case
+    (filled as rules ask, once per check run: every arm of a sheet asked again).
+    """
+    return {}
+
+
+def _scope_text(context: Context) -> str:
     meta = context.protocol.meta
-    text = " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
-    return any(str(w).lower() in text for w in words)
+    return " ".join(t.value for t in (meta.title, meta.scope) if t is not None).lower()
 
 
 _EXCLUDED, _ENTAILED, _ADMITTED = range(3)
@@ -877,6 +908,17 @@ def schedule_conflict(context: Context) -> Iterator[Diagnostic]:
 
 # at most 12 digits: a longer number is P017 (and Python refuses to convert one of 4,300 digits)
 _DAY_RANGE = re.compile(r"(?<![0-9])([0-9]{1,12})\s*(?:-|–|to)\s*([0-9]{1,12})(?![0-9])")
+
+
+def _day_ranges(text: str) -> Iterator[re.Match[str]]:
+    """`_DAY_RANGE.finditer(text)`, asked only of texts holding a range's `-`, `–` or `to` (most day lists
+    have none, and the pattern's look-behind is tried at every position).
+    """
+    if "-" in text or "–" in text or "to" in text:
+        return _DAY_RANGE.finditer(text)
+    return iter(())
+
+
 # A day 0 the author wrote (`day 0`, `days 0, 1`) is their convention and is drawn; one that only
 # falls inside a range such as `-1 to 1` is a guess about which convention is meant.
 _EXPLICIT_DAY_ZERO = lazy(r"(?<![0-9\-−.,])0(?![0-9]|[.,][0-9])")
@@ -900,7 +942,7 @@ def _impossible(phase_or_line: m.Phase | m.RegimenLine) -> Iterator[tuple[Span, 
             if 0 in days.days and not _EXPLICIT_DAY_ZERO.search(days.text):
                 yield days.span, (f"`{days.text}`: the range crosses day 0, which this sheet never names (day 1 is the "
                                   "first day of the cycle, the day before it day -1)")
-            for match in _DAY_RANGE.finditer(days.text):
+            for match in _day_ranges(days.text):
                 if int(match.group(2)) < int(match.group(1)):
                     yield days.span, f"`{days.text}`: the day range {match.group(0)} runs backwards"
         if phase_or_line.on_off is not None and phase_or_line.on_off[0] == 0:
