@@ -726,28 +726,29 @@ _KEY_NODES = 64  # a longer condition is translated each time (its key would cos
 
 def condition_key(condition: m.Condition) -> tuple[object, ...] | None:
     """Everything a condition's region depends on (None for a condition of more than _KEY_NODES nodes)."""
-    budget = [_KEY_NODES]
+    return _key(condition, [_KEY_NODES])
 
-    def key(node: m.Condition) -> tuple[object, ...] | None:
-        budget[0] -= 1
-        if budget[0] < 0:
-            return None
-        if isinstance(node, (m.Flag, m.Compare)):
-            return atom_key(node)
-        if isinstance(node, m.Not):
-            inner = key(node.operand)
-            return None if inner is None else ("not", inner)
-        if isinstance(node, (m.All, m.Any_)):
-            parts: list[tuple[object, ...]] = []
-            for operand in node.operands:
-                part = key(operand)
-                if part is None:
-                    return None
-                parts.append(part)
-            return ("all" if isinstance(node, m.All) else "any", tuple(parts))
+
+def _key(node: m.Condition, budget: list[int]) -> tuple[object, ...] | None:
+    """`condition_key` of a node, spending `budget` (a module function: a nested one calling itself
+    would leave a reference cycle per call for the collector)."""
+    budget[0] -= 1
+    if budget[0] < 0:
         return None
-
-    return key(condition)
+    if isinstance(node, (m.Flag, m.Compare)):
+        return atom_key(node)
+    if isinstance(node, m.Not):
+        inner = _key(node.operand, budget)
+        return None if inner is None else ("not", inner)
+    if isinstance(node, (m.All, m.Any_)):
+        parts: list[tuple[object, ...]] = []
+        for operand in node.operands:
+            part = _key(operand, budget)
+            if part is None:
+                return None
+            parts.append(part)
+        return ("all" if isinstance(node, m.All) else "any", tuple(parts))
+    return None
 
 
 def atom_key(atom: m.Flag | m.Compare) -> tuple[object, ...]:
