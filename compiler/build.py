@@ -1202,17 +1202,22 @@ class _Builder:
                             "remove the number (sections are numbered automatically) or renumber")
             numbered.append((depth, title, sid, explicit, explicit_number, span, items, number))
 
-        def build(start: int, depth: int) -> tuple[list[m.Section], int]:
-            out: list[m.Section] = []
-            i = start
-            while i < len(numbered) and numbered[i][0] >= depth:
-                d, title, sid, explicit, _, span, items, number = numbered[i]
-                subs, i = build(i + 1, d + 1)
-                out.append(mk.Section(sid, explicit, title, number, d, span, items, tuple(subs)))
-            return out, i
-
-        sections, _ = build(0, 1)
+        sections, _ = _sections_from(numbered, 0, 1)
         return tuple(sections)
+
+
+def _sections_from(numbered: list[tuple[int, str, str, bool, str | None, Span, tuple[m.Item, ...], str]], start: int,
+                   depth: int) -> tuple[list[m.Section], int]:
+    """The sections from `start` at `depth` or deeper, each with its subsections, and where they end (a module
+    function: a nested one calling itself through its cell leaves a reference cycle for the collector).
+    """
+    out: list[m.Section] = []
+    i = start
+    while i < len(numbered) and numbered[i][0] >= depth:
+        d, title, sid, explicit, _, span, items, number = numbered[i]
+        subs, i = _sections_from(numbered, i + 1, d + 1)
+        out.append(mk.Section(sid, explicit, title, number, d, span, items, tuple(subs)))
+    return out, i
 
 
 # statement kind -> its builder (`build_<kind>`), looked up once instead of a getattr per statement

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -759,19 +760,22 @@ def _all_sections(top: tuple[Section, ...]) -> tuple[Section, ...]:
 def _all_items(preamble: tuple[Item, ...], sections: tuple[Section, ...]) -> tuple[Item, ...]:
     out: list[Item] = []
     append = out.append
-
-    def walk(items: tuple[Item, ...]) -> None:
-        for item in items:
-            append(item)
-            if isinstance(item, Bullet) and item.content is not None:
-                append(item.content)
-            if item.children:  # most items have none: no call for them
-                walk(item.children)
-
-    walk(preamble)
+    _walk_items(preamble, append)
     for section in sections:
-        walk(section.items)
+        _walk_items(section.items, append)
     return tuple(out)
+
+
+def _walk_items(items: tuple[Item, ...], append: Callable[[Item], None]) -> None:
+    """Each item, a bullet's content after it, then its children (a module function: a nested one calling
+    itself through its cell leaves a reference cycle, which keeps the item list alive until a collection).
+    """
+    for item in items:
+        append(item)
+        if isinstance(item, Bullet) and item.content is not None:
+            append(item.content)
+        if item.children:  # most items have none: no call for them
+            _walk_items(item.children, append)
 
 
 def to_json(value: Any) -> Any:

@@ -57,7 +57,6 @@ def compile_source(source: SourceFile, today: datetime.date | None = None) -> Co
     from compiler.parse import parse
     from compiler.resolve import resolve
 
-    startup.sheet()  # between a book's sheets: the garbage the sheets before left (see `startup`)
     load_rules()
     today = today or datetime.date.today()
     problems = scan_indentation(source)

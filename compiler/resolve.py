@@ -102,18 +102,35 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
     What holds nothing to resolve is not copied: the item itself (frozen) serves both models, and so
     does a tuple of items none of which changed. Leaves (most items) are passed over without a call.
     """
-    kinds = _KINDS
+    resolver = _Resolver(tables)
+    preamble = resolver.items(protocol.preamble)
+    resolved_sections = resolver.sections(protocol.sections)
+    if preamble is protocol.preamble and resolved_sections is protocol.sections:
+        return protocol
+    return _replace(protocol, preamble=preamble, sections=resolved_sections)
 
-    def items(given: tuple[m.Item, ...]) -> tuple[m.Item, ...]:
+
+class _Resolver:
+    """`resolve`'s walk (methods, not nested functions calling each other through their cells: those
+    leave a reference cycle per sheet for the collector).
+    """
+
+    __slots__ = ("tables",)
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+
+    def items(self, given: tuple[m.Item, ...]) -> tuple[m.Item, ...]:
         """The items resolved: `given` itself when none of them changed."""
         out: list[m.Item] | None = None
+        kinds = _KINDS
         index = 0
         for node in given:
             kind = kinds.get(node.__class__)
             if kind is None:
                 kind = _kind(node.__class__)
             if kind != _OTHER or node.children:  # a leaf with nothing to resolve: itself
-                new = item(node, kind)
+                new = self.item(node, kind)
                 if new is not node:
                     if out is None:
                         out = list(given)
@@ -121,9 +138,10 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
             index += 1
         return given if out is None else tuple(out)
 
-    def item(node: m.Item, kind: int) -> m.Item:
+    def item(self, node: m.Item, kind: int) -> m.Item:
         given = node.children
-        children = items(given) if given else given
+        kinds, tables = _KINDS, self.tables
+        children = self.items(given) if given else given
         if kind == _OTHER:
             return node if children is given else _copy(node, _CHILDREN, children)
         if kind == _BULLET:
@@ -134,7 +152,7 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
                 if inner is None:
                     inner = _kind(content.__class__)
                 if inner != _OTHER or content.children:
-                    content = item(content, inner)
+                    content = self.item(content, inner)
             if content is given_content and children is given:
                 return node
             return _copy(node, _BULLET_CHANGES, children, content)
@@ -162,26 +180,17 @@ def resolve(protocol: m.Protocol, tables: Tables) -> m.Protocol:
         ids = tuple(resolve_target(t.value, tables) for t in node.targets)
         return _copy(node, _TARGET_CHANGES, children, ids)
 
-    def section(node: m.Section) -> m.Section:
-        resolved = items(node.items)
+    def section(self, node: m.Section) -> m.Section:
+        resolved = self.items(node.items)
         given = node.subsections
-        subsections = sections(given) if given else given
+        subsections = self.sections(given) if given else given
         if resolved is node.items and subsections is given:
             return node  # nothing resolved in it: the section itself (frozen) serves both models
         return _copy(node, _SECTION_CHANGES, resolved, subsections)
 
-    def sections(given: tuple[m.Section, ...]) -> tuple[m.Section, ...]:
-        out = tuple(map(section, given))
+    def sections(self, given: tuple[m.Section, ...]) -> tuple[m.Section, ...]:
+        out = tuple(map(self.section, given))
         return given if all(map(operator.is_, out, given)) else out
-
-    preamble = items(protocol.preamble)
-    resolved_sections = sections(protocol.sections)
-    # The nested functions reach each other through this call's cells: emptied, they leave no reference
-    # cycle (each sheet's would otherwise wait for the collector, which then runs in the middle of a sheet).
-    del items, item, section, sections
-    if preamble is protocol.preamble and resolved_sections is protocol.sections:
-        return protocol
-    return _replace(protocol, preamble=preamble, sections=resolved_sections)
 
 
 _OTHER, _BULLET, _DRUG, _MODIFICATION, _REGIMEN, _WITH = range(6)

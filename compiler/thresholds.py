@@ -731,7 +731,8 @@ def condition_key(condition: m.Condition) -> tuple[object, ...] | None:
 
 def _key(node: m.Condition, budget: list[int]) -> tuple[object, ...] | None:
     """`condition_key` of a node, spending `budget` (a module function: a nested one calling itself
-    would leave a reference cycle per call for the collector)."""
+    would leave a reference cycle per call for the collector).
+    """
     budget[0] -= 1
     if budget[0] < 0:
         return None

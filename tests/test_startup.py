@@ -4,7 +4,6 @@ process loads, never switched off, and the usual thresholds back once it has set
 from __future__ import annotations
 
 import gc
-import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -77,78 +76,6 @@ def test_checking_a_sheet_collects_less_often_then_as_before(thresholds: tuple[i
     with pytest.raises(ValueError), startup.checking():
         raise ValueError
     assert gc.get_threshold() == thresholds
-
-
-class _Cycle:
-    def __init__(self) -> None:
-        self.me = self
-
-
-def _cycle() -> weakref.ref[_Cycle]:
-    return weakref.ref(_Cycle())
-
-
-def _left() -> None:
-    """More garbage (cycles, which only the collector finds) than `sheet()` lets wait."""
-    for _ in range(startup.BETWEEN_SHEETS + 1):
-        _Cycle()
-
-
-def test_between_a_books_sheets_the_garbage_of_the_sheets_before_is_collected(thresholds: tuple[int, int, int]) -> None:
-    gc.collect()
-    gc.set_threshold(100_000, *thresholds[1:])
-    left = _cycle()
-    _left()
-    startup.sheet()  # not within `checking()`: the collector keeps its own schedule
-    assert left() is not None
-    gc.set_threshold(*thresholds)
-    with startup.checking():
-        few = _cycle()
-        startup.sheet()  # a few objects wait: not worth a collection
-        assert few() is not None
-        _left()
-        startup.sheet()
-        assert left() is None and few() is None
-        kept = _Cycle()
-        gc.collect(1)  # it survives into the oldest generation, then dies there
-        old = weakref.ref(kept)
-        del kept
-        for _ in range((thresholds[1] + 1) * (thresholds[2] + 1) + 1):  # the collector's schedule, by sheets
-            _left()
-            startup.sheet()
-        assert old() is None  # memory stays bounded: the older generations are collected too
-    assert gc.get_threshold() == thresholds
-
-
-def test_a_books_check_collects_between_sheets_only(thresholds: tuple[int, int, int],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from compiler.pipeline import compile_text
-
-    text = (ROOT / "protocols" / "regimes" / "borst" / "ac-q21d.protocol").read_bytes()
-    compile_text("a.protocol", text)  # imports and tables: start-up
-    between: list[bool] = [False]
-    collections: list[bool] = []  # for each collection: whether it ran between sheets
-    real = startup.sheet
-
-    def sheet() -> None:
-        between[0] = True
-        real()
-        between[0] = False
-
-    def note(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(between[0])
-
-    monkeypatch.setattr(startup, "sheet", sheet)
-    with startup.checking():
-        _left()  # as the sheets before might have
-        gc.callbacks.append(note)
-        try:
-            for _ in range(3):
-                compile_text("a.protocol", text)
-        finally:
-            gc.callbacks.remove(note)  # (after `checking()`, the collector keeps its own schedule again)
-    assert collections and all(collections)  # as the first sheet begins, never in the middle of one
 
 
 def test_the_allow_lines_of_a_sheet_leave_no_reference_cycle() -> None:

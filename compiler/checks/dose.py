@@ -156,23 +156,26 @@ def layout(context: Context) -> list[LineInfo]:
     return _laid_out(context.protocol)[1]
 
 
-def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_Library]]:
-    """The drug lines with where they sit, and the library regimen lines with theirs (D011): one walk of the sheet."""
-    cached = _LAYOUT.get(id(protocol))
-    if cached is not None and cached[0] is protocol:
-        return cached
-    found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
-                      tuple[m.RegimenLine | None, m.PhaseLine | None], int]] = []
-    # the lines of each arm: of a regimen, else of a block, else the line alone (by the key's identity)
-    arms: dict[int, list[m.DrugLine]] = {}
-    libraries: list[_Library] = []
-    # The items of each level above the one walked, with the statement walked into: the conditions around
-    # a library regimen are gathered from them for the few there are, not for every block.
-    path: list[tuple[tuple[m.Item, ...], m.Item | None]] = []
-    kinds = _WALK_KINDS
+class _LayoutWalk:
+    """`_laid_out`'s walk of the sheet (a method: a nested function calling itself through its cell
+    leaves a reference cycle per sheet for the collector).
+    """
 
-    def walk(items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
+    __slots__ = ("arms", "found", "libraries", "path")
+
+    def __init__(self) -> None:
+        self.found: list[tuple[m.DrugLine, tuple[m.Item, ...], m.Section | None,
+                               tuple[m.RegimenLine | None, m.PhaseLine | None], int]] = []
+        # the lines of each arm: of a regimen, else of a block, else the line alone (by the key's identity)
+        self.arms: dict[int, list[m.DrugLine]] = {}
+        self.libraries: list[_Library] = []
+        # The items of each level above the one walked, with the statement walked into: the conditions around
+        # a library regimen are gathered from them for the few there are, not for every block.
+        self.path: list[tuple[tuple[m.Item, ...], m.Item | None]] = []
+
+    def walk(self, items: tuple[m.Item, ...], ancestors: tuple[m.Item, ...], section: m.Section | None,
              enclosing: tuple[m.RegimenLine | None, m.PhaseLine | None], phase: m.PhaseLine | None) -> None:
+        found, arms, libraries, path, kinds = self.found, self.arms, self.libraries, self.path, _WALK_KINDS
         for item in items:
             # (`_statement`, inline, and what the statement is by one look-up: every item of the sheet passes here)
             kind = kinds.get(item.__class__)
@@ -205,14 +208,21 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
                 else:
                     inner = enclosing
                 path.append((items, statement))
-                walk(item.children, (*ancestors, statement), section, inner,
+                self.walk(item.children, (*ancestors, statement), section, inner,
                      statement if kind == _W_PHASE else None)  # type: ignore[arg-type]
                 path.pop()
 
-    walk(protocol.preamble, (), None, (None, None), None)
+
+def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_Library]]:
+    """The drug lines with where they sit, and the library regimen lines with theirs (D011): one walk of the sheet."""
+    cached = _LAYOUT.get(id(protocol))
+    if cached is not None and cached[0] is protocol:
+        return cached
+    walker = _LayoutWalk()
+    walker.walk(protocol.preamble, (), None, (None, None), None)
     for section in protocol.all_sections():
-        walk(section.items, (), section, (None, None), None)
-    del walk  # it calls itself through this call's cell: emptied, no reference cycle is left (see resolve)
+        walker.walk(section.items, (), section, (None, None), None)
+    found, arms, libraries = walker.found, walker.arms, walker.libraries
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
     infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
              for line, ancestors, section, enclosing, key in found]
