@@ -410,7 +410,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     parser_state = yield None
     while True:
         scanner = by_state[parser_state.position] or make(parser_state.position)
-        table, codes, blanks = scanner.table, scanner.codes, scanner.blanks
+        table, codes, blanks, names = scanner.table, scanner.codes, scanner.blanks, scanner.names
         while True:
             if pos >= size:
                 if len(levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
@@ -433,15 +433,15 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             if not code & ignored:
                 break
             if code & newlines:
-                value = match.group()
+                value = match[0]  # a subscript: cheaper than the `group()` method call
                 count = value.count("\n")
                 if count:
                     line += count
                     line_start = pos + value.rindex("\n") + 1
             pos = match.end()
         end = match.end()
-        value = match.group()
-        name = scanner.names[index]
+        value = match[0]
+        name = names[index]
         if code & unless:
             found = scanner.unless[name].fullmatch(value)
             if found is not None:
