@@ -489,12 +489,14 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             line += value.count("\n")
             line_start = pos + value.rindex("\n") + 1
         token = small(name, value, pos, first_line, column, line, end - line_start + 1, end)
-        pos = end
         if not code & line_end:
+            pos = end
             parser_state = yield token
             continue
-        indent_str = value[value.rfind("\n") + 1:]
-        indent = indent_str.count(" ") + indent_str.count("\t") * tab_len
+        # a line end holds a newline (`_NL` is one of `newlines`): its last line starts at `line_start`
+        indent_str = value[line_start - pos:]
+        pos = end
+        indent = indent_str.count(" ") + (indent_str.count("\t") * tab_len if "\t" in indent_str else 0)
         after = 0
         if indent > levels[-1]:
             levels.append(indent)
