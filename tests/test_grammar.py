@@ -4,6 +4,8 @@ and the language forms the documentation promises."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lark import Lark
 
 from compiler.parse import ERROR_EXAMPLES, ProtocolIndenter, grammar_path, parse, parser
@@ -189,3 +191,66 @@ def test_the_lexer_order_of_the_catch_all_terminals_is_pinned() -> None:
     assert [t.name for t in ordered] == [
         "WORD", "CWORD", "OAR_ORGAN", "TARGET", "PROSE", "DECISION_TEXT", "HEADING_TEXT", "META_VALUE", "NOTE_TEXT",
         "_NL", "REASON_TEXT", "SITE_TEXT", "TOLERANCE_TEXT", "UNTIL_WHAT", "VOLUME_TEXT", "STRING"]
+
+
+# The text terminals before their blank-run-and-word steps were made possessive (issue 17): kept
+# here so that the rewrite is proved to match the same spans, on every sheet and on hostile text.
+_TEXT_BEFORE = r"[^ \t\n](?:[^ \t\n]+|[ \t]++(?!\/\/))*"
+_PROSE_BEFORE = r"(?!\/\/)[^ \t\n](?:[^ \t\n]+|[ \t]++(?!\/\/))*"
+_TEXT_TERMINALS = {"META_VALUE": _TEXT_BEFORE, "HEADING_TEXT": _TEXT_BEFORE, "DECISION_TEXT": _TEXT_BEFORE,
+                   "NOTE_TEXT": _TEXT_BEFORE, "PROSE": _PROSE_BEFORE}
+
+
+def _text_terminal_pairs() -> list[tuple[str, object, object]]:
+    import re
+
+    grammar = {t.name: t.pattern.to_regexp() for t in parser().terminals}
+    pairs = [(name, re.compile(before), re.compile(grammar[name])) for name, before in _TEXT_TERMINALS.items()]
+    assert all(old.pattern != new.pattern for _, old, new in pairs)  # the test compares two forms, not one with itself
+    return pairs
+
+
+def _same_spans(pairs: list[tuple[str, object, object]], text: str, starts: range | list[int]) -> None:
+    for name, old, new in pairs:
+        old_match, new_match = old.match, new.match  # type: ignore[attr-defined]
+        for start in starts:
+            expected, found = old_match(text, start), new_match(text, start)
+            assert (found and found.span()) == (expected and expected.span()), (name, text, start)
+
+
+def test_the_possessive_text_terminals_match_the_same_spans_on_every_sheet() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sheets = sorted(path for folder in ("protocols", "tests") for path in (root / folder).rglob("*.protocol")
+                    if path.is_file())
+    assert len(sheets) > 100
+    pairs = _text_terminal_pairs()
+    for path in sheets:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        _same_spans(pairs, text, range(len(text) + 1))  # every position of every line, and the end
+
+
+def test_the_possessive_text_terminals_match_the_same_spans_on_hostile_text() -> None:
+    import itertools
+    import random
+
+    pairs = _text_terminal_pairs()
+    for size in range(8):
+        for chars in itertools.product(" \t/a\n", repeat=size):
+            text = "".join(chars)
+            _same_spans(pairs, text, range(size + 1))
+    chance = random.Random(1717)
+    alphabet = " \t/a\n\r,\xa0\u2028#:é"
+    for _ in range(5000):
+        text = "".join(chance.choice(alphabet) for _ in range(chance.randrange(1, 60)))
+        _same_spans(pairs, text, range(len(text) + 1))
+    # long runs: a backtracking difference would show at the blanks before a late `//`
+    for text in ["a" + " \t" * 300 + "//x", "w " * 500 + "  //", ("x\t" * 200) + "\n//", "/" * 50 + " " * 50 + "//"]:
+        _same_spans(pairs, text, range(len(text) + 1))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(" \t\n\r/ab,:#\xa0\u3000é"), max_size=80) | st.text(max_size=40))
+def test_the_possessive_text_terminals_match_the_same_spans_on_any_text(text: str) -> None:
+    _same_spans(_text_terminal_pairs(), text, range(len(text) + 1))

@@ -32,6 +32,7 @@ MORE = [
     "# s\r\ndrug x 1 mg po daily\r\n  query: y, z\r\n",
     "# é ü 中文\ndrug x 1 mg po daily\n  query: µg × ≥ 😀\n",
     "# s\nregimen \"A + B / C\"\ndrug x 1 mg/m2 IV day 1, 8 every 21 days\n",
+    "# s\nwhen A:\n \t// a b\t c\n\n \t drug x 1 mg po\n\t\t when B:  // d e\n\t\t\tnote: z\nnote: y\n",
 ]
 
 
