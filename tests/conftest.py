@@ -143,6 +143,17 @@ def lark_cython_or_skip() -> Any:
     return lark_cython.lark_cython
 
 
+@pytest.fixture(scope="session")
+def fast() -> Any:
+    """The accelerated parser (lark-cython's loop running Lark's tables), for its tests; skipped as above."""
+    from compiler import parse as parsing
+
+    lark_cython_or_skip()
+    found = parsing.accelerated()
+    assert found is not None
+    return found
+
+
 def parser_text(path: Path) -> str | None:
     """A sheet's text as the parser is given it (line ends made `\\n`, one at the end); None if not UTF-8."""
     try:

@@ -21,7 +21,7 @@ from lark.exceptions import UnexpectedToken
 from compiler import parse as parsing
 from compiler import regex_code
 from compiler.parse import Node
-from tests.conftest import PARSER_SHEETS, lark_cython_or_skip, parser_text
+from tests.conftest import PARSER_SHEETS, parser_text
 
 FIELDS = ("type", "value", "start_pos", "end_pos", "line", "column", "end_line", "end_column")
 
@@ -34,14 +34,6 @@ MORE = [
     "# s\nregimen \"A + B / C\"\ndrug x 1 mg/m2 IV day 1, 8 every 21 days\n",
     "# s\nwhen A:\n \t// a b\t c\n\n \t drug x 1 mg po\n\t\t when B:  // d e\n\t\t\tnote: z\nnote: y\n",
 ]
-
-
-@pytest.fixture(scope="module")
-def fast() -> Any:
-    lark_cython_or_skip()
-    found = parsing.accelerated()
-    assert found is not None
-    return found
 
 
 def _walk(tree: Any, out: list[tuple[Any, ...]], tokens: list[Any]) -> None:

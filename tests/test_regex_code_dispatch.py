@@ -20,15 +20,7 @@ import pytest
 
 from compiler import parse as parsing
 from compiler import regex_code
-from tests.conftest import PARSER_SHEETS, ROOT, lark_cython_or_skip, parser_text
-
-
-@pytest.fixture(scope="module")
-def fast() -> Any:
-    lark_cython_or_skip()
-    found = parsing.accelerated()
-    assert found is not None
-    return found
+from tests.conftest import PARSER_SHEETS, ROOT, parser_text
 
 
 @pytest.fixture(scope="module")
