@@ -502,6 +502,7 @@ class Layout:
         self._arm_list: list[Arm] | None = None
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
+        self._drug_nodes: list[int] | None = None
         self._views: dict[tuple[int, int], m.RegimenLine] = {}
         self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
         self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
@@ -605,6 +606,35 @@ class Layout:
                     if drug_id not in written:
                         out.append(Member(drug_id, index, None, seen, drug))
         return out
+
+    def drug_nodes(self) -> list[int]:
+        """The nodes of every drug line (a bullet's own statement included), in sheet order:
+        the drug lines among the nodes, from the lines listed by the walk that made them.
+        """
+        found = self._drug_nodes
+        if found is None:
+            kinds = self._kinds
+            found = self._drug_nodes = [index for index in self._lines if kinds[index] & _DRUG]
+        return found
+
+    def drug_nodes_within(self, index: int) -> list[int]:
+        """`drug_nodes` inside a node's subtree (the node itself excluded)."""
+        drugs = self.drug_nodes()
+        return drugs[bisect_right(drugs, index):bisect_left(drugs, self.nodes[index].end)]
+
+    def drug_lines_within(self, index: int) -> list[m.DrugLine]:
+        """The drug lines of `drug_nodes_within`."""
+        nodes = self.nodes
+        return [nodes[inner].item for inner in self.drug_nodes_within(index)]  # type: ignore[misc]
+
+    def has_line_within(self, index: int) -> bool:
+        """Whether a drug or regimen line lies inside a node's subtree (the node itself excluded)."""
+        lines = self._lines
+        return bisect_right(lines, index) < bisect_left(lines, self.nodes[index].end)
+
+    def phase_nodes(self) -> list[int]:
+        """The nodes of every `phase` line (a bullet's own statement included), in sheet order."""
+        return [index for index, kind in enumerate(self._kinds) if kind & _PHASE]
 
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""

@@ -10,6 +10,7 @@ every ancestor — and must be the same.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from compiler import arms as a
 from compiler import model as m
@@ -133,3 +134,40 @@ def test_the_views_agree_with_a_plain_walk() -> None:
             arms_seen += 1
         assert list(lay.arms()) == [lay.arm(member) for member in lay.members]
     assert arms_seen > 150
+
+
+def _accessors_agree(lay: a.Layout) -> int:
+    """The layout's node lists against a pass over every node; the number of drug lines seen."""
+    nodes = lay.nodes
+    drugs = [n.index for n in nodes if isinstance(n.item, m.DrugLine)]
+    assert lay.drug_nodes() == drugs
+    assert lay.phase_nodes() == [n.index for n in nodes if isinstance(n.item, m.PhaseLine)]
+    for node in nodes:
+        inside = nodes[node.index + 1:node.end]
+        assert lay.drug_nodes_within(node.index) == [n.index for n in inside if isinstance(n.item, m.DrugLine)]
+        assert lay.drug_lines_within(node.index) == [n.item for n in inside if isinstance(n.item, m.DrugLine)]
+        assert lay.has_line_within(node.index) == any(isinstance(n.item, (m.DrugLine, m.RegimenLine)) for n in inside)
+    return len(drugs)
+
+
+def test_the_node_lists_agree_with_a_plain_walk() -> None:
+    """`drug_nodes`, `drug_nodes_within`, `phase_nodes`, `has_line_within` (the S and C rules read
+    them instead of walking every node), on random sheets and on every sheet of the repository.
+    """
+    rng = random.Random(1717)
+    tables = load()
+    seen = 0
+    for _ in range(40):
+        result = compile_text("views.protocol", random_sheet(rng).encode(), TODAY)
+        assert result.protocol is not None
+        seen += _accessors_agree(a.Layout(result.protocol, tables, result.source))
+    phased = 0
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted([*root.glob("protocols/**/*.protocol"), *root.glob("tests/fixtures/S01[456]/*.protocol")]):
+        result = compile_text(str(path), path.read_bytes(), TODAY)
+        if result.protocol is None:
+            continue
+        lay = a.Layout(result.protocol, tables, result.source)
+        seen += _accessors_agree(lay)
+        phased += bool(lay.phase_nodes())
+    assert seen > 100 and phased > 3

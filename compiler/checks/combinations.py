@@ -1156,7 +1156,7 @@ def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
         regimen = node.item
         if not isinstance(regimen, m.RegimenLine):
             continue
-        lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
+        lines = lay.drug_lines_within(node.index)
         if not lines:
             continue  # nothing written under it to contradict anything
         given: set[str] = set()
