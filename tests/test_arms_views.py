@@ -86,7 +86,10 @@ def test_the_views_agree_with_a_plain_walk() -> None:
         result = compile_text("views.protocol", random_sheet(rng).encode(), TODAY)
         assert result.protocol is not None
         lay = a.Layout(result.protocol, tables, result.source)
+        assert lay.regimen_nodes() == [n for n in lay.nodes if isinstance(n.item, m.RegimenLine)]  # before `nodes`
         nodes = lay.nodes
+        assert (lay.items, lay.parents, lay.ends) == ([n.item for n in nodes], [n.parent for n in nodes],
+                                                      [n.end for n in nodes])
         assert [(n.item, n.parent, n.end, n.content_of_bullet) for n in nodes] == plain_nodes(result.protocol)
         assert [n.index for n in nodes] == list(range(len(nodes)))
         assert lay.regimen_nodes() == [n for n in nodes if isinstance(n.item, m.RegimenLine)]
@@ -111,10 +114,10 @@ def test_the_views_agree_with_a_plain_walk() -> None:
             assert lay.enclosing_regimen(node.index) == expected
             assert lay.enclosing_phase(node.index) == phase
         # the statements of each block: by their owner, from every node
-        owned: dict[int, list[a.Node]] = {}
+        owned: dict[int, list[int]] = {}
         for node in nodes:
             if isinstance(node.item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)):
-                owned.setdefault(lay.owner(node.index), []).append(node)
+                owned.setdefault(lay.owner(node.index), []).append(node.index)
         assert lay._owned == owned
         for member in lay.members:
             arm = lay.arm(member)

@@ -35,7 +35,7 @@ def _days(duration: m.Duration | None) -> int | None:
 def _container(lay: a.Layout, index: int) -> m.RegimenLine | m.PhaseLine | None:
     """The phase, else the regimen, a drug line is written in."""
     for ancestor in lay.ancestors(index)[1:]:
-        item = lay.nodes[ancestor].item
+        item = lay.items[ancestor]
         if isinstance(item, (m.PhaseLine, m.RegimenLine)):
             return item
     return None
@@ -72,9 +72,9 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
     if not context.of_types((m.PhaseLine, m.RegimenLine)):
         return  # no regimen or phase: no line is written in one
     lay = _layout(context)
-    nodes = lay.nodes
+    items = lay.items
     for index in lay.drug_nodes():
-        line = nodes[index].item
+        line = items[index]
         assert isinstance(line, m.DrugLine)
         container = _container(lay, index)
         if container is None:
@@ -157,21 +157,21 @@ def cap_across_phases(context: Context) -> Iterator[Diagnostic]:
     if not context.of_type(m.PhaseLine):
         return  # no phase (most sheets): no drug is planned in phases
     lay = _layout(context)
-    nodes = lay.nodes
+    items = lay.items
     for node in lay.regimen_nodes():
         regimen = node.item
         assert isinstance(regimen, m.RegimenLine)
         planned: dict[str, list[_Planned]] = {}
         caps: dict[str, list[m.Duration]] = {}
         for inner in lay.drug_nodes_within(node.index):
-            line = nodes[inner].item
+            line = items[inner]
             assert isinstance(line, m.DrugLine)
             if line.drug_id is None:
                 continue
             phase_index = lay.enclosing_phase(inner)
             if phase_index is None:
                 continue
-            phase = nodes[phase_index].item
+            phase = items[phase_index]
             assert isinstance(phase, m.PhaseLine)
             planned.setdefault(line.drug_id, []).append(_Planned(line, phase, _phase_days(phase)))
             if line.max_duration is not None:
@@ -219,14 +219,13 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
     if not context.of_type(m.PhaseLine):
         return  # no phase (most sheets): nothing is placed (a regimen's phases are among the items too)
     lay = _layout(context)
-    nodes = lay.nodes
+    items = lay.items
     # the phases and the regimens, in sheet order (no other node is looked at)
     for index in sorted([*lay.phase_nodes(), *(node.index for node in lay.regimen_nodes())]):
-        node = nodes[index]
-        item = node.item
+        item = items[index]
         if isinstance(item, m.PhaseLine):
-            parent_index = node.parent if node.parent is not None else 0
-            parent = nodes[parent_index].item
+            parent_index = lay.parents[index]
+            parent = items[parent_index if parent_index is not None else 0]
             if isinstance(parent, m.Bullet):  # `- phase …`: its block belongs to the bullet, not the phase
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} is written as a bullet",
                                          "write `phase …:` without `- ` (a phase is a part of its regimen, "

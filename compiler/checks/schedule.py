@@ -40,8 +40,8 @@ def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
 
 def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
     lay = _layout(context)
-    nodes = lay.nodes
-    return tuple([(index, nodes[index].item) for index in lay.drug_nodes()])  # type: ignore[misc]
+    items = lay.items
+    return tuple([(index, items[index]) for index in lay.drug_nodes()])  # type: ignore[misc]
 
 
 def _regimen_at(context: Context, index: int) -> m.RegimenLine | None:
@@ -77,7 +77,7 @@ def _inherited(lay: a.Layout, index: int, line: m.DrugLine, want: str) -> bool:
     if line.drug_id is None:
         return False
     for ancestor in lay.ancestors(index)[1:]:
-        other = lay.nodes[ancestor].item
+        other = lay.items[ancestor]
         if isinstance(other, m.Bullet):
             other = other.content
         if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
