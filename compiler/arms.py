@@ -513,6 +513,7 @@ class Layout:
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
         self._drug_nodes: list[int] | None = None
+        self._regimen_indices: list[int] | None = None
         self._views: dict[tuple[int, int], m.RegimenLine] = {}
         self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
         self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
@@ -669,8 +670,15 @@ class Layout:
 
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""
-        kinds = self._kinds
-        return [self._node_at(index) for index in self._lines if kinds[index] & _REGIMEN]
+        return [self._node_at(index) for index in self.regimen_indices()]
+
+    def regimen_indices(self) -> list[int]:
+        """`regimen_nodes`, as their indices (no objects made)."""
+        found = self._regimen_indices
+        if found is None:
+            kinds = self._kinds
+            found = self._regimen_indices = [index for index in self._lines if kinds[index] & _REGIMEN]
+        return found
 
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""

@@ -145,6 +145,7 @@ def _accessors_agree(lay: a.Layout) -> int:
     drugs = [n.index for n in nodes if isinstance(n.item, m.DrugLine)]
     assert lay.drug_nodes() == drugs
     assert lay.phase_nodes() == [n.index for n in nodes if isinstance(n.item, m.PhaseLine)]
+    assert lay.regimen_indices() == [n.index for n in nodes if isinstance(n.item, m.RegimenLine)]
     for node in nodes:
         inside = nodes[node.index + 1:node.end]
         assert lay.drug_nodes_within(node.index) == [n.index for n in inside if isinstance(n.item, m.DrugLine)]

@@ -158,12 +158,12 @@ def cap_across_phases(context: Context) -> Iterator[Diagnostic]:
         return  # no phase (most sheets): no drug is planned in phases
     lay = _layout(context)
     items = lay.items
-    for node in lay.regimen_nodes():
-        regimen = node.item
+    for index in lay.regimen_indices():
+        regimen = items[index]
         assert isinstance(regimen, m.RegimenLine)
         planned: dict[str, list[_Planned]] = {}
         caps: dict[str, list[m.Duration]] = {}
-        for inner in lay.drug_nodes_within(node.index):
+        for inner in lay.drug_nodes_within(index):
             line = items[inner]
             assert isinstance(line, m.DrugLine)
             if line.drug_id is None:
@@ -221,7 +221,7 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
     lay = _layout(context)
     items = lay.items
     # the phases and the regimens, in sheet order (no other node is looked at)
-    for index in sorted([*lay.phase_nodes(), *(node.index for node in lay.regimen_nodes())]):
+    for index in sorted([*lay.phase_nodes(), *lay.regimen_indices()]):
         item = items[index]
         if isinstance(item, m.PhaseLine):
             parent_index = lay.parents[index]

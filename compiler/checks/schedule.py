@@ -172,15 +172,16 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
                                              "add `6 cycles`, `for 1 year` or `until progression`")
     if all(regimen.regimen_id is not None for regimen in context.of_type(m.RegimenLine)):
         return  # no inline regimen (the index holds bullets' content too)
-    for node in lay.regimen_nodes():
-        inline = node.item
+    items = lay.items
+    for at in lay.regimen_indices():
+        inline = items[at]
         if not isinstance(inline, m.RegimenLine) or inline.regimen_id is not None:
             continue
-        lines = lay.drug_lines_within(node.index)
+        lines = lay.drug_lines_within(at)
         if not lines:
             continue
         regimen = inline
-        phased = [index for index in lay.drug_nodes_within(node.index) if lay.enclosing_phase(index) is not None]
+        phased = [index for index in lay.drug_nodes_within(at) if lay.enclosing_phase(index) is not None]
         if phased:
             continue  # lang-b: a regimen in phases: each line is checked with its phase's cycle above
         if regimen.cycle_length is None and all(_cycle_days(context, x, None) is None for x in lines) \
