@@ -741,6 +741,15 @@ class Layout:
         out = [self.items[x] for x in reversed(self.ancestors(index)[1:])]
         return [x for x in out if isinstance(x, m.Item)]
 
+    def container(self, index: int) -> int | None:
+        """The node of the innermost `phase` or regimen line around a node (the node itself excluded)."""
+        kinds = self._kinds
+        path = self._path(index)
+        for at in range(1, len(path)):
+            if kinds[path[at]] & (_PHASE | _REGIMEN):
+                return path[at]
+        return None
+
     def enclosing_phase(self, index: int) -> int | None:
         """lang-b: the node of the innermost `phase` around a node, if any."""
         kinds = self._kinds

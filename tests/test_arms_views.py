@@ -147,6 +147,8 @@ def _accessors_agree(lay: a.Layout) -> int:
     assert lay.phase_nodes() == [n.index for n in nodes if isinstance(n.item, m.PhaseLine)]
     assert lay.regimen_indices() == [n.index for n in nodes if isinstance(n.item, m.RegimenLine)]
     for node in nodes:
+        around = [x for x in plain_path(lay, node.index)[1:] if isinstance(nodes[x].item, (m.PhaseLine, m.RegimenLine))]
+        assert lay.container(node.index) == (around[0] if around else None)
         inside = nodes[node.index + 1:node.end]
         assert lay.drug_nodes_within(node.index) == [n.index for n in inside if isinstance(n.item, m.DrugLine)]
         assert lay.drug_lines_within(node.index) == [n.item for n in inside if isinstance(n.item, m.DrugLine)]

@@ -34,11 +34,12 @@ def _days(duration: m.Duration | None) -> int | None:
 
 def _container(lay: a.Layout, index: int) -> m.RegimenLine | m.PhaseLine | None:
     """The phase, else the regimen, a drug line is written in."""
-    for ancestor in lay.ancestors(index)[1:]:
-        item = lay.items[ancestor]
-        if isinstance(item, (m.PhaseLine, m.RegimenLine)):
-            return item
-    return None
+    at = lay.container(index)
+    if at is None:
+        return None
+    item = lay.items[at]
+    assert isinstance(item, (m.PhaseLine, m.RegimenLine))
+    return item
 
 
 def _name(context: Context, line: m.DrugLine) -> str:
