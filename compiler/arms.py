@@ -560,50 +560,61 @@ class Layout:
         add_kind = self._kinds.append
         known = _KINDS
         owned: list[int] | None = None  # the statements of this block (`_owned[parent]`), once one is met
-        for item in items:
-            index = len(all_items)  # the hottest lines of a layout: three appends per statement
-            add_item(item)
-            add_parent(parent)
-            add_end(index + 1)
-            kind = known.get(type(item))
-            if kind is None:
-                kind = _kind(type(item))
-            add_kind(kind)
-            if kind & _NOTED:
-                if kind & _LINE:
-                    self._lines.append(index)
-                elif kind & _OWNED:
-                    self._owned_nodes.append(index)
-                    if kind & _WITH:
-                        self._constrained = True
-                    if owned is None:
-                        owned = self._owned.setdefault(parent, [])
-                    owned.append(index)
-                elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
-                    # the bullet's own statement: a node of its own (its owner is the bullet's block)
-                    content = item.content  # type: ignore[attr-defined]
-                    add_item(content)
-                    add_parent(index)
-                    add_end(index + 2)
-                    self._bulleted.add(index + 1)
-                    ends[index] = index + 2
-                    inner_kind = known.get(type(content))
-                    if inner_kind is None:
-                        inner_kind = _kind(type(content))
-                    add_kind(inner_kind)
-                    if inner_kind & _LINE:
-                        self._lines.append(index + 1)
-                    elif inner_kind & _OWNED:  # its owner is the bullet's block
-                        self._owned_nodes.append(index + 1)
-                        if inner_kind & _WITH:
+        # A walk with a stack of the blocks it is in, not a call per block (a sheet has many small blocks)
+        stack: list[tuple[Iterator[m.Item], int]] = []
+        walking = iter(items)
+        while True:
+            for item in walking:
+                index = len(all_items)  # the hottest lines of a layout: three appends per statement
+                add_item(item)
+                add_parent(parent)
+                add_end(index + 1)
+                kind = known.get(type(item))
+                if kind is None:
+                    kind = _kind(type(item))
+                add_kind(kind)
+                if kind & _NOTED:
+                    if kind & _LINE:
+                        self._lines.append(index)
+                    elif kind & _OWNED:
+                        self._owned_nodes.append(index)
+                        if kind & _WITH:
                             self._constrained = True
                         if owned is None:
                             owned = self._owned.setdefault(parent, [])
-                        owned.append(index + 1)
-            children = item.children
-            if children:
-                self._add_items(children, index)
-                ends[index] = len(all_items)
+                        owned.append(index)
+                    elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
+                        # the bullet's own statement: a node of its own (its owner is the bullet's block)
+                        content = item.content  # type: ignore[attr-defined]
+                        add_item(content)
+                        add_parent(index)
+                        add_end(index + 2)
+                        self._bulleted.add(index + 1)
+                        ends[index] = index + 2
+                        inner_kind = known.get(type(content))
+                        if inner_kind is None:
+                            inner_kind = _kind(type(content))
+                        add_kind(inner_kind)
+                        if inner_kind & _LINE:
+                            self._lines.append(index + 1)
+                        elif inner_kind & _OWNED:  # its owner is the bullet's block
+                            self._owned_nodes.append(index + 1)
+                            if inner_kind & _WITH:
+                                self._constrained = True
+                            if owned is None:
+                                owned = self._owned.setdefault(parent, [])
+                            owned.append(index + 1)
+                children = item.children
+                if children:  # its block next, then on with this one
+                    stack.append((walking, parent))
+                    walking, parent, owned = iter(children), index, None
+                    break
+            else:
+                if not stack:
+                    return
+                ends[parent] = len(all_items)  # the block of item `parent` is done: its subtree ends here
+                walking, parent = stack.pop()
+                owned = None
 
     def _add_section(self, section: m.Section, parent: int) -> None:
         all_items = self.items
