@@ -288,9 +288,12 @@ class _Tree:
     layout, freed only by the garbage collector.
     """
 
-    def __init__(self, nodes: list[Node], owned: dict[int, list[Node]], global_owners: set[int],
+    def __init__(self, items: list[m.Item | m.Section | None], parents: list[int | None], ends: list[int],
+                 owned: dict[int, list[int]], global_owners: set[int],
                  source: SourceFile | None, ancestor_paths: dict[int, tuple[int, ...]]) -> None:
-        self.nodes = nodes
+        self.items = items
+        self.parents = parents
+        self.ends = ends
         self.source = source
         self._owned = owned
         self._global_owners = global_owners
@@ -320,7 +323,7 @@ class _Tree:
             current: int | None = index
             while current is not None:
                 out.append(current)
-                current = self.nodes[current].parent
+                current = self.parents[current]
             path = self._ancestor_paths[index] = tuple(out)
         return path
 
@@ -378,8 +381,7 @@ class _Tree:
         """What a node adds to the arms below it: companions, texts, conditions (once per node:
         every arm in a block read the block's whole list of statements).
         """
-        node = self.nodes[index]
-        own = node.item
+        own = self.items[index]
         owned_here = self._owned.get(index)
         if owned_here is None and not isinstance(own, (m.Prose, m.When, m.Otherwise)):
             found = self._blocks[index] = _NOTHING  # most nodes add nothing
@@ -392,7 +394,7 @@ class _Tree:
         local = index not in self._global_owners  # a global owner's conditions apply to the whole protocol
         conjuncts: list[m.Condition] = []
         for owned in owned_here or ():
-            item = owned.item
+            item = self.items[owned]
             if isinstance(item, m.WithConstraint):
                 companions.append(self._group(item))
             elif isinstance(item, m.Note):
@@ -405,7 +407,7 @@ class _Tree:
                 conjuncts.extend(self._conjunct(owned))
         if isinstance(own, m.When):
             conditions.append(own.condition)
-        elif isinstance(own, m.Otherwise) and node.parent is not None:
+        elif isinstance(own, m.Otherwise) and self.parents[index] is not None:
             negated = self._otherwise_condition(index)
             if negated is not None:
                 conditions.append(negated)
@@ -413,37 +415,37 @@ class _Tree:
         found = self._blocks[index] = (tuple(companions), tuple(texts), tuple(conditions))
         return found
 
-    def _conjunct(self, owned: Node) -> list[m.Condition]:
+    def _conjunct(self, owned: int) -> list[m.Condition]:
         """The conjunct of an `only when` / `exclude when`, built once: the arms of a block share its objects."""
-        found = self._conjuncts.get(owned.index)
+        found = self._conjuncts.get(owned)
         if found is None:
-            found = self._conjuncts[owned.index] = _as_conjunct(owned.item)
+            found = self._conjuncts[owned] = _as_conjunct(self.items[owned])
         return found
 
     def _children(self, index: int) -> list[int]:
         """A node's children, in order (a child's subtree ends where the next child begins)."""
-        nodes = self.nodes
+        ends = self.ends
         out: list[int] = []
-        child, end = index + 1, nodes[index].end
+        child, end = index + 1, ends[index]
         while child < end:
             out.append(child)
-            child = nodes[child].end
+            child = ends[child]
         return out
 
     def _otherwise_condition(self, index: int) -> m.Condition | None:
         """`otherwise`: none of its sibling `when`s (built once per branch, shared by every arm in it)."""
         if index not in self._otherwise:
-            node = self.nodes[index]
-            assert node.parent is not None and node.item is not None
-            siblings = [self.nodes[i].item for i in self._children(node.parent)]
+            parent, item = self.parents[index], self.items[index]
+            assert parent is not None and item is not None
+            siblings = [self.items[i] for i in self._children(parent)]
             whens = tuple(s.condition for s in siblings if isinstance(s, m.When))
-            self._otherwise[index] = m.Not(node.item.span, m.Any_(node.item.span, whens)) if whens else None
+            self._otherwise[index] = m.Not(item.span, m.Any_(item.span, whens)) if whens else None
         return self._otherwise[index]
 
     def _global_conditions(self) -> Iterator[m.Condition]:
         for owner in sorted(self._global_owners):
             for owned in self._owned.get(owner, []):
-                yield from _as_conjunct(owned.item)
+                yield from _as_conjunct(self.items[owned])
 
     @property
     def global_conditions(self) -> tuple[m.Condition, ...]:
@@ -461,25 +463,32 @@ class Layout:
         self.protocol = protocol
         self.tables = tables
         self.source = source
-        self.nodes: list[Node] = [Node(0, None, None)]
+        # The nodes (the root, sections, items; a bullet's own statement is one too), as lists by
+        # index: what each holds, its parent, where its subtree ends (subtree = [index, end)).
+        # No object per node: the `Node`s are made only when asked for (`nodes`).
+        self.items: list[m.Item | m.Section | None] = [None]
+        self.parents: list[int | None] = [None]
+        self.ends: list[int] = [0]
+        self._bulleted: set[int] = set()  # the nodes of bullets' own statements (`Node.content_of_bullet`)
+        self._node_list: list[Node] | None = None
         # Filled in by the one walk that makes the nodes (most nodes are neither of these, and
         # a sheet has far more nodes than drugs: no later pass over every node)
         self._kinds: list[int] = [0]  # what each node's item is (`_kind`)
         self._lines: list[int] = []  # the nodes of drug and regimen lines
         self._sections: list[int] = []  # the nodes of sections
-        self._owned_nodes: list[Node] = []  # constraints, notes and prose lines, in sheet order
-        self._owned: dict[int, list[Node]] = {}  # the same, by the block they belong to (`owner`)
+        self._owned_nodes: list[int] = []  # constraints, notes and prose lines, in sheet order
+        self._owned: dict[int, list[int]] = {}  # the same, by the block they belong to (`owner`)
         self._constrained = False  # an `only with` / `preferably with` among them: arms may have companions
         self._add_items(protocol.preamble, 0)
         for section in protocol.sections:
             self._add_section(section, 0)
-        nodes = self.nodes
-        nodes[0].end = len(nodes)
+        ends = self.ends
+        ends[0] = len(ends)
         self.members: list[Member] = self._members()
         self._member_nodes = [mb.node for mb in self.members]
         self.treatment_nodes = set(self._member_nodes)
         # members before each node: the members of a subtree [start, end) are positions before[start]..before[end]
-        counts = [0] * (len(nodes) + 1)
+        counts = [0] * (len(ends) + 1)
         for index in self._member_nodes:
             counts[index + 1] += 1
         self._before = list(accumulate(counts))
@@ -487,7 +496,8 @@ class Layout:
         # Checks ask for the same arms and pairs many times; answers are memoised here
         # (a Layout is built once per protocol and never changes).
         self._ancestor_paths: dict[int, tuple[int, ...]] = {}
-        tree = self._tree = _Tree(nodes, self._owned, self._global_owners, source, self._ancestor_paths)
+        tree = self._tree = _Tree(self.items, self.parents, ends, self._owned, self._global_owners, source,
+                                  self._ancestor_paths)
         # the tree's views, as the layout's own (bound once: `_path` is asked per member and per line)
         self._path: Callable[[int], tuple[int, ...]] = tree._path
         self._children: Callable[[int], list[int]] = tree._children
@@ -502,6 +512,8 @@ class Layout:
         self._arm_list: list[Arm] | None = None
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
+        self._drug_nodes: list[int] | None = None
+        self._regimen_indices: list[int] | None = None
         self._views: dict[tuple[int, int], m.RegimenLine] = {}
         self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
         self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
@@ -514,6 +526,24 @@ class Layout:
         return self._tree.global_conditions
 
     @property
+    def nodes(self) -> list[Node]:
+        """Every node, by index, as an object: made when first asked for (the layout reads its lists)."""
+        found = self._node_list
+        if found is None:
+            bulleted = self._bulleted
+            found = self._node_list = [
+                _node(index, item, parent, end, index in bulleted)
+                for index, (item, parent, end) in enumerate(zip(self.items, self.parents, self.ends, strict=True))]
+        return found
+
+    def _node_at(self, index: int) -> Node:
+        """The node at an index (`nodes[index]`, without making them all)."""
+        found = self._node_list
+        if found is not None:
+            return found[index]
+        return _node(index, self.items[index], self.parents[index], self.ends[index], index in self._bulleted)
+
+    @property
     def oversized(self) -> list[tuple[Member, int]]:
         """The members with more than MAX_ARM partners, and how many they have."""
         if not self._indexed:
@@ -522,83 +552,97 @@ class Layout:
 
     # ------------------------------------------------------------ building
     def _add_items(self, items: tuple[m.Item, ...], parent: int) -> None:
-        nodes = self.nodes
-        add_node = nodes.append
+        all_items = self.items
+        add_item = all_items.append
+        add_parent = self.parents.append
+        ends = self.ends
+        add_end = ends.append
         add_kind = self._kinds.append
         known = _KINDS
-        owned: list[Node] | None = None  # the statements of this block (`_owned[parent]`), once one is met
-        for item in items:
-            index = len(nodes)
-            node = _new_node(Node)  # `Node(index, item, parent, index + 1)`, the hottest line of a layout
-            node.index = index
-            node.item = item
-            node.parent = parent
-            node.end = index + 1
-            node.content_of_bullet = False
-            add_node(node)
-            kind = known.get(type(item))
-            if kind is None:
-                kind = _kind(type(item))
-            add_kind(kind)
-            if kind & _NOTED:
-                if kind & _LINE:
-                    self._lines.append(index)
-                elif kind & _OWNED:
-                    self._owned_nodes.append(node)
-                    if kind & _WITH:
-                        self._constrained = True
-                    if owned is None:
-                        owned = self._owned.setdefault(parent, [])
-                    owned.append(node)
-                elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
-                    # the bullet's own statement: a node of its own (its owner is the bullet's block)
-                    content = item.content  # type: ignore[attr-defined]
-                    add_node(_node(index + 1, content, index, index + 2, True))
-                    node.end = index + 2
-                    inner_kind = known.get(type(content))
-                    if inner_kind is None:
-                        inner_kind = _kind(type(content))
-                    add_kind(inner_kind)
-                    if inner_kind & _LINE:
-                        self._lines.append(index + 1)
-                    elif inner_kind & _OWNED:  # its owner is the bullet's block
-                        self._owned_nodes.append(nodes[index + 1])
-                        if inner_kind & _WITH:
+        owned: list[int] | None = None  # the statements of this block (`_owned[parent]`), once one is met
+        # A walk with a stack of the blocks it is in, not a call per block (a sheet has many small blocks)
+        stack: list[tuple[Iterator[m.Item], int]] = []
+        walking = iter(items)
+        while True:
+            for item in walking:
+                index = len(all_items)  # the hottest lines of a layout: three appends per statement
+                add_item(item)
+                add_parent(parent)
+                add_end(index + 1)
+                kind = known.get(type(item))
+                if kind is None:
+                    kind = _kind(type(item))
+                add_kind(kind)
+                if kind & _NOTED:
+                    if kind & _LINE:
+                        self._lines.append(index)
+                    elif kind & _OWNED:
+                        self._owned_nodes.append(index)
+                        if kind & _WITH:
                             self._constrained = True
                         if owned is None:
                             owned = self._owned.setdefault(parent, [])
-                        owned.append(nodes[index + 1])
-            children = item.children
-            if children:
-                self._add_items(children, index)
-                node.end = len(nodes)
+                        owned.append(index)
+                    elif kind & _BULLET and item.content is not None:  # type: ignore[attr-defined]
+                        # the bullet's own statement: a node of its own (its owner is the bullet's block)
+                        content = item.content  # type: ignore[attr-defined]
+                        add_item(content)
+                        add_parent(index)
+                        add_end(index + 2)
+                        self._bulleted.add(index + 1)
+                        ends[index] = index + 2
+                        inner_kind = known.get(type(content))
+                        if inner_kind is None:
+                            inner_kind = _kind(type(content))
+                        add_kind(inner_kind)
+                        if inner_kind & _LINE:
+                            self._lines.append(index + 1)
+                        elif inner_kind & _OWNED:  # its owner is the bullet's block
+                            self._owned_nodes.append(index + 1)
+                            if inner_kind & _WITH:
+                                self._constrained = True
+                            if owned is None:
+                                owned = self._owned.setdefault(parent, [])
+                            owned.append(index + 1)
+                children = item.children
+                if children:  # its block next, then on with this one
+                    stack.append((walking, parent))
+                    walking, parent, owned = iter(children), index, None
+                    break
+            else:
+                if not stack:
+                    return
+                ends[parent] = len(all_items)  # the block of item `parent` is done: its subtree ends here
+                walking, parent = stack.pop()
+                owned = None
 
     def _add_section(self, section: m.Section, parent: int) -> None:
-        nodes = self.nodes
-        node = _node(len(nodes), section, parent, 0, False)
-        nodes.append(node)
+        all_items = self.items
+        index = len(all_items)
+        all_items.append(section)
+        self.parents.append(parent)
+        self.ends.append(0)
         cls = type(section)
         kind = _KINDS.get(cls)
         self._kinds.append(_kind(cls) if kind is None else kind)
-        self._sections.append(node.index)
-        self._add_items(section.items, node.index)
+        self._sections.append(index)
+        self._add_items(section.items, index)
         for sub in section.subsections:
-            self._add_section(sub, node.index)
-        node.end = len(nodes)
+            self._add_section(sub, index)
+        self.ends[index] = len(all_items)
 
     def _members(self) -> list[Member]:
-        nodes = self.nodes
+        items = self.items
         out: list[Member] = []
         for index in self._lines:
-            node = nodes[index]
-            item = node.item
+            item = items[index]
             if isinstance(item, m.DrugLine):
                 out.append(Member(item.drug_id, index, item))
             elif isinstance(item, m.RegimenLine) and item.regimen_id is not None:
-                written = {n.item.drug_id for n in nodes[index + 1:node.end]
-                           if isinstance(n.item, m.DrugLine)}
+                written = {x.drug_id for x in items[index + 1:self.ends[index]] if isinstance(x, m.DrugLine)}
                 entry = self.tables.regimens.get(item.regimen_id) or {}
-                parent = nodes[node.parent].item if node.parent is not None else None
+                parent_index = self.parents[index]
+                parent = items[parent_index] if parent_index is not None else None
                 seen = phase_override(item, parent) if isinstance(parent, m.PhaseLine) else item
                 for drug in entry.get("drugs") or []:
                     drug_id = str(drug.get("drug"))
@@ -606,10 +650,46 @@ class Layout:
                         out.append(Member(drug_id, index, None, seen, drug))
         return out
 
+    def drug_nodes(self) -> list[int]:
+        """The nodes of every drug line (a bullet's own statement included), in sheet order:
+        the drug lines among the nodes, from the lines listed by the walk that made them.
+        """
+        found = self._drug_nodes
+        if found is None:
+            kinds = self._kinds
+            found = self._drug_nodes = [index for index in self._lines if kinds[index] & _DRUG]
+        return found
+
+    def drug_nodes_within(self, index: int) -> list[int]:
+        """`drug_nodes` inside a node's subtree (the node itself excluded)."""
+        drugs = self.drug_nodes()
+        return drugs[bisect_right(drugs, index):bisect_left(drugs, self.ends[index])]
+
+    def drug_lines_within(self, index: int) -> list[m.DrugLine]:
+        """The drug lines of `drug_nodes_within`."""
+        items = self.items
+        return [items[inner] for inner in self.drug_nodes_within(index)]  # type: ignore[misc]
+
+    def has_line_within(self, index: int) -> bool:
+        """Whether a drug or regimen line lies inside a node's subtree (the node itself excluded)."""
+        lines = self._lines
+        return bisect_right(lines, index) < bisect_left(lines, self.ends[index])
+
+    def phase_nodes(self) -> list[int]:
+        """The nodes of every `phase` line (a bullet's own statement included), in sheet order."""
+        return [index for index, kind in enumerate(self._kinds) if kind & _PHASE]
+
     def regimen_nodes(self) -> list[Node]:
         """The nodes of every regimen line, in sheet order."""
-        kinds = self._kinds
-        return [self.nodes[index] for index in self._lines if kinds[index] & _REGIMEN]
+        return [self._node_at(index) for index in self.regimen_indices()]
+
+    def regimen_indices(self) -> list[int]:
+        """`regimen_nodes`, as their indices (no objects made)."""
+        found = self._regimen_indices
+        if found is None:
+            kinds = self._kinds
+            found = self._regimen_indices = [index for index in self._lines if kinds[index] & _REGIMEN]
+        return found
 
     def ancestors(self, index: int) -> list[int]:
         """The node and its ancestors, innermost first."""
@@ -617,17 +697,17 @@ class Layout:
 
     def owner(self, index: int) -> int:
         """The block a constraint, note or prose line belongs to."""
-        node = self.nodes[index]
-        assert node.parent is not None
-        if node.content_of_bullet:
-            bullet = self.nodes[node.parent]
-            assert bullet.parent is not None
-            return bullet.parent
-        return node.parent
+        parent = self.parents[index]
+        assert parent is not None
+        if index in self._bulleted:
+            block = self.parents[parent]  # the bullet's
+            assert block is not None
+            return block
+        return parent
 
     def in_subtree(self, index: int, root: int) -> bool:
         """True when node `index` lies in the subtree of `root` (inclusive)."""
-        return root <= index < self.nodes[root].end
+        return root <= index < self.ends[root]
 
     def enclosing_regimen(self, index: int) -> m.RegimenLine | None:
         """The innermost regimen line around a node (the node itself included).
@@ -652,7 +732,7 @@ class Layout:
             if kind & _PHASE and phase is None:
                 phase = ancestor
             if kind & _REGIMEN:
-                item = self.nodes[ancestor].item
+                item = self.items[ancestor]
                 assert isinstance(item, m.RegimenLine)
                 return item if phase is None else self._phase_view(ancestor, phase)
         return None
@@ -662,15 +742,24 @@ class Layout:
         key = (regimen, phase)
         found = self._views.get(key)
         if found is None:
-            line, seen = self.nodes[regimen].item, self.nodes[phase].item
+            line, seen = self.items[regimen], self.items[phase]
             assert isinstance(line, m.RegimenLine) and isinstance(seen, m.PhaseLine)
             found = self._views[key] = phase_view(line, seen)
         return found
 
     def ancestor_items(self, index: int) -> list[m.Item]:
         """lang-b: the items around a node (not sections), outermost first."""
-        out = [self.nodes[x].item for x in reversed(self.ancestors(index)[1:])]
+        out = [self.items[x] for x in reversed(self.ancestors(index)[1:])]
         return [x for x in out if isinstance(x, m.Item)]
+
+    def container(self, index: int) -> int | None:
+        """The node of the innermost `phase` or regimen line around a node (the node itself excluded)."""
+        kinds = self._kinds
+        path = self._path(index)
+        for at in range(1, len(path)):
+            if kinds[path[at]] & (_PHASE | _REGIMEN):
+                return path[at]
+        return None
 
     def enclosing_phase(self, index: int) -> int | None:
         """lang-b: the node of the innermost `phase` around a node, if any."""
@@ -681,13 +770,13 @@ class Layout:
         return None
 
     def _fixed(self, index: int) -> bool:
-        node = self.nodes[index]
-        parent = self.nodes[node.parent] if node.parent is not None else None
-        if parent is None or parent.item is None or isinstance(parent.item, m.Section):
-            return False  # section level: a list of independent entries
+        parent_index = self.parents[index]
+        parent = self.items[parent_index] if parent_index is not None else None
+        if parent is None or isinstance(parent, m.Section):
+            return False  # section level (or the preamble): a list of independent entries
         # Only a bare drug or regimen line (or a bullet's own statement) is fixed; bullets,
         # branches, nested decisions and labelled sub-blocks are entries of a list.
-        return node.content_of_bullet or isinstance(node.item, (m.DrugLine, m.RegimenLine))
+        return index in self._bulleted or isinstance(self.items[index], (m.DrugLine, m.RegimenLine))
 
     def together(self, a: int, b: int) -> bool:
         """Whether the statements at nodes a and b are given together (see the module doc)."""
@@ -708,12 +797,12 @@ class Layout:
             return True
         child_a = path_a[path_a.index(lca) - 1]
         child_b = path_b[path_b.index(lca) - 1]
-        if isinstance(self.nodes[child_a].item, m.PhaseLine) and isinstance(self.nodes[child_b].item, m.PhaseLine):
+        items = self.items
+        if isinstance(items[child_a], m.PhaseLine) and isinstance(items[child_b], m.PhaseLine):
             return False  # lang-b: the phases of a regimen follow each other (AC, then paclitaxel)
-        if any(self.nodes[x].is_regimen for x in self.ancestors(lca)):
+        if any(isinstance(items[x], m.RegimenLine) for x in self.ancestors(lca)):
             branches = (m.When, m.Otherwise)
-            return not (isinstance(self.nodes[child_a].item, branches)
-                        and isinstance(self.nodes[child_b].item, branches))
+            return not (isinstance(items[child_a], branches) and isinstance(items[child_b], branches))
         return self._fixed(child_a) or self._fixed(child_b)
 
     # ------------------------------------------------------------ arms
@@ -815,7 +904,7 @@ class Layout:
             partners[position] = tuple(found[:MAX_ARM])
 
     def _has_members(self, index: int) -> bool:
-        return self._before[self.nodes[index].end] > self._before[index]
+        return self._before[self.ends[index]] > self._before[index]
 
     def _member_slice(self, start: int, end: int) -> tuple[int, int]:
         """The members (positions) whose node lies in [start, end)."""
@@ -827,7 +916,8 @@ class Layout:
         """
         # The hot loop of every layout: a member's walk up the tree, reading the few nodes on
         # its path (a sheet has many more nodes than drugs: nothing is computed per node).
-        nodes = self.nodes
+        ends = self.ends
+        bulleted = self._bulleted
         kinds = self._kinds
         before = self._before
         member_at = self.treatment_nodes
@@ -843,7 +933,7 @@ class Layout:
             top += 1
             if kind & _REGIMEN:
                 outer = top
-        end = nodes[index].end
+        end = ends[index]
         low, high = before[index], before[end]
         # in its own subtree, or sharing its node (a library regimen); the member itself is one of them
         slices: list[tuple[int, int]] = [(low, high)]
@@ -861,7 +951,7 @@ class Layout:
             if depth < outer and child_kind & _BRANCH:
                 others = (self._plain_children[ancestor] if ancestor in self._plain_children
                           else self._list_children(ancestor)[1])
-            elif depth < outer or child_kind & _LINE or nodes[child].content_of_bullet:  # its branch is fixed
+            elif depth < outer or child_kind & _LINE or child in bulleted:  # its branch is fixed
                 if child_kind & _PHASE:
                     others = self._children(ancestor)  # every other child, phases filtered out below
                 else:
@@ -870,7 +960,7 @@ class Layout:
                     if high > low:
                         slices.append((low, high))
                         count += high - low
-                    low, high = before[nodes[child].end], before[nodes[ancestor].end]
+                    low, high = before[ends[child]], before[ends[ancestor]]
                     if high > low:
                         slices.append((low, high))
                         count += high - low
@@ -884,7 +974,7 @@ class Layout:
                 if count > MAX_ARM:
                     break
                 if other != child:
-                    low, high = before[other], before[nodes[other].end]
+                    low, high = before[other], before[ends[other]]
                     if high > low:
                         slices.append((low, high))
                         count += high - low
@@ -896,20 +986,21 @@ class Layout:
     def _list_children(self, parent: int) -> tuple[list[int], list[int]]:
         """A parent's children with members below them: the fixed ones, and the non-branch ones."""
         before = self._before
-        nodes = self.nodes
+        ends = self.ends
         kinds = self._kinds
         # the children with members below them (a child's subtree ends where the next begins)
         with_members: list[int] = []
-        child, end = parent + 1, nodes[parent].end
+        child, end = parent + 1, ends[parent]
         while child < end:
-            after = nodes[child].end
+            after = ends[child]
             if before[after] > before[child]:
                 with_members.append(child)
             child = after
         if not parent or kinds[parent] & _SECTION:
             fixed: list[int] = []  # section level (or the preamble): a list of independent entries
         else:
-            fixed = [c for c in with_members if nodes[c].content_of_bullet or kinds[c] & _LINE]
+            bulleted = self._bulleted
+            fixed = [c for c in with_members if c in bulleted or kinds[c] & _LINE]
         self._fixed_children[parent] = fixed
         plain = self._plain_children[parent] = [c for c in with_members if not kinds[c] & _BRANCH]
         return fixed, plain
@@ -917,9 +1008,9 @@ class Layout:
     def _compute_global_owners(self) -> set[int]:
         owners = {0}
         before = self._before
-        nodes = self.nodes
+        ends = self.ends
         for index in self._sections:
-            if before[nodes[index].end] == before[index]:  # no drug or regimen line in it
+            if before[ends[index]] == before[index]:  # no drug or regimen line in it
                 owners.add(index)
         return owners
 
@@ -931,11 +1022,13 @@ class Layout:
         """`all_texts`, as the layout's own list (not to be changed)."""
         if self._texts is None:  # listed once (only prose and note nodes are looked at)
             out: list[str] = []
-            for node in self._owned_nodes:
-                if isinstance(node.item, m.Prose):
-                    out.append(node.item.text)
-                elif isinstance(node.item, m.Note) and node.item.text is not None:
-                    out.append(node.item.text.value)
+            items = self.items
+            for index in self._owned_nodes:
+                item = items[index]
+                if isinstance(item, m.Prose):
+                    out.append(item.text)
+                elif isinstance(item, m.Note) and item.text is not None:
+                    out.append(item.text.value)
             self._texts = out
         return self._texts
 

@@ -10,6 +10,7 @@ every ancestor — and must be the same.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from compiler import arms as a
 from compiler import model as m
@@ -85,7 +86,10 @@ def test_the_views_agree_with_a_plain_walk() -> None:
         result = compile_text("views.protocol", random_sheet(rng).encode(), TODAY)
         assert result.protocol is not None
         lay = a.Layout(result.protocol, tables, result.source)
+        assert lay.regimen_nodes() == [n for n in lay.nodes if isinstance(n.item, m.RegimenLine)]  # before `nodes`
         nodes = lay.nodes
+        assert (lay.items, lay.parents, lay.ends) == ([n.item for n in nodes], [n.parent for n in nodes],
+                                                      [n.end for n in nodes])
         assert [(n.item, n.parent, n.end, n.content_of_bullet) for n in nodes] == plain_nodes(result.protocol)
         assert [n.index for n in nodes] == list(range(len(nodes)))
         assert lay.regimen_nodes() == [n for n in nodes if isinstance(n.item, m.RegimenLine)]
@@ -110,10 +114,10 @@ def test_the_views_agree_with_a_plain_walk() -> None:
             assert lay.enclosing_regimen(node.index) == expected
             assert lay.enclosing_phase(node.index) == phase
         # the statements of each block: by their owner, from every node
-        owned: dict[int, list[a.Node]] = {}
+        owned: dict[int, list[int]] = {}
         for node in nodes:
             if isinstance(node.item, (m.OnlyWhen, m.ExcludeWhen, m.WithConstraint, m.Note, m.Prose)):
-                owned.setdefault(lay.owner(node.index), []).append(node)
+                owned.setdefault(lay.owner(node.index), []).append(node.index)
         assert lay._owned == owned
         for member in lay.members:
             arm = lay.arm(member)
@@ -133,3 +137,43 @@ def test_the_views_agree_with_a_plain_walk() -> None:
             arms_seen += 1
         assert list(lay.arms()) == [lay.arm(member) for member in lay.members]
     assert arms_seen > 150
+
+
+def _accessors_agree(lay: a.Layout) -> int:
+    """The layout's node lists against a pass over every node; the number of drug lines seen."""
+    nodes = lay.nodes
+    drugs = [n.index for n in nodes if isinstance(n.item, m.DrugLine)]
+    assert lay.drug_nodes() == drugs
+    assert lay.phase_nodes() == [n.index for n in nodes if isinstance(n.item, m.PhaseLine)]
+    assert lay.regimen_indices() == [n.index for n in nodes if isinstance(n.item, m.RegimenLine)]
+    for node in nodes:
+        around = [x for x in plain_path(lay, node.index)[1:] if isinstance(nodes[x].item, (m.PhaseLine, m.RegimenLine))]
+        assert lay.container(node.index) == (around[0] if around else None)
+        inside = nodes[node.index + 1:node.end]
+        assert lay.drug_nodes_within(node.index) == [n.index for n in inside if isinstance(n.item, m.DrugLine)]
+        assert lay.drug_lines_within(node.index) == [n.item for n in inside if isinstance(n.item, m.DrugLine)]
+        assert lay.has_line_within(node.index) == any(isinstance(n.item, (m.DrugLine, m.RegimenLine)) for n in inside)
+    return len(drugs)
+
+
+def test_the_node_lists_agree_with_a_plain_walk() -> None:
+    """`drug_nodes`, `drug_nodes_within`, `phase_nodes`, `has_line_within` (the S and C rules read
+    them instead of walking every node), on random sheets and on every sheet of the repository.
+    """
+    rng = random.Random(1717)
+    tables = load()
+    seen = 0
+    for _ in range(40):
+        result = compile_text("views.protocol", random_sheet(rng).encode(), TODAY)
+        assert result.protocol is not None
+        seen += _accessors_agree(a.Layout(result.protocol, tables, result.source))
+    phased = 0
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted([*root.glob("protocols/**/*.protocol"), *root.glob("tests/fixtures/S01[456]/*.protocol")]):
+        result = compile_text(str(path), path.read_bytes(), TODAY)
+        if result.protocol is None:
+            continue
+        lay = a.Layout(result.protocol, tables, result.source)
+        seen += _accessors_agree(lay)
+        phased += bool(lay.phase_nodes())
+    assert seen > 100 and phased > 3

@@ -1152,11 +1152,11 @@ def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
     """
     tables = context.tables
     lay = _layout(context)
-    for node in lay.regimen_nodes():
-        regimen = node.item
+    for index in lay.regimen_indices():
+        regimen = lay.items[index]
         if not isinstance(regimen, m.RegimenLine):
             continue
-        lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
+        lines = lay.drug_lines_within(index)
         if not lines:
             continue  # nothing written under it to contradict anything
         given: set[str] = set()

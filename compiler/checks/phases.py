@@ -34,11 +34,12 @@ def _days(duration: m.Duration | None) -> int | None:
 
 def _container(lay: a.Layout, index: int) -> m.RegimenLine | m.PhaseLine | None:
     """The phase, else the regimen, a drug line is written in."""
-    for ancestor in lay.ancestors(index)[1:]:
-        item = lay.nodes[ancestor].item
-        if isinstance(item, (m.PhaseLine, m.RegimenLine)):
-            return item
-    return None
+    at = lay.container(index)
+    if at is None:
+        return None
+    item = lay.items[at]
+    assert isinstance(item, (m.PhaseLine, m.RegimenLine))
+    return item
 
 
 def _name(context: Context, line: m.DrugLine) -> str:
@@ -72,11 +73,11 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
     if not context.of_types((m.PhaseLine, m.RegimenLine)):
         return  # no regimen or phase: no line is written in one
     lay = _layout(context)
-    for node in lay.nodes:
-        line = node.item
-        if not isinstance(line, m.DrugLine):
-            continue
-        container = _container(lay, node.index)
+    items = lay.items
+    for index in lay.drug_nodes():
+        line = items[index]
+        assert isinstance(line, m.DrugLine)
+        container = _container(lay, index)
         if container is None:
             continue
         cycle = _days(container.cycle_length)
@@ -157,20 +158,21 @@ def cap_across_phases(context: Context) -> Iterator[Diagnostic]:
     if not context.of_type(m.PhaseLine):
         return  # no phase (most sheets): no drug is planned in phases
     lay = _layout(context)
-    for node in lay.nodes:
-        regimen = node.item
-        if not isinstance(regimen, m.RegimenLine):
-            continue
+    items = lay.items
+    for index in lay.regimen_indices():
+        regimen = items[index]
+        assert isinstance(regimen, m.RegimenLine)
         planned: dict[str, list[_Planned]] = {}
         caps: dict[str, list[m.Duration]] = {}
-        for inner in lay.nodes[node.index + 1:node.end]:
-            line = inner.item
-            if not isinstance(line, m.DrugLine) or line.drug_id is None:
+        for inner in lay.drug_nodes_within(index):
+            line = items[inner]
+            assert isinstance(line, m.DrugLine)
+            if line.drug_id is None:
                 continue
-            phase_index = lay.enclosing_phase(inner.index)
+            phase_index = lay.enclosing_phase(inner)
             if phase_index is None:
                 continue
-            phase = lay.nodes[phase_index].item
+            phase = items[phase_index]
             assert isinstance(phase, m.PhaseLine)
             planned.setdefault(line.drug_id, []).append(_Planned(line, phase, _phase_days(phase)))
             if line.max_duration is not None:
@@ -218,11 +220,13 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
     if not context.of_type(m.PhaseLine):
         return  # no phase (most sheets): nothing is placed (a regimen's phases are among the items too)
     lay = _layout(context)
-    for node in lay.nodes:
-        item = node.item
+    items = lay.items
+    # the phases and the regimens, in sheet order (no other node is looked at)
+    for index in sorted([*lay.phase_nodes(), *lay.regimen_indices()]):
+        item = items[index]
         if isinstance(item, m.PhaseLine):
-            parent_index = node.parent if node.parent is not None else 0
-            parent = lay.nodes[parent_index].item
+            parent_index = lay.parents[index]
+            parent = items[parent_index if parent_index is not None else 0]
             if isinstance(parent, m.Bullet):  # `- phase …`: its block belongs to the bullet, not the phase
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} is written as a bullet",
                                          "write `phase …:` without `- ` (a phase is a part of its regimen, "
@@ -231,7 +235,7 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
             if not isinstance(parent, m.RegimenLine):
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} is not under a regimen",
                                          "indent the phase under the `regimen` line it belongs to")
-            if not any(isinstance(n.item, (m.DrugLine, m.RegimenLine)) for n in lay.nodes[node.index + 1:node.end]):
+            if not lay.has_line_within(index):
                 yield phase_placement.at(item.name.span, f"phase {item.name.value} has no drug lines",
                                          "indent the drug lines (or the library regimen) of this phase under it")
         elif isinstance(item, m.RegimenLine):

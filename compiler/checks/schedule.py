@@ -39,7 +39,9 @@ def _lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
 
 
 def _drug_nodes(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:
-    return tuple([(node.index, node.item) for node in _layout(context).nodes if isinstance(node.item, m.DrugLine)])
+    lay = _layout(context)
+    items = lay.items
+    return tuple([(index, items[index]) for index in lay.drug_nodes()])  # type: ignore[misc]
 
 
 def _regimen_at(context: Context, index: int) -> m.RegimenLine | None:
@@ -75,7 +77,7 @@ def _inherited(lay: a.Layout, index: int, line: m.DrugLine, want: str) -> bool:
     if line.drug_id is None:
         return False
     for ancestor in lay.ancestors(index)[1:]:
-        other = lay.nodes[ancestor].item
+        other = lay.items[ancestor]
         if isinstance(other, m.Bullet):
             other = other.content
         if not isinstance(other, m.DrugLine) or other is line or other.drug_id != line.drug_id:
@@ -170,16 +172,16 @@ def schedule_incomplete(context: Context) -> Iterator[Diagnostic]:
                                              "add `6 cycles`, `for 1 year` or `until progression`")
     if all(regimen.regimen_id is not None for regimen in context.of_type(m.RegimenLine)):
         return  # no inline regimen (the index holds bullets' content too)
-    for node in lay.regimen_nodes():
-        inline = node.item
+    items = lay.items
+    for at in lay.regimen_indices():
+        inline = items[at]
         if not isinstance(inline, m.RegimenLine) or inline.regimen_id is not None:
             continue
-        lines = [n.item for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)]
+        lines = lay.drug_lines_within(at)
         if not lines:
             continue
         regimen = inline
-        phased = [n.index for n in lay.nodes[node.index + 1:node.end] if isinstance(n.item, m.DrugLine)
-                  and lay.enclosing_phase(n.index) is not None]
+        phased = [index for index in lay.drug_nodes_within(at) if lay.enclosing_phase(index) is not None]
         if phased:
             continue  # lang-b: a regimen in phases: each line is checked with its phase's cycle above
         if regimen.cycle_length is None and all(_cycle_days(context, x, None) is None for x in lines) \
@@ -473,16 +475,18 @@ def _setting_applies(context: Context, arm: a.Arm, setting: str) -> bool:
     protocol's scope names it.
     """
     # The drugs of one block share their conditions: decided once per set of conditions.
+    # (The arms of a block share one tuple of conditions: it is the key, by identity. The memo
+    # holds the tuple, so its id is not reused while the entry stands; `is` confirms it.)
     known = context.shared(_settings)
-    key = (setting, *map(id, arm.conditions))
+    conditions = arm.conditions
+    key = (setting, id(conditions))
     found = known.get(key)
-    if found is None or len(found[0]) != len(arm.conditions) \
-            or not all(x is y for x, y in zip(found[0], arm.conditions, strict=True)):
-        found = known[key] = (arm.conditions, _setting_applies_uncached(context, arm, setting))
+    if found is None or found[0] is not conditions:
+        found = known[key] = (conditions, _setting_applies_uncached(context, arm, setting))
     return found[1]
 
 
-def _settings(context: Context) -> dict[tuple[object, ...], tuple[tuple[m.Condition, ...], bool]]:
+def _settings(context: Context) -> dict[tuple[str, int], tuple[tuple[m.Condition, ...], bool]]:
     return {}
 
 
