@@ -173,17 +173,8 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
             return keep_one
         pick = operator.itemgetter(*[index for index, _ in include])
 
-        def keep_some(children: list[Any]) -> Any:  # `pick` takes at least two: `children` is not empty
-            kept = list(pick(children))
-            node: Node = _new(Node)  # `_node`, inlined (one Python call fewer per reduction)
-            node.data = name
-            node.children = kept
-            node._meta = None
-            start = children[0].start_pos
-            end = children[-1].end_pos
-            node.start_pos = node.span_start = _first_start(children) if start is None else start
-            node.end_pos = node.span_end = _last_end(children) if end is None else end
-            return node
+        def keep_some(children: list[Any]) -> Any:
+            return _node(name, list(pick(children)), children)
 
         return keep_some
 
@@ -202,17 +193,7 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
             if len(children) > 1 and type(only) is Node:
                 _inline_single(only, children)
             return only
-        if not children:
-            return _node(name, kept, children)
-        node: Node = _new(Node)  # `_node`, inlined (one Python call fewer per reduction)
-        node.data = name
-        node.children = kept
-        node._meta = None
-        start = children[0].start_pos
-        end = children[-1].end_pos
-        node.start_pos = node.span_start = _first_start(children) if start is None else start
-        node.end_pos = node.span_end = _last_end(children) if end is None else end
-        return node
+        return _node(name, kept, children)
 
     return build
 

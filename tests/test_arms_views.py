@@ -10,11 +10,12 @@ every ancestor — and must be the same.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.pipeline import compile_text
+from compiler.pipeline import Compiled, compile_text
 from compiler.tables import load
 from tests.conftest import TODAY
 from tests.hostile import HEADER
@@ -78,14 +79,20 @@ def plain_nodes(protocol: m.Protocol) -> list[tuple[object, int | None, int, boo
     return [(item, parent, end, bullet) for item, parent, end, bullet in out]  # type: ignore[misc]
 
 
-def test_the_views_agree_with_a_plain_walk() -> None:
-    rng = random.Random(17)
+def random_layouts(seed: int, count: int) -> Iterator[tuple[Compiled, a.Layout]]:
+    """`count` random sheets, each compiled, with its layout."""
+    rng = random.Random(seed)
     tables = load()
-    arms_seen = 0
-    for _ in range(60):
+    for _ in range(count):
         result = compile_text("views.protocol", random_sheet(rng).encode(), TODAY)
         assert result.protocol is not None
-        lay = a.Layout(result.protocol, tables, result.source)
+        yield result, a.Layout(result.protocol, tables, result.source)
+
+
+def test_the_views_agree_with_a_plain_walk() -> None:
+    arms_seen = 0
+    for result, lay in random_layouts(17, 60):
+        assert result.protocol is not None
         assert lay.regimen_nodes() == [n for n in lay.nodes if isinstance(n.item, m.RegimenLine)]  # before `nodes`
         nodes = lay.nodes
         assert (lay.items, lay.parents, lay.ends) == ([n.item for n in nodes], [n.parent for n in nodes],
@@ -160,13 +167,10 @@ def test_the_node_lists_agree_with_a_plain_walk() -> None:
     """`drug_nodes`, `drug_nodes_within`, `phase_nodes`, `has_line_within` (the S and C rules read
     them instead of walking every node), on random sheets and on every sheet of the repository.
     """
-    rng = random.Random(1717)
     tables = load()
     seen = 0
-    for _ in range(40):
-        result = compile_text("views.protocol", random_sheet(rng).encode(), TODAY)
-        assert result.protocol is not None
-        seen += _accessors_agree(a.Layout(result.protocol, tables, result.source))
+    for _, lay in random_layouts(1717, 40):
+        seen += _accessors_agree(lay)
     phased = 0
     root = Path(__file__).resolve().parent.parent
     for path in sorted([*root.glob("protocols/**/*.protocol"), *root.glob("tests/fixtures/S01[456]/*.protocol")]):
