@@ -1179,21 +1179,13 @@ def evaluate(condition: m.Condition, scenario: Scenario, tables: Tables) -> Trut
     if isinstance(condition, m.Not):
         inner = evaluate(condition.operand, scenario, tables)
         return None if inner is None else not inner
-    if isinstance(condition, m.All):
-        result = True
+    if isinstance(condition, (m.All, m.Any_)):
+        decisive = isinstance(condition, m.Any_)  # one true operand decides an `or`, one false an `and`
+        result = not decisive
         for operand in condition.operands:
             truth = evaluate(operand, scenario, tables)
-            if truth is False:
-                return False
-            if truth is None:
-                result = None
-        return result
-    if isinstance(condition, m.Any_):
-        result = False
-        for operand in condition.operands:
-            truth = evaluate(operand, scenario, tables)
-            if truth is True:
-                return True
+            if truth is decisive:
+                return decisive
             if truth is None:
                 result = None
         return result
