@@ -488,11 +488,7 @@ class CumulativeLimit:
 def cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:
     """The `cumulative:` entry of a product (None for drugs without a lifetime limit entry)."""
     # Asked for every dosed phase of a sheet by D010/D011: read once per product and tables object.
-    known = _CUMULATIVE.answers(tables)
-    if drug_id in known:
-        return known[drug_id]
-    found = known[drug_id] = _cumulative_limit(tables, drug_id)
-    return found
+    return _CUMULATIVE.answer(tables, drug_id, _cumulative_limit, tables, drug_id)
 
 
 _CUMULATIVE: TablesMemo[str, CumulativeLimit | None] = TablesMemo(10_000)
@@ -506,13 +502,8 @@ def _per_product(tables: Tables, what: str, drug_id: str, read: Callable[[Tables
     """`read(tables, drug_id)`, once per product and tables object: the D rules ask it for every dosed phase of a
     sheet, and it parses the product's entry anew (the values are frozen, so one answer serves every caller).
     """
-    known = _PER_PRODUCT.answers(tables)
-    key = (what, drug_id)
-    if key in known:
-        found: _T = known[key]
-        return found
-    value = known[key] = read(tables, drug_id)
-    return value
+    found: _T = _PER_PRODUCT.answer(tables, (what, drug_id), read, tables, drug_id)
+    return found
 
 
 def _cumulative_limit(tables: Tables, drug_id: str) -> CumulativeLimit | None:

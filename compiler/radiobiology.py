@@ -201,12 +201,7 @@ class AlphaBeta:
 def alpha_beta(tables: Tables, indications: tuple[str, ...] = (), organ: str | None = None) -> AlphaBeta:
     """α/β for a fractionation: by organ (spinal cord), else by indication (breast), else the default."""
     # Asked for every fractionation by several rules, with a few distinct questions: answered once each.
-    known = _ALPHA_BETA.answers(tables)
-    key = (indications, organ)
-    found = known.get(key)
-    if found is None:
-        found = known[key] = _alpha_beta(tables, indications, organ)
-    return found
+    return _ALPHA_BETA.answer(tables, (indications, organ), _alpha_beta, tables, indications, organ)
 
 
 _ALPHA_BETA: TablesMemo[tuple[tuple[str, ...], str | None], AlphaBeta] = TablesMemo(4096)

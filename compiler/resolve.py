@@ -256,9 +256,7 @@ def _routes_fit(line: m.DrugLine, entry: dict[str, Any]) -> bool:
 
 def _doses_fit(line: m.DrugLine, tables: Tables, drug_id: str) -> bool:
     """Every dose of the line lies in a usual range (or is the loading dose) of the product."""
-    ranges = _RANGES.answers(tables).get(drug_id)
-    if ranges is None:
-        ranges = _RANGES.answers(tables)[drug_id] = _dose_ranges(tables.drugs[drug_id])
+    ranges = _RANGES.answer(tables, drug_id, _dose_ranges, tables.drugs[drug_id])
     for phase in line.phases:
         dose = phase.dose
         if dose is None:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -279,3 +280,14 @@ class TablesMemo(Generic[Key, Answer]):
         elif len(self._known) >= self._limit:
             self._known.clear()
         return self._known
+
+    def answer(self, tables: object, key: Key, compute: Callable[..., Answer], *args: Any) -> Answer:
+        """The answer kept for `key`, else `compute(*args)`, kept (None is an answer too)."""
+        known = self.answers(tables)
+        found = known.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = known[key] = compute(*args)
+        return found  # type: ignore[no-any-return]
+
+
+_UNKNOWN: Any = object()

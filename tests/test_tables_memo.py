@@ -24,3 +24,18 @@ def test_a_full_memo_is_emptied_before_it_takes_more() -> None:
         known = memo.answers(tables)
         known[number] = number
         assert len(known) <= 3
+
+
+def test_an_answer_is_worked_out_once_per_key_and_tables_none_included() -> None:
+    memo: TablesMemo[str, int | None] = TablesMemo(limit=10)
+    calls: list[str] = []
+
+    def compute(key: str) -> int | None:
+        calls.append(key)
+        return None if key == "none" else len(key)
+
+    first, second = object(), object()
+    assert [memo.answer(first, k, compute, k) for k in ("abc", "none", "abc", "none")] == [3, None, 3, None]
+    assert calls == ["abc", "none"]  # None is kept as an answer, not asked again
+    assert memo.answer(second, "abc", compute, "abc") == 3
+    assert calls == ["abc", "none", "abc"]  # another data set starts afresh

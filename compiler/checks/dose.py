@@ -1147,12 +1147,8 @@ def _library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None)
     """The planned and unplanned anthracycline exposures of a library regimen, and its drugs: they depend on the
     regimen and the cycles its line states only (read once per tables object: the same regimens recur).
     """
-    known = _LIBRARY_EXPOSURES.answers(tables)
-    key = (regimen_id, line_cycles)
-    found = known.get(key)
-    if found is None:
-        found = known[key] = _read_library_exposures(tables, regimen_id, line_cycles)
-    return found
+    return _LIBRARY_EXPOSURES.answer(tables, (regimen_id, line_cycles), _read_library_exposures, tables, regimen_id,
+                                     line_cycles)
 
 
 def _read_library_exposures(tables: Tables, regimen_id: str, line_cycles: int | None) -> _Planned:
