@@ -116,20 +116,6 @@ class Node:
         return isinstance(self.item, m.RegimenLine)
 
 
-_new_node = object.__new__  # `Node(...)` without a call of its __init__ (a layout makes one per statement)
-
-
-def _node(index: int, item: m.Item | m.Section | None, parent: int | None, end: int, content_of_bullet: bool) -> Node:
-    """`Node(index, item, parent, end, content_of_bullet)`, made as its __init__ would make it."""
-    node: Node = _new_node(Node)
-    node.index = index
-    node.item = item
-    node.parent = parent
-    node.end = end
-    node.content_of_bullet = content_of_bullet
-    return node
-
-
 @frozen(slots=True)
 class Member:
     """A drug of an arm: a written drug line, or a drug of a library regimen."""
@@ -196,11 +182,13 @@ class Arm:
     _texts: tuple[str, ...] | None
 
     def __init__(self, focus: Member, partners: tuple[Member, ...], companions: tuple[CompanionGroup, ...],
-                 conditions: tuple[m.Condition, ...], texts: tuple[str, ...]) -> None:
+                 conditions: tuple[m.Condition, ...] | None = None, texts: tuple[str, ...] | None = None,
+                 tree: _Tree | None = None) -> None:
+        """An arm of the conditions and texts given, or (None) of those read from `tree` when first asked for."""
         self.focus = focus
         self.partners = partners
         self.companions = companions
-        self._tree = None
+        self._tree = tree
         self._conditions = conditions
         self._texts = texts
 
@@ -242,22 +230,6 @@ class Arm:
     def __repr__(self) -> str:
         return (f"Arm(focus={self.focus!r}, partners={self.partners!r}, companions={self.companions!r}, "
                 f"conditions={self.conditions!r}, texts={self.texts!r})")
-
-
-_new_arm = object.__new__
-
-
-def _lazy_arm(focus: Member, partners: tuple[Member, ...], companions: tuple[CompanionGroup, ...],
-              tree: _Tree) -> Arm:
-    """An arm whose texts and conditions are read from `tree` when first asked for."""
-    arm: Arm = _new_arm(Arm)
-    arm.focus = focus
-    arm.partners = partners
-    arm.companions = companions
-    arm._tree = tree
-    arm._conditions = None
-    arm._texts = None
-    return arm
 
 
 def _arm_texts(around: tuple[str, ...], member: Member) -> tuple[str, ...]:
@@ -532,7 +504,7 @@ class Layout:
         if found is None:
             bulleted = self._bulleted
             found = self._node_list = [
-                _node(index, item, parent, end, index in bulleted)
+                Node(index, item, parent, end, index in bulleted)
                 for index, (item, parent, end) in enumerate(zip(self.items, self.parents, self.ends, strict=True))]
         return found
 
@@ -541,7 +513,7 @@ class Layout:
         found = self._node_list
         if found is not None:
             return found[index]
-        return _node(index, self.items[index], self.parents[index], self.ends[index], index in self._bulleted)
+        return Node(index, self.items[index], self.parents[index], self.ends[index], index in self._bulleted)
 
     @property
     def oversized(self) -> list[tuple[Member, int]]:
@@ -827,7 +799,7 @@ class Layout:
         # the companions stated around it: none on a sheet without `only with` / `preferably with`;
         # its texts and conditions are read when first asked for (`Arm`)
         companions = self._tree._around(member.node)[0] if self._constrained else ()
-        return _lazy_arm(member, partners, companions, self._tree)
+        return Arm(member, partners, companions, tree=self._tree)
 
     def arms(self) -> Iterator[Arm]:
         """The arm of every member, in source order."""
@@ -843,9 +815,9 @@ class Layout:
             for position, member in enumerate(members):
                 found = known.get(id(member))
                 if found is None:  # `_make_arm`, in the loop (one call fewer per arm)
-                    found = known[id(member)] = _lazy_arm(
+                    found = known[id(member)] = Arm(
                         member, tuple([members[p] for p in partners[position]]),
-                        () if around is None else around(member.node)[0], tree)
+                        () if around is None else around(member.node)[0], tree=tree)
                 out.append(found)
             self._arm_list = out
         return iter(self._arm_list)
