@@ -484,8 +484,7 @@ class Layout:
         self._arm_list: list[Arm] | None = None
         self._pair_list: list[tuple[Member, Member]] | None = None
         self._texts: list[str] | None = None
-        self._drug_nodes: list[int] | None = None
-        self._regimen_indices: list[int] | None = None
+        self._lines_by_kind: dict[int, list[int]] = {}  # `_lines_of`, kept
         self._views: dict[tuple[int, int], m.RegimenLine] = {}
         self._enclosing: dict[int, m.RegimenLine | None] = {}  # `enclosing_regimen`, asked per line by several rules
         self._oversized: list[tuple[Member, int]] = []  # members with more than MAX_ARM partners
@@ -626,11 +625,7 @@ class Layout:
         """The nodes of every drug line (a bullet's own statement included), in sheet order:
         the drug lines among the nodes, from the lines listed by the walk that made them.
         """
-        found = self._drug_nodes
-        if found is None:
-            kinds = self._kinds
-            found = self._drug_nodes = [index for index in self._lines if kinds[index] & _DRUG]
-        return found
+        return self._lines_of(_DRUG)
 
     def drug_nodes_within(self, index: int) -> list[int]:
         """`drug_nodes` inside a node's subtree (the node itself excluded)."""
@@ -657,10 +652,14 @@ class Layout:
 
     def regimen_indices(self) -> list[int]:
         """`regimen_nodes`, as their indices (no objects made)."""
-        found = self._regimen_indices
+        return self._lines_of(_REGIMEN)
+
+    def _lines_of(self, kind: int) -> list[int]:
+        """The drug or regimen lines of a kind, from the lines listed by the walk (kept: several rules ask)."""
+        found = self._lines_by_kind.get(kind)
         if found is None:
             kinds = self._kinds
-            found = self._regimen_indices = [index for index in self._lines if kinds[index] & _REGIMEN]
+            found = self._lines_by_kind[kind] = [index for index in self._lines if kinds[index] & kind]
         return found
 
     def ancestors(self, index: int) -> list[int]:
