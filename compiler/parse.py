@@ -501,10 +501,10 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
 _from_carrier = operator.attrgetter("end_line")
 
 
-class _StateLexers(dict[int, Any]):
+class _StateLexers:
     """The scanner of each parser state for the token loop (`scanner`), made when a parse first
-    reaches the state; and (as items) lark-cython's lexer of each state, which `scanner_code`
-    compiles the scanners with and the tests compare `_Scanner` with.
+    reaches the state; and lark-cython's own lexer of each state (`lark_lexer`), which the tests
+    compare `_Scanner` with (`scanner_code` compiles the scanners with such lexers).
 
     lark-cython's `ContextualLexer` builds a lexer for every state up front (545 states,
     154 terminal sets); a sheet reaches a third of them. A lexer is shared by the states
@@ -515,7 +515,6 @@ class _StateLexers(dict[int, Any]):
 
     def __init__(self, module: Any, conf: LexerConf, accepts: dict[int, frozenset[str]],
                  kept: frozenset[str] = frozenset()) -> None:
-        super().__init__()
         self.module = module
         self.conf = conf
         self.accepts = accepts
@@ -536,12 +535,12 @@ class _StateLexers(dict[int, Any]):
         self.by_state[state] = found
         return found
 
-    def __missing__(self, state: int) -> Any:
+    def lark_lexer(self, state: int) -> Any:
+        """lark-cython's `BasicLexer` of a parser state (shared by the states that accept the same terminals)."""
         key = self.accepts[state] | self.extra
         lexer = self.shared.get(key)
         if lexer is None:
             lexer = self.shared[key] = self._lexer(key, self.conf)
-        self[state] = lexer
         return lexer
 
     def _lexer(self, key: frozenset[str], conf: LexerConf) -> Any:

@@ -96,7 +96,7 @@ def test_each_scanner_is_lark_cythons(fast: Any) -> None:
     lexers = fast.lexers
     for state in lexers.accepts:
         ours = lexers.by_state[state] or lexers.scanner(state)
-        theirs = lexers[state].scanner  # lark-cython's BasicLexer of the state
+        theirs = lexers.lark_lexer(state).scanner  # lark-cython's BasicLexer of the state
         assert [name for name in ours.names if name is not None] == [t.name for t in theirs.terminals]
         assert isinstance(ours.dispatch, regex_code._Dispatch)  # the very text the cache keeps a table for
         assert ours.blanks == " \t"  # WS comes first: blanks are skipped without a match
