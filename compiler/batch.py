@@ -29,6 +29,7 @@ from compiler.fsutil import read_limited
 from compiler.source import MAX_BYTES, SourceFile
 
 if TYPE_CHECKING:
+    from compiler.overrides import FormularyOverride
     from compiler.pipeline import Compiled
 
 PARALLEL_THRESHOLD = 16  # below this, starting worker processes costs more than it saves
@@ -130,6 +131,15 @@ def _worker(task: tuple[str, str, int, str | None]) -> tuple[dict[str, Any], boo
     return entry_of(result), same_text(result, digest)
 
 
+def _start_worker(overrides: Sequence[FormularyOverride]) -> None:
+    """A worker of `ordered_map`: the book's formulary overrides, and the collector set for its life of batches."""
+    from compiler import startup
+    from compiler.overrides import use_overrides
+
+    startup.worker()
+    use_overrides(overrides)
+
+
 def _run_chunk(work: Callable[[Task], Result], tasks: list[Task]) -> list[Result]:
     return [work(task) for task in tasks]
 
@@ -159,14 +169,14 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
     yield from chunk_work([first]) if chunk_work is not None else [work(first)]
     import gc
 
-    from compiler.overrides import active_overrides, use_overrides
+    from compiler.overrides import active_overrides
     from compiler.workers import pool
 
     # the imported modules and tables live as long as the process: out of the collector's sight in the
     # workers, which then neither traverse them nor copy the pages they sit on
     gc.freeze()
     size = max(1, min(chunk, (total - 1) // (jobs * IN_FLIGHT)))
-    with pool(jobs, use_overrides, (active_overrides(),)) as executor:
+    with pool(jobs, _start_worker, (active_overrides(),)) as executor:
         pending: deque[Future[list[Result]]] = deque()
 
         def submit() -> None:

@@ -12,6 +12,8 @@ work itself makes. The collector is never switched off: a process that never set
 Checking a book's sheets one after another, `checking()` raises the first threshold
 around each batch of sheets: a sheet's model lives until its checks are done, so a
 collection in the middle of a sheet walks thousands of live objects to find little garbage.
+A worker process that checks batches until it exits keeps that threshold for its life
+(`worker()`): putting the usual one back after each batch forced a collection each time.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ def settled() -> None:
         return
     gc.freeze()
     gc.set_threshold(*saved)
+
+
+def worker() -> None:
+    """A pool worker starts, which checks batches of sheets until it exits: the
+    threshold `checking()` raises holds from now on (its own restore then changes nothing).
+    """
+    first, second, third = gc.get_threshold()
+    gc.set_threshold(max(first, CHECKING_THRESHOLD), second, third)
 
 
 @contextlib.contextmanager

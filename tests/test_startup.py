@@ -94,3 +94,19 @@ def test_the_allow_lines_of_a_sheet_leave_no_reference_cycle() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+def _threshold_after_a_batch(_: int) -> int:
+    with startup.checking():
+        pass
+    return gc.get_threshold()[0]
+
+
+def test_pool_workers_keep_the_checking_threshold_for_their_life(thresholds: tuple[int, int, int]) -> None:
+    # a worker checks batch after batch: putting the usual threshold back after each one forced a
+    # collection each time; the parent, which checked the first file itself, is left as it was
+    from compiler.batch import PARALLEL_THRESHOLD, ordered_map
+
+    found = list(ordered_map(_threshold_after_a_batch, list(range(PARALLEL_THRESHOLD + 8)), jobs=2))
+    assert found[0] == thresholds[0] and gc.get_threshold() == thresholds
+    assert all(first == max(thresholds[0], startup.CHECKING_THRESHOLD) for first in found[1:])
