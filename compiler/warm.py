@@ -308,44 +308,55 @@ def _texts(files: Sequence[Path]) -> Callable[[int], str]:
 
 class _Keys:
     """The files' cache keys and the digests of the bytes each was made of, 32 bytes each in two
-    buffers (a hex string costs over 110).
+    buffers (a hex string costs over 110); made when first asked for when `make` is given.
     """
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, make: Callable[[int], tuple[str, str] | None] | None = None) -> None:
         self.data = bytearray(32 * count)
         self.digests = bytearray(32 * count)
-        self.known = bytearray(count)
+        self.known = bytearray(count)  # 0: not made yet, 1: made, 2: none (the file cannot be read)
+        self.make = make
 
     def set(self, index: int, key: str, digest: str) -> None:
         self.data[32 * index:32 * index + 32] = bytes.fromhex(key)
         self.digests[32 * index:32 * index + 32] = bytes.fromhex(digest)
         self.known[index] = 1
 
-    def __getitem__(self, index: int) -> str | None:
-        return self.data[32 * index:32 * index + 32].hex() if self.known[index] else None
-
-    def digest(self, index: int) -> str | None:
-        return self.digests[32 * index:32 * index + 32].hex() if self.known[index] else None
+    def of(self, index: int) -> tuple[str | None, str | None]:
+        """A file's key and the digest of the bytes it was made of (None, None: the file has none)."""
+        if not self.known[index]:
+            made = self.make(index) if self.make is not None else None
+            if made is None:
+                self.known[index] = 2
+            else:
+                self.set(index, *made)
+        if self.known[index] != 1:
+            return None, None
+        return self.data[32 * index:32 * index + 32].hex(), self.digests[32 * index:32 * index + 32].hex()
 
 
 def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes: int) -> _Keys:
     """Spool every block the cache has (or can make from a cached result); the keys of all files."""
-    keys = _Keys(len(run.files))
     if cache is None:
-        return keys
+        return _Keys(len(run.files))
     extension = f"{run.fmt}.block"
     states: dict[str, str] = {}
-    # no cache folder yet (a first run): nothing to look up, only the keys to store the results under
-    present = cache.directory.is_dir()
+
+    def key_of(index: int) -> tuple[str, str] | None:
+        read = _keyed(run.files[index], today, max_bytes, states)
+        return None if read is None else read[1:]
+
+    if not cache.directory.is_dir():
+        # no cache folder yet (a first run): nothing to look up, only the keys to store the results under,
+        # made as the workers take the files rather than all before the first is checked
+        return _Keys(len(run.files), key_of)
+    keys = _Keys(len(run.files))
     for index, path in enumerate(run.files):
-        raw = _read(path, max_bytes)
-        if raw is None:
+        read = _keyed(path, today, max_bytes, states)
+        if read is None:
             continue
-        digest = content_digest(raw)
-        key = check_key(path, digest, today, max_bytes, states)
+        raw, key, digest = read
         keys.set(index, key, digest)
-        if not present:
-            continue
         data = cache.read_bytes(key, extension)
         record = record_of(data, key) if data is not None else None
         parts = _split_block_file(record) if record is not None else None
@@ -361,6 +372,15 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
     return keys
 
 
+def _keyed(path: Path, today: datetime.date, max_bytes: int, states: dict[str, str]) -> tuple[bytes, str, str] | None:
+    """A file's bytes, cache key and digest (None: it cannot be read)."""
+    raw = _read(path, max_bytes)
+    if raw is None:
+        return None
+    digest = content_digest(raw)
+    return raw, check_key(path, digest, today, max_bytes, states), digest
+
+
 def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | None, jobs: int | None,
                   max_bytes: int) -> bool:
     """Check the files the cache could not answer for; False when one has findings outside itself."""
@@ -369,7 +389,8 @@ def _check_misses(run: _Run, keys: _Keys, today: datetime.date, cache: Cache | N
     day = today.isoformat()
     # the tasks are made as the workers take them: the parent never holds the whole book's
     text = _texts(run.files)
-    tasks = ((text(i), day, max_bytes, run.fmt, keys[i], directory, keys.digest(i)) for i in _indices(missing))
+    tasks = ((text(i), day, max_bytes, run.fmt, key, directory, digest)
+             for i in _indices(missing) for key, digest in (keys.of(i),))
     workers = jobs if jobs is not None else default_jobs()
     done = ordered_map(_block_task, tasks, workers, sum(missing), _block_chunk, CHECK_CHUNK)
     for index, (counts, fields, block, foreign) in zip(_indices(missing), done, strict=True):

@@ -205,3 +205,20 @@ def test_a_block_file_with_zeros_where_its_text_was_is_a_miss(tmp_path: Path) ->
     tail = len(data) - 200  # in the printed block, the file's last part
     stored.write_bytes(data[:tail] + b"\x00" * 200)
     assert check_document(sheet, TODAY, "json", cache=cache, jobs=1) == expected
+
+
+def test_a_first_run_makes_the_keys_as_the_files_are_checked_and_stores_the_same(book: list[Path],
+                                                                                tmp_path: Path) -> None:
+    # without a cache folder nothing can be looked up: the keys are made as the workers take the files,
+    # not all before the first is checked; the blocks stored and the output are those of a run that
+    # looked every file up first (an empty folder)
+    from compiler.batch import PARALLEL_THRESHOLD
+
+    files = [*book, *SHIPPED[2:2 + PARALLEL_THRESHOLD]]
+    first, looked_up = Cache(tmp_path / "first"), Cache(tmp_path / "empty")
+    looked_up.directory.mkdir()
+    outputs = [check_document(files, TODAY, "json", cache=c, jobs=2) for c in (first, looked_up)]
+    assert outputs[0] is not None and outputs[0] == outputs[1]
+    stored = [sorted(p.name for p in c.directory.glob("*.block")) for c in (first, looked_up)]
+    assert stored[0] == stored[1] and len(stored[0]) >= PARALLEL_THRESHOLD
+    assert check_document(files, TODAY, "json", cache=first, jobs=1) == outputs[0]
