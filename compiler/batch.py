@@ -176,11 +176,14 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
     # workers, which then neither traverse them nor copy the pages they sit on
     gc.freeze()
     size = max(1, min(chunk, (total - 1) // (jobs * IN_FLIGHT)))
+    left = total - 1
     with pool(jobs, _start_worker, (active_overrides(),)) as executor:
         pending: deque[Future[list[Result]]] = deque()
 
         def submit() -> None:
-            few = list(islice(feed, size))
+            nonlocal left
+            few = list(islice(feed, hand_over(left, size, jobs)))
+            left -= len(few)
             if few:
                 pending.append(executor.submit(chunk_work, few) if chunk_work is not None
                                else executor.submit(_run_chunk, work, few))
@@ -191,6 +194,14 @@ def ordered_map(work: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
             done = pending.popleft().result()
             submit()
             yield from done
+
+
+def hand_over(left: int, size: int, jobs: int) -> int:
+    """How many of the `left` tasks the next hand-over takes: `size`, then fewer towards the end
+    (guided scheduling), so that the workers finish together instead of one idling while the
+    other checks a last full chunk.
+    """
+    return max(1, min(size, left // (2 * jobs)))
 
 
 def check_files(files: Sequence[Path], today: datetime.date | None = None, *, cache: Cache | None = None,

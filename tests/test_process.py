@@ -94,3 +94,16 @@ def test_without_a_temporary_folder_the_blocks_stay_in_memory(monkeypatch: pytes
 
     monkeypatch.setattr(tempfile, "TemporaryFile", refused)
     assert check_document(sheets, TODAY, "human", jobs=1) == expected
+
+
+@pytest.mark.parametrize(("total", "size", "jobs"), [(1001, 16, 2), (40, 4, 2), (17, 1, 8), (5000, 16, 4)])
+def test_hand_overs_shrink_towards_the_end_and_take_every_task(total: int, size: int, jobs: int) -> None:
+    from compiler.batch import hand_over
+
+    sizes, left = [], total
+    while left:
+        sizes.append(min(left, hand_over(left, size, jobs)))
+        left -= sizes[-1]
+    assert sum(sizes) == total and max(sizes) == size and sizes == sorted(sizes, reverse=True)
+    assert sizes[-jobs:] == [1] * jobs  # the last hand-overs: one task each
+    assert len(sizes) < total // size + 4 * size  # full chunks until close to the end
