@@ -43,7 +43,7 @@ import re
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from lark import Lark, Token, Tree
 from lark.common import LexerConf
@@ -91,16 +91,31 @@ class Node(Tree[Token]):
     """
 
     __slots__ = ("_meta", "children", "data", "end_pos", "span_end", "span_start", "start_pos")
+    start_pos: int | None
+    span_start: int | None
+    end_pos: int | None
+    span_end: int | None
 
-    def __init__(self, data: str, children: list[Any], meta: Any = None,
-                 start: int | None = None, end: int | None = None) -> None:
-        self.data = data
-        self.children = children
-        self._meta = meta
-        self.start_pos: int | None = start
-        self.span_start: int | None = start
-        self.end_pos: int | None = end
-        self.span_end: int | None = end
+    # Made by the rule callbacks, which set every field: `Node()` is object's constructor, in C and
+    # without the argument tuples of `object.__new__(Node)` (a Python `__init__` would be a Python call).
+    if TYPE_CHECKING:
+        def __init__(self) -> None: ...
+    else:
+        __init__ = object.__init__
+
+    def copy(self) -> Node:
+        """A shallow copy (Lark's `Tree.copy` calls the constructor with the data and children)."""
+        return _copy_node(self, self.children)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Node:
+        return _copy_node(self, copy.deepcopy(self.children, memo))
+
+
+def _copy_node(node: Node, children: list[Any]) -> Node:
+    new = Node()
+    new.data, new.children, new._meta = node.data, children, node._meta
+    new.start_pos, new.span_start, new.end_pos, new.span_end = node.start_pos, node.span_start, node.end_pos, node.span_end
+    return new
 
 
 def _first_start(children: Sequence[Any]) -> int | None:
@@ -144,7 +159,7 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
         def keep_all(children: list[Any]) -> Any:  # the commonest: `_node`, inlined
             if expand1 and len(children) == 1:
                 return children[0]
-            node: Node = _new(Node)
+            node = Node()
             node.data = name
             node.children = children
             node._meta = None
@@ -168,24 +183,26 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
                     if len(children) > 1 and type(only) is Node:
                         _inline_single(only, children)
                     return only
-                return _node(name, [only], children)
+                return _node(Node(), name, [only], children)
 
             return keep_one
         pick = operator.itemgetter(*[index for index, _ in include])
 
         def keep_some(children: list[Any]) -> Any:
-            return _node(name, list(pick(children)), children)
+            return _node(Node(), name, list(pick(children)), children)
 
         return keep_some
 
     def build(children: list[Any]) -> Any:
         kept: list[Any] = []
+        reused = None
         for index, inline in include:
             if inline:
                 if kept:
                     kept += children[index].children
                 else:  # left recursion (`x+`): extend the inner list, as Lark does
-                    kept = children[index].children
+                    reused = children[index]
+                    kept = reused.children
             else:
                 kept.append(children[index])
         if expand1 and len(kept) == 1:
@@ -193,17 +210,14 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
             if len(children) > 1 and type(only) is Node:
                 _inline_single(only, children)
             return only
-        return _node(name, kept, children)
+        # the node whose list the kept children extend is dropped from the tree: it becomes the new node
+        return _node(Node() if reused is None else reused, name, kept, children)
 
     return build
 
 
-_new = object.__new__
-
-
-def _node(name: str, kept: list[Any], children: list[Any]) -> Node:
-    """A `Node` of the kept children, its offsets from all the children (the dropped tokens too)."""
-    node: Node = _new(Node)  # Node(...) without its __init__ call
+def _node(node: Node, name: str, kept: list[Any], children: list[Any]) -> Node:
+    """`node` made the node of the kept children, its offsets from all the children (the dropped tokens too)."""
     node.data = name
     node.children = kept
     node._meta = None
