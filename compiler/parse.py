@@ -353,7 +353,7 @@ class _Scanner:
     alternation (its scanner's very text: its code and dispatch table come from the cache).
     """
 
-    __slots__ = ("blanks", "codes", "dispatch", "names", "table", "unless")
+    __slots__ = ("blanks", "codes", "dispatch", "names", "row", "table", "unless")
 
     def __init__(self, terminals: list[TerminalDef], conf: LexerConf, kept: frozenset[str]) -> None:
         terminals = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
@@ -379,6 +379,9 @@ class _Scanner:
         blanks = (first is not None and isinstance(first.pattern, PatternRE) and first.pattern.value == BLANKS
                   and not first.pattern.flags and self.names[1] == first.name and self.codes[1] == _IGNORED)
         self.blanks = " \t" if blanks else ""
+        # what the token loop reads of the scanner at every token, in one tuple (one unpacking)
+        self.row: tuple[dict[str, Any], list[int], list[str | None], str, _Scanner] = (
+            self.table, self.codes, self.names, self.blanks, self)
 
 
 def _code(name: str, kept: frozenset[str]) -> int:
@@ -408,7 +411,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     block) raises, and the pure parser parses the text instead. tests/test_parse_tokens.py
     compares every token and node with the pure parser's.
     """
-    by_state = lexers.by_state
+    rows = lexers.rows
     make = lexers.scanner
     kept = lexers.kept
     small = lexers.module.Token
@@ -423,8 +426,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     levels = [0]
     parser_state = yield None
     while True:
-        scanner = by_state[parser_state.position] or make(parser_state.position)
-        table, codes, blanks, names = scanner.table, scanner.codes, scanner.blanks, scanner.names
+        table, codes, names, blanks, scanner = rows[parser_state.position] or make(parser_state.position).row
         while True:
             if pos >= size:
                 if len(levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
@@ -453,8 +455,8 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
                     line += count
                     line_start = pos + value.rindex("\n") + 1
             pos = match.end()
-        end = match.end()
         value = match[0]
+        end = pos + len(value)  # the match starts at `pos`: cheaper than the `end()` method call
         name = names[index]
         if code & unless:
             found = scanner.unless[name].fullmatch(value)
@@ -506,7 +508,8 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
         if after < 0:
             parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
                                        line, token.end_column, end)
-        for _ in range(after):
+        while after > 0:
+            after -= 1
             parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
                                        line, token.end_column, end)
 
@@ -537,6 +540,8 @@ class _StateLexers:
         self.extra = frozenset(conf.ignore) | {ProtocolIndenter.NL_type}
         # the token loop's scanner of each state (a list: read for every token), made when first needed
         self.by_state: list[_Scanner | None] = [None] * (max(accepts, default=0) + 1)
+        self.rows: list[tuple[dict[str, Any], list[int], list[str | None], str, _Scanner] | None] = [
+            None] * len(self.by_state)  # each made scanner's `row`, by state (what the token loop reads)
         self.scanners: dict[frozenset[str], _Scanner] = {}
 
     def scanner(self, state: int) -> _Scanner:
@@ -547,6 +552,7 @@ class _StateLexers:
             found = self.scanners[key] = _Scanner([t for t in self.conf.terminals if t.name in key], self.conf,
                                                   self.kept)
         self.by_state[state] = found
+        self.rows[state] = found.row
         return found
 
     def lark_lexer(self, state: int) -> Any:
