@@ -505,13 +505,16 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             if indent != levels[-1]:
                 raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
         parser_state = yield token
+        # The Indenter's tokens have the line end's offsets, which are all the rule callbacks read of a
+        # dropped token, and the parser has read the line end's type by now: the same object carries them.
         if after < 0:
-            parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
-                                       line, token.end_column, end)
-        while after > 0:
-            after -= 1
-            parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
-                                       line, token.end_column, end)
+            token.type = ProtocolIndenter.INDENT_type
+            parser_state = yield token
+        if after > 0:
+            token.type = ProtocolIndenter.DEDENT_type
+            while after > 0:
+                after -= 1
+                parser_state = yield token
 
 
 # the shift callback of a kept terminal: the Lark token `_tokens` handed over in the carrier
