@@ -43,7 +43,7 @@ import re
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from lark import Lark, Token, Tree
 from lark.common import LexerConf
@@ -91,16 +91,31 @@ class Node(Tree[Token]):
     """
 
     __slots__ = ("_meta", "children", "data", "end_pos", "span_end", "span_start", "start_pos")
+    start_pos: int | None
+    span_start: int | None
+    end_pos: int | None
+    span_end: int | None
 
-    def __init__(self, data: str, children: list[Any], meta: Any = None,
-                 start: int | None = None, end: int | None = None) -> None:
-        self.data = data
-        self.children = children
-        self._meta = meta
-        self.start_pos: int | None = start
-        self.span_start: int | None = start
-        self.end_pos: int | None = end
-        self.span_end: int | None = end
+    # Made by the rule callbacks, which set every field: `Node()` is object's constructor, in C and
+    # without the argument tuples of `object.__new__(Node)` (a Python `__init__` would be a Python call).
+    if TYPE_CHECKING:
+        def __init__(self) -> None: ...
+    else:
+        __init__ = object.__init__
+
+    def copy(self) -> Node:
+        """A shallow copy (Lark's `Tree.copy` calls the constructor with the data and children)."""
+        return _copy_node(self, self.children)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Node:
+        return _copy_node(self, copy.deepcopy(self.children, memo))
+
+
+def _copy_node(node: Node, children: list[Any]) -> Node:
+    new = Node()
+    new.data, new.children, new._meta = node.data, children, node._meta
+    new.start_pos, new.span_start, new.end_pos, new.span_end = node.start_pos, node.span_start, node.end_pos, node.span_end
+    return new
 
 
 def _first_start(children: Sequence[Any]) -> int | None:
@@ -144,7 +159,7 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
         def keep_all(children: list[Any]) -> Any:  # the commonest: `_node`, inlined
             if expand1 and len(children) == 1:
                 return children[0]
-            node: Node = _new(Node)
+            node = Node()
             node.data = name
             node.children = children
             node._meta = None
@@ -168,24 +183,26 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
                     if len(children) > 1 and type(only) is Node:
                         _inline_single(only, children)
                     return only
-                return _node(name, [only], children)
+                return _node(Node(), name, [only], children)
 
             return keep_one
         pick = operator.itemgetter(*[index for index, _ in include])
 
         def keep_some(children: list[Any]) -> Any:
-            return _node(name, list(pick(children)), children)
+            return _node(Node(), name, list(pick(children)), children)
 
         return keep_some
 
     def build(children: list[Any]) -> Any:
         kept: list[Any] = []
+        reused = None
         for index, inline in include:
             if inline:
                 if kept:
                     kept += children[index].children
                 else:  # left recursion (`x+`): extend the inner list, as Lark does
-                    kept = children[index].children
+                    reused = children[index]
+                    kept = reused.children
             else:
                 kept.append(children[index])
         if expand1 and len(kept) == 1:
@@ -193,17 +210,14 @@ def _rule_callback(name: str, include: list[tuple[int, bool]] | None, expand1: b
             if len(children) > 1 and type(only) is Node:
                 _inline_single(only, children)
             return only
-        return _node(name, kept, children)
+        # the node whose list the kept children extend is dropped from the tree: it becomes the new node
+        return _node(Node() if reused is None else reused, name, kept, children)
 
     return build
 
 
-_new = object.__new__
-
-
-def _node(name: str, kept: list[Any], children: list[Any]) -> Node:
-    """A `Node` of the kept children, its offsets from all the children (the dropped tokens too)."""
-    node: Node = _new(Node)  # Node(...) without its __init__ call
+def _node(node: Node, name: str, kept: list[Any], children: list[Any]) -> Node:
+    """`node` made the node of the kept children, its offsets from all the children (the dropped tokens too)."""
     node.data = name
     node.children = kept
     node._meta = None
@@ -339,7 +353,7 @@ class _Scanner:
     alternation (its scanner's very text: its code and dispatch table come from the cache).
     """
 
-    __slots__ = ("blanks", "codes", "dispatch", "names", "table", "unless")
+    __slots__ = ("blanks", "codes", "dispatch", "names", "row", "table", "unless")
 
     def __init__(self, terminals: list[TerminalDef], conf: LexerConf, kept: frozenset[str]) -> None:
         terminals = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
@@ -365,6 +379,9 @@ class _Scanner:
         blanks = (first is not None and isinstance(first.pattern, PatternRE) and first.pattern.value == BLANKS
                   and not first.pattern.flags and self.names[1] == first.name and self.codes[1] == _IGNORED)
         self.blanks = " \t" if blanks else ""
+        # what the token loop reads of the scanner at every token, in one tuple (one unpacking)
+        self.row: tuple[dict[str, Any], list[int], list[str | None], str, _Scanner] = (
+            self.table, self.codes, self.names, self.blanks, self)
 
 
 def _code(name: str, kept: frozenset[str]) -> int:
@@ -394,7 +411,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     block) raises, and the pure parser parses the text instead. tests/test_parse_tokens.py
     compares every token and node with the pure parser's.
     """
-    by_state = lexers.by_state
+    rows = lexers.rows
     make = lexers.scanner
     kept = lexers.kept
     small = lexers.module.Token
@@ -409,8 +426,7 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
     levels = [0]
     parser_state = yield None
     while True:
-        scanner = by_state[parser_state.position] or make(parser_state.position)
-        table, codes, blanks, names = scanner.table, scanner.codes, scanner.blanks, scanner.names
+        table, codes, names, blanks, scanner = rows[parser_state.position] or make(parser_state.position).row
         while True:
             if pos >= size:
                 if len(levels) > 1:  # never after the final line end parse() adds; leave it to the pure parser
@@ -439,8 +455,8 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
                     line += count
                     line_start = pos + value.rindex("\n") + 1
             pos = match.end()
-        end = match.end()
         value = match[0]
+        end = pos + len(value)  # the match starts at `pos`: cheaper than the `end()` method call
         name = names[index]
         if code & unless:
             found = scanner.unless[name].fullmatch(value)
@@ -489,12 +505,16 @@ def _tokens(text: str, lexers: _StateLexers) -> Generator[Any, Any, None]:
             if indent != levels[-1]:
                 raise DedentError(f"Unexpected dedent to column {indent}. Expected dedent to {levels[-1]}")
         parser_state = yield token
+        # The Indenter's tokens have the line end's offsets, which are all the rule callbacks read of a
+        # dropped token, and the parser has read the line end's type by now: the same object carries them.
         if after < 0:
-            parser_state = yield small(ProtocolIndenter.INDENT_type, indent_str, token.start_pos, first_line, column,
-                                       line, token.end_column, end)
-        for _ in range(after):
-            parser_state = yield small(ProtocolIndenter.DEDENT_type, indent_str, token.start_pos, first_line, column,
-                                       line, token.end_column, end)
+            token.type = ProtocolIndenter.INDENT_type
+            parser_state = yield token
+        if after > 0:
+            token.type = ProtocolIndenter.DEDENT_type
+            while after > 0:
+                after -= 1
+                parser_state = yield token
 
 
 # the shift callback of a kept terminal: the Lark token `_tokens` handed over in the carrier
@@ -523,6 +543,8 @@ class _StateLexers:
         self.extra = frozenset(conf.ignore) | {ProtocolIndenter.NL_type}
         # the token loop's scanner of each state (a list: read for every token), made when first needed
         self.by_state: list[_Scanner | None] = [None] * (max(accepts, default=0) + 1)
+        self.rows: list[tuple[dict[str, Any], list[int], list[str | None], str, _Scanner] | None] = [
+            None] * len(self.by_state)  # each made scanner's `row`, by state (what the token loop reads)
         self.scanners: dict[frozenset[str], _Scanner] = {}
 
     def scanner(self, state: int) -> _Scanner:
@@ -533,6 +555,7 @@ class _StateLexers:
             found = self.scanners[key] = _Scanner([t for t in self.conf.terminals if t.name in key], self.conf,
                                                   self.kept)
         self.by_state[state] = found
+        self.rows[state] = found.row
         return found
 
     def lark_lexer(self, state: int) -> Any:
