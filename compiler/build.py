@@ -293,8 +293,8 @@ class _Builder:
     def metadata(self, fields: list[Tree[Token]]) -> m.Metadata:
         metas: list[m.MetaField] = []
         seen: dict[str, m.MetaField] = {}
-        span = self.span
-        make = mk.MetaField
+        span, path = self.span, self.path
+        make, make_span = mk.MetaField, ms.Span
         for node in fields:
             children: list[Token] = node.children  # type: ignore[assignment]  # `META_KEY META_VALUE?`
             key_token = children[0]
@@ -307,14 +307,14 @@ class _Builder:
                 value = value_token.strip()
                 value_start = value_token.start_pos or 0
                 value_end = value_start + len(value_token.rstrip())
-                value_span = span(value_start, value_end)
-                line_span = span(key_start, value_end)  # from the key's start to the value's end
-            else:
+            else:  # the empty value: just after the key's colon
                 value = ""
-                value_span = ms.Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line,
-                                     key_span.end_column + 1)
-                line_span = ms.Span(key_span.file, key_span.line, key_span.column, key_span.line,
-                                    key_span.end_column + 1)
+                value_start = value_end = key_end + 1
+            # the value lies on the key's line (neither token nor the blanks between holds a line end):
+            # its spans are the key's line, their columns shifted as the key's are
+            line, shift = key_span.line, key_span.column - key_start
+            value_span = make_span(path, line, value_start + shift, line, value_end + shift)
+            line_span = make_span(path, line, key_span.column, line, value_end + shift)  # from key to value
             key = KEY_BY_SPELLING.get(raw_key) or KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
             if key is None:
                 suggestion = closest(raw_key.lower(), KEY_BY_SPELLING)
