@@ -160,50 +160,50 @@ def spans(source: SourceFile) -> tuple[Callable[[int, int], Span], Callable[[Tre
     # next_starts[i]: where the line after line i + 1 starts (the last line: never reached)
     next_starts = (*starts[1:], sys.maxsize)
     made_twin: Any = SPAN_TWIN
-    line, line_start, line_next = 1, 0, next_starts[0]  # the line of the last span
+    # the line of the last span: its number, the offset before its start (an offset less it is a
+    # 1-based column), where the next line starts
+    line, before, line_next = 1, -1, next_starts[0]
 
     def span(start: int, end: int) -> Span:
-        nonlocal line, line_start, line_next
-        if not line_start <= start < line_next:
+        nonlocal line, before, line_next
+        if not before < start < line_next:
             if line_next <= start < next_starts[line]:  # the next line (line_next is a line's start here)
                 line += 1
             else:
                 line = bisect_right(starts, start)  # 1-based: starts[line - 1] <= start < starts[line]
-            line_start = starts[line - 1]
+            before = starts[line - 1] - 1
             line_next = next_starts[line - 1]
         made = made_twin()
         made.file = path
         made.line = line
-        made.column = start - line_start + 1
+        made.column = start - before
         if end < line_next:  # most spans lie on one line: no second search
             made.end_line = line
-            made.end_column = (end if end > start else start) - line_start + 1
+            made.end_column = (end if end > start else start) - before
         else:
             end_index = bisect_right(starts, end, line - 1) - 1
             made.end_line = end_index + 1
             made.end_column = end - starts[end_index] + 1
         made.__class__ = Span
-        result: Span = made
-        return result
+        return made  # type: ignore[no-any-return]  # a `Span` now
 
     def span_of(node: Tree[Token] | Token) -> Span:
-        nonlocal line, line_start, line_next
         if type(node) is Node:  # the parser's own nodes: their offsets without a call to `offsets`
-            start, end = node.span_start, node.span_end
-            if start is None or end is None:
+            end = node.span_end
+            if end is None:  # a node that covers no token
                 return ms.Span(path, 1, 1, 1, 1)
-            if not line_start <= start < line_next or end >= line_next:
+            start: int = node.span_start  # type: ignore[assignment]  # None only with the end
+            if not before < start <= end < line_next:
                 return span(start, end)
             # `span(start, end)` inlined for a node on the line of the last span: one call less per node
             made = made_twin()
             made.file = path
             made.line = line
-            made.column = start - line_start + 1
+            made.column = start - before
             made.end_line = line
-            made.end_column = (end if end > start else start) - line_start + 1
+            made.end_column = end - before
             made.__class__ = Span
-            result: Span = made
-            return result
+            return made  # type: ignore[no-any-return]
         if isinstance(node, Token):
             start = node.start_pos or 0
             return span(start, node.end_pos if node.end_pos is not None else start + len(node))
@@ -293,8 +293,8 @@ class _Builder:
     def metadata(self, fields: list[Tree[Token]]) -> m.Metadata:
         metas: list[m.MetaField] = []
         seen: dict[str, m.MetaField] = {}
-        span = self.span
-        make = mk.MetaField
+        span, path = self.span, self.path
+        make, make_span = mk.MetaField, ms.Span
         for node in fields:
             children: list[Token] = node.children  # type: ignore[assignment]  # `META_KEY META_VALUE?`
             key_token = children[0]
@@ -307,14 +307,14 @@ class _Builder:
                 value = value_token.strip()
                 value_start = value_token.start_pos or 0
                 value_end = value_start + len(value_token.rstrip())
-                value_span = span(value_start, value_end)
-                line_span = span(key_start, value_end)  # from the key's start to the value's end
-            else:
+            else:  # the empty value: just after the key's colon
                 value = ""
-                value_span = ms.Span(key_span.file, key_span.line, key_span.end_column + 1, key_span.line,
-                                     key_span.end_column + 1)
-                line_span = ms.Span(key_span.file, key_span.line, key_span.column, key_span.line,
-                                    key_span.end_column + 1)
+                value_start = value_end = key_end + 1
+            # the value lies on the key's line (neither token nor the blanks between holds a line end):
+            # its spans are the key's line, their columns shifted as the key's are
+            line, shift = key_span.line, key_span.column - key_start
+            value_span = make_span(path, line, value_start + shift, line, value_end + shift)
+            line_span = make_span(path, line, key_span.column, line, value_end + shift)  # from key to value
             key = KEY_BY_SPELLING.get(raw_key) or KEY_BY_SPELLING.get(" ".join(raw_key.lower().split()))
             if key is None:
                 suggestion = closest(raw_key.lower(), KEY_BY_SPELLING)
