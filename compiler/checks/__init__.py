@@ -36,10 +36,8 @@ class Context:
     # Derived views several rules read (dosed phases, decision analysis, modification tables…),
     # computed once per check run by `shared`/`memo`; never part of a Context's identity.
     shared_values: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    # `of_type`'s and `of_types`'s answers (by the class or the tuple of classes asked), and their index:
-    # each class of item on the sheet → its items, in sheet order
+    # `of_type`'s and `of_types`'s answers, by the class or the tuple of classes asked
     typed_items: dict[Any, list[m.Item]] = field(default_factory=dict, compare=False, repr=False)
-    by_class: dict[type, list[m.Item]] = field(default_factory=dict, compare=False, repr=False)
 
     def memo(self, name: str, compute: Callable[[Context], T]) -> T:
         """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
@@ -68,18 +66,12 @@ class Context:
         typed = self.typed_items
         found = typed.get(kinds)
         if found is None:
-            by_class = self.by_class
-            if not by_class and self.items:  # the index, once: each class → its items, in sheet order
-                for item in self.items:
-                    bucket = by_class.get(item.__class__)
-                    if bucket is None:
-                        by_class[item.__class__] = [item]
-                    else:
-                        bucket.append(item)
-            # (the classes on the sheet that are of the kinds: a model class has subclasses, `_shadow`'s twins)
-            matching = [cls for cls in by_class if issubclass(cls, kinds)]
+            index = self.shared_values.get(_ItemIndex)
+            if index is None:
+                index = self.shared_values[_ItemIndex] = _ItemIndex(self.items)
+            matching = index.matching(kinds)
             if len(matching) == 1:  # most asks: that class's own list
-                found = by_class[matching[0]]
+                found = index.by_class[matching[0]]
             elif not matching:
                 found = []
             else:  # several classes: a pass over the items keeps sheet order
@@ -105,6 +97,38 @@ class Context:
         if found is _MISSING:
             found = values[compute] = compute(self)
         return found
+
+
+class _ItemIndex:
+    """The items of a sheet by class (each class's items in sheet order), made once per check run."""
+
+    __slots__ = ("by_class", "present")
+
+    def __init__(self, items: list[m.Item]) -> None:
+        by_class: dict[type, list[m.Item]] = {}
+        for item in items:
+            bucket = by_class.get(item.__class__)
+            if bucket is None:
+                by_class[item.__class__] = [item]
+            else:
+                bucket.append(item)
+        self.by_class = by_class
+        self.present = frozenset(by_class)
+
+    def matching(self, kinds: tuple[type, ...]) -> tuple[type, ...]:
+        """The classes on the sheet that are of the kinds (every model class has subclasses: `_shadow`'s
+        twins); the same kinds asked of sheets with the same classes are answered once per process.
+        """
+        key = (kinds, self.present)
+        found = _MATCHING.get(key)
+        if found is None:
+            if len(_MATCHING) >= 4096:
+                _MATCHING.clear()
+            found = _MATCHING[key] = tuple(cls for cls in self.by_class if issubclass(cls, kinds))
+        return found
+
+
+_MATCHING: dict[tuple[tuple[type, ...], frozenset[type]], tuple[type, ...]] = {}
 
 
 # The only characters outside ASCII that re.IGNORECASE matches with an ASCII letter (İ ı ſ and
