@@ -1,4 +1,4 @@
-"""The D rules' per-line and per-phase records are made by their classes' `_shadow`s (issue 17): each is an
+"""The D rules' per-line and per-phase records (and each phase's schedule) are made by their classes' `_shadow`s (issue 17): each is an
 object of its own class, equal to the one its class makes from the same fields, on every fixture sheet.
 """
 
@@ -8,6 +8,7 @@ import dataclasses
 
 from compiler.checks import Context
 from compiler.checks.dose import LineInfo, PhaseDose, layout, phase_doses
+from compiler.dosing import Schedule
 from compiler.pipeline import compile_text
 from compiler.tables import load
 from tests.conftest import FIXTURES, TODAY
@@ -32,5 +33,6 @@ def test_line_infos_and_phase_doses_are_their_classes_own() -> None:
             made += 1
         for dosed in phase_doses(context):
             assert type(dosed) is PhaseDose and PhaseDose(*_fields(dosed)) == dosed
+            assert type(dosed.schedule) is Schedule and Schedule(*_fields(dosed.schedule)) == dosed.schedule
             made += 1
     assert made > 100

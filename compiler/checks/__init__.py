@@ -41,12 +41,12 @@ class Context:
 
     def memo(self, name: str, compute: Callable[[Context], T]) -> T:
         """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
-        # no typing.cast: these are asked thousands of times per sheet, and cast is a call
-        key = ("memo", name)
+        # no typing.cast: these are asked thousands of times per sheet, and cast is a call; the name itself
+        # is the key (a string: `shared`'s keys are functions, the index's a class)
         values = self.shared_values
-        found: T = values.get(key, _MISSING)
+        found: T = values.get(name, _MISSING)
         if found is _MISSING:
-            found = values[key] = compute(self)
+            found = values[name] = compute(self)
         return found
 
     def of_type(self, kind: type[ItemT]) -> list[ItemT]:
