@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from compiler import model as m
+from compiler._shadow import shadow
 from compiler.records import frozen
 from compiler.tables import Tables, TablesMemo
 
@@ -166,6 +167,10 @@ def _cycle_of(phase: m.Phase, regimen_cycle: m.Duration | None) -> tuple[int, in
     return _period(length.value, length.unit)
 
 
+# `Schedule` made as `_shadow` makes model objects (each field stored inline): every dosed phase of a sheet makes one
+_schedule = shadow(Schedule)
+
+
 def schedule_of_phase(phase: m.Phase, regimen_cycle: m.Duration | None = None,
                       regimen_frequency: m.Frequency | None = None) -> Schedule:
     """The Schedule a protocol phase states, with the enclosing regimen's cycle as a fallback.
@@ -184,24 +189,24 @@ def schedule_of_phase(phase: m.Phase, regimen_cycle: m.Duration | None = None,
     days = phase.days.days if phase.days is not None else None
     if phase.on_off is not None:
         on, off = phase.on_off
-        return Schedule(per_day or 1, (1, 1), days or tuple(range(1, on + 1)), (on + off, on + off))
+        return _schedule(per_day or 1, (1, 1), days or tuple(range(1, on + 1)), (on + off, on + off))
     if days:
         if per_day is not None:
-            return Schedule(per_day, (1, 1) if len(days) > 1 or cycle is None else cycle, days, cycle or interval)
+            return _schedule(per_day, (1, 1) if len(days) > 1 or cycle is None else cycle, days, cycle or interval)
         if cycle is None and interval is not None:
             cycle = interval
-        return Schedule(1, _spacing_of_days(days, cycle), days, cycle)
+        return _schedule(1, _spacing_of_days(days, cycle), days, cycle)
     if per_day is not None or phase.continuous:
-        return Schedule(per_day or 1, (1, 1), None, cycle)
+        return _schedule(per_day or 1, (1, 1), None, cycle)
     if interval is not None:
-        return Schedule(1, interval, None, cycle)
+        return _schedule(1, interval, None, cycle)
     if frequency is None and regimen_frequency is not None:
         return schedule_of_phase(m.Phase(phase.span, frequency=regimen_frequency), regimen_cycle)
     if frequency is not None and frequency.kind == "once":
-        return Schedule(1, None)
+        return _schedule(1, None)
     if cycle is not None:
-        return Schedule(1, cycle, None, cycle)
-    return Schedule()
+        return _schedule(1, cycle, None, cycle)
+    return _schedule()
 
 
 def schedule_of_regimen_drug(entry: Mapping[str, Any], cycle_days: int | None) -> Schedule:

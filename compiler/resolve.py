@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from compiler import model as m
+from compiler._shadow import shadow
 from compiler.tables import Tables, TablesMemo
 from compiler.tables import normalise as _normalise
 
@@ -38,19 +39,20 @@ def _replace(node: _T, **changes: Any) -> _T:
     plan = _PLANS.get(cls)
     if plan is None:
         plan = _plan(cls)
-    get, position, positional = plan
+    get, position, make = plan
     values = list(get(node))
-    if positional:  # the class's own __init__ takes every field in order: the quickest way to build it
+    if make is not None:  # the class's own parameters are its fields in order: the quickest way to build it
         for name, value in changes.items():
             values[position[name]] = value
-        return cls(*values)
+        made: _T = make(*values)
+        return made
     new = object.__new__(cls)
     for name, value in zip(position, values, strict=True):
         object.__setattr__(new, name, changes[name] if name in changes else value)
     return new
 
 
-_Plan = tuple[Callable[[Any], tuple[Any, ...]], dict[str, int], bool]
+_Plan = tuple[Callable[[Any], tuple[Any, ...]], dict[str, int], Callable[..., Any] | None]
 _PLANS: dict[type, _Plan] = {}
 
 
@@ -61,19 +63,20 @@ def _copy(node: _T, names: tuple[str, ...], *values: Any) -> _T:
     key = (node.__class__, names)
     plan = _COPY_PLANS.get(key)
     if plan is None:
-        get, places, positional = _PLANS.get(key[0]) or _plan(key[0])
-        plan = _COPY_PLANS[key] = (get, tuple(places[name] for name in names), positional)
-    get, positions, positional = plan
-    if not positional:  # (not a plain dataclass: `_replace` knows how)
+        get, places, make = _PLANS.get(key[0]) or _plan(key[0])
+        plan = _COPY_PLANS[key] = (get, tuple(places[name] for name in names), make)
+    get, positions, make = plan
+    if make is None:  # (not a plain dataclass: `_replace` knows how)
         return _replace(node, **dict(zip(names, values, strict=True)))
     current = list(get(node))
     for position, value in zip(positions, values, strict=True):
         current[position] = value
-    copied: _T = node.__class__(*current)
+    copied: _T = make(*current)
     return copied
 
 
-_COPY_PLANS: dict[tuple[type, tuple[str, ...]], tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...], bool]] = {}
+_COPY_PLANS: dict[tuple[type, tuple[str, ...]],
+                  tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...], Callable[..., Any] | None]] = {}
 _CHILDREN = ("children",)
 _BULLET_CHANGES = ("children", "content")
 _DRUG_CHANGES = ("children", "drug_id", "resolved_by", "phases", "timing")
@@ -84,15 +87,17 @@ _SECTION_CHANGES = ("items", "subsections")
 
 
 def _plan(cls: type) -> _Plan:
-    """How `_replace` copies an instance of a class: its fields read at once, and whether its
-    `__init__` takes them all in order (a plain dataclass: no init-only, keyword-only or post-init).
+    """How `_replace` copies an instance of a class: its fields read at once, and what makes one from
+    them all in order when its `__init__` takes them so (a plain dataclass: no init-only, keyword-only
+    or post-init): the class's `_shadow`, which stores each field inline (its `__init__` sets each slot
+    through the slot's descriptor), else the class itself; None when `_replace` must set each field.
     """
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
     getter = operator.attrgetter(*names)
     get: Callable[[Any], tuple[Any, ...]] = getter if len(names) > 1 else (lambda node: (getter(node),))
     positional = all(f.init and not f.kw_only for f in fields) and not hasattr(cls, "__post_init__")
-    plan = _PLANS[cls] = (get, {name: index for index, name in enumerate(names)}, positional)
+    plan = _PLANS[cls] = (get, {name: index for index, name in enumerate(names)}, shadow(cls) if positional else None)
     return plan
 
 

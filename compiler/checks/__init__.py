@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import field
-from itertools import chain
+from itertools import chain, repeat
+from operator import call
 from typing import Any, TypeVar
 
 from compiler import model as m
@@ -35,25 +36,25 @@ class Context:
     # Derived views several rules read (dosed phases, decision analysis, modification tables…),
     # computed once per check run by `shared`/`memo`; never part of a Context's identity.
     shared_values: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    # `of_type`'s and `of_types`'s answers, by the class or the tuple of classes asked
+    typed_items: dict[Any, list[m.Item]] = field(default_factory=dict, compare=False, repr=False)
 
     def memo(self, name: str, compute: Callable[[Context], T]) -> T:
         """`compute(self)`, computed once for this check run and shared by every rule that asks for `name`."""
-        # no typing.cast: these are asked thousands of times per sheet, and cast is a call
-        key = ("memo", name)
+        # no typing.cast: these are asked thousands of times per sheet, and cast is a call; the name itself
+        # is the key (a string: `shared`'s keys are functions, the index's a class)
         values = self.shared_values
-        found: T = values.get(key, _MISSING)
+        found: T = values.get(name, _MISSING)
         if found is _MISSING:
-            found = values[key] = compute(self)
+            found = values[name] = compute(self)
         return found
 
     def of_type(self, kind: type[ItemT]) -> list[ItemT]:
         """Every item of a kind, in sheet order (do not change the list: it is shared by the run's rules)."""
-        key = ("of_type", (kind,))
-        found = self.shared_values.get(key)
+        found = self.typed_items.get(kind)
         if found is None:
-            self.of_types((kind,))
-            found = self.shared_values[key]
-        typed: list[ItemT] = found
+            found = self.typed_items[kind] = self.of_types((kind,))
+        typed: list[ItemT] = found  # type: ignore[assignment]
         return typed
 
     def of_types(self, kinds: tuple[type[m.Item], ...]) -> list[m.Item]:
@@ -62,35 +63,22 @@ class Context:
         Most rules read only a few kinds of item; each walking the whole item list multiplied
         the cost of a check by the rules. The items are indexed by type once per check run.
         """
-        key = ("of_type", kinds)
-        values = self.shared_values
-        found = values.get(key)
+        typed = self.typed_items
+        found = typed.get(kinds)
         if found is None:
-            index: dict[type, list[int]] | None = values.get("positions_by_type")
-            items = self.items
-            if index is None:  # type → the positions of its items, in sheet order
-                index = values["positions_by_type"] = {}
-                position = 0
-                for item in items:
-                    bucket = index.get(type(item))
-                    if bucket is None:
-                        index[type(item)] = [position]
-                    else:
-                        bucket.append(position)
-                    position += 1
-            if len(kinds) == 1 and not kinds[0].__subclasses__():  # most asks: one kind, with no subclass
-                matching = [index[kinds[0]]] if kinds[0] in index else []
-            else:
-                matching = [index[kind] for kind in index if issubclass(kind, kinds)]
-            if len(matching) == 1:
-                found = [items[position] for position in matching[0]]
+            index = self.shared_values.get(_ItemIndex)
+            if index is None:
+                index = self.shared_values[_ItemIndex] = _ItemIndex(self.items)
+            matching = index.matching(kinds)
+            if len(matching) == 1:  # most asks: that class's own list
+                found = index.by_class[matching[0]]
             elif not matching:
                 found = []
-            else:  # several types: their positions merged keep sheet order (not a pass over every item)
-                found = [items[position] for position in sorted(chain.from_iterable(matching))]
-            values[key] = found
-        typed: list[m.Item] = found
-        return typed
+            else:  # several classes: a pass over the items keeps sheet order
+                wanted = set(matching)
+                found = [item for item in self.items if item.__class__ in wanted]
+            typed[kinds] = found
+        return found
 
     @property
     def language(self) -> str:
@@ -109,6 +97,38 @@ class Context:
         if found is _MISSING:
             found = values[compute] = compute(self)
         return found
+
+
+class _ItemIndex:
+    """The items of a sheet by class (each class's items in sheet order), made once per check run."""
+
+    __slots__ = ("by_class", "present")
+
+    def __init__(self, items: list[m.Item]) -> None:
+        by_class: dict[type, list[m.Item]] = {}
+        for item in items:
+            bucket = by_class.get(item.__class__)
+            if bucket is None:
+                by_class[item.__class__] = [item]
+            else:
+                bucket.append(item)
+        self.by_class = by_class
+        self.present = frozenset(by_class)
+
+    def matching(self, kinds: tuple[type, ...]) -> tuple[type, ...]:
+        """The classes on the sheet that are of the kinds (every model class has subclasses: `_shadow`'s
+        twins); the same kinds asked of sheets with the same classes are answered once per process.
+        """
+        key = (kinds, self.present)
+        found = _MATCHING.get(key)
+        if found is None:
+            if len(_MATCHING) >= 4096:
+                _MATCHING.clear()
+            found = _MATCHING[key] = tuple(cls for cls in self.by_class if issubclass(cls, kinds))
+        return found
+
+
+_MATCHING: dict[tuple[tuple[type, ...], frozenset[type]], tuple[type, ...]] = {}
 
 
 # The only characters outside ASCII that re.IGNORECASE matches with an ASCII letter (İ ı ſ and
@@ -146,10 +166,9 @@ def run_checks(protocol: m.Protocol, source: SourceFile, tables: Tables, today: 
     """Run all registered checks over one protocol."""
     load_rules()
     context = Context(protocol, source, tables, today, protocol.all_items())
-    found: list[Diagnostic] = []
-    for check_rule in _active_checks():
-        found.extend(check_rule(context))
-    return found
+    # each rule run to its end before the next is called, by C iterators: most rules find nothing on a
+    # sheet, and the interpreter's loop step per rule cost more than some of them
+    return list(chain.from_iterable(map(call, _active_checks(), repeat(context))))
 
 
 _ACTIVE: list[tuple[int, list[Callable[[Context], Iterable[Diagnostic]]]]] = []

@@ -18,6 +18,7 @@ from typing import Any
 
 from compiler import dosing
 from compiler import model as m
+from compiler._shadow import shadow
 from compiler.arms import other_phase_lines, phase_override, phase_view
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Fix, Severity, check
@@ -224,7 +225,7 @@ def _laid_out(protocol: m.Protocol) -> tuple[m.Protocol, list[LineInfo], list[_L
         walker.walk(section.items, (), section, (None, None), None)
     found, arms, libraries = walker.found, walker.arms, walker.libraries
     arm_tuples = {key: tuple(lines) for key, lines in arms.items()}
-    infos = [LineInfo(line, ancestors, section, arm_tuples[key], enclosing)
+    infos = [_make_line_info(line, ancestors, section, arm_tuples[key], enclosing)
              for line, ancestors, section, enclosing, key in found]
     _forget_other_protocols()
     laid_out = _LAYOUT[id(protocol)] = (protocol, infos, libraries)
@@ -334,6 +335,10 @@ class PhaseDose:
     verdict: Verdict
 
 
+# made as `_shadow` makes model objects (each field stored inline, not through its slot's descriptor):
+# every drug line and every dosed phase of every sheet makes one
+_make_line_info = shadow(LineInfo)
+_make_phase_dose = shadow(PhaseDose)
 _LOADING: TablesMemo[tuple[str, str], frozenset[Decimal]] = TablesMemo(10_000)
 
 
@@ -397,7 +402,7 @@ def _each_phase_dose(context: Context) -> Iterator[PhaseDose]:
                        and (len(line.phases) > 1
                             or bool(other_phase_lines(info.ancestors, drug_id, earlier=False))))
             high = dose.amount_max.value if dose.amount_max else low
-            yield PhaseDose(info, index, phase, dose, route, schedule, chosen, match, loading, drug_id, high, low,
+            yield _make_phase_dose(info, index, phase, dose, route, schedule, chosen, match, loading, drug_id, high, low,
                             _verdict(renal, info, dose, high, schedule, match, loading))
 
 

@@ -99,8 +99,13 @@ def routes(context: Context) -> Iterator[m.Route]:
 def unit_span(dose: m.Dose) -> Span:
     """The span of the unit of a dose (the end of the dose span)."""
     span = dose.span
-    return Span(span.file, span.end_line, max(span.column, span.end_column - len(dose.unit_text)), span.end_line,
-                span.end_column)
+    return Span(span.file, span.end_line, _unit_column(dose), span.end_line, span.end_column)
+
+
+def _unit_column(dose: m.Dose) -> int:
+    """The column where `unit_span` begins."""
+    span = dose.span
+    return max(span.column, span.end_column - len(dose.unit_text))
 
 
 def _decimal_mark(context: Context) -> str:
@@ -271,8 +276,9 @@ def number_run_into_unit(context: Context) -> Iterator[Diagnostic]:
     """
     for dose in doses(context):
         last = dose.amount_max or dose.amount
-        unit = unit_span(dose)
-        if dose.unit != "AUC" and last.span.end_line == unit.line and last.span.end_column == unit.column:
+        # (where the unit begins, without making its span: asked of every dose, true of few)
+        if dose.unit != "AUC" and last.span.end_line == dose.span.end_line and last.span.end_column == _unit_column(dose):
+            unit = unit_span(dose)
             joined = Span(unit.file, last.span.line, last.span.column, unit.end_line, unit.end_column)
             fixed = f"{last.text} {dose.unit_text}"
             yield number_run_into_unit.at(joined, f"`{last.text}{dose.unit_text}`: number run into its unit",
