@@ -24,12 +24,15 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from compiler.checks import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -168,6 +171,21 @@ def parser_text(path: Path) -> str | None:
     except UnicodeDecodeError:
         return None
     return text if text.endswith("\n") else text + "\n"
+
+
+def fixture_contexts() -> Iterator[tuple[Path, Context]]:
+    """Every fixture sheet that compiles to a protocol, with a fresh check context of it (the packaged tables)."""
+    from compiler.checks import Context
+    from compiler.pipeline import compile_text
+    from compiler.tables import load
+
+    tables = load()
+    for path in sorted(FIXTURES.glob("*/*.protocol")):
+        if not path.is_file():
+            continue
+        result = compile_text(str(path), path.read_bytes(), TODAY)
+        if result.protocol is not None and result.source is not None:
+            yield path, Context(result.protocol, result.source, tables, TODAY, result.protocol.all_items())
 
 
 def build_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from compiler.checks import Context
 from compiler.checks.dose import LineInfo, PhaseDose, layout, phase_doses
 from compiler.dosing import Schedule
-from compiler.pipeline import compile_text
-from compiler.tables import load
-from tests.conftest import FIXTURES, TODAY
+from tests.conftest import fixture_contexts
 
 
 def _fields(record: object) -> list[object]:
@@ -19,15 +16,8 @@ def _fields(record: object) -> list[object]:
 
 
 def test_line_infos_and_phase_doses_are_their_classes_own() -> None:
-    tables = load()
     made = 0
-    for path in sorted(FIXTURES.glob("*/*.protocol")):
-        if not path.is_file():
-            continue
-        result = compile_text(str(path), path.read_bytes(), TODAY)
-        if result.protocol is None or result.source is None:
-            continue
-        context = Context(result.protocol, result.source, tables, TODAY, result.protocol.all_items())
+    for _, context in fixture_contexts():
         for info in layout(context):
             assert type(info) is LineInfo and LineInfo(*_fields(info)) == info
             made += 1

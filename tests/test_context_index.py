@@ -10,10 +10,7 @@ from __future__ import annotations
 import inspect
 
 from compiler import model as m
-from compiler.checks import Context
-from compiler.pipeline import compile_text
-from compiler.tables import load
-from tests.conftest import FIXTURES, TODAY
+from tests.conftest import fixture_contexts
 
 # every single class of item, the tuples the rules ask, and base classes with several subclasses
 _ITEM_CLASSES = tuple(cls for _, cls in inspect.getmembers(m, inspect.isclass)
@@ -29,17 +26,10 @@ _ASKED: tuple[tuple[type[m.Item], ...], ...] = (
 
 
 def test_the_index_answers_as_a_walk_of_the_items() -> None:
-    tables = load()
     sheets = 0
-    for path in sorted(FIXTURES.glob("*/*.protocol")):
-        if not path.is_file():
-            continue
-        result = compile_text(str(path), path.read_bytes(), TODAY)
-        if result.protocol is None or result.source is None:
-            continue
+    for path, context in fixture_contexts():
         sheets += 1
-        items = result.protocol.all_items()
-        context = Context(result.protocol, result.source, tables, TODAY, items)
+        items = context.items
         for kinds in _ASKED:
             expected = [id(item) for item in items if isinstance(item, kinds)]
             assert list(map(id, context.of_types(kinds))) == expected, (path, kinds)
