@@ -541,10 +541,10 @@ class _StateLexers:
         self.kept = kept
         self.shared: dict[frozenset[str], Any] = {}
         self.extra = frozenset(conf.ignore) | {ProtocolIndenter.NL_type}
-        # the token loop's scanner of each state (a list: read for every token), made when first needed
-        self.by_state: list[_Scanner | None] = [None] * (max(accepts, default=0) + 1)
+        # what the token loop reads of each state's scanner (its `row`; a list: read for every token), made
+        # when first needed
         self.rows: list[tuple[dict[str, Any], list[int], list[str | None], str, _Scanner] | None] = [
-            None] * len(self.by_state)  # each made scanner's `row`, by state (what the token loop reads)
+            None] * (max(accepts, default=0) + 1)
         self.scanners: dict[frozenset[str], _Scanner] = {}
 
     def scanner(self, state: int) -> _Scanner:
@@ -554,7 +554,6 @@ class _StateLexers:
         if found is None:
             found = self.scanners[key] = _Scanner([t for t in self.conf.terminals if t.name in key], self.conf,
                                                   self.kept)
-        self.by_state[state] = found
         self.rows[state] = found.row
         return found
 

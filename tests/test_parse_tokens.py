@@ -95,7 +95,7 @@ def test_what_the_loop_cannot_parse_raises(fast: Any, text: str) -> None:
 def test_each_scanner_is_lark_cythons(fast: Any) -> None:
     lexers = fast.lexers
     for state in lexers.accepts:
-        ours = lexers.by_state[state] or lexers.scanner(state)
+        ours = lexers.scanner(state)
         theirs = lexers.lark_lexer(state).scanner  # lark-cython's BasicLexer of the state
         assert [name for name in ours.names if name is not None] == [t.name for t in theirs.terminals]
         assert isinstance(ours.dispatch, regex_code._Dispatch)  # the very text the cache keeps a table for
