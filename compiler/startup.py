@@ -33,9 +33,7 @@ _saved: list[tuple[int, int, int]] = []  # the thresholds to put back, while sta
 def begin() -> None:
     """Start-up begins: collect less often until `settled()`."""
     if not _saved:
-        first, second, third = gc.get_threshold()
-        _saved.append((first, second, third))
-        gc.set_threshold(max(first, START_UP_THRESHOLD), second, third)
+        _saved.append(_raise_first_threshold(START_UP_THRESHOLD))
 
 
 def settled() -> None:
@@ -52,8 +50,7 @@ def worker() -> None:
     """A pool worker starts, which checks batches of sheets until it exits: the
     threshold `checking()` raises holds from now on (its own restore then changes nothing).
     """
-    first, second, third = gc.get_threshold()
-    gc.set_threshold(max(first, CHECKING_THRESHOLD), second, third)
+    _raise_first_threshold(CHECKING_THRESHOLD)
 
 
 @contextlib.contextmanager
@@ -62,9 +59,15 @@ def checking() -> Iterator[None]:
     if _saved:  # start-up is not over: its threshold holds, and `settled()` puts the usual one back
         yield
         return
-    first, second, third = gc.get_threshold()
-    gc.set_threshold(max(first, CHECKING_THRESHOLD), second, third)
+    saved = _raise_first_threshold(CHECKING_THRESHOLD)
     try:
         yield
     finally:
-        gc.set_threshold(first, second, third)
+        gc.set_threshold(*saved)
+
+
+def _raise_first_threshold(at_least: int) -> tuple[int, int, int]:
+    """Collect the youngest generation after at least `at_least` net allocations; the thresholds before."""
+    first, second, third = gc.get_threshold()
+    gc.set_threshold(max(first, at_least), second, third)
+    return first, second, third
