@@ -430,7 +430,6 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
     seen: set[tuple[object, str]] = set()
     requirements: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo(
         "combinations.requirements", _new_memo)  # `_requirements`, its memo read once
-    by_drug = _facts(tables).requirements  # `_drug_requirements`: most drugs need no protocol to answer
     for arm in _layout(context).arms():
         focus = arm.focus
         if focus.drug_id is None:
@@ -447,9 +446,7 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
                 continue
         needs = requirements.get(focus.drug_id)
         if needs is None:
-            known = by_drug.get(focus.drug_id)
-            # no companion rule covers the drug: its formulary `requires` (mostly none), whatever the tumour
-            needs = known[1] if known is not None and not known[0] else _requirements(context, focus)
+            needs = _requirements(context, focus)
         for options, rule in needs:
             extra: list[str] = []
             for item in rule.get("extra_in_setting") or []:
@@ -544,12 +541,10 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
     if classes is None:
         classes = facts.duplicate_classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
     lay = _layout(context)
-    duplicates = facts.duplicates  # `_duplicate`'s memo, read here first: a call only per new pair of drugs
     for first, second in lay.pairs():
         if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
             continue
-        known = duplicates.get((first.drug_id, second.drug_id))
-        same, shared = known if known is not None else _duplicate(tables, classes, first.drug_id, second.drug_id)
+        same, shared = _duplicate(tables, classes, first.drug_id, second.drug_id)
         if same:
             yield class_duplicate.at(
                 second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} are the same "
@@ -614,12 +609,8 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     lay = _layout(context)
     reported: set[tuple[object, object]] = set()
-    hints = _facts(tables).forbidden_hints  # `_forbidden_hint`'s memo, read here first: a call only per new pair
     for first, second in lay.pairs():
-        key = (first.drug_id, second.drug_id, None)
-        hint = hints.get(key, _UNASKED)
-        if hint is _UNASKED:
-            hint = _forbidden_hint(context, *key)
+        hint = _forbidden_hint(context, first.drug_id, second.drug_id, None)
         # the first forbidden pair that matches speaks; one finding per pair of places
         if hint is not None and (first.span, second.span) not in reported:
             reported.add((first.span, second.span))
@@ -644,9 +635,6 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
                         target.text.span, f"`{target.text.value}` must not be given with "
                         f"{_name(tables, focus.drug_id)}", hint or "name another companion",
                         related=(Related(focus.span, "the drug it accompanies"),))
-
-
-_UNASKED: Any = object()  # not in a memo yet (a memoised answer may be None)
 
 
 def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, target_id: str | None) -> str | None:
