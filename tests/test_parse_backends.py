@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,13 +169,53 @@ def test_reductions_compare_rules_without_a_python_call(backend: str, monkeypatc
 # any problem with that copy builds it again from Lark, as without a cache.
 
 
+@dataclass(frozen=True)
+class BuiltCache:
+    """One real build of the accelerated parser in an empty cache folder, as a first run makes it."""
+
+    folder: Path  # the XDG cache folder it was built in
+    path: Path  # the cache file the build wrote
+    data: bytes  # that file's bytes
+    plain: dict[str, Any]  # the parser the file holds, read back
+    trees: list[str]  # the built parser's trees of the shipped sheets
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltCache:
+    module = lark_cython_or_skip()
+    folder = tmp_path_factory.mktemp("built-parser-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        parsing.accelerated.cache_clear()
+        try:
+            fast = parsing.accelerated()
+            assert fast is not None
+            path, key = parsing._cache_path(module)
+            plain = parsing._read_cache(path, key)
+            assert plain is not None
+            return BuiltCache(folder, path, path.read_bytes(), plain, _shipped_trees(fast.parse))
+        finally:
+            parsing.accelerated.cache_clear()
+
+
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An empty cache folder; `accelerated()` is built again in it (and once more after the test)."""
+    """An empty cache folder; `accelerated()` is made again in it (and once more after the test)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     parsing.accelerated.cache_clear()
     yield tmp_path / "protocolc"
     parsing.accelerated.cache_clear()
+
+
+@pytest.fixture
+def scanners_as_built(built: BuiltCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build of the parser takes its scanners' code from `built` instead of compiling it again.
+
+    Compiling the scanners is most of a build's two seconds and gives the same code every time;
+    `built` compiled it once for real. The tests that use this fixture are about what sends a
+    run to the build (a damaged, foreign or unwritable cache) and what it writes afterwards."""
+    code = (built.plain["regex"], built.plain["dispatch"])
+    monkeypatch.setattr(parsing._StateLexers, "scanner_code", lambda self: code)
 
 
 def _cache_file(module: Any) -> Path:
@@ -187,29 +228,35 @@ def _shipped_trees(parse_text: Callable[[str], Any]) -> list[str]:
             if (text := parser_text(path)) is not None]
 
 
-def test_the_parser_cache_is_private_and_read_back(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_parser_cache_is_private_and_read_back(built: BuiltCache, monkeypatch: pytest.MonkeyPatch) -> None:
     module = lark_cython_or_skip()
-    built = parsing.accelerated()
-    assert built is not None
-    path = _cache_file(module)
-    assert path.parent == fresh_cache and path.exists() and path.stat().st_mode & 0o777 == 0o600
+    assert built.path.parent == built.folder / "protocolc" and built.path.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("XDG_CACHE_HOME", str(built.folder))
+    assert _cache_file(module) == built.path
     parsing.accelerated.cache_clear()
 
     def no_lark() -> Any:
         raise AssertionError("read from the cache, not built from Lark")
 
     monkeypatch.setattr(parsing, "parser", no_lark)
-    cached = parsing.accelerated()
-    assert cached is not None and cached is not built
-    assert _shipped_trees(cached.parse) == _shipped_trees(built.parse)
+    try:
+        cached = parsing.accelerated()
+        assert cached is not None
+        assert _shipped_trees(cached.parse) == built.trees
+        assert built.path.read_bytes() == built.data  # read, not written again
+    finally:
+        parsing.accelerated.cache_clear()
 
 
-def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_built_parser_parses_as_the_pure_one(built: BuiltCache) -> None:
+    assert built.trees == _shipped_trees(parser().parse)
+
+
+def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, built: BuiltCache,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     module = lark_cython_or_skip()
-    built = parsing.accelerated()
-    assert built is not None
-    reference = _shipped_trees(built.parse)
-    parsing.accelerated.cache_clear()
+    fresh_cache.mkdir(parents=True)
+    _cache_file(module).write_bytes(built.data)
     compiled: list[str] = []
     original = regex_code.re.compile
 
@@ -219,13 +266,11 @@ def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, m
 
     monkeypatch.setattr(regex_code.re, "compile", counting)
     cached = parsing.accelerated()
-    assert cached is not None and cached is not built
-    assert _shipped_trees(cached.parse) == reference
+    assert cached is not None
+    assert _shipped_trees(cached.parse) == built.trees
     scanners = [p for p in compiled if "(?P<" in p]
     assert not scanners, f"{len(scanners)} scanners compiled although their code was kept"
     assert parsing._read_cache(*parsing._cache_path(module))["regex"]  # type: ignore[index]
-
-
 def test_kept_code_rebuilds_the_very_pattern_re_compiles() -> None:
     patterns = [(r"(?P<A>a+)|(?P<B>b[0-9]*)", 0), (r"(?i:caf\u00e9)\s+(x|y)?", 0), ("(?P<X>[À-ÿ]+)", re.IGNORECASE),
                 (r"^\s*$", re.MULTILINE)]
@@ -267,8 +312,20 @@ def _damaged(module: Any) -> list[bytes]:
             key + hashlib.sha256(good).digest() + good[: len(good) // 2], *signed]
 
 
+# a sheet and a fixture with every kind of statement, for the tests that build a parser again:
+# the built parser's trees of every shipped sheet are compared once, in `built`
+_SOME_SHEETS = ("protocols/borst/emmaus-gemetastaseerd-borstcarcinoom.protocol", "protocols/regimes/borst/ac-q21d.protocol")
+
+
+def _parses_as_the_pure_parser(fast: Any) -> None:
+    for name in _SOME_SHEETS:
+        text = parser_text(ROOT / name)
+        assert text is not None and fast.parse(text).pretty() == parser().parse(text).pretty(), name
+
+
 @pytest.mark.parametrize("case", range(9))
-def test_a_damaged_or_foreign_parser_cache_is_built_again(case: int, fresh_cache: Path) -> None:
+def test_a_damaged_or_foreign_parser_cache_is_built_again(case: int, fresh_cache: Path, built: BuiltCache,
+                                                          scanners_as_built: None) -> None:
     module = lark_cython_or_skip()
     content = _damaged(module)[case]
     path = _cache_file(module)
@@ -276,27 +333,27 @@ def test_a_damaged_or_foreign_parser_cache_is_built_again(case: int, fresh_cache
     path.write_bytes(content)
     fast = parsing.accelerated()
     assert fast is not None and parsing.backend() == "cython"
-    assert _shipped_trees(fast.parse) == _shipped_trees(parser().parse)
-    assert path.read_bytes() != content  # written again, whole
-    parsing.accelerated.cache_clear()
-    assert parsing._read_cache(*parsing._cache_path(module)) is not None
+    _parses_as_the_pure_parser(fast)
+    # written again, whole: the very parser a build in an empty folder writes
+    assert path.read_bytes() != content
+    assert parsing._read_cache(*parsing._cache_path(module)) == built.plain
 
 
-def test_an_unwritable_cache_folder_still_parses(fresh_cache: Path) -> None:
+def test_an_unwritable_cache_folder_still_parses(fresh_cache: Path, scanners_as_built: None) -> None:
     lark_cython_or_skip()
     fresh_cache.parent.mkdir(parents=True, exist_ok=True)
     fresh_cache.write_text("a file where the folder should be")
     fast = parsing.accelerated()
     assert fast is not None
-    assert fast.parse("# s\ndrug x 1 mg po daily\n").pretty() == parser().parse("# s\ndrug x 1 mg po daily\n").pretty()
+    _parses_as_the_pure_parser(fast)
+    assert fresh_cache.read_text() == "a file where the folder should be"
 
 
-def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> None:
+def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path, built: BuiltCache) -> None:
     # a whole `protocolc check` over a garbage cache file: the same findings, no traceback
     import subprocess
     import sys
 
-    module = lark_cython_or_skip()
     sheet = ROOT / "protocols" / "borst" / "emmaus-gemetastaseerd-borstcarcinoom.protocol"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
 
@@ -304,13 +361,16 @@ def test_a_damaged_parser_cache_leaves_no_trace_in_a_check(tmp_path: Path) -> No
         return subprocess.run([sys.executable, "-m", "compiler", "check", "--no-cache", "--format", "json", str(sheet)],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
+    path = tmp_path / "protocolc" / built.path.name
+    path.parent.mkdir()
+    path.write_bytes(built.data)  # the good cache, as a first run leaves it
     clean = check()
-    path = tmp_path / "protocolc" / _cache_file(module).name
-    assert path.exists()
-    path.write_bytes(path.read_bytes()[:100] + b"\xff" * 100)
+    assert path.read_bytes() == built.data
+    path.write_bytes(built.data[:100] + b"\xff" * 100)
     damaged = check()
     assert "Traceback" not in damaged.stderr and damaged.returncode == clean.returncode
     assert damaged.stdout == clean.stdout
+    assert path.read_bytes() != built.data[:100] + b"\xff" * 100  # built again by the check
 
 
 def test_the_parser_cache_is_keyed_by_the_lark_cython_version(monkeypatch: pytest.MonkeyPatch) -> None:
