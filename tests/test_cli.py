@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -179,21 +180,31 @@ def _tool(variable: str) -> str | None:
     return tool
 
 
-@pytest.mark.parametrize("target", [str(BAD), str(FIXTURES / "X010" / "fail_no_reason.protocol"), "ABSOLUTE"])
-def test_sarif_validates_with_the_sarif_multitool(tmp_path: Path, target: str) -> None:
+# A log the validator must fail (a driver without its name, a message without text), validated in
+# the same run as ours, so a run that validates nothing cannot pass.
+SARIF_CONTROL = '{"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": [{"message": {}}]}]}'
+
+
+def test_sarif_validates_with_the_sarif_multitool(tmp_path: Path) -> None:
     tool = _tool("SARIF_MULTITOOL")
     if tool is None:
         pytest.skip("SARIF_MULTITOOL not set (.ci/run installs @microsoft/sarif-multitool)")
-    if target == "ABSOLUTE":
-        target = str(BAD.resolve())
-    sarif = tmp_path / "out.sarif"
-    sarif.write_text(run("check", "--format", "sarif", target).stdout)
+    logs = []
+    # findings with a relative path, another rule's findings, and an absolute path
+    for number, target in enumerate((str(BAD), str(FIXTURES / "X010" / "fail_no_reason.protocol"), str(BAD.resolve()))):
+        logs.append(tmp_path / f"out-{number}.sarif")
+        logs[-1].write_text(run("check", "--format", "sarif", target).stdout)
+    control = tmp_path / "control.sarif"
+    control.write_text(SARIF_CONTROL)
     report = tmp_path / "validation.sarif"
-    subprocess.run([tool, "validate", str(sarif), "-o", str(report)], capture_output=True, text=True, timeout=300,
-                   check=False)
+    result = subprocess.run([tool, "validate", *map(str, logs), str(control), "-o", str(report)], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert f"{len(logs) + 1} files scanned" in result.stdout, result.stdout + result.stderr
     data = json.loads(report.read_text(encoding="utf-8-sig"))
     problems = [r for r in data["runs"][0].get("results", []) if r.get("level", "warning") == "error"]
-    assert not problems, [r["message"] for r in problems]
+    where = {Path(urllib.parse.urlparse(location["physicalLocation"]["artifactLocation"]["uri"]).path)
+             for r in problems for location in r.get("locations", [])}
+    assert where == {control}, [r["message"] for r in problems]
 
 
 def test_fix_applies_only_safe_fixes(tmp_path: Path) -> None:
