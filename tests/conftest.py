@@ -22,6 +22,7 @@ import datetime
 import fcntl
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -58,12 +59,33 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests (and the CLI processes they start) use their own cache folder, never the user's.
 
-    Under xdist the factory's base folder is per worker, so each worker has its own cache."""
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    Under xdist the factory's base folder is per worker, so each worker has its own cache. It
+    starts with the accelerated parser's cache file, built once for the run: every process that
+    finds none builds it again (two seconds compiling the same scanners), and the first ones of
+    a run start at the same time."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
     # The many `python -m compiler` processes the tests start would each compile every
     # module from source when bytecode writing is off (PYTHONDONTWRITEBYTECODE, set in
     # some sandboxes): let them write and reuse it, as an installed package does.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    built = shared_once(tmp_path_factory, "parser-cache", _build_parser_cache) / "protocolc"
+    for kept in built.glob("parser-*.marshal"):
+        (cache / "protocolc").mkdir(exist_ok=True)
+        shutil.copy2(kept, cache / "protocolc" / kept.name)
+
+
+def _build_parser_cache(folder: Path) -> None:
+    from compiler import parse as parsing
+
+    before = os.environ["XDG_CACHE_HOME"]
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    parsing.accelerated.cache_clear()
+    try:
+        parsing.accelerated()  # None without lark-cython (or with PROTOCOLC_PARSER=pure): nothing to copy
+    finally:
+        os.environ["XDG_CACHE_HOME"] = before
+        parsing.accelerated.cache_clear()
 
 
 def shared_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:

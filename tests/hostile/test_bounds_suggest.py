@@ -25,7 +25,7 @@ def test_prefiltered_search_gives_the_same_suggestions() -> None:
     rng = random.Random(3)
     alphabet = string.ascii_letters + "-+ /"
     candidates = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 25))) for _ in range(120)]
-    for _ in range(3000):
+    for _ in range(1500):
         word = list(rng.choice(candidates))
         for _ in range(rng.randint(0, 5)):
             at = rng.randint(0, len(word))
