@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,11 +38,19 @@ def protocolc(*args: str, cwd: Path, env: dict[str, str] | None = None,
     return result
 
 
+def _limits_and_ctrl_c() -> None:
+    _limits()
+    # A job started in the background by a non-interactive shell (as some CI runners start the
+    # suite) inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt:
+    # a test that presses Ctrl-C sends it as a terminal delivers it to the foreground process.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start protocolc under the same limits (for concurrency and kill tests)."""
+    """Start protocolc under the same limits (for concurrency and kill tests); SIGINT stops it as Ctrl-C does."""
     environment = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "compiler", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environment, preexec_fn=_limits)
+                            stderr=subprocess.PIPE, text=True, env=environment, preexec_fn=_limits_and_ctrl_c)
 
 
 def versions_book(tmp_path: Path) -> Path:

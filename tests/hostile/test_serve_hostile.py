@@ -64,5 +64,10 @@ def test_other_host_names_are_refused_and_dropped_connections_are_quiet(tmp_path
         assert request(port, f"127.0.0.1:{port}") == 200  # still serving
     finally:
         server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=60)
+        try:
+            _, stderr = server.communicate(timeout=60)
+        finally:
+            if server.poll() is None:  # never leave a server running after the test
+                server.kill()
+                server.communicate()
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr and "ConnectionReset" not in stderr
