@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,6 +239,42 @@ def test_pdf_fonts_are_packaged(pdf_bytes: bytes) -> None:
             fonts.add(str(font.get_object().get("/BaseFont")))
     assert fonts
     assert all("Protocolc-Sans" in name for name in fonts), fonts
+
+
+# the printer drops what the page marks for the screen only; every such part is one print hides
+PRINT_HIDES = {"flowchart": "figure.flowchart { display: none; }", "timeline": "figure.timeline { display: none; }",
+               "screen-only": ".screen-only { display: none; }", "findings": "table.findings { display: none; }"}
+PRINT_BODY = BODY + """# Anti-HER2 {{her2}}
+- drug trastuzumab (Herceptin) 8 mg/kg IV then 6 mg/kg IV every 3 weeks for 1 year, infusion first 90 min then 30 min
+"""
+
+
+def test_the_printer_leaves_out_only_what_print_hides() -> None:
+    from compiler.render.pdf import printable
+
+    html = render_protocol(compiled(body=PRINT_BODY), load())
+    parts = re.findall(r"<!--screen-->(.*?)<!--/screen-->", html, re.DOTALL)
+    css = (ROOT / "compiler" / "render" / "assets" / "protocol.css").read_text(encoding="utf-8")
+    hidden = set()
+    for part in parts:
+        assert "<!--screen-->" not in part, "screen-only parts never nest"
+        opening = re.match(r'<(figure|table) class="([^"]*)"', part)
+        assert opening is not None and part.endswith(f"</{opening.group(1)}>"), part[:80]
+        kind = next(name for name in PRINT_HIDES if name in opening.group(2).split())
+        assert PRINT_HIDES[kind] in css
+        hidden.add(kind)
+    assert hidden == set(PRINT_HIDES)  # the sheet has one of each
+    kept = printable(html)
+    assert "screen-->" not in kept and len(kept) == len(html) - sum(len(p) + 27 for p in parts)
+
+
+def test_leaving_the_screen_only_parts_out_prints_the_same_pdf() -> None:
+    from compiler.render.pdf import html_to_pdf
+
+    result = compiled(body=PRINT_BODY)
+    html = render_protocol(result, load())
+    whole = html.replace("<!--screen-->", "<!-- -->").replace("<!--/screen-->", "<!-- -->")
+    assert whole != html and html_to_pdf(html, identity(result)) == html_to_pdf(whole, identity(result))
 
 
 # ---------------------------------------------------------------- import cost
