@@ -271,6 +271,8 @@ def test_the_scanners_are_built_from_kept_code_not_compiled(fresh_cache: Path, b
     scanners = [p for p in compiled if "(?P<" in p]
     assert not scanners, f"{len(scanners)} scanners compiled although their code was kept"
     assert parsing._read_cache(*parsing._cache_path(module))["regex"]  # type: ignore[index]
+
+
 def test_kept_code_rebuilds_the_very_pattern_re_compiles() -> None:
     patterns = [(r"(?P<A>a+)|(?P<B>b[0-9]*)", 0), (r"(?i:caf\u00e9)\s+(x|y)?", 0), ("(?P<X>[À-ÿ]+)", re.IGNORECASE),
                 (r"^\s*$", re.MULTILINE)]
@@ -312,8 +314,8 @@ def _damaged(module: Any) -> list[bytes]:
             key + hashlib.sha256(good).digest() + good[: len(good) // 2], *signed]
 
 
-# a sheet and a fixture with every kind of statement, for the tests that build a parser again:
-# the built parser's trees of every shipped sheet are compared once, in `built`
+# two shipped sheets (the longest seed and a regimen) for the tests that build a parser again:
+# the built parser's trees of every shipped sheet are compared once, with `built`
 _SOME_SHEETS = ("protocols/borst/emmaus-gemetastaseerd-borstcarcinoom.protocol", "protocols/regimes/borst/ac-q21d.protocol")
 
 
