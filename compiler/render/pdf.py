@@ -252,14 +252,16 @@ PDF_CODE = ("pdf.py", "watermark.py")  # this stage's own code (the HTML carries
 def pdf_key(html: str, identity: Mapping[str, str]) -> str:
     """The cache key of the PDF `html_to_pdf(html, identity)` prints: a hash of everything it is made of.
 
-    The page's HTML (it shows the resolved model and the findings), the identity (PDF
-    metadata and watermark), the PDF-only stylesheets and every packaged asset they or
-    the page name (fonts, the generated watermark), this stage's code, and the versions
-    of the libraries that lay out and write the PDF. Nothing else: a data table or a
-    check that changes no sheet's HTML changes no PDF key.
+    The page's HTML as the printer is given it (`printable`: the resolved model and the
+    findings, without the screen-only parts), the identity (PDF metadata and watermark),
+    the PDF-only stylesheets and every packaged asset they or the page name (fonts, the
+    generated watermark), this stage's code, and the versions of the libraries that lay out
+    and write the PDF. Nothing else: a data table or a check that changes no sheet's printed
+    HTML (or only its flowchart, timeline or findings list) changes no PDF key.
     """
     from compiler.cache import key_for
 
+    html = printable(html)
     css = _fonts_css() + "\n" + _page_css(identity)
     assets = sorted(set(ASSET_URL.findall(css)) | set(ASSET_URL.findall(html)))
     parts = [_pdf_stage_fingerprint(), os.environ.get("SOURCE_DATE_EPOCH", FONT_EPOCH),
