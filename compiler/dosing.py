@@ -349,7 +349,7 @@ class RangeMatch:
     rows: tuple[DoseRow, ...]
 
     # Cached: the D rules ask each of these several times per dose, and a match is shared by every
-    # dose of the same product, use, route, unit and schedule (checks.dose memoises the look-up).
+    # dose of the same product, use, route, unit and schedule (checks.dosed memoises the look-up).
 
     @functools.cached_property
     def usual_low(self) -> Decimal | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from compiler.checks.dose import LineInfo, PhaseDose, layout, phase_doses
+from compiler.checks.dosed import LineInfo, PhaseDose, layout, phase_doses
 from compiler.dosing import Schedule
 from tests.conftest import fixture_contexts
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from compiler.checks import dose, notation
+from compiler.checks import dose, dose_context, dosed, notation
 from compiler.lazyre import LazyPattern, lazy
 
 PATTERN, FLAGS = r"(?P<n>\d+)\s*x(?=\W|$)", re.IGNORECASE
@@ -50,8 +50,9 @@ def test_a_bad_pattern_fails_when_first_used() -> None:
 
 def test_the_module_patterns_compile() -> None:
     """Every lazy pattern of the rule modules is a valid expression (a typo would fail only on a rare sheet)."""
-    lazies = [value for module in (dose, notation) for value in vars(module).values() if isinstance(value, LazyPattern)]
-    lazies += [p for p in dose.INDICATION_WORDS.values()] + [p for p, _ in notation._FREQUENCY_WORDS]
+    lazies = [value for module in (dose, dose_context, dosed, notation) for value in vars(module).values()
+              if isinstance(value, LazyPattern)]
+    lazies += [p for p in dose_context.INDICATION_WORDS.values()] + [p for p, _ in notation._FREQUENCY_WORDS]
     assert len(lazies) >= 10
     for pattern in lazies:
         assert isinstance(pattern.compiled(), re.Pattern)

@@ -25,7 +25,8 @@ from compiler.records import frozen
 
 MODULES = ["compiler.source", "compiler.model", "compiler.diagnostics", "compiler.thresholds", "compiler.dosing",
            "compiler.arms", "compiler.modification", "compiler.radiobiology", "compiler.tables", "compiler.labs",
-           "compiler.conditions", "compiler.checks", "compiler.checks.dose", "compiler.checks.phases",
+           "compiler.conditions", "compiler.checks", "compiler.checks.dose", "compiler.checks.dose_context", "compiler.checks.dosed",
+           "compiler.checks.phases",
            "compiler.checks.combinations", "compiler.pipeline", "compiler.parse", "compiler.build",
            "compiler.bookconfig", "compiler.overrides", "compiler.cache", "compiler.versions",
            "compiler.versions.register", "compiler.versions.transaction"]

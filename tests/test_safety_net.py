@@ -206,12 +206,12 @@ def test_a_gross_dose_on_an_unverified_row_is_an_error() -> None:
 
 
 def test_severity_rule() -> None:
-    from compiler.checks.dose import _severity, is_gross
+    from compiler.checks.dosed import is_gross, softened_severity
     from compiler.diagnostics import Severity
 
-    assert _severity(Severity.ERROR, unverified=True) is Severity.WARNING
-    assert _severity(Severity.ERROR, unverified=True, gross=True) is Severity.ERROR
-    assert _severity(Severity.ERROR, unverified=False) is Severity.ERROR
+    assert softened_severity(Severity.ERROR, unverified=True) is Severity.WARNING
+    assert softened_severity(Severity.ERROR, unverified=True, gross=True) is Severity.ERROR
+    assert softened_severity(Severity.ERROR, unverified=False) is Severity.ERROR
     assert is_gross(Decimal(2), Decimal(1), None) and not is_gross(Decimal("1.9"), Decimal(1), None)
     assert is_gross(Decimal(5), None, Decimal(1)) and not is_gross(Decimal("4.9"), None, Decimal(1))
 
