@@ -19,9 +19,12 @@ def thresholds() -> Iterator[tuple[int, int, int]]:
     # leaves start-up unsettled: its raised threshold is not the usual one
     if startup._saved:
         gc.set_threshold(*startup._saved.pop())
+    lifelong = startup._lifelong[:]  # a language server made in this process said it checks until it exits
+    startup._lifelong.clear()
     before = gc.get_threshold()
     yield before
     startup._saved.clear()
+    startup._lifelong[:] = lifelong
     gc.set_threshold(*before)
     gc.unfreeze()
 
@@ -110,3 +113,33 @@ def test_pool_workers_keep_the_checking_threshold_for_their_life(thresholds: tup
     found = list(ordered_map(_threshold_after_a_batch, list(range(PARALLEL_THRESHOLD + 8)), jobs=2))
     assert found[0] == thresholds[0] and gc.get_threshold() == thresholds
     assert all(first == max(thresholds[0], startup.CHECKING_THRESHOLD) for first in found[1:])
+
+
+def test_a_process_that_checks_until_it_exits_keeps_the_checking_threshold(thresholds: tuple[int, int, int]) -> None:
+    # the language server says so before its first compile settles start-up: settling must not put the
+    # usual threshold back, or the young collections in the middle of each compile promote its model and
+    # the older generations' collections walk the analyses it remembers (a pause every few edits)
+    lifelong = (max(thresholds[0], startup.CHECKING_THRESHOLD), *thresholds[1:])
+    startup.begin()
+    startup.worker()
+    assert gc.get_threshold()[0] >= startup.START_UP_THRESHOLD  # start-up's own threshold still holds
+    startup.settled()
+    assert gc.get_threshold() == lifelong and gc.get_freeze_count() > 0
+    with startup.checking():
+        pass
+    assert gc.get_threshold() == lifelong
+
+
+def test_the_language_server_checks_until_it_exits(thresholds: tuple[int, int, int],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler.lsp import server
+
+    started: list[int] = []
+
+    class Transport:
+        def start_io(self) -> None:
+            started.append(gc.get_threshold()[0])
+
+    monkeypatch.setattr(server, "create_server", Transport)
+    server.serve_stdio()
+    assert started == [max(thresholds[0], startup.CHECKING_THRESHOLD)] and startup._lifelong

@@ -34,7 +34,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.workspace import TextDocument, Workspace
 
-from compiler import __version__
+from compiler import __version__, startup
 from compiler.lsp import actions, completion, hover, navigation
 from compiler.lsp.analysis import Analysis, analyse, path_of
 from compiler.lsp.diagnostics import DEFAULT_RULES_BASE, all_to_lsp
@@ -485,6 +485,7 @@ def register(server: ProtocolServer) -> None:
 
 def serve_stdio() -> None:
     """Run the server over stdin/stdout until the client exits."""
+    startup.worker()  # it compiles sheet after sheet until it exits (goal 7 of issue 17: no pauses every few edits)
     create_server().start_io()
 
 
