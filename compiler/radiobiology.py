@@ -257,7 +257,7 @@ def values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | No
     return _VALUES.answer((item, tables), lambda: _values_of(item, tables))
 
 
-_VALUES: IdentityMemo[FractionationValues | None] = IdentityMemo(2_000)
+_VALUES: IdentityMemo[FractionationValues | None] = IdentityMemo(256)
 
 
 def _values_of(item: m.Fractionation, tables: Tables) -> FractionationValues | None:
@@ -288,8 +288,8 @@ def _views(item: m.Fractionation, memo: IdentityMemo[tuple[m.Fractionation, ...]
     return memo.answer((item,), lambda: tuple(make(item)))
 
 
-_PARTS: IdentityMemo[tuple[m.Fractionation, ...]] = IdentityMemo(1_000)  # a course's parts, per line
-_SIBS: IdentityMemo[tuple[m.Fractionation, ...]] = IdentityMemo(1_000)  # its SIB views, per line
+_PARTS: IdentityMemo[tuple[m.Fractionation, ...]] = IdentityMemo(128)  # a course's parts, per line
+_SIBS: IdentityMemo[tuple[m.Fractionation, ...]] = IdentityMemo(128)  # its SIB views, per line
 
 
 def _course_parts(item: m.Fractionation) -> list[m.Fractionation]:

@@ -89,7 +89,7 @@ def _highest(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, F
     return _HIGHEST.answer((item,), lambda: _highest_of(item))
 
 
-_HIGHEST: IdentityMemo[tuple[Fraction | None, Fraction | None, Fraction | None]] = IdentityMemo(2_000)
+_HIGHEST: IdentityMemo[tuple[Fraction | None, Fraction | None, Fraction | None]] = IdentityMemo(256)
 
 
 def _highest_of(item: m.Fractionation) -> tuple[Fraction | None, Fraction | None, Fraction | None]:
