@@ -18,7 +18,7 @@ import pytest
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context, combinations
+from compiler.checks import Context, combination_facts
 from compiler.conditions import find_flag, variables
 from compiler.pipeline import compile_text
 from compiler.source import Span
@@ -89,8 +89,8 @@ def test_an_arms_texts_are_the_protocols_but_for_what_its_drug_adds(all_layouts:
             assert arm.texts[len(arm.texts) - len(own):] == own
             assert all(text in everywhere for text in arm.texts[:len(arm.texts) - len(own)])
             for words in word_lists:  # what C006 decides: named in the arm's texts or the protocol's
-                plain = combinations._mentions(arm.texts, words) or combinations._mentions(everywhere, words)
-                shortcut = combinations._mentions(everywhere, words) or combinations._mentions(own, words)
+                plain = combination_facts.mentions(arm.texts, words) or combination_facts.mentions(everywhere, words)
+                shortcut = combination_facts.mentions(everywhere, words) or combination_facts.mentions(own, words)
                 assert plain == shortcut, (arm.focus.label, words)
     assert library_notes  # a library regimen's note is among them
 
@@ -108,7 +108,7 @@ def test_admits_by_identity_answers_as_admits(all_layouts: list[a.Layout]) -> No
         for _ in range(2):  # the second time from the memo
             for arm in arms:
                 for scenario in scenarios:
-                    assert combinations._admits(context, arm, scenario) == a.admits(arm.conditions, scenario, tables)
+                    assert combination_facts.admits(context, arm, scenario) == a.admits(arm.conditions, scenario, tables)
         by_node: dict[int, a.Arm] = {}
         for arm in arms:
             other = by_node.setdefault(arm.focus.node, arm)

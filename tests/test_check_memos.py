@@ -12,7 +12,7 @@ import pytest
 
 from compiler import arms, conditions, modification, thresholds
 from compiler import model as m
-from compiler.checks import combinations, schedule
+from compiler.checks import combination_facts, schedule
 from compiler.pipeline import compile_text
 from compiler.source import Span
 from compiler.tables import load
@@ -28,8 +28,8 @@ def forget() -> None:
     thresholds._DOMAINS.clear()
     thresholds._ALGEBRAS.clear()
     conditions._INDEXES.clear()
-    combinations._FACTS.clear()
-    combinations._MENTIONS.clear()
+    combination_facts._FACTS.clear()
+    combination_facts._MENTIONS.clear()
     modification._SHAPES.clear()
     modification._KEYS.clear()
     schedule._ROWS.clear()
@@ -70,8 +70,8 @@ def test_the_c_rules_pattern_answers_as_arms_mentions(words: list[str]) -> None:
     for path in SHEETS:
         texts.extend(line for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     for text in texts:
-        assert combinations._mentions([text], words) == arms.mentions([text], words), (words, text)
-    assert combinations._mentions(texts, words) == arms.mentions(texts, words)
+        assert combination_facts.mentions([text], words) == arms.mentions([text], words), (words, text)
+    assert combination_facts.mentions(texts, words) == arms.mentions(texts, words)
 
 
 def compare(variable: str, op: str, value: str, unit: str | None = None, line: int = 1) -> m.Compare:

@@ -27,7 +27,8 @@ MODULES = ["compiler.source", "compiler.model", "compiler.diagnostics", "compile
            "compiler.arms", "compiler.modification", "compiler.radiobiology", "compiler.tables", "compiler.labs",
            "compiler.conditions", "compiler.checks", "compiler.checks.dose", "compiler.checks.dose_context", "compiler.checks.dosed",
            "compiler.checks.phases",
-           "compiler.checks.combinations", "compiler.pipeline", "compiler.parse", "compiler.build",
+           "compiler.checks.combinations", "compiler.checks.combination_facts", "compiler.checks.combinations_supportive",
+           "compiler.checks.combinations_targets", "compiler.pipeline", "compiler.parse", "compiler.build",
            "compiler.bookconfig", "compiler.overrides", "compiler.cache", "compiler.versions",
            "compiler.versions.register", "compiler.versions.transaction"]
 

@@ -1,40 +1,38 @@
-"""C: combinations — companions, class duplicates, forbidden pairs, prerequisite states,
-first-line immunotherapy in oncogene-driven NSCLC, and required supportive care.
+"""C: combinations — companions, class duplicates, forbidden pairs, prerequisite states and
+first-line immunotherapy in oncogene-driven NSCLC (C001-C005); required supportive care is
+`checks.combinations_supportive` (C006), `only with` targets and regimen names
+`checks.combinations_targets` (C007-C009).
 
 Every check here reasons over treatment *arms* (`compiler.arms`): the drugs given
 together, the companions named by `only with` / `preferably with`, and the conditions
 of the patients the arm is for. The rules and drug lists live in
-`compiler/data/combinations.yaml` (and the formulary's `requires`, `forbidden_with`).
+`compiler/data/combinations.yaml` (and the formulary's `requires`, `forbidden_with`);
+what they ask of them again and again is `checks.combination_facts`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context, folded
+from compiler.checks.combination_facts import (
+    admits,
+    arm_layout,
+    combination_data,
+    drug_facts,
+    member_matches,
+    mentioned,
+    mentions,
+    new_memo,
+    option_name,
+    prepared_words,
+    satisfies,
+)
 from compiler.diagnostics import Diagnostic, Related, Severity, check
-from compiler.records import frozen
-from compiler.suggest import closest
 from compiler.tables import Tables, normalise
-
-
-def _layout(context: Context) -> a.Layout:
-    return a.layout(context.protocol, context.tables, context.source)
-
-
-def _data(context: Context) -> dict[str, Any]:
-    return context.tables.combinations
-
-
-def _name(tables: Tables, option: str) -> str:
-    if option in tables.drugs:
-        return tables.drug_name(option, "en")
-    entry = tables.classes.get(option) or {}
-    return str((entry.get("names") or {}).get("en") or option.replace("_", " "))
 
 
 def tumour_matches(context: Context, words: list[str] | None) -> bool:
@@ -42,7 +40,7 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
     if not words:
         return True
     # asked for every rule of every arm, with the data's few lists: answered once per list and check run
-    known: dict[int, tuple[list[str], bool]] = context.memo("combinations.tumours", _new_memo)
+    known: dict[int, tuple[list[str], bool]] = context.memo("combinations.tumours", new_memo)
     found = known.get(id(words))
     if found is None:  # the entry keeps the list alive: its id is not reused while it is here
         text = context.memo("combinations.tumour_text", _tumour_text)
@@ -57,7 +55,7 @@ def tumour_matches(context: Context, words: list[str] | None) -> bool:
 
 def _lowered(tables: Tables, words: list[str]) -> tuple[str, ...]:
     """A data list of tumour words in lower case, once per list and data set (bounded)."""
-    known = _facts(tables).lowered
+    known = drug_facts(tables).lowered
     found = known.get(id(words))
     if found is None or found[0] is not words:
         if len(known) >= 1024:
@@ -73,226 +71,39 @@ def _tumour_text(context: Context) -> str:
 
 def region(context: Context) -> str:
     """The label region that applies (EU unless the data says otherwise)."""
-    return str(_data(context).get("default_region") or "EU")
-
-
-class _DrugFacts:
-    """The answers of `compiler.arms` about one data set's drugs and classes, which the C rules
-    ask again and again (every arm, every rule), each computed once.
-    """
-
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-        self.satisfied: dict[tuple[str, str], bool] = {}
-        self.target_satisfied: dict[tuple[str, str], bool] = {}
-        self.molecules: dict[str, frozenset[str]] = {}
-        self.forbidden: list[tuple[str, str, str, str]] | None = None
-        self.supportive: list[_Supportive] | None = None
-        self.forbidden_hints: dict[tuple[str | None, str | None, str | None], str | None] = {}
-        self.duplicates: dict[tuple[str, str], tuple[bool, str | None]] = {}  # (drug, drug): `_duplicate`
-        self.triggers: dict[str, list[_Supportive]] = {}  # focus drug: the supportive rules it may trigger
-        self.target_rules: dict[str, list[tuple[Mapping[str, Any], dict[str, str]]]] = {}  # drug: `_target_rules`
-        self.requirements: dict[str, tuple[bool, list[tuple[list[str], Mapping[str, Any]]]]] = {}  # drug
-        self.name_drugs: dict[str, frozenset[str]] = {}  # regimen name: `_name_drugs`
-        self.library_drugs: dict[str, frozenset[str]] = {}  # regimen id: `_library_drugs`
-        self.lowered: dict[int, tuple[list[str], tuple[str, ...]]] = {}  # a word list (by identity): `_lowered`
-        self.duplicate_classes: list[str] | None = None  # combinations.yaml `duplicate_classes`
-
-
-_FACTS: list[_DrugFacts] = []  # one data set at a time (the tables of the running check)
-
-
-def _facts(tables: Tables) -> _DrugFacts:
-    if _FACTS:
-        facts = _FACTS[0]
-        if facts.tables is tables:
-            return facts
-    _FACTS[:] = [_DrugFacts(tables)]
-    return _FACTS[0]
-
-
-def _is(option: str, drug_id: str | None, tables: Tables) -> bool:
-    """`arms.satisfies`, memoised per data set."""
-    if drug_id is None:
-        return False
-    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).satisfied
-    found = known.get((option, drug_id))
-    if found is None:
-        found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
-    return found
+    return str(combination_data(context).get("default_region") or "EU")
 
 
 def _target_is(option: str, target_id: str, tables: Tables) -> bool:
     """`arms.target_satisfies`, memoised per data set."""
-    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).target_satisfied
+    known = drug_facts(tables).target_satisfied
     found = known.get((option, target_id))
     if found is None:
         found = known[(option, target_id)] = a.target_satisfies(option, target_id, tables)
     return found
 
 
-def _mentions(texts: list[str] | tuple[str, ...], words: list[str]) -> bool:
-    """`arms.mentions` (the same answer, tests/test_check_memos.py) with one compiled pattern per
-    word list whose alternatives share one look-behind: several times faster on long prose.
-    """
-    if not words:
-        return False
-    pattern, ascii_stems, joinable = prepared = _prepared_words(words)
-    if len(texts) > 1 and not joinable:
-        if ascii_stems is not None:
-            # every match starts with a word's probe (any case): a text without any probe mentions none
-            texts = [text for text in texts if _may_mention(text, ascii_stems)]
-        return any(pattern.search(text) for text in texts)
-    if not texts:
-        return False
-    # One search of the texts joined by newlines answers for all: no word holds a newline, so
-    # a match lies inside one text, and a newline passes both boundaries as a text's end does.
-    joined = "\n".join(texts)
-    return _mentioned(joined, folded(joined) if ascii_stems is not None else None, prepared)
-
-
-def _mentioned(joined: str, lowered: str | None, prepared: tuple[re.Pattern[str], tuple[str, ...] | None, bool]) -> bool:
-    """`_mentions` of texts joined by newlines (`lowered`: their `folded`), for a word list `_prepared_words`."""
-    pattern, probes, _ = prepared
-    if probes is None or lowered is None or len(lowered) != len(joined):
-        return pattern.search(joined) is not None  # (a fold that moved characters: positions differ)
-    # Every match starts with a word's probe (any case), at the same place in `lowered` (`folded`
-    # keeps the length): the pattern is tried only there, not at every character.
-    match = pattern.match  # anchored at `at`; the look-behind still sees the text before it
-    for stem in probes:
-        at = lowered.find(stem)
-        while at >= 0:
-            if match(joined, at) is not None:
-                return True
-            at = lowered.find(stem, at + 1)
-    return False
-
-
-def _prepared_words(words: list[str]) -> tuple[re.Pattern[str], tuple[str, ...] | None, bool]:
-    """A word list's pattern, each word's probe (`_ascii_head` of its stem; None when one is empty:
-    a word that starts outside ASCII) and whether no word holds a newline.
-    """
-    key = tuple(words)
-    prepared = _MENTIONS.get(key)
-    if prepared is None:
-        if len(_MENTIONS) >= 1024:
-            _MENTIONS.clear()
-        parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?![A-Za-z0-9])") for w in words]
-        probes = tuple(_ascii_head(w.rstrip("*")) for w in words)
-        prepared = _MENTIONS[key] = (
-            re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(parts) + ")", re.IGNORECASE),
-            probes if all(probes) else None,
-            not any("\n" in word for word in words))
-    return prepared
-
-
-def _ascii_head(stem: str) -> str:
-    """The stem's leading ASCII characters in lower case: where re.IGNORECASE finds the stem in a
-    text, `folded(text)` holds these at the same place (the whole stem when it is ASCII).
-    """
-    head = []
-    for char in stem:
-        if not char.isascii():
-            break
-        head.append(char.lower())
-    return "".join(head)
-
-
-def _protocol_mentions(lay: a.Layout, joined: tuple[str, str | None], words: list[str]) -> bool:
-    """`_mentions(lay.all_texts(), words)`, from the texts joined by newlines (and folded) once."""
-    texts = lay.texts_view()
-    if not words or not texts:
-        return False
-    prepared = _prepared_words(words)
-    if not prepared[2]:  # a word holds a newline: text by text
-        return _mentions(texts, words)
-    return _mentioned(joined[0], joined[1], prepared)
-
-
 def _arm_mentions(context: Context, texts: tuple[str, ...], words: list[str]) -> bool:
-    """`_mentions` of an arm's texts, once per check run: the arms of one block share their texts."""
-    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", _new_memo)
+    """`mentions` of an arm's texts, once per check run: the arms of one block share their texts."""
+    known: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = context.memo("combinations.mentions", new_memo)
     key = (texts, tuple(words))
     found = known.get(key)
     if found is None:
         if not words or not texts:
             found = False
         else:
-            prepared = _prepared_words(words)
+            prepared = prepared_words(words)
             if len(texts) > 1 and not prepared[2]:
-                found = _mentions(texts, words)
-            else:  # `_mentions`, the texts joined (and folded) once for every word list asked of them
-                joins: dict[tuple[str, ...], tuple[str, str | None]] = context.memo("combinations.joined", _new_memo)
+                found = mentions(texts, words)
+            else:  # `mentions`, the texts joined (and folded) once for every word list asked of them
+                joins: dict[tuple[str, ...], tuple[str, str | None]] = context.memo("combinations.joined", new_memo)
                 joined = joins.get(texts)
                 if joined is None:
                     text = "\n".join(texts)
                     joined = joins[texts] = (text, folded(text))
-                found = _mentioned(joined[0], joined[1] if prepared[1] is not None else None, prepared)
+                found = mentioned(joined[0], joined[1] if prepared[1] is not None else None, prepared)
         known[key] = found
     return found
-
-
-def _new_memo(_: Context) -> dict[Any, Any]:
-    """An empty memo for one check run (one function for every memo: no closure made per call)."""
-    return {}
-
-
-def _may_mention(text: str, stems: tuple[str, ...]) -> bool:
-    lowered = folded(text)
-    return lowered is None or any(stem in lowered for stem in stems)
-
-
-# per word list: its pattern, its stems in lower case when all are ASCII, whether no word holds a newline
-_MENTIONS: dict[tuple[str, ...], tuple[re.Pattern[str], tuple[str, ...] | None, bool]] = {}
-
-
-def _admits(context: Context, arm: a.Arm, scenario: Mapping[str, str | int]) -> bool:
-    """`arms.admits` for an arm, memoised per check run by the identity of its conditions and of the
-    scenario (the arms of a block share their conditions; a rule asks its same few scenarios of every arm).
-    """
-    known: dict[tuple[int, int], tuple[object, object, bool]] = context.memo("combinations.admitted", _new_memo)
-    conditions = arm.conditions
-    key = (id(conditions), id(scenario))
-    found = known.get(key)
-    if found is None:  # each entry keeps its conditions and scenario alive: no id is reused while it is here
-        found = known[key] = (conditions, scenario, _conditions_admit(context, conditions, scenario))
-    return found[2]
-
-
-def _conditions_admit(context: Context, conditions: tuple[m.Condition, ...], scenario: Mapping[str, str | int]) -> bool:
-    """`arms.admits`, each condition's truth memoised per check run: the arms of a sheet share most of
-    their conditions (the global ones, those of their blocks).
-    """
-    known: dict[tuple[int, tuple[object, ...]], tuple[m.Condition, bool]] = context.memo("combinations.admits", _new_memo)
-    situation = tuple(scenario.items())
-    try:
-        hash(situation)
-    except TypeError:  # a data value that cannot be a key (a list): ask directly
-        return a.admits(conditions, scenario, context.tables)
-    for condition in conditions:
-        # by the condition's identity: each entry keeps its condition alive, so no id is reused
-        key = (id(condition), situation)
-        found = known.get(key)
-        if found is None:
-            found = known[key] = (condition, a.evaluate(condition, scenario, context.tables) is not False)
-        if not found[1]:
-            return False
-    return True
-
-
-def _member_matches(member: a.Member, ids: list[str], tables: Tables) -> bool:
-    """`_is(option, member.drug_id)` for any option (one look-up of the memo, not one per option)."""
-    drug_id = member.drug_id
-    if drug_id is None:
-        return False
-    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).satisfied
-    for option in ids:
-        found = known.get((option, drug_id))
-        if found is None:
-            found = known[(option, drug_id)] = a.satisfies(option, drug_id, tables)
-        if found:
-            return True
-    return False
 
 
 def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
@@ -305,7 +116,7 @@ def _satisfied(arm: a.Arm, options: list[str], tables: Tables) -> bool:
     """
     if arm.partners:
         for partner in arm.partners:
-            if _member_matches(partner, options, tables):
+            if member_matches(partner, options, tables):
                 return True
         return False
     for group in arm.companions:
@@ -331,7 +142,7 @@ def _unmet_only_with(arm: a.Arm, tables: Tables) -> str | None:
 
         def given(target_id: str) -> bool:
             option = target_id[6:] if target_id.startswith("class:") else target_id
-            return any(_is(option, p.drug_id, tables) for p in arm.partners)
+            return any(satisfies(option, p.drug_id, tables) for p in arm.partners)
 
         met = [given(t.target_id) for t in known if t.target_id is not None]
         if not (any(met) if group.any_of else all(met)):
@@ -361,7 +172,7 @@ def _requirements(context: Context, member: a.Member) -> list[tuple[list[str], M
     """The companion requirements of a drug: (options, rule) pairs (once per drug and check run)."""
     assert member.drug_id is not None
     known: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo("combinations.requirements",
-                                                                              _new_memo)
+                                                                              new_memo)
     found = known.get(member.drug_id)
     if found is None:
         found = known[member.drug_id] = list(_find_requirements(context, member.drug_id))
@@ -382,12 +193,12 @@ def _drug_requirements(context: Context, drug_id: str) -> tuple[bool, list[tuple
     """Whether a companion rule of combinations.yaml covers the drug, and then those rules (the protocol's
     tumour decides which apply), else the formulary's `requires`; once per drug and data set.
     """
-    facts = _facts(context.tables)
+    facts = drug_facts(context.tables)
     known = facts.requirements.get(drug_id)
     if known is None:
         tables = context.tables
         rules = [([str(x) for x in rule.get("requires") or []], rule)
-                 for rule in _data(context).get("companions") or []
+                 for rule in combination_data(context).get("companions") or []
                  if rule.get("drug") == drug_id or (rule.get("class") and rule["class"] in tables.drug_classes(drug_id))]
         if rules:
             known = (True, rules)
@@ -429,8 +240,8 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
     tables = context.tables
     seen: set[tuple[object, str]] = set()
     requirements: dict[str, list[tuple[list[str], Mapping[str, Any]]]] = context.memo(
-        "combinations.requirements", _new_memo)  # `_requirements`, its memo read once
-    for arm in _layout(context).arms():
+        "combinations.requirements", new_memo)  # `_requirements`, its memo read once
+    for arm in arm_layout(context).arms():
         focus = arm.focus
         if focus.drug_id is None:
             continue
@@ -439,9 +250,9 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
             key = (focus.span, "only with")
             if key not in seen:
                 seen.add(key)
-                given = ", ".join(dict.fromkeys(_name(tables, p.drug_id) for p in arm.partners if p.drug_id))
+                given = ", ".join(dict.fromkeys(option_name(tables, p.drug_id) for p in arm.partners if p.drug_id))
                 yield companion_missing.at(
-                    focus.span, f"{_name(tables, focus.drug_id)}: `only with {unmet}` but its arm gives {given}",
+                    focus.span, f"{option_name(tables, focus.drug_id)}: `only with {unmet}` but its arm gives {given}",
                     "give the named companion in the same regimen, or correct the `only with` statement")
                 continue
         needs = requirements.get(focus.drug_id)
@@ -474,11 +285,11 @@ def companion_missing(context: Context) -> Iterator[Diagnostic]:
             if key in seen:
                 continue
             seen.add(key)
-            names = " or ".join(_name(tables, o) for o in options + extra)
+            names = " or ".join(option_name(tables, o) for o in options + extra)
             yield companion_missing.at(
-                focus.span, f"{_name(tables, focus.drug_id)} without {names} in its arm",
+                focus.span, f"{option_name(tables, focus.drug_id)} without {names} in its arm",
                 "give it in one regimen with its companion, or state `only with "
-                f"{_name(tables, options[0])}`; sibling bullets are alternatives{hint_extra}")
+                f"{option_name(tables, options[0])}`; sibling bullets are alternatives{hint_extra}")
 
 
 def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second: set[str]) -> str | None:
@@ -490,7 +301,7 @@ def _duplicate_class(tables: Tables, classes: list[str], first: set[str], second
 
 def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> tuple[bool, str | None]:
     """Whether two drugs are one molecule, else the never-combined class they share (memoised per data set)."""
-    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).duplicates
+    known = drug_facts(tables).duplicates
     found = known.get((first, second))
     if found is None:
         if _molecules(first, tables) & _molecules(second, tables):
@@ -502,7 +313,7 @@ def _duplicate(tables: Tables, classes: list[str], first: str, second: str) -> t
 
 
 def _molecules(drug_id: str, tables: Tables) -> frozenset[str]:
-    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).molecules
+    known = drug_facts(tables).molecules
     found = known.get(drug_id)
     if found is None:
         ids = a.counts_as(drug_id, tables)
@@ -536,25 +347,25 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
     2022, seed 004 and others, per entry).
     """
     tables = context.tables
-    facts = _facts(tables)
+    facts = drug_facts(tables)
     classes = facts.duplicate_classes
     if classes is None:
-        classes = facts.duplicate_classes = [str(e.get("class")) for e in _data(context).get("duplicate_classes") or []]
-    lay = _layout(context)
+        classes = facts.duplicate_classes = [str(e.get("class")) for e in combination_data(context).get("duplicate_classes") or []]
+    lay = arm_layout(context)
     for first, second in lay.pairs():
         if first.drug_id is None or second.drug_id is None or first.drug_id == second.drug_id:
             continue
         same, shared = _duplicate(tables, classes, first.drug_id, second.drug_id)
         if same:
             yield class_duplicate.at(
-                second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} are the same "
+                second.span, f"{option_name(tables, first.drug_id)} and {option_name(tables, second.drug_id)} are the same "
                 "molecule in one arm", "give one product; sibling bullets are alternatives",
                 related=(Related(first.span, "the other product"),))
             continue
         if shared is not None:
             yield class_duplicate.at(
-                second.span, f"two {_name(tables, shared)}s in one arm: {_name(tables, first.drug_id)} and "
-                f"{_name(tables, second.drug_id)}",
+                second.span, f"two {option_name(tables, shared)}s in one arm: {option_name(tables, first.drug_id)} and "
+                f"{option_name(tables, second.drug_id)}",
                 "alternatives are written as sibling bullets, not in one regimen or block",
                 related=(Related(first.span, "the other one"),))
     for arm in lay.arms():
@@ -568,17 +379,17 @@ def class_duplicate(context: Context) -> Iterator[Diagnostic]:
                                           a.target_classes(target.target_id, tables))
                 if shared is not None and target.target_id != arm.focus.drug_id:
                     yield class_duplicate.at(
-                        target.text.span, f"`{target.text.value}` is a second {_name(tables, shared)} for "
-                        f"{_name(tables, arm.focus.drug_id)}", "name a companion of another class",
+                        target.text.span, f"`{target.text.value}` is a second {option_name(tables, shared)} for "
+                        f"{option_name(tables, arm.focus.drug_id)}", "name a companion of another class",
                         related=(Related(arm.focus.span, "the drug it accompanies"),))
 
 
 def _forbidden(context: Context) -> list[tuple[str, str, str, str]]:
     """(a, b, hint, source) of every forbidden pair, from combinations.yaml and the formulary."""
-    facts = _facts(context.tables)
+    facts = drug_facts(context.tables)
     if facts.forbidden is None:
         out = [(str(p.get("a")), str(p.get("b")), str(p.get("hint") or ""), str(p.get("source") or ""))
-               for p in _data(context).get("forbidden_pairs") or []]
+               for p in combination_data(context).get("forbidden_pairs") or []]
         for drug_id, entry in context.tables.drugs.items():
             for key in ("forbidden_with", "forbidden_concurrent_with"):
                 for other in entry.get(key) or []:
@@ -607,7 +418,7 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
     (compiler/data/combinations.yaml `forbidden_pairs`).
     """
     tables = context.tables
-    lay = _layout(context)
+    lay = arm_layout(context)
     reported: set[tuple[object, object]] = set()
     for first, second in lay.pairs():
         hint = _forbidden_hint(context, first.drug_id, second.drug_id, None)
@@ -616,7 +427,7 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
             reported.add((first.span, second.span))
             assert first.drug_id is not None and second.drug_id is not None
             yield forbidden_pair.at(
-                second.span, f"{_name(tables, first.drug_id)} and {_name(tables, second.drug_id)} "
+                second.span, f"{option_name(tables, first.drug_id)} and {option_name(tables, second.drug_id)} "
                 "must not be given together", hint or "give them in separate arms",
                 related=(Related(first.span, "given together with this"),))
     for arm in lay.arms():
@@ -633,7 +444,7 @@ def forbidden_pair(context: Context) -> Iterator[Diagnostic]:
                     reported.add((target.text.span, focus.span))
                     yield forbidden_pair.at(
                         target.text.span, f"`{target.text.value}` must not be given with "
-                        f"{_name(tables, focus.drug_id)}", hint or "name another companion",
+                        f"{option_name(tables, focus.drug_id)}", hint or "name another companion",
                         related=(Related(focus.span, "the drug it accompanies"),))
 
 
@@ -642,18 +453,18 @@ def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, ta
     target), "" when it has none; None when the two may be given together. Memoised per data set.
     """
     tables = context.tables
-    known = (_FACTS[0] if _FACTS and _FACTS[0].tables is tables else _facts(tables)).forbidden_hints
+    known = drug_facts(tables).forbidden_hints
     key = (drug_id, other, target_id)
     if key in known:
         return known[key]
     found: str | None = None
     for x, y, hint, _source in _forbidden(context):
         if target_id is None:
-            hit = (_is(x, drug_id, tables) and _is(y, other, tables)) or \
-                  (_is(y, drug_id, tables) and _is(x, other, tables))
+            hit = (satisfies(x, drug_id, tables) and satisfies(y, other, tables)) or \
+                  (satisfies(y, drug_id, tables) and satisfies(x, other, tables))
         else:
-            hit = (_is(x, drug_id, tables) and _target_is(y, target_id, tables)) or \
-                  (_is(y, drug_id, tables) and _target_is(x, target_id, tables))
+            hit = (satisfies(x, drug_id, tables) and _target_is(y, target_id, tables)) or \
+                  (satisfies(y, drug_id, tables) and _target_is(x, target_id, tables))
         if hit:
             found = hint
             break
@@ -662,12 +473,12 @@ def _forbidden_hint(context: Context, drug_id: str | None, other: str | None, ta
 
 
 def _needs_suppression(arm: a.Arm, needs: list[str], tables: Tables) -> bool:
-    if _member_matches(arm.focus, needs, tables):
+    if member_matches(arm.focus, needs, tables):
         return True
     if arm.focus.line is None:
         return False
     for partner in arm.partners:
-        if _member_matches(partner, needs, tables):
+        if member_matches(partner, needs, tables):
             return False  # the partner that needs it is reported itself
     for group in arm.companions:
         for target in group.targets:
@@ -705,7 +516,7 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
     EU SmPCs 4.1–4.2; ABC5 (compiler/data/combinations.yaml `ovarian_suppression`).
     """
     tables = context.tables
-    rule = _data(context).get("ovarian_suppression") or {}
+    rule = combination_data(context).get("ovarian_suppression") or {}
     if not rule or not tumour_matches(context, rule.get("tumour")):
         return
     needs = [str(x) for x in rule.get("needs") or []]
@@ -713,13 +524,13 @@ def ovarian_suppression_missing(context: Context) -> Iterator[Diagnostic]:
     scenarios = [dict(s) for s in rule.get("scenarios") or []]
     words = [str(w) for w in rule.get("words") or []]
     seen: set[object] = set()
-    for arm in _layout(context).arms():
+    for arm in arm_layout(context).arms():
         if arm.focus.drug_id is None or not _needs_suppression(arm, needs, tables):
             continue
-        if _satisfied(arm, provided, tables) or _member_matches(arm.focus, provided, tables):
+        if _satisfied(arm, provided, tables) or member_matches(arm.focus, provided, tables):
             continue
         for scenario in scenarios:
-            if _admits(context, arm, scenario):
+            if admits(context, arm, scenario):
                 break
         else:
             continue  # no scenario admits the arm
@@ -761,16 +572,16 @@ def first_line_io_oncogene(context: Context) -> Iterator[Diagnostic]:
     Specialisten: zonder moleculaire aberratie waarvoor doelgerichte therapie bestaat).
     """
     tables = context.tables
-    rule = _data(context).get("first_line_io") or {}
+    rule = combination_data(context).get("first_line_io") or {}
     if not rule or not tumour_matches(context, rule.get("tumour")):
         return
     io_classes = [str(x) for x in rule.get("io_classes") or []]
     scenarios = [dict(s) for s in rule.get("scenarios") or []]
     seen: set[object] = set()
-    for arm in _layout(context).arms():
-        if not _member_matches(arm.focus, io_classes, tables) or arm.focus.span in seen:
+    for arm in arm_layout(context).arms():
+        if not member_matches(arm.focus, io_classes, tables) or arm.focus.span in seen:
             continue
-        admitted = [s for s in scenarios if _admits(context, arm, s)]
+        admitted = [s for s in scenarios if admits(context, arm, s)]
         if not admitted:
             continue
         seen.add(arm.focus.span)
@@ -778,404 +589,3 @@ def first_line_io_oncogene(context: Context) -> Iterator[Diagnostic]:
         yield first_line_io_oncogene.at(
             arm.focus.span, f"{arm.focus.label}: immunotherapy arm admits {who} NSCLC in line 1",
             "add `exclude when EGFR+ or ALK+` (or restrict the arm to later lines)")
-
-
-def _interval_days(member: a.Member) -> int | None:
-    if member.line is not None:
-        for phase in reversed(member.line.phases):
-            if phase.frequency is not None and phase.frequency.interval_days() is not None:
-                return phase.frequency.interval_days()
-            if phase.cycle_length is not None:
-                return phase.cycle_length.value * (7 if phase.cycle_length.unit == "week" else 1)
-    regimen = member.regimen
-    if regimen is not None and regimen.cycle_length is not None:
-        return regimen.cycle_length.value * (7 if regimen.cycle_length.unit == "week" else 1)
-    return None
-
-
-def _auc(member: a.Member) -> float | None:
-    if member.line is not None:
-        for phase in member.line.phases:
-            if phase.dose is not None and phase.dose.unit == "AUC":
-                return float(phase.dose.amount.value)
-        return None
-    if member.library is not None and member.library.get("unit") == "AUC":
-        dose = member.library.get("dose")
-        values = dose if isinstance(dose, list) else [dose]
-        return max(float(v) for v in values if v is not None)
-    return None
-
-
-@frozen
-class _Supportive:
-    """One `supportive` rule of combinations.yaml, its lists read once per data set."""
-
-    index: int
-    rule: Mapping[str, Any]
-    id: str
-    when_all: tuple[str, ...]
-    when: tuple[str, ...]
-    words: list[str]  # the words that say it is given (`words`)
-    drugs: list[str]  # the drugs that give it (`drugs`)
-    excluded: dict[str, str | int] | None  # `excluded_scenario`: the patient it is not needed for
-
-
-def _supportive_rules(context: Context) -> list[_Supportive]:
-    facts = _facts(context.tables)
-    if facts.supportive is None:
-        facts.supportive = [
-            _Supportive(index, rule, str(rule.get("id")), tuple(str(x) for x in rule.get("when_all") or []),
-                        tuple(str(x) for x in rule.get("when") or []), [str(w) for w in rule.get("words") or []],
-                        [str(x) for x in rule.get("drugs") or []],
-                        None if rule.get("excluded_scenario") is None else dict(rule["excluded_scenario"]))
-            for index, rule in enumerate(_data(context).get("supportive") or [])]
-    return facts.supportive
-
-
-def _supportive_for(context: Context, focus: a.Member) -> list[_Supportive]:
-    """The supportive rules whose drugs (`when_all`, else `when`) the focus drug is one of, in data order."""
-    if focus.drug_id is None:
-        return []  # matches no drug or class
-    facts = _facts(context.tables)
-    found = facts.triggers.get(focus.drug_id)
-    if found is None:
-        found = facts.triggers[focus.drug_id] = [
-            entry for entry in _supportive_rules(context)
-            if _member_matches(focus, list(entry.when_all or entry.when), context.tables)]
-    return found
-
-
-def _triggered(prepared: _Supportive, arm: a.Arm, tables: Tables, cycle_days: int | None) -> bool:
-    """Whether a rule applies to an arm whose focus drug is one of the rule's drugs (`_supportive_for`)."""
-    focus = arm.focus
-    if prepared.when_all:
-        return all(any(_is(x, mb.drug_id, tables) for mb in arm.members) for x in prepared.when_all)
-    rule = prepared.rule
-    if rule.get("when_interval_days") is not None:
-        interval = _interval_days(focus) or cycle_days
-        if interval != int(rule["when_interval_days"]):
-            return False
-    if rule.get("when_auc_at_least") is not None:
-        auc = _auc(focus)
-        if auc is None or auc < float(rule["when_auc_at_least"]):
-            return False
-    return True
-
-
-def _member_matches_any(arm: a.Arm, option: str, tables: Tables) -> bool:
-    """Whether a member of the arm (the focus drug or a partner) is the drug or class `option`."""
-    if _is(option, arm.focus.drug_id, tables):
-        return True
-    for partner in arm.partners:
-        if _is(option, partner.drug_id, tables):
-            return True
-    return False
-
-
-def _supportive_ids(arm: a.Arm, protocol_ids: set[str]) -> set[str]:
-    """Drugs that count as given with an arm: its members, and supportive drug lines anywhere in the protocol
-    (an antiemetic or premedication block is usually written once, in its own section).
-    """
-    return {mb.drug_id for mb in arm.members if mb.drug_id is not None} | protocol_ids
-
-
-def _off_lines(arm: a.Arm, protocol_ids: set[str]) -> tuple[str, ...]:
-    """The drugs of an arm's members that no drug line of the protocol gives (a library regimen's)."""
-    focus = arm.focus.drug_id
-    out: tuple[str, ...] = () if focus is None or focus in protocol_ids else (focus,)
-    for partner in arm.partners:
-        drug_id = partner.drug_id
-        if drug_id is not None and drug_id not in protocol_ids:
-            out += (drug_id,)
-    return out
-
-
-def _missing_parts(rule: Mapping[str, Any], given: set[str], tables: Tables) -> list[str]:
-    """The parts of a multi-part prophylaxis (`drugs_all`) missing from the drugs given (written as drug lines:
-    the caller asks only once one of the rule's `drugs` is there).
-    """
-    parts = [str(x) for x in rule.get("drugs_all") or []]
-    return [_part_name(part, tables) for part in parts
-            if not any(_is(option, d, tables) for option in part.split("|") for d in given)]
-
-
-def _part_name(part: str, tables: Tables) -> str:
-    names = []
-    for option in part.split("|"):
-        entry = tables.classes.get(option) or tables.drugs.get(option) or {}
-        names.append(str((entry.get("names") or {}).get("en") or option))
-    return " or ".join(names)
-
-
-@check("C006", "supportive-care-missing", Severity.WARNING, "required supportive care not stated")
-def supportive_care_missing(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: the supportive care a drug requires is part of the protocol:
-    DPD (DPYD) testing before capecitabine or fluorouracil; folic acid, vitamin B12 and
-    dexamethasone with pemetrexed, and non-squamous histology; G-CSF with dose-dense
-    (every 2 weeks) anthracycline, cyclophosphamide or paclitaxel; antiemetic
-    prophylaxis for highly emetogenic chemotherapy (cisplatin, anthracycline +
-    cyclophosphamide, carboplatin AUC ≥ 4); paclitaxel premedication; LVEF monitoring with
-    HER2 antibodies, HER2 ADCs and anthracyclines. Satisfied by a drug of the right
-    class in the arm (including a library regimen's supportive drugs) or on a drug line
-    anywhere in the protocol (`drug ondansetron …`, `drug hydroxocobalamin …`), or by a note or
-    prose line anywhere in the protocol — or a library regimen's note — naming it (the
-    words are listed per rule in combinations.yaml); histology by the arm's conditions.
-    Each rule is reported once per protocol, at its first unmet arm. Antiemetic
-    prophylaxis written as drug lines must be complete for the emetic risk (`drugs_all`
-    in combinations.yaml): high risk (cisplatin, AC) NK1 antagonist + 5-HT3 antagonist +
-    dexamethasone (+ olanzapine, recommended), carboplatin AUC ≥ 4 the same three; a
-    partial set names what is missing.
-
-    Why it matters: fatal toxicity follows from missing DPD testing (complete deficiency)
-    or missing vitamin supplementation with pemetrexed; unmonitored cardiotoxicity is
-    irreversible.
-
-    Example: `drug capecitabine 1000 mg/m2 po twice daily, days 1-14, cycle 21 days …`
-    in a protocol that never mentions DPD.
-
-    Use instead: `note: DPD-deficiëntie (DPYD-genotypering) testen vóór de eerste dosis.`
-
-    Source: EMA PRAC 2020 (DPD); Alimta EU SmPC 4.2; ASCO growth factor guideline 2015;
-    ASCO antiemetics guideline 2020; Taxol SmPC 4.2; Herceptin SmPC 4.4; ESC 2022
-    (compiler/data/combinations.yaml `supportive`).
-    """
-    tables = context.tables
-    lay = _layout(context)
-    protocol_text: tuple[str, str | None] | None = None  # every note and prose line joined, and folded
-    protocol_mentions: dict[int, bool] = {}  # per rule: a note or prose line of the protocol names it
-    protocol_ids: set[str] | None = None  # the drugs of every drug line: listed when a rule first asks
-    on_lines: dict[str, bool] = {}  # per drug or class: one of `protocol_ids` is it
-    parts_missing: dict[tuple[int, tuple[str, ...]], list[str]] = {}  # `_missing_parts`, per rule and drugs given
-    done: set[str] = set()
-    triggers = _facts(tables).triggers
-    for arm in lay.arms():
-        drug_id = arm.focus.drug_id
-        entries = triggers.get(drug_id) if drug_id is not None else None
-        if entries is None:
-            entries = _supportive_for(context, arm.focus)
-        if not entries:
-            continue  # most drugs trigger no supportive rule
-        regimen_entry = tables.regimens.get(arm.focus.regimen.regimen_id or "") if arm.focus.regimen else None
-        cycle_days = int(regimen_entry["cycle_days"]) if regimen_entry and regimen_entry.get("cycle_days") else None
-        for entry in entries:
-            rule, rule_id = entry.rule, entry.id
-            if rule_id in done or not _triggered(entry, arm, tables, cycle_days):
-                continue
-            scenario = entry.excluded
-            if scenario is not None:
-                if not _admits(context, arm, scenario):
-                    continue
-            else:
-                if protocol_ids is None:
-                    protocol_ids = {i.drug_id for i in context.of_type(m.DrugLine)
-                                    if isinstance(i, m.DrugLine) and i.drug_id is not None}
-                # one of the rule's drugs given: on a drug line of the protocol (asked once per drug), or in the arm
-                given_here = False
-                for option in entry.drugs:
-                    found = on_lines.get(option)
-                    if found is None:
-                        found = on_lines[option] = any(_is(option, drug_id, tables) for drug_id in protocol_ids)
-                    if found or _member_matches_any(arm, option, tables):
-                        given_here = True
-                        break
-                if given_here:
-                    # what is missing depends on the drugs given only: the protocol's lines, and those of the
-                    # arm's members that are not on a line (a library regimen's drugs); the same for most arms
-                    key = (entry.index, _off_lines(arm, protocol_ids))
-                    missing = parts_missing.get(key)
-                    if missing is None:
-                        missing = parts_missing[key] = _missing_parts(rule, _supportive_ids(arm, protocol_ids), tables)
-                    if not missing:
-                        continue
-                    done.add(rule_id)
-                    yield supportive_care_missing.at(
-                        arm.focus.span, f"{arm.focus.label}: {rule.get('incomplete_message') or rule.get('message')}: "
-                                        f"no {', no '.join(missing)}", str(rule.get("hint") or "state it in the protocol"))
-                    continue
-                # Named in the arm's texts or in any note or prose line of the protocol: the arm's texts are
-                # such lines (its blocks' labels, notes and prose), but for what its drug adds itself (its
-                # line's notes, its library entry's note); so the protocol is asked first, once per rule.
-                words = entry.words
-                if entry.index not in protocol_mentions:
-                    if protocol_text is None:  # the protocol's texts, joined once for every rule that asks
-                        joined = "\n".join(lay.texts_view())
-                        protocol_text = (joined, folded(joined))
-                    protocol_mentions[entry.index] = _protocol_mentions(lay, protocol_text, words)
-                if protocol_mentions[entry.index]:
-                    continue
-                own = a.member_texts(arm.focus)
-                if own and _mentions(own, words):
-                    continue
-            done.add(rule_id)
-            yield supportive_care_missing.at(arm.focus.span, f"{arm.focus.label}: {rule.get('message')}",
-                                             str(rule.get("hint") or "state it in the protocol"))
-
-
-@check("C007", "unknown-combination-target", Severity.ERROR, "`only with` / `preferably with` names an unknown drug or class")
-def unknown_combination_target(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: every target of `only with` and `preferably with` is a drug of the
-    formulary (generic, brand or alias) or a therapeutic class (`aromataseremmer`,
-    `CDK4/6-remmers`, `HER-blokkade`, `chemotherapie`).
-
-    Why it matters: a companion the compiler cannot read is a combination nobody checks
-    (C001–C004), and usually a typo.
-
-    Example: `only with aromatse inhibitor`
-
-    Use instead: `only with aromatase inhibitor` (or `aromataseremmer`).
-
-    Source: compiler/data/formulary.yaml (drug names, class names and aliases).
-    """
-    tables = context.tables
-    candidates: list[str] = []  # every drug and class name: built only when a target is unknown
-    for item in context.of_type(m.WithConstraint):
-        if not isinstance(item, m.WithConstraint):
-            continue
-        ids = item.target_ids or tuple(None for _ in item.targets)
-        for target, target_id in zip(item.targets, ids, strict=False):
-            if target_id is not None:
-                continue
-            if not candidates:
-                candidates = list(tables.class_names) + list(tables.names)
-            suggestion = closest(normalise(target.value), candidates)
-            hint = f"did you mean `{suggestion}`?" if suggestion else "name a formulary drug or class"
-            yield unknown_combination_target.at(target.span, f"unknown drug or class `{target.value}`", hint)
-
-
-@check("C008", "target-excluded", Severity.ERROR, "a targeted drug under a condition that excludes its target")
-def target_excluded(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: a targeted drug (combinations.yaml `targets`: HER2 antibodies and
-    HER2 tyrosine-kinase inhibitors need HER2-positive disease; EGFR inhibitors an EGFR
-    mutation; ALK inhibitors an ALK rearrangement) sits in an arm whose conditions admit
-    patients with its target. An arm whose conditions are certainly false for every
-    patient with the target — trastuzumab under `only when HER2-`, osimertinib under
-    `when EGFR-` — is an error. An arm that does not mention the target is not reported
-    here. Trastuzumab deruxtecan is not listed (licensed in HER2-low disease).
-
-    Why it matters: the sheet then prescribes a drug to exactly the patients it cannot
-    help, usually because a branch or a condition was copied into the wrong place.
-
-    Example: `only when HER2-` above `drug trastuzumab 8 mg/kg IV then 6 mg/kg IV every 3 weeks`
-
-    Use instead: `only when HER2+` (or move the drug to the HER2-positive branch).
-
-    Source: the products' EU SmPCs section 4.1, cited per entry in combinations.yaml `targets`.
-    """
-    tables = context.tables
-    seen: set[object] = set()
-    known = _facts(tables).target_rules  # `_target_rules`, its memo read once
-    for arm in _layout(context).arms():
-        drug_id = arm.focus.drug_id
-        if drug_id is None:
-            continue
-        rules = known.get(drug_id)
-        if rules is None:
-            rules = _target_rules(context, drug_id)
-        if not rules or arm.focus.span in seen:
-            continue
-        for rule, scenario in rules:
-            if _admits(context, arm, scenario):
-                continue
-            seen.add(arm.focus.span)
-            target = str(rule.get("target") or ", ".join(scenario))
-            yield target_excluded.at(
-                arm.focus.span, f"{_name(tables, drug_id)} needs {target}-positive disease, but its conditions "
-                                f"exclude {target}-positive patients",
-                f"put it under a condition that requires {target}-positive disease ({rule.get('source')})")
-            break
-
-
-def _target_rules(context: Context, drug_id: str) -> list[tuple[Mapping[str, Any], dict[str, str]]]:
-    """The `targets` rules of combinations.yaml that name a drug (or what it counts as), in data order,
-    each with the scenario of a patient with the target; once per drug and data set.
-    """
-    facts = _facts(context.tables)
-    found = facts.target_rules.get(drug_id)
-    if found is None:
-        ids = a.counts_as(drug_id, context.tables)
-        found = facts.target_rules[drug_id] = [
-            (rule, {str(k): str(v) for k, v in (rule.get("requires") or {}).items()})
-            for rule in _data(context).get("targets") or []
-            if isinstance(rule, dict) and ids & {str(x) for x in rule.get("drugs") or []}]
-    return found
-
-
-def _name_drugs(context: Context, name: str) -> frozenset[str]:
-    """Drug ids named in a regimen name (`lapatinib-letrozole` → lapatinib, letrozole)."""
-    known = _facts(context.tables).name_drugs  # the answer depends on the name and the data set only
-    found = known.get(name)
-    if found is None:
-        from compiler.checks.notation import drug_names_in
-
-        found = frozenset(d for _, _, ids in drug_names_in(name.replace("-", " ").replace("+", " "), context)
-                          for d in ids)
-        if len(name) <= 200:  # sheet words: bounded, and long ones never kept
-            if len(known) >= 4096:
-                known.clear()
-            known[name] = found
-    return found
-
-
-def _library_drugs(tables: Tables, regimen_id: str | None) -> frozenset[str]:
-    """The drugs of a library regimen (regimens.yaml), once per regimen and data set."""
-    known = _facts(tables).library_drugs
-    key = regimen_id or ""
-    found = known.get(key)
-    if found is None:
-        entry = tables.regimens.get(key) or {}
-        found = frozenset(str(d.get("drug")) for d in entry.get("drugs") or [] if isinstance(d, dict))
-        if key in tables.regimens:  # ids of the data set only: bounded over a book
-            known[key] = found
-    return found
-
-
-@check("C009", "regimen-contradicts-name", Severity.ERROR,
-       "a regimen's drugs contradict its name or its library entry")
-def regimen_contradicts_name(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: the drug lines written under a regimen agree with what the regimen
-    is. Under a library regimen (`regimen lapatinib-letrozole`), every drug line is a drug
-    of the library entry (regimens.yaml); under any regimen, a drug named in the regimen's
-    name (`regimen letrozole-palbociclib`) is given in it. Products of one substance count
-    as each other (trastuzumab SC for trastuzumab).
-
-    Why it matters: the name is what a reader scans, the drug lines are what is given; a
-    regimen called lapatinib-letrozole that gives tamoxifen is either a wrong name or a
-    wrong drug, and the library's companions silently fill in what the name promises.
-
-    Example: `regimen lapatinib-letrozole` with `drug tamoxifen 20 mg po daily` under it.
-
-    Use instead: `regimen lapatinib-letrozole` with `drug letrozole 2,5 mg po daily`, or a
-    regimen named for what it gives.
-
-    Source: ISMP Guidelines for Standard Order Sets (2010): regimen names match their
-    components; regimens.yaml.
-    """
-    tables = context.tables
-    lay = _layout(context)
-    for index in lay.regimen_indices():
-        regimen = lay.items[index]
-        if not isinstance(regimen, m.RegimenLine):
-            continue
-        lines = lay.drug_lines_within(index)
-        if not lines:
-            continue  # nothing written under it to contradict anything
-        given: set[str] = set()
-        for line in lines:
-            if line.drug_id:
-                given |= a.counted(line.drug_id, tables)
-        library = _library_drugs(tables, regimen.regimen_id)
-        if library:
-            for line in lines:
-                if line.drug_id is None or a.counted(line.drug_id, tables) & library:
-                    continue
-                yield regimen_contradicts_name.at(
-                    line.name.span, f"{_name(tables, line.drug_id)} is not a drug of regimen {regimen.name.value} "
-                                    f"({', '.join(_name(tables, d) for d in sorted(library))})",
-                    "give the regimen's own drugs, or name the regimen for what it gives")
-        missing = sorted(d for d in _name_drugs(context, regimen.name.value)
-                         if d in tables.drugs and not a.counted(d, tables) & given)
-        if missing:
-            yield regimen_contradicts_name.at(
-                regimen.name.span, f"regimen {regimen.name.value} names {', '.join(_name(tables, d) for d in missing)} "
-                                   "but does not give it",
-                "add the drug line, or name the regimen for what it gives")
