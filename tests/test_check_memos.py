@@ -12,7 +12,7 @@ import pytest
 
 from compiler import arms, conditions, modification, thresholds
 from compiler import model as m
-from compiler.checks import combination_facts, schedule
+from compiler.checks import combination_facts, schedule_label
 from compiler.pipeline import compile_text
 from compiler.source import Span
 from compiler.tables import load
@@ -32,7 +32,7 @@ def forget() -> None:
     combination_facts._MENTIONS.clear()
     modification._SHAPES.clear()
     modification._KEYS.clear()
-    schedule._ROWS.clear()
+    schedule_label._ROWS.clear()
 
 
 def findings(path: str, raw: bytes) -> tuple[object, ...]:

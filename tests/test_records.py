@@ -28,7 +28,8 @@ MODULES = ["compiler.source", "compiler.model", "compiler.diagnostics", "compile
            "compiler.conditions", "compiler.checks", "compiler.checks.dose", "compiler.checks.dose_context", "compiler.checks.dosed",
            "compiler.checks.phases",
            "compiler.checks.combinations", "compiler.checks.combination_facts", "compiler.checks.combinations_supportive",
-           "compiler.checks.combinations_targets", "compiler.pipeline", "compiler.parse", "compiler.build",
+           "compiler.checks.combinations_targets", "compiler.checks.schedule", "compiler.checks.schedule_label",
+           "compiler.pipeline", "compiler.parse", "compiler.build",
            "compiler.bookconfig", "compiler.overrides", "compiler.cache", "compiler.versions",
            "compiler.versions.register", "compiler.versions.transaction"]
 

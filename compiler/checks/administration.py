@@ -15,7 +15,7 @@ from typing import Any
 from compiler import arms as a
 from compiler import model as m
 from compiler.checks import Context
-from compiler.checks.schedule import _lines, _name
+from compiler.checks.schedule import drug_lines, line_name
 from compiler.diagnostics import Diagnostic, Severity, check
 
 MASS_TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "mcg": Decimal("0.001")}
@@ -60,18 +60,18 @@ def timing_target_not_in_arm(context: Context) -> Iterator[Diagnostic]:
     states the sequence of administration of the drugs of the regimen.
     """
     lay = _layout(context)
-    for index, line in _lines(context):
+    for index, line in drug_lines(context):
         timing = line.timing
         if timing is None:
             continue
         where = timing.target.span
         if timing.target_id is None:
             yield timing_target_not_in_arm.at(
-                where, f"{_name(context, line)}: `{timing.relation} {timing.target.value}` names no known drug or class",
+                where, f"{line_name(context, line)}: `{timing.relation} {timing.target.value}` names no known drug or class",
                 "write the generic name of a drug of this regimen, or a class such as `chemotherapy`")
             continue
         if line.drug_id is not None and timing.target_id == line.drug_id:
-            yield timing_target_not_in_arm.at(where, f"{_name(context, line)} is timed relative to itself",
+            yield timing_target_not_in_arm.at(where, f"{line_name(context, line)} is timed relative to itself",
                                               "name the drug it is given before or after")
             continue
         member = _member(lay, index)
@@ -80,7 +80,7 @@ def timing_target_not_in_arm(context: Context) -> Iterator[Diagnostic]:
         arm = lay.arm(member)
         if not any(_matches(context, partner, timing.target_id) for partner in arm.partners):
             yield timing_target_not_in_arm.at(
-                where, f"{_name(context, line)} is given {timing.relation} {timing.target.value}, "
+                where, f"{line_name(context, line)} is given {timing.relation} {timing.target.value}, "
                        "which is not given with it",
                 "put the line in the regimen (or block) of that drug, or name a drug of its own arm")
 
@@ -102,14 +102,14 @@ def as_needed_without_maximum(context: Context) -> Iterator[Diagnostic]:
     Source: ISMP Guidelines for Standard Order Sets (2010): PRN orders state the
     indication and the maximum frequency or daily dose.
     """
-    for _, line in _lines(context):
+    for _, line in drug_lines(context):
         if line.as_needed is None or line.daily_max is not None:
             continue
         reason = line.as_needed.reason
         hint = "add `up to 3 times daily` or `max 16 mg per day` after a comma"
         if reason is not None and any(w in reason.value.lower() for w in ("max", "up to", "times")):
             hint = "end the reason with a comma: `if nausea, up to 3 times daily` (the reason runs to the comma)"
-        yield as_needed_without_maximum.at(line.as_needed.span, f"{_name(context, line)} as needed without a maximum "
+        yield as_needed_without_maximum.at(line.as_needed.span, f"{line_name(context, line)} as needed without a maximum "
                                            "per day", hint)
 
 
@@ -163,7 +163,7 @@ def concentration_outside_range(context: Context) -> Iterator[Diagnostic]:
     information for Taxol; docetaxel: product information, 0.74 mg/mL; carboplatin: US
     prescribing information, as low as 0.5 mg/mL), per product.
     """
-    for _, line in _lines(context):
+    for _, line in drug_lines(context):
         diluent = line.diluent
         row = _row(context, line) if diluent is not None else None
         if diluent is None or row is None or diluent.volume_unit != "mL" or diluent.volume.value <= 0:
@@ -184,7 +184,7 @@ def concentration_outside_range(context: Context) -> Iterator[Diagnostic]:
             if problem is not None:
                 severity = Severity.WARNING if row.get("unverified") else Severity.ERROR
                 yield concentration_outside_range.at(
-                    diluent.span, f"{_name(context, line)} in {diluent.volume.text} mL: concentration {problem}",
+                    diluent.span, f"{line_name(context, line)} in {diluent.volume.text} mL: concentration {problem}",
                     f"choose a volume that gives a concentration in range; source: {row.get('source')}",
                     severity=severity)
                 break
@@ -209,7 +209,7 @@ def diluent_not_compatible(context: Context) -> Iterator[Diagnostic]:
     Source: administration.yaml `diluents` (product information of each drug, section 6.6
     or its preparation section).
     """
-    for _, line in _lines(context):
+    for _, line in drug_lines(context):
         diluent = line.diluent
         row = _row(context, line) if diluent is not None else None
         if diluent is None or row is None or not row.get("diluents"):
@@ -217,5 +217,5 @@ def diluent_not_compatible(context: Context) -> Iterator[Diagnostic]:
         allowed = [str(x) for x in row["diluents"]]
         if diluent.fluid not in allowed:
             yield diluent_not_compatible.at(
-                diluent.span, f"{_name(context, line)} in {diluent.fluid_text}: not a diluent its product information "
+                diluent.span, f"{line_name(context, line)} in {diluent.fluid_text}: not a diluent its product information "
                               "names", f"use {' or '.join(allowed)}; source: {row.get('source')}")
