@@ -18,7 +18,6 @@ import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from concurrent.futures import Future
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
@@ -29,6 +28,8 @@ from compiler.fsutil import read_limited
 from compiler.source import MAX_BYTES, SourceFile
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future  # (the pool's module is imported only when a book needs one)
+
     from compiler.overrides import FormularyOverride
     from compiler.pipeline import Compiled
 
