@@ -29,6 +29,7 @@ MODULES = ["compiler.source", "compiler.model", "compiler.diagnostics", "compile
            "compiler.checks.phases",
            "compiler.checks.combinations", "compiler.checks.combination_facts", "compiler.checks.combinations_supportive",
            "compiler.checks.combinations_targets", "compiler.checks.schedule", "compiler.checks.schedule_label",
+           "compiler.checks.radiotherapy", "compiler.checks.radiotherapy_sib_oar",
            "compiler.pipeline", "compiler.parse", "compiler.build",
            "compiler.bookconfig", "compiler.overrides", "compiler.cache", "compiler.versions",
            "compiler.versions.register", "compiler.versions.transaction"]

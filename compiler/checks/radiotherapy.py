@@ -1,4 +1,6 @@
-"""R: radiotherapy — fractionation arithmetic, dose per fraction, plausible schemes, organ limits.
+"""R: radiotherapy — fractionation arithmetic, dose per fraction, plausible schemes, the spinal
+cord's limit, courses in parts and sites (R001-R008). Simultaneous integrated boosts and
+organ-at-risk constraints (R009-R012) are `checks.radiotherapy_sib_oar`.
 
 Every number (limits, schemes, α/β, organ limits) comes from compiler/data/rt_schemes.yaml
 and compiler/data/oar_limits.yaml; the arithmetic is exact (compiler/radiobiology.py).
@@ -15,7 +17,6 @@ from compiler import model as m
 from compiler.checks import Context
 from compiler.diagnostics import Diagnostic, Severity, check
 from compiler.radiobiology import (
-    base_scheme,
     computable,
     course_parts,
     course_values,
@@ -23,7 +24,6 @@ from compiler.radiobiology import (
     exact,
     is_stereotactic,
     limits,
-    oar_organ,
     shown,
     sib_values,
     sib_views,
@@ -73,7 +73,8 @@ def _schemes(context: Context) -> list[tuple[Mapping[str, Any], Fraction, Fracti
     return _SCHEMES[0][1]
 
 
-def _gy(value: Fraction | Decimal) -> str:
+def gy_text(value: Fraction | Decimal) -> str:
+    """A dose in Gy as the messages write it (at most two decimals, exact)."""
     return shown(value if isinstance(value, Fraction) else exact(value), 2)
 
 
@@ -148,7 +149,7 @@ def fraction_arithmetic(context: Context) -> Iterator[Diagnostic]:
                      or exact(n.value) * exact(d.value) <= exact(total.value) <= exact(n_max.value) * exact(d_max.value))
         if not holds:
             product = exact(n_max.value) * exact(d_max.value)  # n_max, d_max: n and d when no range is written
-            yield fraction_arithmetic.at(total.span, f"{_scheme(item)} is {_gy(product)} Gy, not {total.text} Gy",
+            yield fraction_arithmetic.at(total.span, f"{_scheme(item)} is {gy_text(product)} Gy, not {total.text} Gy",
                                          "correct the total or the fractionation")
 
 
@@ -190,7 +191,7 @@ def high_dose_per_fraction(context: Context) -> Iterator[Diagnostic]:
         number = item.dose_per_fraction_max or item.dose_per_fraction
         assert number is not None
         yield high_dose_per_fraction.at(number.span,
-                                        f"{_gy(d)} Gy per fraction (> {_gy(limit)} Gy) without a stereotactic technique",
+                                        f"{gy_text(d)} Gy per fraction (> {gy_text(limit)} Gy) without a stereotactic technique",
                                         "state the technique (`technique SBRT`/`SRT`/`SRS`) or check the scheme")
 
 
@@ -236,7 +237,7 @@ def bed_eqd2(context: Context) -> Iterator[Diagnostic]:
         message = (f"BED {shown(values.bed)} Gy, EQD2 {shown(values.eqd2)} Gy "
                    f"(α/β {shown(values.alpha_beta.value)} Gy, {values.alpha_beta.tissue})")
         if values.lq_unreliable:
-            message += f"; {_gy(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
+            message += f"; {gy_text(values.dose_per_fraction)} Gy per fraction: LQ model unreliable"
         if item.course_part is not None or item.sib_part is not None:
             continue  # one finding per course line (below), SIBs within their line's finding
         yield bed_eqd2.at(item.span, message + _sib_text(item, context), note if values.lq_unreliable else
@@ -286,7 +287,7 @@ def implausible_scheme(context: Context) -> Iterator[Diagnostic]:
         if any(f == n and g == d for f, g in plausible):
             continue
         listed = sorted(set(plausible))
-        shown_list = ", ".join(f"{shown(a)} × {_gy(b)}" for a, b in listed)
+        shown_list = ", ".join(f"{shown(a)} × {gy_text(b)}" for a, b in listed)
         yield implausible_scheme.at(item.span, f"{_scheme(item)} is not a usual scheme for {item.site.value} "
                                     f"({', '.join(info.indications)})",
                                     f"usual: {shown_list} Gy; or acknowledge a local scheme with `allow R004 \"…\"`")
@@ -308,7 +309,8 @@ def _plausible(tables: Tables, schemes: list[tuple[Mapping[str, Any], Fraction, 
     return found
 
 
-def _cord(context: Context) -> Mapping[str, Any]:
+def cord_limits(context: Context) -> Mapping[str, Any]:
+    """The spinal cord's entry of oar_limits.yaml ({} when the table has none)."""
     found: Mapping[str, Any] = context.tables.oar_limits.get("spinal_cord") or {}
     return found
 
@@ -338,7 +340,7 @@ def cord_tolerance(context: Context) -> Iterator[Diagnostic]:
     Kirkpatrick JP et al., Int J Radiat Oncol Biol Phys 2010;76(3 Suppl):S42-9 (QUANTEC);
     RULES.md R005.
     """
-    cord = _cord(context)
+    cord = cord_limits(context)
     conventional = cord.get("conventional") or {}
     warn_at = conventional.get("eqd2_warning_gy")
     alpha_beta = cord.get("alpha_beta_gy")
@@ -362,9 +364,9 @@ def cord_tolerance(context: Context) -> Iterator[Diagnostic]:
             limit = exact(str(entry["dmax_gy"]))
             if n * d > limit:
                 low = entry.get("dmax_low_gy")
-                shown_limit = f"{_gy(exact(str(low)))}–{_gy(limit)}" if low is not None else _gy(limit)
+                shown_limit = f"{gy_text(exact(str(low)))}–{gy_text(limit)}" if low is not None else gy_text(limit)
                 yield cord_tolerance.at(item.span,
-                                        f"spinal cord {_gy(n * d)} Gy in {shown(n)} fraction(s) is above the HyTEC "
+                                        f"spinal cord {gy_text(n * d)} Gy in {shown(n)} fraction(s) is above the HyTEC "
                                         f"point maximum {shown_limit} Gy",
                                         "lower the cord dose; HyTEC (Sahgal 2021) de novo limits, 1–5 % myelopathy risk",
                                         severity=Severity.ERROR)
@@ -402,10 +404,10 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
             continue
         _, d, total = _highest(item)
         if per_limit is not None and d is not None and d > exact(str(per_limit)):
-            yield implausible_dose.at(item.span, f"{_gy(d)} Gy per fraction is above {per_limit} Gy",
+            yield implausible_dose.at(item.span, f"{gy_text(d)} Gy per fraction is above {per_limit} Gy",
                                       "check the dose per fraction (total written as the dose per fraction?)")
         elif total_limit is not None and total is not None and total > exact(str(total_limit)):
-            yield implausible_dose.at(item.span, f"total {_gy(total)} Gy is above {total_limit} Gy",
+            yield implausible_dose.at(item.span, f"total {gy_text(total)} Gy is above {total_limit} Gy",
                                       "check the number of fractions and the dose per fraction")
     for course in _rt_lines(context):  # lang-b: the total of a course in parts
         if len(course.parts) < 2 or total_limit is None:
@@ -414,7 +416,7 @@ def implausible_dose(context: Context) -> Iterator[Diagnostic]:
             continue
         summed = sum((exact(p.fractions.value) * exact(p.dose_per_fraction.value) for p in course.parts), Fraction(0))
         if summed > exact(str(total_limit)):
-            yield implausible_dose.at(course.span, f"course total {_gy(summed)} Gy is above {total_limit} Gy",
+            yield implausible_dose.at(course.span, f"course total {gy_text(summed)} Gy is above {total_limit} Gy",
                                       "check the parts of the course")
 
 
@@ -465,7 +467,7 @@ def course_arithmetic(context: Context) -> Iterator[Diagnostic]:
             summed = sum((exact(p.fractions.value) * exact(p.dose_per_fraction.value) for p in course.parts),
                          Fraction(0))
             terms = " + ".join(f"{p.fractions.text} × {p.dose_per_fraction.text}" for p in course.parts)
-            yield course_arithmetic.at(course.total.span, f"{terms} Gy is {_gy(summed)} Gy, not {course.total.text} Gy",
+            yield course_arithmetic.at(course.total.span, f"{terms} Gy is {gy_text(summed)} Gy, not {course.total.text} Gy",
                                        "correct the total or one of the parts")
 
 
@@ -497,297 +499,3 @@ def site_not_in_table(context: Context) -> Iterator[Diagnostic]:
             yield site_not_in_table.at(item.site.span, f"site `{item.site.value}` is not in the site table",
                                        "use a site of rt_schemes.yaml `sites` (e.g. borst, thoraxwand, oksel, long, "
                                        "prostaat, bot); BED/EQD2 use the default α/β until then")
-
-
-# ---------------------------------------------------------------- rt14: SIB and organ-at-risk constraints
-
-
-@check("R011", "sib-arithmetic", Severity.ERROR,
-       "a simultaneous integrated boost with other fractions than its base, or not above the base dose")
-def sib_arithmetic(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: a simultaneous integrated boost written on an rt line —
-    `rt 25 x 2 Gy (borst) = 50 Gy, SIB 25 x 2,4 Gy = 60 Gy (tumorbed), site borst` — is given
-    in the same fractions as the base volume (a course in parts: its first part, the phase the
-    SIB is delivered with), with a higher dose per fraction than the base, and the line has a
-    base scheme (`n x d Gy`, no range). The SIB's own `n × d = total` is R001's (the same
-    rounding rule), its dose per fraction R002's and R006's, its BED/EQD2 R003's.
-
-    Why it matters: a SIB is delivered in the same sessions as the base volume; a SIB with
-    another number of fractions is a sequential boost written as a SIB (or a slip in a
-    number), and a SIB dose per fraction at or below the base is no boost at all — the planner
-    cannot tell which number was meant.
-
-    Example: `rt 15 x 2,4 Gy = 36 Gy, SIB 8 x 2 Gy = 16 Gy (tumorbed), site borst`
-
-    Use instead: `rt 15 x 2,4 Gy = 36 Gy, SIB 15 x 3,2 Gy = 48 Gy (tumorbed), site borst`
-    (IMPORT HIGH), or a sequential boost: `rt 15 x 2,67 Gy + 8 x 2 Gy boost (tumorbed) = 56 Gy`
-
-    Source: ICRU Report 83 (prescription per target volume); Coles CE et al., Lancet
-    2023;401:2124-37 (IMPORT HIGH: 36 Gy to the whole breast, 40 Gy to the partial breast and
-    a 48 or 53 Gy SIB to the tumour bed, all in 15 fractions, against 40 Gy in 15 fractions
-    with a sequential 16 Gy in 8 fractions boost).
-    """
-    for item in context.of_type(m.Fractionation):
-        if not isinstance(item, m.Fractionation) or not item.sib:
-            continue
-        base = base_scheme(item)
-        if base is None:
-            yield sib_arithmetic.at(item.sib[0].span, "a SIB needs a base scheme (`n x d Gy`) on its line",
-                                    "write the base volume's fractions and dose per fraction before the SIB")
-            continue
-        n, d = base
-        problems: list[tuple[m.Number, str]] = []  # one finding per line, naming every slip
-        for sib in item.sib:
-            if sib.fractions.value != n.value:
-                problems.append((sib.fractions, f"SIB in {sib.fractions.text} fractions, base volume in {n.text}"))
-            if sib.dose_per_fraction.value <= d.value:
-                problems.append((sib.dose_per_fraction, f"SIB {sib.dose_per_fraction.text} Gy per fraction is not "
-                                 f"above the base {d.text} Gy"))
-        if problems:
-            yield sib_arithmetic.at(problems[0][0].span, "; ".join(text for _, text in problems),
-                                    "a SIB is given in the base volume's fractions at a higher dose per fraction; "
-                                    "a boost in other fractions is sequential: `+ n x d Gy boost (…)`")
-
-
-_UPPER = {"<", "≤"}
-
-
-def _readable(item: m.OarConstraint) -> bool:
-    """A volume metric in % or cc, a dose metric in Gy (else R010)."""
-    return item.unit in (("%", "cc") if item.dose_level is not None else ("Gy",))
-
-
-def _metric(item: m.OarConstraint) -> str:
-    """`Dmax`, `Dmean` or `V20` (the dose level as a plain number)."""
-    if item.dose_level is not None:
-        return f"V{shown(exact(item.dose_level.value), 2)}"
-    return "Dmax" if item.metric.value.lower() == "dmax" else "Dmean"
-
-
-def _constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation | None]]:
-    """Every constraint line with the rt line it stands under (None when not under one); found once per
-    check run (four rules ask; each walked every item).
-    """
-    return iter(context.shared(_find_constraints))
-
-
-def _find_constraints(context: Context) -> list[tuple[m.OarConstraint, m.Fractionation | None]]:
-    if not context.of_type(m.Fractionation):  # no rt line (an rt line in a bullet is among the items too)
-        return [(item, None) for item in context.of_type(m.OarConstraint)]
-    return list(_walk_constraints(context))
-
-
-def _walk_constraints(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation | None]]:
-    claimed: set[int] = set()
-    for item in context.items:
-        line = item.content if isinstance(item, m.Bullet) else item
-        if not isinstance(line, m.Fractionation):
-            continue
-        for child in (*line.children, *(item.children if item is not line else ())):
-            if isinstance(child, m.OarConstraint) and id(child) not in claimed:
-                claimed.add(id(child))
-                yield child, line
-    for item in context.of_type(m.OarConstraint):
-        if isinstance(item, m.OarConstraint) and id(item) not in claimed:
-            yield item, None
-
-
-def _applies(row: Mapping[str, Any], line: m.Fractionation) -> bool:
-    """Whether a sourced limit's fractionation (`applies_to`) is the course's: every part's dose per
-    fraction in the range and, where the source names one, the number of fractions.
-    """
-    applies = row.get("applies_to") or {}
-    schemes = [(exact(p.fractions.value), exact(p.dose_per_fraction.value)) for p in line.parts] \
-        if len(line.parts) > 1 else []
-    if not schemes:
-        base = base_scheme(line)
-        if base is None:
-            return False
-        schemes = [(exact(base[0].value), exact(base[1].value))]
-    low, high = (exact(str(v)) for v in applies.get("dose_per_fraction_gy") or [0, 0])
-    if not all(low <= d <= high for _, d in schemes):
-        return False
-    wanted = applies.get("fractions")
-    return wanted is None or sum(n for n, _ in schemes) == exact(str(wanted))
-
-
-def _context_text(row: Mapping[str, Any]) -> str:
-    applies = row.get("applies_to") or {}
-    low, high = applies.get("dose_per_fraction_gy") or [0, 0]
-    per = f"{low} Gy" if low == high else f"{low}–{high} Gy"
-    fractions = applies.get("fractions")
-    return f"{fractions} × {per}" if fractions else f"{per} per fraction"
-
-
-def _total_fractions(line: m.Fractionation) -> Fraction | None:
-    if len(line.parts) > 1:
-        return sum((exact(p.fractions.value) for p in line.parts), Fraction(0))
-    base = base_scheme(line)
-    return exact(base[0].value) if base is not None else None
-
-
-def _looser(item: m.OarConstraint, limit: Fraction) -> bool:
-    return exact(item.value.value) > limit
-
-
-def _hytec(item: m.OarConstraint, line: m.Fractionation, context: Context) -> Iterator[Diagnostic]:
-    """The stereotactic cord point maximum (HyTEC) for `constraint myelum Dmax` under an SBRT line."""
-    table = {int(e["fractions"]): e for e in (_cord(context).get("sbrt_point_max") or {}).get("limits") or []}
-    n = _total_fractions(line)
-    if n is None or int(n) not in table:
-        return
-    entry = table[int(n)]
-    limit = exact(str(entry["dmax_gy"]))
-    if _looser(item, limit):
-        yield oar_limit.at(item.value.span, f"{item.organ.value} Dmax {item.op} {item.value.text} Gy in {shown(n)} "
-                           f"fraction(s) is looser than the HyTEC point maximum {_gy(limit)} Gy",
-                           "HyTEC (Sahgal 2021) de novo SBRT limit, 1–5 % myelopathy risk "
-                           "(compiler/data/oar_limits.yaml)", severity=Severity.ERROR)
-
-
-def _sourced(context: Context) -> list[Mapping[str, Any]]:
-    rows: list[Mapping[str, Any]] = (context.tables.oar_limits.get("constraints") or {}).get("limits") or []
-    return rows
-
-
-def _limits_for(context: Context, organ: str, metric: str, unit: str) -> list[Mapping[str, Any]]:
-    """The sourced limits of one organ, metric and unit (every fractionation)."""
-    return [r for r in _sourced(context) if r.get("organ") == organ and str(r.get("metric")) == metric
-            and str(r.get("unit")) == unit]
-
-
-def _comparable(context: Context) -> Iterator[tuple[m.OarConstraint, m.Fractionation, str, str, bool]]:
-    """Constraints R009 and R012 judge (a known organ, an upper limit, a readable unit, under an rt
-    line): each with its line, organ, metric and whether it is a stereotactic cord Dmax (HyTEC).
-    """
-    for item, line in _constraints(context):
-        organ = oar_organ(item.organ.value, context.tables)
-        if line is None or organ is None or item.op not in _UPPER or not _readable(item):
-            continue
-        metric = _metric(item)
-        hytec = organ == "spinal cord" and metric == "Dmax" and is_stereotactic(line, context.tables)
-        yield item, line, organ, metric, hytec
-
-
-@check("R009", "oar-limit", Severity.WARNING, "organ-at-risk constraint looser than its sourced limit")
-def oar_limit(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: an organ-at-risk constraint under an rt line — `constraint long V20 <
-    35 %`, `constraint hart Dmean < 26 Gy`, `constraint myelum Dmax < 50 Gy` — is at least
-    as strict as the sourced limit for that organ and metric in compiler/data/oar_limits.yaml
-    (QUANTEC 2010 Table 1; RTOG 0617 lung V20 ≤ 37 % and mean lung dose ≤ 20 Gy; CHHiP
-    anorectal limits for 60 Gy in 20 fractions; HyTEC for a stereotactic cord). Stricter is
-    fine. A limit is applied only to the fractionation its source states it for: QUANTEC's
-    are for conventional fractionation (1,8–2 Gy per fraction, every part of the course),
-    the CHHiP limits for 20 × 3 Gy; the base volume's scheme decides, a SIB does not change
-    the course's fractionation. A spinal-cord Dmax stated for another fractionation is
-    converted to EQD2 at α/β 2 Gy (the HyTEC convention, the only conversion the sources
-    support) and compared with the limit's EQD2; a cord Dmax under a stereotactic line of
-    1–5 fractions is compared with the HyTEC point maximum (error). Other limits for another
-    fractionation are not applied (R012 says so). Warnings unless the data row says error.
-
-    Why it matters: a constraint on the sheet that is looser than the published one lets a
-    plan pass that the source would reject — V20 < 40 % where RTOG 0617 planned to ≤ 37 %.
-
-    Example: `rt 30 x 2 Gy = 60 Gy site long` with `  constraint long V20 < 40 %`
-
-    Use instead: `  constraint long V20 < 37 %` (or stricter, as the local protocol says)
-
-    Source: Marks LB et al., Int J Radiat Oncol Biol Phys 2010;76(3 Suppl):S10-9 (QUANTEC
-    Table 1); Bradley JD et al., Lancet Oncol 2015 (RTOG 0617); Wilkins A et al., Int J
-    Radiat Oncol Biol Phys 2020 (CHHiP anorectum); Sahgal A et al. 2021 (HyTEC).
-    """
-    for item, line, organ, metric, hytec in _comparable(context):
-        if hytec:
-            yield from _hytec(item, line, context)
-            continue
-        for row in _limits_for(context, organ, metric, item.unit):
-            limit = exact(str(row["value"]))
-            severity = Severity.ERROR if row.get("severity") == "error" else Severity.WARNING
-            source = str(row.get("cite") or row.get("source") or "")
-            shown_limit = f"{metric} ≤ {_gy(limit)} {row['unit']}"
-            if _applies(row, line):
-                if _looser(item, limit):
-                    yield oar_limit.at(item.value.span, f"{item.organ.value} {item.metric.value} {item.op} "
-                                       f"{item.value.text} {item.unit} is looser than {shown_limit} "
-                                       f"({source}; {row.get('endpoint')})",
-                                       f"write the sourced limit or a stricter one; limit for "
-                                       f"{_context_text(row)}", severity=severity)
-                continue
-            ab = row.get("eqd2_alpha_beta_gy")
-            n = _total_fractions(line)
-            if ab is None or metric != "Dmax" or n is None or n <= 0:
-                continue
-            stated = exact(item.value.value)
-            value = eqd2(n, stated / n, exact(str(ab)))
-            if value > limit:
-                yield oar_limit.at(item.value.span, f"{item.organ.value} Dmax {item.value.text} Gy in {shown(n)} "
-                                   f"fractions is EQD2 {shown(value)} Gy (α/β {ab} Gy), above {shown_limit} in "
-                                   f"{_context_text(row)} ({source})",
-                                   "lower the stated cord limit; converted with the HyTEC α/β convention",
-                                   severity=severity)
-
-
-@check("R010", "oar-unknown", Severity.WARNING, "organ-at-risk constraint the table cannot read")
-def oar_unknown(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: a `constraint` line names an organ of the organ table in
-    compiler/data/oar_limits.yaml (Dutch and English: long/lung, hart/heart,
-    oesofagus/oesophagus, myelum/spinal cord, hersenen/brain, hersenstam/brainstem, rectum,
-    anorectum, blaas/bladder …), is an upper limit (`<` or `≤`), gives a volume metric
-    (`V20`) in % or cc and a dose metric (`Dmax`, `Dmean`) in Gy, and stands under an rt
-    line (the course it constrains).
-
-    Why it matters: a misspelt organ, a constraint written the wrong way round or one that
-    belongs to no course is silently left unchecked — the sheet looks safer than it is.
-
-    Example: `  constraint lnog V20 < 35 %`
-
-    Use instead: `  constraint long V20 < 35 %`, indented under its `rt` line
-
-    Source: compiler/data/oar_limits.yaml `constraints.organs`.
-    """
-    for item, line in _constraints(context):
-        if oar_organ(item.organ.value, context.tables) is None:
-            yield oar_unknown.at(item.organ.span, f"organ `{item.organ.value}` is not in the organ table",
-                                 "use an organ of oar_limits.yaml (e.g. long, hart, oesofagus, myelum, rectum)")
-        elif item.op not in _UPPER:
-            yield oar_unknown.at(item.span, f"`{item.op}`: an organ-at-risk constraint is an upper limit",
-                                 "write `<` or `≤`, e.g. `constraint long V20 < 35%`")
-        elif item.unit not in (("%", "cc") if item.dose_level is not None else ("Gy",)):
-            wanted = "% or cc" if item.dose_level is not None else "Gy"
-            yield oar_unknown.at(item.value.span, f"{item.metric.value} in {item.unit}: write it in {wanted}",
-                                 "V<dose> is a volume (`V20 < 35%`), Dmax and Dmean a dose (`Dmax < 50 Gy`)")
-        elif line is None:
-            yield oar_unknown.at(item.span, "constraint not under an rt line: no course to check it against",
-                                 "indent the constraint under the `rt` line it belongs to")
-
-
-@check("R012", "oar-not-checked", Severity.INFO, "organ-at-risk constraint without a sourced limit for its course")
-def oar_not_checked(context: Context) -> Iterator[Diagnostic]:
-    """What it checks: nothing is wrong — a constraint under an rt line for which the data has
-    no sourced limit (that organ and metric, in that unit), or only limits for another
-    fractionation that may not be converted (a QUANTEC V20 under 5 × 5,2 Gy), is reported as
-    not checked, with the fractionation the source's limits hold for.
-
-    Why it matters: a reviewer sees which constraints the compiler vouched for (R009 silent)
-    and which stand on the sheet's own authority.
-
-    Example: `rt 5 x 5,2 Gy = 26 Gy site borst` with `  constraint long V20 < 30 %`
-
-    Use instead: nothing to change; name the constraint's source on the sheet.
-
-    Source: compiler/data/oar_limits.yaml (each limit with its fractionation and source).
-    """
-    for item, line, organ, metric, hytec in _comparable(context):
-        if hytec:
-            continue  # HyTEC, R009
-        rows = _limits_for(context, organ, metric, item.unit)
-        if not rows:
-            yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value} ({item.unit}): no sourced "
-                                     "limit in the data; not checked", "name the constraint's source on the sheet")
-        elif not any(_applies(r, line) or (r.get("eqd2_alpha_beta_gy") is not None and metric == "Dmax")
-                     for r in rows):
-            contexts = ", ".join(dict.fromkeys(_context_text(r) for r in rows))
-            yield oar_not_checked.at(item.span, f"{item.organ.value} {item.metric.value}: the sourced limits hold "
-                                     f"for {contexts}, not for this course; not checked",
-                                     "a limit for one fractionation is not applied to another without a "
-                                     "sourced conversion")
