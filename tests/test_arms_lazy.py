@@ -4,7 +4,7 @@ answer as the plain ones (issue 17).
 An arm reads its texts and conditions from the blocks around its drug only when asked;
 it keeps the layout's block views, not the layout (a layout holds its arms: no cycle).
 C006 asks the protocol's notes and prose before an arm's texts, which are such lines but
-for what the drug adds itself (`arms.member_texts`); `_admits` is memoised by the identity
+for what the drug adds itself (`arms.member_texts`); `combination_facts.admits` is memoised by the identity
 of an arm's conditions (one tuple per block) and of the scenario.
 """
 
