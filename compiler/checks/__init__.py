@@ -14,6 +14,7 @@ from operator import call
 from typing import Any, TypeVar
 
 from compiler import model as m
+from compiler.arms import Layout, layout
 from compiler.diagnostics import REGISTRY, Diagnostic
 from compiler.records import frozen
 from compiler.source import SourceFile
@@ -97,6 +98,11 @@ class Context:
         if found is _MISSING:
             found = values[compute] = compute(self)
         return found
+
+
+def arm_layout(context: Context) -> Layout:
+    """The sheet's arms (`compiler.arms.layout`): built by the first rule that asks, shared by the rest."""
+    return layout(context.protocol, context.tables, context.source)
 
 
 class _ItemIndex:

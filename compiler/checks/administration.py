@@ -14,16 +14,12 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, arm_layout
 from compiler.checks.schedule import drug_lines, line_name
 from compiler.diagnostics import Diagnostic, Severity, check
 
 MASS_TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "mcg": Decimal("0.001")}
 PER_BODY = {"mg/m2": "bsa_m2", "mg/kg": "weight_kg"}
-
-
-def _layout(context: Context) -> a.Layout:
-    return a.layout(context.protocol, context.tables, context.source)
 
 
 def _member(lay: a.Layout, index: int) -> a.Member | None:
@@ -59,7 +55,7 @@ def timing_target_not_in_arm(context: Context) -> Iterator[Diagnostic]:
     Source: ASCO/ONS chemotherapy administration safety standards (2016): every order
     states the sequence of administration of the drugs of the regimen.
     """
-    lay = _layout(context)
+    lay = arm_layout(context)
     for index, line in drug_lines(context):
         timing = line.timing
         if timing is None:

@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from compiler.checks.combinations_supportive import SupportiveRule
 
 
-def arm_layout(context: Context) -> a.Layout:
-    """The sheet's arms (`compiler.arms.layout`), built once per check run."""
-    return a.layout(context.protocol, context.tables, context.source)
-
-
 def combination_data(context: Context) -> dict[str, Any]:
     """compiler/data/combinations.yaml, as the tables of this check run hold it."""
     return context.tables.combinations

@@ -17,10 +17,9 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context, folded
+from compiler.checks import Context, arm_layout, folded
 from compiler.checks.combination_facts import (
     admits,
-    arm_layout,
     combination_data,
     drug_facts,
     member_matches,

@@ -10,8 +10,8 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
-from compiler.checks.combination_facts import admits, arm_layout, combination_data, drug_facts, option_name
+from compiler.checks import Context, arm_layout
+from compiler.checks.combination_facts import admits, combination_data, drug_facts, option_name
 from compiler.diagnostics import Diagnostic, Severity, check
 from compiler.suggest import closest
 from compiler.tables import Tables, normalise

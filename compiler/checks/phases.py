@@ -14,16 +14,12 @@ from collections.abc import Iterator
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, arm_layout
 from compiler.diagnostics import Diagnostic, Related, Severity, check
 from compiler.records import frozen
 
 DAYS = {"day": 1, "week": 7}
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
-
-
-def _layout(context: Context) -> a.Layout:
-    return a.layout(context.protocol, context.tables, context.source)
 
 
 def _days(duration: m.Duration | None) -> int | None:
@@ -72,7 +68,7 @@ def cycle_length_conflict(context: Context) -> Iterator[Diagnostic]:
     """
     if not context.of_types((m.PhaseLine, m.RegimenLine)):
         return  # no regimen or phase: no line is written in one
-    lay = _layout(context)
+    lay = arm_layout(context)
     items = lay.items
     for index in lay.drug_nodes():
         line = items[index]
@@ -157,7 +153,7 @@ def cap_across_phases(context: Context) -> Iterator[Diagnostic]:
     """
     if not context.of_type(m.PhaseLine):
         return  # no phase (most sheets): no drug is planned in phases
-    lay = _layout(context)
+    lay = arm_layout(context)
     items = lay.items
     for index in lay.regimen_indices():
         regimen = items[index]
@@ -219,7 +215,7 @@ def phase_placement(context: Context) -> Iterator[Diagnostic]:
     """
     if not context.of_type(m.PhaseLine):
         return  # no phase (most sheets): nothing is placed (a regimen's phases are among the items too)
-    lay = _layout(context)
+    lay = arm_layout(context)
     items = lay.items
     # the phases and the regimens, in sheet order (no other node is looked at)
     for index in sorted([*lay.phase_nodes(), *lay.regimen_indices()]):

@@ -16,17 +16,12 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, arm_layout
 from compiler.diagnostics import Diagnostic, Fix, Related, Severity, check
 from compiler.lazyre import lazy
 from compiler.source import Span
 
 DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
-
-
-def arm_layout(context: Context) -> a.Layout:
-    """The sheet's arms (`compiler.arms.layout`), built once per check run."""
-    return a.layout(context.protocol, context.tables, context.source)
 
 
 def drug_lines(context: Context) -> tuple[tuple[int, m.DrugLine], ...]:

@@ -16,12 +16,11 @@ from typing import Any
 
 from compiler import arms as a
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import Context, arm_layout
 from compiler.checks.combinations import region, tumour_matches
 from compiler.checks.schedule import (
     DAYS_PER,
     Interval,
-    arm_layout,
     drug_lines,
     has_schedule,
     inherited,

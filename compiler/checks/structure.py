@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler import arms
-from compiler.checks import Context
+from compiler.checks import Context, arm_layout
 from compiler.diagnostics import Diagnostic, Severity, check, define
 
 E = Severity.ERROR
@@ -223,7 +223,7 @@ def value_beyond_limit(context: Context) -> Iterator[Diagnostic]:
 
     Source: protocolc limits (docs/security.md, "Bounded time and memory").
     """
-    layout = arms.layout(context.protocol, context.tables, context.source)
+    layout = arm_layout(context)
     if not layout.oversized:
         return
     member, count = layout.oversized[0]
