@@ -17,7 +17,7 @@ from typing import Any
 
 from compiler import dosing
 from compiler import model as m
-from compiler.checks import Context
+from compiler.checks import _FOLDS_TO_ASCII, Context
 from compiler.checks.dosed import (
     CRCL_VARIABLES,
     LineInfo,
@@ -102,9 +102,6 @@ def _find_texts(context: Context) -> tuple[tuple[m.Item, str], ...]:
 
 def _texts(context: Context, kinds: tuple[type[m.Item], ...]) -> list[tuple[m.Item, str]]:
     return [(item, text) for item, text in _all_texts(context) if isinstance(item, kinds)]
-
-
-_FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"  # as in `checks.folded`
 
 
 def _fold(text: str) -> str | None:
