@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import unicodedata
 
 import pytest
@@ -105,3 +106,14 @@ def test_the_single_pass_for_invisible_characters_reports_what_a_pass_per_line_d
         assert scan_invisible(source) == expected
         found += len(expected)
     assert found > 100
+
+
+def test_a_text_the_quick_test_passes_holds_no_character_the_scan_reports() -> None:
+    # scan_invisible returns at once for a text `str.isprintable` passes (its line ends made spaces): no
+    # character of a reported category may be printable to Python, in this Python's Unicode
+    printable_yet_reported = [f"U+{code:04X}" for code in range(sys.maxunicode + 1)
+                              if unicodedata.category(chr(code)) in src.INVISIBLE_CATEGORIES and chr(code).isprintable()]
+    assert printable_yet_reported == []
+    accented = SourceFile.from_text("t.protocol", "id: x\ntitle: patiënt ≥ 18 jaar, 1.000 mg/m² – café\n")
+    assert scan_invisible(accented) == []
+    assert [p.code for p in scan_invisible(SourceFile.from_text("t.protocol", accented.text + "a\u00adb\n"))] == ["P011"]
