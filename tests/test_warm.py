@@ -149,6 +149,19 @@ def test_a_cold_check_stores_a_few_sheets_in_one_private_file(book: list[Path], 
     assert check_document(book, TODAY, "json", cache=other, jobs=1) == expected
 
 
+def test_a_task_of_many_sheets_stores_them_a_pack_at_a_time(book: list[Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from compiler import warm
+
+    monkeypatch.setattr(warm, "PACK", 2)  # a warm run reads a whole shared file for each sheet: kept small
+    cache = Cache(tmp_path / "cache")
+    expected = check_document(book, TODAY, "json", jobs=1)
+    assert check_document(book, TODAY, "json", cache=cache, jobs=1) == expected
+    links = [p.stat().st_nlink for p in cache.directory.glob("*.json.block")]
+    assert len(links) >= 5 and max(links) == 2
+    assert check_document(book, TODAY, "json", cache=cache, jobs=1) == expected
+
+
 def test_a_path_list_is_its_paths() -> None:
     from compiler.pipeline import PathList
 
