@@ -185,8 +185,8 @@ def _check_and_store(tasks: list[Task]) -> list[Done]:
         out.append(done)
         if record is not None:
             records.append(record)
-            directory = task[5]
-            if len(records) == PACK:
+            directory = task[5]  # (a record is made only for a task with a cache folder)
+            if directory is not None and len(records) == PACK:
                 _store(directory, task[3], records)
                 records = []
     if directory is not None and records:
