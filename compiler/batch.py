@@ -14,6 +14,7 @@ only a bounded number in flight, so a book of any size costs the same per file.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import os
 from collections import deque
@@ -23,7 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from compiler.cache import Cache, compiler_fingerprint, key_for
+from compiler.cache import Cache, compiler_fingerprint, keyed_by
 from compiler.fsutil import read_limited
 from compiler.source import MAX_BYTES, SourceFile
 
@@ -74,14 +75,18 @@ def check_key(path: Path, digest: str, today: datetime.date, max_bytes: int,
 
     # the V checks also read the book's release register and archive (RELEASES.jsonl, .archive/);
     # the state depends on the file's folder only, so a run reads it once per folder
-    folder = str(path.parent)
+    name = str(path)
+    folder = os.path.dirname(name)  # (a key of `states` only: no `Path` made per file)
     state = states.get(folder) if states is not None else None
     if state is None:
         state = register_state(path)
         if states is not None:
             states[folder] = state
-    return key_for(compiler_fingerprint(), str(path), digest, today.isoformat(), str(max_bytes), state,
-                   active_fingerprint())
+    return _check_keys(compiler_fingerprint(), today.isoformat(), str(max_bytes), state, active_fingerprint())(name, digest)
+
+
+# the key function of a run's common parts: a book's files share all but their path and digest
+_check_keys = functools.lru_cache(maxsize=16)(keyed_by)
 
 
 def entry_of(result: Compiled) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +59,27 @@ def compiler_fingerprint() -> str:
 def key_for(*parts: str) -> str:
     """A cache key from its parts (each part separated, so "ab"+"c" ≠ "a"+"bc")."""
     digest = hashlib.sha256()
+    _feed(digest, parts)
+    return digest.hexdigest()
+
+
+def keyed_by(*parts: str) -> Callable[..., str]:
+    """`key_for(*parts, *more)` as a function of `more`: the parts every key of a run shares are hashed once."""
+    common = hashlib.sha256()
+    _feed(common, parts)
+
+    def key(*more: str) -> str:
+        digest = common.copy()
+        _feed(digest, more)
+        return digest.hexdigest()
+
+    return key
+
+
+def _feed(digest: Any, parts: tuple[str, ...]) -> None:
     for part in parts:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part.encode())
-    return digest.hexdigest()
 
 
 def _write(path: Path, data: bytes, durable: bool) -> None:

@@ -235,3 +235,12 @@ def test_a_first_run_makes_the_keys_as_the_files_are_checked_and_stores_the_same
     stored = [sorted(p.name for p in c.directory.glob("*.block")) for c in (first, looked_up)]
     assert stored[0] == stored[1] and len(stored[0]) >= PARALLEL_THRESHOLD
     assert check_document(files, TODAY, "json", cache=first, jobs=1) == outputs[0]
+
+
+def test_a_key_of_common_parts_hashed_once_is_the_key_of_all_parts() -> None:
+    from compiler.cache import key_for, keyed_by
+
+    key = keyed_by("fingerprint", "2026-12-02", "ab")
+    assert key("c", "digest") == key_for("fingerprint", "2026-12-02", "ab", "c", "digest")
+    assert key("c", "digest") != key_for("fingerprint", "2026-12-02", "a", "bc", "digest")  # parts stay apart
+    assert key("other", "digest") != key("c", "digest")
