@@ -65,7 +65,7 @@ def same_text(result: Compiled, digest: str | None) -> bool:
     return digest is not None and result.source is not None and result.source.sha256 == digest
 
 
-def check_key(path: Path, digest: str, today: datetime.date, max_bytes: int,
+def check_key(path: Path | str, digest: str, today: datetime.date, max_bytes: int,
               states: dict[str, str] | None = None) -> str:
     """The cache key of one file's check result, from the digest of its bytes (`states`: the
     register states read so far in this run, by folder).
@@ -79,7 +79,7 @@ def check_key(path: Path, digest: str, today: datetime.date, max_bytes: int,
     folder = os.path.dirname(name)  # (a key of `states` only: no `Path` made per file)
     state = states.get(folder) if states is not None else None
     if state is None:
-        state = register_state(path)
+        state = register_state(Path(name))  # (once per folder)
         if states is not None:
             states[folder] = state
     return _check_keys(compiler_fingerprint(), today.isoformat(), str(max_bytes), state, active_fingerprint())(name, digest)

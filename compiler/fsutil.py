@@ -24,7 +24,7 @@ READ_CHUNK = 1 << 16
 class NotRegularFile(OSError):
     """The path names a folder, FIFO, device or socket, not a regular file."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path | str, kind: str) -> None:
         super().__init__(errno.EINVAL, f"not a regular file ({kind})", str(path))
         self.kind = kind
 
@@ -32,7 +32,7 @@ class NotRegularFile(OSError):
 class TooLarge(OSError):
     """The file holds more bytes than the caller's limit."""
 
-    def __init__(self, path: Path, limit: int) -> None:
+    def __init__(self, path: Path | str, limit: int) -> None:
         super().__init__(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
         self.limit = limit
 
@@ -46,7 +46,7 @@ def file_kind(mode: int) -> str:
     return "a special file"
 
 
-def read_limited(path: Path, limit: int) -> bytes:
+def read_limited(path: Path | str, limit: int) -> bytes:
     """The bytes of a regular file, at most `limit` of them.
 
     Raises `NotRegularFile` (folder, FIFO, device, socket), `TooLarge` (more than

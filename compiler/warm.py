@@ -70,7 +70,7 @@ def _counts(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
     return counts
 
 
-def _read(path: Path, max_bytes: int) -> bytes | None:
+def _read(path: Path | str, max_bytes: int) -> bytes | None:
     """The bytes of a regular file of at most `max_bytes` (None: anything else). The type and size are
     read from the opened file, not asked of the path twice before: a system call costs more than the hash.
     """
@@ -351,9 +351,10 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         return _Keys(len(run.files))
     extension = f"{run.fmt}.block"
     states: dict[str, str] = {}
+    text = _texts(run.files)  # the paths as strings: no `Path` made per file to read and key it
 
     def key_of(index: int) -> tuple[str, str] | None:
-        read = _keyed(run.files[index], today, max_bytes, states)
+        read = _keyed(text(index), today, max_bytes, states)
         return None if read is None else read[1:]
 
     if not cache.directory.is_dir():
@@ -361,8 +362,8 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
         # made as the workers take the files rather than all before the first is checked
         return _Keys(len(run.files), key_of)
     keys = _Keys(len(run.files))
-    for index, path in enumerate(run.files):
-        read = _keyed(path, today, max_bytes, states)
+    for index in range(len(run.files)):
+        read = _keyed(text(index), today, max_bytes, states)
         if read is None:
             continue
         raw, key, digest = read
@@ -375,14 +376,15 @@ def _from_cache(run: _Run, today: datetime.date, cache: Cache | None, max_bytes:
             continue
         entry = cached_entry(cache, key, run.fmt)
         if entry is not None:  # checked before, printed in another format: the block from the result
-            result = from_entry(path, raw, entry)
+            result = from_entry(run.files[index], raw, entry)
             if any(d.span.file != result.path for d in result.diagnostics):
                 continue  # checked below, which falls back to the classic output
             _add_result(run, index, result, cache, key)
     return keys
 
 
-def _keyed(path: Path, today: datetime.date, max_bytes: int, states: dict[str, str]) -> tuple[bytes, str, str] | None:
+def _keyed(path: Path | str, today: datetime.date, max_bytes: int,
+           states: dict[str, str]) -> tuple[bytes, str, str] | None:
     """A file's bytes, cache key and digest (None: it cannot be read)."""
     raw = _read(path, max_bytes)
     if raw is None:
