@@ -229,26 +229,36 @@ class _Spool:
             self.file = io.BytesIO()
         # where each file's block and references are (offset -1: not yet), in arrays: a few bytes per file
         self.offset, self.size, self.extra = array("q", [-1]) * count, array("q", [0]) * count, array("q", [0]) * count
+        # where the next block goes, and whether the file is there: a seek flushes the file's buffer, so
+        # blocks put one after another are written in buffer-sized pieces, not a system call or two each
+        self.end, self.at_end = 0, True
 
     def has(self, index: int) -> bool:
         return self.offset[index] >= 0
 
     def put(self, index: int, block: bytes, extra: bytes) -> None:
-        self.offset[index] = self.file.seek(0, io.SEEK_END)
+        if not self.at_end:
+            self.file.seek(self.end)
+            self.at_end = True
+        self.offset[index] = self.end
         self.size[index], self.extra[index] = len(block), len(extra)
         self.file.write(block)
         if extra:
             self.file.write(extra)
+        self.end += len(block) + len(extra)
 
     def block(self, index: int) -> str:
-        self.file.seek(self.offset[index])
-        return self.file.read(self.size[index]).decode("utf-8")
+        return self._read(self.offset[index], self.size[index])
 
     def references(self, index: int) -> str | None:
         if not self.extra[index]:
             return None
-        self.file.seek(self.offset[index] + self.size[index])
-        return self.file.read(self.extra[index]).decode("utf-8")
+        return self._read(self.offset[index] + self.size[index], self.extra[index])
+
+    def _read(self, offset: int, size: int) -> str:
+        self.at_end = False
+        self.file.seek(offset)
+        return self.file.read(size).decode("utf-8")
 
 
 class _Run:

@@ -244,3 +244,17 @@ def test_a_key_of_common_parts_hashed_once_is_the_key_of_all_parts() -> None:
     assert key("c", "digest") == key_for("fingerprint", "2026-12-02", "ab", "c", "digest")
     assert key("c", "digest") != key_for("fingerprint", "2026-12-02", "a", "bc", "digest")  # parts stay apart
     assert key("other", "digest") != key("c", "digest")
+
+
+def test_the_spool_gives_back_each_block_whatever_the_order_of_puts_and_reads() -> None:
+    from compiler.warm import _Spool
+
+    spool = _Spool(4)
+    spool.put(2, "é twee".encode(), b"refs")
+    assert spool.block(2) == "é twee" and spool.references(2) == "refs"
+    spool.put(0, b"nul", b"")  # after a read: appended, not written over what was read
+    spool.put(3, b"drie", b"")
+    assert [spool.block(i) for i in (0, 2, 3)] == ["nul", "é twee", "drie"]
+    assert spool.references(0) is None and not spool.has(1)
+    spool.put(1, b"een", b"r1")
+    assert [spool.block(i) for i in range(4)] == ["nul", "een", "é twee", "drie"] and spool.references(1) == "r1"
