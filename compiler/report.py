@@ -339,6 +339,38 @@ def document(fmt: str, blocks: Sequence[str], counts: dict[str, int], frame: tup
 def write_document(fmt: str, blocks: Iterable[str], counts: dict[str, int], stream: TextIO,
                    frame: tuple[str, str] | None = None) -> None:
     """Write `document(fmt, blocks, counts, frame)` to `stream` block by block (the blocks may be read lazily)."""
+    gathered = _Gathered(stream)
+    _write_document(fmt, blocks, counts, gathered, frame)
+    gathered.flush()
+
+
+class _Gathered:
+    """A text stream's writes gathered into pieces of at least `PIECE` characters: with PYTHONUNBUFFERED
+    set (as CI systems and containers often do) each write to standard output is a system call, two per
+    file of a book.
+    """
+
+    PIECE = 1 << 16
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size >= self.PIECE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.stream.write("".join(self.parts))
+            self.parts, self.size = [], 0
+
+
+def _write_document(fmt: str, blocks: Iterable[str], counts: dict[str, int], stream: _Gathered,
+                    frame: tuple[str, str] | None) -> None:
     body = (b for b in blocks if b)
     first = next(body, None)
     if fmt == "human":

@@ -258,3 +258,20 @@ def test_the_spool_gives_back_each_block_whatever_the_order_of_puts_and_reads() 
     assert spool.references(0) is None and not spool.has(1)
     spool.put(1, b"een", b"r1")
     assert [spool.block(i) for i in range(4)] == ["nul", "een", "é twee", "drie"] and spool.references(1) == "r1"
+
+
+@pytest.mark.parametrize("fmt", report.FORMATS)
+def test_a_document_is_written_in_a_few_large_pieces(fmt: str) -> None:
+    written: list[str] = []
+
+    class Counting(io.StringIO):
+        def write(self, text: str) -> int:
+            written.append(text)
+            return super().write(text)
+
+    blocks = [f"block {i} " + "x" * 200 for i in range(2000)]  # 400 kB: a system call a block when unbuffered
+    counts = {"files": 2000, "errors": 0, "warnings": 0, "infos": 0}
+    stream = Counting()
+    report.write_document(fmt, iter(blocks), counts, stream)
+    assert len(written) <= len(stream.getvalue()) // (1 << 16) + 1
+    assert all(block in stream.getvalue() for block in blocks[::97])
