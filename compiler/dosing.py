@@ -297,13 +297,21 @@ _INDEX: dict[str, dict[str, tuple[DoseRow, ...]]] = {}
 
 
 def dose_rows(tables: Tables, drug_id: str) -> tuple[DoseRow, ...]:
-    """The dose rows of a product, parsed once per data fingerprint."""
+    """The dose rows of a product, parsed once per data fingerprint (when a sheet first doses it: parsing every
+    product's rows up front was a few milliseconds of a one-sheet check).
+    """
     index = _INDEX.get(tables.fingerprint)
     if index is None:
-        index = {d: _rows(d, entry) for d, entry in tables.drugs.items()}
+        index = {}
         _INDEX.clear()
         _INDEX[tables.fingerprint] = index
-    return index.get(drug_id, ())
+    rows = index.get(drug_id)
+    if rows is None:
+        entry = tables.drugs.get(drug_id)
+        if entry is None:
+            return ()
+        rows = index[drug_id] = _rows(drug_id, entry)
+    return rows
 
 
 def _rows(drug_id: str, entry: Mapping[str, Any]) -> tuple[DoseRow, ...]:
