@@ -179,23 +179,18 @@ def _block_chunk(tasks: list[Task]) -> list[Done]:
 def _check_and_store(tasks: list[Task]) -> list[Done]:
     out: list[Done] = []
     records: list[tuple[str, bytes]] = []
-    directory: str | None = None
     for task in tasks:
         done, record = _check_one(task)  # the result dies with the call: the next sheet's collection sees none of it
         out.append(done)
         if record is not None:
             records.append(record)
-            directory = task[5]  # (a record is made only for a task with a cache folder)
-            if directory is not None and len(records) == PACK:
-                _store(directory, task[3], records)
-                records = []
-    if directory is not None and records:
-        _store(directory, tasks[0][3], records)
+    directory, fmt = tasks[0][5], tasks[0][3]  # (one run's tasks: the same cache folder and format)
+    if directory is not None:
+        cache = Cache(Path(directory))
+        for start in range(0, len(records), PACK):
+            pack = records[start:start + PACK]
+            cache.write_shared([f"{key}.{fmt}.block" for key, _ in pack], _records(pack))
     return out
-
-
-def _store(directory: str, fmt: str, records: list[tuple[str, bytes]]) -> None:
-    Cache(Path(directory)).write_shared([f"{key}.{fmt}.block" for key, _ in records], _records(records))
 
 
 def _check_one(task: Task) -> tuple[Done, tuple[str, bytes] | None]:
